@@ -1,0 +1,36 @@
+# Two entry points: `make demo` and `make test`. Both work on a fresh clone.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+PLUGINS = plugins/twitter plugins/facebook plugins/email
+STAMP   = $(VENV)/.installed
+
+.PHONY: demo test lint venv clean
+
+$(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]' $(addprefix -e ,$(PLUGINS))
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## demo: set everything up, ingest the bundled sample into SQLite, print the case board
+demo: $(STAMP)
+	rm -rf demo && mkdir demo
+	cd demo && ../$(BIN)/scrm init --database-url sqlite:///scrm.db
+	cd demo && ../$(BIN)/scrm ingest --format interactions ../scrm/data/sample/interactions.jsonl
+	cd demo && ../$(BIN)/scrm ingest --channel phone ../scrm/data/sample/phone.jsonl
+	cd demo && ../$(BIN)/scrm cases list --status open --limit 40
+	@echo "The demo database is demo/scrm.db; try: cd demo && ../$(BIN)/scrm case show 1"
+
+## test: set everything up, start a throwaway PostgreSQL, run lint, types and the whole suite on SQLite and PostgreSQL
+test: $(STAMP)
+	BIN=$(BIN) scripts/run-tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check scrm tests bench plugins
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,6 @@
+"""Twitter/X channel for scrm (distribution ``scrm-twitter``, entry point group ``scrm``).
+
+Only hook implementations live here; the channel itself is in ``channel.py``.  The
+channel is being built (see the project's issues); until then this plugin registers nothing
+and its part of the sample data is ingested in scrm's interchange format.
+"""

@@ -1,0 +1,144 @@
+"""``scrm interactions add/list/show``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+
+from scrm.cli.context import CliContext, emit, short_time, table
+from scrm.cli.ingest import report_summary
+from scrm.plugins.manual import MANUAL_CHANNELS
+
+__all__ = ["register"]
+
+
+@click.group("interactions")
+def group() -> None:
+    """Messages on every channel."""
+
+
+@group.command("add")
+@click.option(
+    "--channel", type=click.Choice(MANUAL_CHANNELS), required=True, help="Traditional channel."
+)
+@click.option("--text", required=True, help="What the customer said (or the agent's summary).")
+@click.option("--customer", type=int, help="Existing customer id this contact belongs to.")
+@click.option("--name", help="Caller's name.")
+@click.option("--phone", help="Caller's phone number.")
+@click.option("--email", help="Caller's e-mail address.")
+@click.option("--address", help="Postal address (letters).")
+@click.option("--agent", help="Agent who took the contact.")
+@click.option(
+    "--direction", type=click.Choice(["inbound", "outbound"]), default="inbound", show_default=True
+)
+@click.option("--at", "at", help="When it happened (ISO 8601); default now.")
+@click.option(
+    "--id", "record_id", help="Your reference for it (call id, letter number); default generated."
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def add(
+    obj: CliContext,
+    channel: str,
+    text: str,
+    customer: int | None,
+    name: str | None,
+    phone: str | None,
+    email: str | None,
+    address: str | None,
+    agent: str | None,
+    direction: str,
+    at: str | None,
+    record_id: str | None,
+    as_json: bool,
+) -> None:
+    """Record a phone call, letter, fax or walk-in; it goes through the same pipeline as social messages."""
+    app = obj.app()
+    when = datetime.fromisoformat(at) if at else datetime.now(UTC)
+    if when.tzinfo is None:
+        raise click.BadParameter(
+            "give a time zone offset, e.g. 2024-10-21T10:05:00+03:00", param_hint="--at"
+        )
+    if customer is not None:
+        app.customer(customer)  # fails clearly when there is no such customer
+    caller = {"name": name, "phone": phone, "email": email, "address": address}
+    record = {
+        "record_id": record_id or f"{channel.upper()}-{when.strftime('%Y%m%d%H%M%S%f')}",
+        "channel": channel,
+        "received_at": when.isoformat(),
+        "caller": caller,
+        "direction": direction,
+        "agent": agent,
+        "text": text,
+        "customer_id": customer,
+    }
+    report = app.ingest_native(channel, [record], source="cli")
+    report_summary(obj, report, as_json)
+
+
+@group.command("list")
+@click.option("--channel")
+@click.option("--customer", type=int)
+@click.option("--case", type=int)
+@click.option("--kind")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--after", type=int, help="Show interactions with an id above this (paging).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def list_(
+    obj: CliContext,
+    channel: str | None,
+    customer: int | None,
+    case: int | None,
+    kind: str | None,
+    limit: int,
+    after: int | None,
+    as_json: bool,
+) -> None:
+    """List interactions, oldest first."""
+    items = obj.app().interactions(
+        channel=channel, customer=customer, case=case, kind=kind, limit=limit, after=after
+    )
+    if as_json:
+        emit(items)
+        return
+    rows = [
+        (
+            i.id,
+            short_time(i.created_at),
+            i.channel,
+            i.direction[:3],
+            i.customer_id or "",
+            i.case_id or "",
+            i.kind or "",
+            i.sentiment or "",
+            i.text[:70],
+        )
+        for i in items
+    ]
+    obj.console.print(
+        table(
+            "interactions",
+            ["id", "at", "channel", "dir", "customer", "case", "kind", "sentiment", "text"],
+            rows,
+        )
+    )
+
+
+@group.command("show")
+@click.argument("interaction_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def show(obj: CliContext, interaction_id: int, as_json: bool) -> None:
+    """Show one interaction with its classification."""
+    i = obj.app().interaction(interaction_id)
+    if as_json:
+        emit(i)
+        return
+    for k, v in i.model_dump().items():
+        obj.console.print(f"[bold]{k}[/bold]: {v}", highlight=False)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(group)

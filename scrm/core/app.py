@@ -1,0 +1,289 @@
+"""The application object: configuration, plugins, database and pipeline in one place.
+
+Embedding code opens one with :func:`scrm.open`::
+
+    import scrm
+    app = scrm.open("sqlite:///crm.db", migrate=True)
+    report = app.ingest([{"channel": "phone", "external_id": "CALL-1", ...}])
+    for case in app.cases(status="open"):
+        print(case.id, case.subject)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from scrm.core import db, queries
+from scrm.core.channel import Channel
+from scrm.core.config import Config, load_config
+from scrm.core.models import Department, Reject
+from scrm.core.pipeline import IngestReport, Origin, Pipeline, Record, Rejected
+from scrm.core.plugins import Hooks, PluginManager, get_plugin_manager
+from scrm.core.schemas import InboundInteraction
+from scrm.core.sources import describe_validation_error, read_jsonl, records_from_payload
+
+__all__ = ["SchemaError", "Scrm", "UnknownChannel", "open_app"]
+
+
+class SchemaError(RuntimeError):
+    """The database is not at the schema this version of scrm needs."""
+
+
+class UnknownChannel(LookupError):
+    """No installed plugin provides the channel; the message lists those that exist."""
+
+
+class Scrm:
+    """An scrm application bound to one database and one set of plugins."""
+
+    def __init__(self, config: Config, pm: PluginManager | None = None) -> None:
+        self.config = config
+        self.pm = pm if pm is not None else get_plugin_manager(config)
+        self.hooks = Hooks(self.pm)
+        self.engine = db.make_engine(config.database_url)
+        self.Session = db.make_sessionmaker(self.engine)
+        self._channels: dict[str, Channel] = {}
+        self._departments_synced = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def migration_locations(self) -> list[str]:
+        found: list[str] = []
+        self.pm.hook.register_migrations(register=found.append)
+        return found
+
+    def upgrade(self, revision: str = "heads") -> None:
+        """Bring the database schema to ``revision`` (default: the newest)."""
+        db.upgrade(self.engine, revision, self.migration_locations())
+        self._sync_departments()
+
+    def check_schema(self) -> None:
+        """Raise :class:`SchemaError` unless the database is at the newest migration."""
+        current = db.current_revision(self.engine)
+        heads = db.head_revision(self.migration_locations())
+        if current != heads:
+            have = ", ".join(sorted(current)) or "an empty database"
+            raise SchemaError(
+                f"the database at {self.engine.url.render_as_string(hide_password=True)} is at "
+                f"{have}, not at {', '.join(sorted(heads))}: run `scrm db upgrade`"
+            )
+
+    def _sync_departments(self) -> None:
+        if self._departments_synced:
+            return
+        with self.session() as s:
+            have = set(s.scalars(sa.select(Department.code)))
+            for dep in self.config.departments:
+                if dep.code not in have:
+                    s.add(Department(code=dep.code, name=dep.name))
+        self._departments_synced = True
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Scrm:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in a transaction, committed on success and rolled back on error."""
+        with self.Session() as s, s.begin():
+            yield s
+
+    # -- channels --------------------------------------------------------------------------
+
+    def channel(self, name: str) -> Channel:
+        """Return the configured channel instance for ``name``."""
+        if name not in self._channels:
+            cls = self.hooks.channels.get(name)
+            if cls is None:
+                known = ", ".join(sorted(self.hooks.channels)) or "none"
+                raise UnknownChannel(
+                    f"no plugin provides channel {name!r}; installed channels: {known}"
+                )
+            try:
+                self._channels[name] = cls(self.config.channel_settings(name))
+            except ValidationError as exc:
+                reason, fld = describe_validation_error(exc)
+                raise UnknownChannel(
+                    f"invalid settings for channel {name!r}: channels.{name}.{fld}: {reason}"
+                ) from None
+        return self._channels[name]
+
+    # -- ingest ----------------------------------------------------------------------------
+
+    def pipeline(self) -> Pipeline:
+        self._sync_departments()
+        return Pipeline(
+            self.hooks,
+            self.Session,
+            batch_size=self.config.batch_size,
+            attach_window=self.config.attach_window,
+            departments=[(d.code, d.name) for d in self.config.departments],
+        )
+
+    def ingest_records(self, records: Iterable[Record]) -> IngestReport:
+        return self.pipeline().run(records)
+
+    def ingest(
+        self, interactions: Iterable[InboundInteraction | Mapping[str, Any]], *, source: str = "api"
+    ) -> IngestReport:
+        """Ingest interactions in the interchange format (models or plain dicts)."""
+
+        def records() -> Iterator[Record]:
+            for n, item in enumerate(interactions, start=1):
+                if isinstance(item, InboundInteraction):
+                    yield (item, Origin(source, n))
+                else:
+                    yield from records_from_payload(
+                        dict(item), Origin(source, n, _dump(item)), "interactions", None
+                    )
+
+        return self.ingest_records(records())
+
+    def ingest_native(
+        self, channel: str, payloads: Iterable[Any], *, source: str = "api"
+    ) -> IngestReport:
+        """Ingest native payloads of ``channel`` (what the platform sent)."""
+        ch = self.channel(channel)
+
+        def records() -> Iterator[Record]:
+            for n, payload in enumerate(payloads, start=1):
+                yield from records_from_payload(
+                    payload, Origin(source, n, _dump(payload), "native", channel), "native", ch
+                )
+
+        return self.ingest_records(records())
+
+    def ingest_lines(
+        self,
+        lines: Iterable[str | bytes],
+        *,
+        source: str,
+        fmt: str = "native",
+        channel: str | None = None,
+    ) -> IngestReport:
+        """Ingest JSON lines (a file or stream) of native payloads or interchange objects."""
+        ch = self.channel(channel) if fmt == "native" and channel else None
+        if fmt == "native" and ch is None:
+            raise UnknownChannel(
+                "native input needs --channel; use --format interactions for the interchange format"
+            )
+        return self.ingest_records(
+            read_jsonl(lines, source=source, fmt=fmt, channel=ch, channel_name=channel)
+        )
+
+    def replay_rejects(self, ids: Iterable[int] | None = None) -> IngestReport:
+        """Run pending rejects (all, or those in ``ids``) through the pipeline again.
+
+        A reject that now goes through is marked ``replayed``; one that fails again stays
+        pending with its new reason and one more attempt counted.
+        """
+        with self.session() as s:
+            q = sa.select(Reject.id).where(Reject.status == "pending").order_by(Reject.id)
+            if ids is not None:
+                q = q.where(Reject.id.in_(list(ids)))
+            todo = list(s.scalars(q))
+
+        def records() -> Iterator[Record]:
+            for rid in todo:
+                with self.Session() as s:
+                    r = s.get(Reject, rid)
+                    assert r is not None
+                    origin = Origin(
+                        r.source, r.position, r.payload, r.format, r.channel, reject_id=r.id
+                    )
+                    fmt, channel_name = r.format, r.channel
+                try:
+                    payload = json.loads(origin.payload or "")
+                except ValueError as exc:
+                    yield Rejected(origin, f"not valid JSON: {exc}")
+                    continue
+                if fmt == "native" and not channel_name:
+                    yield Rejected(origin, "a native record without a channel cannot be replayed")
+                    continue
+                try:
+                    ch = self.channel(channel_name) if fmt == "native" and channel_name else None
+                except UnknownChannel as exc:
+                    yield Rejected(origin, str(exc))
+                    continue
+                yield from records_from_payload(payload, origin, fmt, ch)
+
+        return self.ingest_records(records())
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def customer(self, customer_id: int) -> queries.CustomerOut:
+        with self.session() as s:
+            return queries.get_customer(s, customer_id)
+
+    def customers(self, **filters: Any) -> list[queries.CustomerOut]:
+        with self.session() as s:
+            return queries.list_customers(s, **filters)
+
+    def interaction(self, interaction_id: int) -> queries.InteractionOut:
+        with self.session() as s:
+            return queries.get_interaction(s, interaction_id)
+
+    def interactions(self, **filters: Any) -> list[queries.InteractionOut]:
+        with self.session() as s:
+            return queries.list_interactions(s, **filters)
+
+    def case(self, case_id: int) -> queries.CaseDetail:
+        with self.session() as s:
+            return queries.get_case(s, case_id)
+
+    def cases(self, **filters: Any) -> list[queries.CaseOut]:
+        with self.session() as s:
+            return queries.list_cases(s, **filters)
+
+    def rejects(self, **filters: Any) -> list[queries.RejectOut]:
+        with self.session() as s:
+            return queries.list_rejects(s, **filters)
+
+
+def _dump(payload: Any) -> str:
+    try:
+        return json.dumps(payload, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return repr(payload)
+
+
+def open_app(
+    url: str | None = None,
+    *,
+    config: Config | None = None,
+    config_file: str | None = None,
+    pm: PluginManager | None = None,
+    plugins: Iterable[object] = (),
+    migrate: bool = False,
+) -> Scrm:
+    """Open an application.
+
+    :param url: database URL; overrides the configuration's ``database_url``.
+    :param config: a ready configuration (otherwise loaded from ``scrm.toml``/environment).
+    :param config_file: path of a TOML configuration file.
+    :param pm: a ready plugin manager (otherwise built from the configuration).
+    :param plugins: extra plugin objects to register (ignored when ``pm`` is given).
+    :param migrate: bring the database to the newest schema first.
+    """
+    if config is None:
+        config = load_config(config_file, **({"database_url": url} if url else {}))
+    elif url:
+        config = config.model_copy(update={"database_url": url})
+    if pm is None:
+        pm = get_plugin_manager(config, extra=plugins)
+    app = Scrm(config, pm)
+    if migrate:
+        app.upgrade()
+    return app

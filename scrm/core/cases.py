@@ -1,0 +1,206 @@
+"""Case lifecycle: the one table of allowed transitions, and the functions that change a case.
+
+``new -> acknowledged -> contacted -> investigating -> solution_proposed -> resolved -> closed``,
+and ``reopened`` (back into investigation) when the customer is not satisfied.  Steps may be
+skipped forward (a question can be answered and resolved at once); anything not in
+:data:`TRANSITIONS` is refused with a message that lists what is allowed.
+
+Every change writes a :class:`~scrm.core.models.CaseEvent`.  Functions here take a session
+and never commit: the caller owns the transaction and fires after-commit hooks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from scrm.core import sla
+from scrm.core.db import utcnow
+from scrm.core.models import Case, CaseEvent
+from scrm.core.schemas import CaseInfo, CaseStatus, Classification, Kind, Priority, SlaPolicy
+
+__all__ = [
+    "OPEN_STATUSES",
+    "TRANSITIONS",
+    "CaseChange",
+    "TransitionError",
+    "add_event",
+    "apply_sla",
+    "case_info",
+    "on_customer_message",
+    "transition",
+]
+
+S = CaseStatus
+TRANSITIONS: dict[CaseStatus, tuple[CaseStatus, ...]] = {
+    S.NEW: (
+        S.ACKNOWLEDGED,
+        S.CONTACTED,
+        S.INVESTIGATING,
+        S.SOLUTION_PROPOSED,
+        S.RESOLVED,
+        S.CLOSED,
+    ),
+    S.ACKNOWLEDGED: (S.CONTACTED, S.INVESTIGATING, S.SOLUTION_PROPOSED, S.RESOLVED, S.CLOSED),
+    S.CONTACTED: (S.INVESTIGATING, S.SOLUTION_PROPOSED, S.RESOLVED, S.CLOSED),
+    S.INVESTIGATING: (S.CONTACTED, S.SOLUTION_PROPOSED, S.RESOLVED),
+    S.SOLUTION_PROPOSED: (S.INVESTIGATING, S.RESOLVED, S.REOPENED),
+    S.RESOLVED: (S.CLOSED, S.REOPENED),
+    S.REOPENED: (S.CONTACTED, S.INVESTIGATING, S.SOLUTION_PROPOSED, S.RESOLVED),
+    S.CLOSED: (S.REOPENED,),
+}
+#: Statuses in which the case still needs work (SLA clocks run, new messages attach).
+OPEN_STATUSES: tuple[str, ...] = tuple(
+    s.value for s in CaseStatus if s not in (S.RESOLVED, S.CLOSED)
+)
+
+
+class TransitionError(ValueError):
+    """A transition not in :data:`TRANSITIONS` was asked for."""
+
+
+@dataclass(frozen=True)
+class CaseChange:
+    """A transition, handed to the ``case_transitioned`` hook once committed."""
+
+    case: CaseInfo
+    old_status: str
+    new_status: str
+    actor: str
+
+    def hook_kwargs(self) -> dict[str, object]:
+        return {
+            "case": self.case,
+            "old_status": self.old_status,
+            "new_status": self.new_status,
+            "actor": self.actor,
+        }
+
+
+def add_event(
+    session: Session,
+    case: Case,
+    action: str,
+    *,
+    actor: str,
+    at: datetime | None = None,
+    from_value: str | None = None,
+    to_value: str | None = None,
+    note: str | None = None,
+    data: dict[str, object] | None = None,
+) -> CaseEvent:
+    """Append an audit event to ``case`` (a new case gets its id when the session flushes)."""
+    event = CaseEvent(
+        case=case,
+        at=at or utcnow(),
+        actor=actor,
+        action=action,
+        from_value=from_value,
+        to_value=to_value,
+        note=note,
+        data=data or {},
+    )
+    session.add(event)
+    return event
+
+
+def allowed_from(status: str) -> tuple[CaseStatus, ...]:
+    return TRANSITIONS[CaseStatus(status)]
+
+
+def transition(
+    session: Session,
+    case: Case,
+    to: CaseStatus | str,
+    *,
+    actor: str,
+    note: str | None = None,
+    at: datetime | None = None,
+) -> CaseChange:
+    """Move ``case`` to status ``to``, recording an event; refuse transitions not in the table.
+
+    :raises TransitionError: naming the current state and what is allowed from it.
+    """
+    to = CaseStatus(to)
+    current = CaseStatus(case.status)
+    if to not in TRANSITIONS[current]:
+        allowed = ", ".join(s.value for s in TRANSITIONS[current]) or "nothing"
+        raise TransitionError(
+            f"case {case.id} is {current.value}: it cannot go to {to.value}; allowed: {allowed}"
+        )
+    at = at or utcnow()
+    if current is S.NEW and case.first_response_at is None and to is not S.CLOSED:
+        case.first_response_at = at
+    if to is S.RESOLVED:
+        case.resolved_at = at
+    elif to is S.CLOSED:
+        case.closed_at = at
+        case.resolved_at = case.resolved_at or at
+    elif to is S.REOPENED:
+        case.reopen_count += 1
+        case.resolved_at = None
+        case.closed_at = None
+    case.status = to.value
+    case.last_activity_at = max(case.last_activity_at, at)
+    case.version += 1
+    case.next_due = sla.next_due(case)
+    add_event(
+        session,
+        case,
+        "status",
+        actor=actor,
+        at=at,
+        from_value=current.value,
+        to_value=to.value,
+        note=note,
+    )
+    return CaseChange(case_info(case), current.value, to.value, actor)
+
+
+def on_customer_message(
+    session: Session, case: Case, classification: Classification, *, at: datetime
+) -> CaseChange | None:
+    """Apply the reopen loop to a customer's new message on ``case``.
+
+    An unhappy message (negative sentiment) on a case whose solution was proposed or which
+    was resolved reopens it: the loop starts again until the customer is satisfied.
+    """
+    if case.status in (S.SOLUTION_PROPOSED, S.RESOLVED) and classification.sentiment == "negative":
+        return transition(
+            session,
+            case,
+            S.REOPENED,
+            actor="customer",
+            at=at,
+            note="the customer wrote back unhappy",
+        )
+    return None
+
+
+def apply_sla(case: Case, policy: SlaPolicy | None) -> None:
+    """Set the case's SLA deadlines from ``policy``, counted from when the case opened."""
+    deadlines = sla.deadlines(policy, case.opened_at)
+    case.sla_policy = policy.name if policy else None
+    case.first_response_due = deadlines.first_response
+    case.resolution_due = deadlines.resolution
+    case.next_due = sla.next_due(case)
+
+
+def case_info(case: Case, department_code: str | None = None) -> CaseInfo:
+    """Return the frozen view of ``case`` that hooks receive."""
+    if department_code is None and case.department is not None:
+        department_code = case.department.code
+    return CaseInfo(
+        id=case.id,
+        customer_id=case.customer_id,
+        channel=case.channel,
+        department=department_code,
+        kind=Kind(case.kind),
+        category=case.category,
+        priority=Priority(case.priority),
+        status=CaseStatus(case.status),
+        language=case.language,
+        opened_at=case.opened_at,
+    )

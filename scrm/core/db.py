@@ -1,0 +1,179 @@
+"""Engine, declarative base, column types and migrations.
+
+One URL selects the database: SQLite (the embedded default) or PostgreSQL.  Alembic's
+configuration is built here in code, so users need no ``alembic.ini``; the revisions ship
+inside the package (``scrm/migrations``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, mapped_column, sessionmaker
+
+__all__ = [
+    "Base",
+    "JSONType",
+    "UTCDateTime",
+    "alembic_config",
+    "current_revision",
+    "downgrade",
+    "head_revision",
+    "make_engine",
+    "make_sessionmaker",
+    "normalize_url",
+    "schema_diff",
+    "upgrade",
+    "utcnow",
+]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timezone-aware datetime stored in UTC.
+
+    SQLite has no time zones and hands back naive values; they are UTC by construction, so
+    the zone is re-attached on the way out.  Naive values are refused on the way in.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: scrm stores timezone-aware times only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+intpk = Annotated[int, mapped_column(primary_key=True)]
+created_ts = Annotated[datetime, mapped_column(UTCDateTime, default=utcnow)]
+updated_ts = Annotated[datetime, mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)]
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONType, list[Any]: JSONType}  # noqa: RUF012
+
+
+def normalize_url(url: str) -> str:
+    """Pick the psycopg 3 driver for bare ``postgresql://`` URLs."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine for ``url`` with scrm's connection settings.
+
+    SQLite gets foreign keys, WAL, a busy timeout, and the documented workaround that lets
+    SQLAlchemy control transactions (so SAVEPOINT works): pysqlite's own transaction
+    handling is switched off and BEGIN is emitted by us.
+    """
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            if ":memory:" not in url and "mode=memory" not in url:
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: sa.Connection) -> None:
+            # IMMEDIATE takes the write lock up front: two writers wait for each other
+            # instead of failing with "database is locked" on upgrade from a read lock.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return sa.create_engine(url, **kwargs)
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Any]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def alembic_config(
+    engine: Engine | None = None, extra_locations: Iterable[str] = ()
+) -> AlembicConfig:
+    """Build Alembic's configuration in code (no alembic.ini needed).
+
+    :param engine: the engine to migrate; handed to ``env.py`` through ``attributes``.
+    :param extra_locations: plugin version locations (``register_migrations`` hook).
+    """
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", "scrm:migrations")
+    locations = ["scrm:migrations/versions", *extra_locations]
+    cfg.set_main_option("version_locations", " ".join(locations))
+    cfg.set_main_option("path_separator", "space")
+    if engine is not None:
+        cfg.attributes["engine"] = engine
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "heads", extra_locations: Iterable[str] = ()) -> None:
+    """Bring the database at ``engine`` to ``revision`` (all heads by default)."""
+    command.upgrade(alembic_config(engine, extra_locations), revision)
+
+
+def downgrade(engine: Engine, revision: str, extra_locations: Iterable[str] = ()) -> None:
+    command.downgrade(alembic_config(engine, extra_locations), revision)
+
+
+def head_revision(extra_locations: Iterable[str] = ()) -> set[str]:
+    return set(ScriptDirectory.from_config(alembic_config(None, extra_locations)).get_heads())
+
+
+def current_revision(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(MigrationContext.configure(conn).get_current_heads())
+
+
+def schema_diff(engine: Engine) -> list[Any]:
+    """Return the differences between the ORM models and the database (empty = no drift)."""
+    from alembic.autogenerate import compare_metadata
+
+    from scrm.core import models  # noqa: F401  (registers the tables on Base.metadata)
+
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        return list(compare_metadata(ctx, Base.metadata))

@@ -1,0 +1,269 @@
+"""What scrm stores: customers, identities, interactions, cases and their audit trail.
+
+Typed SQLAlchemy 2.0 models.  ``Mapped[str]`` is NOT NULL, ``Mapped[str | None]`` is
+nullable; every unique rule and index is declared here and produced by the migrations
+(a test proves there is no drift).  Times are timezone-aware and stored in UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from scrm.core.db import Base, created_ts, intpk, updated_ts
+
+__all__ = [
+    "Agent",
+    "Case",
+    "CaseEvent",
+    "Customer",
+    "CustomerMerge",
+    "Department",
+    "Identity",
+    "Interaction",
+    "PluginState",
+    "Reject",
+]
+
+OPEN_STATUSES = (
+    "new",
+    "acknowledged",
+    "contacted",
+    "investigating",
+    "solution_proposed",
+    "reopened",
+)
+
+
+class Customer(Base):
+    """One person or organisation, whatever the channel.
+
+    A merge never rewrites history: the merged record points at the survivor through
+    ``merged_into_id`` and keeps its identities, interactions and cases; readers follow the
+    pointer.  Unmerging clears it (see :mod:`scrm.core.customers`).
+    """
+
+    __tablename__ = "customers"
+
+    id: Mapped[intpk]
+    display_name: Mapped[str | None] = mapped_column(sa.String(255))
+    email: Mapped[str | None] = mapped_column(sa.String(320), index=True)
+    phone: Mapped[str | None] = mapped_column(sa.String(32), index=True)
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    merged_into_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[created_ts]
+    updated_at: Mapped[updated_ts]
+
+    identities: Mapped[list[Identity]] = relationship(back_populates="customer")
+
+
+class CustomerMerge(Base):
+    """Audit row of a merge: who merged ``source`` into ``target``, when, and its undoing."""
+
+    __tablename__ = "customer_merges"
+
+    id: Mapped[intpk]
+    source_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"), index=True)
+    target_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"), index=True)
+    actor: Mapped[str] = mapped_column(sa.String(64))
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    merged_at: Mapped[created_ts]
+    unmerged_at: Mapped[datetime | None]
+    unmerged_by: Mapped[str | None] = mapped_column(sa.String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Identity(Base):
+    """A customer's account on one channel: (channel, external_id) is unique."""
+
+    __tablename__ = "identities"
+    __table_args__ = (sa.UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[intpk]
+    channel: Mapped[str] = mapped_column(sa.String(32))
+    external_id: Mapped[str] = mapped_column(sa.String(255))
+    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"), index=True)
+    handle: Mapped[str | None] = mapped_column(sa.String(255), index=True)
+    display_name: Mapped[str | None] = mapped_column(sa.String(255))
+    email: Mapped[str | None] = mapped_column(sa.String(320), index=True)
+    phone: Mapped[str | None] = mapped_column(sa.String(32), index=True)
+    followers: Mapped[int | None]
+    verified: Mapped[bool | None]
+    account_created_at: Mapped[datetime | None]
+    linked_by: Mapped[str] = mapped_column(sa.String(32), default="new")
+    created_at: Mapped[created_ts]
+    updated_at: Mapped[updated_ts]
+
+    customer: Mapped[Customer] = relationship(back_populates="identities")
+
+
+class Department(Base):
+    __tablename__ = "departments"
+
+    id: Mapped[intpk]
+    code: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[created_ts]
+
+
+class Agent(Base):
+    """A person who works cases; belongs to a department."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[intpk]
+    username: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    display_name: Mapped[str | None] = mapped_column(sa.String(255))
+    email: Mapped[str | None] = mapped_column(sa.String(320))
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("departments.id"), index=True)
+    role: Mapped[str] = mapped_column(sa.String(16), default="agent")
+    status: Mapped[str] = mapped_column(sa.String(16), default="active")
+    capacity: Mapped[int] = mapped_column(default=10)
+    skills: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[created_ts]
+
+    department: Mapped[Department | None] = relationship()
+
+
+class Case(Base):
+    """The unit of work: a complaint, a question, a lead... run until the customer is satisfied."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        # "open cases due soonest" is the SLA board's query; (status, next_due) answers it
+        # from the index alone.
+        sa.Index("ix_cases_status_next_due", "status", "next_due"),
+        sa.Index("ix_cases_department_id_status", "department_id", "status"),
+        sa.Index("ix_cases_customer_id_status", "customer_id", "status"),
+    )
+
+    id: Mapped[intpk]
+    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"))
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("departments.id"))
+    assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("agents.id"), index=True)
+    channel: Mapped[str] = mapped_column(sa.String(32))
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    category: Mapped[str] = mapped_column(sa.String(64))
+    priority: Mapped[str] = mapped_column(sa.String(16))
+    status: Mapped[str] = mapped_column(sa.String(24))
+    language: Mapped[str | None] = mapped_column(sa.String(16))
+    subject: Mapped[str | None] = mapped_column(sa.String(255))
+    opened_at: Mapped[datetime]
+    last_activity_at: Mapped[datetime]
+    first_response_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    sla_policy: Mapped[str | None] = mapped_column(sa.String(64))
+    first_response_due: Mapped[datetime | None]
+    follow_up_due: Mapped[datetime | None]
+    resolution_due: Mapped[datetime | None]
+    next_due: Mapped[datetime | None]
+    reopen_count: Mapped[int] = mapped_column(default=0)
+    version: Mapped[int] = mapped_column(default=1)
+    updated_at: Mapped[updated_ts]
+
+    customer: Mapped[Customer] = relationship()
+    department: Mapped[Department | None] = relationship()
+    assignee: Mapped[Agent | None] = relationship()
+
+
+class CaseEvent(Base):
+    """Append-only audit row for every change to a case."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (sa.Index("ix_case_events_case_id_at", "case_id", "at"),)
+
+    id: Mapped[intpk]
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(sa.String(64))
+    action: Mapped[str] = mapped_column(sa.String(32))
+    from_value: Mapped[str | None] = mapped_column(sa.String(255))
+    to_value: Mapped[str | None] = mapped_column(sa.String(255))
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    case: Mapped[Case] = relationship()
+
+
+class Interaction(Base):
+    """One message, inbound or outbound, on any channel; (channel, external_id) is unique."""
+
+    __tablename__ = "interactions"
+    __table_args__ = (
+        sa.UniqueConstraint("channel", "external_id"),
+        sa.Index("ix_interactions_channel_thread_key", "channel", "thread_key"),
+        sa.Index("ix_interactions_customer_id_created_at", "customer_id", "created_at"),
+        sa.Index("ix_interactions_case_id_created_at", "case_id", "created_at"),
+        sa.Index("ix_interactions_created_at", "created_at"),
+    )
+
+    id: Mapped[intpk]
+    channel: Mapped[str] = mapped_column(sa.String(32))
+    external_id: Mapped[str] = mapped_column(sa.String(255))
+    direction: Mapped[str] = mapped_column(sa.String(8))
+    public: Mapped[bool]
+    identity_id: Mapped[int | None] = mapped_column(sa.ForeignKey("identities.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customers.id"))
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"))
+    text: Mapped[str] = mapped_column(sa.Text)
+    subject: Mapped[str | None] = mapped_column(sa.String(1000))
+    language: Mapped[str | None] = mapped_column(sa.String(16))
+    created_at: Mapped[datetime]
+    received_at: Mapped[created_ts]
+    thread_key: Mapped[str | None] = mapped_column(sa.String(255))
+    in_reply_to: Mapped[str | None] = mapped_column(sa.String(255))
+    kind: Mapped[str | None] = mapped_column(sa.String(16))
+    category: Mapped[str | None] = mapped_column(sa.String(64))
+    sentiment: Mapped[str | None] = mapped_column(sa.String(8))
+    sentiment_score: Mapped[float | None]
+    urgency: Mapped[list[Any]] = mapped_column(default=list)
+    reach: Mapped[float | None]
+    labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    engagement: Mapped[dict[str, Any] | None]
+    attachments: Mapped[list[Any]] = mapped_column(default=list)
+    raw: Mapped[dict[str, Any] | None]
+
+
+class Reject(Base):
+    """A record that could not be ingested, kept exactly as received for inspection and replay."""
+
+    __tablename__ = "rejects"
+    __table_args__ = (
+        sa.Index("ix_rejects_status_created_at", "status", "created_at"),
+        # Ingesting the same bad file twice must not keep the same reject twice.
+        sa.Index("ix_rejects_fingerprint", "fingerprint"),
+    )
+
+    id: Mapped[intpk]
+    source: Mapped[str] = mapped_column(sa.String(1024))
+    position: Mapped[int | None]
+    channel: Mapped[str | None] = mapped_column(sa.String(32))
+    format: Mapped[str] = mapped_column(sa.String(16), default="native")
+    field: Mapped[str | None] = mapped_column(sa.String(255))
+    reason: Mapped[str] = mapped_column(sa.Text)
+    payload: Mapped[str] = mapped_column(sa.Text)
+    fingerprint: Mapped[str] = mapped_column(sa.String(64))
+    """sha256 of source, position and payload."""
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[created_ts]
+    updated_at: Mapped[updated_ts]
+
+
+class PluginState(Base):
+    """Small persisted state a plugin needs between runs (poll cursors, UIDVALIDITY)."""
+
+    __tablename__ = "plugin_state"
+    __table_args__ = (sa.UniqueConstraint("plugin", "key"),)
+
+    id: Mapped[intpk]
+    plugin: Mapped[str] = mapped_column(sa.String(64))
+    key: Mapped[str] = mapped_column(sa.String(255))
+    value: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[updated_ts]

@@ -1,0 +1,209 @@
+"""Plugin manager factory and the typed facade the core calls hooks through.
+
+Built-in plugins are listed in ``DEFAULT_PLUGINS`` (``module`` or ``module:factory``; a
+factory is called with the :class:`~scrm.core.config.Config`); third-party plugins come
+from the ``scrm`` entry point group.  Nothing is discovered as a side effect of import.
+
+Environment controls: ``SCRM_LOAD_PLUGINS`` (comma-separated allow-list of plugin names),
+``SCRM_DISABLE_PLUGINS`` (block-list), ``SCRM_TRACE_PLUGINS=1`` (log every hook call).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from collections.abc import Callable, Iterable
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from scrm.core import hookspecs
+from scrm.core.config import Config
+from scrm.core.schemas import Classification, RouteDecision
+
+if TYPE_CHECKING:
+    from scrm.core.channel import Channel
+    from scrm.core.schemas import CaseInfo, InboundInteraction, SlaPolicy
+
+__all__ = [
+    "DEFAULT_PLUGINS",
+    "Hooks",
+    "PluginError",
+    "PluginManager",
+    "get_plugin_manager",
+    "plugin_info",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
+    ("manual", "scrm.plugins.manual"),
+    ("router", "scrm.plugins.router:plugin"),
+    ("sla", "scrm.plugins.sla:plugin"),
+)
+
+
+class PluginError(Exception):
+    """A plugin could not be loaded or misbehaves; the message names the plugin."""
+
+
+class PluginManager(pluggy.PluginManager):
+    """pluggy's manager, remembering which distribution each plugin came from."""
+
+    def __init__(self) -> None:
+        super().__init__(hookspecs.PROJECT)
+        self.distributions: dict[str, tuple[str, str]] = {}
+        self.load_errors: list[str] = []
+
+
+def _env_list(name: str) -> set[str]:
+    return {p.strip() for p in os.environ.get(name, "").split(",") if p.strip()}
+
+
+def _load_builtin(spec: str, config: Config) -> object:
+    module_name, _, factory = spec.partition(":")
+    module = importlib.import_module(module_name)
+    if not factory:
+        return module
+    obj: Callable[[Config], object] = getattr(module, factory)
+    return obj(config)
+
+
+def get_plugin_manager(
+    config: Config | None = None,
+    *,
+    load_entrypoints: bool = True,
+    block: Iterable[str] = (),
+    extra: Iterable[object] = (),
+    strict: bool = True,
+) -> PluginManager:
+    """Build a plugin manager with the specs, the built-ins and the installed plugins.
+
+    :param config: configuration handed to built-in plugin factories.
+    :param load_entrypoints: load third-party plugins from the ``scrm`` entry point group.
+    :param block: plugin names not to load.
+    :param extra: plugin objects to register as well (tests, embedding applications).
+    :param strict: raise on a plugin that fails to load; otherwise skip it and record the
+        error in ``pm.load_errors`` (the CLI prints them and carries on without it).
+    :raises PluginError: naming the plugin that failed to load.
+    """
+    config = config or Config()
+    pm = PluginManager()
+    pm.add_hookspecs(hookspecs)
+    allow = _env_list("SCRM_LOAD_PLUGINS")
+    blocked = set(block) | _env_list("SCRM_DISABLE_PLUGINS")
+
+    def wanted(name: str) -> bool:
+        return name not in blocked and (not allow or name in allow)
+
+    for name, spec in DEFAULT_PLUGINS:
+        if wanted(name):
+            try:
+                pm.register(_load_builtin(spec, config), name=name)
+            except Exception as exc:
+                raise PluginError(f"built-in plugin {name!r} failed to load: {exc}") from exc
+    if load_entrypoints:
+        for ep in entry_points(group=hookspecs.PROJECT):
+            if not wanted(ep.name) or pm.has_plugin(ep.name):
+                continue
+            try:
+                plugin = ep.load()
+                pm.register(plugin, name=ep.name)
+            except Exception as exc:
+                dist = ep.dist.name if ep.dist else "?"
+                error = PluginError(
+                    f"plugin {ep.name!r} (distribution {dist}, {ep.value}) failed to load: "
+                    f"{type(exc).__name__}: {exc}; disable it with SCRM_DISABLE_PLUGINS={ep.name}"
+                )
+                if strict:
+                    raise error from exc
+                pm.load_errors.append(str(error))
+                continue
+            if ep.dist is not None:
+                pm.distributions[ep.name] = (ep.dist.name, ep.dist.version)
+    for plugin in extra:
+        pm.register(plugin)
+    for name in blocked:
+        pm.set_blocked(name)
+    pm.check_pending()
+    if os.environ.get("SCRM_TRACE_PLUGINS") == "1":
+        pm.trace.root.setwriter(lambda msg: log.info("%s", msg.rstrip()))
+        pm.enable_tracing()
+    return pm
+
+
+def plugin_info(pm: PluginManager) -> list[dict[str, Any]]:
+    """Describe each registered plugin: name, distribution, version, hooks implemented."""
+    from scrm import __version__
+
+    out = []
+    for name, plugin in pm.list_name_plugin():
+        if plugin is None:
+            continue
+        project, version = pm.distributions.get(name, ("scrm (built-in)", __version__))
+        hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
+        out.append({"name": name, "distribution": project, "version": version, "hooks": hooks})
+    return out
+
+
+def collect_channels(pm: PluginManager) -> dict[str, type[Channel]]:
+    """Ask every plugin for its channels; a name registered twice is an error naming both."""
+    found: dict[str, tuple[type[Channel], str]] = {}
+
+    for impl in pm.hook.register_channels.get_hookimpls():
+        plugin_name = impl.plugin_name
+
+        def register(cls: type[Channel], _plugin: str = plugin_name) -> None:
+            for ch in cls.handles():
+                if ch in found:
+                    raise PluginError(
+                        f"channel {ch!r} is registered by both {found[ch][1]!r} and {_plugin!r}"
+                    )
+                found[ch] = (cls, _plugin)
+
+        impl.function(register=register)
+    return {name: cls for name, (cls, _) in found.items()}
+
+
+class Hooks:
+    """Typed calls of the hooks the core uses, with the built-in fallbacks applied."""
+
+    def __init__(self, pm: PluginManager) -> None:
+        self.pm = pm
+        self.channels = collect_channels(pm)
+
+    def resolve_identity(self, interaction: InboundInteraction) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        for result in self.pm.hook.resolve_identity(interaction=interaction):
+            found.extend(result or ())
+        return found
+
+    def classify(self, interaction: InboundInteraction) -> Classification:
+        result = self.pm.hook.classify_interaction(interaction=interaction)
+        return result if result is not None else Classification(source="none")
+
+    def route(
+        self, interaction: InboundInteraction, classification: Classification
+    ) -> RouteDecision:
+        result = self.pm.hook.route_interaction(
+            interaction=interaction, classification=classification
+        )
+        if result is None:
+            return RouteDecision(
+                department="support", rule="no-router", reason="no router plugin answered"
+            )
+        return result
+
+    def choose_sla(self, case: CaseInfo) -> SlaPolicy | None:
+        return self.pm.hook.choose_sla(case=case)
+
+    def notify(self, hook_name: str, **kwargs: Any) -> None:
+        """Call an after-commit hook; one failing plugin is logged and does not stop the others."""
+        caller = getattr(self.pm.hook, hook_name)
+        for impl in reversed(caller.get_hookimpls()):
+            try:
+                impl.function(**{k: kwargs[k] for k in impl.argnames})
+            except Exception:
+                log.exception("plugin %r failed in %s", impl.plugin_name, hook_name)

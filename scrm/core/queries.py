@@ -1,0 +1,343 @@
+"""Read side: what the CLI, the REST API and embedding code ask of the database.
+
+Functions take a session and return pydantic read models (``*Out``), so that what leaves
+the core is the same for the CLI's ``--json``, HTTP responses and the Python API.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.orm import Session, selectinload
+
+from scrm.core.cases import OPEN_STATUSES
+from scrm.core.customers import family_ids
+from scrm.core.db import utcnow
+from scrm.core.models import (
+    Agent,
+    Case,
+    CaseEvent,
+    Customer,
+    Department,
+    Identity,
+    Interaction,
+    Reject,
+)
+
+__all__ = [
+    "CaseDetail",
+    "CaseOut",
+    "CustomerOut",
+    "EventOut",
+    "IdentityOut",
+    "InteractionOut",
+    "NotFound",
+    "RejectOut",
+    "get_case",
+    "get_customer",
+    "get_interaction",
+    "list_cases",
+    "list_customers",
+    "list_interactions",
+    "list_rejects",
+]
+
+
+class NotFound(LookupError):
+    """The asked-for record does not exist; the message names it."""
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class IdentityOut(_Out):
+    id: int
+    channel: str
+    external_id: str
+    handle: str | None
+    display_name: str | None
+    email: str | None
+    phone: str | None
+    followers: int | None
+    verified: bool | None
+    linked_by: str
+
+
+class CustomerOut(_Out):
+    id: int
+    display_name: str | None
+    email: str | None
+    phone: str | None
+    attributes: dict[str, Any]
+    merged_into_id: int | None
+    created_at: datetime
+    identities: list[IdentityOut] = []
+    merged: list[int] = []
+    """Ids of the records merged into this one."""
+
+
+class InteractionOut(_Out):
+    id: int
+    channel: str
+    external_id: str
+    direction: str
+    public: bool
+    customer_id: int | None
+    case_id: int | None
+    text: str
+    subject: str | None
+    language: str | None
+    created_at: datetime
+    thread_key: str | None
+    in_reply_to: str | None
+    kind: str | None
+    category: str | None
+    sentiment: str | None
+    sentiment_score: float | None
+    urgency: list[str]
+    reach: float | None
+    engagement: dict[str, Any] | None
+
+
+class EventOut(_Out):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    from_value: str | None
+    to_value: str | None
+    note: str | None
+
+
+class CaseOut(_Out):
+    id: int
+    customer_id: int
+    customer_name: str | None = None
+    department: str | None = None
+    assignee: str | None = None
+    channel: str
+    kind: str
+    category: str
+    priority: str
+    status: str
+    language: str | None
+    subject: str | None
+    opened_at: datetime
+    last_activity_at: datetime
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    sla_policy: str | None
+    first_response_due: datetime | None
+    follow_up_due: datetime | None
+    resolution_due: datetime | None
+    next_due: datetime | None
+    reopen_count: int
+    version: int
+    breaching: bool = False
+
+
+class CaseDetail(CaseOut):
+    interactions: list[InteractionOut] = []
+    events: list[EventOut] = []
+
+
+class RejectOut(_Out):
+    id: int
+    source: str
+    position: int | None
+    channel: str | None
+    format: str
+    field: str | None
+    reason: str
+    payload: str
+    status: str
+    attempts: int
+    created_at: datetime
+
+
+_CASE_COLUMNS = tuple(c.key for c in Case.__table__.columns)
+
+
+def _case_out(case: Case, now: datetime, cls: type[CaseOut] = CaseOut, **extra: Any) -> Any:
+    return cls.model_validate(
+        {
+            **{k: getattr(case, k) for k in _CASE_COLUMNS},
+            "department": case.department.code if case.department else None,
+            "assignee": case.assignee.username if case.assignee else None,
+            "customer_name": case.customer.display_name if case.customer else None,
+            "breaching": case.next_due is not None and case.next_due <= now,
+            **extra,
+        }
+    )
+
+
+def get_customer(session: Session, customer_id: int) -> CustomerOut:
+    customer = session.get(Customer, customer_id, options=[selectinload(Customer.identities)])
+    if customer is None:
+        raise NotFound(f"no customer {customer_id}")
+    family = family_ids(session, customer_id)
+    identities = session.scalars(
+        sa.select(Customer)
+        .where(Customer.id.in_(family))
+        .options(selectinload(Customer.identities))
+    ).all()
+    out = CustomerOut.model_validate(customer)
+    return out.model_copy(
+        update={
+            "identities": [IdentityOut.model_validate(i) for c in identities for i in c.identities],
+            "merged": [c for c in family if c != customer_id],
+        }
+    )
+
+
+def list_customers(
+    session: Session,
+    *,
+    search: str | None = None,
+    limit: int = 50,
+    after: int | None = None,
+    include_merged: bool = False,
+) -> list[CustomerOut]:
+    q = (
+        sa.select(Customer)
+        .options(selectinload(Customer.identities))
+        .order_by(Customer.id)
+        .limit(limit)
+    )
+    if not include_merged:
+        q = q.where(Customer.merged_into_id.is_(None))
+    if after is not None:
+        q = q.where(Customer.id > after)
+    if search:
+        like = f"%{search.lower()}%"
+        by_identity = sa.select(Identity.customer_id).where(
+            sa.or_(
+                sa.func.lower(Identity.handle).like(like),
+                sa.func.lower(Identity.display_name).like(like),
+                Identity.email.like(like),
+                Identity.phone.like(like),
+            )
+        )
+        q = q.where(
+            sa.or_(
+                sa.func.lower(Customer.display_name).like(like),
+                Customer.email.like(like),
+                Customer.id.in_(by_identity),
+            )
+        )
+    return [CustomerOut.model_validate(c) for c in session.scalars(q)]
+
+
+def get_interaction(session: Session, interaction_id: int) -> InteractionOut:
+    it = session.get(Interaction, interaction_id)
+    if it is None:
+        raise NotFound(f"no interaction {interaction_id}")
+    return InteractionOut.model_validate(it)
+
+
+def list_interactions(
+    session: Session,
+    *,
+    channel: str | None = None,
+    customer: int | None = None,
+    case: int | None = None,
+    kind: str | None = None,
+    limit: int = 50,
+    after: int | None = None,
+) -> list[InteractionOut]:
+    q = sa.select(Interaction).order_by(Interaction.id).limit(limit)
+    if channel:
+        q = q.where(Interaction.channel == channel)
+    if customer is not None:
+        q = q.where(Interaction.customer_id.in_(family_ids(session, customer)))
+    if case is not None:
+        q = q.where(Interaction.case_id == case)
+    if kind:
+        q = q.where(Interaction.kind == kind)
+    if after is not None:
+        q = q.where(Interaction.id > after)
+    return [InteractionOut.model_validate(i) for i in session.scalars(q)]
+
+
+def list_cases(
+    session: Session,
+    *,
+    status: str | None = None,
+    department: str | None = None,
+    customer: int | None = None,
+    assignee: str | None = None,
+    breaching: bool = False,
+    limit: int = 50,
+    after: int | None = None,
+    now: datetime | None = None,
+) -> list[CaseOut]:
+    """List cases; ``status="open"`` means every status that still needs work."""
+    now = now or utcnow()
+    q = sa.select(Case).options(
+        selectinload(Case.department), selectinload(Case.assignee), selectinload(Case.customer)
+    )
+    if status == "open":
+        q = q.where(Case.status.in_(OPEN_STATUSES))
+    elif status:
+        q = q.where(Case.status == status)
+    if department:
+        q = q.where(
+            Case.department_id
+            == sa.select(Department.id).where(Department.code == department).scalar_subquery()
+        )
+    if customer is not None:
+        q = q.where(Case.customer_id.in_(family_ids(session, customer)))
+    if assignee:
+        q = q.where(
+            Case.assignee_id
+            == sa.select(Agent.id).where(Agent.username == assignee).scalar_subquery()
+        )
+    if breaching:
+        q = q.where(Case.status.in_(OPEN_STATUSES), Case.next_due <= now).order_by(
+            Case.next_due, Case.id
+        )
+    else:
+        q = q.order_by(Case.id)
+    if after is not None:
+        q = q.where(Case.id > after)
+    return [_case_out(c, now) for c in session.scalars(q.limit(limit))]
+
+
+def get_case(session: Session, case_id: int, now: datetime | None = None) -> CaseDetail:
+    """Return a case with its timeline: every interaction and every event, oldest first."""
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"no case {case_id}")
+    interactions = session.scalars(
+        sa.select(Interaction)
+        .where(Interaction.case_id == case_id)
+        .order_by(Interaction.created_at, Interaction.id)
+    ).all()
+    events = session.scalars(
+        sa.select(CaseEvent)
+        .where(CaseEvent.case_id == case_id)
+        .order_by(CaseEvent.at, CaseEvent.id)
+    ).all()
+    return _case_out(
+        case,
+        now or utcnow(),
+        CaseDetail,
+        interactions=[InteractionOut.model_validate(i) for i in interactions],
+        events=[EventOut.model_validate(e) for e in events],
+    )
+
+
+def list_rejects(
+    session: Session, *, status: str | None = "pending", limit: int = 100, after: int | None = None
+) -> list[RejectOut]:
+    q = sa.select(Reject).order_by(Reject.id).limit(limit)
+    if status:
+        q = q.where(Reject.status == status)
+    if after is not None:
+        q = q.where(Reject.id > after)
+    return [RejectOut.model_validate(r) for r in session.scalars(q)]

@@ -1,0 +1,338 @@
+"""Pydantic models for everything that crosses a boundary.
+
+Channel plugins produce :class:`InboundInteraction`; the classify, route and SLA hooks
+return :class:`Classification`, :class:`RouteDecision` and :class:`SlaPolicy`; replies
+leave through :class:`OutboundMessage`.  The JSON form of :class:`InboundInteraction`
+is the *interchange format* (``scrm ingest --format interactions``, ``scrm schema
+interaction``): keep it backwards compatible.
+
+What is stored lives in :mod:`scrm.core.models`; conversion happens in the pipeline only.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+__all__ = [
+    "Attachment",
+    "Author",
+    "CaseInfo",
+    "CaseStatus",
+    "Classification",
+    "Direction",
+    "Engagement",
+    "InboundInteraction",
+    "Kind",
+    "OutboundMessage",
+    "Priority",
+    "RejectInfo",
+    "RouteDecision",
+    "SendResult",
+    "SlaPolicy",
+    "StoredInteraction",
+    "normalize_email",
+    "normalize_phone",
+]
+
+ChannelName = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z][a-z0-9_]{0,31}$",
+        description="Channel name, e.g. twitter, facebook, email, phone.",
+    ),
+]
+ExternalId = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class Kind(StrEnum):
+    COMPLAINT = "complaint"
+    QUESTION = "question"
+    PRAISE = "praise"
+    LEAD = "lead"
+    IDEA = "idea"
+    SPAM = "spam"
+    OTHER = "other"
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+    @property
+    def rank(self) -> int:
+        return _PRIORITY_RANK[self]
+
+
+_PRIORITY_RANK = {Priority.LOW: 0, Priority.NORMAL: 1, Priority.HIGH: 2, Priority.URGENT: 3}
+
+
+class CaseStatus(StrEnum):
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
+    CONTACTED = "contacted"
+    INVESTIGATING = "investigating"
+    SOLUTION_PROPOSED = "solution_proposed"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    REOPENED = "reopened"
+
+
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def normalize_email(value: str) -> str:
+    """Return the canonical form of an e-mail address (trimmed, lower-cased, no display name).
+
+    :raises ValueError: if ``value`` is not an address.
+    """
+    value = value.strip()
+    if "<" in value and value.endswith(">"):
+        value = value[value.rindex("<") + 1 : -1]
+    value = value.strip().lower()
+    if not _EMAIL_RE.match(value):
+        raise ValueError(f"not an e-mail address: {value!r}")
+    return value
+
+
+def normalize_phone(value: str, default_country: str = "90") -> str:
+    """Return a phone number as ``+<digits>`` (E.164-like); Turkish local numbers get +90.
+
+    :raises ValueError: if fewer than 7 digits remain.
+    """
+    digits = re.sub(r"\D", "", value)
+    if value.strip().startswith("+"):
+        pass
+    elif digits.startswith("00"):
+        digits = digits[2:]
+    elif digits.startswith("0"):
+        digits = default_country + digits[1:]
+    elif len(digits) == 10 and default_country == "90":
+        digits = default_country + digits
+    if len(digits) < 7:
+        raise ValueError(f"not a phone number: {value!r}")
+    return "+" + digits
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Author(_Frozen):
+    """The person or organisation behind a message, as the channel knows them."""
+
+    external_id: ExternalId = Field(
+        description="The channel's stable user id (tweet author id, page-scoped id, e-mail address, phone number)."
+    )
+    handle: str | None = Field(
+        default=None, max_length=255, description="@handle or login, without the @."
+    )
+    display_name: str | None = Field(default=None, max_length=255)
+    email: str | None = Field(
+        default=None,
+        description="E-mail address if the channel knows it; links identities across channels.",
+    )
+    phone: str | None = Field(
+        default=None, description="Phone number if known; normalised to +<digits>."
+    )
+    followers: int | None = Field(
+        default=None, ge=0, description="Audience size (followers, page likes)."
+    )
+    verified: bool | None = None
+    account_created_at: AwareDatetime | None = Field(
+        default=None, description="When the account was created (used to spot throw-away accounts)."
+    )
+
+    @field_validator("handle")
+    @classmethod
+    def _strip_at(cls, v: str | None) -> str | None:
+        return v.lstrip("@") if v else v
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str | None) -> str | None:
+        return normalize_email(v) if v else None
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: str | None) -> str | None:
+        return normalize_phone(v) if v else None
+
+
+class Engagement(_Frozen):
+    """Public metrics of a post at the time it was observed."""
+
+    likes: int = Field(default=0, ge=0)
+    shares: int = Field(default=0, ge=0, description="Retweets, shares.")
+    replies: int = Field(default=0, ge=0)
+    quotes: int = Field(default=0, ge=0)
+    views: int | None = Field(default=None, ge=0)
+
+
+class Attachment(_Frozen):
+    name: str | None = None
+    content_type: str | None = None
+    size: int | None = Field(default=None, ge=0)
+    url: str | None = None
+
+
+class InboundInteraction(_Frozen):
+    """One message, in the interchange format every channel produces.
+
+    Despite the name, ``direction`` may be ``outbound``: the brand's own posts and replies are
+    recorded too, so that response times are measured even when agents answer from the
+    channel's own app.
+    """
+
+    channel: ChannelName
+    external_id: ExternalId = Field(
+        description="The channel's id of this message; (channel, external_id) is unique."
+    )
+    text: str = Field(max_length=100_000)
+    created_at: AwareDatetime = Field(
+        description="When the message was written, ISO 8601 with an offset."
+    )
+    author: Author
+    direction: Direction = Direction.INBOUND
+    public: bool = Field(
+        default=False, description="True when anyone can read it (a tweet, a page comment)."
+    )
+    thread_key: str | None = Field(
+        default=None,
+        max_length=255,
+        description="Conversation id; messages with the same key belong together.",
+    )
+    in_reply_to: str | None = Field(
+        default=None, max_length=255, description="external_id of the message this one answers."
+    )
+    language: str | None = Field(
+        default=None,
+        max_length=16,
+        description="Language if the channel knows it (BCP 47); detected otherwise.",
+    )
+    subject: str | None = Field(default=None, max_length=1000)
+    recipient: Author | None = Field(
+        default=None, description="For outbound messages: the customer addressed."
+    )
+    engagement: Engagement | None = None
+    attachments: tuple[Attachment, ...] = ()
+    customer_id: int | None = Field(
+        default=None, description="Link the author to this existing customer (a manual link)."
+    )
+    raw: dict[str, Any] | None = Field(default=None, description="The native payload, kept whole.")
+
+
+class Classification(_Frozen):
+    """What a message is. Returned by the ``classify_interaction`` hook."""
+
+    language: str = Field(default="other", description="tr, en or other.")
+    sentiment: Literal["negative", "neutral", "positive"] = "neutral"
+    sentiment_score: float = Field(default=0.0, ge=-1.0, le=1.0)
+    kind: Kind = Kind.OTHER
+    category: str = "other"
+    urgency: tuple[str, ...] = Field(default=(), description="Flags: churn, legal, safety, public.")
+    reach: float = Field(
+        default=0.0, ge=0.0, description="Author audience and engagement as a score (log scale)."
+    )
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    source: str = Field(default="rules", description="Which classifier produced this.")
+
+
+class RouteDecision(_Frozen):
+    """Who owns a message. Returned by the ``route_interaction`` hook."""
+
+    department: str | None = Field(
+        description="Department code; None means no case is opened (spam, noise)."
+    )
+    priority: Priority = Priority.NORMAL
+    pool: str | None = Field(default=None, description="Assignment pool within the department.")
+    rule: str = Field(
+        default="default", description="Name of the rule that matched, for `scrm route explain`."
+    )
+    reason: str = ""
+
+
+class CaseInfo(_Frozen):
+    """A read-only view of a case handed to hooks."""
+
+    id: int | None
+    customer_id: int
+    channel: str
+    department: str | None
+    kind: Kind
+    category: str
+    priority: Priority
+    status: CaseStatus
+    language: str | None = None
+    opened_at: datetime
+
+
+class SlaPolicy(_Frozen):
+    """Deadlines for a case. Returned by the ``choose_sla`` hook."""
+
+    name: str
+    first_response: timedelta | None = None
+    follow_up: timedelta | None = None
+    resolution: timedelta | None = None
+
+
+class OutboundMessage(_Frozen):
+    """A reply for a channel plugin to deliver."""
+
+    channel: ChannelName
+    text: str
+    public: bool
+    to: str | None = Field(
+        default=None, description="The recipient's external user id on the channel."
+    )
+    in_reply_to: str | None = Field(
+        default=None, description="external_id of the message answered."
+    )
+    thread_key: str | None = None
+    subject: str | None = None
+    idempotency_key: str
+    case_id: int | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class SendResult(_Frozen):
+    external_id: str = Field(description="The channel's id of the delivered message.")
+    raw: dict[str, Any] | None = None
+
+
+class StoredInteraction(_Frozen):
+    """An interaction as committed; handed to after-commit hooks."""
+
+    id: int
+    channel: str
+    external_id: str
+    direction: Direction
+    customer_id: int | None
+    case_id: int | None
+    created_at: datetime
+    classification: Classification | None = None
+
+
+class RejectInfo(_Frozen):
+    """A record that could not be ingested, as kept in the dead-letter table."""
+
+    id: int | None = None
+    source: str = Field(description="Where it came from: a file name, 'webhook:<channel>', 'api'.")
+    position: int | None = Field(
+        default=None, description="1-based line number in the source, if any."
+    )
+    channel: str | None = None
+    field: str | None = Field(default=None, description="Dotted path of the field at fault.")
+    reason: str
+    payload: str = Field(description="The record exactly as received.")

@@ -1,0 +1,99 @@
+"""Turn lines of JSON (files, stdin, replayed rejects) into pipeline records, lazily.
+
+A line that is not JSON, fails validation, or that the channel cannot parse becomes a
+:class:`~scrm.core.pipeline.Rejected` naming the line, the field and the reason; the lines
+around it are unaffected.  Nothing is read ahead beyond the current line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from pydantic import ValidationError
+
+from scrm.core.channel import Channel, ParseError
+from scrm.core.pipeline import Origin, Record, Rejected
+from scrm.core.schemas import InboundInteraction
+
+__all__ = ["FORMATS", "describe_validation_error", "read_jsonl", "records_from_payload"]
+
+FORMATS = ("native", "interactions")
+
+
+def describe_validation_error(exc: ValidationError) -> tuple[str, str | None]:
+    """Return (reason, field) for the first problem of a pydantic error, in plain words."""
+    err = exc.errors(include_url=False)[0]
+    loc = ".".join(str(p) for p in err["loc"]) or None
+    msg = err["msg"]
+    if len(exc.errors()) > 1:
+        others = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors()[1:4])
+        msg += f" (also: {others})"
+    return msg, loc
+
+
+def records_from_payload(
+    payload: Any, origin: Origin, fmt: str, channel: Channel | None
+) -> Iterator[Record]:
+    """Yield the records in one decoded payload (an interchange object or a native one)."""
+    if fmt == "interactions":
+        try:
+            yield (InboundInteraction.model_validate(payload), origin)
+        except ValidationError as exc:
+            reason, fld = describe_validation_error(exc)
+            yield Rejected(origin, reason, fld)
+        return
+    assert channel is not None, "native format needs a channel"
+    try:
+        parsed = list(channel.parse(payload))
+    except ParseError as exc:
+        yield Rejected(origin, exc.reason, exc.field)
+        return
+    except ValidationError as exc:
+        reason, fld = describe_validation_error(exc)
+        yield Rejected(origin, reason, fld)
+        return
+    except Exception as exc:  # a channel bug must not lose the record
+        yield Rejected(
+            origin, f"channel {channel.name!r} failed to parse: {type(exc).__name__}: {exc}"
+        )
+        return
+    for it in parsed:
+        yield (it, origin)
+
+
+def read_jsonl(
+    lines: Iterable[str | bytes],
+    *,
+    source: str,
+    fmt: str,
+    channel: Channel | None = None,
+    channel_name: str | None = None,
+) -> Iterator[Record]:
+    """Yield records from JSON lines; blank lines are skipped, line numbers are 1-based."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    for number, line in enumerate(lines, start=1):
+        if isinstance(line, bytes):
+            try:
+                decoded = line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                origin = Origin(source, number, line.decode("utf-8", "replace"), fmt, channel_name)
+                yield Rejected(origin, f"not UTF-8 (byte {exc.start})")
+                continue
+        else:
+            decoded = line
+        text = decoded.strip()
+        if not text:
+            continue
+        origin = Origin(source, number, text, fmt, channel_name)
+        try:
+            payload = json.loads(text)
+        except json.JSONDecodeError as exc:
+            yield Rejected(origin, f"not valid JSON: {exc.msg} at column {exc.colno}")
+            continue
+        if not isinstance(payload, dict):
+            yield Rejected(origin, f"expected a JSON object, got {type(payload).__name__}")
+            continue
+        yield from records_from_payload(payload, origin, fmt, channel)

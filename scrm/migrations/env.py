@@ -1,0 +1,37 @@
+"""Alembic environment for scrm; configuration comes from :func:`scrm.core.db.alembic_config`."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from scrm.core import models  # noqa: F401  (registers every table on Base.metadata)
+from scrm.core.db import Base, make_engine
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations_online() -> None:
+    engine = config.attributes.get("engine")
+    if engine is None:
+        url = config.get_main_option("sqlalchemy.url")
+        if not url:
+            raise RuntimeError("no engine and no sqlalchemy.url given to the migration environment")
+        engine = make_engine(url)
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            compare_type=True,
+            # SQLite cannot ALTER most things; batch mode copies the table instead.  Only
+            # SQLite needs it: on PostgreSQL it would turn cheap ALTERs into table rewrites.
+            render_as_batch=connection.dialect.name == "sqlite",
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
+
+
+if context.is_offline_mode():
+    raise RuntimeError("scrm migrations run online only: use `scrm db upgrade`")
+run_migrations_online()

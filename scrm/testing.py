@@ -1,0 +1,166 @@
+"""Pytest fixtures for scrm and for plugin authors (``-p scrm.testing`` is loaded automatically).
+
+Fixtures:
+
+``scrm_database_url``
+    A freshly migrated database, once per backend: SQLite always, PostgreSQL when
+    ``SCRM_TEST_POSTGRES_URL`` names a server (``make test`` starts one).  Tests that use it
+    run once per backend.  Under CI (``CI`` set) a missing PostgreSQL is an error, not a skip.
+``app``
+    An :class:`scrm.core.app.Scrm` on that database, with the built-in plugins, any plugin
+    from ``scrm_plugins``, and installed channel plugins.
+``register_plugin``
+    Call it with an object carrying ``@hookimpl`` methods to register it for one test.
+``cli``
+    Run ``scrm`` commands against ``app``'s database: ``cli("cases", "list", "--json")``.
+``sample_dir``
+    The bundled sample data.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner, Result
+
+from scrm.core import db
+from scrm.core.app import Scrm
+from scrm.core.config import Config
+from scrm.core.plugins import Hooks, get_plugin_manager
+
+__all__ = ["CliInvoker"]
+
+POSTGRES_ENV = "SCRM_TEST_POSTGRES_URL"
+
+
+def _postgres_url() -> str | None:
+    return os.environ.get(POSTGRES_ENV) or None
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("scrm-template") / "template.db"
+    engine = db.make_engine(f"sqlite:///{path}")
+    db.upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def _postgres_migrated() -> str:
+    url = _postgres_url()
+    if url is None:
+        if os.environ.get("CI"):
+            pytest.fail(
+                f"CI runs every database test on PostgreSQL too: set {POSTGRES_ENV} (make test does)"
+            )
+        pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV} (make test starts a server and sets it)")
+    engine = db.make_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
+    db.upgrade(engine)
+    engine.dispose()
+    return url
+
+
+def _truncate_postgres(url: str) -> None:
+    engine = db.make_engine(url)
+    with engine.begin() as conn:
+        tables = [
+            t
+            for (t,) in conn.execute(
+                sa.text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+                )
+            )
+        ]
+        if tables:
+            conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def scrm_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database URL; the test runs once per backend."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("_sqlite_template")
+        path = tmp_path / "scrm.db"
+        shutil.copyfile(template, path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("_postgres_migrated")
+    _truncate_postgres(url)
+    return url
+
+
+@pytest.fixture
+def scrm_plugins() -> list[object]:
+    """Override to register extra plugins in ``app`` from the start."""
+    return []
+
+
+@pytest.fixture
+def scrm_config(scrm_database_url: str) -> Config:
+    """Override to change settings; keep ``database_url``."""
+    return Config(database_url=scrm_database_url)
+
+
+@pytest.fixture
+def app(scrm_config: Config, scrm_plugins: list[object]) -> Iterator[Scrm]:
+    pm = get_plugin_manager(scrm_config, extra=scrm_plugins)
+    application = Scrm(scrm_config, pm)
+    application.upgrade()  # a no-op on the migrated template; seeds departments
+    yield application
+    application.close()
+
+
+@pytest.fixture
+def register_plugin(app: Scrm) -> Callable[[object], None]:
+    def register(plugin: object) -> None:
+        app.pm.register(plugin)
+        app.hooks = Hooks(app.pm)
+
+    return register
+
+
+class CliInvoker:
+    """Run ``scrm`` commands in-process against an application's database."""
+
+    def __init__(self, app: Scrm) -> None:
+        self.app = app
+
+    def __call__(
+        self, *args: str, input: str | bytes | None = None, expect: int | None = 0
+    ) -> Result:
+        from scrm.cli import build_cli
+
+        cli = build_cli(self.app.pm, self.app.config)
+        result = CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+        if expect is not None and result.exit_code != expect:
+            raise AssertionError(
+                f"scrm {' '.join(args)} exited {result.exit_code}, expected {expect}\n"
+                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+            )
+        return result
+
+
+@pytest.fixture
+def cli(app: Scrm) -> CliInvoker:
+    return CliInvoker(app)
+
+
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    return Path(str(resources.files("scrm") / "data" / "sample"))
+
+
+def pytest_report_header(config: Any) -> str:
+    url = _postgres_url()
+    return f"scrm databases: sqlite, {'postgresql' if url else 'postgresql skipped (' + POSTGRES_ENV + ' unset)'}"
