@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
     ("manual", "scrm.plugins.manual"),
+    ("classifier", "scrm.plugins.classifier:plugin"),
     ("router", "scrm.plugins.router:plugin"),
     ("sla", "scrm.plugins.sla:plugin"),
 )
@@ -180,8 +181,12 @@ class Hooks:
             found.extend(result or ())
         return found
 
+    def classify_or_none(self, interaction: InboundInteraction) -> Classification | None:
+        result: Classification | None = self.pm.hook.classify_interaction(interaction=interaction)
+        return result
+
     def classify(self, interaction: InboundInteraction) -> Classification:
-        result = self.pm.hook.classify_interaction(interaction=interaction)
+        result = self.classify_or_none(interaction)
         return result if result is not None else Classification(source="none")
 
     def route(

@@ -1,0 +1,155 @@
+"""Evaluate the rule-based classifier on tests/data/classify_eval.jsonl.
+
+Prints, for the dev and held-out splits and per language: accuracy and macro-F1 for
+sentiment, kind and category; complaint-vs-not F1; urgency flag precision/recall; the
+throughput of the classifier; and, when ``vaderSentiment`` is importable, a VADER baseline
+on the English half (sentiment, and complaint = compound < -0.05).
+
+Run: ``.venv/bin/python bench/classify_eval.py [--errors dev]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from scrm.plugins.classifier import RuleClassifier  # noqa: E402
+
+EVAL = ROOT / "tests" / "data" / "classify_eval.jsonl"
+FLAGS = ("churn", "legal", "safety", "public")
+
+
+def macro_f1(gold: Sequence[str], pred: Sequence[str]) -> float:
+    """Return the unweighted mean F1 over the labels present in ``gold``."""
+    labels = sorted(set(gold))
+    total = 0.0
+    for label in labels:
+        tp = sum(g == label and p == label for g, p in zip(gold, pred, strict=True))
+        fp = sum(g != label and p == label for g, p in zip(gold, pred, strict=True))
+        fn = sum(g == label and p != label for g, p in zip(gold, pred, strict=True))
+        total += 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    return total / len(labels) if labels else 0.0
+
+
+def binary_f1(gold: Sequence[bool], pred: Sequence[bool]) -> float:
+    """Return F1 of the positive class."""
+    tp = sum(g and p for g, p in zip(gold, pred, strict=True))
+    fp = sum(p and not g for g, p in zip(gold, pred, strict=True))
+    fn = sum(g and not p for g, p in zip(gold, pred, strict=True))
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+def accuracy(gold: Sequence[str], pred: Sequence[str]) -> float:
+    """Return the share of equal pairs."""
+    return sum(g == p for g, p in zip(gold, pred, strict=True)) / len(gold) if gold else 0.0
+
+
+def report(name: str, rows: list[dict], preds: list[dict]) -> None:
+    """Print one block of metrics."""
+    print(f"\n== {name}: {len(rows)} messages")
+    for field in ("sentiment", "kind", "category"):
+        gold = [r[field] for r in rows]
+        pred = [p[field] for p in preds]
+        print(f"  {field:<10} acc {accuracy(gold, pred):.3f}  macro-F1 {macro_f1(gold, pred):.3f}")
+    lang_gold = [r["lang"] for r in rows]
+    lang_pred = [p["language"] for p in preds]
+    print(f"  language   acc {accuracy(lang_gold, lang_pred):.3f}")
+    gold_c = [r["kind"] == "complaint" for r in rows]
+    pred_c = [p["kind"] == "complaint" for p in preds]
+    print(f"  complaint-vs-not F1 {binary_f1(gold_c, pred_c):.3f}")
+    for flag in FLAGS:
+        tp = sum(
+            flag in r["urgency"] and flag in p["urgency"] for r, p in zip(rows, preds, strict=True)
+        )
+        n_pred = sum(flag in p["urgency"] for p in preds)
+        n_gold = sum(flag in r["urgency"] for r in rows)
+        prec = f"{tp / n_pred:.2f}" if n_pred else "  - "
+        rec = f"{tp / n_gold:.2f}" if n_gold else "  - "
+        print(f"  urgency {flag:<7} P {prec} R {rec}  (gold {n_gold}, predicted {n_pred})")
+
+
+def vader_baseline(rows: list[dict]) -> None:
+    """Print VADER's sentiment and complaint-vs-not scores on English rows."""
+    try:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+    except ImportError:
+        print("\nVADER baseline skipped: vaderSentiment is not installed")
+        return
+    analyzer = SentimentIntensityAnalyzer()
+    for split in ("dev", "heldout"):
+        sub = [r for r in rows if r["lang"] == "en" and r["split"] == split]
+        comp = [analyzer.polarity_scores(r["text"])["compound"] for r in sub]
+        sent = ["negative" if c < -0.05 else "positive" if c > 0.05 else "neutral" for c in comp]
+        gold = [r["sentiment"] for r in sub]
+        f1 = binary_f1([r["kind"] == "complaint" for r in sub], [c < -0.05 for c in comp])
+        print(
+            f"\nVADER en/{split} ({len(sub)}): sentiment acc {accuracy(gold, sent):.3f} "
+            f"macro-F1 {macro_f1(gold, sent):.3f}  complaint-vs-not F1 {f1:.3f}"
+        )
+
+
+def throughput(clf: RuleClassifier, texts: list[str], seconds: float = 2.0) -> float:
+    """Return messages per second on one core, over at least ``seconds``."""
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for text in texts:
+            clf.classify(text)
+        done += len(texts)
+    return done / (time.perf_counter() - start)
+
+
+def main() -> None:
+    """Run the evaluation."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--errors", choices=("dev", "heldout"), help="print misclassified rows")
+    args = parser.parse_args()
+    rows = [json.loads(line) for line in EVAL.read_text(encoding="utf-8").splitlines() if line]
+    clf = RuleClassifier()
+    preds = []
+    for r in rows:
+        c = clf.classify(r["text"])
+        preds.append(
+            {"language": c.language, "sentiment": c.sentiment, "kind": str(c.kind),
+             "category": c.category, "urgency": list(c.urgency)}
+        )  # fmt: skip
+    for split in ("dev", "heldout"):
+        for lang in ("tr", "en", None):
+            idx = [
+                i for i, r in enumerate(rows) if r["split"] == split and lang in (None, r["lang"])
+            ]
+            report(f"{split}/{lang or 'all'}", [rows[i] for i in idx], [preds[i] for i in idx])
+    if args.errors:
+        print(f"\n== errors ({args.errors})")
+        for r, p in zip(rows, preds, strict=True):
+            if r["split"] != args.errors:
+                continue
+            wrong = [f for f in ("sentiment", "kind", "category") if r[f] != p[f]]
+            if sorted(r["urgency"]) != sorted(p["urgency"]):
+                wrong.append("urgency")
+            if wrong:
+                diffs = ", ".join(f"{f}: {r[f]}->{p[f]}" for f in wrong)
+                print(f"  {r['id']} {r['text'][:70]!r}  {diffs}")
+    vader_baseline(rows)
+    texts = [r["text"] for r in rows]
+    rate = throughput(RuleClassifier(), texts)
+    print(
+        f"\nthroughput: {rate:,.0f} messages/s (single core, {len(texts)} eval texts, warm cache)"
+    )
+    cold = RuleClassifier()
+    start = time.perf_counter()
+    for t in texts:
+        cold.classify(t + " x")
+    print(
+        f"first pass (cold token cache): {len(texts) / (time.perf_counter() - start):,.0f} messages/s"
+    )
+
+
+if __name__ == "__main__":
+    main()

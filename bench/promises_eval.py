@@ -1,0 +1,92 @@
+"""Measure the promise detector on the labelled set: quality per split and language, and speed.
+
+Run ``python bench/promises_eval.py [path/to/promises_eval.jsonl] [--errors]``. Prints, for
+the dev and heldout splits separately and per language: precision/recall/F1 of
+``promise`` true/false and of each kind, exact-match accuracy of ``due``, then throughput.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from scrm.core.promises import PromiseKind, detect_promise
+
+__all__ = ["evaluate", "main", "prf"]
+
+DEFAULT = Path(__file__).resolve().parent.parent / "tests" / "data" / "promises_eval.jsonl"
+
+
+def prf(pairs: Iterable[tuple[str, str]], label: str) -> tuple[float, float, float, int]:
+    """Return precision, recall, F1 and support of ``label`` over (gold, predicted) pairs."""
+    tp = fp = fn = 0
+    for gold, pred in pairs:
+        tp += gold == label and pred == label
+        fp += gold != label and pred == label
+        fn += gold == label and pred != label
+    p = tp / (tp + fp) if tp + fp else 1.0
+    r = tp / (tp + fn) if tp + fn else 1.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return p, r, f, tp + fn
+
+
+def evaluate(rows: list[dict]) -> dict[str, float]:
+    """Score ``rows`` (labelled records) and return the headline figures."""
+    kinds, flags, due_hits = [], [], 0
+    for row in rows:
+        got = detect_promise(row["text"], row.get("lang"))
+        kinds.append((row["kind"], got.kind.value))
+        flags.append((str(row["promise"]), str(got.promise)))
+        due_hits += got.due_iso == row["due"]
+    out = {"n": float(len(rows)), "due_accuracy": due_hits / len(rows) if rows else 1.0}
+    for label in ("True", "False"):
+        p, r, f, _ = prf(flags, label)
+        out |= {f"promise_{label}_p": p, f"promise_{label}_r": r, f"promise_{label}_f1": f}
+    for kind in PromiseKind:
+        p, r, f, _ = prf(kinds, kind.value)
+        out |= {f"{kind.value}_p": p, f"{kind.value}_r": r, f"{kind.value}_f1": f}
+    out["kind_accuracy"] = sum(g == p for g, p in kinds) / len(kinds) if kinds else 1.0
+    return out
+
+
+def _report(title: str, rows: list[dict]) -> None:
+    if not rows:
+        return
+    m = evaluate(rows)
+    print(f"\n== {title}  (n={len(rows)})")
+    print(f"  {'label':<16} {'P':>6} {'R':>6} {'F1':>6}")
+    for label in ("promise_True", "promise_False", *(k.value for k in PromiseKind)):
+        p, r, f = (m[f"{label}_{x}"] for x in ("p", "r", "f1"))
+        print(f"  {label:<16} {p:6.3f} {r:6.3f} {f:6.3f}")
+    print(f"  kind accuracy {m['kind_accuracy']:.3f}   due exact-match {m['due_accuracy']:.3f}")
+
+
+def main(argv: list[str]) -> None:
+    """Print the evaluation tables and throughput."""
+    args = [a for a in argv if not a.startswith("--")]
+    rows = [json.loads(x) for x in Path(args[0] if args else DEFAULT).read_text().splitlines() if x]
+    for split in ("dev", "heldout"):
+        part = [r for r in rows if r["split"] == split]
+        _report(f"{split} / all", part)
+        for lang in ("tr", "en"):
+            _report(f"{split} / {lang}", [r for r in part if r["lang"] == lang])
+    if "--errors" in argv:  # dev only: the heldout split is never used to write rules
+        for r in (r for r in rows if r["split"] == "dev"):
+            got = detect_promise(r["text"])
+            due = got.due_iso
+            if (got.kind.value, due) != (r["kind"], r["due"]):
+                print(f"{r['id']}: gold={r['kind']}/{r['due']} got={got.kind.value}/{due} "
+                      f"ev={got.evidence!r}\n    {r['text']}")  # fmt: skip
+    texts = [r["text"] for r in rows] * 20
+    start = time.perf_counter()
+    for t in texts:
+        detect_promise(t)
+    elapsed = time.perf_counter() - start
+    print(f"\nthroughput: {len(texts) / elapsed:,.0f} replies/s ({len(texts)} replies)")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,485 @@
+"""The built-in rule-based classifier: language, sentiment, kind, category, urgency, reach.
+
+Rules and word lists live in ``scrm/plugins/data`` (``taxonomy.toml`` for categories,
+``lexicon_*.toml`` for sentiment and cues) so that a company can tune them without code.
+Text is compared in :func:`scrm.core.text.normalize` form, so Turkish written without
+Turkish letters ("siparisim gelmedi") matches the same rules.  Registered ``trylast``: any
+plugin that answers ``classify_interaction`` replaces it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from scrm.core.config import Config
+from scrm.core.hookspecs import hookimpl
+from scrm.core.linejobs import LineError, TextJob, run_lines
+from scrm.core.schemas import Author, Classification, Engagement, InboundInteraction, Kind
+from scrm.core.text import find_urls, normalize, tokenize
+from scrm.plugins.taxonomy import Taxonomy, TaxonomyError, data_text, load_taxonomy
+
+__all__ = [
+    "ClassifierPlugin",
+    "RuleClassifier",
+    "plugin",
+    "reach_score",
+    "run_classify",
+]
+
+
+def reach_score(followers: int | None, engagement: Engagement | None) -> float:
+    """Return ``log10(1 + followers) + log10(1 + likes + 2·replies + 3·(shares + quotes))``.
+
+    Both terms are orders of magnitude: 10k followers and a post with ~100 weighted
+    interactions score about 4 + 2 = 6.  Views are ignored (platforms count them differently).
+    """
+    score = math.log10(1 + max(followers or 0, 0))
+    if engagement is not None:
+        weighted = (
+            engagement.likes + 2 * engagement.replies + 3 * (engagement.shares + engagement.quotes)
+        )
+        score += math.log10(1 + weighted)
+    return round(score, 3)
+
+
+# --------------------------------------------------------------------------- matching
+
+
+class _Matcher:
+    """Find lexicon terms (words, ``stem*`` and phrases) in a token list; longest match wins."""
+
+    def __init__(self) -> None:
+        self._exact: dict[str, list[tuple[tuple[str, ...], dict[str, Any]]]] = {}
+        self._stems: dict[str, list[tuple[tuple[str, ...], dict[str, Any]]]] = {}
+        self._terms: dict[str, dict[str, Any]] = {}
+        self._stem_lens: list[int] = []
+        self._cache: dict[str, list[tuple[tuple[str, ...], dict[str, Any]]]] = {}
+
+    def add(self, term: str, feature: str, value: Any = 1.0) -> None:
+        words = tuple(_norm_term(w) for w in term.split())
+        if not words or not all(w.rstrip("*") for w in words):
+            return
+        key = " ".join(words)
+        feats = self._terms.get(key)
+        if feats is None:
+            feats = self._terms[key] = {}
+            first, rest = words[0], words[1:]
+            if first.endswith("*"):
+                self._stems.setdefault(first[:-1], []).append((rest, feats))
+                self._stem_lens = sorted({len(s) for s in self._stems}, reverse=True)
+            else:
+                self._exact.setdefault(first, []).append((rest, feats))
+            self._cache.clear()
+        feats[feature] = value
+
+    def _candidates(self, tok: str) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
+        found = self._cache.get(tok)
+        if found is None:
+            found = list(self._exact.get(tok, ()))
+            n = len(tok)
+            for length in self._stem_lens:
+                if length <= n:
+                    found.extend(self._stems.get(tok[:length], ()))
+            if len(self._cache) > 200_000:
+                self._cache.clear()
+            self._cache[tok] = found
+        return found
+
+    def match(self, tokens: list[str], i: int) -> tuple[int, dict[str, Any] | None]:
+        """Return (number of tokens, features) of the longest term starting at ``tokens[i]``."""
+        best_len, best = 0, None
+        for rest, feats in self._candidates(tokens[i]):
+            size = 1 + len(rest)
+            if size < best_len or i + size > len(tokens):
+                continue
+            for k, pat in enumerate(rest, i + 1):
+                tok = tokens[k]
+                if not (tok.startswith(pat[:-1]) if pat.endswith("*") else tok == pat):
+                    break
+            else:
+                if size == best_len and best is not None:
+                    best = {**feats, **best}  # "injured" is a problem cue and a safety flag
+                else:
+                    best_len, best = size, feats
+        return (best_len or 1), best
+
+
+def _norm_term(word: str) -> str:
+    star = word.endswith("*") and len(word) > 1
+    core = word[:-1] if star else word
+    core = core.replace("\ufe0f", "").replace("\u200d", "")
+    if core[:1].isalnum():
+        core = normalize(core)
+    return core + ("*" if star else "")
+
+
+# Turkish -mA- negation and -(y)AmA- inability on a verb, after diacritics are folded.
+_TR_NEG_VERB = re.compile(
+    r"^[a-z]{2,}?(?:m[ae]d[iu]|m[iu]yor|m[ae]m[iu]s|m[ae]y[ae]c[ae]k|m[ae]y[ae]n|m[ae]z(?:$|s|l|d))"
+)
+_TR_LETTERS = re.compile(r"[çğışöüÇĞİŞÖÜ]")
+_WORD_START = re.compile(r"[^\W\d_]")
+_ELONGATED = re.compile(r"([^\W\d_])\1{2,}")
+_FLIP = -0.75
+# Negated verbs that deny a bad experience ("sorun yaşamadım", "problem çıkmadı", "olmadı").
+_TR_EXPERIENCE = ("yasa", "ol", "cik", "gor", "kal", "et", "var")
+
+
+class RuleClassifier:
+    """Classify short customer messages with lexicons and rules (no model, no network).
+
+    :param taxonomy: categories and their terms; ``None`` loads the shipped default.
+    """
+
+    source = "rules"
+
+    def __init__(self, taxonomy: Taxonomy | None = None) -> None:
+        self.taxonomy = taxonomy if taxonomy is not None else load_taxonomy()
+        self._lex = _Matcher()
+        self._cat = _Matcher()
+        self._stop: dict[str, set[str]] = {}
+        self._suffixes: dict[str, tuple[str, ...]] = {}
+        self._neg_before: set[str] = set()
+        self._neg_after_words: set[str] = set()
+        self._token_info: dict[str, tuple[float, float, bool, bool]] = {}
+        self._service: set[str] = set()
+        for name in ("lexicon_common.toml", "lexicon_tr.toml", "lexicon_en.toml"):
+            self._load_lexicon(name, tomllib.loads(data_text(name)))
+        for cat_name, cat in self.taxonomy.categories.items():
+            for terms in (cat.tr, cat.en):
+                for term in terms.keywords:
+                    self._cat.add(term, cat_name, 1.0)
+                for term in terms.phrases:
+                    self._cat.add(term, cat_name, 2.0)
+        self._cat_order = {name: i for i, name in enumerate(self.taxonomy.categories)}
+
+    def _load_lexicon(self, name: str, data: dict[str, Any]) -> None:
+        lang = name.removeprefix("lexicon_").removesuffix(".toml")
+        if "stopwords" in data:
+            self._stop[lang] = {normalize(w) for w in data["stopwords"]}
+            self._suffixes[lang] = tuple(data.get("suffixes", ()))
+        self._neg_before.update(normalize(w) for w in data.get("negators_before", ()))
+        self._service.update(normalize(w) for w in data.get("service_verbs", ()))
+        self._neg_after_words.update(
+            normalize(w.rstrip("*")) for w in data.get("negators_after", ())
+        )
+        for term, factor in data.get("intensifiers", {}).items():
+            self._lex.add(term, "int", float(factor))
+        for term, weight in data.get("sentiment", {}).items():
+            self._lex.add(term, "s", float(weight))
+        for cue, terms in data.get("cues", {}).items():
+            items = terms.items() if isinstance(terms, dict) else ((t, 1.0) for t in terms)
+            for term, weight in items:
+                self._lex.add(term, cue, float(weight))
+        for flag, terms in data.get("urgency", {}).items():
+            for term in terms:
+                self._lex.add(term, "u:" + flag, 1.0)
+
+    # ------------------------------------------------------------------ language
+
+    def detect_language(self, text: str, tokens: list[str]) -> str:
+        """Return ``tr``, ``en`` or ``other`` from Turkish letters, stopwords and suffixes."""
+        words = [t for t in tokens if _WORD_START.match(t) and not t.startswith("@")]
+        if not words:
+            return "other"
+        tr = min(len(_TR_LETTERS.findall(text)), 4) * 1.0
+        en = 0.0
+        for w in words:
+            info = self._info(w)
+            tr += info[0]
+            en += info[1]
+        best = max(tr, en)
+        if best < 1.0 or best < 0.15 * len(words):
+            return "other"
+        return "tr" if tr >= en else "en"
+
+    def _info(self, tok: str) -> tuple[float, float, bool, bool]:
+        """Return (Turkish evidence, English evidence, -mA- negated verb, negator after) of a token."""
+        info = self._token_info.get(tok)
+        if info is None:
+            en_stop = self._stop["en"]
+            neg_verb = bool(_TR_NEG_VERB.match(tok)) and tok not in en_stop
+            tr = en = 0.0
+            if neg_verb or tok in self._stop["tr"]:
+                tr = 1.0
+            elif tok in en_stop:
+                en = 1.0
+            elif len(tok) >= 5:
+                tr = 0.5 if tok.endswith(self._suffixes["tr"]) else 0.0
+                en = 0.5 if tok.endswith(self._suffixes["en"]) else 0.0
+            neg_after = tok in self._neg_after_words or tok.startswith("degil")
+            info = (tr, en, neg_verb and tok not in self._service, neg_after)
+            if len(self._token_info) >= 200_000:
+                self._token_info.clear()
+            self._token_info[tok] = info
+        return info
+
+    # ------------------------------------------------------------------ classify
+
+    def classify(
+        self,
+        text: str,
+        *,
+        language: str | None = None,
+        followers: int | None = None,
+        engagement: Engagement | None = None,
+        public: bool = False,
+    ) -> Classification:
+        """Classify one message; never raises on any string."""
+        tokens = tokenize(text)
+        detected = self.detect_language(text, tokens)
+        lang = language if language in ("tr", "en") else detected
+        turkish = lang == "tr" or (detected == "other" and bool(_TR_LETTERS.search(text)))
+        f = self._score(tokens, turkish or "tr" in (lang, detected))
+        s = f["s"]
+        if s:
+            s *= 1.0 + 0.08 * min(text.count("!"), 4)
+            if _ELONGATED.search(text):
+                s *= 1.15
+        problem = f["problem"] - 1.5 * f["resolved"]
+        problem += f["u:churn"] + f["u:legal"] + f["u:safety"] + f["u:public"]
+        if (problem >= 1.0 or f["sarcasm"]) and f["pos"] > 0:
+            s -= (
+                1.5 * f["pos"]
+            )  # positive words around a problem are sarcasm ("harika, yine iptal 👏")
+        score = s / math.sqrt(s * s + 6.0)
+        urls = find_urls(text) if ("." in text) else []
+        kind = self._kind(text, tokens, f, problem, score, bool(urls))
+        if kind is Kind.COMPLAINT:
+            score = min(score, -0.25)
+        elif kind is Kind.PRAISE:
+            score = max(score, 0.25)
+        elif kind is Kind.SPAM or (
+            kind in (Kind.QUESTION, Kind.LEAD, Kind.IDEA) and abs(score) < 0.5
+        ):
+            score = 0.0
+        sentiment: Literal["negative", "neutral", "positive"] = (
+            "negative" if score <= -0.2 else "positive" if score >= 0.2 else "neutral"
+        )
+        # Leads go to sales and spam nowhere: their topic words ("fiyat") are not an issue type.
+        category = "other" if kind in (Kind.SPAM, Kind.LEAD) else self._category(tokens)
+        flags = [flag for flag in ("churn", "legal", "safety") if f["u:" + flag]]
+        if f["u:public"] or (public and sentiment == "negative"):
+            flags.append("public")
+        evidence = f["hits"] + (1 if kind is not Kind.OTHER else 0)
+        return Classification(
+            language=lang,
+            sentiment=sentiment,
+            sentiment_score=round(max(-1.0, min(1.0, score)), 4),
+            kind=kind,
+            category=category,
+            urgency=tuple(flags),
+            reach=reach_score(followers, engagement),
+            confidence=round(min(0.95, 0.35 + 0.1 * evidence), 2),
+            source=self.source,
+        )
+
+    def _score(self, tokens: list[str], turkish: bool) -> dict[str, float]:
+        """Walk the tokens once: sentiment with negation and intensifiers, cue counts."""
+        f: dict[str, float] = dict.fromkeys(
+            ("s", "pos", "problem", "resolved", "question", "lead", "idea", "spam", "praise",
+             "sarcasm", "hits", "u:churn", "u:legal", "u:safety", "u:public"),
+            0.0,
+        )  # fmt: skip
+        contribs: list[list[float]] = []  # [sentiment, problem] per sentiment-bearing unit
+        last_at = -10  # unit index of the last contribution (Turkish negation looks back)
+        neg_ttl = 0  # English negation scope still open, in units
+        boost, boost_ttl = 1.0, 0
+        n, i, unit = len(tokens), 0, 0
+        while i < n:
+            tok = tokens[i]
+            size, feats = self._lex.match(tokens, i)
+            i += size
+            unit += 1
+            _, _, neg_verb, neg_after = self._info(tok)
+            neg = True if neg_after else None
+            if neg or (turkish and neg_verb and (feats is None or "s" in feats)):
+                if feats is not None and "s" in feats and neg is None:
+                    contribs.append([_FLIP * feats["s"], 1.0 if feats["s"] > 0 else 0.0])
+                    last_at = unit
+                elif (
+                    unit - last_at == 1
+                    and contribs
+                    and (contribs[-1][0] > 0 or neg is not None or tok.startswith(_TR_EXPERIENCE))
+                ):
+                    contribs[-1][0] *= _FLIP
+                    contribs[-1][1] = 0.0 if contribs[-1][0] > 0 else max(contribs[-1][1], 1.0)
+                    last_at = -10
+                elif neg is None or tok.startswith("yok"):
+                    contribs.append([-1.5, 1.0])  # "gelmedi", "internet yok"
+                    last_at = unit
+                continue
+            if size == 1 and tok in self._neg_before and (feats is None or "s" not in feats):
+                neg_ttl = 4
+                if feats is not None and feats.get("problem"):
+                    contribs.append([0.0, feats["problem"]])  # "nobody", "can't"
+                continue
+            if feats is None:
+                if neg_ttl and tok in self._service:
+                    contribs.append([-1.5, 1.0])  # "doesn't work", "can't log in"
+                    neg_ttl = 0
+                neg_ttl = max(neg_ttl - 1, 0)
+                boost_ttl = max(boost_ttl - 1, 0)
+                continue
+            f["hits"] += 1
+            for key in ("question", "lead", "idea", "spam", "praise", "sarcasm", "resolved"):
+                if key in feats:
+                    f[key] += feats[key]
+            for key in ("u:churn", "u:legal", "u:safety", "u:public"):
+                if key in feats:
+                    f[key] = 1.0
+            if "int" in feats and "s" not in feats:
+                boost, boost_ttl = feats["int"], 3
+                continue
+            s, p = feats.get("s", 0.0), feats.get("problem", 0.0)
+            if neg_ttl and (s or p or "resolved" in feats):
+                if "resolved" in feats:
+                    f["resolved"] -= feats["resolved"]
+                    p = 1.0
+                s, p = _FLIP * s, (1.0 if "resolved" in feats else 0.0)
+                neg_ttl = 0
+            elif neg_ttl and tok in self._service:
+                s, p, neg_ttl = -1.5, 1.0, 0
+            if boost_ttl and s:
+                s *= boost
+                boost_ttl = 0
+            if s or p:
+                contribs.append([s, p])
+                last_at = unit
+            neg_ttl = max(neg_ttl - 1, 0)
+            boost_ttl = max(boost_ttl - 1, 0)
+        for s, p in contribs:
+            f["s"] += s
+            f["problem"] += p
+            if s > 0:
+                f["pos"] += s
+        return f
+
+    def _kind(
+        self,
+        text: str,
+        tokens: list[str],
+        f: dict[str, float],
+        problem: float,
+        score: float,
+        url: bool,
+    ) -> Kind:
+        if f["spam"] + (1.0 if url else 0.0) >= 2.0:
+            return Kind.SPAM
+        question = "?" in text or f["question"] > 0
+        if f["idea"] >= 1.0 and problem < 1.0 and score > -0.5:
+            return Kind.IDEA
+        if f["lead"] >= 1.0 and problem < 1.0 and score > -0.3:
+            return Kind.LEAD
+        if problem >= 1.0 or score <= -0.2:
+            return Kind.COMPLAINT
+        if question:
+            return Kind.QUESTION
+        if score >= 0.2 or (f["praise"] and score >= 0):
+            return Kind.PRAISE
+        return Kind.OTHER
+
+    def _category(self, tokens: list[str]) -> str:
+        scores: dict[str, float] = {}
+        i, n = 0, len(tokens)
+        while i < n:
+            size, feats = self._cat.match(tokens, i)
+            if feats:
+                for name, points in feats.items():
+                    scores[name] = scores.get(name, 0.0) + points
+            i += size
+        if not scores:
+            return "other"
+        return max(scores, key=lambda c: (scores[c], -self._cat_order[c]))
+
+
+class ClassifierPlugin:
+    """The built-in ``classify_interaction`` answer, registered ``trylast``.
+
+    :param taxonomy_path: a taxonomy TOML file; ``None`` uses the shipped default.
+    """
+
+    def __init__(self, taxonomy_path: str | None = None) -> None:
+        self.classifier = RuleClassifier(load_taxonomy(taxonomy_path))
+
+    @hookimpl(trylast=True)
+    def classify_interaction(self, interaction: InboundInteraction) -> Classification:
+        """Classify the interaction's text with the rule-based classifier."""
+        return self.classifier.classify(
+            interaction.text,
+            language=(interaction.language or "").split("-")[0].lower() or None,
+            followers=interaction.author.followers,
+            engagement=interaction.engagement,
+            public=interaction.public,
+        )
+
+
+def run_classify(
+    lines: Iterable[str], classify: Callable[[InboundInteraction], Classification | None]
+) -> Iterator[dict[str, Any]]:
+    """Classify JSONL lines ``{"id", "text", "lang"?, "followers"?}``: the ``scrm classify`` contract.
+
+    One result per line, in input order; a bad line (blank ones included) gives an error
+    object at its position (see :mod:`scrm.core.linejobs`).  ``lang`` is trusted when it is
+    ``tr`` or ``en``.
+    """
+
+    def handle(job: TextJob) -> dict[str, Any]:
+        followers = job.fields.get("followers")
+        if followers is not None and (
+            isinstance(followers, bool) or not isinstance(followers, int) or followers < 0
+        ):
+            raise LineError(
+                f'field "followers" must be a non-negative integer, got {followers!r}', job.id
+            )
+        external_id = (
+            str(job.id) if job.id is not None and 0 < len(str(job.id)) <= 255 else str(job.line)
+        )
+        lang_code = job.lang.strip().lower()[:2] if job.lang else None
+        try:
+            interaction = InboundInteraction(
+                channel="cli",
+                external_id=external_id,
+                text=job.text,
+                created_at=datetime.now(UTC),
+                author=Author(external_id="cli", followers=followers),
+                language=lang_code if lang_code in ("tr", "en") else None,
+            )
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"]) or "line"
+            raise LineError(f'field "{field}": {err["msg"]}', job.id) from None
+        try:
+            result = classify(interaction)
+        except Exception as exc:  # one bad message must not stop the run
+            raise LineError(f"classifier failed: {type(exc).__name__}: {exc}", job.id) from None
+        if result is None:
+            raise LineError("no classifier answered", job.id)
+        return {
+            "language": result.language,
+            "sentiment": result.sentiment,
+            "sentiment_score": result.sentiment_score,
+            "kind": str(result.kind),
+            "category": result.category,
+            "urgency": list(result.urgency),
+        }
+
+    return run_lines(lines, handle)
+
+
+def plugin(config: Config) -> ClassifierPlugin:
+    """Build the built-in classifier from ``[plugins.classifier]`` (``taxonomy = "file.toml"``)."""
+    settings = config.plugin_settings("classifier")
+    unknown = set(settings) - {"taxonomy"}
+    if unknown:
+        raise TaxonomyError(
+            f"plugins.classifier: unknown settings {sorted(unknown)}; expected: taxonomy"
+        )
+    return ClassifierPlugin(settings.get("taxonomy"))
