@@ -20,7 +20,8 @@ class EverythingIsAComplaint:
     def classify_interaction(self, interaction):
         kind = Kind.SPAM if "SPAM" in interaction.text else Kind.COMPLAINT
         sentiment = "positive" if "thanks" in interaction.text else "negative"
-        return Classification(kind=kind, sentiment=sentiment, source="test")
+        category = "billing" if "fatura" in interaction.text else "other"
+        return Classification(kind=kind, sentiment=sentiment, category=category, source="test")
 
 
 @pytest.fixture

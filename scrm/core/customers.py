@@ -327,22 +327,29 @@ def unmerge(session: Session, customer_id: int, *, actor: str) -> CustomerMerge:
     ).first()
     if source.merged_into_id is None or record is None:
         raise MergeError(f"customer {customer_id} is not merged into another record")
-    own = family_ids(session, customer_id)
-    moved = []
-    candidate_cases = session.scalars(
-        sa.select(Case).where(
-            Case.customer_id == record.target_id, Case.opened_at >= record.merged_at
+    own = set(family_ids(session, customer_id))
+    own_identities = sa.select(Identity.id).where(Identity.customer_id.in_(own))
+    # Messages stored on the surviving record while merged go back to their author's record.
+    session.execute(
+        sa.update(Interaction)
+        .where(
+            Interaction.customer_id == record.target_id,
+            Interaction.identity_id.in_(own_identities),
         )
+        .values(customer_id=customer_id)
     )
-    for case in candidate_cases:
+    moved = []
+    # A case of the survivor whose customer messages all come from this customer's own
+    # identities can only have been opened during the merge: it goes back too.
+    for case in session.scalars(sa.select(Case).where(Case.customer_id == record.target_id)):
         authors = set(
             session.scalars(
-                sa.select(Interaction.customer_id).where(
-                    Interaction.case_id == case.id, Interaction.direction == "inbound"
-                )
+                sa.select(Identity.customer_id)
+                .join(Interaction, Interaction.identity_id == Identity.id)
+                .where(Interaction.case_id == case.id, Interaction.direction == "inbound")
             )
         )
-        if authors and authors <= set(own):
+        if authors and authors <= own:
             case.customer_id = customer_id
             session.add(
                 CaseEvent(

@@ -247,10 +247,12 @@ class _BatchWriter:
                     eng = it.engagement.model_dump()
                     if key in fresh:
                         first, first_origin = fresh[key]
-                        fresh[key] = (
-                            first.model_copy(update={"engagement": it.engagement}),
-                            first_origin,
-                        )
+                        if first.engagement != it.engagement:
+                            fresh[key] = (
+                                first.model_copy(update={"engagement": it.engagement}),
+                                first_origin,
+                            )
+                            self.out.report.updated += 1
                     elif existing[key][1] != eng:
                         engagement_updates[existing[key][0]] = eng
                 continue
