@@ -188,3 +188,10 @@ def test_each_bad_line_names_its_problem(cli, write_jsonl, bad):
         assert report["rejects"][0]["position"] == 1 and report["rejects"][0]["reason"]
     else:
         assert result.exit_code == 0 and report["stored"] == 2
+
+
+def test_plugin_state_round_trip(app):
+    assert app.load_state("twitter", "cursor:mentions") is None
+    app.save_state("twitter", "cursor:mentions", {"since_id": "1850000000000000002"})
+    app.save_state("twitter", "cursor:mentions", {"since_id": "1850000000000000009"})
+    assert app.load_state("twitter", "cursor:mentions") == {"since_id": "1850000000000000009"}

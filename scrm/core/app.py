@@ -28,6 +28,7 @@ from scrm.core.pipeline import IngestReport, Origin, Pipeline, Record, Rejected
 from scrm.core.plugins import Hooks, PluginManager, get_plugin_manager
 from scrm.core.schemas import InboundInteraction
 from scrm.core.sources import describe_validation_error, read_jsonl, records_from_payload
+from scrm.core.state import get_state, set_state
 
 __all__ = ["SchemaError", "Scrm", "UnknownChannel", "open_app"]
 
@@ -220,6 +221,18 @@ class Scrm:
                 yield from records_from_payload(payload, origin, fmt, ch)
 
         return self.ingest_records(records())
+
+    # -- plugin state ----------------------------------------------------------------------
+
+    def load_state(self, plugin: str, key: str) -> dict[str, Any] | None:
+        """Return a plugin's persisted state (a poll cursor, say), or None."""
+        with self.session() as s:
+            return get_state(s, plugin, key)
+
+    def save_state(self, plugin: str, key: str, value: dict[str, Any]) -> None:
+        """Persist a plugin's state; see :mod:`scrm.core.state` for doing it in a larger transaction."""
+        with self.session() as s:
+            set_state(s, plugin, key, value)
 
     # -- queries ---------------------------------------------------------------------------
 
