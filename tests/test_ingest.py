@@ -131,7 +131,9 @@ def test_reply_joins_the_case_and_brand_reply_counts_as_first_response(app):
     assert i2.customer_id == i1.customer_id  # the brand's reply is on the customer's record
     case = app.case(i1.case_id)
     assert case.first_response_at == i2.created_at
-    assert [e.action for e in case.events] == ["opened", "responded"]
+    # "DM ile iletir misiniz?" asks the customer to move to private contact: a promise to follow.
+    assert [e.action for e in case.events] == ["opened", "responded", "promise"]
+    assert case.events[-1].to_value == "contact_request"
 
 
 def test_thread_spanning_batches(app):

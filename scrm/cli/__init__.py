@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from scrm.cli import admin, cases, customers, ingest, interactions, rejects, textjobs
+from scrm.cli import admin, cases, customers, ingest, interactions, loop, rejects, textjobs
 from scrm.cli.context import CliContext, ScrmGroup, handle_errors
 from scrm.core.config import Config, ConfigError, load_config
 from scrm.core.plugins import PluginManager, get_plugin_manager
@@ -42,7 +42,7 @@ def build_cli(pm: PluginManager | None = None, config: Config | None = None) -> 
             config_file=config_file, database_url=database_url, pm=pm, config=config
         )
 
-    for module in (admin, ingest, interactions, customers, cases, rejects, textjobs):
+    for module in (admin, ingest, interactions, customers, cases, loop, rejects, textjobs):
         module.register(cli)
     if pm is not None:
         pm.hook.register_commands(cli=cli)

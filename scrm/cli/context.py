@@ -16,8 +16,10 @@ from scrm.core.app import SchemaError, Scrm, UnknownChannel, open_app
 from scrm.core.cases import TransitionError
 from scrm.core.config import Config, ConfigError, load_config
 from scrm.core.customers import MergeError
+from scrm.core.playbooks import PlaybookError
 from scrm.core.plugins import PluginError, PluginManager
 from scrm.core.queries import NotFound
+from scrm.core.workflow import Conflict
 
 __all__ = ["CliContext", "ScrmGroup", "emit", "handle_errors", "table"]
 
@@ -30,6 +32,8 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     MergeError,
     NotFound,
     PluginError,
+    PlaybookError,
+    Conflict,
 )
 
 

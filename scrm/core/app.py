@@ -29,6 +29,7 @@ from scrm.core.plugins import Hooks, PluginManager, get_plugin_manager
 from scrm.core.schemas import InboundInteraction
 from scrm.core.sources import describe_validation_error, read_jsonl, records_from_payload
 from scrm.core.state import get_state, set_state
+from scrm.core.workflow import Workflow
 
 __all__ = ["SchemaError", "Scrm", "UnknownChannel", "open_app"]
 
@@ -52,6 +53,7 @@ class Scrm:
         self.Session = db.make_sessionmaker(self.engine)
         self._channels: dict[str, Channel] = {}
         self._departments_synced = False
+        self.workflow = Workflow(self)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -131,6 +133,8 @@ class Scrm:
             batch_size=self.config.batch_size,
             attach_window=self.config.attach_window,
             departments=[(d.code, d.name) for d in self.config.departments],
+            cases=self.config.cases,
+            playbooks=lambda: self.workflow.playbooks,
         )
 
     def ingest_records(self, records: Iterable[Record]) -> IngestReport:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from scrm.core import sla
 from scrm.core.db import utcnow
 from scrm.core.models import Case, CaseEvent
-from scrm.core.schemas import CaseInfo, CaseStatus, Classification, Kind, Priority, SlaPolicy
+from scrm.core.schemas import CaseInfo, CaseStatus, Kind, Priority, SlaPolicy
 
 __all__ = [
     "OPEN_STATUSES",
@@ -29,7 +29,6 @@ __all__ = [
     "add_event",
     "apply_sla",
     "case_info",
-    "on_customer_message",
     "transition",
 ]
 
@@ -157,26 +156,6 @@ def transition(
         note=note,
     )
     return CaseChange(case_info(case), current.value, to.value, actor)
-
-
-def on_customer_message(
-    session: Session, case: Case, classification: Classification, *, at: datetime
-) -> CaseChange | None:
-    """Apply the reopen loop to a customer's new message on ``case``.
-
-    An unhappy message (negative sentiment) on a case whose solution was proposed or which
-    was resolved reopens it: the loop starts again until the customer is satisfied.
-    """
-    if case.status in (S.SOLUTION_PROPOSED, S.RESOLVED) and classification.sentiment == "negative":
-        return transition(
-            session,
-            case,
-            S.REOPENED,
-            actor="customer",
-            at=at,
-            note="the customer wrote back unhappy",
-        )
-    return None
 
 
 def apply_sla(case: Case, policy: SlaPolicy | None) -> None:

@@ -87,6 +87,18 @@ class Channel:
         """Return True if a webhook delivery is authentic (signature over the raw ``body``)."""
         return False
 
+    def reconcile(self, message: OutboundMessage) -> SendResult | None:
+        """Say whether ``message``, whose delivery was interrupted, reached the channel.
+
+        Called only for a message whose sender crashed between sending and recording it.
+        Return its result if it was delivered, ``None`` if it certainly was not (it will be
+        sent again).
+
+        :raises NotImplementedError: if the channel cannot tell (the default); the message is
+            then marked failed for a person to check, never re-sent on a guess.
+        """
+        raise NotImplementedError
+
     def send(self, message: OutboundMessage) -> SendResult:
         """Deliver ``message``; return the channel's id of the delivered message.
 

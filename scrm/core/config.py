@@ -12,7 +12,7 @@ import stat
 import warnings
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import (
@@ -22,7 +22,16 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["Config", "ConfigError", "DepartmentConfig", "load_config", "starter_config"]
+__all__ = [
+    "CasesConfig",
+    "Config",
+    "ConfigError",
+    "CsatConfig",
+    "DepartmentConfig",
+    "EscalationStep",
+    "load_config",
+    "starter_config",
+]
 
 DEFAULT_CONFIG_FILE = "scrm.toml"
 
@@ -36,6 +45,67 @@ class DepartmentConfig(BaseModel):
 
     code: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
     name: str
+
+
+class EscalationStep(BaseModel):
+    """One rung of the escalation ladder, climbed when a deadline has been missed for ``after``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    after: timedelta = Field(description="Time since the breach before this step acts.")
+    to: str = Field(
+        description="'assignee', 'lead' (a lead of the case's department), 'head' (its head), or an agent username."
+    )
+    actions: tuple[Literal["notify", "reassign", "raise_priority"], ...] = ("notify",)
+
+
+DEFAULT_LADDER = [
+    EscalationStep(after=timedelta(0), to="assignee", actions=("notify",)),
+    EscalationStep(
+        after=timedelta(hours=1), to="lead", actions=("notify", "reassign", "raise_priority")
+    ),
+    EscalationStep(after=timedelta(hours=4), to="head", actions=("notify", "raise_priority")),
+]
+
+
+class CsatConfig(BaseModel):
+    """The satisfaction question asked after a solution is proposed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scale_min: int = 1
+    scale_max: int = 5
+    reopen_at_or_below: int = Field(
+        default=2, description="A rating at or below this reopens the case."
+    )
+    questions: dict[str, str] = Field(
+        default_factory=lambda: {
+            "tr": "Sorununuz çözüldü mü? Deneyiminizi 1 (hiç memnun değilim) ile 5 (çok memnunum) arasında puanlar mısınız?",
+            "en": "Is your issue solved? How would you rate your experience from 1 (very unhappy) to 5 (very happy)?",
+        },
+        description="The question per language; the case's language picks one, English by default.",
+    )
+
+
+class CasesConfig(BaseModel):
+    """How the complaint loop runs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    auto_acknowledge: bool = Field(
+        default=False, description="Queue the playbook's acknowledgment as soon as a case opens."
+    )
+    reopen_escalate_after: int = Field(
+        default=2, ge=1, description="Escalate a case that reopens this many times."
+    )
+    ask_csat: bool = Field(
+        default=True, description="Ask for a rating when a solution is proposed."
+    )
+    escalation: list[EscalationStep] = Field(default_factory=lambda: list(DEFAULT_LADDER))
+    csat: CsatConfig = Field(default_factory=CsatConfig)
+    playbooks: Path | None = Field(
+        default=None, description="Folder of playbook TOML files; default: the shipped set."
+    )
 
 
 DEFAULT_DEPARTMENTS = [
@@ -67,6 +137,7 @@ class Config(BaseSettings):
         description="A new message joins the same customer's open case of the same category if that case saw activity within this window.",
     )
     departments: list[DepartmentConfig] = Field(default_factory=lambda: list(DEFAULT_DEPARTMENTS))
+    cases: CasesConfig = Field(default_factory=CasesConfig)
     channels: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-channel settings, e.g. [channels.twitter]."
     )
@@ -156,6 +227,22 @@ timezone = "Europe/Istanbul"
 # A new message joins the same customer's open case of the same category when that
 # case saw activity within this window (ISO 8601 duration or seconds).
 attach_window = "P7D"
+
+# The complaint loop.
+[cases]
+# Send the playbook's acknowledgment as soon as a case opens (off by default).
+auto_acknowledge = false
+# Escalate a case that the customer reopens this many times.
+reopen_escalate_after = 2
+# Escalation ladder, climbed when a deadline is missed (default shown):
+# [[cases.escalation]]
+# after = "PT0S"
+# to = "assignee"
+# actions = ["notify"]
+# [[cases.escalation]]
+# after = "PT1H"
+# to = "lead"
+# actions = ["notify", "reassign", "raise_priority"]
 
 # Departments cases are routed to.
 # [[departments]]

@@ -13,6 +13,7 @@ company plugin that answers replaces it and one that returns ``None`` defers to 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import pluggy
@@ -25,8 +26,10 @@ if TYPE_CHECKING:
         CaseInfo,
         Classification,
         InboundInteraction,
+        OutboundMessage,
         RejectInfo,
         RouteDecision,
+        SendResult,
         SlaPolicy,
         StoredInteraction,
     )
@@ -180,6 +183,78 @@ def case_transitioned(case: CaseInfo, old_status: str, new_status: str, actor: s
     :param old_status: the state it left.
     :param new_status: the state it entered.
     :param actor: who made the change (agent username, ``system``, ``customer``).
+    :returns: ``None``.
+    """
+
+
+@hookspec
+def sla_warning(case: CaseInfo, clock: str, due_at: datetime) -> None:
+    """React to a deadline that will be missed soon unless someone acts.
+
+    Called after commit by ``scrm sla check`` (and the worker), once per deadline, when the
+    policy's ``warn_before`` window starts.
+
+    :param case: the case.
+    :param clock: ``first_response``, ``follow_up`` (a promise made to the customer) or
+        ``resolution``.
+    :param due_at: the deadline.
+    :returns: ``None``.
+    """
+
+
+@hookspec
+def sla_breached(case: CaseInfo, clock: str, due_at: datetime) -> None:
+    """React to a missed deadline (alert, page someone).
+
+    Called after commit, exactly once per missed deadline, however often the check runs
+    and however many workers run it.  The escalation ladder has already acted (see
+    ``case_escalated``).
+
+    :param case: the case.
+    :param clock: ``first_response``, ``follow_up`` or ``resolution``.
+    :param due_at: the deadline that was missed.
+    :returns: ``None``.
+    """
+
+
+@hookspec
+def case_escalated(case: CaseInfo, level: int, reason: str, summary: str) -> None:
+    """React to a case climbing a rung of the escalation ladder.
+
+    Called after commit, once per rung.  The rung has already acted (reassigned, raised the
+    priority) as configured in ``[[cases.escalation]]``; this hook is for notifying people.
+
+    :param case: the case after the step.
+    :param level: the rung (1 is the first).
+    :param reason: why (which deadline was missed, or repeated reopening).
+    :param summary: what the step did.
+    :returns: ``None``.
+    """
+
+
+@hookspec
+def reply_delivered(case_id: int | None, message: OutboundMessage, result: SendResult) -> None:
+    """React to a reply the channel accepted.
+
+    Called after the outbox has recorded the delivery, once per reply.
+
+    :param case_id: the case the reply answers, if any.
+    :param message: what was sent.
+    :param result: the channel's id of the sent message.
+    :returns: ``None``.
+    """
+
+
+@hookspec
+def csat_received(case: CaseInfo, score: int, satisfied: bool) -> None:
+    """React to a customer's satisfaction rating.
+
+    Called after commit.  A rating at or below ``cases.csat.reopen_at_or_below`` has already
+    reopened the case; the owner's lead should hear about it.
+
+    :param case: the case after the rating.
+    :param score: the rating on the configured scale.
+    :param satisfied: whether it is above the reopen threshold.
     :returns: ``None``.
     """
 

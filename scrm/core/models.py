@@ -22,10 +22,14 @@ __all__ = [
     "Customer",
     "CustomerMerge",
     "Department",
+    "FollowUp",
     "Identity",
+    "Incident",
     "Interaction",
+    "OutboxMessage",
     "PluginState",
     "Reject",
+    "SlaAlert",
 ]
 
 OPEN_STATUSES = (
@@ -164,6 +168,17 @@ class Case(Base):
     resolution_due: Mapped[datetime | None]
     next_due: Mapped[datetime | None]
     reopen_count: Mapped[int] = mapped_column(default=0)
+    escalation_level: Mapped[int] = mapped_column(default=0)
+    waiting_since: Mapped[datetime | None]
+    """Set while the case waits on the customer (details asked for, rating asked); SLA clocks that
+    pause on the customer stop meanwhile."""
+    paused_remaining: Mapped[int | None]
+    """Seconds of (business) time left on the resolution clock when it was paused."""
+    csat_requested_at: Mapped[datetime | None]
+    csat_score: Mapped[int | None]
+    csat_at: Mapped[datetime | None]
+    incident_id: Mapped[int | None] = mapped_column(sa.ForeignKey("incidents.id"), index=True)
+    merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"), index=True)
     version: Mapped[int] = mapped_column(default=1)
     updated_at: Mapped[updated_ts]
 
@@ -228,6 +243,90 @@ class Interaction(Base):
     engagement: Mapped[dict[str, Any] | None]
     attachments: Mapped[list[Any]] = mapped_column(default=list)
     raw: Mapped[dict[str, Any] | None]
+
+
+class Incident(Base):
+    """Several cases with one cause (an outage): linked, answered together."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[intpk]
+    name: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default="open")
+    created_at: Mapped[created_ts]
+
+
+class FollowUp(Base):
+    """A promise the brand made to a customer ("DM us your details", "we will call you"), with a due time.
+
+    Kept when private contact or a state change happens on the case before it is due; broken
+    otherwise, which is an SLA breach like any other.
+    """
+
+    __tablename__ = "follow_ups"
+    __table_args__ = (sa.Index("ix_follow_ups_status_due_at", "status", "due_at"),)
+
+    id: Mapped[intpk]
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    interaction_id: Mapped[int | None] = mapped_column(sa.ForeignKey("interactions.id"))
+    kind: Mapped[str] = mapped_column(sa.String(24))
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(sa.String(16), default="open")
+    actor: Mapped[str] = mapped_column(sa.String(64))
+    evidence: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+    case: Mapped[Case] = relationship()
+
+
+class SlaAlert(Base):
+    """One SLA warning, breach or escalation step; unique, so each fires exactly once."""
+
+    __tablename__ = "sla_alerts"
+    __table_args__ = (sa.UniqueConstraint("case_id", "clock", "due_at", "kind", "level"),)
+
+    id: Mapped[intpk]
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    clock: Mapped[str] = mapped_column(sa.String(16))
+    due_at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    level: Mapped[int] = mapped_column(default=0)
+    fired_at: Mapped[datetime]
+
+
+class OutboxMessage(Base):
+    """A reply waiting for, or past, delivery by its channel.
+
+    Written in the same transaction as the case change that caused it; delivered afterwards.
+    ``idempotency_key`` is unique, so queuing the same reply twice stores it once.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (sa.Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[intpk]
+    idempotency_key: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    channel: Mapped[str] = mapped_column(sa.String(32))
+    recipient: Mapped[str | None] = mapped_column(sa.String(255))
+    public: Mapped[bool]
+    text: Mapped[str] = mapped_column(sa.Text)
+    subject: Mapped[str | None] = mapped_column(sa.String(1000))
+    in_reply_to: Mapped[str | None] = mapped_column(sa.String(255))
+    thread_key: Mapped[str | None] = mapped_column(sa.String(255))
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    template: Mapped[str | None] = mapped_column(sa.String(128))
+    playbook_version: Mapped[str | None] = mapped_column(sa.String(64))
+    actor: Mapped[str] = mapped_column(sa.String(64))
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    external_id: Mapped[str | None] = mapped_column(sa.String(255))
+    created_at: Mapped[created_ts]
+    sent_at: Mapped[datetime | None]
 
 
 class Reject(Base):

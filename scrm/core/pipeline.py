@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,9 +25,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from scrm.core import cases as case_ops
+from scrm.core import loop
+from scrm.core.config import CasesConfig
 from scrm.core.customers import ResolvedAuthor, resolve_authors, root_ids
 from scrm.core.db import utcnow
 from scrm.core.models import Case, Department, Interaction, Reject
+from scrm.core.playbooks import PlaybookSet
 from scrm.core.plugins import Hooks
 from scrm.core.schemas import (
     CaseInfo,
@@ -39,6 +42,7 @@ from scrm.core.schemas import (
     Priority,
     RejectInfo,
     RouteDecision,
+    SlaPolicy,
     StoredInteraction,
 )
 
@@ -139,7 +143,11 @@ class Pipeline:
         batch_size: int,
         attach_window: Any,
         departments: Iterable[tuple[str, str]] = (),
+        cases: CasesConfig | None = None,
+        playbooks: Callable[[], PlaybookSet] | None = None,
     ) -> None:
+        self.cases = cases or CasesConfig()
+        self.playbooks = playbooks
         self.hooks = hooks
         self.session_factory = session_factory
         self.batch_size = batch_size
@@ -169,8 +177,8 @@ class Pipeline:
             self.hooks.notify("interaction_stored", interaction=stored)
         for info in outcome.opened:
             self.hooks.notify("case_opened", case=info)
-        for change in outcome.transitions:
-            self.hooks.notify("case_transitioned", **change.hook_kwargs())
+        for hook, kwargs in outcome.hook_calls:
+            self.hooks.notify(hook, **kwargs)
         for reject in outcome.report.rejects:
             self.hooks.notify("interaction_rejected", reject=reject)
         return outcome.report
@@ -181,7 +189,8 @@ class _Outcome:
     report: IngestReport = field(default_factory=IngestReport)
     stored: list[StoredInteraction] = field(default_factory=list)
     opened: list[CaseInfo] = field(default_factory=list)
-    transitions: list[case_ops.CaseChange] = field(default_factory=list)
+    hook_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """Loop effects (transitions, ratings, escalations) to report after commit, in order."""
 
 
 class _BatchWriter:
@@ -348,7 +357,54 @@ class _BatchWriter:
         self.out.report.stored += len(rows)
         self.out.report.cases_opened += len(ctx.new_cases)
         self.out.report.cases_updated += len(ctx.touched - set(ctx.new_cases))
-        self.out.transitions.extend(ctx.transitions)
+        if self.p.cases.auto_acknowledge and self.p.playbooks is not None:
+            self._acknowledge(ctx.new_cases)
+
+    def _acknowledge(self, new_cases: list[Case]) -> None:
+        """Queue the playbook's public acknowledgment for each new case (cases.auto_acknowledge)."""
+        from scrm.core.workflow import queue_reply  # the workflow builds on the pipeline
+
+        assert self.p.playbooks is not None
+        playbooks = self.p.playbooks()
+        for case in new_cases:
+            try:
+                _, new = queue_reply(
+                    self.session,
+                    case,
+                    playbooks=playbooks,
+                    now=utcnow(),
+                    actor="auto-ack",
+                    template="acknowledge",
+                    idempotency_key=f"ack:{case.id}",
+                )
+            except ValueError as exc:
+                log.warning("no auto-acknowledgment for case %s: %s", case.id, exc)
+                continue
+            if new and case.status == CaseStatus.NEW:
+                change = case_ops.transition(
+                    self.session,
+                    case,
+                    CaseStatus.ACKNOWLEDGED,
+                    actor="auto-ack",
+                    note="acknowledgment queued automatically",
+                )
+                self.out.hook_calls.append(("case_transitioned", change.hook_kwargs()))
+
+    def _policy(self, case: Case) -> SlaPolicy | None:
+        return self.hooks.choose_sla(case_ops.case_info(case, self._code(case.department_id)))
+
+    def _on_customer_message(self, case: Case, it: InboundInteraction, cls: Classification) -> None:
+        effects = loop.on_customer_message(
+            self.session,
+            case,
+            cls,
+            text=it.text,
+            public=it.public,
+            at=it.created_at,
+            policy=self._policy(case),
+            config=self.p.cases,
+        )
+        self.out.hook_calls.extend(effects.settle(self.session, self.p.cases, it.created_at))
 
     def _row(
         self,
@@ -404,9 +460,7 @@ class _BatchWriter:
         linked = ctx.linked_case(it)
         if linked is not None and linked.status != CaseStatus.CLOSED:
             ctx.touch(linked, it.created_at)
-            change = case_ops.on_customer_message(self.session, linked, cls, at=it.created_at)
-            if change is not None:
-                ctx.transitions.append(change)
+            self._on_customer_message(linked, it, cls)
             return linked
         if route.department is None or ra is None:
             return None
@@ -416,6 +470,7 @@ class _BatchWriter:
         )
         if topical is not None:
             ctx.touch(topical, it.created_at)
+            self._on_customer_message(topical, it, cls)
             return topical
         kind = cls.kind if cls.kind is not Kind.OTHER else Kind.QUESTION
         case = Case(
@@ -471,6 +526,15 @@ class _BatchWriter:
                     at=it.created_at,
                     note="first response (" + ("public" if it.public else "private") + ")",
                 )
+            loop.on_brand_message(
+                self.session,
+                case,
+                text=it.text,
+                public=it.public,
+                at=it.created_at,
+                actor=f"{it.channel}:{it.author.handle or it.author.external_id}",
+                policy=self._policy(case),
+            )
         return case, customer_id
 
     # -- rejects ---------------------------------------------------------------------------
@@ -563,7 +627,6 @@ class _CaseContext:
         self.session = session
         self.new_cases: list[Case] = []
         self.touched: set[Case] = set()
-        self.transitions: list[case_ops.CaseChange] = []
         self.by_message: dict[tuple[str, str], tuple[int | None, int | None]] = {}
         self.case_by_thread: dict[tuple[str, str], int] = {}
         self.batch_cases: dict[int, Case] = {}
@@ -592,8 +655,10 @@ class _CaseContext:
                 if key is not None and case_id is not None:
                     self.case_by_thread[(ch, key)] = case_id
         customers = {r.customer_id for r in resolved.values()}
-        wanted_ids = {c for c, _ in self.by_message.values() if c} | set(
-            self.case_by_thread.values()
+        wanted_ids = (
+            {c for c, _ in self.by_message.values() if c}
+            | set(self.case_by_thread.values())
+            | {it.case_id for it, _ in items if it.case_id is not None}
         )
         cond: sa.ColumnElement[bool] = Case.id.in_(wanted_ids) if wanted_ids else sa.false()
         if customers:
@@ -606,7 +671,9 @@ class _CaseContext:
         self.roots = root_ids(session, {c.customer_id for c in loaded})
 
     def linked_case(self, it: InboundInteraction) -> Case | None:
-        """The case of the message this one answers, or else of its thread."""
+        """The case named by the message, or of the message it answers, or else of its thread."""
+        if it.case_id is not None and it.case_id in self.batch_cases:
+            return self.batch_cases[it.case_id]
         if it.in_reply_to:
             key = (it.channel, it.in_reply_to)
             if key in self._new_by_message:

@@ -22,6 +22,7 @@ from scrm.core.models import (
     CaseEvent,
     Customer,
     Department,
+    FollowUp,
     Identity,
     Interaction,
     Reject,
@@ -32,6 +33,7 @@ __all__ = [
     "CaseOut",
     "CustomerOut",
     "EventOut",
+    "FollowUpOut",
     "IdentityOut",
     "InteractionOut",
     "NotFound",
@@ -137,13 +139,32 @@ class CaseOut(_Out):
     resolution_due: datetime | None
     next_due: datetime | None
     reopen_count: int
+    escalation_level: int
+    waiting_since: datetime | None
+    csat_requested_at: datetime | None
+    csat_score: int | None
+    csat_at: datetime | None
+    incident_id: int | None
+    merged_into_id: int | None
     version: int
     breaching: bool = False
+
+
+class FollowUpOut(_Out):
+    id: int
+    kind: str
+    due_at: datetime
+    status: str
+    actor: str
+    evidence: str | None
+    created_at: datetime
+    closed_at: datetime | None
 
 
 class CaseDetail(CaseOut):
     interactions: list[InteractionOut] = []
     events: list[EventOut] = []
+    follow_ups: list[FollowUpOut] = []
 
 
 class RejectOut(_Out):
@@ -323,10 +344,16 @@ def get_case(session: Session, case_id: int, now: datetime | None = None) -> Cas
         .where(CaseEvent.case_id == case_id)
         .order_by(CaseEvent.at, CaseEvent.id)
     ).all()
+    follow_ups = session.scalars(
+        sa.select(FollowUp)
+        .where(FollowUp.case_id == case_id)
+        .order_by(FollowUp.created_at, FollowUp.id)
+    ).all()
     return _case_out(
         case,
         now or utcnow(),
         CaseDetail,
+        follow_ups=[FollowUpOut.model_validate(f) for f in follow_ups],
         interactions=[InteractionOut.model_validate(i) for i in interactions],
         events=[EventOut.model_validate(e) for e in events],
     )

@@ -12,15 +12,17 @@ What is stored lives in :mod:`scrm.core.models`; conversion happens in the pipel
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "Attachment",
     "Author",
+    "BusinessCalendar",
     "CaseInfo",
     "CaseStatus",
     "Classification",
@@ -230,6 +232,10 @@ class InboundInteraction(_Frozen):
     customer_id: int | None = Field(
         default=None, description="Link the author to this existing customer (a manual link)."
     )
+    case_id: int | None = Field(
+        default=None,
+        description="Put the message on this existing case (replies sent through scrm, agents' notes).",
+    )
     raw: dict[str, Any] | None = Field(default=None, description="The native payload, kept whole.")
 
 
@@ -278,13 +284,74 @@ class CaseInfo(_Frozen):
     opened_at: datetime
 
 
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class BusinessCalendar(_Frozen):
+    """Opening hours per weekday and holidays; SLA time counts only while open.
+
+    ``hours`` maps ``mon``..``sun`` to ranges such as ``"09:00-18:00"`` (several separated by
+    commas; a missing day is closed).  Times are local to ``timezone``.
+    """
+
+    timezone: str = "Europe/Istanbul"
+    hours: dict[str, str] = Field(default_factory=lambda: {d: "09:00-18:00" for d in _WEEKDAYS[:5]})
+    holidays: tuple[date, ...] = ()
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}") from None
+        return v
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, v: dict[str, str]) -> dict[str, str]:
+        for day, spec in v.items():
+            if day not in _WEEKDAYS:
+                raise ValueError(f"unknown weekday {day!r}; use {', '.join(_WEEKDAYS)}")
+            for part in filter(None, (p.strip() for p in spec.split(","))):
+                m = re.fullmatch(r"(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})", part)
+                if not m or not (
+                    0 <= int(m[1]) * 60 + int(m[2]) < int(m[3]) * 60 + int(m[4]) <= 24 * 60
+                ):
+                    raise ValueError(f"{day}: {part!r} is not a range like 09:00-18:00")
+        return v
+
+    def ranges(self, weekday: int) -> list[tuple[int, int]]:
+        """Open ranges of a weekday (0 = Monday) in minutes after midnight."""
+        spec = self.hours.get(_WEEKDAYS[weekday], "")
+        out = []
+        for part in filter(None, (p.strip() for p in spec.split(","))):
+            a, b = part.split("-")
+            ha, ma = a.split(":")
+            hb, mb = b.split(":")
+            out.append((int(ha) * 60 + int(ma), int(hb) * 60 + int(mb)))
+        return sorted(out)
+
+
 class SlaPolicy(_Frozen):
-    """Deadlines for a case. Returned by the ``choose_sla`` hook."""
+    """Deadlines for a case. Returned by the ``choose_sla`` hook.
+
+    Durations count in business time when ``calendar`` is set, else around the clock.
+    """
 
     name: str
     first_response: timedelta | None = None
-    follow_up: timedelta | None = None
+    follow_up: timedelta | None = Field(
+        default=None, description="Default due time of a promise that names none."
+    )
     resolution: timedelta | None = None
+    calendar: BusinessCalendar | None = None
+    pause_on_customer: bool = Field(
+        default=True, description="Stop the resolution clock while the case waits on the customer."
+    )
+    warn_before: timedelta | None = Field(
+        default=None, description="Fire a warning this long before a deadline."
+    )
 
 
 class OutboundMessage(_Frozen):

@@ -25,6 +25,8 @@ from scrm.core.schemas import (
     Author,
     Direction,
     InboundInteraction,
+    OutboundMessage,
+    SendResult,
     normalize_email,
     normalize_phone,
 )
@@ -125,6 +127,18 @@ class ManualChannel(Channel):
 
     def parse(self, payload: Any) -> Iterator[InboundInteraction]:
         yield ManualRecord.model_validate(payload).to_interaction(payload)
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        """Record a reply for an agent to make by phone, letter, fax or in person.
+
+        Traditional channels cannot be sent to by software: the reply becomes the agent's
+        script, stored as the brand's outbound message on the case, so response times and
+        the satisfaction question work the same way as on social channels.
+        """
+        return SendResult(external_id=f"{message.channel}:out:{message.idempotency_key}")
+
+    def reconcile(self, message: OutboundMessage) -> SendResult | None:
+        return self.send(message)
 
 
 @hookimpl

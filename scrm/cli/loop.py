@@ -1,0 +1,490 @@
+"""The complaint loop on the command line: case actions, replies, outbox, SLA, playbooks, agents."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from scrm.cli.context import CliContext, emit, short_time, table
+from scrm.core import agents as agent_ops
+from scrm.core.playbooks import PlaybookSet, load_playbooks
+from scrm.core.promises import parse_duration
+from scrm.core.schemas import CaseStatus
+
+__all__ = ["register"]
+
+ACTIONS = {
+    "ack": CaseStatus.ACKNOWLEDGED,
+    "contact": CaseStatus.CONTACTED,
+    "investigate": CaseStatus.INVESTIGATING,
+    "propose": CaseStatus.SOLUTION_PROPOSED,
+    "resolve": CaseStatus.RESOLVED,
+    "close": CaseStatus.CLOSED,
+    "reopen": CaseStatus.REOPENED,
+}
+
+actor_option = click.option(
+    "--actor",
+    envvar="SCRM_AGENT",
+    default="cli",
+    show_default=True,
+    help="Who is acting (agent username; env SCRM_AGENT).",
+)
+version_option = click.option(
+    "--version",
+    "expected_version",
+    type=int,
+    help="Refuse if the case changed since this version (optimistic concurrency).",
+)
+
+
+def _action(name: str, status: CaseStatus) -> click.Command:
+    @click.command(name, help=f"Move case CASE_ID to {status.value}.")
+    @click.argument("case_id", type=int)
+    @click.option("--note", help="Why, for the timeline.")
+    @actor_option
+    @version_option
+    @click.pass_obj
+    def command(
+        obj: CliContext, case_id: int, note: str | None, actor: str, expected_version: int | None
+    ) -> None:
+        info = obj.app().workflow.transition(
+            case_id, status, actor=actor, note=note, expected_version=expected_version
+        )
+        click.echo(f"case {info.id} is {info.status.value}")
+
+    return command
+
+
+@click.command("assign")
+@click.argument("case_id", type=int)
+@click.argument("agent")
+@actor_option
+@version_option
+@click.pass_obj
+def assign(
+    obj: CliContext, case_id: int, agent: str, actor: str, expected_version: int | None
+) -> None:
+    """Assign case CASE_ID to AGENT."""
+    obj.app().workflow.assign(case_id, agent, actor=actor, expected_version=expected_version)
+    click.echo(f"case {case_id} assigned to {agent}")
+
+
+@click.command("promise")
+@click.argument("case_id", type=int)
+@click.option("--due", required=True, help="When, from now: 4h, 30m, 2d or ISO 8601 (PT4H).")
+@click.option(
+    "--kind",
+    type=click.Choice(["callback", "contact_request", "investigating"]),
+    default="callback",
+    show_default=True,
+)
+@click.option("--note")
+@actor_option
+@click.pass_obj
+def promise(
+    obj: CliContext, case_id: int, due: str, kind: str, note: str | None, actor: str
+) -> None:
+    """Record a promise made to the customer; missing it is an SLA breach."""
+    try:
+        delta = parse_duration(due)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--due") from None
+    fu = obj.app().workflow.promise(case_id, delta, actor=actor, kind=kind, note=note)
+    click.echo(f"case {case_id}: {kind} promised, due {fu.due_at.isoformat()}")
+
+
+@click.command("rate")
+@click.argument("case_id", type=int)
+@click.argument("score", type=int)
+@actor_option
+@click.pass_obj
+def rate(obj: CliContext, case_id: int, score: int, actor: str) -> None:
+    """Record the customer's satisfaction rating (given by phone, say)."""
+    try:
+        info = obj.app().workflow.rate(case_id, score, actor=actor)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="SCORE") from None
+    click.echo(f"case {case_id} rated {score}; it is {info.status.value}")
+
+
+@click.command("merge")
+@click.argument("source", type=int)
+@click.argument("target", type=int)
+@actor_option
+@click.pass_obj
+def merge_cases(obj: CliContext, source: int, target: int, actor: str) -> None:
+    """Merge case SOURCE into TARGET (messages and promises move; SOURCE closes)."""
+    try:
+        obj.app().workflow.merge(source, target, actor=actor)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"case {source} merged into case {target}")
+
+
+@click.command("link")
+@click.argument("case_ids", type=int, nargs=-1, required=True)
+@click.option("--incident", required=True, help="Incident name (created if new).")
+@actor_option
+@click.pass_obj
+def link(obj: CliContext, case_ids: tuple[int, ...], incident: str, actor: str) -> None:
+    """Link cases into an incident so that they can be answered together."""
+    obj.app().workflow.link(list(case_ids), incident, actor=actor)
+    click.echo(f"linked {len(case_ids)} cases to incident {incident!r}")
+
+
+@click.command("reply")
+@click.argument("case_id", type=int, required=False)
+@click.option(
+    "--template", help="Playbook template: acknowledge, contact, investigating, solution, resolved."
+)
+@click.option("--text", help="Free text instead of a template.")
+@click.option(
+    "--public/--private", "public", default=None, help="Default: as the customer's last message."
+)
+@click.option("--incident", help="Answer every open case of this incident instead of one case.")
+@click.option(
+    "--idempotency-key", help="Queue this reply at most once, however often the command runs."
+)
+@actor_option
+@version_option
+@click.pass_obj
+def reply(
+    obj: CliContext,
+    case_id: int | None,
+    template: str | None,
+    text: str | None,
+    public: bool | None,
+    incident: str | None,
+    idempotency_key: str | None,
+    actor: str,
+    expected_version: int | None,
+) -> None:
+    """Queue a reply on CASE_ID through the outbox (delivered by `scrm outbox deliver`)."""
+    if bool(template) == bool(text):
+        raise click.UsageError("give exactly one of --template or --text")
+    wf = obj.app().workflow
+    try:
+        if incident:
+            rows = wf.reply_incident(
+                incident, actor=actor, text=text, template=template, public=public
+            )
+            click.echo(f"queued {len(rows)} replies for incident {incident!r}")
+            return
+        if case_id is None:
+            raise click.UsageError("name a case or --incident")
+        row = wf.reply(
+            case_id,
+            actor=actor,
+            text=text,
+            template=template,
+            public=public,
+            idempotency_key=idempotency_key,
+            expected_version=expected_version,
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    where = "publicly" if row.public else "privately"
+    click.echo(f"queued reply {row.id} on case {case_id} ({row.channel}, {where}): {row.text}")
+
+
+@click.group("outbox")
+def outbox_group() -> None:
+    """Replies waiting for delivery, delivered, or failed."""
+
+
+@outbox_group.command("list")
+@click.option("--failed", is_flag=True, help="Only failed replies.")
+@click.option("--status", type=click.Choice(["pending", "sending", "sent", "failed"]))
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def outbox_list(
+    obj: CliContext, failed: bool, status: str | None, limit: int, as_json: bool
+) -> None:
+    """List outbox messages, newest first."""
+    import sqlalchemy as sa
+
+    from scrm.core.models import OutboxMessage
+
+    with obj.app().session() as s:
+        q = sa.select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+        if failed or status:
+            q = q.where(OutboxMessage.status == ("failed" if failed else status))
+        rows: list[dict[str, Any]] = [
+            {
+                "id": r.id,
+                "case_id": r.case_id,
+                "channel": r.channel,
+                "public": r.public,
+                "status": r.status,
+                "attempts": r.attempts,
+                "template": r.template,
+                "playbook_version": r.playbook_version,
+                "created_at": r.created_at.isoformat(),
+                "sent_at": r.sent_at.isoformat() if r.sent_at else None,
+                "external_id": r.external_id,
+                "last_error": r.last_error,
+                "text": r.text,
+            }
+            for r in s.scalars(q)
+        ]
+    if as_json:
+        emit(rows)
+        return
+    obj.console.print(
+        table(
+            "outbox",
+            ["id", "case", "channel", "status", "tries", "template", "error", "text"],
+            [
+                (
+                    r["id"],
+                    r["case_id"],
+                    r["channel"],
+                    r["status"],
+                    r["attempts"],
+                    r["template"],
+                    str(r["last_error"] or "")[:60],
+                    str(r["text"])[:60],
+                )
+                for r in rows
+            ],
+        )
+    )
+
+
+@outbox_group.command("deliver")
+@click.option("--watch", is_flag=True, help="Keep delivering every --interval seconds.")
+@click.option("--interval", type=float, default=10.0, show_default=True)
+@click.pass_obj
+def outbox_deliver(obj: CliContext, watch: bool, interval: float) -> None:
+    """Deliver due replies through their channels (retries with backoff, never twice)."""
+    app = obj.app()
+    while True:
+        r = app.workflow.deliver()
+        click.echo(
+            f"sent {r.sent}, retrying {r.retried}, failed {r.failed}, reconciled {r.reconciled}"
+        )
+        for e in r.errors:
+            click.echo(f"  {e}", err=True)
+        if not watch:
+            return
+        time.sleep(interval)
+
+
+@outbox_group.command("retry")
+@click.argument("outbox_id", type=int)
+@click.pass_obj
+def outbox_retry(obj: CliContext, outbox_id: int) -> None:
+    """Queue a failed reply again."""
+    try:
+        obj.app().workflow.retry(outbox_id)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"outbox message {outbox_id} queued again")
+
+
+@click.group("sla")
+def sla_group() -> None:
+    """Deadlines: breached and soon-to-breach cases; escalation."""
+
+
+def _run_check(obj: CliContext, as_json: bool) -> None:
+    app = obj.app()
+    alerts = app.workflow.check_sla()
+    breaching = app.cases(breaching=True, limit=200)
+    now = datetime.now(UTC)
+    if as_json:
+        emit({"alerts": [a.__dict__ for a in alerts], "breaching": breaching})
+        return
+    for a in alerts:
+        click.echo(
+            f"{a.kind}: case {a.case_id} {a.clock} (due {a.due_at:%Y-%m-%d %H:%M}) {a.detail}"
+        )
+    obj.console.print(
+        table(
+            "breached",
+            ["case", "status", "priority", "dept", "assignee", "due", "late by"],
+            [
+                (
+                    c.id,
+                    c.status,
+                    c.priority,
+                    c.department,
+                    c.assignee,
+                    short_time(c.next_due),
+                    str(now - c.next_due).split(".")[0] if c.next_due else "",
+                )
+                for c in breaching
+            ],
+        )
+    )
+
+
+@sla_group.command("check")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def sla_check(obj: CliContext, as_json: bool) -> None:
+    """Fire due warnings, breaches and escalations (each once); list breached cases."""
+    _run_check(obj, as_json)
+
+
+@sla_group.command("watch")
+@click.option("--interval", type=float, default=60.0, show_default=True)
+@click.pass_obj
+def sla_watch(obj: CliContext, interval: float) -> None:
+    """Run `scrm sla check` every --interval seconds."""
+    while True:
+        _run_check(obj, False)
+        time.sleep(interval)
+
+
+@click.group("playbook")
+def playbook_group() -> None:
+    """The written complaint guide: templates and steps per category."""
+
+
+def _books(obj: CliContext, folder: str | None) -> PlaybookSet:
+    return load_playbooks(folder or obj.config.cases.playbooks)
+
+
+@playbook_group.command("list")
+@click.option(
+    "--folder",
+    type=click.Path(file_okay=False),
+    help="Playbook folder (default: the configured one).",
+)
+@click.pass_obj
+def playbook_list(obj: CliContext, folder: str | None) -> None:
+    """List playbooks."""
+    books = _books(obj, folder)
+    obj.console.print(
+        table(
+            f"playbooks in {books.source}",
+            ["category", "version", "department", "priority", "templates"],
+            [
+                (b.category, b.version, b.department, b.priority, ", ".join(sorted(b.templates)))
+                for b in books
+            ],
+        )
+    )
+
+
+@playbook_group.command("show")
+@click.argument("category")
+@click.option("--folder", type=click.Path(file_okay=False))
+@click.pass_obj
+def playbook_show(obj: CliContext, category: str, folder: str | None) -> None:
+    """Show a category's playbook: steps and templates."""
+    book = _books(obj, folder).playbooks.get(category)
+    if book is None:
+        raise click.ClickException(f"no playbook for category {category!r}")
+    click.echo(json.dumps(book.model_dump(mode="json"), ensure_ascii=False, indent=2))
+
+
+@playbook_group.command("validate")
+@click.argument("folder", type=click.Path(file_okay=False), required=False)
+@click.pass_obj
+def playbook_validate(obj: CliContext, folder: str | None) -> None:
+    """Validate every playbook in FOLDER (default: the configured set)."""
+    books = _books(obj, folder)
+    click.echo(f"{len(books)} playbooks in {books.source} are valid")
+
+
+@click.group("agents")
+def agents_group() -> None:
+    """People who work cases."""
+
+
+@agents_group.command("add")
+@click.argument("username")
+@click.option("--name", "display_name")
+@click.option("--email")
+@click.option("--department", help="Department code.")
+@click.option("--role", type=click.Choice(agent_ops.ROLES), default="agent", show_default=True)
+@click.option(
+    "--status", type=click.Choice(agent_ops.STATUSES), default="active", show_default=True
+)
+@click.option("--capacity", type=int, default=10, show_default=True, help="Open cases at most.")
+@click.option("--languages", help="Comma-separated languages the agent answers in.")
+@click.option("--categories", help="Comma-separated categories the agent handles.")
+@click.pass_obj
+def agents_add(
+    obj: CliContext,
+    username: str,
+    display_name: str | None,
+    email: str | None,
+    department: str | None,
+    role: str,
+    status: str,
+    capacity: int,
+    languages: str | None,
+    categories: str | None,
+) -> None:
+    """Add or update an agent."""
+    skills = {
+        k: [x.strip() for x in v.split(",") if x.strip()]
+        for k, v in (("languages", languages), ("categories", categories))
+        if v
+    }
+    data = agent_ops.AgentIn(
+        username=username,
+        display_name=display_name,
+        email=email,
+        department=department,
+        role=role,
+        status=status,
+        capacity=capacity,
+        skills=skills,
+    )
+    try:
+        with obj.app().session() as s:
+            agent_ops.save_agent(s, data)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"agent {username} saved")
+
+
+@agents_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def agents_list(obj: CliContext, as_json: bool) -> None:
+    """List agents."""
+    with obj.app().session() as s:
+        items = agent_ops.list_agents(s)
+    if as_json:
+        emit(items)
+        return
+    obj.console.print(
+        table(
+            "agents",
+            ["username", "name", "department", "role", "status", "capacity", "skills"],
+            [
+                (
+                    a.username,
+                    a.display_name,
+                    a.department,
+                    a.role,
+                    a.status,
+                    a.capacity,
+                    json.dumps(a.skills, ensure_ascii=False),
+                )
+                for a in items
+            ],
+        )
+    )
+
+
+def register(cli: click.Group) -> None:
+    case_group = cli.commands["case"]
+    assert isinstance(case_group, click.Group)
+    for name, status in ACTIONS.items():
+        case_group.add_command(_action(name, status))
+    for cmd in (assign, promise, rate, merge_cases, link):
+        case_group.add_command(cmd)
+    for cmd in (reply, outbox_group, sla_group, playbook_group, agents_group):
+        cli.add_command(cmd)

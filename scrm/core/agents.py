@@ -1,0 +1,81 @@
+"""Agents and departments: who works cases, where, with which skills."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from scrm.core.models import Agent, Department
+
+__all__ = ["AgentIn", "AgentOut", "list_agents", "save_agent"]
+
+ROLES = ("agent", "lead", "head")
+STATUSES = ("active", "away", "offline")
+
+
+class AgentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    display_name: str | None = None
+    email: str | None = None
+    department: str | None = None
+    role: str = Field(default="agent", pattern="^(agent|lead|head)$")
+    status: str = Field(default="active", pattern="^(active|away|offline)$")
+    capacity: int = Field(default=10, ge=0)
+    skills: dict[str, Any] = Field(
+        default_factory=dict,
+        description='e.g. {"languages": ["tr", "en"], "categories": ["billing"]}',
+    )
+
+
+class AgentOut(AgentIn):
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+    id: int
+
+
+def save_agent(session: Session, data: AgentIn) -> AgentOut:
+    """Create or update an agent by username. :raises LookupError: for an unknown department."""
+    dep_id = None
+    if data.department:
+        dep_id = session.scalar(sa.select(Department.id).where(Department.code == data.department))
+        if dep_id is None:
+            codes = ", ".join(session.scalars(sa.select(Department.code).order_by(Department.code)))
+            raise LookupError(f"no department {data.department!r}; departments: {codes}")
+    agent = session.scalar(sa.select(Agent).where(Agent.username == data.username))
+    fields = data.model_dump(exclude={"department"})
+    if agent is None:
+        agent = Agent(**fields, department_id=dep_id)
+        session.add(agent)
+    else:
+        for k, v in fields.items():
+            setattr(agent, k, v)
+        agent.department_id = dep_id
+    session.flush()
+    return AgentOut.model_validate({**fields, "id": agent.id, "department": data.department})
+
+
+def list_agents(session: Session) -> list[AgentOut]:
+    rows = session.execute(
+        sa.select(Agent, Department.code).outerjoin(Department).order_by(Agent.username)
+    )
+    return [
+        AgentOut.model_validate(
+            {
+                "id": a.id,
+                "username": a.username,
+                "display_name": a.display_name,
+                "email": a.email,
+                "department": code,
+                "role": a.role,
+                "status": a.status,
+                "capacity": a.capacity,
+                "skills": a.skills,
+            }
+        )
+        for a, code in rows
+    ]

@@ -1,0 +1,139 @@
+"""Playbooks: the brand's written complaint guide, one TOML file per category.
+
+A playbook names the owning department, the priority, SLA overrides, the checklist of
+steps, and reply templates per language with the placeholders ``{customer_name}``,
+``{case_number}`` and ``{agent}``.  Every reply sent from a template records the template
+and the playbook version, so answers stay consistent and auditable.  The shipped set lives
+in ``scrm/data/playbooks``; ``[cases] playbooks = "folder"`` replaces it.
+"""
+
+from __future__ import annotations
+
+import string
+import tomllib
+from collections.abc import Iterator
+from datetime import timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+__all__ = ["PLACEHOLDERS", "Playbook", "PlaybookError", "PlaybookSet", "load_playbooks"]
+
+PLACEHOLDERS = frozenset({"customer_name", "case_number", "agent"})
+TEMPLATE_NAMES = ("acknowledge", "contact", "investigating", "solution", "resolved")
+
+
+class PlaybookError(ValueError):
+    """A playbook file is invalid; the message names the file and the field."""
+
+
+class SlaOverrides(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    first_response: timedelta | None = None
+    follow_up: timedelta | None = None
+    resolution: timedelta | None = None
+
+
+class Playbook(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    category: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    version: str = Field(min_length=1, max_length=64)
+    title: str = ""
+    department: str = Field(default="support", pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    priority: Literal["low", "normal", "high", "urgent"] = "normal"
+    checklist: tuple[str, ...] = ()
+    sla: SlaOverrides = Field(default_factory=SlaOverrides)
+    templates: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+    @field_validator("templates")
+    @classmethod
+    def _placeholders(cls, v: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for name, by_lang in v.items():
+            if not by_lang:
+                raise ValueError(f"template {name!r} has no language")
+            for lang, text in by_lang.items():
+                try:
+                    fields = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+                except ValueError as exc:
+                    raise ValueError(f"templates.{name}.{lang}: {exc}") from None
+                unknown = fields - PLACEHOLDERS
+                if unknown:
+                    raise ValueError(
+                        f"templates.{name}.{lang} uses unknown placeholders {sorted(unknown)}; "
+                        f"allowed: {sorted(PLACEHOLDERS)}"
+                    )
+        return v
+
+    def render(self, template: str, language: str | None, **values: object) -> tuple[str, str]:
+        """Fill template ``template`` in ``language`` (English, then any, as fallback).
+
+        :returns: the text and the language actually used.
+        :raises PlaybookError: if the playbook has no such template.
+        """
+        by_lang = self.templates.get(template)
+        if not by_lang:
+            have = ", ".join(sorted(self.templates)) or "none"
+            raise PlaybookError(
+                f"playbook {self.category!r} has no template {template!r}; it has: {have}"
+            )
+        lang = language if language in by_lang else "en" if "en" in by_lang else next(iter(by_lang))
+        filled = {k: "" if values.get(k) is None else str(values[k]) for k in PLACEHOLDERS}
+        return by_lang[lang].format_map(filled), lang
+
+
+class PlaybookSet:
+    """The playbooks in force, by category, with ``other`` as the fallback."""
+
+    def __init__(self, playbooks: dict[str, Playbook], source: str) -> None:
+        self.playbooks = playbooks
+        self.source = source
+
+    def for_category(self, category: str) -> Playbook | None:
+        return self.playbooks.get(category) or self.playbooks.get("other")
+
+    def __iter__(self) -> Iterator[Playbook]:
+        return iter(sorted(self.playbooks.values(), key=lambda p: p.category))
+
+    def __len__(self) -> int:
+        return len(self.playbooks)
+
+
+def load_playbook(path: Path) -> Playbook:
+    """Load and validate one playbook file. :raises PlaybookError: naming file and field."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PlaybookError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PlaybookError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        book = Playbook.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
+        )
+        raise PlaybookError(f"{path}: {problems}") from None
+    if book.category != path.stem:
+        raise PlaybookError(
+            f"{path}: category {book.category!r} does not match the file name {path.stem!r}"
+        )
+    return book
+
+
+def load_playbooks(folder: str | Path | None = None) -> PlaybookSet:
+    """Load every ``*.toml`` playbook in ``folder`` (default: the shipped set)."""
+    if folder is None:
+        root = Path(str(resources.files("scrm") / "data" / "playbooks"))
+    else:
+        root = Path(folder)
+        if not root.is_dir():
+            raise PlaybookError(f"playbook folder {root} does not exist")
+    books = {}
+    for path in sorted(root.glob("*.toml")):
+        book = load_playbook(path)
+        books[book.category] = book
+    return PlaybookSet(books, str(root))

@@ -1,0 +1,643 @@
+"""Working cases: transitions, assignment, promises, replies, ratings, SLA checks, delivery.
+
+This is the transactional layer that the CLI, the REST API and embedding code call.  Each
+public method runs one transaction and fires its after-commit hooks once it is durable.
+Rules that apply to every message (promises, pauses, reopen) live in :mod:`scrm.core.loop`
+and run the same whether a reply goes out through the outbox or an agent answers from the
+channel's own app.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from scrm.core import cases as case_ops
+from scrm.core import escalation, loop, outbox, sla
+from scrm.core.db import utcnow
+from scrm.core.models import Agent, Case, FollowUp, Identity, Incident, Interaction, OutboxMessage
+from scrm.core.playbooks import PlaybookError, PlaybookSet, load_playbooks
+from scrm.core.queries import NotFound
+from scrm.core.schemas import (
+    Author,
+    CaseInfo,
+    CaseStatus,
+    Direction,
+    InboundInteraction,
+    OutboundMessage,
+    SendResult,
+)
+
+if TYPE_CHECKING:
+    from scrm.core.app import Scrm
+
+__all__ = ["Conflict", "DeliveryReport", "Workflow", "queue_reply"]
+
+log = logging.getLogger(__name__)
+
+#: Sending a template moves the case along the loop when that move is allowed.
+TEMPLATE_STATUS = {
+    "acknowledge": CaseStatus.ACKNOWLEDGED,
+    "contact": CaseStatus.CONTACTED,
+    "investigating": CaseStatus.INVESTIGATING,
+    "solution": CaseStatus.SOLUTION_PROPOSED,
+    "resolved": CaseStatus.RESOLVED,
+}
+
+
+class Conflict(Exception):
+    """Someone changed the case since the caller read it (optimistic concurrency)."""
+
+    def __init__(self, case_id: int, expected: int, current: int) -> None:
+        super().__init__(
+            f"case {case_id} is at version {current}, not {expected}: reload it and try again"
+        )
+        self.case_id, self.expected, self.current = case_id, expected, current
+
+
+@dataclass
+class _AfterCommit:
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def add(self, hook: str, **kwargs: Any) -> None:
+        self.calls.append((hook, kwargs))
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    reconciled: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _last_customer_message(session: Session, case: Case) -> Interaction | None:
+    return session.scalars(
+        sa.select(Interaction)
+        .where(Interaction.case_id == case.id, Interaction.direction == Direction.INBOUND.value)
+        .order_by(Interaction.created_at.desc(), Interaction.id.desc())
+    ).first()
+
+
+def queue_reply(
+    session: Session,
+    case: Case,
+    *,
+    playbooks: PlaybookSet,
+    now: datetime,
+    actor: str,
+    text: str | None = None,
+    template: str | None = None,
+    public: bool | None = None,
+    idempotency_key: str | None = None,
+    channel: str | None = None,
+) -> tuple[OutboxMessage, bool]:
+    """Queue a reply on ``case`` (free text or a playbook template) in the caller's transaction.
+
+    The reply goes to the customer's latest message: same channel and thread, public when
+    that message was public unless ``public`` says otherwise.
+
+    :raises PlaybookError: for an unknown template.
+    :raises ValueError: when the case has no customer message to answer.
+    """
+    last = _last_customer_message(session, case)
+    if last is None:
+        raise ValueError(f"case {case.id} has no customer message to answer")
+    recipient = session.get(Identity, last.identity_id) if last.identity_id else None
+    playbook_version = None
+    if template is not None:
+        book = playbooks.for_category(case.category)
+        if book is None:
+            raise PlaybookError(
+                f"no playbook for category {case.category!r} and no 'other' playbook"
+            )
+        agent = session.get(Agent, case.assignee_id) if case.assignee_id else None
+        text, _ = book.render(
+            template,
+            case.language,
+            customer_name=(case.customer.display_name or "").split(" ")[0] or None,
+            case_number=case.id,
+            agent=(agent.display_name or agent.username) if agent else actor,
+        )
+        playbook_version = f"{book.category}@{book.version}"
+    if not text:
+        raise ValueError("a reply needs --text or --template")
+    key = idempotency_key or f"reply:{case.id}:{uuid.uuid4().hex}"
+    meta: dict[str, Any] = {"last_inbound_at": last.created_at.isoformat()}
+    if last.subject:
+        meta["subject"] = last.subject
+    return outbox.enqueue(
+        session,
+        idempotency_key=key,
+        now=now,
+        case_id=case.id,
+        channel=channel or last.channel,
+        recipient=recipient.external_id if recipient else None,
+        public=last.public if public is None else public,
+        text=text,
+        subject=("Re: " + last.subject.removeprefix("Re: ")) if last.subject else None,
+        in_reply_to=last.external_id,
+        thread_key=last.thread_key,
+        meta=meta,
+        template=template,
+        playbook_version=playbook_version,
+        actor=actor,
+    )
+
+
+class Workflow:
+    """Case operations on one application; every method is one transaction."""
+
+    def __init__(self, app: Scrm) -> None:
+        self.app = app
+        self.config = app.config.cases
+        self._playbooks: PlaybookSet | None = None
+
+    @property
+    def playbooks(self) -> PlaybookSet:
+        if self._playbooks is None:
+            self._playbooks = load_playbooks(self.config.playbooks)
+        return self._playbooks
+
+    @contextmanager
+    def _tx(self) -> Iterator[tuple[Session, _AfterCommit]]:
+        after = _AfterCommit()
+        with self.app.session() as s:
+            yield s, after
+        for hook, kwargs in after.calls:
+            self.app.hooks.notify(hook, **kwargs)
+
+    def _case(self, s: Session, case_id: int, expected_version: int | None = None) -> Case:
+        case = s.get(Case, case_id, with_for_update=s.get_bind().dialect.name == "postgresql")
+        if case is None:
+            raise NotFound(f"no case {case_id}")
+        if expected_version is not None and case.version != expected_version:
+            raise Conflict(case_id, expected_version, case.version)
+        return case
+
+    def _policy(self, case: Case) -> Any:
+        return self.app.hooks.choose_sla(case_ops.case_info(case))
+
+    def _record(self, s: Session, after: _AfterCommit, change: case_ops.CaseChange) -> None:
+        after.add("case_transitioned", **change.hook_kwargs())
+
+    def _effects(
+        self, s: Session, after: _AfterCommit, effects: loop.LoopEffects, now: datetime
+    ) -> None:
+        after.calls.extend(effects.settle(s, self.config, now))
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def transition(
+        self,
+        case_id: int,
+        to: CaseStatus | str,
+        *,
+        actor: str,
+        note: str | None = None,
+        expected_version: int | None = None,
+        now: datetime | None = None,
+    ) -> CaseInfo:
+        """Move a case along the loop; proposing a solution also asks for a rating."""
+        now = now or utcnow()
+        with self._tx() as (s, after):
+            case = self._case(s, case_id, expected_version)
+            self._transition(s, after, case, CaseStatus(to), actor=actor, note=note, now=now)
+            info = case_ops.case_info(case)
+        return info
+
+    def _transition(
+        self,
+        s: Session,
+        after: _AfterCommit,
+        case: Case,
+        to: CaseStatus,
+        *,
+        actor: str,
+        note: str | None,
+        now: datetime,
+    ) -> None:
+        change = case_ops.transition(s, case, to, actor=actor, note=note, at=now)
+        policy = self._policy(case)
+        loop.keep_promises(s, case, now)
+        if to is CaseStatus.REOPENED:
+            case.csat_requested_at = None
+            if (
+                case.resolution_due is None
+                and case.paused_remaining is None
+                and policy
+                and policy.resolution
+            ):
+                case.resolution_due = sla.add_time(now, policy.resolution, policy.calendar)
+                case.next_due = sla.next_due(case)
+            if case.reopen_count >= self.config.reopen_escalate_after:
+                effects = loop.LoopEffects(escalations=[(case, "reopened")])
+                self._effects(s, after, effects, now)
+        if to is CaseStatus.SOLUTION_PROPOSED and self.config.ask_csat:
+            self._ask_rating(s, case, now=now, actor=actor, policy=policy)
+        self._record(s, after, change)
+
+    def _ask_rating(
+        self, s: Session, case: Case, *, now: datetime, actor: str, policy: Any
+    ) -> None:
+        questions = self.config.csat.questions
+        text = questions.get(
+            case.language or "", questions.get("en") or next(iter(questions.values()))
+        )
+        try:
+            queue_reply(
+                s,
+                case,
+                playbooks=self.playbooks,
+                now=now,
+                actor=actor,
+                text=text,
+                idempotency_key=f"csat:{case.id}:{case.reopen_count}",
+            )
+        except ValueError:
+            return  # nobody to ask (a case opened by hand with no message)
+        case.csat_requested_at = now
+        loop.pause(case, now, policy)
+        case_ops.add_event(s, case, "csat_asked", actor=actor, at=now)
+
+    def assign(
+        self, case_id: int, agent: str, *, actor: str, expected_version: int | None = None
+    ) -> CaseInfo:
+        now = utcnow()
+        with self._tx() as (s, _after):
+            case = self._case(s, case_id, expected_version)
+            target = s.scalar(sa.select(Agent).where(Agent.username == agent))
+            if target is None:
+                raise NotFound(f"no agent {agent!r}; add one with `scrm agents add`")
+            old = case.assignee.username if case.assignee else None
+            case.assignee_id, case.assignee = target.id, target
+            case.version += 1
+            case_ops.add_event(
+                s, case, "assign", actor=actor, at=now, from_value=old, to_value=agent
+            )
+            return case_ops.case_info(case)
+
+    def promise(
+        self,
+        case_id: int,
+        due: timedelta,
+        *,
+        actor: str,
+        kind: str = "callback",
+        note: str | None = None,
+        now: datetime | None = None,
+    ) -> FollowUp:
+        """Record a promise an agent made, due ``due`` from now (in business time if the policy has a calendar)."""
+        now = now or utcnow()
+        with self._tx() as (s, _after):
+            case = self._case(s, case_id)
+            policy = self._policy(case)
+            due_at = sla.add_time(now, due, policy.calendar if policy else None)
+            fu = loop.add_promise(
+                s, case, kind=kind, due_at=due_at, at=now, actor=actor, evidence=note
+            )
+            case.version += 1
+            return fu
+
+    def reply(
+        self,
+        case_id: int,
+        *,
+        actor: str,
+        text: str | None = None,
+        template: str | None = None,
+        public: bool | None = None,
+        idempotency_key: str | None = None,
+        expected_version: int | None = None,
+        now: datetime | None = None,
+    ) -> OutboxMessage:
+        """Queue a reply through the outbox; a template moves the case along the loop."""
+        now = now or utcnow()
+        with self._tx() as (s, after):
+            case = self._case(s, case_id, expected_version)
+            row, new = queue_reply(
+                s,
+                case,
+                playbooks=self.playbooks,
+                now=now,
+                actor=actor,
+                text=text,
+                template=template,
+                public=public,
+                idempotency_key=idempotency_key,
+            )
+            target = TEMPLATE_STATUS.get(template or "")
+            if new and target is not None and target in case_ops.allowed_from(case.status):
+                self._transition(
+                    s,
+                    after,
+                    case,
+                    target,
+                    actor=actor,
+                    note=f"replied with template {template}",
+                    now=now,
+                )
+            case_ops.add_event(
+                s,
+                case,
+                "reply_queued",
+                actor=actor,
+                at=now,
+                to_value=row.channel,
+                note=(f"template {template} ({row.playbook_version})" if template else None),
+                data={"outbox_id": row.id},
+            )
+            return row
+
+    def rate(
+        self, case_id: int, score: int, *, actor: str = "customer", now: datetime | None = None
+    ) -> CaseInfo:
+        """Record a satisfaction rating given by phone or by hand."""
+        now = now or utcnow()
+        csat = self.config.csat
+        if not csat.scale_min <= score <= csat.scale_max:
+            raise ValueError(
+                f"a rating is between {csat.scale_min} and {csat.scale_max}, not {score}"
+            )
+        with self._tx() as (s, after):
+            case = self._case(s, case_id)
+            effects = loop.LoopEffects()
+            effects.csat.append((case, score, score > csat.reopen_at_or_below))
+            loop.record_rating(
+                s, case, score, at=now, actor=actor, config=self.config, effects=effects
+            )
+            self._effects(s, after, effects, now)
+            return case_ops.case_info(case)
+
+    # -- related cases -------------------------------------------------------------------------
+
+    def link(self, case_ids: list[int], incident: str, *, actor: str) -> int:
+        """Link cases into an incident (created if new); return the incident id."""
+        now = utcnow()
+        with self._tx() as (s, _after):
+            inc = s.scalar(sa.select(Incident).where(Incident.name == incident))
+            if inc is None:
+                inc = Incident(name=incident)
+                s.add(inc)
+                s.flush()
+            for cid in case_ids:
+                case = self._case(s, cid)
+                case.incident_id = inc.id
+                case.version += 1
+                case_ops.add_event(s, case, "incident", actor=actor, at=now, to_value=incident)
+            return inc.id
+
+    def merge(self, source_id: int, target_id: int, *, actor: str) -> CaseInfo:
+        """Merge case ``source_id`` into ``target_id``: its messages and promises move, nothing is lost."""
+        now = utcnow()
+        if source_id == target_id:
+            raise ValueError("a case cannot be merged into itself")
+        with self._tx() as (s, after):
+            source, target = self._case(s, source_id), self._case(s, target_id)
+            if source.merged_into_id is not None:
+                raise ValueError(
+                    f"case {source_id} is already merged into case {source.merged_into_id}"
+                )
+            moved = list(
+                s.scalars(sa.select(Interaction.id).where(Interaction.case_id == source_id))
+            )
+            s.execute(
+                sa.update(Interaction)
+                .where(Interaction.case_id == source_id)
+                .values(case_id=target_id)
+            )
+            s.execute(
+                sa.update(FollowUp).where(FollowUp.case_id == source_id).values(case_id=target_id)
+            )
+            source.merged_into_id = target_id
+            old = source.status
+            source.status, source.closed_at, source.next_due = CaseStatus.CLOSED.value, now, None
+            source.version += 1
+            case_ops.add_event(
+                s,
+                source,
+                "merged",
+                actor=actor,
+                at=now,
+                from_value=old,
+                to_value="closed",
+                note=f"merged into case {target_id}",
+                data={"interactions": moved},
+            )
+            target.last_activity_at = max(target.last_activity_at, source.last_activity_at)
+            target.version += 1
+            loop.refresh_follow_up_due(s, target)
+            case_ops.add_event(
+                s,
+                target,
+                "merged",
+                actor=actor,
+                at=now,
+                note=f"case {source_id} merged in",
+                data={"interactions": moved, "from_case": source_id},
+            )
+            after.add(
+                "case_transitioned",
+                case=case_ops.case_info(source),
+                old_status=old,
+                new_status="closed",
+                actor=actor,
+            )
+            return case_ops.case_info(target)
+
+    def reply_incident(
+        self,
+        incident: str,
+        *,
+        actor: str,
+        text: str | None = None,
+        template: str | None = None,
+        public: bool | None = None,
+    ) -> list[OutboxMessage]:
+        """Send one answer to every open case of an incident (one reply per case, queued once)."""
+        now = utcnow()
+        digest = hashlib.sha256((template or text or "").encode()).hexdigest()[:16]
+        with self._tx() as (s, _after):
+            inc = s.scalar(sa.select(Incident).where(Incident.name == incident))
+            if inc is None:
+                raise NotFound(f"no incident {incident!r}")
+            rows = []
+            for case in s.scalars(
+                sa.select(Case).where(
+                    Case.incident_id == inc.id, Case.status.in_(case_ops.OPEN_STATUSES)
+                )
+            ):
+                row, _ = queue_reply(
+                    s,
+                    case,
+                    playbooks=self.playbooks,
+                    now=now,
+                    actor=actor,
+                    text=text,
+                    template=template,
+                    public=public,
+                    idempotency_key=f"incident:{inc.id}:{digest}:{case.id}",
+                )
+                rows.append(row)
+            return rows
+
+    # -- clocks and delivery --------------------------------------------------------------------
+
+    def check_sla(self, now: datetime | None = None) -> list[escalation.Alert]:
+        """Fire due warnings, breaches and escalation steps (each exactly once)."""
+        now = now or utcnow()
+        with self._tx() as (s, after):
+            alerts = escalation.check_deadlines(
+                s, now=now, config=self.config, policy_for=self.app.hooks.choose_sla
+            )
+            for a in alerts:
+                info = case_ops.case_info(s.get(Case, a.case_id))  # type: ignore[arg-type]
+                if a.kind == "warning":
+                    after.add("sla_warning", case=info, clock=a.clock, due_at=a.due_at)
+                elif a.kind == "breach":
+                    after.add("sla_breached", case=info, clock=a.clock, due_at=a.due_at)
+                else:
+                    after.add(
+                        "case_escalated",
+                        case=info,
+                        level=a.level,
+                        reason=f"{a.clock} missed",
+                        summary=a.detail,
+                    )
+        return alerts
+
+    def deliver(self, now: datetime | None = None, limit: int = 100) -> DeliveryReport:
+        """Deliver due replies through their channels; see :mod:`scrm.core.outbox`."""
+        now = now or utcnow()
+        report = DeliveryReport()
+        settled: list[tuple[OutboxMessage, OutboundMessage, SendResult]] = []
+        with self.app.session() as s:
+            for row in outbox.expired(s, now=now):
+                found = self._reconcile(row, now, report)
+                if found is not None:
+                    settled.append(found)
+        for row, message, result in settled:  # recorded after commit, in its own transaction
+            self._record_sent(row, message, result, now)
+        with self.app.session() as s:
+            claimed = [(r.id, outbox.to_message(r)) for r in outbox.claim(s, now=now, limit=limit)]
+        for row_id, message in claimed:
+            self._send(row_id, message, now, report)
+        return report
+
+    def _reconcile(
+        self, row: OutboxMessage, now: datetime, report: DeliveryReport
+    ) -> tuple[OutboxMessage, OutboundMessage, SendResult] | None:
+        """Settle a row whose delivery was interrupted; return it when it turns out to be sent."""
+        message = outbox.to_message(row)
+        try:
+            result = self.app.channel(row.channel).reconcile(message)
+        except NotImplementedError:
+            outbox.settle_failed(
+                row,
+                "delivery was interrupted and the channel cannot tell whether it went out; "
+                "check on the channel, then `scrm outbox retry` it if it did not",
+            )
+            report.failed += 1
+            return None
+        except Exception as exc:
+            outbox.settle_failed(
+                row, f"delivery was interrupted and checking it failed: {type(exc).__name__}: {exc}"
+            )
+            report.failed += 1
+            return None
+        if result is None:
+            row.status, row.next_attempt_at, row.lease_until = "pending", now, None
+            return None
+        outbox.settle_sent(row, result.external_id, now)
+        report.reconciled += 1
+        return row, message, result
+
+    def _send(
+        self, row_id: int, message: OutboundMessage, now: datetime, report: DeliveryReport
+    ) -> None:
+        from scrm.core.channel import PermanentSendError, TransientSendError
+
+        try:
+            result = self.app.channel(message.channel).send(message)
+        except TransientSendError as exc:
+            with self.app.session() as s:
+                row = s.get(OutboxMessage, row_id)
+                assert row is not None
+                outbox.settle_retry(row, str(exc), now, exc.retry_after)
+                report.failed += row.status == "failed"
+                report.retried += row.status == "pending"
+            return
+        except Exception as exc:
+            reason = (
+                str(exc) if isinstance(exc, PermanentSendError) else f"{type(exc).__name__}: {exc}"
+            )
+            with self.app.session() as s:
+                row = s.get(OutboxMessage, row_id)
+                assert row is not None
+                outbox.settle_failed(row, reason)
+            report.failed += 1
+            report.errors.append(f"outbox {row_id}: {reason}")
+            return
+        with self.app.session() as s:
+            row = s.get(OutboxMessage, row_id)
+            assert row is not None
+            outbox.settle_sent(row, result.external_id, now)
+        report.sent += 1
+        self._record_sent(row, message, result, now)
+
+    def _record_sent(
+        self, row: OutboxMessage, message: OutboundMessage, result: SendResult, now: datetime
+    ) -> None:
+        """Store the delivered reply as the brand's message on the case, then tell the plugins."""
+        self.app.ingest(
+            [
+                InboundInteraction(
+                    channel=message.channel,
+                    external_id=result.external_id,
+                    text=message.text,
+                    created_at=now,
+                    author=Author(external_id=f"brand:{message.channel}", handle=row.actor),
+                    direction=Direction.OUTBOUND,
+                    public=message.public,
+                    thread_key=message.thread_key,
+                    in_reply_to=message.in_reply_to,
+                    subject=message.subject,
+                    recipient=Author(external_id=message.to) if message.to else None,
+                    case_id=message.case_id,
+                    raw={
+                        "outbox_id": row.id,
+                        "template": row.template,
+                        "playbook_version": row.playbook_version,
+                    },
+                )
+            ],
+            source="outbox",
+        )
+        self.app.hooks.notify(
+            "reply_delivered", case_id=message.case_id, message=message, result=result
+        )
+
+    def retry(self, outbox_id: int) -> None:
+        """Put a failed reply back in the queue."""
+        with self.app.session() as s:
+            row = s.get(OutboxMessage, outbox_id)
+            if row is None:
+                raise NotFound(f"no outbox message {outbox_id}")
+            if row.status != "failed":
+                raise ValueError(f"outbox message {outbox_id} is {row.status}, not failed")
+            row.status, row.next_attempt_at, row.attempts, row.last_error = (
+                "pending",
+                utcnow(),
+                0,
+                None,
+            )

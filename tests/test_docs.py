@@ -1,0 +1,125 @@
+"""The docs are generated from the code where they can be, and their examples run.
+
+* the hook reference in ``docs/plugins.md`` and the CLI reference in ``docs/operators.md``
+  match what ``docs/gen_hooks.py`` renders from the hookspecs and the click tree;
+* every hookspec is documented with its exact signature;
+* every hookspec is exercised by at least one test;
+* every ```python block of ``docs/embedding.md`` runs, top to bottom, on a fresh SQLite DB.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+REGENERATE = ".venv/bin/python docs/gen_hooks.py"
+
+
+def _load_generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("scrm_docs_gen_hooks", DOCS / "gen_hooks.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+gen = _load_generator()
+HOOKSPECS: list[tuple[str, Any, dict[str, Any]]] = gen.hookspecs()
+HOOK_NAMES = [name for name, _, _ in HOOKSPECS]
+
+
+def _read(name: str) -> str:
+    return (DOCS / name).read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- generated
+
+
+def test_hook_reference_is_current() -> None:
+    documented = gen.current_section(_read("plugins.md"), gen.HOOKS_MARKERS)
+    assert documented == gen.render_hooks().strip(), (
+        "docs/plugins.md: the hook reference differs from scrm/core/hookspecs.py; "
+        f"regenerate it with `{REGENERATE}` (never edit the generated section by hand)"
+    )
+
+
+def test_cli_reference_is_current() -> None:
+    documented = gen.current_section(_read("operators.md"), gen.CLI_MARKERS)
+    assert documented == gen.render_cli().strip(), (
+        "docs/operators.md: the CLI reference differs from the click tree; "
+        f"regenerate it with `{REGENERATE}`"
+    )
+
+
+def test_there_are_hookspecs() -> None:
+    assert len(HOOKSPECS) >= 10, HOOK_NAMES
+
+
+@pytest.mark.parametrize(("name", "fn"), [(n, f) for n, f, _ in HOOKSPECS], ids=HOOK_NAMES)
+def test_hookspec_is_documented_with_its_signature(name: str, fn: Any) -> None:
+    section = gen.current_section(_read("plugins.md"), gen.HOOKS_MARKERS)
+    assert f"#### `{name}`" in section, f"hook {name} is missing from docs/plugins.md"
+    assert gen.signature(fn) in section, (
+        f"docs/plugins.md documents {name} with another signature than "
+        f"`{gen.signature(fn)}`; regenerate it with `{REGENERATE}`"
+    )
+    assert fn.__doc__ and fn.__doc__.strip(), f"hookspec {name} has no docstring"
+
+
+def test_every_hookspec_has_a_test() -> None:
+    this = Path(__file__).resolve()
+    files = [p for p in (ROOT / "tests").rglob("*.py") if p.resolve() != this]
+    files += list(ROOT.glob("plugins/*/tests/**/*.py"))
+    sources = "\n".join(p.read_text(encoding="utf-8") for p in files)
+    untested = [n for n in HOOK_NAMES if not re.search(rf"\b{re.escape(n)}\b", sources)]
+    assert not untested, (
+        f"{len(untested)} of {len(HOOK_NAMES)} hooks are named by no test in tests/ or "
+        f"plugins/*/tests/: {', '.join(untested)}. Write a test that implements or calls each "
+        "(a small class with @hookimpl methods, registered with the register_plugin fixture)."
+    )
+
+
+# --------------------------------------------------------------------------- examples
+
+
+def _python_blocks(text: str) -> list[tuple[int, str]]:
+    """Return (first line number, code) of every ```python block."""
+    blocks = []
+    for m in re.finditer(r"^```python\n(.*?)^```", text, re.MULTILINE | re.DOTALL):
+        blocks.append((text.count("\n", 0, m.start(1)) + 1, m.group(1)))
+    return blocks
+
+
+def test_embedding_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for key in [k for k in os.environ if k.startswith("SCRM_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    path = DOCS / "embedding.md"
+    blocks = _python_blocks(path.read_text(encoding="utf-8"))
+    assert blocks, "docs/embedding.md has no ```python examples"
+    namespace: dict[str, Any] = {"__name__": "__docs__"}
+    try:
+        for line, code in blocks:
+            # Pad so that tracebacks point at the line in docs/embedding.md.
+            compiled = compile("\n" * (line - 1) + code, str(path), "exec")
+            try:
+                exec(compiled, namespace)
+            except Exception as exc:
+                raise AssertionError(
+                    f"the example at docs/embedding.md:{line} failed: {type(exc).__name__}: {exc}"
+                ) from exc
+    finally:
+        app = namespace.get("app")
+        if app is not None and hasattr(app, "close"):
+            app.close()

@@ -1,0 +1,149 @@
+"""The outbox under failure: a crash mid-delivery loses no reply and sends none twice."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from helpers import message
+from loopkit import FakeSocial, PermanentSendError, Recorder, TransientSendError
+
+from scrm.core import outbox
+from scrm.core.models import OutboxMessage
+
+
+@pytest.fixture
+def scrm_plugins():
+    FakeSocial.reset()
+    return [Recorder()]
+
+
+def open_case(app, channel="fakesocial"):
+    app.ingest(
+        [
+            message(
+                "m1",
+                "@Acme internetim yok, 2 gündür bekliyorum!",
+                channel=channel,
+                author="a",
+                public=True,
+                thread_key="m1",
+            )
+            | {"created_at": datetime.now(UTC).isoformat()}
+        ]
+    )
+    return app.cases()[0].id
+
+
+def crash_after_claim(app, now):
+    """Claim due replies (committed), then 'crash' before calling the channel."""
+    with app.session() as s:
+        return [outbox.to_message(r) for r in outbox.claim(s, now=now)]
+
+
+def sent_keys():
+    return [m.idempotency_key for m in FakeSocial.sent]
+
+
+def outbound(app, case_id):
+    return [i for i in app.case(case_id).interactions if i.direction == "outbound"]
+
+
+def test_crash_after_commit_before_send_loses_nothing(app):
+    case_id = open_case(app)
+    row = app.workflow.reply(case_id, actor="ece", text="Merhaba, hemen bakıyoruz.")
+    now = datetime.now(UTC)
+    crash_after_claim(app, now)
+    assert FakeSocial.sent == []
+    # Nothing happens while the lease is alive (the crashed worker might still be sending)...
+    assert app.workflow.deliver(now=now + timedelta(minutes=1)).sent == 0
+    # ...then the row is reconciled: the channel never saw it, so it is sent, once.
+    report = app.workflow.deliver(now=now + outbox.LEASE + timedelta(seconds=1))
+    assert (report.sent, report.reconciled) == (1, 0)
+    assert sent_keys() == [row.idempotency_key]
+    app.workflow.deliver(now=now + 2 * outbox.LEASE)
+    assert len(FakeSocial.sent) == 1 and len(outbound(app, case_id)) == 1
+
+
+def test_crash_after_send_before_marking_sent_sends_nothing_twice(app):
+    case_id = open_case(app)
+    row = app.workflow.reply(case_id, actor="ece", text="Merhaba, hemen bakıyoruz.")
+    now = datetime.now(UTC)
+    [msg] = crash_after_claim(app, now)
+    app.channel("fakesocial").send(msg)  # it went out, then the worker died before recording it
+    report = app.workflow.deliver(now=now + outbox.LEASE + timedelta(seconds=1))
+    assert (report.sent, report.reconciled) == (0, 1)
+    assert sent_keys() == [row.idempotency_key]
+    with app.session() as s:
+        stored = s.get(OutboxMessage, row.id)
+        assert stored.status == "sent" and stored.external_id == "out-1"
+    assert [i.external_id for i in outbound(app, case_id)] == [
+        "out-1"
+    ]  # recorded once, on the case
+
+
+def test_a_channel_that_cannot_tell_gets_a_person_not_a_guess(app, cli):
+    case_id = open_case(app, channel="blind")
+    row = app.workflow.reply(case_id, actor="ece", text="Merhaba")
+    now = datetime.now(UTC)
+    crash_after_claim(app, now)
+    report = app.workflow.deliver(now=now + outbox.LEASE + timedelta(seconds=1))
+    assert report.failed == 1 and FakeSocial.sent == []
+    failed = json.loads(cli("outbox", "list", "--failed", "--json").stdout)
+    assert (
+        failed[0]["id"] == row.id and "cannot tell whether it went out" in failed[0]["last_error"]
+    )
+    cli("outbox", "retry", str(row.id))
+    assert app.workflow.deliver(now=now + outbox.LEASE + timedelta(seconds=2)).sent == 1
+
+
+def test_transient_errors_back_off_and_permanent_ones_are_visible(app, cli):
+    case_id = open_case(app)
+    FakeSocial.fail_next.extend(
+        [
+            TransientSendError("503 from the API", retry_after=120),
+            TransientSendError("connection reset"),
+        ]
+    )
+    row = app.workflow.reply(case_id, actor="ece", text="Merhaba")
+    now = datetime.now(UTC)
+    assert app.workflow.deliver(now=now).retried == 1
+    assert app.workflow.deliver(now=now + timedelta(seconds=119)).sent == 0  # honours retry_after
+    assert app.workflow.deliver(now=now + timedelta(seconds=121)).retried == 1
+    assert app.workflow.deliver(now=now + timedelta(seconds=121) + outbox.backoff(2)).sent == 1
+    assert sent_keys() == [row.idempotency_key]
+
+    FakeSocial.fail_next.append(PermanentSendError("recipient blocked the account"))
+    bad = app.workflow.reply(case_id, actor="ece", text="İkinci mesaj")
+    assert app.workflow.deliver(now=now + timedelta(hours=1)).failed == 1
+    [failed] = json.loads(cli("outbox", "list", "--failed", "--json").stdout)
+    assert failed["id"] == bad.id and failed["last_error"] == "recipient blocked the account"
+
+
+def test_the_same_reply_is_queued_once(app, cli):
+    case_id = open_case(app)
+    for _ in range(3):
+        cli("reply", str(case_id), "--text", "Merhaba", "--idempotency-key", "agent-click-42")
+    assert len(json.loads(cli("outbox", "list", "--json").stdout)) == 1
+
+
+def test_phone_replies_become_the_agents_script(app):
+    app.ingest_native(
+        "phone",
+        [
+            {
+                "record_id": "CALL-9",
+                "channel": "phone",
+                "received_at": datetime.now(UTC).isoformat(),
+                "caller": {"name": "Ali Veli", "phone": "05321234567"},
+                "text": "Faturam iki kez kesildi",
+            }
+        ],
+    )
+    case_id = app.cases()[0].id
+    app.workflow.reply(case_id, actor="ece", template="acknowledge")
+    assert app.workflow.deliver().sent == 1
+    [out] = outbound(app, case_id)
+    assert out.channel == "phone" and "Ali" in out.text
+    assert app.case(case_id).first_response_at is not None

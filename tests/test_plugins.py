@@ -1,0 +1,190 @@
+"""The plugin system through its public interfaces: discovery, errors, every registration and decision hook."""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import EntryPoint
+
+import click
+import pytest
+import sqlalchemy as sa
+from helpers import message
+
+from scrm import hookimpl
+from scrm.core import db
+from scrm.core import plugins as plugins_mod
+from scrm.core.channel import Channel
+from scrm.core.plugins import Hooks, PluginError, get_plugin_manager
+from scrm.core.schemas import Priority, RouteDecision
+
+
+def test_plugins_lists_builtins_and_installed_channels(cli):
+    info = {p["name"]: p for p in json.loads(cli("plugins", "--json").stdout)}
+    assert info["classifier"]["hooks"] == ["classify_interaction"]
+    assert info["manual"]["distribution"] == "scrm (built-in)"
+    assert {"twitter", "facebook", "email"} <= set(info)
+
+
+def test_a_broken_plugin_is_named_and_does_not_take_the_others_down(monkeypatch):
+    broken = EntryPoint(name="broken", value="scrm_no_such_module_xyz", group="scrm")
+    monkeypatch.setattr(plugins_mod, "entry_points", lambda group: [broken])
+    with pytest.raises(
+        PluginError,
+        match=r"plugin 'broken' .*failed to load: ModuleNotFoundError.*SCRM_DISABLE_PLUGINS=broken",
+    ):
+        get_plugin_manager()
+    pm = get_plugin_manager(strict=False)
+    assert len(pm.load_errors) == 1 and "broken" in pm.load_errors[0]
+    assert pm.has_plugin("classifier") and pm.has_plugin("manual")
+    monkeypatch.setenv("SCRM_DISABLE_PLUGINS", "broken")
+    assert get_plugin_manager().load_errors == []
+
+
+def test_a_channel_name_registered_twice_names_both_plugins():
+    class Dup(Channel):
+        name = "phone"
+
+    class Other:
+        @hookimpl
+        def register_channels(self, register):
+            register(Dup)
+
+    pm = get_plugin_manager(load_entrypoints=False, extra=[Other()])
+    with pytest.raises(PluginError, match="channel 'phone' is registered by both"):
+        Hooks(pm)
+
+
+def test_register_commands_adds_a_subcommand(app, register_plugin, cli):
+    class Hello:
+        @hookimpl
+        def register_commands(self, cli):
+            @cli.command()
+            @click.argument("name")
+            def hello(name):
+                """Say hello."""
+                click.echo(f"merhaba {name}")
+
+    register_plugin(Hello())
+    assert cli("hello", "Ayşe").stdout == "merhaba Ayşe\n"
+
+
+def test_resolve_identity_links_a_new_identity_to_the_named_person(app, register_plugin):
+    app.ingest(
+        [
+            message(
+                "e1",
+                "Faturam yanlış",
+                channel="email",
+                author_obj={"external_id": "cem@example.com"},
+            )
+        ]
+    )
+
+    class CrmLookup:
+        @hookimpl
+        def resolve_identity(self, interaction):
+            if interaction.author.handle == "cemaydin":
+                return [("email", "cem@example.com")]
+            return None
+
+    register_plugin(CrmLookup())
+    app.ingest(
+        [message("t1", "hala cevap yok", author_obj={"external_id": "tw-77", "handle": "cemaydin"})]
+    )
+    [customer] = app.customers()
+    assert {i.channel for i in app.customer(customer.id).identities} == {"email", "twitter"}
+    assert {i.linked_by for i in app.customer(customer.id).identities} == {"new", "plugin"}
+
+
+def test_a_company_router_replaces_the_builtin_one(app, register_plugin):
+    class VipRouter:
+        @hookimpl
+        def route_interaction(self, interaction, classification):
+            if (interaction.author.followers or 0) >= 10_000:
+                return RouteDecision(
+                    department="vip", priority=Priority.URGENT, rule="vip", reason="big audience"
+                )
+            return None  # defer to the built-in router
+
+    register_plugin(VipRouter())
+    app.ingest(
+        [
+            message(
+                1, "faturam yanlış geldi", author_obj={"external_id": "star", "followers": 48_000}
+            ),
+            message(
+                2, "faturam yanlış geldi", author_obj={"external_id": "someone", "followers": 12}
+            ),
+        ]
+    )
+    by_author = {c.customer_id: c for c in app.cases()}
+    star, someone = (app.interactions()[0].customer_id, app.interactions()[1].customer_id)
+    assert (by_author[star].department, by_author[star].priority) == ("vip", "urgent")
+    assert by_author[someone].department == "support"
+
+
+def test_register_migrations_adds_a_plugin_branch(app, register_plugin, tmp_path):
+    versions = tmp_path / "notes_migrations"
+    versions.mkdir()
+    (versions / "n001_notes.py").write_text(
+        '"""notes table of a third-party plugin"""\n'
+        "import sqlalchemy as sa\nfrom alembic import op\n\n"
+        'revision = "n001"\ndown_revision = None\nbranch_labels = ("notes",)\ndepends_on = "0001"\n\n'
+        "def upgrade():\n"
+        '    op.create_table("notes_notes", sa.Column("id", sa.Integer, primary_key=True), sa.Column("body", sa.Text))\n\n'
+        "def downgrade():\n"
+        '    op.drop_table("notes_notes")\n',
+        encoding="utf-8",
+    )
+
+    class Notes:
+        @hookimpl
+        def register_migrations(self, register):
+            register(str(versions))
+
+    register_plugin(Notes())
+    from scrm.core.app import SchemaError
+
+    with pytest.raises(SchemaError, match="run `scrm db upgrade`"):
+        app.check_schema()
+    app.upgrade()
+    try:
+        app.check_schema()
+        assert "notes_notes" in sa.inspect(app.engine).get_table_names()
+    finally:  # the PostgreSQL test database is shared by the whole run: take the branch out again
+        db.downgrade(app.engine, "notes@base", app.migration_locations())
+    assert "notes_notes" not in sa.inspect(app.engine).get_table_names()
+
+
+def test_after_commit_hook_failure_is_isolated(app, register_plugin, caplog):
+    seen = []
+
+    class Broken:
+        @hookimpl
+        def interaction_stored(self, interaction):
+            raise RuntimeError("notifier down")
+
+    class Working:
+        @hookimpl
+        def interaction_stored(self, interaction):
+            seen.append(interaction.external_id)
+
+    register_plugin(Broken())
+    register_plugin(Working())
+    report = app.ingest([message(1, "kargom gelmedi")])
+    assert report.stored == 1 and seen == ["1"]
+    assert len(app.interactions()) == 1
+    assert "notifier down" in caplog.text
+
+
+def test_interaction_rejected_is_called_for_every_reject(app, register_plugin):
+    rejects = []
+
+    class Alarm:
+        @hookimpl
+        def interaction_rejected(self, reject):
+            rejects.append((reject.position, reject.field))
+
+    register_plugin(Alarm())
+    app.ingest([message(1), {"channel": "twitter"}, message(3)])
+    assert rejects == [(2, "external_id")]
