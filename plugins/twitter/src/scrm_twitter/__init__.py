@@ -1,6 +1,31 @@
 """Twitter/X channel for scrm (distribution ``scrm-twitter``, entry point group ``scrm``).
 
-Only hook implementations live here; the channel itself is in ``channel.py``.  The
-channel is being built (see the project's issues); until then this plugin registers nothing
-and its part of the sample data is ingested in scrm's interchange format.
+Only hook implementations live here: the channel is in :mod:`scrm_twitter.channel`, the
+``scrm twitter`` commands in :mod:`scrm_twitter.cli`.
 """
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from scrm import hookimpl
+
+if TYPE_CHECKING:
+    import click
+
+    from scrm.core.channel import Channel
+
+
+@hookimpl
+def register_channels(register: Callable[[type[Channel]], None]) -> None:
+    from scrm_twitter.channel import TwitterChannel
+
+    register(TwitterChannel)
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    from scrm_twitter.cli import twitter
+
+    cli.add_command(twitter)

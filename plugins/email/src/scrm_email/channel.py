@@ -1,0 +1,135 @@
+"""The e-mail channel: IMAP mailboxes in, SMTP replies out.
+
+Configure it under ``[channels.email]``::
+
+    addresses = ["destek@acme.com.tr"]          # mail From these is the brand's own (outbound)
+
+    [[channels.email.mailboxes]]
+    host = "imap.acme.com.tr"
+    username = "destek@acme.com.tr"
+    password_env = "SCRM_IMAP_PASSWORD"
+
+    [channels.email.smtp]
+    host = "smtp.acme.com.tr"
+    username = "destek@acme.com.tr"
+    password_env = "SCRM_SMTP_PASSWORD"
+    from_address = "destek@acme.com.tr"
+    from_name = "Acme Müşteri Hizmetleri"
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from scrm.core.channel import Channel, PermanentSendError
+from scrm.core.schemas import InboundInteraction, OutboundMessage, SendResult, normalize_email
+from scrm_email import smtp as smtp_ops
+from scrm_email.mime import Part
+from scrm_email.parse import AttachmentSink, parse_message, raw_from_payload
+from scrm_email.settings import AttachmentMode, MailboxSettings, SmtpSettings
+
+__all__ = ["EmailChannel"]
+
+log = logging.getLogger(__name__)
+
+
+class EmailChannel(Channel):
+    """E-mail read from IMAP mailboxes (or imported from .eml, mbox, Maildir) and sent over SMTP."""
+
+    name = "email"
+    social = False
+
+    class Settings(Channel.Settings):
+        mailboxes: list[MailboxSettings] = Field(
+            default_factory=list, description="IMAP folders `scrm email poll` reads."
+        )
+        smtp: SmtpSettings | None = Field(default=None, description="Where replies are sent.")
+        addresses: list[str] = Field(
+            default_factory=list,
+            description="The brand's own addresses: mail From them is recorded as outbound "
+            "(smtp.from_address counts too).",
+        )
+        attachments: AttachmentMode = Field(
+            default=AttachmentMode.METADATA,
+            description="metadata: record name, type and size; directory: also store the "
+            "content under attachment_dir.",
+        )
+        attachment_dir: str | None = Field(
+            default=None, description="Where attachment content goes in directory mode."
+        )
+        poll_interval: float = Field(
+            default=60.0, gt=0, description="Seconds between polls in --watch without IDLE."
+        )
+        idle_timeout: float = Field(
+            default=25 * 60.0,
+            gt=0,
+            le=29 * 60.0,
+            description="Seconds before IDLE is re-issued (RFC 2177: under 29 minutes).",
+        )
+        fetch_batch: int = Field(
+            default=100, ge=1, le=10_000, description="Messages fetched and ingested at once."
+        )
+
+        @model_validator(mode="after")
+        def _check(self) -> EmailChannel.Settings:
+            self.addresses = [normalize_email(a) for a in self.addresses]
+            if self.attachments is AttachmentMode.DIRECTORY and not self.attachment_dir:
+                raise ValueError("attachments = 'directory' needs attachment_dir")
+            keys = [m.key for m in self.mailboxes]
+            if len(keys) != len(set(keys)):
+                raise ValueError("two mailboxes have the same name; give them distinct names")
+            return self
+
+    settings: Settings
+
+    def own_addresses(self) -> frozenset[str]:
+        """Return the brand's addresses: ``addresses`` plus the SMTP sender."""
+        found = set(self.settings.addresses)
+        if self.settings.smtp is not None:
+            found.add(self.settings.smtp.from_address)
+        return frozenset(found)
+
+    def parse(self, payload: Any) -> Iterator[InboundInteraction]:
+        """Yield the interaction of one message: ``{"raw_base64": ...}`` or raw bytes.
+
+        :raises ParseError: when the payload or the message is unusable, naming the field.
+        """
+        raw, meta = raw_from_payload(payload)
+        yield parse_message(raw, own_addresses=self.own_addresses(), meta=meta, sink=self._sink())
+
+    def _sink(self) -> AttachmentSink | None:
+        if self.settings.attachments is not AttachmentMode.DIRECTORY:
+            return None
+        folder = Path(self.settings.attachment_dir or ".").expanduser()
+
+        def store(part: Part) -> str | None:
+            assert part.content is not None
+            digest = hashlib.sha256(part.content).hexdigest()
+            suffix = Path(part.name or "").suffix.lower()
+            if not suffix.isascii() or not suffix[1:].isalnum() or len(suffix) > 10:
+                suffix = ""
+            path = folder / digest[:2] / f"{digest}{suffix}"
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(path.suffix + ".tmp")
+                tmp.write_bytes(part.content)
+                tmp.replace(path)
+            return path.resolve().as_uri()
+
+        return store
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        """Send ``message`` by SMTP as a reply that threads in the customer's client.
+
+        :raises TransientSendError: on SMTP 4xx, timeouts and dropped connections.
+        :raises PermanentSendError: on SMTP 5xx (with the server's message) or bad settings.
+        """
+        if self.settings.smtp is None:
+            raise PermanentSendError("channels.email.smtp is not configured")
+        return smtp_ops.send(message, self.settings.smtp)

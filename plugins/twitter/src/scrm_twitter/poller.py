@@ -1,0 +1,253 @@
+"""Poll mentions, recent search and DM events incrementally, within the request budget.
+
+Each stream (mentions, one per search query, DMs) keeps a cursor in plugin state under
+``twitter/<stream>``: ``since_id`` (the newest tweet already read), and while a walk over
+several pages is under way, ``next_token`` and the ``newest_id`` that becomes the next
+``since_id`` once the walk ends.  The cursor is saved after each page's interactions are
+committed, so a restart neither misses nor re-reads a page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from scrm_twitter.budget import PLUGIN, Budget
+from scrm_twitter.client import ApiError, AuthError, RateLimited, ServerError, XClient
+
+if TYPE_CHECKING:
+    from scrm.core.app import Scrm
+    from scrm_twitter.channel import TwitterChannel
+
+__all__ = ["TWEET_PARAMS", "PollReport", "Poller", "Stream", "StreamResult"]
+
+TWEET_PARAMS = {
+    "tweet.fields": "created_at,author_id,conversation_id,in_reply_to_user_id,"
+    "referenced_tweets,lang,public_metrics",
+    "expansions": "author_id",
+    "user.fields": "username,name,public_metrics,verified,created_at",
+}
+DM_PARAMS = {
+    "dm_event.fields": "id,text,event_type,dm_conversation_id,created_at,sender_id,participant_ids",
+    "event_types": "MessageCreate",
+    "expansions": "sender_id,participant_ids",
+    "user.fields": "username,name,public_metrics,verified,created_at",
+}
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One thing to poll: an endpoint with its parameters and its cursor's state key."""
+
+    key: str
+    budget_key: str
+    path: str
+    endpoint: str
+    params: dict[str, str]
+    page_param: str
+    auth: str = "app"
+    label: str = ""
+
+
+@dataclass
+class StreamResult:
+    label: str
+    pages: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    updated: int = 0
+    rejected: int = 0
+    stopped: str | None = None
+    """Why the stream stopped early (budget, rate limit, X failing), or None."""
+
+
+@dataclass
+class PollReport:
+    streams: list[StreamResult] = field(default_factory=list)
+
+    @property
+    def stored(self) -> int:
+        return sum(s.stored for s in self.streams)
+
+
+class Poller:
+    """Poll the configured streams of a :class:`TwitterChannel` into ``app``.
+
+    :param sleep: how to wait (rate limits, backoff, intervals); tests pass a recorder.
+    :param clock: the current Unix time.
+    """
+
+    def __init__(
+        self,
+        app: Scrm,
+        channel: TwitterChannel,
+        *,
+        client: XClient | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.app = app
+        self.channel = channel
+        self.s = channel.settings
+        self.sleep = sleep
+        self.client = client or XClient(channel, sleep=sleep, clock=clock)
+        self.budget = Budget(app, self.s, clock)
+
+    def streams(self) -> list[Stream]:
+        """Return the streams the settings ask for."""
+        s, found = self.s, []
+        page = {"max_results": str(s.max_results)}
+        for n, uid in enumerate(s.brand_ids() if s.poll_mentions else []):
+            found.append(
+                Stream(
+                    "mentions" if n == 0 else f"mentions:{uid}", "mentions",
+                    f"/2/users/{uid}/mentions", "GET /2/users/:id/mentions",
+                    {**TWEET_PARAMS, **page}, "pagination_token",
+                    label="mentions" if n == 0 else f"mentions of {uid}",
+                )
+            )  # fmt: skip
+        for q in s.search_queries:
+            digest = hashlib.sha256(q.encode()).hexdigest()[:16]
+            found.append(
+                Stream(
+                    f"search:{digest}", "search", "/2/tweets/search/recent",
+                    "GET /2/tweets/search/recent", {**TWEET_PARAMS, **page, "query": q},
+                    "next_token", label=f"search {q!r}",
+                )
+            )  # fmt: skip
+        if s.poll_direct_messages:
+            found.append(
+                Stream(
+                    "dm_events", "dm_events", "/2/dm_events", "GET /2/dm_events",
+                    {**DM_PARAMS, **page}, "pagination_token", auth="user", label="direct messages",
+                )
+            )  # fmt: skip
+        return found
+
+    def poll_once(self) -> PollReport:
+        """Run one cycle over every stream.
+
+        :raises AuthError: on 401/403 or missing credentials: polling cannot go on.
+        """
+        report = PollReport()
+        for stream in self.streams():
+            report.streams.append(self._poll(stream))
+        return report
+
+    def next_interval(self) -> float:
+        """Return the seconds to wait before the next cycle (adapted to the budget)."""
+        return self.budget.interval(st.budget_key for st in self.streams())
+
+    def watch(
+        self, cycles: int | None = None, on_cycle: Callable[[PollReport, float], None] | None = None
+    ) -> None:
+        """Poll forever (or ``cycles`` times), pausing :meth:`next_interval` between cycles."""
+        done = 0
+        while cycles is None or done < cycles:
+            report = self.poll_once()
+            done += 1
+            pause = self.next_interval()
+            if on_cycle is not None:
+                on_cycle(report, pause)
+            if cycles is None or done < cycles:
+                self.sleep(pause)
+
+    # -- one stream ------------------------------------------------------------------------
+
+    def _poll(self, st: Stream) -> StreamResult:
+        result = StreamResult(st.label)
+        cursor: dict[str, Any] = self.app.load_state(PLUGIN, st.key) or {}
+        since, token, newest = (
+            cursor.get("since_id"),
+            cursor.get("next_token"),
+            cursor.get("newest_id"),
+        )
+        dm = st.budget_key == "dm_events"
+        while result.pages < self.s.max_pages:
+            if self.budget.remaining(st.budget_key) == 0:
+                result.stopped = f"daily budget of {st.budget_key} spent; renews at 00:00 UTC"
+                break
+            params = dict(st.params)
+            if since and not dm:
+                params["since_id"] = since
+            if token:
+                params[st.page_param] = token
+            self.budget.spend(st.budget_key)
+            try:
+                r = self.client.request(
+                    "GET",
+                    st.path,
+                    endpoint=st.endpoint,
+                    params=params,
+                    auth=st.auth,  # type: ignore[arg-type]
+                )
+            except (RateLimited, ServerError) as exc:
+                result.stopped = str(exc)
+                break
+            except AuthError:
+                raise
+            except ApiError as exc:
+                if token and exc.status == 400:  # an expired pagination token: walk again
+                    token = None
+                    continue
+                result.stopped = str(exc)
+                break
+            finally:
+                self.budget.save(self.client.rates)
+            body, meta = r.body, r.body.get("meta") or {}
+            if not token:  # the first page of a walk holds the newest item
+                newest = meta.get("newest_id") or _newest(body) or newest
+            reached_old = False
+            if dm and since:
+                body, reached_old = _newer_than(body, since)
+            self._ingest(body, st, result)
+            result.pages += 1
+            token = None if reached_old else meta.get("next_token")
+            if token:
+                state = {"since_id": since, "newest_id": newest, "next_token": token}
+            else:
+                state = {"since_id": _max_id(newest, since)}
+            self.app.save_state(PLUGIN, st.key, state)
+            if not token:
+                break
+        return result
+
+    def _ingest(self, body: dict[str, Any], st: Stream, result: StreamResult) -> None:
+        rep = self.app.ingest_native(
+            "twitter", self.channel.split(body), source=f"twitter:{st.key}"
+        )
+        result.stored += rep.stored
+        result.duplicates += rep.duplicates
+        result.updated += rep.updated
+        result.rejected += rep.rejected
+
+
+def _ids(body: dict[str, Any]) -> Iterator[str]:
+    data = body.get("data")
+    for item in data if isinstance(data, list) else []:
+        if isinstance(item, dict) and str(item.get("id", "")).isdigit():
+            yield str(item["id"])
+
+
+def _newest(body: dict[str, Any]) -> str | None:
+    return max(_ids(body), key=int, default=None)
+
+
+def _max_id(a: str | None, b: str | None) -> str | None:
+    ids = [i for i in (a, b) if i]
+    return max(ids, key=int) if ids else None
+
+
+def _newer_than(body: dict[str, Any], since: str) -> tuple[dict[str, Any], bool]:
+    """Drop DM events at or before ``since`` (dm_events has no since_id parameter)."""
+    data = body.get("data")
+    if not isinstance(data, list):
+        return body, False
+    keep = [
+        d for d in data if not (isinstance(d, dict) and str(d.get("id", "0")).isdigit())
+        or int(d["id"]) > int(since)
+    ]  # fmt: skip
+    return {**body, "data": keep}, len(keep) < len(data)
