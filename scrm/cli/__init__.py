@@ -5,12 +5,13 @@ Commands are thin: parse options, call the core, render.  One module per command
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 
 from scrm.cli import admin, cases, customers, ingest, interactions, loop, rejects, textjobs
-from scrm.cli.context import CliContext, ScrmGroup, handle_errors
+from scrm.cli.context import CliContext, ScrmGroup
 from scrm.core.config import Config, ConfigError, load_config
 from scrm.core.plugins import PluginManager, get_plugin_manager
 
@@ -49,14 +50,32 @@ def build_cli(pm: PluginManager | None = None, config: Config | None = None) -> 
     return cli
 
 
+def _early_option(argv: list[str], name: str) -> str | None:
+    """Read a root option before click parses the line: plugins are built from the configuration."""
+    for i, arg in enumerate(argv):
+        if arg == name and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+        if not arg.startswith("-"):
+            break  # options after the subcommand belong to it
+    return None
+
+
 def main() -> None:
+    argv = sys.argv[1:]
+    config_file = _early_option(argv, "--config") or os.environ.get("SCRM_CONFIG")
+    url = _early_option(argv, "--database-url") or os.environ.get("SCRM_DATABASE_URL")
+    config: Config | None
     try:
-        config = load_config()
+        config = load_config(config_file, **({"database_url": url} if url else {}))
+        pm = get_plugin_manager(config, strict=False)
     except ConfigError:
-        config = Config()  # reported when a command needs it
-    pm = get_plugin_manager(config, strict=False)
+        # Reported, as one line, by the first command that needs the configuration;
+        # `scrm --help` still works.
+        config = None
+        pm = get_plugin_manager(Config.model_construct(), strict=False)
     for error in pm.load_errors:
         click.echo(f"warning: {error}", err=True)
-    with handle_errors():
-        cli = build_cli(pm, None)
+    cli = build_cli(pm, config)
     sys.exit(cli.main(standalone_mode=True))

@@ -72,10 +72,11 @@ class CliContext:
 
     @property
     def config(self) -> Config:
+        """The configuration (``main`` has already applied ``--config`` and ``--database-url``)."""
         if self._config is None:
             overrides = {"database_url": self.database_url} if self.database_url else {}
             self._config = load_config(self.config_file, **overrides)
-        elif self.database_url:
+        elif self.database_url and self._config.database_url != self.database_url:
             self._config = self._config.model_copy(update={"database_url": self.database_url})
         return self._config
 

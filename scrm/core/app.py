@@ -27,7 +27,7 @@ from scrm.core.models import Department, Reject
 from scrm.core.pipeline import IngestReport, Origin, Pipeline, Record, Rejected
 from scrm.core.plugins import Hooks, PluginManager, get_plugin_manager
 from scrm.core.schemas import InboundInteraction
-from scrm.core.sources import describe_validation_error, read_jsonl, records_from_payload
+from scrm.core.sources import describe_validation_error, dump, read_jsonl, records_from_payload
 from scrm.core.state import get_state, set_state
 from scrm.core.workflow import Workflow
 
@@ -151,7 +151,7 @@ class Scrm:
                     yield (item, Origin(source, n))
                 else:
                     yield from records_from_payload(
-                        dict(item), Origin(source, n, _dump(item)), "interactions", None
+                        dict(item), Origin(source, n, dump(item)), "interactions", None
                     )
 
         return self.ingest_records(records())
@@ -165,7 +165,7 @@ class Scrm:
         def records() -> Iterator[Record]:
             for n, payload in enumerate(payloads, start=1):
                 yield from records_from_payload(
-                    payload, Origin(source, n, _dump(payload), "native", channel), "native", ch
+                    payload, Origin(source, n, dump(payload), "native", channel), "native", ch
                 )
 
         return self.ingest_records(records())
@@ -267,13 +267,6 @@ class Scrm:
     def rejects(self, **filters: Any) -> list[queries.RejectOut]:
         with self.session() as s:
             return queries.list_rejects(s, **filters)
-
-
-def _dump(payload: Any) -> str:
-    try:
-        return json.dumps(payload, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
-        return repr(payload)
 
 
 def open_app(

@@ -76,6 +76,14 @@ class Channel:
     def handles(cls) -> tuple[str, ...]:
         return cls.names or (cls.name,)
 
+    def split(self, payload: Any) -> Iterator[Any]:
+        """Yield the independent parts of one native payload (a page of tweets, a webhook's entries).
+
+        Each part is parsed on its own, so one bad item becomes one reject and the others are
+        stored.  The default treats the payload as a single part.
+        """
+        yield payload
+
     def parse(self, payload: Any) -> Iterator[InboundInteraction]:
         """Yield the interactions in one native payload (one line of a native JSONL file).
 

@@ -194,12 +194,16 @@ def load_config(path: str | os.PathLike[str] | None = None, **overrides: Any) ->
             warnings.warn(
                 f"{file} is readable by every user on this machine and may hold credentials; "
                 f"run: chmod 600 {file}",
-                stacklevel=2,
+                stacklevel=1,
             )
     try:
         return Config(config_file=file, **overrides)
     except ValidationError as exc:
-        where = str(file) if file else "the environment"
+        env = sorted(k for k in os.environ if k.startswith("SCRM_") and k != "SCRM_CONFIG")
+        where = (
+            " and ".join(filter(None, [str(file) if file else "", ", ".join(env)]))
+            or "the defaults"
+        )
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )

@@ -14,6 +14,7 @@ identities in the meantime, so the undo is exact.
 from __future__ import annotations
 
 import itertools
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ __all__ = [
     "suggest_duplicates",
     "unmerge",
 ]
+
+log = logging.getLogger(__name__)
 
 _PROFILE_FIELDS = (
     "handle",
@@ -188,7 +191,15 @@ def resolve_authors(
     )
     hinted: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for k in missing:
-        named = hooks.resolve_identity(keys[k][0])
+        try:
+            named = hooks.resolve_identity(keys[k][0])
+        except (
+            Exception
+        ):  # a lookup plugin failing must not stop ingest; duplicates can be merged later
+            log.exception(
+                "resolve_identity failed for %s/%s; the identity gets its own customer", *k
+            )
+            continue
         if named:
             hinted[k] = named
     hinted_found = _lookup_identities(session, {p for ps in hinted.values() for p in ps})

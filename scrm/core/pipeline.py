@@ -37,6 +37,7 @@ from scrm.core.schemas import (
     CaseStatus,
     Classification,
     Direction,
+    Engagement,
     InboundInteraction,
     Kind,
     Priority,
@@ -111,7 +112,22 @@ class IngestReport:
             "rejected": self.rejected,
             "cases_opened": self.cases_opened,
             "cases_updated": self.cases_updated,
+            "replayed": self.replayed,
         }
+
+
+def newest_engagement(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """Combine two observations of a post's metrics: counters only grow, so keep each maximum.
+
+    Re-reading an old archive after a newer observation therefore never rolls metrics back.
+    """
+    if not old:
+        return new
+    out = dict(old)
+    for k, v in new.items():
+        if v is not None and (out.get(k) is None or v > out[k]):
+            out[k] = v
+    return out
 
 
 def _batched(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
@@ -179,7 +195,7 @@ class Pipeline:
             self.hooks.notify("case_opened", case=info)
         for hook, kwargs in outcome.hook_calls:
             self.hooks.notify(hook, **kwargs)
-        for reject in outcome.report.rejects:
+        for reject in outcome.rejects:
             self.hooks.notify("interaction_rejected", reject=reject)
         return outcome.report
 
@@ -190,6 +206,8 @@ class _Outcome:
     stored: list[StoredInteraction] = field(default_factory=list)
     opened: list[CaseInfo] = field(default_factory=list)
     hook_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    rejects: list[RejectInfo] = field(default_factory=list)
+    """Every reject of the batch (the report lists only the first ones)."""
     """Loop effects (transitions, ratings, escalations) to report after commit, in order."""
 
 
@@ -252,18 +270,23 @@ class _BatchWriter:
                 self.out.report.duplicates += 1
                 if origin.reject_id is not None:
                     self._mark_replayed(origin.reject_id)
-                if it.engagement is not None:
-                    eng = it.engagement.model_dump()
-                    if key in fresh:
-                        first, first_origin = fresh[key]
-                        if first.engagement != it.engagement:
-                            fresh[key] = (
-                                first.model_copy(update={"engagement": it.engagement}),
-                                first_origin,
-                            )
-                            self.out.report.updated += 1
-                    elif existing[key][1] != eng:
-                        engagement_updates[existing[key][0]] = eng
+                if it.engagement is None:
+                    continue
+                if key in fresh:
+                    first, first_origin = fresh[key]
+                    before = first.engagement.model_dump() if first.engagement else None
+                    merged = newest_engagement(before, it.engagement.model_dump())
+                    if merged != before:
+                        update = {"engagement": Engagement.model_validate(merged)}
+                        fresh[key] = (first.model_copy(update=update), first_origin)
+                        self.out.report.updated += 1
+                else:
+                    iid, stored = existing[key]
+                    merged = newest_engagement(
+                        engagement_updates.get(iid, stored), it.engagement.model_dump()
+                    )
+                    if merged != stored:
+                        engagement_updates[iid] = merged
                 continue
             fresh[key] = (it, origin)
         if engagement_updates:
@@ -458,6 +481,10 @@ class _BatchWriter:
         route: RouteDecision,
     ) -> Case | None:
         linked = ctx.linked_case(it)
+        if it.noise is not None:
+            # An auto-reply or a bounce joins its thread for the record but is no customer
+            # activity: it neither reopens, nor resumes clocks, nor opens a case.
+            return linked
         if linked is not None and linked.status != CaseStatus.CLOSED:
             ctx.touch(linked, it.created_at)
             self._on_customer_message(linked, it, cls)
@@ -601,18 +628,18 @@ class _BatchWriter:
                         )
                     )
             self.out.report.rejected += 1
+            info = RejectInfo(
+                id=rid,
+                source=origin.source,
+                position=origin.position,
+                channel=origin.channel or (it.channel if it else None),
+                field=fld,
+                reason=reason,
+                payload=payload,
+            )
+            self.out.rejects.append(info)
             if len(self.out.report.rejects) < _KEEP_REJECTS:
-                self.out.report.rejects.append(
-                    RejectInfo(
-                        id=rid,
-                        source=origin.source,
-                        position=origin.position,
-                        channel=origin.channel,
-                        field=fld,
-                        reason=reason,
-                        payload=payload,
-                    )
-                )
+                self.out.report.rejects.append(info)
 
 
 class _CaseContext:

@@ -104,7 +104,10 @@ def get_plugin_manager(
             try:
                 pm.register(_load_builtin(spec, config), name=name)
             except Exception as exc:
-                raise PluginError(f"built-in plugin {name!r} failed to load: {exc}") from exc
+                error = PluginError(f"built-in plugin {name!r} failed to load: {exc}")
+                if strict:
+                    raise error from exc
+                pm.load_errors.append(str(error))
     if load_entrypoints:
         for ep in entry_points(group=hookspecs.PROJECT):
             if not wanted(ep.name) or pm.has_plugin(ep.name):

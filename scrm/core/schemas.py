@@ -236,6 +236,11 @@ class InboundInteraction(_Frozen):
         default=None,
         description="Put the message on this existing case (replies sent through scrm, agents' notes).",
     )
+    noise: Literal["auto_reply", "bounce", "mailing_list", "bulk"] | None = Field(
+        default=None,
+        description="Machine-sent mail and the like: stored and visible, but it never opens a case, "
+        "never reopens one, and never gets an acknowledgment (no mail loops).",
+    )
     raw: dict[str, Any] | None = Field(default=None, description="The native payload, kept whole.")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -17,7 +18,7 @@ from scrm.core.channel import Channel, ParseError
 from scrm.core.pipeline import Origin, Record, Rejected
 from scrm.core.schemas import InboundInteraction
 
-__all__ = ["FORMATS", "describe_validation_error", "read_jsonl", "records_from_payload"]
+__all__ = ["FORMATS", "describe_validation_error", "dump", "read_jsonl", "records_from_payload"]
 
 FORMATS = ("native", "interactions")
 
@@ -46,21 +47,47 @@ def records_from_payload(
         return
     assert channel is not None, "native format needs a channel"
     try:
-        parsed = list(channel.parse(payload))
-    except ParseError as exc:
-        yield Rejected(origin, exc.reason, exc.field)
-        return
-    except ValidationError as exc:
-        reason, fld = describe_validation_error(exc)
-        yield Rejected(origin, reason, fld)
-        return
+        parts = list(channel.split(payload))
     except Exception as exc:  # a channel bug must not lose the record
-        yield Rejected(
-            origin, f"channel {channel.name!r} failed to parse: {type(exc).__name__}: {exc}"
+        reason = (
+            f"channel {channel.name!r} failed to split the payload: {type(exc).__name__}: {exc}"
         )
+        yield Rejected(origin, reason)
         return
-    for it in parsed:
-        yield (it, origin)
+    for index, part in enumerate(parts):
+        # A payload of several parts keeps each part as its own record, so a reject holds
+        # exactly the part at fault and replays alone.
+        part_origin = origin if len(parts) == 1 else replace(origin, payload=dump(part))
+        prefix = "" if len(parts) == 1 else f"[{index}]"
+        try:
+            parsed = list(channel.parse(part))
+        except ParseError as exc:
+            yield Rejected(part_origin, exc.reason, _join(prefix, exc.field))
+            continue
+        except ValidationError as exc:
+            reason, fld = describe_validation_error(exc)
+            yield Rejected(part_origin, reason, _join(prefix, fld))
+            continue
+        except Exception as exc:  # a channel bug must not lose the record
+            reason = f"channel {channel.name!r} failed to parse: {type(exc).__name__}: {exc}"
+            yield Rejected(part_origin, reason, prefix or None)
+            continue
+        for it in parsed:
+            yield (it, part_origin)
+
+
+def _join(prefix: str, field: str | None) -> str | None:
+    if not prefix:
+        return field
+    return f"{prefix}.{field}" if field else prefix
+
+
+def dump(payload: Any) -> str:
+    """Serialise a payload for keeping as a reject (JSON, or repr when it is not JSON-able)."""
+    try:
+        return json.dumps(payload, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return repr(payload)
 
 
 def read_jsonl(

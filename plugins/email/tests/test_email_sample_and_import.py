@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import pytest
 from scrm_email.channel import EmailChannel
 from scrm_email.parse import encode_payload
 from scrm_email.sources import iter_payloads
@@ -132,11 +131,6 @@ def test_import_of_a_broken_message_is_kept_as_a_reject(
     assert reject.field == "From"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core change needed: the pipeline cannot yet store a message without opening a "
-    "case; the channel marks noise in raw['scrm_noise'] (see docs/channels/email.md)",
-)
 def test_noise_opens_no_case(app: Scrm, mail: Any) -> None:
     auto = mail(
         sender="o@example.com",

@@ -254,5 +254,6 @@ def parse_message(
         in_reply_to=_fit(in_reply_to) if in_reply_to else None,
         subject=re.sub(r"\s+", " ", subject)[:1000] or None,
         attachments=attachments,
+        noise=noise.kind if noise is not None else None,
         raw=keep,
     )
