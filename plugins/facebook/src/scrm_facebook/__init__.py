@@ -1,6 +1,34 @@
 """Facebook pages and Messenger channel for scrm (distribution ``scrm-facebook``, entry point group ``scrm``).
 
-Only hook implementations live here; the channel itself is in ``channel.py``.  The
-channel is being built (see the project's issues); until then this plugin registers nothing
-and its part of the sample data is ingested in scrm's interchange format.
+Only hook implementations live here: the channel is in :mod:`scrm_facebook.channel`,
+webhook parsing in :mod:`scrm_facebook.webhook`, the Graph API client in
+:mod:`scrm_facebook.graph`, webhook intake and polling in :mod:`scrm_facebook.sync`.
 """
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from scrm import hookimpl
+
+if TYPE_CHECKING:
+    import click
+
+    from scrm.core.channel import Channel
+
+
+@hookimpl
+def register_channels(register: Callable[[type[Channel]], None]) -> None:
+    """Register the ``facebook`` channel."""
+    from scrm_facebook.channel import FacebookChannel
+
+    register(FacebookChannel)
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    """Add ``scrm facebook poll`` and ``scrm facebook check``."""
+    from scrm_facebook.cli import facebook
+
+    cli.add_command(facebook)
