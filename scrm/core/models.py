@@ -17,6 +17,8 @@ from scrm.core.db import Base, created_ts, intpk, updated_ts
 
 __all__ = [
     "Agent",
+    "ApiKey",
+    "AuditEntry",
     "Case",
     "CaseEvent",
     "Customer",
@@ -24,12 +26,16 @@ __all__ = [
     "Department",
     "FollowUp",
     "Identity",
+    "InboxPayload",
     "Incident",
     "Interaction",
+    "LabelCorrection",
     "OutboxMessage",
     "PluginState",
     "Reject",
     "SlaAlert",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]
 
 OPEN_STATUSES = (
@@ -327,6 +333,112 @@ class OutboxMessage(Base):
     external_id: Mapped[str | None] = mapped_column(sa.String(255))
     created_at: Mapped[created_ts]
     sent_at: Mapped[datetime | None]
+
+
+class LabelCorrection(Base):
+    """An agent's correction of a classification; training data for the learned classifier."""
+
+    __tablename__ = "label_corrections"
+
+    id: Mapped[intpk]
+    interaction_id: Mapped[int] = mapped_column(sa.ForeignKey("interactions.id"), index=True)
+    actor: Mapped[str] = mapped_column(sa.String(64))
+    kind: Mapped[str | None] = mapped_column(sa.String(16))
+    category: Mapped[str | None] = mapped_column(sa.String(64))
+    sentiment: Mapped[str | None] = mapped_column(sa.String(8))
+    language: Mapped[str | None] = mapped_column(sa.String(16))
+    urgency: Mapped[list[Any] | None]
+    previous: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[created_ts]
+
+
+class AuditEntry(Base):
+    """An administrative action (keys, webhooks, merges, erasures, configuration), without secrets."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (sa.Index("ix_audit_log_at", "at"),)
+
+    id: Mapped[intpk]
+    at: Mapped[created_ts]
+    actor: Mapped[str] = mapped_column(sa.String(64))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    target_type: Mapped[str | None] = mapped_column(sa.String(32))
+    target_id: Mapped[str | None] = mapped_column(sa.String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ApiKey(Base):
+    """A REST API key; only its hash is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[intpk]
+    name: Mapped[str] = mapped_column(sa.String(128))
+    prefix: Mapped[str] = mapped_column(sa.String(16), index=True)
+    key_hash: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    role: Mapped[str] = mapped_column(sa.String(16))
+    departments: Mapped[list[Any]] = mapped_column(default=list)
+    agent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("agents.id"))
+    created_by: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[created_ts]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class WebhookSubscription(Base):
+    """An outgoing webhook: events are POSTed to ``url``, signed with a secret derived from the server key."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[intpk]
+    url: Mapped[str] = mapped_column(sa.String(2048))
+    event_types: Mapped[list[Any]] = mapped_column(default=list)
+    description: Mapped[str | None] = mapped_column(sa.String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_by: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[created_ts]
+
+
+class WebhookDelivery(Base):
+    """One event for one subscriber, delivered with retries like the outbox."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (sa.Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[intpk]
+    subscription_id: Mapped[int] = mapped_column(sa.ForeignKey("webhook_subscriptions.id"), index=True)
+    event_type: Mapped[str] = mapped_column(sa.String(64))
+    idempotency_key: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    response_status: Mapped[int | None]
+    created_at: Mapped[created_ts]
+    delivered_at: Mapped[datetime | None]
+
+
+class InboxPayload(Base):
+    """A verified webhook delivery stored before it is acknowledged, processed right after."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        sa.Index("ix_inbox_status_received_at", "status", "received_at"),
+        # The same delivery redelivered is stored once.
+        sa.UniqueConstraint("channel", "body_sha256"),
+    )
+
+    id: Mapped[intpk]
+    channel: Mapped[str] = mapped_column(sa.String(32))
+    received_at: Mapped[created_ts]
+    body: Mapped[str] = mapped_column(sa.Text)
+    body_sha256: Mapped[str] = mapped_column(sa.String(64))
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    processed_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class Reject(Base):
