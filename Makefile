@@ -18,8 +18,11 @@ venv: $(STAMP)
 ## demo: set everything up, ingest the bundled sample into SQLite, print the case board
 demo: $(STAMP)
 	rm -rf demo && mkdir demo
-	cd demo && ../$(BIN)/scrm init --database-url sqlite:///scrm.db
-	cd demo && ../$(BIN)/scrm ingest --format interactions ../scrm/data/sample/interactions.jsonl
+	install -m 600 scrm/data/sample/demo.toml demo/scrm.toml
+	cd demo && ../$(BIN)/scrm db upgrade
+	cd demo && ../$(BIN)/scrm ingest --channel twitter ../plugins/twitter/sample/twitter.jsonl
+	cd demo && ../$(BIN)/scrm ingest --channel facebook ../plugins/facebook/sample/facebook.jsonl
+	cd demo && ../$(BIN)/scrm email import ../plugins/email/sample
 	cd demo && ../$(BIN)/scrm ingest --channel phone ../scrm/data/sample/phone.jsonl
 	cd demo && ../$(BIN)/scrm cases list --status open --limit 40
 	@echo "The demo database is demo/scrm.db; try: cd demo && ../$(BIN)/scrm case show 1"

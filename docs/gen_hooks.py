@@ -6,6 +6,10 @@
 * ``docs/operators.md``, between ``<!-- cli:start -->`` and ``<!-- cli:end -->``: the CLI
   reference, rendered from the click tree ``scrm.cli.build_cli(pm)`` of scrm and its built-in
   plugins (installed channel plugins are documented in ``docs/channels/``).
+* ``docs/complaint-loop.md`` and ``docs/index.md``, between ``<!-- transitions:start -->`` and
+  ``<!-- transitions:end -->``: the case lifecycle table, rendered from
+  :data:`scrm.core.cases.TRANSITIONS`, with the command and the reply template that move a
+  case into each status (``scrm.cli.loop.ACTIONS``, ``scrm.core.workflow.TEMPLATE_STATUS``).
 
 Run it after changing a hookspec or a command::
 
@@ -31,6 +35,9 @@ PLUGINS_MD = DOCS / "plugins.md"
 OPERATORS_MD = DOCS / "operators.md"
 HOOKS_MARKERS = ("<!-- hooks:start -->", "<!-- hooks:end -->")
 CLI_MARKERS = ("<!-- cli:start -->", "<!-- cli:end -->")
+LOOP_MD = DOCS / "complaint-loop.md"
+INDEX_MD = DOCS / "index.md"
+TRANSITIONS_MARKERS = ("<!-- transitions:start -->", "<!-- transitions:end -->")
 REGENERATE = ".venv/bin/python docs/gen_hooks.py"
 HELP_WIDTH = 88
 
@@ -212,6 +219,34 @@ def render_cli() -> str:
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- lifecycle
+
+
+def render_transitions() -> str:
+    """Render the lifecycle table (the text between the transitions markers)."""
+    from scrm.cli.loop import ACTIONS
+    from scrm.core.cases import TRANSITIONS
+    from scrm.core.workflow import TEMPLATE_STATUS
+
+    command = {status: f"`scrm case {verb}`" for verb, status in ACTIONS.items()}
+    template = {status: f"`--template {name}`" for name, status in TEMPLATE_STATUS.items()}
+    lines = [
+        "",
+        "<!-- Generated from scrm.core.cases.TRANSITIONS by docs/gen_hooks.py; run "
+        f"`{REGENERATE}` after changing the table. Do not edit by hand. -->",
+        "",
+        "| status | may go to | moved here by | or by replying with |",
+        "|---|---|---|---|",
+    ]
+    for status, targets in TRANSITIONS.items():
+        allowed = ", ".join(t.value for t in targets) or "nothing"
+        lines.append(
+            f"| {status.value} | {allowed} | {command.get(status, '(opened by ingest)')} "
+            f"| {template.get(status, '-')} |"
+        )
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- files
 
 
@@ -229,7 +264,12 @@ def current_section(text: str, markers: tuple[str, str]) -> str:
     return text.partition(start)[2].partition(end)[0].strip()
 
 
-TARGETS = ((PLUGINS_MD, HOOKS_MARKERS, render_hooks), (OPERATORS_MD, CLI_MARKERS, render_cli))
+TARGETS = (
+    (PLUGINS_MD, HOOKS_MARKERS, render_hooks),
+    (OPERATORS_MD, CLI_MARKERS, render_cli),
+    (LOOP_MD, TRANSITIONS_MARKERS, render_transitions),
+    (INDEX_MD, TRANSITIONS_MARKERS, render_transitions),
+)
 
 
 def main(argv: list[str]) -> int:

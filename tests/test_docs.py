@@ -1,7 +1,9 @@
 """The docs are generated from the code where they can be, and their examples run.
 
-* the hook reference in ``docs/plugins.md`` and the CLI reference in ``docs/operators.md``
-  match what ``docs/gen_hooks.py`` renders from the hookspecs and the click tree;
+* the hook reference in ``docs/plugins.md``, the CLI reference in ``docs/operators.md`` and the
+  case lifecycle table in ``docs/complaint-loop.md`` and ``docs/index.md`` match what
+  ``docs/gen_hooks.py`` renders from the hookspecs, the click tree and
+  ``scrm.core.cases.TRANSITIONS``;
 * every hookspec is documented with its exact signature;
 * every hookspec is exercised by at least one test;
 * every ```python block of ``docs/embedding.md`` runs, top to bottom, on a fresh SQLite DB.
@@ -58,6 +60,26 @@ def test_cli_reference_is_current() -> None:
         "docs/operators.md: the CLI reference differs from the click tree; "
         f"regenerate it with `{REGENERATE}`"
     )
+
+
+@pytest.mark.parametrize("page", ["complaint-loop.md", "index.md"])
+def test_transition_table_is_current(page: str) -> None:
+    text = _read(page)
+    start, end = gen.TRANSITIONS_MARKERS
+    assert start in text and end in text, f"docs/{page} lost its {start} ... {end} markers"
+    assert gen.current_section(text, gen.TRANSITIONS_MARKERS) == gen.render_transitions().strip(), (
+        f"docs/{page}: the lifecycle table differs from scrm.core.cases.TRANSITIONS; "
+        f"regenerate it with `{REGENERATE}`"
+    )
+
+
+def test_transition_table_lists_every_transition() -> None:
+    from scrm.core.cases import TRANSITIONS
+
+    rendered = gen.render_transitions()
+    for status, targets in TRANSITIONS.items():
+        row = next(line for line in rendered.splitlines() if line.startswith(f"| {status.value} |"))
+        assert all(t.value in row.split("|")[2] for t in targets), row
 
 
 def test_there_are_hookspecs() -> None:

@@ -129,3 +129,70 @@ def test_cli_sla_check_lists_breached_cases(app, cli):
     out = cli("sla", "check").stdout
     assert "breach: case 1 first_response" in out
     assert "breach" not in cli("sla", "check").stdout.split("breached")[0]
+
+
+def test_policies_come_from_configuration_rules_and_playbooks():
+    from scrm.core.config import Config
+    from scrm.core.schemas import CaseInfo, CaseStatus, Kind, Priority
+    from scrm.plugins.sla import plugin
+
+    config = Config(
+        plugins={
+            "sla": {
+                "warn_before": "PT15M",
+                "calendars": {
+                    "office": {
+                        "timezone": "Europe/Istanbul",
+                        "hours": {d: "09:00-18:00" for d in ("mon", "tue", "wed", "thu", "fri")},
+                    }
+                },
+                "policies": {"normal": {"first_response": "PT3H", "calendar": "office"}},
+                "rules": [
+                    {
+                        "name": "phone leads",
+                        "match": {"kind": ["lead"], "channel": ["phone"]},
+                        "first_response": "PT30M",
+                    }
+                ],
+            }
+        }
+    )
+    sla = plugin(config)
+
+    def case(**kw):
+        base = {
+            "id": 1,
+            "customer_id": 1,
+            "channel": "twitter",
+            "department": "support",
+            "kind": Kind.COMPLAINT,
+            "category": "other",
+            "priority": Priority.NORMAL,
+            "status": CaseStatus.NEW,
+            "opened_at": FRIDAY_5PM,
+        }
+        return CaseInfo(**(base | kw))
+
+    normal = sla.choose_sla(case())
+    assert (normal.first_response, normal.calendar.hours["mon"], normal.warn_before) == (
+        timedelta(hours=3),
+        "09:00-18:00",
+        timedelta(minutes=15),
+    )
+    lead = sla.choose_sla(case(kind=Kind.LEAD, channel="phone"))
+    assert lead.first_response == timedelta(minutes=30) and lead.name == "normal/phone leads"
+    # The delivery playbook answers faster than the priority's policy: its [sla] wins.
+    delivery = sla.choose_sla(case(category="delivery"))
+    assert delivery.first_response == timedelta(hours=2) and "playbook:delivery" in delivery.name
+    # The same policy for every channel unless a rule says otherwise: phone equals twitter.
+    assert sla.choose_sla(case(channel="phone")) == normal
+
+
+def test_bad_sla_configuration_names_the_key():
+    from scrm.core.config import Config
+    from scrm.plugins.sla import plugin
+
+    with pytest.raises(ValueError, match=r"policies\.normal: unknown calendar 'office'"):
+        plugin(Config(plugins={"sla": {"policies": {"normal": {"calendar": "office"}}}}))
+    with pytest.raises(ValueError, match=r"plugins\.sla\.policies\.normal\.first_response"):
+        plugin(Config(plugins={"sla": {"policies": {"normal": {"first_response": "soon"}}}}))

@@ -7,10 +7,25 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import click
 
-from scrm.cli import admin, cases, customers, ingest, interactions, loop, rejects, textjobs
+from scrm.cli import (
+    admin,
+    cases,
+    customers,
+    ingest,
+    interactions,
+    learning,
+    loop,
+    rejects,
+    report,
+    retention,
+    serve,
+    textjobs,
+    worker,
+)
 from scrm.cli.context import CliContext, ScrmGroup
 from scrm.core.config import Config, ConfigError, load_config
 from scrm.core.plugins import PluginManager, get_plugin_manager
@@ -43,7 +58,21 @@ def build_cli(pm: PluginManager | None = None, config: Config | None = None) -> 
             config_file=config_file, database_url=database_url, pm=pm, config=config
         )
 
-    for module in (admin, ingest, interactions, customers, cases, loop, rejects, textjobs):
+    for module in (
+        admin,
+        ingest,
+        interactions,
+        customers,
+        cases,
+        loop,
+        learning,
+        rejects,
+        report,
+        retention,
+        serve,
+        textjobs,
+        worker,
+    ):
         module.register(cli)
     if pm is not None:
         pm.hook.register_commands(cli=cli)
@@ -63,6 +92,7 @@ def _early_option(argv: list[str], name: str) -> str | None:
 
 
 def main() -> None:
+    warnings.formatwarning = lambda message, *_args, **_kw: f"warning: {message}\n"
     argv = sys.argv[1:]
     config_file = _early_option(argv, "--config") or os.environ.get("SCRM_CONFIG")
     url = _early_option(argv, "--database-url") or os.environ.get("SCRM_DATABASE_URL")

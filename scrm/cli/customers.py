@@ -1,11 +1,15 @@
-"""``scrm customers list/show/merge/unmerge/duplicates``."""
+"""``scrm customers list/show/merge/unmerge/duplicates/erase/export``."""
 
 from __future__ import annotations
+
+import json
+import os
 
 import click
 
 from scrm.cli.context import CliContext, emit, table
 from scrm.core import customers as ops
+from scrm.core import privacy
 
 __all__ = ["register"]
 
@@ -164,6 +168,62 @@ def duplicates(obj: CliContext, min_score: float, limit: int, as_json: bool) -> 
             [(d.a, d.b, f"{d.score:.2f}", "; ".join(d.evidence)) for d in found],
         )
     )
+
+
+@group.command("erase")
+@click.argument("customer_id", type=int)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--actor", default="cli", show_default=True, help="Who asked (kept in the audit log)."
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def erase(obj: CliContext, customer_id: int, yes: bool, actor: str, as_json: bool) -> None:
+    """Erase a person's personal data (KVKK/GDPR), across their whole merge family.
+
+    Names, handles, addresses, message texts, payloads, attachments, notes and replies are
+    removed or irreversibly anonymised; counts, times, states and ratings stay for metrics.
+    This cannot be undone.
+    """
+    app = obj.app()
+    if not yes:
+        click.confirm(
+            f"Erase customer {customer_id} and every record merged with it? This cannot be undone",
+            abort=True,
+        )
+    with app.session() as s:
+        report = privacy.erase_customer(s, customer_id, actor, app.hooks)
+    privacy.purge_deleted(app.engine)
+    if as_json:
+        emit(report.as_dict())
+        return
+    click.echo(
+        f"erased customer {report.customer_id} (records {', '.join(map(str, report.customers))})"
+    )
+    obj.console.print(table(None, ["table", "rows"], sorted(report.counts.items())))
+
+
+@group.command("export")
+@click.argument("customer_id", type=int)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write to this file (readable by its owner only) instead of standard output.",
+)
+@click.pass_obj
+def export(obj: CliContext, customer_id: int, output: str | None) -> None:
+    """Write everything stored about a person (their merge family) as JSON (data portability)."""
+    with obj.app().session() as s:
+        data = privacy.export_customer(s, customer_id)
+    text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    if output is None:
+        click.echo(text)
+        return
+    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text + "\n")
+    click.echo(f"wrote {output}", err=True)
 
 
 def register(cli: click.Group) -> None:

@@ -412,6 +412,9 @@ def agents_group() -> None:
 @click.option("--capacity", type=int, default=10, show_default=True, help="Open cases at most.")
 @click.option("--languages", help="Comma-separated languages the agent answers in.")
 @click.option("--categories", help="Comma-separated categories the agent handles.")
+@click.option(
+    "--pools", help="Comma-separated routing pools the agent works (rules may route to a pool)."
+)
 @click.pass_obj
 def agents_add(
     obj: CliContext,
@@ -424,11 +427,12 @@ def agents_add(
     capacity: int,
     languages: str | None,
     categories: str | None,
+    pools: str | None,
 ) -> None:
     """Add or update an agent."""
     skills = {
         k: [x.strip() for x in v.split(",") if x.strip()]
-        for k, v in (("languages", languages), ("categories", categories))
+        for k, v in (("languages", languages), ("categories", categories), ("pools", pools))
         if v
     }
     data = agent_ops.AgentIn(
@@ -441,12 +445,14 @@ def agents_add(
         capacity=capacity,
         skills=skills,
     )
+    app = obj.app()
     try:
-        with obj.app().session() as s:
-            agent_ops.save_agent(s, data)
+        with app.session() as s:
+            saved = agent_ops.save_agent(s, data)
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"agent {username} saved")
+    taken = app.workflow.drain() if saved.status == "active" and saved.department else 0
+    click.echo(f"agent {username} saved" + (f"; {taken} waiting cases assigned" if taken else ""))
 
 
 @agents_group.command("list")

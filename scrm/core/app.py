@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from scrm.core import db, queries
 from scrm.core.channel import Channel
 from scrm.core.config import Config, load_config
+from scrm.core.logsafe import set_log_content
 from scrm.core.models import Department, Reject
 from scrm.core.pipeline import IngestReport, Origin, Pipeline, Record, Rejected
 from scrm.core.plugins import Hooks, PluginManager, get_plugin_manager
@@ -47,6 +48,7 @@ class Scrm:
 
     def __init__(self, config: Config, pm: PluginManager | None = None) -> None:
         self.config = config
+        set_log_content(config.log_content)
         self.pm = pm if pm is not None else get_plugin_manager(config)
         self.hooks = Hooks(self.pm)
         self.engine = db.make_engine(config.database_url)
@@ -54,6 +56,7 @@ class Scrm:
         self._channels: dict[str, Channel] = {}
         self._departments_synced = False
         self.workflow = Workflow(self)
+        self.pm.hook.app_started(app=self)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -133,6 +136,7 @@ class Scrm:
             batch_size=self.config.batch_size,
             attach_window=self.config.attach_window,
             departments=[(d.code, d.name) for d in self.config.departments],
+            assignment={d.code: d.assignment for d in self.config.departments},
             cases=self.config.cases,
             playbooks=lambda: self.workflow.playbooks,
         )

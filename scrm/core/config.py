@@ -14,13 +14,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from scrm.core.schemas import BusinessCalendar
 
 __all__ = [
     "CasesConfig",
@@ -29,6 +31,9 @@ __all__ = [
     "CsatConfig",
     "DepartmentConfig",
     "EscalationStep",
+    "ReportConfig",
+    "RetentionConfig",
+    "ServerConfig",
     "load_config",
     "starter_config",
 ]
@@ -45,6 +50,10 @@ class DepartmentConfig(BaseModel):
 
     code: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
     name: str
+    assignment: Literal["least_open", "round_robin", "manual"] = Field(
+        default="least_open",
+        description="How new cases find an agent: fewest open cases, in turn, or by hand.",
+    )
 
 
 class EscalationStep(BaseModel):
@@ -108,6 +117,90 @@ class CasesConfig(BaseModel):
     )
 
 
+class ServerConfig(BaseModel):
+    """``[server]``: the HTTP service (``scrm serve``): webhooks in and out, request limits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Server key; the signing secret of every outgoing webhook is derived from it "
+        "(nothing secret is stored in the database). Set SCRM_SERVER__SECRET_KEY.",
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1, description="Largest request body accepted (bigger: 413)."
+    )
+    process_webhooks: bool = Field(
+        default=True,
+        description="Process a stored webhook delivery right after answering it; off: leave "
+        "it to `scrm inbox process`.",
+    )
+    deliver_interval: float = Field(
+        default=5.0,
+        ge=0,
+        description="Seconds between outgoing webhook delivery runs inside `scrm serve`; 0: off.",
+    )
+    webhook_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds to wait for a subscriber to answer."
+    )
+
+
+class RetentionConfig(BaseModel):
+    """``[retention]``: how many days each class of personal data is kept (unset: forever).
+
+    Applied by ``scrm retention apply`` (:func:`scrm.core.retention.apply_retention`); rows
+    that metrics count are kept, only their content goes.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    raw_payloads: int | None = Field(
+        default=None, ge=1, description="Days to keep interactions' native payloads (raw)."
+    )
+    closed_cases: int | None = Field(
+        default=None,
+        ge=1,
+        description="Days after closing before a case's content (messages, notes, replies) "
+        "is anonymised; rows, times and states stay for metrics.",
+    )
+    rejects: int | None = Field(
+        default=None, ge=1, description="Days to keep rejects (dead letters) since last touched."
+    )
+    outbox_bodies: int | None = Field(
+        default=None, ge=1, description="Days to keep the text of delivered replies in the outbox."
+    )
+    webhook_payloads: int | None = Field(
+        default=None, ge=1, description="Days to keep payloads of delivered outgoing webhooks."
+    )
+    inbox_bodies: int | None = Field(
+        default=None, ge=1, description="Days to keep bodies of processed incoming webhooks."
+    )
+
+
+class ReportConfig(BaseModel):
+    """``[report]``: the metrics report (``scrm report``) and its channel parity check."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    parity_tolerance_percent: float = Field(
+        default=20.0,
+        ge=0,
+        description="A metric whose traditional-channel value differs from the social one by more "
+        "than this (percent of the social value; percentage points for rates) is a parity gap: "
+        "highlighted, and the parity_gap hook fires.",
+    )
+    business_calendar: BusinessCalendar | None = Field(
+        default=None,
+        description="Opening hours for business-time durations of every case; unset: the "
+        "calendar of each case's SLA policy (choose_sla hook).",
+    )
+    traditional_channels: tuple[str, ...] = Field(
+        default=("email", "phone", "letter", "fax", "walk_in"),
+        description="Channels counted as traditional when no installed plugin declares them "
+        "(a plugin's Channel.social decides for its own channels).",
+    )
+
+
 DEFAULT_DEPARTMENTS = [
     DepartmentConfig(code="support", name="Customer support"),
     DepartmentConfig(code="sales", name="Sales"),
@@ -138,6 +231,14 @@ class Config(BaseSettings):
     )
     departments: list[DepartmentConfig] = Field(default_factory=lambda: list(DEFAULT_DEPARTMENTS))
     cases: CasesConfig = Field(default_factory=CasesConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+    log_content: bool = Field(
+        default=False,
+        description="Write message texts and personal data (addresses, handles) into logs; "
+        "off: logs carry ids only. For debugging, never in production.",
+    )
     channels: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-channel settings, e.g. [channels.twitter]."
     )
@@ -167,6 +268,14 @@ class Config(BaseSettings):
 
     def channel_settings(self, name: str) -> dict[str, Any]:
         return dict(self.channels.get(name, {}))
+
+    def __repr_args__(self) -> Any:
+        # Channel and plugin sections are free-form and hold credentials (validated into
+        # SecretStr only by their plugin): a repr in a log or traceback shows their keys only.
+        for key, value in super().__repr_args__():
+            if key in ("channels", "plugins") and isinstance(value, dict):
+                value = {k: sorted(v) if isinstance(v, dict) else "..." for k, v in value.items()}
+            yield key, value
 
 
 def _find_config_file(path: str | os.PathLike[str] | None) -> Path | None:
@@ -238,6 +347,10 @@ attach_window = "P7D"
 auto_acknowledge = false
 # Escalate a case that the customer reopens this many times.
 reopen_escalate_after = 2
+# Ask for a rating when a solution is proposed (the question and scale: [cases.csat]).
+ask_csat = true
+# Your own playbooks (one TOML file per category) instead of the shipped set:
+# playbooks = "playbooks/"
 # Escalation ladder, climbed when a deadline is missed (default shown):
 # [[cases.escalation]]
 # after = "PT0S"
@@ -260,4 +373,23 @@ reopen_escalate_after = 2
 # Built-in plugin settings.
 # [plugins.classifier]
 # taxonomy = "my-taxonomy.toml"
+# model = "scrm-model.pkl"        # written by `scrm train`
+
+# SLA policies per priority, in business time with a calendar:
+# [plugins.sla]
+# warn_before = "PT30M"
+# [plugins.sla.calendars.office]
+# timezone = "Europe/Istanbul"
+# hours = {{ mon = "09:00-18:00", tue = "09:00-18:00", wed = "09:00-18:00", thu = "09:00-18:00", fri = "09:00-18:00" }}
+# holidays = ["2025-01-01"]
+# [plugins.sla.policies.normal]
+# first_response = "PT4H"
+# resolution = "P3D"
+# calendar = "office"
+
+# Routing rules, tried in order before the defaults:
+# [[plugins.router.rules]]
+# name = "gold customers"
+# match = {{ kind = ["complaint"], customer = {{ tier = "gold" }} }}
+# priority = "high"
 '''

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from scrm.core import text
 from scrm.core.db import utcnow
+from scrm.core.logsafe import loggable
 from scrm.core.models import Case, CaseEvent, Customer, CustomerMerge, Identity, Interaction
 
 if TYPE_CHECKING:
@@ -197,7 +198,9 @@ def resolve_authors(
             Exception
         ):  # a lookup plugin failing must not stop ingest; duplicates can be merged later
             log.exception(
-                "resolve_identity failed for %s/%s; the identity gets its own customer", *k
+                "resolve_identity failed for %s/%s; the identity gets its own customer",
+                k[0],
+                loggable(k[1]),  # an e-mail address or phone number on some channels
             )
             continue
         if named:

@@ -112,6 +112,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            # Deleted and overwritten content is zeroed on disk instead of lingering in free
+            # pages, so an erased person's data cannot be read back from the file.
+            cur.execute("PRAGMA secure_delete=ON")
             if ":memory:" not in url and "mode=memory" not in url:
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute("PRAGMA synchronous=NORMAL")

@@ -14,17 +14,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 if TYPE_CHECKING:
     import click
+    from fastapi import APIRouter
 
+    from scrm.core.app import Scrm
     from scrm.core.channel import Channel
     from scrm.core.schemas import (
         CaseInfo,
         Classification,
+        CustomerInfo,
+        Engagement,
         InboundInteraction,
         OutboundMessage,
         RejectInfo,
@@ -82,6 +86,54 @@ def register_migrations(register: Callable[[str], None]) -> None:
     """
 
 
+@hookspec
+def register_routes(router: APIRouter) -> None:
+    """Add HTTP routes to ``scrm serve``, such as a channel's webhook at ``/webhooks/<channel>``.
+
+    Called once when the HTTP application is built (:func:`scrm.server.create_app`); must not
+    open the database.  Routes added here are outside ``/api/v1`` and get no API-key check:
+    they must authenticate their callers themselves (a channel verifies the platform's
+    signature).  A webhook POST should hand the raw request to
+    :func:`scrm.server.inbox.receive_webhook`, which verifies it with ``Channel.verify``,
+    stores it durably in the inbox before answering 200, and ingests it right after.
+
+    :param router: a FastAPI ``APIRouter``; add routes with ``router.get(...)`` /
+        ``router.post(...)`` or ``router.add_api_route(...)``.  Each handler can reach the
+        application as ``request.app.state.scrm``.
+    :returns: ``None``.
+    """
+
+
+@hookspec
+def app_started(app: Scrm) -> None:
+    """Keep a reference to the application: its sessions, configuration and hooks.
+
+    Called once at the end of :class:`~scrm.core.app.Scrm` construction (``scrm.open``, each
+    CLI command, the HTTP server), before any ingest; must not open the database.  Plugins
+    that keep tables of their own (the department modules) use ``app.session()`` in their
+    after-commit hooks and fire their own hooks with ``app.hooks.notify``.  When several
+    applications share one plugin manager, the most recently started one is meant.
+
+    :param app: the application.
+    :returns: ``None``.
+    """
+
+
+@hookspec
+def register_tasks(register: Callable[..., None]) -> None:
+    """Add periodic background tasks to ``scrm worker`` (polling a channel, say).
+
+    Called once when a worker starts.
+
+    :param register: call it as ``register(name, interval, run, exclusive=True)``: ``run`` is
+        called with the application and the current time and returns a one-line summary;
+        ``interval`` is in seconds; an ``exclusive`` task runs on one worker at a time (on
+        PostgreSQL, under an advisory lock named after it), so several workers never poll
+        the same mailbox or account at once.
+    :returns: ``None``.
+    """
+
+
 # ---------------------------------------------------------------------------
 # Ingest: called inside the batch's transaction, once per interaction.
 # Return values only; side effects outside the database belong after commit.
@@ -117,7 +169,7 @@ def classify_interaction(interaction: InboundInteraction) -> Classification | No
 
 @hookspec(firstresult=True)
 def route_interaction(
-    interaction: InboundInteraction, classification: Classification
+    interaction: InboundInteraction, classification: Classification, customer: CustomerInfo | None
 ) -> RouteDecision | None:
     """Decide which department owns a message, its priority, and whether it opens a case.
 
@@ -126,6 +178,8 @@ def route_interaction(
 
     :param interaction: the validated interaction.
     :param classification: the result of ``classify_interaction``.
+    :param customer: the customer it belongs to (attributes such as a tier), or ``None``
+        when it could not be resolved.
     :returns: a :class:`~scrm.core.schemas.RouteDecision` (``department=None`` opens no case),
         or ``None`` to defer.
     """
@@ -259,6 +313,90 @@ def csat_received(case: CaseInfo, score: int, satisfied: bool) -> None:
     """
 
 
+@hookspec
+def engagement_updated(interaction_id: int, engagement: Engagement) -> None:
+    """React to new public metrics of a stored post (likes, shares, replies grew).
+
+    Called after commit, once per stored interaction whose metrics a re-observation (the
+    same ``(channel, external_id)`` delivered again) raised.  Counters only grow: each metric
+    is the maximum of every observation.  Not called when the first observation and its
+    update arrive in the same batch (the interaction is stored with the newest metrics).
+
+    :param interaction_id: the stored interaction.
+    :param engagement: its metrics after the update.
+    :returns: ``None``.
+    """
+
+
+@hookspec
+def spike_detected(
+    scope: str, metric: str, hour: datetime, count: int, baseline: float, p_value: float
+) -> None:
+    """React to mentions rising far above their recent baseline (alert marketing).
+
+    Called after commit by the marketing module, once per spike: the first anomalous hour
+    of a run of consecutive anomalous hours.  The statistical rule is documented in
+    ``docs/departments.md``.
+
+    :param scope: ``brand`` or ``campaign:<name>``.
+    :param metric: ``mentions`` (all inbound messages) or ``negative`` (negative ones).
+    :param hour: start of the anomalous hour (UTC).
+    :param count: messages in that hour.
+    :param baseline: expected messages per hour (mean of the rolling window).
+    :param p_value: Poisson upper-tail probability of ``count`` or more under the baseline.
+    :returns: ``None``.
+    """
+
+
+@hookspec
+def crisis_detected(case: CaseInfo, score: float, evidence: dict[str, Any]) -> None:
+    """React to a complaint that is going viral (page the crisis owner, brief PR).
+
+    Called after commit, exactly once per case, when its virality risk first crosses the
+    configured threshold.  The case has already become urgent and been escalated to the
+    crisis owner (see ``case_escalated``).
+
+    :param case: the case after escalation.
+    :param score: the virality risk in [0, 1].
+    :param evidence: the score's components and the figures behind them.
+    :returns: ``None``.
+    """
+
+
+@hookspec
+def coordinated_detected(case_ids: list[int], evidence: dict[str, Any]) -> None:
+    """React to a burst of near-duplicate complaints that looks coordinated.
+
+    Called after commit, once per burst.  The cases are flagged ``suspected_coordinated``
+    with the evidence and routed to review; they are never deleted or dismissed (a real
+    customer may be among them).
+
+    :param case_ids: the cases flagged in this burst.
+    :param evidence: accounts, similarity, window, and why each account looks suspicious.
+    :returns: ``None``.
+    """
+
+
+@hookspec
+def parity_gap(metric: str, social: float, traditional: float, gap: float) -> None:
+    """React to traditional-channel customers being served worse (or better) than social ones.
+
+    Called once per metric outside the ``[report] parity_tolerance_percent`` tolerance
+    whenever a metrics report is built (``scrm report``,
+    :func:`scrm.core.metrics.generate_report`); reports only read, so nothing is committed.
+    The definitions of the metrics and of the gap are in ``docs/reports.md``.
+
+    :param metric: the metric's name, e.g. ``first_response_median`` or ``sla_resolution``.
+    :param social: its value over the social channels (seconds, a 0..1 ratio or a score).
+    :param traditional: its value over the traditional channels (phone, letter, fax,
+        walk-in, e-mail), in the same unit.
+    :param gap: percent, positive when the traditional group is served worse, negative when
+        better: relative to the social value for times and scores, percentage points for
+        ratios.
+    :returns: ``None``.
+    """
+
+
 # ---------------------------------------------------------------------------
 # Errors
 # ---------------------------------------------------------------------------
@@ -272,5 +410,30 @@ def interaction_rejected(reject: RejectInfo) -> None:
     table and can be replayed with ``scrm rejects replay``.
 
     :param reject: what was rejected, where, and why.
+    :returns: ``None``.
+    """
+
+
+# ---------------------------------------------------------------------------
+# Data rights: called when a person's personal data is erased (KVKK, GDPR).
+# ---------------------------------------------------------------------------
+
+
+@hookspec
+def erase_customer_data(
+    customer_id: int, identities: list[tuple[str, str]], attachments: list[tuple[str, str]]
+) -> None:
+    """Delete what the plugin keeps about a person outside scrm's tables (files, caches).
+
+    Called by :func:`scrm.core.privacy.erase_customer` inside the erasure's transaction,
+    after the database rows have been anonymised and before commit.  Raising aborts the
+    erasure: it is rolled back and can be run again, so implementations must be idempotent
+    (a file already gone is not an error).
+
+    :param customer_id: the surviving customer record of the person's merge family.
+    :param identities: the person's ``(channel, external_id)`` pairs as they were before
+        erasure (the database now holds tombstones).
+    :param attachments: ``(channel, url)`` of the person's attachments that no other
+        customer's message refers to; a plugin deletes the ones it stored.
     :returns: ``None``.
     """

@@ -95,7 +95,13 @@ class LoopEffects:
                 )
             )
         step = next((st for st in config.escalation if st.to == "lead"), None)
-        for case, why in self.escalations if step is not None else ():
+        once: dict[int, tuple[Case, str]] = {}
+        for (
+            case,
+            why,
+        ) in self.escalations:  # a low rating that is also the n-th reopening escalates once
+            once.setdefault(id(case), (case, why))
+        for case, why in once.values() if step is not None else ():
             reason = (
                 f"reopened {case.reopen_count} times"
                 if why == "reopened"

@@ -150,6 +150,9 @@ class Case(Base):
         sa.Index("ix_cases_status_next_due", "status", "next_due"),
         sa.Index("ix_cases_department_id_status", "department_id", "status"),
         sa.Index("ix_cases_customer_id_status", "customer_id", "status"),
+        # Metrics: "cases opened in the period" and "cases still open at a given time".
+        sa.Index("ix_cases_opened_at", "opened_at"),
+        sa.Index("ix_cases_resolved_at", "resolved_at"),
     )
 
     id: Mapped[intpk]
@@ -403,10 +406,14 @@ class WebhookDelivery(Base):
     """One event for one subscriber, delivered with retries like the outbox."""
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (sa.Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),)
+    __table_args__ = (
+        sa.Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    )
 
     id: Mapped[intpk]
-    subscription_id: Mapped[int] = mapped_column(sa.ForeignKey("webhook_subscriptions.id"), index=True)
+    subscription_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("webhook_subscriptions.id"), index=True
+    )
     event_type: Mapped[str] = mapped_column(sa.String(64))
     idempotency_key: Mapped[str] = mapped_column(sa.String(255), unique=True)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -478,3 +485,9 @@ class PluginState(Base):
     key: Mapped[str] = mapped_column(sa.String(255))
     value: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[updated_ts]
+
+
+# The department modules' tables live in their own module; importing it here puts them on
+# Base.metadata wherever the core models are (migrations, `scrm db check`), so a disabled
+# department plugin does not make the schema look drifted.
+from scrm.core import department_models as _department_models  # noqa: E402, F401

@@ -24,18 +24,20 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from scrm.core import assignment, loop
 from scrm.core import cases as case_ops
-from scrm.core import loop
 from scrm.core.config import CasesConfig
 from scrm.core.customers import ResolvedAuthor, resolve_authors, root_ids
 from scrm.core.db import utcnow
-from scrm.core.models import Case, Department, Interaction, Reject
+from scrm.core.models import Case, Customer, Department, Interaction, Reject
 from scrm.core.playbooks import PlaybookSet
 from scrm.core.plugins import Hooks
+from scrm.core.privacy import tombstones_of
 from scrm.core.schemas import (
     CaseInfo,
     CaseStatus,
     Classification,
+    CustomerInfo,
     Direction,
     Engagement,
     InboundInteraction,
@@ -159,6 +161,7 @@ class Pipeline:
         batch_size: int,
         attach_window: Any,
         departments: Iterable[tuple[str, str]] = (),
+        assignment: dict[str, str] | None = None,
         cases: CasesConfig | None = None,
         playbooks: Callable[[], PlaybookSet] | None = None,
     ) -> None:
@@ -169,6 +172,7 @@ class Pipeline:
         self.batch_size = batch_size
         self.attach_window = attach_window
         self.department_names = dict(departments)
+        self.assignment = assignment or {}
 
     def run(self, records: Iterable[Record]) -> IngestReport:
         report = IngestReport()
@@ -250,7 +254,9 @@ class _BatchWriter:
             by_channel[it.channel].add(it.external_id)
         existing: dict[tuple[str, str], tuple[int, Any]] = {}
         for ch, exts in by_channel.items():
-            ext_list = sorted(exts)
+            # A platform redelivering an erased message finds its tombstone: a duplicate.
+            erased = tombstones_of(self.session, ch, exts)
+            ext_list = sorted(exts | set(erased))
             for i in range(0, len(ext_list), 500):
                 rows = self.session.execute(
                     sa.select(
@@ -261,7 +267,7 @@ class _BatchWriter:
                     )
                 )
                 for ext, iid, eng in rows:
-                    existing[(ch, ext)] = (iid, eng)
+                    existing[(ch, erased.get(ext, ext))] = (iid, eng)
         fresh: dict[tuple[str, str], tuple[InboundInteraction, Origin]] = {}
         engagement_updates: dict[int, dict[str, Any]] = {}
         for it, origin in items:
@@ -295,6 +301,13 @@ class _BatchWriter:
                 [{"id": iid, "engagement": eng} for iid, eng in engagement_updates.items()],
             )
             self.out.report.updated += len(engagement_updates)
+            for iid, eng in engagement_updates.items():
+                self.out.hook_calls.append(
+                    (
+                        "engagement_updated",
+                        {"interaction_id": iid, "engagement": Engagement.model_validate(eng)},
+                    )
+                )
         return list(fresh.values())
 
     def _store(self, fresh: list[tuple[InboundInteraction, Origin]]) -> None:
@@ -319,6 +332,7 @@ class _BatchWriter:
                 ok.append((it, origin))
 
         ctx = _CaseContext(s, ok, resolved)
+        customers = _customer_infos(s, {r.customer_id for r in resolved.values()})
         rows: list[dict[str, Any]] = []
         results: list[
             tuple[InboundInteraction, Classification | None, Case | None, int | None]
@@ -328,7 +342,7 @@ class _BatchWriter:
             try:
                 if it.direction is Direction.INBOUND:
                     cls = self.hooks.classify(it)
-                    route = self.hooks.route(it, cls)
+                    route = self.hooks.route(it, cls, customers.get(ra.customer_id) if ra else None)
                     case = self._place_inbound(ctx, it, ra, cls, route)
                     customer_id = ra.customer_id if ra else None
                 else:
@@ -356,7 +370,16 @@ class _BatchWriter:
                 at=case.opened_at,
                 to_value=case.status,
                 note=f"opened from {case.channel}",
+                data={"pool": ctx.pools.get(id(case))} if ctx.pools.get(id(case)) else None,
             )
+        if ctx.new_cases:
+            assignment.assign_new(
+                s,
+                [(c, ctx.pools.get(id(c))) for c in ctx.new_cases],
+                strategy_for=self._strategy,
+                at=utcnow(),
+            )
+        for case in ctx.new_cases:
             self.out.opened.append(case_ops.case_info(case, self._code(case.department_id)))
         for row, (_, _, case, _) in zip(rows, results, strict=True):
             row["case_id"] = case.id if case is not None else None
@@ -469,6 +492,9 @@ class _BatchWriter:
             self.departments[code] = dep.id
         return self.departments[code]
 
+    def _strategy(self, department_id: int) -> str:
+        return self.p.assignment.get(self._code(department_id) or "", "least_open")
+
     def _code(self, department_id: int | None) -> str | None:
         return next((c for c, i in self.departments.items() if i == department_id), None)
 
@@ -529,7 +555,7 @@ class _BatchWriter:
         )
         case_ops.apply_sla(case, self.hooks.choose_sla(info))
         self.session.add(case)
-        ctx.add_new(case)
+        ctx.add_new(case, route.pool)
         return case
 
     def _place_outbound(
@@ -653,6 +679,8 @@ class _CaseContext:
     ) -> None:
         self.session = session
         self.new_cases: list[Case] = []
+        self.pools: dict[int, str] = {}
+        """Routing pool of each new case (by object id), for assignment."""
         self.touched: set[Case] = set()
         self.by_message: dict[tuple[str, str], tuple[int | None, int | None]] = {}
         self.case_by_thread: dict[tuple[str, str], int] = {}
@@ -743,8 +771,10 @@ class _CaseContext:
             case.last_activity_at = at
         self.touched.add(case)
 
-    def add_new(self, case: Case) -> None:
+    def add_new(self, case: Case, pool: str | None = None) -> None:
         self.new_cases.append(case)
+        if pool:
+            self.pools[id(case)] = pool
         self.roots[case.customer_id] = case.customer_id
         self.touched.add(case)
 
@@ -755,6 +785,20 @@ class _CaseContext:
             self._new_by_message[key] = case
             if it.thread_key:
                 self._new_by_thread[(it.channel, it.thread_key)] = case
+
+
+def _customer_infos(session: Session, ids: set[int]) -> dict[int, CustomerInfo]:
+    if not ids:
+        return {}
+    rows = session.execute(
+        sa.select(Customer.id, Customer.display_name, Customer.attributes).where(
+            Customer.id.in_(sorted(ids))
+        )
+    )
+    return {
+        cid: CustomerInfo(id=cid, display_name=name, attributes=attrs or {})
+        for cid, name, attrs in rows
+    }
 
 
 def _group(pairs: set[tuple[str, str]]) -> dict[str, list[str]]:

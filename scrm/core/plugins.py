@@ -25,7 +25,7 @@ from scrm.core.schemas import Classification, RouteDecision
 
 if TYPE_CHECKING:
     from scrm.core.channel import Channel
-    from scrm.core.schemas import CaseInfo, InboundInteraction, SlaPolicy
+    from scrm.core.schemas import CaseInfo, CustomerInfo, InboundInteraction, SlaPolicy
 
 __all__ = [
     "DEFAULT_PLUGINS",
@@ -43,6 +43,13 @@ DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
     ("classifier", "scrm.plugins.classifier:plugin"),
     ("router", "scrm.plugins.router:plugin"),
     ("sla", "scrm.plugins.sla:plugin"),
+    ("support", "scrm.plugins.support:plugin"),
+    ("sales", "scrm.plugins.sales:plugin"),
+    ("marketing", "scrm.plugins.marketing:plugin"),
+    ("rnd", "scrm.plugins.rnd:plugin"),
+    ("crisis", "scrm.plugins.crisis:plugin"),
+    ("coordinated", "scrm.plugins.coordinated:plugin"),
+    ("webhooks", "scrm.plugins.webhooks:plugin"),
 )
 
 
@@ -193,10 +200,13 @@ class Hooks:
         return result if result is not None else Classification(source="none")
 
     def route(
-        self, interaction: InboundInteraction, classification: Classification
+        self,
+        interaction: InboundInteraction,
+        classification: Classification,
+        customer: CustomerInfo | None = None,
     ) -> RouteDecision:
         result = self.pm.hook.route_interaction(
-            interaction=interaction, classification=classification
+            interaction=interaction, classification=classification, customer=customer
         )
         if result is None:
             return RouteDecision(

@@ -6,6 +6,7 @@ the core is the same for the CLI's ``--json``, HTTP responses and the Python API
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -261,6 +262,14 @@ def get_interaction(session: Session, interaction_id: int) -> InteractionOut:
     return InteractionOut.model_validate(it)
 
 
+def _cases_of(departments: Sequence[str]) -> sa.Select[Any]:
+    return (
+        sa.select(Case.id)
+        .join(Department, Department.id == Case.department_id)
+        .where(Department.code.in_(list(departments)))
+    )
+
+
 def list_interactions(
     session: Session,
     *,
@@ -270,8 +279,12 @@ def list_interactions(
     kind: str | None = None,
     limit: int = 50,
     after: int | None = None,
+    departments: Sequence[str] | None = None,
 ) -> list[InteractionOut]:
+    """List interactions, oldest id first; ``departments`` keeps those of their cases only."""
     q = sa.select(Interaction).order_by(Interaction.id).limit(limit)
+    if departments is not None:
+        q = q.where(Interaction.case_id.in_(_cases_of(departments)))
     if channel:
         q = q.where(Interaction.channel == channel)
     if customer is not None:
@@ -296,12 +309,18 @@ def list_cases(
     limit: int = 50,
     after: int | None = None,
     now: datetime | None = None,
+    departments: Sequence[str] | None = None,
 ) -> list[CaseOut]:
-    """List cases; ``status="open"`` means every status that still needs work."""
+    """List cases; ``status="open"`` means every status that still needs work.
+
+    ``departments`` (an agent's scope) keeps the cases of those departments only.
+    """
     now = now or utcnow()
     q = sa.select(Case).options(
         selectinload(Case.department), selectinload(Case.assignee), selectinload(Case.customer)
     )
+    if departments is not None:
+        q = q.where(Case.id.in_(_cases_of(departments)))
     if status == "open":
         q = q.where(Case.status.in_(OPEN_STATUSES))
     elif status:

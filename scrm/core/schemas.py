@@ -26,6 +26,7 @@ __all__ = [
     "CaseInfo",
     "CaseStatus",
     "Classification",
+    "CustomerInfo",
     "Direction",
     "Engagement",
     "InboundInteraction",
@@ -272,6 +273,14 @@ class RouteDecision(_Frozen):
         default="default", description="Name of the rule that matched, for `scrm route explain`."
     )
     reason: str = ""
+
+
+class CustomerInfo(_Frozen):
+    """A read-only view of a customer handed to hooks."""
+
+    id: int
+    display_name: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
 
 
 class CaseInfo(_Frozen):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,10 +21,19 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from scrm.core import assignment, escalation, loop, outbox, sla
 from scrm.core import cases as case_ops
-from scrm.core import escalation, loop, outbox, sla
 from scrm.core.db import utcnow
-from scrm.core.models import Agent, Case, FollowUp, Identity, Incident, Interaction, OutboxMessage
+from scrm.core.models import (
+    Agent,
+    Case,
+    Department,
+    FollowUp,
+    Identity,
+    Incident,
+    Interaction,
+    OutboxMessage,
+)
 from scrm.core.playbooks import PlaybookError, PlaybookSet, load_playbooks
 from scrm.core.queries import NotFound
 from scrm.core.schemas import (
@@ -185,6 +194,22 @@ class Workflow:
             raise Conflict(case_id, expected_version, case.version)
         return case
 
+    def strategy_for(self, s: Session) -> Callable[[int], str]:
+        """Map a department id to its assignment strategy from the configuration."""
+        by_code = {d.code: d.assignment for d in self.app.config.departments}
+        codes: dict[int, str] = {
+            i: c for i, c in s.execute(sa.select(Department.id, Department.code))
+        }
+        return lambda dep_id: by_code.get(codes.get(dep_id, ""), "least_open")
+
+    def drain(self, department_id: int | None = None, now: datetime | None = None) -> int:
+        """Assign waiting cases to agents with room (after an agent comes back, say)."""
+        now = now or utcnow()
+        with self._tx() as (s, _after):
+            return assignment.drain_queue(
+                s, strategy_for=self.strategy_for(s), at=now, department_id=department_id
+            )
+
     def _policy(self, case: Case) -> Any:
         return self.app.hooks.choose_sla(case_ops.case_info(case))
 
@@ -228,6 +253,11 @@ class Workflow:
         now: datetime,
     ) -> None:
         change = case_ops.transition(s, case, to, actor=actor, note=note, at=now)
+        if to in (CaseStatus.RESOLVED, CaseStatus.CLOSED) and case.department_id is not None:
+            s.flush()  # the agent's load drops now: the queue can move
+            assignment.drain_queue(
+                s, strategy_for=self.strategy_for(s), at=now, department_id=case.department_id
+            )
         policy = self._policy(case)
         loop.keep_promises(s, case, now)
         if to is CaseStatus.REOPENED:

@@ -14,6 +14,7 @@ import re
 import tomllib
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -404,20 +405,56 @@ class ClassifierPlugin:
     """The built-in ``classify_interaction`` answer, registered ``trylast``.
 
     :param taxonomy_path: a taxonomy TOML file; ``None`` uses the shipped default.
+    :param model_path: a model trained with ``scrm train``; when the file exists, each of
+        kind, sentiment and category takes the model's answer where the model is at least
+        ``model_confidence`` sure, and the rules' answer otherwise.
     """
 
-    def __init__(self, taxonomy_path: str | None = None) -> None:
+    def __init__(
+        self,
+        taxonomy_path: str | None = None,
+        model_path: str | None = None,
+        model_confidence: float = 0.6,
+    ) -> None:
         self.classifier = RuleClassifier(load_taxonomy(taxonomy_path))
+        self.model_path = Path(model_path) if model_path else None
+        self.model_confidence = model_confidence
+        self._model: Any = None
+        self._model_mtime: float | None = None
+
+    def _current_model(self) -> Any:
+        """The trained model, reloaded when `scrm train` has written a new one."""
+        if self.model_path is None or not self.model_path.exists():
+            return None
+        mtime = self.model_path.stat().st_mtime
+        if mtime != self._model_mtime:
+            from scrm.plugins.learned import LearnedModel
+
+            self._model, self._model_mtime = LearnedModel.load(self.model_path), mtime
+        return self._model
 
     @hookimpl(trylast=True)
     def classify_interaction(self, interaction: InboundInteraction) -> Classification:
-        """Classify the interaction's text with the rule-based classifier."""
-        return self.classifier.classify(
+        """Classify the interaction's text with the rules, and the trained model if there is one."""
+        result = self.classifier.classify(
             interaction.text,
             language=(interaction.language or "").split("-")[0].lower() or None,
             followers=interaction.author.followers,
             engagement=interaction.engagement,
             public=interaction.public,
+        )
+        model = self._current_model()
+        if model is None:
+            return result
+        update: dict[str, Any] = {}
+        for field, (label, proba) in model.predict(interaction.text).items():
+            if proba >= self.model_confidence and label != getattr(result, field):
+                update[field] = Kind(label) if field == "kind" else label
+        if "sentiment" in update:
+            sign = {"negative": -1.0, "neutral": 0.0, "positive": 1.0}[update["sentiment"]]
+            update["sentiment_score"] = round(sign * max(abs(result.sentiment_score), 0.5), 4)
+        return result.model_copy(
+            update={**update, "source": "rules+model" if update else result.source}
         )
 
 
@@ -475,11 +512,20 @@ def run_classify(
 
 
 def plugin(config: Config) -> ClassifierPlugin:
-    """Build the built-in classifier from ``[plugins.classifier]`` (``taxonomy = "file.toml"``)."""
+    """Build the built-in classifier from ``[plugins.classifier]``.
+
+    Settings: ``taxonomy`` (a TOML file), ``model`` (where `scrm train` saves the learned
+    model), ``model_confidence`` (0..1, default 0.6).
+    """
     settings = config.plugin_settings("classifier")
-    unknown = set(settings) - {"taxonomy"}
+    unknown = set(settings) - {"taxonomy", "model", "model_confidence"}
     if unknown:
         raise TaxonomyError(
-            f"plugins.classifier: unknown settings {sorted(unknown)}; expected: taxonomy"
+            f"plugins.classifier: unknown settings {sorted(unknown)}; expected: taxonomy, model, model_confidence"
         )
-    return ClassifierPlugin(settings.get("taxonomy"))
+    confidence = settings.get("model_confidence", 0.6)
+    if not isinstance(confidence, int | float) or not 0 <= confidence <= 1:
+        raise TaxonomyError(
+            f"plugins.classifier.model_confidence must be between 0 and 1, not {confidence!r}"
+        )
+    return ClassifierPlugin(settings.get("taxonomy"), settings.get("model"), float(confidence))

@@ -1,18 +1,55 @@
-"""The built-in router: which department owns a message, and how urgent it is.
+"""The built-in router: which department owns a message, how urgent it is, which pool works it.
 
+Rules from ``[[plugins.router.rules]]`` are tried in order; the first whose conditions all
+hold decides what it sets (department, priority, pool) and the defaults decide the rest.
 Defaults: complaints and questions go to support, leads to sales, ideas to R&D, praise to
 marketing; spam opens no case (it is kept and auditable, never deleted).  Messages of kind
 "other" open a support case when written to the brand privately (someone is waiting for
-an answer) and no case when they are public chatter.
+an answer) and no case when they are public chatter.  Priority follows urgency: legal or
+safety threats are urgent, churn threats and public complaints high.
+
+Example::
+
+    [[plugins.router.rules]]
+    name = "gold customers"
+    match = { kind = ["complaint", "question"], customer = { tier = "gold" } }
+    priority = "high"
+    pool = "senior"
+
+    [[plugins.router.rules]]
+    name = "kvkk"
+    match = { keywords = ["kvkk", "gdpr", "kişisel veri"] }
+    department = "support"
+    priority = "urgent"
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import click
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from scrm.core.config import Config
 from scrm.core.hookspecs import hookimpl
-from scrm.core.schemas import Classification, InboundInteraction, Kind, Priority, RouteDecision
+from scrm.core.models import Customer, Identity, Interaction
+from scrm.core.playbooks import PlaybookSet, load_playbooks
+from scrm.core.queries import NotFound
+from scrm.core.schemas import (
+    Author,
+    Classification,
+    CustomerInfo,
+    Engagement,
+    InboundInteraction,
+    Kind,
+    Priority,
+    RouteDecision,
+)
+from scrm.core.text import normalize
 
-__all__ = ["DefaultRouter", "plugin"]
+__all__ = ["DefaultRouter", "Match", "RouterSettings", "Rule", "plugin", "priority_for"]
 
 KIND_DEPARTMENT: dict[Kind, str | None] = {
     Kind.COMPLAINT: "support",
@@ -22,6 +59,47 @@ KIND_DEPARTMENT: dict[Kind, str | None] = {
     Kind.PRAISE: "marketing",
     Kind.SPAM: None,
 }
+
+
+class Match(BaseModel):
+    """Conditions of a rule; every one given must hold (lists: any of their values)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: list[Kind] | None = None
+    category: list[str] | None = None
+    channel: list[str] | None = None
+    language: list[str] | None = None
+    urgency: list[str] | None = Field(default=None, description="Any of these flags.")
+    keywords: list[str] | None = Field(
+        default=None,
+        description="Any of these words or phrases (Turkish-aware, diacritics optional).",
+    )
+    customer: dict[str, Any] | None = Field(
+        default=None, description="Customer attributes that must be equal, e.g. tier = 'gold'."
+    )
+    min_followers: int | None = None
+    public: bool | None = None
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    match: Match = Field(default_factory=Match)
+    department: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    no_case: bool = Field(default=False, description="Keep the message but open no case.")
+    priority: Priority | None = None
+    pool: str | None = None
+
+
+class RouterSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rules: list[Rule] = Field(default_factory=list)
+    kinds: dict[Kind, str | None] = Field(
+        default_factory=dict, description="Override the default department per kind."
+    )
 
 
 def priority_for(classification: Classification) -> tuple[Priority, str]:
@@ -38,30 +116,247 @@ def priority_for(classification: Classification) -> tuple[Priority, str]:
     return Priority.NORMAL, "default"
 
 
+@dataclass(frozen=True)
+class Check:
+    """How one rule fared against one message, for ``scrm route explain``."""
+
+    rule: str
+    matched: bool
+    why: str
+
+
+def _check(
+    rule: Rule, it: InboundInteraction, c: Classification, customer: CustomerInfo | None
+) -> Check:
+    m = rule.match
+    tests: list[tuple[bool, str]] = []
+    if m.kind is not None:
+        tests.append((c.kind in m.kind, f"kind {c.kind.value} in {[k.value for k in m.kind]}"))
+    if m.category is not None:
+        tests.append((c.category in m.category, f"category {c.category} in {m.category}"))
+    if m.channel is not None:
+        tests.append((it.channel in m.channel, f"channel {it.channel} in {m.channel}"))
+    if m.language is not None:
+        tests.append((c.language in m.language, f"language {c.language} in {m.language}"))
+    if m.urgency is not None:
+        tests.append(
+            (
+                bool(set(c.urgency) & set(m.urgency)),
+                f"urgency {list(c.urgency)} has any of {m.urgency}",
+            )
+        )
+    if m.keywords is not None:
+        text = f" {normalize(it.text)} "
+        hits = [
+            k
+            for k in m.keywords
+            if f" {normalize(k)} " in text or (len(k) > 4 and normalize(k) in text)
+        ]
+        tests.append((bool(hits), f"keywords {hits or 'none'} of {m.keywords}"))
+    if m.customer is not None:
+        attrs = customer.attributes if customer else {}
+        ok = all(attrs.get(k) == v for k, v in m.customer.items())
+        tests.append(
+            (ok, f"customer {m.customer} (has { ({k: attrs.get(k) for k in m.customer}) })")
+        )
+    if m.min_followers is not None:
+        f = it.author.followers or 0
+        tests.append((f >= m.min_followers, f"followers {f} >= {m.min_followers}"))
+    if m.public is not None:
+        tests.append((it.public == m.public, f"public is {it.public}"))
+    failed = [why for ok, why in tests if not ok]
+    if failed:
+        return Check(rule.name, False, "no: " + "; ".join(failed))
+    return Check(rule.name, True, "yes: " + ("; ".join(why for _, why in tests) or "no conditions"))
+
+
 class DefaultRouter:
-    @hookimpl(trylast=True)
-    def route_interaction(
-        self, interaction: InboundInteraction, classification: Classification
+    """The built-in ``route_interaction`` answer, registered ``trylast``."""
+
+    def __init__(
+        self, settings: RouterSettings | None = None, playbooks: PlaybookSet | None = None
+    ) -> None:
+        self.settings = settings or RouterSettings()
+        self.playbooks = playbooks
+        self.kind_department = {**KIND_DEPARTMENT, **self.settings.kinds}
+
+    def explain(
+        self,
+        interaction: InboundInteraction,
+        classification: Classification,
+        customer: CustomerInfo | None = None,
+    ) -> tuple[RouteDecision, list[Check]]:
+        """Route and say why: every rule tried, in order, with the conditions that held or failed."""
+        checks = []
+        chosen: Rule | None = None
+        for rule in self.settings.rules:
+            check = _check(rule, interaction, classification, customer)
+            checks.append(check)
+            if check.matched:
+                chosen = rule
+                break
+        return self._decide(interaction, classification, chosen), checks
+
+    def _decide(
+        self, it: InboundInteraction, c: Classification, rule: Rule | None
     ) -> RouteDecision:
-        kind = classification.kind
-        if kind is Kind.OTHER:
-            department = None if interaction.public else "support"
+        if c.kind is Kind.OTHER:
+            department = None if it.public else "support"
             why = (
                 "public message of no actionable kind"
-                if interaction.public
+                if it.public
                 else "private message to the brand"
             )
         else:
-            department = KIND_DEPARTMENT[kind]
-            why = f"kind {kind.value}"
-        priority, pwhy = priority_for(classification)
+            department = self.kind_department.get(c.kind, "support")
+            why = f"kind {c.kind.value}"
+        priority, pwhy = priority_for(c)
+        book = self.playbooks.playbooks.get(c.category) if self.playbooks else None
+        if book is not None and c.kind in (Kind.COMPLAINT, Kind.QUESTION):
+            # The category's written guide names its owner and the least priority it deserves.
+            department, why = book.department, f"{why}; playbook {book.category}"
+            if Priority(book.priority).rank > priority.rank:
+                priority, pwhy = Priority(book.priority), f"playbook {book.category}"
+        pool = None
+        name = f"default:{c.kind.value}"
+        if rule is not None:
+            name = rule.name
+            if rule.no_case:
+                department, why = None, f"rule {rule.name!r}: no case"
+            elif rule.department:
+                department, why = rule.department, f"rule {rule.name!r}"
+            if rule.priority is not None:
+                priority, pwhy = rule.priority, f"rule {rule.name!r}"
+            pool = rule.pool
         return RouteDecision(
             department=department,
             priority=priority,
-            rule=f"default:{kind.value}",
-            reason=f"{why} -> {department or 'no case'}; priority {priority.value}: {pwhy}",
+            pool=pool,
+            rule=name,
+            reason=f"{why} -> {department or 'no case'}; priority {priority.value}: {pwhy}"
+            + (f"; pool {pool}" if pool else ""),
         )
+
+    @hookimpl(trylast=True)
+    def route_interaction(
+        self,
+        interaction: InboundInteraction,
+        classification: Classification,
+        customer: CustomerInfo | None,
+    ) -> RouteDecision:
+        return self.explain(interaction, classification, customer)[0]
+
+    @hookimpl
+    def register_commands(self, cli: click.Group) -> None:
+        router = self
+
+        @cli.group("route")
+        def route_group() -> None:
+            """Routing: which department owns a message, and why."""
+
+        @route_group.command("explain")
+        @click.argument("interaction_id", type=int)
+        @click.option("--json", "as_json", is_flag=True)
+        @click.pass_obj
+        def explain(obj: Any, interaction_id: int, as_json: bool) -> None:
+            """Show how INTERACTION_ID is classified and routed, rule by rule."""
+            app = obj.app()
+            if app.interaction(interaction_id).direction == "outbound":
+                raise click.ClickException(
+                    f"interaction {interaction_id} is the brand's own message: it is not routed"
+                )
+            it, customer = stored_interaction(app, interaction_id)
+            classification = app.hooks.classify(it)
+            answered_by, decision = _first_answer(app.pm, it, classification, customer)
+            _, checks = router.explain(it, classification, customer)
+            if as_json:
+                click.echo(
+                    json.dumps(
+                        {
+                            "interaction": interaction_id,
+                            "classification": classification.model_dump(mode="json"),
+                            "answered_by": answered_by,
+                            "decision": decision.model_dump(mode="json"),
+                            "rules": [c.__dict__ for c in checks],
+                        },
+                        ensure_ascii=False,
+                    )
+                )
+                return
+            click.echo(
+                f"interaction {interaction_id} ({it.channel}, {'public' if it.public else 'private'}): {it.text[:120]}"
+            )
+            click.echo(
+                f"classified: {classification.kind.value}/{classification.category}, {classification.sentiment}, "
+                f"language {classification.language}, urgency {list(classification.urgency) or '-'}"
+            )
+            for c in checks:
+                click.echo(f"  rule {c.rule!r}: {c.why}")
+            if not checks:
+                click.echo("  (no routing rules configured; defaults apply)")
+            click.echo(
+                f"decided by plugin {answered_by!r}, rule {decision.rule!r}: {decision.reason}"
+            )
+
+
+def stored_interaction(
+    app: Any, interaction_id: int
+) -> tuple[InboundInteraction, CustomerInfo | None]:
+    """Rebuild a stored interaction as the router saw it."""
+    with app.session() as s:
+        row = s.get(Interaction, interaction_id)
+        if row is None:
+            raise NotFound(f"no interaction {interaction_id}")
+        ident = s.get(Identity, row.identity_id) if row.identity_id else None
+        cust = s.get(Customer, row.customer_id) if row.customer_id else None
+        author = Author(
+            external_id=ident.external_id if ident else "unknown",
+            handle=ident.handle if ident else None,
+            followers=ident.followers if ident else None,
+            verified=ident.verified if ident else None,
+        )
+        it = InboundInteraction(
+            channel=row.channel,
+            external_id=row.external_id,
+            text=row.text,
+            created_at=row.created_at,
+            author=author,
+            public=row.public,
+            language=row.language,
+            subject=row.subject,
+            thread_key=row.thread_key,
+            in_reply_to=row.in_reply_to,
+            engagement=Engagement.model_validate(row.engagement) if row.engagement else None,
+        )
+        info = (
+            CustomerInfo(id=cust.id, display_name=cust.display_name, attributes=cust.attributes)
+            if cust
+            else None
+        )
+        return it, info
+
+
+def _first_answer(
+    pm: Any, it: InboundInteraction, c: Classification, customer: CustomerInfo | None
+) -> tuple[str, RouteDecision]:
+    """Call route_interaction implementations in pluggy's order; return who answered first."""
+    args = {"interaction": it, "classification": c, "customer": customer}
+    for impl in reversed(pm.hook.route_interaction.get_hookimpls()):
+        result = impl.function(**{k: args[k] for k in impl.argnames})
+        if result is not None:
+            return impl.plugin_name, result
+    return "none", RouteDecision(
+        department="support", rule="no-router", reason="no router plugin answered"
+    )
 
 
 def plugin(config: Config) -> DefaultRouter:
-    return DefaultRouter()
+    """Build the router from ``[plugins.router]``; errors name the rule and field."""
+    try:
+        settings = RouterSettings.model_validate(config.plugin_settings("router"))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"plugins.router.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ValueError(f"invalid routing rules: {problems}") from None
+    return DefaultRouter(settings, load_playbooks(config.cases.playbooks))

@@ -1,24 +1,42 @@
-"""The built-in SLA policies: deadlines by priority, the same for every channel.
+"""The built-in SLA policies: deadlines by priority, refined by rules and playbooks.
 
-Phone, letter and e-mail customers get the same clocks as social ones.  Override per
-priority in ``[plugins.sla.policies.<priority>]`` with ISO 8601 durations, e.g.::
+Phone, letter and e-mail customers get the same clocks as social ones unless a rule says
+otherwise.  The policy of a case is chosen in this order: the first ``[[plugins.sla.rules]]``
+whose ``match`` holds (priority, channel, department, category, kind), else the priority's
+policy; then the category's playbook ``[sla]`` overrides what it names.  Durations count in
+business time when the policy names a calendar::
 
-    [plugins.sla.policies.high]
+    [plugins.sla]
+    warn_before = "PT30M"
+
+    [plugins.sla.calendars.office]
+    timezone = "Europe/Istanbul"
+    hours = { mon = "09:00-18:00", tue = "09:00-18:00", wed = "09:00-18:00", thu = "09:00-18:00", fri = "09:00-18:00" }
+    holidays = ["2024-10-29"]
+
+    [plugins.sla.policies.normal]
+    first_response = "PT4H"
+    resolution = "P3D"
+    calendar = "office"
+
+    [[plugins.sla.rules]]
+    name = "sales leads answer fast"
+    match = { kind = ["lead"] }
     first_response = "PT1H"
-    resolution = "P1D"
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from scrm.core.config import Config
 from scrm.core.hookspecs import hookimpl
-from scrm.core.schemas import CaseInfo, Priority, SlaPolicy
+from scrm.core.playbooks import PlaybookSet, load_playbooks
+from scrm.core.schemas import BusinessCalendar, CaseInfo, Kind, Priority, SlaPolicy
 
-__all__ = ["DEFAULT_POLICIES", "DefaultSla", "plugin"]
+__all__ = ["DEFAULT_POLICIES", "DefaultSla", "SlaSettings", "plugin"]
 
 
 class _PolicyConfig(BaseModel):
@@ -27,12 +45,56 @@ class _PolicyConfig(BaseModel):
     first_response: timedelta | None = None
     follow_up: timedelta | None = None
     resolution: timedelta | None = None
+    calendar: str | None = Field(default=None, description="A name from [plugins.sla.calendars].")
+    pause_on_customer: bool | None = None
+    warn_before: timedelta | None = None
+
+
+class _Match(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    priority: list[Priority] | None = None
+    channel: list[str] | None = None
+    department: list[str] | None = None
+    category: list[str] | None = None
+    kind: list[Kind] | None = None
+
+    def holds(self, case: CaseInfo) -> bool:
+        checks = (
+            (self.priority, case.priority),
+            (self.channel, case.channel),
+            (self.department, case.department),
+            (self.category, case.category),
+            (self.kind, case.kind),
+        )
+        return all(allowed is None or value in allowed for allowed, value in checks)
+
+
+class _Rule(_PolicyConfig):
+    name: str
+    match: _Match = Field(default_factory=_Match)
 
 
 class SlaSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    policies: dict[Priority, _PolicyConfig] = {}
+    warn_before: timedelta | None = Field(
+        default=timedelta(minutes=30), description="Default warning time before a deadline."
+    )
+    calendars: dict[str, BusinessCalendar] = Field(default_factory=dict)
+    policies: dict[Priority, _PolicyConfig] = Field(default_factory=dict)
+    rules: list[_Rule] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _calendars_exist(self) -> SlaSettings:
+        named = [(f"policies.{p.value}", c.calendar) for p, c in self.policies.items()]
+        named += [(f"rules[{r.name!r}]", r.calendar) for r in self.rules]
+        for where, cal in named:
+            if cal is not None and cal not in self.calendars:
+                raise ValueError(
+                    f"{where}: unknown calendar {cal!r}; defined: {sorted(self.calendars) or 'none'}"
+                )
+        return self
 
 
 DEFAULT_POLICIES: dict[Priority, SlaPolicy] = {
@@ -64,16 +126,52 @@ DEFAULT_POLICIES: dict[Priority, SlaPolicy] = {
 
 
 class DefaultSla:
-    def __init__(self, settings: SlaSettings) -> None:
-        self.policies = dict(DEFAULT_POLICIES)
-        for prio, pc in settings.policies.items():
-            base = self.policies[prio]
-            self.policies[prio] = base.model_copy(update=pc.model_dump(exclude_unset=True))
+    """The built-in ``choose_sla`` answer, registered ``trylast``."""
+
+    def __init__(self, settings: SlaSettings, playbooks: PlaybookSet | None = None) -> None:
+        self.settings = settings
+        self.playbooks = playbooks
+        self.policies = {
+            p: self._apply(
+                base.model_copy(update={"warn_before": settings.warn_before}),
+                settings.policies.get(p),
+                base.name,
+            )
+            for p, base in DEFAULT_POLICIES.items()
+        }
+
+    def _apply(self, base: SlaPolicy, overrides: _PolicyConfig | None, name: str) -> SlaPolicy:
+        if overrides is None:
+            return base
+        update = overrides.model_dump(exclude_unset=True, exclude={"calendar", "name", "match"})
+        if overrides.calendar is not None:
+            update["calendar"] = self.settings.calendars[overrides.calendar]
+        return base.model_copy(update={**update, "name": name})
 
     @hookimpl(trylast=True)
     def choose_sla(self, case: CaseInfo) -> SlaPolicy:
-        return self.policies[case.priority]
+        policy = self.policies[case.priority]
+        for rule in self.settings.rules:
+            if rule.match.holds(case):
+                policy = self._apply(policy, rule, f"{policy.name}/{rule.name}")
+                break
+        book = self.playbooks.playbooks.get(case.category) if self.playbooks else None
+        if book is not None:
+            extra = book.sla.model_dump(exclude_none=True)
+            if extra:
+                policy = policy.model_copy(
+                    update={**extra, "name": f"{policy.name}+playbook:{book.category}"}
+                )
+        return policy
 
 
 def plugin(config: Config) -> DefaultSla:
-    return DefaultSla(SlaSettings.model_validate(config.plugin_settings("sla")))
+    """Build the SLA policies from ``[plugins.sla]`` and the playbooks; errors name the key."""
+    try:
+        settings = SlaSettings.model_validate(config.plugin_settings("sla"))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"plugins.sla.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ValueError(f"invalid SLA configuration: {problems}") from None
+    return DefaultSla(settings, load_playbooks(config.cases.playbooks))

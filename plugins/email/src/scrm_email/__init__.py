@@ -6,8 +6,12 @@ Only hook implementations live here; the channel is in :mod:`scrm_email.channel`
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlparse
 
 from scrm import hookimpl
 
@@ -16,7 +20,7 @@ if TYPE_CHECKING:
 
     from scrm.core.channel import Channel
 
-__all__ = ["register_channels", "register_commands"]
+__all__ = ["erase_customer_data", "register_channels", "register_commands"]
 
 
 @hookimpl
@@ -33,3 +37,33 @@ def register_commands(cli: click.Group) -> None:
     from scrm_email.cli import email_group
 
     cli.add_command(email_group)
+
+
+_STORED = re.compile(r"^[0-9a-f]{64}(\.[a-z0-9]{1,9})?$")
+
+
+@hookimpl
+def erase_customer_data(attachments: list[tuple[str, str]]) -> None:
+    """Delete the attachment files directory mode stored for an erased person.
+
+    Only files this plugin wrote are touched: a ``file:`` URL of an ``email`` attachment whose
+    name is the SHA-256 of its content, in a folder named after the hash's first two digits.
+    """
+    for channel, url in attachments:
+        parsed = urlparse(url)
+        if channel != "email" or parsed.scheme != "file":
+            continue
+        path = Path(unquote(parsed.path))
+        digest = path.name.split(".", 1)[0]
+        if not _STORED.match(path.name) or path.parent.name != digest[:2] or not path.is_file():
+            continue
+        if hashlib.sha256(path.read_bytes()).hexdigest() == digest:
+            path.unlink(missing_ok=True)
+
+
+@hookimpl
+def register_tasks(register: Callable[..., None]) -> None:
+    """Poll every configured mailbox from ``scrm worker`` (one worker per mailbox at a time)."""
+    from scrm_email.cli import poll_task
+
+    register("poll:email", 60.0, poll_task)

@@ -154,3 +154,14 @@ def poll(obj: CliContext, mode: str, names: tuple[str, ...], as_json: bool) -> N
         for t in threads:
             t.join(timeout=10)
         signal.signal(signal.SIGTERM, previous)
+
+
+def poll_task(app: Any, now: Any) -> str:
+    """Poll every configured mailbox once (the ``poll:email`` task of ``scrm worker``)."""
+    channel = app.channel("email")
+    done = []
+    for box in channel.settings.mailboxes:
+        with connect(box) as client:
+            result = poll_mailbox(app, box, client, batch=channel.settings.fetch_batch)
+        done.append(f"{box.key}: {result.totals()}")
+    return "; ".join(done) or "no mailboxes configured"

@@ -17,6 +17,7 @@ from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 
 from scrm.core.channel import PermanentSendError, TransientSendError
+from scrm.core.logsafe import loggable
 from scrm.core.schemas import OutboundMessage, SendResult, normalize_email
 from scrm_email.mime import message_ids
 from scrm_email.noise import is_automatic_address
@@ -148,7 +149,13 @@ def deliver(msg: EmailMessage, smtp: SmtpSettings, recipients: list[str]) -> Non
                 client.login(smtp.username, password)
             refused = client.send_message(msg, from_addr=smtp.from_address, to_addrs=recipients)
         if refused:
-            log.warning("smtp %s:%s refused some recipients: %s", host, port, sorted(refused))
+            log.warning(
+                "smtp %s:%s refused %d recipients: %s",
+                host,
+                port,
+                len(refused),
+                loggable(sorted(refused)),
+            )
     except smtplib.SMTPRecipientsRefused as exc:
         code, text = next(iter(exc.recipients.values()))
         raise _by_code(code, text, "recipient refused") from None
@@ -178,7 +185,7 @@ def send(message: OutboundMessage, smtp: SmtpSettings) -> SendResult:
     recipients = [a for _, a in _addresses(msg, "To") + _addresses(msg, "Cc")]
     deliver(msg, smtp, recipients)
     msgid = str(msg["Message-ID"])
-    log.info("sent %s to %s (case %s)", msgid, recipients[0], message.case_id)
+    log.info("sent %s to %s (case %s)", msgid, loggable(recipients[0]), message.case_id)
     return SendResult(
         external_id=msgid,
         raw={

@@ -14,6 +14,7 @@ from scrm import hookimpl
 
 if TYPE_CHECKING:
     import click
+    from fastapi import APIRouter
 
     from scrm.core.channel import Channel
 
@@ -32,3 +33,19 @@ def register_commands(cli: click.Group) -> None:
     from scrm_facebook.cli import facebook
 
     cli.add_command(facebook)
+
+
+@hookimpl
+def register_routes(router: APIRouter) -> None:
+    """Mount ``/webhooks/facebook`` (handshake and signed deliveries) in ``scrm serve``."""
+    from scrm_facebook.routes import add_routes
+
+    add_routes(router)
+
+
+@hookimpl
+def register_tasks(register: Callable[..., None]) -> None:
+    """Catch up on the page's posts and comments from ``scrm worker`` (webhooks are the main path)."""
+    from scrm_facebook.sync import poll_task
+
+    register("poll:facebook", 300.0, poll_task)

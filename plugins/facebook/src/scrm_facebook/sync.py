@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from scrm.core.logsafe import loggable
 from scrm.core.schemas import Author, Direction, Engagement, InboundInteraction
 from scrm_facebook.channel import FacebookChannel
 
@@ -168,7 +169,8 @@ def poll(app: Scrm, *, now: datetime | None = None) -> PollResult:
                         break
                     it = comment_interaction(ch, post_id, obj)
                 except (KeyError, ValueError) as exc:  # ValidationError is a ValueError
-                    log.warning("skipping comment %s: %s", obj.get("id"), exc)
+                    # A validation error quotes the input (names, text): content, not an id.
+                    log.warning("skipping comment %s: %s", obj.get("id"), loggable(exc))
                     it = None
                 if it is None:
                     result.skipped += 1
@@ -185,3 +187,11 @@ def poll(app: Scrm, *, now: datetime | None = None) -> PollResult:
     if result.until is not None:
         app.save_state(STATE_PLUGIN, key, {"since": int(result.until.timestamp())})
     return result
+
+
+def poll_task(app: Scrm, now: datetime) -> str:
+    """The ``poll:facebook`` task of ``scrm worker``: skip quietly until a page token is set."""
+    settings = app.config.channel_settings("facebook")
+    if not settings.get("page_id") or not settings.get("page_access_token"):
+        return "not configured (channels.facebook.page_id and page_access_token)"
+    return str(poll(app, now=now))

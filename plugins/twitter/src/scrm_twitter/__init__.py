@@ -13,6 +13,7 @@ from scrm import hookimpl
 
 if TYPE_CHECKING:
     import click
+    from fastapi import APIRouter
 
     from scrm.core.channel import Channel
 
@@ -29,3 +30,19 @@ def register_commands(cli: click.Group) -> None:
     from scrm_twitter.cli import twitter
 
     cli.add_command(twitter)
+
+
+@hookimpl
+def register_routes(router: APIRouter) -> None:
+    """Mount ``/webhooks/twitter`` (CRC check and signed deliveries) in ``scrm serve``."""
+    from scrm_twitter.routes import add_routes
+
+    add_routes(router)
+
+
+@hookimpl
+def register_tasks(register: Callable[..., None]) -> None:
+    """Poll mentions, searches and DMs from ``scrm worker`` (one worker at a time: one budget)."""
+    from scrm_twitter.poller import poll_task
+
+    register("poll:twitter", 60.0, poll_task)

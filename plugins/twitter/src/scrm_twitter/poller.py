@@ -251,3 +251,11 @@ def _newer_than(body: dict[str, Any], since: str) -> tuple[dict[str, Any], bool]
         or int(d["id"]) > int(since)
     ]  # fmt: skip
     return {**body, "data": keep}, len(keep) < len(data)
+
+
+def poll_task(app: Any, now: Any) -> str:
+    """The ``poll:twitter`` task of ``scrm worker``: one polling cycle, if anything is configured."""
+    poller = Poller(app, app.channel("twitter"))
+    if not poller.streams():
+        return "not configured (channels.twitter.brand_user_id or search_queries)"
+    return str(poller.poll_once())

@@ -1,0 +1,550 @@
+"""The metrics queries: a handful of GROUP BY statements per report, rolled up in Python.
+
+Each additive quantity (counts, sums) is computed once, grouped by (slice key, channel);
+Python adds those few rows up into the slices, the channels, the social and traditional
+sides and the total.  Percentiles are not additive: each duration gets one statement that
+ranks it in every grouping at once (:func:`scrm.core.metrics.sql.percentiles`).  No query
+returns one row per case or per message, except the business-time pass, which reads the
+period's cases in keyset-paged batches (bounded memory) when a business calendar applies.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import FromClause
+
+from scrm.core.metrics.business import business_percentiles
+from scrm.core.metrics.model import (
+    Backlog,
+    Csat,
+    DayPoint,
+    Durations,
+    FollowUps,
+    GroupMetrics,
+    PublicAnswers,
+    Reopens,
+    SlaClock,
+)
+from scrm.core.metrics.sql import DIMENSIONS, Dimension, epoch, percentiles, side_expr
+from scrm.core.models import Case, FollowUp, Interaction, SlaAlert
+from scrm.core.schemas import BusinessCalendar
+
+__all__ = ["CalendarFor", "Computed", "Query", "compute"]
+
+#: ``(channel, department, kind, category, priority, language) -> calendar or None``.
+CalendarFor = Callable[[tuple[str | None, ...]], BusinessCalendar | None]
+
+HISTOGRAM = (
+    ("< 15 min", 0, 900),
+    ("15 min - 1 h", 900, 3600),
+    ("1 - 4 h", 3600, 4 * 3600),
+    ("4 - 24 h", 4 * 3600, 86400),
+    ("> 1 day", 86400, None),
+)
+NO_RESPONSE = "no response"
+TOTAL = "all"
+Key = tuple[str, str | None]  # (namespace, slice key); namespaces: key, channel, side, total
+
+
+@dataclass(frozen=True)
+class Query:
+    """What to compute: the period ``[start, end)``, the slice, and the context."""
+
+    start: datetime
+    end: datetime
+    now: datetime
+    by: str = "channel"
+    timezone: str = "UTC"
+    traditional: frozenset[str] = frozenset()
+    calendar_for: CalendarFor | None = None
+
+    @property
+    def as_of(self) -> datetime:
+        """The instant the backlog and running clocks are measured at."""
+        return min(self.end, self.now)
+
+
+@dataclass
+class Computed:
+    """Raw results: additive sums and percentiles per (namespace, key), and per day."""
+
+    sums: dict[Key, dict[str, float]] = field(default_factory=lambda: defaultdict(_zero))
+    pct: dict[str, dict[Key, tuple[int, float | None, float | None]]] = field(default_factory=dict)
+    daily: dict[tuple[str, str | None, date], dict[str, float]] = field(
+        default_factory=lambda: defaultdict(_zero)
+    )
+    top_categories: list[tuple[str, int]] = field(default_factory=list)
+    business_time: bool = False
+
+    def group(self, ns: str, key: str | None) -> GroupMetrics:
+        """Assemble every metric of one grouping."""
+        v = self.sums.get((ns, key), _zero())
+
+        def dur(metric: str) -> Durations:
+            n, med, p90 = self.pct.get(metric, {}).get((ns, key), (0, None, None))
+            _bn, bmed, bp90 = self.pct.get("b_" + metric, {}).get((ns, key), (0, None, None))
+            return Durations(
+                count=n,
+                median=med,
+                p90=p90,
+                business_median=bmed if self.business_time else None,
+                business_p90=bp90 if self.business_time else None,
+            )
+
+        sla = {}
+        for clock, pre in (("first_response", "fr"), ("follow_up", "fu"), ("resolution", "res")):
+            met, breached = int(v[pre + "_met"]), int(v[pre + "_breached"])
+            sla[clock] = SlaClock(
+                met=met,
+                breached=breached,
+                pending=int(v[pre + "_app"]) - met - breached,
+                compliance=_ratio(met, met + breached),
+            )
+        _age_n, age_med, age_p90 = self.pct.get("age", {}).get((ns, key), (0, None, None))
+        hist = {label: int(v["h" + str(i)]) for i, (label, _, _) in enumerate(HISTOGRAM)}
+        hist[NO_RESPONSE] = int(v["cases"] - v["responded"])
+        return GroupMetrics(
+            key=key,
+            volume_in=int(v["volume_in"]),
+            volume_out=int(v["volume_out"]),
+            cases_opened=int(v["cases"]),
+            first_response=dur("fr"),
+            resolution=dur("res"),
+            sla=sla,
+            backlog=Backlog(count=int(v["backlog"]), median_age=age_med, p90_age=age_p90),
+            follow_ups=FollowUps(
+                kept=int(v["kept"]),
+                broken=int(v["broken"]),
+                open=int(v["open"]),
+                kept_rate=_ratio(v["kept"], v["kept"] + v["broken"]),
+            ),
+            reopens=Reopens(
+                reopened=int(v["reopened"]),
+                eligible=int(v["reopen_eligible"]),
+                rate=_ratio(v["reopened"], v["reopen_eligible"]),
+            ),
+            csat=Csat(
+                average=_ratio(v["csat_sum"], v["csat_rated"]),
+                rated=int(v["csat_rated"]),
+                asked=int(v["csat_asked"]),
+                response_rate=_ratio(v["csat_rated"], v["csat_asked"]),
+            ),
+            public_answers=PublicAnswers(
+                complaints=int(v["pub"]),
+                answered=int(v["pub_answered"]),
+                share=_ratio(v["pub_answered"], v["pub"]),
+            ),
+            sentiment_average=_ratio(v["sent_sum"], v["sent_n"]),
+            response_histogram=hist,
+        )
+
+    def keys(self, ns: str) -> list[str | None]:
+        """The keys seen in namespace ``ns``, sorted (None last)."""
+        found = {k for (n, k) in self.sums if n == ns}
+        return sorted(found, key=lambda k: (k is None, k or ""))
+
+    def days(self, ns: str) -> list[DayPoint]:
+        """The daily series of namespace ``ns``, by day then key."""
+        out = []
+        for (n, key, day), v in self.daily.items():
+            if n != ns:
+                continue
+            out.append(
+                DayPoint(
+                    day=day,
+                    key=key,
+                    volume_in=int(v["volume_in"]),
+                    volume_out=int(v["volume_out"]),
+                    sentiment_count=int(v["sent_n"]),
+                    sentiment_average=_ratio(v["sent_sum"], v["sent_n"]),
+                    positive=int(v["pos"]),
+                    neutral=int(v["neu"]),
+                    negative=int(v["neg"]),
+                )
+            )
+        out.sort(key=lambda p: (p.day, p.key is None, p.key or ""))
+        return out
+
+
+def _zero() -> dict[str, float]:
+    return defaultdict(float)
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return a / b if b else None
+
+
+def _sum(cond: ColumnElement[bool]) -> ColumnElement[Any]:
+    return sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)
+
+
+class _Runner:
+    def __init__(self, session: Session, q: Query) -> None:
+        self.s = session
+        self.q = q
+        self.dim: Dimension = DIMENSIONS[q.by]
+        self.out = Computed()
+        self.cases_from: FromClause = self.dim.join(Case.__table__)
+        self.cohort = sa.and_(
+            Case.opened_at >= q.start, Case.opened_at < q.end, Case.merged_into_id.is_(None)
+        )
+
+    def side(self, channel: str | None) -> str:
+        return "traditional" if channel in self.q.traditional else "social"
+
+    def add(self, key: str | None, channel: str | None, values: dict[str, Any]) -> None:
+        """Add one (key, channel) row of sums to every grouping it belongs to."""
+        for target in (
+            ("key", key),
+            ("channel", channel),
+            ("side", self.side(channel)),
+            ("total", TOTAL),
+        ):
+            acc = self.out.sums[target]
+            for name, value in values.items():
+                acc[name] += float(value or 0)
+
+    def groupings(self) -> list[tuple[str, Any]]:
+        g: list[tuple[str, Any]] = [("key", lambda t: t.c.key)]
+        if self.q.by != "channel":
+            g.append(("channel", lambda t: t.c.channel))
+        g.append(("side", lambda t: side_expr(t.c.channel, sorted(self.q.traditional))))
+        g.append(("total", lambda t: sa.literal(TOTAL)))
+        return g
+
+    def store_pct(self, metric: str, found: dict[Key, Any]) -> None:
+        if self.q.by == "channel":
+            found.update({("channel", k): v for (ns, k), v in list(found.items()) if ns == "key"})
+        self.out.pct[metric] = found
+
+    # -- cases opened in the period ------------------------------------------------------
+
+    def case_sums(self) -> None:
+        q, c = self.q, Case
+
+        def alert(clock: str) -> ColumnElement[bool]:
+            return sa.exists().where(
+                SlaAlert.case_id == c.id, SlaAlert.clock == clock, SlaAlert.kind == "breach"
+            )
+
+        def follow_ups(status: str | None = None) -> ColumnElement[bool]:
+            cond = sa.exists().where(FollowUp.case_id == c.id)
+            return cond.where(FollowUp.status == status) if status else cond
+
+        def public(direction: str) -> ColumnElement[bool]:
+            return sa.exists().where(
+                Interaction.case_id == c.id,
+                Interaction.direction == direction,
+                Interaction.public.is_(True),
+            )
+
+        # Each per-case lookup (alerts, promises, public messages) is evaluated once per case
+        # in a materialized CTE; the aggregates below combine the flags.
+        flags = (
+            sa.select(
+                self.dim.value().label("key"),
+                c.channel,
+                c.kind,
+                c.first_response_at.label("fr_at"),
+                c.first_response_due.label("fr_due"),
+                c.resolved_at.label("res_at"),
+                c.resolution_due.label("res_due"),
+                c.follow_up_due.label("fu_due"),
+                c.paused_remaining,
+                c.reopen_count,
+                c.csat_score,
+                c.csat_requested_at,
+                (epoch(self.s, c.first_response_at) - epoch(self.s, c.opened_at)).label("fr_d"),
+                alert("first_response").label("fr_alert"),
+                alert("follow_up").label("fu_alert"),
+                alert("resolution").label("res_alert"),
+                follow_ups().label("fu_any"),
+                follow_ups("broken").label("fu_broken"),
+                follow_ups("open").label("fu_open"),
+                public("inbound").label("pub_in"),
+                public("outbound").label("pub_out"),
+            )
+            .select_from(self.cases_from)
+            .where(self.cohort)
+            .cte("case_flags")
+            .prefix_with("MATERIALIZED")
+        )
+        f = flags.c
+
+        def yes(col: Any) -> ColumnElement[bool]:
+            return col == sa.true() if self.s.get_bind().dialect.name == "postgresql" else col == 1
+
+        fr_alert, fu_alert, res_alert = yes(f.fr_alert), yes(f.fu_alert), yes(f.res_alert)
+        fr_at, fr_due, res_at, res_due = f.fr_at, f.fr_due, f.res_at, f.res_due
+        fr_breached = sa.or_(
+            fr_alert,
+            sa.and_(
+                fr_due.is_not(None),
+                sa.or_(
+                    sa.and_(fr_at.is_not(None), fr_at > fr_due),
+                    sa.and_(fr_at.is_(None), fr_due <= q.as_of),
+                ),
+            ),
+        )
+        fr_met = sa.and_(fr_due.is_not(None), fr_at.is_not(None), fr_at <= fr_due, ~fr_alert)
+        res_breached = sa.or_(
+            res_alert,
+            sa.and_(
+                res_due.is_not(None),
+                sa.or_(
+                    sa.and_(res_at.is_not(None), res_at > res_due),
+                    sa.and_(res_at.is_(None), res_due <= q.as_of),
+                ),
+            ),
+        )
+        res_app = sa.or_(res_due.is_not(None), f.paused_remaining.is_not(None), res_alert)
+        res_met = sa.and_(
+            res_app, res_at.is_not(None), ~res_alert, sa.or_(res_due.is_(None), res_at <= res_due)
+        )
+        fu_app = sa.or_(yes(f.fu_any), fu_alert, f.fu_due.is_not(None))
+        fu_breached = sa.or_(
+            fu_alert,
+            yes(f.fu_broken),
+            sa.and_(f.fu_due.is_not(None), f.fu_due <= q.as_of),
+        )
+        fu_met = sa.and_(fu_app, ~fu_breached, ~yes(f.fu_open))
+        pub = sa.and_(f.kind == "complaint", yes(f.pub_in))
+        hist = []
+        for i, (_, lo, hi) in enumerate(HISTOGRAM):
+            conds: list[ColumnElement[bool]] = [fr_at.is_not(None)]
+            if lo:
+                conds.append(f.fr_d >= lo)
+            if hi is not None:
+                conds.append(f.fr_d < hi)
+            hist.append(_sum(sa.and_(*conds)).label(f"h{i}"))
+        stmt = sa.select(
+            f.key,
+            f.channel,
+            sa.func.count().label("cases"),
+            sa.func.count(fr_at).label("responded"),
+            _sum(sa.or_(fr_due.is_not(None), fr_alert)).label("fr_app"),
+            _sum(fr_met).label("fr_met"),
+            _sum(fr_breached).label("fr_breached"),
+            _sum(fu_app).label("fu_app"),
+            _sum(fu_met).label("fu_met"),
+            _sum(fu_breached).label("fu_breached"),
+            _sum(res_app).label("res_app"),
+            _sum(res_met).label("res_met"),
+            _sum(res_breached).label("res_breached"),
+            _sum(f.reopen_count > 0).label("reopened"),
+            _sum(sa.or_(res_at.is_not(None), f.reopen_count > 0)).label("reopen_eligible"),
+            sa.func.coalesce(sa.func.sum(f.csat_score), 0).label("csat_sum"),
+            sa.func.count(f.csat_score).label("csat_rated"),
+            _sum(sa.or_(f.csat_requested_at.is_not(None), f.csat_score.is_not(None))).label(
+                "csat_asked"
+            ),
+            _sum(pub).label("pub"),
+            _sum(sa.and_(pub, yes(f.pub_out))).label("pub_answered"),
+            *hist,
+        ).group_by(f.key, f.channel)
+        for row in self.s.execute(stmt).mappings():
+            values = dict(row)
+            self.add(values.pop("key"), values.pop("channel"), values)
+
+    def case_percentiles(self) -> None:
+        c = Case
+        e = lambda col: epoch(self.s, col)  # noqa: E731
+        for metric, col in (("fr", c.first_response_at), ("res", c.resolved_at)):
+            src = (
+                sa.select(
+                    self.dim.value().label("key"),
+                    c.channel.label("channel"),
+                    (e(col) - e(c.opened_at)).label("d"),
+                )
+                .select_from(self.cases_from)
+                .where(self.cohort, col.is_not(None))
+            )
+            self.store_pct(metric, percentiles(self.s, self.groupings(), src))
+
+    def top_categories(self) -> None:
+        n = sa.func.count().label("n")
+        stmt = (
+            sa.select(Case.category, n)
+            .where(self.cohort)
+            .group_by(Case.category)
+            .order_by(n.desc(), Case.category)
+            .limit(10)
+        )
+        self.out.top_categories = [(cat, int(cnt)) for cat, cnt in self.s.execute(stmt)]
+
+    # -- backlog at as_of ----------------------------------------------------------------
+
+    def backlog(self) -> None:
+        c, at = Case, self.q.as_of
+        open_at = sa.and_(
+            # coalesce() keeps the planner off ix_cases_opened_at (every case matches
+            # "opened before"): the open ones are found through ix_cases_resolved_at.
+            sa.func.coalesce(c.opened_at, c.opened_at) < at,
+            sa.or_(c.resolved_at.is_(None), c.resolved_at > at),
+            c.merged_into_id.is_(None),
+        )
+        key = self.dim.value()
+        stmt = (
+            sa.select(key.label("key"), c.channel, sa.func.count().label("backlog"))
+            .select_from(self.cases_from)
+            .where(open_at)
+            .group_by(key, c.channel)
+        )
+        for key, channel, n in self.s.execute(stmt):
+            self.add(key, channel, {"backlog": n})
+        as_of_epoch = math.floor(at.timestamp())
+        src = (
+            sa.select(
+                self.dim.value().label("key"),
+                c.channel.label("channel"),
+                (sa.literal(as_of_epoch, sa.BigInteger) - epoch(self.s, c.opened_at)).label("d"),
+            )
+            .select_from(self.cases_from)
+            .where(open_at)
+        )
+        self.store_pct("age", percentiles(self.s, self.groupings(), src))
+
+    # -- promises made in the period -----------------------------------------------------
+
+    def follow_up_sums(self) -> None:
+        f = FollowUp
+        frm = self.dim.join(f.__table__.join(Case.__table__, Case.id == f.case_id))
+        key = self.dim.value()
+        stmt = (
+            sa.select(
+                key.label("key"),
+                Case.channel,
+                _sum(f.status == "kept").label("kept"),
+                _sum(f.status == "broken").label("broken"),
+                _sum(f.status == "open").label("open"),
+            )
+            .select_from(frm)
+            .where(f.created_at >= self.q.start, f.created_at < self.q.end)
+            .group_by(key, Case.channel)
+        )
+        for row in self.s.execute(stmt).mappings():
+            values = dict(row)
+            self.add(values.pop("key"), values.pop("channel"), values)
+
+    # -- messages in the period ----------------------------------------------------------
+
+    def day_buckets(self) -> tuple[int, int]:
+        """Return (width, shift) seconds that map an epoch to a local-day bucket exactly.
+
+        When the zone's offset is constant over the period, a bucket is a local day
+        (shifted by the offset); otherwise (a DST change) buckets are 15 minutes, which every
+        real UTC offset is a multiple of, and Python folds them into local days.
+        """
+        zone = ZoneInfo(self.q.timezone)
+        offsets = set()
+        t = self.q.start
+        while t <= self.q.end:
+            offsets.add(t.astimezone(zone).utcoffset())
+            t += timedelta(hours=6)
+        offsets.add(self.q.end.astimezone(zone).utcoffset())
+        if len(offsets) == 1:
+            (off,) = offsets
+            return 86400, int(off.total_seconds()) if off is not None else 0
+        return 900, 0
+
+    def interaction_sums(self) -> None:
+        i, q = Interaction, self.q
+        width, shift = self.day_buckets()
+        frm: FromClause = i.__table__
+        if q.by == "channel":
+            key: Any = i.channel
+        else:
+            frm = self.dim.join(frm.outerjoin(Case.__table__, Case.id == i.case_id))
+            key = self.dim.value()
+        bucket = (epoch(self.s, i.created_at) + shift) // width
+        inbound = i.direction == "inbound"
+        scored = sa.and_(inbound, i.sentiment_score.is_not(None))
+        stmt = (
+            sa.select(
+                bucket.label("bucket"),
+                key.label("key"),
+                i.channel,
+                _sum(inbound).label("volume_in"),
+                _sum(i.direction == "outbound").label("volume_out"),
+                _sum(scored).label("sent_n"),
+                sa.func.coalesce(
+                    sa.func.sum(sa.case((scored, i.sentiment_score), else_=0.0)), 0.0
+                ).label("sent_sum"),
+                _sum(sa.and_(inbound, i.sentiment == "positive")).label("pos"),
+                _sum(sa.and_(inbound, i.sentiment == "neutral")).label("neu"),
+                _sum(sa.and_(inbound, i.sentiment == "negative")).label("neg"),
+            )
+            .select_from(frm)
+            .where(i.created_at >= q.start, i.created_at < q.end)
+            .group_by(bucket, key, i.channel)
+        )
+        zone = ZoneInfo(q.timezone)
+        for row in self.s.execute(stmt).mappings():
+            values = dict(row)
+            b, k, ch = values.pop("bucket"), values.pop("key"), values.pop("channel")
+            self.add(k, ch, values)
+            start = datetime.fromtimestamp(int(b) * width - shift, UTC)
+            day = (
+                (start + timedelta(seconds=shift)).date()
+                if width == 86400
+                else start.astimezone(zone).date()
+            )
+            for ns, nk in (("key", k), ("channel", ch), ("total", TOTAL)):
+                acc = self.out.daily[(ns, nk, day)]
+                for name, value in values.items():
+                    acc[name] += float(value or 0)
+
+    # -- business time -------------------------------------------------------------------
+
+    def business(self) -> None:
+        if self.q.calendar_for is None:
+            return
+        found = business_percentiles(
+            self.s,
+            cases_from=self.cases_from,
+            key=self.dim.value(),
+            cohort=self.cohort,
+            calendar_for=self.q.calendar_for,
+            groupings=self.groupings(),
+        )
+        if found is None:
+            return
+        self.out.business_time = True
+        for metric, values in found.items():
+            self.store_pct("b_" + metric, values)
+
+
+def compute(session: Session, q: Query) -> Computed:
+    """Run every metrics query for ``q`` in ``session`` and return the raw results."""
+    if q.by not in DIMENSIONS:
+        raise ValueError(f"unknown slice {q.by!r}; choose one of {', '.join(DIMENSIONS)}")
+    if session.get_bind().dialect.name == "postgresql":
+        # The planner's cost estimates of the correlated lookups trigger JIT compilation,
+        # which costs more (hundreds of ms) than these short statements ever gain from it.
+        session.execute(sa.text("SET LOCAL jit = off"))
+    r = _Runner(session, q)
+    r.case_sums()
+    r.case_percentiles()
+    r.backlog()
+    r.follow_up_sums()
+    r.interaction_sums()
+    r.top_categories()
+    r.business()
+    return r.out
+
+
+def channel_sides(channels: Iterable[str | None], traditional: Sequence[str]) -> dict[str, str]:
+    """Map each channel name to ``social`` or ``traditional``."""
+    return {
+        ch: ("traditional" if ch in traditional else "social") for ch in channels if ch is not None
+    }

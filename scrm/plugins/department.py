@@ -1,0 +1,100 @@
+"""What the built-in department modules share: the application, settings, time windows.
+
+A department plugin is built from the configuration (``module:plugin(config)`` in
+``DEFAULT_PLUGINS``), learns the application through the ``app_started`` hook, and does its
+work in after-commit hooks, each in a transaction of its own.  Everything it records is
+idempotent (unique keys), so an alert or an escalation happens once however often a message
+is seen.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+import sqlalchemy as sa
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
+
+from scrm.core.config import Config, ConfigError
+from scrm.core.db import utcnow
+from scrm.core.hookspecs import hookimpl
+from scrm.core.models import Interaction
+
+if TYPE_CHECKING:
+    from scrm.core.app import Scrm
+
+__all__ = ["DepartmentPlugin", "load_settings", "parse_since", "reference_time"]
+
+S = TypeVar("S", bound=BaseModel)
+
+
+def load_settings(model: type[S], config: Config, name: str) -> S:
+    """Validate ``[plugins.<name>]``; raise :class:`ConfigError` naming the key at fault."""
+    try:
+        return model.model_validate(config.plugin_settings(name))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"plugins.{name}.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from None
+
+
+_SINCE_RE = re.compile(r"^(\d+)\s*([hdw])$")
+
+
+def parse_since(value: str) -> timedelta:
+    """Parse ``90d``, ``12h`` or ``2w`` into a duration."""
+    m = _SINCE_RE.match(value.strip().lower())
+    if not m:
+        raise click.BadParameter(f"{value!r} is not a duration like 12h, 90d or 2w")
+    n, unit = int(m[1]), m[2]
+    return {"h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
+
+
+def reference_time(session: Session, until: datetime | None) -> datetime:
+    """The end of a reporting window: ``until``, else the newest stored message, else now.
+
+    Using the newest message rather than the clock lets an archive or the sample data be
+    reported over its own period; on a live system the two are the same.
+    """
+    if until is not None:
+        return until
+    newest: datetime | None = session.scalar(sa.select(sa.func.max(Interaction.created_at)))
+    if newest is not None and newest.tzinfo is None:  # SQLite aggregate bypasses the type
+        from datetime import UTC
+
+        newest = newest.replace(tzinfo=UTC)
+    return newest or utcnow()
+
+
+class DepartmentPlugin:
+    """Base of the department plugins: holds the application once it has started."""
+
+    name = "department"
+
+    def __init__(self) -> None:
+        self.app: Scrm | None = None
+        self.clock: Callable[[], datetime] = utcnow
+
+    @hookimpl
+    def app_started(self, app: Scrm) -> None:
+        self.app = app
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction on the application's database (after commit of the ingest batch)."""
+        if self.app is None:
+            raise RuntimeError(f"the {self.name} plugin is used before the application started")
+        with self.app.session() as s:
+            yield s
+
+    def notify(self, hook: str, **kwargs: Any) -> None:
+        """Fire an after-commit hook through the application (one failing plugin is logged)."""
+        if self.app is not None:
+            self.app.hooks.notify(hook, **kwargs)

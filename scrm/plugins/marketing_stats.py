@@ -1,0 +1,303 @@
+"""Marketing figures: the spike rule, campaign reports, share of voice, brand advocates.
+
+The spike rule (also in ``docs/departments.md``): for a scope (the brand, or one campaign)
+and a metric (``mentions``: inbound messages that are not spam; ``negative``: those with a
+negative sentiment), let ``c`` be the count in hour ``H`` and ``λ`` the mean hourly count over
+the ``window_hours`` hours before ``H`` (at least ``min_baseline``).  Hour ``H`` is anomalous
+when ``c >= min_count`` and the Poisson upper tail ``P(X >= c | λ) <= alpha``.  Consecutive
+anomalous hours form one spike, alerted once at its first hour.  No hour is judged before the
+scope has ``window_hours`` of history (no alert on the first day of data or of a campaign).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from scrm.core.department_models import CampaignLink, SpikeEpisode
+from scrm.core.models import Customer, Identity, Interaction
+from scrm.core.text import normalize
+
+__all__ = ["Spike", "advocates", "campaign_report", "check_spike", "poisson_tail"]
+
+HOUR = timedelta(hours=1)
+
+
+def poisson_tail(count: int, lam: float) -> float:
+    """Return ``P(X >= count)`` for ``X ~ Poisson(lam)``."""
+    if count <= 0:
+        return 1.0
+    term = math.exp(-lam)
+    below = term
+    for k in range(1, count):
+        term *= lam / k
+        below += term
+    return max(0.0, 1.0 - below)
+
+
+@dataclass(frozen=True)
+class Spike:
+    scope: str
+    metric: str
+    hour: datetime
+    count: int
+    baseline: float
+    p_value: float
+
+
+def _scope_query(scope: str, metric: str) -> sa.Select[Any]:
+    q = sa.select(Interaction.created_at).where(
+        Interaction.direction == "inbound",
+        sa.or_(Interaction.kind.is_(None), Interaction.kind != "spam"),
+    )
+    if scope.startswith("campaign:"):
+        q = q.join(CampaignLink, CampaignLink.interaction_id == Interaction.id).where(
+            CampaignLink.campaign == scope.removeprefix("campaign:")
+        )
+    if metric == "negative":
+        q = q.where(Interaction.sentiment == "negative")
+    return q
+
+
+def check_spike(
+    session: Session,
+    scope: str,
+    metric: str,
+    at: datetime,
+    *,
+    window_hours: int,
+    alpha: float,
+    min_count: int,
+    min_baseline: float,
+) -> Spike | None:
+    """Judge the hour containing ``at``; record it; return a spike only when one starts."""
+    hour = at.replace(minute=0, second=0, microsecond=0)
+    start = hour - window_hours * HOUR
+    q = _scope_query(scope, metric)
+    first = session.scalar(sa.select(sa.func.min(q.subquery().c.created_at)))
+    if first is None or _aware(first) > start:
+        return None  # not enough history to know what is normal
+    times = session.scalars(
+        q.where(Interaction.created_at >= start, Interaction.created_at < hour + HOUR)
+    ).all()
+    count = sum(1 for t in times if _aware(t) >= hour)
+    lam = max(min_baseline, (len(times) - count) / window_hours)
+    p = poisson_tail(count, lam)
+    if count < min_count or p > alpha:
+        return None
+    episode = session.scalars(
+        sa.select(SpikeEpisode)
+        .where(
+            SpikeEpisode.scope == scope,
+            SpikeEpisode.metric == metric,
+            SpikeEpisode.started_at <= hour,
+            SpikeEpisode.last_hour >= hour - HOUR,
+        )
+        .order_by(SpikeEpisode.started_at.desc())
+    ).first()
+    if episode is not None:
+        episode.last_hour = max(_aware(episode.last_hour), hour)
+        episode.peak_count = max(episode.peak_count, count)
+        return None
+    with session.begin_nested():
+        session.add(
+            SpikeEpisode(
+                scope=scope,
+                metric=metric,
+                started_at=hour,
+                last_hour=hour,
+                peak_count=count,
+                baseline=round(lam, 3),
+                p_value=p,
+            )
+        )
+        try:
+            session.flush()
+        except sa.exc.IntegrityError:  # another worker recorded it first
+            return None
+    return Spike(scope, metric, hour, count, round(lam, 3), p)
+
+
+def _aware(t: datetime) -> datetime:
+    from datetime import UTC
+
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
+def _bucket(t: datetime, by: str, zone: ZoneInfo) -> str:
+    local = _aware(t).astimezone(zone)
+    return local.strftime("%Y-%m-%d %H:00") if by == "hour" else local.strftime("%Y-%m-%d")
+
+
+def _rank(a: dict[str, Any]) -> tuple[float, int]:
+    return (-float(a["score"]), int(a["customer_id"]))
+
+
+def _followers(session: Session, customer_ids: set[int]) -> dict[int, int]:
+    out: dict[int, int] = defaultdict(int)
+    if customer_ids:
+        for cid, n in session.execute(
+            sa.select(Identity.customer_id, sa.func.max(Identity.followers))
+            .where(Identity.customer_id.in_(sorted(customer_ids)))
+            .group_by(Identity.customer_id)
+        ):
+            out[cid] = n or 0
+    return out
+
+
+def _names(session: Session, customer_ids: set[int]) -> dict[int, str]:
+    if not customer_ids:
+        return {}
+    return {
+        cid: name or f"customer {cid}"
+        for cid, name in session.execute(
+            sa.select(Customer.id, Customer.display_name).where(
+                Customer.id.in_(sorted(customer_ids))
+            )
+        )
+    }
+
+
+def campaign_report(
+    session: Session,
+    name: str,
+    *,
+    by: str,
+    zone: ZoneInfo,
+    window: tuple[datetime | None, datetime | None],
+    competitors: dict[str, list[str]],
+    top: int = 5,
+) -> dict[str, Any]:
+    """Volume and sentiment per bucket, top complaints, advocates and share of voice."""
+    rows = session.execute(
+        sa.select(Interaction)
+        .join(CampaignLink, CampaignLink.interaction_id == Interaction.id)
+        .where(CampaignLink.campaign == name)
+        .order_by(Interaction.created_at)
+    ).scalars()
+    items = list(rows)
+    buckets: dict[str, Counter[str]] = defaultdict(Counter)
+    scores: dict[str, list[float]] = defaultdict(list)
+    complaints: dict[str, list[Interaction]] = defaultdict(list)
+    praise: dict[int, int] = Counter()
+    for it in items:
+        b = _bucket(it.created_at, by, zone)
+        buckets[b]["total"] += 1
+        buckets[b][it.sentiment or "neutral"] += 1
+        scores[b].append(it.sentiment_score or 0.0)
+        if it.kind == "complaint":
+            complaints[it.category or "other"].append(it)
+        if it.customer_id is not None and it.sentiment == "positive":
+            praise[it.customer_id] += 1
+    volume = [
+        {
+            "bucket": b,
+            "total": c["total"],
+            "negative": c["negative"],
+            "neutral": c["neutral"],
+            "positive": c["positive"],
+            "mean_sentiment": round(sum(scores[b]) / len(scores[b]), 3),
+        }
+        for b, c in sorted(buckets.items())
+    ]
+    top_complaints = [
+        {"category": cat, "count": len(its), "example": its[0].text[:140]}
+        for cat, its in sorted(complaints.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:top]
+    ]
+    followers = _followers(session, set(praise))
+    names = _names(session, set(praise))
+    advocates_: list[dict[str, Any]] = sorted(
+        (
+            {
+                "customer_id": cid,
+                "name": names.get(cid),
+                "positive": n,
+                "followers": followers[cid],
+                "score": round(n * (1 + math.log10(1 + followers[cid])), 2),
+            }
+            for cid, n in praise.items()
+        ),
+        key=_rank,
+    )[:top]
+    start, end = window
+    if items:
+        start = start or _aware(items[0].created_at)
+        end = end or _aware(items[-1].created_at) + timedelta(seconds=1)
+    return {
+        "campaign": name,
+        "mentions": len(items),
+        "by": by,
+        "volume": volume,
+        "top_complaints": top_complaints,
+        "top_advocates": advocates_,
+        "share_of_voice": share_of_voice(session, start, end, competitors),
+    }
+
+
+def share_of_voice(
+    session: Session,
+    start: datetime | None,
+    end: datetime | None,
+    competitors: dict[str, list[str]],
+) -> list[dict[str, Any]]:
+    """Mentions of the brand (every inbound non-spam message) and of each competitor (messages
+    naming it) between ``start`` and ``end``, with each one's share of the total."""
+    if start is None or end is None:
+        return []
+    texts = session.scalars(
+        sa.select(Interaction.text).where(
+            Interaction.direction == "inbound",
+            sa.or_(Interaction.kind.is_(None), Interaction.kind != "spam"),
+            Interaction.created_at >= start,
+            Interaction.created_at < end,
+        )
+    ).all()
+    counts = {"brand": len(texts)}
+    norm = [f" {normalize(t)} " for t in texts]
+    for comp, terms in competitors.items():
+        needles = [normalize(t) for t in terms or [comp]]
+        counts[comp] = sum(1 for t in norm if any(n in t for n in needles))
+    total = sum(counts.values()) or 1
+    return [{"name": k, "mentions": v, "share": round(v / total, 3)} for k, v in counts.items()]
+
+
+def advocates(
+    session: Session, since: datetime, until: datetime, *, min_praise: int, limit: int
+) -> list[dict[str, Any]]:
+    """Customers with repeated praise: ``score = praise × (1 + log10(1 + followers))``."""
+    rows = session.execute(
+        sa.select(Interaction.customer_id, sa.func.count(), sa.func.max(Interaction.created_at))
+        .where(
+            Interaction.direction == "inbound",
+            Interaction.customer_id.is_not(None),
+            sa.or_(Interaction.kind == "praise", Interaction.sentiment == "positive"),
+            Interaction.created_at >= since,
+            Interaction.created_at <= until,
+        )
+        .group_by(Interaction.customer_id)
+        .having(sa.func.count() >= min_praise)
+    ).all()
+    rows_: list[tuple[int, int, datetime]] = [tuple(r) for r in rows]  # type: ignore[misc]
+    ids = {cid for cid, _, _ in rows_}
+    followers = _followers(session, ids)
+    names = _names(session, ids)
+    out: list[dict[str, Any]] = [
+        {
+            "customer_id": cid,
+            "name": names.get(cid),
+            "praise": n,
+            "followers": followers[cid],
+            "last": _aware(last),
+            "score": round(n * (1 + math.log10(1 + followers[cid])), 2),
+        }
+        for cid, n, last in rows_
+    ]
+    out.sort(key=_rank)
+    return out[:limit]

@@ -1,0 +1,291 @@
+"""R&D: product ideas clustered across languages, and complaint trends that need a fix.
+
+Every stored inbound message of kind ``idea`` joins the most similar open idea seen within
+``window`` if the similarity (see :mod:`scrm.plugins.rnd_text`) reaches ``threshold``, else it
+founds a new idea.  An idea counts the *distinct* customers who asked and links every source.
+
+``scrm insights`` lists complaint categories and phrases (word pairs) whose volume grows.
+Rule: with ``c`` complaints in the last ``period`` and ``p`` in the period before it, an item
+grows when ``c >= min_count``, ``c > p`` and the Poisson upper tail ``P(X >= c | max(p, 0.5))``
+is at most ``alpha`` (0.05 by default): as many complaints would rarely come by chance if the
+rate had stayed what it was.
+
+Configuration (``[plugins.rnd]``)::
+
+    threshold = 0.5
+    window = "P365D"
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from itertools import pairwise
+from typing import Any
+
+import click
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field
+
+from scrm.cli.context import CliContext, emit, short_time, table
+from scrm.core.config import Config
+from scrm.core.department_models import Idea, IdeaSource
+from scrm.core.hookspecs import hookimpl
+from scrm.core.models import Interaction
+from scrm.core.queries import NotFound
+from scrm.core.schemas import Kind, StoredInteraction
+from scrm.core.text import tokenize
+from scrm.plugins.department import DepartmentPlugin, load_settings, parse_since, reference_time
+from scrm.plugins.marketing_stats import poisson_tail
+from scrm.plugins.rnd_text import STOPWORDS, signature, similarity
+
+__all__ = ["RndPlugin", "RndSettings", "growing_complaints", "plugin"]
+
+
+class RndSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    threshold: float = Field(default=0.5, gt=0, le=1, description="Similarity to join an idea.")
+    window: timedelta = Field(default=timedelta(days=365), description="How old an idea may be.")
+    insights_alpha: float = Field(default=0.05, gt=0, lt=1)
+    insights_min_count: int = Field(default=3, ge=1)
+
+
+class RndPlugin(DepartmentPlugin):
+    name = "rnd"
+
+    def __init__(self, settings: RndSettings) -> None:
+        super().__init__()
+        self.settings = settings
+
+    @hookimpl
+    def interaction_stored(self, interaction: StoredInteraction) -> None:
+        cls = interaction.classification
+        if cls is None or cls.kind is not Kind.IDEA:
+            return
+        with self.session() as s:
+            it = s.get(Interaction, interaction.id)
+            if it is None or s.scalar(
+                sa.select(IdeaSource.id).where(IdeaSource.interaction_id == it.id)
+            ):
+                return
+            sig = signature(it.text)
+            best: tuple[float, Idea | None] = (0.0, None)
+            idea: Idea | None
+            since = it.created_at - self.settings.window
+            for idea in s.scalars(
+                sa.select(Idea).where(Idea.status == "open", Idea.last_seen >= since)
+            ):
+                score = similarity(sig, list(idea.signature))
+                if score > best[0]:
+                    best = (score, idea)
+            score, idea = best
+            if idea is None or score < self.settings.threshold:
+                idea = Idea(
+                    title=it.text[:255],
+                    language=it.language,
+                    signature=sig,
+                    status="open",
+                    first_seen=it.created_at,
+                    last_seen=it.created_at,
+                )
+                s.add(idea)
+                s.flush()
+                score = 1.0
+            else:
+                idea.last_seen = max(idea.last_seen, it.created_at)
+            s.add(
+                IdeaSource(
+                    idea_id=idea.id,
+                    interaction_id=it.id,
+                    customer_id=it.customer_id,
+                    similarity=score,
+                    created_at=it.created_at,
+                )
+            )
+
+    @hookimpl
+    def register_commands(self, cli: click.Group) -> None:
+        cli.add_command(ideas_group)
+        settings = self.settings
+
+        @click.command("insights")
+        @click.option(
+            "--period",
+            default="7d",
+            show_default=True,
+            help="Compare this much time with the same before it.",
+        )
+        @click.option("--until", type=click.DateTime(), help="End (default: newest message).")
+        @click.option("--json", "as_json", is_flag=True)
+        @click.pass_obj
+        def insights(obj: CliContext, period: str, until: datetime | None, as_json: bool) -> None:
+            """List complaint categories and phrases whose volume grows (fix the cause)."""
+            span = parse_since(period)
+            with obj.app().session() as s:
+                end = reference_time(s, _utc(until))
+                found = growing_complaints(
+                    s,
+                    end,
+                    span,
+                    alpha=settings.insights_alpha,
+                    min_count=settings.insights_min_count,
+                )
+            if as_json:
+                emit(found)
+                return
+            rows = [(f["type"], f["item"], f["previous"], f["current"], f["p_value"])
+                    for f in found]  # fmt: skip
+            cols = ["type", "category / phrase", "previous", "current", "p"]
+            obj.console.print(
+                table(f"growing complaints, last {period} vs the {period} before", cols, rows)
+            )
+
+        cli.add_command(insights)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    from datetime import UTC
+
+    return None if value is None else (value if value.tzinfo else value.replace(tzinfo=UTC))
+
+
+def _idea_rows(s: Any, start: datetime, end: datetime, limit: int) -> list[dict[str, Any]]:
+    counts = s.execute(
+        sa.select(
+            IdeaSource.idea_id,
+            sa.func.count(sa.distinct(IdeaSource.customer_id)),
+            sa.func.count(),
+        )
+        .where(IdeaSource.created_at >= start, IdeaSource.created_at <= end)
+        .group_by(IdeaSource.idea_id)
+    ).all()
+    counts.sort(key=lambda r: (-r[1], -r[2], r[0]))
+    out = []
+    for idea_id, _, _ in counts[:limit]:
+        out.append(_idea_out(s, idea_id))
+    return out
+
+
+def _idea_out(s: Any, idea_id: int) -> dict[str, Any]:
+    idea = s.get(Idea, idea_id)
+    if idea is None:
+        raise NotFound(f"no idea {idea_id}")
+    sources = s.execute(
+        sa.select(IdeaSource, Interaction.channel, Interaction.language, Interaction.text)
+        .join(Interaction, Interaction.id == IdeaSource.interaction_id)
+        .where(IdeaSource.idea_id == idea_id)
+        .order_by(IdeaSource.created_at)
+    ).all()
+    return {
+        "id": idea.id,
+        "title": idea.title,
+        "customers": len({src.customer_id for src, *_ in sources if src.customer_id}),
+        "requests": len(sources),
+        "languages": sorted({lang for _, _, lang, _ in sources if lang}),
+        "first_seen": idea.first_seen,
+        "last_seen": idea.last_seen,
+        "signature": idea.signature,
+        "sources": [
+            {
+                "interaction_id": src.interaction_id,
+                "customer_id": src.customer_id,
+                "channel": ch,
+                "language": lang,
+                "similarity": src.similarity,
+                "text": text,
+            }
+            for src, ch, lang, text in sources
+        ],
+    }
+
+
+@click.group("ideas")
+def ideas_group() -> None:
+    """Product ideas from customers, clustered across languages."""
+
+
+@ideas_group.command("top")
+@click.option("--since", default="90d", show_default=True, help="Window, e.g. 90d, 2w.")
+@click.option("--until", type=click.DateTime(), help="End (default: newest message).")
+@click.option("--limit", type=int, default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def top(obj: CliContext, since: str, until: datetime | None, limit: int, as_json: bool) -> None:
+    """List the ideas most customers asked for in the window."""
+    span = parse_since(since)
+    with obj.app().session() as s:
+        end = reference_time(s, _utc(until))
+        items = _idea_rows(s, end - span, end, limit)
+    if as_json:
+        emit(items)
+        return
+    rows = [(i["id"], i["customers"], i["requests"], ",".join(i["languages"]),
+             short_time(i["last_seen"]), " ".join(str(x["interaction_id"]) for x in i["sources"]),
+             i["title"][:70]) for i in items]  # fmt: skip
+    cols = ["idea", "customers", "requests", "languages", "last", "sources", "first request"]
+    obj.console.print(table("ideas", cols, rows))
+
+
+@ideas_group.command("show")
+@click.argument("idea_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def show(obj: CliContext, idea_id: int, as_json: bool) -> None:
+    """Show an idea and every request that joined it."""
+    with obj.app().session() as s:
+        out = _idea_out(s, idea_id)
+    if as_json:
+        emit(out)
+        return
+    obj.console.print(
+        f"[bold]idea {out['id']}[/bold]: {out['customers']} customers, {out['requests']} "
+        f"requests ({', '.join(out['languages'])}); concepts: {' '.join(out['signature'])}",
+        highlight=False,
+    )
+    rows = [(x["interaction_id"], x["customer_id"], x["channel"], x["language"], x["similarity"],
+             x["text"][:90]) for x in out["sources"]]  # fmt: skip
+    obj.console.print(
+        table("sources", ["interaction", "customer", "channel", "lang", "sim", "text"], rows)
+    )
+
+
+def _phrases(text: str) -> set[str]:
+    words = [w for w in tokenize(text) if w.isalpha() and len(w) > 2 and w not in STOPWORDS]
+    return {f"{a} {b}" for a, b in pairwise(words)}
+
+
+def growing_complaints(
+    s: Any, end: datetime, period: timedelta, *, alpha: float, min_count: int
+) -> list[dict[str, Any]]:
+    """Categories and phrases of complaints that grow (rule in the module docstring)."""
+    rows = s.execute(
+        sa.select(Interaction.created_at, Interaction.category, Interaction.text).where(
+            Interaction.direction == "inbound",
+            Interaction.kind == Kind.COMPLAINT.value,
+            Interaction.created_at > end - 2 * period,
+            Interaction.created_at <= end,
+        )
+    ).all()
+    cur: dict[tuple[str, str], int] = Counter()
+    prev: dict[tuple[str, str], int] = Counter()
+    for at, category, text in rows:
+        bucket = cur if at > end - period else prev
+        bucket[("category", category or "other")] += 1
+        for ph in _phrases(text):
+            bucket[("phrase", ph)] += 1
+    out: list[dict[str, Any]] = []
+    for key, c in cur.items():
+        p = prev.get(key, 0)
+        if c < min_count or c <= p:
+            continue
+        pv = poisson_tail(c, max(float(p), 0.5))
+        if pv <= alpha:
+            out.append({"type": key[0], "item": key[1], "previous": p, "current": c,
+                        "p_value": float(f"{pv:.2e}")})  # fmt: skip
+    out.sort(key=lambda f: (f["type"] != "category", f["p_value"], -f["current"]))
+    return out
+
+
+def plugin(config: Config) -> RndPlugin:
+    return RndPlugin(load_settings(RndSettings, config, "rnd"))

@@ -1,0 +1,285 @@
+"""Sales: leads from purchase intent, their own fast SLA, and a warning before pitching.
+
+A stored inbound message of kind ``lead`` creates a :class:`~scrm.core.department_models.Lead`
+(customer, interest, source interaction, status, owner) or, when the customer already has an
+active lead for the same interest, counts one more mention on it.  A lead whose customer has
+an open complaint is flagged, so that sales does not pitch into it.  Cases of kind ``lead``
+get the sales SLA through ``choose_sla``.
+
+Configuration (``[plugins.sales]``)::
+
+    default_owner = "sales.bot"         # owner of new leads (optional)
+    [plugins.sales.products]            # interest -> words that name it
+    fiber = ["fiber", "fiber internet", "1000 mbps"]
+    [plugins.sales.sla]
+    first_response = "PT1H"
+    resolution = "P2D"
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import click
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from scrm.cli.context import CliContext, emit, short_time, table
+from scrm.core import cases as case_ops
+from scrm.core.config import Config
+from scrm.core.department_models import Lead
+from scrm.core.hookspecs import hookimpl
+from scrm.core.models import Case, Customer, Interaction
+from scrm.core.queries import NotFound
+from scrm.core.schemas import CaseInfo, Kind, SlaPolicy, StoredInteraction
+from scrm.core.text import normalize
+from scrm.plugins.department import DepartmentPlugin, load_settings
+
+__all__ = ["LEAD_STATUSES", "SalesPlugin", "SalesSettings", "open_complaint", "plugin"]
+
+LEAD_STATUSES = ("new", "contacted", "qualified", "won", "lost")
+ACTIVE = ("new", "contacted", "qualified")
+
+DEFAULT_PRODUCTS = {
+    "fiber": ["fiber", "fibre", "mbps", "altyapi", "internet paketi", "broadband"],
+    "mobile": ["hat", "tarife", "mobile plan", "sim", "numara tasima", "esim", "roaming"],
+    "tv": ["tv", "televizyon", "dizi paketi", "streaming"],
+    "device": ["telefon", "tablet", "modem", "iphone", "samsung", "laptop", "phone"],
+    "corporate": ["kurumsal", "business", "sirket", "corporate", "teklif", "quote"],
+}
+
+
+class LeadSla(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    first_response: timedelta = timedelta(hours=1)
+    follow_up: timedelta = timedelta(hours=4)
+    resolution: timedelta = timedelta(days=2)
+
+
+class SalesSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    products: dict[str, list[str]] = Field(default_factory=lambda: dict(DEFAULT_PRODUCTS))
+    default_owner: str | None = None
+    sla: LeadSla = Field(default_factory=LeadSla)
+
+
+def open_complaint(session: Session, customer_id: int) -> int | None:
+    """Return the id of the customer's oldest open complaint case, if any."""
+    return session.scalar(
+        sa.select(Case.id)
+        .where(
+            Case.customer_id == customer_id,
+            Case.kind == Kind.COMPLAINT.value,
+            Case.status.in_(case_ops.OPEN_STATUSES),
+        )
+        .order_by(Case.opened_at)
+    )
+
+
+class SalesPlugin(DepartmentPlugin):
+    name = "sales"
+
+    def __init__(self, settings: SalesSettings) -> None:
+        super().__init__()
+        self.settings = settings
+        self._products = {
+            name: [f" {normalize(w)}" for w in words] for name, words in settings.products.items()
+        }
+        self.policy = SlaPolicy(name="sales-lead", **settings.sla.model_dump())
+
+    def interest(self, text: str) -> str:
+        """The first configured product the text names, else ``general``."""
+        norm = f" {normalize(text)} "
+        for name, words in self._products.items():
+            if any(w in norm for w in words):
+                return name
+        return "general"
+
+    @hookimpl
+    def choose_sla(self, case: CaseInfo) -> SlaPolicy | None:
+        return self.policy if case.kind is Kind.LEAD else None
+
+    @hookimpl
+    def interaction_stored(self, interaction: StoredInteraction) -> None:
+        cls = interaction.classification
+        if cls is None or cls.kind is not Kind.LEAD or interaction.customer_id is None:
+            return
+        with self.session() as s:
+            it = s.get(Interaction, interaction.id)
+            if it is None:
+                return
+            interest = self.interest(it.text)
+            lead = s.scalars(
+                sa.select(Lead).where(
+                    Lead.customer_id == interaction.customer_id,
+                    Lead.interest == interest,
+                    Lead.status.in_(ACTIVE),
+                )
+            ).first()
+            at = it.created_at.isoformat()
+            if lead is not None:
+                lead.mentions += 1
+                lead.history = [*lead.history, {"at": at, "event": "mention", "interaction": it.id}]
+                return
+            note = {"at": at, "event": "created", "interaction": it.id}
+            complaint = open_complaint(s, interaction.customer_id)
+            if complaint is not None:
+                note["warning"] = f"customer has open complaint case {complaint}"
+            s.add(
+                Lead(
+                    customer_id=interaction.customer_id,
+                    interest=interest,
+                    interaction_id=it.id,
+                    case_id=interaction.case_id,
+                    status="new",
+                    owner=self.settings.default_owner,
+                    mentions=1,
+                    history=[note],
+                )
+            )
+
+    @hookimpl
+    def register_commands(self, cli: click.Group) -> None:
+        cli.add_command(leads_group)
+
+
+def _lead_out(s: Session, lead: Lead) -> dict[str, Any]:
+    customer = s.get(Customer, lead.customer_id)
+    source = s.get(Interaction, lead.interaction_id)
+    complaint = open_complaint(s, lead.customer_id)
+    return {
+        "id": lead.id,
+        "customer_id": lead.customer_id,
+        "customer": customer.display_name if customer else None,
+        "interest": lead.interest,
+        "status": lead.status,
+        "owner": lead.owner,
+        "mentions": lead.mentions,
+        "case_id": lead.case_id,
+        "source_interaction": lead.interaction_id,
+        "source_text": source.text if source else None,
+        "open_complaint_case": complaint,
+        "flag": f"open complaint (case {complaint}): do not pitch" if complaint else None,
+        "created_at": lead.created_at,
+        "updated_at": lead.updated_at,
+        "history": lead.history,
+    }
+
+
+@click.group("leads")
+def leads_group() -> None:
+    """Sales leads from purchase intent."""
+
+
+@leads_group.command("list")
+@click.option("--status", type=click.Choice(LEAD_STATUSES))
+@click.option("--owner")
+@click.option("--flagged", is_flag=True, help="Only leads whose customer has an open complaint.")
+@click.option("--limit", type=int, default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def list_(
+    obj: CliContext, status: str | None, owner: str | None, flagged: bool, limit: int, as_json: bool
+) -> None:
+    """List leads, newest first."""
+    with obj.app().session() as s:
+        q = sa.select(Lead).order_by(Lead.id.desc()).limit(limit)
+        if status:
+            q = q.where(Lead.status == status)
+        if owner:
+            q = q.where(Lead.owner == owner)
+        items = [_lead_out(s, lead) for lead in s.scalars(q)]
+    if flagged:
+        items = [i for i in items if i["flag"]]
+    if as_json:
+        emit(items)
+        return
+    rows = [
+        (i["id"], i["status"], i["interest"], i["customer"] or i["customer_id"], i["owner"] or "-",
+         i["mentions"], short_time(i["created_at"]), i["flag"] or "", (i["source_text"] or "")[:50])
+        for i in items
+    ]  # fmt: skip
+    cols = [
+        "lead",
+        "status",
+        "interest",
+        "customer",
+        "owner",
+        "mentions",
+        "created",
+        "flag",
+        "text",
+    ]
+    obj.console.print(table("leads", cols, rows))
+
+
+@leads_group.command("show")
+@click.argument("lead_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def show(obj: CliContext, lead_id: int, as_json: bool) -> None:
+    """Show a lead with its source message, flag and history."""
+    with obj.app().session() as s:
+        lead = s.get(Lead, lead_id)
+        if lead is None:
+            raise NotFound(f"no lead {lead_id}")
+        out = _lead_out(s, lead)
+    if as_json:
+        emit(out)
+        return
+    obj.console.print(
+        f"[bold]lead {out['id']}[/bold] {out['status']} · {out['interest']} · "
+        f"customer {out['customer'] or ''} ({out['customer_id']}) · owner {out['owner'] or '-'}",
+        highlight=False,
+    )
+    if out["flag"]:
+        obj.console.print(f"[red]warning:[/red] {out['flag']}", highlight=False)
+    obj.console.print(f"source: {out['source_text']}", highlight=False)
+    rows = [(h.get("at", ""), h.get("event", ""), h.get("actor", ""), h.get("note", ""))
+            for h in out["history"]]  # fmt: skip
+    obj.console.print(table("history", ["at", "event", "actor", "note"], rows))
+
+
+@leads_group.command("update")
+@click.argument("lead_id", type=int)
+@click.option("--status", type=click.Choice(LEAD_STATUSES))
+@click.option("--owner")
+@click.option("--note")
+@click.option("--actor", default="cli", show_default=True)
+@click.pass_obj
+def update(
+    obj: CliContext,
+    lead_id: int,
+    status: str | None,
+    owner: str | None,
+    note: str | None,
+    actor: str,
+) -> None:
+    """Change a lead's status or owner (every change is kept in its history)."""
+    if not (status or owner or note):
+        raise click.UsageError("give --status, --owner or --note")
+    from scrm.core.db import utcnow
+
+    with obj.app().session() as s:
+        lead = s.get(Lead, lead_id)
+        if lead is None:
+            raise NotFound(f"no lead {lead_id}")
+        entry: dict[str, Any] = {"at": utcnow().isoformat(), "event": "update", "actor": actor}
+        changes = []
+        if status and status != lead.status:
+            changes.append(f"status {lead.status} -> {status}")
+            lead.status = status
+        if owner and owner != lead.owner:
+            changes.append(f"owner {lead.owner or '-'} -> {owner}")
+            lead.owner = owner
+        entry["note"] = "; ".join([*changes, *([note] if note else [])])
+        lead.history = [*lead.history, entry]
+    click.echo(f"lead {lead_id}: {entry['note'] or 'no change'}")
+
+
+def plugin(config: Config) -> SalesPlugin:
+    return SalesPlugin(load_settings(SalesSettings, config, "sales"))

@@ -1,0 +1,111 @@
+"""API-key authentication and role checks for ``/api/v1``.
+
+Every API route takes ``who: Principal = require(...)`` naming the roles allowed; the key
+comes as ``Authorization: Bearer <token>``.  An agent key also limits what is *visible*:
+cases (and their interactions) outside its departments answer 404, as if they did not
+exist.  Tokens are looked up by their SHA-256 and never logged or echoed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+
+from scrm.core.apikeys import Principal, authenticate
+from scrm.core.app import Scrm
+from scrm.core.models import Case, Department, Interaction
+from scrm.core.queries import NotFound
+from scrm.server.errors import ApiError
+
+__all__ = [
+    "ALL_ROLES",
+    "AdminKey",
+    "AnyKey",
+    "IngestKey",
+    "ReaderKey",
+    "WorkerKey",
+    "check_case",
+    "check_interaction",
+    "get_scrm",
+    "require",
+]
+
+ALL_ROLES = ("admin", "agent", "readonly", "integration")
+
+_bearer = HTTPBearer(auto_error=False, description="An API key from `scrm apikey create`.")
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def get_scrm(request: Request) -> Scrm:
+    """The application the server was built on."""
+    app: Scrm = request.app.state.scrm
+    return app
+
+
+def current_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    """Authenticate the request's API key; 401 without one or with an unknown/revoked one."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise ApiError(401, "unauthorized", "an API key is required", headers=_CHALLENGE)
+    app = get_scrm(request)
+    with app.session() as s:
+        principal = authenticate(s, credentials.credentials)
+    if principal is None:
+        raise ApiError(401, "unauthorized", "the API key is unknown or revoked", headers=_CHALLENGE)
+    return principal
+
+
+def require(*roles: str) -> Any:
+    """A dependency that lets only keys of ``roles`` through (403 otherwise)."""
+    unknown = set(roles) - set(ALL_ROLES)
+    assert not unknown, f"unknown roles {unknown}"
+
+    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if principal.role not in roles:
+            raise ApiError(403, "forbidden", f"a key with role {principal.role} may not do this")
+        return principal
+
+    check.roles = roles  # type: ignore[attr-defined]
+    return Depends(check)
+
+
+def scope(who: Principal) -> list[str] | None:
+    """The departments a key is limited to, or None for no limit."""
+    return list(who.departments) if who.role == "agent" else None
+
+
+def check_case(app: Scrm, who: Principal, case_id: int) -> None:
+    """Raise NotFound unless case ``case_id`` exists and ``who`` may see it."""
+    with app.session() as s:
+        row = s.execute(
+            select(Case.id, Department.code)
+            .outerjoin(Department, Department.id == Case.department_id)
+            .where(Case.id == case_id)
+        ).first()
+    if row is None or not who.sees_department(row[1]):
+        raise NotFound(f"no case {case_id}")
+
+
+def check_interaction(app: Scrm, who: Principal, interaction_id: int) -> None:
+    """Raise NotFound unless the interaction exists and ``who`` may see it."""
+    with app.session() as s:
+        row = s.execute(
+            select(Interaction.id, Department.code)
+            .outerjoin(Case, Case.id == Interaction.case_id)
+            .outerjoin(Department, Department.id == Case.department_id)
+            .where(Interaction.id == interaction_id)
+        ).first()
+    if row is None or not who.sees_department(row[1]):
+        raise NotFound(f"no interaction {interaction_id}")
+
+
+#: Parameter types for routes: ``who: AnyKey`` and so on.
+AnyKey = Annotated[Principal, require(*ALL_ROLES)]
+ReaderKey = Annotated[Principal, require("admin", "readonly")]
+WorkerKey = Annotated[Principal, require("admin", "agent")]
+IngestKey = Annotated[Principal, require("admin", "agent", "integration")]
+AdminKey = Annotated[Principal, require("admin")]

@@ -1,0 +1,96 @@
+"""Webhook intake for channel plugins, and the request body limit.
+
+A plugin's ``POST /webhooks/<channel>`` route (added through the ``register_routes`` hook)
+returns ``await receive_webhook(request, "<channel>", background_tasks)``:
+
+1. the raw body is read (over ``server.max_body_bytes``: 413, nothing stored);
+2. ``Channel.verify(headers, body)`` checks the platform's signature (wrong: 403, nothing
+   stored);
+3. the body is committed to the ``inbox`` table (a redelivery is found, not stored again);
+4. 200 is answered, and the body is ingested right after, as a background task.  If the
+   process dies in between, ``scrm inbox process`` ingests what is still pending.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+from fastapi import BackgroundTasks, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from scrm.core import inbox
+from scrm.core.app import Scrm, UnknownChannel
+from scrm.server.errors import BodyTooLarge, error_response
+
+__all__ = ["BodyLimit", "receive_webhook"]
+
+log = logging.getLogger(__name__)
+
+
+def _process(app: Scrm, inbox_id: int) -> None:
+    # Logged by process_one; the row stays pending for `scrm inbox process`.
+    with contextlib.suppress(Exception):
+        inbox.process_one(app, inbox_id)
+
+
+async def receive_webhook(
+    request: Request, channel: str, background: BackgroundTasks
+) -> JSONResponse:
+    """Verify, store durably, answer, then ingest one webhook delivery for ``channel``."""
+    app: Scrm = request.app.state.scrm
+    try:
+        ch = app.channel(channel)
+    except UnknownChannel:
+        return error_response(404, "not_found", f"channel {channel} is not available")
+    body = await request.body()
+    headers = {k: v for k, v in request.headers.items()}
+    if not ch.verify(headers, body):
+        log.warning("webhook for %s refused: bad or missing signature", channel)
+        return error_response(403, "bad_signature", "the signature is missing or does not match")
+    inbox_id, new = await run_in_threadpool(inbox.store, app, channel, body)
+    if new and app.config.server.process_webhooks:
+        background.add_task(_process, app, inbox_id)
+    return JSONResponse({"status": "accepted" if new else "duplicate", "inbox_id": inbox_id})
+
+
+class BodyLimit:
+    """ASGI middleware refusing bodies over ``max_bytes`` (declared or streamed) with 413."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > self.max_bytes:
+                    await self._refuse(scope, receive, send)
+                    return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise BodyTooLarge(self.max_bytes)
+            return message
+
+        await self.app(scope, limited, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response: Any = error_response(
+            413, "too_large", f"the request body is over the limit of {self.max_bytes} bytes"
+        )
+        await response(scope, receive, send)

@@ -1,0 +1,63 @@
+"""Administration over HTTP: plugins, a delivery run, reports, the OpenAPI schema."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel
+
+from scrm.core import webhooks
+from scrm.core.app import Scrm
+from scrm.core.plugins import plugin_info
+from scrm.server.auth import AdminKey, AnyKey, ReaderKey, get_scrm
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["admin"])
+App = Annotated[Scrm, Depends(get_scrm)]
+
+
+class PluginOut(BaseModel):
+    name: str
+    distribution: str
+    version: str
+    hooks: list[str]
+
+
+class DeliverOut(BaseModel):
+    replies_sent: int
+    replies_retried: int
+    replies_failed: int
+    webhooks_sent: int
+    webhooks_retried: int
+    webhooks_failed: int
+
+
+@router.get("/plugins", summary="Installed plugins and the hooks they implement")
+def plugins(app: App, who: ReaderKey) -> list[PluginOut]:
+    return [PluginOut.model_validate(p) for p in plugin_info(app.pm)]
+
+
+@router.post(
+    "/admin/deliver",
+    summary="Deliver due replies (outbox) and outgoing webhooks now",
+    description="What a worker does on its schedule; useful for tests and small installations.",
+)
+def deliver(app: App, who: AdminKey) -> DeliverOut:
+    replies = app.workflow.deliver()
+    hooks = webhooks.deliver(app.Session, app.config.server)
+    return DeliverOut(
+        replies_sent=replies.sent,
+        replies_retried=replies.retried,
+        replies_failed=replies.failed,
+        webhooks_sent=hooks.sent,
+        webhooks_retried=hooks.retried,
+        webhooks_failed=hooks.failed,
+    )
+
+
+@router.get("/openapi.json", include_in_schema=False)
+def openapi(request: Request, who: AnyKey) -> dict[str, Any]:
+    schema: dict[str, Any] = request.app.openapi()
+    return schema

@@ -1,0 +1,100 @@
+"""``/api/v1/customers``: list, get, identities, merge and unmerge (admin, audited)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from scrm.core import audit, queries
+from scrm.core import customers as customer_ops
+from scrm.core.app import Scrm
+from scrm.core.queries import CustomerOut, IdentityOut
+from scrm.server.auth import AdminKey, AnyKey, get_scrm
+from scrm.server.errors import ErrorOut
+from scrm.server.pagination import MAX_ID, IdPath, Page, decode_cursor, page
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/customers", tags=["customers"])
+App = Annotated[Scrm, Depends(get_scrm)]
+_REFUSED: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorOut, "description": "The merge or unmerge is refused."}
+}
+
+
+class MergeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    into: int = Field(description="Id of the customer record that survives.", ge=1, le=MAX_ID)
+    reason: str | None = Field(default=None, max_length=500)
+
+
+@router.get("", summary="List customers (not merged away), oldest first")
+def list_customers(
+    app: App,
+    who: AnyKey,
+    search: Annotated[
+        str | None, Query(max_length=200, description="Name, handle, e-mail or phone.")
+    ] = None,
+    include_merged: bool = False,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=100)] = None,
+) -> Page[CustomerOut]:
+    with app.session() as s:
+        items = queries.list_customers(
+            s,
+            search=search,
+            include_merged=include_merged,
+            limit=limit + 1,
+            after=decode_cursor(cursor),
+        )
+    return page(items, limit)
+
+
+@router.get("/{customer_id}", summary="A customer with every identity of its record")
+def get_customer(app: App, customer_id: IdPath, who: AnyKey) -> CustomerOut:
+    return app.customer(customer_id)
+
+
+@router.get("/{customer_id}/identities", summary="The customer's identities on every channel")
+def identities(app: App, customer_id: IdPath, who: AnyKey) -> list[IdentityOut]:
+    return app.customer(customer_id).identities
+
+
+@router.post(
+    "/{customer_id}/merge",
+    summary="Merge this customer into another (reversible)",
+    responses=_REFUSED,
+)
+def merge(app: App, customer_id: IdPath, body: MergeIn, who: AdminKey) -> CustomerOut:
+    with app.session() as s:
+        record = customer_ops.merge(s, customer_id, body.into, actor=who.actor, reason=body.reason)
+        audit.record(
+            s,
+            actor=who.actor,
+            action="customer.merge",
+            target_type="customer",
+            target_id=customer_id,
+            details={"into": record.target_id, "reason": body.reason},
+        )
+        target = record.target_id
+    return app.customer(target)
+
+
+@router.post(
+    "/{customer_id}/unmerge", summary="Undo the merge of this customer", responses=_REFUSED
+)
+def unmerge(app: App, customer_id: IdPath, who: AdminKey) -> CustomerOut:
+    with app.session() as s:
+        record = customer_ops.unmerge(s, customer_id, actor=who.actor)
+        audit.record(
+            s,
+            actor=who.actor,
+            action="customer.unmerge",
+            target_type="customer",
+            target_id=customer_id,
+            details={"from": record.target_id},
+        )
+    return app.customer(customer_id)

@@ -1,0 +1,121 @@
+"""Learning from agents: corrections are kept, a model trains on them, and eval scores any classifier."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import sqlalchemy as sa
+from helpers import message
+
+from scrm import hookimpl
+from scrm.core.config import Config
+from scrm.core.models import LabelCorrection
+from scrm.core.schemas import Classification, Kind
+
+
+def test_label_corrects_and_keeps_the_correction(app, cli):
+    app.ingest([message(1, "Uygulamada karanlık mod olsa çok iyi olurdu")])
+    out = cli(
+        "label",
+        "1",
+        "--kind",
+        "idea",
+        "--category",
+        "other",
+        "--sentiment",
+        "neutral",
+        "--actor",
+        "ece",
+    ).stdout
+    assert "kind=idea" in out
+    it = app.interaction(1)
+    assert (it.kind, it.sentiment) == ("idea", "neutral")
+    with app.session() as s:
+        [row] = s.scalars(sa.select(LabelCorrection)).all()
+        assert row.actor == "ece" and row.kind == "idea" and "kind" in row.previous
+    r = cli("label", "1", expect=2)
+    assert "give at least one of" in r.stderr
+    assert "no interaction 9" in cli("label", "9", "--kind", "spam", expect=1).stderr
+
+
+def labelled(tmp_path):
+    rows = []
+    for i in range(15):
+        rows.append(
+            {"text": f"zorbix özelliği gelsin lütfen {i}", "kind": "idea", "sentiment": "neutral"}
+        )
+        rows.append(
+            {
+                "text": f"kargom {i} gündür gelmedi rezalet",
+                "kind": "complaint",
+                "sentiment": "negative",
+            }
+        )
+    path = tmp_path / "labelled.jsonl"
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
+    return path
+
+
+def test_train_then_the_model_is_combined_with_the_rules(app, cli, tmp_path):
+    pytest.importorskip("sklearn", reason="the learned classifier is the optional scrm[ml] extra")
+    model = tmp_path / "model.pkl"
+    app.ingest([message(1, "zorbix lütfen")])
+    cli("label", "1", "--kind", "idea")
+    out = cli("train", str(labelled(tmp_path)), "--output", str(model)).stdout
+    assert "trained on 31 examples (1 agent corrections)" in out and model.exists()
+    line = json.dumps({"id": 1, "text": "zorbix özelliği eklenir mi"}) + "\n"
+    rules_only = json.loads(cli("classify", input=line).stdout)
+    assert rules_only["kind"] != "idea"
+    from scrm.core.plugins import get_plugin_manager
+    from scrm.testing import CliInvoker
+
+    app.config = Config(
+        database_url=app.config.database_url, plugins={"classifier": {"model": str(model)}}
+    )
+    app.pm = get_plugin_manager(app.config)
+    combined = json.loads(CliInvoker(app)("classify", input=line).stdout)
+    assert combined["kind"] == "idea"
+
+
+def test_train_refuses_too_little_data(cli, tmp_path):
+    pytest.importorskip("sklearn", reason="the learned classifier is the optional scrm[ml] extra")
+    path = tmp_path / "tiny.jsonl"
+    path.write_text('{"text": "a", "kind": "idea"}\n', encoding="utf-8")
+    r = cli("train", str(path), "--no-corrections", expect=1)
+    assert "not enough labelled examples" in r.stderr
+    path.write_text("{not json\n", encoding="utf-8")
+    assert "line 1: not valid JSON" in cli("train", str(path), "--no-corrections", expect=1).stderr
+
+
+class EverythingIsAComplaint:
+    @hookimpl
+    def classify_interaction(self, interaction):
+        return Classification(
+            kind=Kind.COMPLAINT, sentiment="negative", category="billing", source="test"
+        )
+
+
+def test_eval_scores_whatever_classifier_is_installed(cli, register_plugin, tmp_path):
+    register_plugin(EverythingIsAComplaint())
+    path = tmp_path / "gold.jsonl"
+    path.write_text(
+        '{"text": "x", "kind": "complaint", "sentiment": "negative"}\n'
+        '{"text": "y", "kind": "complaint", "sentiment": "negative"}\n'
+        '{"text": "z", "kind": "praise", "sentiment": "positive"}\n'
+        '{"text": "w", "kind": "question", "sentiment": "neutral"}\n',
+        encoding="utf-8",
+    )
+    report = json.loads(cli("eval", str(path), "--json").stdout)
+    assert report["kind"]["accuracy"] == 0.5
+    assert report["kind"]["labels"]["complaint"] == {
+        "precision": 0.5,
+        "recall": 1.0,
+        "f1": pytest.approx(2 / 3),
+        "support": 2,
+    }
+    # macro-F1 averages over the gold labels: complaint 2/3, praise 0, question 0.
+    assert report["kind"]["macro_f1"] == pytest.approx((2 / 3) / 3)
+    assert report["complaint_vs_not"]["accuracy"] == 0.5
