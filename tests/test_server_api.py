@@ -294,3 +294,27 @@ def test_reports_endpoint_serves_the_metrics(app, keys) -> None:
             assert r.status_code == 422 and r.json()["error"]["field"] == "since"
 
     asyncio.run(main())
+
+
+def test_erasure_and_export_over_rest(app, keys) -> None:
+    app.ingest_native(
+        "phone", [call("E-1", "Adım Nazlı Eraslan, faturam yanlış", phone="+90 532 000 00 07")]
+    )
+    [customer] = app.customers()
+
+    async def main() -> None:
+        async with asgi_client(app) as client:
+            r = await client.get(f"{API}/customers/{customer.id}/export", headers=keys["admin"])
+            assert r.status_code == 200 and "Nazlı Eraslan" in r.text
+            r = await client.post(f"{API}/customers/{customer.id}/erase", headers=keys["agent"])
+            assert r.status_code == 403
+            r = await client.post(f"{API}/customers/{customer.id}/erase", headers=keys["admin"])
+            assert r.status_code == 200 and r.json()["counts"]["interactions"] >= 1
+            r = await client.get(f"{API}/customers/{customer.id}/export", headers=keys["admin"])
+            assert "Nazlı" not in r.text and "Eraslan" not in r.text
+            r = await client.post(f"{API}/customers/999999/erase", headers=keys["admin"])
+            assert r.status_code == 404
+
+    asyncio.run(main())
+    with app.session() as s:
+        assert s.scalars(sa.select(AuditEntry.action)).all().count("customer.erase") >= 1

@@ -30,6 +30,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/customers/{customer_id}/identities"): ANY,
     ("POST", "/api/v1/customers/{customer_id}/merge"): ADMIN,
     ("POST", "/api/v1/customers/{customer_id}/unmerge"): ADMIN,
+    ("POST", "/api/v1/customers/{customer_id}/erase"): ADMIN,
+    ("GET", "/api/v1/customers/{customer_id}/export"): ADMIN,
     ("GET", "/api/v1/interactions"): ANY,
     ("POST", "/api/v1/interactions"): frozenset({"admin", "agent", "integration"}),
     ("GET", "/api/v1/interactions/{interaction_id}"): ANY,

@@ -98,3 +98,40 @@ def unmerge(app: App, customer_id: IdPath, who: AdminKey) -> CustomerOut:
             details={"from": record.target_id},
         )
     return app.customer(customer_id)
+
+
+class ErasureOut(BaseModel):
+    customer_id: int
+    customers: list[int] = Field(
+        description="Every record of the person's merge family that was erased."
+    )
+    counts: dict[str, int] = Field(description="Rows changed or deleted per table (no content).")
+
+
+@router.post(
+    "/{customer_id}/erase",
+    summary="Erase a person's personal data everywhere (KVKK/GDPR); admin only",
+)
+def erase(app: App, customer_id: IdPath, who: AdminKey) -> ErasureOut:
+    """Irreversibly remove or anonymise the person's data; counts and times stay for metrics."""
+    from scrm.core import privacy
+
+    app.customer(customer_id)  # 404 for an unknown customer
+    with app.session() as s:
+        report = privacy.erase_customer(s, customer_id, who.actor, app.hooks)
+    privacy.purge_deleted(app.engine)
+    return ErasureOut(
+        customer_id=report.customer_id, customers=report.customers, counts=report.counts
+    )
+
+
+@router.get(
+    "/{customer_id}/export",
+    summary="Everything stored about a person (data portability); admin only",
+)
+def export(app: App, customer_id: IdPath, who: AdminKey) -> dict[str, Any]:
+    from scrm.core.export import export_customer
+
+    app.customer(customer_id)
+    with app.session() as s:
+        return export_customer(s, customer_id)
