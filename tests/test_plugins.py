@@ -188,3 +188,27 @@ def test_interaction_rejected_is_called_for_every_reject(app, register_plugin):
     register_plugin(Alarm())
     app.ingest([message(1), {"channel": "twitter"}, message(3)])
     assert rejects == [(2, "external_id")]
+
+
+def test_batch_committed_is_called_once_per_batch_after_the_per_message_hooks(app, register_plugin):
+    calls = []
+
+    class Batched:
+        @hookimpl
+        def interaction_stored(self, interaction):
+            calls.append(("one", interaction.external_id))
+
+        @hookimpl
+        def batch_committed(self, interactions):
+            calls.append(("batch", [i.external_id for i in interactions]))
+
+    register_plugin(Batched())
+    app.config = app.config.model_copy(update={"batch_size": 2})
+    app.ingest([message(n, "kargom gelmedi", author=f"u{n}") for n in range(3)])
+    assert calls == [
+        ("one", "0"),
+        ("one", "1"),
+        ("batch", ["0", "1"]),
+        ("one", "2"),
+        ("batch", ["2"]),
+    ]

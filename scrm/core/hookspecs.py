@@ -217,6 +217,20 @@ def interaction_stored(interaction: StoredInteraction) -> None:
 
 
 @hookspec
+def batch_committed(interactions: list[StoredInteraction]) -> None:
+    """Do set-based work once per ingest batch, after its per-interaction hooks.
+
+    Called after commit, once per batch, with every interaction the batch stored (possibly
+    none).  Plugins that need the database per message (scoring a case, counting an hour)
+    note what changed in ``interaction_stored`` and do the work here, in one transaction,
+    once per case or hour instead of once per message.
+
+    :param interactions: the batch's stored interactions, in ingest order.
+    :returns: ``None``.
+    """
+
+
+@hookspec
 def case_opened(case: CaseInfo) -> None:
     """React to a new case.
 

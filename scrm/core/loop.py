@@ -175,8 +175,8 @@ def keep_promises(session: Session, case: Case, at: datetime) -> int:
     Open ones are kept; ones already broken stay counted as broken, but stop the clock.
     """
     n = 0
-    if case.id is None:
-        return 0
+    if case.id is None or case.follow_up_due is None:
+        return 0  # no pending promise (follow_up_due tracks the earliest one): nothing to keep
     for fu in session.scalars(
         sa.select(FollowUp).where(
             FollowUp.case_id == case.id, FollowUp.closed_at.is_(None), FollowUp.created_at <= at

@@ -17,7 +17,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -199,6 +199,7 @@ class Pipeline:
             self.hooks.notify("case_opened", case=info)
         for hook, kwargs in outcome.hook_calls:
             self.hooks.notify(hook, **kwargs)
+        self.hooks.notify("batch_committed", interactions=outcome.stored)
         for reject in outcome.rejects:
             self.hooks.notify("interaction_rejected", reject=reject)
         return outcome.report
@@ -331,7 +332,7 @@ class _BatchWriter:
             else:
                 ok.append((it, origin))
 
-        ctx = _CaseContext(s, ok, resolved)
+        ctx = _CaseContext(s, ok, resolved, self.p.attach_window)
         customers = _customer_infos(s, {r.customer_id for r in resolved.values()})
         rows: list[dict[str, Any]] = []
         results: list[
@@ -676,6 +677,7 @@ class _CaseContext:
         session: Session,
         items: list[tuple[InboundInteraction, Origin]],
         resolved: dict[tuple[str, str], ResolvedAuthor],
+        window: timedelta,
     ) -> None:
         self.session = session
         self.new_cases: list[Case] = []
@@ -716,14 +718,25 @@ class _CaseContext:
             | {it.case_id for it, _ in items if it.case_id is not None}
         )
         cond: sa.ColumnElement[bool] = Case.id.in_(wanted_ids) if wanted_ids else sa.false()
-        if customers:
+        if customers and items:
+            # Only open cases recent enough to absorb a message of this batch by customer+topic.
+            since = min(it.created_at for it, _ in items) - window
             cond = sa.or_(
                 cond,
-                sa.and_(Case.customer_id.in_(customers), Case.status.in_(case_ops.OPEN_STATUSES)),
+                sa.and_(
+                    Case.customer_id.in_(customers),
+                    Case.status.in_(case_ops.OPEN_STATUSES),
+                    Case.last_activity_at >= since,
+                ),
             )
         loaded = session.scalars(sa.select(Case).where(cond)).all()
         self.batch_cases = {c.id: c for c in loaded}
         self.roots = root_ids(session, {c.customer_id for c in loaded})
+        # Open cases by (customer, category, department): the customer+topic lookup is one
+        # dictionary access per message, not a scan of the batch's cases.
+        self._topical: dict[tuple[int, str, int | None], list[Case]] = defaultdict(list)
+        for case in loaded:
+            self._index(case)
 
     def linked_case(self, it: InboundInteraction) -> Case | None:
         """The case named by the message, or of the message it answers, or else of its thread."""
@@ -750,16 +763,18 @@ class _CaseContext:
             return None
         return self.by_message.get((it.channel, it.in_reply_to), (None, None))[1]
 
+    def _index(self, case: Case) -> None:
+        root = self.roots.get(case.customer_id, case.customer_id)
+        self._topical[(root, case.category, case.department_id)].append(case)
+
     def open_case_of(
         self, customer_id: int, category: str, department_id: int, at: datetime, window: Any
     ) -> Case | None:
+        """The customer's most recently active open case of this category and department."""
         best = None
-        for case in [*self.batch_cases.values(), *self.new_cases]:
+        for case in self._topical.get((customer_id, category, department_id), ()):
             if (
-                self.roots.get(case.customer_id, case.customer_id) == customer_id
-                and case.status in case_ops.OPEN_STATUSES
-                and case.category == category
-                and case.department_id == department_id
+                case.status in case_ops.OPEN_STATUSES
                 and at - case.last_activity_at <= window
                 and (best is None or case.last_activity_at > best.last_activity_at)
             ):
@@ -777,6 +792,7 @@ class _CaseContext:
             self.pools[id(case)] = pool
         self.roots[case.customer_id] = case.customer_id
         self.touched.add(case)
+        self._index(case)
 
     def remember(self, it: InboundInteraction, case: Case | None, customer_id: int | None) -> None:
         key = (it.channel, it.external_id)

@@ -29,7 +29,7 @@ from typing import Any
 import click
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from scrm.cli.context import CliContext, emit, short_time, table
 from scrm.core import cases as case_ops
@@ -75,6 +75,10 @@ def weighted(metrics: dict[str, Any] | None) -> int:
     )
 
 
+#: Messages of a case looked at when scoring it (the most recent ones).
+MAX_SCORED = 50
+
+
 class CrisisPlugin(DepartmentPlugin):
     name = "crisis"
 
@@ -87,17 +91,28 @@ class CrisisPlugin(DepartmentPlugin):
     # -- hooks -------------------------------------------------------------------------------
 
     @hookimpl
-    def interaction_stored(self, interaction: StoredInteraction) -> None:
-        if interaction.direction.value != "inbound" or interaction.case_id is None:
+    def batch_committed(self, interactions: list[StoredInteraction]) -> None:
+        """Record first observations and score each complaint case the batch touched, once."""
+        inbound = [
+            i for i in interactions if i.direction.value == "inbound" and i.case_id is not None
+        ]
+        if not inbound:
             return
+        results = []
         with self.session() as s:
-            it = s.get(Interaction, interaction.id)
-            if it is None:
-                return
-            if it.engagement:
-                self._observe(s, it.id, it.engagement)
-            result = self._evaluate(s, it.case_id) if it.case_id else None
-        self._announce(result)
+            rows = s.execute(
+                sa.select(Interaction.id, Interaction.engagement).where(
+                    Interaction.id.in_([i.id for i in inbound])
+                )
+            ).all()
+            for interaction_id, engagement in rows:
+                if engagement:  # a JSON null is not SQL NULL: check the value
+                    self._observe(s, interaction_id, engagement, flush=False)
+            s.flush()
+            for case_id in dict.fromkeys(i.case_id for i in inbound):
+                results.append(self._evaluate(s, case_id))  # type: ignore[arg-type]
+        for result in results:
+            self._announce(result)
 
     @hookimpl
     def engagement_updated(self, interaction_id: int, engagement: Engagement) -> None:
@@ -115,7 +130,9 @@ class CrisisPlugin(DepartmentPlugin):
 
     # -- work --------------------------------------------------------------------------------
 
-    def _observe(self, s: Session, interaction_id: int, metrics: dict[str, Any]) -> None:
+    def _observe(
+        self, s: Session, interaction_id: int, metrics: dict[str, Any], flush: bool = True
+    ) -> None:
         s.add(
             EngagementObservation(
                 interaction_id=interaction_id,
@@ -124,7 +141,8 @@ class CrisisPlugin(DepartmentPlugin):
                 metrics=dict(metrics),
             )
         )
-        s.flush()
+        if flush:
+            s.flush()
 
     def _velocity(self, s: Session, it: Interaction) -> float:
         obs = s.scalars(
@@ -148,7 +166,18 @@ class CrisisPlugin(DepartmentPlugin):
             sa.select(Interaction, Identity)
             .outerjoin(Identity, Identity.id == Interaction.identity_id)
             .where(Interaction.case_id == case.id, Interaction.direction == "inbound")
-            .order_by(Interaction.created_at)
+            .order_by(Interaction.created_at.desc())
+            .limit(MAX_SCORED)  # the latest posts carry the risk; keeps each check bounded
+            .options(
+                load_only(
+                    Interaction.id,
+                    Interaction.customer_id,
+                    Interaction.text,
+                    Interaction.engagement,
+                    Interaction.created_at,
+                ),
+                load_only(Identity.followers, Identity.verified, Identity.handle),
+            )
         ).all()
         own = [(it, ident) for it, ident in rows if it.customer_id == case.customer_id]
         others = [(it, ident) for it, ident in rows if it.customer_id != case.customer_id]

@@ -103,6 +103,7 @@ class MarketingPlugin(DepartmentPlugin):
         self.settings = settings
         self.zone = ZoneInfo(timezone)
         self._patterns = {c.name: c.patterns() for c in settings.campaigns}
+        self._history_start: dict[tuple[str, str], datetime] = {}
 
     def campaign(self, name: str) -> Campaign:
         for c in self.settings.campaigns:
@@ -125,42 +126,57 @@ class MarketingPlugin(DepartmentPlugin):
         return found
 
     @hookimpl
-    def interaction_stored(self, interaction: StoredInteraction) -> None:
-        if interaction.direction.value != "inbound" or self.app is None:
+    def batch_committed(self, interactions: list[StoredInteraction]) -> None:
+        """Link the batch's messages to campaigns, then judge each hour it touched once."""
+        ids = [i.id for i in interactions if i.direction.value == "inbound"]
+        if not ids or self.app is None:
             return
         spikes: list[stats.Spike] = []
+        sp = self.settings.spikes
         with self.session() as s:
-            it = s.get(Interaction, interaction.id)
-            if it is None:
-                return
-            scopes = ["brand"]
-            for name, term in self.match(it.text, it.created_at):
-                scopes.append(f"campaign:{name}")
-                exists = s.scalar(
-                    sa.select(CampaignLink.id).where(
-                        CampaignLink.campaign == name, CampaignLink.interaction_id == it.id
+            rows = s.execute(
+                sa.select(
+                    Interaction.id, Interaction.text, Interaction.created_at, Interaction.sentiment
+                )
+                .where(Interaction.id.in_(ids))
+                .order_by(Interaction.created_at)
+            ).all()
+            linked = {
+                (campaign, iid)
+                for campaign, iid in s.execute(
+                    sa.select(CampaignLink.campaign, CampaignLink.interaction_id).where(
+                        CampaignLink.interaction_id.in_(ids)
                     )
                 )
-                if exists is None:
-                    s.add(CampaignLink(campaign=name, interaction_id=it.id, matched=term[:255]))
+            }
+            latest: dict[tuple[str, str, datetime], datetime] = {}
+            for iid, text, created_at, sentiment in rows:
+                scopes = ["brand"]
+                for name, term in self.match(text, created_at):
+                    scopes.append(f"campaign:{name}")
+                    if (name, iid) not in linked:
+                        s.add(CampaignLink(campaign=name, interaction_id=iid, matched=term[:255]))
+                        linked.add((name, iid))
+                hour = created_at.replace(minute=0, second=0, microsecond=0)
+                for scope in scopes:
+                    for metric in sp.metrics:
+                        if metric != "negative" or sentiment == "negative":
+                            latest[(scope, metric, hour)] = created_at
             s.flush()
-            sp = self.settings.spikes
-            for scope in scopes:
-                for metric in sp.metrics:
-                    if metric == "negative" and it.sentiment != "negative":
-                        continue
-                    spike = stats.check_spike(
-                        s,
-                        scope,
-                        metric,
-                        it.created_at,
-                        window_hours=sp.window_hours,
-                        alpha=sp.alpha,
-                        min_count=sp.min_count,
-                        min_baseline=sp.min_baseline,
-                    )
-                    if spike is not None:
-                        spikes.append(spike)
+            for (scope, metric, _hour), at in latest.items():
+                spike = stats.check_spike(
+                    s,
+                    scope,
+                    metric,
+                    at,
+                    window_hours=sp.window_hours,
+                    alpha=sp.alpha,
+                    min_count=sp.min_count,
+                    min_baseline=sp.min_baseline,
+                    history_start=self._history_start,
+                )
+                if spike is not None:
+                    spikes.append(spike)
         for spike in spikes:
             self.notify(
                 "spike_detected",

@@ -76,19 +76,30 @@ def check_spike(
     alpha: float,
     min_count: int,
     min_baseline: float,
+    history_start: dict[tuple[str, str], datetime] | None = None,
 ) -> Spike | None:
     """Judge the hour containing ``at``; record it; return a spike only when one starts."""
     hour = at.replace(minute=0, second=0, microsecond=0)
     start = hour - window_hours * HOUR
     q = _scope_query(scope, metric)
-    first = session.scalar(sa.select(sa.func.min(q.subquery().c.created_at)))
+    key = (scope, metric)
+    first = history_start.get(key) if history_start is not None else None
+    if first is None:
+        first = session.scalar(sa.select(sa.func.min(q.subquery().c.created_at)))
+        if first is not None and history_start is not None:
+            history_start[key] = _aware(first)  # history only grows: the start never moves later
     if first is None or _aware(first) > start:
         return None  # not enough history to know what is normal
-    times = session.scalars(
-        q.where(Interaction.created_at >= start, Interaction.created_at < hour + HOUR)
-    ).all()
-    count = sum(1 for t in times if _aware(t) >= hour)
-    lam = max(min_baseline, (len(times) - count) / window_hours)
+    window = q.where(
+        Interaction.created_at >= start, Interaction.created_at < hour + HOUR
+    ).subquery()
+    total, count = session.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(sa.case((window.c.created_at >= hour, 1), else_=0)), 0),
+        )
+    ).one()
+    lam = max(min_baseline, (total - count) / window_hours)
     p = poisson_tail(count, lam)
     if count < min_count or p > alpha:
         return None
