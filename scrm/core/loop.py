@@ -232,7 +232,9 @@ def add_promise(
         to_value=kind,
         note=f"due {due_at.isoformat()}" + (f": {evidence}" if evidence else ""),
     )
-    refresh_follow_up_due(session, case)
+    # A new promise can only bring the earliest pending due time forward: no query needed.
+    case.follow_up_due = due_at if case.follow_up_due is None else min(case.follow_up_due, due_at)
+    case.next_due = sla.next_due(case)
     return fu
 
 

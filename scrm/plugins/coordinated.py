@@ -79,14 +79,25 @@ class CoordinatedPlugin(DepartmentPlugin):
         self.settings = settings
 
     @hookimpl
-    def interaction_stored(self, interaction: StoredInteraction) -> None:
-        cls = interaction.classification
-        if cls is None or cls.kind is not Kind.COMPLAINT or interaction.case_id is None:
+    def batch_committed(self, interactions: list[StoredInteraction]) -> None:
+        """Check the batch's complaints for a coordinated burst, in one transaction."""
+        complaints = [
+            i.id
+            for i in interactions
+            if i.classification is not None
+            and i.classification.kind is Kind.COMPLAINT
+            and i.case_id is not None
+        ]
+        if not complaints:
             return
+        found = []
         with self.session() as s:
-            fired = self._check(s, interaction.id)
-        if fired is not None:
-            self.notify("coordinated_detected", case_ids=fired[0], evidence=fired[1])
+            for interaction_id in complaints:
+                fired = self._check(s, interaction_id)
+                if fired is not None:
+                    found.append(fired)
+        for case_ids, evidence in found:
+            self.notify("coordinated_detected", case_ids=case_ids, evidence=evidence)
 
     @hookimpl
     def register_commands(self, cli: click.Group) -> None:
