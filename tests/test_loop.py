@@ -194,6 +194,9 @@ def test_merge_and_incident_replies(app, cli):
     cli("case", "link", "1", "2", "3", "--incident", "outage-2024-10-24")
     out = cli("reply", "--incident", "outage-2024-10-24", "--template", "investigating").stdout
     assert "queued 3 replies" in out
+    # One answer to everyone moves each case along the loop, like a reply on one case.
+    assert {app.case(n).status for n in (1, 2, 3)} == {"investigating"}
+    assert all("reply_queued" in [e.action for e in app.case(n).events] for n in (1, 2, 3))
     again = cli("reply", "--incident", "outage-2024-10-24", "--template", "investigating").stdout
     assert "queued 3 replies" in again
     assert (

@@ -355,39 +355,65 @@ class Workflow:
         now = now or utcnow()
         with self._tx() as (s, after):
             case = self._case(s, case_id, expected_version)
-            row, new = queue_reply(
+            return self._reply(
                 s,
+                after,
                 case,
-                playbooks=self.playbooks,
-                now=now,
                 actor=actor,
                 text=text,
                 template=template,
                 public=public,
                 idempotency_key=idempotency_key,
+                now=now,
             )
-            target = TEMPLATE_STATUS.get(template or "")
-            if new and target is not None and target in case_ops.allowed_from(case.status):
-                self._transition(
-                    s,
-                    after,
-                    case,
-                    target,
-                    actor=actor,
-                    note=f"replied with template {template}",
-                    now=now,
-                )
-            case_ops.add_event(
+
+    def _reply(
+        self,
+        s: Session,
+        after: _AfterCommit,
+        case: Case,
+        *,
+        actor: str,
+        text: str | None,
+        template: str | None,
+        public: bool | None,
+        idempotency_key: str | None,
+        now: datetime,
+    ) -> OutboxMessage:
+        """Queue one reply on ``case``; a template moves the case along the loop."""
+        row, new = queue_reply(
+            s,
+            case,
+            playbooks=self.playbooks,
+            now=now,
+            actor=actor,
+            text=text,
+            template=template,
+            public=public,
+            idempotency_key=idempotency_key,
+        )
+        target = TEMPLATE_STATUS.get(template or "")
+        if new and target is not None and target in case_ops.allowed_from(case.status):
+            self._transition(
                 s,
+                after,
                 case,
-                "reply_queued",
+                target,
                 actor=actor,
-                at=now,
-                to_value=row.channel,
-                note=(f"template {template} ({row.playbook_version})" if template else None),
-                data={"outbox_id": row.id},
+                note=f"replied with template {template}",
+                now=now,
             )
-            return row
+        case_ops.add_event(
+            s,
+            case,
+            "reply_queued",
+            actor=actor,
+            at=now,
+            to_value=row.channel,
+            note=(f"template {template} ({row.playbook_version})" if template else None),
+            data={"outbox_id": row.id},
+        )
+        return row
 
     def rate(
         self, case_id: int, score: int, *, actor: str = "customer", now: datetime | None = None
@@ -497,7 +523,7 @@ class Workflow:
         """Send one answer to every open case of an incident (one reply per case, queued once)."""
         now = utcnow()
         digest = hashlib.sha256((template or text or "").encode()).hexdigest()[:16]
-        with self._tx() as (s, _after):
+        with self._tx() as (s, after):
             inc = s.scalar(sa.select(Incident).where(Incident.name == incident))
             if inc is None:
                 raise NotFound(f"no incident {incident!r}")
@@ -507,18 +533,20 @@ class Workflow:
                     Case.incident_id == inc.id, Case.status.in_(case_ops.OPEN_STATUSES)
                 )
             ):
-                row, _ = queue_reply(
-                    s,
-                    case,
-                    playbooks=self.playbooks,
-                    now=now,
-                    actor=actor,
-                    text=text,
-                    template=template,
-                    public=public,
-                    idempotency_key=f"incident:{inc.id}:{digest}:{case.id}",
+                key = f"incident:{inc.id}:{digest}:{case.id}"
+                rows.append(
+                    self._reply(
+                        s,
+                        after,
+                        case,
+                        actor=actor,
+                        text=text,
+                        template=template,
+                        public=public,
+                        idempotency_key=key,
+                        now=now,
+                    )
                 )
-                rows.append(row)
             return rows
 
     # -- clocks and delivery --------------------------------------------------------------------
