@@ -148,6 +148,17 @@ class Case(Base):
         # "open cases due soonest" is the SLA board's query; (status, next_due) answers it
         # from the index alone.
         sa.Index("ix_cases_status_next_due", "status", "next_due"),
+        # PostgreSQL reads the status index above range by range and then sorts everything
+        # breaching; this partial index walks open cases in deadline order and stops at 50.
+        sa.Index(
+            "ix_cases_open_next_due",
+            "next_due",
+            "id",
+            postgresql_where=sa.text(
+                "status IN ('new', 'acknowledged', 'contacted', 'investigating', "
+                "'solution_proposed', 'reopened')"
+            ),
+        ),
         sa.Index("ix_cases_department_id_status", "department_id", "status"),
         sa.Index("ix_cases_customer_id_status", "customer_id", "status"),
         # Metrics: "cases opened in the period" and "cases still open at a given time".

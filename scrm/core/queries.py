@@ -338,9 +338,12 @@ def list_cases(
             == sa.select(Agent.id).where(Agent.username == assignee).scalar_subquery()
         )
     if breaching:
-        q = q.where(Case.status.in_(OPEN_STATUSES), Case.next_due <= now).order_by(
-            Case.next_due, Case.id
+        # The statuses go into the SQL as literals so that PostgreSQL can match the partial
+        # index ix_cases_open_next_due (a bound parameter would not prove the predicate).
+        open_literal = Case.status.in_(
+            sa.bindparam("open_statuses", list(OPEN_STATUSES), expanding=True, literal_execute=True)
         )
+        q = q.where(open_literal, Case.next_due <= now).order_by(Case.next_due, Case.id)
     else:
         q = q.order_by(Case.id)
     if after is not None:
