@@ -60,9 +60,14 @@ def enqueue(
 
 
 def claim(
-    session: Session, *, now: datetime, limit: int = 100, lease: timedelta = LEASE
+    session: Session, *, now: datetime, limit: int = 100, lease: timedelta | None = None
 ) -> list[OutboxMessage]:
-    """Take up to ``limit`` due rows for delivery; other workers skip rows already taken."""
+    """Take up to ``limit`` due rows for delivery; other workers skip rows already taken.
+
+    :param lease: how long the rows are this worker's (default :data:`LEASE`, read at call
+        time); a worker that dies holding them gives them back when it runs out.
+    """
+    lease = lease if lease is not None else LEASE
     q = (
         sa.select(OutboxMessage)
         .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
