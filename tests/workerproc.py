@@ -88,9 +88,11 @@ def main() -> None:
     only = {"outbox", "sla"}
     worker = Worker(app)
     for task in worker.tasks:
-        task.interval = 0.2
-        if task.name == "outbox":  # small claims, so that the workers really share the replies
+        if task.name == "outbox":  # small, frequent claims, so that the workers really share them
+            task.interval = 0.05
             task.run = lambda a, now: str(a.workflow.deliver(now=now, limit=5))
+        if task.name == "sla":
+            task.interval = 2.0
     stop = threading.Event()
     threading.Timer(float(sys.argv[3]), stop.set).start()
     worker.run_forever(stop, only=only)

@@ -107,9 +107,9 @@ def _retention(app: Scrm, now: datetime) -> str:
 def builtin_tasks() -> list[Task]:
     """The core's tasks. Row-claiming tasks may run on every worker at once; sweeps may not."""
     return [
-        Task("inbox", 2.0, _inbox, exclusive=False),
-        Task("outbox", 5.0, _outbox, exclusive=False),
-        Task("webhooks", 5.0, _webhooks, exclusive=False),
+        Task("inbox", 1.0, _inbox, exclusive=False),
+        Task("outbox", 1.0, _outbox, exclusive=False),
+        Task("webhooks", 2.0, _webhooks, exclusive=False),
         Task("sla", 60.0, _sla),
         Task("assignment", 30.0, _assign),
         Task("retention", 3600.0, _retention),
@@ -182,13 +182,13 @@ class Worker:
         only: set[str] | None = None,
         report: Callable[[str, str], Any] | None = None,
     ) -> None:
-        """Run due tasks until ``stop`` is set."""
-        while not stop.is_set():
-            for task in self.tasks:
-                if only is not None and task.name not in only:
-                    continue
+        """Run due tasks until ``stop`` is set, sleeping only until the next one is due."""
+        tasks = [t for t in self.tasks if only is None or t.name in only]
+        while not stop.is_set() and tasks:
+            for task in tasks:
                 if time.monotonic() - task.last_run >= task.interval:
                     summary = self.run_task(task)
                     if summary is not None and report is not None:
                         report(task.name, summary)
-            stop.wait(0.5)
+            now = time.monotonic()
+            stop.wait(max(0.0, min(t.last_run + t.interval - now for t in tasks)))

@@ -584,12 +584,14 @@ class Workflow:
                 found = self._reconcile(row, now, report)
                 if found is not None:
                     settled.append(found)
-        for row, message, result in settled:  # recorded after commit, in its own transaction
-            self._record_sent(row, message, result, now)
         with self.app.session() as s:
             claimed = [(r.id, outbox.to_message(r)) for r in outbox.claim(s, now=now, limit=limit)]
         for row_id, message in claimed:
-            self._send(row_id, message, now, report)
+            sent = self._send(row_id, message, now, report)
+            if sent is not None:
+                settled.append(sent)
+        # Each delivery is already settled; recording them on their cases is one ingest batch.
+        self._record_sent(settled, now)
         return report
 
     def _reconcile(
@@ -622,7 +624,8 @@ class Workflow:
 
     def _send(
         self, row_id: int, message: OutboundMessage, now: datetime, report: DeliveryReport
-    ) -> None:
+    ) -> tuple[OutboxMessage, OutboundMessage, SendResult] | None:
+        """Send one claimed reply and settle it; return it when it went out."""
         from scrm.core.channel import PermanentSendError, TransientSendError
 
         try:
@@ -634,7 +637,7 @@ class Workflow:
                 outbox.settle_retry(row, str(exc), now, exc.retry_after)
                 report.failed += row.status == "failed"
                 report.retried += row.status == "pending"
-            return
+            return None
         except Exception as exc:
             reason = (
                 str(exc) if isinstance(exc, PermanentSendError) else f"{type(exc).__name__}: {exc}"
@@ -645,18 +648,20 @@ class Workflow:
                 outbox.settle_failed(row, reason)
             report.failed += 1
             report.errors.append(f"outbox {row_id}: {reason}")
-            return
+            return None
         with self.app.session() as s:
             row = s.get(OutboxMessage, row_id)
             assert row is not None
             outbox.settle_sent(row, result.external_id, now)
         report.sent += 1
-        self._record_sent(row, message, result, now)
+        return row, message, result
 
     def _record_sent(
-        self, row: OutboxMessage, message: OutboundMessage, result: SendResult, now: datetime
+        self, sent: list[tuple[OutboxMessage, OutboundMessage, SendResult]], now: datetime
     ) -> None:
-        """Store the delivered reply as the brand's message on the case, then tell the plugins."""
+        """Store delivered replies as the brand's messages on their cases, then tell the plugins."""
+        if not sent:
+            return
         self.app.ingest(
             [
                 InboundInteraction(
@@ -678,12 +683,14 @@ class Workflow:
                         "playbook_version": row.playbook_version,
                     },
                 )
+                for row, message, result in sent
             ],
             source="outbox",
         )
-        self.app.hooks.notify(
-            "reply_delivered", case_id=message.case_id, message=message, result=result
-        )
+        for _row, message, result in sent:
+            self.app.hooks.notify(
+                "reply_delivered", case_id=message.case_id, message=message, result=result
+            )
 
     def retry(self, outbox_id: int) -> None:
         """Put a failed reply back in the queue."""
