@@ -6,11 +6,13 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from scrm.core.db import utcnow
 from scrm.core.models import Agent, Department
 
-__all__ = ["AgentIn", "AgentOut", "list_agents", "save_agent"]
+__all__ = ["AgentIn", "AgentOut", "ensure_departments", "list_agents", "save_agent"]
 
 ROLES = ("agent", "lead", "head")
 STATUSES = ("active", "away", "offline")
@@ -79,3 +81,25 @@ def list_agents(session: Session) -> list[AgentOut]:
         )
         for a, code in rows
     ]
+
+
+def ensure_departments(session: Session, departments: list[tuple[str, str]]) -> dict[str, int]:
+    """Create the departments ``(code, name)`` that do not exist yet; return their ids by code.
+
+    Safe when several processes start at once against one database: an insert that another
+    process made first is skipped (``ON CONFLICT DO NOTHING``), not an error.
+    """
+    if departments:
+        rows = [{"code": code, "name": name, "created_at": utcnow()} for code, name in departments]
+        insert = (
+            postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        )
+        stmt: Any = insert(Department).values(rows)
+        session.execute(stmt.on_conflict_do_nothing(index_elements=["code"]))
+    codes = [code for code, _ in departments]
+    return {
+        code: dep_id
+        for code, dep_id in session.execute(
+            sa.select(Department.code, Department.id).where(Department.code.in_(codes))
+        )
+    }

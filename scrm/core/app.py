@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from scrm.core import db, queries
+from scrm.core.agents import ensure_departments
 from scrm.core.channel import Channel
 from scrm.core.config import Config, load_config
 from scrm.core.logsafe import set_log_content
@@ -86,9 +87,8 @@ class Scrm:
             return
         with self.session() as s:
             have = set(s.scalars(sa.select(Department.code)))
-            for dep in self.config.departments:
-                if dep.code not in have:
-                    s.add(Department(code=dep.code, name=dep.name))
+            missing = [(d.code, d.name) for d in self.config.departments if d.code not in have]
+            ensure_departments(s, missing)
         self._departments_synced = True
 
     def close(self) -> None:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from scrm.core import assignment, loop
 from scrm.core import cases as case_ops
+from scrm.core.agents import ensure_departments
 from scrm.core.config import CasesConfig
 from scrm.core.customers import ResolvedAuthor, resolve_authors, root_ids
 from scrm.core.db import utcnow
@@ -487,10 +488,8 @@ class _BatchWriter:
 
     def _department_id(self, code: str) -> int:
         if code not in self.departments:
-            dep = Department(code=code, name=self.p.department_names.get(code, code))
-            self.session.add(dep)
-            self.session.flush()
-            self.departments[code] = dep.id
+            name = self.p.department_names.get(code, code)
+            self.departments.update(ensure_departments(self.session, [(code, name)]))
         return self.departments[code]
 
     def _strategy(self, department_id: int) -> str:
