@@ -578,20 +578,33 @@ class Workflow:
         """Deliver due replies through their channels; see :mod:`scrm.core.outbox`."""
         now = now or utcnow()
         report = DeliveryReport()
-        settled: list[tuple[OutboxMessage, OutboundMessage, SendResult]] = []
+        # Delivered replies are recorded on their cases first and marked sent last: a crash in
+        # between leaves them `sending`, so they are reconciled and recorded again (ingest
+        # stores a message once), never left delivered but missing from the case.
+        delivered: list[tuple[OutboxMessage, OutboundMessage, SendResult]] = []
         with self.app.session() as s:
             for row in outbox.expired(s, now=now):
                 found = self._reconcile(row, now, report)
                 if found is not None:
-                    settled.append(found)
+                    row.lease_until = now + outbox.LEASE  # still ours until recorded below
+                    delivered.append(found)
         with self.app.session() as s:
-            claimed = [(r.id, outbox.to_message(r)) for r in outbox.claim(s, now=now, limit=limit)]
-        for row_id, message in claimed:
-            sent = self._send(row_id, message, now, report)
+            claimed = [(r, outbox.to_message(r)) for r in outbox.claim(s, now=now, limit=limit)]
+        for row, message in claimed:
+            sent = self._send(row, message, now, report)
             if sent is not None:
-                settled.append(sent)
-        # Each delivery is already settled; recording them on their cases is one ingest batch.
-        self._record_sent(settled, now)
+                delivered.append(sent)
+        self._record_sent(delivered, now)
+        if delivered:
+            with self.app.session() as s:
+                for row, _message, result in delivered:
+                    stored = s.get(OutboxMessage, row.id)
+                    assert stored is not None
+                    outbox.settle_sent(stored, result.external_id, now)
+        for _row, message, result in delivered:
+            self.app.hooks.notify(
+                "reply_delivered", case_id=message.case_id, message=message, result=result
+            )
         return report
 
     def _reconcile(
@@ -618,14 +631,18 @@ class Workflow:
         if result is None:
             row.status, row.next_attempt_at, row.lease_until = "pending", now, None
             return None
-        outbox.settle_sent(row, result.external_id, now)
         report.reconciled += 1
         return row, message, result
 
     def _send(
-        self, row_id: int, message: OutboundMessage, now: datetime, report: DeliveryReport
+        self,
+        claimed: OutboxMessage,
+        message: OutboundMessage,
+        now: datetime,
+        report: DeliveryReport,
     ) -> tuple[OutboxMessage, OutboundMessage, SendResult] | None:
-        """Send one claimed reply and settle it; return it when it went out."""
+        """Send one claimed reply; settle a failure; return it when it went out (not yet settled)."""
+        row_id = claimed.id
         from scrm.core.channel import PermanentSendError, TransientSendError
 
         try:
@@ -649,17 +666,13 @@ class Workflow:
             report.failed += 1
             report.errors.append(f"outbox {row_id}: {reason}")
             return None
-        with self.app.session() as s:
-            row = s.get(OutboxMessage, row_id)
-            assert row is not None
-            outbox.settle_sent(row, result.external_id, now)
         report.sent += 1
-        return row, message, result
+        return claimed, message, result
 
     def _record_sent(
         self, sent: list[tuple[OutboxMessage, OutboundMessage, SendResult]], now: datetime
     ) -> None:
-        """Store delivered replies as the brand's messages on their cases, then tell the plugins."""
+        """Store delivered replies as the brand's messages on their cases (one ingest batch)."""
         if not sent:
             return
         self.app.ingest(
@@ -687,10 +700,6 @@ class Workflow:
             ],
             source="outbox",
         )
-        for _row, message, result in sent:
-            self.app.hooks.notify(
-                "reply_delivered", case_id=message.case_id, message=message, result=result
-            )
 
     def retry(self, outbox_id: int) -> None:
         """Put a failed reply back in the queue."""
