@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from scrm.core import text
-from scrm.core.db import utcnow
+from scrm.core.db import chunks, group_by_channel, utcnow
 from scrm.core.logsafe import loggable
 from scrm.core.models import Case, CaseEvent, Customer, CustomerMerge, Identity, Interaction
 
@@ -69,20 +69,12 @@ class ResolvedAuthor:
     created: bool
 
 
-def _chunks(seq: Sequence[Any], n: int = 500) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(seq), n):
-        yield seq[i : i + n]
-
-
 def _lookup_identities(
     session: Session, keys: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], Identity]:
-    by_channel: dict[str, list[str]] = defaultdict(list)
-    for ch, ext in keys:
-        by_channel[ch].append(ext)
     found: dict[tuple[str, str], Identity] = {}
-    for ch, exts in by_channel.items():
-        for part in _chunks(exts):
+    for ch, exts in group_by_channel(keys).items():
+        for part in chunks(exts):
             rows = session.scalars(
                 sa.select(Identity).where(Identity.channel == ch, Identity.external_id.in_(part))
             )
@@ -97,7 +89,7 @@ def _customers_by_contact(session: Session, column: str, values: set[str]) -> di
     if not values:
         return out
     vals = sorted(values)
-    for part in _chunks(vals):
+    for part in chunks(vals):
         ident_col = getattr(Identity, column)
         for value, cid in session.execute(
             sa.select(ident_col, Identity.customer_id)
@@ -121,7 +113,7 @@ def root_ids(session: Session, ids: Iterable[int]) -> dict[int, int]:
     while frontier:
         seen |= frontier
         parents: dict[int, int] = {}
-        for part in _chunks(sorted(frontier)):
+        for part in chunks(sorted(frontier)):
             rows = session.execute(
                 sa.select(Customer.id, Customer.merged_into_id).where(
                     Customer.id.in_(part), Customer.merged_into_id.is_not(None)

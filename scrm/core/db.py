@@ -7,9 +7,10 @@ inside the package (``scrm/migrations``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -26,8 +27,10 @@ __all__ = [
     "JSONType",
     "UTCDateTime",
     "alembic_config",
+    "chunks",
     "current_revision",
     "downgrade",
+    "group_by_channel",
     "head_revision",
     "make_engine",
     "make_sessionmaker",
@@ -36,6 +39,8 @@ __all__ = [
     "upgrade",
     "utcnow",
 ]
+
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -84,6 +89,20 @@ updated_ts = Annotated[datetime, mapped_column(UTCDateTime, default=utcnow, onup
 class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONType, list[Any]: JSONType}  # noqa: RUF012
+
+
+def chunks(seq: Sequence[T], n: int = 500) -> Iterator[Sequence[T]]:
+    """Split ``seq`` for ``IN (...)`` lists that stay well under every database's parameter limit."""
+    for i in range(0, len(seq), n):
+        yield seq[i : i + n]
+
+
+def group_by_channel(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """Group ``(channel, id)`` pairs by channel, so that each channel is one indexed query."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for channel, value in pairs:
+        out[channel].append(value)
+    return out
 
 
 def normalize_url(url: str) -> str:

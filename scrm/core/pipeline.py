@@ -29,7 +29,7 @@ from scrm.core import cases as case_ops
 from scrm.core.agents import ensure_departments
 from scrm.core.config import CasesConfig
 from scrm.core.customers import ResolvedAuthor, resolve_authors, root_ids
-from scrm.core.db import utcnow
+from scrm.core.db import chunks, group_by_channel, utcnow
 from scrm.core.models import Case, Customer, Department, Interaction, Reject
 from scrm.core.playbooks import PlaybookSet
 from scrm.core.plugins import Hooks
@@ -251,22 +251,16 @@ class _BatchWriter:
     def _dedupe(
         self, items: list[tuple[InboundInteraction, Origin]]
     ) -> list[tuple[InboundInteraction, Origin]]:
-        by_channel: dict[str, set[str]] = defaultdict(set)
-        for it, _ in items:
-            by_channel[it.channel].add(it.external_id)
+        by_channel = group_by_channel({(it.channel, it.external_id) for it, _ in items})
         existing: dict[tuple[str, str], tuple[int, Any]] = {}
         for ch, exts in by_channel.items():
             # A platform redelivering an erased message finds its tombstone: a duplicate.
             erased = tombstones_of(self.session, ch, exts)
-            ext_list = sorted(exts | set(erased))
-            for i in range(0, len(ext_list), 500):
+            for part in chunks(sorted(set(exts) | set(erased))):
                 rows = self.session.execute(
                     sa.select(
                         Interaction.external_id, Interaction.id, Interaction.engagement
-                    ).where(
-                        Interaction.channel == ch,
-                        Interaction.external_id.in_(ext_list[i : i + 500]),
-                    )
+                    ).where(Interaction.channel == ch, Interaction.external_id.in_(part))
                 )
                 for ext, iid, eng in rows:
                     existing[(ch, erased.get(ext, ext))] = (iid, eng)
@@ -691,14 +685,14 @@ class _CaseContext:
 
         parents = {(it.channel, it.in_reply_to) for it, _ in items if it.in_reply_to}
         threads = {(it.channel, it.thread_key) for it, _ in items if it.thread_key}
-        for ch, exts in _group(parents).items():
+        for ch, exts in group_by_channel(parents).items():
             for ext, case_id, cust in session.execute(
                 sa.select(
                     Interaction.external_id, Interaction.case_id, Interaction.customer_id
                 ).where(Interaction.channel == ch, Interaction.external_id.in_(exts))
             ):
                 self.by_message[(ch, ext)] = (case_id, cust)
-        for ch, keys in _group(threads).items():
+        for ch, keys in group_by_channel(threads).items():
             for key, case_id in session.execute(
                 sa.select(Interaction.thread_key, Interaction.case_id)
                 .where(
@@ -814,10 +808,3 @@ def _customer_infos(session: Session, ids: set[int]) -> dict[int, CustomerInfo]:
         cid: CustomerInfo(id=cid, display_name=name, attributes=attrs or {})
         for cid, name, attrs in rows
     }
-
-
-def _group(pairs: set[tuple[str, str]]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = defaultdict(list)
-    for ch, v in pairs:
-        out[ch].append(v)
-    return out
