@@ -197,3 +197,34 @@ def test_plugin_state_round_trip(app):
     app.save_state("twitter", "cursor:mentions", {"since_id": "1850000000000000002"})
     app.save_state("twitter", "cursor:mentions", {"since_id": "1850000000000000009"})
     assert app.load_state("twitter", "cursor:mentions") == {"since_id": "1850000000000000009"}
+
+
+@pytest.mark.parametrize("batch_size", [1, 1000])
+def test_a_promise_made_and_kept_inside_one_batch(app, batch_size):
+    """The brand asks for a DM, the customer writes privately: the promise is kept whether
+    the thread arrives message by message or all in one batch (where the case is new)."""
+    app.config = app.config.model_copy(update={"batch_size": batch_size})
+    report = app.ingest(
+        [
+            message(
+                "p1", "@Acme faturam iki kez kesildi", author="ayse", thread_key="t1", public=True
+            ),
+            message(
+                "p2",
+                "Merhaba, sipariş numaranızı DM ile iletir misiniz?",
+                author="brand",
+                minutes=5,
+                thread_key="t1",
+                in_reply_to="p1",
+                direction="outbound",
+                public=True,
+            ),
+            message("p3", "numaram 12345", author="ayse", minutes=9, thread_key="t1", public=False),
+        ]
+    )
+    assert report.stored == 3
+    [case] = app.cases()
+    shown = app.case(case.id)
+    assert [(f.kind, f.status) for f in shown.follow_ups] == [("contact_request", "kept")]
+    assert shown.follow_up_due is None
+    assert shown.waiting_since is None  # the customer's answer restarted the clock

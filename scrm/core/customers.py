@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from scrm.core import text
-from scrm.core.db import chunks, group_by_channel, utcnow
+from scrm.core.db import chunks, group_by_channel, insert_rows, utcnow
 from scrm.core.logsafe import loggable
 from scrm.core.models import Case, CaseEvent, Customer, CustomerMerge, Identity, Interaction
 
@@ -244,10 +244,7 @@ def resolve_authors(
     token_ids: dict[Any, int] = {}
     if new_customers:
         tokens = list(new_customers)
-        ids = session.scalars(
-            sa.insert(Customer).returning(Customer.id, sort_by_parameter_order=True),
-            [new_customers[t] for t in tokens],
-        ).all()
+        ids = insert_rows(session, Customer, [new_customers[t] for t in tokens])
         token_ids = dict(zip(tokens, ids, strict=True))
 
     resolved: dict[tuple[str, str], ResolvedAuthor] = {}
@@ -267,9 +264,7 @@ def resolve_authors(
                     **{f: getattr(author, f) for f in _PROFILE_FIELDS},
                 }
             )
-        ids = session.scalars(
-            sa.insert(Identity).returning(Identity.id, sort_by_parameter_order=True), rows
-        ).all()
+        ids = insert_rows(session, Identity, rows)
         for k, row, iid in zip(new_keys, rows, ids, strict=True):
             resolved[k] = ResolvedAuthor(iid, row["customer_id"], created=True)
     for k, ident in existing.items():

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 import sqlalchemy as sa
 from alembic import command
@@ -27,11 +27,13 @@ __all__ = [
     "JSONType",
     "UTCDateTime",
     "alembic_config",
+    "allocate_ids",
     "chunks",
     "current_revision",
     "downgrade",
     "group_by_channel",
     "head_revision",
+    "insert_rows",
     "make_engine",
     "make_sessionmaker",
     "normalize_url",
@@ -103,6 +105,43 @@ def group_by_channel(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     for channel, value in pairs:
         out[channel].append(value)
     return out
+
+
+def insert_rows(session: Any, model: type[Base], rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows`` into ``model``'s table with keys chosen up front; return the keys.
+
+    With the keys known beforehand a batch goes in as one plain executemany (no
+    ``RETURNING``, no per-row round trip) and each row's key is set in its dict.
+    PostgreSQL draws them from the column's sequence in one statement, so concurrent
+    writers never collide.  SQLite continues after the current maximum, which is what it
+    would do itself: scrm opens every SQLite transaction with ``BEGIN IMMEDIATE``, so no
+    other writer can insert in between.
+    """
+    ids = allocate_ids(session, model, len(rows))
+    for row, key in zip(rows, ids, strict=True):
+        row["id"] = key
+    if rows:
+        session.execute(sa.insert(cast(sa.Table, model.__table__)), rows)
+    return ids
+
+
+def allocate_ids(session: Any, model: type[Base], n: int) -> list[int]:
+    """Reserve ``n`` primary keys of ``model`` (see :func:`insert_rows`).
+
+    On SQLite, keys already given to rows that are not flushed yet are not seen: take all
+    the keys of a batch in one call, or flush in between.
+    """
+    if n <= 0:
+        return []
+    table = cast(sa.Table, model.__table__)
+    if session.get_bind().dialect.name == "postgresql":
+        seq = sa.func.pg_get_serial_sequence(table.name, "id")
+        rows = session.execute(
+            sa.select(sa.func.nextval(seq)).select_from(sa.func.generate_series(1, n))
+        )
+        return [r[0] for r in rows]
+    start = session.scalar(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))) + 1
+    return list(range(start, start + n))
 
 
 def normalize_url(url: str) -> str:

@@ -13,6 +13,7 @@ Called by the pipeline inside the batch's transaction:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 from scrm.core import cases as case_ops
 from scrm.core import sla
 from scrm.core.config import CasesConfig
+from scrm.core.db import chunks
 from scrm.core.escalation import escalate
 from scrm.core.models import Case, FollowUp
 from scrm.core.promises import PromiseKind, detect_promise
@@ -31,6 +33,7 @@ from scrm.core.text import normalize
 
 __all__ = [
     "LoopEffects",
+    "PromiseBook",
     "on_brand_message",
     "on_customer_message",
     "parse_rating",
@@ -169,25 +172,63 @@ def resume(case: Case, at: datetime, policy: SlaPolicy | None) -> None:
     case.next_due = sla.next_due(case)
 
 
-def keep_promises(session: Session, case: Case, at: datetime) -> int:
+class PromiseBook:
+    """The open promises of a set of cases: loaded in one query, then kept in memory.
+
+    The pipeline builds one per batch, so keeping and adding promises for a thousand
+    messages costs one query and no flushes; the agent commands build one per case.
+    Promises added in the session but not flushed yet are in it too, which a query
+    without autoflush would miss.
+    """
+
+    def __init__(self, session: Session, cases: Iterable[Case]) -> None:
+        self._open: dict[Case, list[FollowUp]] = {}
+        by_id: dict[int, Case] = {}
+        for case in cases:
+            self._open[case] = []
+            if case.id is not None and case.follow_up_due is not None:
+                by_id[case.id] = case
+        for part in chunks(sorted(by_id)):
+            for fu in session.scalars(
+                sa.select(FollowUp)
+                .where(FollowUp.case_id.in_(part), FollowUp.closed_at.is_(None))
+                .order_by(FollowUp.id)
+            ):
+                self._open[by_id[fu.case_id]].append(fu)
+
+    def of(self, case: Case) -> list[FollowUp]:
+        """The case's promises not yet closed (kept or broken)."""
+        return self._open.setdefault(case, [])
+
+    def add(self, case: Case, fu: FollowUp) -> None:
+        self.of(case).append(fu)
+
+    def close(self, case: Case, at: datetime) -> int:
+        """Close the promises made up to ``at``; reset the case's follow-up clock."""
+        pending = self.of(case)
+        n = 0
+        for fu in pending:
+            if fu.created_at <= at:
+                if fu.status == "open":
+                    fu.status = "kept"
+                fu.closed_at = at
+                n += 1
+        pending[:] = [fu for fu in pending if fu.closed_at is None]
+        case.follow_up_due = min((fu.due_at for fu in pending), default=None)
+        case.next_due = sla.next_due(case)
+        return n
+
+
+def keep_promises(
+    session: Session, case: Case, at: datetime, promises: PromiseBook | None = None
+) -> int:
     """Close the case's pending promises now that contact happened; return how many.
 
     Open ones are kept; ones already broken stay counted as broken, but stop the clock.
     """
-    n = 0
-    if case.id is None or case.follow_up_due is None:
+    if case.follow_up_due is None or (case.id is None and promises is None):
         return 0  # no pending promise (follow_up_due tracks the earliest one): nothing to keep
-    for fu in session.scalars(
-        sa.select(FollowUp).where(
-            FollowUp.case_id == case.id, FollowUp.closed_at.is_(None), FollowUp.created_at <= at
-        )
-    ):
-        if fu.status == "open":
-            fu.status = "kept"
-        fu.closed_at = at
-        n += 1
-    refresh_follow_up_due(session, case)
-    return n
+    return (promises or PromiseBook(session, [case])).close(case, at)
 
 
 def refresh_follow_up_due(session: Session, case: Case) -> None:
@@ -211,6 +252,7 @@ def add_promise(
     actor: str,
     evidence: str | None,
     interaction_id: int | None = None,
+    promises: PromiseBook | None = None,
 ) -> FollowUp:
     fu = FollowUp(
         case=case,
@@ -223,6 +265,8 @@ def add_promise(
         created_at=at,
     )
     session.add(fu)
+    if promises is not None:
+        promises.add(case, fu)
     case_ops.add_event(
         session,
         case,
@@ -247,10 +291,11 @@ def on_brand_message(
     at: datetime,
     actor: str,
     policy: SlaPolicy | None,
+    promises: PromiseBook | None = None,
 ) -> None:
     """Apply the loop to a message the brand sent on ``case``."""
     if not public:
-        keep_promises(session, case, at)
+        keep_promises(session, case, at, promises)
     promise = detect_promise(text)
     if not promise.promise:
         return
@@ -264,6 +309,7 @@ def on_brand_message(
         at=at,
         actor=actor,
         evidence=promise.evidence,
+        promises=promises,
     )
     if promise.kind is PromiseKind.contact_request:
         pause(case, at, policy)
@@ -279,12 +325,13 @@ def on_customer_message(
     at: datetime,
     policy: SlaPolicy | None,
     config: CasesConfig,
+    promises: PromiseBook | None = None,
 ) -> LoopEffects:
     """Apply the loop to a customer's message on ``case``: resume, keep, rate, reopen."""
     effects = LoopEffects()
     resume(case, at, policy)
     if not public:
-        keep_promises(session, case, at)
+        keep_promises(session, case, at, promises)
     rating = None
     if case.csat_requested_at is not None and (
         case.csat_at is None or case.csat_at < case.csat_requested_at

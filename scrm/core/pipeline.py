@@ -29,7 +29,7 @@ from scrm.core import cases as case_ops
 from scrm.core.agents import ensure_departments
 from scrm.core.config import CasesConfig
 from scrm.core.customers import ResolvedAuthor, resolve_authors, root_ids
-from scrm.core.db import chunks, group_by_channel, utcnow
+from scrm.core.db import allocate_ids, chunks, group_by_channel, insert_rows, utcnow
 from scrm.core.models import Case, Customer, Department, Interaction, Reject
 from scrm.core.playbooks import PlaybookSet
 from scrm.core.plugins import Hooks
@@ -333,30 +333,39 @@ class _BatchWriter:
         results: list[
             tuple[InboundInteraction, Classification | None, Case | None, int | None]
         ] = []
-        for it, origin in ok:
-            ra = resolved.get(person_key(it)) if person_key(it) else None  # type: ignore[arg-type]
-            try:
-                if it.direction is Direction.INBOUND:
-                    cls = self.hooks.classify(it)
-                    route = self.hooks.route(it, cls, customers.get(ra.customer_id) if ra else None)
-                    case = self._place_inbound(ctx, it, ra, cls, route)
-                    customer_id = ra.customer_id if ra else None
-                else:
-                    cls = None
-                    case, customer_id = self._place_outbound(ctx, it, ra)
-            except Exception as exc:  # a plugin failed: keep the record, name the plugin error
-                log.exception("ingest of %s/%s failed", it.channel, it.external_id)
-                self.failures.append(
-                    (origin, f"processing failed: {type(exc).__name__}: {exc}", None, it)
-                )
-                continue
-            ctx.remember(it, case, customer_id)
-            results.append((it, cls, case, customer_id))
-            if origin.reject_id is not None:
-                self._mark_replayed(origin.reject_id)
-            rows.append(self._row(it, ra, customer_id, cls))
-
-        s.flush()  # new cases get their ids
+        # Nothing is flushed until every message is placed: the batch's cases and promises
+        # are in memory (_CaseContext), and one flush writes them together afterwards.
+        with s.no_autoflush:
+            for it, origin in ok:
+                ra = resolved.get(person_key(it)) if person_key(it) else None  # type: ignore[arg-type]
+                try:
+                    if it.direction is Direction.INBOUND:
+                        cls = self.hooks.classify(it)
+                        route = self.hooks.route(
+                            it, cls, customers.get(ra.customer_id) if ra else None
+                        )
+                        case = self._place_inbound(ctx, it, ra, cls, route)
+                        customer_id = ra.customer_id if ra else None
+                    else:
+                        cls = None
+                        case, customer_id = self._place_outbound(ctx, it, ra)
+                except Exception as exc:  # a plugin failed: keep the record, name the plugin error
+                    log.exception("ingest of %s/%s failed", it.channel, it.external_id)
+                    self.failures.append(
+                        (origin, f"processing failed: {type(exc).__name__}: {exc}", None, it)
+                    )
+                    continue
+                ctx.remember(it, case, customer_id)
+                results.append((it, cls, case, customer_id))
+                if origin.reject_id is not None:
+                    self._mark_replayed(origin.reject_id)
+                rows.append(self._row(it, ra, customer_id, cls))
+            # Keys chosen here let the new cases go in as one executemany, without
+            # RETURNING.  (An escalation flushes on its own, so a few may have theirs.)
+            keyless = [c for c in ctx.new_cases if c.id is None]
+            for case, case_id in zip(keyless, allocate_ids(s, Case, len(keyless)), strict=True):
+                case.id = case_id
+        s.flush()
         for case in ctx.new_cases:
             case_ops.add_event(
                 s,
@@ -380,9 +389,7 @@ class _BatchWriter:
         for row, (_, _, case, _) in zip(rows, results, strict=True):
             row["case_id"] = case.id if case is not None else None
         if rows:
-            ids = s.scalars(
-                sa.insert(Interaction).returning(Interaction.id, sort_by_parameter_order=True), rows
-            ).all()
+            ids = insert_rows(s, Interaction, rows)
             for iid, (it, cls, case, customer_id) in zip(ids, results, strict=True):
                 self.out.stored.append(
                     StoredInteraction(
@@ -435,7 +442,9 @@ class _BatchWriter:
     def _policy(self, case: Case) -> SlaPolicy | None:
         return self.hooks.choose_sla(case_ops.case_info(case, self._code(case.department_id)))
 
-    def _on_customer_message(self, case: Case, it: InboundInteraction, cls: Classification) -> None:
+    def _on_customer_message(
+        self, ctx: _CaseContext, case: Case, it: InboundInteraction, cls: Classification
+    ) -> None:
         effects = loop.on_customer_message(
             self.session,
             case,
@@ -445,6 +454,7 @@ class _BatchWriter:
             at=it.created_at,
             policy=self._policy(case),
             config=self.p.cases,
+            promises=ctx.promises,
         )
         self.out.hook_calls.extend(effects.settle(self.session, self.p.cases, it.created_at))
 
@@ -507,7 +517,7 @@ class _BatchWriter:
             return linked
         if linked is not None and linked.status != CaseStatus.CLOSED:
             ctx.touch(linked, it.created_at)
-            self._on_customer_message(linked, it, cls)
+            self._on_customer_message(ctx, linked, it, cls)
             return linked
         if route.department is None or ra is None:
             return None
@@ -517,7 +527,7 @@ class _BatchWriter:
         )
         if topical is not None:
             ctx.touch(topical, it.created_at)
-            self._on_customer_message(topical, it, cls)
+            self._on_customer_message(ctx, topical, it, cls)
             return topical
         kind = cls.kind if cls.kind is not Kind.OTHER else Kind.QUESTION
         case = Case(
@@ -581,6 +591,7 @@ class _BatchWriter:
                 at=it.created_at,
                 actor=f"{it.channel}:{it.author.handle or it.author.external_id}",
                 policy=self._policy(case),
+                promises=ctx.promises,
             )
         return case, customer_id
 
@@ -730,6 +741,7 @@ class _CaseContext:
         self._topical: dict[tuple[int, str, int | None], list[Case]] = defaultdict(list)
         for case in loaded:
             self._index(case)
+        self.promises = loop.PromiseBook(session, loaded)
 
     def linked_case(self, it: InboundInteraction) -> Case | None:
         """The case named by the message, or of the message it answers, or else of its thread."""
