@@ -228,3 +228,16 @@ def test_a_promise_made_and_kept_inside_one_batch(app, batch_size):
     assert [(f.kind, f.status) for f in shown.follow_ups] == [("contact_request", "kept")]
     assert shown.follow_up_due is None
     assert shown.waiting_since is None  # the customer's answer restarted the clock
+
+
+def test_reads_do_not_wait_for_a_writer(app):
+    """While a writer holds its transaction (an ingest batch), reads still answer at once
+    with the last committed state; on SQLite the writer holds the database's write lock."""
+    app.ingest([message(1, author="a")])
+    with app.session() as writer:
+        writer.execute(sa.update(Case).values(subject="being changed"))
+        # Another connection reads while the write transaction is open.
+        [case] = app.cases()
+        assert case.subject != "being changed"
+        assert app.case(case.id).id == case.id
+        assert len(app.interactions()) == 1

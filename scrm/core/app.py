@@ -54,6 +54,9 @@ class Scrm:
         self.hooks = Hooks(self.pm)
         self.engine = db.make_engine(config.database_url)
         self.Session = db.make_sessionmaker(self.engine)
+        self._read_session = db.make_sessionmaker(
+            self.engine.execution_options(**{db.READ_ONLY: True})
+        )
         self._channels: dict[str, Channel] = {}
         self._departments_synced = False
         self.workflow = Workflow(self)
@@ -101,9 +104,16 @@ class Scrm:
         self.close()
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session in a transaction, committed on success and rolled back on error."""
-        with self.Session() as s, s.begin():
+    def session(self, *, read_only: bool = False) -> Iterator[Session]:
+        """A session in a transaction, committed on success and rolled back on error.
+
+        :param read_only: the caller only reads.  On SQLite such a session does not wait
+            for a writer (an ingest batch holds the write lock for its transaction); it
+            sees the last committed state.  Writing in it may fail with "database is
+            locked".  On PostgreSQL it makes no difference.
+        """
+        factory = self._read_session if read_only else self.Session
+        with factory() as s, s.begin():
             yield s
 
     # -- channels --------------------------------------------------------------------------
@@ -234,7 +244,7 @@ class Scrm:
 
     def load_state(self, plugin: str, key: str) -> dict[str, Any] | None:
         """Return a plugin's persisted state (a poll cursor, say), or None."""
-        with self.session() as s:
+        with self.session(read_only=True) as s:
             return get_state(s, plugin, key)
 
     def save_state(self, plugin: str, key: str, value: dict[str, Any]) -> None:
@@ -245,31 +255,31 @@ class Scrm:
     # -- queries ---------------------------------------------------------------------------
 
     def customer(self, customer_id: int) -> queries.CustomerOut:
-        with self.session() as s:
+        with self.session(read_only=True) as s:
             return queries.get_customer(s, customer_id)
 
     def customers(self, **filters: Any) -> list[queries.CustomerOut]:
-        with self.session() as s:
+        with self.session(read_only=True) as s:
             return queries.list_customers(s, **filters)
 
     def interaction(self, interaction_id: int) -> queries.InteractionOut:
-        with self.session() as s:
+        with self.session(read_only=True) as s:
             return queries.get_interaction(s, interaction_id)
 
     def interactions(self, **filters: Any) -> list[queries.InteractionOut]:
-        with self.session() as s:
+        with self.session(read_only=True) as s:
             return queries.list_interactions(s, **filters)
 
     def case(self, case_id: int) -> queries.CaseDetail:
-        with self.session() as s:
+        with self.session(read_only=True) as s:
             return queries.get_case(s, case_id)
 
     def cases(self, **filters: Any) -> list[queries.CaseOut]:
-        with self.session() as s:
+        with self.session(read_only=True) as s:
             return queries.list_cases(s, **filters)
 
     def rejects(self, **filters: Any) -> list[queries.RejectOut]:
-        with self.session() as s:
+        with self.session(read_only=True) as s:
             return queries.list_rejects(s, **filters)
 
 

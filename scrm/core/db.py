@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, mapped_column, sessionmaker
 
 __all__ = [
+    "READ_ONLY",
     "Base",
     "JSONType",
     "UTCDateTime",
@@ -43,6 +44,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+READ_ONLY = "scrm_read_only"
+"""Execution option of connections that only read (see :func:`make_engine`)."""
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -182,7 +186,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         def _on_begin(conn: sa.Connection) -> None:
             # IMMEDIATE takes the write lock up front: two writers wait for each other
             # instead of failing with "database is locked" on upgrade from a read lock.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A read-only session (READ_ONLY) takes no lock: in WAL mode it reads the last
+            # committed state while an ingest batch is being written.
+            read_only = conn.get_execution_options().get(READ_ONLY, False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)

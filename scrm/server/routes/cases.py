@@ -122,7 +122,7 @@ def list_cases(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Page[CaseOut]:
-    with app.session() as s:
+    with app.session(read_only=True) as s:
         items = queries.list_cases(
             s,
             status=status,

@@ -42,7 +42,7 @@ def list_customers(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Page[CustomerOut]:
-    with app.session() as s:
+    with app.session(read_only=True) as s:
         items = queries.list_customers(
             s,
             search=search,
@@ -133,5 +133,5 @@ def export(app: App, customer_id: IdPath, who: AdminKey) -> dict[str, Any]:
     from scrm.core.export import export_customer
 
     app.customer(customer_id)
-    with app.session() as s:
+    with app.session(read_only=True) as s:
         return export_customer(s, customer_id)

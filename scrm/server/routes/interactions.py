@@ -34,7 +34,7 @@ def list_interactions(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Page[InteractionOut]:
-    with app.session() as s:
+    with app.session(read_only=True) as s:
         items = queries.list_interactions(
             s,
             channel=channel,
