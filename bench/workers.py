@@ -1,13 +1,13 @@
 """Outbox delivery throughput with 1 and 2 worker processes on one PostgreSQL, in one run.
 
     .venv/bin/python bench/workers.py --pg postgresql://scrm@127.0.0.1:54330/scrm_test_bench \\
-        [--replies 2000] [--send-ms 5]
+        [--replies 2000] [--send-ms 5] [--concurrency 4]
 
 Each run resets the database (schema public is dropped: point it at a throw-away database),
 ingests one complaint per reply, queues the replies, then starts N ``scrm worker``-style
-processes (tests/workerproc.py: the outbox task with claims of 5, a channel that appends each
-delivery to a file after ``--send-ms`` of simulated API latency) and times until every reply
-is sent.  Prints replies/s per worker count, the speed-up, and checks that no reply was sent
+processes (tests/workerproc.py: scrm's engine on procrastinate, the outbox task with claims
+of 5, ``--concurrency`` jobs at once per process, a channel that appends each delivery to a
+file after ``--send-ms`` of simulated API latency) and times until every reply is sent.  Prints replies/s per worker count, the speed-up, and checks that no reply was sent
 twice.
 """
 
@@ -69,7 +69,9 @@ def prepare(url: str, replies: int) -> None:
     app.close()
 
 
-def run(url: str, workers: int, replies: int, send_ms: float) -> tuple[float, Counter[str]]:
+def run(
+    url: str, workers: int, replies: int, send_ms: float, concurrency: int
+) -> tuple[float, Counter[str]]:
     reset(url)
     prepare(url, replies)
     sink = Path(tempfile.mkdtemp()) / "sink.jsonl"
@@ -78,7 +80,8 @@ def run(url: str, workers: int, replies: int, send_ms: float) -> tuple[float, Co
         "SCRM_SINK": str(sink),
         "SCRM_HOOKLOG": str(sink.with_suffix(".hooks")),
         "SCRM_SEND_DELAY": str(send_ms / 1000),
-        "PYTHONPATH": str(ROOT / "tests"),
+        "SCRM_CONCURRENCY": str(concurrency),
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)]),
     }
     engine = db.make_engine(url)
     start = time.perf_counter()
@@ -120,13 +123,17 @@ def main() -> None:
     parser.add_argument(
         "--send-ms", type=float, default=5.0, help="simulated channel latency per reply"
     )
+    parser.add_argument(
+        "--concurrency", type=int, default=4, help="jobs at once per worker (scrm worker's default)"
+    )
     args = parser.parse_args()
     print(
-        f"{args.replies} replies, {args.send_ms:g} ms per send, PostgreSQL {args.pg.rsplit('@', 1)[-1]}"
+        f"{args.replies} replies, {args.send_ms:g} ms per send, concurrency {args.concurrency} "
+        f"per worker, PostgreSQL {args.pg.rsplit('@', 1)[-1]}"
     )
     rates = {}
     for n in (1, 2):
-        elapsed, sent = run(args.pg, n, args.replies, args.send_ms)
+        elapsed, sent = run(args.pg, n, args.replies, args.send_ms, args.concurrency)
         twice = sum(1 for c in sent.values() if c > 1)
         rates[n] = args.replies / elapsed
         print(

@@ -132,3 +132,27 @@ def test_plugins_add_tasks_with_register_tasks(app, register_plugin, cli):
     assert cli("worker", "--once", "--only", "nightly-export").stdout.startswith(
         "nightly-export: exported at"
     )
+
+
+def test_intervals_become_cron_steps_every_worker_agrees_on():
+    from scrm.core.taskqueue import cron_for
+
+    assert cron_for(0.05) == cron_for(1) == "* * * * * *"  # procrastinate's 6th field: seconds
+    assert cron_for(2) == "* * * * * */2"
+    assert cron_for(45) == "* * * * * */30"
+    assert cron_for(60) == "* * * * *"
+    assert cron_for(90 * 60) == "0 * * * *"
+    assert cron_for(3600) == "0 * * * *"
+    assert cron_for(86400 * 7) == "0 0 * * *"
+
+
+def test_the_queue_connects_with_the_application_url():
+    from scrm.core.taskqueue import conninfo
+
+    assert (
+        conninfo("postgresql+psycopg://scrm:s3cret@db:5432/scrm?sslmode=require")
+        == "postgresql://scrm:s3cret@db:5432/scrm?sslmode=require"
+    )
+    assert conninfo("postgres://scrm@db/scrm") == "postgresql://scrm@db/scrm"
+    with pytest.raises(ValueError):
+        conninfo("sqlite:///scrm.db")

@@ -23,7 +23,7 @@ from scrm.core.channel import Channel
 from scrm.core.config import Config
 from scrm.core.plugins import get_plugin_manager
 from scrm.core.schemas import OutboundMessage, SendResult
-from scrm.core.worker import Worker
+from scrm.core.worker import Settings, Worker, builtin_tasks, outbox_task
 
 
 def _append(path: str, record: dict[str, Any]) -> None:
@@ -85,17 +85,22 @@ def main() -> None:
             print(json.dumps(app.ingest_lines(f, source=sys.argv[3], fmt="interactions").as_dict()))
         return
     outbox.LEASE = timedelta(seconds=float(os.environ.get("SCRM_LEASE", "2")))
-    only = {"outbox", "sla"}
-    worker = Worker(app)
-    for task in worker.tasks:
-        if task.name == "outbox":  # small, frequent claims, so that the workers really share them
-            task.interval = 0.05
-            task.run = lambda a, now: str(a.workflow.deliver(now=now, limit=5))
-        if task.name == "sla":
-            task.interval = 2.0
+    sla = next(t for t in builtin_tasks() if t.name == "sla")
+    sla.interval = 2.0
+    stalled_after = float(os.environ.get("SCRM_STALLED_AFTER", "3"))
+    worker = Worker(
+        app,
+        [outbox_task(batch=5), sla],
+        Settings(
+            concurrency=int(os.environ.get("SCRM_CONCURRENCY", "2")),
+            heartbeat=stalled_after / 6,
+            stalled_after=stalled_after,
+            polling=0.5,
+        ),
+    )
     stop = threading.Event()
     threading.Timer(float(sys.argv[3]), stop.set).start()
-    worker.run_forever(stop, only=only)
+    worker.run_forever(stop)
 
 
 if __name__ == "__main__":

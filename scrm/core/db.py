@@ -34,6 +34,7 @@ __all__ = [
     "downgrade",
     "group_by_channel",
     "head_revision",
+    "include_name",
     "insert_rows",
     "make_engine",
     "make_sessionmaker",
@@ -243,5 +244,15 @@ def schema_diff(engine: Engine) -> list[Any]:
     from scrm.core import models  # noqa: F401  (registers the tables on Base.metadata)
 
     with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        ctx = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_name": include_name}
+        )
         return list(compare_metadata(ctx, Base.metadata))
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Leave procrastinate's tables (the worker's job queue on PostgreSQL) out of comparisons.
+
+    They are created by a migration from procrastinate's own schema script, not from models.
+    """
+    return not (type_ == "table" and name is not None and name.startswith("procrastinate_"))

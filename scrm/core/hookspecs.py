@@ -127,9 +127,13 @@ def register_tasks(register: Callable[..., None]) -> None:
 
     :param register: call it as ``register(name, interval, run, exclusive=True)``: ``run`` is
         called with the application and the current time and returns a one-line summary;
-        ``interval`` is in seconds; an ``exclusive`` task runs on one worker at a time (on
-        PostgreSQL, under an advisory lock named after it), so several workers never poll
-        the same mailbox or account at once.
+        ``interval`` is in seconds (on PostgreSQL, rounded down to a cron step: 45 s runs
+        every 30 s); an ``exclusive`` task runs on one worker at a time (on PostgreSQL, a
+        procrastinate job with a lock named after it), so several workers never poll the
+        same mailbox or account at once.  On PostgreSQL a run may be repeated (a worker that
+        died mid-run has its job run again by another), so ``run`` must be idempotent:
+        store what it fetches under a unique key, as ingest does with ``(channel,
+        external_id)``.
     :returns: ``None``.
     """
 

@@ -4,25 +4,26 @@ Tasks: process received webhook payloads (inbox), deliver replies (outbox) and o
 webhooks, check SLA deadlines and escalate, assign waiting cases, apply retention, and poll
 channels (tasks plugins add with ``register_tasks``).
 
-Coordination uses PostgreSQL itself; nothing here is a queue.  The work items already are
-rows with their own states, written in the same transaction as the change that caused them
-(a reply in ``outbox``, a delivery in ``inbox``, a missed deadline in ``cases``): workers
-claim rows with ``SELECT ... FOR UPDATE SKIP LOCKED`` and a lease, so two workers never take
-the same row and a killed worker's rows return after their lease; effects are made
-exactly-once by unique keys (``sla_alerts``, ``(channel, external_id)``, idempotency keys).
-A task that must not run twice at once (polling one mailbox or X account, the SLA sweep)
-runs under a PostgreSQL advisory lock named after it, so any number of workers on any number
-of machines can run the same task list.  On SQLite (one machine) the worker runs alone.
+On PostgreSQL the tasks are jobs of `procrastinate`_, a task queue built on PostgreSQL
+(:mod:`scrm.core.taskqueue`): it schedules them, shares them among any number of workers on
+any number of machines, runs an exclusive task (polling one mailbox or X account, the SLA
+sweep) on one worker at a time, and hands the jobs of a killed worker to another.  It runs a
+job *at least* once; the effects are made exactly-once here, by the rows the work is about:
+a reply is claimed (``FOR UPDATE SKIP LOCKED`` and a lease) and settled by its outbox row
+and idempotency key, a breach by the unique key of ``sla_alerts``, a message by
+``(channel, external_id)``.  On SQLite (one machine) :class:`Worker` runs the tasks in one
+process by itself.
+
+.. _procrastinate: https://procrastinate.readthedocs.io
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -34,9 +35,28 @@ from scrm.core.db import utcnow
 if TYPE_CHECKING:
     from scrm.core.app import Scrm
 
-__all__ = ["Task", "Worker", "builtin_tasks"]
+__all__ = ["Settings", "Task", "Worker", "builtin_tasks", "outbox_task"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How a worker process runs jobs on PostgreSQL (:mod:`scrm.core.taskqueue`).
+
+    :param concurrency: jobs run at once by one worker process (each in a thread).
+    :param heartbeat: seconds between the worker's heartbeats.
+    :param stalled_after: a worker silent this long is dead; its running jobs are retried.
+    :param polling: seconds between polls for jobs (a fallback: LISTEN/NOTIFY wakes workers
+        as soon as a job is deferred).
+    :param keep_finished: hours finished jobs are kept (failed ones a week).
+    """
+
+    concurrency: int = 4
+    heartbeat: float = 10.0
+    stalled_after: float = 30.0
+    polling: float = 5.0
+    keep_finished: int = 1
 
 
 @dataclass
@@ -44,13 +64,17 @@ class Task:
     """A unit of background work run every ``interval`` seconds.
 
     :param run: called with the application and the time; returns a one-line summary.
-    :param exclusive: at most one worker runs it at a time (an advisory lock on PostgreSQL).
+    :param exclusive: at most one worker runs it at a time (a procrastinate lock on
+        PostgreSQL).
+    :param more: called before a run on PostgreSQL: True when more work is due than one run
+        takes, so that the next run is queued at once for another worker (the outbox).
     """
 
     name: str
     interval: float
     run: Callable[[Scrm, datetime], str]
     exclusive: bool = True
+    more: Callable[[Scrm, datetime], bool] | None = None
     last_run: float = field(default=0.0, compare=False)
 
 
@@ -67,9 +91,24 @@ def _summary(report: Any) -> str:
     return str(report)
 
 
-def _outbox(app: Scrm, now: datetime) -> str:
-    r = app.workflow.deliver(now=now)
-    return f"sent {r.sent}, retrying {r.retried}, failed {r.failed}, reconciled {r.reconciled}"
+def outbox_task(batch: int = 100, interval: float = 1.0) -> Task:
+    """Deliver due replies, ``batch`` per run; a longer backlog is shared among workers."""
+    from scrm.core.models import OutboxMessage
+
+    def run(app: Scrm, now: datetime) -> str:
+        r = app.workflow.deliver(now=now, limit=batch)
+        return f"sent {r.sent}, retrying {r.retried}, failed {r.failed}, reconciled {r.reconciled}"
+
+    def more(app: Scrm, now: datetime) -> bool:
+        due = (
+            sa.select(OutboxMessage.id)
+            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+            .limit(batch + 1)
+        )
+        with app.session() as s:
+            return len(s.scalars(due).all()) > batch
+
+    return Task("outbox", interval, run, exclusive=False, more=more)
 
 
 def _sla(app: Scrm, now: datetime) -> str:
@@ -108,7 +147,7 @@ def builtin_tasks() -> list[Task]:
     """The core's tasks. Row-claiming tasks may run on every worker at once; sweeps may not."""
     return [
         Task("inbox", 1.0, _inbox, exclusive=False),
-        Task("outbox", 1.0, _outbox, exclusive=False),
+        outbox_task(),
         Task("webhooks", 2.0, _webhooks, exclusive=False),
         Task("sla", 60.0, _sla),
         Task("assignment", 30.0, _assign),
@@ -117,12 +156,23 @@ def builtin_tasks() -> list[Task]:
 
 
 class Worker:
-    """Runs tasks when due; several workers can share one PostgreSQL database."""
+    """Runs the tasks: through procrastinate on PostgreSQL, by itself in one process on SQLite.
 
-    def __init__(self, app: Scrm, tasks: list[Task] | None = None) -> None:
+    :param settings: the PostgreSQL engine's settings (concurrency, heartbeats).
+    """
+
+    def __init__(
+        self, app: Scrm, tasks: list[Task] | None = None, settings: Settings | None = None
+    ) -> None:
         self.app = app
         self.tasks = tasks if tasks is not None else [*builtin_tasks(), *self._plugin_tasks()]
+        self.settings = settings
         self._local = threading.Lock()
+
+    @property
+    def queued(self) -> bool:
+        """Whether the tasks go through procrastinate (PostgreSQL) or run here (SQLite)."""
+        return self.app.engine.dialect.name == "postgresql"
 
     def _plugin_tasks(self) -> list[Task]:
         found: list[Task] = []
@@ -135,33 +185,17 @@ class Worker:
         self.app.pm.hook.register_tasks(register=register)
         return found
 
-    @contextmanager
-    def _lock(self, task: Task) -> Iterator[bool]:
-        """Hold the task's lock for the duration; yield False if another worker holds it."""
-        if not task.exclusive:
-            yield True
-            return
-        if self.app.engine.dialect.name != "postgresql":
-            with self._local:
-                yield True
-            return
-        key = int.from_bytes(
-            hashlib.sha256(f"scrm-task:{task.name}".encode()).digest()[:8], "big", signed=True
-        )
-        with self.app.engine.connect() as conn:
-            got = conn.scalar(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key})
-            try:
-                yield bool(got)
-            finally:
-                if got:
-                    conn.scalar(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                conn.commit()
+    def _select(self, only: set[str] | None) -> list[Task]:
+        return [t for t in self.tasks if only is None or t.name in only]
 
-    def run_task(self, task: Task, now: datetime | None = None) -> str | None:
-        """Run ``task`` now if its lock is free; return its summary, or None if skipped."""
-        with self._lock(task) as mine:
-            if not mine:
-                return None
+    def _engine(self, tasks: list[Task], report: Callable[[str, str], Any] | None = None) -> Any:
+        from scrm.core.taskqueue import Engine
+
+        return Engine(self.app, tasks, self.settings, report=report)
+
+    def run_task(self, task: Task, now: datetime | None = None) -> str:
+        """Run ``task`` here and now (SQLite; on PostgreSQL, tasks run as jobs)."""
+        with self._local if task.exclusive else nullcontext():
             try:
                 return task.run(self.app, now or utcnow())
             except Exception as exc:  # one failing task must not stop the others
@@ -173,8 +207,16 @@ class Worker:
     def run_once(
         self, now: datetime | None = None, only: set[str] | None = None
     ) -> dict[str, str | None]:
-        """Run every task (or those named in ``only``) once."""
-        return {t.name: self.run_task(t, now) for t in self.tasks if only is None or t.name in only}
+        """Run every task (or those named in ``only``) once.
+
+        On PostgreSQL each runs as a job, so an exclusive task whose lock another worker
+        holds is skipped (None); ``now`` applies on SQLite only.
+        """
+        tasks = self._select(only)
+        if self.queued:
+            result: dict[str, str | None] = self._engine(tasks).run_once()
+            return result
+        return {t.name: self.run_task(t, now) for t in tasks}
 
     def run_forever(
         self,
@@ -182,13 +224,16 @@ class Worker:
         only: set[str] | None = None,
         report: Callable[[str, str], Any] | None = None,
     ) -> None:
-        """Run due tasks until ``stop`` is set, sleeping only until the next one is due."""
-        tasks = [t for t in self.tasks if only is None or t.name in only]
+        """Run due tasks until ``stop`` is set."""
+        tasks = self._select(only)
+        if self.queued:
+            self._engine(tasks, report).run_forever(stop)
+            return
         while not stop.is_set() and tasks:
             for task in tasks:
                 if time.monotonic() - task.last_run >= task.interval:
                     summary = self.run_task(task)
-                    if summary is not None and report is not None:
+                    if report is not None:
                         report(task.name, summary)
             now = time.monotonic()
             stop.wait(max(0.0, min(t.last_run + t.interval - now for t in tasks)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from scrm.core import models  # noqa: F401  (registers every table on Base.metadata)
-from scrm.core.db import Base, make_engine
+from scrm.core.db import Base, include_name, make_engine
 
 config = context.config
 target_metadata = Base.metadata
@@ -23,6 +23,7 @@ def run_migrations_online() -> None:
             connection=connection,
             target_metadata=target_metadata,
             compare_type=True,
+            include_name=include_name,  # procrastinate's tables are not models
             # SQLite cannot ALTER most things; batch mode copies the table instead.  Only
             # SQLite needs it: on PostgreSQL it would turn cheap ALTERs into table rewrites.
             render_as_batch=connection.dialect.name == "sqlite",
