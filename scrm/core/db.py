@@ -20,7 +20,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 
 __all__ = [
     "READ_ONLY",
@@ -198,7 +198,49 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Any]:
-    return sessionmaker(engine, expire_on_commit=False)
+    factory = sessionmaker(engine, expire_on_commit=False)
+    event.listen(factory, "before_flush", _choose_keys)
+    return factory
+
+
+def _choose_keys(session: Session, _context: Any, _instances: Any) -> None:
+    """Give the new rows of a flush their keys first, a block per table (see :func:`allocate_ids`).
+
+    Without keys the ORM must read each generated key back; on SQLite it then sends one
+    ``INSERT ... RETURNING`` per row (SQLite does not promise the order of RETURNING rows
+    of a multi-row insert).  With them, each table's new rows go in as one executemany.
+    Keys follow the order in which the rows were added, so events keep their sequence.
+    """
+    pending: dict[type[Any], list[Any]] = defaultdict(list)
+    taken: dict[type[Any], int] = defaultdict(int)
+    for obj in session.new:
+        model = type(obj)
+        if _integer_id(model):
+            if obj.id is None:
+                pending[model].append(obj)
+            else:  # a key set by hand, not in the table yet
+                taken[model] = max(taken[model], obj.id)
+    for model, objs in pending.items():
+        if len(objs) < 2:
+            continue  # reading back one key costs no more than choosing it
+        objs.sort(key=lambda o: sa.inspect(o).insert_order)
+        keys = allocate_ids(session, model, len(objs))
+        shift = max(0, taken[model] - keys[0] + 1)
+        for obj, key in zip(objs, keys, strict=True):
+            obj.id = key + shift
+
+
+_INTEGER_ID: dict[type[Any], bool] = {}
+
+
+def _integer_id(model: type[Any]) -> bool:
+    """Whether ``model``'s primary key is one integer column ``id`` (every scrm table's is)."""
+    if model not in _INTEGER_ID:
+        pk = sa.inspect(model).primary_key
+        _INTEGER_ID[model] = (
+            len(pk) == 1 and pk[0].name == "id" and isinstance(pk[0].type, sa.Integer)
+        )
+    return _INTEGER_ID[model]
 
 
 def alembic_config(

@@ -29,7 +29,7 @@ from scrm.core import cases as case_ops
 from scrm.core.agents import ensure_departments
 from scrm.core.config import CasesConfig
 from scrm.core.customers import ResolvedAuthor, resolve_authors, root_ids
-from scrm.core.db import allocate_ids, chunks, group_by_channel, insert_rows, utcnow
+from scrm.core.db import chunks, group_by_channel, insert_rows, utcnow
 from scrm.core.models import Case, Customer, Department, Interaction, Reject
 from scrm.core.playbooks import PlaybookSet
 from scrm.core.plugins import Hooks
@@ -360,11 +360,6 @@ class _BatchWriter:
                 if origin.reject_id is not None:
                     self._mark_replayed(origin.reject_id)
                 rows.append(self._row(it, ra, customer_id, cls))
-            # Keys chosen here let the new cases go in as one executemany, without
-            # RETURNING.  (An escalation flushes on its own, so a few may have theirs.)
-            keyless = [c for c in ctx.new_cases if c.id is None]
-            for case, case_id in zip(keyless, allocate_ids(s, Case, len(keyless)), strict=True):
-                case.id = case_id
         s.flush()
         for case in ctx.new_cases:
             case_ops.add_event(
