@@ -245,3 +245,81 @@ def test_each_department_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) ->
     names = {name for name, p in pm.list_name_plugin() if p is not None}
     assert {"sales", "rnd", "support", "coordinated"} <= names
     assert not {"marketing", "crisis"} & names
+
+
+def _alerts(app: Scrm, recorder: Recorder) -> dict[str, Any]:
+    """What the department plugins decided, by message (case ids depend on the batching)."""
+    with app.session() as s:
+
+        def first_message(case_id: int) -> str:
+            return (
+                s.scalars(
+                    sa.select(Interaction.external_id)
+                    .where(Interaction.case_id == case_id)
+                    .order_by(Interaction.created_at, Interaction.id)
+                ).first()
+                or ""
+            )
+
+        groups: dict[str | None, set[str]] = {}
+        for case_id, group in s.execute(sa.select(CaseFlag.case_id, CaseFlag.group_key)):
+            groups.setdefault(group, set()).add(first_message(case_id))
+        leads = s.execute(
+            sa.select(Interaction.external_id, Lead.interest, Lead.mentions)
+            .join(Interaction, Interaction.id == Lead.interaction_id)
+            .order_by(Interaction.external_id)
+        ).all()
+        crises = {first_message(c) for c in s.scalars(sa.select(Crisis.case_id))}
+        return {
+            "crises": crises,
+            "crisis_detected": sorted(first_message(c["case"].id) for c in recorder.named("crisis_detected")),
+            "escalated": sorted(first_message(c["case"].id) for c in recorder.named("case_escalated")),
+            "bursts": sorted(sorted(g) for g in groups.values()),
+            "coordinated_detected": len(recorder.named("coordinated_detected")),
+            "spikes": sorted((c["scope"], c["metric"], c["hour"]) for c in recorder.named("spike_detected")),
+            "leads": [tuple(r) for r in leads],
+        }  # fmt: skip
+
+
+@pytest.mark.parametrize("small", [1, 7])
+def test_one_big_batch_and_many_small_ones_raise_the_same_alerts(
+    scrm_database_url: str, request: pytest.FixtureRequest, tmp_path: Any, sample_dir: Any,
+    small: int,
+) -> None:  # fmt: skip
+    """The department plugins work per batch (set-based); how the messages are cut into
+    batches does not change which alerts, flags, escalations and leads there are."""
+    from shutil import copyfile
+
+    from scrm.testing import _truncate_postgres
+
+    lines = [
+        *(sample_dir / "interactions.jsonl").read_text(encoding="utf-8").splitlines(),
+        *(
+            json.dumps(message(f"x{k}", "Fiber internet fiyatı ne kadar? Nereden alabilirim?",
+                               author=f"lead{k % 3}", minutes=60 * 24 * 3 + 7 * k))
+            for k in range(6)
+        ),
+    ]  # fmt: skip
+    plugins = {"marketing": {"campaigns": [
+        {"name": "fiber", "terms": {"tr": ["#AcmeFiberKampanya"], "en": ["#AcmeFiberDeal"]}}]}}  # fmt: skip
+    seen = []
+    for run, size in enumerate([500, small]):
+        url = scrm_database_url
+        if run and url.startswith("sqlite"):
+            copyfile(request.getfixturevalue("_sqlite_template"), tmp_path / "again.db")
+            url = f"sqlite:///{tmp_path / 'again.db'}"
+        elif run:
+            _truncate_postgres(url)
+        recorder = Recorder()
+        config = Config(database_url=url, batch_size=size, plugins=plugins)
+        app = Scrm(config, get_plugin_manager(config, extra=[recorder]))
+        try:
+            app.upgrade()
+            app.ingest_lines(lines, source="test", fmt="interactions")
+            seen.append(_alerts(app, recorder))
+        finally:
+            app.close()
+    big, many = seen
+    assert big["crises"] and big["bursts"] and big["spikes"] and big["leads"]
+    assert big["coordinated_detected"] == len(big["bursts"])
+    assert big == many

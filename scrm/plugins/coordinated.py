@@ -19,11 +19,13 @@ the cases where they are.
 
 from __future__ import annotations
 
+import bisect
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from statistics import median
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 import sqlalchemy as sa
@@ -33,6 +35,7 @@ from sqlalchemy.orm import Session
 from scrm.cli.context import CliContext, emit, short_time, table
 from scrm.core import cases as case_ops
 from scrm.core.config import Config
+from scrm.core.db import chunks
 from scrm.core.department_models import CaseFlag
 from scrm.core.hookspecs import hookimpl
 from scrm.core.models import Case, Department, Identity, Interaction
@@ -65,10 +68,60 @@ def _grams(text: str) -> set[str]:
     return {s[i : i + 3] for i in range(len(s) - 2)}
 
 
+def _jaccard(ga: set[str], gb: set[str]) -> float:
+    return len(ga & gb) / len(ga | gb) if ga and gb else 0.0
+
+
 def text_similarity(a: str, b: str) -> float:
     """Character 3-gram Jaccard similarity of two texts in normalized form."""
-    ga, gb = _grams(a), _grams(b)
-    return len(ga & gb) / len(ga | gb) if ga and gb else 0.0
+    return _jaccard(_grams(a), _grams(b))
+
+
+#: Messages whose 3-grams are remembered between batches (neighbours are compared again).
+GRAM_MEMORY = 50_000
+
+
+class _Msg(NamedTuple):
+    """An inbound complaint with its author's identity, as the check needs it."""
+
+    id: int
+    case_id: int | None
+    identity_id: int | None
+    created_at: datetime
+    text: str
+    has_identity: bool
+    account_created_at: datetime | None
+    followers: int | None
+    handle: str | None
+
+
+def _msg_query() -> Any:
+    return sa.select(
+        Interaction.id,
+        Interaction.case_id,
+        Interaction.identity_id,
+        Interaction.created_at,
+        Interaction.text,
+        Identity.id.is_not(None).label("has_identity"),
+        Identity.account_created_at,
+        Identity.followers,
+        Identity.handle,
+    ).outerjoin(Identity, Identity.id == Interaction.identity_id)
+
+
+def _merge(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """Merge overlapping closed intervals."""
+    out: list[tuple[datetime, datetime]] = []
+    for lo, hi in sorted(spans):
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def _within(column: Any, spans: Sequence[tuple[datetime, datetime]]) -> sa.ColumnElement[bool]:
+    return sa.or_(*(column.between(lo, hi) for lo, hi in spans))
 
 
 class CoordinatedPlugin(DepartmentPlugin):
@@ -77,10 +130,16 @@ class CoordinatedPlugin(DepartmentPlugin):
     def __init__(self, settings: CoordinatedSettings) -> None:
         super().__init__()
         self.settings = settings
+        self._grams: dict[int, tuple[str, set[str]]] = {}
 
     @hookimpl
     def batch_committed(self, interactions: list[StoredInteraction]) -> None:
-        """Check the batch's complaints for a coordinated burst, in one transaction."""
+        """Check the batch's complaints for a coordinated burst, in one transaction.
+
+        Set-based: the complaints, their authors, the flagged bursts near them and the
+        complaints they are compared with are read in a constant number of queries; the
+        complaints are then checked one by one, in ingest order, as if each were alone.
+        """
         complaints = [
             i.id
             for i in interactions
@@ -92,10 +151,8 @@ class CoordinatedPlugin(DepartmentPlugin):
             return
         found = []
         with self.session() as s:
-            for interaction_id in complaints:
-                fired = self._check(s, interaction_id)
-                if fired is not None:
-                    found.append(fired)
+            for fired in _Batch(self, s, complaints).run():
+                found.append(fired)
         for case_ids, evidence in found:
             self.notify("coordinated_detected", case_ids=case_ids, evidence=evidence)
 
@@ -103,97 +160,82 @@ class CoordinatedPlugin(DepartmentPlugin):
     def register_commands(self, cli: click.Group) -> None:
         cli.add_command(review_command)
 
-    def _reasons(
-        self, it: Interaction, ident: Identity | None, median_created: datetime | None
-    ) -> list[str]:
+    def grams(self, m: _Msg) -> set[str]:
+        """The 3-grams of a message's text, remembered per message (texts do not change)."""
+        hit = self._grams.get(m.id)
+        if hit is not None and hit[0] == m.text:
+            return hit[1]
+        g = _grams(m.text)
+        if len(self._grams) >= GRAM_MEMORY:
+            self._grams.clear()  # bounded memory on endless streams
+        self._grams[m.id] = (m.text, g)
+        return g
+
+    def _reasons(self, it: _Msg, median_created: datetime | None) -> list[str]:
         s = self.settings
         out: list[str] = []
-        if ident is None:
+        if not it.has_identity:
             return out
-        if ident.account_created_at is not None:
-            age = it.created_at - ident.account_created_at
+        if it.account_created_at is not None:
+            age = it.created_at - it.account_created_at
             if age < timedelta(days=s.new_account_days):
                 out.append(f"account {age.days} days old")
             if median_created is not None and abs(
-                ident.account_created_at - median_created
+                it.account_created_at - median_created
             ) <= timedelta(days=s.creation_spread_days):
                 out.append("created with the others")
-        if ident.followers is not None and ident.followers < s.low_followers:
-            out.append(f"{ident.followers} followers")
+        if it.followers is not None and it.followers < s.low_followers:
+            out.append(f"{it.followers} followers")
         return out
 
-    def _check(self, s: Session, interaction_id: int) -> tuple[list[int], dict[str, Any]] | None:
+    def _check(
+        self, s: Session, it: _Msg, rows: list[_Msg]
+    ) -> tuple[tuple[list[int], dict[str, Any]] | None, list[int]]:
+        """Check one complaint against ``rows``, the complaints within ``window`` of it.
+
+        Returns the burst to announce (``None`` when there is none, or it was announced
+        before) and the cases flagged now.
+        """
         cfg = self.settings
-        it = s.get(Interaction, interaction_id)
-        if it is None or it.case_id is None:
-            return None
-        ident = s.get(Identity, it.identity_id) if it.identity_id else None
-        if not self._reasons(it, ident, None) and not self._burst_nearby(s, it.created_at):
-            # Cheap exit: a burst is found when one of its suspicious accounts posts; a
-            # trustworthy author is only compared when a burst was already flagged nearby.
-            return None
-        rows = s.execute(
-            sa.select(Interaction, Identity)
-            .outerjoin(Identity, Identity.id == Interaction.identity_id)
-            .where(
-                Interaction.direction == "inbound",
-                Interaction.kind == Kind.COMPLAINT.value,
-                Interaction.case_id.is_not(None),
-                Interaction.created_at >= it.created_at - cfg.window,
-                Interaction.created_at <= it.created_at + cfg.window,
-            )
-            .limit(self.settings.max_candidates)
-        ).all()
-        members = [(o, ident, round(text_similarity(it.text, o.text), 3)) for o, ident in rows]
-        members = [m for m in members if m[0].id == it.id or m[2] >= cfg.similarity]
-        accounts = {o.identity_id or -o.id for o, _, _ in members}
+        mine = self.grams(it)
+        members = [(o, round(_jaccard(mine, self.grams(o)), 3)) for o in rows]
+        members = [m for m in members if m[0].id == it.id or m[1] >= cfg.similarity]
+        accounts = {o.identity_id or -o.id for o, _ in members}
         if len(accounts) < cfg.min_accounts:
-            return None
-        created = [i.account_created_at for _, i, _ in members if i and i.account_created_at]
+            return None, []
+        created = [
+            o.account_created_at for o, _ in members if o.has_identity and o.account_created_at
+        ]
         mid = sorted(created)[len(created) // 2] if len(created) >= cfg.min_accounts else None
-        reasons = {o.id: self._reasons(o, ident, mid) for o, ident, _ in members}
-        suspicious = {o.identity_id or -o.id for o, _, _ in members if reasons[o.id]}
+        reasons = {o.id: self._reasons(o, mid) for o, _ in members}
+        suspicious = {o.identity_id or -o.id for o, _ in members if reasons[o.id]}
         if len(suspicious) / len(accounts) < cfg.suspicious_share:
-            return None
-        case_ids = sorted({o.case_id for o, _, _ in members if o.case_id is not None})
+            return None, []
+        case_ids = sorted({o.case_id for o, _ in members if o.case_id is not None})
         existing = s.scalars(
             sa.select(CaseFlag).where(CaseFlag.case_id.in_(case_ids), CaseFlag.flag == FLAG)
         ).all()
         flagged = {f.case_id for f in existing}
         group = (existing[0].group_key if existing else None) or uuid.uuid4().hex[:12]
-        times = [o.created_at for o, _, _ in members]
+        times = [o.created_at for o, _ in members]
         evidence = {
             "burst": group,
             "accounts": len(accounts),
             "suspicious_accounts": len(suspicious),
             "window": [min(times).isoformat(), max(times).isoformat()],
-            "similarity_median": median(sim for o, _, sim in members if o.id != it.id) if len(members) > 1 else 1.0,
+            "similarity_median": median(sim for o, sim in members if o.id != it.id) if len(members) > 1 else 1.0,
             "members": [
-                {"interaction": o.id, "case": o.case_id, "handle": ident.handle if ident else None,
+                {"interaction": o.id, "case": o.case_id, "handle": o.handle if o.has_identity else None,
                  "similarity": sim, "reasons": reasons[o.id]}
-                for o, ident, sim in sorted(members, key=lambda m: m[0].created_at)
+                for o, sim in sorted(members, key=lambda m: m[0].created_at)
             ],
         }  # fmt: skip
         new = [cid for cid in case_ids if cid not in flagged]
         for cid in new:
             self._flag(s, cid, group, evidence)
         if existing or not new:
-            return None  # the burst was announced when it was first seen
-        return new, evidence
-
-    def _burst_nearby(self, s: Session, at: datetime) -> bool:
-        """Whether a flagged burst has a message within ``window`` of ``at``."""
-        flagged = s.scalar(
-            sa.select(CaseFlag.id)
-            .join(Interaction, Interaction.case_id == CaseFlag.case_id)
-            .where(
-                CaseFlag.flag == FLAG,
-                Interaction.created_at >= at - self.settings.window,
-                Interaction.created_at <= at + self.settings.window,
-            )
-            .limit(1)
-        )
-        return flagged is not None
+            return None, new  # the burst was announced when it was first seen
+        return (new, evidence), new
 
     def _flag(self, s: Session, case_id: int, group: str, evidence: dict[str, Any]) -> None:
         case = s.get(Case, case_id)
@@ -227,6 +269,99 @@ class CoordinatedPlugin(DepartmentPlugin):
             case.version += 1
             case_ops.add_event(s, case, "department", actor="coordinated", at=now, from_value=old,
                                to_value=review, note="routed to review, not dismissed")  # fmt: skip
+
+
+class _Batch:
+    """One batch's check: what it reads from the database, read once."""
+
+    def __init__(self, plugin: CoordinatedPlugin, s: Session, ids: list[int]) -> None:
+        self.p = plugin
+        self.s = s
+        self.window = plugin.settings.window
+        found: dict[int, _Msg] = {}
+        for part in chunks(ids):
+            for row in s.execute(_msg_query().where(Interaction.id.in_(part))):
+                found[row.id] = _Msg(*row)
+        self.complaints = [found[i] for i in dict.fromkeys(ids) if i in found]
+        self.complaints = [m for m in self.complaints if m.case_id is not None]
+        self.flagged_times: list[datetime] = []
+        self.pool: dict[int, _Msg] = {}
+        self.pool_sorted: list[_Msg] = []
+        self.pool_times: list[datetime] = []
+        self.pool_spans: list[tuple[datetime, datetime]] = []
+
+    def spans(self, msgs: list[_Msg]) -> list[tuple[datetime, datetime]]:
+        return _merge([(m.created_at - self.window, m.created_at + self.window) for m in msgs])
+
+    def run(self) -> list[tuple[list[int], dict[str, Any]]]:
+        p = self.p
+        alone = {m.id for m in self.complaints if p._reasons(m, None)}
+        trusted = [m for m in self.complaints if m.id not in alone]
+        if trusted:
+            self._load_flagged_times(self.spans(trusted), None)
+        # The complaints compared with the suspicious ones (and those near a burst already).
+        self._load_pool(self.spans([m for m in self.complaints if m.id in alone or self._near(m)]))
+        out = []
+        for it in self.complaints:
+            if it.id not in alone and not self._near(it):
+                # Cheap exit: a burst is found when one of its suspicious accounts posts; a
+                # trustworthy author is only compared when a burst was already flagged nearby.
+                continue
+            fired, flagged = p._check(self.s, it, self._candidates(it))
+            if flagged and trusted:
+                self._load_flagged_times(self.spans(trusted), flagged)
+            if fired is not None:
+                out.append(fired)
+        return out
+
+    def _near(self, m: _Msg) -> bool:
+        """Whether a flagged burst has a message within ``window`` of ``m``."""
+        i = bisect.bisect_left(self.flagged_times, m.created_at - self.window)
+        return i < len(self.flagged_times) and self.flagged_times[i] <= m.created_at + self.window
+
+    def _load_flagged_times(
+        self, spans: list[tuple[datetime, datetime]], cases: list[int] | None
+    ) -> None:
+        """Times of the messages of flagged cases (all, or ``cases``) within ``spans``."""
+        for part in chunks(spans, 100):
+            q = (
+                sa.select(Interaction.created_at)
+                .join(CaseFlag, CaseFlag.case_id == Interaction.case_id)
+                .where(CaseFlag.flag == FLAG, _within(Interaction.created_at, part))
+            )
+            if cases is not None:
+                q = q.where(CaseFlag.case_id.in_(cases))
+            self.flagged_times.extend(self.s.scalars(q))
+        self.flagged_times.sort()
+
+    def _load_pool(self, spans: list[tuple[datetime, datetime]]) -> None:
+        """Read the inbound complaints with a case within ``spans`` (those not read yet)."""
+        missing = []
+        for lo, hi in spans:
+            if not any(a <= lo and hi <= b for a, b in self.pool_spans):
+                missing.append((lo, hi))
+        if not missing:
+            return
+        for part in chunks(missing, 100):
+            q = _msg_query().where(
+                Interaction.direction == "inbound",
+                Interaction.kind == Kind.COMPLAINT.value,
+                Interaction.case_id.is_not(None),
+                _within(Interaction.created_at, part),
+            )
+            for row in self.s.execute(q):
+                self.pool[row.id] = _Msg(*row)
+        self.pool_spans = _merge([*self.pool_spans, *missing])
+        self.pool_sorted = sorted(self.pool.values(), key=lambda m: (m.created_at, m.id))
+        self.pool_times = [m.created_at for m in self.pool_sorted]
+
+    def _candidates(self, it: _Msg) -> list[_Msg]:
+        """The complaints within ``window`` of ``it``: the first ``max_candidates`` in time."""
+        lo, hi = it.created_at - self.window, it.created_at + self.window
+        self._load_pool([(lo, hi)])
+        i = bisect.bisect_left(self.pool_times, lo)
+        j = bisect.bisect_right(self.pool_times, hi)
+        return self.pool_sorted[i : min(j, i + self.p.settings.max_candidates)]
 
 
 @click.command("review")

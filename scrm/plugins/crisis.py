@@ -23,17 +23,20 @@ notified, through :func:`scrm.core.escalation.escalate`) and ``crisis_detected``
 from __future__ import annotations
 
 import math
-from datetime import timedelta
-from typing import Any
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
 import click
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session
 
 from scrm.cli.context import CliContext, emit, short_time, table
 from scrm.core import cases as case_ops
 from scrm.core.config import Config, EscalationStep
+from scrm.core.db import chunks
 from scrm.core.department_models import Crisis, EngagementObservation
 from scrm.core.escalation import escalate
 from scrm.core.hookspecs import hookimpl
@@ -77,6 +80,61 @@ def weighted(metrics: dict[str, Any] | None) -> int:
 
 #: Messages of a case looked at when scoring it (the most recent ones).
 MAX_SCORED = 50
+#: Messages whose press check is remembered (a case is scored again with each new message).
+PRESS_MEMORY = 100_000
+
+
+def _observation(interaction_id: int, metrics: dict[str, Any], at: datetime) -> dict[str, Any]:
+    return {
+        "interaction_id": interaction_id,
+        "observed_at": at,
+        "weighted": weighted(metrics),
+        "metrics": dict(metrics),
+    }
+
+
+class _Post(NamedTuple):
+    """An inbound message of a case with its author's identity, as scoring needs it."""
+
+    id: int
+    customer_id: int | None
+    text: str
+    engagement: dict[str, Any] | None
+    created_at: datetime
+    has_identity: bool
+    followers: int | None
+    verified: bool | None
+    handle: str | None
+
+
+@dataclass
+class _Partial:
+    """A case's score parts but the velocity, and the posts whose velocity counts."""
+
+    parts: dict[str, float | None]
+    engaged: list[int]
+    evidence: dict[str, Any]
+
+    def finish(
+        self, velocities: dict[int, float], settings: CrisisSettings
+    ) -> tuple[float, dict[str, Any]]:
+        velocity = max((velocities[i] for i in self.engaged), default=0.0)
+        parts = {k: (v if v is not None else 0.0) for k, v in self.parts.items()}
+        parts["velocity"] = min(1.0, math.log10(1 + velocity) / 3)
+        w = settings.weights
+        total = round(sum(w.get(k, 0.0) * v for k, v in parts.items()), 3)
+        ev = self.evidence
+        evidence = {
+            "components": {k: round(v, 3) for k, v in parts.items()},
+            "followers": ev["followers"],
+            "verified": ev["verified"],
+            "top_weighted_engagement": ev["top_weighted_engagement"],
+            "velocity_per_hour": round(velocity, 1),
+            "customer_posts": ev["customer_posts"],
+            "others_joined": ev["others_joined"],
+            "media_posts": ev["media_posts"],
+        }
+        return total, evidence
 
 
 class CrisisPlugin(DepartmentPlugin):
@@ -87,30 +145,37 @@ class CrisisPlugin(DepartmentPlugin):
         self.settings = settings
         self._media_handles = {h.lstrip("@").casefold() for h in settings.media_accounts}
         self._media_words = [normalize(w) for w in settings.media_keywords]
+        self._press: dict[int, tuple[str, bool]] = {}
 
     # -- hooks -------------------------------------------------------------------------------
 
     @hookimpl
     def batch_committed(self, interactions: list[StoredInteraction]) -> None:
-        """Record first observations and score each complaint case the batch touched, once."""
+        """Record first observations and score each complaint case the batch touched, once.
+
+        Set-based: a constant number of queries per batch (IN-lists in chunks) however many
+        cases it touched; a case whose score cannot reach the threshold is not scored fully.
+        """
         inbound = [
             i for i in interactions if i.direction.value == "inbound" and i.case_id is not None
         ]
         if not inbound:
             return
-        results = []
         with self.session() as s:
-            rows = s.execute(
-                sa.select(Interaction.id, Interaction.engagement).where(
-                    Interaction.id.in_([i.id for i in inbound])
-                )
-            ).all()
-            for interaction_id, engagement in rows:
-                if engagement:  # a JSON null is not SQL NULL: check the value
-                    self._observe(s, interaction_id, engagement, flush=False)
-            s.flush()
-            for case_id in dict.fromkeys(i.case_id for i in inbound):
-                results.append(self._evaluate(s, case_id))  # type: ignore[arg-type]
+            now = self.clock()
+            observations = []
+            for part in chunks([i.id for i in inbound]):
+                for interaction_id, engagement in s.execute(
+                    sa.select(Interaction.id, Interaction.engagement).where(
+                        Interaction.id.in_(part)
+                    )
+                ):
+                    if engagement:  # a JSON null is not SQL NULL: check the value
+                        observations.append(_observation(interaction_id, engagement, now))
+            if observations:
+                s.execute(sa.insert(EngagementObservation), observations)
+            case_ids = [c for c in dict.fromkeys(i.case_id for i in inbound) if c is not None]
+            results = self._evaluate(s, case_ids)
         for result in results:
             self._announce(result)
 
@@ -121,8 +186,9 @@ class CrisisPlugin(DepartmentPlugin):
             case_id = s.scalar(
                 sa.select(Interaction.case_id).where(Interaction.id == interaction_id)
             )
-            result = self._evaluate(s, case_id) if case_id else None
-        self._announce(result)
+            results = self._evaluate(s, [case_id]) if case_id else []
+        for result in results:
+            self._announce(result)
 
     @hookimpl
     def register_commands(self, cli: click.Group) -> None:
@@ -133,105 +199,220 @@ class CrisisPlugin(DepartmentPlugin):
     def _observe(
         self, s: Session, interaction_id: int, metrics: dict[str, Any], flush: bool = True
     ) -> None:
-        s.add(
-            EngagementObservation(
-                interaction_id=interaction_id,
-                observed_at=self.clock(),
-                weighted=weighted(metrics),
-                metrics=dict(metrics),
-            )
-        )
+        s.add(EngagementObservation(**_observation(interaction_id, metrics, self.clock())))
         if flush:
             s.flush()
 
-    def _velocity(self, s: Session, it: Interaction) -> float:
-        obs = s.scalars(
-            sa.select(EngagementObservation)
-            .where(EngagementObservation.interaction_id == it.id)
-            .order_by(EngagementObservation.observed_at.desc(), EngagementObservation.id.desc())
-            .limit(2)
-        ).all()
-        if not obs:
-            return 0.0
+    def _velocities(self, s: Session, posts: list[_Post]) -> dict[int, float]:
+        """Growth of weighted engagement per hour of each post (see the module docstring),
+        from the two latest observations of every post, read in one query (per chunk)."""
+        latest: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
+        for part in chunks(sorted({p.id for p in posts})):
+            rank = (
+                sa.func.row_number()
+                .over(
+                    partition_by=EngagementObservation.interaction_id,
+                    order_by=(
+                        EngagementObservation.observed_at.desc(),
+                        EngagementObservation.id.desc(),
+                    ),
+                )
+                .label("rank")
+            )
+            inner = (
+                sa.select(
+                    EngagementObservation.interaction_id,
+                    EngagementObservation.observed_at,
+                    EngagementObservation.weighted,
+                    rank,
+                )
+                .where(EngagementObservation.interaction_id.in_(part))
+                .subquery()
+            )
+            for iid, observed_at, w, _ in s.execute(
+                sa.select(inner).where(inner.c.rank <= 2).order_by(inner.c.rank)
+            ):
+                latest[iid].append((observed_at, w))
         floor = self.settings.min_interval.total_seconds() / 3600
-        if len(obs) == 1:
-            age = (obs[0].observed_at - it.created_at).total_seconds() / 3600
-            return obs[0].weighted / max(age, 1.0)
-        hours = max((obs[0].observed_at - obs[1].observed_at).total_seconds() / 3600, floor)
-        return max(0, obs[0].weighted - obs[1].weighted) / hours
+        out: dict[int, float] = {}
+        for p in posts:
+            obs = latest.get(p.id)
+            if not obs:
+                out[p.id] = 0.0
+            elif len(obs) == 1:
+                age = (obs[0][0] - p.created_at).total_seconds() / 3600
+                out[p.id] = obs[0][1] / max(age, 1.0)
+            else:
+                hours = max((obs[0][0] - obs[1][0]).total_seconds() / 3600, floor)
+                out[p.id] = max(0, obs[0][1] - obs[1][1]) / hours
+        return out
 
-    def score(self, s: Session, case: Case) -> tuple[float, dict[str, Any]]:
-        """Return the case's virality risk and its evidence (see the module docstring)."""
-        rows = s.execute(
-            sa.select(Interaction, Identity)
-            .outerjoin(Identity, Identity.id == Interaction.identity_id)
-            .where(Interaction.case_id == case.id, Interaction.direction == "inbound")
-            .order_by(Interaction.created_at.desc())
-            .limit(MAX_SCORED)  # the latest posts carry the risk; keeps each check bounded
-            .options(
-                load_only(
+    def _posts(self, s: Session, case_ids: list[int]) -> dict[int, list[_Post]]:
+        """The latest ``MAX_SCORED`` inbound posts of each case, newest first, with authors."""
+        out: dict[int, list[_Post]] = defaultdict(list)
+        for part in chunks(sorted(set(case_ids))):
+            rank = (
+                sa.func.row_number()
+                .over(
+                    partition_by=Interaction.case_id,
+                    order_by=(Interaction.created_at.desc(), Interaction.id.desc()),
+                )
+                .label("rank")
+            )
+            inner = (
+                sa.select(
+                    Interaction.case_id,
                     Interaction.id,
                     Interaction.customer_id,
                     Interaction.text,
                     Interaction.engagement,
                     Interaction.created_at,
-                ),
-                load_only(Identity.followers, Identity.verified, Identity.handle),
+                    Identity.id.label("identity_id"),
+                    Identity.followers,
+                    Identity.verified,
+                    Identity.handle,
+                    rank,
+                )
+                .outerjoin(Identity, Identity.id == Interaction.identity_id)
+                .where(Interaction.case_id.in_(part), Interaction.direction == "inbound")
+                .subquery()
             )
-        ).all()
-        own = [(it, ident) for it, ident in rows if it.customer_id == case.customer_id]
-        others = [(it, ident) for it, ident in rows if it.customer_id != case.customer_id]
-        followers = max((ident.followers or 0 for _, ident in own if ident), default=0)
-        verified = any(ident.verified for _, ident in own if ident)
-        top_w = max((weighted(it.engagement) for it, _ in rows), default=0)
-        velocity = max((self._velocity(s, it) for it, _ in rows if it.engagement), default=0.0)
-        media = [it.id for it, ident in others if self._is_media(it, ident)]
-        media += [it.id for it, _ in own if self._names_press(it.text)]
-        parts = {
+            rows = s.execute(
+                sa.select(inner)
+                .where(inner.c.rank <= MAX_SCORED)  # the latest posts carry the risk
+                .order_by(inner.c.case_id, inner.c.rank)
+            )
+            for r in rows:
+                out[r.case_id].append(
+                    _Post(r.id, r.customer_id, r.text, r.engagement, r.created_at,
+                          r.identity_id is not None, r.followers, r.verified, r.handle)
+                )  # fmt: skip
+        return out
+
+    def score(self, s: Session, case: Case) -> tuple[float, dict[str, Any]]:
+        """Return the case's virality risk and its evidence (see the module docstring)."""
+        posts = self._posts(s, [case.id]).get(case.id, [])
+        partial = self._partial(case.customer_id, posts, prune=False)
+        assert partial is not None
+        engaged = [p for p in posts if p.engagement]
+        return partial.finish(self._velocities(s, engaged) if engaged else {}, self.settings)
+
+    def _partial(
+        self, customer_id: int | None, posts: list[_Post], *, prune: bool
+    ) -> _Partial | None:
+        """Every part of a case's score but the velocity; with ``prune``, ``None`` when the
+        score cannot reach the threshold whatever the parts not yet known (the press check
+        runs only when it could matter, the velocity is left to :meth:`_Partial.finish`)."""
+        own = [p for p in posts if p.customer_id == customer_id]
+        others = [p for p in posts if p.customer_id != customer_id]
+        followers = max((p.followers or 0 for p in own if p.has_identity), default=0)
+        verified = any(p.verified for p in own if p.has_identity)
+        top_w = max((weighted(p.engagement) for p in posts), default=0)
+        joined = len({p.customer_id for p in others})
+        parts: dict[str, float | None] = {
             "reach": min(1.0, math.log10(1 + followers) / 5 + (0.1 if verified else 0.0)),
             "engagement": min(1.0, math.log10(1 + top_w) / 4),
-            "velocity": min(1.0, math.log10(1 + velocity) / 3),
+            "velocity": None,
             "repeat": min(1.0, (len(own) - 1) / 3) if own else 0.0,
-            "media": min(1.0, 0.5 * len(media) + 0.1 * len({it.customer_id for it, _ in others})),
+            "media": None,
         }
-        w = self.settings.weights
-        total = round(sum(w.get(k, 0.0) * v for k, v in parts.items()), 3)
+        if prune and self._ceiling(parts) < self.settings.threshold:
+            return None
+        media = [p.id for p in others if self._is_media(p)]
+        media += [p.id for p in own if self._names_press(p.id, p.text)]
+        parts["media"] = min(1.0, 0.5 * len(media) + 0.1 * joined)
+        if prune and self._ceiling(parts) < self.settings.threshold:
+            return None
         evidence = {
-            "components": {k: round(v, 3) for k, v in parts.items()},
             "followers": followers,
             "verified": verified,
             "top_weighted_engagement": top_w,
-            "velocity_per_hour": round(velocity, 1),
             "customer_posts": len(own),
-            "others_joined": len({it.customer_id for it, _ in others}),
+            "others_joined": joined,
             "media_posts": media,
         }
-        return total, evidence
+        return _Partial(parts, [p.id for p in posts if p.engagement], evidence)
 
-    def _names_press(self, text: str) -> bool:
+    def _ceiling(self, parts: dict[str, float | None]) -> float:
+        """The highest score a case can have whatever its unknown (``None``) parts.
+
+        Every part lies in [0, 1]: an unknown part counts 1 under a positive weight and 0
+        under any other.  The sum is taken in the score's order and rounded the same way, so
+        the ceiling is never below the score (float addition is monotonic).
+        """
+        w = self.settings.weights
+        total = 0.0
+        for k, v in parts.items():
+            weight = w.get(k, 0.0)
+            total += weight * (v if v is not None else (1.0 if weight > 0 else 0.0))
+        return round(total, 3)
+
+    def _names_press(self, interaction_id: int, text: str) -> bool:
+        """Whether the text names the press; remembered per message, since a case is scored
+        again whenever it gets a message and its older texts do not change."""
+        hit = self._press.get(interaction_id)
+        if hit is not None and hit[0] == text:
+            return hit[1]
         norm = f" {normalize(text)}"
-        return any(f" {w}" in norm for w in self._media_words)
+        found = any(f" {w}" in norm for w in self._media_words)
+        if len(self._press) >= PRESS_MEMORY:
+            self._press.clear()  # bounded memory on endless streams
+        self._press[interaction_id] = (text, found)
+        return found
 
-    def _is_media(self, it: Interaction, ident: Identity | None) -> bool:
-        if ident is not None:
-            if (ident.handle or "").casefold() in self._media_handles:
+    def _is_media(self, p: _Post) -> bool:
+        if p.has_identity:
+            if (p.handle or "").casefold() in self._media_handles:
                 return True
-            if (ident.followers or 0) >= self.settings.media_min_followers:
+            if (p.followers or 0) >= self.settings.media_min_followers:
                 return True
-        return self._names_press(it.text)
+        return self._names_press(p.id, p.text)
 
     def _evaluate(
-        self, s: Session, case_id: int
+        self, s: Session, case_ids: list[int]
+    ) -> list[tuple[CaseInfo, float, dict[str, Any], str]]:
+        """Score the open complaint cases among ``case_ids`` that had no crisis yet, and
+        detect those at or above the threshold, in the order given."""
+        customers: dict[int, int | None] = {}
+        for part in chunks(case_ids):
+            for cid, customer_id in s.execute(
+                sa.select(Case.id, Case.customer_id).where(
+                    Case.id.in_(part),
+                    Case.kind == Kind.COMPLAINT.value,
+                    Case.status.in_(case_ops.OPEN_STATUSES),
+                )
+            ):
+                customers[cid] = customer_id
+            for cid in s.scalars(sa.select(Crisis.case_id).where(Crisis.case_id.in_(part))):
+                customers.pop(cid, None)
+        if not customers:
+            return []
+        posts = self._posts(s, list(customers))
+        partials = {}
+        for case_id, customer in customers.items():
+            partial = self._partial(customer, posts.get(case_id, []), prune=True)
+            if partial is not None:
+                partials[case_id] = partial
+        engaged = sorted({iid for p in partials.values() for iid in p.engaged})
+        by_id = {p.id: p for cid in partials for p in posts[cid]} if engaged else {}
+        velocities = self._velocities(s, [by_id[i] for i in engaged]) if engaged else {}
+        results = []
+        for cid in case_ids:
+            if cid not in partials:
+                continue
+            score, evidence = partials[cid].finish(velocities, self.settings)
+            if score < self.settings.threshold:
+                continue
+            result = self._detect(s, cid, score, evidence)
+            if result is not None:
+                results.append(result)
+        return results
+
+    def _detect(
+        self, s: Session, case_id: int, score: float, evidence: dict[str, Any]
     ) -> tuple[CaseInfo, float, dict[str, Any], str] | None:
         case = s.get(Case, case_id)
-        if case is None or case.kind != Kind.COMPLAINT.value:
-            return None
-        if case.status not in case_ops.OPEN_STATUSES:
-            return None
-        if s.scalar(sa.select(Crisis.id).where(Crisis.case_id == case_id)) is not None:
-            return None
-        score, evidence = self.score(s, case)
-        if score < self.settings.threshold:
+        if case is None:
             return None
         now = self.clock()
         with s.begin_nested():

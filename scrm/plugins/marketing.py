@@ -34,6 +34,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from scrm.cli.context import CliContext, emit, short_time, table
 from scrm.core.config import Config
+from scrm.core.db import chunks
 from scrm.core.department_models import CampaignLink
 from scrm.core.hookspecs import hookimpl
 from scrm.core.models import Interaction
@@ -114,11 +115,12 @@ class MarketingPlugin(DepartmentPlugin):
 
     def match(self, text: str, at: datetime) -> list[tuple[str, str]]:
         """Return ``(campaign, matched term)`` for each campaign the text names at ``at``."""
+        active = [c for c in self.settings.campaigns if c.covers(at)]
+        if not active:
+            return []  # nothing to compare: the text need not be normalized
         norm = normalize(text)
         found = []
-        for c in self.settings.campaigns:
-            if not c.covers(at):
-                continue
+        for c in active:
             for term, pattern in self._patterns[c.name]:
                 if pattern.search(norm):
                     found.append((c.name, term))
@@ -127,28 +129,40 @@ class MarketingPlugin(DepartmentPlugin):
 
     @hookimpl
     def batch_committed(self, interactions: list[StoredInteraction]) -> None:
-        """Link the batch's messages to campaigns, then judge each hour it touched once."""
+        """Link the batch's messages to campaigns, then judge each hour it touched once.
+
+        Set-based: a constant number of queries per batch (IN-lists in chunks); the hours
+        are counted by one grouped query per kind of scope (see :func:`stats.judge_hours`).
+        """
         ids = [i.id for i in interactions if i.direction.value == "inbound"]
         if not ids or self.app is None:
             return
-        spikes: list[stats.Spike] = []
         sp = self.settings.spikes
         with self.session() as s:
-            rows = s.execute(
-                sa.select(
-                    Interaction.id, Interaction.text, Interaction.created_at, Interaction.sentiment
-                )
-                .where(Interaction.id.in_(ids))
-                .order_by(Interaction.created_at)
-            ).all()
-            linked = {
-                (campaign, iid)
-                for campaign, iid in s.execute(
-                    sa.select(CampaignLink.campaign, CampaignLink.interaction_id).where(
-                        CampaignLink.interaction_id.in_(ids)
+            rows: list[tuple[int, str, datetime, str | None]] = []
+            linked: set[tuple[str, int]] = set()
+            for part in chunks(ids):
+                rows += [
+                    (iid, text, at, sentiment)
+                    for iid, text, at, sentiment in s.execute(
+                        sa.select(
+                            Interaction.id,
+                            Interaction.text,
+                            Interaction.created_at,
+                            Interaction.sentiment,
+                        ).where(Interaction.id.in_(part))
                     )
-                )
-            }
+                ]
+                if self.settings.campaigns:
+                    linked.update(
+                        (campaign, iid)
+                        for campaign, iid in s.execute(
+                            sa.select(CampaignLink.campaign, CampaignLink.interaction_id).where(
+                                CampaignLink.interaction_id.in_(part)
+                            )
+                        )
+                    )
+            rows.sort(key=lambda r: (r[2], r[0]))  # by time, as the hours are judged
             latest: dict[tuple[str, str, datetime], datetime] = {}
             for iid, text, created_at, sentiment in rows:
                 scopes = ["brand"]
@@ -163,20 +177,15 @@ class MarketingPlugin(DepartmentPlugin):
                         if metric != "negative" or sentiment == "negative":
                             latest[(scope, metric, hour)] = created_at
             s.flush()
-            for (scope, metric, _hour), at in latest.items():
-                spike = stats.check_spike(
-                    s,
-                    scope,
-                    metric,
-                    at,
-                    window_hours=sp.window_hours,
-                    alpha=sp.alpha,
-                    min_count=sp.min_count,
-                    min_baseline=sp.min_baseline,
-                    history_start=self._history_start,
-                )
-                if spike is not None:
-                    spikes.append(spike)
+            spikes = stats.judge_hours(
+                s,
+                list(latest),
+                window_hours=sp.window_hours,
+                alpha=sp.alpha,
+                min_count=sp.min_count,
+                min_baseline=sp.min_baseline,
+                history_start=self._history_start,
+            )
         for spike in spikes:
             self.notify(
                 "spike_detected",

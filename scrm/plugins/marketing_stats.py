@@ -21,11 +21,13 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from scrm.core.db import chunks
 from scrm.core.department_models import CampaignLink, SpikeEpisode
+from scrm.core.metrics.sql import epoch
 from scrm.core.models import Customer, Identity, Interaction
 from scrm.core.text import normalize
 
-__all__ = ["Spike", "advocates", "campaign_report", "check_spike", "poisson_tail"]
+__all__ = ["Spike", "advocates", "campaign_report", "check_spike", "judge_hours", "poisson_tail"]
 
 HOUR = timedelta(hours=1)
 
@@ -66,43 +68,27 @@ def _scope_query(scope: str, metric: str) -> sa.Select[Any]:
     return q
 
 
-def check_spike(
+def _history_start(
     session: Session,
     scope: str,
     metric: str,
-    at: datetime,
-    *,
-    window_hours: int,
-    alpha: float,
-    min_count: int,
-    min_baseline: float,
-    history_start: dict[tuple[str, str], datetime] | None = None,
-) -> Spike | None:
-    """Judge the hour containing ``at``; record it; return a spike only when one starts."""
-    hour = at.replace(minute=0, second=0, microsecond=0)
-    start = hour - window_hours * HOUR
-    q = _scope_query(scope, metric)
+    history_start: dict[tuple[str, str], datetime] | None,
+) -> datetime | None:
+    """The time of the scope's first message for the metric (remembered: it never moves later)."""
     key = (scope, metric)
     first = history_start.get(key) if history_start is not None else None
     if first is None:
+        q = _scope_query(scope, metric)
         first = session.scalar(sa.select(sa.func.min(q.subquery().c.created_at)))
         if first is not None and history_start is not None:
             history_start[key] = _aware(first)  # history only grows: the start never moves later
-    if first is None or _aware(first) > start:
-        return None  # not enough history to know what is normal
-    window = q.where(
-        Interaction.created_at >= start, Interaction.created_at < hour + HOUR
-    ).subquery()
-    total, count = session.execute(
-        sa.select(
-            sa.func.count(),
-            sa.func.coalesce(sa.func.sum(sa.case((window.c.created_at >= hour, 1), else_=0)), 0),
-        )
-    ).one()
-    lam = max(min_baseline, (total - count) / window_hours)
-    p = poisson_tail(count, lam)
-    if count < min_count or p > alpha:
-        return None
+    return None if first is None else _aware(first)
+
+
+def _record(
+    session: Session, scope: str, metric: str, hour: datetime, count: int, lam: float, p: float
+) -> Spike | None:
+    """Record an anomalous hour: extend the spike it continues, or start one and return it."""
     episode = session.scalars(
         sa.select(SpikeEpisode)
         .where(
@@ -134,6 +120,125 @@ def check_spike(
         except sa.exc.IntegrityError:  # another worker recorded it first
             return None
     return Spike(scope, metric, hour, count, round(lam, 3), p)
+
+
+def check_spike(
+    session: Session,
+    scope: str,
+    metric: str,
+    at: datetime,
+    *,
+    window_hours: int,
+    alpha: float,
+    min_count: int,
+    min_baseline: float,
+    history_start: dict[tuple[str, str], datetime] | None = None,
+) -> Spike | None:
+    """Judge the hour containing ``at``; record it; return a spike only when one starts."""
+    hour = at.replace(minute=0, second=0, microsecond=0)
+    found = judge_hours(
+        session,
+        [(scope, metric, hour)],
+        window_hours=window_hours,
+        alpha=alpha,
+        min_count=min_count,
+        min_baseline=min_baseline,
+        history_start=history_start,
+    )
+    return found[0] if found else None
+
+
+def _hour_counts(
+    session: Session, scopes: set[str], spans: list[tuple[datetime, datetime]]
+) -> dict[tuple[str, str, int], int]:
+    """Messages per ``(scope, metric, hour)`` within ``spans``, for every metric, in one
+    grouped query per kind of scope (the brand; the campaigns), IN-lists in chunks.
+
+    An hour is its number since the epoch (``epoch // 3600``), the same on both databases.
+    """
+    out: dict[tuple[str, str, int], int] = defaultdict(int)
+    hour_no = (epoch(session, Interaction.created_at) // 3600).label("hour")
+    negative = sa.func.sum(sa.case((Interaction.sentiment == "negative", 1), else_=0))
+    campaigns = sorted(s.removeprefix("campaign:") for s in scopes if s.startswith("campaign:"))
+    for part in chunks(spans, 100):
+        within = sa.or_(
+            *(sa.and_(Interaction.created_at >= lo, Interaction.created_at < hi) for lo, hi in part)
+        )
+        base = _scope_query("brand", "mentions").with_only_columns(
+            hour_no, sa.func.count(), negative
+        )
+        queries: list[tuple[Any, str | None]] = []
+        if "brand" in scopes:
+            queries.append((base.where(within).group_by(hour_no), None))
+        for names in chunks(campaigns):
+            q = (
+                base.add_columns(CampaignLink.campaign)
+                .join(CampaignLink, CampaignLink.interaction_id == Interaction.id)
+                .where(within, CampaignLink.campaign.in_(names))
+                .group_by(CampaignLink.campaign, hour_no)
+            )
+            queries.append((q, "campaign"))
+        for q, kind in queries:
+            for row in session.execute(q):
+                scope = "brand" if kind is None else f"campaign:{row[3]}"
+                h = int(row[0])
+                out[(scope, "mentions", h)] += int(row[1])
+                out[(scope, "negative", h)] += int(row[2] or 0)
+    return out
+
+
+def judge_hours(
+    session: Session,
+    checks: list[tuple[str, str, datetime]],
+    *,
+    window_hours: int,
+    alpha: float,
+    min_count: int,
+    min_baseline: float,
+    history_start: dict[tuple[str, str], datetime] | None = None,
+) -> list[Spike]:
+    """Judge each ``(scope, metric, hour)`` in order (the rule in the module docstring);
+    record the anomalous hours; return the spikes that start.
+
+    Set-based: the counts of every hour the checks need come from one grouped query per
+    kind of scope over the union of their windows, instead of one query per check.
+    """
+    judged: list[tuple[str, str, datetime]] = []
+    for scope, metric, hour in checks:
+        first = _history_start(session, scope, metric, history_start)
+        if first is None or first > hour - window_hours * HOUR:
+            continue  # not enough history to know what is normal
+        judged.append((scope, metric, hour))
+    if not judged:
+        return []
+    spans = _merge([(h - window_hours * HOUR, h + HOUR) for _, _, h in judged])
+    counts = _hour_counts(session, {scope for scope, _, _ in judged}, spans)
+    out = []
+    for scope, metric, hour in judged:
+        n = int(hour.timestamp()) // 3600
+        count = counts.get((scope, metric, n), 0)
+        total = count + sum(
+            counts.get((scope, metric, n - k), 0) for k in range(1, window_hours + 1)
+        )
+        lam = max(min_baseline, (total - count) / window_hours)
+        p = poisson_tail(count, lam)
+        if count < min_count or p > alpha:
+            continue
+        spike = _record(session, scope, metric, hour, count, lam, p)
+        if spike is not None:
+            out.append(spike)
+    return out
+
+
+def _merge(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """Merge overlapping half-open intervals."""
+    out: list[tuple[datetime, datetime]] = []
+    for lo, hi in sorted(spans):
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
 
 
 def _aware(t: datetime) -> datetime:

@@ -18,7 +18,7 @@ Configuration (``[plugins.sales]``)::
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import click
@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from scrm.cli.context import CliContext, emit, short_time, table
 from scrm.core import cases as case_ops
 from scrm.core.config import Config
+from scrm.core.db import chunks
 from scrm.core.department_models import Lead
 from scrm.core.hookspecs import hookimpl
 from scrm.core.models import Case, Customer, Interaction
@@ -104,43 +105,88 @@ class SalesPlugin(DepartmentPlugin):
         return self.policy if case.kind is Kind.LEAD else None
 
     @hookimpl
-    def interaction_stored(self, interaction: StoredInteraction) -> None:
-        cls = interaction.classification
-        if cls is None or cls.kind is not Kind.LEAD or interaction.customer_id is None:
+    def batch_committed(self, interactions: list[StoredInteraction]) -> None:
+        """Create or count the leads of the batch's lead messages, in ingest order.
+
+        Set-based: the messages, the customers' active leads and their open complaints are
+        read in a constant number of queries per batch (IN-lists in chunks).
+        """
+        found = [
+            i
+            for i in interactions
+            if i.classification is not None
+            and i.classification.kind is Kind.LEAD
+            and i.customer_id is not None
+        ]
+        if not found:
             return
         with self.session() as s:
-            it = s.get(Interaction, interaction.id)
-            if it is None:
-                return
-            interest = self.interest(it.text)
-            lead = s.scalars(
-                sa.select(Lead).where(
-                    Lead.customer_id == interaction.customer_id,
-                    Lead.interest == interest,
-                    Lead.status.in_(ACTIVE),
-                )
-            ).first()
-            at = it.created_at.isoformat()
-            if lead is not None:
-                lead.mentions += 1
-                lead.history = [*lead.history, {"at": at, "event": "mention", "interaction": it.id}]
-                return
-            note = {"at": at, "event": "created", "interaction": it.id}
-            complaint = open_complaint(s, interaction.customer_id)
-            if complaint is not None:
-                note["warning"] = f"customer has open complaint case {complaint}"
-            s.add(
-                Lead(
-                    customer_id=interaction.customer_id,
-                    interest=interest,
-                    interaction_id=it.id,
-                    case_id=interaction.case_id,
-                    status="new",
-                    owner=self.settings.default_owner,
-                    mentions=1,
-                    history=[note],
-                )
-            )
+            texts: dict[int, tuple[str, datetime]] = {}
+            for part in chunks([i.id for i in found]):
+                for iid, text, created_at in s.execute(
+                    sa.select(Interaction.id, Interaction.text, Interaction.created_at).where(
+                        Interaction.id.in_(part)
+                    )
+                ):
+                    texts[iid] = (text, created_at)
+            customers = sorted({i.customer_id for i in found if i.customer_id is not None})
+            active: dict[tuple[int, str], Lead] = {}
+            complaints: dict[int, int] = {}
+            for part in chunks(customers):
+                for lead in s.scalars(
+                    sa.select(Lead)
+                    .where(Lead.customer_id.in_(part), Lead.status.in_(ACTIVE))
+                    .order_by(Lead.id)
+                ):
+                    active.setdefault((lead.customer_id, lead.interest), lead)
+                for case_id, customer_id in s.execute(
+                    sa.select(Case.id, Case.customer_id)
+                    .where(
+                        Case.customer_id.in_(part),
+                        Case.kind == Kind.COMPLAINT.value,
+                        Case.status.in_(case_ops.OPEN_STATUSES),
+                    )
+                    .order_by(Case.opened_at)
+                ):
+                    complaints.setdefault(customer_id, case_id)  # the oldest one
+            for i in found:
+                if i.id not in texts or i.customer_id is None:
+                    continue
+                text, created_at = texts[i.id]
+                self._lead(s, i, self.interest(text), created_at, active, complaints)
+
+    def _lead(
+        self,
+        s: Session,
+        i: StoredInteraction,
+        interest: str,
+        created_at: datetime,
+        active: dict[tuple[int, str], Lead],
+        complaints: dict[int, int],
+    ) -> None:
+        assert i.customer_id is not None
+        at = created_at.isoformat()
+        lead = active.get((i.customer_id, interest))
+        if lead is not None:
+            lead.mentions += 1
+            lead.history = [*lead.history, {"at": at, "event": "mention", "interaction": i.id}]
+            return
+        note = {"at": at, "event": "created", "interaction": i.id}
+        complaint = complaints.get(i.customer_id)
+        if complaint is not None:
+            note["warning"] = f"customer has open complaint case {complaint}"
+        lead = Lead(
+            customer_id=i.customer_id,
+            interest=interest,
+            interaction_id=i.id,
+            case_id=i.case_id,
+            status="new",
+            owner=self.settings.default_owner,
+            mentions=1,
+            history=[note],
+        )
+        s.add(lead)
+        active[(i.customer_id, interest)] = lead
 
     @hookimpl
     def register_commands(self, cli: click.Group) -> None:
