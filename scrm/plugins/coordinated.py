@@ -41,7 +41,7 @@ from scrm.core.hookspecs import hookimpl
 from scrm.core.models import Case, Department, Identity, Interaction
 from scrm.core.schemas import Kind, StoredInteraction
 from scrm.core.text import normalize
-from scrm.plugins.department import DepartmentPlugin, load_settings
+from scrm.plugins.department import DepartmentPlugin, load_settings, merge_spans
 
 __all__ = ["FLAG", "CoordinatedPlugin", "CoordinatedSettings", "plugin", "text_similarity"]
 
@@ -107,17 +107,6 @@ def _msg_query() -> Any:
         Identity.followers,
         Identity.handle,
     ).outerjoin(Identity, Identity.id == Interaction.identity_id)
-
-
-def _merge(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
-    """Merge overlapping closed intervals."""
-    out: list[tuple[datetime, datetime]] = []
-    for lo, hi in sorted(spans):
-        if out and lo <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], hi))
-        else:
-            out.append((lo, hi))
-    return out
 
 
 def _within(column: Any, spans: Sequence[tuple[datetime, datetime]]) -> sa.ColumnElement[bool]:
@@ -291,7 +280,7 @@ class _Batch:
         self.pool_spans: list[tuple[datetime, datetime]] = []
 
     def spans(self, msgs: list[_Msg]) -> list[tuple[datetime, datetime]]:
-        return _merge([(m.created_at - self.window, m.created_at + self.window) for m in msgs])
+        return merge_spans([(m.created_at - self.window, m.created_at + self.window) for m in msgs])
 
     def run(self) -> list[tuple[list[int], dict[str, Any]]]:
         p = self.p
@@ -351,7 +340,7 @@ class _Batch:
             )
             for row in self.s.execute(q):
                 self.pool[row.id] = _Msg(*row)
-        self.pool_spans = _merge([*self.pool_spans, *missing])
+        self.pool_spans = merge_spans([*self.pool_spans, *missing])
         self.pool_sorted = sorted(self.pool.values(), key=lambda m: (m.created_at, m.id))
         self.pool_times = [m.created_at for m in self.pool_sorted]
 

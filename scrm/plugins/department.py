@@ -98,3 +98,15 @@ class DepartmentPlugin:
         """Fire an after-commit hook through the application (one failing plugin is logged)."""
         if self.app is not None:
             self.app.hooks.notify(hook, **kwargs)
+
+
+def merge_spans(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """Merge overlapping or touching time intervals, in order: the few ranges a batch's
+    queries must cover (``created_at BETWEEN ...`` per range)."""
+    out: list[tuple[datetime, datetime]] = []
+    for lo, hi in sorted(spans):
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out

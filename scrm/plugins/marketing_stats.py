@@ -26,6 +26,7 @@ from scrm.core.department_models import CampaignLink, SpikeEpisode
 from scrm.core.metrics.sql import epoch
 from scrm.core.models import Customer, Identity, Interaction
 from scrm.core.text import normalize
+from scrm.plugins.department import merge_spans
 
 __all__ = ["Spike", "advocates", "campaign_report", "check_spike", "judge_hours", "poisson_tail"]
 
@@ -211,7 +212,7 @@ def judge_hours(
         judged.append((scope, metric, hour))
     if not judged:
         return []
-    spans = _merge([(h - window_hours * HOUR, h + HOUR) for _, _, h in judged])
+    spans = merge_spans([(h - window_hours * HOUR, h + HOUR) for _, _, h in judged])
     counts = _hour_counts(session, {scope for scope, _, _ in judged}, spans)
     out = []
     for scope, metric, hour in judged:
@@ -227,17 +228,6 @@ def judge_hours(
         spike = _record(session, scope, metric, hour, count, lam, p)
         if spike is not None:
             out.append(spike)
-    return out
-
-
-def _merge(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
-    """Merge overlapping half-open intervals."""
-    out: list[tuple[datetime, datetime]] = []
-    for lo, hi in sorted(spans):
-        if out and lo <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], hi))
-        else:
-            out.append((lo, hi))
     return out
 
 
