@@ -10,17 +10,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
+
+if TYPE_CHECKING:  # alembic is imported when a migration runs, not by every command
+    from alembic.config import Config as AlembicConfig
 
 __all__ = [
     "READ_ONLY",
@@ -251,6 +250,8 @@ def alembic_config(
     :param engine: the engine to migrate; handed to ``env.py`` through ``attributes``.
     :param extra_locations: plugin version locations (``register_migrations`` hook).
     """
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", "scrm:migrations")
     locations = ["scrm:migrations/versions", *extra_locations]
@@ -263,18 +264,26 @@ def alembic_config(
 
 def upgrade(engine: Engine, revision: str = "heads", extra_locations: Iterable[str] = ()) -> None:
     """Bring the database at ``engine`` to ``revision`` (all heads by default)."""
+    from alembic import command
+
     command.upgrade(alembic_config(engine, extra_locations), revision)
 
 
 def downgrade(engine: Engine, revision: str, extra_locations: Iterable[str] = ()) -> None:
+    from alembic import command
+
     command.downgrade(alembic_config(engine, extra_locations), revision)
 
 
 def head_revision(extra_locations: Iterable[str] = ()) -> set[str]:
+    from alembic.script import ScriptDirectory
+
     return set(ScriptDirectory.from_config(alembic_config(None, extra_locations)).get_heads())
 
 
 def current_revision(engine: Engine) -> set[str]:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return set(MigrationContext.configure(conn).get_current_heads())
 
@@ -282,6 +291,7 @@ def current_revision(engine: Engine) -> set[str]:
 def schema_diff(engine: Engine) -> list[Any]:
     """Return the differences between the ORM models and the database (empty = no drift)."""
     from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
 
     from scrm.core import models  # noqa: F401  (registers the tables on Base.metadata)
 
