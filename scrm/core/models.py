@@ -234,7 +234,15 @@ class Interaction(Base):
         sa.UniqueConstraint("channel", "external_id"),
         sa.Index("ix_interactions_channel_thread_key", "channel", "thread_key"),
         sa.Index("ix_interactions_customer_id_created_at", "customer_id", "created_at"),
-        sa.Index("ix_interactions_case_id_created_at", "case_id", "created_at"),
+        # A case's messages in order; public and direction let the metrics report tell
+        # whether a case has a public inbound and a public outbound message from the index.
+        sa.Index(
+            "ix_interactions_case_id_created_at_public_direction",
+            "case_id",
+            "created_at",
+            "public",
+            "direction",
+        ),
         sa.Index("ix_interactions_created_at", "created_at"),
     )
 
@@ -284,7 +292,11 @@ class FollowUp(Base):
     """
 
     __tablename__ = "follow_ups"
-    __table_args__ = (sa.Index("ix_follow_ups_status_due_at", "status", "due_at"),)
+    __table_args__ = (
+        sa.Index("ix_follow_ups_status_due_at", "status", "due_at"),
+        # Metrics: the promises made in a period.
+        sa.Index("ix_follow_ups_created_at", "created_at"),
+    )
 
     id: Mapped[intpk]
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)

@@ -15,7 +15,7 @@ has no calendar counts around the clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
 from scrm.core import sla
-from scrm.core.metrics.sql import percentiles
+from scrm.core.metrics.sql import Groupings, percentiles
 from scrm.core.models import Case, Department
 from scrm.core.schemas import BusinessCalendar
 
@@ -51,7 +51,7 @@ def business_percentiles(
     key: ColumnElement[Any],
     cohort: ColumnElement[bool],
     calendar_for: Callable[[tuple[str | None, ...]], BusinessCalendar | None],
-    groupings: Sequence[tuple[str, Any]],
+    groupings: Groupings,
 ) -> dict[str, _Result] | None:
     """Return business-time percentiles of first response (``fr``) and resolution (``res``).
 
@@ -116,7 +116,7 @@ def business_percentiles(
         found = {}
         for metric in ("fr", "res"):
             src = sa.select(tmp.c.key, tmp.c.channel, tmp.c.d).where(tmp.c.metric == metric)
-            found[metric] = percentiles(session, groupings, src)
+            found[metric] = percentiles(session, groupings, src)["d"]
         return found
     finally:
         tmp.drop(conn)

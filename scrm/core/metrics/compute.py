@@ -2,10 +2,22 @@
 
 Each additive quantity (counts, sums) is computed once, grouped by (slice key, channel);
 Python adds those few rows up into the slices, the channels, the social and traditional
-sides and the total.  Percentiles are not additive: each duration gets one statement that
-ranks it in every grouping at once (:func:`scrm.core.metrics.sql.percentiles`).  No query
-returns one row per case or per message, except the business-time pass, which reads the
-period's cases in keyset-paged batches (bounded memory) when a business calendar applies.
+sides and the total.  Percentiles are not additive: the durations of the period's cases
+(first response and resolution together) and the backlog's ages each get one statement
+that answers every grouping at once (:func:`scrm.core.metrics.sql.percentiles`).  Five
+statements in all (more with business time):
+
+1. the period's cases with their SLA alerts, promises and public messages, by (slice,
+   channel, category): every count and sum of the cases, and the top categories;
+2. the period's first-response and resolution durations: percentiles;
+3. the backlog at ``as_of``: count and ages' percentiles;
+4. promises made in the period;
+5. messages in the period, per local day.
+
+No query returns one row per case or per message: the percentile statements return each
+(slice, channel) group's durations as one string, which Python sorts (one integer per case
+held), except the business-time pass, which reads the period's cases in keyset-paged
+batches (bounded memory) when a business calendar applies.
 """
 
 from __future__ import annotations
@@ -14,15 +26,17 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
+from scrm.core.db import UTCDateTime
 from scrm.core.metrics.business import business_percentiles
 from scrm.core.metrics.model import (
     Backlog,
@@ -35,7 +49,15 @@ from scrm.core.metrics.model import (
     Reopens,
     SlaClock,
 )
-from scrm.core.metrics.sql import DIMENSIONS, Dimension, epoch, percentiles, side_expr
+from scrm.core.metrics.sql import (
+    DIMENSIONS,
+    Dimension,
+    Groupings,
+    epoch,
+    grouped_values,
+    percentiles,
+    percentiles_of,
+)
 from scrm.core.models import Case, FollowUp, Interaction, SlaAlert
 from scrm.core.schemas import BusinessCalendar
 
@@ -53,6 +75,9 @@ HISTOGRAM = (
 )
 NO_RESPONSE = "no response"
 TOTAL = "all"
+#: Days per statement of the daily series: three parameters per day stay under SQLite's
+#: historical limit of 999 host parameters.
+DAYS_PER_STATEMENT = 300
 Key = tuple[str, str | None]  # (namespace, slice key); namespaces: key, channel, side, total
 
 
@@ -185,7 +210,8 @@ def _ratio(a: float, b: float) -> float | None:
 
 
 def _sum(cond: ColumnElement[bool]) -> ColumnElement[Any]:
-    return sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)
+    """The number of rows where ``cond`` is true (``count(*) FILTER (WHERE cond)``)."""
+    return sa.func.count().filter(cond)
 
 
 class _Runner:
@@ -214,13 +240,12 @@ class _Runner:
             for name, value in values.items():
                 acc[name] += float(value or 0)
 
-    def groupings(self) -> list[tuple[str, Any]]:
-        g: list[tuple[str, Any]] = [("key", lambda t: t.c.key)]
-        if self.q.by != "channel":
-            g.append(("channel", lambda t: t.c.channel))
-        g.append(("side", lambda t: side_expr(t.c.channel, sorted(self.q.traditional))))
-        g.append(("total", lambda t: sa.literal(TOTAL)))
-        return g
+    def groupings(self) -> Groupings:
+        return Groupings(
+            traditional=tuple(sorted(self.q.traditional)),
+            channel=self.q.by != "channel",
+            total=TOTAL,
+        )
 
     def store_pct(self, metric: str, found: dict[Key, Any]) -> None:
         if self.q.by == "channel":
@@ -232,29 +257,17 @@ class _Runner:
     def case_sums(self) -> None:
         q, c = self.q, Case
 
-        def alert(clock: str) -> ColumnElement[bool]:
-            return sa.exists().where(
-                SlaAlert.case_id == c.id, SlaAlert.clock == clock, SlaAlert.kind == "breach"
-            )
-
-        def follow_ups(status: str | None = None) -> ColumnElement[bool]:
-            cond = sa.exists().where(FollowUp.case_id == c.id)
-            return cond.where(FollowUp.status == status) if status else cond
-
-        def public(direction: str) -> ColumnElement[bool]:
-            return sa.exists().where(
-                Interaction.case_id == c.id,
-                Interaction.direction == direction,
-                Interaction.public.is_(True),
-            )
-
-        # Each per-case lookup (alerts, promises, public messages) is evaluated once per case
-        # in a materialized CTE; the aggregates below combine the flags.
-        flags = (
+        # The period's cases, read once.  Their alerts, promises and public messages are
+        # aggregated per case over the cohort's id range (a superset of its ids, narrow
+        # because ids grow with time) and joined: a few index range scans instead of a
+        # lookup per case and table, or hashing whole tables.
+        cohort = (
             sa.select(
+                c.id,
                 self.dim.value().label("key"),
                 c.channel,
                 c.kind,
+                c.category,
                 c.first_response_at.label("fr_at"),
                 c.first_response_due.label("fr_due"),
                 c.resolved_at.label("res_at"),
@@ -265,24 +278,95 @@ class _Runner:
                 c.csat_score,
                 c.csat_requested_at,
                 (epoch(self.s, c.first_response_at) - epoch(self.s, c.opened_at)).label("fr_d"),
-                alert("first_response").label("fr_alert"),
-                alert("follow_up").label("fu_alert"),
-                alert("resolution").label("res_alert"),
-                follow_ups().label("fu_any"),
-                follow_ups("broken").label("fu_broken"),
-                follow_ups("open").label("fu_open"),
-                public("inbound").label("pub_in"),
-                public("outbound").label("pub_out"),
             )
             .select_from(self.cases_from)
             .where(self.cohort)
-            .cte("case_flags")
-            .prefix_with("MATERIALIZED")
+            .subquery("cohort")
+        )
+        # "id + 0": min(id) and max(id) would otherwise walk the primary key from either end
+        # until a case of the period turns up, instead of reading the period's cases.
+        bounds = (
+            sa.select(sa.func.min(c.id + 0).label("lo"), sa.func.max(c.id + 0).label("hi"))
+            .where(self.cohort)
+            .cte("bounds")
+        )
+        lo = sa.select(bounds.c.lo).scalar_subquery()
+        hi = sa.select(bounds.c.hi).scalar_subquery()
+
+        def any_(cond: ColumnElement[bool], name: str) -> Any:
+            return sa.func.max(sa.case((cond, 1), else_=0)).label(name)
+
+        a = SlaAlert
+        alerts = (
+            sa.select(
+                a.case_id,
+                any_(a.clock == "first_response", "fr"),
+                any_(a.clock == "follow_up", "fu"),
+                any_(a.clock == "resolution", "res"),
+            )
+            .where(a.kind == "breach", a.case_id >= lo, a.case_id <= hi)
+            .group_by(a.case_id)
+            .subquery("alerts")
+        )
+        fu = FollowUp
+        promises = (
+            sa.select(
+                fu.case_id,
+                any_(fu.status == "broken", "broken"),
+                any_(fu.status == "open", "open"),
+            )
+            .where(fu.case_id >= lo, fu.case_id <= hi)
+            .group_by(fu.case_id)
+            .subquery("promises")
+        )
+        i = Interaction
+        public = (
+            sa.select(
+                i.case_id,
+                any_(i.direction == "inbound", "pub_in"),
+                any_(i.direction == "outbound", "pub_out"),
+            )
+            .where(i.public.is_(True), i.case_id >= lo, i.case_id <= hi)
+            .group_by(i.case_id)
+            .subquery("public")
+        )
+        k = cohort.c
+        flags = (
+            sa.select(
+                k.key,
+                k.channel,
+                k.kind,
+                k.category,
+                k.fr_at,
+                k.fr_due,
+                k.res_at,
+                k.res_due,
+                k.fu_due,
+                k.paused_remaining,
+                k.reopen_count,
+                k.csat_score,
+                k.csat_requested_at,
+                k.fr_d,
+                sa.func.coalesce(alerts.c.fr, 0).label("fr_alert"),
+                sa.func.coalesce(alerts.c.fu, 0).label("fu_alert"),
+                sa.func.coalesce(alerts.c.res, 0).label("res_alert"),
+                sa.case((promises.c.case_id.is_not(None), 1), else_=0).label("fu_any"),
+                sa.func.coalesce(promises.c.broken, 0).label("fu_broken"),
+                sa.func.coalesce(promises.c.open, 0).label("fu_open"),
+                sa.func.coalesce(public.c.pub_in, 0).label("pub_in"),
+                sa.func.coalesce(public.c.pub_out, 0).label("pub_out"),
+            )
+            .select_from(
+                cohort.outerjoin(alerts, alerts.c.case_id == k.id)
+                .outerjoin(promises, promises.c.case_id == k.id)
+                .outerjoin(public, public.c.case_id == k.id)
+            )
+            .subquery("case_flags")
         )
         f = flags.c
 
         def yes(col: Any) -> ColumnElement[bool]:
-            return col == sa.true() if self.s.get_bind().dialect.name == "postgresql" else col == 1
+            return col == 1
 
         fr_alert, fu_alert, res_alert = yes(f.fr_alert), yes(f.fu_alert), yes(f.res_alert)
         fr_at, fr_due, res_at, res_due = f.fr_at, f.fr_due, f.res_at, f.res_due
@@ -320,16 +404,17 @@ class _Runner:
         fu_met = sa.and_(fu_app, ~fu_breached, ~yes(f.fu_open))
         pub = sa.and_(f.kind == "complaint", yes(f.pub_in))
         hist = []
-        for i, (_, lo, hi) in enumerate(HISTOGRAM):
+        for n, (_, low, high) in enumerate(HISTOGRAM):
             conds: list[ColumnElement[bool]] = [fr_at.is_not(None)]
-            if lo:
-                conds.append(f.fr_d >= lo)
-            if hi is not None:
-                conds.append(f.fr_d < hi)
-            hist.append(_sum(sa.and_(*conds)).label(f"h{i}"))
+            if low:
+                conds.append(f.fr_d >= low)
+            if high is not None:
+                conds.append(f.fr_d < high)
+            hist.append(_sum(sa.and_(*conds)).label(f"h{n}"))
         stmt = sa.select(
             f.key,
             f.channel,
+            f.category,
             sa.func.count().label("cases"),
             sa.func.count(fr_at).label("responded"),
             _sum(sa.or_(fr_due.is_not(None), fr_alert)).label("fr_app"),
@@ -351,36 +436,34 @@ class _Runner:
             _sum(pub).label("pub"),
             _sum(sa.and_(pub, yes(f.pub_out))).label("pub_answered"),
             *hist,
-        ).group_by(f.key, f.channel)
+        ).group_by(f.key, f.channel, f.category)
+        categories: dict[str, int] = defaultdict(int)
         for row in self.s.execute(stmt).mappings():
             values = dict(row)
+            categories[values.pop("category")] += int(values["cases"])
             self.add(values.pop("key"), values.pop("channel"), values)
+        # The ten largest categories, ties by name (code point order on both databases).
+        top = sorted(categories.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+        self.out.top_categories = top
 
     def case_percentiles(self) -> None:
         c = Case
         e = lambda col: epoch(self.s, col)  # noqa: E731
-        for metric, col in (("fr", c.first_response_at), ("res", c.resolved_at)):
-            src = (
-                sa.select(
-                    self.dim.value().label("key"),
-                    c.channel.label("channel"),
-                    (e(col) - e(c.opened_at)).label("d"),
-                )
-                .select_from(self.cases_from)
-                .where(self.cohort, col.is_not(None))
+        src = (
+            sa.select(
+                self.dim.value().label("key"),
+                c.channel.label("channel"),
+                (e(c.first_response_at) - e(c.opened_at)).label("fr"),
+                (e(c.resolved_at) - e(c.opened_at)).label("res"),
             )
-            self.store_pct(metric, percentiles(self.s, self.groupings(), src))
-
-    def top_categories(self) -> None:
-        n = sa.func.count().label("n")
-        stmt = (
-            sa.select(Case.category, n)
-            .where(self.cohort)
-            .group_by(Case.category)
-            .order_by(n.desc(), Case.category)
-            .limit(10)
+            .select_from(self.cases_from)
+            .where(
+                self.cohort, sa.or_(c.first_response_at.is_not(None), c.resolved_at.is_not(None))
+            )
         )
-        self.out.top_categories = [(cat, int(cnt)) for cat, cnt in self.s.execute(stmt)]
+        found = percentiles(self.s, self.groupings(), src, ("fr", "res"))
+        for metric, values in found.items():
+            self.store_pct(metric, values)
 
     # -- backlog at as_of ----------------------------------------------------------------
 
@@ -393,15 +476,6 @@ class _Runner:
             sa.or_(c.resolved_at.is_(None), c.resolved_at > at),
             c.merged_into_id.is_(None),
         )
-        key = self.dim.value()
-        stmt = (
-            sa.select(key.label("key"), c.channel, sa.func.count().label("backlog"))
-            .select_from(self.cases_from)
-            .where(open_at)
-            .group_by(key, c.channel)
-        )
-        for key, channel, n in self.s.execute(stmt):
-            self.add(key, channel, {"backlog": n})
         as_of_epoch = math.floor(at.timestamp())
         src = (
             sa.select(
@@ -412,7 +486,11 @@ class _Runner:
             .select_from(self.cases_from)
             .where(open_at)
         )
-        self.store_pct("age", percentiles(self.s, self.groupings(), src))
+        # One statement: the ages of each (slice, channel) group, whose number is its count.
+        runs = grouped_values(self.s, src)
+        for (key, channel), (ages,) in runs.items():
+            self.add(key, channel, {"backlog": len(ages)})
+        self.store_pct("age", percentiles_of(self.groupings(), runs)["d"])
 
     # -- promises made in the period -----------------------------------------------------
 
@@ -420,6 +498,11 @@ class _Runner:
         f = FollowUp
         frm = self.dim.join(f.__table__.join(Case.__table__, Case.id == f.case_id))
         key = self.dim.value()
+        made = sa.and_(f.created_at >= self.q.start, f.created_at < self.q.end)
+        # The range of their cases' ids (redundant with the join) lets the planner read
+        # those cases by primary key rather than hash every case.
+        lo = sa.select(sa.func.min(f.case_id + 0)).where(made).scalar_subquery()
+        hi = sa.select(sa.func.max(f.case_id + 0)).where(made).scalar_subquery()
         stmt = (
             sa.select(
                 key.label("key"),
@@ -429,7 +512,7 @@ class _Runner:
                 _sum(f.status == "open").label("open"),
             )
             .select_from(frm)
-            .where(f.created_at >= self.q.start, f.created_at < self.q.end)
+            .where(made, Case.id >= lo, Case.id <= hi)
             .group_by(key, Case.channel)
         )
         for row in self.s.execute(stmt).mappings():
@@ -438,40 +521,84 @@ class _Runner:
 
     # -- messages in the period ----------------------------------------------------------
 
-    def day_buckets(self) -> tuple[int, int]:
-        """Return (width, shift) seconds that map an epoch to a local-day bucket exactly.
+    def local_days(self) -> list[tuple[date, datetime, datetime]]:
+        """The period cut at local midnights: ``(day, start, end)`` in UTC, in order.
 
-        When the zone's offset is constant over the period, a bucket is a local day
-        (shifted by the offset); otherwise (a DST change) buckets are 15 minutes, which every
-        real UTC offset is a multiple of, and Python folds them into local days.
+        Exact across DST changes (a day is then 23 or 25 hours long); a midnight that does
+        not exist (a change at 00:00) starts its day at the first instant that does.
         """
         zone = ZoneInfo(self.q.timezone)
-        offsets = set()
-        t = self.q.start
-        while t <= self.q.end:
-            offsets.add(t.astimezone(zone).utcoffset())
-            t += timedelta(hours=6)
-        offsets.add(self.q.end.astimezone(zone).utcoffset())
-        if len(offsets) == 1:
-            (off,) = offsets
-            return 86400, int(off.total_seconds()) if off is not None else 0
-        return 900, 0
+        out = []
+        lo, day = self.q.start, self.q.start.astimezone(zone).date()
+        while lo < self.q.end:
+            midnight = datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC)
+            hi = min(midnight, self.q.end)
+            if hi > lo:
+                out.append((day, lo, hi))
+            lo, day = max(lo, hi), day + timedelta(days=1)
+        return out
 
     def interaction_sums(self) -> None:
+        days = self.local_days()
+        if not days:
+            return
+        rows: list[dict[str, Any]] = []
+        for first in range(0, len(days), DAYS_PER_STATEMENT):
+            chunk = days[first : first + DAYS_PER_STATEMENT]
+            rows += self._interaction_rows(first, chunk)
+        # Add up in one fixed order, (day, key, channel) with no key first, whatever order
+        # the database returns its groups in: the float sums do not depend on the plan.
+        rows.sort(key=lambda r: (r["n"], r["key"] is not None, r["key"] or "", r["channel"]))
+        for values in rows:
+            n, k, ch = values.pop("n"), values.pop("key"), values.pop("channel")
+            self.add(k, ch, values)
+            day = days[n][0]
+            for ns, nk in (("key", k), ("channel", ch), ("total", TOTAL)):
+                acc = self.out.daily[(ns, nk, day)]
+                for name, value in values.items():
+                    acc[name] += float(value or 0)
+
+    def _interaction_rows(
+        self, first: int, days: list[tuple[date, datetime, datetime]]
+    ) -> list[dict[str, Any]]:
+        """Sums by (day number, key, channel) of the messages of ``days``, from ``first``."""
         i, q = Interaction, self.q
-        width, shift = self.day_buckets()
+        start, end = days[0][1], days[-1][2]
         frm: FromClause = i.__table__
+        in_days: list[ColumnElement[bool]] = []
+        day: Any
+        if self.s.get_bind().dialect.name == "postgresql":
+            # One range scan; each message's day by binary search in the days' starts.
+            starts = sa.bindparam(
+                "day_starts", [lo for _, lo, _ in days], type_=ARRAY(sa.DateTime(timezone=True))
+            )
+            day = sa.func.width_bucket(i.created_at, starts) + (first - 1)
+            in_days = [i.created_at >= start, i.created_at < end]
+        else:
+            # One index range scan per local day: no per-message date arithmetic (SQLite
+            # has no cheap one).
+            ranges = (
+                sa.values(
+                    sa.column("n", sa.Integer),
+                    sa.column("lo", UTCDateTime()),
+                    sa.column("hi", UTCDateTime()),
+                    name="days",
+                )
+                .data([(first + n, lo, hi) for n, (_, lo, hi) in enumerate(days)])
+                .cte("days")
+            )
+            frm = ranges.join(frm, sa.and_(i.created_at >= ranges.c.lo, i.created_at < ranges.c.hi))
+            day = ranges.c.n
         if q.by == "channel":
             key: Any = i.channel
         else:
             frm = self.dim.join(frm.outerjoin(Case.__table__, Case.id == i.case_id))
             key = self.dim.value()
-        bucket = (epoch(self.s, i.created_at) + shift) // width
         inbound = i.direction == "inbound"
         scored = sa.and_(inbound, i.sentiment_score.is_not(None))
         stmt = (
             sa.select(
-                bucket.label("bucket"),
+                day.label("n"),
                 key.label("key"),
                 i.channel,
                 _sum(inbound).label("volume_in"),
@@ -485,24 +612,10 @@ class _Runner:
                 _sum(sa.and_(inbound, i.sentiment == "negative")).label("neg"),
             )
             .select_from(frm)
-            .where(i.created_at >= q.start, i.created_at < q.end)
-            .group_by(bucket, key, i.channel)
+            .where(*in_days)
+            .group_by(day, key, i.channel)
         )
-        zone = ZoneInfo(q.timezone)
-        for row in self.s.execute(stmt).mappings():
-            values = dict(row)
-            b, k, ch = values.pop("bucket"), values.pop("key"), values.pop("channel")
-            self.add(k, ch, values)
-            start = datetime.fromtimestamp(int(b) * width - shift, UTC)
-            day = (
-                (start + timedelta(seconds=shift)).date()
-                if width == 86400
-                else start.astimezone(zone).date()
-            )
-            for ns, nk in (("key", k), ("channel", ch), ("total", TOTAL)):
-                acc = self.out.daily[(ns, nk, day)]
-                for name, value in values.items():
-                    acc[name] += float(value or 0)
+        return [dict(row) for row in self.s.execute(stmt).mappings()]
 
     # -- business time -------------------------------------------------------------------
 
@@ -538,7 +651,6 @@ def compute(session: Session, q: Query) -> Computed:
     r.backlog()
     r.follow_up_sums()
     r.interaction_sums()
-    r.top_categories()
     r.business()
     return r.out
 

@@ -6,14 +6,16 @@ before subtracting, on both databases, so SQLite and PostgreSQL return identical
 Percentiles are *continuous* percentiles with linear interpolation, PostgreSQL's
 ``percentile_cont``: for ``n`` sorted values ``v[0..n-1]`` and fraction ``p``, with
 ``pos = p * (n - 1)``, ``lo = floor(pos)``, ``hi = ceil(pos)``, the result is
-``v[lo] + (v[hi] - v[lo]) * (pos - lo)``.  PostgreSQL computes it with ``percentile_cont``;
-SQLite picks ``v[lo]`` and ``v[hi]`` with ``ROW_NUMBER()`` over the slice ordered by the
-duration, and Python interpolates with the same double arithmetic, so both agree exactly.
-The median is ``p = 0.5`` (the mean of the two middle values for an even count).
+``v[lo] + (v[hi] - v[lo]) * (pos - lo)`` (the double arithmetic of PostgreSQL's
+``percentile_cont``).  The database returns each (slice, channel) group's durations in one
+row; Python sorts them, picks ``v[lo]`` and ``v[hi]`` in every grouping and interpolates,
+the same on both databases.  The median is ``p = 0.5`` (the mean of the two middle values
+for an even count).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,8 +32,12 @@ from scrm.core.models import Agent, Case, Department, Interaction
 __all__ = [
     "DIMENSIONS",
     "Dimension",
+    "Groupings",
+    "Runs",
     "epoch",
+    "grouped_values",
     "percentiles",
+    "percentiles_of",
     "side_expr",
 ]
 
@@ -109,60 +115,107 @@ def interpolate(lo: float | None, hi: float | None, n: int, p: float) -> float |
     return float(lo) + (float(hi) - float(lo)) * frac
 
 
+_Stats = tuple[int, float | None, float | None]
+#: ``{(slice key, channel): [sorted values, one list per column]}``
+Runs = dict[tuple[str | None, str | None], list[list[int]]]
+
+
+@dataclass(frozen=True)
+class Groupings:
+    """The groupings percentiles are answered for, besides the slice (namespace ``key``).
+
+    Namespaces: ``key`` (the slice), ``channel`` (only when ``channel`` is true, i.e. the
+    slice is not the channel itself), ``side`` (social or traditional) and ``total``.
+    """
+
+    traditional: tuple[str, ...]
+    channel: bool
+    total: str = "all"
+
+    def side(self, channel: str | None) -> str:
+        return "traditional" if channel in self.traditional else "social"
+
+
 def percentiles(
     session: Session,
-    groupings: Sequence[tuple[str, Any]],
+    groupings: Groupings,
     source: Select[Any],
-) -> dict[tuple[str, str | None], tuple[int, float | None, float | None]]:
-    """Return ``{(namespace, key): (count, median, p90)}`` of ``source``'s ``d`` column.
+    columns: Sequence[str] = ("d",),
+) -> dict[str, dict[tuple[str, str | None], _Stats]]:
+    """Return ``{column: {(namespace, key): (count, median, p90)}}`` of ``source``'s columns.
 
-    :param groupings: ``(namespace, f)`` pairs; ``f(cte)`` is the key expression over the
-        source's columns.  All groupings are answered by one statement over one scan.
-    :param source: a SELECT with a ``d`` column (whole seconds) and the key columns.
+    :param source: a SELECT with ``key`` and ``channel`` columns and the duration
+        ``columns`` (whole seconds; NULL values are left out of that column's percentiles).
+    :param columns: the duration columns; all of them, in every grouping, come from one
+        statement over one scan of ``source``.
+
+    Neither database ranks rows cheaply in every grouping at once (PostgreSQL's
+    ``percentile_cont`` sorts once per grouping set, SQLite's window functions once per
+    window), so each finest group (slice, channel) returns its durations as one string
+    (``string_agg`` / ``group_concat``); Python sorts each group, merges the sorted runs
+    into the coarser groupings and interpolates.  Memory: one integer per value.
     """
-    cte = source.cte("metric_source")
-    branches = [
-        sa.select(sa.literal(ns).label("ns"), sa.cast(f(cte), sa.String).label("grp"), cte.c.d)
-        for ns, f in groupings
-    ]
-    rows = (
-        sa.union_all(*branches).subquery("rows")
-        if len(branches) > 1
-        else branches[0].subquery("rows")
-    )
-    out: dict[tuple[str, str | None], tuple[int, float | None, float | None]] = {}
+    return percentiles_of(groupings, grouped_values(session, source, columns), columns)
+
+
+def grouped_values(session: Session, source: Select[Any], columns: Sequence[str] = ("d",)) -> Runs:
+    """Return ``{(key, channel): [sorted values of each column]}`` of ``source``.
+
+    NULLs are left out.  One row per finest group (slice, channel), its values as one string: no row per case
+    crosses into Python.
+    """
+    src = source.subquery("metric_source")
     if session.get_bind().dialect.name == "postgresql":
-        pg = sa.select(
-            rows.c.ns,
-            rows.c.grp,
-            sa.func.count(),
-            *(sa.func.percentile_cont(p).within_group(rows.c.d) for p in PERCENTILES),
-        ).group_by(rows.c.ns, rows.c.grp)
-        for ns, grp, n, med, p90 in session.execute(pg):
-            out[(ns, grp)] = (n, med, p90)
-        return out
-    part = (rows.c.ns, rows.c.grp)
-    ranked = sa.select(
-        rows.c.ns,
-        rows.c.grp,
-        rows.c.d,
-        sa.func.row_number().over(partition_by=part, order_by=rows.c.d).label("rn"),
-        sa.func.count().over(partition_by=part).label("n"),
-    ).subquery("ranked")
-    picks: list[ColumnElement[Any]] = []
-    for p in PERCENTILES:
-        pos = sa.literal(p, sa.Float) * (ranked.c.n - 1)
-        lo = sa.cast(pos, sa.Integer)  # truncation is floor: pos >= 0
-        hi = lo + sa.case((pos > lo, 1), else_=0)
-        picks.append(sa.func.max(sa.case((ranked.c.rn == lo + 1, ranked.c.d))))
-        picks.append(sa.func.max(sa.case((ranked.c.rn == hi + 1, ranked.c.d))))
-    lite = sa.select(ranked.c.ns, ranked.c.grp, ranked.c.n, *picks).group_by(
-        ranked.c.ns, ranked.c.grp, ranked.c.n
+
+        def concat(col: Any) -> Any:
+            return sa.func.string_agg(sa.cast(col, sa.Text), ",")
+
+    else:
+
+        def concat(col: Any) -> Any:
+            return sa.func.group_concat(col)
+
+    stmt = sa.select(src.c.key, src.c.channel, *(concat(src.c[c]) for c in columns)).group_by(
+        src.c.key, src.c.channel
     )
-    for ns, grp, n, lo50, hi50, lo90, hi90 in session.execute(lite):
-        out[(ns, grp)] = (
-            n,
-            interpolate(lo50, hi50, n, PERCENTILES[0]),
-            interpolate(lo90, hi90, n, PERCENTILES[1]),
-        )
+    runs: Runs = {}
+    for key, channel, *texts in session.connection().execute(stmt):
+        runs[(key, channel)] = [sorted(map(int, t.split(","))) if t else [] for t in texts]
+    return runs
+
+
+def percentiles_of(
+    groupings: Groupings, runs: Runs, columns: Sequence[str] = ("d",)
+) -> dict[str, dict[tuple[str, str | None], _Stats]]:
+    """The percentiles of :func:`grouped_values` in every grouping (see :func:`percentiles`)."""
+    members: dict[tuple[str, str | None], list[tuple[str | None, str | None]]] = {}
+    for key, channel in runs:
+        targets: list[tuple[str, str | None]] = [("key", None if key is None else str(key))]
+        if groupings.channel:
+            targets.append(("channel", channel))
+        targets += [("side", groupings.side(channel)), ("total", groupings.total)]
+        for t in targets:
+            members.setdefault(t, []).append((key, channel))
+    out: dict[str, dict[tuple[str, str | None], _Stats]] = {}
+    for i, column in enumerate(columns):
+        found: dict[tuple[str, str | None], _Stats] = {}
+        for target, parts in members.items():
+            if len(parts) == 1:
+                values = runs[parts[0]][i]
+            else:  # merging sorted runs: Timsort finds them and only merges
+                values = sorted(itertools.chain.from_iterable(runs[p][i] for p in parts))
+            if values:
+                found[target] = _order_stats(values)
+        out[column] = found
     return out
+
+
+def _order_stats(values: list[int]) -> _Stats:
+    n = len(values)
+    stats: list[float | None] = []
+    for p in PERCENTILES:
+        pos = p * (n - 1)
+        lo = int(pos)  # truncation is floor: pos >= 0
+        hi = lo + 1 if pos > lo else lo
+        stats.append(interpolate(values[lo], values[hi], n, p))
+    return n, stats[0], stats[1]
