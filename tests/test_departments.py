@@ -323,3 +323,32 @@ def test_one_big_batch_and_many_small_ones_raise_the_same_alerts(
     assert big["crises"] and big["bursts"] and big["spikes"] and big["leads"]
     assert big["coordinated_detected"] == len(big["bursts"])
     assert big == many
+
+
+def test_a_long_case_is_scored_on_its_latest_posts(app: Scrm) -> None:
+    """A case with more posts than MAX_SCORED is scored on the latest ones only, read through
+    the index (a customer can write on one case for months)."""
+    from scrm.plugins.crisis import MAX_SCORED, CrisisPlugin
+
+    deniz = _author("long1", 120, T0 - timedelta(days=900))
+    app.ingest(
+        [
+            message(
+                f"L{i}",
+                f"@Acme siparişim hala gelmedi, {i}. kez yazıyorum",
+                author_obj=deniz,
+                public=True,
+                thread_key="L0",
+                minutes=i,
+            )
+            for i in range(MAX_SCORED + 12)
+        ]
+    )
+    plugin = next(p for p in app.pm.get_plugins() if isinstance(p, CrisisPlugin))
+    with app.session() as s:
+        [case] = s.scalars(sa.select(Case)).all()
+        posts = plugin._posts(s, [case.id])[case.id]
+        _, evidence = plugin.score(s, case)
+    assert [p.created_at for p in posts] == sorted((p.created_at for p in posts), reverse=True)
+    assert len(posts) == MAX_SCORED and posts[-1].created_at == T0 + timedelta(minutes=12)
+    assert evidence["customer_posts"] == MAX_SCORED

@@ -119,7 +119,7 @@ class CoordinatedPlugin(DepartmentPlugin):
     def __init__(self, settings: CoordinatedSettings) -> None:
         super().__init__()
         self.settings = settings
-        self._grams: dict[int, tuple[str, set[str]]] = {}
+        self._grams: dict[int, tuple[int, set[str]]] = {}
 
     @hookimpl
     def batch_committed(self, interactions: list[StoredInteraction]) -> None:
@@ -152,12 +152,12 @@ class CoordinatedPlugin(DepartmentPlugin):
     def grams(self, m: _Msg) -> set[str]:
         """The 3-grams of a message's text, remembered per message (texts do not change)."""
         hit = self._grams.get(m.id)
-        if hit is not None and hit[0] == m.text:
+        if hit is not None and hit[0] == hash(m.text):  # an erased text is cut again
             return hit[1]
         g = _grams(m.text)
         if len(self._grams) >= GRAM_MEMORY:
             self._grams.clear()  # bounded memory on endless streams
-        self._grams[m.id] = (m.text, g)
+        self._grams[m.id] = (hash(m.text), g)
         return g
 
     def _reasons(self, it: _Msg, median_created: datetime | None) -> list[str]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import click
@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from scrm.cli.context import CliContext, emit, short_time, table
 from scrm.core import cases as case_ops
 from scrm.core.config import Config, EscalationStep
-from scrm.core.db import chunks
+from scrm.core.db import UTCDateTime, chunks
 from scrm.core.department_models import Crisis, EngagementObservation
 from scrm.core.escalation import escalate
 from scrm.core.hookspecs import hookimpl
@@ -80,6 +80,8 @@ def weighted(metrics: dict[str, Any] | None) -> int:
 
 #: Messages of a case looked at when scoring it (the most recent ones).
 MAX_SCORED = 50
+_EPOCH = sa.literal(datetime(1970, 1, 1, tzinfo=UTC), UTCDateTime)
+"""Before every message: the cut-off of a case with fewer than ``MAX_SCORED`` posts."""
 #: Messages whose press check is remembered (a case is scored again with each new message).
 PRESS_MEMORY = 100_000
 
@@ -145,7 +147,7 @@ class CrisisPlugin(DepartmentPlugin):
         self.settings = settings
         self._media_handles = {h.lstrip("@").casefold() for h in settings.media_accounts}
         self._media_words = [normalize(w) for w in settings.media_keywords]
-        self._press: dict[int, tuple[str, bool]] = {}
+        self._press: dict[int, tuple[int, bool]] = {}
 
     # -- hooks -------------------------------------------------------------------------------
 
@@ -248,18 +250,32 @@ class CrisisPlugin(DepartmentPlugin):
         return out
 
     def _posts(self, s: Session, case_ids: list[int]) -> dict[int, list[_Post]]:
-        """The latest ``MAX_SCORED`` inbound posts of each case, newest first, with authors."""
+        """The latest ``MAX_SCORED`` inbound posts of each case, newest first, with authors.
+
+        A case can hold thousands of messages (a customer writing about one problem for
+        months), so nothing here reads a whole case: one index seek per case finds the
+        creation time of its ``MAX_SCORED``-th latest post, and only posts from then on are
+        read, through the ``(case_id, created_at)`` index.
+        """
         out: dict[int, list[_Post]] = defaultdict(list)
         for part in chunks(sorted(set(case_ids))):
-            rank = (
-                sa.func.row_number()
-                .over(
-                    partition_by=Interaction.case_id,
-                    order_by=(Interaction.created_at.desc(), Interaction.id.desc()),
-                )
-                .label("rank")
+            cutoff = (
+                sa.select(Interaction.created_at)
+                .where(Interaction.case_id == Case.id, Interaction.direction == "inbound")
+                .order_by(Interaction.created_at.desc(), Interaction.id.desc())
+                .offset(MAX_SCORED - 1)
+                .limit(1)
+                .correlate(Case)
+                .scalar_subquery()
             )
-            inner = (
+            # MATERIALIZED: the cut-offs are computed once per case, not once per post.
+            cuts = (
+                sa.select(Case.id.label("case_id"), cutoff.label("since"))
+                .where(Case.id.in_(part))
+                .cte("cuts")
+                .prefix_with("MATERIALIZED")
+            )
+            rows = s.execute(
                 sa.select(
                     Interaction.case_id,
                     Interaction.id,
@@ -271,22 +287,22 @@ class CrisisPlugin(DepartmentPlugin):
                     Identity.followers,
                     Identity.verified,
                     Identity.handle,
-                    rank,
                 )
+                .join(cuts, cuts.c.case_id == Interaction.case_id)
                 .outerjoin(Identity, Identity.id == Interaction.identity_id)
-                .where(Interaction.case_id.in_(part), Interaction.direction == "inbound")
-                .subquery()
-            )
-            rows = s.execute(
-                sa.select(inner)
-                .where(inner.c.rank <= MAX_SCORED)  # the latest posts carry the risk
-                .order_by(inner.c.case_id, inner.c.rank)
+                .where(
+                    Interaction.direction == "inbound",
+                    Interaction.created_at >= sa.func.coalesce(cuts.c.since, _EPOCH),
+                )
             )
             for r in rows:
                 out[r.case_id].append(
                     _Post(r.id, r.customer_id, r.text, r.engagement, r.created_at,
                           r.identity_id is not None, r.followers, r.verified, r.handle)
                 )  # fmt: skip
+        for posts in out.values():  # ties at the cut-off time may bring a few more
+            posts.sort(key=lambda p: (p.created_at, p.id), reverse=True)
+            del posts[MAX_SCORED:]
         return out
 
     def score(self, s: Session, case: Case) -> tuple[float, dict[str, Any]]:
@@ -351,13 +367,13 @@ class CrisisPlugin(DepartmentPlugin):
         """Whether the text names the press; remembered per message, since a case is scored
         again whenever it gets a message and its older texts do not change."""
         hit = self._press.get(interaction_id)
-        if hit is not None and hit[0] == text:
+        if hit is not None and hit[0] == hash(text):  # an erased text is checked again
             return hit[1]
         norm = f" {normalize(text)}"
         found = any(f" {w}" in norm for w in self._media_words)
         if len(self._press) >= PRESS_MEMORY:
             self._press.clear()  # bounded memory on endless streams
-        self._press[interaction_id] = (text, found)
+        self._press[interaction_id] = (hash(text), found)
         return found
 
     def _is_media(self, p: _Post) -> bool:
