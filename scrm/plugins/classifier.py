@@ -88,7 +88,7 @@ class _Matcher:
             for length in self._stem_lens:
                 if length <= n:
                     found.extend(self._stems.get(tok[:length], ()))
-            if len(self._cache) > 200_000:
+            if len(self._cache) > TOKEN_MEMORY:
                 self._cache.clear()
             self._cache[tok] = found
         return found
@@ -129,6 +129,9 @@ _TR_LETTERS = re.compile(r"[çğışöüÇĞİŞÖÜ]")
 _WORD_START = re.compile(r"[^\W\d_]")
 _ELONGATED = re.compile(r"([^\W\d_])\1{2,}")
 _FLIP = -0.75
+#: Distinct tokens whose lexicon lookups are remembered (a cache each, about 10 MB when
+#: full; order numbers and names make the vocabulary of a stream endless).
+TOKEN_MEMORY = 50_000
 # Negated verbs that deny a bad experience ("sorun yaşamadım", "problem çıkmadı", "olmadı").
 _TR_EXPERIENCE = ("yasa", "ol", "cik", "gor", "kal", "et", "var")
 
@@ -217,7 +220,7 @@ class RuleClassifier:
                 en = 0.5 if tok.endswith(self._suffixes["en"]) else 0.0
             neg_after = tok in self._neg_after_words or tok.startswith("degil")
             info = (tr, en, neg_verb and tok not in self._service, neg_after)
-            if len(self._token_info) >= 200_000:
+            if len(self._token_info) >= TOKEN_MEMORY:
                 self._token_info.clear()
             self._token_info[tok] = info
         return info

@@ -77,8 +77,9 @@ def text_similarity(a: str, b: str) -> float:
     return _jaccard(_grams(a), _grams(b))
 
 
-#: Messages whose 3-grams are remembered between batches (neighbours are compared again).
-GRAM_MEMORY = 50_000
+#: Messages whose 3-grams are remembered between batches (neighbours are compared again);
+#: about 6 KB each.
+GRAM_MEMORY = 5_000
 
 
 class _Msg(NamedTuple):

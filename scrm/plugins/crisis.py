@@ -83,7 +83,7 @@ MAX_SCORED = 50
 _EPOCH = sa.literal(datetime(1970, 1, 1, tzinfo=UTC), UTCDateTime)
 """Before every message: the cut-off of a case with fewer than ``MAX_SCORED`` posts."""
 #: Messages whose press check is remembered (a case is scored again with each new message).
-PRESS_MEMORY = 100_000
+PRESS_MEMORY = 20_000
 
 
 def _observation(interaction_id: int, metrics: dict[str, Any], at: datetime) -> dict[str, Any]:
