@@ -23,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import flag_modified
 
 from scrm.core import assignment, loop
 from scrm.core import cases as case_ops
@@ -360,6 +361,7 @@ class _BatchWriter:
                 if origin.reject_id is not None:
                     self._mark_replayed(origin.reject_id)
                 rows.append(self._row(it, ra, customer_id, cls))
+            _uniform_updates(ctx.touched - set(ctx.new_cases))
         s.flush()
         for case in ctx.new_cases:
             case_ops.add_event(
@@ -801,6 +803,27 @@ class _CaseContext:
             self._new_by_message[key] = case
             if it.thread_key:
                 self._new_by_thread[(it.channel, it.thread_key)] = case
+
+
+# The columns the loop may change on a case; see _uniform_updates.
+_CASE_STATE = [
+    c.key
+    for c in Case.__table__.columns
+    if c.key not in ("id", "customer_id", "channel", "opened_at", "updated_at")
+]
+
+
+def _uniform_updates(cases: Iterable[Case]) -> None:
+    """Have the flush write the same columns of every case the batch changed.
+
+    The ORM updates rows with one executemany per run of rows that change the same columns;
+    a batch's cases change different ones (a first response here, a paused clock there), so
+    it would send one UPDATE per case.  Writing every state column of each touched case
+    (unchanged values included) makes it one statement for the batch.
+    """
+    for case in cases:
+        for key in _CASE_STATE:
+            flag_modified(case, key)
 
 
 def _customer_infos(session: Session, ids: set[int]) -> dict[int, CustomerInfo]:
