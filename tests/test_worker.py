@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import Counter
 from datetime import UTC, datetime
@@ -156,3 +157,12 @@ def test_the_queue_connects_with_the_application_url():
     assert conninfo("postgres://scrm@db/scrm") == "postgresql://scrm@db/scrm"
     with pytest.raises(ValueError):
         conninfo("sqlite:///scrm.db")
+
+
+def test_without_procrastinate_the_worker_says_what_to_install(app, cli, monkeypatch):
+    if app.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs the tasks in one process, without procrastinate")
+    monkeypatch.setitem(sys.modules, "procrastinate", None)  # as if it were not installed
+    monkeypatch.delitem(sys.modules, "scrm.core.taskqueue", raising=False)
+    out = cli("worker", "--once", "--only", "sla", expect=1)
+    assert "pip install 'scrm[postgres]'" in out.output and "Traceback" not in out.output

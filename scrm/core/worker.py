@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from scrm.core.config import ConfigError
 from scrm.core.db import utcnow
 
 if TYPE_CHECKING:
@@ -189,8 +190,13 @@ class Worker:
         return [t for t in self.tasks if only is None or t.name in only]
 
     def _engine(self, tasks: list[Task], report: Callable[[str, str], Any] | None = None) -> Any:
-        from scrm.core.taskqueue import Engine
-
+        try:
+            from scrm.core.taskqueue import Engine
+        except ModuleNotFoundError as exc:  # the postgres extra is not installed
+            raise ConfigError(
+                f"database_url is PostgreSQL, where scrm worker runs its tasks with "
+                f"procrastinate ({exc}); install it with: pip install 'scrm[postgres]'"
+            ) from exc
         return Engine(self.app, tasks, self.settings, report=report)
 
     def run_task(self, task: Task, now: datetime | None = None) -> str:
