@@ -145,9 +145,13 @@ def _retention(app: Scrm, now: datetime) -> str:
 
 
 def builtin_tasks() -> list[Task]:
-    """The core's tasks. Row-claiming tasks may run on every worker at once; sweeps may not."""
+    """The core's tasks. Row-claiming tasks may run on every worker at once; sweeps may not.
+
+    The inbox is a sweep: a received payload is not claimed, so two workers would ingest the
+    same one (stored once, but the work done twice).
+    """
     return [
-        Task("inbox", 1.0, _inbox, exclusive=False),
+        Task("inbox", 1.0, _inbox),
         outbox_task(),
         Task("webhooks", 2.0, _webhooks, exclusive=False),
         Task("sla", 60.0, _sla),
