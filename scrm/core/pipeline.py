@@ -218,6 +218,14 @@ class _Outcome:
     """Loop effects (transitions, ratings, escalations) to report after commit, in order."""
 
 
+@dataclass(frozen=True)
+class _Decision:
+    """What the classify and route hooks said of an inbound message."""
+
+    cls: Classification
+    route: RouteDecision
+
+
 class _BatchWriter:
     """Everything one batch does inside its transaction."""
 
@@ -320,16 +328,35 @@ class _BatchWriter:
             person = it.author if it.direction is Direction.INBOUND else it.recipient
             return (it.channel, person.external_id) if person is not None else None
 
-        ok: list[tuple[InboundInteraction, Origin]] = []
+        customers = _customer_infos(s, {r.customer_id for r in resolved.values()})
+        # Classify and route every inbound message first (no database work), so that the
+        # case context loads only the open cases of the topics this batch talks about.
+        ok: list[tuple[InboundInteraction, Origin, ResolvedAuthor | None, _Decision | None]] = []
         for it, origin in fresh:
             k = person_key(it)
             if k is not None and k in errors:
                 self.failures.append((origin, errors[k], "customer_id", it))
-            else:
-                ok.append((it, origin))
+                continue
+            ra = resolved.get(k) if k is not None else None
+            decision = None
+            if it.direction is Direction.INBOUND:
+                try:
+                    label = self.hooks.classify(it)
+                    route = self.hooks.route(
+                        it, label, customers.get(ra.customer_id) if ra else None
+                    )
+                except Exception as exc:  # a plugin failed: keep the record, name the error
+                    self._plugin_failed(it, origin, exc)
+                    continue
+                decision = _Decision(label, route)
+            ok.append((it, origin, ra, decision))
 
-        ctx = _CaseContext(s, ok, resolved, self.p.attach_window)
-        customers = _customer_infos(s, {r.customer_id for r in resolved.values()})
+        topics = {
+            (ra.customer_id, d.cls.category)
+            for it, _, ra, d in ok
+            if ra is not None and d is not None and d.route.department is not None
+        }
+        ctx = _CaseContext(s, [(it, o) for it, o, _, _ in ok], topics, self.p.attach_window)
         rows: list[dict[str, Any]] = []
         results: list[
             tuple[InboundInteraction, Classification | None, Case | None, int | None]
@@ -337,24 +364,16 @@ class _BatchWriter:
         # Nothing is flushed until every message is placed: the batch's cases and promises
         # are in memory (_CaseContext), and one flush writes them together afterwards.
         with s.no_autoflush:
-            for it, origin in ok:
-                ra = resolved.get(person_key(it)) if person_key(it) else None  # type: ignore[arg-type]
+            for it, origin, ra, decision in ok:
+                cls = decision.cls if decision is not None else None
                 try:
-                    if it.direction is Direction.INBOUND:
-                        cls = self.hooks.classify(it)
-                        route = self.hooks.route(
-                            it, cls, customers.get(ra.customer_id) if ra else None
-                        )
-                        case = self._place_inbound(ctx, it, ra, cls, route)
+                    if decision is not None:
+                        case = self._place_inbound(ctx, it, ra, decision.cls, decision.route)
                         customer_id = ra.customer_id if ra else None
                     else:
-                        cls = None
                         case, customer_id = self._place_outbound(ctx, it, ra)
-                except Exception as exc:  # a plugin failed: keep the record, name the plugin error
-                    log.exception("ingest of %s/%s failed", it.channel, it.external_id)
-                    self.failures.append(
-                        (origin, f"processing failed: {type(exc).__name__}: {exc}", None, it)
-                    )
+                except Exception as exc:  # a plugin failed: keep the record, name the error
+                    self._plugin_failed(it, origin, exc)
                     continue
                 ctx.remember(it, case, customer_id)
                 results.append((it, cls, case, customer_id))
@@ -486,6 +505,10 @@ class _BatchWriter:
             "attachments": [a.model_dump() for a in it.attachments],
             "raw": it.raw,
         }
+
+    def _plugin_failed(self, it: InboundInteraction, origin: Origin, exc: Exception) -> None:
+        log.exception("ingest of %s/%s failed", it.channel, it.external_id)
+        self.failures.append((origin, f"processing failed: {type(exc).__name__}: {exc}", None, it))
 
     def _department_id(self, code: str) -> int:
         if code not in self.departments:
@@ -677,7 +700,7 @@ class _CaseContext:
         self,
         session: Session,
         items: list[tuple[InboundInteraction, Origin]],
-        resolved: dict[tuple[str, str], ResolvedAuthor],
+        topics: set[tuple[int, str]],
         window: timedelta,
     ) -> None:
         self.session = session
@@ -712,25 +735,33 @@ class _CaseContext:
             ):
                 if key is not None and case_id is not None:
                     self.case_by_thread[(ch, key)] = case_id
-        customers = {r.customer_id for r in resolved.values()}
         wanted_ids = (
             {c for c, _ in self.by_message.values() if c}
             | set(self.case_by_thread.values())
             | {it.case_id for it, _ in items if it.case_id is not None}
         )
         cond: sa.ColumnElement[bool] = Case.id.in_(wanted_ids) if wanted_ids else sa.false()
-        if customers and items:
-            # Only open cases recent enough to absorb a message of this batch by customer+topic.
-            since = min(it.created_at for it, _ in items) - window
-            cond = sa.or_(
-                cond,
-                sa.and_(
-                    Case.customer_id.in_(customers),
-                    Case.status.in_(case_ops.OPEN_STATUSES),
-                    Case.last_activity_at >= since,
-                ),
-            )
-        loaded = session.scalars(sa.select(Case).where(cond)).all()
+        # Besides those, only the open cases that can absorb a message of this batch by
+        # customer and topic: of its (customer, category) pairs, and recent enough.
+        found: dict[int, Case] = {}
+        since = min((it.created_at for it, _ in items), default=None)
+        pairs = sorted(topics) if since is not None else []
+        for part in chunks(pairs) if pairs else [()]:
+            where = cond
+            if part and since is not None:
+                where = sa.or_(
+                    cond,
+                    sa.and_(
+                        # The customer list lets the database use ix_cases_customer_id_status.
+                        Case.customer_id.in_(sorted({c for c, _ in part})),
+                        sa.tuple_(Case.customer_id, Case.category).in_(part),
+                        Case.status.in_(case_ops.OPEN_STATUSES),
+                        Case.last_activity_at >= since - window,
+                    ),
+                )
+            for case in session.scalars(sa.select(Case).where(where)):
+                found.setdefault(case.id, case)
+        loaded = list(found.values())
         self.batch_cases = {c.id: c for c in loaded}
         self.roots = root_ids(session, {c.customer_id for c in loaded})
         # Open cases by (customer, category, department): the customer+topic lookup is one
