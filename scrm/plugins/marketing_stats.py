@@ -28,7 +28,7 @@ from scrm.core.models import Customer, Identity, Interaction
 from scrm.core.text import normalize
 from scrm.plugins.department import merge_spans
 
-__all__ = ["Spike", "advocates", "campaign_report", "check_spike", "judge_hours", "poisson_tail"]
+__all__ = ["Spike", "advocates", "campaign_report", "judge_hours", "poisson_tail"]
 
 HOUR = timedelta(hours=1)
 
@@ -121,32 +121,6 @@ def _record(
         except sa.exc.IntegrityError:  # another worker recorded it first
             return None
     return Spike(scope, metric, hour, count, round(lam, 3), p)
-
-
-def check_spike(
-    session: Session,
-    scope: str,
-    metric: str,
-    at: datetime,
-    *,
-    window_hours: int,
-    alpha: float,
-    min_count: int,
-    min_baseline: float,
-    history_start: dict[tuple[str, str], datetime] | None = None,
-) -> Spike | None:
-    """Judge the hour containing ``at``; record it; return a spike only when one starts."""
-    hour = at.replace(minute=0, second=0, microsecond=0)
-    found = judge_hours(
-        session,
-        [(scope, metric, hour)],
-        window_hours=window_hours,
-        alpha=alpha,
-        min_count=min_count,
-        min_baseline=min_baseline,
-        history_start=history_start,
-    )
-    return found[0] if found else None
 
 
 def _hour_counts(
