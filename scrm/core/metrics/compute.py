@@ -296,39 +296,32 @@ class _Runner:
         def any_(cond: ColumnElement[bool], name: str) -> Any:
             return sa.func.max(sa.case((cond, 1), else_=0)).label(name)
 
-        a = SlaAlert
-        alerts = (
-            sa.select(
-                a.case_id,
-                any_(a.clock == "first_response", "fr"),
-                any_(a.clock == "follow_up", "fu"),
-                any_(a.clock == "resolution", "res"),
+        def per_case(model: Any, name: str, *where: Any, **flags: Any) -> Any:
+            """Whether each case of the period's id range has rows of ``model`` meeting each
+            of ``flags`` (one row per case that has any)."""
+            return (
+                sa.select(model.case_id, *(any_(cond, flag) for flag, cond in flags.items()))
+                .where(model.case_id >= lo, model.case_id <= hi, *where)
+                .group_by(model.case_id)
+                .subquery(name)
             )
-            .where(a.kind == "breach", a.case_id >= lo, a.case_id <= hi)
-            .group_by(a.case_id)
-            .subquery("alerts")
+
+        a, fu, i = SlaAlert, FollowUp, Interaction
+        alerts = per_case(
+            a,
+            "alerts",
+            a.kind == "breach",
+            fr=a.clock == "first_response",
+            fu=a.clock == "follow_up",
+            res=a.clock == "resolution",
         )
-        fu = FollowUp
-        promises = (
-            sa.select(
-                fu.case_id,
-                any_(fu.status == "broken", "broken"),
-                any_(fu.status == "open", "open"),
-            )
-            .where(fu.case_id >= lo, fu.case_id <= hi)
-            .group_by(fu.case_id)
-            .subquery("promises")
-        )
-        i = Interaction
-        public = (
-            sa.select(
-                i.case_id,
-                any_(i.direction == "inbound", "pub_in"),
-                any_(i.direction == "outbound", "pub_out"),
-            )
-            .where(i.public.is_(True), i.case_id >= lo, i.case_id <= hi)
-            .group_by(i.case_id)
-            .subquery("public")
+        promises = per_case(fu, "promises", broken=fu.status == "broken", open=fu.status == "open")
+        public = per_case(
+            i,
+            "public",
+            i.public.is_(True),
+            pub_in=i.direction == "inbound",
+            pub_out=i.direction == "outbound",
         )
         k = cohort.c
         flags = (
