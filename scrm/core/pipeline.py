@@ -740,25 +740,25 @@ class _CaseContext:
             | set(self.case_by_thread.values())
             | {it.case_id for it, _ in items if it.case_id is not None}
         )
-        cond: sa.ColumnElement[bool] = Case.id.in_(wanted_ids) if wanted_ids else sa.false()
+        wheres: list[sa.ColumnElement[bool]] = [
+            Case.id.in_(part) for part in chunks(sorted(wanted_ids))
+        ]
         # Besides those, only the open cases that can absorb a message of this batch by
         # customer and topic: of its (customer, category) pairs, and recent enough.
-        found: dict[int, Case] = {}
         since = min((it.created_at for it, _ in items), default=None)
-        pairs = sorted(topics) if since is not None else []
-        for part in chunks(pairs) if pairs else [()]:
-            where = cond
-            if part and since is not None:
-                where = sa.or_(
-                    cond,
-                    sa.and_(
-                        # The customer list lets the database use ix_cases_customer_id_status.
-                        Case.customer_id.in_(sorted({c for c, _ in part})),
-                        sa.tuple_(Case.customer_id, Case.category).in_(part),
-                        Case.status.in_(case_ops.OPEN_STATUSES),
-                        Case.last_activity_at >= since - window,
-                    ),
+        if since is not None:
+            wheres += [
+                sa.and_(
+                    # The customer list lets the database use ix_cases_customer_id_status.
+                    Case.customer_id.in_(sorted({c for c, _ in part})),
+                    sa.tuple_(Case.customer_id, Case.category).in_(part),
+                    Case.status.in_(case_ops.OPEN_STATUSES),
+                    Case.last_activity_at >= since - window,
                 )
+                for part in chunks(sorted(topics))
+            ]
+        found: dict[int, Case] = {}
+        for where in wheres:
             for case in session.scalars(sa.select(Case).where(where)):
                 found.setdefault(case.id, case)
         loaded = list(found.values())
