@@ -206,7 +206,7 @@ def generate_report(
         traditional=traditional_channels(app),
         calendar_for=_calendar_for(app, start),
     )
-    with app.session() as s:
+    with app.session(read_only=True) as s:
         report = build_report(s, q, tolerance=app.config.report.parity_tolerance_percent)
     if notify:
         for row in report.parity:
