@@ -162,6 +162,7 @@ def test_duplicates_are_suggested_with_evidence_and_nothing_is_merged(app, cli):
         [
             message(
                 1,
+                minutes=1,  # customers are created in the order people wrote
                 author_obj={
                     "external_id": "tw9",
                     "handle": "ayseyilmaz",
@@ -170,11 +171,13 @@ def test_duplicates_are_suggested_with_evidence_and_nothing_is_merged(app, cli):
             ),
             message(
                 2,
+                minutes=2,  # customers are created in the order people wrote
                 channel="facebook",
                 author_obj={"external_id": "fb9", "display_name": "ayse yilmaz"},
             ),
             message(
                 3,
+                minutes=3,  # customers are created in the order people wrote
                 channel="phone",
                 author_obj={
                     "external_id": "+905551112233",
@@ -184,11 +187,13 @@ def test_duplicates_are_suggested_with_evidence_and_nothing_is_merged(app, cli):
             ),
             message(
                 4,
+                minutes=4,  # customers are created in the order people wrote
                 channel="email",
                 author_obj={"external_id": "mdemir@example.com", "display_name": "M. Demir"},
             ),
             message(
                 5,
+                minutes=5,  # customers are created in the order people wrote
                 channel="facebook",
                 author_obj={"external_id": "fb10", "display_name": "Zeynep Kaya"},
             ),

@@ -132,8 +132,10 @@ def test_reply_joins_the_case_and_brand_reply_counts_as_first_response(app):
     case = app.case(i1.case_id)
     assert case.first_response_at == i2.created_at
     # "DM ile iletir misiniz?" asks the customer to move to private contact: a promise to follow.
-    assert [e.action for e in case.events] == ["opened", "responded", "promise"]
-    assert case.events[-1].to_value == "contact_request"
+    # It also moves the case: contacted, waiting on the customer until they answer.
+    assert [e.action for e in case.events] == ["opened", "responded", "promise", "status"]
+    assert case.events[2].to_value == "contact_request"
+    assert case.status == "contacted"
 
 
 def test_thread_spanning_batches(app):

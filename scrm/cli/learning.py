@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 
 from scrm.cli.context import CliContext, emit, table
-from scrm.core.labels import correct_label
 from scrm.core.models import Interaction, LabelCorrection
 from scrm.core.plugins import Hooks
 from scrm.core.schemas import Author, InboundInteraction
@@ -58,15 +57,14 @@ def label(
         else None,
     }
     try:
-        with obj.app().session() as s:
-            row = correct_label(
-                s, interaction_id, actor, **{k: v for k, v in fields.items() if v is not None}
-            )
-            changed = {
-                f: getattr(row, f)
-                for f in ("kind", "category", "sentiment", "language", "urgency")
-                if getattr(row, f) is not None
-            }
+        row = obj.app().relabel(
+            interaction_id, actor, **{k: v for k, v in fields.items() if v is not None}
+        )
+        changed = {
+            f: getattr(row, f)
+            for f in ("kind", "category", "sentiment", "language", "urgency")
+            if getattr(row, f) is not None
+        }
     except ValidationError as exc:
         raise click.UsageError(exc.errors()[0]["msg"]) from None
     click.echo(

@@ -25,7 +25,7 @@ from scrm.core.agents import ensure_departments
 from scrm.core.channel import Channel
 from scrm.core.config import Config, load_config
 from scrm.core.logsafe import set_log_content
-from scrm.core.models import Department, Reject
+from scrm.core.models import Department, LabelCorrection, Reject
 from scrm.core.pipeline import IngestReport, Origin, Pipeline, Record, Rejected
 from scrm.core.plugins import Hooks, PluginManager, get_plugin_manager
 from scrm.core.schemas import InboundInteraction
@@ -261,6 +261,10 @@ class Scrm:
     def customers(self, **filters: Any) -> list[queries.CustomerOut]:
         with self.session(read_only=True) as s:
             return queries.list_customers(s, **filters)
+
+    def relabel(self, interaction_id: int, actor: str, **fields: Any) -> LabelCorrection:
+        """Correct a message's classification; its case follows (see Pipeline.relabel)."""
+        return self.pipeline().relabel(interaction_id, actor, **fields)
 
     def interaction(self, interaction_id: int) -> queries.InteractionOut:
         with self.session(read_only=True) as s:

@@ -110,6 +110,21 @@ class CasesConfig(BaseModel):
     ask_csat: bool = Field(
         default=True, description="Ask for a rating when a solution is proposed."
     )
+    on_thanks: Literal["resolve", "confirm"] = Field(
+        default="resolve",
+        description="A customer's thank-you after the brand's answer: resolve the case, or "
+        "propose the solution and ask them to confirm.",
+    )
+    continue_window: timedelta = Field(
+        default=timedelta(days=3),
+        description="A customer's message continues their open case waiting on them (the DM "
+        "with the details asked for, the call about the tweet) on any channel within this time.",
+    )
+    reopen_window: timedelta = Field(
+        default=timedelta(days=7),
+        description="A message in a closed case's thread reopens it within this time after "
+        "closing; later it opens a new case.",
+    )
     escalation: list[EscalationStep] = Field(default_factory=lambda: list(DEFAULT_LADDER))
     csat: CsatConfig = Field(default_factory=CsatConfig)
     playbooks: Path | None = Field(
@@ -206,6 +221,7 @@ DEFAULT_DEPARTMENTS = [
     DepartmentConfig(code="sales", name="Sales"),
     DepartmentConfig(code="marketing", name="Marketing and communication"),
     DepartmentConfig(code="rnd", name="Research and development"),
+    DepartmentConfig(code="triage", name="Triage (no rule claimed it)"),
 ]
 
 

@@ -152,7 +152,17 @@ def resolve_authors(
         from (channel, author external id) to the reason it cannot be resolved (e.g. an
         unknown ``customer_id``).
     """
-    keys = {(it.channel, a.external_id): (it, a) for it, a in items}
+    keys: dict[tuple[str, str], tuple[InboundInteraction, Author]] = {}
+    for it, a in items:
+        key = (it.channel, a.external_id)
+        if key in keys:
+            # Within a batch as across batches, a later observation's non-empty profile
+            # fields win and its empty ones erase nothing.
+            first_it, seen = keys[key]
+            later = {f: v for f in _PROFILE_FIELDS if (v := getattr(a, f)) is not None}
+            a = seen.model_copy(update=later)
+            it = first_it
+        keys[key] = (it, a)
     existing = _lookup_identities(session, keys)
     errors: dict[tuple[str, str], str] = {}
 

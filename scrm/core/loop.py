@@ -105,11 +105,10 @@ class LoopEffects:
         ) in self.escalations:  # a low rating that is also the n-th reopening escalates once
             once.setdefault(id(case), (case, why))
         for case, why in once.values() if step is not None else ():
-            reason = (
-                f"reopened {case.reopen_count} times"
-                if why == "reopened"
-                else "the customer is not satisfied"
-            )
+            reason = {
+                "reopened": f"reopened {case.reopen_count} times",
+                "chasing": "the customer is chasing a promise that was not kept",
+            }.get(why, "the customer is not satisfied")
             summary = escalate(session, case, step, reason=reason, at=now)  # type: ignore[arg-type]
             calls.append(
                 (
@@ -200,15 +199,22 @@ class PromiseBook:
         """The case's promises not yet closed (kept or broken)."""
         return self._open.setdefault(case, [])
 
+    def forget(self, case: Case, session: Session) -> None:
+        """Drop the case's promises from the book and the session (a replay deletes them)."""
+        for fu in self._open.pop(case, []):
+            if fu in session:
+                session.expunge(fu)
+
     def add(self, case: Case, fu: FollowUp) -> None:
         self.of(case).append(fu)
 
-    def close(self, case: Case, at: datetime) -> int:
-        """Close the promises made up to ``at``; reset the case's follow-up clock."""
+    def close(self, case: Case, at: datetime, kinds: Iterable[str] | None = None) -> int:
+        """Close the promises made up to ``at`` (of ``kinds``, default all); reset the clock."""
         pending = self.of(case)
+        wanted = None if kinds is None else set(kinds)
         n = 0
         for fu in pending:
-            if fu.created_at <= at:
+            if fu.created_at <= at and (wanted is None or fu.kind in wanted):
                 if fu.status == "open":
                     fu.status = "kept"
                 fu.closed_at = at
@@ -219,16 +225,28 @@ class PromiseBook:
         return n
 
 
+#: What keeps each kind of promise: the brand's own private contact keeps a call-back or an
+#: investigation; the customer's private answer keeps the brand's request for details.  A
+#: customer writing "still nobody called" keeps nothing (it is evidence of a broken promise).
+BRAND_KEEPS = (PromiseKind.callback.value, PromiseKind.investigating.value)
+CUSTOMER_KEEPS = (PromiseKind.contact_request.value,)
+
+
 def keep_promises(
-    session: Session, case: Case, at: datetime, promises: PromiseBook | None = None
+    session: Session,
+    case: Case,
+    at: datetime,
+    promises: PromiseBook | None = None,
+    kinds: Iterable[str] | None = None,
 ) -> int:
-    """Close the case's pending promises now that contact happened; return how many.
+    """Close the case's pending promises (of ``kinds``) now that contact happened.
 
     Open ones are kept; ones already broken stay counted as broken, but stop the clock.
+    :returns: how many were closed.
     """
     if case.follow_up_due is None or (case.id is None and promises is None):
         return 0  # no pending promise (follow_up_due tracks the earliest one): nothing to keep
-    return (promises or PromiseBook(session, [case])).close(case, at)
+    return (promises or PromiseBook(session, [case])).close(case, at, kinds)
 
 
 def refresh_follow_up_due(session: Session, case: Case) -> None:
@@ -295,7 +313,7 @@ def on_brand_message(
 ) -> None:
     """Apply the loop to a message the brand sent on ``case``."""
     if not public:
-        keep_promises(session, case, at, promises)
+        keep_promises(session, case, at, promises, BRAND_KEEPS)
     promise = detect_promise(text)
     if not promise.promise:
         return
@@ -331,7 +349,7 @@ def on_customer_message(
     effects = LoopEffects()
     resume(case, at, policy)
     if not public:
-        keep_promises(session, case, at, promises)
+        keep_promises(session, case, at, promises, CUSTOMER_KEEPS)
     rating = None
     if case.csat_requested_at is not None and (
         case.csat_at is None or case.csat_at < case.csat_requested_at

@@ -25,17 +25,28 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import flag_modified
 
-from scrm.core import assignment, loop
+from scrm.core import assignment, conversation, loop
 from scrm.core import cases as case_ops
 from scrm.core.agents import ensure_departments
 from scrm.core.config import CasesConfig
+from scrm.core.conversation import CaseRules, Message
 from scrm.core.customers import ResolvedAuthor, resolve_authors, root_ids
 from scrm.core.db import chunks, group_by_channel, insert_rows, utcnow
-from scrm.core.models import Case, Customer, Department, Interaction, Reject
+from scrm.core.labels import correct_label
+from scrm.core.models import (
+    Case,
+    Customer,
+    Department,
+    Identity,
+    Interaction,
+    LabelCorrection,
+    Reject,
+)
 from scrm.core.playbooks import PlaybookSet
 from scrm.core.plugins import Hooks
 from scrm.core.privacy import tombstones_of
 from scrm.core.schemas import (
+    Author,
     CaseInfo,
     CaseStatus,
     Classification,
@@ -56,6 +67,9 @@ __all__ = ["IngestReport", "Origin", "Pipeline", "Rejected"]
 log = logging.getLogger(__name__)
 
 _KEEP_REJECTS = 100  # rejects listed in a report; all of them are stored
+
+TRIAGE = "triage"
+"""The department of cases that no rule claimed: a person wrote, someone must look."""
 
 
 @dataclass(frozen=True)
@@ -182,6 +196,19 @@ class Pipeline:
             report.add(self._run_batch(batch))
         return report
 
+    def relabel(self, interaction_id: int, actor: str, **fields: Any) -> LabelCorrection:
+        """Correct a message's labels (:func:`~scrm.core.labels.correct_label`) and its case.
+
+        A customer message that had no case (read as spam, say) gets one when relabelled as
+        anything but spam; a message that opened its case takes the case's kind and
+        category with it.
+        """
+        with self.session_factory() as session, session.begin():
+            row = correct_label(session, interaction_id, actor, **fields)
+            outcome = _BatchWriter(self, session).place_relabelled(interaction_id)
+        self._announce(outcome)
+        return row
+
     def _run_batch(self, batch: list[Record]) -> IngestReport:
         for attempt in range(3):
             try:
@@ -195,6 +222,11 @@ class Pipeline:
                 if attempt == 2:
                     raise
                 log.warning("ingest batch retried after %s", type(exc).__name__)
+        self._announce(outcome)
+        return outcome.report
+
+    def _announce(self, outcome: _Outcome) -> None:
+        """Call the after-commit hooks of a committed batch."""
         for stored in outcome.stored:
             self.hooks.notify("interaction_stored", interaction=stored)
         for info in outcome.opened:
@@ -204,7 +236,6 @@ class Pipeline:
         self.hooks.notify("batch_committed", interactions=outcome.stored)
         for reject in outcome.rejects:
             self.hooks.notify("interaction_rejected", reject=reject)
-        return outcome.report
 
 
 @dataclass
@@ -253,6 +284,66 @@ class _BatchWriter:
         if fresh:
             self._store(fresh)
         self._keep_rejects()
+        return self.out
+
+    def place_relabelled(self, interaction_id: int) -> _Outcome:
+        """Give a relabelled customer message the case its new labels call for."""
+        s = self.session
+        it = s.get(Interaction, interaction_id)
+        if it is None or it.direction != Direction.INBOUND.value or it.customer_id is None:
+            return self.out
+        msg = conversation.message_of_row(it)
+        assert msg.cls is not None
+        if it.case_id is not None:
+            case = s.get(Case, it.case_id)
+            first = s.scalar(
+                sa.select(Interaction.id)
+                .where(Interaction.case_id == it.case_id, Interaction.direction == "inbound")
+                .order_by(Interaction.created_at, Interaction.id)
+                .limit(1)
+            )
+            if case is not None and first == it.id and msg.cls.kind is not Kind.SPAM:
+                kind = msg.cls.kind if msg.cls.kind is not Kind.OTHER else Kind.QUESTION
+                if (case.kind, case.category) != (kind.value, msg.cls.category):
+                    case_ops.add_event(
+                        s, case, "relabelled", actor="system",
+                        from_value=f"{case.kind}/{case.category}",
+                        to_value=f"{kind.value}/{msg.cls.category}",
+                        note=f"its first message, {it.id}, was relabelled",
+                    )  # fmt: skip
+                    case.kind, case.category = kind.value, msg.cls.category
+            return self.out
+        if msg.cls.kind is Kind.SPAM:
+            return self.out
+        author = s.get(Identity, it.identity_id) if it.identity_id is not None else None
+        native = InboundInteraction(
+            channel=it.channel,
+            external_id=it.external_id,
+            text=it.text,
+            subject=it.subject,
+            created_at=it.created_at,
+            public=it.public,
+            author=Author(
+                external_id=author.external_id if author else f"customer:{it.customer_id}",
+                handle=author.handle if author else None,
+            ),
+        )
+        customers = _customer_infos(s, {it.customer_id})
+        route = self.hooks.route(native, msg.cls, customers.get(it.customer_id))
+        ctx = _CaseContext(s, [], set(), set(), self.p.attach_window, self.p.cases)
+        with s.no_autoflush:
+            case = self._open_answered(
+                ctx, it.customer_id, it, msg, route.department or TRIAGE, route.priority
+            )
+            ctx.move(it, case)
+            rules = CaseRules(s, self.p.cases, self._policy, ctx.promises)
+            self._run_loop(ctx, rules, defaultdict(list))
+        s.flush()
+        it.case_id = case.id
+        assignment.assign_new(s, [(case, None)], strategy_for=self._strategy, at=utcnow())
+        self.out.opened.append(case_ops.case_info(case, self._code(case.department_id)))
+        self.out.hook_calls.extend(rules.hook_calls())
+        self.out.report.cases_opened += 1
         return self.out
 
     # -- steps ----------------------------------------------------------------------------
@@ -317,6 +408,9 @@ class _BatchWriter:
 
     def _store(self, fresh: list[tuple[InboundInteraction, Origin]]) -> None:
         s = self.session
+        # Oldest first: a page read newest first, or a shuffled file, is placed in the order
+        # it was written, so cases open on the first message and replies follow their parents.
+        fresh = sorted(fresh, key=lambda p: _order(p[0]))
         pairs = []
         for it, _ in fresh:
             person = it.author if it.direction is Direction.INBOUND else it.recipient
@@ -356,11 +450,21 @@ class _BatchWriter:
             for it, _, ra, d in ok
             if ra is not None and d is not None and d.route.department is not None
         }
-        ctx = _CaseContext(s, [(it, o) for it, o, _, _ in ok], topics, self.p.attach_window)
+        ctx = _CaseContext(
+            s,
+            [it for it, _, _, _ in ok],
+            topics,
+            {ra.customer_id for _, _, ra, d in ok if ra is not None and d is not None},
+            self.p.attach_window,
+            self.p.cases,
+        )
         rows: list[dict[str, Any]] = []
         results: list[
             tuple[InboundInteraction, Classification | None, Case | None, int | None]
         ] = []
+        on_case: dict[Case, list[Message]] = defaultdict(list)
+        caseless: dict[tuple[str, str], tuple[int, Message]] = {}
+        """Customer messages of this batch that opened no case, by key: their place in results."""
         # Nothing is flushed until every message is placed: the batch's cases and promises
         # are in memory (_CaseContext), and one flush writes them together afterwards.
         with s.no_autoflush:
@@ -371,28 +475,34 @@ class _BatchWriter:
                         case = self._place_inbound(ctx, it, ra, decision.cls, decision.route)
                         customer_id = ra.customer_id if ra else None
                     else:
+                        parent = caseless.pop((it.channel, it.in_reply_to or ""), None)
+                        if parent is not None:
+                            # The brand answered a message of this batch that opened no case.
+                            pos, msg = parent
+                            p_it, p_cls, _, p_customer = results[pos]
+                            assert p_customer is not None and msg.cls is not None
+                            p_case = self._open_answered(ctx, p_customer, p_it, msg)
+                            results[pos] = (p_it, p_cls, p_case, p_customer)
+                            ctx.remember(p_it, p_case, p_customer)
+                            on_case[p_case].append(msg)
                         case, customer_id = self._place_outbound(ctx, it, ra)
                 except Exception as exc:  # a plugin failed: keep the record, name the error
                     self._plugin_failed(it, origin, exc)
                     continue
                 ctx.remember(it, case, customer_id)
+                msg = _message(it, decision)
+                if case is not None:
+                    on_case[case].append(msg)
+                elif decision is not None and it.noise is None and customer_id is not None:
+                    caseless[(it.channel, it.external_id)] = (len(results), msg)
                 results.append((it, cls, case, customer_id))
                 if origin.reject_id is not None:
                     self._mark_replayed(origin.reject_id)
-                rows.append(self._row(it, ra, customer_id, cls))
+                rows.append(self._row(it, ra, customer_id, decision))
+            rules = CaseRules(s, self.p.cases, self._policy, ctx.promises)
+            self._run_loop(ctx, rules, on_case)
             _uniform_updates(ctx.touched - set(ctx.new_cases))
         s.flush()
-        for case in ctx.new_cases:
-            case_ops.add_event(
-                s,
-                case,
-                "opened",
-                actor="system",
-                at=case.opened_at,
-                to_value=case.status,
-                note=f"opened from {case.channel}",
-                data={"pool": ctx.pools.get(id(case))} if ctx.pools.get(id(case)) else None,
-            )
         if ctx.new_cases:
             assignment.assign_new(
                 s,
@@ -402,8 +512,15 @@ class _BatchWriter:
             )
         for case in ctx.new_cases:
             self.out.opened.append(case_ops.case_info(case, self._code(case.department_id)))
+        self.out.hook_calls.extend(rules.hook_calls())
         for row, (_, _, case, _) in zip(rows, results, strict=True):
             row["case_id"] = case.id if case is not None else None
+        if ctx.moves:
+            # Messages stored before the one they answer, now on its case.
+            s.execute(
+                sa.update(Interaction),
+                [{"id": iid, "case_id": case.id} for iid, case in ctx.moves.items()],
+            )
         if rows:
             ids = insert_rows(s, Interaction, rows)
             for iid, (it, cls, case, customer_id) in zip(ids, results, strict=True):
@@ -424,6 +541,46 @@ class _BatchWriter:
         self.out.report.cases_updated += len(ctx.touched - set(ctx.new_cases))
         if self.p.cases.auto_acknowledge and self.p.playbooks is not None:
             self._acknowledge(ctx.new_cases)
+
+    def _run_loop(
+        self, ctx: _CaseContext, rules: CaseRules, on_case: dict[Case, list[Message]]
+    ) -> None:
+        """Apply the loop to every case the batch placed messages on, oldest message first.
+
+        A case whose batch messages are all newer than what it had seen goes on from where it
+        was.  A case that received a message older than its last activity, or messages that
+        were stored before the one they answer, is replayed from its first message, unless an
+        agent acted on it: then its times are repaired from its messages.
+        """
+        for case, moved in ctx.moved.items():
+            on_case[case].extend(moved)
+        late = [
+            case
+            for case, msgs in on_case.items()
+            if case.id is not None
+            and (case in ctx.moved or any(m.at < ctx.seen[case] for m in msgs))
+        ]
+        stored = conversation.stored_messages(self.session, [c.id for c in late])
+        fresh_start = conversation.replayable(self.session, [c.id for c in late])
+        for case, msgs in on_case.items():
+            msgs.sort(key=lambda m: m.order)
+            if case.id is None:
+                first = next((m for m in msgs if m.from_customer), msgs[0])
+                case.opened_at = min(case.opened_at, first.at)
+                rules.opened(case, first, ctx.pools.get(id(case)))
+            elif case in late:
+                history = sorted(stored.get(case.id, []) + msgs, key=lambda m: m.order)
+                if case.id in fresh_start:
+                    ctx.promises.forget(case, self.session)
+                    conversation.reset(self.session, case, history, self._department_id)
+                    case_ops.apply_sla(case, self._policy(case))
+                    rules.opened(case, history[0])
+                    msgs = history
+                else:
+                    conversation.repair_times(case, history)
+            for msg in msgs:
+                rules.apply(case, msg)
+            ctx.touched.add(case)
 
     def _acknowledge(self, new_cases: list[Case]) -> None:
         """Queue the playbook's public acknowledgment for each new case (cases.auto_acknowledge)."""
@@ -458,29 +615,25 @@ class _BatchWriter:
     def _policy(self, case: Case) -> SlaPolicy | None:
         return self.hooks.choose_sla(case_ops.case_info(case, self._code(case.department_id)))
 
-    def _on_customer_message(
-        self, ctx: _CaseContext, case: Case, it: InboundInteraction, cls: Classification
-    ) -> None:
-        effects = loop.on_customer_message(
-            self.session,
-            case,
-            cls,
-            text=it.text,
-            public=it.public,
-            at=it.created_at,
-            policy=self._policy(case),
-            config=self.p.cases,
-            promises=ctx.promises,
-        )
-        self.out.hook_calls.extend(effects.settle(self.session, self.p.cases, it.created_at))
-
     def _row(
         self,
         it: InboundInteraction,
         ra: ResolvedAuthor | None,
         customer_id: int | None,
-        cls: Classification | None,
+        decision: _Decision | None,
     ) -> dict[str, Any]:
+        cls = decision.cls if decision is not None else None
+        labels: dict[str, Any] = {}
+        if decision is not None:
+            # What the loop needs to replay this message later: its route and its noise.
+            labels = decision.cls.model_dump(mode="json") | {
+                "route": {
+                    "department": decision.route.department,
+                    "priority": decision.route.priority.value,
+                }
+            }
+            if it.noise is not None:
+                labels["noise"] = it.noise
         return {
             "channel": it.channel,
             "external_id": it.external_id,
@@ -500,7 +653,7 @@ class _BatchWriter:
             "sentiment_score": cls.sentiment_score if cls else None,
             "urgency": list(cls.urgency) if cls else [],
             "reach": cls.reach if cls else None,
-            "labels": cls.model_dump(mode="json") if cls else {},
+            "labels": labels,
             "engagement": it.engagement.model_dump() if it.engagement else None,
             "attachments": [a.model_dump() for a in it.attachments],
             "raw": it.raw,
@@ -530,89 +683,137 @@ class _BatchWriter:
         cls: Classification,
         route: RouteDecision,
     ) -> Case | None:
-        linked = ctx.linked_case(it)
+        customer = ctx.root(ra.customer_id) if ra is not None else None
+        linked = ctx.linked_case(it, customer)
         if it.noise is not None:
             # An auto-reply or a bounce joins its thread for the record but is no customer
             # activity: it neither reopens, nor resumes clocks, nor opens a case.
             return linked
-        if linked is not None and linked.status != CaseStatus.CLOSED:
+        if linked is not None and ctx.can_continue(linked, it.created_at):
             ctx.touch(linked, it.created_at)
-            self._on_customer_message(ctx, linked, it, cls)
             return linked
-        if route.department is None or ra is None:
+        if ra is None or customer is None:
             return None
+        if route.department is None:
+            if not ctx.answered(it):
+                return None
+            # Read as spam (say), but the brand answered it: it needs a case after all.
+            route = route.model_copy(update={"department": TRIAGE})
+            cls = cls.model_copy(update={"kind": Kind.QUESTION})
+        assert route.department is not None
         dep_id = self._department_id(route.department)
-        topical = ctx.open_case_of(
-            ra.customer_id, cls.category, dep_id, it.created_at, self.p.attach_window
+        going_on = ctx.continuing_case(
+            customer, it, cls, dep_id, it.created_at, self.p.attach_window
         )
-        if topical is not None:
-            ctx.touch(topical, it.created_at)
-            self._on_customer_message(ctx, topical, it, cls)
-            return topical
-        kind = cls.kind if cls.kind is not Kind.OTHER else Kind.QUESTION
-        case = Case(
+        if going_on is not None:
+            ctx.touch(going_on, it.created_at)
+            return going_on
+        case = self._new_case(
+            ctx,
             customer_id=ra.customer_id,
-            department_id=dep_id,
+            department=route.department,
             channel=it.channel,
-            kind=kind.value,
+            kind=cls.kind,
             category=cls.category,
-            priority=route.priority.value,
-            status=CaseStatus.NEW.value,
+            priority=route.priority,
             language=cls.language,
-            subject=(it.subject or it.text)[:255],
-            opened_at=it.created_at,
-            last_activity_at=it.created_at,
+            subject=it.subject or it.text,
+            at=it.created_at,
+            pool=route.pool,
+        )
+        return case
+
+    def _new_case(
+        self,
+        ctx: _CaseContext,
+        *,
+        customer_id: int,
+        department: str,
+        channel: str,
+        kind: Kind,
+        category: str,
+        priority: Priority,
+        language: str | None,
+        subject: str,
+        at: datetime,
+        pool: str | None,
+    ) -> Case:
+        kind = kind if kind is not Kind.OTHER else Kind.QUESTION
+        case = Case(
+            customer_id=customer_id,
+            department_id=self._department_id(department),
+            channel=channel,
+            kind=kind.value,
+            category=category,
+            priority=priority.value,
+            status=CaseStatus.NEW.value,
+            language=language,
+            subject=subject[:255],
+            opened_at=at,
+            last_activity_at=at,
             reopen_count=0,
+            escalation_level=0,
             version=1,
         )
         info = CaseInfo(
             id=None,
-            customer_id=case.customer_id,
-            channel=case.channel,
-            department=route.department,
+            customer_id=customer_id,
+            channel=channel,
+            department=department,
             kind=kind,
-            category=case.category,
-            priority=Priority(case.priority),
+            category=category,
+            priority=priority,
             status=CaseStatus.NEW,
-            language=case.language,
-            opened_at=case.opened_at,
+            language=language,
+            opened_at=at,
         )
         case_ops.apply_sla(case, self.hooks.choose_sla(info))
         self.session.add(case)
-        ctx.add_new(case, route.pool)
+        ctx.add_new(case, pool)
         return case
+
+    def _open_answered(
+        self,
+        ctx: _CaseContext,
+        customer_id: int,
+        parent: Any,
+        msg: Message,
+        department: str = TRIAGE,
+        priority: Priority = Priority.NORMAL,
+    ) -> Case:
+        """Open a case (in triage) for a stored customer message that had none."""
+        cls = msg.cls or Classification()
+        return self._new_case(
+            ctx,
+            customer_id=customer_id,
+            department=department,
+            channel=parent.channel,
+            kind=cls.kind if cls.kind is not Kind.SPAM else Kind.QUESTION,
+            category=cls.category,
+            priority=priority,
+            language=cls.language,
+            subject=parent.subject or parent.text,
+            at=msg.at,
+            pool=None,
+        )
 
     def _place_outbound(
         self, ctx: _CaseContext, it: InboundInteraction, ra: ResolvedAuthor | None
     ) -> tuple[Case | None, int | None]:
-        case = ctx.linked_case(it)
-        if case is not None and case.status == CaseStatus.CLOSED:
-            case = None
+        """A brand message goes to the case of the message it answers, opening one if needed."""
         customer_id = ctx.parent_customer(it) or (ra.customer_id if ra else None)
+        case = ctx.linked_case(it, ctx.root(customer_id) if customer_id is not None else None)
+        if case is None:
+            parent = ctx.caseless_parent(it)
+            if parent is not None:
+                # The brand answered a message that had no case (read as spam, say): the
+                # answer shows it needed one.
+                msg = conversation.message_of_row(parent)
+                case = self._open_answered(ctx, parent.customer_id, parent, msg)
+                ctx.move(parent, case)
         if case is not None:
             customer_id = customer_id or case.customer_id
             ctx.touch(case, it.created_at)
-            if case.first_response_at is None:
-                case.first_response_at = it.created_at
-                case.next_due = case_ops.sla.next_due(case)
-                case_ops.add_event(
-                    self.session,
-                    case,
-                    "responded",
-                    actor=f"{it.channel}:{it.author.handle or it.author.external_id}",
-                    at=it.created_at,
-                    note="first response (" + ("public" if it.public else "private") + ")",
-                )
-            loop.on_brand_message(
-                self.session,
-                case,
-                text=it.text,
-                public=it.public,
-                at=it.created_at,
-                actor=f"{it.channel}:{it.author.handle or it.author.external_id}",
-                policy=self._policy(case),
-                promises=ctx.promises,
-            )
         return case, customer_id
 
     # -- rejects ---------------------------------------------------------------------------
@@ -694,35 +895,58 @@ class _BatchWriter:
 
 
 class _CaseContext:
-    """The cases a batch can attach to: loaded in a few queries, updated as the batch goes."""
+    """The cases a batch can attach to: loaded in a few queries, updated as the batch goes.
+
+    Besides the cases that the batch's messages name, answer or share a thread with, it
+    holds the messages already stored that answer a message of the batch (a reply that
+    arrived before its parent): they are moved onto the parent's case (:attr:`moves`).
+    """
 
     def __init__(
         self,
         session: Session,
-        items: list[tuple[InboundInteraction, Origin]],
+        items: list[InboundInteraction],
         topics: set[tuple[int, str]],
+        customers: set[int],
         window: timedelta,
+        config: CasesConfig,
     ) -> None:
         self.session = session
+        self.config = config
         self.new_cases: list[Case] = []
         self.pools: dict[int, str] = {}
         """Routing pool of each new case (by object id), for assignment."""
         self.touched: set[Case] = set()
+        self.moves: dict[int, Case] = {}
+        """Stored interactions (by id) to move onto a case of this batch."""
+        self.moved: dict[Case, list[Message]] = defaultdict(list)
         self.by_message: dict[tuple[str, str], tuple[int | None, int | None]] = {}
-        self.case_by_thread: dict[tuple[str, str], int] = {}
+        self.case_by_thread: dict[tuple[str, str], list[int]] = defaultdict(list)
         self.batch_cases: dict[int, Case] = {}
+        self._parents: dict[tuple[str, str], Any] = {}
+        self._children: dict[tuple[str, str], list[Any]] = defaultdict(list)
         self._new_by_message: dict[tuple[str, str], Case] = {}
-        self._new_by_thread: dict[tuple[str, str], Case] = {}
+        self._new_by_thread: dict[tuple[str, str], list[Case]] = defaultdict(list)
 
-        parents = {(it.channel, it.in_reply_to) for it, _ in items if it.in_reply_to}
-        threads = {(it.channel, it.thread_key) for it, _ in items if it.thread_key}
+        row_columns = conversation.MESSAGE_COLUMNS
+        parents = {(it.channel, it.in_reply_to) for it in items if it.in_reply_to}
         for ch, exts in group_by_channel(parents).items():
-            for ext, case_id, cust in session.execute(
-                sa.select(
-                    Interaction.external_id, Interaction.case_id, Interaction.customer_id
-                ).where(Interaction.channel == ch, Interaction.external_id.in_(exts))
+            for row in session.execute(
+                sa.select(*row_columns).where(
+                    Interaction.channel == ch, Interaction.external_id.in_(exts)
+                )
             ):
-                self.by_message[(ch, ext)] = (case_id, cust)
+                self.by_message[(ch, row.external_id)] = (row.case_id, row.customer_id)
+                self._parents[(ch, row.external_id)] = row
+        own = {(it.channel, it.external_id) for it in items}
+        for ch, exts in group_by_channel(own).items():
+            for row in session.execute(
+                sa.select(*row_columns).where(
+                    Interaction.channel == ch, Interaction.in_reply_to.in_(exts)
+                )
+            ):
+                self._children[(ch, row.in_reply_to)].append(row)
+        threads = {(it.channel, it.thread_key) for it in items if it.thread_key}
         for ch, keys in group_by_channel(threads).items():
             for key, case_id in session.execute(
                 sa.select(Interaction.thread_key, Interaction.case_id)
@@ -731,21 +955,23 @@ class _CaseContext:
                     Interaction.thread_key.in_(keys),
                     Interaction.case_id.is_not(None),
                 )
-                .order_by(Interaction.created_at, Interaction.id)
+                .group_by(Interaction.thread_key, Interaction.case_id)
+                .order_by(sa.func.min(Interaction.created_at), Interaction.case_id)
             ):
                 if key is not None and case_id is not None:
-                    self.case_by_thread[(ch, key)] = case_id
+                    self.case_by_thread[(ch, key)].append(case_id)
         wanted_ids = (
             {c for c, _ in self.by_message.values() if c}
-            | set(self.case_by_thread.values())
-            | {it.case_id for it, _ in items if it.case_id is not None}
+            | {c for rows in self._children.values() for r in rows if (c := r.case_id)}
+            | {c for ids in self.case_by_thread.values() for c in ids}
+            | {it.case_id for it in items if it.case_id is not None}
         )
         wheres: list[sa.ColumnElement[bool]] = [
             Case.id.in_(part) for part in chunks(sorted(wanted_ids))
         ]
         # Besides those, only the open cases that can absorb a message of this batch by
-        # customer and topic: of its (customer, category) pairs, and recent enough.
-        since = min((it.created_at for it, _ in items), default=None)
+        # customer: of its (customer, category) pairs, or recent enough to continue.
+        since = min((it.created_at for it in items), default=None)
         if since is not None:
             wheres += [
                 sa.and_(
@@ -753,9 +979,17 @@ class _CaseContext:
                     Case.customer_id.in_(sorted({c for c, _ in part})),
                     sa.tuple_(Case.customer_id, Case.category).in_(part),
                     Case.status.in_(case_ops.OPEN_STATUSES),
-                    Case.last_activity_at >= since - window,
+                    Case.last_activity_at >= _before(since, window),
                 )
                 for part in chunks(sorted(topics))
+            ]
+            wheres += [
+                sa.and_(
+                    Case.customer_id.in_(part),
+                    Case.status.in_(case_ops.OPEN_STATUSES),
+                    Case.last_activity_at >= _before(since, config.continue_window),
+                )
+                for part in chunks(sorted(customers))
             ]
         found: dict[int, Case] = {}
         for where in wheres:
@@ -763,56 +997,135 @@ class _CaseContext:
                 found.setdefault(case.id, case)
         loaded = list(found.values())
         self.batch_cases = {c.id: c for c in loaded}
+        self.seen = {c: c.last_activity_at for c in loaded}
+        """Each loaded case's last activity before this batch: an older message is late."""
         self.roots = root_ids(session, {c.customer_id for c in loaded})
-        # Open cases by (customer, category, department): the customer+topic lookup is one
-        # dictionary access per message, not a scan of the batch's cases.
+        # Open cases by (customer, category, department) and by customer: the lookups are
+        # dictionary accesses per message, not scans of the batch's cases.
         self._topical: dict[tuple[int, str, int | None], list[Case]] = defaultdict(list)
+        self._by_customer: dict[int, list[Case]] = defaultdict(list)
         for case in loaded:
             self._index(case)
         self.promises = loop.PromiseBook(session, loaded)
 
-    def linked_case(self, it: InboundInteraction) -> Case | None:
-        """The case named by the message, or of the message it answers, or else of its thread."""
+    def root(self, customer_id: int) -> int:
+        return self.roots.get(customer_id, customer_id)
+
+    def _mine(self, case: Case | None, customer: int | None) -> bool:
+        return case is not None and (customer is None or self.root(case.customer_id) == customer)
+
+    def linked_case(self, it: InboundInteraction, customer: int | None) -> Case | None:
+        """The case the message names, or of the message it answers, of a message answering
+        it, or of its thread: only a case of ``customer`` (a thread can hold several people).
+        """
         if it.case_id is not None and it.case_id in self.batch_cases:
             return self.batch_cases[it.case_id]
+        if it.direction is Direction.OUTBOUND and it.public and not it.in_reply_to:
+            return None  # the brand's own post, not an answer: on no customer's case
         if it.in_reply_to:
             key = (it.channel, it.in_reply_to)
-            if key in self._new_by_message:
-                return self._new_by_message[key]
-            case_id = self.by_message.get(key, (None, None))[0]
-            if case_id is not None and case_id in self.batch_cases:
-                return self.batch_cases[case_id]
+            case = self._new_by_message.get(key) or self._loaded(self.by_message.get(key))
+            if case is not None and (it.direction is Direction.OUTBOUND or self._mine(case, customer)):
+                return case
+        for row in self._children.get((it.channel, it.external_id), ()):
+            case = self.batch_cases.get(row.case_id) if row.case_id is not None else None
+            if self._mine(case, customer):
+                return case
         if it.thread_key:
             key = (it.channel, it.thread_key)
-            if key in self._new_by_thread:
-                return self._new_by_thread[key]
-            case_id = self.case_by_thread.get(key)
-            if case_id is not None and case_id in self.batch_cases:
-                return self.batch_cases[case_id]
+            for case in self._new_by_thread.get(key, ()):
+                if self._mine(case, customer):
+                    return case
+            for case_id in self.case_by_thread.get(key, ()):
+                if self._mine(self.batch_cases.get(case_id), customer):
+                    return self.batch_cases[case_id]
         return None
+
+    def _loaded(self, entry: tuple[int | None, int | None] | None) -> Case | None:
+        if entry is None or entry[0] is None:
+            return None
+        return self.batch_cases.get(entry[0])
+
+    def answered(self, it: InboundInteraction) -> bool:
+        """Whether a brand message already stored answers ``it``."""
+        return any(
+            row.direction == Direction.OUTBOUND.value
+            for row in self._children.get((it.channel, it.external_id), ())
+        )
 
     def parent_customer(self, it: InboundInteraction) -> int | None:
         if not it.in_reply_to:
             return None
         return self.by_message.get((it.channel, it.in_reply_to), (None, None))[1]
 
-    def _index(self, case: Case) -> None:
-        root = self.roots.get(case.customer_id, case.customer_id)
-        self._topical[(root, case.category, case.department_id)].append(case)
+    def caseless_parent(self, it: InboundInteraction) -> Any:
+        """The stored customer message that ``it`` answers, when it has no case."""
+        row = self._parents.get((it.channel, it.in_reply_to)) if it.in_reply_to else None
+        if row is None or row.id in self.moves:
+            return None
+        if row.case_id is None and row.direction == Direction.INBOUND.value and row.customer_id:
+            return row
+        return None
 
-    def open_case_of(
-        self, customer_id: int, category: str, department_id: int, at: datetime, window: Any
+    def can_continue(self, case: Case, at: datetime) -> bool:
+        """Whether a customer's message may land on ``case``: open, or closed recently."""
+        if case.status != CaseStatus.CLOSED:
+            return True
+        closed = case.closed_at or case.last_activity_at
+        return at - closed <= self.config.reopen_window
+
+    def continuing_case(
+        self,
+        customer: int,
+        it: InboundInteraction,
+        cls: Classification,
+        department_id: int,
+        at: datetime,
+        window: Any,
     ) -> Case | None:
-        """The customer's most recently active open case of this category and department."""
+        """The customer's open case that this message continues, if any.
+
+        In order: the case waiting on the customer (the details the brand asked for, on any
+        channel); the most recently active open case of the same category and department
+        within ``window``; for a message of no kind of its own ("any news?"), the customer's
+        most recently active open case.  A new public post of its own (not a reply) on the
+        channel where the brand already answered that case starts a new conversation: it
+        continues the case only while the brand has not answered.
+        """
+        window_start = _before(at, self.config.continue_window)
+        recent = [
+            c
+            for c in self._by_customer.get(customer, ())
+            # Active within the window before this message, or opened after it (this message
+            # arrived late, and the case holds what followed it).
+            if c.status in case_ops.OPEN_STATUSES
+            and (window_start <= c.last_activity_at <= at or c.opened_at >= at)
+        ]
+        waiting = [c for c in recent if c.waiting_since is not None]
+        if waiting:
+            return max(waiting, key=_activity)
+        new_post = it.public and not it.in_reply_to and it.thread_key in (None, it.external_id)
+
+        def answered_here(case: Case) -> bool:
+            return new_post and case.channel == it.channel and case.first_response_at is not None
+
         best = None
-        for case in self._topical.get((customer_id, category, department_id), ()):
+        for case in self._topical.get((customer, cls.category, department_id), ()):
             if (
                 case.status in case_ops.OPEN_STATUSES
                 and at - case.last_activity_at <= window
-                and (best is None or case.last_activity_at > best.last_activity_at)
+                and not answered_here(case)
+                and (best is None or _activity(case) > _activity(best))
             ):
                 best = case
+        if best is None and cls.kind is Kind.OTHER:
+            best = max((c for c in recent if not answered_here(c)), key=_activity, default=None)
         return best
+
+    def _index(self, case: Case) -> None:
+        root = self.root(case.customer_id)
+        self._topical[(root, case.category, case.department_id)].append(case)
+        self._by_customer[root].append(case)
 
     def touch(self, case: Case, at: datetime) -> None:
         if at > case.last_activity_at:
@@ -827,13 +1140,66 @@ class _CaseContext:
         self.touched.add(case)
         self._index(case)
 
+    def move(self, row: Any, case: Case) -> None:
+        """Put a stored interaction on ``case`` (it arrived before what it answers)."""
+        self.moves[row.id] = case
+        self.moved[case].append(conversation.message_of_row(row))
+        self.by_message[(row.channel, row.external_id)] = (case.id, row.customer_id)
+        self._new_by_message[(row.channel, row.external_id)] = case
+        self.touch(case, row.created_at)
+
     def remember(self, it: InboundInteraction, case: Case | None, customer_id: int | None) -> None:
         key = (it.channel, it.external_id)
         self.by_message[key] = (case.id if case is not None else None, customer_id)
-        if case is not None:
-            self._new_by_message[key] = case
-            if it.thread_key:
-                self._new_by_thread[(it.channel, it.thread_key)] = case
+        if case is None:
+            return
+        self._new_by_message[key] = case
+        if it.thread_key and case not in self._new_by_thread[(it.channel, it.thread_key)]:
+            self._new_by_thread[(it.channel, it.thread_key)].append(case)
+        # Replies stored before this message, that found no case then, belong on its case.
+        for row in self._children.get(key, ()):
+            if row.case_id is None and row.id not in self.moves and (
+                row.direction == Direction.OUTBOUND.value
+                or row.customer_id is None
+                or self.root(row.customer_id) == self.root(case.customer_id)
+            ):
+                self.move(row, case)
+
+
+def _activity(case: Case) -> tuple[datetime, int]:
+    return (case.last_activity_at, case.id or 0)
+
+
+def _before(at: datetime, window: timedelta) -> datetime:
+    """``at - window``, or the earliest time there is when that would be out of range."""
+    try:
+        return at - window
+    except OverflowError:
+        return datetime.min.replace(tzinfo=at.tzinfo)
+
+
+def _order(it: InboundInteraction) -> tuple[datetime, bool, str, str]:
+    return (it.created_at, it.direction is Direction.OUTBOUND, it.channel, it.external_id)
+
+
+def _message(it: InboundInteraction, decision: _Decision | None) -> Message:
+    person = it.author
+    return Message(
+        channel=it.channel,
+        external_id=it.external_id,
+        direction=it.direction,
+        public=it.public,
+        text=it.text,
+        subject=it.subject,
+        at=it.created_at,
+        actor="customer"
+        if it.direction is Direction.INBOUND
+        else f"{it.channel}:{person.handle or person.external_id}",
+        cls=decision.cls if decision is not None else None,
+        noise=it.noise,
+        priority=decision.route.priority if decision is not None else None,
+        department=decision.route.department if decision is not None else None,
+    )
 
 
 # The columns the loop may change on a case; see _uniform_updates.

@@ -111,6 +111,7 @@ _NEG_EN, _COND_EN, _COND_TR, _COND_BRAND = (
 _FEEDBACK, _PURPOSE, _REQ_EN, _REQ_TR = _P["feedback"], _P["purpose"], _P["req_en"], _P["req_tr"]
 _PRIVATE, _DETAIL, _CHANNEL, _CONTACT = _P["private"], _P["detail"], _P["channel"], _P["contact"]
 _VIA_PRIVATE, _INVESTIGATING, _CALLBACK = _P["via_private"], _P["investigating"], _P["callback"]
+_DONT_SHARE = _P["dont_share"]
 
 _DIGITS = {"bir": 1, "iki": 2, "uc": 3, "dort": 4, "bes": 5, "alti": 6, "yedi": 7, "sekiz": 8}
 _DIGITS |= {"dokuz": 9, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
@@ -231,6 +232,8 @@ def _blank(sent: str, m: re.Match[str]) -> str:
 
 
 def _requested(sent: str) -> bool:
+    if _DONT_SHARE.search(sent):
+        return False
     return bool(_REQ_EN.search(sent) or _REQ_TR.search(sent))
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -93,6 +94,25 @@ def _observation(interaction_id: int, metrics: dict[str, Any], at: datetime) -> 
         "weighted": weighted(metrics),
         "metrics": dict(metrics),
     }
+
+
+_POST_COLUMNS = (
+    Interaction.case_id,
+    Interaction.id,
+    Interaction.customer_id,
+    Interaction.text,
+    Interaction.engagement,
+    Interaction.created_at,
+    Identity.id.label("identity_id"),
+    Identity.followers,
+    Identity.verified,
+    Identity.handle,
+)
+
+
+def _post(r: Any) -> _Post:
+    return _Post(r.id, r.customer_id, r.text, r.engagement, r.created_at,
+                 r.identity_id is not None, r.followers, r.verified, r.handle)  # fmt: skip
 
 
 class _Post(NamedTuple):
@@ -276,18 +296,7 @@ class CrisisPlugin(DepartmentPlugin):
                 .prefix_with("MATERIALIZED")
             )
             rows = s.execute(
-                sa.select(
-                    Interaction.case_id,
-                    Interaction.id,
-                    Interaction.customer_id,
-                    Interaction.text,
-                    Interaction.engagement,
-                    Interaction.created_at,
-                    Identity.id.label("identity_id"),
-                    Identity.followers,
-                    Identity.verified,
-                    Identity.handle,
-                )
+                sa.select(*_POST_COLUMNS)
                 .join(cuts, cuts.c.case_id == Interaction.case_id)
                 .outerjoin(Identity, Identity.id == Interaction.identity_id)
                 .where(
@@ -296,14 +305,44 @@ class CrisisPlugin(DepartmentPlugin):
                 )
             )
             for r in rows:
-                out[r.case_id].append(
-                    _Post(r.id, r.customer_id, r.text, r.engagement, r.created_at,
-                          r.identity_id is not None, r.followers, r.verified, r.handle)
-                )  # fmt: skip
+                out[r.case_id].append(_post(r))
+            self._joined(s, part, out)
         for posts in out.values():  # ties at the cut-off time may bring a few more
             posts.sort(key=lambda p: (p.created_at, p.id), reverse=True)
             del posts[MAX_SCORED:]
         return out
+
+    def _joined(self, s: Session, case_ids: Sequence[int], out: dict[int, list[_Post]]) -> None:
+        """Add the posts of other people in the cases' public threads (each person has a
+        case of their own, but people joining a complaint's thread is what spreads it)."""
+        threads: dict[tuple[str, str], set[int]] = defaultdict(set)
+        for cid, channel, key in s.execute(
+            sa.select(Interaction.case_id, Interaction.channel, Interaction.thread_key)
+            .where(
+                Interaction.case_id.in_(case_ids),
+                Interaction.direction == "inbound",
+                Interaction.public.is_(True),
+                Interaction.thread_key.is_not(None),
+            )
+            .distinct()
+        ):
+            if key is not None and cid is not None:
+                threads[(channel, key)].add(cid)
+        for part in chunks(sorted(threads)):
+            rows = s.execute(
+                sa.select(*_POST_COLUMNS, Interaction.channel, Interaction.thread_key)
+                .outerjoin(Identity, Identity.id == Interaction.identity_id)
+                .where(
+                    sa.tuple_(Interaction.channel, Interaction.thread_key).in_(part),
+                    Interaction.direction == "inbound",
+                )
+                .order_by(Interaction.created_at.desc(), Interaction.id.desc())
+                .limit(MAX_SCORED * len(part))
+            )
+            for r in rows:
+                for cid in threads[(r.channel, r.thread_key)]:
+                    if r.case_id != cid:
+                        out[cid].append(_post(r))
 
     def score(self, s: Session, case: Case) -> tuple[float, dict[str, Any]]:
         """Return the case's virality risk and its evidence (see the module docstring)."""
@@ -321,6 +360,10 @@ class CrisisPlugin(DepartmentPlugin):
         runs only when it could matter, the velocity is left to :meth:`_Partial.finish`)."""
         own = [p for p in posts if p.customer_id == customer_id]
         others = [p for p in posts if p.customer_id != customer_id]
+        if prune and own and all(self._is_media(p) for p in own):
+            # The press writing in a customer's thread is evidence on that customer's case
+            # (media, below), not a crisis of its own.
+            return None
         followers = max((p.followers or 0 for p in own if p.has_identity), default=0)
         verified = any(p.verified for p in own if p.has_identity)
         top_w = max((weighted(p.engagement) for p in posts), default=0)

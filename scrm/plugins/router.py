@@ -200,10 +200,13 @@ class DefaultRouter:
     def _decide(
         self, it: InboundInteraction, c: Classification, rule: Rule | None
     ) -> RouteDecision:
+        department: str | None
         if c.kind is Kind.OTHER:
-            department = None if it.public else "support"
+            # A person wrote and no rule knows what it is: someone must look (triage), or
+            # for a private message, support.
+            department = "triage" if it.public else "support"
             why = (
-                "public message of no actionable kind"
+                "public message of no recognised kind"
                 if it.public
                 else "private message to the brand"
             )

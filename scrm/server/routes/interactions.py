@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from scrm.core import queries
 from scrm.core.app import Scrm
-from scrm.core.labels import LabelFix, correct_label
+from scrm.core.labels import LabelFix
 from scrm.core.models import Interaction
 from scrm.core.queries import InteractionOut
 from scrm.plugins.manual import ManualRecord
@@ -91,8 +91,5 @@ def correct_labels(
     app: App, interaction_id: IdPath, fix: LabelFix, who: WorkerKey
 ) -> InteractionOut:
     check_interaction(app, who, interaction_id)
-    with app.session() as s:
-        correct_label(
-            s, interaction_id, who.actor, **fix.model_dump(exclude_unset=True, exclude_none=True)
-        )
+    app.relabel(interaction_id, who.actor, **fix.model_dump(exclude_unset=True, exclude_none=True))
     return app.interaction(interaction_id)
