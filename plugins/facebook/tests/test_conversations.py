@@ -186,6 +186,17 @@ def test_a_reply_goes_to_the_case_customer_even_when_another_person_wrote_last(
 )
 def test_another_person_s_reply_by_webhook_gets_its_own_case(app: Scrm, fb) -> None:
     sophie_under_daniel(app, fb)
+    # Two customers answering the page's own top-level comment share its id as thread key.
+    page, maria, ben = (PAGE_ID, "Acme Türkiye"), ("300", "Maria Rossi"), ("400", "Ben Carter")
+    deliver(
+        app,
+        fb,
+        fb.comment("998877_7", "Kampanya yarın bitiyor!", sender=page, created_time=1520546000),
+        fb.comment("998877_8", "Kargom 5 gündür gelmedi!", parent_id="998877_7", sender=maria,
+                   created_time=1520546100),
+        fb.comment("998877_9", "Modemim bozuk geldi, değişim istiyorum", parent_id="998877_7",
+                   sender=ben, created_time=1520546200),
+    )  # fmt: skip
     assert {c: p for c, p in people_per_case(app).items() if len(p) != 1} == {}
 
 

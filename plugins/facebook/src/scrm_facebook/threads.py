@@ -10,7 +10,8 @@ top-level comment in Facebook's usual two levels, and deeper down the core joins
 to its parent's case through ``in_reply_to``.  A poll reads a post's comments with their
 parents' authors, so it does better (:class:`Conversations`): it keys each reply by the
 comment that started its conversation, and a customer's reply under *another* customer's
-comment starts a conversation of its own instead of joining theirs.
+comment (or under the page's own top-level comment) starts a conversation of its own instead
+of joining theirs.
 """
 
 from __future__ import annotations
