@@ -24,14 +24,7 @@ if TYPE_CHECKING:
     from scrm.core.app import Scrm
     from scrm.core.pipeline import IngestReport
 
-__all__ = [
-    "POST_FIELDS",
-    "PollResult",
-    "SignatureError",
-    "comment_interaction",
-    "poll",
-    "receive",
-]
+__all__ = ["POST_FIELDS", "PollResult", "SignatureError", "comment_interaction", "poll", "receive"]
 
 log = logging.getLogger(__name__)
 
