@@ -147,3 +147,26 @@ def test_phone_replies_become_the_agents_script(app):
     [out] = outbound(app, case_id)
     assert out.channel == "phone" and "Ali" in out.text
     assert app.case(case_id).first_response_at is not None
+
+
+def test_a_reply_answers_the_case_customer_not_whoever_wrote_last(app, cli):
+    now = datetime.now(UTC)
+
+    def say(n, author, minutes, **extra):
+        return message(n, channel="fakesocial", author=author, public=True, **extra) | {
+            "created_at": (now + timedelta(minutes=minutes)).isoformat()
+        }
+
+    # b answers a's message: the core puts it on a's case, whose customer is still a.
+    app.ingest([say("a1", "a", 0, thread_key="a1"), say("b1", "b", 1, in_reply_to="a1")])
+    case = app.cases()[0]
+    assert {i.external_id for i in app.case(case.id).interactions} == {"a1", "b1"}
+    app.workflow.reply(case.id, actor="ece", text="Merhaba")
+    app.workflow.deliver(now=now + timedelta(minutes=2))
+    assert (FakeSocial.sent[-1].in_reply_to, FakeSocial.sent[-1].to) == ("a1", "a")
+    # Once an agent merges b into a, b's latest message is the customer's.
+    b = next(i.customer_id for i in app.case(case.id).interactions if i.external_id == "b1")
+    cli("customers", "merge", str(b), str(case.customer_id))
+    app.workflow.reply(case.id, actor="ece", text="Merhaba")
+    app.workflow.deliver(now=now + timedelta(minutes=3))
+    assert (FakeSocial.sent[-1].in_reply_to, FakeSocial.sent[-1].to) == ("b1", "b")

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from scrm.core import assignment, escalation, loop, outbox, sla
 from scrm.core import cases as case_ops
+from scrm.core.customers import family_ids, root_ids
 from scrm.core.db import utcnow
 from scrm.core.models import (
     Agent,
@@ -91,11 +92,20 @@ class DeliveryReport:
 
 
 def _last_customer_message(session: Session, case: Case) -> Interaction | None:
-    return session.scalars(
+    """The latest message on ``case`` of its customer (or of a customer merged with them).
+
+    A case can hold another person's message too (a reply under the customer's comment);
+    a reply must still go to the customer it greets.  Anyone's latest is the fallback.
+    """
+    latest = (
         sa.select(Interaction)
         .where(Interaction.case_id == case.id, Interaction.direction == Direction.INBOUND.value)
         .order_by(Interaction.created_at.desc(), Interaction.id.desc())
-    ).first()
+    )
+    root = root_ids(session, [case.customer_id])[case.customer_id]
+    family = family_ids(session, root)
+    own = session.scalars(latest.where(Interaction.customer_id.in_(family))).first()
+    return own or session.scalars(latest).first()
 
 
 def queue_reply(

@@ -181,7 +181,9 @@ def test_poll_reads_every_page_and_resumes_from_its_cursor(
     rows = stored(app)
     assert set(rows) == {f"{PAGE_ID}_2", "2_30", "2_20", "2_10", "1_5"}
     assert rows[f"{PAGE_ID}_2"].direction == "outbound"
-    assert rows["2_20"].in_reply_to == "2_10" and rows["2_20"].thread_key == f"{PAGE_ID}_2"
+    # 2_20 answers another customer's comment: a conversation of its own, not theirs.
+    assert (rows["2_10"].thread_key, rows["2_20"].thread_key) == ("2_10", "2_20")
+    assert rows["2_20"].in_reply_to is None and rows["2_20"].case_id != rows["2_10"].case_id
     assert rows["2_30"].engagement == {
         "likes": 3,
         "shares": 0,

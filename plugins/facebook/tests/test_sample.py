@@ -5,7 +5,8 @@
 carry is not invented, so these differ on purpose: Messenger senders have no name, comments
 carry no like counts, the page's replies name no recipient, e-mail addresses are known
 only where a customer typed one into a Messenger message, and Messenger messages do not say
-which message they answer.
+which message they answer.  And a comment's conversation is the top-level comment, not the
+post the interchange lines name (see ``docs/channels/facebook.md``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,15 @@ def _interchange() -> list[InboundInteraction]:
     return [i for i in lines if i.channel == "facebook"]
 
 
+def _conversation(it: InboundInteraction) -> str | None:
+    """The thread key the plugin gives ``it``: a comment's top-level comment, or its parent."""
+    if not it.public or it.raw is None or it.raw.get("field") != "feed":
+        return it.thread_key
+    if it.in_reply_to:
+        return it.in_reply_to
+    return it.thread_key if it.direction is Direction.OUTBOUND else it.external_id
+
+
 def _native(channel: FacebookChannel) -> list[InboundInteraction]:
     out: list[InboundInteraction] = []
     with NATIVE.open("rb") as f:
@@ -46,7 +56,7 @@ def test_the_native_sample_yields_the_same_interactions(channel: FacebookChannel
         assert g.text == w.text, where
         # Messenger timestamps have milliseconds; the interchange lines were cut to seconds.
         assert g.created_at.replace(microsecond=0) == w.created_at, where
-        assert g.thread_key == w.thread_key, where
+        assert g.thread_key == _conversation(w), where
         assert g.direction == w.direction, where
         assert g.public == w.public, where
         assert g.author.external_id == w.author.external_id, where

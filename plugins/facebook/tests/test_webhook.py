@@ -108,7 +108,7 @@ def test_a_comment_becomes_a_public_inbound_interaction(channel: FacebookChannel
     assert it.author.external_id == "3088119634567890"
     assert it.author.display_name == "Cinderella Hoover"
     assert it.direction is Direction.INBOUND and it.public
-    assert it.thread_key == fb.post_id
+    assert it.thread_key == "998877_1234567"  # each commenter's comment is a conversation
     assert it.in_reply_to is None  # a top-level comment answers the post, not a message
     assert it.raw is not None and it.raw["value"]["verb"] == "add"
 
@@ -116,7 +116,25 @@ def test_a_comment_becomes_a_public_inbound_interaction(channel: FacebookChannel
 def test_a_reply_to_a_comment_points_at_it(channel: FacebookChannel, fb) -> None:
     [it] = channel.parse(fb.body(fb.comment("998877_2", parent_id="998877_1234567")))
     assert it.in_reply_to == "998877_1234567"
-    assert it.thread_key == fb.post_id
+    assert it.thread_key == "998877_1234567"  # the conversation of the comment it answers
+
+
+def test_the_pages_reply_joins_the_conversation_it_answers(channel: FacebookChannel, fb) -> None:
+    page = (fb.page_id, "Acme Türkiye")
+    reply = fb.comment("998877_5", "Merhaba!", parent_id="998877_1234567", sender=page)
+    top = fb.comment("998877_6", "Yorumlarınızı bekliyoruz", sender=page)
+    [it, own] = channel.parse(fb.body(reply, top))
+    assert (it.thread_key, it.in_reply_to) == ("998877_1234567", "998877_1234567")
+    # The page's top-level comment answers the post (a visitor's post is its conversation).
+    assert (own.thread_key, own.in_reply_to) == (fb.post_id, None)
+
+
+def test_a_comment_with_a_bad_parent_is_refused(channel: FacebookChannel, fb) -> None:
+    change = fb.comment()
+    change["value"]["parent_id"] = {"id": "1"}
+    with pytest.raises(ParseError) as err:
+        list(channel.parse(fb.body(change)))
+    assert err.value.field == "entry[0].changes[0].value.parent_id"
 
 
 def test_the_pages_own_comment_is_outbound(channel: FacebookChannel, fb) -> None:
@@ -133,6 +151,7 @@ def test_an_edit_is_a_new_record_pointing_at_the_original(channel: FacebookChann
     assert it.in_reply_to == "998877_1234567"
     assert it.text == "Kargom geldi, teşekkürler"
     assert it.created_at == datetime.fromtimestamp(1520545000, UTC)  # when it was edited
+    assert it.thread_key == "998877_1234567"  # the comment's own conversation
     [again] = channel.parse(body)
     assert again.external_id == it.external_id  # redelivery: same id, stored once
     [other] = channel.parse(fb.body(fb.comment(message="another edit", verb="edited")))
@@ -142,7 +161,7 @@ def test_an_edit_is_a_new_record_pointing_at_the_original(channel: FacebookChann
 def test_a_removal_is_recorded_not_deleted(channel: FacebookChannel, fb) -> None:
     [it] = channel.parse(fb.body(fb.comment(message=None, verb="remove")))
     assert it.external_id == "998877_1234567#removed"
-    assert it.in_reply_to == "998877_1234567"
+    assert it.in_reply_to == it.thread_key == "998877_1234567"
     assert it.text == ""
     assert it.raw is not None and it.raw["value"]["verb"] == "remove"
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from scrm.core.logsafe import loggable
 from scrm.core.schemas import Author, Direction, Engagement, InboundInteraction
 from scrm_facebook.channel import FacebookChannel
+from scrm_facebook.threads import Conversations, Place
 
 if TYPE_CHECKING:
     from scrm.core.app import Scrm
@@ -28,7 +29,7 @@ __all__ = ["POST_FIELDS", "PollResult", "SignatureError", "comment_interaction",
 log = logging.getLogger(__name__)
 
 POST_FIELDS = "id,message,created_time,updated_time,from"
-COMMENT_FIELDS = "id,message,created_time,from,parent{id},like_count,comment_count"
+COMMENT_FIELDS = "id,message,created_time,from,parent{id,from},like_count,comment_count"
 STATE_PLUGIN = "facebook"
 
 
@@ -70,14 +71,18 @@ def _time(value: Any) -> datetime:
 
 
 def comment_interaction(
-    ch: FacebookChannel, post_id: str, obj: Mapping[str, Any]
+    ch: FacebookChannel, post_id: str, obj: Mapping[str, Any], *, place: Place | None = None
 ) -> InboundInteraction | None:
-    """Map a Graph API comment object (from ``/{post-id}/comments``); None without an author."""
+    """Map a Graph API comment object (from ``/{post-id}/comments``); None without an author.
+
+    :param place: its conversation, as :class:`~scrm_facebook.threads.Conversations` found
+        from the post's comments; by default the comment alone decides it.
+    """
     sender = obj.get("from")
     if not isinstance(sender, dict) or not sender.get("id"):
         return None
     own = str(sender["id"]) == ch.settings.page_id
-    parent = obj.get("parent")
+    place = place or Conversations(post_id, ch.settings.page_id, [obj]).place(obj)
     return InboundInteraction(
         channel="facebook",
         external_id=str(obj["id"]),
@@ -86,8 +91,8 @@ def comment_interaction(
         author=Author(external_id=str(sender["id"]), display_name=sender.get("name")),
         direction=Direction.OUTBOUND if own else Direction.INBOUND,
         public=True,
-        thread_key=post_id,
-        in_reply_to=str(parent["id"]) if isinstance(parent, dict) and parent.get("id") else None,
+        thread_key=place.thread_key,
+        in_reply_to=place.in_reply_to,
         engagement=Engagement(
             likes=int(obj.get("like_count") or 0), replies=int(obj.get("comment_count") or 0)
         ),
@@ -163,11 +168,25 @@ def poll(app: Scrm, *, now: datetime | None = None) -> PollResult:
                     "limit": 100,
                 },
             )
+            # Newest first from Facebook; read the post's new comments, then hand them over
+            # oldest first, so that a comment is stored before the replies that answer it.
+            fresh: list[tuple[datetime, dict[str, Any]]] = []
             for obj in comments:
                 try:
-                    if _time(obj.get("created_time")) < since:
-                        break
-                    it = comment_interaction(ch, post_id, obj)
+                    at = _time(obj.get("created_time"))
+                except ValueError as exc:
+                    log.warning("skipping comment %s: %s", obj.get("id"), loggable(exc))
+                    result.skipped += 1
+                    continue
+                if at < since:
+                    break
+                fresh.append((at, obj))
+            fresh.sort(key=lambda pair: pair[0])
+            author = Conversations.author(post)
+            talk = Conversations(post_id, ch.settings.page_id, [o for _, o in fresh], author)
+            for _, obj in fresh:
+                try:
+                    it = comment_interaction(ch, post_id, obj, place=talk.place(obj))
                 except (KeyError, ValueError) as exc:  # ValidationError is a ValueError
                     # A validation error quotes the input (names, text): content, not an id.
                     log.warning("skipping comment %s: %s", obj.get("id"), loggable(exc))

@@ -19,6 +19,7 @@ from typing import Any
 
 from scrm.core.channel import ParseError
 from scrm.core.schemas import Attachment, Author, Direction, InboundInteraction
+from scrm_facebook.threads import comment_thread
 
 __all__ = [
     "FeedMapper",
@@ -186,8 +187,12 @@ class FeedMapper:
             external_id=_str(sender, "id", f"{where}.from"), display_name=sender.get("name")
         )
         created = _seconds(value.get("created_time"), f"{where}.created_time")
-        parent = value.get("parent_id")
-        in_reply_to = parent if item == "comment" and parent and parent != post_id else None
+        own = author.external_id == self.page_id
+        parent = _str(value, "parent_id", where) if value.get("parent_id") else None
+        in_reply_to = parent if item == "comment" and parent != post_id else None
+        thread = post_id
+        if item == "comment":
+            thread = comment_thread(ext, in_reply_to, post_id, own=own)
         text = value.get("message")
         if verb != "remove" and not isinstance(text, str):
             if item != "comment":
@@ -202,7 +207,6 @@ class FeedMapper:
         elif verb == "remove":
             ext, in_reply_to, text = f"{ext}#removed", ext, ""
             created = _changed_at(entry, created)
-        own = author.external_id == self.page_id
         return InboundInteraction(
             channel="facebook",
             external_id=ext,
@@ -211,7 +215,7 @@ class FeedMapper:
             author=self.page() if own and not author.display_name else author,
             direction=Direction.OUTBOUND if own else Direction.INBOUND,
             public=True,
-            thread_key=post_id,
+            thread_key=thread,
             in_reply_to=in_reply_to,
             raw={"field": "feed", "value": value},
         )
