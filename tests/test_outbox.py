@@ -157,16 +157,19 @@ def test_a_reply_answers_the_case_customer_not_whoever_wrote_last(app, cli):
             "created_at": (now + timedelta(minutes=minutes)).isoformat()
         }
 
-    # b answers a's message: the core puts it on a's case, whose customer is still a.
+    # b answers a's message: b gets a case of their own, a's case stays a's.
     app.ingest([say("a1", "a", 0, thread_key="a1"), say("b1", "b", 1, in_reply_to="a1")])
-    case = app.cases()[0]
-    assert {i.external_id for i in app.case(case.id).interactions} == {"a1", "b1"}
+    by_id = {i.external_id: i for i in app.interactions()}
+    case = app.case(by_id["a1"].case_id)
+    assert {i.external_id for i in case.interactions} == {"a1"}
+    assert by_id["b1"].case_id not in (None, case.id)
     app.workflow.reply(case.id, actor="ece", text="Merhaba")
     app.workflow.deliver(now=now + timedelta(minutes=2))
     assert (FakeSocial.sent[-1].in_reply_to, FakeSocial.sent[-1].to) == ("a1", "a")
-    # Once an agent merges b into a, b's latest message is the customer's.
-    b = next(i.customer_id for i in app.case(case.id).interactions if i.external_id == "b1")
-    cli("customers", "merge", str(b), str(case.customer_id))
+    # Once an agent merges b into a, b's next message there is the customer's.
+    cli("customers", "merge", str(by_id["b1"].customer_id), str(case.customer_id))
+    app.ingest([say("b2", "b", 2, in_reply_to="a1")])
+    assert {i.external_id for i in app.case(case.id).interactions} == {"a1", "out-1", "b2"}
     app.workflow.reply(case.id, actor="ece", text="Merhaba")
     app.workflow.deliver(now=now + timedelta(minutes=3))
-    assert (FakeSocial.sent[-1].in_reply_to, FakeSocial.sent[-1].to) == ("b1", "b")
+    assert (FakeSocial.sent[-1].in_reply_to, FakeSocial.sent[-1].to) == ("b2", "b")

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from scrm_facebook.sync import receive
 
 from scrm.core.app import Scrm
@@ -167,8 +166,8 @@ def sophie_under_daniel(app: Scrm, fb) -> None:
 def test_a_reply_goes_to_the_case_customer_even_when_another_person_wrote_last(
     app: Scrm, cli, fb, graph: FakeGraph
 ) -> None:
-    """A webhook does not say whose comment a reply is under, so another person's reply
-    under Daniel's comment lands on his case; scrm still answers Daniel, by name."""
+    """Another person's reply under Daniel's comment does not make his case theirs: scrm
+    still answers Daniel, by name, on his comment."""
     posted = answer_comments(graph)
     sophie_under_daniel(app, fb)
     case_id = by_id(app)["998877_1"].case_id
@@ -179,11 +178,6 @@ def test_a_reply_goes_to_the_case_customer_even_when_another_person_wrote_last(
     assert sent.form()["message"].startswith("Merhaba Daniel,")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the core places a message on the case of the message it answers whoever wrote "
-    "it; a webhook cannot tell whose comment is the parent (docs/channels/facebook.md)",
-)
 def test_another_person_s_reply_by_webhook_gets_its_own_case(app: Scrm, fb) -> None:
     sophie_under_daniel(app, fb)
     # Two customers answering the page's own top-level comment share its id as thread key.
