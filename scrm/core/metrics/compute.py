@@ -4,7 +4,7 @@ Each additive quantity (counts, sums) is computed once, grouped by (slice key, c
 Python adds those few rows up into the slices, the channels, the social and traditional
 sides and the total.  Percentiles are not additive: the durations of the period's cases
 (first response and resolution together) and the backlog's ages each get one statement
-that answers every grouping at once (:func:`scrm.core.metrics.sql.percentiles`).  Five
+that answers every grouping at once (:func:`scrm.core.metrics.sql.percentiles`).  Six
 statements in all (more with business time):
 
 1. the period's cases with their SLA alerts, promises and public messages, by (slice,
@@ -12,7 +12,8 @@ statements in all (more with business time):
 2. the period's first-response and resolution durations: percentiles;
 3. the backlog at ``as_of``: count and ages' percentiles;
 4. promises made in the period;
-5. messages in the period, per local day.
+5. messages in the period, per local day;
+6. the waits recorded on the period's traditional contacts (``raw.wait_seconds``).
 
 No query returns one row per case or per message: the percentile statements return each
 (slice, channel) group's durations as one string, which Python sorts (one integer per case
@@ -57,6 +58,7 @@ from scrm.core.metrics.sql import (
     grouped_values,
     percentiles,
     percentiles_of,
+    wait_seconds,
 )
 from scrm.core.models import Case, FollowUp, Interaction, SlaAlert
 from scrm.core.schemas import BusinessCalendar
@@ -74,6 +76,8 @@ HISTOGRAM = (
     ("> 1 day", 86400, None),
 )
 NO_RESPONSE = "no response"
+#: A recorded wait longer than a day is a typing error, not a queue: it is left out.
+MAX_WAIT = 86400
 TOTAL = "all"
 #: Days per statement of the daily series: three parameters per day stay under SQLite's
 #: historical limit of 999 host parameters.
@@ -144,6 +148,7 @@ class Computed:
             volume_out=int(v["volume_out"]),
             cases_opened=int(v["cases"]),
             first_response=dur("fr"),
+            contact_wait=dur("wait"),
             resolution=dur("res"),
             sla=sla,
             backlog=Backlog(count=int(v["backlog"]), median_age=age_med, p90_age=age_p90),
@@ -458,6 +463,33 @@ class _Runner:
         for metric, values in found.items():
             self.store_pct(metric, values)
 
+    # -- waits before an agent answered ---------------------------------------------------
+
+    def contact_waits(self) -> None:
+        """Percentiles of ``raw.wait_seconds`` of the period's inbound traditional contacts."""
+        if not self.q.traditional:
+            return
+        i = Interaction
+        frm: FromClause = i.__table__
+        if self.q.by == "channel":
+            key: Any = i.channel
+        else:
+            frm = self.dim.join(frm.outerjoin(Case.__table__, Case.id == i.case_id))
+            key = self.dim.value()
+        wait = wait_seconds(self.s, i.raw, MAX_WAIT)
+        src = (
+            sa.select(key.label("key"), i.channel.label("channel"), wait.label("d"))
+            .select_from(frm)
+            .where(
+                i.created_at >= self.q.start,
+                i.created_at < self.q.end,
+                i.direction == "inbound",
+                i.channel.in_(sorted(self.q.traditional)),
+                wait.is_not(None),
+            )
+        )
+        self.store_pct("wait", percentiles(self.s, self.groupings(), src)["d"])
+
     # -- backlog at as_of ----------------------------------------------------------------
 
     def backlog(self) -> None:
@@ -641,6 +673,7 @@ def compute(session: Session, q: Query) -> Computed:
     r = _Runner(session, q)
     r.case_sums()
     r.case_percentiles()
+    r.contact_waits()
     r.backlog()
     r.follow_up_sums()
     r.interaction_sums()

@@ -39,6 +39,7 @@ __all__ = [
     "percentiles",
     "percentiles_of",
     "side_expr",
+    "wait_seconds",
 ]
 
 PERCENTILES = (0.5, 0.9)
@@ -97,6 +98,25 @@ def epoch(session: Session, col: Any) -> ColumnElement[int]:
     if session.get_bind().dialect.name == "postgresql":
         return sa.cast(sa.func.floor(sa.extract("epoch", col)), sa.BigInteger)
     return sa.cast(sa.func.strftime("%s", col), sa.BigInteger)
+
+
+def wait_seconds(session: Session, raw: Any, most: int) -> ColumnElement[Any]:
+    """Whole seconds of ``raw.wait_seconds`` when it is a JSON number from 0 to ``most``,
+    else NULL, on both databases.
+
+    The tests are nested CASEs, evaluated in order: a string, an object or a huge number
+    there is NULL, never a failed cast.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        number = sa.func.jsonb_typeof(raw.op("->")("wait_seconds")) == "number"
+        value: Any = sa.cast(raw.op("->>")("wait_seconds"), sa.Numeric)
+        whole: Any = sa.func.floor(value)
+    else:
+        number = sa.func.json_type(raw, "$.wait_seconds").in_(("integer", "real"))
+        value = sa.func.json_extract(raw, "$.wait_seconds")
+        whole = value  # CAST truncates, which is floor for the values let through
+    in_range = sa.case((value.between(0, most), sa.cast(whole, sa.BigInteger)), else_=None)
+    return sa.case((number, in_range), else_=None)
 
 
 def side_expr(channel: Any, traditional: Sequence[str]) -> ColumnElement[str]:
