@@ -114,7 +114,7 @@ def scrm_config(scrm_database_url: str, request: pytest.FixtureRequest) -> Confi
         ({}, 10_000, "high"),
         ({"router": {"priority": {"reach_followers": 500}}}, 499, "normal"),
         ({"router": {"priority": {"reach_followers": 500}}}, 500, "high"),
-        ({"router": {"priority": {"reach_followers": None}}}, 5_000_000, "normal"),
+        ({"router": {"priority": {"reach_followers": 0}}}, 5_000_000, "normal"),
     ],
     indirect=["scrm_config"],
 )

@@ -17,8 +17,8 @@ raise its category's priority.  A deployment that wants a channel served differe
 so with a rule (``match = { channel = [...] }`` or ``{ public = true }``)::
 
     [plugins.router.priority]
-    reach_followers = 10000          # unset to ignore the audience
-    customer = { vip = true }        # customer attributes that make a case high
+    reach_followers = 10000          # 0 ignores the audience
+    customer = { vip = true }        # customer attributes that make a case high; {} none
     negative_sentiment = -0.9        # unset by default
 
 Example::
@@ -119,16 +119,16 @@ class PrioritySettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reach_followers: int | None = Field(
+    reach_followers: int = Field(
         default=10_000,
-        ge=1,
+        ge=0,
         description="A complaint or question whose author has at least this many followers is "
-        "high (a large audience, on whichever channel it is known); unset: audience ignored.",
+        "high (a large audience, on whichever channel it is known); 0: audience ignored.",
     )
-    customer: dict[str, Any] | None = Field(
+    customer: dict[str, Any] = Field(
         default_factory=lambda: {"vip": True},
         description="Customer attributes (all equal) that make a complaint or question high; "
-        "unset: none.",
+        "{}: none.",
     )
     negative_sentiment: float | None = Field(
         default=None,
@@ -173,7 +173,7 @@ def priority_for(
         attrs = customer.attributes if customer else {}
         if s.customer and all(attrs.get(k) == v for k, v in s.customer.items()):
             return Priority.HIGH, f"customer {s.customer}"
-        if s.reach_followers is not None and (followers or 0) >= s.reach_followers:
+        if s.reach_followers and (followers or 0) >= s.reach_followers:
             return Priority.HIGH, f"audience of {followers} followers >= {s.reach_followers}"
     if (
         c.kind is Kind.COMPLAINT

@@ -4,7 +4,7 @@ Each additive quantity (counts, sums) is computed once, grouped by (slice key, c
 Python adds those few rows up into the slices, the channels, the social and traditional
 sides and the total.  Percentiles are not additive: the durations of the period's cases
 (first response and resolution together) and the backlog's ages each get one statement
-that answers every grouping at once (:func:`scrm.core.metrics.sql.percentiles`).  Six
+that answers every grouping at once (:func:`scrm.core.metrics.sql.percentiles`).  Five
 statements in all (more with business time):
 
 1. the period's cases with their SLA alerts, promises and public messages, by (slice,
@@ -12,8 +12,8 @@ statements in all (more with business time):
 2. the period's first-response and resolution durations: percentiles;
 3. the backlog at ``as_of``: count and ages' percentiles;
 4. promises made in the period;
-5. messages in the period, per local day;
-6. the waits recorded on the period's traditional contacts (``raw.wait_seconds``).
+5. messages in the period, per local day, with the waits recorded on the traditional
+   contacts (``raw.wait_seconds``) as one string per group.
 
 No query returns one row per case or per message: the percentile statements return each
 (slice, channel) group's durations as one string, which Python sorts (one integer per case
@@ -54,8 +54,11 @@ from scrm.core.metrics.sql import (
     DIMENSIONS,
     Dimension,
     Groupings,
+    Runs,
+    concat_values,
     epoch,
     grouped_values,
+    parse_values,
     percentiles,
     percentiles_of,
     wait_seconds,
@@ -463,33 +466,6 @@ class _Runner:
         for metric, values in found.items():
             self.store_pct(metric, values)
 
-    # -- waits before an agent answered ---------------------------------------------------
-
-    def contact_waits(self) -> None:
-        """Percentiles of ``raw.wait_seconds`` of the period's inbound traditional contacts."""
-        if not self.q.traditional:
-            return
-        i = Interaction
-        frm: FromClause = i.__table__
-        if self.q.by == "channel":
-            key: Any = i.channel
-        else:
-            frm = self.dim.join(frm.outerjoin(Case.__table__, Case.id == i.case_id))
-            key = self.dim.value()
-        wait = wait_seconds(self.s, i.raw, MAX_WAIT)
-        src = (
-            sa.select(key.label("key"), i.channel.label("channel"), wait.label("d"))
-            .select_from(frm)
-            .where(
-                i.created_at >= self.q.start,
-                i.created_at < self.q.end,
-                i.direction == "inbound",
-                i.channel.in_(sorted(self.q.traditional)),
-                wait.is_not(None),
-            )
-        )
-        self.store_pct("wait", percentiles(self.s, self.groupings(), src)["d"])
-
     # -- backlog at as_of ----------------------------------------------------------------
 
     def backlog(self) -> None:
@@ -574,14 +550,21 @@ class _Runner:
         # Add up in one fixed order, (day, key, channel) with no key first, whatever order
         # the database returns its groups in: the float sums do not depend on the plan.
         rows.sort(key=lambda r: (r["n"], r["key"] is not None, r["key"] or "", r["channel"]))
+        waits: Runs = {}
         for values in rows:
             n, k, ch = values.pop("n"), values.pop("key"), values.pop("channel")
+            found = parse_values(values.pop("waits"))
+            if found:
+                waits.setdefault((k, ch), [[]])[0].extend(found)
             self.add(k, ch, values)
             day = days[n][0]
             for ns, nk in (("key", k), ("channel", ch), ("total", TOTAL)):
                 acc = self.out.daily[(ns, nk, day)]
                 for name, value in values.items():
                     acc[name] += float(value or 0)
+        for run in waits.values():
+            run[0].sort()
+        self.store_pct("wait", percentiles_of(self.groupings(), waits)["d"])
 
     def _interaction_rows(
         self, first: int, days: list[tuple[date, datetime, datetime]]
@@ -621,6 +604,10 @@ class _Runner:
             key = self.dim.value()
         inbound = i.direction == "inbound"
         scored = sa.and_(inbound, i.sentiment_score.is_not(None))
+        # The wait before an agent answered, of the traditional contacts that record it; the
+        # JSON is read only for them.
+        traditional = sa.and_(inbound, i.channel.in_(sorted(q.traditional)))
+        wait = sa.case((traditional, wait_seconds(self.s, i.raw, MAX_WAIT)), else_=None)
         stmt = (
             sa.select(
                 day.label("n"),
@@ -635,6 +622,7 @@ class _Runner:
                 _sum(sa.and_(inbound, i.sentiment == "positive")).label("pos"),
                 _sum(sa.and_(inbound, i.sentiment == "neutral")).label("neu"),
                 _sum(sa.and_(inbound, i.sentiment == "negative")).label("neg"),
+                concat_values(self.s, wait).label("waits"),
             )
             .select_from(frm)
             .where(*in_days)
@@ -673,7 +661,6 @@ def compute(session: Session, q: Query) -> Computed:
     r = _Runner(session, q)
     r.case_sums()
     r.case_percentiles()
-    r.contact_waits()
     r.backlog()
     r.follow_up_sums()
     r.interaction_sums()

@@ -34,8 +34,10 @@ __all__ = [
     "Dimension",
     "Groupings",
     "Runs",
+    "concat_values",
     "epoch",
     "grouped_values",
+    "parse_values",
     "percentiles",
     "percentiles_of",
     "side_expr",
@@ -185,23 +187,25 @@ def grouped_values(session: Session, source: Select[Any], columns: Sequence[str]
     crosses into Python.
     """
     src = source.subquery("metric_source")
-    if session.get_bind().dialect.name == "postgresql":
-
-        def concat(col: Any) -> Any:
-            return sa.func.string_agg(sa.cast(col, sa.Text), ",")
-
-    else:
-
-        def concat(col: Any) -> Any:
-            return sa.func.group_concat(col)
-
-    stmt = sa.select(src.c.key, src.c.channel, *(concat(src.c[c]) for c in columns)).group_by(
-        src.c.key, src.c.channel
-    )
+    stmt = sa.select(
+        src.c.key, src.c.channel, *(concat_values(session, src.c[c]) for c in columns)
+    ).group_by(src.c.key, src.c.channel)
     runs: Runs = {}
     for key, channel, *texts in session.connection().execute(stmt):
-        runs[(key, channel)] = [sorted(map(int, t.split(","))) if t else [] for t in texts]
+        runs[(key, channel)] = [sorted(parse_values(t)) for t in texts]
     return runs
+
+
+def concat_values(session: Session, col: Any) -> ColumnElement[Any]:
+    """The group's non-NULL integers of ``col`` as one comma-separated string (or NULL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return sa.func.string_agg(sa.cast(col, sa.Text), ",")
+    return sa.func.group_concat(col)
+
+
+def parse_values(text: str | None) -> list[int]:
+    """The integers of a :func:`concat_values` string."""
+    return list(map(int, text.split(","))) if text else []
 
 
 def percentiles_of(
