@@ -4,7 +4,10 @@ replies are worded for the channel; phone waits are reported beside social respo
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
+import statistics
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from helpers import message
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from scrm.core.app import Scrm
 from scrm.core.config import Config
@@ -338,3 +343,42 @@ def test_phone_waits_are_reported_beside_the_social_first_response(app: Scrm, cl
     assert by_department["total"]["contact_wait"]["count"] == 5
     page = render_html(r)
     assert "wait for an agent, median" in page and "<td>4m 00s</td>" in page
+
+
+EXAMPLE_DAYS = itertools.count(1000)
+# NUL is left out: PostgreSQL's JSONB cannot store it (a problem of ingest, not of the report).
+TEXT = st.text(st.characters(blacklist_characters="\x00"), max_size=8)
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**20), max_value=10**20)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3),
+    max_leaves=5,
+)
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(waits=st.lists(JSON_VALUES, min_size=1, max_size=6))
+def test_any_recorded_wait_is_counted_only_when_it_is_a_wait(app: Scrm, waits: list[Any]) -> None:
+    # Each example writes its own day and reports on that day only.
+    day = T + timedelta(days=next(EXAMPLE_DAYS))
+    tag = day.strftime("%Y%m%d")
+    app.ingest(
+        [
+            message(f"w{tag}-{n}", "Hattım çekmiyor", channel="phone", author=f"+90532{n:07d}")
+            | {"created_at": day.isoformat(), "raw": {"wait_seconds": wait}}
+            for n, wait in enumerate(waits)
+        ]
+    )
+    good = sorted(
+        math.floor(w)
+        for w in waits
+        if isinstance(w, int | float) and not isinstance(w, bool) and 0 <= w <= 86_400
+    )
+    r = generate_report(app, start=day, end=day + timedelta(hours=1), now=day, notify=False)
+    assert r.total.contact_wait.count == len(good)
+    assert r.total.contact_wait.median == (statistics.median(good) if good else None)
