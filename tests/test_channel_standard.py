@@ -231,6 +231,8 @@ def test_every_template_for_every_channel_and_language_fits_the_channel() -> Non
             assert asks_for_dm(public_contact), book.category
             phone_contact = book.render("contact", lang, channel="phone")[0]
             assert phone_contact != book.render("contact", lang, channel="email")[0]
+            letter = book.render("acknowledge", lang, channel="fax", customer_name="Ayşe")[0]
+            assert letter.startswith(("Sayın Ayşe", "Dear Ayşe")), book.category
     assert rendered == 8 * 5 * len(CHANNELS) * 2
 
 

@@ -7,6 +7,8 @@ exact definition of every metric is in ``docs/reports.md``; in short, over a per
 ``[start, end)``:
 
 * volume and sentiment: the messages created in the period;
+* waits for an agent (a phone queue): the period's inbound traditional contacts that record
+  ``raw.wait_seconds``;
 * response and resolution times, SLA compliance, reopen rate, CSAT and public answers:
   the cases *opened* in the period (merged-away duplicates excluded);
 * promises kept or broken: the follow-ups *made* in the period;
