@@ -83,6 +83,10 @@ def generate(n: int, departments: list[int], seed: int = 42) -> dict[str, list[d
                 "created_at": when,
                 "sentiment_score": score,
                 "sentiment": _sentiment(score),
+                # A call's wait before an agent answered, as the manual channel records it.
+                "raw": {"wait_seconds": rng.randint(20, 900)}
+                if channel == "phone" and direction == "inbound"
+                else None,
             }
         )
 

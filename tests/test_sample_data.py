@@ -32,6 +32,7 @@ PHONE_KEYS = {
     "agent",
     "text",
     "duration_seconds",
+    "wait_seconds",
     "subject",
     "in_reply_to",
 }
@@ -156,6 +157,11 @@ def test_every_phone_record_has_the_manual_channel_shape(records):
             assert r["duration_seconds"] is None, where
         else:
             assert isinstance(r["duration_seconds"], int) and r["duration_seconds"] > 0, where
+        # The wait before an agent answered: recorded on every inbound call, nowhere else.
+        if (r["channel"], r["direction"]) == ("phone", "inbound"):
+            assert isinstance(r["wait_seconds"], int) and 0 <= r["wait_seconds"] <= 3600, where
+        else:
+            assert r["wait_seconds"] is None, where
 
 
 def test_ids_are_unique_per_channel_except_engagement_updates(interactions):

@@ -25,6 +25,8 @@ _SHOWN = [
     "cases_opened",
     "first_response_median",
     "first_response_p90",
+    "contact_wait_median",
+    "contact_wait_p90",
     "resolution_median",
     "resolution_p90",
     "sla_first_response_compliance",

@@ -5,10 +5,19 @@ steps, and reply templates per language with the placeholders ``{customer_name}`
 ``{case_number}`` and ``{agent}``.  Every reply sent from a template records the template
 and the playbook version, so answers stay consistent and auditable.  The shipped set lives
 in ``scrm/data/playbooks``; ``[cases] playbooks = "folder"`` replaces it.
+
+A template can have channel variants (``[variants.<style>.<template>]``), chosen by the
+channel of the reply (:func:`style_for`): ``public`` (a public social post), ``private`` (a
+social private message), ``email``, ``phone`` (phone calls and walk-ins: the agent's
+script) and ``letter`` (letters and faxes).  A style without its own variant uses the
+template itself.  Whatever a customer reached the brand by, they are answered on it: a
+playbook whose text for an e-mail, phone, letter, fax or walk-in customer asks them to
+send a DM or private message is refused when loaded.
 """
 
 from __future__ import annotations
 
+import re
 import string
 import tomllib
 from collections.abc import Iterator
@@ -17,12 +26,71 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-__all__ = ["PLACEHOLDERS", "Playbook", "PlaybookError", "PlaybookSet", "load_playbooks"]
+__all__ = [
+    "PLACEHOLDERS",
+    "STYLES",
+    "Playbook",
+    "PlaybookError",
+    "PlaybookSet",
+    "asks_for_dm",
+    "load_playbooks",
+    "style_for",
+]
 
 PLACEHOLDERS = frozenset({"customer_name", "case_number", "agent"})
 TEMPLATE_NAMES = ("acknowledge", "contact", "investigating", "solution", "resolved")
+
+Style = Literal["public", "private", "email", "phone", "letter"]
+#: Every reply style, in the order ``scrm playbook show`` lists them.
+STYLES: tuple[Style, ...] = ("public", "private", "email", "phone", "letter")
+#: The styles of customers who did not write on a social network: asking them for a DM is
+#: sending them to a channel they never used.
+OFF_SOCIAL: tuple[Style, ...] = ("email", "phone", "letter")
+_STYLE_OF_CHANNEL: dict[str, Style] = {
+    "email": "email",
+    "phone": "phone",
+    "walk_in": "phone",
+    "letter": "letter",
+    "fax": "letter",
+}
+_DM = re.compile(
+    r"\bDMs?\b|direct message|private message|özel mesaj|doğrudan mesaj|\bmessenger\b",
+    re.IGNORECASE,
+)
+
+
+def style_for(channel: str | None, public: bool = False) -> Style:
+    """Return the reply style of a reply on ``channel``: the traditional channels and e-mail
+    by name; any other channel (a social network) ``public`` or ``private``."""
+    if channel in _STYLE_OF_CHANNEL:
+        return _STYLE_OF_CHANNEL[channel]
+    return "public" if public else "private"
+
+
+def asks_for_dm(text: str) -> bool:
+    """Whether ``text`` sends the customer to a DM or private message (English or Turkish)."""
+    return _DM.search(text) is not None
+
+
+def _check_placeholders(where: str, text: str) -> None:
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+    unknown = fields - PLACEHOLDERS
+    if unknown:
+        raise ValueError(
+            f"{where} uses unknown placeholders {sorted(unknown)}; allowed: {sorted(PLACEHOLDERS)}"
+        )
 
 
 class PlaybookError(ValueError):
@@ -48,6 +116,10 @@ class Playbook(BaseModel):
     checklist: tuple[str, ...] = ()
     sla: SlaOverrides = Field(default_factory=SlaOverrides)
     templates: dict[str, dict[str, str]] = Field(default_factory=dict)
+    variants: dict[Style, dict[str, dict[str, str]]] = Field(
+        default_factory=dict,
+        description="Per reply style, templates that replace the default ones on that style.",
+    )
 
     @field_validator("templates")
     @classmethod
@@ -56,25 +128,56 @@ class Playbook(BaseModel):
             if not by_lang:
                 raise ValueError(f"template {name!r} has no language")
             for lang, text in by_lang.items():
-                try:
-                    fields = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
-                except ValueError as exc:
-                    raise ValueError(f"templates.{name}.{lang}: {exc}") from None
-                unknown = fields - PLACEHOLDERS
-                if unknown:
-                    raise ValueError(
-                        f"templates.{name}.{lang} uses unknown placeholders {sorted(unknown)}; "
-                        f"allowed: {sorted(PLACEHOLDERS)}"
-                    )
+                _check_placeholders(f"templates.{name}.{lang}", text)
         return v
 
-    def render(self, template: str, language: str | None, **values: object) -> tuple[str, str]:
-        """Fill template ``template`` in ``language`` (English, then any, as fallback).
+    @model_validator(mode="after")
+    def _variants(self) -> Playbook:
+        for style, templates in self.variants.items():
+            for name, by_lang in templates.items():
+                where = f"variants.{style}.{name}"
+                if name not in self.templates:
+                    raise ValueError(f"{where}: no template {name!r} to vary")
+                if not by_lang:
+                    raise ValueError(f"{where} has no language")
+                for lang, text in by_lang.items():
+                    _check_placeholders(f"{where}.{lang}", text)
+        for style in OFF_SOCIAL:
+            for name in self.templates:
+                for lang, text in self.texts(name, style).items():
+                    if asks_for_dm(text):
+                        where = (
+                            f"variants.{style}.{name}.{lang}"
+                            if name in self.variants.get(style, {})
+                            else f"templates.{name}.{lang}"
+                        )
+                        raise ValueError(
+                            f"{where} asks {style} customers for a DM or private message; "
+                            f"write a [variants.{style}.{name}] for them"
+                        )
+        return self
+
+    def texts(self, template: str, style: Style | None = None) -> dict[str, str]:
+        """The texts by language of ``template`` on ``style``: its variant, else the template."""
+        variant = self.variants.get(style, {}).get(template) if style else None
+        return variant or self.templates.get(template) or {}
+
+    def render(
+        self,
+        template: str,
+        language: str | None,
+        *,
+        channel: str | None = None,
+        public: bool = False,
+        **values: object,
+    ) -> tuple[str, str]:
+        """Fill template ``template`` in ``language`` (English, then any, as fallback), in its
+        variant for a reply on ``channel`` (public or not) when it has one.
 
         :returns: the text and the language actually used.
         :raises PlaybookError: if the playbook has no such template.
         """
-        by_lang = self.templates.get(template)
+        by_lang = self.texts(template, style_for(channel, public) if channel else None)
         if not by_lang:
             have = ", ".join(sorted(self.templates)) or "none"
             raise PlaybookError(

@@ -144,6 +144,8 @@ def queue_reply(
         text, _ = book.render(
             template,
             case.language,
+            channel=channel or last.channel,
+            public=last.public if public is None else public,
             customer_name=(case.customer.display_name or "").split(" ")[0] or None,
             case_number=case.id,
             agent=(agent.display_name or agent.username) if agent else actor,

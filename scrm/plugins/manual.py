@@ -6,7 +6,11 @@ native record (one JSON object per line in ``scrm ingest --channel phone FILE``)
     {"record_id": "CALL-2024-0001", "channel": "phone", "received_at": "2024-10-21T10:05:00+03:00",
      "caller": {"name": "Ayşe Yılmaz", "phone": "+90 532 111 22 33", "email": null, "address": null},
      "direction": "inbound", "agent": "mehmet", "text": "...", "duration_seconds": 240,
-     "subject": null, "in_reply_to": null}
+     "wait_seconds": 95, "subject": null, "in_reply_to": null}
+
+``wait_seconds`` (optional, phone) is how long the caller waited before an agent answered;
+the whole record is kept as the interaction's ``raw``, so it is ``raw.wait_seconds`` there,
+the same place a call system writing the interchange format puts it.
 
 The caller's identity is their phone number, else their e-mail address, else their name
 and address; the same phone or e-mail seen on another channel links to the same customer.
@@ -78,6 +82,13 @@ class ManualRecord(BaseModel):
     agent: str | None = None
     text: str = Field(min_length=1, max_length=100_000)
     duration_seconds: int | None = Field(default=None, ge=0)
+    wait_seconds: int | None = Field(
+        default=None,
+        ge=0,
+        le=86_400,
+        description="Phone: how long the caller waited (queue) before an agent answered; "
+        "reported by `scrm report` beside the social first-response times.",
+    )
     subject: str | None = None
     in_reply_to: str | None = None
     customer_id: int | None = Field(

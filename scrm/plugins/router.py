@@ -5,8 +5,21 @@ hold decides what it sets (department, priority, pool) and the defaults decide t
 Defaults: complaints and questions go to support, leads to sales, ideas to R&D, praise to
 marketing; spam opens no case (it is kept and auditable, never deleted).  Messages of kind
 "other" open a support case when written to the brand privately (someone is waiting for
-an answer) and no case when they are public chatter.  Priority follows urgency: legal or
-safety threats are urgent, churn threats and public complaints high.
+an answer) and no case when they are public chatter.
+
+Priority is one standard for every channel: it comes from what was said, who said it and
+how far it can reach, never from the channel alone, so the same complaint by phone, e-mail,
+Facebook or Twitter/X gets the same priority (and so the same SLA deadlines).  Legal or
+safety threats are urgent; churn threats, customers with the configured attributes (VIP),
+authors with at least ``reach_followers`` followers, and (when configured) very negative
+messages are high; praise, ideas and other messages low; the rest normal.  A playbook can
+raise its category's priority.  A deployment that wants a channel served differently says
+so with a rule (``match = { channel = [...] }`` or ``{ public = true }``)::
+
+    [plugins.router.priority]
+    reach_followers = 10000          # 0 ignores the audience
+    customer = { vip = true }        # customer attributes that make a case high; {} none
+    negative_sentiment = -0.9        # unset by default
 
 Example::
 
@@ -49,7 +62,15 @@ from scrm.core.schemas import (
 )
 from scrm.core.text import normalize
 
-__all__ = ["DefaultRouter", "Match", "RouterSettings", "Rule", "plugin", "priority_for"]
+__all__ = [
+    "DefaultRouter",
+    "Match",
+    "PrioritySettings",
+    "RouterSettings",
+    "Rule",
+    "plugin",
+    "priority_for",
+]
 
 KIND_DEPARTMENT: dict[Kind, str | None] = {
     Kind.COMPLAINT: "support",
@@ -93,26 +114,75 @@ class Rule(BaseModel):
     pool: str | None = None
 
 
+class PrioritySettings(BaseModel):
+    """What raises a message above normal besides its urgency flags; the same on every channel."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reach_followers: int = Field(
+        default=10_000,
+        ge=0,
+        description="A complaint or question whose author has at least this many followers is "
+        "high (a large audience, on whichever channel it is known); 0: audience ignored.",
+    )
+    customer: dict[str, Any] = Field(
+        default_factory=lambda: {"vip": True},
+        description="Customer attributes (all equal) that make a complaint or question high; "
+        "{}: none.",
+    )
+    negative_sentiment: float | None = Field(
+        default=None,
+        ge=-1.0,
+        le=0.0,
+        description="A complaint whose sentiment score is at or below this is high; unset: off.",
+    )
+
+
 class RouterSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rules: list[Rule] = Field(default_factory=list)
+    priority: PrioritySettings = Field(default_factory=PrioritySettings)
     kinds: dict[Kind, str | None] = Field(
         default_factory=dict, description="Override the default department per kind."
     )
 
 
-def priority_for(classification: Classification) -> tuple[Priority, str]:
-    """Return the priority a classification deserves, and why."""
-    flags = set(classification.urgency)
+def priority_for(
+    classification: Classification,
+    *,
+    followers: int | None = None,
+    customer: CustomerInfo | None = None,
+    settings: PrioritySettings | None = None,
+) -> tuple[Priority, str]:
+    """Return the priority a message deserves, and why: from its content, its author's
+    audience and the customer, never from its channel.
+
+    The ``public`` urgency flag does not count: the classifier sets it for any negative
+    public post, so counting it would serve social customers first.  A public post's risk
+    is its audience, which ``reach_followers`` measures.
+    """
+    s = settings or PrioritySettings()
+    c = classification
+    flags = set(c.urgency)
     if flags & {"legal", "safety"}:
         return Priority.URGENT, "legal or safety threat"
     if "churn" in flags:
         return Priority.HIGH, "churn threat"
-    if classification.kind is Kind.COMPLAINT and "public" in flags:
-        return Priority.HIGH, "public complaint"
-    if classification.kind in (Kind.PRAISE, Kind.IDEA, Kind.OTHER):
-        return Priority.LOW, f"{classification.kind.value}"
+    if c.kind in (Kind.COMPLAINT, Kind.QUESTION):
+        attrs = customer.attributes if customer else {}
+        if s.customer and all(attrs.get(k) == v for k, v in s.customer.items()):
+            return Priority.HIGH, f"customer {s.customer}"
+        if s.reach_followers and (followers or 0) >= s.reach_followers:
+            return Priority.HIGH, f"audience of {followers} followers >= {s.reach_followers}"
+    if (
+        c.kind is Kind.COMPLAINT
+        and s.negative_sentiment is not None
+        and c.sentiment_score <= s.negative_sentiment
+    ):
+        return Priority.HIGH, f"sentiment {c.sentiment_score} <= {s.negative_sentiment}"
+    if c.kind in (Kind.PRAISE, Kind.IDEA, Kind.OTHER):
+        return Priority.LOW, f"{c.kind.value}"
     return Priority.NORMAL, "default"
 
 
@@ -195,10 +265,14 @@ class DefaultRouter:
             if check.matched:
                 chosen = rule
                 break
-        return self._decide(interaction, classification, chosen), checks
+        return self._decide(interaction, classification, customer, chosen), checks
 
     def _decide(
-        self, it: InboundInteraction, c: Classification, rule: Rule | None
+        self,
+        it: InboundInteraction,
+        c: Classification,
+        customer: CustomerInfo | None,
+        rule: Rule | None,
     ) -> RouteDecision:
         department: str | None
         if c.kind is Kind.OTHER:
@@ -213,7 +287,9 @@ class DefaultRouter:
         else:
             department = self.kind_department.get(c.kind, "support")
             why = f"kind {c.kind.value}"
-        priority, pwhy = priority_for(c)
+        priority, pwhy = priority_for(
+            c, followers=it.author.followers, customer=customer, settings=self.settings.priority
+        )
         book = self.playbooks.playbooks.get(c.category) if self.playbooks else None
         if book is not None and c.kind in (Kind.COMPLAINT, Kind.QUESTION):
             # The category's written guide names its owner and the least priority it deserves.

@@ -1,8 +1,11 @@
 """The built-in SLA policies: deadlines by priority, refined by rules and playbooks.
 
-Phone, letter and e-mail customers get the same clocks as social ones unless a rule says
-otherwise.  The policy of a case is chosen in this order: the first ``[[plugins.sla.rules]]``
-whose ``match`` holds (priority, channel, department, category, kind), else the priority's
+One standard for every channel: the default policies depend on the priority alone (and a
+playbook's category), never on the channel, so phone, letter, fax, walk-in and e-mail
+customers get the same clocks as social ones.  A deployment that wants a channel on other
+clocks says so explicitly with a rule whose ``match`` names the channel (see below).  The
+policy of a case is chosen in this order: the first ``[[plugins.sla.rules]]`` whose
+``match`` holds (priority, channel, department, category, kind), else the priority's
 policy; then the category's playbook ``[sla]`` overrides what it names.  Durations count in
 business time when the policy names a calendar::
 
@@ -23,6 +26,12 @@ business time when the policy names a calendar::
     name = "sales leads answer fast"
     match = { kind = ["lead"] }
     first_response = "PT1H"
+
+    # An explicit, deliberate per-channel policy (none by default):
+    [[plugins.sla.rules]]
+    name = "letters by post"
+    match = { channel = ["letter"] }
+    first_response = "P2D"
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ exact definition of every metric is in ``docs/reports.md``; in short, over a per
 ``[start, end)``:
 
 * volume and sentiment: the messages created in the period;
+* waits for an agent (a phone queue): the period's inbound traditional contacts that record
+  ``raw.wait_seconds``;
 * response and resolution times, SLA compliance, reopen rate, CSAT and public answers:
   the cases *opened* in the period (merged-away duplicates excluded);
 * promises kept or broken: the follow-ups *made* in the period;
@@ -50,6 +52,8 @@ PARITY_METRICS: list[tuple[str, str, str, str, _Getter]] = [
     ("first_response_median", "First response, median", "seconds", "lower", lambda g: g.first_response.median),
     ("first_response_p90", "First response, p90", "seconds", "lower", lambda g: g.first_response.p90),
     ("first_response_business_median", "First response, median (business time)", "seconds", "lower", lambda g: g.first_response.business_median),
+    ("contact_wait_median", "Wait for an agent (phone queue), median", "seconds", "lower", lambda g: g.contact_wait.median),
+    ("contact_wait_p90", "Wait for an agent (phone queue), p90", "seconds", "lower", lambda g: g.contact_wait.p90),
     ("resolution_median", "Resolution, median", "seconds", "lower", lambda g: g.resolution.median),
     ("resolution_p90", "Resolution, p90", "seconds", "lower", lambda g: g.resolution.p90),
     ("resolution_business_median", "Resolution, median (business time)", "seconds", "lower", lambda g: g.resolution.business_median),

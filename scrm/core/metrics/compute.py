@@ -12,7 +12,8 @@ statements in all (more with business time):
 2. the period's first-response and resolution durations: percentiles;
 3. the backlog at ``as_of``: count and ages' percentiles;
 4. promises made in the period;
-5. messages in the period, per local day.
+5. messages in the period, per local day, with the waits recorded on the traditional
+   contacts (``raw.wait_seconds``) as one string per group.
 
 No query returns one row per case or per message: the percentile statements return each
 (slice, channel) group's durations as one string, which Python sorts (one integer per case
@@ -53,10 +54,14 @@ from scrm.core.metrics.sql import (
     DIMENSIONS,
     Dimension,
     Groupings,
+    Runs,
+    concat_values,
     epoch,
     grouped_values,
+    parse_values,
     percentiles,
     percentiles_of,
+    wait_seconds,
 )
 from scrm.core.models import Case, FollowUp, Interaction, SlaAlert
 from scrm.core.schemas import BusinessCalendar
@@ -74,6 +79,8 @@ HISTOGRAM = (
     ("> 1 day", 86400, None),
 )
 NO_RESPONSE = "no response"
+#: A recorded wait longer than a day is a typing error, not a queue: it is left out.
+MAX_WAIT = 86400
 TOTAL = "all"
 #: Days per statement of the daily series: three parameters per day stay under SQLite's
 #: historical limit of 999 host parameters.
@@ -144,6 +151,7 @@ class Computed:
             volume_out=int(v["volume_out"]),
             cases_opened=int(v["cases"]),
             first_response=dur("fr"),
+            contact_wait=dur("wait"),
             resolution=dur("res"),
             sla=sla,
             backlog=Backlog(count=int(v["backlog"]), median_age=age_med, p90_age=age_p90),
@@ -542,14 +550,21 @@ class _Runner:
         # Add up in one fixed order, (day, key, channel) with no key first, whatever order
         # the database returns its groups in: the float sums do not depend on the plan.
         rows.sort(key=lambda r: (r["n"], r["key"] is not None, r["key"] or "", r["channel"]))
+        waits: Runs = {}
         for values in rows:
             n, k, ch = values.pop("n"), values.pop("key"), values.pop("channel")
+            found = parse_values(values.pop("waits"))
+            if found:
+                waits.setdefault((k, ch), [[]])[0].extend(found)
             self.add(k, ch, values)
             day = days[n][0]
             for ns, nk in (("key", k), ("channel", ch), ("total", TOTAL)):
                 acc = self.out.daily[(ns, nk, day)]
                 for name, value in values.items():
                     acc[name] += float(value or 0)
+        for run in waits.values():
+            run[0].sort()
+        self.store_pct("wait", percentiles_of(self.groupings(), waits)["d"])
 
     def _interaction_rows(
         self, first: int, days: list[tuple[date, datetime, datetime]]
@@ -589,6 +604,10 @@ class _Runner:
             key = self.dim.value()
         inbound = i.direction == "inbound"
         scored = sa.and_(inbound, i.sentiment_score.is_not(None))
+        # The wait before an agent answered, of the traditional contacts that record it; the
+        # JSON is read only for them.
+        traditional = sa.and_(inbound, i.channel.in_(sorted(q.traditional)))
+        wait = sa.case((traditional, wait_seconds(self.s, i.raw, MAX_WAIT)), else_=None)
         stmt = (
             sa.select(
                 day.label("n"),
@@ -603,6 +622,7 @@ class _Runner:
                 _sum(sa.and_(inbound, i.sentiment == "positive")).label("pos"),
                 _sum(sa.and_(inbound, i.sentiment == "neutral")).label("neu"),
                 _sum(sa.and_(inbound, i.sentiment == "negative")).label("neg"),
+                concat_values(self.s, wait).label("waits"),
             )
             .select_from(frm)
             .where(*in_days)

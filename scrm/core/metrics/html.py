@@ -303,6 +303,37 @@ def _response_chart(r: Report) -> str:
     )  # fmt: skip
 
 
+def _waits(r: Report) -> str:
+    """Time to reach a person: each channel's first response beside the traditional waits."""
+    rows = []
+    for g in [*r.channels, *r.sides]:
+        if not g.cases_opened and not g.contact_wait.count:
+            continue
+        name = str(g.key) if g in r.channels else f"all {g.key}"
+        cells = (
+            name,
+            r.channel_sides.get(str(g.key), "") if g in r.channels else "",
+            human_duration(g.first_response.median),
+            human_duration(g.contact_wait.median),
+            human_duration(g.contact_wait.p90),
+            str(g.contact_wait.count),
+        )
+        rows.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
+    if not rows:
+        return ""
+    head = "".join(
+        f"<th>{_e(h)}</th>"
+        for h in ("channel", "side", "first response, median", "wait for an agent, median",
+                  "wait for an agent, p90", "waits recorded")
+    )  # fmt: skip
+    return (
+        "<p class='note'>Before the first response, a phone caller first waits for an agent: "
+        "the waits recorded on the period's traditional contacts (<code>wait_seconds</code>) "
+        "beside each channel's first response.</p>"
+        f'<div class="scroll"><table class="waits"><tr>{head}</tr>{"".join(rows)}</table></div>'
+    )
+
+
 def _sla_chart(r: Report) -> str:
     rows = []
     for clock, label in (
@@ -466,6 +497,7 @@ def render_html(r: Report) -> str:
         _sentiment_chart(r),
         "<h2>Response times per channel</h2>",
         _response_chart(r),
+        _waits(r),
         "<h2>SLA compliance</h2>",
         _sla_chart(r),
         f"<h2>Channel parity (tolerance ±{r.tolerance_percent:g})</h2><p class='note'>{_e(summary)} "

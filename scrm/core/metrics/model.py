@@ -102,6 +102,9 @@ class GroupMetrics(_Frozen):
     volume_out: int = 0
     cases_opened: int = 0
     first_response: Durations
+    contact_wait: Durations = Durations(count=0)
+    """How long traditional-channel customers waited before an agent answered (a phone
+    queue): the period's inbound contacts that record it (``raw.wait_seconds``)."""
     resolution: Durations
     sla: dict[str, SlaClock]
     backlog: Backlog

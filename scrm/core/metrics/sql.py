@@ -34,11 +34,14 @@ __all__ = [
     "Dimension",
     "Groupings",
     "Runs",
+    "concat_values",
     "epoch",
     "grouped_values",
+    "parse_values",
     "percentiles",
     "percentiles_of",
     "side_expr",
+    "wait_seconds",
 ]
 
 PERCENTILES = (0.5, 0.9)
@@ -97,6 +100,25 @@ def epoch(session: Session, col: Any) -> ColumnElement[int]:
     if session.get_bind().dialect.name == "postgresql":
         return sa.cast(sa.func.floor(sa.extract("epoch", col)), sa.BigInteger)
     return sa.cast(sa.func.strftime("%s", col), sa.BigInteger)
+
+
+def wait_seconds(session: Session, raw: Any, most: int) -> ColumnElement[Any]:
+    """Whole seconds of ``raw.wait_seconds`` when it is a JSON number from 0 to ``most``,
+    else NULL, on both databases.
+
+    The tests are nested CASEs, evaluated in order: a string, an object or a huge number
+    there is NULL, never a failed cast.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        number = sa.func.jsonb_typeof(raw.op("->")("wait_seconds")) == "number"
+        value: Any = sa.cast(raw.op("->>")("wait_seconds"), sa.Numeric)
+        whole: Any = sa.func.floor(value)
+    else:
+        number = sa.func.json_type(raw, "$.wait_seconds").in_(("integer", "real"))
+        value = sa.func.json_extract(raw, "$.wait_seconds")
+        whole = value  # CAST truncates, which is floor for the values let through
+    in_range = sa.case((value.between(0, most), sa.cast(whole, sa.BigInteger)), else_=None)
+    return sa.case((number, in_range), else_=None)
 
 
 def side_expr(channel: Any, traditional: Sequence[str]) -> ColumnElement[str]:
@@ -165,23 +187,25 @@ def grouped_values(session: Session, source: Select[Any], columns: Sequence[str]
     crosses into Python.
     """
     src = source.subquery("metric_source")
-    if session.get_bind().dialect.name == "postgresql":
-
-        def concat(col: Any) -> Any:
-            return sa.func.string_agg(sa.cast(col, sa.Text), ",")
-
-    else:
-
-        def concat(col: Any) -> Any:
-            return sa.func.group_concat(col)
-
-    stmt = sa.select(src.c.key, src.c.channel, *(concat(src.c[c]) for c in columns)).group_by(
-        src.c.key, src.c.channel
-    )
+    stmt = sa.select(
+        src.c.key, src.c.channel, *(concat_values(session, src.c[c]) for c in columns)
+    ).group_by(src.c.key, src.c.channel)
     runs: Runs = {}
     for key, channel, *texts in session.connection().execute(stmt):
-        runs[(key, channel)] = [sorted(map(int, t.split(","))) if t else [] for t in texts]
+        runs[(key, channel)] = [sorted(parse_values(t)) for t in texts]
     return runs
+
+
+def concat_values(session: Session, col: Any) -> ColumnElement[Any]:
+    """The group's non-NULL integers of ``col`` as one comma-separated string (or NULL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return sa.func.string_agg(sa.cast(col, sa.Text), ",")
+    return sa.func.group_concat(col)
+
+
+def parse_values(text: str | None) -> list[int]:
+    """The integers of a :func:`concat_values` string."""
+    return list(map(int, text.split(","))) if text else []
 
 
 def percentiles_of(

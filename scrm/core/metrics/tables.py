@@ -18,6 +18,9 @@ COLUMNS: list[tuple[str, str]] = [
     ("first_response_p90", "1st resp. p90"),
     ("first_response_business_median", "1st resp. median (business)"),
     ("first_response_business_p90", "1st resp. p90 (business)"),
+    ("contact_wait_count", "waits recorded"),
+    ("contact_wait_median", "wait for an agent, median"),
+    ("contact_wait_p90", "wait for an agent, p90"),
     ("resolution_median", "resolution median"),
     ("resolution_p90", "resolution p90"),
     ("resolution_business_median", "resolution median (business)"),
@@ -59,6 +62,9 @@ def flat(g: GroupMetrics) -> dict[str, Any]:
         row[f"{name}_p90"] = d.p90
         row[f"{name}_business_median"] = d.business_median
         row[f"{name}_business_p90"] = d.business_p90
+    row["contact_wait_count"] = g.contact_wait.count
+    row["contact_wait_median"] = g.contact_wait.median
+    row["contact_wait_p90"] = g.contact_wait.p90
     for clock, c in g.sla.items():
         row[f"sla_{clock}_met"] = c.met
         row[f"sla_{clock}_breached"] = c.breached
