@@ -270,3 +270,32 @@ def test_chasing(text: str, chasing: bool) -> None:
 )
 def test_gratitude(text: str, thanks: bool) -> None:
     assert is_gratitude(text, None) is thanks
+
+
+# -- agents move messages ---------------------------------------------------------------------
+
+
+def test_an_agent_splits_a_message_out_and_moves_it_back_and_the_times_follow(
+    app: Scrm, cli: Any
+) -> None:
+    say(
+        app,
+        message("c1", "@Acme faturam iki kez kesildi", thread_key="c1"),
+        brand("b1", "Merhaba, inceliyoruz.", to="c1", minutes=10, thread_key="c1"),
+        message("c2", "@Acme bir de modemim bozuldu", minutes=20, thread_key="c1",
+                in_reply_to="b1"),
+    )  # fmt: skip
+    first = case_of(app, "c1")
+    assert case_of(app, "c2") == first
+    ids = {i.external_id: i.id for i in app.interactions()}
+    out = cli("case", "move", str(ids["c1"])).stdout  # the opening message, split out
+    split = case_of(app, "c1")
+    assert split != first and f"is on case {split}" in out
+    # The old case now opens at its next customer message; its answer came before that.
+    old = app.case(first)
+    assert old.opened_at == T0.replace(minute=20) and old.first_response_at is None
+    assert "message_moved" in events(app, first) and "opened" in events(app, split)
+    cli("case", "move", str(ids["c1"]), "--to", str(first))
+    back = app.case(first)
+    assert back.opened_at == T0 and back.first_response_at == T0.replace(minute=10)
+    assert cli("case", "move", str(ids["c1"]), "--to", str(first), expect=1).exit_code == 1

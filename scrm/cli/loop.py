@@ -126,6 +126,22 @@ def merge_cases(obj: CliContext, source: int, target: int, actor: str) -> None:
     click.echo(f"case {source} merged into case {target}")
 
 
+@click.command("move")
+@click.argument("interaction_id", type=int)
+@click.option("--to", "to_case", type=int, default=None,
+              help="The case to move the message to; without it, the message is split out "
+              "into a case of its own.")  # fmt: skip
+@actor_option
+@click.pass_obj
+def move_message(obj: CliContext, interaction_id: int, to_case: int | None, actor: str) -> None:
+    """Move message INTERACTION_ID to another case, or split it out into a new one."""
+    try:
+        info = obj.app().workflow.move_message(interaction_id, to_case, actor=actor)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"interaction {interaction_id} is on case {info.id}")
+
+
 @click.command("link")
 @click.argument("case_ids", type=int, nargs=-1, required=True)
 @click.option("--incident", required=True, help="Incident name (created if new).")
@@ -490,7 +506,7 @@ def register(cli: click.Group) -> None:
     assert isinstance(case_group, click.Group)
     for name, status in ACTIONS.items():
         case_group.add_command(_action(name, status))
-    for cmd in (assign, promise, rate, merge_cases, link):
+    for cmd in (assign, promise, rate, merge_cases, move_message, link):
         case_group.add_command(cmd)
     for cmd in (reply, outbox_group, sla_group, playbook_group, agents_group):
         cli.add_command(cmd)

@@ -444,11 +444,12 @@ def reset(
 def repair_times(case: Case, messages: list[Message]) -> None:
     """Make a case's times agree with its messages, whatever order they arrived in.
 
-    For a case an agent acted on, which is not replayed: it opened at its earliest customer
-    message, and its first response is the earliest brand message after that.
+    For a case an agent acted on, which is not replayed, and after an agent moved messages
+    between cases: it opened at its earliest customer message, and its first response is
+    the earliest brand message after that.
     """
     first = _first_customer(messages)
-    if first is not None and first.at < case.opened_at:
+    if first is not None and first.at != case.opened_at:
         case.opened_at = first.at
         case.subject = (first.subject or first.text)[:255]
     answers = [

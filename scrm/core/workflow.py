@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from scrm.core import assignment, escalation, loop, outbox, sla
+from scrm.core import assignment, conversation, escalation, loop, outbox, sla
 from scrm.core import cases as case_ops
 from scrm.core.customers import family_ids, root_ids
 from scrm.core.db import utcnow
@@ -505,6 +505,9 @@ class Workflow:
             target.last_activity_at = max(target.last_activity_at, source.last_activity_at)
             target.version += 1
             loop.refresh_follow_up_due(s, target)
+            merged = conversation.stored_messages(s, [target_id]).get(target_id, [])
+            if merged:
+                conversation.repair_times(target, merged)
             case_ops.add_event(
                 s,
                 target,
@@ -522,6 +525,75 @@ class Workflow:
                 actor=actor,
             )
             return case_ops.case_info(target)
+
+    def move_message(
+        self, interaction_id: int, to_case: int | None, *, actor: str
+    ) -> CaseInfo:
+        """Move a message to case ``to_case``, or split it out into a case of its own (None).
+
+        Both cases' open and first-response times follow their messages (and so do the
+        metrics built on them); each case gets an event naming the message and the agent.
+        """
+        now = utcnow()
+        with self._tx() as (s, after):
+            it = s.get(Interaction, interaction_id)
+            if it is None:
+                raise NotFound(f"no interaction {interaction_id}")
+            source = self._case(s, it.case_id) if it.case_id is not None else None
+            if to_case is None:
+                if it.customer_id is None:
+                    raise ValueError(f"interaction {interaction_id} has no customer to open a case for")
+                target = self._split_case(s, it, source, now)
+            else:
+                target = self._case(s, to_case)
+                if source is not None and source.id == target.id:
+                    raise ValueError(f"interaction {interaction_id} is already on case {to_case}")
+            it.case_id = target.id
+            s.flush()
+            for case, note in (
+                (source, f"message {interaction_id} moved to case {target.id}"),
+                (target, f"message {interaction_id} moved here"
+                 + (f" from case {source.id}" if source is not None else "")),
+            ):  # fmt: skip
+                if case is None:
+                    continue
+                case_ops.add_event(s, case, "message_moved", actor=actor, at=now, note=note,
+                                   data={"interaction": interaction_id})  # fmt: skip
+                messages = conversation.stored_messages(s, [case.id]).get(case.id, [])
+                if messages:
+                    conversation.repair_times(case, messages)
+                case.version += 1
+            if to_case is None:
+                after.add("case_opened", case=case_ops.case_info(target))
+            return case_ops.case_info(target)
+
+    def _split_case(self, s: Session, it: Interaction, source: Case | None, now: datetime) -> Case:
+        """A new case for a message an agent split out: like its old case, its own customer."""
+        route = (it.labels or {}).get("route") or {}
+        kind = it.kind if it.kind not in (None, "other", "spam") else "question"
+        case = Case(
+            customer_id=it.customer_id,
+            department_id=source.department_id if source is not None else None,
+            channel=it.channel,
+            kind=kind,
+            category=it.category or (source.category if source is not None else "other"),
+            priority=route.get("priority") or (source.priority if source else "normal"),
+            status=CaseStatus.NEW.value,
+            language=it.language,
+            subject=(it.subject or it.text)[:255],
+            opened_at=it.created_at,
+            last_activity_at=it.created_at,
+            reopen_count=0,
+            escalation_level=0,
+            version=1,
+        )
+        s.add(case)
+        s.flush()
+        case_ops.apply_sla(case, self.app.hooks.choose_sla(case_ops.case_info(case)))
+        case_ops.add_event(s, case, "opened", actor="system", at=case.opened_at,
+                           to_value=case.status, note=f"split out of case {source.id}"
+                           if source is not None else "split out")  # fmt: skip
+        return case
 
     def reply_incident(
         self,
