@@ -247,6 +247,7 @@ def test_within_a_batch_an_empty_profile_field_erases_nothing(app: Scrm) -> None
     ("text", "chasing"),
     [
         ("Hala kimse aramadı", True),
+        ("24 saat içinde arayacaktınız, 2 gün oldu arayan soran yok", True),
         ("2 gün oldu kimse aramadı, internet hala yok", True),
         ("still waiting for the call you promised", True),
         ("Nobody has called me back", True),

@@ -111,7 +111,8 @@ _CHASING = re.compile(
     r"(?:haven't|have not|never) (?:heard|received|got)(?: anything| back| a (?:call|reply))?|"
     r"where is (?:my|the) (?:call|reply|refund)|any update|"
     r"hala (?:bekliyorum|ses yok|donus yok|aranmadim|kimse)|kimse (?:aramadi|donmedi|donus yapmadi|ilgilenmedi)|"
-    r"(?:geri )?donus (?:yapilmadi|yok|alamadim)|aranmadim|ses seda yok|haber yok)"
+    r"(?:geri )?donus (?:yapilmadi|yok|alamadim)|aranmadim|ses seda yok|haber yok|"
+    r"arayan (?:soran )?yok)"
 )
 
 
