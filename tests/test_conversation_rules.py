@@ -3,6 +3,7 @@ docs/complaint-loop.md, through the Python API and the CLI, on SQLite and Postgr
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -300,3 +301,22 @@ def test_an_agent_splits_a_message_out_and_moves_it_back_and_the_times_follow(
     back = app.case(first)
     assert back.opened_at == T0 and back.first_response_at == T0.replace(minute=10)
     assert cli("case", "move", str(ids["c1"]), "--to", str(first), expect=1).exit_code == 1
+
+
+def test_silence_after_a_proposed_solution_closes_the_case(app: Scrm, cli: Any) -> None:
+    say(app, message("c1", "@Acme faturam iki kez kesildi", thread_key="c1"))
+    case_id = case_of(app, "c1")
+    assert case_id is not None
+    cli("case", "propose", str(case_id), "--note", "iade yapıldı")
+    proposed = app.case(case_id)
+    assert proposed.status == "solution_proposed"
+    assert app.workflow.close_silent(now=proposed.last_activity_at + timedelta(days=6)) == []
+    assert app.workflow.close_silent(now=proposed.last_activity_at + timedelta(days=8)) == [
+        case_id
+    ]
+    closed = app.case(case_id)
+    assert closed.status == "closed" and closed.resolved_at is not None
+    assert [e.to_value for e in closed.events if e.action == "status"][-2:] == [
+        "resolved",
+        "closed",
+    ]

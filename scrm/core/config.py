@@ -120,6 +120,11 @@ class CasesConfig(BaseModel):
         description="A customer's message continues their open case waiting on them (the DM "
         "with the details asked for, the call about the tweet) on any channel within this time.",
     )
+    close_after_silence: timedelta | None = Field(
+        default=timedelta(days=7),
+        description="A case whose proposed solution got no answer for this long is resolved "
+        "and closed (by `scrm sla check` and the worker); unset: never.",
+    )
     reopen_window: timedelta = Field(
         default=timedelta(days=7),
         description="A message in a closed case's thread reopens it within this time after "

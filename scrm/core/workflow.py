@@ -595,6 +595,34 @@ class Workflow:
                            if source is not None else "split out")  # fmt: skip
         return case
 
+    def close_silent(self, now: datetime | None = None) -> list[int]:
+        """Resolve and close the cases whose proposed solution met silence.
+
+        A case in ``solution_proposed`` with no activity for ``cases.close_after_silence``
+        is taken as accepted: resolved, then closed, each with an event saying why.
+        :returns: the ids of the cases closed.
+        """
+        window = self.config.close_after_silence
+        if window is None:
+            return []
+        now = now or utcnow()
+        closed = []
+        with self._tx() as (s, after):
+            for case in s.scalars(
+                sa.select(Case)
+                .where(
+                    Case.status == CaseStatus.SOLUTION_PROPOSED.value,
+                    Case.last_activity_at <= now - window,
+                )
+                .order_by(Case.id)
+                .with_for_update(skip_locked=True)
+            ):
+                note = f"no answer for {window} after the solution was proposed"
+                for to in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
+                    self._transition(s, after, case, to, actor="system", note=note, now=now)
+                closed.append(case.id)
+        return closed
+
     def reply_incident(
         self,
         incident: str,
