@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from helpers import T0, message
+from serverkit import SyncClient, auth, make_key
 
 from scrm import hookimpl
 from scrm.core import audit, labels, webhooks
@@ -37,6 +38,7 @@ from scrm.core.models import (
 from scrm.core.privacy import EXPIRED, erase_customer
 from scrm.core.retention import apply_retention
 from scrm.core.state import set_state
+from scrm.server import create_app
 
 MARK = "zq7mark9x"
 PHONE = "+90 532 771 04 93"
@@ -355,8 +357,47 @@ def test_export_gives_everything_about_the_person(app, cli, tmp_path):
     assert case["csat"]["score"] == 4
     assert any(e["note"] and MARK in e["note"] for e in case["events"])
     assert case["follow_ups"] and data["outbox"] and data["label_corrections"]
+    [merge] = data["merges"]
+    assert (merge["source_id"], merge["target_id"]) == (ids["b"], ids["a"])
+    assert merge["reason"] == f"same person: {MARK}" and merge["actor"] == "agent1"
+    # The rejects naming the person (the ones erasure deletes), and only those.
+    [reject] = data["rejects"]
+    assert f"tw-{MARK}-bad" in reject["payload"] and reject["reason"]
     stdout = cli("customers", "export", str(ids["b"])).stdout
     assert json.loads(stdout)["customer_id"] == ids["a"]
+
+
+def strict_json(text: str) -> Any:
+    """Parse JSON as the standard defines it: NaN and Infinity are not numbers there."""
+
+    def refuse(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_export_is_valid_json_when_stored_numbers_are_not_finite(app, cli):
+    ids = plant(app)
+    with app.session() as s:
+        s.execute(
+            sa.update(Interaction)
+            .where(Interaction.id == ids["first"])
+            .values(reach=float("inf"), sentiment_score=float("nan"))
+        )
+        if app.engine.dialect.name == "sqlite":  # PostgreSQL's JSON cannot hold NaN at all
+            s.execute(
+                sa.update(Interaction)
+                .where(Interaction.id == ids["first"])
+                .values(raw={"score": float("nan"), "ratio": float("-inf"), "ok": 1.5})
+            )
+    data = strict_json(cli("customers", "export", str(ids["a"])).stdout)
+    first = next(i for i in data["interactions"] if i["id"] == ids["first"])
+    assert first["reach"] is None and first["sentiment_score"] is None
+    if app.engine.dialect.name == "sqlite":
+        assert first["raw"] == {"score": None, "ratio": None, "ok": 1.5}
+    client = SyncClient(create_app(app))
+    r = client.get(f"/api/v1/customers/{ids['a']}/export", headers=auth(make_key(app, "admin")))
+    assert r.status_code == 200 and strict_json(r.text)["customer_id"] == ids["a"]
 
 
 def test_retention_dry_run_then_apply(app, cli):

@@ -62,6 +62,7 @@ from scrm.core.redaction import (
     erase_free_text,
     ids_only,
     needle_variants,
+    person_identifiers,
 )
 
 if TYPE_CHECKING:
@@ -178,12 +179,7 @@ def erase_customer(session: Session, customer_id: int, actor: str, hooks: Hooks)
         for i in identities
         if not i.external_id.startswith(TOMBSTONE_PREFIX)
     ]
-    person = [
-        v
-        for i in identities
-        for v in (i.external_id, i.handle, i.email, i.phone, i.phone and i.phone.lstrip("+"))
-        if v
-    ] + [v for c in customers for v in (c.email, c.phone) if v]
+    person = person_identifiers(customers, identities)
     case_ids = list(session.scalars(sa.select(Case.id).where(Case.customer_id.in_(family))))
     ident_ids = [i.id for i in identities]
     messages = list(
