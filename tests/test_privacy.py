@@ -16,12 +16,21 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from helpers import T0, message
-from serverkit import SyncClient, auth, make_key
+from serverkit import (
+    FB_PAGE,
+    SyncClient,
+    auth,
+    body_of,
+    facebook_signature,
+    make_key,
+    server_config,
+)
 
 from scrm import hookimpl
 from scrm.core import audit, labels, webhooks
 from scrm.core import customers as customer_ops
 from scrm.core import inbox as inbox_ops
+from scrm.core.config import RetentionConfig
 from scrm.core.db import utcnow
 from scrm.core.models import (
     Case,
@@ -29,13 +38,14 @@ from scrm.core.models import (
     Customer,
     FollowUp,
     Identity,
+    InboxPayload,
     Interaction,
     LabelCorrection,
     OutboxMessage,
     WebhookDelivery,
     WebhookSubscription,
 )
-from scrm.core.privacy import EXPIRED, erase_customer
+from scrm.core.privacy import ERASED, EXPIRED, erase_customer
 from scrm.core.retention import apply_retention
 from scrm.core.state import set_state
 from scrm.server import create_app
@@ -435,3 +445,77 @@ def test_retention_dry_run_then_apply(app, cli):
     # The command reports per class; nothing is configured in the CLI's own config.
     out = cli("retention", "apply", "--dry-run")
     assert "nothing to do" in out.stdout or "would go" in out.stdout
+
+
+def messenger(*events: tuple[str, str, str], time: int = 1520544816000) -> dict[str, Any]:
+    """A page webhook body with one Messenger message per ``(mid, sender, text)``."""
+    return {
+        "object": "page",
+        "entry": [
+            {
+                "id": FB_PAGE,
+                "time": time,
+                "messaging": [
+                    {
+                        "sender": {"id": sender},
+                        "recipient": {"id": FB_PAGE},
+                        "timestamp": 1520544815000,
+                        "message": {"mid": mid, "text": text},
+                    }
+                    for mid, sender, text in events
+                ],
+            }
+        ],
+    }
+
+
+def test_a_redelivered_erased_message_keeps_no_body(app, cli, scrm_database_url):
+    app.config = server_config(scrm_database_url, process_webhooks=False)
+    client = SyncClient(create_app(app))
+    theirs = (f"m.{MARK}", f"{MARK}-psid", f"Siparişim nerede? {MARK}@example.com")
+    other = ("m.other", "ctrl-psid", f"Kargom gecikti {CONTROL}")
+
+    def deliver(payload: dict[str, Any]) -> str:
+        body = body_of(payload)
+        r = client.post("/webhooks/facebook", content=body, headers=facebook_signature(body))
+        assert r.status_code == 200
+        return str(r.json()["status"])
+
+    assert deliver(messenger(theirs)) == "accepted"
+    cli("inbox", "process")
+    [it] = app.interactions()
+    assert (
+        it.customer_id is not None and app.customer(it.customer_id).email == f"{MARK}@example.com"
+    )
+    cli("customers", "erase", str(it.customer_id), "--yes")
+    assert scan(app.engine, [MARK]) == set()
+
+    # Facebook redelivers it with different bytes: recognised before it is stored.
+    assert deliver(messenger(theirs, time=1520544899000)) == "duplicate"
+    assert scan(app.engine, [MARK]) == set()
+    with app.session() as s:
+        row = s.scalars(sa.select(InboxPayload).order_by(InboxPayload.id.desc())).first()
+        assert row is not None and (row.body, row.status) == (ERASED, "processed")
+
+    # Redelivered next to someone else's new message: that one is stored, and the body goes
+    # once it is processed.
+    assert deliver(messenger(theirs, other, time=1520544999000)) == "accepted"
+    assert "processed 1" in cli("inbox", "process").stdout
+    assert [i.external_id for i in app.interactions()].count("m.other") == 1
+    assert scan(app.engine, [MARK]) == set()
+    assert scan(app.engine, [CONTROL]) >= {"interactions.text"}
+    assert "inbox.body" not in scan(app.engine, [CONTROL])
+
+
+def test_inbox_bodies_are_kept_30_days_by_default(app, cli, scrm_database_url):
+    assert RetentionConfig().inbox_bodies == 30
+    app.config = server_config(scrm_database_url)
+    client = SyncClient(create_app(app))
+    body = body_of(messenger(("m.1", "psid-1", f"Merhaba {MARK}")))
+    client.post("/webhooks/facebook", content=body, headers=facebook_signature(body))
+    with app.session() as s:
+        early = apply_retention(s, app.config.retention, now=utcnow() + timedelta(days=29))
+        assert early.classes["inbox_bodies"] == {"inbox": 0}
+        late = apply_retention(s, app.config.retention, now=utcnow() + timedelta(days=31))
+        assert late.classes["inbox_bodies"] == {"inbox": 1}
+    assert "inbox.body" not in scan(app.engine, [MARK])

@@ -75,7 +75,9 @@ __all__ = [
     "EXPIRED",
     "ErasureReport",
     "erase_customer",
+    "erased_messages",
     "export_customer",
+    "has_tombstones",
     "loggable",
     "purge_deleted",
     "set_log_content",
@@ -125,6 +127,31 @@ def tombstones_of(session: Session, channel: str, external_ids: Iterable[str]) -
         if tomb is not None and tomb != ext:
             out[tomb] = ext
     return out
+
+
+def has_tombstones(session: Session) -> bool:
+    """Return whether anything was ever erased in this database (one cheap query)."""
+    return _salt(session, create=False) is not None
+
+
+def erased_messages(session: Session, channel: str, external_ids: Iterable[str]) -> set[str]:
+    """Return those of ``external_ids`` whose message was erased (its tombstone is stored).
+
+    What a platform redelivers of such a message is the erased person's data again: the
+    webhook inbox keeps no body that holds one (:mod:`scrm.core.inbox`).
+    """
+    erased = tombstones_of(session, channel, external_ids)
+    found: set[str] = set()
+    for part in chunks(sorted(erased)):
+        found.update(
+            erased[tomb]
+            for tomb in session.scalars(
+                sa.select(Interaction.external_id).where(
+                    Interaction.channel == channel, Interaction.external_id.in_(part)
+                )
+            )
+        )
+    return found
 
 
 # -- erasure ------------------------------------------------------------------------------
