@@ -10,13 +10,17 @@ import subprocess
 import sys
 import time
 import warnings
+import weakref
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from click.testing import CliRunner
 from helpers import message
-from serverkit import body_of, facebook_signature, make_key
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from serverkit import SyncClient, body_of, facebook_signature, make_key
 from test_privacy import messenger, plant, scan
 
 from scrm import hookimpl
@@ -25,6 +29,8 @@ from scrm.core.app import Scrm
 from scrm.core.config import Config, load_config
 from scrm.core.logsafe import REDACTED, loggable, set_log_content
 from scrm.core.plugins import get_plugin_manager
+from scrm.server import create_app
+from scrm.server.requestlog import CREDENTIAL_PARAMS
 
 SECRETS = {
     "SCRM_CHANNELS__TWITTER__BEARER_TOKEN": "tw-bearer-S3cr3t-91f7",
@@ -224,3 +230,37 @@ def test_the_server_logs_requests_without_tokens_or_search_terms(
         "POST /webhooks/facebook 200",
     ):
         assert line in out, (line, out)
+
+
+_APIS: weakref.WeakKeyDictionary[Scrm, Any] = weakref.WeakKeyDictionary()
+
+
+def spelled(name: str) -> st.SearchStrategy[str]:
+    """``name`` in any case, with ``-`` or ``_`` between its words."""
+    return st.tuples(*(st.sampled_from([c.lower(), c.upper()]) for c in name)).map(
+        lambda cs: "".join(cs)
+    ) | st.just(name.replace("_", "-"))
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    credential=st.sampled_from(sorted(CREDENTIAL_PARAMS)).flatmap(spelled),
+    other=st.text(alphabet="abcdefghiklmnopqrsuvwxyz_", min_size=1, max_size=12),
+    value=st.text(max_size=30),
+)
+def test_a_credential_in_an_api_url_is_refused(
+    app: Scrm, credential: str, other: str, value: str
+) -> None:
+    if app not in _APIS:  # one HTTP application per test, not per example
+        _APIS[app] = create_app(app, background=False)
+    client = SyncClient(_APIS[app])
+    params = {"limit": "5", credential: value}
+    r = client.get("/api/v1/customers", params=params)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "credential_in_url", params
+    if other.replace("-", "_").lower() not in CREDENTIAL_PARAMS:
+        r = client.get("/api/v1/customers", params={other: value})
+        assert r.status_code == 401  # no key: refused as usual, not for the URL
+    # Outside the API (a platform's handshake) query parameters are the platform's business.
+    assert client.get("/healthz", params={credential: value}).status_code == 200
