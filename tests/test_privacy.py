@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from helpers import T0, message
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from serverkit import (
     FB_PAGE,
     SyncClient,
@@ -519,3 +521,44 @@ def test_inbox_bodies_are_kept_30_days_by_default(app, cli, scrm_database_url):
         late = apply_retention(s, app.config.retention, now=utcnow() + timedelta(days=31))
         assert late.classes["inbox_bodies"] == {"inbox": 1}
     assert "inbox.body" not in scan(app.engine, [MARK])
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    case=st.one_of(
+        st.binary(max_size=300).map(lambda b: (b, set())),
+        json_values.map(lambda v: (json.dumps(v).encode(), set())),
+        st.lists(st.sampled_from(["m.gone", "m.new", "m.other"]), min_size=1, max_size=3).map(
+            lambda mids: (body_of(messenger(*((m, "psid-h", "hi") for m in mids))), set(mids))
+        ),
+    )
+)
+def test_any_body_after_an_erasure_is_stored_unless_all_its_messages_were_erased(
+    app, scrm_database_url, case: tuple[bytes, set[str]]
+) -> None:
+    body, mids = case
+    app.config = server_config(scrm_database_url, process_webhooks=False)
+    if not app.interactions(limit=1):  # once per database: one erased message, m.gone
+        first = inbox_ops.store(app, "facebook", body_of(messenger(("m.gone", "psid-g", "x"))))
+        inbox_ops.process_one(app, first[0])
+        with app.session() as s:
+            erase_customer(s, app.interactions()[0].customer_id, "dpo", app.hooks)
+    inbox_id, new = inbox_ops.store(app, "facebook", body)
+    with app.session() as s:
+        row = s.get(InboxPayload, inbox_id)
+        assert row is not None
+        if mids == {"m.gone"}:
+            assert (row.body, row.status) == (ERASED, "processed") and not new
+        elif new:  # (not new: the same bytes came in an earlier example)
+            assert row.body == body.decode("utf-8", "replace") and row.status == "pending"

@@ -78,7 +78,7 @@ def _erased(app: Scrm, s: Session, channel: str, body: str) -> tuple[bool, bool]
         records = list(
             records_from_payload(payload, Origin("inbox"), "native", app.channel(channel))
         )
-    except Exception:  # not JSON, an unknown channel: the pipeline keeps it as a reject
+    except Exception:  # not JSON, nested too deep, no such channel: processing will say so
         return False, False
     ids = [r[0].external_id for r in records if not isinstance(r, Rejected)]
     erased = erased_messages(s, channel, ids) if ids else set()

@@ -13,7 +13,8 @@ platform ids) is replaced by tombstones:
   (HMAC-SHA256) of the channel and the id under a random per-database salt.  The same id
   always gives the same tombstone, so ``(channel, external_id)`` stays unique, threads stay
   linked, and the pipeline recognises a platform's later redelivery of an erased message as
-  a duplicate (:func:`tombstones_of`) instead of storing the person's words again.  Someone
+  a duplicate (:func:`tombstones_of`) instead of storing the person's words again; the
+  webhook inbox keeps no body holding one (:func:`erased_messages`).  Someone
   holding the database (with its salt) can test whether a *given* message id was erased; no
   one can recover an id or a person from a tombstone.
 
