@@ -92,12 +92,17 @@ EXPIRED = "[expired]"
 
 
 def _salt(session: Session, *, create: bool) -> bytes | None:
+    # A stored salt never changes: read once per session (a webhook's check asks twice).
+    cached: bytes | None = session.info.get(SALT_KEY)
+    if cached is not None:
+        return cached
     plugin, key = SALT_KEY
     row = session.scalar(
         sa.select(PluginState).where(PluginState.plugin == plugin, PluginState.key == key)
     )
     if row is not None:
-        return bytes.fromhex(row.value["salt"])
+        session.info[SALT_KEY] = salt = bytes.fromhex(row.value["salt"])
+        return salt
     if not create:
         return None
     salt = secrets.token_bytes(32)
