@@ -16,11 +16,23 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from helpers import T0, message
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from serverkit import (
+    FB_PAGE,
+    SyncClient,
+    auth,
+    body_of,
+    facebook_signature,
+    make_key,
+    server_config,
+)
 
 from scrm import hookimpl
 from scrm.core import audit, labels, webhooks
 from scrm.core import customers as customer_ops
 from scrm.core import inbox as inbox_ops
+from scrm.core.config import RetentionConfig
 from scrm.core.db import utcnow
 from scrm.core.models import (
     Case,
@@ -28,15 +40,17 @@ from scrm.core.models import (
     Customer,
     FollowUp,
     Identity,
+    InboxPayload,
     Interaction,
     LabelCorrection,
     OutboxMessage,
     WebhookDelivery,
     WebhookSubscription,
 )
-from scrm.core.privacy import EXPIRED, erase_customer
+from scrm.core.privacy import ERASED, EXPIRED, erase_customer
 from scrm.core.retention import apply_retention
 from scrm.core.state import set_state
+from scrm.server import create_app
 
 MARK = "zq7mark9x"
 PHONE = "+90 532 771 04 93"
@@ -355,8 +369,47 @@ def test_export_gives_everything_about_the_person(app, cli, tmp_path):
     assert case["csat"]["score"] == 4
     assert any(e["note"] and MARK in e["note"] for e in case["events"])
     assert case["follow_ups"] and data["outbox"] and data["label_corrections"]
+    [merge] = data["merges"]
+    assert (merge["source_id"], merge["target_id"]) == (ids["b"], ids["a"])
+    assert merge["reason"] == f"same person: {MARK}" and merge["actor"] == "agent1"
+    # The rejects naming the person (the ones erasure deletes), and only those.
+    [reject] = data["rejects"]
+    assert f"tw-{MARK}-bad" in reject["payload"] and reject["reason"]
     stdout = cli("customers", "export", str(ids["b"])).stdout
     assert json.loads(stdout)["customer_id"] == ids["a"]
+
+
+def strict_json(text: str) -> Any:
+    """Parse JSON as the standard defines it: NaN and Infinity are not numbers there."""
+
+    def refuse(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_export_is_valid_json_when_stored_numbers_are_not_finite(app, cli):
+    ids = plant(app)
+    with app.session() as s:
+        s.execute(
+            sa.update(Interaction)
+            .where(Interaction.id == ids["first"])
+            .values(reach=float("inf"), sentiment_score=float("nan"))
+        )
+        if app.engine.dialect.name == "sqlite":  # PostgreSQL's JSON cannot hold NaN at all
+            s.execute(
+                sa.update(Interaction)
+                .where(Interaction.id == ids["first"])
+                .values(raw={"score": float("nan"), "ratio": float("-inf"), "ok": 1.5})
+            )
+    data = strict_json(cli("customers", "export", str(ids["a"])).stdout)
+    first = next(i for i in data["interactions"] if i["id"] == ids["first"])
+    assert first["reach"] is None and first["sentiment_score"] is None
+    if app.engine.dialect.name == "sqlite":
+        assert first["raw"] == {"score": None, "ratio": None, "ok": 1.5}
+    client = SyncClient(create_app(app))
+    r = client.get(f"/api/v1/customers/{ids['a']}/export", headers=auth(make_key(app, "admin")))
+    assert r.status_code == 200 and strict_json(r.text)["customer_id"] == ids["a"]
 
 
 def test_retention_dry_run_then_apply(app, cli):
@@ -394,3 +447,118 @@ def test_retention_dry_run_then_apply(app, cli):
     # The command reports per class; nothing is configured in the CLI's own config.
     out = cli("retention", "apply", "--dry-run")
     assert "nothing to do" in out.stdout or "would go" in out.stdout
+
+
+def messenger(*events: tuple[str, str, str], time: int = 1520544816000) -> dict[str, Any]:
+    """A page webhook body with one Messenger message per ``(mid, sender, text)``."""
+    return {
+        "object": "page",
+        "entry": [
+            {
+                "id": FB_PAGE,
+                "time": time,
+                "messaging": [
+                    {
+                        "sender": {"id": sender},
+                        "recipient": {"id": FB_PAGE},
+                        "timestamp": 1520544815000,
+                        "message": {"mid": mid, "text": text},
+                    }
+                    for mid, sender, text in events
+                ],
+            }
+        ],
+    }
+
+
+def test_a_redelivered_erased_message_keeps_no_body(app, cli, scrm_database_url):
+    app.config = server_config(scrm_database_url, process_webhooks=False)
+    client = SyncClient(create_app(app))
+    theirs = (f"m.{MARK}", f"{MARK}-psid", f"Siparişim nerede? {MARK}@example.com")
+    other = ("m.other", "ctrl-psid", f"Kargom gecikti {CONTROL}")
+
+    def deliver(payload: dict[str, Any]) -> str:
+        body = body_of(payload)
+        r = client.post("/webhooks/facebook", content=body, headers=facebook_signature(body))
+        assert r.status_code == 200
+        return str(r.json()["status"])
+
+    assert deliver(messenger(theirs)) == "accepted"
+    cli("inbox", "process")
+    [it] = app.interactions()
+    assert (
+        it.customer_id is not None and app.customer(it.customer_id).email == f"{MARK}@example.com"
+    )
+    cli("customers", "erase", str(it.customer_id), "--yes")
+    assert scan(app.engine, [MARK]) == set()
+
+    # Facebook redelivers it with different bytes: recognised before it is stored.
+    assert deliver(messenger(theirs, time=1520544899000)) == "duplicate"
+    assert scan(app.engine, [MARK]) == set()
+    with app.session() as s:
+        row = s.scalars(sa.select(InboxPayload).order_by(InboxPayload.id.desc())).first()
+        assert row is not None and (row.body, row.status) == (ERASED, "processed")
+
+    # Redelivered next to someone else's new message: that one is stored, and the body goes
+    # once it is processed.
+    assert deliver(messenger(theirs, other, time=1520544999000)) == "accepted"
+    assert "processed 1" in cli("inbox", "process").stdout
+    assert [i.external_id for i in app.interactions()].count("m.other") == 1
+    assert scan(app.engine, [MARK]) == set()
+    assert scan(app.engine, [CONTROL]) >= {"interactions.text"}
+    assert "inbox.body" not in scan(app.engine, [CONTROL])
+
+
+def test_inbox_bodies_are_kept_30_days_by_default(app, cli, scrm_database_url):
+    assert RetentionConfig().inbox_bodies == 30
+    app.config = server_config(scrm_database_url)
+    client = SyncClient(create_app(app))
+    body = body_of(messenger(("m.1", "psid-1", f"Merhaba {MARK}")))
+    client.post("/webhooks/facebook", content=body, headers=facebook_signature(body))
+    with app.session() as s:
+        early = apply_retention(s, app.config.retention, now=utcnow() + timedelta(days=29))
+        assert early.classes["inbox_bodies"] == {"inbox": 0}
+        late = apply_retention(s, app.config.retention, now=utcnow() + timedelta(days=31))
+        assert late.classes["inbox_bodies"] == {"inbox": 1}
+    assert "inbox.body" not in scan(app.engine, [MARK])
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    case=st.one_of(
+        st.binary(max_size=300).map(lambda b: (b, set())),
+        json_values.map(lambda v: (json.dumps(v).encode(), set())),
+        st.lists(st.sampled_from(["m.gone", "m.new", "m.other"]), min_size=1, max_size=3).map(
+            lambda mids: (body_of(messenger(*((m, "psid-h", "hi") for m in mids))), set(mids))
+        ),
+    )
+)
+def test_any_body_after_an_erasure_is_stored_unless_all_its_messages_were_erased(
+    app, scrm_database_url, case: tuple[bytes, set[str]]
+) -> None:
+    body, mids = case
+    app.config = server_config(scrm_database_url, process_webhooks=False)
+    if not app.interactions(limit=1):  # once per database: one erased message, m.gone
+        first = inbox_ops.store(app, "facebook", body_of(messenger(("m.gone", "psid-g", "x"))))
+        inbox_ops.process_one(app, first[0])
+        with app.session() as s:
+            erase_customer(s, app.interactions()[0].customer_id, "dpo", app.hooks)
+    inbox_id, new = inbox_ops.store(app, "facebook", body)
+    with app.session() as s:
+        row = s.get(InboxPayload, inbox_id)
+        assert row is not None
+        if mids == {"m.gone"}:
+            assert (row.body, row.status) == (ERASED, "processed") and not new
+        elif new:  # (not new: the same bytes came in an earlier example)
+            assert row.body == body.decode("utf-8", "replace") and row.status == "pending"

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 import warnings
+import weakref
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner
 from helpers import message
-from test_privacy import plant, scan
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from serverkit import SyncClient, body_of, facebook_signature, make_key
+from test_privacy import messenger, plant, scan
 
 from scrm import hookimpl
 from scrm.cli import build_cli
@@ -18,17 +29,20 @@ from scrm.core.app import Scrm
 from scrm.core.config import Config, load_config
 from scrm.core.logsafe import REDACTED, loggable, set_log_content
 from scrm.core.plugins import get_plugin_manager
+from scrm.server import create_app
+from scrm.server.requestlog import CREDENTIAL_PARAMS
 
 SECRETS = {
     "SCRM_CHANNELS__TWITTER__BEARER_TOKEN": "tw-bearer-S3cr3t-91f7",
     "SCRM_CHANNELS__TWITTER__CONSUMER_SECRET": "tw-consumer-S3cr3t-4c2a",
     "SCRM_CHANNELS__FACEBOOK__APP_SECRET": "fb-app-S3cr3t-77de",
     "SCRM_CHANNELS__FACEBOOK__PAGE_ACCESS_TOKEN": "fb-page-S3cr3t-0b3e",
+    "SCRM_CHANNELS__FACEBOOK__VERIFY_TOKEN": "fb-verify-S3cr3t-3d81",
     "SCRM_CHANNELS__EMAIL__SMTP__PASSWORD": "smtp-pw-S3cr3t-5e1c",
     "SCRM_SERVER__SECRET_KEY": "server-key-S3cr3t-a9d0",
 }
 PLAIN = {
-    "SCRM_CHANNELS__FACEBOOK__PAGE_ID": "1234567890",
+    "SCRM_CHANNELS__FACEBOOK__PAGE_ID": "1000111",
     "SCRM_CHANNELS__EMAIL__SMTP__HOST": "127.0.0.1",
     "SCRM_CHANNELS__EMAIL__SMTP__FROM_ADDRESS": "destek@acme.com.tr",
 }
@@ -131,3 +145,122 @@ def test_cli_help_lists_the_privacy_commands() -> None:
     out = runner.invoke(build_cli(), ["customers", "--help"]).output
     assert "erase" in out and "export" in out
     assert "apply" in runner.invoke(build_cli(), ["retention", "--help"]).output
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_the_server_logs_requests_without_tokens_or_search_terms(
+    app: Scrm, scrm_database_url: str, tmp_path: Path
+) -> None:
+    """A real ``scrm serve``: what it prints names routes and statuses, never query values."""
+    token = make_key(app, "admin")
+    port = free_port()
+    env = {
+        **os.environ,
+        "SCRM_DATABASE_URL": scrm_database_url,
+        "SCRM_SERVER__DELIVER_INTERVAL": "0",
+    }
+    scrm = Path(sys.executable).with_name("scrm")
+    proc = subprocess.Popen(
+        [str(scrm), "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    verify = SECRETS["SCRM_CHANNELS__FACEBOOK__VERIFY_TOKEN"]
+    searched = "ayse.searched@example.com"
+    try:
+        with httpx.Client(base_url=base, timeout=10) as client:
+            for _ in range(300):  # until it listens (or has died)
+                assert proc.poll() is None, proc.communicate()
+                try:
+                    client.get("/healthz")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.05)
+            hub = {"hub.mode": "subscribe", "hub.challenge": "4242"}
+            r = client.get("/webhooks/facebook", params={**hub, "hub.verify_token": verify})
+            assert (r.status_code, r.text) == (200, "4242")
+            r = client.get("/webhooks/facebook", params={**hub, "hub.verify_token": "S3cr3t-guess"})
+            assert r.status_code == 403
+            key = {"Authorization": f"Bearer {token}"}
+            r = client.get("/api/v1/customers", params={"search": searched}, headers=key)
+            assert r.status_code == 200
+            r = client.get(f"/api/v1/customers/by-email/{searched}", headers=key)
+            assert r.status_code == 404
+            for name in ("api_key", "token", "Access-Token"):
+                r = client.get("/api/v1/customers", params={name: token})
+                assert r.status_code == 400 and r.json()["error"]["code"] == "credential_in_url"
+                assert token not in r.text
+            body = body_of(messenger(("m.log-1", "psid-log", f"Yazdım: {searched}")))
+            secret = SECRETS["SCRM_CHANNELS__FACEBOOK__APP_SECRET"]
+            r = client.post(
+                "/webhooks/facebook", content=body, headers=facebook_signature(body, secret)
+            )
+            assert r.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    printed = out + err
+    for value in (
+        verify,
+        "S3cr3t",
+        searched,
+        "ayse.searched",
+        token,
+        token[:12],
+        "hub.verify_token",
+    ):
+        assert value not in printed, value
+    # The request log is there (so the check above proves something): routes, not URLs.
+    for line in (
+        "GET /healthz 200",
+        "GET /webhooks/facebook 200",
+        "GET /webhooks/facebook 403",
+        "GET /api/v1/customers 200",
+        "GET - 404",
+        "GET - 400",
+        "POST /webhooks/facebook 200",
+    ):
+        assert line in out, (line, out)
+
+
+_APIS: weakref.WeakKeyDictionary[Scrm, Any] = weakref.WeakKeyDictionary()
+
+
+def spelled(name: str) -> st.SearchStrategy[str]:
+    """``name`` in any case, with ``-`` or ``_`` between its words."""
+    return st.tuples(*(st.sampled_from([c.lower(), c.upper()]) for c in name)).map(
+        lambda cs: "".join(cs)
+    ) | st.just(name.replace("_", "-"))
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    credential=st.sampled_from(sorted(CREDENTIAL_PARAMS)).flatmap(spelled),
+    other=st.text(alphabet="abcdefghiklmnopqrsuvwxyz_", min_size=1, max_size=12),
+    value=st.text(max_size=30),
+)
+def test_a_credential_in_an_api_url_is_refused(
+    app: Scrm, credential: str, other: str, value: str
+) -> None:
+    if app not in _APIS:  # one HTTP application per test, not per example
+        _APIS[app] = create_app(app, background=False)
+    client = SyncClient(_APIS[app])
+    params = {"limit": "5", credential: value}
+    r = client.get("/api/v1/customers", params=params)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "credential_in_url", params
+    if other.replace("-", "_").lower() not in CREDENTIAL_PARAMS:
+        r = client.get("/api/v1/customers", params={other: value})
+        assert r.status_code == 401  # no key: refused as usual, not for the URL
+    # Outside the API (a platform's handshake) query parameters are the platform's business.
+    assert client.get("/healthz", params={credential: value}).status_code == 200

@@ -216,7 +216,8 @@ def export(obj: CliContext, customer_id: int, output: str | None) -> None:
     """Write everything stored about a person (their merge family) as JSON (data portability)."""
     with obj.app().session() as s:
         data = privacy.export_customer(s, customer_id)
-    text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    # allow_nan=False: NaN and Infinity are not JSON; the export has none (checked here).
+    text = json.dumps(data, ensure_ascii=False, indent=2, default=str, allow_nan=False)
     if output is None:
         click.echo(text)
         return

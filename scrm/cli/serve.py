@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
 import click
 
 from scrm.cli.context import CliContext, emit, short_time, table
@@ -19,10 +22,49 @@ actor_option = click.option(
 )
 
 
+#: uvicorn's "trace" level is left out: it logs every request's scope, query string included.
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+def log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging configuration plus scrm's loggers, at ``level``.
+
+    uvicorn's access log is off (``access_log=False``): it writes each URL whole, with the
+    verify tokens, search terms and keys it may carry.  scrm's request log
+    (:mod:`scrm.server.requestlog`, logger ``scrm.access``) takes its place on standard
+    output; scrm's other loggers write to standard error next to uvicorn's.
+    """
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["handlers"]["scrm_access"] = {
+        "formatter": "default",
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stdout",
+    }
+    config["loggers"]["scrm"] = {
+        "handlers": ["default"],
+        "level": level.upper(),
+        "propagate": False,
+    }
+    config["loggers"]["scrm.access"] = {
+        "handlers": ["scrm_access"],
+        "level": level.upper(),
+        "propagate": False,
+    }
+    return config
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="TCP port.")
-@click.option("--log-level", default="info", show_default=True, help="uvicorn's log level.")
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS),
+    default="info",
+    show_default=True,
+    help="Log level of uvicorn and scrm (info logs one line per request, without its URL).",
+)
 @click.pass_obj
 def serve(obj: CliContext, host: str, port: int, log_level: str) -> None:
     """Run the HTTP service: REST API under /api/v1, /healthz, /readyz, channel webhooks."""
@@ -31,7 +73,15 @@ def serve(obj: CliContext, host: str, port: int, log_level: str) -> None:
     from scrm.server import create_app
 
     api = create_app(obj.app())
-    uvicorn.run(api, host=host, port=port, log_level=log_level, server_header=False)
+    uvicorn.run(
+        api,
+        host=host,
+        port=port,
+        log_level=log_level,
+        log_config=log_config(log_level),
+        access_log=False,
+        server_header=False,
+    )
 
 
 # -- API keys -------------------------------------------------------------------------------

@@ -193,7 +193,9 @@ class RetentionConfig(BaseModel):
         default=None, ge=1, description="Days to keep payloads of delivered outgoing webhooks."
     )
     inbox_bodies: int | None = Field(
-        default=None, ge=1, description="Days to keep bodies of processed incoming webhooks."
+        default=30,
+        ge=1,
+        description="Days to keep bodies of processed incoming webhooks (their hash stays).",
     )
 
 

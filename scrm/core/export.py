@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -14,15 +15,18 @@ from scrm.core.models import (
     Case,
     CaseEvent,
     Customer,
+    CustomerMerge,
     FollowUp,
     Identity,
     Interaction,
     LabelCorrection,
     OutboxMessage,
+    Reject,
 )
 from scrm.core.queries import NotFound
+from scrm.core.redaction import needle_variants, person_identifiers, rejects_naming
 
-__all__ = ["export_customer"]
+__all__ = ["export_customer", "finite"]
 
 # -- export -------------------------------------------------------------------------------
 
@@ -37,12 +41,25 @@ def _row(obj: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     return out
 
 
+def finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float (JSON has none) replaced by ``None``."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
+
+
 def export_customer(session: Session, customer_id: int) -> dict[str, Any]:
     """Return everything stored about a person (their whole merge family) as JSON-able data.
 
-    Customer records, identities, interactions (with the native payloads), cases with their
-    events, promises and ratings, replies queued or sent to them, and label corrections of
-    their messages.
+    Customer records, identities, merges between their records (with the reasons given),
+    interactions (with the native payloads), cases with their events, promises and ratings,
+    replies queued or sent to them, label corrections of their messages, and the rejects
+    that name them (the same ones erasure deletes).  Valid JSON always: a NaN or infinite
+    number (a stored payload may hold one) is exported as ``null``.
 
     :raises NotFound: when there is no such customer.
     """
@@ -50,7 +67,7 @@ def export_customer(session: Session, customer_id: int) -> dict[str, Any]:
         raise NotFound(f"no customer {customer_id}")
     root = root_ids(session, [customer_id])[customer_id]
     family = sorted(family_ids(session, root))
-    customers = session.scalars(sa.select(Customer).where(Customer.id.in_(family)))
+    customers = list(session.scalars(sa.select(Customer).where(Customer.id.in_(family))))
     identities = list(
         session.scalars(
             sa.select(Identity).where(Identity.customer_id.in_(family)).order_by(Identity.id)
@@ -98,12 +115,24 @@ def export_customer(session: Session, customer_id: int) -> dict[str, Any]:
         .where(LabelCorrection.interaction_id.in_([i.id for i in interactions] or [-1]))
         .order_by(LabelCorrection.id)
     )
-    return {
+    merges = session.scalars(
+        sa.select(CustomerMerge)
+        .where(sa.or_(CustomerMerge.source_id.in_(family), CustomerMerge.target_id.in_(family)))
+        .order_by(CustomerMerge.id)
+    )
+    needles = needle_variants(
+        [*person_identifiers(customers, identities), *(i.external_id for i in interactions)]
+    )
+    rejects = session.scalars(
+        sa.select(Reject).where(Reject.id.in_(rejects_naming(session, needles))).order_by(Reject.id)
+    )
+    data = {
         "format": "scrm.customer-export/1",
         "exported_at": utcnow().isoformat(),
         "customer_id": root,
         "customers": [_row(c) for c in customers],
         "identities": [_row(i) for i in identities],
+        "merges": [_row(m) for m in merges],
         "interactions": [_row(i) for i in interactions],
         "cases": [
             {
@@ -115,4 +144,6 @@ def export_customer(session: Session, customer_id: int) -> dict[str, Any]:
         ],
         "outbox": [_row(o, ("lease_until",)) for o in outbox],
         "label_corrections": [_row(lc) for lc in corrections],
+        "rejects": [_row(r, ("fingerprint",)) for r in rejects],
     }
+    return finite(data)

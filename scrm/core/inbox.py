@@ -8,6 +8,12 @@ is unique, so a redelivered body is stored once.  Processing is idempotent (inte
 deduplicated on ``(channel, external_id)``, rejects on their fingerprint), which is why a
 row is only marked ``processed`` *after* its ingest committed: processing a row twice, by
 the server and a worker at once, stores nothing twice.
+
+Erasure holds against redelivery: a body holding a message whose customer was erased (its
+tombstone is stored, :func:`scrm.core.privacy.erased_messages`) is not kept.  When every
+message in it was erased it is recognised before it is stored (the row keeps only its hash,
+``processed``, and the platform is told ``duplicate``); otherwise the body goes as soon as
+it has been processed.
 """
 
 from __future__ import annotations
@@ -26,13 +32,19 @@ from sqlalchemy.exc import IntegrityError
 from scrm.core.db import utcnow
 from scrm.core.models import InboxPayload
 from scrm.core.pipeline import IngestReport, Origin, Rejected
+from scrm.core.privacy import ERASED, erased_messages, has_tombstones
+from scrm.core.sources import records_from_payload
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from scrm.core.app import Scrm
 
 __all__ = ["InboxOut", "InboxReport", "list_inbox", "process_one", "process_pending", "store"]
 
 log = logging.getLogger(__name__)
+
+REDELIVERED_ERASED = "a redelivery of an erased customer's messages: its body was not kept"
 
 
 class InboxOut(BaseModel):
@@ -54,10 +66,31 @@ class InboxReport:
     ingest: IngestReport = field(default_factory=IngestReport)
 
 
+def _erased(app: Scrm, s: Session, channel: str, body: str) -> tuple[bool, bool]:
+    """Whether ``body`` holds a message of an erased customer, and whether it holds only such.
+
+    ``(False, False)`` when nothing was ever erased (one query) or the body is not readable.
+    """
+    if not has_tombstones(s):
+        return False, False
+    try:
+        payload = json.loads(body)
+        records = list(
+            records_from_payload(payload, Origin("inbox"), "native", app.channel(channel))
+        )
+    except Exception:  # not JSON, nested too deep, no such channel: processing will say so
+        return False, False
+    ids = [r[0].external_id for r in records if not isinstance(r, Rejected)]
+    erased = erased_messages(s, channel, ids) if ids else set()
+    return bool(erased), bool(erased) and len(ids) == len(records) and erased >= set(ids)
+
+
 def store(app: Scrm, channel: str, body: bytes) -> tuple[int, bool]:
     """Store a verified body durably; return its inbox id and whether it is new.
 
-    A body already in the inbox for ``channel`` (a redelivery) is not stored again.
+    A body already in the inbox for ``channel`` (a redelivery) is not stored again, nor is
+    one holding only messages whose customer was erased (a row with its hash and no body
+    records it; it is not new).
     """
     digest = hashlib.sha256(body).hexdigest()
     text = body.decode("utf-8", "replace")
@@ -76,9 +109,12 @@ def store(app: Scrm, channel: str, body: bytes) -> tuple[int, bool]:
     try:
         with app.session() as s:
             row = InboxPayload(channel=channel, body=text, body_sha256=digest, status="pending")
+            if _erased(app, s, channel, text)[1]:
+                row.body, row.status, row.error = ERASED, "processed", REDELIVERED_ERASED
+                row.processed_at = utcnow()
             s.add(row)
             s.flush()
-            return row.id, True
+            return row.id, row.status == "pending"
     except IntegrityError:  # the same redelivery raced us
         found = existing()
         assert found is not None
@@ -122,6 +158,8 @@ def process_one(app: Scrm, inbox_id: int) -> IngestReport | None:
         row.error = (
             f"{report.rejected} rejected: {report.rejects[0].reason}" if report.rejects else None
         )
+        if report.duplicates and _erased(app, s, channel, body)[0]:
+            row.body = ERASED  # the rest of it is stored now; the hash stays
     return report
 
 

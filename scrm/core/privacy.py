@@ -13,7 +13,8 @@ platform ids) is replaced by tombstones:
   (HMAC-SHA256) of the channel and the id under a random per-database salt.  The same id
   always gives the same tombstone, so ``(channel, external_id)`` stays unique, threads stay
   linked, and the pipeline recognises a platform's later redelivery of an erased message as
-  a duplicate (:func:`tombstones_of`) instead of storing the person's words again.  Someone
+  a duplicate (:func:`tombstones_of`) instead of storing the person's words again; the
+  webhook inbox keeps no body holding one (:func:`erased_messages`).  Someone
   holding the database (with its salt) can test whether a *given* message id was erased; no
   one can recover an id or a person from a tombstone.
 
@@ -62,6 +63,7 @@ from scrm.core.redaction import (
     erase_free_text,
     ids_only,
     needle_variants,
+    person_identifiers,
 )
 
 if TYPE_CHECKING:
@@ -74,7 +76,9 @@ __all__ = [
     "EXPIRED",
     "ErasureReport",
     "erase_customer",
+    "erased_messages",
     "export_customer",
+    "has_tombstones",
     "loggable",
     "purge_deleted",
     "set_log_content",
@@ -88,12 +92,17 @@ EXPIRED = "[expired]"
 
 
 def _salt(session: Session, *, create: bool) -> bytes | None:
+    # A stored salt never changes: read once per session (a webhook's check asks twice).
+    cached: bytes | None = session.info.get(SALT_KEY)
+    if cached is not None:
+        return cached
     plugin, key = SALT_KEY
     row = session.scalar(
         sa.select(PluginState).where(PluginState.plugin == plugin, PluginState.key == key)
     )
     if row is not None:
-        return bytes.fromhex(row.value["salt"])
+        session.info[SALT_KEY] = salt = bytes.fromhex(row.value["salt"])
+        return salt
     if not create:
         return None
     salt = secrets.token_bytes(32)
@@ -124,6 +133,31 @@ def tombstones_of(session: Session, channel: str, external_ids: Iterable[str]) -
         if tomb is not None and tomb != ext:
             out[tomb] = ext
     return out
+
+
+def has_tombstones(session: Session) -> bool:
+    """Return whether anything was ever erased in this database (one cheap query)."""
+    return _salt(session, create=False) is not None
+
+
+def erased_messages(session: Session, channel: str, external_ids: Iterable[str]) -> set[str]:
+    """Return those of ``external_ids`` whose message was erased (its tombstone is stored).
+
+    What a platform redelivers of such a message is the erased person's data again: the
+    webhook inbox keeps no body that holds one (:mod:`scrm.core.inbox`).
+    """
+    erased = tombstones_of(session, channel, external_ids)
+    found: set[str] = set()
+    for part in chunks(sorted(erased)):
+        found.update(
+            erased[tomb]
+            for tomb in session.scalars(
+                sa.select(Interaction.external_id).where(
+                    Interaction.channel == channel, Interaction.external_id.in_(part)
+                )
+            )
+        )
+    return found
 
 
 # -- erasure ------------------------------------------------------------------------------
@@ -178,12 +212,7 @@ def erase_customer(session: Session, customer_id: int, actor: str, hooks: Hooks)
         for i in identities
         if not i.external_id.startswith(TOMBSTONE_PREFIX)
     ]
-    person = [
-        v
-        for i in identities
-        for v in (i.external_id, i.handle, i.email, i.phone, i.phone and i.phone.lstrip("+"))
-        if v
-    ] + [v for c in customers for v in (c.email, c.phone) if v]
+    person = person_identifiers(customers, identities)
     case_ids = list(session.scalars(sa.select(Case.id).where(Case.customer_id.in_(family))))
     ident_ids = [i.id for i in identities]
     messages = list(

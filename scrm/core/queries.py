@@ -236,19 +236,25 @@ def list_customers(
     if after is not None:
         q = q.where(Customer.id > after)
     if search:
-        like = f"%{search.lower()}%"
+        term = search.lower()
+
+        def has(column: Any) -> Any:
+            # autoescape: %, _ and the escape character itself are matched literally (an
+            # explicit ESCAPE also stops PostgreSQL from treating a backslash as one).
+            return sa.func.lower(column).contains(term, autoescape=True)
+
         by_identity = sa.select(Identity.customer_id).where(
             sa.or_(
-                sa.func.lower(Identity.handle).like(like),
-                sa.func.lower(Identity.display_name).like(like),
-                Identity.email.like(like),
-                Identity.phone.like(like),
+                has(Identity.handle),
+                has(Identity.display_name),
+                has(Identity.email),
+                has(Identity.phone),
             )
         )
         q = q.where(
             sa.or_(
-                sa.func.lower(Customer.display_name).like(like),
-                Customer.email.like(like),
+                has(Customer.display_name),
+                has(Customer.email),
                 Customer.id.in_(by_identity),
             )
         )

@@ -30,6 +30,8 @@ __all__ = [
     "erase_free_text",
     "ids_only",
     "needle_variants",
+    "person_identifiers",
+    "rejects_naming",
 ]
 
 ERASED = "[erased]"
@@ -98,6 +100,27 @@ def as_text(column: Any) -> Any:
     return sa.cast(column, sa.Text)
 
 
+def person_identifiers(customers: Iterable[Any], identities: Iterable[Any]) -> list[str]:
+    """What names a person: their identities' ids, handles, addresses and phone numbers
+    (also without ``+``), and their customer records' addresses and phone numbers."""
+    return [
+        v
+        for i in identities
+        for v in (i.external_id, i.handle, i.email, i.phone, i.phone and i.phone.lstrip("+"))
+        if v
+    ] + [v for c in customers for v in (c.email, c.phone) if v]
+
+
+def rejects_naming(session: Session, needles: Sequence[str]) -> list[int]:
+    """Ids of rejects whose payload, reason or source mentions a needle."""
+    if not needles:
+        return []
+    found = matching_ids(session, Reject, Reject.payload, needles)
+    found += matching_ids(session, Reject, Reject.reason, needles)
+    found += matching_ids(session, Reject, Reject.source, needles)
+    return sorted(set(found))
+
+
 #: Tables erasure handles one by one; in any other table, :func:`erase_elsewhere` redacts
 #: the person's identifiers wherever they appear.
 HANDLED_TABLES = {
@@ -157,10 +180,7 @@ def erase_free_text(
 ) -> None:
     """Rejects, webhook payloads, inbox bodies, plugin state, audit details naming the person."""
     if needles:
-        rejects = matching_ids(session, Reject, Reject.payload, needles)
-        rejects += matching_ids(session, Reject, Reject.reason, needles)
-        rejects += matching_ids(session, Reject, Reject.source, needles)
-        for part in chunks(sorted(set(rejects))):
+        for part in chunks(rejects_naming(session, needles)):
             report.add(
                 "rejects",
                 session.execute(sa.delete(Reject).where(Reject.id.in_(part))).rowcount,  # type: ignore[attr-defined]

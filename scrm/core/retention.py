@@ -15,7 +15,7 @@ rejects             reject rows, counted from when they were last touched
 outbox_bodies       the text, subject, metadata and recipient of replies sent that long ago
 webhook_payloads    payloads of outgoing webhook deliveries sent that long ago
 inbox_bodies        bodies of incoming webhook deliveries processed that long ago (their hash
-                    stays, so a late redelivery is still recognised)
+                    stays, so a late redelivery is still recognised); 30 days by default
 ==================  =============================================================================
 """
 

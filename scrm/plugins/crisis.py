@@ -46,7 +46,7 @@ from scrm.core.schemas import CaseInfo, Engagement, Kind, Priority, StoredIntera
 from scrm.core.text import normalize
 from scrm.plugins.department import DepartmentPlugin, load_settings
 
-__all__ = ["CrisisPlugin", "CrisisSettings", "plugin", "weighted"]
+__all__ = ["MAX_COUNT", "CrisisPlugin", "CrisisSettings", "clamped", "plugin", "weighted"]
 
 
 class CrisisSettings(BaseModel):
@@ -69,14 +69,35 @@ class CrisisSettings(BaseModel):
     min_interval: timedelta = timedelta(minutes=15)
 
 
+#: The largest count or weight kept: the ``weighted`` column is a 32-bit integer, and a
+#: platform (or a forged payload) reporting 10^20 likes must not cost the batch its
+#: observations.  No real post comes near it, and the score's parts are capped long before.
+MAX_COUNT = 2**31 - 1
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        return 0
+    return MAX_COUNT if value >= MAX_COUNT else int(value)
+
+
+def clamped(metrics: dict[str, Any]) -> dict[str, Any]:
+    """``metrics`` with every count within ``[0, MAX_COUNT]`` (other values as they are)."""
+    return {
+        k: _count(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+        for k, v in metrics.items()
+    }
+
+
 def weighted(metrics: dict[str, Any] | None) -> int:
-    """``likes + 2·replies + 3·(shares + quotes)``."""
+    """``likes + 2·replies + 3·(shares + quotes)``, at most :data:`MAX_COUNT`."""
     m = metrics or {}
-    return int(
-        (m.get("likes") or 0)
-        + 2 * (m.get("replies") or 0)
-        + 3 * ((m.get("shares") or 0) + (m.get("quotes") or 0))
+    total = (
+        _count(m.get("likes"))
+        + 2 * _count(m.get("replies"))
+        + 3 * (_count(m.get("shares")) + _count(m.get("quotes")))
     )
+    return min(total, MAX_COUNT)
 
 
 #: Messages of a case looked at when scoring it (the most recent ones).
@@ -92,7 +113,7 @@ def _observation(interaction_id: int, metrics: dict[str, Any], at: datetime) -> 
         "interaction_id": interaction_id,
         "observed_at": at,
         "weighted": weighted(metrics),
-        "metrics": dict(metrics),
+        "metrics": clamped(metrics),
     }
 
 

@@ -1,0 +1,113 @@
+"""Values at the edge of what a platform or a user may send: counts of 10^20, LIKE wildcards."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from helpers import message
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from serverkit import SyncClient, auth, make_key
+
+from scrm.core.app import Scrm
+from scrm.core.department_models import EngagementObservation
+from scrm.core.models import Interaction
+from scrm.plugins.crisis import MAX_COUNT, weighted
+from scrm.server import create_app
+
+HUGE = 10**20
+
+
+def observations(app: Scrm) -> dict[str, list[int]]:
+    """Weighted engagement observed per message external id, oldest first."""
+    out: dict[str, list[int]] = {}
+    with app.session() as s:
+        rows = s.execute(
+            sa.select(Interaction.external_id, EngagementObservation.weighted)
+            .join(Interaction, Interaction.id == EngagementObservation.interaction_id)
+            .order_by(EngagementObservation.id)
+        )
+        for ext, w in rows:
+            out.setdefault(ext, []).append(w)
+    return out
+
+
+def test_weighted_engagement_is_clamped() -> None:
+    assert weighted({"likes": HUGE}) == MAX_COUNT
+    assert weighted({"likes": 10, "replies": 1, "shares": 2, "quotes": 1}) == 21
+    assert weighted({"likes": -5, "replies": float("nan"), "shares": True, "quotes": "9"}) == 0
+    assert weighted({"likes": float("inf")}) == MAX_COUNT
+
+
+def test_crisis_scoring_survives_counts_of_10_to_the_20(app: Scrm, cli) -> None:
+    viral = message(
+        "v-1",
+        "@AcmeDestek 3 haftadır teknisyen gelmedi, rezalet!",
+        author_obj={"external_id": "v1", "handle": "h_v1", "followers": 52_000, "verified": True},
+        public=True,
+        engagement={"likes": HUGE, "shares": HUGE, "replies": 30, "quotes": 5},
+    )
+    calm = message(
+        "c-1", "Kargom gecikti, berbat", author="c1", engagement={"likes": 4, "shares": 1}
+    )
+    report = app.ingest([viral, calm])
+    assert report.stored == 2
+    # Both posts of the batch keep their first observation.
+    assert observations(app) == {"v-1": [MAX_COUNT], "c-1": [7]}
+    # A later observation (engagement_updated) of even larger counts is kept too.
+    again = {**viral, "engagement": {"likes": HUGE * 10, "shares": HUGE * 10}}
+    assert app.ingest([again]).updated == 1
+    assert observations(app)["v-1"] == [MAX_COUNT, MAX_COUNT]
+    with app.session() as s:
+        metrics = s.scalars(sa.select(EngagementObservation.metrics)).all()
+    assert all(0 <= v <= MAX_COUNT for m in metrics for v in m.values() if v is not None)
+    crises = json.loads(cli("crises", "--json").stdout)
+    assert [c["evidence"]["components"]["engagement"] for c in crises] == [1.0]
+
+
+PEOPLE = ["100% memnun", "a_b yilmaz", "back\\slash", "sl/ash ab", "abc yilmaz", "50 off"]
+
+
+def people(app: Scrm) -> dict[str, int]:
+    app.ingest(
+        [
+            message(f"p-{n}", "Merhaba", author_obj={"external_id": f"p{n}", "display_name": name})
+            for n, name in enumerate(PEOPLE)
+        ]
+    )
+    return {c.display_name or "": c.id for c in app.customers(limit=100)}
+
+
+def test_search_matches_wildcards_literally_through_cli_and_rest(app: Scrm, cli) -> None:
+    ids = people(app)
+
+    def found(term: str) -> set[str]:
+        out = json.loads(cli("customers", "list", "--search", term, "--json").stdout)
+        return {c["display_name"] for c in out}
+
+    assert found("%") == {"100% memnun"}
+    assert found("_") == {"a_b yilmaz"}
+    assert found("\\") == {"back\\slash"}
+    assert found("/") == {"sl/ash ab"}
+    assert found("a_b") == {"a_b yilmaz"}  # not "abc yilmaz": _ is no wildcard
+    assert found("0% ") == {"100% memnun"}  # not "50 off"
+    client = SyncClient(create_app(app))
+    key = auth(make_key(app, "readonly"))
+    r = client.get("/api/v1/customers", params={"search": "%"}, headers=key)
+    assert r.status_code == 200
+    assert [c["id"] for c in r.json()["items"]] == [ids["100% memnun"]]
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(term=st.text(alphabet="ab%_\\/ 0", min_size=1, max_size=4))
+def test_search_finds_exactly_the_names_containing_the_term(app: Scrm, term: str) -> None:
+    if not app.customers(limit=1):
+        people(app)
+    got = {c.display_name for c in app.customers(search=term, limit=100)}
+    expected: set[Any] = {p for p in PEOPLE if term.lower() in p.lower()}
+    # Handles (h_<id>) are searched too; none of the names' identities has one here.
+    assert got == expected, term
