@@ -187,10 +187,12 @@ _QUOTE_CUT = re.compile(
     r"^[^\S\n]*>|^-{2,}\s*original message|^on .{3,80} wrote:\s*$|tarihinde .{0,80} yazdi:\s*$",
     re.MULTILINE,
 )
-# The lookbehind and the bound keep a long run of punctuation or blanks from being scanned again
-# from each of its characters; the sentences are the same, but for blanks over 64 before a dash.
+# The lookbehinds and the bound keep a long run of punctuation or blanks from being scanned again
+# from each of its characters (a run is tried from its start, and after each newline, which "\n+"
+# may have taken alone); the sentences are the same, but for blanks over 64 before a dash.
 _SENTENCE = re.compile(
-    r"(?<=[.!?;])\s+|\n+|(?<![.!?;])[.!?;]+$|\s{1,64}[-–—]\s+|,\s+(?:but|ancak|ama|fakat)\s+"
+    r"(?<=[.!?;])\s+|\n+|(?<![.!?;])[.!?;]+$|(?<![^\S\n])\s{1,64}[-–—]\s+"
+    r"|,\s+(?:but|ancak|ama|fakat)\s+"
 )
 
 
@@ -369,6 +371,8 @@ def parse_duration(s: str) -> timedelta:
     :raises ValueError: when ``s`` is neither; years and months are refused (no fixed length).
     """
     raw = s.strip()
+    if len(raw) > 64:  # the patterns are then matched on bounded input, whatever it is
+        raise ValueError(f"invalid duration {s[:20]!r}...: at most 64 characters")
     m = _ISO.fullmatch(raw) if raw[:1] in "pP" else _SHORT.fullmatch(raw)
     if not raw or m is None or not any(m.groupdict().values()):
         raise ValueError(

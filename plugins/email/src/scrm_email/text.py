@@ -223,8 +223,8 @@ _HEADER_BLOCK_NEXT = re.compile(
     r"^\s*\*?(sent|date|to|subject|gönderildi|tarih|kime|konu)\s*:", re.IGNORECASE
 )
 _MOBILE_FOOTER = re.compile(
-    r"^\s*(sent from my .+|get outlook for .+|.+ için outlook'?u edinin|"
-    r"(iphone|ipad|android|samsung|mobil|cep telefonu|telefon|cihaz)[\w']*?(dan|den|tan|ten) gönderildi)\s*$",
+    r"^(?:\s*+(?:sent from my .+|get outlook for .+|(?:iphone|ipad|android|samsung|mobil|"
+    r"cep telefonu|telefon|cihaz)[\w']*?(?:dan|den|tan|ten) gönderildi)|.+ için outlook'?u edinin)\s*$",
     re.IGNORECASE,
 )
 
