@@ -34,7 +34,7 @@ from scrm_twitter.mapping import Mapper
 
 from scrm.core import promises
 from scrm.core import text as core_text
-from scrm.core.promises import parse_duration
+from scrm.core.promises import parse_duration, run_detect
 from scrm.core.schemas import MAX_TEXT_LENGTH
 
 #: Linear work costs ~4x on four times the input; quadratic ~16x.  8 leaves room for noise.
@@ -260,3 +260,14 @@ def test_the_paths_accept_the_maximum_and_see_no_more() -> None:
     assert it.text == longest
     email = parse_message(_BENCH.email_bytes(longest + "a." * 1000))
     assert len(email.text) == MAX_TEXT_LENGTH
+
+
+def test_the_line_commands_refuse_a_text_over_the_maximum_at_its_line() -> None:
+    lines = ['{"id": 1, "text": "%s"}' % ("a." * 50_001), '{"id": 2, "text": "DM us"}']
+    first, second = run_detect(lines)
+    assert first == {
+        "id": 1,
+        "error": 'field "text" is 100002 characters, over the 100000 allowed',
+        "line": 1,
+    }
+    assert second["kind"] == "contact_request"
