@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 from collections.abc import Callable
 from email.message import EmailMessage
@@ -47,6 +48,9 @@ def prose(n: int) -> str:
     """Return ``n`` characters of the bundled sample's real messages, one after another."""
     lines = resources.files("scrm").joinpath("data/sample/interactions.jsonl").read_text("utf-8")
     texts = [json.loads(line)["text"] for line in lines.splitlines() if line.strip()]
+    # Without the e-mails that quote an earlier message: promise detection stops reading at a
+    # quote, which would make the baseline the first 12,000 characters only.
+    texts = [t for t in texts if not re.search(r"^\s*>|wrote:|yazd[ıi]:", t, re.MULTILINE)]
     out = "\n\n".join(texts)
     return (out * (n // len(out) + 1))[:n]
 

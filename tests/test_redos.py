@@ -34,6 +34,7 @@ from scrm_twitter.mapping import Mapper
 
 from scrm.core import promises
 from scrm.core import text as core_text
+from scrm.core.channel import ParseError
 from scrm.core.promises import parse_duration, run_detect
 from scrm.core.schemas import MAX_TEXT_LENGTH
 
@@ -260,6 +261,9 @@ def test_the_paths_accept_the_maximum_and_see_no_more() -> None:
     assert it.text == longest
     email = parse_message(_BENCH.email_bytes(longest + "a." * 1000))
     assert len(email.text) == MAX_TEXT_LENGTH
+    with pytest.raises(ParseError, match="at most 100000 characters") as refused:
+        list(Mapper({"9"}).parse(_BENCH.tweet_page("a." * 5_000_000)))  # 10 MB
+    assert refused.value.field == "data[0]"
 
 
 def test_the_line_commands_refuse_a_text_over_the_maximum_at_its_line() -> None:
