@@ -31,9 +31,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	BIN=$(BIN) scripts/run-tests
 
+## lint: ruff, mypy and the ReDoS scan of every regular expression (scripts/redos_scan.py)
 lint: $(STAMP)
-	$(BIN)/ruff check scrm tests bench plugins
+	$(BIN)/ruff check scrm tests bench plugins scripts
 	$(BIN)/mypy
+	$(BIN)/python scripts/redos_scan.py
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache

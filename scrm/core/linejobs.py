@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from scrm.core.schemas import MAX_TEXT_LENGTH
+
 __all__ = ["LineError", "TextJob", "run_lines"]
 
 
@@ -53,6 +55,10 @@ def parse_line(raw: str, number: int) -> TextJob:
         raise LineError('missing field "text"', id_)
     if not isinstance(text, str):
         raise LineError(f'field "text" must be a string, got {type(text).__name__}', id_)
+    if len(text) > MAX_TEXT_LENGTH:  # refused before any pattern reads it, as on ingest
+        raise LineError(
+            f'field "text" is {len(text)} characters, over the {MAX_TEXT_LENGTH} allowed', id_
+        )
     lang = obj.get("lang")
     if lang is not None and not isinstance(lang, str):
         raise LineError(f'field "lang" must be a string, got {type(lang).__name__}', id_)

@@ -172,17 +172,29 @@ _RELATIVE = (
     ),
 )
 
+# Linear on hostile text ("a.a.a.", "a@a@a@"): a match starts only at the first word of a run
+# (a later start would also match from there), and is bounded like a real address (a local part
+# of 64, ten labels of 63), so the work from each start is bounded.
 _URL = re.compile(
-    r"(?:https?://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|net|org|io|ly|co|tr|be|me)(?:/\S*)?"
+    r"(?:https?://|www\.)\S+"
+    r"|\b(?<!\w[.-])\w[\w-]{0,62}(?:\.[\w-]{1,63}){0,9}\.(?:com|net|org|io|ly|co|tr|be|me)(?:/\S*)?"
 )
-_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_EMAIL = re.compile(r"\b(?<!\w[.+-])\w[\w.+-]{0,63}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,9}")
 _MENTION = re.compile(r"(?<!\w)@\w+")
 _ABBREV = re.compile(r"\b(sa|no|nr|vb|vs|mr|mrs|ms|dr|st|bkz|a\.m|p\.m)\.")
+# "^[^\S\n]*>", not "^\s*>": from every line start of a run of blank lines, \s* would scan the
+# whole run again. The quote found is the same; only the blank lines before it stay in.
 _QUOTE_CUT = re.compile(
-    r"^\s*>|^-{2,}\s*original message|^on .{3,80} wrote:\s*$|tarihinde .{0,80} yazdi:\s*$",
+    r"^[^\S\n]*>|^-{2,}\s*original message|^on .{3,80} wrote:\s*$|tarihinde .{0,80} yazdi:\s*$",
     re.MULTILINE,
 )
-_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+|[.!?;]+$|\s+[-–—]\s+|,\s+(?:but|ancak|ama|fakat)\s+")
+# The lookbehinds and the bound keep a long run of punctuation or blanks from being scanned again
+# from each of its characters (a run is tried from its start, and after each newline, which "\n+"
+# may have taken alone); the sentences are the same, but for blanks over 64 before a dash.
+_SENTENCE = re.compile(
+    r"(?<=[.!?;])\s+|\n+|(?<![.!?;])[.!?;]+$|(?<![^\S\n])\s{1,64}[-–—]\s+"
+    r"|,\s+(?:but|ancak|ama|fakat)\s+"
+)
 
 
 def _pad(m: re.Match[str], tag: str) -> str:
@@ -335,8 +347,9 @@ _ISO = re.compile(
     r"P(?!$)(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?(?:T(?=\d)(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?",
     re.IGNORECASE,
 )
-_SHORT = re.compile(r"(?:(?P<w>\d+)\s*w)?\s*(?:(?P<d>\d+)\s*d)?\s*(?:(?P<h>\d+)\s*h)?\s*(?:(?P<m>\d+)\s*m)?"
-                    r"\s*(?:(?P<s>\d+(?:\.\d+)?)\s*s)?", re.IGNORECASE)  # fmt: skip
+# Each part owns the blanks after it: adjacent optional "\s*" would give blanks many parses.
+_SHORT = re.compile(r"(?:(?P<w>\d+)\s*w\s*)?(?:(?P<d>\d+)\s*d\s*)?(?:(?P<h>\d+)\s*h\s*)?(?:(?P<m>\d+)\s*m\s*)?"
+                    r"(?:(?P<s>\d+(?:\.\d+)?)\s*s)?", re.IGNORECASE)  # fmt: skip
 
 
 def format_duration(td: timedelta) -> str:
@@ -361,6 +374,8 @@ def parse_duration(s: str) -> timedelta:
     :raises ValueError: when ``s`` is neither; years and months are refused (no fixed length).
     """
     raw = s.strip()
+    if len(raw) > 64:  # the patterns are then matched on bounded input, whatever it is
+        raise ValueError(f"invalid duration {s[:20]!r}...: at most 64 characters")
     m = _ISO.fullmatch(raw) if raw[:1] in "pP" else _SHORT.fullmatch(raw)
     if not raw or m is None or not any(m.groupdict().values()):
         raise ValueError(

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
+    "MAX_TEXT_LENGTH",
     "Attachment",
     "Author",
     "BusinessCalendar",
@@ -41,6 +42,10 @@ __all__ = [
     "normalize_email",
     "normalize_phone",
 ]
+
+#: The longest message text accepted (characters). Channel plugins cut or reject longer text
+#: before anything else reads it, so no text path ever sees more.
+MAX_TEXT_LENGTH = 100_000
 
 ChannelName = Annotated[
     str,
@@ -202,7 +207,7 @@ class InboundInteraction(_Frozen):
     external_id: ExternalId = Field(
         description="The channel's id of this message; (channel, external_id) is unique."
     )
-    text: str = Field(max_length=100_000)
+    text: str = Field(max_length=MAX_TEXT_LENGTH)
     created_at: AwareDatetime = Field(
         description="When the message was written, ISO 8601 with an offset."
     )

@@ -50,8 +50,11 @@ _FOLD = str.maketrans(
 )
 # Letters (not digits: "100000" is a number, not an elongation) repeated three times or more.
 _REPEAT_RE = re.compile(r"([^\W\d_])\1{2,}")
+# Linear on hostile text ("a.a.a.", "a-a-a-"): a bare domain starts only at the first word of a
+# dotted run (a match from a later word would also match from the first), and is at most ten
+# labels of at most 63 characters (RFC 1035), so the work from each start is bounded.
 _URL_RE = re.compile(
-    r"(?:https?://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|net|org|io|ly|co|tr|xyz|win|info|biz|me)(?:/\S*)?\b",
+    r"(?:https?://|www\.)\S+|\b(?<!\w[.-])\w[\w-]{0,62}(?:\.[\w-]{1,63}){0,9}\.(?:com|net|org|io|ly|co|tr|xyz|win|info|biz|me)(?:/\S*)?\b",
     re.IGNORECASE,
 )
 _EMOJI = (

@@ -301,3 +301,19 @@ def test_mailer_daemon_is_a_bounce(mail: Any) -> None:
 
 def test_fold_is_turkish_safe() -> None:
     assert fold("OTOMATİK YANIT") == fold("otomatik yanıt") == "otomatik yanit"
+
+
+def test_a_body_over_the_maximum_is_cut_before_it_is_split_and_the_cut_is_recorded(
+    mail: Any,
+) -> None:
+    body = "Merhaba,\n" + "a." * 150_000 + "\n\nOn Mon, 21 Oct 2024 Destek wrote:\n> eski\n"
+    msg = mail(sender="Ali <ali@example.com>", subject="uzun", text=body, msgid="<long@x>")
+    it = parse(msg.as_bytes())
+    assert it.text == body[:100_000]  # the attribution lies past the cut: nothing is quoted
+    assert it.raw["body_cut"]["kept"] == 100_000
+    assert it.raw["body_cut"]["length"] == len(body.rstrip("\n"))  # the decoded text part
+    assert "quoted" not in it.raw
+    short = parse(
+        mail(sender="ali@example.com", subject="k", text="kısa\n", msgid="<s@x>").as_bytes()
+    )
+    assert "body_cut" not in short.raw

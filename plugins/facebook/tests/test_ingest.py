@@ -226,3 +226,25 @@ def test_check_reports_missing_subscriptions(cli, graph: FakeGraph) -> None:
     )
     ok = json.loads(cli("facebook", "check", "--json").stdout)
     assert ok["problems"] == []
+
+
+def test_a_messenger_text_over_the_maximum_is_rejected_before_it_is_read(app: Scrm, fb) -> None:
+    # 10 MB of "a.": the e-mail pattern once took minutes on it; now nothing reads it at all.
+    huge = fb.message("m_huge", "a." * 5_000_000)
+    body = fb.raw(fb.body(huge, fb.message("m_1", "kargom nerede? a@b.com")))
+    report = receive(app, fb.sign(body), body)
+    assert (report.stored, report.rejected) == (1, 1)
+    assert set(stored(app)) == {"m_1"}
+    [reject] = app.rejects()
+    assert reject.field == "entry[0].messaging[0].message.text"
+    assert reject.reason == "10000000 characters, over the 100000 allowed"
+    assert "m_huge" in reject.payload
+
+
+def test_a_comment_over_the_maximum_is_rejected_with_its_field(app: Scrm, fb) -> None:
+    body = fb.raw(fb.body(fb.comment("998877_1", " " * 100_001), fb.comment("998877_2")))
+    report = receive(app, fb.sign(body), body)
+    assert (report.stored, report.rejected) == (1, 1)
+    [reject] = app.rejects()
+    assert reject.field == "entry[0].changes[0].value.message"
+    assert reject.reason == "100001 characters, over the 100000 allowed"

@@ -28,14 +28,21 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from scrm.core.channel import ParseError
-from scrm.core.schemas import Attachment, Author, Direction, InboundInteraction, normalize_email
+from scrm.core.schemas import (
+    MAX_TEXT_LENGTH,
+    Attachment,
+    Author,
+    Direction,
+    InboundInteraction,
+    normalize_email,
+)
 from scrm_email.mime import Part, address_list, header_text, message_ids, read_body
 from scrm_email.noise import detect_noise
 from scrm_email.text import split_reply
 
 __all__ = ["EmailPayload", "encode_payload", "parse_message", "raw_from_payload"]
 
-MAX_TEXT = 100_000
+MAX_TEXT = MAX_TEXT_LENGTH
 MAX_ID = 255
 #: Headers kept in ``raw["headers"]`` (what an agent or an auditor wants to see).
 KEPT_HEADERS = (
@@ -193,7 +200,10 @@ def parse_message(
 
     subject = header_text(msg, "Subject")
     body, parts = read_body(msg)
-    split = split_reply(body.text)
+    # Cut before anything reads the text: only the first MAX_TEXT characters can be kept, and
+    # no text path then sees more than the longest text an interaction may hold.
+    full = body.text[:MAX_TEXT]
+    split = split_reply(full)
     noise = detect_noise(msg, sender, subject)
 
     outbound = sender in own_addresses
@@ -217,8 +227,10 @@ def parse_message(
     keep: dict[str, Any] = {
         "headers": {h: header_text(msg, h) for h in KEPT_HEADERS if msg.get(h) is not None},
     }
-    if split.new != body.text:
-        keep["body"] = body.text[:MAX_TEXT]
+    if len(body.text) > MAX_TEXT:
+        keep["body_cut"] = {"length": len(body.text), "kept": MAX_TEXT}
+    if split.new != full:
+        keep["body"] = full
     if split.quoted:
         keep["quoted"] = split.quoted[:MAX_TEXT]
     if split.signature:
@@ -240,7 +252,7 @@ def parse_message(
     if meta is not None:
         keep["origin"] = meta.model_dump(mode="json", exclude={"raw_base64"}, exclude_none=True)
 
-    text = split.new or body.text
+    text = split.new or full
     return InboundInteraction(
         channel=channel,
         external_id=external_id,

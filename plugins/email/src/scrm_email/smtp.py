@@ -27,8 +27,11 @@ __all__ = ["build_message", "deliver", "reply_subject", "send"]
 
 log = logging.getLogger(__name__)
 
-_PREFIX = re.compile(r"^\s*((re|fwd?|ynt|cvp|yanıt|aw|sv|antw)\s*(\[\d+\])?\s*:\s*)", re.IGNORECASE)
-_CASE_TAG = re.compile(r"\s*\[#\d+\]\s*")
+# Written so that no two "\s*" meet and no run of blanks is scanned from each of its characters.
+_PREFIX = re.compile(
+    r"^\s*(?:re|fwd?|ynt|cvp|yanıt|aw|sv|antw)\s*(?:\[\d+\]\s*)?:\s*", re.IGNORECASE
+)
+_CASE_TAG = re.compile(r"(?<!\s)\s*\[#\d+\]\s*")
 #: References kept: the thread's root and the most recent ids (RFC 5322 lets clients trim).
 _MAX_REFERENCES = 20
 

@@ -212,8 +212,10 @@ _SEPARATOR = re.compile(
     r"iletilen (ileti|mesaj)|ursprüngliche nachricht)\s*-{2,}\s*$",
     re.IGNORECASE,
 )
+# No "\s*" in front of ".+": on a line of blanks the two would share the blanks in every way
+# there is (quadratic); ".+" takes leading blanks itself, and lines hold no newline.
 _ATTRIBUTION = re.compile(
-    r"^\s*((on|le|am|el)\s.+(wrote|a écrit|schrieb|escribió)|.+\s(yazdı|şunu yazdı))\s*:\s*$",
+    r"^(?:\s*(?:on|le|am|el)\s.+(?:wrote|a écrit|schrieb|escribió)|.+\s(?:yazdı|şunu yazdı))\s*:\s*$",
     re.IGNORECASE,
 )
 _HEADER_BLOCK_START = re.compile(r"^\s*\*?(from|kimden|gönderen)\s*:\*?\s", re.IGNORECASE)
@@ -221,8 +223,8 @@ _HEADER_BLOCK_NEXT = re.compile(
     r"^\s*\*?(sent|date|to|subject|gönderildi|tarih|kime|konu)\s*:", re.IGNORECASE
 )
 _MOBILE_FOOTER = re.compile(
-    r"^\s*(sent from my .+|get outlook for .+|.+ için outlook'?u edinin|"
-    r"(iphone|ipad|android|samsung|mobil|cep telefonu|telefon|cihaz)[\w']*?(dan|den|tan|ten) gönderildi)\s*$",
+    r"^(?:\s*(?:sent from my .+|get outlook for .+|(?:iphone|ipad|android|samsung|mobil|"
+    r"cep telefonu|telefon|cihaz)[\w']*?(?:dan|den|tan|ten) gönderildi)|.+ için outlook'?u edinin)\s*$",
     re.IGNORECASE,
 )
 

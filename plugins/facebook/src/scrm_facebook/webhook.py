@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from scrm.core.channel import ParseError
-from scrm.core.schemas import Attachment, Author, Direction, InboundInteraction
+from scrm.core.schemas import MAX_TEXT_LENGTH, Attachment, Author, Direction, InboundInteraction
 from scrm_facebook.threads import comment_thread
 
 __all__ = [
@@ -31,7 +31,9 @@ __all__ = [
 
 #: Feed items that carry a customer's words; reactions, likes and shares carry none.
 POST_ITEMS = frozenset({"post", "status", "photo", "video"})
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# Starts only where a run of address characters starts (the match would start there anyway),
+# and bounded like a real address: linear on "aaaa…" or "a.a.a…".
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,9}")
 
 
 class SubscriptionError(ValueError):
@@ -193,7 +195,7 @@ class FeedMapper:
         thread = post_id
         if item == "comment":
             thread = comment_thread(ext, in_reply_to, post_id, own=own)
-        text = value.get("message")
+        text = _bounded(value.get("message"), f"{where}.message")
         if verb != "remove" and not isinstance(text, str):
             if item != "comment":
                 return None  # a photo without a caption says nothing
@@ -238,7 +240,7 @@ class FeedMapper:
         mid = _str(message, "mid", f"{where}.message")
         created = _seconds(event.get("timestamp"), f"{where}.timestamp", millis=True)
         echo = message.get("is_echo") is True or sender_id == self.page_id
-        text = message.get("text")
+        text = _bounded(message.get("text"), f"{where}.message.text")
         if text is not None and not isinstance(text, str):
             raise ParseError("not a string", f"{where}.message.text")
         attachments = tuple(_attachments(message.get("attachments"), f"{where}.message"))
@@ -264,6 +266,13 @@ class FeedMapper:
             attachments=attachments,
             raw=dict(event),
         )
+
+
+def _bounded(text: Any, where: str) -> Any:
+    """Refuse a text over the allowed length before any pattern reads it."""
+    if isinstance(text, str) and len(text) > MAX_TEXT_LENGTH:
+        raise ParseError(f"{len(text)} characters, over the {MAX_TEXT_LENGTH} allowed", where)
+    return text
 
 
 def _obj(value: Any) -> dict[str, Any]:
