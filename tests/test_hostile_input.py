@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from scrm.core.bounds import MAX_DEPTH, clean_json, clean_text
+from scrm.core.bounds import MAX_DEPTH, clean_json, clean_text, has_bad_text
 from scrm.core.models import Interaction, Reject
 from scrm.core.schemas import NORMALISED_KEY, Author, InboundInteraction
 
@@ -144,10 +144,21 @@ _json = st.recursive(
 
 @given(_json)
 def test_clean_json_gives_what_postgresql_accepts(value: Any) -> None:
-    cleaned, _ = clean_json(value)
-    text = json.dumps(cleaned, allow_nan=False)  # raises on NaN/Infinity
+    cleaned, changed = clean_json(value)
+    text = json.dumps(cleaned, allow_nan=False, ensure_ascii=False)  # raises on NaN/Infinity
     assert "\\u0000" not in text
-    text.encode("utf-8")
+    text.encode("utf-8")  # no lone surrogate
+    assert bool(changed) == (cleaned is not value)  # the fast path copies nothing
+    if changed and not any(isinstance(x, float) for x in _leaves(value)):
+        assert has_bad_text(value)
+
+
+def _leaves(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _leaves(v)]
+    if isinstance(value, list):
+        return [x for v in value for x in _leaves(v)]
+    return [value]
 
 
 def test_depth_is_checked_without_recursion() -> None:

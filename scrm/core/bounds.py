@@ -12,7 +12,9 @@ with U+FFFD, so a message is stored with a visible mark where the bad character 
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -32,6 +34,7 @@ __all__ = [
     "check_instant",
     "clean_json",
     "clean_text",
+    "has_bad_text",
 ]
 
 INT64_MAX = 2**63 - 1
@@ -87,6 +90,50 @@ def clean_text(text: str) -> tuple[str, bool]:
     return text, bad
 
 
+def has_bad_text(value: Any, max_depth: int = 16) -> bool:
+    """Whether a small decoded value holds a string (or key) with NUL or a lone surrogate.
+
+    For the few fields of a model: cheaper than serialising them.  Deeper than
+    ``max_depth`` counts as bad, so that :func:`clean_json` decides.
+    """
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > max_depth:
+            return True
+        if isinstance(item, dict):
+            for k, v in item.items():
+                if isinstance(k, str) and _bad(k):
+                    return True
+                if isinstance(v, str):
+                    if _bad(v):
+                        return True
+                elif isinstance(v, dict | list | tuple):
+                    stack.append((v, depth + 1))
+        elif isinstance(item, list | tuple):
+            for v in item:
+                if isinstance(v, str):
+                    if _bad(v):
+                        return True
+                elif isinstance(v, dict | list | tuple):
+                    stack.append((v, depth + 1))
+        elif isinstance(item, str) and _bad(item):
+            return True
+    return False
+
+
+def _bad(text: str) -> bool:
+    return "\x00" in text or (not text.isascii() and not _encodes(text))
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class TooDeep(ValueError):
     """A JSON value nested deeper than allowed."""
 
@@ -103,9 +150,12 @@ def clean_json(
     Strings (keys too) go through :func:`clean_text`; NaN and ±Infinity become ``null``
     when ``drop_nonfinite``.  The walk is iterative, so no depth can exhaust the stack.
 
-    :returns: the cleaned value and the dotted paths that were changed.
+    :returns: the cleaned value (``value`` itself when nothing changed) and the dotted paths
+        that were changed.
     :raises TooDeep: beyond ``max_depth`` levels.
     """
+    if _clean_already(value, max_depth, drop_nonfinite):
+        return value, []
     changed: list[str] = []
     root: list[Any] = [None]
     # (container to fill, key in it, value, path, depth)
@@ -146,6 +196,62 @@ def clean_json(
         else:
             target[key] = item
     return root[0], changed
+
+
+def _clean_already(value: Any, max_depth: int, drop_nonfinite: bool) -> bool:
+    """Whether ``value`` is shallow enough and holds no NUL, surrogate or rejected float.
+
+    Read by the C encoder and one regular expression, so that the common case (nothing to
+    change) costs one serialisation and no copy.  Objects that are not JSON (a nested model)
+    are not looked into; they clean themselves.
+    """
+    try:
+        # ASCII output: NUL and surrogates appear as \u0000 and \ud800-\udfff escapes.
+        text = json.dumps(value, allow_nan=not drop_nonfinite, default=_skip)
+    except (TypeError, ValueError, RecursionError):
+        return False
+    if "\\u0000" in text or ("\\ud" in text and not _paired(text)):
+        return False  # a false alarm (an escaped backslash) only costs time
+    # Fewer brackets than the limit (some may be inside strings) cannot nest deeper.
+    brackets = text.count("{") + text.count("[")
+    return brackets <= max_depth or _depth(value, max_depth) <= max_depth
+
+
+_SURROGATE = re.compile(r"\\ud[89a-f][0-9a-f]{2}")
+
+
+def _paired(text: str) -> bool:
+    """Whether every surrogate escape in ASCII JSON is half of an adjacent high-low pair."""
+    pending = -1  # end of a high half waiting for its low half
+    for m in _SURROGATE.finditer(text):
+        high = m.group()[3] in "89ab"
+        if pending >= 0:
+            if high or m.start() != pending:
+                return False
+            pending = -1
+        elif high:
+            pending = m.end()
+        else:
+            return False
+    return pending < 0
+
+
+def _depth(value: Any, limit: int) -> int:
+    """Levels of containers in ``value``, counted up to ``limit + 1`` (without recursion)."""
+    level = [value] if isinstance(value, dict | list | tuple) else []
+    depth = 0
+    while level and depth <= limit:
+        depth += 1
+        below: list[Any] = []
+        for v in level:
+            items = v.values() if isinstance(v, dict) else v
+            below.extend(x for x in items if isinstance(x, dict | list | tuple))
+        level = below
+    return depth
+
+
+def _skip(_obj: Any) -> None:
+    return None
 
 
 def _join(path: str, key: str) -> str:

@@ -27,7 +27,16 @@ from pydantic import (
     model_validator,
 )
 
-from scrm.core.bounds import MAX_DEPTH, Count, Count32, Instant, RowId, TooDeep, clean_json
+from scrm.core.bounds import (
+    MAX_DEPTH,
+    Count,
+    Count32,
+    Instant,
+    RowId,
+    TooDeep,
+    clean_json,
+    has_bad_text,
+)
 
 __all__ = [
     "Attachment",
@@ -158,6 +167,8 @@ def _clean_fields(data: Any, *, skip: str | None = None) -> tuple[Any, list[str]
     if not isinstance(data, dict):
         return data, []
     rest = {k: v for k, v in data.items() if k != skip}
+    if not has_bad_text(rest):
+        return data, []
     try:
         cleaned, changed = clean_json(rest, max_depth=16, drop_nonfinite=False)
     except TooDeep:
