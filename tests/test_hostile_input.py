@@ -10,6 +10,7 @@ prints a traceback.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import math
@@ -350,3 +351,13 @@ def test_email_import_stores_a_mail_with_a_nul(app, cli, tmp_path) -> None:
     assert json.loads(result.stdout)["stored"] == 2
     texts = sorted(i.text for i in app.interactions())
     assert texts[0] == "Siparisim gelmedi" and "\ufffd hala yok" in texts[1]
+
+
+def test_rejects_show_gives_the_exact_bytes(app, cli, tmp_path) -> None:
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(b'{"text": "T\xfcrk\xe7e"}\n')
+    cli("ingest", "--format", "interactions", str(path), expect=EXIT_REJECTED)
+    [reject] = json.loads(cli("rejects", "list", "--json").stdout)
+    shown = json.loads(cli("rejects", "show", str(reject["id"])).stdout)
+    assert base64.b64decode(shown["payload_bytes"]) == b'{"text": "T\xfcrk\xe7e"}'
+    assert shown["payload"] == '{"text": "T\ufffdrk\ufffde"}'

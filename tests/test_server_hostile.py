@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from serverkit import (  # noqa: F401
     MAX_BODY,
     asgi_client,
@@ -234,3 +237,59 @@ def test_an_oversized_body_gets_413_however_it_is_sent(app, chunked) -> None:
             timeout=30,
         )
     assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
+
+
+_REST_FIELDS = [
+    "text",
+    "record_id",
+    "received_at",
+    "customer_id",
+    "duration_seconds",
+    "subject",
+    "agent",
+    "in_reply_to",
+    "caller.name",
+    "caller.phone",
+    "caller.email",
+]
+
+
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    changes=st.lists(
+        st.tuples(st.sampled_from(_REST_FIELDS), st.sampled_from(HOSTILE)), min_size=1, max_size=3
+    )
+)
+def test_hostile_records_posted_are_stored_or_refused_never_lost(app, changes) -> None:
+    """The REST ingest route: each record is stored (201, bad characters replaced) or refused
+    with 422 naming a field; the number stored is the number of 201s."""
+    headers = auth(make_key(app, "integration"))
+    before = len(app.interactions())
+    statuses = []
+
+    async def run() -> None:
+        async with asgi_client(app) as client:
+            for n, (field, value) in enumerate(changes):
+                body = _with(BASES[("post", "/interactions")], field, value)
+                body = (
+                    _with(body, "record_id", f"R-{uuid.uuid4()}") if field != "record_id" else body
+                )
+                body = (
+                    _with(body, "caller.phone", f"+90 532 {n:03d} 00 00")
+                    if field != "caller.phone"
+                    else body
+                )
+                r = await client.post(
+                    f"{API}/interactions",
+                    content=json.dumps(body).encode(),
+                    headers={**headers, **JSON},
+                )
+                assert r.status_code in (200, 201, 422), (field, value, r.status_code)
+                if r.status_code == 422:
+                    assert r.json()["error"]["message"]
+                statuses.append(r.status_code)
+
+    asyncio.run(run())
+    assert len(app.interactions()) == before + statuses.count(201)
