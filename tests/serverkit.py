@@ -65,6 +65,18 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def seed_cases(app: Scrm, cli: Any) -> dict[str, str]:
+    """Add an agent and three phone complaints (so ids 1..3 exist); return admin headers."""
+    cli("agents", "add", "ece", "--department", "support")
+    app.ingest_native(
+        "phone",
+        [{"record_id": f"S-{n}", "channel": "phone", "received_at": "2024-10-21T10:00:00+03:00",
+          "caller": {"name": "A", "phone": f"+90 532 111 22 3{n}"}, "text": "Kargom gelmedi, berbat!"}
+         for n in range(3)],
+    )  # fmt: skip
+    return auth(make_key(app, "admin"))
+
+
 def asgi_client(app: Scrm) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=create_app(app)), base_url="http://scrm.test"

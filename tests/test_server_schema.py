@@ -12,7 +12,7 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from serverkit import auth, make_key, scrm_config  # noqa: F401
+from serverkit import scrm_config, seed_cases  # noqa: F401
 
 from scrm.server import create_app
 
@@ -27,14 +27,7 @@ EXAMPLES = 5  # per operation: bounded in count, and the whole run in time (< 10
 
 
 def test_the_api_conforms_to_its_own_schema(app, cli) -> None:
-    cli("agents", "add", "ece", "--department", "support")
-    app.ingest_native(
-        "phone",
-        [{"record_id": f"S-{n}", "channel": "phone", "received_at": "2024-10-21T10:00:00+03:00",
-          "caller": {"name": "A", "phone": f"+90 532 111 22 3{n}"}, "text": "Kargom gelmedi, berbat!"}
-         for n in range(3)],
-    )  # fmt: skip
-    headers = auth(make_key(app, "admin"))
+    headers = seed_cases(app, cli)
     schema = schemathesis.openapi.from_asgi(
         "/api/v1/openapi.json", create_app(app), headers=headers
     )

@@ -108,4 +108,15 @@ def main() -> None:
     for error in pm.load_errors:
         click.echo(f"warning: {error}", err=True)
     cli = build_cli(pm, config)
-    sys.exit(cli.main(standalone_mode=True))
+    try:
+        sys.exit(cli.main(standalone_mode=True))
+    except Exception as exc:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if not isinstance(exc, SQLAlchemyError):
+            raise
+        from scrm.core.pipeline import one_line
+
+        # One line, without the statement or its values (message text, addresses).
+        click.echo(f"Error: the database failed: {one_line(exc)}", err=True)
+        sys.exit(1)

@@ -26,7 +26,7 @@ from scrm.core.channel import Channel
 from scrm.core.config import Config, load_config
 from scrm.core.logsafe import set_log_content
 from scrm.core.models import Department, LabelCorrection, Reject
-from scrm.core.pipeline import IngestReport, Origin, Pipeline, Record, Rejected
+from scrm.core.pipeline import IngestReport, Origin, Pipeline, Record, Rejected, one_line
 from scrm.core.plugins import Hooks, PluginManager, get_plugin_manager
 from scrm.core.schemas import InboundInteraction
 from scrm.core.sources import describe_validation_error, dump, read_jsonl, records_from_payload
@@ -220,13 +220,28 @@ class Scrm:
                     r = s.get(Reject, rid)
                     assert r is not None
                     origin = Origin(
-                        r.source, r.position, r.payload, r.format, r.channel, reject_id=r.id
+                        r.source,
+                        r.position,
+                        r.payload,
+                        r.format,
+                        r.channel,
+                        reject_id=r.id,
+                        raw=r.payload_bytes,
                     )
                     fmt, channel_name = r.format, r.channel
                 try:
-                    payload = json.loads(origin.payload or "")
-                except ValueError as exc:
-                    yield Rejected(origin, f"not valid JSON: {exc}")
+                    # The exact bytes when the text form is only a readable copy.
+                    text = (
+                        origin.raw.decode("utf-8", "surrogatepass")
+                        if origin.raw is not None
+                        else origin.payload or ""
+                    )
+                    payload = json.loads(text)
+                except UnicodeDecodeError as exc:
+                    yield Rejected(origin, f"not UTF-8 (byte {exc.start + 1})")
+                    continue
+                except (ValueError, RecursionError) as exc:
+                    yield Rejected(origin, f"not valid JSON: {one_line(exc)}")
                     continue
                 if fmt == "native" and not channel_name:
                     yield Rejected(origin, "a native record without a channel cannot be replayed")

@@ -165,6 +165,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     handling is switched off and BEGIN is emitted by us.
     """
     url = normalize_url(url)
+    # Bound parameters are message text, handles and addresses: an error must not print them.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, **kwargs)
 

@@ -489,6 +489,9 @@ class Reject(Base):
     field: Mapped[str | None] = mapped_column(sa.String(255))
     reason: Mapped[str] = mapped_column(sa.Text)
     payload: Mapped[str] = mapped_column(sa.Text)
+    """The record as received, or a readable copy (U+FFFD) when ``payload_bytes`` is set."""
+    payload_bytes: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    """The exact bytes received, when text cannot hold them (not UTF-8, NUL, lone surrogate)."""
     fingerprint: Mapped[str] = mapped_column(sa.String(64))
     """sha256 of source, position and payload."""
     status: Mapped[str] = mapped_column(sa.String(16), default="pending")

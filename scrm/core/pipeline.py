@@ -16,18 +16,19 @@ import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import flag_modified
 
 from scrm.core import assignment, conversation, loop
 from scrm.core import cases as case_ops
 from scrm.core.agents import ensure_departments
+from scrm.core.bounds import clean_text
 from scrm.core.config import CasesConfig
 from scrm.core.conversation import CaseRules, Message
 from scrm.core.customers import ResolvedAuthor, resolve_authors, root_ids
@@ -62,7 +63,7 @@ from scrm.core.schemas import (
     StoredInteraction,
 )
 
-__all__ = ["IngestReport", "Origin", "Pipeline", "Rejected"]
+__all__ = ["IngestReport", "Origin", "Pipeline", "Rejected", "one_line"]
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,8 @@ class Origin:
     channel: str | None = None
     reject_id: int | None = None
     """Set when the record is a replay of a stored reject."""
+    raw: bytes | None = None
+    """The bytes exactly as received, when ``payload`` cannot hold them (not UTF-8)."""
 
 
 @dataclass(frozen=True)
@@ -210,18 +213,31 @@ class Pipeline:
         return row
 
     def _run_batch(self, batch: list[Record]) -> IngestReport:
-        for attempt in range(3):
-            try:
-                with self.session_factory() as session, session.begin():
-                    outcome = _BatchWriter(self, session).write(batch)
-                break
-            except (IntegrityError, OperationalError) as exc:
-                # Another writer stored some of these messages between our duplicate check
-                # and our insert (PostgreSQL, several workers), or the database was busy.
-                # Redo the batch: the next pass sees those rows as duplicates.
-                if attempt == 2:
-                    raise
-                log.warning("ingest batch retried after %s", type(exc).__name__)
+        """Write one batch; if the database refuses it, write its halves, down to the record.
+
+        A record the database still refuses on its own becomes a reject with the reason, so
+        one bad value never costs the records around it.  Only an unreachable database
+        (connection lost, still locked after retries) stops the run.
+        """
+        try:
+            outcome = self._write(batch)
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception as exc:
+            if len(batch) == 1 and not isinstance(batch[0], Rejected):
+                log.warning("ingest record rejected: %s", one_line(exc))
+                return self._run_batch([_refused(batch[0], exc)])
+            if len(batch) == 1:
+                raise
+            log.warning(
+                "ingest batch of %d records failed (%s); writing it in halves",
+                len(batch),
+                one_line(exc),
+            )
+            half = len(batch) // 2
+            report = self._run_batch(batch[:half])
+            report.add(self._run_batch(batch[half:]))
+            return report
         self._announce(outcome)
         return outcome.report
 
@@ -236,6 +252,61 @@ class Pipeline:
         self.hooks.notify("batch_committed", interactions=outcome.stored)
         for reject in outcome.rejects:
             self.hooks.notify("interaction_rejected", reject=reject)
+
+    def _write(self, batch: list[Record]) -> _Outcome:
+        for attempt in range(3):
+            try:
+                with self.session_factory() as session, session.begin():
+                    return _BatchWriter(self, session).write(_check_cases(session, batch))
+            except (IntegrityError, OperationalError) as exc:
+                # Another writer stored some of these messages between our duplicate check
+                # and our insert (PostgreSQL, several workers), or the database was busy.
+                # Redo the batch: the next pass sees those rows as duplicates.
+                if attempt == 2:
+                    raise
+                log.warning("ingest batch retried after %s", type(exc).__name__)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def one_line(exc: BaseException) -> str:
+    """Describe an error in one line, without SQL or bound parameters (they hold message text)."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    first = (str(cause).strip().splitlines() or [""])[0]
+    text = f"{type(cause).__name__}: {first}" if first else type(cause).__name__
+    return clean_text(text[:200])[0]
+
+
+def _with_payload(origin: Origin, it: InboundInteraction) -> Origin:
+    """Origin of a record whose reject must hold the interaction itself (built in Python)."""
+    if origin.payload is not None:
+        return replace(origin, channel=origin.channel or it.channel)
+    return replace(origin, payload=it.model_dump_json(), format="interactions", channel=it.channel)
+
+
+def _refused(record: Record, exc: Exception) -> Rejected:
+    assert not isinstance(record, Rejected)
+    it, origin = record
+    return Rejected(_with_payload(origin, it), f"the database refused it: {one_line(exc)}")
+
+
+def _check_cases(session: Session, batch: list[Record]) -> list[Record]:
+    """Reject records that name a ``case_id`` that does not exist, like an unknown customer."""
+    wanted = {rec[0].case_id for rec in batch if not isinstance(rec, Rejected) and rec[0].case_id}
+    if not wanted:
+        return batch
+    known: set[int] = set()
+    for part in chunks(sorted(wanted)):
+        known.update(session.scalars(sa.select(Case.id).where(Case.id.in_(part))))
+    if known == wanted:
+        return batch
+    out: list[Record] = []
+    for rec in batch:
+        if isinstance(rec, Rejected) or rec[0].case_id is None or rec[0].case_id in known:
+            out.append(rec)
+        else:
+            it, origin = rec
+            out.append(Rejected(_with_payload(origin, it), f"no case {it.case_id}", "case_id"))
+    return out
 
 
 @dataclass
@@ -828,13 +899,12 @@ class _BatchWriter:
 
     def _keep_rejects(self) -> None:
         rid: int | None
-        for origin, reason, fld, it in self.failures:
-            payload = (
-                origin.payload
-                if origin.payload is not None
-                else (it.model_dump_json() if it else "")
-            )
-            fmt = origin.format if origin.payload is not None else "interactions"
+        for origin, why, where, it in self.failures:
+            fmt, payload, exact = _reject_payload(origin, it)
+            # Every text column is made storable: a reason may quote the input.
+            reason, fld = clean_text(why)[0], clean_text(where)[0][:255] if where else None
+            channel = clean_text(origin.channel or (it.channel if it else ""))[0][:32] or None
+            source = clean_text(origin.source)[0][:1024]
             if origin.reject_id is not None:
                 self.session.execute(
                     sa.update(Reject)
@@ -845,9 +915,9 @@ class _BatchWriter:
                 )
                 rid = origin.reject_id
             else:
-                fingerprint = hashlib.sha256(
-                    f"{origin.source}\0{origin.position}\0{payload}".encode()
-                ).hexdigest()
+                head = f"{origin.source}\0{origin.position}\0".encode("utf-8", "surrogatepass")
+                body = exact if exact is not None else payload.encode()
+                fingerprint = hashlib.sha256(head + body).hexdigest()
                 rid = self.session.scalar(
                     sa.select(Reject.id).where(
                         Reject.fingerprint == fingerprint, Reject.status == "pending"
@@ -869,22 +939,23 @@ class _BatchWriter:
                         sa.insert(Reject)
                         .returning(Reject.id)
                         .values(
-                            source=origin.source,
+                            source=source,
                             position=origin.position,
-                            channel=origin.channel or (it.channel if it else None),
+                            channel=channel,
                             format=fmt,
                             field=fld,
                             reason=reason,
                             payload=payload,
+                            payload_bytes=exact,
                             fingerprint=fingerprint,
                         )
                     )
             self.out.report.rejected += 1
             info = RejectInfo(
                 id=rid,
-                source=origin.source,
+                source=source,
                 position=origin.position,
-                channel=origin.channel or (it.channel if it else None),
+                channel=channel,
                 field=fld,
                 reason=reason,
                 payload=payload,
@@ -892,6 +963,17 @@ class _BatchWriter:
             self.out.rejects.append(info)
             if len(self.out.report.rejects) < _KEEP_REJECTS:
                 self.out.report.rejects.append(info)
+
+
+def _reject_payload(origin: Origin, it: InboundInteraction | None) -> tuple[str, str, bytes | None]:
+    """Return a reject's format, its payload as storable text, and the exact bytes if that
+    text is not exact (input that is not UTF-8, or holds NUL or lone surrogates)."""
+    if origin.payload is None:
+        return "interactions", it.model_dump_json() if it else "", None
+    text, changed = clean_text(origin.payload)
+    if origin.raw is not None:
+        return origin.format, text, origin.raw
+    return origin.format, text, origin.payload.encode("utf-8", "surrogatepass") if changed else None
 
 
 class _CaseContext:

@@ -6,12 +6,13 @@ the core is the same for the CLI's ``--json``, HTTP responses and the Python API
 
 from __future__ import annotations
 
+from base64 import b64encode
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 from sqlalchemy.orm import Session, selectinload
 
 from scrm.core.cases import OPEN_STATUSES
@@ -177,6 +178,13 @@ class RejectOut(_Out):
     field: str | None
     reason: str
     payload: str
+    payload_bytes: Annotated[
+        bytes | None, PlainSerializer(lambda b: b64encode(b).decode() if b is not None else None)
+    ] = Field(
+        default=None,
+        description="The exact bytes received, base64, when `payload` is only a readable copy "
+        "(input that was not UTF-8 or held NUL).",
+    )
     status: str
     attempts: int
     created_at: datetime

@@ -17,7 +17,26 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
+
+from scrm.core.bounds import (
+    MAX_DEPTH,
+    Count,
+    Count32,
+    Instant,
+    RowId,
+    TooDeep,
+    clean_json,
+    has_bad_text,
+)
 
 __all__ = [
     "MAX_TEXT_LENGTH",
@@ -54,7 +73,18 @@ ChannelName = Annotated[
         description="Channel name, e.g. twitter, facebook, email, phone.",
     ),
 ]
-ExternalId = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+ExternalId = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_not_blank)]
+NORMALISED_KEY = "scrm_normalised"
+"""Key added to ``raw`` listing the fields whose NUL, lone surrogates or NaN were replaced."""
+_MAX_NOTES = 20
 
 
 class Direction(StrEnum):
@@ -137,7 +167,32 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Author(_Frozen):
+def _clean_fields(data: Any, *, skip: str | None = None) -> tuple[Any, list[str]]:
+    """Replace NUL and lone surrogates in the strings of a model's input (not in ``skip``)."""
+    if not isinstance(data, dict):
+        return data, []
+    rest = {k: v for k, v in data.items() if k != skip}
+    if not has_bad_text(rest):
+        return data, []
+    try:
+        cleaned, changed = clean_json(rest, max_depth=16, drop_nonfinite=False)
+    except TooDeep:
+        return data, []  # nothing this deep is valid: validation refuses it with its field
+    if skip in data:
+        cleaned[skip] = data[skip]
+    return cleaned, changed
+
+
+class _Inbound(_Frozen):
+    """A model filled from outside: its text is normalised before validation (see bounds)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _clean(cls, data: Any) -> Any:
+        return _clean_fields(data)[0]
+
+
+class Author(_Inbound):
     """The person or organisation behind a message, as the channel knows them."""
 
     external_id: ExternalId = Field(
@@ -149,16 +204,17 @@ class Author(_Frozen):
     display_name: str | None = Field(default=None, max_length=255)
     email: str | None = Field(
         default=None,
+        max_length=320,
         description="E-mail address if the channel knows it; links identities across channels.",
     )
     phone: str | None = Field(
-        default=None, description="Phone number if known; normalised to +<digits>."
+        default=None, max_length=64, description="Phone number if known; normalised to +<digits>."
     )
-    followers: int | None = Field(
-        default=None, ge=0, description="Audience size (followers, page likes)."
+    followers: Count32 | None = Field(
+        default=None, description="Audience size (followers, page likes)."
     )
-    verified: bool | None = None
-    account_created_at: AwareDatetime | None = Field(
+    verified: StrictBool | None = None
+    account_created_at: Instant | None = Field(
         default=None, description="When the account was created (used to spot throw-away accounts)."
     )
 
@@ -178,21 +234,21 @@ class Author(_Frozen):
         return normalize_phone(v) if v else None
 
 
-class Engagement(_Frozen):
+class Engagement(_Inbound):
     """Public metrics of a post at the time it was observed."""
 
-    likes: int = Field(default=0, ge=0)
-    shares: int = Field(default=0, ge=0, description="Retweets, shares.")
-    replies: int = Field(default=0, ge=0)
-    quotes: int = Field(default=0, ge=0)
-    views: int | None = Field(default=None, ge=0)
+    likes: Count = 0
+    shares: Count = Field(default=0, description="Retweets, shares.")
+    replies: Count = 0
+    quotes: Count = 0
+    views: Count | None = None
 
 
-class Attachment(_Frozen):
-    name: str | None = None
-    content_type: str | None = None
-    size: int | None = Field(default=None, ge=0)
-    url: str | None = None
+class Attachment(_Inbound):
+    name: str | None = Field(default=None, max_length=1000)
+    content_type: str | None = Field(default=None, max_length=255)
+    size: Count | None = None
+    url: str | None = Field(default=None, max_length=8192)
 
 
 class InboundInteraction(_Frozen):
@@ -208,12 +264,12 @@ class InboundInteraction(_Frozen):
         description="The channel's id of this message; (channel, external_id) is unique."
     )
     text: str = Field(max_length=MAX_TEXT_LENGTH)
-    created_at: AwareDatetime = Field(
-        description="When the message was written, ISO 8601 with an offset."
+    created_at: Instant = Field(
+        description="When the message was written, ISO 8601 with an offset, 1970 to 2099."
     )
     author: Author
     direction: Direction = Direction.INBOUND
-    public: bool = Field(
+    public: StrictBool = Field(
         default=False, description="True when anyone can read it (a tweet, a page comment)."
     )
     thread_key: str | None = Field(
@@ -234,11 +290,11 @@ class InboundInteraction(_Frozen):
         default=None, description="For outbound messages: the customer addressed."
     )
     engagement: Engagement | None = None
-    attachments: tuple[Attachment, ...] = ()
-    customer_id: int | None = Field(
+    attachments: tuple[Attachment, ...] = Field(default=(), max_length=1000)
+    customer_id: RowId | None = Field(
         default=None, description="Link the author to this existing customer (a manual link)."
     )
-    case_id: int | None = Field(
+    case_id: RowId | None = Field(
         default=None,
         description="Put the message on this existing case (replies sent through scrm, agents' notes).",
     )
@@ -247,7 +303,36 @@ class InboundInteraction(_Frozen):
         description="Machine-sent mail and the like: stored and visible, but it never opens a case, "
         "never reopens one, and never gets an acknowledgment (no mail loops).",
     )
-    raw: dict[str, Any] | None = Field(default=None, description="The native payload, kept whole.")
+    raw: dict[str, Any] | None = Field(
+        default=None,
+        description=f"The native payload, kept whole (at most {MAX_DEPTH} levels deep; NaN and "
+        f"Infinity become null, and `{NORMALISED_KEY}` lists what was replaced).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _clean(cls, data: Any) -> Any:
+        # NUL and lone surrogates cannot be stored (PostgreSQL, UTF-8): replace them with
+        # U+FFFD here, once, for both databases, and say so in raw.
+        data, changed = _clean_fields(data, skip="raw")
+        if changed:
+            raw = data.get("raw")
+            if raw is None or isinstance(raw, dict):
+                notes = [*(raw or {}).get(NORMALISED_KEY, ()), *changed][:_MAX_NOTES]
+                data["raw"] = {**(raw or {}), NORMALISED_KEY: notes}
+        return data
+
+    @field_validator("raw", mode="before")
+    @classmethod
+    def _clean_raw(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        cleaned, changed = clean_json(value, max_depth=MAX_DEPTH)
+        if changed:
+            notes = cleaned.get(NORMALISED_KEY)
+            notes = list(notes) if isinstance(notes, list) else []
+            cleaned[NORMALISED_KEY] = [*notes, *(f"raw.{p}" for p in changed)][:_MAX_NOTES]
+        return cleaned
 
 
 class Classification(_Frozen):

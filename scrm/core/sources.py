@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from scrm.core.bounds import MAX_DEPTH
 from scrm.core.channel import Channel, ParseError
 from scrm.core.pipeline import Origin, Record, Rejected
 from scrm.core.schemas import InboundInteraction
@@ -21,6 +22,7 @@ from scrm.core.schemas import InboundInteraction
 __all__ = ["FORMATS", "describe_validation_error", "dump", "read_jsonl", "records_from_payload"]
 
 FORMATS = ("native", "interactions")
+_BOM = b"\xef\xbb\xbf"
 
 
 def describe_validation_error(exc: ValidationError) -> tuple[str, str | None]:
@@ -88,6 +90,8 @@ def dump(payload: Any) -> str:
         return json.dumps(payload, ensure_ascii=False, default=str)
     except (TypeError, ValueError):
         return repr(payload)
+    except RecursionError:
+        return f"<a payload nested deeper than {MAX_DEPTH} levels, not kept>"
 
 
 def read_jsonl(
@@ -103,14 +107,21 @@ def read_jsonl(
         raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     for number, line in enumerate(lines, start=1):
         if isinstance(line, bytes):
+            if number == 1 and line.startswith(_BOM):
+                line = line[len(_BOM) :]
             try:
                 decoded = line.decode("utf-8")
             except UnicodeDecodeError as exc:
-                origin = Origin(source, number, line.decode("utf-8", "replace"), fmt, channel_name)
-                yield Rejected(origin, f"not UTF-8 (byte {exc.start})")
+                kept = line.strip()
+                origin = Origin(
+                    source, number, kept.decode("utf-8", "replace"), fmt, channel_name, raw=kept
+                )
+                yield Rejected(origin, f"not UTF-8 (byte {exc.start + 1})")
                 continue
         else:
             decoded = line
+        if number == 1:
+            decoded = decoded.removeprefix("\ufeff")
         text = decoded.strip()
         if not text:
             continue
@@ -119,6 +130,12 @@ def read_jsonl(
             payload = json.loads(text)
         except json.JSONDecodeError as exc:
             yield Rejected(origin, f"not valid JSON: {exc.msg} at column {exc.colno}")
+            continue
+        except RecursionError:
+            yield Rejected(origin, f"not accepted: JSON nested deeper than {MAX_DEPTH} levels")
+            continue
+        except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+            yield Rejected(origin, f"not accepted: {str(exc).splitlines()[0][:200]}")
             continue
         if not isinstance(payload, dict):
             yield Rejected(origin, f"expected a JSON object, got {type(payload).__name__}")

@@ -9,7 +9,6 @@ is seen.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -45,16 +44,15 @@ def load_settings(model: type[S], config: Config, name: str) -> S:
         raise ConfigError(f"invalid configuration: {problems}") from None
 
 
-_SINCE_RE = re.compile(r"^(\d+)\s*([hdw])$")
-
-
 def parse_since(value: str) -> timedelta:
     """Parse ``90d``, ``12h`` or ``2w`` into a duration."""
-    m = _SINCE_RE.match(value.strip().lower())
-    if not m:
-        raise click.BadParameter(f"{value!r} is not a duration like 12h, 90d or 2w")
-    n, unit = int(m[1]), m[2]
-    return {"h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
+    # Imported here: the metrics package is heavy, and every worker loads this module.
+    from scrm.core.metrics import parse_since as metrics_since
+
+    try:
+        return metrics_since(value.strip().lower())  # bounded: no overflow on 10^20 days
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def reference_time(session: Session, until: datetime | None) -> datetime:

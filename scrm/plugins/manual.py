@@ -21,13 +21,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from scrm.core.bounds import Count32, Instant, RowId
 from scrm.core.channel import Channel
 from scrm.core.hookspecs import hookimpl
 from scrm.core.schemas import (
     Author,
     Direction,
+    ExternalId,
     InboundInteraction,
     OutboundMessage,
     SendResult,
@@ -74,14 +76,14 @@ class ManualRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    record_id: str = Field(min_length=1, max_length=255)
+    record_id: ExternalId
     channel: Literal["phone", "letter", "fax", "walk_in"]
-    received_at: AwareDatetime
+    received_at: Instant
     caller: Caller
     direction: Direction = Direction.INBOUND
-    agent: str | None = None
+    agent: str | None = Field(default=None, max_length=200)
     text: str = Field(min_length=1, max_length=100_000)
-    duration_seconds: int | None = Field(default=None, ge=0)
+    duration_seconds: Count32 | None = None
     wait_seconds: int | None = Field(
         default=None,
         ge=0,
@@ -89,9 +91,9 @@ class ManualRecord(BaseModel):
         description="Phone: how long the caller waited (queue) before an agent answered; "
         "reported by `scrm report` beside the social first-response times.",
     )
-    subject: str | None = None
-    in_reply_to: str | None = None
-    customer_id: int | None = Field(
+    subject: str | None = Field(default=None, max_length=1000)
+    in_reply_to: str | None = Field(default=None, max_length=255)
+    customer_id: RowId | None = Field(
         default=None, description="Existing customer this contact belongs to."
     )
 

@@ -23,7 +23,7 @@ from scrm import __version__
 from scrm.core import inbox, webhooks
 from scrm.core.app import Scrm
 from scrm.server.errors import RESPONSES, WEBHOOK_RESPONSES, install_error_handlers
-from scrm.server.inbox import BodyLimit
+from scrm.server.guard import BodyLimit, InputGuard
 from scrm.server.requestlog import RequestLog
 from scrm.server.routes import admin, cases, customers, health, interactions, reports
 
@@ -83,6 +83,10 @@ def create_app(scrm_app: Scrm, *, background: bool = True) -> FastAPI:
     )
     app.state.scrm = scrm_app
     install_error_handlers(app)
+    # Added last, so outermost: the guard then sees the whole body as one message.
+    app.add_middleware(
+        InputGuard, api_prefix=API_PREFIX, ingest_paths=(("POST", f"{API_PREFIX}/interactions"),)
+    )
     app.add_middleware(BodyLimit, max_bytes=scrm_app.config.server.max_body_bytes)
     app.add_middleware(RequestLog, api_prefix=API_PREFIX)  # outermost: sees every answer
     app.openapi_url = f"{API_PREFIX}/openapi.json"  # shown in the schema's servers; needs a key

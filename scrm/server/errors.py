@@ -29,7 +29,6 @@ __all__ = [
     "RESPONSES",
     "WEBHOOK_RESPONSES",
     "ApiError",
-    "BodyTooLarge",
     "ConflictOut",
     "ErrorOut",
     "error_response",
@@ -83,13 +82,6 @@ class ApiError(Exception):
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
         self.headers = headers
-
-
-class BodyTooLarge(Exception):
-    """The request body is over ``server.max_body_bytes``."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"the request body is over the limit of {limit} bytes")
 
 
 def _err(description: str, model: type[BaseModel] = ErrorOut) -> dict[str, Any]:
@@ -153,10 +145,6 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = exc.errors()
         first = errors[0] if errors else {"msg": "invalid input", "loc": ()}
         return error_response(422, "invalid", str(first["msg"]), _field(first.get("loc", ())))
-
-    @app.exception_handler(BodyTooLarge)
-    async def too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
-        return error_response(413, "too_large", str(exc))
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> JSONResponse:

@@ -1,4 +1,4 @@
-"""Webhook intake for channel plugins, and the request body limit.
+"""Webhook intake for channel plugins.
 
 A plugin's ``POST /webhooks/<channel>`` route (added through the ``register_routes`` hook)
 returns ``await receive_webhook(request, "<channel>", background_tasks)``:
@@ -15,18 +15,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any
 
 from fastapi import BackgroundTasks, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scrm.core import inbox
 from scrm.core.app import Scrm, UnknownChannel
-from scrm.server.errors import BodyTooLarge, error_response
+from scrm.server.errors import error_response
 
-__all__ = ["BodyLimit", "receive_webhook"]
+__all__ = ["receive_webhook"]
 
 log = logging.getLogger(__name__)
 
@@ -55,42 +53,3 @@ async def receive_webhook(
     if new and app.config.server.process_webhooks:
         background.add_task(_process, app, inbox_id)
     return JSONResponse({"status": "accepted" if new else "duplicate", "inbox_id": inbox_id})
-
-
-class BodyLimit:
-    """ASGI middleware refusing bodies over ``max_bytes`` (declared or streamed) with 413."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope.get("headers", []):
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = 0
-                if declared > self.max_bytes:
-                    await self._refuse(scope, receive, send)
-                    return
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
-            return message
-
-        await self.app(scope, limited, send)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response: Any = error_response(
-            413, "too_large", f"the request body is over the limit of {self.max_bytes} bytes"
-        )
-        await response(scope, receive, send)

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from scrm.core.bounds import check_instant
 from scrm.core.metrics.compute import TOTAL, CalendarFor, Query, channel_sides, compute
 from scrm.core.metrics.model import GroupMetrics, ParityRow, Report
 from scrm.core.metrics.sql import DIMENSIONS
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DIMENSIONS",
     "PARITY_METRICS",
+    "PeriodError",
     "Query",
     "build_report",
     "generate_report",
@@ -234,25 +236,38 @@ def parse_since(text: str) -> timedelta:
 
     :raises ValueError: with a sentence naming the accepted forms.
     """
-    m = _SINCE.match(text)
+    m = _SINCE.match(text) if len(text) <= 32 else None
     if not m:
-        raise ValueError(f"{text!r} is not a duration like 30d, 12h, 2w or 90m")
-    return timedelta(**{_UNITS[m[2]]: int(m[1])})
+        raise ValueError(f"{text[:32]!r} is not a duration like 30d, 12h, 2w or 90m")
+    span = timedelta(**{_UNITS[m[2]]: min(int(m[1]), _MAX_SPAN_DAYS * 24 * 60)})
+    if span > _MAX_SPAN:
+        raise ValueError(f"{text!r} is longer than {_MAX_SPAN_DAYS // 365} years")
+    return span
 
 
-def _instant(text: str, zone: ZoneInfo, *, end: bool) -> datetime:
+_MAX_SPAN_DAYS = 150 * 365
+_MAX_SPAN = timedelta(days=_MAX_SPAN_DAYS)
+
+
+def _instant(text: str, zone: ZoneInfo, *, end: bool, name: str) -> datetime:
+    shown = repr(text[:40])
     try:
         if len(text) == 10:
             d = date.fromisoformat(text)
+            t = datetime.combine(d, time(0), zone)
             if end:  # a date as the end means "up to and including that day"
-                d += timedelta(days=1)
-            return datetime.combine(d, time(0), zone)
-        t = datetime.fromisoformat(text)
+                t = t + timedelta(days=1) if d < date.max else t
+        else:
+            t = datetime.fromisoformat(text)
+            t = t if t.tzinfo else t.replace(tzinfo=zone)
     except ValueError:
-        raise ValueError(
-            f"{text!r} is not a date (2024-10-31) or a time (2024-10-31T18:00+03:00)"
+        raise PeriodError(
+            f"{shown} is not a date (2024-10-31) or a time (2024-10-31T18:00+03:00)", name
         ) from None
-    return t if t.tzinfo else t.replace(tzinfo=zone)
+    try:
+        return check_instant(t)
+    except ValueError as exc:
+        raise PeriodError(f"{shown} {exc}", name) from None
 
 
 def parse_period(
@@ -270,15 +285,27 @@ def parse_period(
     the end is now.
     """
     zone = ZoneInfo(timezone)
-    stop = _instant(end, zone, end=True) if end else now
+    stop = _instant(end, zone, end=True, name="to") if end else now
     if start:
         if since:
-            raise ValueError("give either --since or --from, not both")
-        begin = _instant(start, zone, end=False)
+            raise PeriodError("give either --since or --from, not both", "since")
+        begin = _instant(start, zone, end=False, name="from")
     else:
-        begin = stop - parse_since(since or "30d")
+        try:
+            begin = stop - parse_since(since or "30d")
+        except ValueError as exc:
+            raise PeriodError(str(exc), "since") from None
     if begin >= stop:
-        raise ValueError(
-            f"the period is empty: {begin.isoformat()} is not before {stop.isoformat()}"
+        raise PeriodError(
+            f"the period is empty: {begin.isoformat()} is not before {stop.isoformat()}",
+            "from" if start else "since",
         )
     return begin.astimezone(UTC), stop.astimezone(UTC)
+
+
+class PeriodError(ValueError):
+    """A ``--since``/``--from``/``--to`` value that cannot be used; ``field`` names which."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from scrm.core import queries
 from scrm.core.app import Scrm
+from scrm.core.bounds import clean_text
 from scrm.core.labels import LabelFix
 from scrm.core.models import Interaction
 from scrm.core.queries import InteractionOut
@@ -78,7 +79,9 @@ def create_interaction(
     with app.session() as s:
         found = s.scalar(
             sa.select(Interaction.id).where(
-                Interaction.channel == record.channel, Interaction.external_id == record.record_id
+                Interaction.channel == record.channel,
+                # As stored: the interchange schema replaced any NUL (see scrm.core.bounds).
+                Interaction.external_id == clean_text(record.record_id)[0],
             )
         )
     if found is None:  # pragma: no cover - the pipeline stored or found it

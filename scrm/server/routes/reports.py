@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from scrm.core.app import Scrm
-from scrm.core.metrics import DIMENSIONS, generate_report, parse_period
+from scrm.core.metrics import DIMENSIONS, PeriodError, generate_report, parse_period
 from scrm.core.metrics.model import Report
 from scrm.server.auth import ReaderKey, get_scrm
 from scrm.server.errors import ApiError
@@ -43,6 +43,6 @@ def metrics_report(
         begin, stop = parse_period(
             since=since, start=start, end=end, timezone=app.config.timezone, now=datetime.now(UTC)
         )
-    except ValueError as exc:
-        raise ApiError(422, "invalid", str(exc), field="since") from None
+    except PeriodError as exc:
+        raise ApiError(422, "invalid", str(exc), field=exc.field) from None
     return generate_report(app, start=begin, end=stop, by=by, notify=False)
