@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from helpers import message
 
 from scrm import hookimpl
+from scrm.core.channel import Channel
 from scrm.core.config import Config
 from scrm.core.models import Customer
 from scrm.core.schemas import Classification, Kind
@@ -34,9 +35,21 @@ class MarkerClassifier:
         )
 
 
+class FakeBot(Channel):
+    """A channel of automated posts, for the rule that keeps them off cases."""
+
+    name = "fakebot"
+
+
+class BotChannel:
+    @hookimpl
+    def register_channels(self, register):
+        register(FakeBot)
+
+
 @pytest.fixture
 def scrm_plugins():
-    return [MarkerClassifier()]
+    return [MarkerClassifier(), BotChannel()]
 
 
 @pytest.fixture

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
+import sqlalchemy as sa
 from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
@@ -17,9 +18,17 @@ from sqlalchemy.engine import make_url
 from scrm.cli.errors import CliError, ExitCode, translate
 from scrm.core.app import SchemaError, Scrm, open_app
 from scrm.core.config import DEFAULT_CONFIG_FILE, Config, ConfigError, load_config
+from scrm.core.models import Department
 from scrm.core.plugins import PluginManager, check_plugin_config
 
-__all__ = ["CliContext", "ScrmGroup", "emit", "table"]
+__all__ = [
+    "CliContext",
+    "ScrmGroup",
+    "department_codes",
+    "emit",
+    "require_known",
+    "table",
+]
 
 #: Commands that run without a valid configuration: ``init`` writes one.
 NO_CONFIG_COMMANDS = frozenset({"init"})
@@ -136,6 +145,23 @@ def _refuse_missing_sqlite(url: str) -> None:
             f"there is no database at {name}: run `scrm db upgrade` to create it "
             "(or fix database_url)"
         )
+
+
+def require_known(value: str | None, option: str, what: str, known: Iterable[str]) -> None:
+    """Refuse a filter value that can match nothing, listing the values that exist."""
+    names = sorted(known)
+    if value is not None and value not in names:
+        raise click.BadParameter(
+            f"{value!r} is not a known {what}; {what}s: {', '.join(names) or 'none'}",
+            param_hint=f"'{option}'",
+        )
+
+
+def department_codes(app: Scrm) -> set[str]:
+    """The departments cases can be in: those configured and those in the database."""
+    with app.session(read_only=True) as s:
+        stored = set(s.scalars(sa.select(Department.code)))
+    return stored | {d.code for d in app.config.departments}
 
 
 def _jsonable(obj: Any) -> Any:
