@@ -108,7 +108,7 @@ def case_group() -> None:
 
 @case_group.command("show")
 @click.argument("case_id", type=int)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def show(obj: CliContext, case_id: int, as_json: bool) -> None:
     """Show a case and its timeline of messages and events."""

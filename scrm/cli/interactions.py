@@ -32,13 +32,17 @@ def group() -> None:
 @click.option("--address", help="Postal address (letters).")
 @click.option("--agent", help="Agent who took the contact.")
 @click.option(
-    "--direction", type=click.Choice(["inbound", "outbound"]), default="inbound", show_default=True
+    "--direction",
+    type=click.Choice(["inbound", "outbound"]),
+    default="inbound",
+    show_default=True,
+    help="inbound: the customer contacted you; outbound: you contacted them.",
 )
 @click.option("--at", "at", help="When it happened (ISO 8601); default now.")
 @click.option(
     "--id", "record_id", help="Your reference for it (call id, letter number); default generated."
 )
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def add(
     obj: CliContext,
@@ -173,7 +177,7 @@ def list_(
 
 @group.command("show")
 @click.argument("interaction_id", type=int)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def show(obj: CliContext, interaction_id: int, as_json: bool) -> None:
     """Show one interaction with its classification."""
