@@ -16,7 +16,7 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from scrm.cli.errors import CliError, ExitCode, translate
-from scrm.core.app import SchemaError, Scrm, open_app
+from scrm.core.app import Scrm, open_app
 from scrm.core.config import DEFAULT_CONFIG_FILE, Config, ConfigError, load_config
 from scrm.core.models import Department
 from scrm.core.plugins import PluginManager, check_plugin_config
@@ -124,7 +124,7 @@ class CliContext:
                     ExitCode.CONFIG,
                 )
             if check_schema:
-                _refuse_missing_sqlite(config.database_url)
+                _refuse_missing_sqlite(config.database_url, self.database_url_and_source()[1])
             self._app = open_app(config=config, pm=self.pm)
             click.get_current_context().call_on_close(self._app.close)
         if check_schema:
@@ -132,7 +132,7 @@ class CliContext:
         return self._app
 
 
-def _refuse_missing_sqlite(url: str) -> None:
+def _refuse_missing_sqlite(url: str, where: str) -> None:
     """A command that reads data must not create an empty SQLite file as a side effect."""
     parsed = make_url(url)
     name = parsed.database
@@ -140,10 +140,18 @@ def _refuse_missing_sqlite(url: str) -> None:
         return
     if "mode=memory" in url or name.startswith("file:"):
         return
-    if not Path(name).exists():
-        raise SchemaError(
-            f"there is no database at {name}: run `scrm db upgrade` to create it "
-            "(or fix database_url)"
+    path = Path(name)
+    if not path.parent.is_dir():
+        raise CliError(
+            f"cannot open the SQLite database {path}: the folder {path.parent} does not exist; "
+            f"create it, or fix database_url in {where}",
+            ExitCode.DATABASE,
+        )
+    if not path.exists():
+        raise CliError(
+            f"there is no database at {path}: run `scrm db upgrade` to create it, or fix "
+            f"database_url in {where}",
+            ExitCode.DATABASE,
         )
 
 
