@@ -20,11 +20,14 @@ import sqlalchemy as sa
 from helpers import message
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import BaseModel, ConfigDict
 
 from scrm.cli import ExitCode, main
-from scrm.core.config import Config
+from scrm.core.app import open_app
+from scrm.core.config import Config, ConfigError
 from scrm.core.configcheck import masked
 from scrm.core.models import Case, Reject
+from scrm.core.plugins import get_plugin_manager
 
 STARTER = 'database_url = "sqlite:///crm.db"\n'
 
@@ -315,3 +318,29 @@ def test_interactions_add_checks_its_options_before_storing_anything(
         "--phone",
         "+90 532 111 22 33",
     )
+
+
+class AcmePlugin:
+    """A third-party plugin with settings of its own."""
+
+    class Settings(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        threshold: int = 3
+
+
+def test_a_third_party_plugin_section_is_checked_against_its_settings_model(
+    scrm_database_url: str,
+) -> None:
+    def open_with(plugins: dict) -> None:
+        config = Config(database_url=scrm_database_url, plugins=plugins)
+        pm = get_plugin_manager(config, load_entrypoints=False)
+        pm.register(AcmePlugin(), name="acme")
+        open_app(config=config, pm=pm).close()
+
+    open_with({"acme": {"threshold": 5}})
+    with pytest.raises(ConfigError, match=r"plugins\.acme\.treshold: not a setting"):
+        open_with({"acme": {"treshold": 5}})
+    with pytest.raises(ConfigError, match=r"plugins\.acme\.threshold: Input should be a valid"):
+        open_with({"acme": {"threshold": "many"}})
+    with pytest.raises(ConfigError, match=r"\[plugins\.webhooks\] .*takes no settings"):
+        open_with({"webhooks": {"url": "x"}})
