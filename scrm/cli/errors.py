@@ -93,7 +93,7 @@ def database_message(exc: Exception, url: str, where: str) -> str:
     if isinstance(exc, ModuleNotFoundError):
         return (
             f"the driver for {parsed.get_backend_name()} is not installed ({reason}); "
-            "run: pip install 'scrm[postgres]'"
+            "install scrm's postgres extra (from a clone: pip install -e '.[postgres]')"
         )
     return (
         f"cannot connect to the database at {shown}: {reason}; check that the server runs and "
