@@ -25,12 +25,17 @@ actor_option = click.option(
 @click.option("--log-level", default="info", show_default=True, help="uvicorn's log level.")
 @click.pass_obj
 def serve(obj: CliContext, host: str, port: int, log_level: str) -> None:
-    """Run the HTTP service: REST API under /api/v1, /healthz, /readyz, channel webhooks."""
+    """Run the HTTP service: REST API under /api/v1, /healthz, /readyz, channel webhooks.
+
+    The API's interactive docs are at /docs (Swagger UI) and /redoc, its schema at
+    /openapi.json; none of them needs a key, every API operation does.
+    """
     import uvicorn
 
     from scrm.server import create_app
 
     api = create_app(obj.app())
+    click.echo(f"API docs: http://{host}:{port}/docs", err=True)
     uvicorn.run(api, host=host, port=port, log_level=log_level, server_header=False)
 
 
