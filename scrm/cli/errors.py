@@ -34,7 +34,7 @@ class ExitCode(IntEnum):
     REJECTED = 3
     """An ingest or replay finished but rejected at least one record."""
     CONFIG = 4
-    """The configuration is invalid or missing."""
+    """The configuration is invalid or missing, or needs a package that is not installed."""
     DATABASE = 5
     """The database cannot be reached or opened, or is not at the newest schema."""
 
@@ -120,9 +120,9 @@ def translate(exc: Exception, url: str | None, where: str) -> click.ClickExcepti
         return CliError(str(exc), ExitCode.CONFIG)
     if isinstance(exc, SchemaError):
         return CliError(str(exc), ExitCode.DATABASE)
-    if url is not None and (
-        _is_database_error(exc) or (isinstance(exc, ModuleNotFoundError) and "psycopg" in str(exc))
-    ):
+    if url is not None and isinstance(exc, ModuleNotFoundError) and "psycopg" in str(exc):
+        return CliError(database_message(exc, url, where), ExitCode.CONFIG)
+    if url is not None and _is_database_error(exc):
         return CliError(database_message(exc, url, where), ExitCode.DATABASE)
     if isinstance(exc, USER_ERRORS):
         return CliError(str(exc))

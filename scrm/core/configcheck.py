@@ -79,11 +79,12 @@ def check_config(
             )
         _validate(cls.Settings, section, f"channels.{name}", where)
     loaded = {n: p for n, p in pm.list_name_plugin() if p is not None}
+    existing = set(known_plugins)
     for name, section in config.plugins.items():
         where = source_of(config, ("plugins", name))
         plugin = loaded.get(name)
         if plugin is None:
-            if name in set(known_plugins) or pm.is_blocked(name):
+            if name in existing or pm.is_blocked(name):
                 continue
             names = ", ".join(sorted(loaded))
             raise ConfigError(
