@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from helpers import message
 
 from scrm import hookimpl
+from scrm.core.channel import Channel
 from scrm.core.config import Config
 from scrm.core.models import Customer
 from scrm.core.schemas import Classification, Kind
@@ -34,9 +35,21 @@ class MarkerClassifier:
         )
 
 
+class FakeBot(Channel):
+    """A channel of automated posts, for the rule that keeps them off cases."""
+
+    name = "fakebot"
+
+
+class BotChannel:
+    @hookimpl
+    def register_channels(self, register):
+        register(FakeBot)
+
+
 @pytest.fixture
 def scrm_plugins():
-    return [MarkerClassifier()]
+    return [MarkerClassifier(), BotChannel()]
 
 
 @pytest.fixture
@@ -107,15 +120,16 @@ def test_rules_match_keywords_customer_attributes_and_channels(app):
 
 
 def test_bad_rules_are_refused_with_the_field(scrm_database_url):
-    from scrm.core.plugins import PluginError, get_plugin_manager
+    from scrm.core.config import ConfigError
+    from scrm.core.plugins import get_plugin_manager
 
     bad = Config(
         database_url=scrm_database_url,
         plugins={"router": {"rules": [{"name": "x", "match": {"kinds": ["complaint"]}}]}},
     )
     with pytest.raises(
-        PluginError,
-        match=r"plugins\.router\.rules\.0\.match\.kinds: Extra inputs are not permitted",
+        ConfigError,
+        match=r"plugins\.router\.rules\.0\.match\.kinds: not a setting \(fix its spelling",
     ):
         get_plugin_manager(bad, load_entrypoints=False)
 

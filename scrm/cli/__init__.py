@@ -26,15 +26,24 @@ from scrm.cli import (
     textjobs,
     worker,
 )
-from scrm.cli.context import CliContext, ScrmGroup
+from scrm.cli.context import NO_CONFIG_COMMANDS, CliContext, ScrmGroup
+from scrm.cli.errors import ExitCode
 from scrm.core.config import Config, ConfigError, load_config
 from scrm.core.plugins import PluginManager, get_plugin_manager
 
-__all__ = ["build_cli", "main"]
+__all__ = ["ExitCode", "build_cli", "main"]
 
 
-def build_cli(pm: PluginManager | None = None, config: Config | None = None) -> click.Group:
-    """Build the ``scrm`` command tree with the commands of every plugin in ``pm``."""
+def build_cli(
+    pm: PluginManager | None = None,
+    config: Config | None = None,
+    config_error: ConfigError | None = None,
+) -> click.Group:
+    """Build the ``scrm`` command tree with the commands of every plugin in ``pm``.
+
+    :param config_error: why the configuration could not be loaded; every command but
+        ``init`` (and ``--help``) stops with it.
+    """
 
     @click.group(cls=ScrmGroup, context_settings={"help_option_names": ["-h", "--help"]})
     @click.option(
@@ -49,14 +58,27 @@ def build_cli(pm: PluginManager | None = None, config: Config | None = None) -> 
         envvar="SCRM_DATABASE_URL",
         help="Database URL; overrides the configuration.",
     )
+    @click.option(
+        "--debug", is_flag=True, help="Show the full traceback of an error instead of one line."
+    )
     @click.version_option(package_name="scrm")
     @click.pass_context
-    def cli(ctx: click.Context, config_file: str | None, database_url: str | None) -> None:
+    def cli(
+        ctx: click.Context, config_file: str | None, database_url: str | None, debug: bool
+    ) -> None:
         """scrm: listen on every channel, keep one record per customer, and run every
         complaint until the customer is satisfied."""
-        ctx.obj = CliContext(
-            config_file=config_file, database_url=database_url, pm=pm, config=config
+        obj = CliContext(
+            config_file=config_file,
+            database_url=database_url,
+            pm=pm,
+            config=config,
+            debug=debug,
+            config_error=config_error,
         )
+        ctx.obj = obj
+        if ctx.invoked_subcommand not in NO_CONFIG_COMMANDS and not ctx.meta.get("scrm.help"):
+            obj.check_config()  # before anything runs: nothing is silently left out
 
     for module in (
         admin,
@@ -96,27 +118,19 @@ def main() -> None:
     argv = sys.argv[1:]
     config_file = _early_option(argv, "--config") or os.environ.get("SCRM_CONFIG")
     url = _early_option(argv, "--database-url") or os.environ.get("SCRM_DATABASE_URL")
+    debug = "--debug" in argv[: argv.index("--")] if "--" in argv else "--debug" in argv
     config: Config | None
+    config_error: ConfigError | None = None
     try:
         config = load_config(config_file, **({"database_url": url} if url else {}))
         pm = get_plugin_manager(config, strict=False)
-    except ConfigError:
-        # Reported, as one line, by the first command that needs the configuration;
-        # `scrm --help` still works.
-        config = None
+    except ConfigError as exc:
+        if debug:
+            raise
+        # Reported by every command but `scrm init`; `scrm --help` still works.
+        config, config_error = None, exc
         pm = get_plugin_manager(Config.model_construct(), strict=False)
     for error in pm.load_errors:
         click.echo(f"warning: {error}", err=True)
-    cli = build_cli(pm, config)
-    try:
-        sys.exit(cli.main(standalone_mode=True))
-    except Exception as exc:
-        from sqlalchemy.exc import SQLAlchemyError
-
-        if not isinstance(exc, SQLAlchemyError):
-            raise
-        from scrm.core.pipeline import one_line
-
-        # One line, without the statement or its values (message text, addresses).
-        click.echo(f"Error: the database failed: {one_line(exc)}", err=True)
-        sys.exit(1)
+    cli = build_cli(pm, config, config_error)
+    sys.exit(cli.main(standalone_mode=True))

@@ -1,4 +1,4 @@
-"""Administration: ``scrm init``, ``scrm db``, ``scrm plugins``, ``scrm schema``."""
+"""Administration: ``scrm init``, ``scrm config``, ``scrm db``, ``scrm plugins``, ``scrm schema``."""
 
 from __future__ import annotations
 
@@ -7,10 +7,15 @@ import os
 from pathlib import Path
 
 import click
+from pydantic import ValidationError
+from sqlalchemy.engine import make_url
 
 from scrm.cli.context import CliContext, emit, table
+from scrm.cli.errors import CliError, ExitCode, translate
 from scrm.core import db
-from scrm.core.config import DEFAULT_CONFIG_FILE, starter_config
+from scrm.core.app import open_app
+from scrm.core.config import DEFAULT_CONFIG_FILE, Config, starter_config
+from scrm.core.configcheck import masked
 from scrm.core.plugins import plugin_info
 from scrm.core.schemas import InboundInteraction
 
@@ -28,19 +33,64 @@ __all__ = ["register"]
 @click.option("--force", is_flag=True, help="Overwrite an existing configuration file.")
 @click.pass_obj
 def init(obj: CliContext, url: str, force: bool) -> None:
-    """Write a commented starter scrm.toml and create the database."""
+    """Create the database, then write a commented starter scrm.toml pointing to it.
+
+    Nothing is left behind when the database cannot be created.
+    """
     path = Path(obj.config_file or DEFAULT_CONFIG_FILE)
     if path.exists() and not force:
-        raise click.ClickException(f"{path} exists; use --force to overwrite it")
-    path.write_text(starter_config(url), encoding="utf-8")
+        raise CliError(f"{path} exists; use --force to overwrite it")
+    url = obj.database_url or url
+    try:
+        config = Config(database_url=url)
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise CliError(f"invalid --database-url: {reason}", ExitCode.USAGE) from None
+    created = _new_sqlite_file(url)
+    try:
+        with open_app(config=config) as app:
+            app.upgrade()
+            shown = app.engine.url.render_as_string(hide_password=True)
+    except Exception as exc:
+        for leftover in created:
+            leftover.unlink(missing_ok=True)
+        if obj.debug:
+            raise
+        raise translate(exc, url, "the --database-url option") from None
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(starter_config(url))
     os.chmod(path, 0o600)
-    obj.config_file = str(path)
-    obj.database_url = obj.database_url or url
-    app = obj.app(check_schema=False)
-    app.upgrade()
-    click.echo(
-        f"wrote {path} and created the database at {app.engine.url.render_as_string(hide_password=True)}"
-    )
+    click.echo(f"wrote {path} and created the database at {shown}")
+
+
+def _new_sqlite_file(url: str) -> list[Path]:
+    """The files an SQLite URL would create (none if it exists or is not a file)."""
+    parsed = make_url(db.normalize_url(url))
+    name = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:":
+        return []
+    file = Path(name)
+    return [] if file.exists() else [file, Path(f"{file}-wal"), Path(f"{file}-shm")]
+
+
+@click.group("config")
+def config_group() -> None:
+    """The configuration: where it comes from and whether it is valid."""
+
+
+@config_group.command("check")
+@click.pass_obj
+def config_check(obj: CliContext) -> None:
+    """Validate the configuration and print it as JSON, with secrets masked.
+
+    Every command checks the same before it runs; this one shows what it found. Values of
+    keys named like a token, password, secret or key are printed as "***".
+    """
+    config = obj.config  # the root group has already checked it against the plugins
+    click.echo(json.dumps(masked(config), indent=2, ensure_ascii=False))
+    source = config.config_file or "no configuration file (defaults and environment)"
+    click.echo(f"configuration is valid: {source}", err=True)
 
 
 @click.group("db")
@@ -111,5 +161,5 @@ def schema_interaction() -> None:
 
 
 def register(cli: click.Group) -> None:
-    for cmd in (init, db_group, plugins_cmd, schema_group):
+    for cmd in (init, config_group, db_group, plugins_cmd, schema_group):
         cli.add_command(cmd)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from scrm.cli.context import CliContext, emit, short_time, table
+from scrm.cli.context import CliContext, department_codes, emit, require_known, short_time, table
 from scrm.core.queries import CaseDetail
+from scrm.core.schemas import CaseStatus
 
 __all__ = ["register"]
 
@@ -16,21 +17,29 @@ def cases_group() -> None:
 
 
 @cases_group.command("list")
-@click.option("--status", help="A status, or 'open' for every status that still needs work.")
+@click.option(
+    "--status",
+    type=click.Choice(["open", *(s.value for s in CaseStatus)]),
+    help="A status, or 'open' for every status that still needs work.",
+)
 @click.option("--department", help="Department code (support, sales, marketing, rnd...).")
+@click.option("--channel", help="Channel the case was opened on (twitter, phone...).")
 @click.option("--customer", type=int, help="Customer id.")
 @click.option("--assignee", help="Agent username.")
 @click.option(
     "--breaching", is_flag=True, help="Only open cases past a deadline, most overdue first."
 )
-@click.option("--limit", type=int, default=50, show_default=True)
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most this many."
+)
 @click.option("--after", type=int, help="Show cases with an id above this (paging).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def list_(
     obj: CliContext,
     status: str | None,
     department: str | None,
+    channel: str | None,
     customer: int | None,
     assignee: str | None,
     breaching: bool,
@@ -39,9 +48,13 @@ def list_(
     as_json: bool,
 ) -> None:
     """List cases."""
-    items = obj.app().cases(
+    app = obj.app()
+    require_known(department, "--department", "department", department_codes(app))
+    require_known(channel, "--channel", "channel", app.hooks.channels)
+    items = app.cases(
         status=status,
         department=department,
+        channel=channel,
         customer=customer,
         assignee=assignee,
         breaching=breaching,
@@ -95,7 +108,7 @@ def case_group() -> None:
 
 @case_group.command("show")
 @click.argument("case_id", type=int)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def show(obj: CliContext, case_id: int, as_json: bool) -> None:
     """Show a case and its timeline of messages and events."""

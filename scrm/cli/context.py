@@ -3,54 +3,59 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import click
+import sqlalchemy as sa
 from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
-from scrm.core.app import SchemaError, Scrm, UnknownChannel, open_app
-from scrm.core.cases import TransitionError
-from scrm.core.config import Config, ConfigError, load_config
-from scrm.core.customers import MergeError
-from scrm.core.playbooks import PlaybookError
-from scrm.core.plugins import PluginError, PluginManager
-from scrm.core.queries import NotFound
-from scrm.core.workflow import Conflict
+from scrm.cli.errors import CliError, ExitCode, translate
+from scrm.core.app import Scrm, open_app
+from scrm.core.config import DEFAULT_CONFIG_FILE, Config, ConfigError, load_config
+from scrm.core.models import Department
+from scrm.core.plugins import PluginManager, check_plugin_config
 
-__all__ = ["CliContext", "ScrmGroup", "emit", "handle_errors", "table"]
+__all__ = [
+    "CliContext",
+    "ScrmGroup",
+    "department_codes",
+    "emit",
+    "require_known",
+    "table",
+]
 
-#: Exceptions whose message is the whole story: shown as one line, no traceback.
-USER_ERRORS: tuple[type[Exception], ...] = (
-    ConfigError,
-    SchemaError,
-    UnknownChannel,
-    TransitionError,
-    MergeError,
-    NotFound,
-    PluginError,
-    PlaybookError,
-    Conflict,
-)
-
-
-@contextmanager
-def handle_errors() -> Iterator[None]:
-    try:
-        yield
-    except USER_ERRORS as exc:
-        raise click.ClickException(str(exc)) from None
+#: Commands that run without a valid configuration: ``init`` writes one.
+NO_CONFIG_COMMANDS = frozenset({"init"})
 
 
 class ScrmGroup(click.Group):
-    """A click group that turns scrm's own errors into one clear line and exit code 1."""
+    """The root group: checks the configuration first, and turns every error into one line.
+
+    With ``--debug`` an error is raised as it is, with its traceback.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # `scrm cases list --help` works with a broken configuration.
+        ctx.meta["scrm.help"] = any(a in ("-h", "--help") for a in args)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
-        with handle_errors():
+        try:
             return super().invoke(ctx)
+        except (click.exceptions.Exit, click.Abort, click.ClickException):
+            raise
+        except Exception as exc:
+            obj = ctx.obj if isinstance(ctx.obj, CliContext) else None
+            if obj is None or obj.debug:
+                raise
+            url, where = obj.database_url_and_source()
+            raise translate(exc, url, where) from None
 
 
 class CliContext:
@@ -61,11 +66,15 @@ class CliContext:
         database_url: str | None,
         pm: PluginManager | None,
         config: Config | None,
+        debug: bool = False,
+        config_error: ConfigError | None = None,
     ) -> None:
         self.config_file = config_file
         self.database_url = database_url
         self.pm = pm
+        self.debug = debug
         self._config = config
+        self._config_error = config_error
         self._app: Scrm | None = None
         self.console = Console()
         self.err = Console(stderr=True)
@@ -73,6 +82,8 @@ class CliContext:
     @property
     def config(self) -> Config:
         """The configuration (``main`` has already applied ``--config`` and ``--database-url``)."""
+        if self._config_error is not None:
+            raise self._config_error
         if self._config is None:
             overrides = {"database_url": self.database_url} if self.database_url else {}
             self._config = load_config(self.config_file, **overrides)
@@ -80,14 +91,85 @@ class CliContext:
             self._config = self._config.model_copy(update={"database_url": self.database_url})
         return self._config
 
+    def check_config(self) -> None:
+        """Raise :class:`ConfigError` unless the configuration and every plugin section are valid."""
+        config = self.config
+        if self.pm is not None:
+            check_plugin_config(config, self.pm)
+
+    def database_url_and_source(self) -> tuple[str | None, str]:
+        """The database URL in use (None before the configuration loaded) and where it was set."""
+        config = self._config
+        if self.database_url:
+            return self.database_url, "the --database-url option or SCRM_DATABASE_URL"
+        if config is None:
+            return None, "the configuration"
+        if "SCRM_DATABASE_URL" in os.environ:
+            return config.database_url, "the environment (SCRM_DATABASE_URL)"
+        return config.database_url, str(config.config_file or "the settings given in code")
+
     def app(self, *, check_schema: bool = True) -> Scrm:
-        """Open the application; refuse to run on a database that needs migrating."""
+        """Open the application; refuse to run on a database that needs migrating.
+
+        :param check_schema: also refuse a database file that does not exist yet (only
+            ``scrm db upgrade`` and the like create one).
+        """
         if self._app is None:
-            self._app = open_app(config=self.config, pm=self.pm)
+            config = self.config
+            if not config.found:
+                raise CliError(
+                    f"no configuration: there is no {DEFAULT_CONFIG_FILE} in {Path.cwd()} and "
+                    "neither --config, SCRM_CONFIG nor SCRM_DATABASE_URL is set; run "
+                    "`scrm init` to create one here, or run scrm where your scrm.toml is",
+                    ExitCode.CONFIG,
+                )
+            if check_schema:
+                _refuse_missing_sqlite(config.database_url, self.database_url_and_source()[1])
+            self._app = open_app(config=config, pm=self.pm)
             click.get_current_context().call_on_close(self._app.close)
         if check_schema:
             self._app.check_schema()
         return self._app
+
+
+def _refuse_missing_sqlite(url: str, where: str) -> None:
+    """A command that reads data must not create an empty SQLite file as a side effect."""
+    parsed = make_url(url)
+    name = parsed.database
+    if parsed.get_backend_name() != "sqlite" or name in (None, "", ":memory:"):
+        return
+    if "mode=memory" in url or name.startswith("file:"):
+        return
+    path = Path(name)
+    if not path.parent.is_dir():
+        raise CliError(
+            f"cannot open the SQLite database {path}: the folder {path.parent} does not exist; "
+            f"create it, or fix database_url in {where}",
+            ExitCode.DATABASE,
+        )
+    if not path.exists():
+        raise CliError(
+            f"there is no database at {path}: run `scrm db upgrade` to create it, or fix "
+            f"database_url in {where}",
+            ExitCode.DATABASE,
+        )
+
+
+def require_known(value: str | None, option: str, what: str, known: Iterable[str]) -> None:
+    """Refuse a filter value that can match nothing, listing the values that exist."""
+    names = sorted(known)
+    if value is not None and value not in names:
+        raise click.BadParameter(
+            f"{value!r} is not a known {what}; {what}s: {', '.join(names) or 'none'}",
+            param_hint=f"'{option}'",
+        )
+
+
+def department_codes(app: Scrm) -> set[str]:
+    """The departments cases can be in: those configured and those in the database."""
+    with app.session(read_only=True) as s:
+        stored = set(s.scalars(sa.select(Department.code)))
+    return stored | {d.code for d in app.config.departments}
 
 
 def _jsonable(obj: Any) -> Any:

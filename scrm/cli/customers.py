@@ -21,10 +21,10 @@ def group() -> None:
 
 @group.command("list")
 @click.option("--search", help="Part of a name, handle, e-mail or phone.")
-@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--limit", type=int, default=50, show_default=True, help="At most this many.")
 @click.option("--after", type=int, help="Show customers with an id above this (paging).")
 @click.option("--include-merged", is_flag=True, help="Also list records merged into others.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def list_(
     obj: CliContext,
@@ -59,7 +59,7 @@ def list_(
 
 @group.command("show")
 @click.argument("customer_id", type=int)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def show(obj: CliContext, customer_id: int, as_json: bool) -> None:
     """Show a customer, their identities on every channel, and their cases."""
@@ -131,7 +131,9 @@ def merge(obj: CliContext, source: int, target: int, reason: str | None, actor: 
 
 @group.command("unmerge")
 @click.argument("customer_id", type=int)
-@click.option("--actor", default="cli", show_default=True)
+@click.option(
+    "--actor", default="cli", show_default=True, help="Who did it (recorded in the audit log)."
+)
 @click.pass_obj
 def unmerge(obj: CliContext, customer_id: int, actor: str) -> None:
     """Undo the merge of CUSTOMER_ID."""
@@ -145,9 +147,15 @@ def unmerge(obj: CliContext, customer_id: int, actor: str) -> None:
 
 
 @group.command("duplicates")
-@click.option("--min-score", type=float, default=0.6, show_default=True)
-@click.option("--limit", type=int, default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--min-score",
+    type=float,
+    default=0.6,
+    show_default=True,
+    help="Only pairs at least this likely to be one person (0 to 1).",
+)
+@click.option("--limit", type=int, default=50, show_default=True, help="At most this many pairs.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def duplicates(obj: CliContext, min_score: float, limit: int, as_json: bool) -> None:
     """Suggest records that are probably the same person, with the evidence; merges nothing."""
@@ -176,7 +184,7 @@ def duplicates(obj: CliContext, min_score: float, limit: int, as_json: bool) -> 
 @click.option(
     "--actor", default="cli", show_default=True, help="Who asked (kept in the audit log)."
 )
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def erase(obj: CliContext, customer_id: int, yes: bool, actor: str, as_json: bool) -> None:
     """Erase a person's personal data (KVKK/GDPR), across their whole merge family.

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import click
+from pydantic import ValidationError
 
-from scrm.cli.context import CliContext, emit, short_time, table
+from scrm.cli.context import CliContext, emit, require_known, short_time, table
 from scrm.cli.ingest import report_summary
+from scrm.core.schemas import Kind
 from scrm.plugins.manual import MANUAL_CHANNELS
 
 __all__ = ["register"]
@@ -30,13 +32,17 @@ def group() -> None:
 @click.option("--address", help="Postal address (letters).")
 @click.option("--agent", help="Agent who took the contact.")
 @click.option(
-    "--direction", type=click.Choice(["inbound", "outbound"]), default="inbound", show_default=True
+    "--direction",
+    type=click.Choice(["inbound", "outbound"]),
+    default="inbound",
+    show_default=True,
+    help="inbound: the customer contacted you; outbound: you contacted them.",
 )
 @click.option("--at", "at", help="When it happened (ISO 8601); default now.")
 @click.option(
     "--id", "record_id", help="Your reference for it (call id, letter number); default generated."
 )
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def add(
     obj: CliContext,
@@ -55,7 +61,12 @@ def add(
 ) -> None:
     """Record a phone call, letter, fax or walk-in; it goes through the same pipeline as social messages."""
     app = obj.app()
-    when = datetime.fromisoformat(at) if at else datetime.now(UTC)
+    try:
+        when = datetime.fromisoformat(at) if at else datetime.now(UTC)
+    except ValueError:
+        raise click.BadParameter(
+            f"{at!r} is not an ISO 8601 time, e.g. 2024-10-21T10:05:00+03:00", param_hint="'--at'"
+        ) from None
     if when.tzinfo is None:
         raise click.BadParameter(
             "give a time zone offset, e.g. 2024-10-21T10:05:00+03:00", param_hint="--at"
@@ -73,18 +84,54 @@ def add(
         "text": text,
         "customer_id": customer,
     }
+    try:  # a mistake on the command line is a usage error, not a stored reject
+        list(app.channel(channel).parse(record))
+    except ValidationError as exc:
+        raise click.UsageError(_usage_problem(exc)) from None
     report = app.ingest_native(channel, [record], source="cli")
     report_summary(obj, report, as_json)
 
 
+#: The option that sets each field of the manual channel's record.
+_OPTIONS = {
+    "record_id": "--id",
+    "received_at": "--at",
+    "text": "--text",
+    "agent": "--agent",
+    "customer_id": "--customer",
+}
+
+
+def _usage_problem(exc: ValidationError) -> str:
+    """Say which option is wrong, in the command line's words."""
+    parts = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        msg = err["msg"].removeprefix("Value error, ")
+        if not loc:  # the record as a whole: nobody to attach it to
+            parts.append(
+                "say who it was: give --phone, --email, --name with --address, or --customer ID"
+            )
+        elif loc[0] == "caller":
+            option = f"--{loc[1]}" if len(loc) > 1 else "--name/--phone/--email/--address"
+            parts.append(f"{option}: {msg}")
+        else:
+            parts.append(f"{_OPTIONS.get(loc[0], loc[0])}: {msg}")
+    return "; ".join(parts)
+
+
 @group.command("list")
-@click.option("--channel")
-@click.option("--customer", type=int)
-@click.option("--case", type=int)
-@click.option("--kind")
-@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--channel", help="Only this channel (twitter, phone...).")
+@click.option("--customer", type=int, help="Only this customer's (and merged records').")
+@click.option("--case", type=int, help="Only the messages of this case.")
+@click.option(
+    "--kind", type=click.Choice([k.value for k in Kind]), help="Only messages classified so."
+)
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most this many."
+)
 @click.option("--after", type=int, help="Show interactions with an id above this (paging).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def list_(
     obj: CliContext,
@@ -97,7 +144,9 @@ def list_(
     as_json: bool,
 ) -> None:
     """List interactions, oldest first."""
-    items = obj.app().interactions(
+    app = obj.app()
+    require_known(channel, "--channel", "channel", app.hooks.channels)
+    items = app.interactions(
         channel=channel, customer=customer, case=case, kind=kind, limit=limit, after=after
     )
     if as_json:
@@ -128,7 +177,7 @@ def list_(
 
 @group.command("show")
 @click.argument("interaction_id", type=int)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def show(obj: CliContext, interaction_id: int, as_json: bool) -> None:
     """Show one interaction with its classification."""

@@ -27,14 +27,25 @@ DEFAULT_MODEL = "scrm-model.pkl"
 @click.option(
     "--kind",
     type=click.Choice(["complaint", "question", "praise", "lead", "idea", "spam", "other"]),
+    help="The right kind.",
 )
-@click.option("--category")
-@click.option("--sentiment", type=click.Choice(["negative", "neutral", "positive"]))
-@click.option("--language")
+@click.option("--category", help="The right category.")
+@click.option(
+    "--sentiment",
+    type=click.Choice(["negative", "neutral", "positive"]),
+    help="The right sentiment.",
+)
+@click.option("--language", help="The right language (tr, en...).")
 @click.option(
     "--urgency", help="Comma-separated flags (churn, legal, safety, public); empty to clear."
 )
-@click.option("--actor", envvar="SCRM_AGENT", default="cli", show_default=True)
+@click.option(
+    "--actor",
+    envvar="SCRM_AGENT",
+    default="cli",
+    show_default=True,
+    help="Who labels it (also SCRM_AGENT); recorded with the label.",
+)
 @click.pass_obj
 def label(
     obj: CliContext,
@@ -101,7 +112,13 @@ def _corrected_samples(obj: CliContext) -> Iterator[Sample]:
 @click.option(
     "--no-corrections", is_flag=True, help="Train on the files only; do not open the database."
 )
-@click.option("--min-examples", type=int, default=10, show_default=True)
+@click.option(
+    "--min-examples",
+    type=int,
+    default=10,
+    show_default=True,
+    help="Refuse to train on fewer labelled examples than this.",
+)
 @click.pass_obj
 def train_cmd(
     obj: CliContext,
@@ -137,7 +154,7 @@ def train_cmd(
 
 @click.command("eval")
 @click.argument("file", type=click.File("r", encoding="utf-8"))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def eval_cmd(obj: CliContext, file: IO[str], as_json: bool) -> None:
     """Score the installed classifier on a labelled JSONL FILE: accuracy, per-label precision/recall, macro-F1."""

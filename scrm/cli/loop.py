@@ -82,8 +82,9 @@ def assign(
     type=click.Choice(["callback", "contact_request", "investigating"]),
     default="callback",
     show_default=True,
+    help="What is promised: a call back, the customer's details, or news of the investigation.",
 )
-@click.option("--note")
+@click.option("--note", help="What was promised, in words (shown on the case).")
 @actor_option
 @click.pass_obj
 def promise(
@@ -215,9 +216,13 @@ def outbox_group() -> None:
 
 @outbox_group.command("list")
 @click.option("--failed", is_flag=True, help="Only failed replies.")
-@click.option("--status", type=click.Choice(["pending", "sending", "sent", "failed"]))
-@click.option("--limit", type=int, default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "sending", "sent", "failed"]),
+    help="Only replies in this state.",
+)
+@click.option("--limit", type=int, default=50, show_default=True, help="At most this many.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def outbox_list(
     obj: CliContext, failed: bool, status: str | None, limit: int, as_json: bool
@@ -275,7 +280,13 @@ def outbox_list(
 
 @outbox_group.command("deliver")
 @click.option("--watch", is_flag=True, help="Keep delivering every --interval seconds.")
-@click.option("--interval", type=float, default=10.0, show_default=True)
+@click.option(
+    "--interval",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Seconds between runs with --watch.",
+)
 @click.pass_obj
 def outbox_deliver(obj: CliContext, watch: bool, interval: float) -> None:
     """Deliver due replies through their channels (retries with backoff, never twice)."""
@@ -342,7 +353,7 @@ def _run_check(obj: CliContext, as_json: bool) -> None:
 
 
 @sla_group.command("check")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def sla_check(obj: CliContext, as_json: bool) -> None:
     """Fire due warnings, breaches and escalations (each once); list breached cases."""
@@ -350,7 +361,9 @@ def sla_check(obj: CliContext, as_json: bool) -> None:
 
 
 @sla_group.command("watch")
-@click.option("--interval", type=float, default=60.0, show_default=True)
+@click.option(
+    "--interval", type=float, default=60.0, show_default=True, help="Seconds between checks."
+)
 @click.pass_obj
 def sla_watch(obj: CliContext, interval: float) -> None:
     """Run `scrm sla check` every --interval seconds."""
@@ -392,7 +405,11 @@ def playbook_list(obj: CliContext, folder: str | None) -> None:
 
 @playbook_group.command("show")
 @click.argument("category")
-@click.option("--folder", type=click.Path(file_okay=False))
+@click.option(
+    "--folder",
+    type=click.Path(file_okay=False),
+    help="Playbook folder (default: the configured one).",
+)
 @click.pass_obj
 def playbook_show(obj: CliContext, category: str, folder: str | None) -> None:
     """Show a category's playbook: steps and templates."""
@@ -418,12 +435,22 @@ def agents_group() -> None:
 
 @agents_group.command("add")
 @click.argument("username")
-@click.option("--name", "display_name")
-@click.option("--email")
+@click.option("--name", "display_name", help="Full name.")
+@click.option("--email", help="E-mail address (notifications).")
 @click.option("--department", help="Department code.")
-@click.option("--role", type=click.Choice(agent_ops.ROLES), default="agent", show_default=True)
 @click.option(
-    "--status", type=click.Choice(agent_ops.STATUSES), default="active", show_default=True
+    "--role",
+    type=click.Choice(agent_ops.ROLES),
+    default="agent",
+    show_default=True,
+    help="What the agent may do.",
+)
+@click.option(
+    "--status",
+    type=click.Choice(agent_ops.STATUSES),
+    default="active",
+    show_default=True,
+    help="Only active agents get new cases.",
 )
 @click.option("--capacity", type=int, default=10, show_default=True, help="Open cases at most.")
 @click.option("--languages", help="Comma-separated languages the agent answers in.")
@@ -472,7 +499,7 @@ def agents_add(
 
 
 @agents_group.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def agents_list(obj: CliContext, as_json: bool) -> None:
     """List agents."""

@@ -21,10 +21,11 @@ def group() -> None:
     type=click.Choice(["pending", "replayed", "all"]),
     default="pending",
     show_default=True,
+    help="Only rejects in this state.",
 )
-@click.option("--limit", type=int, default=100, show_default=True)
-@click.option("--after", type=int)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", type=int, default=100, show_default=True, help="At most this many.")
+@click.option("--after", type=int, help="Show rejects with an id above this (paging).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def list_(obj: CliContext, status: str, limit: int, after: int | None, as_json: bool) -> None:
     """List rejected records with where they came from and why."""
@@ -71,7 +72,7 @@ def show(obj: CliContext, reject_id: int) -> None:
 @group.command("replay")
 @click.argument("reject_ids", type=int, nargs=-1)
 @click.option("--all", "replay_all", is_flag=True, help="Replay every pending reject.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def replay(obj: CliContext, reject_ids: tuple[int, ...], replay_all: bool, as_json: bool) -> None:
     """Run rejects through the pipeline again (after fixing a plugin or the data)."""

@@ -17,7 +17,7 @@ def group() -> None:
 
 @group.command("apply")
 @click.option("--dry-run", is_flag=True, help="Count what would go; change nothing.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def apply(obj: CliContext, dry_run: bool, as_json: bool) -> None:
     """Remove content older than its retention period, per data class, and report counts."""

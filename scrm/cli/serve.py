@@ -67,12 +67,17 @@ def log_config(level: str) -> dict[str, Any]:
 )
 @click.pass_obj
 def serve(obj: CliContext, host: str, port: int, log_level: str) -> None:
-    """Run the HTTP service: REST API under /api/v1, /healthz, /readyz, channel webhooks."""
+    """Run the HTTP service: REST API under /api/v1, /healthz, /readyz, channel webhooks.
+
+    The API's interactive docs are at /docs (Swagger UI) and /redoc, its schema at
+    /openapi.json; none of them needs a key, every API operation does.
+    """
     import uvicorn
 
     from scrm.server import create_app
 
     api = create_app(obj.app())
+    click.echo(f"API docs: http://{host}:{port}/docs", err=True)
     uvicorn.run(
         api,
         host=host,
@@ -126,7 +131,7 @@ def apikey_create(
 
 @apikey_group.command("list")
 @click.option("--all", "include_revoked", is_flag=True, help="Include revoked keys.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def apikey_list(obj: CliContext, include_revoked: bool, as_json: bool) -> None:
     """List API keys (prefix, role, departments; never the token)."""
@@ -207,7 +212,7 @@ def webhooks_add(
 
 @webhooks_group.command("list")
 @click.option("--all", "include_inactive", is_flag=True, help="Include removed subscriptions.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def webhooks_list(obj: CliContext, include_inactive: bool, as_json: bool) -> None:
     """List subscriptions with pending, sent and failed deliveries and the last error."""
@@ -266,7 +271,13 @@ def webhooks_test(obj: CliContext, subscription_id: int) -> None:
 
 
 @webhooks_group.command("deliver")
-@click.option("--limit", default=100, show_default=True, type=int)
+@click.option(
+    "--limit",
+    default=100,
+    show_default=True,
+    type=int,
+    help="At most this many deliveries in this run.",
+)
 @click.pass_obj
 def webhooks_deliver(obj: CliContext, limit: int) -> None:
     """Deliver due webhook events once (`scrm serve` does it in the background)."""
@@ -286,7 +297,13 @@ def inbox_group() -> None:
 
 
 @inbox_group.command("process")
-@click.option("--limit", default=1000, show_default=True, type=int)
+@click.option(
+    "--limit",
+    default=1000,
+    show_default=True,
+    type=int,
+    help="At most this many deliveries in this run.",
+)
 @click.pass_obj
 def inbox_process(obj: CliContext, limit: int) -> None:
     """Ingest pending deliveries (those a crash after the 200 left behind)."""
@@ -301,9 +318,11 @@ def inbox_process(obj: CliContext, limit: int) -> None:
 
 
 @inbox_group.command("list")
-@click.option("--status", type=click.Choice(["pending", "processed"]))
-@click.option("--limit", default=50, show_default=True, type=int)
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--status", type=click.Choice(["pending", "processed"]), help="Only deliveries in this state."
+)
+@click.option("--limit", default=50, show_default=True, type=int, help="At most this many.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def inbox_list(obj: CliContext, status: str | None, limit: int, as_json: bool) -> None:
     """List the newest deliveries with their status and error."""

@@ -27,7 +27,7 @@ from scrm.core.config import Config, load_config
 from scrm.core.logsafe import set_log_content
 from scrm.core.models import Department, LabelCorrection, Reject
 from scrm.core.pipeline import IngestReport, Origin, Pipeline, Record, Rejected, one_line
-from scrm.core.plugins import Hooks, PluginManager, get_plugin_manager
+from scrm.core.plugins import Hooks, PluginManager, check_plugin_config, get_plugin_manager
 from scrm.core.schemas import InboundInteraction
 from scrm.core.sources import describe_validation_error, dump, read_jsonl, records_from_payload
 from scrm.core.state import get_state, set_state
@@ -319,6 +319,8 @@ def open_app(
     :param pm: a ready plugin manager (otherwise built from the configuration).
     :param plugins: extra plugin objects to register (ignored when ``pm`` is given).
     :param migrate: bring the database to the newest schema first.
+    :raises ConfigError: a setting is invalid or a ``[channels.*]``/``[plugins.*]`` section
+        belongs to no installed plugin.
     """
     if config is None:
         config = load_config(config_file, **({"database_url": url} if url else {}))
@@ -326,6 +328,7 @@ def open_app(
         config = config.model_copy(update={"database_url": url})
     if pm is None:
         pm = get_plugin_manager(config, extra=plugins)
+    check_plugin_config(config, pm)
     app = Scrm(config, pm)
     if migrate:
         app.upgrade()

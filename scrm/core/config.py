@@ -14,7 +14,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -34,15 +42,42 @@ __all__ = [
     "ReportConfig",
     "RetentionConfig",
     "ServerConfig",
+    "describe_errors",
     "load_config",
     "starter_config",
 ]
 
 DEFAULT_CONFIG_FILE = "scrm.toml"
+#: URL schemes scrm runs on; anything else is refused when the configuration is loaded.
+DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgres", "postgresql", "postgresql+psycopg")
 
 
 class ConfigError(Exception):
     """The configuration is invalid; the message names the file and the key."""
+
+
+_FIXES = {
+    "extra_forbidden": "fix its spelling or remove it",
+    "missing": "add it",
+    "time_delta_parsing": 'write a duration such as "PT4H" (4 hours) or "P3D" (3 days)',
+    "time_delta_type": 'write a duration such as "PT4H" (4 hours) or "P3D" (3 days)',
+    "bool_parsing": "write true or false",
+    "int_parsing": "write a whole number",
+    "float_parsing": "write a number",
+}
+
+
+def describe_errors(exc: ValidationError, prefix: str) -> str:
+    """Render a validation error as ``key: problem (fix)`` parts on one line, without values."""
+    parts = []
+    for err in exc.errors():
+        key = ".".join([*([prefix] if prefix else []), *(str(p) for p in err["loc"])])
+        fix = _FIXES.get(err["type"], "fix the value or remove the key")
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "not a setting"
+        parts.append(f"{key}: {msg} ({fix})")
+    return "; ".join(parts)
 
 
 class DepartmentConfig(BaseModel):
@@ -270,6 +305,18 @@ class Config(BaseSettings):
     )
 
     config_file: Path | None = Field(default=None, exclude=True)
+    _read_plugin_sections: set[str] = PrivateAttr(default_factory=set)
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, url: str) -> str:
+        scheme = url.partition(":")[0].lower()
+        if "://" not in url or scheme not in DATABASE_SCHEMES:
+            raise ValueError(
+                f"unsupported database {scheme or url[:20]!r}: scrm runs on SQLite "
+                '("sqlite:///scrm.db") or PostgreSQL ("postgresql://user:password@host/db")'
+            )
+        return url
 
     @classmethod
     def settings_customise_sources(
@@ -287,7 +334,19 @@ class Config(BaseSettings):
         return tuple(sources)
 
     def plugin_settings(self, name: str) -> dict[str, Any]:
+        """Return ``[plugins.<name>]``; the section counts as used (see ``check_config``)."""
+        self._read_plugin_sections.add(name)
         return dict(self.plugins.get(name, {}))
+
+    @property
+    def read_plugin_sections(self) -> frozenset[str]:
+        """Names of the ``[plugins.<name>]`` sections a built-in plugin has read."""
+        return frozenset(self._read_plugin_sections)
+
+    @property
+    def found(self) -> bool:
+        """True when a file, the environment or code chose the database (not the default)."""
+        return self.config_file is not None or "database_url" in self.model_fields_set
 
     def channel_settings(self, name: str) -> dict[str, Any]:
         return dict(self.channels.get(name, {}))
@@ -336,10 +395,7 @@ def load_config(path: str | os.PathLike[str] | None = None, **overrides: Any) ->
             " and ".join(filter(None, [str(file) if file else "", ", ".join(env)]))
             or "the defaults"
         )
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(f"invalid configuration in {where}: {problems}") from None
+        raise ConfigError(f"invalid configuration in {where}: {describe_errors(exc, '')}") from None
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read configuration {file}: {exc}") from None
 

@@ -346,9 +346,17 @@ class _BatchWriter:
 
     def write(self, batch: list[Record]) -> _Outcome:
         items: list[tuple[InboundInteraction, Origin]] = []
+        channels = self.hooks.channels
         for rec in batch:
             if isinstance(rec, Rejected):
                 self.failures.append((rec.origin, rec.reason, rec.field, None))
+            elif rec[0].channel not in channels:
+                # A misspelt channel would otherwise become a channel of its own.
+                known = ", ".join(sorted(channels))
+                reason = (
+                    f"no installed plugin provides channel {rec[0].channel!r}; channels: {known}"
+                )
+                self.failures.append((rec[1], reason, "channel", rec[0]))
             else:
                 items.append(rec)
         fresh = self._dedupe(items)

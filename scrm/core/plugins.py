@@ -21,6 +21,7 @@ import pluggy
 
 from scrm.core import hookspecs
 from scrm.core.config import Config
+from scrm.core.configcheck import check_config, plugin_config_error
 from scrm.core.schemas import Classification, RouteDecision
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ __all__ = [
     "Hooks",
     "PluginError",
     "PluginManager",
+    "check_plugin_config",
     "get_plugin_manager",
     "plugin_info",
 ]
@@ -64,6 +66,8 @@ class PluginManager(pluggy.PluginManager):
         super().__init__(hookspecs.PROJECT)
         self.distributions: dict[str, tuple[str, str]] = {}
         self.load_errors: list[str] = []
+        #: Built-in plugins that read a ``[plugins.<name>]`` section when they were built.
+        self.configurable: set[str] = set()
 
 
 def _env_list(name: str) -> set[str]:
@@ -93,9 +97,10 @@ def get_plugin_manager(
     :param load_entrypoints: load third-party plugins from the ``scrm`` entry point group.
     :param block: plugin names not to load.
     :param extra: plugin objects to register as well (tests, embedding applications).
-    :param strict: raise on a plugin that fails to load; otherwise skip it and record the
-        error in ``pm.load_errors`` (the CLI prints them and carries on without it).
-    :raises PluginError: naming the plugin that failed to load.
+    :param strict: raise on an installed plugin that fails to load; otherwise skip it and
+        record the error in ``pm.load_errors`` (the CLI prints them and carries on without it).
+    :raises ConfigError: a built-in plugin refused its settings (always raised).
+    :raises PluginError: naming the installed plugin that failed to load.
     """
     config = config or Config()
     pm = PluginManager()
@@ -109,12 +114,13 @@ def get_plugin_manager(
     for name, spec in DEFAULT_PLUGINS:
         if wanted(name):
             try:
-                pm.register(_load_builtin(spec, config), name=name)
+                plugin = _load_builtin(spec, config)
             except Exception as exc:
-                error = PluginError(f"built-in plugin {name!r} failed to load: {exc}")
-                if strict:
-                    raise error from exc
-                pm.load_errors.append(str(error))
+                # Built-ins ship with scrm: what stops one is its [plugins.<name>] section.
+                # Never carry on without it (no SLA plugin means cases without deadlines).
+                raise plugin_config_error(name, exc, config) from exc
+            pm.register(plugin, name=name)
+    pm.configurable = set(config.read_plugin_sections)
     if load_entrypoints:
         for ep in entry_points(group=hookspecs.PROJECT):
             if not wanted(ep.name) or pm.has_plugin(ep.name):
@@ -143,6 +149,17 @@ def get_plugin_manager(
         pm.trace.root.setwriter(lambda msg: log.info("%s", msg.rstrip()))
         pm.enable_tracing()
     return pm
+
+
+def check_plugin_config(config: Config, pm: PluginManager) -> None:
+    """Refuse ``[channels.*]`` and ``[plugins.*]`` settings no installed plugin accepts.
+
+    :raises ConfigError: naming the section or key, where it was set, and the fix.
+    """
+    known = {name for name, _ in DEFAULT_PLUGINS} | {
+        ep.name for ep in entry_points(group=hookspecs.PROJECT)
+    }
+    check_config(config, pm, collect_channels(pm), known_plugins=known)
 
 
 def plugin_info(pm: PluginManager) -> list[dict[str, Any]]:

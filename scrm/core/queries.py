@@ -317,6 +317,7 @@ def list_cases(
     *,
     status: str | None = None,
     department: str | None = None,
+    channel: str | None = None,
     customer: int | None = None,
     assignee: str | None = None,
     breaching: bool = False,
@@ -344,6 +345,8 @@ def list_cases(
             Case.department_id
             == sa.select(Department.id).where(Department.code == department).scalar_subquery()
         )
+    if channel:
+        q = q.where(Case.channel == channel)
     if customer is not None:
         q = q.where(Case.customer_id.in_(family_ids(session, customer)))
     if assignee:

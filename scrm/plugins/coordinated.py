@@ -355,7 +355,7 @@ class _Batch:
 
 
 @click.command("review")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def review_command(obj: CliContext, as_json: bool) -> None:
     """List cases flagged as suspected coordinated complaints, with the evidence."""

@@ -533,7 +533,7 @@ class CrisisPlugin(DepartmentPlugin):
 @click.option(
     "--all", "show_all", is_flag=True, help="Also crises whose case is resolved or closed."
 )
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def crises_command(obj: CliContext, show_all: bool, as_json: bool) -> None:
     """List viral crises (open cases by default) with the evidence behind each score."""

@@ -209,7 +209,7 @@ def _campaigns_group(plugin: MarketingPlugin) -> click.Group:
         """Marketing campaigns: linked mentions, reports, spikes."""
 
     @campaigns.command("list")
-    @click.option("--json", "as_json", is_flag=True)
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     @click.pass_obj
     def list_(obj: CliContext, as_json: bool) -> None:
         """List the configured campaigns with their linked mentions and spikes."""
@@ -247,8 +247,14 @@ def _campaigns_group(plugin: MarketingPlugin) -> click.Group:
 
     @campaigns.command("report")
     @click.argument("name")
-    @click.option("--by", type=click.Choice(["hour", "day"]), default="day", show_default=True)
-    @click.option("--json", "as_json", is_flag=True)
+    @click.option(
+        "--by",
+        type=click.Choice(["hour", "day"]),
+        default="day",
+        show_default=True,
+        help="Count per hour or per day.",
+    )
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     @click.pass_obj
     def report(obj: CliContext, name: str, by: str, as_json: bool) -> None:
         """Report a campaign: volume and sentiment, complaints, advocates, share of voice."""
@@ -268,7 +274,7 @@ def _campaigns_group(plugin: MarketingPlugin) -> click.Group:
         _render_report(obj, data)
 
     @campaigns.command("spikes")
-    @click.option("--json", "as_json", is_flag=True)
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     @click.pass_obj
     def spikes(obj: CliContext, as_json: bool) -> None:
         """List the spikes detected (brand and campaigns), newest first."""
@@ -337,9 +343,17 @@ def _advocates_command() -> click.Command:
     @click.option(
         "--until", type=click.DateTime(), help="End of the window (default: newest message)."
     )
-    @click.option("--min-praise", type=int, default=2, show_default=True)
-    @click.option("--limit", type=int, default=20, show_default=True)
-    @click.option("--json", "as_json", is_flag=True)
+    @click.option(
+        "--min-praise",
+        type=int,
+        default=2,
+        show_default=True,
+        help="Only customers with at least this many praising messages.",
+    )
+    @click.option(
+        "--limit", type=int, default=20, show_default=True, help="At most this many customers."
+    )
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     @click.pass_obj
     def advocates(
         obj: CliContext,

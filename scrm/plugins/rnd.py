@@ -117,7 +117,7 @@ class RndPlugin(DepartmentPlugin):
             help="Compare this much time with the same before it.",
         )
         @click.option("--until", type=click.DateTime(), help="End (default: newest message).")
-        @click.option("--json", "as_json", is_flag=True)
+        @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
         @click.pass_obj
         def insights(obj: CliContext, period: str, until: datetime | None, as_json: bool) -> None:
             """List complaint categories and phrases whose volume grows (fix the cause)."""
@@ -208,8 +208,8 @@ def ideas_group() -> None:
 @ideas_group.command("top")
 @click.option("--since", default="90d", show_default=True, help="Window, e.g. 90d, 2w.")
 @click.option("--until", type=click.DateTime(), help="End (default: newest message).")
-@click.option("--limit", type=int, default=20, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", type=int, default=20, show_default=True, help="At most this many ideas.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def top(obj: CliContext, since: str, until: datetime | None, limit: int, as_json: bool) -> None:
     """List the ideas most customers asked for in the window."""
@@ -229,7 +229,7 @@ def top(obj: CliContext, since: str, until: datetime | None, limit: int, as_json
 
 @ideas_group.command("show")
 @click.argument("idea_id", type=int)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def show(obj: CliContext, idea_id: int, as_json: bool) -> None:
     """Show an idea and every request that joined it."""

@@ -335,7 +335,7 @@ class DefaultRouter:
 
         @route_group.command("explain")
         @click.argument("interaction_id", type=int)
-        @click.option("--json", "as_json", is_flag=True)
+        @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
         @click.pass_obj
         def explain(obj: Any, interaction_id: int, as_json: bool) -> None:
             """Show how INTERACTION_ID is classified and routed, rule by rule."""

@@ -222,11 +222,11 @@ def leads_group() -> None:
 
 
 @leads_group.command("list")
-@click.option("--status", type=click.Choice(LEAD_STATUSES))
-@click.option("--owner")
+@click.option("--status", type=click.Choice(LEAD_STATUSES), help="Only leads in this state.")
+@click.option("--owner", help="Only leads of this owner (agent username).")
 @click.option("--flagged", is_flag=True, help="Only leads whose customer has an open complaint.")
-@click.option("--limit", type=int, default=100, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", type=int, default=100, show_default=True, help="At most this many.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def list_(
     obj: CliContext, status: str | None, owner: str | None, flagged: bool, limit: int, as_json: bool
@@ -265,7 +265,7 @@ def list_(
 
 @leads_group.command("show")
 @click.argument("lead_id", type=int)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def show(obj: CliContext, lead_id: int, as_json: bool) -> None:
     """Show a lead with its source message, flag and history."""
@@ -292,10 +292,12 @@ def show(obj: CliContext, lead_id: int, as_json: bool) -> None:
 
 @leads_group.command("update")
 @click.argument("lead_id", type=int)
-@click.option("--status", type=click.Choice(LEAD_STATUSES))
-@click.option("--owner")
-@click.option("--note")
-@click.option("--actor", default="cli", show_default=True)
+@click.option("--status", type=click.Choice(LEAD_STATUSES), help="Move the lead to this state.")
+@click.option("--owner", help="Give the lead to this owner (agent username).")
+@click.option("--note", help="Why (recorded in the lead's history).")
+@click.option(
+    "--actor", default="cli", show_default=True, help="Who did it (recorded in the audit log)."
+)
 @click.pass_obj
 def update(
     obj: CliContext,

@@ -92,7 +92,7 @@ class SupportPlugin:
             """The support department's follow-ups."""
 
         @support.command("followups")
-        @click.option("--json", "as_json", is_flag=True)
+        @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
         @click.pass_obj
         def followups(obj: CliContext, as_json: bool) -> None:
             """List support cases whose rating is overdue or unhappy: call these customers."""

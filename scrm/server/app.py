@@ -2,9 +2,11 @@
 
 Layout: ``/healthz`` and ``/readyz`` (no key); ``/webhooks/<channel>`` from channel plugins
 through the ``register_routes`` hook (they verify the platform's signature); everything
-else under ``/api/v1``, each route behind an API key with a role, documented by the OpenAPI
-schema at ``/api/v1/openapi.json`` (which needs a key too).  While serving, a background
-loop delivers outgoing webhooks and picks up inbox rows a crash left pending.
+else under ``/api/v1``, each route behind an API key with a role.  The OpenAPI schema
+(``/openapi.json``) and the interactive docs (``/docs``: Swagger UI, ``/redoc``) need no
+key; their scripts and styles are served from ``/docs/static`` (the fastapi-offline
+package), never from a CDN.  While serving, a background loop delivers outgoing webhooks
+and picks up inbox rows a crash left pending.
 """
 
 from __future__ import annotations
@@ -15,9 +17,14 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from scrm import __version__
 from scrm.core import inbox, webhooks
@@ -27,11 +34,13 @@ from scrm.server.guard import BodyLimit, InputGuard
 from scrm.server.requestlog import RequestLog
 from scrm.server.routes import admin, cases, customers, health, interactions, reports
 
-__all__ = ["API_PREFIX", "create_app", "iter_routes"]
+__all__ = ["API_PREFIX", "OPENAPI_URL", "create_app", "iter_routes"]
 
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
+OPENAPI_URL = "/openapi.json"
+DOCS_STATIC = "/docs/static"
 #: An inbox row still pending this long after it arrived was missed (crash): process it.
 STALE_INBOX = timedelta(seconds=60)
 
@@ -76,9 +85,10 @@ def create_app(scrm_app: Scrm, *, background: bool = True) -> FastAPI:
         title="scrm",
         version=__version__,
         description="Social CRM: customers, interactions and cases over REST; channel webhooks.",
-        openapi_url=None,
-        docs_url=None,
+        openapi_url=None,  # served by _add_docs, as an APIRoute like every other route
+        docs_url=None,  # FastAPI's own pages load Swagger UI and ReDoc from a CDN
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
         lifespan=lifespan,
     )
     app.state.scrm = scrm_app
@@ -89,7 +99,7 @@ def create_app(scrm_app: Scrm, *, background: bool = True) -> FastAPI:
     )
     app.add_middleware(BodyLimit, max_bytes=scrm_app.config.server.max_body_bytes)
     app.add_middleware(RequestLog, api_prefix=API_PREFIX)  # outermost: sees every answer
-    app.openapi_url = f"{API_PREFIX}/openapi.json"  # shown in the schema's servers; needs a key
+    _add_docs(app)
 
     app.include_router(health.router)
     api = APIRouter(prefix=API_PREFIX, responses=RESPONSES)
@@ -101,11 +111,47 @@ def create_app(scrm_app: Scrm, *, background: bool = True) -> FastAPI:
     scrm_app.pm.hook.register_routes(router=plugin_routes)
     for route in plugin_routes.routes:
         path = str(getattr(route, "path", ""))
-        if path.startswith(API_PREFIX) or path in ("/healthz", "/readyz"):
+        if path.startswith((API_PREFIX, "/docs", "/redoc")) or path in (
+            "/healthz",
+            "/readyz",
+            OPENAPI_URL,
+        ):
             raise RuntimeError(f"a plugin route may not take {path}: it is scrm's own")
     app.include_router(plugin_routes)
     _check_roles(app)
     return app
+
+
+def _add_docs(app: FastAPI) -> None:
+    """Serve Swagger UI at /docs and ReDoc at /redoc with their files from this server."""
+    static = Path(str(resources.files("fastapi_offline") / "static"))
+    app.mount(DOCS_STATIC, StaticFiles(directory=static), name="docs-static")
+
+    @app.get(OPENAPI_URL, include_in_schema=False)
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=OPENAPI_URL,
+            title=f"{app.title} API",
+            swagger_js_url=f"{DOCS_STATIC}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_STATIC}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_STATIC}/favicon.png",
+            # Swagger UI would otherwise send the schema to validator.swagger.io.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=OPENAPI_URL,
+            title=f"{app.title} API",
+            redoc_js_url=f"{DOCS_STATIC}/redoc.standalone.js",
+            redoc_favicon_url=f"{DOCS_STATIC}/favicon.png",
+            with_google_fonts=False,
+        )
 
 
 def iter_routes(app: FastAPI) -> Iterator[tuple[str, str, Any]]:

@@ -1,16 +1,16 @@
-"""Administration over HTTP: plugins, a delivery run, reports, the OpenAPI schema."""
+"""Administration over HTTP: plugins, a delivery run."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from scrm.core import webhooks
 from scrm.core.app import Scrm
 from scrm.core.plugins import plugin_info
-from scrm.server.auth import AdminKey, AnyKey, ReaderKey, get_scrm
+from scrm.server.auth import AdminKey, ReaderKey, get_scrm
 
 __all__ = ["router"]
 
@@ -55,9 +55,3 @@ def deliver(app: App, who: AdminKey) -> DeliverOut:
         webhooks_retried=hooks.retried,
         webhooks_failed=hooks.failed,
     )
-
-
-@router.get("/openapi.json", include_in_schema=False)
-def openapi(request: Request, who: AnyKey) -> dict[str, Any]:
-    schema: dict[str, Any] = request.app.openapi()
-    return schema

@@ -1,0 +1,136 @@
+"""Exit codes, and every error turned into one line that says what to do (``--debug``: traceback)."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+
+from scrm.core.app import SchemaError, UnknownChannel
+from scrm.core.cases import TransitionError
+from scrm.core.config import ConfigError, describe_errors
+from scrm.core.customers import MergeError
+from scrm.core.playbooks import PlaybookError
+from scrm.core.plugins import PluginError
+from scrm.core.queries import NotFound
+from scrm.core.workflow import Conflict
+
+__all__ = ["CliError", "ExitCode", "database_message", "translate"]
+
+
+class ExitCode(IntEnum):
+    """The exit statuses of every ``scrm`` command (documented in docs/operators.md)."""
+
+    OK = 0
+    ERROR = 1
+    """The command could not do what was asked: a missing record, a refused transition, a
+    file that cannot be read or written."""
+    USAGE = 2
+    """The command line is wrong: an unknown option or value, a missing argument."""
+    REJECTED = 3
+    """An ingest or replay finished but rejected at least one record."""
+    CONFIG = 4
+    """The configuration is invalid or missing, or needs a package that is not installed."""
+    DATABASE = 5
+    """The database cannot be reached or opened, or is not at the newest schema."""
+
+
+class CliError(click.ClickException):
+    """A one-line error with its exit status."""
+
+    def __init__(self, message: str, exit_code: int = ExitCode.ERROR) -> None:
+        super().__init__(message)
+        self.exit_code = int(exit_code)  # type: ignore[misc]  # a class variable in click
+
+
+#: Exceptions whose message is the whole story: shown as one line, no traceback.
+USER_ERRORS: tuple[type[Exception], ...] = (
+    UnknownChannel,
+    TransitionError,
+    MergeError,
+    NotFound,
+    PluginError,
+    PlaybookError,
+    Conflict,
+)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def database_message(exc: Exception, url: str, where: str) -> str:
+    """Say why the database at ``url`` (set in ``where``) cannot be used, and what to do."""
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError:
+        return f"database_url in {where} is not a database URL; write e.g. sqlite:///scrm.db"
+    shown = parsed.render_as_string(hide_password=True)
+    reason = _first_line(exc)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(parsed.database or "")
+        if "unable to open database file" in reason:
+            if not path.parent.is_dir():
+                return (
+                    f"cannot open the SQLite database {path}: the folder {path.parent} does "
+                    f"not exist; create it, or fix database_url in {where}"
+                )
+            return (
+                f"cannot open the SQLite database {path}: {reason}; check the file's "
+                f"permissions, or fix database_url in {where}"
+            )
+        if "not a database" in reason:
+            return (
+                f"{path} is not an SQLite database: fix database_url in {where}, or move that "
+                "file away and run `scrm db upgrade` to create a new database"
+            )
+        return f"cannot use the SQLite database {path}: {reason}"
+    if isinstance(exc, ModuleNotFoundError):
+        return (
+            f"the driver for {parsed.get_backend_name()} is not installed ({reason}); "
+            "install scrm's postgres extra (from a clone: pip install -e '.[postgres]')"
+        )
+    return (
+        f"cannot connect to the database at {shown}: {reason}; check that the server runs and "
+        f"accepts connections, and database_url in {where}"
+    )
+
+
+def _is_database_error(exc: Exception) -> bool:
+    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+        return True
+    # DatabaseError itself (not IntegrityError & co): "file is not a database".
+    return type(exc) is sa.exc.DatabaseError
+
+
+def translate(exc: Exception, url: str | None, where: str) -> click.ClickException:
+    """Turn any exception a command raised into a one-line :class:`click.ClickException`.
+
+    :param url: the database URL in use (for database errors), if known.
+    :param where: where that URL was set (a file, an option, the environment).
+    """
+    if isinstance(exc, click.ClickException):
+        return exc
+    if isinstance(exc, ConfigError):
+        return CliError(str(exc), ExitCode.CONFIG)
+    if isinstance(exc, SchemaError):
+        return CliError(str(exc), ExitCode.DATABASE)
+    if url is not None and isinstance(exc, ModuleNotFoundError) and "psycopg" in str(exc):
+        return CliError(database_message(exc, url, where), ExitCode.CONFIG)
+    if url is not None and _is_database_error(exc):
+        return CliError(database_message(exc, url, where), ExitCode.DATABASE)
+    if isinstance(exc, USER_ERRORS):
+        return CliError(str(exc))
+    if isinstance(exc, ValidationError):
+        return CliError(f"invalid input: {describe_errors(exc, '')}", ExitCode.USAGE)
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return CliError(f"{exc.filename}: {exc.strerror or exc}")
+    return CliError(
+        f"unexpected {type(exc).__name__}: {exc}; rerun with --debug for the traceback "
+        "and report it"
+    )

@@ -1,0 +1,139 @@
+"""Check a configuration against the installed plugins before anything runs.
+
+``load_config`` validates scrm's own settings; the ``[channels.<name>]`` and
+``[plugins.<name>]`` sections belong to plugins.  :func:`check_config` refuses a section
+that no installed plugin owns, and settings a plugin's ``Settings`` model refuses, with one
+line naming the key, where it was set and how to fix it.  Nothing is skipped silently.
+
+A plugin with settings declares them as a pydantic model in a ``Settings`` attribute (a
+channel: its ``Channel.Settings``); a built-in plugin validates its section when it is built.
+Errors name keys, never the values set for them (they may be credentials).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+from scrm.core.config import Config, ConfigError, describe_errors
+
+if TYPE_CHECKING:
+    from scrm.core.channel import Channel
+    from scrm.core.plugins import PluginManager
+
+__all__ = ["check_config", "masked", "plugin_config_error", "source_of"]
+
+#: Keys whose values are never shown (``scrm config check`` prints "***" instead).
+SECRET_WORDS = ("token", "password", "passwd", "secret", "key", "credential")
+DOCS = "docs/operators.md#configuration"
+
+
+def source_of(config: Config, path: Sequence[str]) -> str:
+    """Say where the settings under ``path`` (``("plugins", "sla")``) were set."""
+    prefix = "SCRM_" + "__".join(p.upper() for p in path)
+    env = sorted(k for k in os.environ if k.upper().startswith(prefix))
+    if env:
+        return f"the environment ({env[0]})"
+    if config.config_file is not None:
+        return str(config.config_file)
+    return "the settings given in code"
+
+
+def plugin_config_error(name: str, exc: Exception, config: Config) -> ConfigError:
+    """Turn a built-in plugin's failure to build from ``[plugins.<name>]`` into one line."""
+    where = source_of(config, ("plugins", name))
+    cause = exc if isinstance(exc, ValidationError) else exc.__context__
+    if isinstance(cause, ValidationError):
+        detail = describe_errors(cause, f"plugins.{name}")
+    else:
+        detail = str(exc).removeprefix("invalid configuration: ")
+    return ConfigError(
+        f"invalid configuration in {where}: {detail}; scrm does not run without its built-in "
+        f"plugin {name!r} (its settings: {DOCS})"
+    )
+
+
+def check_config(
+    config: Config,
+    pm: PluginManager,
+    channels: Mapping[str, type[Channel]],
+    known_plugins: Iterable[str] = (),
+) -> None:
+    """Raise :class:`ConfigError` on a section no plugin owns or settings a plugin refuses.
+
+    :param channels: the installed channels (name to class).
+    :param known_plugins: every plugin name that exists; the sections of those not loaded
+        (blocked, left out of ``SCRM_LOAD_PLUGINS``, failed to load) are left alone.
+    """
+    for name, section in config.channels.items():
+        cls = channels.get(name)
+        where = source_of(config, ("channels", name))
+        if cls is None:
+            known = ", ".join(sorted(channels)) or "none"
+            raise ConfigError(
+                f"unknown section [channels.{name}] in {where}: no installed plugin provides "
+                f"channel {name!r}; channels: {known}. Fix the name or remove the section"
+            )
+        _validate(cls.Settings, section, f"channels.{name}", where)
+    loaded = {n: p for n, p in pm.list_name_plugin() if p is not None}
+    existing = set(known_plugins)
+    for name, section in config.plugins.items():
+        where = source_of(config, ("plugins", name))
+        plugin = loaded.get(name)
+        if plugin is None:
+            if name in existing or pm.is_blocked(name):
+                continue
+            names = ", ".join(sorted(loaded))
+            raise ConfigError(
+                f"unknown section [plugins.{name}] in {where}: no plugin is called {name!r}; "
+                f"plugins: {names}. Fix the name or remove the section"
+            )
+        model = getattr(plugin, "Settings", None)
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            _validate(model, section, f"plugins.{name}", where)
+        elif name not in pm.configurable:
+            raise ConfigError(
+                f"unknown section [plugins.{name}] in {where}: plugin {name!r} takes no "
+                "settings. Remove the section"
+            )
+
+
+def _validate(model: type[BaseModel], section: Any, prefix: str, where: str) -> None:
+    try:
+        model.model_validate(section)
+    except ValidationError as exc:
+        raise ConfigError(
+            f"invalid configuration in {where}: {describe_errors(exc, prefix)}"
+        ) from None
+
+
+def _is_secret(key: str) -> bool:
+    words = key.lower().replace("-", "_").split("_")
+    return any(w.rstrip("s") in SECRET_WORDS for w in words)
+
+
+def _mask(value: Any, key: str = "") -> Any:
+    if _is_secret(key) and value not in (None, "", [], {}):
+        return "***"
+    if isinstance(value, Mapping):
+        return {k: _mask(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask(v) for v in value]
+    return value
+
+
+def masked(config: Config) -> dict[str, Any]:
+    """Return the effective configuration as JSON-ready data with every secret replaced.
+
+    Secrets are values of keys named like a token, password, secret or key, and the password
+    of the database URL.
+    """
+    from sqlalchemy.engine import make_url
+
+    data: dict[str, Any] = _mask(config.model_dump(mode="json"))
+    data["database_url"] = make_url(config.database_url).render_as_string(hide_password=True)
+    data["config_file"] = str(config.config_file) if config.config_file else None
+    return data
