@@ -11,6 +11,7 @@ import click
 
 from scrm.cli.context import CliContext, emit, short_time, table
 from scrm.core import agents as agent_ops
+from scrm.core.outbox import STATUSES
 from scrm.core.playbooks import PlaybookSet, load_playbooks
 from scrm.core.promises import parse_duration
 from scrm.core.schemas import CaseStatus
@@ -26,6 +27,9 @@ ACTIONS = {
     "close": CaseStatus.CLOSED,
     "reopen": CaseStatus.REOPENED,
 }
+
+#: Exit status of ``scrm outbox deliver`` when a reply failed (see docs/operators.md).
+DELIVERY_FAILED = 4
 
 actor_option = click.option(
     "--actor",
@@ -199,7 +203,7 @@ def outbox_group() -> None:
 
 @outbox_group.command("list")
 @click.option("--failed", is_flag=True, help="Only failed replies.")
-@click.option("--status", type=click.Choice(["pending", "sending", "sent", "failed"]))
+@click.option("--status", type=click.Choice(list(STATUSES)))
 @click.option("--limit", type=int, default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
@@ -262,7 +266,11 @@ def outbox_list(
 @click.option("--interval", type=float, default=10.0, show_default=True)
 @click.pass_obj
 def outbox_deliver(obj: CliContext, watch: bool, interval: float) -> None:
-    """Deliver due replies through their channels (retries with backoff, never twice)."""
+    """Deliver due replies through their channels (retries with backoff, never twice).
+
+    Exits 4 when a delivery failed (for good, or to be retried later); each failure is listed
+    on stderr and shown on its case.
+    """
     app = obj.app()
     while True:
         r = app.workflow.deliver()
@@ -272,17 +280,20 @@ def outbox_deliver(obj: CliContext, watch: bool, interval: float) -> None:
         for e in r.errors:
             click.echo(f"  {e}", err=True)
         if not watch:
+            if r.failed or r.retried:
+                raise SystemExit(DELIVERY_FAILED)
             return
         time.sleep(interval)
 
 
 @outbox_group.command("retry")
 @click.argument("outbox_id", type=int)
+@actor_option
 @click.pass_obj
-def outbox_retry(obj: CliContext, outbox_id: int) -> None:
+def outbox_retry(obj: CliContext, outbox_id: int, actor: str) -> None:
     """Queue a failed reply again."""
     try:
-        obj.app().workflow.retry(outbox_id)
+        obj.app().workflow.retry(outbox_id, actor=actor)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"outbox message {outbox_id} queued again")
