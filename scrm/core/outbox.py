@@ -1,21 +1,18 @@
 """The outbox: replies that are never lost and never sent twice.
 
 A reply is written to ``outbox`` in the same transaction as the case change that caused it.
-Delivery then goes one message at a time, each step in its own short committed transaction:
-*claim* one row (status ``sending`` with a lease), *send* it (the channel plugin), and as soon
-as the channel accepts it *accept* it (``accepted`` with the channel's id: the proof that it
-went out), *record* it on its case (ingest of the brand's outbound message) and mark it
-``sent``.  A failure settles the row back to ``pending`` with a backoff, or ``failed`` with
-its reason, which is also written on the case's timeline.
+Its row then goes ``pending`` -> ``sending`` (claimed, with a lease) -> ``accepted`` (the
+channel took it: its id and the delivery time are stored at once) -> ``sent`` (recorded on
+its case as the brand's message); or back to ``pending`` with a backoff, or ``failed`` with
+its reason, also written on the case's timeline.  :mod:`scrm.core.delivery` runs the rounds,
+one reply at a time.
 
-A worker killed mid-round therefore leaves at most one row to settle, and rows it never
-claimed stay ``pending``.  A row left ``accepted`` (killed between accepting and recording) is
-recorded by the next round without asking anyone: its id is known.  A row left ``sending``
-is *reconciled* once its lease runs out: the channel is asked whether the message went out
-(``Channel.reconcile``); if it did, the row is recorded as sent without sending again; if it
-did not, it goes back to ``pending``; if the channel cannot tell, the row is marked
-``failed`` with that explanation, visible and retryable by a person, and is never re-sent on
-a guess.
+A row left ``accepted`` by a killed worker is recorded by the next round once its lease runs
+out, without asking anyone: its id is known.  A row left ``sending`` is *reconciled* once its lease runs out:
+the channel is asked whether the message went out (``Channel.reconcile``); if it did, the
+row is accepted without sending again; if it did not, it goes back to ``pending``; if the
+channel cannot tell, the row is marked ``failed`` with that explanation, visible and
+retryable by a person, and is never re-sent on a guess.
 """
 
 from __future__ import annotations
@@ -118,24 +115,33 @@ def expired(session: Session, *, now: datetime, limit: int = 100) -> list[Outbox
     return list(session.scalars(_locked(session, q)))
 
 
-def unrecorded(session: Session, *, limit: int = 100) -> list[OutboxMessage]:
-    """Rows the channel accepted that are not yet marked recorded on their case."""
+def unrecorded(session: Session, *, now: datetime, limit: int = 100) -> list[OutboxMessage]:
+    """Accepted rows a dead worker did not record (their lease ran out); taken for recording.
+
+    A live worker records what it accepted within its lease, so its rows are left alone.
+    """
     q = (
         sa.select(OutboxMessage)
-        .where(OutboxMessage.status == "accepted")
+        .where(OutboxMessage.status == "accepted", OutboxMessage.lease_until < now)
         .order_by(OutboxMessage.id)
         .limit(limit)
     )
-    return list(session.scalars(_locked(session, q)))
+    rows = list(session.scalars(_locked(session, q)))
+    for row in rows:
+        row.lease_until = now + LEASE
+    return rows
 
 
 def settle_accepted(row: OutboxMessage, external_id: str, now: datetime) -> None:
-    """The channel accepted the reply as ``external_id`` at ``now`` (its delivery time)."""
+    """The channel accepted the reply as ``external_id`` at ``now`` (its delivery time).
+
+    The worker keeps a lease on the row until it has recorded it on its case.
+    """
     row.status, row.external_id, row.sent_at, row.lease_until, row.last_error = (
         "accepted",
         external_id,
         now,
-        None,
+        now + LEASE,
         None,
     )
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from scrm.core import assignment, escalation, loop, outbox, sla
 from scrm.core import cases as case_ops
 from scrm.core.db import utcnow
+from scrm.core.delivery import Delivery, DeliveryReport
 from scrm.core.models import (
     Agent,
     Case,
@@ -37,13 +38,9 @@ from scrm.core.models import (
 from scrm.core.playbooks import PlaybookError, PlaybookSet, load_playbooks
 from scrm.core.queries import NotFound
 from scrm.core.schemas import (
-    Author,
     CaseInfo,
     CaseStatus,
     Direction,
-    InboundInteraction,
-    OutboundMessage,
-    SendResult,
 )
 
 if TYPE_CHECKING:
@@ -79,15 +76,6 @@ class _AfterCommit:
 
     def add(self, hook: str, **kwargs: Any) -> None:
         self.calls.append((hook, kwargs))
-
-
-@dataclass
-class DeliveryReport:
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-    reconciled: int = 0
-    errors: list[str] = field(default_factory=list)
 
 
 def _last_customer_message(session: Session, case: Case) -> Interaction | None:
@@ -575,181 +563,9 @@ class Workflow:
         return alerts
 
     def deliver(self, now: datetime | None = None, limit: int = 100) -> DeliveryReport:
-        """Deliver up to ``limit`` due replies, one at a time; see :mod:`scrm.core.outbox`.
-
-        Each reply is claimed, sent, accepted and recorded on its case by itself, so a
-        worker killed mid-round leaves at most one reply to reconcile and the rest pending.
-        """
-        now = now or utcnow()
-        report = DeliveryReport()
-        with self.app.session() as s:
-            accepted = [
-                (r.id, outbox.to_message(r), SendResult(external_id=r.external_id or ""))
-                for r in outbox.unrecorded(s)
-            ]
-        for row_id, message, result in accepted:  # a worker died before recording these
-            self._record_sent(row_id, message, result, now)
-        with self.app.session() as s:
-            interrupted = [r.id for r in outbox.expired(s, now=now)]
-        for row_id in interrupted:
-            self._reconcile(row_id, now, report)
-        for _ in range(limit):
-            with self.app.session() as s:
-                claimed = outbox.claim(s, now=now, limit=1)
-                if not claimed:
-                    break
-                row_id, message = claimed[0].id, outbox.to_message(claimed[0])
-            self._send(row_id, message, now, report)
-        return report
-
-    def _settle(self, row_id: int, settle: Callable[[Session, OutboxMessage], None]) -> str:
-        """Apply ``settle`` to outbox row ``row_id`` in its own transaction; return its status."""
-        with self.app.session() as s:
-            row = s.get(OutboxMessage, row_id)
-            assert row is not None
-            settle(s, row)
-            return row.status
-
-    def _reconcile(self, row_id: int, now: datetime, report: DeliveryReport) -> None:
-        """Settle a row whose delivery was interrupted, asking the channel whether it went out."""
-        with self.app.session() as s:
-            row = s.get(OutboxMessage, row_id)
-            assert row is not None
-            if row.status != "sending" or row.lease_until is None or row.lease_until >= now:
-                return  # another worker settled it meanwhile
-            row.lease_until = now + outbox.LEASE  # ours while we ask
-            message = outbox.to_message(row)
-        try:
-            result = self.app.channel(message.channel).reconcile(message)
-        except NotImplementedError:
-            reason = (
-                "delivery was interrupted and the channel cannot tell whether it went out; "
-                "check on the channel, then `scrm outbox retry` it if it did not"
-            )
-            self._fail(row_id, reason, now, report)
-            return
-        except Exception as exc:
-            reason = f"delivery was interrupted and checking it failed: {type(exc).__name__}: {exc}"
-            self._fail(row_id, reason, now, report)
-            return
-        if result is None:
-
-            def requeue(_s: Session, row: OutboxMessage) -> None:
-                row.status, row.next_attempt_at, row.lease_until = "pending", now, None
-
-            self._settle(row_id, requeue)
-            return
-        report.reconciled += 1
-        self._accept(row_id, message, result, now)
-
-    def _fail(self, row_id: int, reason: str, now: datetime, report: DeliveryReport) -> None:
-        self._settle(row_id, lambda s, row: outbox.settle_failed(s, row, reason, now))
-        report.failed += 1
-        report.errors.append(f"outbox {row_id}: {reason}")
-
-    def _send(
-        self, row_id: int, message: OutboundMessage, now: datetime, report: DeliveryReport
-    ) -> None:
-        """Send one claimed reply and settle it: accepted and recorded, retrying, or failed."""
-        from scrm.core.channel import PermanentSendError, TransientSendError
-
-        try:
-            result = self.app.channel(message.channel).send(message)
-        except TransientSendError as exc:
-            error, retry_after = str(exc), exc.retry_after
-            status = self._settle(
-                row_id, lambda s, row: outbox.settle_retry(s, row, error, now, retry_after)
-            )
-            if status == "failed":
-                report.failed += 1
-                report.errors.append(f"outbox {row_id}: gave up: {error}")
-            else:
-                report.retried += 1
-                report.errors.append(f"outbox {row_id}: will retry: {error}")
-            return
-        except Exception as exc:
-            reason = (
-                str(exc) if isinstance(exc, PermanentSendError) else f"{type(exc).__name__}: {exc}"
-            )
-            self._fail(row_id, reason, now, report)
-            return
-        report.sent += 1
-        self._accept(row_id, message, result, now)
-
-    def _accept(
-        self, row_id: int, message: OutboundMessage, result: SendResult, now: datetime
-    ) -> None:
-        """The channel accepted the reply: say so on its row at once, then record it."""
-        self._settle(row_id, lambda _s, row: outbox.settle_accepted(row, result.external_id, now))
-        self._record_sent(row_id, message, result, now)
-
-    def _record_sent(
-        self, row_id: int, message: OutboundMessage, result: SendResult, now: datetime
-    ) -> None:
-        """Store a delivered reply as the brand's message on its case, then mark it sent.
-
-        Ingest stores a message once, so recording again after a crash stores nothing twice.
-        """
-        with self.app.session() as s:
-            row = s.get(OutboxMessage, row_id)
-            assert row is not None
-            actor, raw = (
-                row.actor,
-                {
-                    "outbox_id": row.id,
-                    "template": row.template,
-                    "playbook_version": row.playbook_version,
-                },
-            )
-            delivered_at = row.sent_at or now
-        self.app.ingest(
-            [
-                InboundInteraction(
-                    channel=message.channel,
-                    external_id=result.external_id,
-                    text=message.text,
-                    created_at=delivered_at,
-                    author=Author(external_id=f"brand:{message.channel}", handle=actor),
-                    direction=Direction.OUTBOUND,
-                    public=message.public,
-                    thread_key=message.thread_key,
-                    in_reply_to=message.in_reply_to,
-                    subject=message.subject,
-                    recipient=Author(external_id=message.to) if message.to else None,
-                    case_id=message.case_id,
-                    raw=raw,
-                )
-            ],
-            source="outbox",
-        )
-        self._settle(row_id, lambda _s, row: outbox.settle_sent(row))
-        self.app.hooks.notify(
-            "reply_delivered", case_id=message.case_id, message=message, result=result
-        )
+        """Deliver up to ``limit`` due replies, one at a time; see :mod:`scrm.core.delivery`."""
+        return Delivery(self.app).run(now=now, limit=limit)
 
     def retry(self, outbox_id: int, *, actor: str = "cli") -> None:
         """Put a failed reply back in the queue (noted on its case's timeline)."""
-        now = utcnow()
-        with self.app.session() as s:
-            row = s.get(OutboxMessage, outbox_id)
-            if row is None:
-                raise NotFound(f"no outbox message {outbox_id}")
-            if row.status != "failed":
-                raise ValueError(f"outbox message {outbox_id} is {row.status}, not failed")
-            row.status, row.next_attempt_at, row.attempts, row.last_error = (
-                "pending",
-                now,
-                0,
-                None,
-            )
-            case = s.get(Case, row.case_id) if row.case_id is not None else None
-            if case is not None:
-                case_ops.add_event(
-                    s,
-                    case,
-                    "reply_requeued",
-                    actor=actor,
-                    at=now,
-                    to_value=row.channel,
-                    data={"outbox_id": row.id},
-                )
+        Delivery(self.app).retry(outbox_id, actor=actor)
