@@ -149,6 +149,89 @@ def test_phone_replies_become_the_agents_script(app):
     assert app.case(case_id).first_response_at is not None
 
 
+def report_total(cli):
+    return json.loads(cli("report", "--since", "1d", "--json").stdout)["total"]
+
+
+@pytest.fixture
+def wide(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")  # rich tables fold cells in 80 columns
+
+
+def test_only_a_delivered_reply_is_a_first_response(app, cli, wide):
+    """No credentials: every acknowledgment fails. The case shows the failure with its reason,
+    the first-response clock keeps running, and the report shows no response and no message
+    out; once the reply is delivered, its delivery time is the first response."""
+    case_id = open_case(app)
+    FakeSocial.fail_next.append(PermanentSendError("401 Unauthorized: no credentials"))
+    row = app.workflow.reply(case_id, actor="ece", template="acknowledge")
+    case = app.case(case_id)
+    assert case.status == "acknowledged" and case.first_response_at is None
+    assert case.next_due == case.first_response_due  # queued is not answered
+    assert "1 pending" in cli("cases", "list").stdout
+
+    out = cli("outbox", "deliver", expect=4)
+    assert "failed 1" in out.stdout and f"outbox {row.id}: 401 Unauthorized" in out.stderr
+    case = app.case(case_id)
+    assert case.first_response_at is None and case.next_due == case.first_response_due
+    [board] = json.loads(cli("cases", "list", "--json").stdout)
+    assert (board["replies_failed"], board["replies_pending"]) == (1, 0)
+    assert board["reply_error"] == "401 Unauthorized: no credentials"
+    assert "1 FAILED" in cli("cases", "list").stdout
+    shown = cli("case", "show", str(case_id)).stdout
+    assert "first response -" in shown and "fakesocial FAILED" in shown
+    assert "401 Unauthorized: no credentials" in shown and "reply_failed" in shown
+    total = report_total(cli)
+    assert (total["first_response"]["count"], total["volume_out"]) == (0, 0)
+
+    cli("outbox", "retry", str(row.id), "--actor", "ece")
+    before = datetime.now(UTC)
+    assert "sent 1" in cli("outbox", "deliver").stdout  # exit 0
+    case = app.case(case_id)
+    assert case.first_response_at is not None and case.first_response_at >= before
+    [reply] = outbound(app, case_id)
+    assert reply.created_at == case.first_response_at  # the delivery time, not the queueing
+    assert [r.status for r in case.replies] == ["sent"]
+    assert "reply_requeued" in [e.action for e in case.events]
+    assert json.loads(cli("cases", "list", "--json").stdout)[0]["replies_failed"] == 0
+    total = report_total(cli)
+    assert (total["first_response"]["count"], total["volume_out"]) == (1, 1)
+
+
+def test_a_pending_acknowledgment_does_not_stop_the_clock(app, cli, wide):
+    case_id = open_case(app)
+    FakeSocial.fail_next.append(TransientSendError("503 from the API"))
+    app.workflow.reply(case_id, actor="ece", template="acknowledge")
+    assert "will retry: 503 from the API" in cli("outbox", "deliver", expect=4).stderr
+    case = app.case(case_id)
+    assert case.first_response_at is None and case.replies_pending == 1
+    late = case.first_response_due + timedelta(minutes=1)
+    breaches = [a for a in app.workflow.check_sla(now=late) if a.kind == "breach"]
+    assert [(a.case_id, a.clock) for a in breaches] == [(case_id, "first_response")]
+    shown = cli("case", "show", str(case_id)).stdout
+    assert "fakesocial pending" in shown and "503 from the API" in shown
+
+
+def test_a_reply_accepted_but_not_recorded_is_recorded_without_asking(app):
+    """Killed between the channel's acceptance and the case record: the row holds the
+    channel's id, so the next round records it (even on a channel that cannot reconcile)."""
+    case_id = open_case(app, channel="blind")
+    row = app.workflow.reply(case_id, actor="ece", text="Merhaba")
+    now = datetime.now(UTC)
+    [msg] = crash_after_claim(app, now)
+    result = app.channel("blind").send(msg)
+    with app.session() as s:
+        outbox.settle_accepted(s.get(OutboxMessage, row.id), result.external_id, now)
+    report = app.workflow.deliver(now=now + outbox.LEASE + timedelta(seconds=1))
+    assert (report.sent, report.failed, report.reconciled) == (0, 0, 0)
+    assert len(FakeSocial.sent) == 1
+    [out] = outbound(app, case_id)
+    assert out.external_id == result.external_id and out.created_at == now
+    assert app.case(case_id).first_response_at == now
+    with app.session() as s:
+        assert s.get(OutboxMessage, row.id).status == "sent"
+
+
 def test_a_reply_answers_the_case_customer_not_whoever_wrote_last(app, cli):
     now = datetime.now(UTC)
 

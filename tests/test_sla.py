@@ -114,9 +114,14 @@ def test_breaches_fire_once_in_business_time_for_social_and_phone(app, cli, reco
     events = [e.action for e in app.case(phone.id).events]
     assert events.count("sla_breach") == 1 and events.count("escalated") == 2
 
-    # Answering stops the first-response clock; the resolution clock (business time) goes on.
+    # A status is not an answer: acknowledging without a message leaves the clock running...
     cli("case", "ack", str(social.id))
-    assert app.case(social.id).first_response_at is not None
+    assert app.case(social.id).first_response_at is None
+    # ...a delivered reply stops it; the resolution clock (business time) goes on.
+    cli("reply", str(social.id), "--text", "Bakıyoruz")
+    cli("outbox", "deliver")
+    after = app.case(social.id)
+    assert after.first_response_at is not None and after.resolution_due is not None
 
 
 def test_cli_sla_check_lists_breached_cases(app, cli):

@@ -166,3 +166,24 @@ def test_without_procrastinate_the_worker_says_what_to_install(app, cli, monkeyp
     monkeypatch.delitem(sys.modules, "scrm.core.taskqueue", raising=False)
     out = cli("worker", "--once", "--only", "sla", expect=4)  # a configuration error
     assert "pip install 'scrm[postgres]'" in out.output and "Traceback" not in out.output
+
+
+def test_a_failing_task_fails_worker_once_with_one_log_line(app, register_plugin, cli, caplog):
+    from scrm import hookimpl
+
+    def boom(a, now):
+        raise RuntimeError("mailbox password rejected")
+
+    class Broken:
+        @hookimpl
+        def register_tasks(self, register):
+            register("poll:broken", 60, boom)
+
+    register_plugin(Broken())
+    out = cli("worker", "--once", "--only", "poll:broken", "--only", "sla", expect=1)
+    assert "poll:broken: failed: RuntimeError: mailbox password rejected" in out.stdout
+    assert "sla: " in out.stdout  # the other tasks still ran
+    assert "tasks failed: poll:broken" in out.stderr and "Traceback" not in out.output
+    if app.engine.dialect.name == "sqlite":  # on PostgreSQL procrastinate logs the job
+        [line] = [r for r in caplog.records if r.name == "scrm.core.worker"]
+        assert line.exc_info is None and "mailbox password rejected" in line.getMessage()

@@ -98,7 +98,8 @@ def test_workers_share_the_work_and_survive_a_kill(pg_url, tmp_path):
         time.sleep(0.01)
     first.send_signal(signal.SIGKILL)
     first.wait()
-    survivors = [run("work", pg_url, "9", env=env, wait=False) for _ in range(2)]
+    # 20 s: on a busy 2-core machine 9 s did not always suffice (with either delivery scheme).
+    survivors = [run("work", pg_url, "20", env=env, wait=False) for _ in range(2)]
     for w in survivors:
         _out, err = w.communicate(timeout=60)
         assert w.returncode == 0, err
@@ -133,7 +134,9 @@ def test_workers_share_the_work_and_survive_a_kill(pg_url, tmp_path):
         ).all()
         resent = conn.scalar(sa.select(sa.func.sum(OutboxMessage.attempts)))
     assert ("scrm:outbox", "succeeded") in retried, "the killed worker's job was run again"
-    assert resent > 60, "the replies the killed worker held were settled by another"
+    # The killed worker held at most one reply per running job (concurrency 2): only those
+    # could need a second attempt; the ones it had not taken were never tried by it.
+    assert resent <= 60 + 2, "a reply is claimed one at a time"
 
 
 def _lines(path):

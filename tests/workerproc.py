@@ -1,6 +1,7 @@
 """A worker process for the multi-process tests: a file-backed channel and a hook log.
 
-Run as ``python workerproc.py ingest URL FILE`` or ``python workerproc.py work URL SECONDS``.
+Run as ``python workerproc.py ingest URL FILE``, ``python workerproc.py work URL SECONDS`` or
+``python workerproc.py deliver URL`` (one ``scrm outbox deliver`` round, any database).
 Every send is appended to ``$SCRM_SINK`` (one JSON line per message actually sent, written
 before ``send`` returns); every ``sla_breached`` call to ``$SCRM_HOOKLOG``.  Deliveries are
 slow (``$SCRM_SEND_DELAY`` seconds) so that a test can kill a worker mid-delivery.
@@ -55,6 +56,8 @@ class FileSink(Channel):
         return SendResult(external_id=external_id)
 
     def reconcile(self, message: OutboundMessage) -> SendResult | None:
+        if os.environ.get("SCRM_BLIND"):
+            raise NotImplementedError  # a platform with no way to look a message up
         found = _sent(os.environ["SCRM_SINK"]).get(message.idempotency_key)
         return SendResult(external_id=found) if found else None
 
@@ -85,6 +88,9 @@ def main() -> None:
             print(json.dumps(app.ingest_lines(f, source=sys.argv[3], fmt="interactions").as_dict()))
         return
     outbox.LEASE = timedelta(seconds=float(os.environ.get("SCRM_LEASE", "2")))
+    if command == "deliver":
+        print(json.dumps(vars(app.workflow.deliver(limit=1000))))
+        return
     sla = next(t for t in builtin_tasks() if t.name == "sla")
     sla.interval = 2.0
     stalled_after = float(os.environ.get("SCRM_STALLED_AFTER", "3"))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from scrm.cli.context import CliContext, department_codes, emit, require_known, short_time, table
-from scrm.core.queries import CaseDetail
+from scrm.core.outbox import UNDELIVERED
+from scrm.core.queries import CaseDetail, CaseOut
 from scrm.core.schemas import CaseStatus
 
 __all__ = ["register"]
@@ -76,6 +77,7 @@ def list_(
             c.customer_name or c.customer_id,
             short_time(c.opened_at),
             short_time(c.next_due) + (" !" if c.breaching else ""),
+            _replies(c),
             (c.subject or "")[:50],
         )
         for c in items
@@ -94,11 +96,22 @@ def list_(
                 "customer",
                 "opened",
                 "next due",
+                "replies",
                 "subject",
             ],
             rows,
         )
     )
+
+
+def _replies(c: CaseOut) -> str:
+    """Undelivered replies of a case for the board: ``1 FAILED, 2 pending``."""
+    parts = []
+    if c.replies_failed:
+        parts.append(f"{c.replies_failed} FAILED")
+    if c.replies_pending:
+        parts.append(f"{c.replies_pending} pending")
+    return ", ".join(parts) or "-"
 
 
 @click.group("case")
@@ -131,6 +144,12 @@ def render_case(obj: CliContext, c: CaseDetail) -> None:
         f"next due {short_time(c.next_due) or '-'}{' (BREACHED)' if c.breaching else ''}; reopened {c.reopen_count}x",
         highlight=False,
     )
+    if c.replies_failed or c.replies_pending:
+        out.print(
+            f"replies not delivered: {_replies(c)}"
+            + (f"; last error: {c.reply_error}" if c.reply_error else ""),
+            highlight=False,
+        )
     timeline = [
         (
             i.created_at,
@@ -148,6 +167,17 @@ def render_case(obj: CliContext, c: CaseDetail) -> None:
             f"{e.action}: {e.from_value or ''} -> {e.to_value or ''} {e.note or ''}".strip(),
         )
         for e in c.events
+    ]
+    timeline += [
+        (
+            r.created_at,
+            "reply",
+            f"{r.channel} {r.status.upper() if r.status == 'failed' else r.status}",
+            f"outbox {r.id}, {r.attempts} attempts: {r.text[:120]}"
+            + (f"  [{r.last_error[:200]}]" if r.last_error else ""),
+        )
+        for r in c.replies
+        if r.status in UNDELIVERED
     ]
     timeline.sort(key=lambda r: r[0])
     out.print(

@@ -11,6 +11,7 @@ import click
 
 from scrm.cli.context import CliContext, emit, short_time, table
 from scrm.core import agents as agent_ops
+from scrm.core.outbox import STATUSES
 from scrm.core.playbooks import PlaybookSet, load_playbooks
 from scrm.core.promises import parse_duration
 from scrm.core.schemas import CaseStatus
@@ -26,6 +27,9 @@ ACTIONS = {
     "close": CaseStatus.CLOSED,
     "reopen": CaseStatus.REOPENED,
 }
+
+#: Exit status of ``scrm outbox deliver`` when a reply failed (see docs/operators.md).
+DELIVERY_FAILED = 4
 
 actor_option = click.option(
     "--actor",
@@ -216,11 +220,7 @@ def outbox_group() -> None:
 
 @outbox_group.command("list")
 @click.option("--failed", is_flag=True, help="Only failed replies.")
-@click.option(
-    "--status",
-    type=click.Choice(["pending", "sending", "sent", "failed"]),
-    help="Only replies in this state.",
-)
+@click.option("--status", type=click.Choice(list(STATUSES)), help="Only replies in this state.")
 @click.option("--limit", type=int, default=50, show_default=True, help="At most this many.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
@@ -289,7 +289,11 @@ def outbox_list(
 )
 @click.pass_obj
 def outbox_deliver(obj: CliContext, watch: bool, interval: float) -> None:
-    """Deliver due replies through their channels (retries with backoff, never twice)."""
+    """Deliver due replies through their channels (retries with backoff, never twice).
+
+    Exits 4 when a delivery failed (for good, or to be retried later); each failure is listed
+    on stderr and shown on its case.
+    """
     app = obj.app()
     while True:
         r = app.workflow.deliver()
@@ -299,17 +303,20 @@ def outbox_deliver(obj: CliContext, watch: bool, interval: float) -> None:
         for e in r.errors:
             click.echo(f"  {e}", err=True)
         if not watch:
+            if r.failed or r.retried:
+                raise SystemExit(DELIVERY_FAILED)
             return
         time.sleep(interval)
 
 
 @outbox_group.command("retry")
 @click.argument("outbox_id", type=int)
+@actor_option
 @click.pass_obj
-def outbox_retry(obj: CliContext, outbox_id: int) -> None:
+def outbox_retry(obj: CliContext, outbox_id: int, actor: str) -> None:
     """Queue a failed reply again."""
     try:
-        obj.app().workflow.retry(outbox_id)
+        obj.app().workflow.retry(outbox_id, actor=actor)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"outbox message {outbox_id} queued again")

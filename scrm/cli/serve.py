@@ -306,36 +306,79 @@ def inbox_group() -> None:
 )
 @click.pass_obj
 def inbox_process(obj: CliContext, limit: int) -> None:
-    """Ingest pending deliveries (those a crash after the 200 left behind)."""
+    """Ingest due deliveries (those a crash after the 200 or a failure left behind).
+
+    A delivery that fails is tried again after a backoff, and parked as dead after a few
+    attempts. Exits 1 when a delivery failed in this run and waits for a retry; parked ones
+    are reported (see `scrm inbox list --dead`) but do not fail the run.
+    """
     report = inbox.process_pending(obj.app(), limit=limit)
     r = report.ingest
     click.echo(
-        f"processed {report.processed}, failed {report.failed}: stored {r.stored}, "
-        f"duplicates {r.duplicates}, rejected {r.rejected}"
+        f"processed {report.processed}, retrying {report.retrying}, parked {report.parked}: "
+        f"stored {r.stored}, duplicates {r.duplicates}, rejected {r.rejected}"
     )
-    if report.failed:
+    if report.dead:
+        click.echo(
+            f"{report.dead} deliveries parked as dead: see `scrm inbox list --dead`, fix the "
+            "cause, then `scrm inbox retry ID` (or --all)",
+            err=True,
+        )
+    if report.retrying:
         raise SystemExit(1)
 
 
 @inbox_group.command("list")
 @click.option(
-    "--status", type=click.Choice(["pending", "processed"]), help="Only deliveries in this state."
+    "--status",
+    type=click.Choice(["pending", "processed", "dead"]),
+    help="Only deliveries in this state.",
 )
+@click.option("--dead", is_flag=True, help="Only deliveries parked after too many failures.")
 @click.option("--limit", default=50, show_default=True, type=int, help="At most this many.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def inbox_list(obj: CliContext, status: str | None, limit: int, as_json: bool) -> None:
-    """List the newest deliveries with their status and error."""
-    items = inbox.list_inbox(obj.app(), status=status, limit=limit)
+def inbox_list(obj: CliContext, status: str | None, dead: bool, limit: int, as_json: bool) -> None:
+    """List the newest deliveries with their status, attempts and error."""
+    items = inbox.list_inbox(obj.app(), status="dead" if dead else status, limit=limit)
     if as_json:
         emit(items)
         return
     rows = [
-        (i.id, i.channel, short_time(i.received_at), i.status, i.attempts, (i.error or "")[:60])
+        (
+            i.id,
+            i.channel,
+            short_time(i.received_at),
+            i.status,
+            i.attempts,
+            short_time(i.next_attempt_at) if i.status == "pending" else "",
+            (i.error or "")[:80],
+        )
         for i in items
     ]
-    cols = ["id", "channel", "received", "status", "attempts", "error"]
+    cols = ["id", "channel", "received", "status", "attempts", "next try", "error"]
     obj.console.print(table("inbox", cols, rows))
+
+
+@inbox_group.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "all_", is_flag=True, help="Every delivery parked as dead.")
+@click.pass_obj
+def inbox_retry(obj: CliContext, ids: tuple[int, ...], all_: bool) -> None:
+    """Queue deliveries parked as dead again, after fixing the cause (due now, attempts reset).
+
+    The next `scrm inbox process` or worker run processes them.
+    """
+    if bool(ids) == all_:
+        raise click.UsageError("name inbox ids or --all")
+    try:
+        queued = inbox.retry(obj.app(), None if all_ else ids)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"queued {len(queued)} deliveries again"
+        + (f": {', '.join(map(str, queued))}" if queued else "")
+    )
 
 
 def register(cli: click.Group) -> None:

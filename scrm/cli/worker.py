@@ -47,6 +47,9 @@ def worker(
     task queue in PostgreSQL): any number of workers on any number of machines share them,
     each polled source is polled by one worker at a time, and the jobs of a worker that dies
     are run again by another. On SQLite, run one worker.
+
+    With --once, exits 1 when a task failed. A received webhook that keeps failing is not a
+    failed task: it is retried with a backoff, then parked (`scrm inbox list --dead`).
     """
     app = obj.app()
     w = Worker(
@@ -71,10 +74,15 @@ def worker(
         return
     selected = set(only) or None
     if once:
+        failed = []
         for name, summary in w.run_once(only=selected).items():
             click.echo(
                 f"{name}: {summary if summary is not None else 'skipped: another worker is running it'}"
             )
+            if summary is not None and summary.startswith("failed:"):
+                failed.append(name)
+        if failed:
+            raise click.ClickException(f"tasks failed: {', '.join(failed)}")
         return
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -130,8 +130,8 @@ def transition(
             f"case {case.id} is {current.value}: it cannot go to {to.value}; allowed: {allowed}"
         )
     at = at or utcnow()
-    if current is S.NEW and case.first_response_at is None and to is not S.CLOSED:
-        case.first_response_at = at
+    # A status is not a response: ``first_response_at`` is set when a brand message is
+    # delivered (recorded on the case by ingest), never by leaving ``new``.
     if to is S.RESOLVED:
         case.resolved_at = at
     elif to is S.CLOSED:

@@ -451,7 +451,12 @@ class WebhookDelivery(Base):
 
 
 class InboxPayload(Base):
-    """A verified webhook delivery stored before it is acknowledged, processed right after."""
+    """A verified webhook delivery stored before it is acknowledged, processed right after.
+
+    ``status`` is ``pending`` (``next_attempt_at``: when it is due again after a failure,
+    NULL for now), ``processed``, or ``dead``: parked after too many failed attempts, until
+    an operator retries it.
+    """
 
     __tablename__ = "inbox"
     __table_args__ = (
@@ -467,6 +472,7 @@ class InboxPayload(Base):
     body_sha256: Mapped[str] = mapped_column(sa.String(64))
     status: Mapped[str] = mapped_column(sa.String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
     processed_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(sa.Text)
 

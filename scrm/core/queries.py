@@ -27,8 +27,10 @@ from scrm.core.models import (
     FollowUp,
     Identity,
     Interaction,
+    OutboxMessage,
     Reject,
 )
+from scrm.core.outbox import UNDELIVERED
 
 __all__ = [
     "CaseDetail",
@@ -40,6 +42,7 @@ __all__ = [
     "InteractionOut",
     "NotFound",
     "RejectOut",
+    "ReplyOut",
     "get_case",
     "get_customer",
     "get_interaction",
@@ -150,6 +153,12 @@ class CaseOut(_Out):
     merged_into_id: int | None
     version: int
     breaching: bool = False
+    replies_pending: int = 0
+    """Replies queued on the case that no channel has accepted yet (waiting or retrying)."""
+    replies_failed: int = 0
+    """Replies that failed for good: a person must look (``scrm outbox list --failed``)."""
+    reply_error: str | None = None
+    """The reason of the newest failed or retrying reply."""
 
 
 class FollowUpOut(_Out):
@@ -163,10 +172,29 @@ class FollowUpOut(_Out):
     closed_at: datetime | None
 
 
+class ReplyOut(_Out):
+    """A reply queued through the outbox, delivered or not."""
+
+    id: int
+    channel: str
+    public: bool
+    status: str
+    attempts: int
+    text: str
+    template: str | None
+    actor: str
+    created_at: datetime
+    next_attempt_at: datetime
+    sent_at: datetime | None
+    external_id: str | None
+    last_error: str | None
+
+
 class CaseDetail(CaseOut):
     interactions: list[InteractionOut] = []
     events: list[EventOut] = []
     follow_ups: list[FollowUpOut] = []
+    replies: list[ReplyOut] = []
 
 
 class RejectOut(_Out):
@@ -365,7 +393,28 @@ def list_cases(
         q = q.order_by(Case.id)
     if after is not None:
         q = q.where(Case.id > after)
-    return [_case_out(c, now) for c in session.scalars(q.limit(limit))]
+    cases = list(session.scalars(q.limit(limit)))
+    replies = _undelivered(session, [c.id for c in cases])
+    return [_case_out(c, now, **replies.get(c.id, {})) for c in cases]
+
+
+def _undelivered(session: Session, case_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Per case: how many of its replies wait, retry or failed, and the newest reason."""
+    out: dict[int, dict[str, Any]] = {}
+    if not case_ids:
+        return out
+    rows = session.execute(
+        sa.select(OutboxMessage.case_id, OutboxMessage.status, OutboxMessage.last_error)
+        .where(OutboxMessage.case_id.in_(case_ids), OutboxMessage.status.in_(UNDELIVERED))
+        .order_by(OutboxMessage.id)
+    )
+    for case_id, status, error in rows:
+        assert case_id is not None  # selected by case id
+        acc = out.setdefault(case_id, {"replies_pending": 0, "replies_failed": 0})
+        acc["replies_failed" if status == "failed" else "replies_pending"] += 1
+        if error:
+            acc["reply_error"] = error
+    return out
 
 
 def get_case(session: Session, case_id: int, now: datetime | None = None) -> CaseDetail:
@@ -388,10 +437,15 @@ def get_case(session: Session, case_id: int, now: datetime | None = None) -> Cas
         .where(FollowUp.case_id == case_id)
         .order_by(FollowUp.created_at, FollowUp.id)
     ).all()
+    replies = session.scalars(
+        sa.select(OutboxMessage).where(OutboxMessage.case_id == case_id).order_by(OutboxMessage.id)
+    ).all()
     return _case_out(
         case,
         now or utcnow(),
         CaseDetail,
+        **_undelivered(session, [case_id]).get(case_id, {}),
+        replies=[ReplyOut.model_validate(r) for r in replies],
         follow_ups=[FollowUpOut.model_validate(f) for f in follow_ups],
         interactions=[InteractionOut.model_validate(i) for i in interactions],
         events=[EventOut.model_validate(e) for e in events],

@@ -124,7 +124,7 @@ def _assign(app: Scrm, now: datetime) -> str:
 def _inbox(app: Scrm, now: datetime) -> str:
     from scrm.core import inbox
 
-    return _summary(inbox.process_pending(app))
+    return _summary(inbox.process_pending(app, now=now))
 
 
 def _webhooks(app: Scrm, now: datetime) -> str:
@@ -209,7 +209,9 @@ class Worker:
             try:
                 return task.run(self.app, now or utcnow())
             except Exception as exc:  # one failing task must not stop the others
-                log.exception("task %s failed", task.name)
+                # One line per failure; the traceback only when debugging (-v / DEBUG).
+                log.error("task %s failed: %s: %s", task.name, type(exc).__name__, exc)
+                log.debug("task %s failed", task.name, exc_info=True)
                 return f"failed: {type(exc).__name__}: {exc}"
             finally:
                 task.last_run = time.monotonic()

@@ -25,6 +25,7 @@ from scrm.core import assignment, conversation, escalation, loop, outbox, sla
 from scrm.core import cases as case_ops
 from scrm.core.customers import family_ids, root_ids
 from scrm.core.db import utcnow
+from scrm.core.delivery import Delivery, DeliveryReport
 from scrm.core.models import (
     Agent,
     Case,
@@ -38,13 +39,9 @@ from scrm.core.models import (
 from scrm.core.playbooks import PlaybookError, PlaybookSet, load_playbooks
 from scrm.core.queries import NotFound
 from scrm.core.schemas import (
-    Author,
     CaseInfo,
     CaseStatus,
     Direction,
-    InboundInteraction,
-    OutboundMessage,
-    SendResult,
 )
 
 if TYPE_CHECKING:
@@ -80,15 +77,6 @@ class _AfterCommit:
 
     def add(self, hook: str, **kwargs: Any) -> None:
         self.calls.append((hook, kwargs))
-
-
-@dataclass
-class DeliveryReport:
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-    reconciled: int = 0
-    errors: list[str] = field(default_factory=list)
 
 
 def _last_customer_message(session: Session, case: Case) -> Interaction | None:
@@ -687,143 +675,9 @@ class Workflow:
         return alerts
 
     def deliver(self, now: datetime | None = None, limit: int = 100) -> DeliveryReport:
-        """Deliver due replies through their channels; see :mod:`scrm.core.outbox`."""
-        now = now or utcnow()
-        report = DeliveryReport()
-        # Delivered replies are recorded on their cases first and marked sent last: a crash in
-        # between leaves them `sending`, so they are reconciled and recorded again (ingest
-        # stores a message once), never left delivered but missing from the case.
-        delivered: list[tuple[OutboxMessage, OutboundMessage, SendResult]] = []
-        with self.app.session() as s:
-            for row in outbox.expired(s, now=now):
-                found = self._reconcile(row, now, report)
-                if found is not None:
-                    row.lease_until = now + outbox.LEASE  # still ours until recorded below
-                    delivered.append(found)
-        with self.app.session() as s:
-            claimed = [(r, outbox.to_message(r)) for r in outbox.claim(s, now=now, limit=limit)]
-        for row, message in claimed:
-            sent = self._send(row, message, now, report)
-            if sent is not None:
-                delivered.append(sent)
-        self._record_sent(delivered, now)
-        if delivered:
-            with self.app.session() as s:
-                for row, _message, result in delivered:
-                    stored = s.get(OutboxMessage, row.id)
-                    assert stored is not None
-                    outbox.settle_sent(stored, result.external_id, now)
-        for _row, message, result in delivered:
-            self.app.hooks.notify(
-                "reply_delivered", case_id=message.case_id, message=message, result=result
-            )
-        return report
+        """Deliver up to ``limit`` due replies, one at a time; see :mod:`scrm.core.delivery`."""
+        return Delivery(self.app).run(now=now, limit=limit)
 
-    def _reconcile(
-        self, row: OutboxMessage, now: datetime, report: DeliveryReport
-    ) -> tuple[OutboxMessage, OutboundMessage, SendResult] | None:
-        """Settle a row whose delivery was interrupted; return it when it turns out to be sent."""
-        message = outbox.to_message(row)
-        try:
-            result = self.app.channel(row.channel).reconcile(message)
-        except NotImplementedError:
-            outbox.settle_failed(
-                row,
-                "delivery was interrupted and the channel cannot tell whether it went out; "
-                "check on the channel, then `scrm outbox retry` it if it did not",
-            )
-            report.failed += 1
-            return None
-        except Exception as exc:
-            outbox.settle_failed(
-                row, f"delivery was interrupted and checking it failed: {type(exc).__name__}: {exc}"
-            )
-            report.failed += 1
-            return None
-        if result is None:
-            row.status, row.next_attempt_at, row.lease_until = "pending", now, None
-            return None
-        report.reconciled += 1
-        return row, message, result
-
-    def _send(
-        self,
-        claimed: OutboxMessage,
-        message: OutboundMessage,
-        now: datetime,
-        report: DeliveryReport,
-    ) -> tuple[OutboxMessage, OutboundMessage, SendResult] | None:
-        """Send one claimed reply; settle a failure; return it when it went out (not yet settled)."""
-        row_id = claimed.id
-        from scrm.core.channel import PermanentSendError, TransientSendError
-
-        try:
-            result = self.app.channel(message.channel).send(message)
-        except TransientSendError as exc:
-            with self.app.session() as s:
-                row = s.get(OutboxMessage, row_id)
-                assert row is not None
-                outbox.settle_retry(row, str(exc), now, exc.retry_after)
-                report.failed += row.status == "failed"
-                report.retried += row.status == "pending"
-            return None
-        except Exception as exc:
-            reason = (
-                str(exc) if isinstance(exc, PermanentSendError) else f"{type(exc).__name__}: {exc}"
-            )
-            with self.app.session() as s:
-                row = s.get(OutboxMessage, row_id)
-                assert row is not None
-                outbox.settle_failed(row, reason)
-            report.failed += 1
-            report.errors.append(f"outbox {row_id}: {reason}")
-            return None
-        report.sent += 1
-        return claimed, message, result
-
-    def _record_sent(
-        self, sent: list[tuple[OutboxMessage, OutboundMessage, SendResult]], now: datetime
-    ) -> None:
-        """Store delivered replies as the brand's messages on their cases (one ingest batch)."""
-        if not sent:
-            return
-        self.app.ingest(
-            [
-                InboundInteraction(
-                    channel=message.channel,
-                    external_id=result.external_id,
-                    text=message.text,
-                    created_at=now,
-                    author=Author(external_id=f"brand:{message.channel}", handle=row.actor),
-                    direction=Direction.OUTBOUND,
-                    public=message.public,
-                    thread_key=message.thread_key,
-                    in_reply_to=message.in_reply_to,
-                    subject=message.subject,
-                    recipient=Author(external_id=message.to) if message.to else None,
-                    case_id=message.case_id,
-                    raw={
-                        "outbox_id": row.id,
-                        "template": row.template,
-                        "playbook_version": row.playbook_version,
-                    },
-                )
-                for row, message, result in sent
-            ],
-            source="outbox",
-        )
-
-    def retry(self, outbox_id: int) -> None:
-        """Put a failed reply back in the queue."""
-        with self.app.session() as s:
-            row = s.get(OutboxMessage, outbox_id)
-            if row is None:
-                raise NotFound(f"no outbox message {outbox_id}")
-            if row.status != "failed":
-                raise ValueError(f"outbox message {outbox_id} is {row.status}, not failed")
-            row.status, row.next_attempt_at, row.attempts, row.last_error = (
-                "pending",
-                utcnow(),
-                0,
-                None,
-            )
+    def retry(self, outbox_id: int, *, actor: str = "cli") -> None:
+        """Put a failed reply back in the queue (noted on its case's timeline)."""
+        Delivery(self.app).retry(outbox_id, actor=actor)

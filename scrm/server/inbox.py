@@ -8,12 +8,12 @@ returns ``await receive_webhook(request, "<channel>", background_tasks)``:
    stored);
 3. the body is committed to the ``inbox`` table (a redelivery is found, not stored again);
 4. 200 is answered, and the body is ingested right after, as a background task.  If the
-   process dies in between, ``scrm inbox process`` ingests what is still pending.
+   process dies in between, or the ingest fails, ``scrm inbox process`` (or the worker)
+   ingests what is still pending, with a backoff and a cap (see :mod:`scrm.core.inbox`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 
 from fastapi import BackgroundTasks, Request
@@ -29,10 +29,15 @@ __all__ = ["receive_webhook"]
 log = logging.getLogger(__name__)
 
 
-def _process(app: Scrm, inbox_id: int) -> None:
-    # Logged by process_one; the row stays pending for `scrm inbox process`.
-    with contextlib.suppress(Exception):
+def _process(app: Scrm, inbox_id: int, channel: str) -> None:
+    # A failure is logged and counted by process_one (the row is retried after a backoff by
+    # `scrm inbox process` or the worker); only a database gone away escapes, logged here.
+    try:
         inbox.process_one(app, inbox_id)
+    except Exception as exc:
+        log.warning(
+            "inbox %s (%s): left pending: %s: %s", inbox_id, channel, type(exc).__name__, exc
+        )
 
 
 async def receive_webhook(
@@ -51,5 +56,5 @@ async def receive_webhook(
         return error_response(403, "bad_signature", "the signature is missing or does not match")
     inbox_id, new = await run_in_threadpool(inbox.store, app, channel, body)
     if new and app.config.server.process_webhooks:
-        background.add_task(_process, app, inbox_id)
+        background.add_task(_process, app, inbox_id, channel)
     return JSONResponse({"status": "accepted" if new else "duplicate", "inbox_id": inbox_id})
