@@ -555,11 +555,11 @@ class Workflow:
         """Fire due warnings, breaches and escalation steps (each exactly once)."""
         now = now or utcnow()
         with self._tx() as (s, after):
-            alerts = escalation.check_deadlines(
+            sweep = escalation.check_deadlines(
                 s, now=now, config=self.config, policy_for=self.app.hooks.choose_sla
             )
-            for a in alerts:
-                info = case_ops.case_info(s.get(Case, a.case_id))  # type: ignore[arg-type]
+            for a in sweep.alerts:
+                info = sweep.cases[a.case_id]
                 if a.kind == "warning":
                     after.add("sla_warning", case=info, clock=a.clock, due_at=a.due_at)
                 elif a.kind == "breach":
@@ -572,7 +572,7 @@ class Workflow:
                         reason=f"{a.clock} missed",
                         summary=a.detail,
                     )
-        return alerts
+        return sweep.alerts
 
     def deliver(self, now: datetime | None = None, limit: int = 100) -> DeliveryReport:
         """Deliver due replies through their channels; see :mod:`scrm.core.outbox`."""
