@@ -30,7 +30,7 @@ from scrm.core.db import insert_rows
 from scrm.core.models import Agent, Case, CaseEvent, Department, FollowUp, SlaAlert
 from scrm.core.schemas import CaseInfo, Priority, SlaPolicy
 
-__all__ = ["Alert", "Sweep", "check_deadlines", "escalate"]
+__all__ = ["Alert", "Sweep", "check_deadlines", "escalate", "overdue"]
 
 _RAISE = {
     Priority.LOW: Priority.NORMAL,
@@ -183,7 +183,7 @@ def _due_clocks(horizon: datetime) -> sa.Subquery:
             Case.first_response_at.is_(None),
         ),
         clock("follow_up", sa.func.coalesce(promise, 0), Case.follow_up_due),
-        clock("resolution", Case.reopen_count, Case.resolution_due),
+        clock("resolution", sa.literal_column("0"), Case.resolution_due),
     ).subquery("due")
 
 
@@ -423,3 +423,25 @@ def _break_promises(session: Session, now: datetime) -> None:
         .values(status="broken")
         .execution_options(synchronize_session=False)
     )
+
+
+def overdue(session: Session, now: datetime) -> dict[str, int]:
+    """Count the open cases past a deadline at ``now``: in all (``cases``) and per clock.
+
+    One query over the (open, next_due) index, for summaries that must not list every case.
+    """
+
+    def past(*cond: Any) -> Any:
+        return sa.func.coalesce(sa.func.sum(sa.case((sa.and_(*cond), 1), else_=0)), 0)
+
+    row = session.execute(
+        sa.select(
+            sa.func.count().label("cases"),
+            past(Case.first_response_at.is_(None), Case.first_response_due <= now).label(
+                "first_response"
+            ),
+            past(Case.follow_up_due <= now).label("follow_up"),
+            past(Case.resolution_due <= now).label("resolution"),
+        ).where(Case.status.in_(case_ops.OPEN_STATUSES), Case.next_due <= now)
+    ).one()
+    return dict(row._mapping)

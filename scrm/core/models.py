@@ -317,8 +317,7 @@ class SlaAlert(Base):
 
     The key is (case, clock, round, kind, level), not the due time: a deadline that moves
     (a paused resolution clock resumed after its deadline) is the same deadline and does not
-    fire again; a new one (the case reopened, a promise made after the last contact) starts
-    a new ``round``.
+    fire again; a new one (a promise made after the last contact) starts a new ``round``.
     """
 
     __tablename__ = "sla_alerts"
@@ -328,8 +327,8 @@ class SlaAlert(Base):
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
     clock: Mapped[str] = mapped_column(sa.String(16))
     round: Mapped[int] = mapped_column(default=0, server_default="0")
-    """Which deadline of the clock: 0 for the first response, the reopen count for resolution,
-    the earliest pending promise's id for follow-up."""
+    """Which deadline of the clock: 0 for the first response and resolution (one each per case),
+    the id of the earliest promise still pending for follow-up."""
     due_at: Mapped[datetime]
     kind: Mapped[str] = mapped_column(sa.String(16))
     level: Mapped[int] = mapped_column(default=0)

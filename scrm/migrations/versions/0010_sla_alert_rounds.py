@@ -7,10 +7,10 @@ Create Date: 2026-12-07
 An alert was unique per (case, clock, due time, kind, level).  A resolution clock paused
 after its deadline and resumed gets a new due time, so every pause fired the breach and the
 whole ladder again.  The key becomes (case, clock, round, kind, level): ``round`` says which
-deadline of the clock it is (0 for the first response, the reopen count for resolution, the
-earliest pending promise for follow-up), so a deadline fires once however it moves.
-Existing alerts are numbered by their due time within (case, clock), which keeps them
-distinct.
+deadline of the clock it is (0 for the first response and resolution, the earliest pending
+promise for follow-up), so a deadline fires once however it moves.
+Existing alerts are numbered by their due time within (case, clock), follow-ups by the
+promise due then, which keeps them distinct.
 """
 
 from __future__ import annotations
@@ -31,10 +31,17 @@ def upgrade() -> None:
     with op.batch_alter_table("sla_alerts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("round", sa.Integer(), nullable=False, server_default="0"))
         batch_op.drop_constraint("uq_sla_alerts_case_id_clock_due_at_kind_level", type_="unique")
+    # Earlier due times of the same clock: 0 for the first deadline, as the sweep numbers it.
+    earlier = (
+        "(SELECT count(DISTINCT b.due_at) FROM sla_alerts b WHERE b.case_id = sla_alerts.case_id"
+        " AND b.clock = sla_alerts.clock AND b.due_at < sla_alerts.due_at)"
+    )
+    op.execute(f"UPDATE sla_alerts SET round = {earlier} WHERE clock != 'follow_up'")
+    # A follow-up deadline is its promise's; negative when the promise is gone (never an id).
     op.execute(
-        "UPDATE sla_alerts SET round = (SELECT count(DISTINCT b.due_at) FROM sla_alerts b"
-        " WHERE b.case_id = sla_alerts.case_id AND b.clock = sla_alerts.clock"
-        " AND b.due_at < sla_alerts.due_at)"
+        "UPDATE sla_alerts SET round = coalesce((SELECT min(f.id) FROM follow_ups f"
+        " WHERE f.case_id = sla_alerts.case_id AND f.due_at = sla_alerts.due_at),"
+        f" -1 - {earlier}) WHERE clock = 'follow_up'"
     )
     with op.batch_alter_table("sla_alerts", schema=None) as batch_op:
         batch_op.create_unique_constraint(
