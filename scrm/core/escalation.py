@@ -16,17 +16,17 @@ step is a case event.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from scrm.core import cases as case_ops
 from scrm.core.config import CasesConfig, EscalationStep
-from scrm.core.db import insert_rows
+from scrm.core.db import UTCDateTime, insert_rows
 from scrm.core.models import Agent, Case, CaseEvent, Department, FollowUp, SlaAlert
 from scrm.core.schemas import CaseInfo, Priority, SlaPolicy
 
@@ -38,8 +38,6 @@ _RAISE = {
     Priority.HIGH: Priority.URGENT,
     Priority.URGENT: Priority.URGENT,
 }
-_CLOCK_ORDER = {"first_response": 0, "follow_up": 1, "resolution": 2}
-_KIND_ORDER = {"warning": 0, "breach": 1, "escalation": 2}
 #: Warnings reach at most a day ahead.
 WARN_HORIZON = timedelta(hours=24)
 #: pg_advisory_xact_lock key that makes concurrent sweeps take turns ("scrm-sla" in ASCII).
@@ -64,42 +62,6 @@ class Sweep:
 
     alerts: list[Alert] = field(default_factory=list)
     cases: dict[int, CaseInfo] = field(default_factory=dict)
-
-
-class _Step(NamedTuple):
-    """What one ladder step does to a case: the new assignee and priority, events, summary."""
-
-    assignee: tuple[int, str] | None
-    priority: Priority
-    events: list[tuple[str, str | None, str | None, str]]  # action, from, to, note
-    summary: str
-
-
-def _step_effects(
-    step: EscalationStep,
-    *,
-    assignee: tuple[int, str] | None,
-    target: tuple[int, str] | None,
-    priority: Priority,
-    reason: str,
-) -> _Step:
-    """Decide what ``step`` does to a case with ``assignee`` and ``priority`` (pure)."""
-    done: list[str] = []
-    events: list[tuple[str, str | None, str | None, str]] = []
-    note = f"escalation: {reason}"
-    if "reassign" in step.actions and target is not None and target != assignee:
-        events.append(("assign", assignee[1] if assignee else None, target[1], note))
-        done.append(f"reassigned to {target[1]}")
-        assignee = target
-    if "raise_priority" in step.actions and _RAISE[priority] is not priority:
-        events.append(("priority", priority.value, _RAISE[priority].value, note))
-        done.append(f"priority {priority.value} -> {_RAISE[priority].value}")
-        priority = _RAISE[priority]
-    if "notify" in step.actions:
-        done.append(f"notified {target[1] if target else step.to + ' (nobody found)'}")
-    summary = "; ".join(done) or "nothing to do"
-    events.append(("escalated", None, step.to, f"{reason}: {summary}"))
-    return _Step(assignee, priority, events, summary)
 
 
 def _target(session: Session, case: Case, to: str) -> Agent | None:
@@ -131,24 +93,53 @@ def escalate(
 ) -> str:
     """Apply one ladder step to ``case``; record what was done as events; return a summary."""
     agent = _target(session, case, step.to)
-    effect = _step_effects(
-        step,
-        assignee=(case.assignee.id, case.assignee.username) if case.assignee else None,
-        target=(agent.id, agent.username) if agent else None,
-        priority=Priority(case.priority),
-        reason=reason,
-    )
-    if effect.assignee is not None and effect.assignee[0] != case.assignee_id:
-        case.assignee_id = effect.assignee[0]
+    done = []
+    if "reassign" in step.actions and agent is not None and case.assignee_id != agent.id:
+        old = case.assignee.username if case.assignee else None
+        case.assignee_id = agent.id
         case.assignee = agent
-    case.priority = effect.priority.value
+        case_ops.add_event(
+            session,
+            case,
+            "assign",
+            actor=actor,
+            at=at,
+            from_value=old,
+            to_value=agent.username,
+            note=f"escalation: {reason}",
+        )
+        done.append(f"reassigned to {agent.username}")
+    if "raise_priority" in step.actions:
+        old_p = Priority(case.priority)
+        new_p = _RAISE[old_p]
+        if new_p is not old_p:
+            case.priority = new_p.value
+            case_ops.add_event(
+                session,
+                case,
+                "priority",
+                actor=actor,
+                at=at,
+                from_value=old_p.value,
+                to_value=new_p.value,
+                note=f"escalation: {reason}",
+            )
+            done.append(f"priority {old_p.value} -> {new_p.value}")
+    if "notify" in step.actions:
+        done.append(f"notified {agent.username if agent else step.to + ' (nobody found)'}")
     case.escalation_level += 1
     case.version += 1
-    for action, old, new, note in effect.events:
-        case_ops.add_event(
-            session, case, action, actor=actor, at=at, from_value=old, to_value=new, note=note
-        )
-    return effect.summary
+    summary = "; ".join(done) or "nothing to do"
+    case_ops.add_event(
+        session,
+        case,
+        "escalated",
+        actor=actor,
+        at=at,
+        to_value=step.to,
+        note=f"{reason}: {summary}",
+    )
+    return summary
 
 
 # -- the sweep -----------------------------------------------------------------------------
@@ -187,83 +178,177 @@ def _due_clocks(horizon: datetime) -> sa.Subquery:
     ).subquery("due")
 
 
-def _owed(now: datetime, ladder: Sequence[EscalationStep]) -> sa.Select[Any]:
-    """Deadlines that still owe an alert, with their case's columns (one query)."""
-    due = _due_clocks(now + WARN_HORIZON)
-    same = (
+def _fired(due: sa.Subquery, kind: str, level: int = 0) -> sa.Exists:
+    """Whether the deadline ``due`` has fired the alert ``kind``/``level`` (the unique key)."""
+    return sa.exists().where(
         SlaAlert.case_id == due.c.case_id,
         SlaAlert.clock == due.c.clock,
         SlaAlert.round == due.c.round,
+        SlaAlert.kind == kind,
+        SlaAlert.level == level,
     )
 
-    def fired(kind: str) -> sa.Exists:
-        return sa.exists().where(*same, SlaAlert.kind == kind)
 
-    top = (
-        sa.select(sa.func.coalesce(sa.func.max(SlaAlert.level), 0))
-        .where(*same, SlaAlert.kind == "escalation")
-        .scalar_subquery()
-    )
-    steps_due: Any = sa.literal_column("0")
-    for step in ladder:
-        steps_due = steps_due + sa.case((due.c.due_at <= now - step.after, 1), else_=0)
-    return (
-        sa.select(
-            due.c.case_id,
-            due.c.clock,
-            due.c.round,
-            due.c.due_at,
-            fired("breach").label("breached"),
-            top.label("top"),
-            Case.id,
-            Case.customer_id,
-            Case.channel,
-            Department.code.label("department"),
-            Case.department_id,
-            Case.assignee_id,
-            Case.kind,
-            Case.category,
-            Case.priority,
-            Case.status,
-            Case.language,
-            Case.opened_at,
+_ALERT_COLUMNS = ("case_id", "clock", "round", "due_at", "kind", "level", "fired_at")
+
+
+def _fire(
+    session: Session, due: sa.Subquery, kind: str, level: int, now: datetime, *where: Any
+) -> None:
+    """Insert the alert ``kind``/``level`` for every deadline in ``due`` that passes ``where``."""
+    rows = sa.select(
+        due.c.case_id,
+        due.c.clock,
+        due.c.round,
+        due.c.due_at,
+        sa.literal(kind),
+        sa.literal(level),
+        sa.literal(now, UTCDateTime()),
+    ).where(*where, ~_fired(due, kind, level))
+    session.execute(sa.insert(SlaAlert).from_select(_ALERT_COLUMNS, rows))
+
+
+def _minute(session: Session, column: Any) -> Any:
+    """``column`` as "YYYY-MM-DD HH:MM" text in UTC, for event notes written in SQL."""
+    if session.get_bind().dialect.name == "postgresql":
+        return sa.func.to_char(sa.func.timezone("UTC", column), "YYYY-MM-DD HH24:MI")
+    return sa.func.substr(column, 1, 16)  # SQLite stores "YYYY-MM-DD HH:MM:SS.ffffff" in UTC
+
+
+def _events(session: Session, now: datetime, rows: sa.Select[Any]) -> None:
+    """Insert a case event for each of ``rows`` (case_id, action, from, to, note); one statement."""
+    data_type = cast(sa.Table, CaseEvent.__table__).c.data.type
+    session.execute(
+        sa.insert(CaseEvent).from_select(
+            ("case_id", "action", "from_value", "to_value", "note", "at", "actor", "data"),
+            rows.add_columns(
+                sa.literal(now, UTCDateTime()), sa.literal("system"), sa.literal({}, data_type)
+            ),
         )
-        .join(Case, Case.id == due.c.case_id)
-        .outerjoin(Department, Department.id == Case.department_id)
-        .where(
-            sa.or_(
-                sa.and_(due.c.due_at > now, ~fired("warning")),
-                sa.and_(due.c.due_at <= now, sa.or_(~fired("breach"), top < steps_due)),
+    )
+
+
+def _new(floor: int, kind: str, level: int | None = None) -> Any:
+    """This sweep's alerts of ``kind`` (and ``level``): ids above the sweep's starting point."""
+    cond = [SlaAlert.id > floor, SlaAlert.kind == kind]
+    if level is not None:
+        cond.append(SlaAlert.level == level)
+    return sa.and_(*cond)
+
+
+def _target_id(to: str) -> Any:
+    """The agent a step goes to, per case (a correlated subquery on ``cases``)."""
+    if to == "assignee":
+        return Case.assignee_id
+    if to in ("lead", "head"):
+        return (
+            sa.select(Agent.id)
+            .where(
+                Agent.department_id == Case.department_id,
+                Agent.role == to,
+                Agent.status != "offline",
             )
+            .order_by(Agent.id)
+            .limit(1)
+            .scalar_subquery()
         )
-        .order_by(due.c.due_at, due.c.case_id)
+    return sa.select(Agent.id).where(Agent.username == to).scalar_subquery()
+
+
+_RAISED = sa.case(
+    (Case.priority == Priority.LOW.value, Priority.NORMAL.value),
+    (Case.priority == Priority.NORMAL.value, Priority.HIGH.value),
+    else_=Priority.URGENT.value,
+)
+
+
+def _climb(session: Session, floor: int, level: int, step: EscalationStep, now: datetime) -> None:
+    """Apply ladder step ``level`` to every case this sweep brought to it: once per case.
+
+    The events are written first (they read the case as it was), then one UPDATE changes
+    the cases.  The ``escalated`` event carries the step in ``from_value`` and what was done
+    in its note, in the words of :func:`escalate`.
+    """
+    reached = (
+        sa.select(SlaAlert.case_id, sa.func.min(SlaAlert.clock).label("clock"))
+        .where(_new(floor, "escalation", level))
+        .group_by(SlaAlert.case_id)
+        .subquery("reached")
     )
-
-
-class _Agents:
-    """Every agent, read once per sweep, to find each step's target without a query per case."""
-
-    def __init__(self, session: Session) -> None:
-        self.names: dict[int, str] = {}
-        self.by_name: dict[str, tuple[int, str]] = {}
-        self.first: dict[tuple[int, str], tuple[int, str]] = {}
-        rows = session.execute(
-            sa.select(
-                Agent.id, Agent.username, Agent.department_id, Agent.role, Agent.status
-            ).order_by(Agent.id)
+    target, old = aliased(Agent), aliased(Agent)
+    target_id = _target_id(step.to)
+    reassign = "reassign" in step.actions and step.to != "assignee"
+    bump = "raise_priority" in step.actions
+    moves = sa.and_(
+        target.id.is_not(None), sa.or_(Case.assignee_id.is_(None), Case.assignee_id != target.id)
+    )
+    raises = Case.priority != Priority.URGENT.value
+    reason = reached.c.clock + f" missed (step {level})"
+    base = (
+        sa.select()
+        .select_from(reached)
+        .join(Case, Case.id == reached.c.case_id)
+        .outerjoin(target, target.id == target_id)
+        .outerjoin(old, old.id == Case.assignee_id)
+    )
+    parts: list[Any] = []
+    if reassign:
+        _events(
+            session,
+            now,
+            base.add_columns(
+                Case.id,
+                sa.literal("assign"),
+                old.username,
+                target.username,
+                "escalation: " + reason,
+            ).where(moves),
         )
-        for agent_id, name, dep, role, status in rows:
-            self.names[agent_id] = name
-            self.by_name[name] = (agent_id, name)
-            if dep is not None and status != "offline":
-                self.first.setdefault((dep, role), (agent_id, name))
-
-    def target(self, to: str, assignee: tuple[int, str] | None, dep: int | None) -> Any:
-        if to == "assignee":
-            return assignee
-        if to in ("lead", "head"):
-            return None if dep is None else self.first.get((dep, to))
-        return self.by_name.get(to)
+        parts.append(sa.case((moves, "reassigned to " + target.username + "; "), else_=""))
+    if bump:
+        _events(
+            session,
+            now,
+            base.add_columns(
+                Case.id, sa.literal("priority"), Case.priority, _RAISED, "escalation: " + reason
+            ).where(raises),
+        )
+        parts.append(
+            sa.case((raises, "priority " + Case.priority + " -> " + _RAISED + "; "), else_="")
+        )
+    if "notify" in step.actions:
+        nobody = f"{step.to} (nobody found)"
+        parts.append("notified " + sa.func.coalesce(target.username, nobody))
+    summary: Any = sa.literal("")
+    for part in parts:
+        summary = summary + part
+    summary = sa.func.coalesce(sa.func.nullif(sa.func.rtrim(summary, "; "), ""), "nothing to do")
+    _events(
+        session,
+        now,
+        base.add_columns(
+            Case.id,
+            sa.literal("escalated"),
+            sa.literal(str(level)),
+            sa.literal(step.to),
+            reason + ": " + summary,
+        ),
+    )
+    changes: dict[str, Any] = {
+        "escalation_level": Case.escalation_level + 1,
+        "version": Case.version + 1,
+    }
+    if reassign:
+        new_id = _target_id(step.to)
+        changes["assignee_id"] = sa.func.coalesce(new_id, Case.assignee_id)
+    if bump:
+        changes["priority"] = _RAISED
+    session.execute(
+        sa.update(Case)
+        .where(Case.id.in_(sa.select(reached.c.case_id)))
+        .values(changes)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def check_deadlines(
@@ -275,135 +360,125 @@ def check_deadlines(
 ) -> Sweep:
     """Fire every warning, breach and ladder step that is due at ``now``, each exactly once.
 
-    A constant number of statements whatever the number of cases: the deadlines owing an
-    alert are read in one query, and alerts, events and case changes are written with one
-    statement each.  ``policy_for`` is asked only about deadlines in their warning horizon.
+    A constant number of statements whatever the number of cases: breaches and ladder steps
+    are found and written by ``INSERT ... SELECT``, their events too, and each step changes
+    its cases with one ``UPDATE``.  Only warnings pass through Python, because the policy
+    (a hook) says when they start; ``policy_for`` is asked only about deadlines in their
+    warning horizon.  A step acts once per case in a sweep, however many of its clocks
+    reached it.
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(sa.select(sa.func.pg_advisory_xact_lock(_SWEEP_LOCK)))
     ladder = sorted(config.escalation, key=lambda s: s.after)
-    sweep = Sweep()
-    rows: list[dict[str, Any]] = []
-    cases: dict[int, Any] = {}
-    for r in session.execute(_owed(now, ladder)):
-        case = cases.setdefault(r.case_id, r)
-        key = {"case_id": r.case_id, "clock": r.clock, "round": r.round, "due_at": r.due_at}
-        if r.due_at > now:
-            policy = policy_for(_info(case))
-            warn = policy.warn_before if policy else None
-            if warn and r.due_at - warn <= now:
-                rows.append(key | {"kind": "warning", "level": 0})
-            continue
-        if not r.breached:
-            rows.append(key | {"kind": "breach", "level": 0})
-        reached = sum(1 for step in ladder if r.due_at + step.after <= now)
-        rows += [key | {"kind": "escalation", "level": n} for n in range(r.top + 1, reached + 1)]
-    if not rows:
-        return sweep
-    for row in rows:
-        row["fired_at"] = now
-    insert_rows(session, SlaAlert, rows)
-    rows.sort(
-        key=lambda a: (a["case_id"], _CLOCK_ORDER[a["clock"]], _KIND_ORDER[a["kind"]], a["level"])
+    floor = session.scalar(sa.select(sa.func.coalesce(sa.func.max(SlaAlert.id), 0))) or 0
+    events_floor = session.scalar(sa.select(sa.func.coalesce(sa.func.max(CaseEvent.id), 0))) or 0
+    _warn(session, now, policy_for)
+    due = _due_clocks(now)
+    _fire(session, due, "breach", 0, now)
+    for level, step in enumerate(ladder, start=1):
+        _fire(session, due, "escalation", level, now, due.c.due_at <= now - step.after)
+    _events(
+        session,
+        now,
+        sa.select(
+            SlaAlert.case_id,
+            sa.literal("sla_breach"),
+            sa.null(),
+            SlaAlert.clock,
+            SlaAlert.clock + " was due " + _minute(session, SlaAlert.due_at) + " UTC",
+        ).where(_new(floor, "breach")),
     )
-    events = _act(session, rows, cases, ladder, now, sweep)
-    insert_rows(session, CaseEvent, events)
-    if any(a["clock"] == "follow_up" and a["kind"] == "breach" for a in rows):
-        _break_promises(session, now)
-    sweep.alerts.sort(
-        key=lambda a: (a.due_at, a.case_id, _CLOCK_ORDER[a.clock], _KIND_ORDER[a.kind], a.level)
+    for level, step in enumerate(ladder, start=1):
+        _climb(session, floor, level, step, now)
+    _break_promises(session, now)
+    return _read_sweep(session, floor, events_floor)
+
+
+def _warn(
+    session: Session, now: datetime, policy_for: Callable[[CaseInfo], SlaPolicy | None]
+) -> None:
+    """Fire the warnings whose window has started; the policy of each case says when."""
+    due = _due_clocks(now + WARN_HORIZON)
+    rows = session.execute(
+        sa.select(due, *_CASE_COLUMNS)
+        .join(Case, Case.id == due.c.case_id)
+        .outerjoin(Department, Department.id == Case.department_id)
+        .where(due.c.due_at > now, ~_fired(due, "warning"))
     )
-    return sweep
-
-
-def _act(
-    session: Session,
-    rows: list[dict[str, Any]],
-    cases: dict[int, Any],
-    ladder: Sequence[EscalationStep],
-    now: datetime,
-    sweep: Sweep,
-) -> list[dict[str, Any]]:
-    """Turn the fired alerts into events and case changes; return the events to insert."""
-    agents: _Agents | None = None
-    events: list[dict[str, Any]] = []
-    changed: dict[int, dict[str, Any]] = {}
-
-    def event(case_id: int, action: str, old: str | None, new: str | None, note: str) -> None:
-        events.append(
-            {
-                "case_id": case_id,
-                "at": now,
-                "actor": "system",
-                "action": action,
-                "from_value": old,
-                "to_value": new,
-                "note": note,
-                "data": {},
-            }
-        )
-
-    for a in rows:
-        case_id, clock, due_at = a["case_id"], a["clock"], a["due_at"]
-        case = cases[case_id]
-        if a["kind"] == "warning":
-            event(case_id, "sla_warning", None, clock, f"{clock} due {due_at.isoformat()}")
-            detail = f"{clock} due soon"
-        elif a["kind"] == "breach":
-            event(case_id, "sla_breach", None, clock, f"{clock} was due {due_at.isoformat()}")
-            detail = f"{clock} missed"
-        else:
-            agents = agents or _Agents(session)
-            state = changed.setdefault(
-                case_id,
+    alerts, events = [], []
+    for r in rows:
+        policy = policy_for(case_ops.case_info(cast(Any, r), r.department))
+        warn = policy.warn_before if policy else None
+        if warn and r.due_at - warn <= now:
+            key = {"case_id": r.case_id, "clock": r.clock, "round": r.round, "due_at": r.due_at}
+            alerts.append(key | {"kind": "warning", "level": 0, "fired_at": now})
+            events.append(
                 {
-                    "b_id": case_id,
-                    "b_assignee": case.assignee_id,
-                    "b_priority": Priority(case.priority),
-                    "b_steps": 0,
-                },
+                    "case_id": r.case_id,
+                    "at": now,
+                    "actor": "system",
+                    "action": "sla_warning",
+                    "to_value": r.clock,
+                    "note": f"{r.clock} due {r.due_at:%Y-%m-%d %H:%M} UTC",
+                    "data": {},
+                }
             )
-            current = state["b_assignee"]
-            assignee = (current, agents.names[current]) if current is not None else None
-            step = ladder[a["level"] - 1]
-            effect = _step_effects(
-                step,
-                assignee=assignee,
-                target=agents.target(step.to, assignee, case.department_id),
-                priority=state["b_priority"],
-                reason=f"{clock} missed (step {a['level']})",
-            )
-            state["b_assignee"] = effect.assignee[0] if effect.assignee else None
-            state["b_priority"] = effect.priority
-            state["b_steps"] += 1
-            for action, old, new, note in effect.events:
-                event(case_id, action, old, new, note)
-            detail = effect.summary
-        sweep.alerts.append(Alert(case_id, clock, due_at, a["kind"], a["level"], detail))
-    for case_id in {a["case_id"] for a in rows}:
-        info = _info(cases[case_id])
-        if case_id in changed:
-            info = info.model_copy(update={"priority": changed[case_id]["b_priority"]})
-        sweep.cases[case_id] = info
-    if changed:
-        table = cast(sa.Table, Case.__table__)
-        session.execute(
-            sa.update(table)
-            .where(table.c.id == sa.bindparam("b_id"))
-            .values(
-                assignee_id=sa.bindparam("b_assignee"),
-                priority=sa.bindparam("b_priority"),
-                escalation_level=table.c.escalation_level + sa.bindparam("b_steps"),
-                version=table.c.version + 1,
-            ),
-            [s | {"b_priority": s["b_priority"].value} for s in changed.values()],
+    insert_rows(session, SlaAlert, alerts)
+    insert_rows(session, CaseEvent, events)
+
+
+_CASE_COLUMNS = (
+    Case.id,
+    Case.customer_id,
+    Case.channel,
+    Department.code.label("department"),
+    Case.kind,
+    Case.category,
+    Case.priority,
+    Case.status,
+    Case.language,
+    Case.opened_at,
+)
+
+
+def _read_sweep(session: Session, floor: int, events_floor: int) -> Sweep:
+    """Read back what this sweep fired, with each case as the sweep left it (one query)."""
+    step = aliased(CaseEvent)
+    rows = session.execute(
+        sa.select(
+            SlaAlert.case_id,
+            SlaAlert.clock,
+            SlaAlert.due_at,
+            SlaAlert.kind.label("alert"),  # the case has a kind too
+            SlaAlert.level,
+            step.note,
+            *_CASE_COLUMNS,
         )
-    return events
-
-
-def _info(row: Any) -> CaseInfo:
-    """The hooks' view of a case from its row in the sweep's query (no ORM object needed)."""
-    return case_ops.case_info(row, row.department)
+        .join(Case, Case.id == SlaAlert.case_id)
+        .outerjoin(Department, Department.id == Case.department_id)
+        .outerjoin(
+            step,
+            sa.and_(
+                step.id > events_floor,
+                step.case_id == SlaAlert.case_id,
+                step.action == "escalated",
+                step.from_value == sa.cast(SlaAlert.level, sa.String),
+                SlaAlert.kind == "escalation",
+            ),
+        )
+        .where(SlaAlert.id > floor)
+        .order_by(SlaAlert.due_at, SlaAlert.case_id, SlaAlert.clock, SlaAlert.kind, SlaAlert.level)
+    )
+    sweep = Sweep()
+    for r in rows:
+        if r.case_id not in sweep.cases:
+            sweep.cases[r.case_id] = case_ops.case_info(cast(Any, r), r.department)
+        if r.alert == "escalation":
+            detail = (r.note or "").split(": ", 1)[-1]
+        else:
+            detail = f"{r.clock} {'due soon' if r.alert == 'warning' else 'missed'}"
+        sweep.alerts.append(Alert(r.case_id, r.clock, r.due_at, r.alert, r.level, detail))
+    return sweep
 
 
 def _break_promises(session: Session, now: datetime) -> None:
