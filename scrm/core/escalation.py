@@ -16,7 +16,7 @@ step is a case event.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -145,8 +145,14 @@ def escalate(
 # -- the sweep -----------------------------------------------------------------------------
 
 
-def _due_clocks(horizon: datetime) -> sa.Subquery:
-    """(case, clock, round, due) of every open case's pending deadline up to ``horizon``."""
+_Filter = Callable[[str, Any, Any], Any]
+
+
+def _due_clocks(horizon: datetime, keep: _Filter | None = None) -> sa.Subquery:
+    """(case, clock, round, due) of every open case's pending deadline up to ``horizon``.
+
+    ``keep(clock, round, due)`` adds a condition per clock, evaluated once per case row.
+    """
     promise = (
         sa.select(sa.func.min(FollowUp.id))
         .where(FollowUp.case_id == Case.id, FollowUp.closed_at.is_(None))
@@ -154,6 +160,8 @@ def _due_clocks(horizon: datetime) -> sa.Subquery:
     )
 
     def clock(name: str, round_: Any, due: Any, *extra: Any) -> sa.Select[Any]:
+        if keep is not None:
+            extra += (keep(name, round_, due),)
         return sa.select(
             Case.id.label("case_id"),
             sa.literal_column(f"'{name}'").label("clock"),
@@ -178,12 +186,12 @@ def _due_clocks(horizon: datetime) -> sa.Subquery:
     ).subquery("due")
 
 
-def _fired(due: sa.Subquery, kind: str, level: int = 0) -> sa.Exists:
-    """Whether the deadline ``due`` has fired the alert ``kind``/``level`` (the unique key)."""
+def _alert(case_id: Any, clock: Any, round_: Any, kind: Any, level: Any) -> sa.Exists:
+    """Whether that alert has fired: one seek in the unique key."""
     return sa.exists().where(
-        SlaAlert.case_id == due.c.case_id,
-        SlaAlert.clock == due.c.clock,
-        SlaAlert.round == due.c.round,
+        SlaAlert.case_id == case_id,
+        SlaAlert.clock == clock,
+        SlaAlert.round == round_,
         SlaAlert.kind == kind,
         SlaAlert.level == level,
     )
@@ -192,19 +200,47 @@ def _fired(due: sa.Subquery, kind: str, level: int = 0) -> sa.Exists:
 _ALERT_COLUMNS = ("case_id", "clock", "round", "due_at", "kind", "level", "fired_at")
 
 
-def _fire(
-    session: Session, due: sa.Subquery, kind: str, level: int, now: datetime, *where: Any
-) -> None:
-    """Insert the alert ``kind``/``level`` for every deadline in ``due`` that passes ``where``."""
-    rows = sa.select(
-        due.c.case_id,
-        due.c.clock,
-        due.c.round,
-        due.c.due_at,
-        sa.literal(kind),
-        sa.literal(level),
-        sa.literal(now, UTCDateTime()),
-    ).where(*where, ~_fired(due, kind, level))
+def _fire(session: Session, ladder: Sequence[EscalationStep], now: datetime) -> None:
+    """Insert every breach and ladder step owed at ``now``: one ``INSERT ... SELECT``.
+
+    A deadline whose last step due has fired is settled (the sweep fires every step due, so
+    the earlier ones have fired too): one seek tells, so a backlog of settled cases costs one
+    index seek per deadline, and only the unsettled ones are joined with the steps.
+    """
+    until = [("breach", 0, now)] + [
+        ("escalation", n, now - step.after) for n, step in enumerate(ladder, start=1)
+    ]
+
+    def unsettled(clock: str, round_: Any, due: Any) -> Any:
+        last = sa.case(*((due <= t, n) for _k, n, t in reversed(until)), else_=-1)
+        kind = sa.case((last == 0, "breach"), else_="escalation")
+        return ~_alert(Case.id, clock, round_, kind, last)
+
+    due = _due_clocks(now, unsettled)
+    steps = sa.union_all(
+        *(
+            sa.select(
+                sa.literal(k, sa.String).label("kind"),
+                sa.literal(n, sa.Integer).label("level"),
+                sa.literal(t, UTCDateTime()).label("until"),
+            )
+            for k, n, t in until
+        )
+    ).subquery("steps")
+    rows = (
+        sa.select(
+            due.c.case_id,
+            due.c.clock,
+            due.c.round,
+            due.c.due_at,
+            steps.c.kind,
+            steps.c.level,
+            sa.literal(now, UTCDateTime()),
+        )
+        .select_from(due)
+        .join(steps, due.c.due_at <= steps.c.until)
+        .where(~_alert(due.c.case_id, due.c.clock, due.c.round, steps.c.kind, steps.c.level))
+    )
     session.execute(sa.insert(SlaAlert).from_select(_ALERT_COLUMNS, rows))
 
 
@@ -373,10 +409,7 @@ def check_deadlines(
     floor = session.scalar(sa.select(sa.func.coalesce(sa.func.max(SlaAlert.id), 0))) or 0
     events_floor = session.scalar(sa.select(sa.func.coalesce(sa.func.max(CaseEvent.id), 0))) or 0
     _warn(session, now, policy_for)
-    due = _due_clocks(now)
-    _fire(session, due, "breach", 0, now)
-    for level, step in enumerate(ladder, start=1):
-        _fire(session, due, "escalation", level, now, due.c.due_at <= now - step.after)
+    _fire(session, ladder, now)
     _events(
         session,
         now,
@@ -398,12 +431,14 @@ def _warn(
     session: Session, now: datetime, policy_for: Callable[[CaseInfo], SlaPolicy | None]
 ) -> None:
     """Fire the warnings whose window has started; the policy of each case says when."""
-    due = _due_clocks(now + WARN_HORIZON)
+    due = _due_clocks(
+        now + WARN_HORIZON,
+        lambda clock, round_, at: sa.and_(at > now, ~_alert(Case.id, clock, round_, "warning", 0)),
+    )
     rows = session.execute(
         sa.select(due, *_CASE_COLUMNS)
         .join(Case, Case.id == due.c.case_id)
         .outerjoin(Department, Department.id == Case.department_id)
-        .where(due.c.due_at > now, ~_fired(due, "warning"))
     )
     alerts, events = [], []
     for r in rows:
