@@ -156,6 +156,7 @@ def _due_clocks(horizon: datetime, keep: _Filter | None = None) -> sa.Subquery:
     promise = (
         sa.select(sa.func.min(FollowUp.id))
         .where(FollowUp.case_id == Case.id, FollowUp.closed_at.is_(None))
+        .correlate(Case)  # also inside the alert lookups nested in the clock's query
         .scalar_subquery()
     )
 
@@ -216,7 +217,9 @@ def _fire(session: Session, ladder: Sequence[EscalationStep], now: datetime) -> 
         kind = sa.case((last == 0, "breach"), else_="escalation")
         return ~_alert(Case.id, clock, round_, kind, last)
 
-    due = _due_clocks(now, unsettled)
+    # Materialised: the deadlines are found (and the settled ones skipped) once, not once per
+    # step the planner might loop over.
+    due = _due_clocks(now, unsettled).select().cte("owed").prefix_with("MATERIALIZED")
     steps = sa.union_all(
         *(
             sa.select(
@@ -477,39 +480,37 @@ _CASE_COLUMNS = (
 
 
 def _read_sweep(session: Session, floor: int, events_floor: int) -> Sweep:
-    """Read back what this sweep fired, with each case as the sweep left it (one query)."""
-    step = aliased(CaseEvent)
-    rows = session.execute(
+    """Read back what this sweep fired, with each case as the sweep left it (two queries)."""
+    conn = session.connection()  # plain rows: no ORM loading for a million alerts
+    said = {
+        (case_id, int(level or 0)): (note or "").split(": ", 1)[-1]
+        for case_id, level, note in conn.execute(
+            sa.select(CaseEvent.case_id, CaseEvent.from_value, CaseEvent.note).where(
+                CaseEvent.id > events_floor, CaseEvent.action == "escalated"
+            )
+        )
+    }
+    rows = conn.execute(
         sa.select(
             SlaAlert.case_id,
             SlaAlert.clock,
             SlaAlert.due_at,
             SlaAlert.kind.label("alert"),  # the case has a kind too
             SlaAlert.level,
-            step.note,
             *_CASE_COLUMNS,
         )
         .join(Case, Case.id == SlaAlert.case_id)
         .outerjoin(Department, Department.id == Case.department_id)
-        .outerjoin(
-            step,
-            sa.and_(
-                step.id > events_floor,
-                step.case_id == SlaAlert.case_id,
-                step.action == "escalated",
-                step.from_value == sa.cast(SlaAlert.level, sa.String),
-                SlaAlert.kind == "escalation",
-            ),
-        )
         .where(SlaAlert.id > floor)
         .order_by(SlaAlert.due_at, SlaAlert.case_id, SlaAlert.clock, SlaAlert.kind, SlaAlert.level)
     )
     sweep = Sweep()
+    cases = sweep.cases
     for r in rows:
-        if r.case_id not in sweep.cases:
-            sweep.cases[r.case_id] = case_ops.case_info(cast(Any, r), r.department)
+        if r.case_id not in cases:
+            cases[r.case_id] = case_ops.case_info(cast(Any, r), r.department)
         if r.alert == "escalation":
-            detail = (r.note or "").split(": ", 1)[-1]
+            detail = said.get((r.case_id, r.level), "")
         else:
             detail = f"{r.clock} {'due soon' if r.alert == 'warning' else 'missed'}"
         sweep.alerts.append(Alert(r.case_id, r.clock, r.due_at, r.alert, r.level, detail))
