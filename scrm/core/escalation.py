@@ -148,10 +148,13 @@ def escalate(
 _Filter = Callable[[str, Any, Any], Any]
 
 
-def _due_clocks(horizon: datetime, keep: _Filter | None = None) -> sa.Subquery:
+def _due_clocks(
+    horizon: datetime, keep: _Filter | None = None, top: _Filter | None = None
+) -> sa.Subquery:
     """(case, clock, round, due) of every open case's pending deadline up to ``horizon``.
 
-    ``keep(clock, round, due)`` adds a condition per clock, evaluated once per case row.
+    ``keep(clock, round, due)`` adds a condition per clock, evaluated once per case row;
+    ``top(clock, round, due)``, a column ``top``.
     """
     promise = (
         sa.select(sa.func.min(FollowUp.id))
@@ -163,11 +166,13 @@ def _due_clocks(horizon: datetime, keep: _Filter | None = None) -> sa.Subquery:
     def clock(name: str, round_: Any, due: Any, *extra: Any) -> sa.Select[Any]:
         if keep is not None:
             extra += (keep(name, round_, due),)
+        columns = [] if top is None else [top(name, round_, due).label("top")]
         return sa.select(
             Case.id.label("case_id"),
             sa.literal_column(f"'{name}'").label("clock"),
             round_.label("round"),
             due.label("due_at"),
+            *columns,
         ).where(
             Case.status.in_(case_ops.OPEN_STATUSES),
             Case.next_due <= horizon,  # the (open, next_due) index: only cases due soon
@@ -204,9 +209,11 @@ _ALERT_COLUMNS = ("case_id", "clock", "round", "due_at", "kind", "level", "fired
 def _fire(session: Session, ladder: Sequence[EscalationStep], now: datetime) -> None:
     """Insert every breach and ladder step owed at ``now``: one ``INSERT ... SELECT``.
 
-    A deadline whose last step due has fired is settled (the sweep fires every step due, so
-    the earlier ones have fired too): one seek tells, so a backlog of settled cases costs one
-    index seek per deadline, and only the unsettled ones are joined with the steps.
+    A sweep fires every step due, so the steps of a deadline that have fired are the breach
+    (level 0) and the escalations up to the highest one.  A deadline whose last step due has
+    fired is settled: one seek tells, so a backlog of settled cases costs one index seek per
+    deadline.  The others read their highest fired step (one more seek) and are joined with
+    the steps above it.
     """
     until = [("breach", 0, now)] + [
         ("escalation", n, now - step.after) for n, step in enumerate(ladder, start=1)
@@ -219,7 +226,19 @@ def _fire(session: Session, ladder: Sequence[EscalationStep], now: datetime) -> 
 
     # Materialised: the deadlines are found (and the settled ones skipped) once, not once per
     # step the planner might loop over.
-    due = _due_clocks(now, unsettled).select().cte("owed").prefix_with("MATERIALIZED")
+    def fired_top(clock: str, round_: Any, _due: Any) -> Any:
+        return (
+            sa.select(sa.func.coalesce(sa.func.max(SlaAlert.level), -1))
+            .where(
+                SlaAlert.case_id == Case.id,
+                SlaAlert.clock == clock,
+                SlaAlert.round == round_,
+                SlaAlert.kind != "warning",
+            )
+            .scalar_subquery()
+        )
+
+    due = _due_clocks(now, unsettled, fired_top).select().cte("owed").prefix_with("MATERIALIZED")
     steps = sa.union_all(
         *(
             sa.select(
@@ -241,8 +260,7 @@ def _fire(session: Session, ladder: Sequence[EscalationStep], now: datetime) -> 
             sa.literal(now, UTCDateTime()),
         )
         .select_from(due)
-        .join(steps, due.c.due_at <= steps.c.until)
-        .where(~_alert(due.c.case_id, due.c.clock, due.c.round, steps.c.kind, steps.c.level))
+        .join(steps, sa.and_(due.c.due_at <= steps.c.until, steps.c.level > due.c.top))
     )
     session.execute(sa.insert(SlaAlert).from_select(_ALERT_COLUMNS, rows))
 
