@@ -498,7 +498,7 @@ _CASE_COLUMNS = (
 
 
 def _read_sweep(session: Session, floor: int, events_floor: int) -> Sweep:
-    """Read back what this sweep fired, with each case as the sweep left it (two queries)."""
+    """Read back what this sweep fired, with each case as the sweep left it (three queries)."""
     conn = session.connection()  # plain rows: no ORM loading for a million alerts
     said = {
         (case_id, int(level or 0)): (note or "").split(": ", 1)[-1]
@@ -508,30 +508,25 @@ def _read_sweep(session: Session, floor: int, events_floor: int) -> Sweep:
             )
         )
     }
-    rows = conn.execute(
-        sa.select(
-            SlaAlert.case_id,
-            SlaAlert.clock,
-            SlaAlert.due_at,
-            SlaAlert.kind.label("alert"),  # the case has a kind too
-            SlaAlert.level,
-            *_CASE_COLUMNS,
-        )
-        .join(Case, Case.id == SlaAlert.case_id)
-        .outerjoin(Department, Department.id == Case.department_id)
-        .where(SlaAlert.id > floor)
-        .order_by(SlaAlert.due_at, SlaAlert.case_id, SlaAlert.clock, SlaAlert.kind, SlaAlert.level)
-    )
+    fired = SlaAlert.id > floor
     sweep = Sweep()
     cases = sweep.cases
-    for r in rows:
-        if r.case_id not in cases:
-            cases[r.case_id] = case_ops.case_info(cast(Any, r), r.department)
-        if r.alert == "escalation":
-            detail = said.get((r.case_id, r.level), "")
+    for r in conn.execute(
+        sa.select(*_CASE_COLUMNS)
+        .outerjoin(Department, Department.id == Case.department_id)
+        .where(Case.id.in_(sa.select(SlaAlert.case_id).where(fired)))
+    ):
+        cases[r.id] = case_ops.case_info(cast(Any, r), r.department)
+    for case_id, clock, due_at, kind, level in conn.execute(
+        sa.select(SlaAlert.case_id, SlaAlert.clock, SlaAlert.due_at, SlaAlert.kind, SlaAlert.level)
+        .where(fired)
+        .order_by(SlaAlert.due_at, SlaAlert.case_id, SlaAlert.clock, SlaAlert.kind, SlaAlert.level)
+    ):
+        if kind == "escalation":
+            detail = said.get((case_id, level), "")
         else:
-            detail = f"{r.clock} {'due soon' if r.alert == 'warning' else 'missed'}"
-        sweep.alerts.append(Alert(r.case_id, r.clock, r.due_at, r.alert, r.level, detail))
+            detail = f"{clock} {'due soon' if kind == 'warning' else 'missed'}"
+        sweep.alerts.append(Alert(case_id, clock, due_at, kind, level, detail))
     return sweep
 
 
