@@ -192,14 +192,24 @@ def _due_clocks(
     ).subquery("due")
 
 
-def _alert(case_id: Any, clock: Any, round_: Any, kind: Any, level: Any) -> sa.Exists:
-    """Whether that alert has fired: one seek in the unique key."""
-    return sa.exists().where(
-        SlaAlert.case_id == case_id,
-        SlaAlert.clock == clock,
-        SlaAlert.round == round_,
-        SlaAlert.kind == kind,
-        SlaAlert.level == level,
+def _not_fired(case_id: Any, clock: Any, round_: Any, kind: str) -> Any:
+    """Whether no alert ``kind`` has fired for the deadline: one seek in the unique key.
+
+    A scalar subquery, not ``NOT EXISTS``: PostgreSQL turns the latter into an anti-join,
+    and with a freshly analysed, empty ``sla_alerts`` it may scan the table once per
+    deadline while the same statement fills it.
+    """
+    return (
+        sa.select(sa.literal(1))
+        .where(
+            SlaAlert.case_id == case_id,
+            SlaAlert.clock == clock,
+            SlaAlert.round == round_,
+            SlaAlert.kind == kind,
+        )
+        .limit(1)
+        .scalar_subquery()
+        .is_(None)
     )
 
 
@@ -210,23 +220,16 @@ def _fire(session: Session, ladder: Sequence[EscalationStep], now: datetime) -> 
     """Insert every breach and ladder step owed at ``now``: one ``INSERT ... SELECT``.
 
     A sweep fires every step due, so the steps of a deadline that have fired are the breach
-    (level 0) and the escalations up to the highest one.  A deadline whose last step due has
-    fired is settled: one seek tells, so a backlog of settled cases costs one index seek per
-    deadline.  The others read their highest fired step (one more seek) and are joined with
+    (level 0) and the escalations up to the highest one: one index seek per deadline reads
+    it, a deadline whose last step due has fired is settled, and the others are joined with
     the steps above it.
     """
     until = [("breach", 0, now)] + [
         ("escalation", n, now - step.after) for n, step in enumerate(ladder, start=1)
     ]
 
-    def unsettled(clock: str, round_: Any, due: Any) -> Any:
-        last = sa.case(*((due <= t, n) for _k, n, t in reversed(until)), else_=-1)
-        kind = sa.case((last == 0, "breach"), else_="escalation")
-        return ~_alert(Case.id, clock, round_, kind, last)
-
-    # Materialised: the deadlines are found (and the settled ones skipped) once, not once per
-    # step the planner might loop over.
-    def fired_top(clock: str, round_: Any, _due: Any) -> Any:
+    def fired_top(clock: str, round_: Any) -> Any:
+        """The highest step fired for the deadline (0 the breach), -1 if none."""
         return (
             sa.select(sa.func.coalesce(sa.func.max(SlaAlert.level), -1))
             .where(
@@ -238,7 +241,18 @@ def _fire(session: Session, ladder: Sequence[EscalationStep], now: datetime) -> 
             .scalar_subquery()
         )
 
-    due = _due_clocks(now, unsettled, fired_top).select().cte("owed").prefix_with("MATERIALIZED")
+    def unsettled(clock: str, round_: Any, due: Any) -> Any:
+        last = sa.case(*((due <= t, n) for _k, n, t in reversed(until)), else_=-1)
+        return fired_top(clock, round_) < last
+
+    # Materialised: the deadlines are found (and the settled ones skipped) once, not once per
+    # step the planner might loop over.
+    due = (
+        _due_clocks(now, unsettled, lambda clock, round_, _due: fired_top(clock, round_))
+        .select()
+        .cte("owed")
+        .prefix_with("MATERIALIZED")
+    )
     steps = sa.union_all(
         *(
             sa.select(
@@ -426,6 +440,10 @@ def check_deadlines(
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(sa.select(sa.func.pg_advisory_xact_lock(_SWEEP_LOCK)))
+        # The alert lookups must seek the unique index.  Right after an ANALYZE of an empty
+        # sla_alerts the planner prefers scanning it, once per deadline, while the very
+        # statement that reads it fills it: quadratic.  For this transaction only.
+        session.execute(sa.text("SET LOCAL enable_seqscan = off"))
     ladder = sorted(config.escalation, key=lambda s: s.after)
     floor = session.scalar(sa.select(sa.func.coalesce(sa.func.max(SlaAlert.id), 0))) or 0
     events_floor = session.scalar(sa.select(sa.func.coalesce(sa.func.max(CaseEvent.id), 0))) or 0
@@ -454,7 +472,7 @@ def _warn(
     """Fire the warnings whose window has started; the policy of each case says when."""
     due = _due_clocks(
         now + WARN_HORIZON,
-        lambda clock, round_, at: sa.and_(at > now, ~_alert(Case.id, clock, round_, "warning", 0)),
+        lambda clock, round_, at: sa.and_(at > now, _not_fired(Case.id, clock, round_, "warning")),
     )
     rows = session.execute(
         sa.select(due, *_CASE_COLUMNS)
