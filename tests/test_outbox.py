@@ -170,7 +170,7 @@ def test_only_a_delivered_reply_is_a_first_response(app, cli, wide):
     assert case.next_due == case.first_response_due  # queued is not answered
     assert "1 pending" in cli("cases", "list").stdout
 
-    out = cli("outbox", "deliver", expect=4)
+    out = cli("outbox", "deliver", expect=6)
     assert "failed 1" in out.stdout and f"outbox {row.id}: 401 Unauthorized" in out.stderr
     case = app.case(case_id)
     assert case.first_response_at is None and case.next_due == case.first_response_due
@@ -202,7 +202,7 @@ def test_a_pending_acknowledgment_does_not_stop_the_clock(app, cli, wide):
     case_id = open_case(app)
     FakeSocial.fail_next.append(TransientSendError("503 from the API"))
     app.workflow.reply(case_id, actor="ece", template="acknowledge")
-    assert "will retry: 503 from the API" in cli("outbox", "deliver", expect=4).stderr
+    assert "will retry: 503 from the API" in cli("outbox", "deliver", expect=6).stderr
     case = app.case(case_id)
     assert case.first_response_at is None and case.replies_pending == 1
     late = case.first_response_due + timedelta(minutes=1)

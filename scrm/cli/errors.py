@@ -37,6 +37,8 @@ class ExitCode(IntEnum):
     """The configuration is invalid or missing, or needs a package that is not installed."""
     DATABASE = 5
     """The database cannot be reached or opened, or is not at the newest schema."""
+    UNDELIVERED = 6
+    """``scrm outbox deliver``: a reply failed in the round (for good, or to be retried)."""
 
 
 class CliError(click.ClickException):

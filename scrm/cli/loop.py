@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from scrm.cli.context import CliContext, emit, short_time, table
+from scrm.cli.errors import ExitCode
 from scrm.core import agents as agent_ops
 from scrm.core.outbox import STATUSES
 from scrm.core.playbooks import PlaybookSet, load_playbooks
@@ -29,7 +30,7 @@ ACTIONS = {
 }
 
 #: Exit status of ``scrm outbox deliver`` when a reply failed (see docs/operators.md).
-DELIVERY_FAILED = 4
+DELIVERY_FAILED = ExitCode.UNDELIVERED
 
 actor_option = click.option(
     "--actor",
@@ -327,55 +328,119 @@ def sla_group() -> None:
     """Deadlines: breached and soon-to-breach cases; escalation."""
 
 
-def _run_check(obj: CliContext, as_json: bool) -> None:
+#: Breached cases the summary shows (the most overdue); --verbose shows up to BREACHED_MAX.
+WORST = 5
+BREACHED_MAX = 200
+_KINDS = {"warning": "warnings", "breach": "breaches", "escalation": "escalations"}
+
+
+def _late(by: Any) -> str:
+    """``3d 04:05`` (days, hours and minutes), short enough for one table line."""
+    minutes = int(by.total_seconds()) // 60
+    days, rest = divmod(minutes, 24 * 60)
+    return (
+        f"{days}d {rest // 60:02d}:{rest % 60:02d}" if days else f"{rest // 60:02d}:{rest % 60:02d}"
+    )
+
+
+def _breached_table(title: str, cases: list[Any], now: datetime) -> Any:
+    return table(
+        title,
+        ["case", "status", "priority", "dept", "assignee", "due", "late by"],
+        [
+            (
+                c.id,
+                c.status,
+                c.priority,
+                c.department,
+                c.assignee,
+                short_time(c.next_due),
+                _late(now - c.next_due) if c.next_due else "",
+            )
+            for c in cases
+        ],
+    )
+
+
+def _summary(obj: CliContext, alerts: list[Any], now: datetime) -> None:
+    """Counts per clock and kind, then the most overdue cases: a screenful, however many."""
+    from scrm.core import escalation
+
+    app = obj.app()
+    counts: dict[tuple[str, str], int] = {}
+    for a in alerts:
+        counts[a.clock, a.kind] = counts.get((a.clock, a.kind), 0) + 1
+    fired = ", ".join(
+        f"{sum(n for (_, k), n in counts.items() if k == kind)} {plural}"
+        for kind, plural in _KINDS.items()
+    )
+    click.echo(f"fired {fired}" + (" (--verbose lists each)" if alerts else ""))
+    if alerts:
+        clocks = sorted({c for c, _ in counts})
+        obj.console.print(
+            table(
+                None,
+                ["clock", *_KINDS.values()],
+                [(c, *(counts.get((c, k), 0) for k in _KINDS)) for c in clocks],
+            )
+        )
+    with app.session(read_only=True) as s:
+        late = escalation.overdue(s, now)
+    if not late["cases"]:
+        click.echo("no open case is past a deadline")
+        return
+    per_clock = ", ".join(f"{c} {late[c]}" for c in ("first_response", "follow_up", "resolution"))
+    worst = app.cases(breaching=True, limit=WORST, now=now)
+    click.echo(f"{late['cases']} open cases past a deadline ({per_clock}); the most overdue:")
+    obj.console.print(_breached_table("breached", worst, now))
+
+
+def _run_check(obj: CliContext, as_json: bool, verbose: bool = False) -> None:
     app = obj.app()
     alerts = app.workflow.check_sla()
-    breaching = app.cases(breaching=True, limit=200)
     now = datetime.now(UTC)
     if as_json:
+        breaching = app.cases(breaching=True, limit=BREACHED_MAX)
         emit({"alerts": [a.__dict__ for a in alerts], "breaching": breaching})
+        return
+    if not verbose:
+        _summary(obj, alerts, now)
         return
     for a in alerts:
         click.echo(
             f"{a.kind}: case {a.case_id} {a.clock} (due {a.due_at:%Y-%m-%d %H:%M}) {a.detail}"
         )
-    obj.console.print(
-        table(
-            "breached",
-            ["case", "status", "priority", "dept", "assignee", "due", "late by"],
-            [
-                (
-                    c.id,
-                    c.status,
-                    c.priority,
-                    c.department,
-                    c.assignee,
-                    short_time(c.next_due),
-                    str(now - c.next_due).split(".")[0] if c.next_due else "",
-                )
-                for c in breaching
-            ],
-        )
-    )
+    breaching = app.cases(breaching=True, limit=BREACHED_MAX, now=now)
+    obj.console.print(_breached_table("breached", breaching, now))
+
+
+verbose_option = click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help=f"List every alert that fired and up to {BREACHED_MAX} breached cases, not a summary.",
+)
 
 
 @sla_group.command("check")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Every alert and breached case as JSON.")
+@verbose_option
 @click.pass_obj
-def sla_check(obj: CliContext, as_json: bool) -> None:
-    """Fire due warnings, breaches and escalations (each once); list breached cases."""
-    _run_check(obj, as_json)
+def sla_check(obj: CliContext, as_json: bool, verbose: bool) -> None:
+    """Fire due warnings, breaches and escalations (each once); summarise them and breached cases."""
+    _run_check(obj, as_json, verbose)
 
 
 @sla_group.command("watch")
 @click.option(
     "--interval", type=float, default=60.0, show_default=True, help="Seconds between checks."
 )
+@verbose_option
 @click.pass_obj
-def sla_watch(obj: CliContext, interval: float) -> None:
+def sla_watch(obj: CliContext, interval: float, verbose: bool) -> None:
     """Run `scrm sla check` every --interval seconds."""
     while True:
-        _run_check(obj, False)
+        _run_check(obj, False, verbose)
         time.sleep(interval)
 
 

@@ -1,29 +1,36 @@
-"""SLA checks and the escalation ladder: warnings, breaches, and acting on them.
+"""SLA sweep and the escalation ladder: warnings, breaches, and acting on them.
 
-``check_deadlines`` finds open cases whose deadlines are near or past (one index range scan
-on ``(status, next_due)``) and, for each deadline, records a warning, a breach, and each rung
-of the escalation ladder whose delay has passed.  Every alert is a row of ``sla_alerts``
-with a unique key (case, clock, due time, kind, level), so it fires exactly once however often
-the check runs, and however many workers run it.  Escalation acts: it reassigns and raises
-priority as the ladder says, and each step is a case event.
+``check_deadlines`` is set-based: one query finds every (case, clock) whose deadline is near
+or past and that still owes an alert, and the alerts, the case changes and their events are
+written with one statement each, however many cases are overdue.  For each deadline it
+records a warning, a breach, and each rung of the escalation ladder whose delay has passed:
+a case a year late gets one breach and the ladder's steps, not one alert per missed hour.
+
+Every alert is a row of ``sla_alerts``, unique per (case, clock, round, kind, level), so it
+fires exactly once however often the sweep runs; sweeps take turns (SQLite's write lock,
+a PostgreSQL advisory lock), so several workers never fire one twice.  ``round`` names the
+deadline, not its due time, so a deadline that moves (a paused clock resumed late) does not
+fire again.  Escalation acts: it reassigns and raises priority as the ladder says, and each
+step is a case event.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from scrm.core import cases as case_ops
-from scrm.core import sla
 from scrm.core.config import CasesConfig, EscalationStep
-from scrm.core.models import Agent, Case, FollowUp, SlaAlert
+from scrm.core.db import UTCDateTime, insert_rows
+from scrm.core.models import Agent, Case, CaseEvent, Department, FollowUp, SlaAlert
 from scrm.core.schemas import CaseInfo, Priority, SlaPolicy
 
-__all__ = ["Alert", "check_deadlines", "escalate"]
+__all__ = ["Alert", "Sweep", "check_deadlines", "escalate", "overdue"]
 
 _RAISE = {
     Priority.LOW: Priority.NORMAL,
@@ -31,6 +38,10 @@ _RAISE = {
     Priority.HIGH: Priority.URGENT,
     Priority.URGENT: Priority.URGENT,
 }
+#: Warnings reach at most a day ahead.
+WARN_HORIZON = timedelta(hours=24)
+#: pg_advisory_xact_lock key that makes concurrent sweeps take turns ("scrm-sla" in ASCII).
+_SWEEP_LOCK = 0x73_63_72_6D_2D_73_6C_61
 
 
 @dataclass(frozen=True)
@@ -45,32 +56,12 @@ class Alert:
     detail: str
 
 
-def _fire(
-    session: Session, case: Case, clock: str, due_at: datetime, kind: str, level: int, now: datetime
-) -> bool:
-    """Record an alert once; return False if it had fired before (by us or another worker)."""
-    exists = session.scalar(
-        sa.select(SlaAlert.id).where(
-            SlaAlert.case_id == case.id,
-            SlaAlert.clock == clock,
-            SlaAlert.due_at == due_at,
-            SlaAlert.kind == kind,
-            SlaAlert.level == level,
-        )
-    )
-    if exists is not None:
-        return False
-    with session.begin_nested():
-        session.add(
-            SlaAlert(
-                case_id=case.id, clock=clock, due_at=due_at, kind=kind, level=level, fired_at=now
-            )
-        )
-        try:
-            session.flush()
-        except sa.exc.IntegrityError:  # another worker fired it first
-            return False
-    return True
+@dataclass
+class Sweep:
+    """What one sweep fired, and each alerted case as it stands after the sweep."""
+
+    alerts: list[Alert] = field(default_factory=list)
+    cases: dict[int, CaseInfo] = field(default_factory=dict)
 
 
 def _target(session: Session, case: Case, to: str) -> Agent | None:
@@ -151,79 +142,448 @@ def escalate(
     return summary
 
 
+# -- the sweep -----------------------------------------------------------------------------
+
+
+_Filter = Callable[[str, Any, Any], Any]
+
+
+def _due_clocks(
+    horizon: datetime, keep: _Filter | None = None, top: _Filter | None = None
+) -> sa.Subquery:
+    """(case, clock, round, due) of every open case's pending deadline up to ``horizon``.
+
+    ``keep(clock, round, due)`` adds a condition per clock, evaluated once per case row;
+    ``top(clock, round, due)``, a column ``top``.
+    """
+    promise = (
+        sa.select(sa.func.min(FollowUp.id))
+        .where(FollowUp.case_id == Case.id, FollowUp.closed_at.is_(None))
+        .correlate(Case)  # also inside the alert lookups nested in the clock's query
+        .scalar_subquery()
+    )
+
+    def clock(name: str, round_: Any, due: Any, *extra: Any) -> sa.Select[Any]:
+        if keep is not None:
+            extra += (keep(name, round_, due),)
+        columns = [] if top is None else [top(name, round_, due).label("top")]
+        return sa.select(
+            Case.id.label("case_id"),
+            sa.literal_column(f"'{name}'").label("clock"),
+            round_.label("round"),
+            due.label("due_at"),
+            *columns,
+        ).where(
+            Case.status.in_(case_ops.OPEN_STATUSES),
+            Case.next_due <= horizon,  # the (open, next_due) index: only cases due soon
+            due <= horizon,
+            *extra,
+        )
+
+    return sa.union_all(
+        clock(
+            "first_response",
+            sa.literal_column("0"),
+            Case.first_response_due,
+            Case.first_response_at.is_(None),
+        ),
+        clock("follow_up", sa.func.coalesce(promise, 0), Case.follow_up_due),
+        clock("resolution", sa.literal_column("0"), Case.resolution_due),
+    ).subquery("due")
+
+
+def _not_fired(case_id: Any, clock: Any, round_: Any, kind: str) -> Any:
+    """Whether no alert ``kind`` has fired for the deadline: one seek in the unique key.
+
+    A scalar subquery, not ``NOT EXISTS``: PostgreSQL turns the latter into an anti-join,
+    and with a freshly analysed, empty ``sla_alerts`` it may scan the table once per
+    deadline while the same statement fills it.
+    """
+    return (
+        sa.select(sa.literal(1))
+        .where(
+            SlaAlert.case_id == case_id,
+            SlaAlert.clock == clock,
+            SlaAlert.round == round_,
+            SlaAlert.kind == kind,
+        )
+        .limit(1)
+        .scalar_subquery()
+        .is_(None)
+    )
+
+
+_ALERT_COLUMNS = ("case_id", "clock", "round", "due_at", "kind", "level", "fired_at")
+
+
+def _fire(session: Session, ladder: Sequence[EscalationStep], now: datetime) -> None:
+    """Insert every breach and ladder step owed at ``now``: one ``INSERT ... SELECT``.
+
+    A sweep fires every step due, so the steps of a deadline that have fired are the breach
+    (level 0) and the escalations up to the highest one: one index seek per deadline reads
+    it, a deadline whose last step due has fired is settled, and the others are joined with
+    the steps above it.
+    """
+    until = [("breach", 0, now)] + [
+        ("escalation", n, now - step.after) for n, step in enumerate(ladder, start=1)
+    ]
+
+    def fired_top(clock: str, round_: Any) -> Any:
+        """The highest step fired for the deadline (0 the breach), -1 if none."""
+        return (
+            sa.select(sa.func.coalesce(sa.func.max(SlaAlert.level), -1))
+            .where(
+                SlaAlert.case_id == Case.id,
+                SlaAlert.clock == clock,
+                SlaAlert.round == round_,
+                SlaAlert.kind != "warning",
+            )
+            .scalar_subquery()
+        )
+
+    def unsettled(clock: str, round_: Any, due: Any) -> Any:
+        last = sa.case(*((due <= t, n) for _k, n, t in reversed(until)), else_=-1)
+        return fired_top(clock, round_) < last
+
+    # Materialised: the deadlines are found (and the settled ones skipped) once, not once per
+    # step the planner might loop over.
+    due = (
+        _due_clocks(now, unsettled, lambda clock, round_, _due: fired_top(clock, round_))
+        .select()
+        .cte("owed")
+        .prefix_with("MATERIALIZED")
+    )
+    steps = sa.union_all(
+        *(
+            sa.select(
+                sa.literal(k, sa.String).label("kind"),
+                sa.literal(n, sa.Integer).label("level"),
+                sa.literal(t, UTCDateTime()).label("until"),
+            )
+            for k, n, t in until
+        )
+    ).subquery("steps")
+    rows = (
+        sa.select(
+            due.c.case_id,
+            due.c.clock,
+            due.c.round,
+            due.c.due_at,
+            steps.c.kind,
+            steps.c.level,
+            sa.literal(now, UTCDateTime()),
+        )
+        .select_from(due)
+        .join(steps, sa.and_(due.c.due_at <= steps.c.until, steps.c.level > due.c.top))
+    )
+    session.execute(sa.insert(SlaAlert).from_select(_ALERT_COLUMNS, rows))
+
+
+def _minute(session: Session, column: Any) -> Any:
+    """``column`` as "YYYY-MM-DD HH:MM" text in UTC, for event notes written in SQL."""
+    if session.get_bind().dialect.name == "postgresql":
+        return sa.func.to_char(sa.func.timezone("UTC", column), "YYYY-MM-DD HH24:MI")
+    return sa.func.substr(column, 1, 16)  # SQLite stores "YYYY-MM-DD HH:MM:SS.ffffff" in UTC
+
+
+def _events(session: Session, now: datetime, rows: sa.Select[Any]) -> None:
+    """Insert a case event for each of ``rows`` (case_id, action, from, to, note); one statement."""
+    data_type = cast(sa.Table, CaseEvent.__table__).c.data.type
+    session.execute(
+        sa.insert(CaseEvent).from_select(
+            ("case_id", "action", "from_value", "to_value", "note", "at", "actor", "data"),
+            rows.add_columns(
+                sa.literal(now, UTCDateTime()), sa.literal("system"), sa.literal({}, data_type)
+            ),
+        )
+    )
+
+
+def _new(floor: int, kind: str, level: int | None = None) -> Any:
+    """This sweep's alerts of ``kind`` (and ``level``): ids above the sweep's starting point."""
+    cond = [SlaAlert.id > floor, SlaAlert.kind == kind]
+    if level is not None:
+        cond.append(SlaAlert.level == level)
+    return sa.and_(*cond)
+
+
+def _target_id(to: str) -> Any:
+    """The agent a step goes to, per case (a correlated subquery on ``cases``)."""
+    if to == "assignee":
+        return Case.assignee_id
+    if to in ("lead", "head"):
+        return (
+            sa.select(Agent.id)
+            .where(
+                Agent.department_id == Case.department_id,
+                Agent.role == to,
+                Agent.status != "offline",
+            )
+            .order_by(Agent.id)
+            .limit(1)
+            .scalar_subquery()
+        )
+    return sa.select(Agent.id).where(Agent.username == to).scalar_subquery()
+
+
+_RAISED = sa.case(
+    (Case.priority == Priority.LOW.value, Priority.NORMAL.value),
+    (Case.priority == Priority.NORMAL.value, Priority.HIGH.value),
+    else_=Priority.URGENT.value,
+)
+
+
+def _climb(session: Session, floor: int, level: int, step: EscalationStep, now: datetime) -> None:
+    """Apply ladder step ``level`` to every case this sweep brought to it: once per case.
+
+    The events are written first (they read the case as it was), then one UPDATE changes
+    the cases.  The ``escalated`` event carries the step in ``from_value`` and what was done
+    in its note, in the words of :func:`escalate`.
+    """
+    reached = (
+        sa.select(SlaAlert.case_id, sa.func.min(SlaAlert.clock).label("clock"))
+        .where(_new(floor, "escalation", level))
+        .group_by(SlaAlert.case_id)
+        .subquery("reached")
+    )
+    target, old = aliased(Agent), aliased(Agent)
+    target_id = _target_id(step.to)
+    reassign = "reassign" in step.actions and step.to != "assignee"
+    bump = "raise_priority" in step.actions
+    moves = sa.and_(
+        target.id.is_not(None), sa.or_(Case.assignee_id.is_(None), Case.assignee_id != target.id)
+    )
+    raises = Case.priority != Priority.URGENT.value
+    reason = reached.c.clock + f" missed (step {level})"
+    base = (
+        sa.select()
+        .select_from(reached)
+        .join(Case, Case.id == reached.c.case_id)
+        .outerjoin(target, target.id == target_id)
+        .outerjoin(old, old.id == Case.assignee_id)
+    )
+    parts: list[Any] = []
+    if reassign:
+        _events(
+            session,
+            now,
+            base.add_columns(
+                Case.id,
+                sa.literal("assign"),
+                old.username,
+                target.username,
+                "escalation: " + reason,
+            ).where(moves),
+        )
+        parts.append(sa.case((moves, "reassigned to " + target.username + "; "), else_=""))
+    if bump:
+        _events(
+            session,
+            now,
+            base.add_columns(
+                Case.id, sa.literal("priority"), Case.priority, _RAISED, "escalation: " + reason
+            ).where(raises),
+        )
+        parts.append(
+            sa.case((raises, "priority " + Case.priority + " -> " + _RAISED + "; "), else_="")
+        )
+    if "notify" in step.actions:
+        nobody = f"{step.to} (nobody found)"
+        parts.append("notified " + sa.func.coalesce(target.username, nobody))
+    summary: Any = sa.literal("")
+    for part in parts:
+        summary = summary + part
+    summary = sa.func.coalesce(sa.func.nullif(sa.func.rtrim(summary, "; "), ""), "nothing to do")
+    _events(
+        session,
+        now,
+        base.add_columns(
+            Case.id,
+            sa.literal("escalated"),
+            sa.literal(str(level)),
+            sa.literal(step.to),
+            reason + ": " + summary,
+        ),
+    )
+    changes: dict[str, Any] = {
+        "escalation_level": Case.escalation_level + 1,
+        "version": Case.version + 1,
+    }
+    if reassign:
+        new_id = _target_id(step.to)
+        changes["assignee_id"] = sa.func.coalesce(new_id, Case.assignee_id)
+    if bump:
+        changes["priority"] = _RAISED
+    session.execute(
+        sa.update(Case)
+        .where(Case.id.in_(sa.select(reached.c.case_id)))
+        .values(changes)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def check_deadlines(
     session: Session,
     *,
     now: datetime,
     config: CasesConfig,
     policy_for: Callable[[CaseInfo], SlaPolicy | None],
-    limit: int = 10_000,
-) -> list[Alert]:
-    """Fire every warning, breach and ladder step that is due at ``now``, each exactly once."""
+) -> Sweep:
+    """Fire every warning, breach and ladder step that is due at ``now``, each exactly once.
+
+    A constant number of statements whatever the number of cases: breaches and ladder steps
+    are found and written by ``INSERT ... SELECT``, their events too, and each step changes
+    its cases with one ``UPDATE``.  Only warnings pass through Python, because the policy
+    (a hook) says when they start; ``policy_for`` is asked only about deadlines in their
+    warning horizon.  A step acts once per case in a sweep, however many of its clocks
+    reached it.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(_SWEEP_LOCK)))
+        # The alert lookups must seek the unique index.  Right after an ANALYZE of an empty
+        # sla_alerts the planner prefers scanning it, once per deadline, while the very
+        # statement that reads it fills it: quadratic.  For this transaction only.
+        session.execute(sa.text("SET LOCAL enable_seqscan = off"))
     ladder = sorted(config.escalation, key=lambda s: s.after)
-    horizon = now + timedelta(hours=24)  # warnings reach at most a day ahead
-    alerts: list[Alert] = []
-    due_cases = session.scalars(
-        sa.select(Case)
-        .where(
-            Case.status.in_(case_ops.OPEN_STATUSES),
-            Case.next_due.is_not(None),
-            Case.next_due <= horizon,
-        )
-        .order_by(Case.next_due, Case.id)
-        .limit(limit)
-    ).all()
-    for case in due_cases:
-        policy = policy_for(case_ops.case_info(case))
-        for clock, due_at in sla.pending_clocks(case).items():
-            warn = policy.warn_before if policy else None
-            if (
-                warn
-                and due_at - warn <= now < due_at
-                and _fire(session, case, clock, due_at, "warning", 0, now)
-            ):
-                case_ops.add_event(
-                    session,
-                    case,
-                    "sla_warning",
-                    actor="system",
-                    at=now,
-                    to_value=clock,
-                    note=f"{clock} due {due_at.isoformat()}",
-                )
-                alerts.append(Alert(case.id, clock, due_at, "warning", 0, f"{clock} due soon"))
-            if due_at > now:
-                continue
-            if _fire(session, case, clock, due_at, "breach", 0, now):
-                case_ops.add_event(
-                    session,
-                    case,
-                    "sla_breach",
-                    actor="system",
-                    at=now,
-                    to_value=clock,
-                    note=f"{clock} was due {due_at.isoformat()}",
-                )
-                alerts.append(Alert(case.id, clock, due_at, "breach", 0, f"{clock} missed"))
-                if clock == "follow_up":
-                    _break_promises(session, case, now)
-            for level, step in enumerate(ladder, start=1):
-                if now < due_at + step.after:
-                    break
-                if _fire(session, case, clock, due_at, "escalation", level, now):
-                    summary = escalate(
-                        session, case, step, reason=f"{clock} missed (step {level})", at=now
-                    )
-                    alerts.append(Alert(case.id, clock, due_at, "escalation", level, summary))
-    return alerts
+    floor = session.scalar(sa.select(sa.func.coalesce(sa.func.max(SlaAlert.id), 0))) or 0
+    events_floor = session.scalar(sa.select(sa.func.coalesce(sa.func.max(CaseEvent.id), 0))) or 0
+    _warn(session, now, policy_for)
+    _fire(session, ladder, now)
+    _events(
+        session,
+        now,
+        sa.select(
+            SlaAlert.case_id,
+            sa.literal("sla_breach"),
+            sa.null(),
+            SlaAlert.clock,
+            SlaAlert.clock + " was due " + _minute(session, SlaAlert.due_at) + " UTC",
+        ).where(_new(floor, "breach")),
+    )
+    for level, step in enumerate(ladder, start=1):
+        _climb(session, floor, level, step, now)
+    _break_promises(session, now)
+    return _read_sweep(session, floor, events_floor)
 
 
-def _break_promises(session: Session, case: Case, now: datetime) -> None:
-    """Mark overdue promises broken.  They stay pending (the ladder keeps climbing) until contact."""
-    for fu in session.scalars(
-        sa.select(FollowUp).where(
-            FollowUp.case_id == case.id, FollowUp.status == "open", FollowUp.due_at <= now
+def _warn(
+    session: Session, now: datetime, policy_for: Callable[[CaseInfo], SlaPolicy | None]
+) -> None:
+    """Fire the warnings whose window has started; the policy of each case says when."""
+    due = _due_clocks(
+        now + WARN_HORIZON,
+        lambda clock, round_, at: sa.and_(at > now, _not_fired(Case.id, clock, round_, "warning")),
+    )
+    rows = session.execute(
+        sa.select(due, *_CASE_COLUMNS)
+        .join(Case, Case.id == due.c.case_id)
+        .outerjoin(Department, Department.id == Case.department_id)
+    )
+    alerts, events = [], []
+    for r in rows:
+        policy = policy_for(case_ops.case_info(cast(Any, r), r.department))
+        warn = policy.warn_before if policy else None
+        if warn and r.due_at - warn <= now:
+            key = {"case_id": r.case_id, "clock": r.clock, "round": r.round, "due_at": r.due_at}
+            alerts.append(key | {"kind": "warning", "level": 0, "fired_at": now})
+            events.append(
+                {
+                    "case_id": r.case_id,
+                    "at": now,
+                    "actor": "system",
+                    "action": "sla_warning",
+                    "to_value": r.clock,
+                    "note": f"{r.clock} due {r.due_at:%Y-%m-%d %H:%M} UTC",
+                    "data": {},
+                }
+            )
+    insert_rows(session, SlaAlert, alerts)
+    insert_rows(session, CaseEvent, events)
+
+
+_CASE_COLUMNS = (
+    Case.id,
+    Case.customer_id,
+    Case.channel,
+    Department.code.label("department"),
+    Case.kind,
+    Case.category,
+    Case.priority,
+    Case.status,
+    Case.language,
+    Case.opened_at,
+)
+
+
+def _read_sweep(session: Session, floor: int, events_floor: int) -> Sweep:
+    """Read back what this sweep fired, with each case as the sweep left it (three queries)."""
+    conn = session.connection()  # plain rows: no ORM loading for a million alerts
+    said = {
+        (case_id, int(level or 0)): (note or "").split(": ", 1)[-1]
+        for case_id, level, note in conn.execute(
+            sa.select(CaseEvent.case_id, CaseEvent.from_value, CaseEvent.note).where(
+                CaseEvent.id > events_floor, CaseEvent.action == "escalated"
+            )
         )
+    }
+    fired = SlaAlert.id > floor
+    sweep = Sweep()
+    cases = sweep.cases
+    for r in conn.execute(
+        sa.select(*_CASE_COLUMNS)
+        .outerjoin(Department, Department.id == Case.department_id)
+        .where(Case.id.in_(sa.select(SlaAlert.case_id).where(fired)))
     ):
-        fu.status = "broken"
-    session.flush()
+        cases[r.id] = case_ops.case_info(cast(Any, r), r.department)
+    for case_id, clock, due_at, kind, level in conn.execute(
+        sa.select(SlaAlert.case_id, SlaAlert.clock, SlaAlert.due_at, SlaAlert.kind, SlaAlert.level)
+        .where(fired)
+        .order_by(SlaAlert.due_at, SlaAlert.case_id, SlaAlert.clock, SlaAlert.kind, SlaAlert.level)
+    ):
+        if kind == "escalation":
+            detail = said.get((case_id, level), "")
+        else:
+            detail = f"{clock} {'due soon' if kind == 'warning' else 'missed'}"
+        sweep.alerts.append(Alert(case_id, clock, due_at, kind, level, detail))
+    return sweep
+
+
+def _break_promises(session: Session, now: datetime) -> None:
+    """Mark overdue promises of open cases broken (one statement).
+
+    They stay pending (the ladder keeps climbing) until contact closes them.
+    """
+    open_cases = sa.select(Case.id).where(Case.status.in_(case_ops.OPEN_STATUSES))
+    session.execute(
+        sa.update(FollowUp)
+        .where(
+            FollowUp.status == "open",
+            FollowUp.due_at <= now,
+            FollowUp.closed_at.is_(None),
+            FollowUp.case_id.in_(open_cases),
+        )
+        .values(status="broken")
+        .execution_options(synchronize_session=False)
+    )
+
+
+def overdue(session: Session, now: datetime) -> dict[str, int]:
+    """Count the open cases past a deadline at ``now``: in all (``cases``) and per clock.
+
+    One query over the (open, next_due) index, for summaries that must not list every case.
+    """
+
+    def past(*cond: Any) -> Any:
+        return sa.func.coalesce(sa.func.sum(sa.case((sa.and_(*cond), 1), else_=0)), 0)
+
+    row = session.execute(
+        sa.select(
+            sa.func.count().label("cases"),
+            past(Case.first_response_at.is_(None), Case.first_response_due <= now).label(
+                "first_response"
+            ),
+            past(Case.follow_up_due <= now).label("follow_up"),
+            past(Case.resolution_due <= now).label("resolution"),
+        ).where(Case.status.in_(case_ops.OPEN_STATUSES), Case.next_due <= now)
+    ).one()
+    return dict(row._mapping)

@@ -313,14 +313,22 @@ class FollowUp(Base):
 
 
 class SlaAlert(Base):
-    """One SLA warning, breach or escalation step; unique, so each fires exactly once."""
+    """One SLA warning, breach or escalation step; unique, so each fires exactly once.
+
+    The key is (case, clock, round, kind, level), not the due time: a deadline that moves
+    (a paused resolution clock resumed after its deadline) is the same deadline and does not
+    fire again; a new one (a promise made after the last contact) starts a new ``round``.
+    """
 
     __tablename__ = "sla_alerts"
-    __table_args__ = (sa.UniqueConstraint("case_id", "clock", "due_at", "kind", "level"),)
+    __table_args__ = (sa.UniqueConstraint("case_id", "clock", "round", "kind", "level"),)
 
     id: Mapped[intpk]
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
     clock: Mapped[str] = mapped_column(sa.String(16))
+    round: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Which deadline of the clock: 0 for the first response and resolution (one each per case),
+    the id of the earliest promise still pending for follow-up."""
     due_at: Mapped[datetime]
     kind: Mapped[str] = mapped_column(sa.String(16))
     level: Mapped[int] = mapped_column(default=0)

@@ -652,27 +652,27 @@ class Workflow:
     # -- clocks and delivery --------------------------------------------------------------------
 
     def check_sla(self, now: datetime | None = None) -> list[escalation.Alert]:
-        """Fire due warnings, breaches and escalation steps (each exactly once)."""
+        """Fire due warnings, breaches and escalation steps (each exactly once), and close the
+        cases whose proposed solution met silence (:meth:`close_silent`)."""
         now = now or utcnow()
-        with self._tx() as (s, after):
-            alerts = escalation.check_deadlines(
+        self.close_silent(now)
+        with self._tx() as (s, _after):
+            sweep = escalation.check_deadlines(
                 s, now=now, config=self.config, policy_for=self.app.hooks.choose_sla
             )
-            for a in alerts:
-                info = case_ops.case_info(s.get(Case, a.case_id))  # type: ignore[arg-type]
-                if a.kind == "warning":
-                    after.add("sla_warning", case=info, clock=a.clock, due_at=a.due_at)
-                elif a.kind == "breach":
-                    after.add("sla_breached", case=info, clock=a.clock, due_at=a.due_at)
-                else:
-                    after.add(
-                        "case_escalated",
-                        case=info,
-                        level=a.level,
-                        reason=f"{a.clock} missed",
-                        summary=a.detail,
-                    )
-        return alerts
+        # After commit, straight from the sweep: a backlog of 100k cases fires close to a
+        # million hooks, which are not worth holding as a second list.
+        notify = self.app.hooks.notify
+        for a in sweep.alerts:
+            info = sweep.cases[a.case_id]
+            if a.kind == "warning":
+                notify("sla_warning", case=info, clock=a.clock, due_at=a.due_at)
+            elif a.kind == "breach":
+                notify("sla_breached", case=info, clock=a.clock, due_at=a.due_at)
+            else:
+                reason = f"{a.clock} missed"
+                notify("case_escalated", case=info, level=a.level, reason=reason, summary=a.detail)
+        return sweep.alerts
 
     def deliver(self, now: datetime | None = None, limit: int = 100) -> DeliveryReport:
         """Deliver up to ``limit`` due replies, one at a time; see :mod:`scrm.core.delivery`."""
