@@ -633,12 +633,12 @@ class _BatchWriter:
         """
         for case, moved in ctx.moved.items():
             on_case[case].extend(moved)
-        late = [
+        late = {
             case
             for case, msgs in on_case.items()
             if case.id is not None
             and (case in ctx.moved or any(m.at < ctx.seen[case] for m in msgs))
-        ]
+        }
         stored = conversation.stored_messages(self.session, [c.id for c in late])
         fresh_start = conversation.replayable(self.session, [c.id for c in late])
         for case, msgs in on_case.items():
