@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from serverkit import SyncClient, auth, make_key
 
 from scrm.core.app import Scrm
+from scrm.core.bounds import INT64_MAX
 from scrm.core.department_models import EngagementObservation
 from scrm.core.models import Interaction
 from scrm.plugins.crisis import MAX_COUNT, weighted
@@ -41,13 +42,14 @@ def test_weighted_engagement_is_clamped() -> None:
     assert weighted({"likes": float("inf")}) == MAX_COUNT
 
 
-def test_crisis_scoring_survives_counts_of_10_to_the_20(app: Scrm, cli) -> None:
+def test_crisis_scoring_survives_the_largest_counts_accepted(app: Scrm, cli) -> None:
+    """Counts up to 2^63-1 are stored; their weighted sum is clamped, not overflowed."""
     viral = message(
         "v-1",
         "@AcmeDestek 3 haftadır teknisyen gelmedi, rezalet!",
         author_obj={"external_id": "v1", "handle": "h_v1", "followers": 52_000, "verified": True},
         public=True,
-        engagement={"likes": HUGE, "shares": HUGE, "replies": 30, "quotes": 5},
+        engagement={"likes": INT64_MAX, "shares": INT64_MAX, "replies": 30, "quotes": 5},
     )
     calm = message(
         "c-1", "Kargom gecikti, berbat", author="c1", engagement={"likes": 4, "shares": 1}
@@ -56,15 +58,24 @@ def test_crisis_scoring_survives_counts_of_10_to_the_20(app: Scrm, cli) -> None:
     assert report.stored == 2
     # Both posts of the batch keep their first observation.
     assert observations(app) == {"v-1": [MAX_COUNT], "c-1": [7]}
-    # A later observation (engagement_updated) of even larger counts is kept too.
-    again = {**viral, "engagement": {"likes": HUGE * 10, "shares": HUGE * 10}}
+    # A later observation (engagement_updated) of as large counts is kept too.
+    again = {**viral, "engagement": {"likes": INT64_MAX, "shares": INT64_MAX, "replies": 31}}
     assert app.ingest([again]).updated == 1
     assert observations(app)["v-1"] == [MAX_COUNT, MAX_COUNT]
     with app.session() as s:
         metrics = s.scalars(sa.select(EngagementObservation.metrics)).all()
-    assert all(0 <= v <= MAX_COUNT for m in metrics for v in m.values() if v is not None)
+    assert all(0 <= v <= INT64_MAX for m in metrics for v in m.values() if v is not None)
     crises = json.loads(cli("crises", "--json").stdout)
     assert [c["evidence"]["components"]["engagement"] for c in crises] == [1.0]
+
+
+def test_counts_of_10_to_the_20_are_a_reject_naming_the_field(app: Scrm) -> None:
+    """Past 64 bits a count is not a platform's figure: the message waits in rejects."""
+    huge = message("v-2", "Rezalet", author="v2", engagement={"likes": HUGE})
+    calm = message("c-2", "Kargom gecikti", author="c2")
+    report = app.ingest([huge, calm])
+    assert (report.stored, report.rejected) == (1, 1)
+    assert report.rejects[0].field == "engagement.likes"
 
 
 PEOPLE = ["100% memnun", "a_b yilmaz", "back\\slash", "sl/ash ab", "abc yilmaz", "50 off"]
