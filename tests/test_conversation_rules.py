@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from helpers import T0, message
+from loopkit import Recorder
 
 from scrm.core.app import Scrm
 from scrm.core.conversation import is_chasing, is_gratitude
@@ -181,6 +182,31 @@ def test_a_follow_up_arriving_first_does_not_open_the_case_late(app: Scrm) -> No
     [case] = app.cases()
     assert case.opened_at == T0 and case.subject.startswith("@Acme modemim")
     assert case_of(app, "c1") == case_of(app, "c2") == case.id
+
+
+def test_a_replayed_case_tells_its_hooks_only_what_is_new(app: Scrm) -> None:
+    """A late message replays the case; transitions it had been through do not fire again."""
+    recorder = Recorder()
+    app.pm.register(recorder)
+    say(
+        app,
+        message("c1", "@Acme internetim 3 gündür yok", thread_key="c1"),
+        brand("b1", "Çok üzgünüz, hemen bakıyoruz.", to="c1", minutes=15, thread_key="c1"),
+    )
+    case_id = case_of(app, "c1")
+    assert [(c["old"], c["new"]) for c in recorder.calls["case_transitioned"]] == [
+        ("new", "acknowledged")
+    ]
+    # The customer's second message, written before the answer, arrives late: the case is
+    # replayed from its first message and goes through new -> acknowledged again.
+    say(app, message("c2", "@Acme modem ışıkları da yanıp sönüyor", minutes=5, thread_key="c1",
+                     in_reply_to="c1"))  # fmt: skip
+    assert case_of(app, "c2") == case_id
+    assert app.case(case_id).status == "acknowledged"
+    # Told once, when it happened: the replay adds nothing new.
+    assert [(c["old"], c["new"]) for c in recorder.calls["case_transitioned"]] == [
+        ("new", "acknowledged")
+    ]
 
 
 # -- promises --------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ timestamps are repaired instead (:func:`repair_times`).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -151,6 +152,7 @@ class CaseRules:
         self.policy_for = policy_for
         self.promises = promises
         self._calls: list[tuple[Case, HookCall]] = []
+        self._told: dict[int, Counter[tuple[str, str | None]]] = {}
 
     def hook_calls(self) -> list[HookCall]:
         """The after-commit hook calls of the transitions, ratings and escalations, in order.
@@ -165,8 +167,32 @@ class CaseRules:
             out.append((hook, kwargs))
         return out
 
+    def replaying(self, case: Case) -> None:
+        """Note what the case's hooks already told, before :func:`reset` replays the case.
+
+        A replay goes through transitions and ratings the case had been through before; their
+        hooks fired then and do not fire again.  Only what the replay adds is told.
+        """
+        told: Counter[tuple[str, str | None]] = Counter()
+        for action, old, new in self.session.execute(
+            sa.select(CaseEvent.action, CaseEvent.from_value, CaseEvent.to_value).where(
+                CaseEvent.case_id == case.id, CaseEvent.action.in_(("status", "csat"))
+            )
+        ):
+            if action == "status":
+                told["case_transitioned", f"{old}>{new}"] += 1
+            else:
+                told["csat_received", new] += 1
+        self._told[id(case)] = told
+
     def _record(self, case: Case, calls: list[HookCall]) -> None:
-        self._calls.extend((case, call) for call in calls)
+        told = self._told.get(id(case))
+        for call in calls:
+            key = _told_key(call)
+            if told is not None and key is not None and told[key] > 0:
+                told[key] -= 1  # fired when the case first went through it
+                continue
+            self._calls.append((case, call))
 
     def opened(self, case: Case, first: Message, pool: str | None = None) -> None:
         case_ops.add_event(
@@ -318,6 +344,16 @@ class CaseRules:
 
 
 # -- replay --------------------------------------------------------------------------------
+
+
+def _told_key(call: HookCall) -> tuple[str, str | None] | None:
+    """What makes a hook call the same as an earlier one of a replayed case, if it can be."""
+    hook, kwargs = call
+    if hook == "case_transitioned":
+        return hook, f"{kwargs['old_status']}>{kwargs['new_status']}"
+    if hook == "csat_received":
+        return hook, str(kwargs["score"])
+    return None
 
 
 def replayable(session: Session, case_ids: Iterable[int]) -> set[int]:

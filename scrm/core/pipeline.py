@@ -650,6 +650,7 @@ class _BatchWriter:
             elif case in late:
                 history = sorted(stored.get(case.id, []) + msgs, key=lambda m: m.order)
                 if case.id in fresh_start:
+                    rules.replaying(case)
                     ctx.promises.forget(case, self.session)
                     conversation.reset(self.session, case, history, self._department_id)
                     case_ops.apply_sla(case, self._policy(case))
