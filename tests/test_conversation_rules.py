@@ -7,11 +7,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from helpers import T0, message
 from loopkit import Recorder
 
 from scrm.core.app import Scrm
 from scrm.core.conversation import is_chasing, is_gratitude
+from scrm.core.models import Interaction
 
 
 def say(app: Scrm, *messages: dict[str, Any]) -> None:
@@ -182,6 +184,21 @@ def test_a_follow_up_arriving_first_does_not_open_the_case_late(app: Scrm) -> No
     [case] = app.cases()
     assert case.opened_at == T0 and case.subject.startswith("@Acme modemim")
     assert case_of(app, "c1") == case_of(app, "c2") == case.id
+
+
+def test_a_late_first_message_sets_the_priority_it_would_have_set_first(app: Scrm) -> None:
+    """The thank-you opened the case (low); the complaint arriving later is its first message."""
+    say(app, message("c3", "@Acme teşekkürler, düzeldi", minutes=60, thread_key="c1",
+                     in_reply_to="b1"))  # fmt: skip
+    say(app, brand("b1", "Hattınızı kontrol edip düzelttik.", to="c1", minutes=30,
+                   thread_key="c1"))  # fmt: skip
+    say(app, message("c1", "@Acme 3 gündür internetim yok, rezalet", thread_key="c1"))
+    late = app.case(case_of(app, "c1"))
+    with app.session() as s:
+        labels = s.scalar(sa.select(Interaction.labels).where(Interaction.external_id == "c1"))
+    assert late.priority == labels["route"]["priority"]
+    assert [e.action for e in late.events if e.action == "priority"] == []
+    assert late.opened_at == T0 and late.status == "resolved"
 
 
 def test_a_replayed_case_tells_its_hooks_only_what_is_new(app: Scrm) -> None:

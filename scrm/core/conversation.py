@@ -447,8 +447,8 @@ def reset(
     """Put a case back to how its first message opened it, before anything moved it.
 
     The caller re-applies the SLA policy, then replays ``messages`` (oldest first).  What the
-    case is (kind, category, language, department) is what its first customer message is;
-    its priority stays, as messages only ever raise it.
+    case is (kind, category, language, department, priority) is what its first customer
+    message is; the replay raises the priority again where a graver message came.
     """
     session.execute(
         sa.delete(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.action != "assign")
@@ -461,6 +461,8 @@ def reset(
         case.language = first.cls.language
     if first.department is not None:
         case.department_id = department_id(first.department)
+    if first.priority is not None:
+        case.priority = first.priority.value
     case.status = S.NEW.value
     case.channel = first.channel
     case.opened_at = first.at
