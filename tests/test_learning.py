@@ -119,3 +119,72 @@ def test_eval_scores_whatever_classifier_is_installed(cli, register_plugin, tmp_
     # macro-F1 averages over the gold labels: complaint 2/3, praise 0, question 0.
     assert report["kind"]["macro_f1"] == pytest.approx((2 / 3) / 3)
     assert report["complaint_vs_not"]["accuracy"] == 0.5
+
+
+def test_label_next_lists_the_least_certain_unlabelled_first(app, cli):
+    app.ingest(
+        [
+            message(1, "merhaba"),
+            message(2, "Kargom 5 gündür gelmedi, rezalet! Paramı iade edin, şikayetçiyim"),
+            message(3, "acme"),
+        ]
+    )
+    waiting = [json.loads(line) for line in cli("label", "next", "--json").stdout.splitlines()]
+    confidences = [w["confidence"] for w in waiting]
+    assert confidences == sorted(confidences) and len(waiting) == 3
+    assert waiting[-1]["id"] == 2  # the clear complaint is the surest
+    first = waiting[0]["id"]
+    cli("label", str(first), "--kind", "other")
+    again = [json.loads(line)["id"] for line in cli("label", "next", "--json").stdout.splitlines()]
+    assert first not in again and len(again) == 2
+    assert "least certain first" in cli("label", "next").stdout
+    assert "label one by its id" in cli("label", "next", "--kind", "spam", expect=2).stderr
+    assert "neither an interaction id nor 'next'" in cli("label", "nxt", expect=2).stderr
+
+
+def test_a_model_answers_only_for_the_fields_where_it_beats_the_rules(app, cli, tmp_path):
+    pytest.importorskip("sklearn", reason="the learned classifier is the optional scrm[ml] extra")
+    from scrm.plugins.learned import LearnedModel
+
+    model = tmp_path / "model.pkl"
+    out = json.loads(
+        cli("train", str(labelled(tmp_path)), "--output", str(model), "--json").stdout
+    )
+    fields = {f["field"]: f for f in out["fields"]}
+    # The rules already read these complaints and wishes' sentiment right: the model cannot
+    # do better, so it is not used for sentiment.  They do not know "zorbix" wishes are ideas.
+    assert fields["sentiment"]["rules_macro_f1"] == 1.0
+    assert not fields["sentiment"]["trusted"] and fields["kind"]["trusted"]
+    assert fields["kind"]["model_macro_f1"] > fields["kind"]["rules_macro_f1"]
+    assert fields["kind"]["held_out"] + fields["kind"]["trained_on"] == 30
+    loaded = LearnedModel.load(model)
+    assert loaded.trusted == ("kind",)
+    assert set(loaded.predict("zorbix özelliği eklenir mi")) == {"kind"}
+    # The same file splits the same way on every run.
+    again = json.loads(
+        cli("train", str(labelled(tmp_path)), "--output", str(model), "--json").stdout
+    )
+    assert again["fields"] == out["fields"]
+
+
+def test_eval_compares_the_rules_the_model_and_the_installed_classifier(app, cli, tmp_path):
+    pytest.importorskip("sklearn", reason="the learned classifier is the optional scrm[ml] extra")
+    from scrm.core.plugins import get_plugin_manager
+    from scrm.testing import CliInvoker
+
+    model = tmp_path / "model.pkl"
+    gold = labelled(tmp_path)
+    rules_only = json.loads(cli("eval", str(gold), "--json").stdout)["compare"]
+    assert rules_only["kind"]["model"] is None and rules_only["kind"]["model_used"] is None
+    assert rules_only["kind"]["rules"] == rules_only["kind"]["installed"]
+    cli("train", str(gold), "--output", str(model))
+    app.config = Config(
+        database_url=app.config.database_url, plugins={"classifier": {"model": str(model)}}
+    )
+    app.pm = get_plugin_manager(app.config)
+    compare = json.loads(CliInvoker(app)("eval", str(gold), "--json").stdout)["compare"]
+    assert compare["kind"]["model_used"] is True and compare["sentiment"]["model_used"] is False
+    assert compare["kind"]["installed"] > compare["kind"]["rules"]
+    assert compare["sentiment"]["installed"] == compare["sentiment"]["rules"]
+    table = CliInvoker(app)("eval", str(gold)).stdout
+    assert "installed" in table and "rules" in table

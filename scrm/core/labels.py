@@ -8,8 +8,10 @@ updated, so every report from then on counts the message as corrected.  The REST
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
+import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 
@@ -17,7 +19,7 @@ from scrm.core.models import Interaction, LabelCorrection
 from scrm.core.queries import NotFound
 from scrm.core.schemas import Kind
 
-__all__ = ["LABEL_FIELDS", "LabelFix", "correct_label"]
+__all__ = ["LABEL_FIELDS", "LabelFix", "ToLabel", "correct_label", "least_certain"]
 
 LABEL_FIELDS = ("kind", "category", "sentiment", "language", "urgency")
 
@@ -70,3 +72,44 @@ def correct_label(
     session.add(row)
     session.flush()
     return row
+
+
+@dataclass(frozen=True)
+class ToLabel:
+    """A message waiting for an agent's label, with how sure the classifier was."""
+
+    id: int
+    confidence: float | None
+    kind: str | None
+    sentiment: str | None
+    category: str | None
+    text: str
+
+
+def least_certain(session: Session, *, limit: int = 10) -> list[ToLabel]:
+    """Customer messages no agent has labelled, the least certain classification first.
+
+    Messages the pipeline set aside as noise (auto-replies, bounces) are left out; among
+    equally certain ones the newest comes first.
+    """
+    confidence = Interaction.labels["confidence"].as_float()
+    labelled = sa.select(LabelCorrection.interaction_id)
+    rows = session.execute(
+        sa.select(
+            Interaction.id,
+            confidence,
+            Interaction.kind,
+            Interaction.sentiment,
+            Interaction.category,
+            Interaction.text,
+        )
+        .where(
+            Interaction.direction == "inbound",
+            Interaction.id.not_in(labelled),
+            confidence.is_not(None),
+            Interaction.labels["noise"].as_string().is_(None),
+        )
+        .order_by(confidence, Interaction.created_at.desc(), Interaction.id.desc())
+        .limit(limit)
+    )
+    return [ToLabel(*row) for row in rows]

@@ -3,10 +3,16 @@
 ``scrm train`` fits one model per field (kind, sentiment, category) on character n-grams of
 the Turkish-normalised text (so "şikayet", "sikayet" and "şikayetçiyim" share features),
 from every stored label correction plus any labelled JSONL file, and saves it to the file
-named by ``[plugins.classifier] model``.  Once a model exists the built-in classifier uses
-it *combined* with the rules: a field takes the model's answer when the model is at least
-``model_confidence`` sure (default 0.6), and the rules' answer otherwise.  Language,
-urgency and reach always come from the rules.
+named by ``[plugins.classifier] model``.
+
+A model replaces the rules only where it beats them (:func:`train_guarded`): a held-out
+share of the examples, chosen by a hash of the text so the same file always splits the same
+way, is classified by the rules and by the model trained on the rest, combined as the
+classifier would combine them.  A field whose model does not score a higher macro-F1 than
+the rules on those held-out labels is not *trusted*: the saved model keeps its figures but
+never answers for it.  For the trusted fields, the built-in classifier takes the model's
+answer when the model is at least ``model_confidence`` sure (default 0.6), and the rules'
+answer otherwise.  Language, urgency and reach always come from the rules.
 
 Scoring (``scrm eval``) needs no scikit-learn: :func:`evaluate` computes accuracy,
 per-label precision and recall, and macro-F1 in plain Python.
@@ -14,20 +20,34 @@ per-label precision and recall, and macro-F1 in plain Python.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import pickle
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from scrm.core.text import normalize
 
-__all__ = ["FIELDS", "LearnedModel", "Sample", "evaluate", "read_labelled", "train"]
+__all__ = [
+    "FIELDS",
+    "FieldFigures",
+    "LearnedModel",
+    "RulesFn",
+    "Sample",
+    "evaluate",
+    "held_out",
+    "read_labelled",
+    "train",
+    "train_guarded",
+]
 
 FIELDS = ("kind", "sentiment", "category")
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+MIN_HELD_OUT = 5
+"""Held-out labels a field needs before its model can be trusted over the rules."""
 
 
 @dataclass(frozen=True)
@@ -51,35 +71,80 @@ def read_labelled(lines: Iterable[str], source: str) -> Iterator[Sample]:
         yield Sample(obj["text"], labels)
 
 
-class LearnedModel:
-    """Per-field text classifiers and what they were trained on."""
+@dataclass(frozen=True)
+class FieldFigures:
+    """How a field's model did against the rules on the held-out labels."""
 
-    def __init__(self, models: dict[str, Any], counts: dict[str, int]) -> None:
+    field: str
+    trained_on: int
+    held_out: int
+    rules_macro_f1: float | None
+    model_macro_f1: float | None
+    trusted: bool
+    why: str
+
+
+class LearnedModel:
+    """Per-field text classifiers, what they were trained on, and which fields are trusted.
+
+    :param trusted: the fields :meth:`predict` answers for; ``None``: every trained field.
+    :param figures: the held-out comparison with the rules, per field (see :func:`train_guarded`).
+    """
+
+    def __init__(
+        self,
+        models: dict[str, Any],
+        counts: dict[str, int],
+        trusted: Iterable[str] | None = None,
+        figures: Sequence[FieldFigures] = (),
+    ) -> None:
         self.models = models
         self.counts = counts
+        self.trusted = tuple(models if trusted is None else (f for f in trusted if f in models))
+        self.figures = list(figures)
 
     def predict(self, text: str) -> dict[str, tuple[str, float]]:
-        """Return, per field, the predicted label and the model's probability for it."""
-        out = {}
-        doc = [normalize(text)]
-        for field, model in self.models.items():
-            proba = model.predict_proba(doc)[0]
-            best = int(proba.argmax())
-            out[field] = (str(model.classes_[best]), float(proba[best]))
+        """Return, per trusted field, the predicted label and the model's probability for it."""
+        return {f: answers[0] for f, answers in self.predict_many([text], self.trusted).items()}
+
+    def predict_many(
+        self, texts: Sequence[str], fields: Iterable[str] | None = None
+    ) -> dict[str, list[tuple[str, float]]]:
+        """Return, per field (default: every trained one), the label and probability per text."""
+        docs = [normalize(t) for t in texts]
+        out: dict[str, list[tuple[str, float]]] = {}
+        for field in self.models if fields is None else fields:
+            model = self.models[field]
+            answers = []
+            for proba in model.predict_proba(docs):
+                best = int(proba.argmax())
+                answers.append((str(model.classes_[best]), float(proba[best])))
+            out[field] = answers
         return out
 
     def save(self, path: str | Path) -> None:
+        data = {
+            "format": FORMAT_VERSION,
+            "models": self.models,
+            "counts": self.counts,
+            "trusted": list(self.trusted),
+            "figures": [asdict(f) for f in self.figures],
+        }
         with open(path, "wb") as f:
-            pickle.dump({"format": FORMAT_VERSION, "models": self.models, "counts": self.counts}, f)
+            pickle.dump(data, f)
 
     @classmethod
     def load(cls, path: str | Path) -> LearnedModel:
-        """Load a model saved by :meth:`save` (only load files you trained yourself: it is a pickle)."""
+        """Load a model saved by :meth:`save` (only load files you trained yourself: it is a pickle).
+
+        A model of format 1 (before the held-out guard) is trusted for every field it has.
+        """
         with open(path, "rb") as f:
             data = pickle.load(f)
-        if not isinstance(data, dict) or data.get("format") != FORMAT_VERSION:
+        if not isinstance(data, dict) or data.get("format") not in (1, FORMAT_VERSION):
             raise ValueError(f"{path} is not an scrm model file (retrain it with `scrm train`)")
-        return cls(data["models"], data["counts"])
+        figures = [FieldFigures(**f) for f in data.get("figures", [])]
+        return cls(data["models"], data["counts"], data.get("trusted"), figures)
 
 
 def train(samples: Iterable[Sample], *, min_per_field: int = 10) -> LearnedModel:
@@ -114,6 +179,70 @@ def train(samples: Iterable[Sample], *, min_per_field: int = 10) -> LearnedModel
             f"not enough labelled examples: each field needs {min_per_field} with at least two labels"
         )
     return LearnedModel(models, counts)
+
+
+def held_out(sample: Sample, share: float) -> bool:
+    """Whether ``sample`` is held out: decided by a hash of its text, the same on every run."""
+    digest = hashlib.sha256(sample.text.encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32 < share
+
+
+#: The rules' labels for a text, per field (``kind``, ``sentiment``, ``category``).
+RulesFn = Callable[[str], dict[str, str]]
+
+
+def train_guarded(
+    samples: Iterable[Sample],
+    rules: RulesFn,
+    *,
+    min_per_field: int = 10,
+    held_out_share: float = 0.2,
+    confidence: float = 0.6,
+) -> LearnedModel:
+    """Train on every sample; trust a field only where it beat ``rules`` on held-out labels.
+
+    The comparison: a model trained without the held-out samples classifies them, combined
+    with the rules as the classifier combines them (the model's label where it is at least
+    ``confidence`` sure); the field is trusted when that scores a higher macro-F1 than the
+    rules alone.  The returned model is then trained on every sample.
+
+    :raises RuntimeError: when scikit-learn is not installed.
+    :raises ValueError: when no field has enough examples.
+    """
+    data = list(samples)
+    model = train(data, min_per_field=min_per_field)
+    probe_part = [s for s in data if not held_out(s, held_out_share)]
+    held = [s for s in data if held_out(s, held_out_share)]
+    try:
+        probe = train(probe_part, min_per_field=min_per_field)
+    except ValueError:
+        probe = LearnedModel({}, {})
+    by_rules = [rules(s.text) for s in held]
+    figures = []
+    for field in model.models:
+        rows = [(i, s.labels[field]) for i, s in enumerate(held) if field in s.labels]
+        trained_on = sum(1 for s in probe_part if field in s.labels)
+        if field not in probe.models or len(rows) < MIN_HELD_OUT:
+            why = f"fewer than {MIN_HELD_OUT} held-out labels" if len(rows) < MIN_HELD_OUT else (
+                "too few examples without the held-out ones"
+            )
+            figures.append(FieldFigures(field, trained_on, len(rows), None, None, False, why))
+            continue
+        answers = probe.predict_many([held[i].text for i, _ in rows], [field])[field]
+        rules_f1 = evaluate((gold, by_rules[i][field]) for i, gold in rows)["macro_f1"]
+        combined = [
+            (gold, label if proba >= confidence else by_rules[i][field])
+            for (i, gold), (label, proba) in zip(rows, answers, strict=True)
+        ]
+        model_f1 = evaluate(combined)["macro_f1"]
+        trusted = model_f1 > rules_f1
+        why = "beats the rules" if trusted else "does not beat the rules"
+        figures.append(
+            FieldFigures(field, trained_on, len(rows), rules_f1, model_f1, trusted, why)
+        )
+    return LearnedModel(
+        model.models, model.counts, [f.field for f in figures if f.trusted], figures
+    )
 
 
 def evaluate(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
