@@ -143,15 +143,17 @@ def report_real(name: str, recs: list[Record], show_flags: bool = False) -> None
         if "sentiment" in sub[0].labels:
             gold = [r.labels["sentiment"] for r in sub]
             got = [p.sentiment for p in preds]
-            neg_neutral = sum(g == "negative" and p == "neutral" for g, p in zip(gold, got, strict=True))
+            neg_neutral = sum(
+                g == "negative" and p == "neutral" for g, p in zip(gold, got, strict=True)
+            )
             print(f"  sentiment  acc {accuracy(gold, got):.3f}  macro-F1 {macro_f1(gold, got):.3f}"
                   f"  (negative read as neutral: {neg_neutral} of {gold.count('negative')})")  # fmt: skip
-        problems = [
-            i for i, r in enumerate(sub) if r.labels.get("reason") in REAL_PROBLEMS
-        ]
+        problems = [i for i, r in enumerate(sub) if r.labels.get("reason") in REAL_PROBLEMS]
         if problems:
             hit = sum(preds[i].kind == "complaint" for i in problems)
-            print(f"  complaint recall on labelled problems {hit / len(problems):.3f} ({len(problems)})")
+            print(
+                f"  complaint recall on labelled problems {hit / len(problems):.3f} ({len(problems)})"
+            )
         spam = sum(p.kind == "spam" for p in preds)
         kinds: dict[str, int] = {}
         for p in preds:
@@ -162,7 +164,9 @@ def report_real(name: str, recs: list[Record], show_flags: bool = False) -> None
             verdicts = [audit.get((r.source, r.id, flag)) for r, _ in raised]
             judged = [v for v in verdicts if v is not None]
             prec = f"{sum(judged) / len(judged):.2f}" if judged else "  - "
-            print(f"  urgency {flag:<7} raised {len(raised):4d}  audited {len(judged):4d}  P {prec}")
+            print(
+                f"  urgency {flag:<7} raised {len(raised):4d}  audited {len(judged):4d}  P {prec}"
+            )
             if show_flags:
                 for (r, _), v in zip(raised, verdicts, strict=True):
                     if v is None:

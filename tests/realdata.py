@@ -62,7 +62,9 @@ def held_out(n: int) -> bool:
 
 def find_corpus(folder: str) -> Path | None:
     """Return the first existing ``folder`` under the shared data or ``SCRM_REAL_DATA`` roots."""
-    roots = [SHARED] + [Path(p) for p in os.environ.get("SCRM_REAL_DATA", "").split(os.pathsep) if p]
+    roots = [SHARED] + [
+        Path(p) for p in os.environ.get("SCRM_REAL_DATA", "").split(os.pathsep) if p
+    ]
     for root in roots:
         if (root / folder).is_dir():
             return root / folder

@@ -132,6 +132,11 @@ _FLIP = -0.75
 #: Distinct tokens whose lexicon lookups are remembered (a cache each, about 10 MB when
 #: full; order numbers and names make the vocabulary of a stream endless).
 TOKEN_MEMORY = 50_000
+_FLAGS = ("u:churn", "u:legal", "u:safety", "u:public")
+#: Flags that are someone else's when reported ("he said he'd sue"); a danger stays one.
+_REPORTABLE = ("u:churn", "u:legal")
+#: Negators that say something failed, not that it did not happen ("can't cancel my account").
+_WEAK_NEGATORS = frozenset(("can't", "cant", "cannot", "couldn't", "couldnt", "unable"))
 # Negated verbs that deny a bad experience ("sorun yaşamadım", "problem çıkmadı", "olmadı").
 _TR_EXPERIENCE = ("yasa", "ol", "cik", "gor", "kal", "et", "var")
 
@@ -140,11 +145,14 @@ class RuleClassifier:
     """Classify short customer messages with lexicons and rules (no model, no network).
 
     :param taxonomy: categories and their terms; ``None`` loads the shipped default.
+    :param urgency_stop: more phrases that never raise an urgency flag, on top of the
+        lexicons' ``urgency_stop`` lists: product names and idioms that contain a cue word
+        ("Ferdi Kaza Sigortası", "fire stick", "insult to injury").
     """
 
     source = "rules"
 
-    def __init__(self, taxonomy: Taxonomy | None = None) -> None:
+    def __init__(self, taxonomy: Taxonomy | None = None, urgency_stop: Iterable[str] = ()) -> None:
         self.taxonomy = taxonomy if taxonomy is not None else load_taxonomy()
         self._lex = _Matcher()
         self._cat = _Matcher()
@@ -154,8 +162,12 @@ class RuleClassifier:
         self._neg_after_words: set[str] = set()
         self._token_info: dict[str, tuple[float, float, bool, bool]] = {}
         self._service: set[str] = set()
+        self._reporters: set[str] = set()
+        self._reporters_after: set[str] = set()
         for name in ("lexicon_common.toml", "lexicon_tr.toml", "lexicon_en.toml"):
             self._load_lexicon(name, tomllib.loads(data_text(name)))
+        for term in urgency_stop:
+            self._lex.add(term, "stop", 1.0)
         for cat_name, cat in self.taxonomy.categories.items():
             for terms in (cat.tr, cat.en):
                 for term in terms.keywords:
@@ -182,7 +194,13 @@ class RuleClassifier:
             items = terms.items() if isinstance(terms, dict) else ((t, 1.0) for t in terms)
             for term, weight in items:
                 self._lex.add(term, cue, float(weight))
-        for flag, terms in data.get("urgency", {}).items():
+        urgency = dict(data.get("urgency", {}))
+        # A longer match wins, so a stop phrase hides the cue word inside it.
+        for term in urgency.pop("stop", ()):
+            self._lex.add(term, "stop", 1.0)
+        self._reporters.update(normalize(w) for w in urgency.pop("reporters", ()))
+        self._reporters_after.update(normalize(w) for w in urgency.pop("reporters_after", ()))
+        for flag, terms in urgency.items():
             for term in terms:
                 self._lex.add(term, "u:" + flag, 1.0)
 
@@ -295,6 +313,9 @@ class RuleClassifier:
         contribs: list[list[float]] = []  # [sentiment, problem] per sentiment-bearing unit
         last_at = -10  # unit index of the last contribution (Turkish negation looks back)
         neg_ttl = 0  # English negation scope still open, in units
+        flag_neg = 0  # a denial of an urgency cue two units on ("no injuries"; not "can't")
+        report_ttl = 0  # someone else's words ("he threatened to sue"), in units
+        flags: list[tuple[str, int]] = []  # (flag, unit) raised so far
         boost, boost_ttl = 1.0, 0
         n, i, unit = len(tokens), 0, 0
         while i < n:
@@ -302,8 +323,20 @@ class RuleClassifier:
             size, feats = self._lex.match(tokens, i)
             i += size
             unit += 1
+            report_ttl = 5 if tok in self._reporters else max(report_ttl - 1, 0)
+            flag_neg = max(flag_neg - 1, 0)
             _, _, neg_verb, neg_after = self._info(tok)
             neg = True if neg_after else None
+            if (neg or (turkish and neg_verb)) and flags and flags[-1][1] == unit - 1:
+                flags = [fl for fl in flags if fl[1] != unit - 1]  # "kaza yok", "yangın çıkmadı"
+            if tok in self._reporters_after:
+                flags = [fl for fl in flags if fl[0] not in _REPORTABLE or fl[1] < unit - 4]
+            if feats is not None and "stop" in feats:
+                continue
+            if feats is not None and not (turkish and neg_verb) and not flag_neg:
+                for key in _FLAGS:
+                    if key in feats and not (report_ttl and key in _REPORTABLE):
+                        flags.append((key, unit))
             if neg or (turkish and neg_verb and (feats is None or "s" in feats)):
                 if feats is not None and "s" in feats and neg is None:
                     contribs.append([_FLIP * feats["s"], 1.0 if feats["s"] > 0 else 0.0])
@@ -321,7 +354,7 @@ class RuleClassifier:
                     last_at = unit
                 continue
             if size == 1 and tok in self._neg_before and (feats is None or "s" not in feats):
-                neg_ttl = 4
+                neg_ttl, flag_neg = 4, 0 if tok in _WEAK_NEGATORS else 3
                 if feats is not None and feats.get("problem"):
                     contribs.append([0.0, feats["problem"]])  # "nobody", "can't"
                 continue
@@ -336,9 +369,6 @@ class RuleClassifier:
             for key in ("question", "lead", "idea", "spam", "praise", "sarcasm", "resolved"):
                 if key in feats:
                     f[key] += feats[key]
-            for key in ("u:churn", "u:legal", "u:safety", "u:public"):
-                if key in feats:
-                    f[key] = 1.0
             if "int" in feats and "s" not in feats:
                 boost, boost_ttl = feats["int"], 3
                 continue
@@ -359,6 +389,8 @@ class RuleClassifier:
                 last_at = unit
             neg_ttl = max(neg_ttl - 1, 0)
             boost_ttl = max(boost_ttl - 1, 0)
+        for key, _ in flags:
+            f[key] = 1.0
         for s, p in contribs:
             f["s"] += s
             f["problem"] += p
@@ -375,7 +407,9 @@ class RuleClassifier:
         score: float,
         url: bool,
     ) -> Kind:
-        if f["spam"] + (1.0 if url else 0.0) >= 2.0:
+        # Spam only on strong evidence: a message with any complaint cue is a complaint, whatever
+        # else it mentions ("yatırım hesabımdan izinsiz bonus kesildi").
+        if f["spam"] + (1.0 if url else 0.0) >= 2.0 and problem < 1.0 and score > -0.2:
             return Kind.SPAM
         question = "?" in text or f["question"] > 0
         if f["idea"] >= 1.0 and problem < 1.0 and score > -0.5:
@@ -411,6 +445,7 @@ class ClassifierPlugin:
     :param model_path: a model trained with ``scrm train``; when the file exists, each of
         kind, sentiment and category takes the model's answer where the model is at least
         ``model_confidence`` sure, and the rules' answer otherwise.
+    :param urgency_stop: phrases that never raise an urgency flag (a company's product names).
     """
 
     def __init__(
@@ -418,8 +453,9 @@ class ClassifierPlugin:
         taxonomy_path: str | None = None,
         model_path: str | None = None,
         model_confidence: float = 0.6,
+        urgency_stop: Iterable[str] = (),
     ) -> None:
-        self.classifier = RuleClassifier(load_taxonomy(taxonomy_path))
+        self.classifier = RuleClassifier(load_taxonomy(taxonomy_path), urgency_stop)
         self.model_path = Path(model_path) if model_path else None
         self.model_confidence = model_confidence
         self._model: Any = None
@@ -518,17 +554,24 @@ def plugin(config: Config) -> ClassifierPlugin:
     """Build the built-in classifier from ``[plugins.classifier]``.
 
     Settings: ``taxonomy`` (a TOML file), ``model`` (where `scrm train` saves the learned
-    model), ``model_confidence`` (0..1, default 0.6).
+    model), ``model_confidence`` (0..1, default 0.6), ``urgency_stop`` (a list of phrases that
+    never raise an urgency flag: product names such as "Ferdi Kaza Sigortası").
     """
     settings = config.plugin_settings("classifier")
-    unknown = set(settings) - {"taxonomy", "model", "model_confidence"}
+    known = ("taxonomy", "model", "model_confidence", "urgency_stop")
+    unknown = set(settings) - set(known)
     if unknown:
         raise TaxonomyError(
-            f"plugins.classifier: unknown settings {sorted(unknown)}; expected: taxonomy, model, model_confidence"
+            f"plugins.classifier: unknown settings {sorted(unknown)}; expected: {', '.join(known)}"
         )
+    stop = settings.get("urgency_stop", [])
+    if not isinstance(stop, list) or not all(isinstance(t, str) and t.strip() for t in stop):
+        raise TaxonomyError("plugins.classifier.urgency_stop must be a list of phrases")
     confidence = settings.get("model_confidence", 0.6)
     if not isinstance(confidence, int | float) or not 0 <= confidence <= 1:
         raise TaxonomyError(
             f"plugins.classifier.model_confidence must be between 0 and 1, not {confidence!r}"
         )
-    return ClassifierPlugin(settings.get("taxonomy"), settings.get("model"), float(confidence))
+    return ClassifierPlugin(
+        settings.get("taxonomy"), settings.get("model"), float(confidence), stop
+    )
