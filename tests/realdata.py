@@ -124,5 +124,6 @@ def load_airline() -> list[Record]:
     with (root / "Tweets.csv").open(encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
             labels = {"sentiment": row["airline_sentiment"], "reason": row["negativereason"]}
-            out.append(Record(len(out), row["tweet_id"], row["text"], "airline", labels))
+            # The published CSV rounds tweet_id (5.70306E+17): the row number is the id.
+            out.append(Record(len(out), f"row{len(out) + 2}", row["text"], "airline", labels))
     return out
