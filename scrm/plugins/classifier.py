@@ -409,7 +409,8 @@ class RuleClassifier:
     ) -> Kind:
         # Spam only on strong evidence: a message with any complaint cue is a complaint, whatever
         # else it mentions ("yatırım hesabımdan izinsiz bonus kesildi").
-        if f["spam"] + (1.0 if url else 0.0) >= 2.0 and problem < 1.0 and score > -0.2:
+        # A link is weak evidence: real customers link screenshots and news ("total win!! <link>").
+        if f["spam"] + (0.5 if url else 0.0) >= 2.0 and problem < 1.0 and score > -0.2:
             return Kind.SPAM
         question = "?" in text or f["question"] > 0
         if f["idea"] >= 1.0 and problem < 1.0 and score > -0.5:
