@@ -373,7 +373,9 @@ class RuleClassifier:
                 boost, boost_ttl = feats["int"], 3
                 continue
             s, p = feats.get("s", 0.0), feats.get("problem", 0.0)
-            if neg_ttl and (s or p or "resolved" in feats):
+            if neg_ttl and tok in self._service and s <= 0 and "resolved" not in feats:
+                s, p, neg_ttl = -1.5, 1.0, 0  # "does not help": a failure, not a denied problem
+            elif neg_ttl and (s or p or "resolved" in feats):
                 if "resolved" in feats:
                     f["resolved"] -= feats["resolved"]
                     p = 1.0
