@@ -32,6 +32,7 @@ __all__ = [
     "plugin",
     "reach_score",
     "run_classify",
+    "with_subject",
 ]
 
 
@@ -477,9 +478,14 @@ class ClassifierPlugin:
 
     @hookimpl(trylast=True)
     def classify_interaction(self, interaction: InboundInteraction) -> Classification:
-        """Classify the interaction's text with the rules, and the trained model if there is one."""
+        """Classify the interaction's subject and text with the rules, and the trained model if any.
+
+        An e-mail subject or a complaint site's title often says what the body only implies
+        ("Kredi kartı aidatı iade edilmedi"), so it is read with the body.
+        """
+        text = with_subject(interaction.subject, interaction.text)
         result = self.classifier.classify(
-            interaction.text,
+            text,
             language=(interaction.language or "").split("-")[0].lower() or None,
             followers=interaction.author.followers,
             engagement=interaction.engagement,
@@ -489,7 +495,7 @@ class ClassifierPlugin:
         if model is None:
             return result
         update: dict[str, Any] = {}
-        for field, (label, proba) in model.predict(interaction.text).items():
+        for field, (label, proba) in model.predict(text).items():
             if proba >= self.model_confidence and label != getattr(result, field):
                 update[field] = Kind(label) if field == "kind" else label
         if "sentiment" in update:
@@ -500,17 +506,35 @@ class ClassifierPlugin:
         )
 
 
+def with_subject(subject: str | None, text: str) -> str:
+    """Return ``text`` preceded by ``subject`` (a title or an e-mail subject) when it adds words.
+
+    A reply's "Re: ..." subject is read like any other; a subject that the body already starts
+    with is not read twice.
+    """
+    title = (subject or "").strip()
+    if not title or text.lstrip().startswith(title):
+        return text
+    return f"{title}.\n{text}"
+
+
 def run_classify(
     lines: Iterable[str], classify: Callable[[InboundInteraction], Classification | None]
 ) -> Iterator[dict[str, Any]]:
-    """Classify JSONL lines ``{"id", "text", "lang"?, "followers"?}``: the ``scrm classify`` contract.
+    """Classify JSONL lines ``{"id", "text", "lang"?, "followers"?, "subject"?}``: ``scrm classify``.
 
     One result per line, in input order; a bad line (blank ones included) gives an error
     object at its position (see :mod:`scrm.core.linejobs`).  ``lang`` is trusted when it is
-    ``tr`` or ``en``.
+    ``tr`` or ``en``.  ``subject`` (or ``title``: a complaint site's heading) is classified
+    with the text.
     """
 
     def handle(job: TextJob) -> dict[str, Any]:
+        subject = job.fields.get("subject", job.fields.get("title"))
+        if subject is not None and not isinstance(subject, str):
+            raise LineError(
+                f'field "subject" must be a string, got {type(subject).__name__}', job.id
+            )
         followers = job.fields.get("followers")
         if followers is not None and (
             isinstance(followers, bool) or not isinstance(followers, int) or followers < 0
@@ -530,6 +554,7 @@ def run_classify(
                 created_at=datetime.now(UTC),
                 author=Author(external_id="cli", followers=followers),
                 language=lang_code if lang_code in ("tr", "en") else None,
+                subject=subject,
             )
         except ValidationError as exc:
             err = exc.errors()[0]
