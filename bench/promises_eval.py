@@ -21,7 +21,7 @@ from pathlib import Path
 from scrm.core.promises import PromiseKind, detect_promise
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from realdata import held_out, load_ibm_agent_replies  # noqa: E402
+from realdata import held_out, load_ibm_agent_replies
 
 __all__ = ["evaluate", "main", "prf"]
 

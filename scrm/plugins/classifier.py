@@ -130,6 +130,8 @@ _TR_LETTERS = re.compile(r"[çğışöüÇĞİŞÖÜ]")
 _WORD_START = re.compile(r"[^\W\d_]")
 _ELONGATED = re.compile(r"([^\W\d_])\1{2,}")
 _FLIP = -0.75
+#: Negation does not turn these into praise ("I've never seen such terrible service").
+_STRONG_NEGATIVE = -2.5
 #: Distinct tokens whose lexicon lookups are remembered (a cache each, about 10 MB when
 #: full; order numbers and names make the vocabulary of a stream endless).
 TOKEN_MEMORY = 50_000
@@ -376,6 +378,8 @@ class RuleClassifier:
             s, p = feats.get("s", 0.0), feats.get("problem", 0.0)
             if neg_ttl and tok in self._service and s <= 0 and "resolved" not in feats:
                 s, p, neg_ttl = -1.5, 1.0, 0  # "does not help": a failure, not a denied problem
+            elif neg_ttl and s <= _STRONG_NEGATIVE:
+                neg_ttl = 0  # "never experienced worse service" is not praise
             elif neg_ttl and (s or p or "resolved" in feats):
                 if "resolved" in feats:
                     f["resolved"] -= feats["resolved"]
