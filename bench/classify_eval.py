@@ -11,7 +11,9 @@ even (``tune``: the only half rules are written against) and odd (``held``).  Re
 the labels their source has: sentiment for the airline tweets; for every source, no message
 may be spam and every message a person wrote about a problem should be a complaint.
 Urgency precision there comes from ``tests/data/real_urgency_audit.jsonl`` (a hand verdict per
-flag raised, by source and id; flags nobody audited are counted apart).
+flag raised by the rules before and after issue 20, by source and id; flags nobody audited
+are counted apart); recall is pooled: the share of all flags judged correct that one version
+raises.
 
 Run: ``.venv/bin/python bench/classify_eval.py [--errors dev] [--real [--show-flags]]``
 """
@@ -164,8 +166,15 @@ def report_real(name: str, recs: list[Record], show_flags: bool = False) -> None
             verdicts = [audit.get((r.source, r.id, flag)) for r, _ in raised]
             judged = [v for v in verdicts if v is not None]
             prec = f"{sum(judged) / len(judged):.2f}" if judged else "  - "
+            # Pooled recall: of every flag judged correct (raised by any audited version of the
+            # rules), the share this version raises.
+            ids = {r.id for r in sub}
+            pool = sum(ok for (src, id_, fl), ok in audit.items()
+                       if src == sub[0].source and fl == flag and id_ in ids)  # fmt: skip
+            rec = f"{sum(judged) / pool:.2f}" if pool else "  - "
             print(
                 f"  urgency {flag:<7} raised {len(raised):4d}  audited {len(judged):4d}  P {prec}"
+                f"  pooled R {rec} (of {pool})"
             )
             if show_flags:
                 for (r, _), v in zip(raised, verdicts, strict=True):
