@@ -66,6 +66,12 @@ def test_product_names_and_idioms_raise_no_flag(clf: RuleClassifier, text: str) 
         ("Kartımı kapatıp başka bankaya geçeceğim", "churn"),
         ("time to give up my status and switch to @Delta", "churn"),
         ("Never again. Worst airline ever", "churn"),
+        ("Switching to OtherTel next month, 3 outages this week", "churn"),
+        # agents' notes: the customer's own threat, reported in the third person
+        ("Müşteri, bir daha bozulursa hakem heyetine gideceğini söyledi.", "legal"),
+        ("Customer called: she says she will take us to small claims court.", "legal"),
+        ("Caller said he is cancelling his account and switching to a competitor.", "churn"),
+        ("Tweet 2 bin RT olmuş, belki şimdi ararsınız", "public"),
         ("You just lost a customer", "churn"),
         ("Tüketici hakem heyetine başvuracağım", "legal"),
         ("this is a breach of contract, I'm calling my lawyer", "legal"),
@@ -86,9 +92,11 @@ def test_phrases_that_are_urgent(clf: RuleClassifier, text: str, flag: str) -> N
         "nobody was hurt, but the seat is broken",
         "I'm not switching to @Delta, just fix my booking",
         "a guy on my flight threatened to sue you over his bag",
-        "he's going to sue you for making him check his bag",
+        "some guy at the gate says he is going to sue you over his bag",
         "Neyse ki kimse yaralanmadı ama koltuk kırık",
-        "yan koltuktaki dava açacağım dedi, ben sadece bagajımı istiyorum",
+        "yan koltuktaki yolcu dava açacağım diye bağırdı, ben sadece bagajımı istiyorum",
+        "can I switch to an earlier flight?",
+        "I'd like to switch to paperless billing",
     ],
 )
 def test_denied_or_reported_cues_raise_no_flag(clf: RuleClassifier, text: str) -> None:

@@ -165,8 +165,6 @@ class RuleClassifier:
         self._neg_after_words: set[str] = set()
         self._token_info: dict[str, tuple[float, float, bool, bool]] = {}
         self._service: set[str] = set()
-        self._reporters: set[str] = set()
-        self._reporters_after: set[str] = set()
         for name in ("lexicon_common.toml", "lexicon_tr.toml", "lexicon_en.toml"):
             self._load_lexicon(name, tomllib.loads(data_text(name)))
         for term in urgency_stop:
@@ -201,8 +199,8 @@ class RuleClassifier:
         # A longer match wins, so a stop phrase hides the cue word inside it.
         for term in urgency.pop("stop", ()):
             self._lex.add(term, "stop", 1.0)
-        self._reporters.update(normalize(w) for w in urgency.pop("reporters", ()))
-        self._reporters_after.update(normalize(w) for w in urgency.pop("reporters_after", ()))
+        for term in urgency.pop("reporters", ()):
+            self._lex.add(term, "report", 1.0)
         for flag, terms in urgency.items():
             for term in terms:
                 self._lex.add(term, "u:" + flag, 1.0)
@@ -317,7 +315,7 @@ class RuleClassifier:
         last_at = -10  # unit index of the last contribution (Turkish negation looks back)
         neg_ttl = 0  # English negation scope still open, in units
         flag_neg = 0  # a denial of an urgency cue two units on ("no injuries"; not "can't")
-        report_ttl = 0  # someone else's words ("he threatened to sue"), in units
+        report_ttl = 0  # a third party's words ("a guy threatened to sue"), in units
         flags: list[tuple[str, int]] = []  # (flag, unit) raised so far
         boost, boost_ttl = 1.0, 0
         n, i, unit = len(tokens), 0, 0
@@ -326,14 +324,13 @@ class RuleClassifier:
             size, feats = self._lex.match(tokens, i)
             i += size
             unit += 1
-            report_ttl = 5 if tok in self._reporters else max(report_ttl - 1, 0)
+            report = feats is not None and "report" in feats
+            report_ttl = 10 if report else max(report_ttl - 1, 0)
             flag_neg = max(flag_neg - 1, 0)
             _, _, neg_verb, neg_after = self._info(tok)
             neg = True if neg_after else None
             if (neg or (turkish and neg_verb)) and flags and flags[-1][1] == unit - 1:
                 flags = [fl for fl in flags if fl[1] != unit - 1]  # "kaza yok", "yangın çıkmadı"
-            if tok in self._reporters_after:
-                flags = [fl for fl in flags if fl[0] not in _REPORTABLE or fl[1] < unit - 4]
             if feats is not None and "stop" in feats:
                 continue
             if feats is not None and not (turkish and neg_verb) and not flag_neg:
