@@ -190,10 +190,27 @@ def test_scrm_classify_reads_subject_and_title() -> None:
         "@USAirways great but that still does not help me..",
         "@united I've never experienced worst customer service",
         "Agent's note: customer called about slow internet; promised call-back never came.",
+        "I'm glad you're sorry that I'm homeless for the night",
+        "Harika, yine iptal 👏",
     ],
 )
 def test_sarcasm_and_agent_notes_read_negative(clf: RuleClassifier, text: str) -> None:
     assert clf.classify(text).sentiment == "negative"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Caller reports the router keeps rebooting. Asked for a technician visit.",
+        "Customer called about slow speeds; was promised a call-back on Monday that never "
+        "happened. Thanked the agent.",
+        "Müşteri aradı: internet hızı çok düşük, geri arama sözü verilmiş ama aranmamış. "
+        "Teşekkür edip kapattı.",
+        "Faks: Müşteri faturasına itiraz ediyor, iki aydır yanlış tarife uygulanmış.",
+    ],
+)
+def test_agent_notes_of_a_problem_are_complaints(clf: RuleClassifier, text: str) -> None:
+    assert clf.classify(text).kind is Kind.COMPLAINT
 
 
 # --------------------------------------------------------------------------- promise kinds
