@@ -1,8 +1,13 @@
 """Measure the promise detector on the labelled set: quality per split and language, and speed.
 
-Run ``python bench/promises_eval.py [path/to/promises_eval.jsonl] [--errors]``. Prints, for
-the dev and heldout splits separately and per language: precision/recall/F1 of
+Run ``python bench/promises_eval.py [path/to/promises_eval.jsonl] [--errors] [--real]``. Prints,
+for the dev and heldout splits separately and per language: precision/recall/F1 of
 ``promise`` true/false and of each kind, exact-match accuracy of ``due``, then throughput.
+
+``--real`` adds the brands' real replies found by ``tests/realdata.py`` (IBM's customer-care
+agents, ``../shared/data`` or ``SCRM_REAL_DATA``), per half (even positions ``tune``, odd
+``held``): the same table on the hand-labelled replies (``tests/data/
+ibm_agent_promise_labels.jsonl``, ids and kinds only) and the kinds found on all of them.
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from scrm.core.promises import PromiseKind, detect_promise
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from realdata import held_out, load_ibm_agent_replies
 
 __all__ = ["evaluate", "main", "prf"]
 
@@ -64,8 +72,31 @@ def _report(title: str, rows: list[dict]) -> None:
     print(f"  kind accuracy {m['kind_accuracy']:.3f}   due exact-match {m['due_accuracy']:.3f}")
 
 
+def _report_real() -> None:
+    """Print the figures on the brands' real replies, per half."""
+    recs = load_ibm_agent_replies()
+    if not recs:
+        print("\n== real ibm-agents: corpus not found (../shared/data or SCRM_REAL_DATA)")
+        return
+    for half, keep in (("tune", False), ("held", True)):
+        sub = [r for r in recs if held_out(r.n) is keep]
+        labelled = [
+            {"text": r.text, "kind": r.labels["kind"], "promise": r.labels["promise"] == "True",
+             "due": None, "lang": "en"}
+            for r in sub if r.labels
+        ]  # fmt: skip
+        _report(f"real ibm-agents/{half} (hand-labelled)", labelled)
+        kinds: dict[str, int] = {}
+        for r in sub:
+            kind = detect_promise(r.text).kind.value
+            kinds[kind] = kinds.get(kind, 0) + 1
+        print(f"  all {len(sub)} replies: {dict(sorted(kinds.items()))}")
+
+
 def main(argv: list[str]) -> None:
     """Print the evaluation tables and throughput."""
+    if "--real" in argv:
+        _report_real()
     args = [a for a in argv if not a.startswith("--")]
     rows = [json.loads(x) for x in Path(args[0] if args else DEFAULT).read_text().splitlines() if x]
     for split in ("dev", "heldout"):

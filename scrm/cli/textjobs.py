@@ -34,7 +34,7 @@ def _write(results: Iterator[dict[str, Any]]) -> None:
 @click.argument("file", type=click.File("r", encoding="utf-8-sig"), default="-")
 @click.pass_obj
 def classify(obj: CliContext, file: IO[str]) -> None:
-    """Classify JSONL lines {"id", "text", "lang"?, "followers"?} from FILE or stdin.
+    """Classify JSONL lines {"id", "text", "lang"?, "followers"?, "subject"?} from FILE or stdin.
 
     Writes one line per input line, in order: {"id", "language", "sentiment",
     "sentiment_score", "kind", "category", "urgency"}; a bad line gives {"id", "error", "line"}.

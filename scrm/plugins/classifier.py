@@ -32,6 +32,7 @@ __all__ = [
     "plugin",
     "reach_score",
     "run_classify",
+    "with_subject",
 ]
 
 
@@ -129,9 +130,16 @@ _TR_LETTERS = re.compile(r"[çğışöüÇĞİŞÖÜ]")
 _WORD_START = re.compile(r"[^\W\d_]")
 _ELONGATED = re.compile(r"([^\W\d_])\1{2,}")
 _FLIP = -0.75
+#: Negation does not turn these into praise ("I've never seen such terrible service").
+_STRONG_NEGATIVE = -2.5
 #: Distinct tokens whose lexicon lookups are remembered (a cache each, about 10 MB when
 #: full; order numbers and names make the vocabulary of a stream endless).
 TOKEN_MEMORY = 50_000
+_FLAGS = ("u:churn", "u:legal", "u:safety", "u:public")
+#: Flags that are someone else's when reported ("he said he'd sue"); a danger stays one.
+_REPORTABLE = ("u:churn", "u:legal")
+#: Negators that say something failed, not that it did not happen ("can't cancel my account").
+_WEAK_NEGATORS = frozenset(("can't", "cant", "cannot", "couldn't", "couldnt", "unable"))
 # Negated verbs that deny a bad experience ("sorun yaşamadım", "problem çıkmadı", "olmadı").
 _TR_EXPERIENCE = ("yasa", "ol", "cik", "gor", "kal", "et", "var")
 
@@ -140,11 +148,14 @@ class RuleClassifier:
     """Classify short customer messages with lexicons and rules (no model, no network).
 
     :param taxonomy: categories and their terms; ``None`` loads the shipped default.
+    :param urgency_stop: more phrases that never raise an urgency flag, on top of the
+        lexicons' ``urgency_stop`` lists: product names and idioms that contain a cue word
+        ("Ferdi Kaza Sigortası", "fire stick", "insult to injury").
     """
 
     source = "rules"
 
-    def __init__(self, taxonomy: Taxonomy | None = None) -> None:
+    def __init__(self, taxonomy: Taxonomy | None = None, urgency_stop: Iterable[str] = ()) -> None:
         self.taxonomy = taxonomy if taxonomy is not None else load_taxonomy()
         self._lex = _Matcher()
         self._cat = _Matcher()
@@ -156,6 +167,8 @@ class RuleClassifier:
         self._service: set[str] = set()
         for name in ("lexicon_common.toml", "lexicon_tr.toml", "lexicon_en.toml"):
             self._load_lexicon(name, tomllib.loads(data_text(name)))
+        for term in urgency_stop:
+            self._lex.add(term, "stop", 1.0)
         for cat_name, cat in self.taxonomy.categories.items():
             for terms in (cat.tr, cat.en):
                 for term in terms.keywords:
@@ -182,7 +195,13 @@ class RuleClassifier:
             items = terms.items() if isinstance(terms, dict) else ((t, 1.0) for t in terms)
             for term, weight in items:
                 self._lex.add(term, cue, float(weight))
-        for flag, terms in data.get("urgency", {}).items():
+        urgency = dict(data.get("urgency", {}))
+        # A longer match wins, so a stop phrase hides the cue word inside it.
+        for term in urgency.pop("stop", ()):
+            self._lex.add(term, "stop", 1.0)
+        for term in urgency.pop("reporters", ()):
+            self._lex.add(term, "report", 1.0)
+        for flag, terms in urgency.items():
             for term in terms:
                 self._lex.add(term, "u:" + flag, 1.0)
 
@@ -295,6 +314,9 @@ class RuleClassifier:
         contribs: list[list[float]] = []  # [sentiment, problem] per sentiment-bearing unit
         last_at = -10  # unit index of the last contribution (Turkish negation looks back)
         neg_ttl = 0  # English negation scope still open, in units
+        flag_neg = 0  # a denial of an urgency cue two units on ("no injuries"; not "can't")
+        report_ttl = 0  # a third party's words ("a guy threatened to sue"), in units
+        flags: list[tuple[str, int]] = []  # (flag, unit) raised so far
         boost, boost_ttl = 1.0, 0
         n, i, unit = len(tokens), 0, 0
         while i < n:
@@ -302,8 +324,19 @@ class RuleClassifier:
             size, feats = self._lex.match(tokens, i)
             i += size
             unit += 1
+            report = feats is not None and "report" in feats
+            report_ttl = 10 if report else max(report_ttl - 1, 0)
+            flag_neg = max(flag_neg - 1, 0)
             _, _, neg_verb, neg_after = self._info(tok)
             neg = True if neg_after else None
+            if (neg or (turkish and neg_verb)) and flags and flags[-1][1] == unit - 1:
+                flags = [fl for fl in flags if fl[1] != unit - 1]  # "kaza yok", "yangın çıkmadı"
+            if feats is not None and "stop" in feats:
+                continue
+            if feats is not None and not (turkish and neg_verb) and not flag_neg:
+                for key in _FLAGS:
+                    if key in feats and not (report_ttl and key in _REPORTABLE):
+                        flags.append((key, unit))
             if neg or (turkish and neg_verb and (feats is None or "s" in feats)):
                 if feats is not None and "s" in feats and neg is None:
                     contribs.append([_FLIP * feats["s"], 1.0 if feats["s"] > 0 else 0.0])
@@ -321,7 +354,7 @@ class RuleClassifier:
                     last_at = unit
                 continue
             if size == 1 and tok in self._neg_before and (feats is None or "s" not in feats):
-                neg_ttl = 4
+                neg_ttl, flag_neg = 4, 0 if tok in _WEAK_NEGATORS else 3
                 if feats is not None and feats.get("problem"):
                     contribs.append([0.0, feats["problem"]])  # "nobody", "can't"
                 continue
@@ -336,14 +369,15 @@ class RuleClassifier:
             for key in ("question", "lead", "idea", "spam", "praise", "sarcasm", "resolved"):
                 if key in feats:
                     f[key] += feats[key]
-            for key in ("u:churn", "u:legal", "u:safety", "u:public"):
-                if key in feats:
-                    f[key] = 1.0
             if "int" in feats and "s" not in feats:
                 boost, boost_ttl = feats["int"], 3
                 continue
             s, p = feats.get("s", 0.0), feats.get("problem", 0.0)
-            if neg_ttl and (s or p or "resolved" in feats):
+            if neg_ttl and tok in self._service and s <= 0 and "resolved" not in feats:
+                s, p, neg_ttl = -1.5, 1.0, 0  # "does not help": a failure, not a denied problem
+            elif neg_ttl and s <= _STRONG_NEGATIVE:
+                neg_ttl = 0  # "never experienced worse service" is not praise
+            elif neg_ttl and (s or p or "resolved" in feats):
                 if "resolved" in feats:
                     f["resolved"] -= feats["resolved"]
                     p = 1.0
@@ -359,6 +393,8 @@ class RuleClassifier:
                 last_at = unit
             neg_ttl = max(neg_ttl - 1, 0)
             boost_ttl = max(boost_ttl - 1, 0)
+        for key, _ in flags:
+            f[key] = 1.0
         for s, p in contribs:
             f["s"] += s
             f["problem"] += p
@@ -375,7 +411,10 @@ class RuleClassifier:
         score: float,
         url: bool,
     ) -> Kind:
-        if f["spam"] + (1.0 if url else 0.0) >= 2.0:
+        # Spam only on strong evidence: a message with any complaint cue is a complaint, whatever
+        # else it mentions ("yatırım hesabımdan izinsiz bonus kesildi").
+        # A link is weak evidence: real customers link screenshots and news ("total win!! <link>").
+        if f["spam"] + (0.5 if url else 0.0) >= 2.0 and problem < 1.0 and score > -0.2:
             return Kind.SPAM
         question = "?" in text or f["question"] > 0
         if f["idea"] >= 1.0 and problem < 1.0 and score > -0.5:
@@ -411,6 +450,7 @@ class ClassifierPlugin:
     :param model_path: a model trained with ``scrm train``; when the file exists, each of
         kind, sentiment and category takes the model's answer where the model is at least
         ``model_confidence`` sure, and the rules' answer otherwise.
+    :param urgency_stop: phrases that never raise an urgency flag (a company's product names).
     """
 
     def __init__(
@@ -418,8 +458,9 @@ class ClassifierPlugin:
         taxonomy_path: str | None = None,
         model_path: str | None = None,
         model_confidence: float = 0.6,
+        urgency_stop: Iterable[str] = (),
     ) -> None:
-        self.classifier = RuleClassifier(load_taxonomy(taxonomy_path))
+        self.classifier = RuleClassifier(load_taxonomy(taxonomy_path), urgency_stop)
         self.model_path = Path(model_path) if model_path else None
         self.model_confidence = model_confidence
         self._model: Any = None
@@ -438,9 +479,14 @@ class ClassifierPlugin:
 
     @hookimpl(trylast=True)
     def classify_interaction(self, interaction: InboundInteraction) -> Classification:
-        """Classify the interaction's text with the rules, and the trained model if there is one."""
+        """Classify the interaction's subject and text with the rules, and the trained model if any.
+
+        An e-mail subject or a complaint site's title often says what the body only implies
+        ("Kredi kartı aidatı iade edilmedi"), so it is read with the body.
+        """
+        text = with_subject(interaction.subject, interaction.text)
         result = self.classifier.classify(
-            interaction.text,
+            text,
             language=(interaction.language or "").split("-")[0].lower() or None,
             followers=interaction.author.followers,
             engagement=interaction.engagement,
@@ -450,7 +496,7 @@ class ClassifierPlugin:
         if model is None:
             return result
         update: dict[str, Any] = {}
-        for field, (label, proba) in model.predict(interaction.text).items():
+        for field, (label, proba) in model.predict(text).items():
             if proba >= self.model_confidence and label != getattr(result, field):
                 update[field] = Kind(label) if field == "kind" else label
         if "sentiment" in update:
@@ -461,17 +507,35 @@ class ClassifierPlugin:
         )
 
 
+def with_subject(subject: str | None, text: str) -> str:
+    """Return ``text`` preceded by ``subject`` (a title or an e-mail subject) when it adds words.
+
+    A reply's "Re: ..." subject is read like any other; a subject that the body already starts
+    with is not read twice.
+    """
+    title = (subject or "").strip()
+    if not title or text.lstrip().startswith(title):
+        return text
+    return f"{title}.\n{text}"
+
+
 def run_classify(
     lines: Iterable[str], classify: Callable[[InboundInteraction], Classification | None]
 ) -> Iterator[dict[str, Any]]:
-    """Classify JSONL lines ``{"id", "text", "lang"?, "followers"?}``: the ``scrm classify`` contract.
+    """Classify JSONL lines ``{"id", "text", "lang"?, "followers"?, "subject"?}``: ``scrm classify``.
 
     One result per line, in input order; a bad line (blank ones included) gives an error
     object at its position (see :mod:`scrm.core.linejobs`).  ``lang`` is trusted when it is
-    ``tr`` or ``en``.
+    ``tr`` or ``en``.  ``subject`` (or ``title``: a complaint site's heading) is classified
+    with the text.
     """
 
     def handle(job: TextJob) -> dict[str, Any]:
+        subject = job.fields.get("subject", job.fields.get("title"))
+        if subject is not None and not isinstance(subject, str):
+            raise LineError(
+                f'field "subject" must be a string, got {type(subject).__name__}', job.id
+            )
         followers = job.fields.get("followers")
         if followers is not None and (
             isinstance(followers, bool) or not isinstance(followers, int) or followers < 0
@@ -491,6 +555,7 @@ def run_classify(
                 created_at=datetime.now(UTC),
                 author=Author(external_id="cli", followers=followers),
                 language=lang_code if lang_code in ("tr", "en") else None,
+                subject=subject,
             )
         except ValidationError as exc:
             err = exc.errors()[0]
@@ -518,17 +583,24 @@ def plugin(config: Config) -> ClassifierPlugin:
     """Build the built-in classifier from ``[plugins.classifier]``.
 
     Settings: ``taxonomy`` (a TOML file), ``model`` (where `scrm train` saves the learned
-    model), ``model_confidence`` (0..1, default 0.6).
+    model), ``model_confidence`` (0..1, default 0.6), ``urgency_stop`` (a list of phrases that
+    never raise an urgency flag: product names such as "Ferdi Kaza Sigortası").
     """
     settings = config.plugin_settings("classifier")
-    unknown = set(settings) - {"taxonomy", "model", "model_confidence"}
+    known = ("taxonomy", "model", "model_confidence", "urgency_stop")
+    unknown = set(settings) - set(known)
     if unknown:
         raise TaxonomyError(
-            f"plugins.classifier: unknown settings {sorted(unknown)}; expected: taxonomy, model, model_confidence"
+            f"plugins.classifier: unknown settings {sorted(unknown)}; expected: {', '.join(known)}"
         )
+    stop = settings.get("urgency_stop", [])
+    if not isinstance(stop, list) or not all(isinstance(t, str) and t.strip() for t in stop):
+        raise TaxonomyError("plugins.classifier.urgency_stop must be a list of phrases")
     confidence = settings.get("model_confidence", 0.6)
     if not isinstance(confidence, int | float) or not 0 <= confidence <= 1:
         raise TaxonomyError(
             f"plugins.classifier.model_confidence must be between 0 and 1, not {confidence!r}"
         )
-    return ClassifierPlugin(settings.get("taxonomy"), settings.get("model"), float(confidence))
+    return ClassifierPlugin(
+        settings.get("taxonomy"), settings.get("model"), float(confidence), stop
+    )

@@ -1,0 +1,129 @@
+"""Load the real third-party corpora used to measure the classifier and the promise detector.
+
+Nothing here is copied into the repository: each corpus is read where it lies, from
+``../shared/data`` beside the checkout or from any folder named in ``SCRM_REAL_DATA``
+(``os.pathsep``-separated).  A corpus that is not found is reported with the reason, so a
+benchmark or a test can skip it visibly.
+
+Corpora (folder name, file, what is read):
+
+``ibm_twitter_customer_care/{dev,test}.json``
+    IBM's 2020 customer-care conversations (Apache-2.0): the customers' messages and the
+    brands' agent replies.  No sentiment labels; every customer message is a real request for
+    help, so none may be spam.
+``twitter_us_airline_sentiment/Tweets.csv``
+    The "Twitter US Airline Sentiment" set (Crowdflower's Data for Everyone, CC BY-NC-SA 4.0):
+    14,640 tweets to six US airlines with a human sentiment label and, for negative ones, the
+    reason (late flight, lost luggage, customer service...).
+
+Every record carries a stable ``n`` (its position in the corpus); ``held_out(n)`` is true for
+odd positions.  Rules are tuned on even positions only and reported on both.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "AGENT_LABELS",
+    "Record",
+    "find_corpus",
+    "held_out",
+    "load_airline",
+    "load_ibm_agent_replies",
+    "load_ibm_customers",
+]
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+#: Hand labels of promise kinds for IBM agent replies, by tweet id (labels only, no text).
+AGENT_LABELS = Path(__file__).resolve().parent / "data" / "ibm_agent_promise_labels.jsonl"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One real message with whatever gold labels its corpus has."""
+
+    n: int
+    id: str
+    text: str
+    source: str
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def held_out(n: int) -> bool:
+    """Return whether position ``n`` belongs to the held-out half (odd positions)."""
+    return n % 2 == 1
+
+
+def find_corpus(folder: str) -> Path | None:
+    """Return the first existing ``folder`` under the shared data or ``SCRM_REAL_DATA`` roots."""
+    roots = [SHARED] + [
+        Path(p) for p in os.environ.get("SCRM_REAL_DATA", "").split(os.pathsep) if p
+    ]
+    for root in roots:
+        if (root / folder).is_dir():
+            return root / folder
+    return None
+
+
+def _ibm_conversations() -> Iterator[dict]:
+    root = find_corpus("ibm_twitter_customer_care")
+    if root is None:
+        return
+    for name in ("dev.json", "test.json"):
+        yield from json.loads((root / name).read_text(encoding="utf-8"))
+
+
+def load_ibm_customers() -> list[Record]:
+    """Return every customer turn of the IBM conversations (empty when the corpus is absent)."""
+    out: list[Record] = []
+    for conv in _ibm_conversations():
+        for turn in conv["dialogContent"]:
+            if "client" in turn:
+                out.append(Record(len(out), turn["tweet_ID"], turn["message"], "ibm-customers"))
+    return out
+
+
+def load_ibm_agent_replies() -> list[Record]:
+    """Return every agent reply of the IBM conversations, with hand labels where there are some.
+
+    Labels (``promise`` "True"/"False" and ``kind``) come from :data:`AGENT_LABELS`.
+    """
+    labels: dict[str, dict[str, str]] = {}
+    if AGENT_LABELS.exists():
+        for line in AGENT_LABELS.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                labels[row["id"]] = {"kind": row["kind"], "promise": str(row["kind"] != "none")}
+    out: list[Record] = []
+    seen: set[str] = set()
+    for conv in _ibm_conversations():
+        turns = [t for t in conv["dialogContent"] if "agent" in t]
+        last = conv["agentURL"]
+        turns.append({"tweet_ID": last["tweet_ID"], "message": last["url_utterance"]})
+        for turn in turns:
+            if turn["tweet_ID"] in seen:
+                continue
+            seen.add(turn["tweet_ID"])
+            rec = Record(len(out), turn["tweet_ID"], turn["message"], "ibm-agents")
+            out.append(Record(rec.n, rec.id, rec.text, rec.source, labels.get(rec.id, {})))
+    return out
+
+
+def load_airline() -> list[Record]:
+    """Return the airline tweets with ``sentiment`` and ``reason`` labels (empty when absent)."""
+    root = find_corpus("twitter_us_airline_sentiment")
+    if root is None:
+        return []
+    out: list[Record] = []
+    with (root / "Tweets.csv").open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            labels = {"sentiment": row["airline_sentiment"], "reason": row["negativereason"]}
+            # The published CSV rounds tweet_id (5.70306E+17): the row number is the id.
+            out.append(Record(len(out), f"row{len(out) + 2}", row["text"], "airline", labels))
+    return out
