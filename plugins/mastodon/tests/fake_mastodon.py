@@ -87,6 +87,7 @@ class Fault:
     body: Any
     times: int = 1
     headers: dict[str, str] = field(default_factory=dict)
+    method: str | None = None
 
 
 @dataclass
@@ -144,9 +145,9 @@ class FakeMastodon:
         self.notifications.append(n)
 
     def fail(self, prefix: str, status: int, body: Any = None, *, times: int = 1,
-             headers: dict[str, str] | None = None) -> None:  # fmt: skip
-        """Answer the next ``times`` requests under ``prefix`` with ``status``."""
-        self.faults.append(Fault(prefix, status, body, times, headers or {}))
+             headers: dict[str, str] | None = None, method: str | None = None) -> None:  # fmt: skip
+        """Answer the next ``times`` requests under ``prefix`` (of ``method``) with ``status``."""
+        self.faults.append(Fault(prefix, status, body, times, headers or {}, method))
 
     def seen(self, prefix: str, method: str = "GET") -> list[Seen]:
         return [r for r in self.requests if r.path.startswith(prefix) and r.method == method]
@@ -177,7 +178,11 @@ class FakeMastodon:
         with self.lock:
             self.requests.append(Seen(method, path, query, headers, payload))
             for fault in self.faults:
-                if path.startswith(fault.prefix) and fault.times > 0:
+                if (
+                    path.startswith(fault.prefix)
+                    and fault.times > 0
+                    and (fault.method in (None, method))
+                ):
                     fault.times -= 1
                     return fault.status, {**self.rate_headers(), **fault.headers}, fault.body
             if headers.get("authorization") != f"Bearer {self.token}":
@@ -289,7 +294,14 @@ class FakeMastodon:
         text = body.get("status") or ""
         if not text.strip():
             return 422, {}, BLANK
-        if len(text) > 500:
+        # Mastodon counts a link as 23 characters and a remote mention as its username.
+        counted = " ".join(
+            ("x" * 23 if w.startswith(("http://", "https://")) else "@" + w.split("@")[1])
+            if w.startswith(("http://", "https://")) or (w.startswith("@") and w.count("@") == 2)
+            else w
+            for w in text.split(" ")
+        )
+        if len(counted) > 500:
             return 422, {}, {"error": "Validation failed: Text character limit of 500 exceeded"}
         parent = body.get("in_reply_to_id")
         if parent and parent not in self.statuses:

@@ -1,0 +1,179 @@
+"""Replies through the outbox and the fake: public and direct, the mention, failures classified."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from conftest import AYSE, BRAND, MEHMET, at, snowflake
+from fake_mastodon import BLANK, INVALID_TOKEN, TOO_MANY, FakeMastodon, iso, status
+from scrm_mastodon.channel import MastodonChannel, status_length
+
+from scrm.core.app import Scrm
+from scrm.core.channel import PermanentSendError, TransientSendError
+from scrm.core.schemas import OutboundMessage
+
+MENTION = '<p><span class="h-card"><a href="https://mastodon.example/@acmedestek" class="u-url mention">@<span>acmedestek</span></a></span> {}</p>'
+
+
+@pytest.fixture
+def complaint(fake: FakeMastodon) -> dict[str, Any]:
+    return fake.add_status(
+        status(snowflake(1), MEHMET, MENTION.format("faturam iki kat geldi"), created_at=at(1),
+               mentions=[BRAND])
+    )  # fmt: skip
+
+
+@pytest.fixture
+def channel(mastodon_settings: dict[str, Any]) -> MastodonChannel:
+    return MastodonChannel(mastodon_settings)
+
+
+def reply(complaint: dict[str, Any], text: str = "Merhaba, hemen bakıyoruz.", **kw: Any) -> OutboundMessage:  # fmt: skip
+    fields: dict[str, Any] = {"channel": "mastodon", "text": text, "public": True,
+                              "in_reply_to": complaint["id"], "to": complaint["account"]["id"],
+                              "idempotency_key": "reply:1:abc"}  # fmt: skip
+    return OutboundMessage(**{**fields, **kw})
+
+
+def test_public_reply_mentions_the_customer_and_threads_under_the_status(
+    channel: MastodonChannel, fake: FakeMastodon, complaint: dict[str, Any]
+) -> None:
+    result = channel.send(reply(complaint))
+    (post,) = fake.seen("/api/v1/statuses", "POST")
+    assert post.body == {"status": "@mehmet_k@fosstodon.org Merhaba, hemen bakıyoruz.",
+                         "visibility": "public", "in_reply_to_id": complaint["id"]}  # fmt: skip
+    assert post.headers["authorization"] == f"Bearer {fake.token}"
+    assert len(post.headers["idempotency-key"]) == 64  # a digest of the outbox key
+    posted = fake.statuses[result.external_id]
+    assert (
+        posted["in_reply_to_id"] == complaint["id"] and posted["mentions"][0]["id"] == MEHMET["id"]
+    )
+
+
+def test_a_repeated_request_returns_the_status_already_posted(
+    channel: MastodonChannel, fake: FakeMastodon, complaint: dict[str, Any]
+) -> None:
+    first = channel.send(reply(complaint))
+    again = channel.send(reply(complaint))
+    assert first.external_id == again.external_id
+    assert len([s for s in fake.statuses.values() if s["account"]["id"] == BRAND["id"]]) == 1
+    other = channel.send(reply(complaint, idempotency_key="reply:1:def"))
+    assert other.external_id != first.external_id
+
+
+def test_direct_reply_is_a_direct_status_to_the_customer_only(
+    channel: MastodonChannel, fake: FakeMastodon, complaint: dict[str, Any]
+) -> None:
+    channel.send(reply(complaint, "Fatura numaranızı yazar mısınız?", public=False))
+    (post,) = fake.seen("/api/v1/statuses", "POST")
+    assert post.body["visibility"] == "direct"
+    assert post.body["status"].startswith("@mehmet_k@fosstodon.org ")
+    # without the status answered, the account id finds the handle
+    channel.send(reply(complaint, "ok", public=False, in_reply_to=None, idempotency_key="k2"))
+    assert fake.seen(f"/api/v1/accounts/{MEHMET['id']}")
+    assert fake.seen("/api/v1/statuses", "POST")[-1].body["status"] == "@mehmet_k@fosstodon.org ok"
+    with pytest.raises(PermanentSendError, match="needs the customer's account"):
+        channel.send(reply(complaint, "x", public=False, in_reply_to=None, to=None))
+
+
+def test_a_text_that_names_the_customer_is_not_prefixed_again(
+    channel: MastodonChannel, fake: FakeMastodon, complaint: dict[str, Any]
+) -> None:
+    channel.send(reply(complaint, "Merhaba @mehmet_k@fosstodon.org, çözüldü."))
+    assert fake.seen("/api/v1/statuses", "POST")[0].body["status"] == (
+        "Merhaba @mehmet_k@fosstodon.org, çözüldü."
+    )
+
+
+def test_failures_are_classified(
+    channel: MastodonChannel, fake: FakeMastodon, complaint: dict[str, Any],
+    mastodon_settings: dict[str, Any],
+) -> None:  # fmt: skip
+    reset = time.time() + 600
+    fake.fail(
+        "/api/v1/statuses", 429, TOO_MANY, headers={"x-ratelimit-reset": iso(reset)}, method="POST"
+    )
+    with pytest.raises(TransientSendError) as err:
+        channel.send(reply(complaint))
+    assert err.value.retry_after is not None and 590 < err.value.retry_after <= 602
+    fake.fail("/api/v1/statuses", 503, {"error": "Service Unavailable"}, method="POST")
+    with pytest.raises(TransientSendError, match="503"):
+        channel.send(reply(complaint))
+    fake.fail("/api/v1/statuses", 422, BLANK, method="POST")
+    with pytest.raises(PermanentSendError, match="Text can't be blank"):
+        channel.send(reply(complaint))
+    with pytest.raises(PermanentSendError, match="404 \\(Record not found\\)"):
+        channel.send(reply(complaint, in_reply_to="1234"))  # deleted meanwhile
+    bad = MastodonChannel({**mastodon_settings, "access_token": "leaked-if-shown"})
+    with pytest.raises(PermanentSendError) as perm:
+        bad.send(reply(complaint))
+    assert "401" in str(perm.value) and "leaked-if-shown" not in str(perm.value)
+    assert "leaked-if-shown" not in repr(bad.settings)
+    down = MastodonChannel(
+        {**mastodon_settings, "instance_url": "http://127.0.0.1:9", "timeout": 2}
+    )
+    with pytest.raises(TransientSendError, match="cannot reach"):
+        down.send(reply(complaint))
+    # three were refused by the instance; the others never reached it
+    assert len(fake.seen("/api/v1/statuses", "POST")) == 3
+    assert [s for s in fake.statuses.values() if s["account"]["id"] == BRAND["id"]] == []
+
+
+def test_a_reply_over_the_instance_limit_is_refused_before_posting(
+    channel: MastodonChannel, fake: FakeMastodon, complaint: dict[str, Any]
+) -> None:
+    with pytest.raises(PermanentSendError, match="instance allows 500"):
+        channel.send(reply(complaint, "ç" * 491))  # 491 + '@mehmet_k ' counts 501
+    assert fake.seen("/api/v1/statuses", "POST") == []
+    assert status_length("bkz https://example.com/" + "x" * 300) == 4 + 23
+    assert status_length("@ayse@example.social selam") == len("@ayse selam")
+
+
+def test_reply_through_the_outbox_moves_the_case(
+    cli: Any, app: Scrm, fake: FakeMastodon, complaint: dict[str, Any]
+) -> None:
+    cli("mastodon", "poll", "--once")
+    (stored,) = [i for i in app.interactions(limit=100) if i.external_id == complaint["id"]]
+    assert stored.case_id is not None
+    cli("reply", str(stored.case_id), "--template", "acknowledge")
+    assert cli("outbox", "deliver").stdout.startswith("sent 1,")
+    (post,) = fake.seen("/api/v1/statuses", "POST")
+    assert post.body["in_reply_to_id"] == complaint["id"] and post.body["visibility"] == "public"
+    assert post.body["status"].startswith("@mehmet_k@fosstodon.org ")
+    case = app.case(stored.case_id)
+    assert case.status == "acknowledged" and case.first_response_at is not None
+    # the next poll sees the reply among the brand's statuses: stored once, on the same case
+    report = cli("mastodon", "poll", "--once").stdout
+    assert report
+    ours = [i for i in app.interactions(limit=100) if i.direction == "outbound"]
+    assert len(ours) == 1 and ours[0].case_id == stored.case_id
+
+
+def test_a_private_reply_through_the_outbox_is_direct(
+    cli: Any, app: Scrm, fake: FakeMastodon
+) -> None:
+    dm = fake.add_status(status(snowflake(2), AYSE, MENTION.format("hattım kapandı, yardım"),
+                                created_at=at(2), mentions=[BRAND], visibility="direct"))  # fmt: skip
+    cli("mastodon", "poll", "--once")
+    (stored,) = [i for i in app.interactions(limit=100) if i.external_id == dm["id"]]
+    assert stored.public is False and stored.case_id is not None
+    cli("reply", str(stored.case_id), "--text", "Numaranızı yazar mısınız?")
+    assert cli("outbox", "deliver").stdout.startswith("sent 1,")
+    (post,) = fake.seen("/api/v1/statuses", "POST")
+    assert post.body == {"status": "@aysylmz Numaranızı yazar mısınız?", "visibility": "direct",
+                         "in_reply_to_id": dm["id"]}  # fmt: skip
+    assert fake.seen("/api/v1/statuses/")[0].path == f"/api/v1/statuses/{dm['id']}"
+
+
+def test_unknown_token_on_delivery_fails_the_reply_with_a_reason(
+    cli: Any, app: Scrm, fake: FakeMastodon, complaint: dict[str, Any]
+) -> None:
+    cli("mastodon", "poll", "--once")
+    (stored,) = [i for i in app.interactions(limit=100) if i.external_id == complaint["id"]]
+    cli("reply", str(stored.case_id), "--text", "Bakıyoruz")
+    fake.fail("/api/v1/statuses", 401, INVALID_TOKEN)  # the lookup of the status answered
+    result = cli("outbox", "deliver", expect=6)
+    assert "401" in result.stdout + result.stderr
+    assert fake.seen("/api/v1/statuses", "POST") == []
