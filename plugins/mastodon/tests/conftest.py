@@ -11,14 +11,12 @@ import pytest
 
 from scrm.core.config import Config
 
-sys.path.insert(0, str(Path(__file__).parent))  # tests use fake_mastodon; importlib mode
+# Tests import fake_mastodon and mastodon_data (importlib mode). Appended, not inserted first:
+# another plugin's tests may import their own ``conftest`` by name in the same run.
+sys.path.append(str(Path(__file__).parent))
 
-from fake_mastodon import FakeMastodon, account
-
-TOKEN = "fake-mastodon-user-token-0001"
-BRAND = account("109348223114372104", "acmedestek", followers=18453, display_name="Acme Destek")
-AYSE = account("109351037752364722", "aysylmz", followers=312, display_name="Ayşe Yılmaz")
-MEHMET = account("110203117702116005", "mehmet_k", domain="fosstodon.org", followers=48)
+from fake_mastodon import FakeMastodon
+from mastodon_data import AYSE, BRAND, MEHMET, TOKEN
 
 
 @pytest.fixture
@@ -51,18 +49,3 @@ def scrm_config(scrm_database_url: str, mastodon_settings: dict[str, Any]) -> Co
 def sleeps() -> list[float]:
     """Seconds the code under test asked to sleep (it never really sleeps)."""
     return []
-
-
-BASE_MS = 1_730_023_200_000  # 2024-10-27T10:00:00Z
-
-
-def snowflake(minute: int, seq: int = 0) -> str:
-    """A Mastodon status id ``minute`` minutes after 10:00 UTC on 2024-10-27."""
-    return str(((BASE_MS + minute * 60_000) << 16) + seq)
-
-
-def at(minute: int) -> str:
-    """The ``created_at`` matching :func:`snowflake`."""
-    from fake_mastodon import iso
-
-    return iso((BASE_MS + minute * 60_000) / 1000)

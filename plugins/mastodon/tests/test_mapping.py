@@ -7,10 +7,10 @@ import time
 from typing import Any
 
 import pytest
-from conftest import AYSE, BRAND, MEHMET, at, snowflake
 from fake_mastodon import status
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from mastodon_data import AYSE, BRAND, MEHMET, at, snowflake
 from scrm_mastodon.content import MAX_HTML_LENGTH, html_to_text
 from scrm_mastodon.mapping import Mapper, split_payload
 

@@ -6,8 +6,8 @@ import time
 from typing import Any, cast
 
 import pytest
-from conftest import AYSE, BRAND, MEHMET, at, snowflake
 from fake_mastodon import INVALID_TOKEN, TOO_MANY, FakeMastodon, iso, status
+from mastodon_data import AYSE, BRAND, MEHMET, at, snowflake
 from scrm_mastodon.channel import MastodonChannel
 from scrm_mastodon.client import AuthError
 from scrm_mastodon.poller import Poller

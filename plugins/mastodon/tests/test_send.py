@@ -6,8 +6,8 @@ import time
 from typing import Any
 
 import pytest
-from conftest import AYSE, BRAND, MEHMET, at, snowflake
 from fake_mastodon import BLANK, INVALID_TOKEN, TOO_MANY, FakeMastodon, iso, status
+from mastodon_data import AYSE, BRAND, MEHMET, at, snowflake
 from scrm_mastodon.channel import MastodonChannel, status_length
 
 from scrm.core.app import Scrm
