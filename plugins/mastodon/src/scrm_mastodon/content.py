@@ -32,6 +32,9 @@ _GAP = re.compile(r"[\s/]*")
 _NAME = re.compile(r"[^\s=/]*")
 _BARE = re.compile(r"[^\s]*")
 _BLANK_LINES = re.compile(r"\n{3,}")
+#: Where a tag may start: '<' and a letter, '/' or '!' ('< b' and '<3' are text, as a browser
+#: reads them).  A fixed-length pattern: each search reads forward once.
+_TAG_START = re.compile(r"<[A-Za-z/!]")
 
 
 def _attrs(tag: str) -> dict[str, str]:
@@ -72,19 +75,16 @@ def html_to_text(content: str) -> str:
     lower = content.lower()
     i, n = 0, len(content)
     while i < n:
-        lt = content.find("<", i)
-        if lt < 0:
+        start = _TAG_START.search(content, i)
+        if start is None:
             out.append(html.unescape(content[i:]))
             break
+        lt = start.start()
         if lt > i:
             out.append(html.unescape(content[i:lt]))
         if content.startswith("<!--", lt):
             end = content.find("-->", lt + 4)
             i = n if end < 0 else end + 3
-            continue
-        if not content[lt + 1 : lt + 2].isalpha() and not content.startswith(("</", "<!"), lt):
-            out.append("<")  # '< b', '<3': text, as a browser reads it
-            i = lt + 1
             continue
         gt = content.find(">", lt + 1)
         if gt < 0:  # a lone '<' to the end: it was text
