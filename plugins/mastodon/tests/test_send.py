@@ -106,6 +106,10 @@ def test_failures_are_classified(
         channel.send(reply(complaint))
     with pytest.raises(PermanentSendError, match="404 \\(Record not found\\)"):
         channel.send(reply(complaint, in_reply_to="1234"))  # deleted meanwhile
+    with pytest.raises(PermanentSendError, match="not a Mastodon status id"):
+        channel.send(reply(complaint, in_reply_to="../accounts/1"))  # never put in a path
+    with pytest.raises(PermanentSendError, match="not a Mastodon account id"):
+        channel.send(reply(complaint, in_reply_to=None, to="1?x=y"))
     bad = MastodonChannel({**mastodon_settings, "access_token": "leaked-if-shown"})
     with pytest.raises(PermanentSendError) as perm:
         bad.send(reply(complaint))

@@ -189,23 +189,11 @@ class MastodonChannel(Channel):
         brands = set(self.settings.brand_ids())
         account: Any = None
         if message.in_reply_to:
-            if not re.match(ID_PATTERN, message.in_reply_to):
-                raise PermanentSendError(f"not a Mastodon status id: {message.in_reply_to!r}")
-            r = client.request(
-                "GET", f"/api/v1/statuses/{message.in_reply_to}",
-                endpoint="GET /api/v1/statuses/:id", wait=False,
-            )  # fmt: skip
-            account = r.body.get("account") if isinstance(r.body, dict) else None
+            account = _lookup(client, "statuses", message.in_reply_to).get("account")
             if isinstance(account, dict) and account.get("id") in brands:
                 account = None  # answering the brand's own status: address message.to
         if account is None and message.to and message.to not in brands:
-            if not re.match(ID_PATTERN, message.to):
-                raise PermanentSendError(f"not a Mastodon account id: {message.to!r}")
-            r = client.request(
-                "GET", f"/api/v1/accounts/{message.to}",
-                endpoint="GET /api/v1/accounts/:id", wait=False,
-            )  # fmt: skip
-            account = r.body
+            account = _lookup(client, "accounts", message.to)
         acct = account.get("acct") if isinstance(account, dict) else None
         if isinstance(acct, str) and re.match(r"^[\w.-]{1,64}(@[\w.-]{1,253})?$", acct):
             return acct
@@ -215,6 +203,21 @@ class MastodonChannel(Channel):
                 "(in_reply_to) or their account id (to)"
             )
         return None
+
+
+def _lookup(client: MastodonClient, kind: Literal["statuses", "accounts"], ident: str) -> Any:
+    """Return the status or account ``ident`` (an empty dict when the answer is no object).
+
+    :raises PermanentSendError: when ``ident`` is not an id.
+    :raises ApiError: as the client raises it (404: deleted or not visible).
+    """
+    if not re.match(ID_PATTERN, ident):
+        what = "status" if kind == "statuses" else "account"
+        raise PermanentSendError(f"not a Mastodon {what} id: {ident!r}")
+    r = client.request(
+        "GET", f"/api/v1/{kind}/{ident}", endpoint=f"GET /api/v1/{kind}/:id", wait=False
+    )
+    return r.body if isinstance(r.body, dict) else {}
 
 
 def _names(text: str, acct: str) -> bool:
