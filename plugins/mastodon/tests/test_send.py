@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -181,3 +182,55 @@ def test_unknown_token_on_delivery_fails_the_reply_with_a_reason(
     result = cli("outbox", "deliver", expect=6)
     assert "401" in result.stdout + result.stderr
     assert fake.seen("/api/v1/statuses", "POST") == []
+
+
+def _claim_and_crash(app: Scrm, now: Any) -> OutboundMessage:
+    """Claim the due reply (committed), as a worker that dies before recording it would."""
+    from scrm.core import outbox
+
+    with app.session() as s:
+        (row,) = outbox.claim(s, now=now)
+        return outbox.to_message(row)
+
+
+def test_an_interrupted_delivery_is_reconciled_from_the_brand_s_statuses(
+    cli: Any, app: Scrm, fake: FakeMastodon, complaint: dict[str, Any]
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from scrm.core import outbox
+
+    cli("mastodon", "poll", "--once")
+    (stored,) = [i for i in app.interactions(limit=100) if i.external_id == complaint["id"]]
+    cli(
+        "reply",
+        str(stored.case_id),
+        "--text",
+        "Merhaba,\n\nhemen bakıyoruz: https://acme.example/durum",
+    )
+    now = datetime.now(UTC)
+    message = _claim_and_crash(app, now)
+    posted = app.channel("mastodon").send(message)  # it went out, then the worker died
+    report = app.workflow.deliver(now=now + outbox.LEASE + timedelta(seconds=1))
+    assert (report.sent, report.reconciled) == (0, 1)
+    assert len(fake.seen("/api/v1/statuses", "POST")) == 1  # not sent again
+    ours = [i for i in app.case(stored.case_id).interactions if i.direction == "outbound"]  # type: ignore[arg-type]
+    assert [i.external_id for i in ours] == [posted.external_id]
+
+
+def test_a_delivery_interrupted_before_posting_waits_for_a_person(
+    cli: Any, app: Scrm, fake: FakeMastodon, complaint: dict[str, Any]
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from scrm.core import outbox
+
+    cli("mastodon", "poll", "--once")
+    (stored,) = [i for i in app.interactions(limit=100) if i.external_id == complaint["id"]]
+    cli("reply", str(stored.case_id), "--text", "Bakıyoruz")
+    now = datetime.now(UTC)
+    _claim_and_crash(app, now)  # died before posting: the brand's statuses do not hold it
+    report = app.workflow.deliver(now=now + outbox.LEASE + timedelta(seconds=1))
+    assert report.failed == 1 and fake.seen("/api/v1/statuses", "POST") == []
+    failed = json.loads(cli("outbox", "list", "--failed", "--json").stdout)
+    assert "cannot tell whether it went out" in failed[0]["last_error"]

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, SecretStr
 from scrm.core.channel import Channel, PermanentSendError, TransientSendError
 from scrm.core.schemas import InboundInteraction, OutboundMessage, SendResult
 from scrm_mastodon.client import ApiError, MastodonClient, RateLimited, ServerError
+from scrm_mastodon.content import MAX_HTML_LENGTH, html_to_text
 from scrm_mastodon.mapping import ID_PATTERN, Mapper, split_payload
 
 __all__ = ["MastodonChannel", "MastodonSettings", "status_length"]
@@ -182,6 +183,40 @@ class MastodonChannel(Channel):
         return SendResult(
             external_id=sid,
             raw={"id": sid, "url": r.body.get("url"), "visibility": r.body.get("visibility")},
+        )
+
+    def reconcile(self, message: OutboundMessage) -> SendResult | None:
+        """Find ``message`` among the brand account's latest statuses, if it went out.
+
+        A status answering the same status with the same text (whitespace aside) is the
+        message.  When none is found the message may still have gone out earlier than the
+        page reaches, so the outbox is told the channel cannot tell (a person checks).
+
+        :raises NotImplementedError: when the message is not found, or there is no
+            ``brand_account_id`` to look under.
+        :raises ApiError: when the instance cannot be asked.
+        """
+        s = self.settings
+        if not s.brand_account_id:
+            raise NotImplementedError("no channels.mastodon.brand_account_id to look under")
+        r = self.client().request(
+            "GET", f"/api/v1/accounts/{s.brand_account_id}/statuses",
+            endpoint="GET /api/v1/accounts/:id/statuses", params={"limit": "40"},
+        )  # fmt: skip
+        wanted = " ".join(message.text.split())
+        for st in r.body if isinstance(r.body, list) else []:
+            if not isinstance(st, dict) or st.get("in_reply_to_id") != message.in_reply_to:
+                continue
+            content = st.get("content")
+            if not isinstance(content, str) or len(content) > MAX_HTML_LENGTH:
+                continue
+            if " ".join(html_to_text(content).split()).endswith(wanted):
+                sid = st.get("id")
+                if isinstance(sid, str) and re.match(ID_PATTERN, sid):
+                    return SendResult(external_id=sid, raw={"id": sid, "reconciled": True})
+        raise NotImplementedError(
+            "no status with this text among the brand account's latest 40: it may have gone "
+            "out earlier; check the account before retrying"
         )
 
     def _customer_acct(self, client: MastodonClient, message: OutboundMessage) -> str | None:
