@@ -111,6 +111,8 @@ class FakeMastodon:
         self.faults: list[Fault] = []
         self.requests: list[Seen] = []
         self.idempotency: dict[str, dict[str, Any]] = {}
+        #: Raw server-sent event streams, one per connection to /api/v1/streaming/user.
+        self.streams: list[bytes] = []
         self.rate_limit = 300
         self.used = 0
         self.window_reset = time.time() + 300
@@ -225,6 +227,9 @@ class FakeMastodon:
             if seg[4] == "context":
                 return 200, {}, self._context(st)
             return 404, {}, NOT_FOUND
+        if method == "GET" and path == "/api/v1/streaming/user":
+            body = self.streams.pop(0) if self.streams else b":)\n"
+            return 200, {"content-type": "text/event-stream", "stream": "1"}, body
         if method == "POST" and path == "/api/v1/statuses":
             return self._post(body or {}, headers.get("idempotency-key"))
         return 404, {}, {"error": "Not Found"}
@@ -318,6 +323,15 @@ class FakeMastodon:
         return 200, {}, st
 
 
+def sse(*events: tuple[str, Any]) -> bytes:
+    """Server-sent events as the streaming API writes them, heartbeats between."""
+    out = b":)\n"
+    for name, payload in events:
+        data = payload if isinstance(payload, str) else json.dumps(payload)
+        out += f"event: {name}\ndata: {data}\n\n:thump\n".encode()
+    return out
+
+
 def _one(q: dict[str, list[str]], key: str) -> str | None:
     values = q.get(key)
     return values[0] if values else None
@@ -340,8 +354,11 @@ def _handler(fake: FakeMastodon) -> type[BaseHTTPRequestHandler]:
             status, extra, out = fake.handle(self.command, self.path, headers, body)
             data = out if isinstance(out, bytes) else json.dumps(out).encode()
             self.send_response(status)
-            self.send_header("content-type", "application/json; charset=utf-8")
-            self.send_header("content-length", str(len(data)))
+            if extra.pop("stream", None):  # an event stream: no length, ends when closed
+                self.close_connection = True
+            else:
+                self.send_header("content-type", "application/json; charset=utf-8")
+                self.send_header("content-length", str(len(data)))
             for k, v in extra.items():
                 self.send_header(k, v)
             self.end_headers()

@@ -101,6 +101,18 @@ class MastodonChannel(Channel):
         backoff: float = Field(
             default=2.0, ge=0, description="First retry delay in seconds; doubles on each retry."
         )
+        streaming_url: str | None = Field(
+            default=None,
+            pattern=r"^https?://[^\s/?#]+$",
+            description="Root URL of the streaming API when it is not the instance's own "
+            "(its /api/v1/instance tells: configuration.urls.streaming).",
+        )
+        stream_read_timeout: float = Field(
+            default=90.0,
+            gt=0,
+            description="Seconds without a byte (Mastodon sends a heartbeat every few seconds) "
+            "after which `scrm mastodon stream` reconnects.",
+        )
         max_rate_limit_wait: float = Field(
             default=300.0,
             ge=0,

@@ -73,6 +73,35 @@ def _show(obj: CliContext, report: PollReport) -> None:
     obj.console.print(table(None, cols, rows))
 
 
+@mastodon.command("stream")
+@click.option(
+    "--max-events", type=click.IntRange(min=1), help="Stop after N events (default: never)."
+)
+@click.pass_obj
+def stream(obj: CliContext, max_events: int | None) -> None:
+    """Listen to the streaming API: store mentions and the brand's statuses as they come.
+
+    A dropped connection is opened again with a growing pause; run `scrm mastodon poll` now
+    and then to read what was said while nobody listened.
+    """
+    from scrm_mastodon.stream import Streamer
+
+    streamer = Streamer(obj.app(), _channel(obj))
+    try:
+        report = streamer.run(max_events)
+    except ApiError as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        obj.err.print("stopped")
+        return
+    finally:
+        streamer.close()
+    obj.console.print(
+        f"{report.events} events: {report.stored} stored, {report.duplicates} already known, "
+        f"{report.rejected} rejected, {report.reconnects} reconnections"
+    )
+
+
 @mastodon.command("thread")
 @click.argument("status_id")
 @click.pass_obj
