@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from fake_mastodon import BLANK, INVALID_TOKEN, TOO_MANY, FakeMastodon, iso, sta
 from mastodon_data import AYSE, BRAND, MEHMET, at, snowflake
 from scrm_mastodon.channel import MastodonChannel, status_length
 
+from scrm.core import outbox
 from scrm.core.app import Scrm
 from scrm.core.channel import PermanentSendError, TransientSendError
 from scrm.core.schemas import OutboundMessage
@@ -175,19 +177,24 @@ def test_a_private_reply_through_the_outbox_is_direct(
 def test_unknown_token_on_delivery_fails_the_reply_with_a_reason(
     cli: Any, app: Scrm, fake: FakeMastodon, complaint: dict[str, Any]
 ) -> None:
-    cli("mastodon", "poll", "--once")
-    (stored,) = [i for i in app.interactions(limit=100) if i.external_id == complaint["id"]]
-    cli("reply", str(stored.case_id), "--text", "Bakıyoruz")
+    queue_reply(cli, app, complaint["id"], "Bakıyoruz")
     fake.fail("/api/v1/statuses", 401, INVALID_TOKEN)  # the lookup of the status answered
     result = cli("outbox", "deliver", expect=6)
     assert "401" in result.stdout + result.stderr
     assert fake.seen("/api/v1/statuses", "POST") == []
 
 
+def queue_reply(cli: Any, app: Scrm, status_id: str, text: str) -> Any:
+    """Poll, then queue ``text`` on the case of ``status_id``; return its stored interaction."""
+    cli("mastodon", "poll", "--once")
+    (stored,) = [i for i in app.interactions(limit=100) if i.external_id == status_id]
+    assert stored.case_id is not None
+    cli("reply", str(stored.case_id), "--text", text)
+    return stored
+
+
 def _claim_and_crash(app: Scrm, now: Any) -> OutboundMessage:
     """Claim the due reply (committed), as a worker that dies before recording it would."""
-    from scrm.core import outbox
-
     with app.session() as s:
         (row,) = outbox.claim(s, now=now)
         return outbox.to_message(row)
@@ -196,18 +203,8 @@ def _claim_and_crash(app: Scrm, now: Any) -> OutboundMessage:
 def test_an_interrupted_delivery_is_reconciled_from_the_brand_s_statuses(
     cli: Any, app: Scrm, fake: FakeMastodon, complaint: dict[str, Any]
 ) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from scrm.core import outbox
-
-    cli("mastodon", "poll", "--once")
-    (stored,) = [i for i in app.interactions(limit=100) if i.external_id == complaint["id"]]
-    cli(
-        "reply",
-        str(stored.case_id),
-        "--text",
-        "Merhaba,\n\nhemen bakıyoruz: https://acme.example/durum",
-    )
+    text = "Merhaba,\n\nhemen bakıyoruz: https://acme.example/durum"
+    stored = queue_reply(cli, app, complaint["id"], text)
     now = datetime.now(UTC)
     message = _claim_and_crash(app, now)
     posted = app.channel("mastodon").send(message)  # it went out, then the worker died
@@ -221,13 +218,7 @@ def test_an_interrupted_delivery_is_reconciled_from_the_brand_s_statuses(
 def test_a_delivery_interrupted_before_posting_waits_for_a_person(
     cli: Any, app: Scrm, fake: FakeMastodon, complaint: dict[str, Any]
 ) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from scrm.core import outbox
-
-    cli("mastodon", "poll", "--once")
-    (stored,) = [i for i in app.interactions(limit=100) if i.external_id == complaint["id"]]
-    cli("reply", str(stored.case_id), "--text", "Bakıyoruz")
+    queue_reply(cli, app, complaint["id"], "Bakıyoruz")
     now = datetime.now(UTC)
     _claim_and_crash(app, now)  # died before posting: the brand's statuses do not hold it
     report = app.workflow.deliver(now=now + outbox.LEASE + timedelta(seconds=1))
