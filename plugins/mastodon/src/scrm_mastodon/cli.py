@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime
 
 import click
+from rich.markup import escape
 
 from scrm.cli.context import CliContext, table
 from scrm_mastodon.channel import MastodonChannel
@@ -141,7 +142,8 @@ def check(obj: CliContext) -> None:
     finally:
         client.close()
     me = r.body if isinstance(r.body, dict) else {}
-    acct, aid = str(me.get("acct"))[:100], str(me.get("id"))[:64]
+    # What the server sent is printed as text, never as rich markup.
+    acct, aid = escape(str(me.get("acct"))[:100]), escape(str(me.get("id"))[:64])
     obj.console.print(f"token OK: @{acct} (id {aid}) on {s.instance_url}")
     if not s.brand_account_id:
         obj.console.print(
