@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
-PLUGINS = plugins/twitter plugins/facebook plugins/email
+PLUGINS = plugins/twitter plugins/facebook plugins/email plugins/mastodon
 # What running needs (`make demo`), and on top of it the test tools (`make test`).
 RUN_STAMP = $(VENV)/.installed-run
 STAMP     = $(VENV)/.installed

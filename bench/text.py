@@ -3,7 +3,7 @@
     .venv/bin/python bench/text.py [--n 100000] [--runs 3]
 
 For each path (tokenize, URL finding, classification, promise detection, e-mail parsing, the
-Facebook and Twitter mappings) and each adversarial input of ``--n`` characters ("a." and
+Facebook, Twitter and Mastodon mappings) and each adversarial input of ``--n`` characters ("a." and
 "a@" repeated, runs of blanks, newlines and quote markers, one long word, hyphenated words,
 Turkish letters), prints the CPU time of this thread (best of ``--runs``) and its ratio to
 the same path on ``--n`` characters of the bundled sample's real messages.  A ratio near 1
@@ -24,6 +24,7 @@ from typing import Any
 
 from scrm_email.parse import parse_message
 from scrm_facebook.webhook import FeedMapper
+from scrm_mastodon.mapping import Mapper as MastodonMapper
 from scrm_twitter.mapping import Mapper
 
 from scrm.core.promises import detect_promise
@@ -41,6 +42,20 @@ HOSTILE = {
     "one long word": "a",
     "a-a-a": "a-",
     "Turkish letters": "Şikayetçiyim ığüöİ ",
+}
+#: Hostile HTML for the Mastodon mapping, which reads a status's content as HTML: lone and
+#: unclosed tags, comments, quotes, anchors and entities repeated.
+HOSTILE_HTML = {
+    "< repeated": "<",
+    "<a repeated": "<a",
+    "one unclosed tag": "<a x",
+    "unclosed quote": '<a href="',
+    "attribute names": "<a b c=d ",
+    "comments": "<!--",
+    "paragraphs": "<p>",
+    "anchors": '<a href="https://x.example">x',
+    "entities": "&amp;&#x131;&",
+    "script": "<script>",
 }
 
 
@@ -79,9 +94,17 @@ def tweet_page(text: str) -> dict[str, Any]:
     }
 
 
+def mastodon_status(text: str) -> dict[str, Any]:
+    """A Mastodon status whose HTML content is ``text``."""
+    account = {"id": "7", "acct": "ali", "username": "ali", "display_name": "Ali"}
+    return {"id": "5", "created_at": "2024-10-21T09:30:06.000Z", "content": text,
+            "visibility": "public", "account": account}  # fmt: skip
+
+
 def paths() -> dict[str, tuple[Callable[[str], Any], Callable[[Any], object]]]:
     """Return each path as (build its input from a text, run it)."""
     classifier, fb, tw = RuleClassifier(), FeedMapper(page_id="1"), Mapper({"9"})
+    md = MastodonMapper({"9"})
     return {
         "tokenize": (str, tokenize),
         "find_urls": (str, find_urls),
@@ -90,6 +113,7 @@ def paths() -> dict[str, tuple[Callable[[str], Any], Callable[[Any], object]]]:
         "e-mail parse": (email_bytes, parse_message),
         "Facebook mapping": (messenger_and_comment, lambda p: list(fb.parse(p))),
         "Twitter mapping": (tweet_page, lambda p: list(tw.parse(p))),
+        "Mastodon mapping": (mastodon_status, lambda p: list(md.parse(p))),
     }
 
 
@@ -124,6 +148,12 @@ def main() -> None:
             f"{times[worst] / base:>8.1f}   {ratios}"
         )
     print("all ratios, in order:", ", ".join(HOSTILE))
+    build, run = paths()["Mastodon mapping"]
+    base = cpu(run, build(baseline), args.runs)
+    print(f"Mastodon mapping on hostile HTML (prose: {base * 1000:.2f} ms)")
+    for label, unit in HOSTILE_HTML.items():
+        t = cpu(run, build((unit * (args.n // len(unit) + 1))[: args.n]), args.runs)
+        print(f"  {label:<18}{t * 1000:>9.2f} ms{t / base:>8.1f}")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("scrm", "scrm_email", "scrm_facebook", "scrm_twitter")
+PACKAGES = ("scrm", "scrm_email", "scrm_facebook", "scrm_mastodon", "scrm_twitter")
 #: CPU seconds regexploit may spend on one pattern.
 BUDGET = 2.0
 _SLOW = "regexploit needs over 2 s (20 s for _DUE_EN) on its optional blanks; linear in tests/test_redos.py"

@@ -8,7 +8,8 @@ hung ingest.  Three kinds of evidence that this cannot come back:
 - every compiled pattern of scrm and the channel plugins, run over adversarial strings, costs
   about four times as much on 4n characters as on n, not sixteen times;
 - every text path (tokenize, URL finding, classification, promise detection, e-mail parsing,
-  the Facebook and Twitter mappings) does the same at the largest text an interaction holds.
+  the Facebook, Twitter and Mastodon mappings) does the same at the largest text an
+  interaction holds, and the Mastodon mapping does on hostile HTML too.
   The paths and their hostile inputs are those of ``bench/text.py``, which prints the figures.
 
 Times are CPU time of this thread (not wall time, which other processes disturb), and only
@@ -260,6 +261,16 @@ def test_every_text_path_costs_linear_time_up_to_the_maximum_length(path: str) -
         for unit, text in ADVERSARIAL.items()
     }
     assert max(worst.values()) < MAX_RATIO, (path, worst)
+
+
+def test_mastodon_content_costs_linear_time_on_hostile_html() -> None:
+    build, run = PATHS["Mastodon mapping"]
+    n = MAX_TEXT_LENGTH // 4
+    worst = {
+        unit: _ratio(run, lambda size, t=text: build(_run(t)(size)), n, repeat=1)
+        for unit, text in _BENCH.HOSTILE_HTML.items()
+    }
+    assert max(worst.values()) < MAX_RATIO, worst
 
 
 def test_the_paths_accept_the_maximum_and_see_no_more() -> None:

@@ -1,0 +1,167 @@
+"""``scrm mastodon``: poll an instance once or continuously, check the token, read a thread."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import click
+from rich.markup import escape
+
+from scrm.cli.context import CliContext, table
+from scrm_mastodon.channel import MastodonChannel
+from scrm_mastodon.client import ApiError, MastodonClient
+from scrm_mastodon.mapping import ID_PATTERN
+from scrm_mastodon.poller import Poller, PollReport
+
+__all__ = ["mastodon"]
+
+
+def _channel(obj: CliContext) -> MastodonChannel:
+    channel = obj.app().channel("mastodon")
+    if not isinstance(channel, MastodonChannel):  # another plugin took the name
+        raise click.ClickException(f"channel 'mastodon' is provided by {type(channel).__name__}")
+    s = channel.settings
+    if not s.instance_url or s.access_token is None:
+        raise click.ClickException(
+            "set channels.mastodon.instance_url and access_token (a user token of the brand "
+            "account, scopes read and write:statuses)"
+        )
+    return channel
+
+
+@click.group("mastodon")
+def mastodon() -> None:
+    """Listen on Mastodon: mentions, the brand's own statuses and searches."""
+
+
+@mastodon.command("poll")
+@click.option("--once", "mode", flag_value="once", default=True, help="Run one cycle (default).")
+@click.option("--watch", "mode", flag_value="watch", help="Poll until interrupted.")
+@click.option("--cycles", type=click.IntRange(min=1), help="With --watch: stop after N cycles.")
+@click.pass_obj
+def poll(obj: CliContext, mode: str, cycles: int | None) -> None:
+    """Fetch new mentions, own statuses and search results and ingest them.
+
+    Cursors are kept in the database, so a restart continues where the last run stopped.
+    """
+    poller = Poller(obj.app(), _channel(obj))
+    if not poller.streams():
+        raise click.ClickException(
+            "nothing to poll: set channels.mastodon.poll_mentions, brand_account_id or "
+            "search_queries"
+        )
+    try:
+        if mode == "once":
+            _show(obj, poller.poll_once())
+        else:
+            poller.watch(cycles, lambda report: _show(obj, report))
+    except ApiError as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        obj.err.print("stopped")
+    finally:
+        poller.client.close()
+
+
+def _show(obj: CliContext, report: PollReport) -> None:
+    rows = [
+        (s.label, s.pages, s.stored, s.duplicates, s.updated, s.rejected, s.threads,
+         s.stopped or "")
+        for s in report.streams
+    ]  # fmt: skip
+    cols = ("stream", "pages", "stored", "duplicates", "updated", "rejected", "threads", "stopped")
+    obj.console.print(table(None, cols, rows))
+
+
+@mastodon.command("stream")
+@click.option(
+    "--max-events", type=click.IntRange(min=1), help="Stop after N events (default: never)."
+)
+@click.pass_obj
+def stream(obj: CliContext, max_events: int | None) -> None:
+    """Listen to the streaming API: store mentions and the brand's statuses as they come.
+
+    A dropped connection is opened again with a growing pause; run `scrm mastodon poll` now
+    and then to read what was said while nobody listened.
+    """
+    from scrm_mastodon.stream import Streamer
+
+    streamer = Streamer(obj.app(), _channel(obj))
+    try:
+        report = streamer.run(max_events)
+    except ApiError as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        obj.err.print("stopped")
+        return
+    finally:
+        streamer.close()
+    obj.console.print(
+        f"{report.events} events: {report.stored} stored, {report.duplicates} already known, "
+        f"{report.rejected} rejected, {report.reconnects} reconnections"
+    )
+
+
+@mastodon.command("thread")
+@click.argument("status_id")
+@click.pass_obj
+def thread(obj: CliContext, status_id: str) -> None:
+    """Store the thread of STATUS_ID: the statuses it answers and the brand's replies below it."""
+    import re
+
+    if not re.match(ID_PATTERN, status_id):
+        raise click.BadParameter(f"not a status id: {status_id!r}", param_hint="STATUS_ID")
+    poller = Poller(obj.app(), _channel(obj))
+    try:
+        report = poller.thread(status_id)
+    except ApiError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        poller.client.close()
+    obj.console.print(
+        f"thread of {status_id}: {report.stored} stored, {report.duplicates} already known, "
+        f"{report.rejected} rejected"
+    )
+
+
+@mastodon.command("check")
+@click.pass_obj
+def check(obj: CliContext) -> None:
+    """Verify the token (GET /api/v1/accounts/verify_credentials) and show the rate limit."""
+    channel = _channel(obj)
+    s = channel.settings
+    client = MastodonClient(channel)
+    try:
+        r = client.request(
+            "GET", "/api/v1/accounts/verify_credentials",
+            endpoint="GET /api/v1/accounts/verify_credentials",
+        )  # fmt: skip
+    except ApiError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        client.close()
+    me = r.body if isinstance(r.body, dict) else {}
+    # What the server sent is printed as text, never as rich markup.
+    acct, aid = escape(str(me.get("acct"))[:100]), escape(str(me.get("id"))[:64])
+    obj.console.print(f"token OK: @{acct} (id {aid}) on {s.instance_url}")
+    if not s.brand_account_id:
+        obj.console.print(
+            f"set channels.mastodon.brand_account_id = {aid!r} to record its statuses"
+        )
+    elif s.brand_account_id != aid:
+        obj.console.print(
+            f"warning: brand_account_id is {s.brand_account_id}, but the token belongs to {aid}: "
+            "replies would be posted from another account"
+        )
+    rate = client.rate
+    if rate is not None:
+        rows = [(rate.limit, rate.remaining, _when(rate.reset))]
+        obj.console.print(table("rate limit", ("limit", "remaining", "resets"), rows))
+
+
+def _when(reset: float | None) -> str:
+    if not reset:
+        return ""
+    left = max(0, int(reset - time.time()))
+    return f"{datetime.fromtimestamp(reset, UTC):%H:%M:%S} UTC (in {left} s)"
