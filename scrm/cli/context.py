@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Sequence
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from scrm.core.app import Scrm, open_app
 from scrm.core.config import DEFAULT_CONFIG_FILE, Config, ConfigError, load_config
 from scrm.core.models import Department
 from scrm.core.plugins import PluginManager, check_plugin_config
+from scrm.core.timefmt import format_time, get_zone, localize_text, zone_label
 
 __all__ = [
     "CliContext",
@@ -90,6 +92,30 @@ class CliContext:
         elif self.database_url and self._config.database_url != self.database_url:
             self._config = self._config.model_copy(update={"database_url": self.database_url})
         return self._config
+
+    @property
+    def zone(self) -> tzinfo:
+        """The zone times are shown in: the ``timezone`` setting."""
+        return get_zone(self.config.timezone)
+
+    def time(self, value: Any, *, offset: bool = False) -> str:
+        """``value`` for a person: ``YYYY-MM-DD HH:MM`` in :attr:`zone` ("" for None).
+
+        :param value: a datetime or None (values of plain dicts are typed ``Any``).
+        :param offset: append the offset (``+03:00``), for a time not in a labelled table.
+        """
+        if value is not None and not isinstance(value, datetime):
+            raise TypeError(f"not a datetime: {value!r}")
+        return format_time(value, self.zone, offset=offset)
+
+    def local_text(self, text: str) -> str:
+        """``text`` with the ISO 8601 instants in it shown as :meth:`time` shows them."""
+        return localize_text(text, self.zone)
+
+    @property
+    def times_caption(self) -> str:
+        """The label of a table's times: ``times in Europe/Istanbul (UTC+03:00)``."""
+        return f"times in {zone_label(self.zone)}"
 
     def check_config(self) -> None:
         """Raise :class:`ConfigError` unless the configuration and every plugin section are valid."""
@@ -187,14 +213,17 @@ def emit(obj: Any) -> None:
     click.echo(json.dumps(_jsonable(obj), ensure_ascii=False, indent=None, default=str))
 
 
-def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
-    t = Table(title=title, show_lines=False, header_style="bold")
+def table(
+    title: str | None,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    caption: str | None = None,
+) -> Table:
+    """A plain table; ``caption`` (below it) says what its times are in, when it has any."""
+    t = Table(title=title, caption=caption, show_lines=False, header_style="bold")
     for c in columns:
         t.add_column(c, overflow="fold")
     for r in rows:
         t.add_row(*("" if v is None else str(v) for v in r))
     return t
-
-
-def short_time(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value is not None else ""

@@ -31,8 +31,10 @@ from scrm.core.models import (
     Reject,
 )
 from scrm.core.outbox import UNDELIVERED
+from scrm.core.schemas import Priority
 
 __all__ = [
+    "CASE_SORTS",
     "CaseDetail",
     "CaseOut",
     "CustomerOut",
@@ -51,6 +53,10 @@ __all__ = [
     "list_interactions",
     "list_rejects",
 ]
+
+
+#: The orders ``list_cases`` knows; ``deadline`` is the board's default.
+CASE_SORTS = ("deadline", "priority", "opened", "id")
 
 
 class NotFound(LookupError):
@@ -353,11 +359,18 @@ def list_cases(
     after: int | None = None,
     now: datetime | None = None,
     departments: Sequence[str] | None = None,
+    sort: str = "id",
 ) -> list[CaseOut]:
     """List cases; ``status="open"`` means every status that still needs work.
 
     ``departments`` (an agent's scope) keeps the cases of those departments only.
+    ``sort`` is one of :data:`CASE_SORTS`: ``deadline`` (the next deadline first, so cases
+    past one come first, most overdue first; cases without one last), ``priority`` (urgent
+    first, then by deadline), ``opened`` (newest first) or ``id``.  ``breaching`` always
+    sorts by deadline.
     """
+    if sort not in CASE_SORTS:
+        raise ValueError(f"unknown sort {sort!r}; sorts: {', '.join(CASE_SORTS)}")
     now = now or utcnow()
     q = sa.select(Case).options(
         selectinload(Case.department), selectinload(Case.assignee), selectinload(Case.customer)
@@ -390,12 +403,26 @@ def list_cases(
         )
         q = q.where(open_literal, Case.next_due <= now).order_by(Case.next_due, Case.id)
     else:
-        q = q.order_by(Case.id)
+        q = q.order_by(*_case_order(sort))
     if after is not None:
         q = q.where(Case.id > after)
     cases = list(session.scalars(q.limit(limit)))
     replies = _undelivered(session, [c.id for c in cases])
     return [_case_out(c, now, **replies.get(c.id, {})) for c in cases]
+
+
+def _case_order(sort: str) -> list[Any]:
+    """ORDER BY of a case sort; ``IS NULL`` first puts cases without a deadline last on
+    both databases (SQLite sorts NULL first, PostgreSQL last)."""
+    by_deadline = [Case.next_due.is_(None), Case.next_due]
+    if sort == "deadline":
+        return [*by_deadline, Case.id]
+    if sort == "priority":
+        rank = sa.case({p.value: -p.rank for p in Priority}, value=Case.priority, else_=0)
+        return [rank, *by_deadline, Case.id]
+    if sort == "opened":
+        return [Case.opened_at.desc(), Case.id.desc()]
+    return [Case.id]
 
 
 def _undelivered(session: Session, case_ids: list[int]) -> dict[int, dict[str, Any]]:
