@@ -108,8 +108,9 @@ def list_(
         obj.console.print(legend, highlight=False)
     order = "deadline" if breaching else (sort or ("id" if after is not None else "deadline"))
     obj.console.print(
-        f"{len(items)} cases by {order}; due relative to now"
-        + (f"; {obj.times_caption}" if wide else ""),
+        f"sorted by {order}; due relative to now"
+        + (f"; {obj.times_caption}" if wide else "")
+        + f"; {len(items)} cases",
         highlight=False,
         style="dim",
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
-from datetime import datetime, tzinfo
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +22,14 @@ from scrm.core.config import DEFAULT_CONFIG_FILE, Config, ConfigError, load_conf
 from scrm.core.models import Department
 from scrm.core.plugins import PluginManager, check_plugin_config
 from scrm.core.timefmt import format_time, get_zone, localize_text, zone_label
+from scrm.core.timeshift import Placement
 
 __all__ = [
     "CliContext",
     "ScrmGroup",
     "department_codes",
     "emit",
+    "placement_options",
     "require_known",
     "table",
 ]
@@ -112,6 +114,30 @@ class CliContext:
         """``text`` with the ISO 8601 instants in it shown as :meth:`time` shows them."""
         return localize_text(text, self.zone)
 
+    def placement(self, as_of: str | None, newest: str | None) -> Placement | None:
+        """The ``--as-of``/``--newest`` options of an ingest command (None without --as-of)."""
+        if as_of is None:
+            if newest is not None:
+                raise click.UsageError("--newest needs --as-of")
+            return None
+        return Placement(
+            as_of=self._instant(as_of, "--as-of"),
+            newest=self._instant(newest, "--newest") if newest is not None else None,
+        )
+
+    def _instant(self, text: str, option: str) -> datetime:
+        """``now``, or an ISO 8601 date or time; without an offset, in :attr:`zone`."""
+        if text.strip().lower() == "now":
+            return datetime.now(UTC)
+        try:
+            when = datetime.fromisoformat(text.strip())
+        except ValueError:
+            raise click.BadParameter(
+                f"{text!r} is not 'now' or an ISO 8601 date or time (2024-10-27T18:00:00+03:00)",
+                param_hint=f"'{option}'",
+            ) from None
+        return when if when.tzinfo else when.replace(tzinfo=self.zone)
+
     @property
     def times_caption(self) -> str:
         """The label of a table's times: ``times in Europe/Istanbul (UTC+03:00)``."""
@@ -179,6 +205,23 @@ def _refuse_missing_sqlite(url: str, where: str) -> None:
             f"database_url in {where}",
             ExitCode.DATABASE,
         )
+
+
+def placement_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--as-of`` and ``--newest`` (read them with :meth:`CliContext.placement`)."""
+    command = click.option(
+        "--newest",
+        metavar="WHEN",
+        help="With --as-of: the instant of the input that moves to --as-of instead of its "
+        "newest message; give several inputs of one data set the same, to move them together.",
+    )(command)
+    return click.option(
+        "--as-of",
+        metavar="WHEN",
+        help="Move every time of the input by one amount so that its newest message is at WHEN "
+        "('now', or an ISO 8601 date or time; without an offset, in the configured time zone). "
+        "For sample and recorded data.",
+    )(command)
 
 
 def require_known(value: str | None, option: str, what: str, known: Iterable[str]) -> None:

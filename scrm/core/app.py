@@ -31,6 +31,7 @@ from scrm.core.plugins import Hooks, PluginManager, check_plugin_config, get_plu
 from scrm.core.schemas import InboundInteraction
 from scrm.core.sources import describe_validation_error, dump, read_jsonl, records_from_payload
 from scrm.core.state import get_state, set_state
+from scrm.core.timeshift import Placement, place
 from scrm.core.workflow import Workflow
 
 __all__ = ["SchemaError", "Scrm", "UnknownChannel", "open_app"]
@@ -151,11 +152,24 @@ class Scrm:
             playbooks=lambda: self.workflow.playbooks,
         )
 
-    def ingest_records(self, records: Iterable[Record]) -> IngestReport:
+    def ingest_records(
+        self, records: Iterable[Record], *, placement: Placement | None = None
+    ) -> IngestReport:
+        """Run parsed records through the pipeline; every ingest path ends here.
+
+        :param placement: move the input in time first (``--as-of``, see
+            :mod:`scrm.core.timeshift`); None keeps every instant as received.
+        """
+        if placement is not None:
+            records = place(records, placement)
         return self.pipeline().run(records)
 
     def ingest(
-        self, interactions: Iterable[InboundInteraction | Mapping[str, Any]], *, source: str = "api"
+        self,
+        interactions: Iterable[InboundInteraction | Mapping[str, Any]],
+        *,
+        source: str = "api",
+        placement: Placement | None = None,
     ) -> IngestReport:
         """Ingest interactions in the interchange format (models or plain dicts)."""
 
@@ -168,10 +182,15 @@ class Scrm:
                         dict(item), Origin(source, n, dump(item)), "interactions", None
                     )
 
-        return self.ingest_records(records())
+        return self.ingest_records(records(), placement=placement)
 
     def ingest_native(
-        self, channel: str, payloads: Iterable[Any], *, source: str = "api"
+        self,
+        channel: str,
+        payloads: Iterable[Any],
+        *,
+        source: str = "api",
+        placement: Placement | None = None,
     ) -> IngestReport:
         """Ingest native payloads of ``channel`` (what the platform sent)."""
         ch = self.channel(channel)
@@ -182,7 +201,7 @@ class Scrm:
                     payload, Origin(source, n, dump(payload), "native", channel), "native", ch
                 )
 
-        return self.ingest_records(records())
+        return self.ingest_records(records(), placement=placement)
 
     def ingest_lines(
         self,
@@ -191,6 +210,7 @@ class Scrm:
         source: str,
         fmt: str = "native",
         channel: str | None = None,
+        placement: Placement | None = None,
     ) -> IngestReport:
         """Ingest JSON lines (a file or stream) of native payloads or interchange objects."""
         ch = self.channel(channel) if fmt == "native" and channel else None
@@ -199,7 +219,8 @@ class Scrm:
                 "native input needs --channel; use --format interactions for the interchange format"
             )
         return self.ingest_records(
-            read_jsonl(lines, source=source, fmt=fmt, channel=ch, channel_name=channel)
+            read_jsonl(lines, source=source, fmt=fmt, channel=ch, channel_name=channel),
+            placement=placement,
         )
 
     def replay_rejects(self, ids: Iterable[int] | None = None) -> IngestReport:

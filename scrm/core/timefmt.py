@@ -16,9 +16,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = ["format_time", "get_zone", "localize_text", "zone_label"]
 
-#: An ISO 8601 instant with an offset, as ``datetime.isoformat()`` writes it (and ``Z``).
+#: An instant with an offset: ISO 8601 as ``datetime.isoformat()`` writes it, ``Z``, or the
+#: ``2024-10-21 09:00 UTC`` of older notes.
 _ISO_INSTANT = re.compile(
-    r"\b(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(?::\d{2}(?:\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})"
+    r"\b(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(?::\d{2}(?:\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}| UTC\b)"
 )
 
 
@@ -73,7 +74,7 @@ def localize_text(text: str, zone: tzinfo) -> str:
     """Rewrite every ISO 8601 instant with an offset in ``text`` as :func:`format_time` does."""
 
     def local(m: re.Match[str]) -> str:
-        offset = "+00:00" if m[3] == "Z" else m[3]
+        offset = "+00:00" if m[3] in ("Z", " UTC") else m[3]
         try:
             when = datetime.fromisoformat(f"{m[1]}T{m[2]}{offset}")
         except ValueError:
