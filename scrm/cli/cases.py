@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import click
 from rich.console import Console
@@ -14,6 +14,9 @@ from scrm.core.queries import CASE_SORTS, CaseDetail
 from scrm.core.schemas import CaseStatus
 
 __all__ = ["register"]
+
+#: The board counts the open cases whose next deadline comes within this.
+DUE_SOON = timedelta(hours=4)
 
 
 @click.group("cases")
@@ -76,18 +79,15 @@ def list_(
     require_known(department, "--department", "department", department_codes(app))
     require_known(channel, "--channel", "channel", app.hooks.channels)
     now = datetime.now(UTC)
-    items = app.cases(
-        status=status,
-        department=department,
-        channel=channel,
-        customer=customer,
-        assignee=assignee,
-        breaching=breaching,
-        limit=limit,
-        after=after,
-        now=now,
-        sort=sort or ("id" if after is not None else "deadline"),
-    )
+    filters = {
+        "status": status,
+        "department": department,
+        "channel": channel,
+        "customer": customer,
+        "assignee": assignee,
+    }
+    order = sort or ("id" if after is not None else "deadline")
+    items = app.cases(**filters, breaching=breaching, limit=limit, after=after, now=now, sort=order)
     if as_json:
         emit(items)
         return
@@ -106,11 +106,12 @@ def list_(
     legend = "  ".join(f"{m} {text}" for m, text in MARKERS.items() if m in shown)
     if legend:
         obj.console.print(legend, highlight=False)
-    order = "deadline" if breaching else (sort or ("id" if after is not None else "deadline"))
+    counts = app.count_cases(now=now, soon=DUE_SOON, **filters)
+    order = "deadline" if breaching else order
     obj.console.print(
-        f"sorted by {order}; due relative to now"
-        + (f"; {obj.times_caption}" if wide else "")
-        + f"; {len(items)} cases",
+        f"{len(items)} of {counts.total} cases by {order}: {counts.breaching} past a deadline, "
+        f"{counts.due_soon} due within {DUE_SOON.seconds // 3600}h"
+        + (f"; {obj.times_caption}" if wide else ""),
         highlight=False,
         style="dim",
     )

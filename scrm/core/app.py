@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -317,6 +318,12 @@ class Scrm:
     def cases(self, **filters: Any) -> list[queries.CaseOut]:
         with self.session(read_only=True) as s:
             return queries.list_cases(s, **filters)
+
+    def count_cases(self, *, now: datetime, soon: timedelta, **filters: Any) -> queries.CaseCounts:
+        """Count the cases :meth:`cases` lists with ``filters``: all, past a deadline, due
+        within ``soon``."""
+        with self.session(read_only=True) as s:
+            return queries.count_cases(s, now=now, soon=soon, **filters)
 
     def rejects(self, **filters: Any) -> list[queries.RejectOut]:
         with self.session(read_only=True) as s:
