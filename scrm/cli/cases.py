@@ -145,7 +145,7 @@ def render_case(obj: CliContext, c: CaseDetail) -> None:
     out.print(
         f"opened {obj.time(c.opened_at)} on {c.channel}; first response {obj.time(c.first_response_at) or '-'}; "
         f"next due {obj.time(c.next_due) or '-'}{' (BREACHED)' if c.breaching else ''}; reopened {c.reopen_count}x"
-        f" ({obj.times_caption})",
+        f"; {obj.times_caption}",
         highlight=False,
     )
     if c.replies_failed or c.replies_pending:
