@@ -29,15 +29,20 @@ dist: $(BIN)/python
 	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist . $(PLUGINS)
 	@ls dist
 
-## demo: set everything up, ingest the bundled sample into SQLite, print the case board
+# The newest message of the bundled sample (tests/test_sample_data.py checks it): the demo
+# moves every channel's sample by one amount so that this message is now.
+SAMPLE_NEWEST = 2024-10-27T17:45:52+00:00
+AS_OF = --as-of now --newest $(SAMPLE_NEWEST)
+
+## demo: set everything up, ingest the bundled sample into SQLite as if it ended now, print the case board
 demo: $(RUN_STAMP)
 	rm -rf demo && mkdir demo
 	install -m 600 scrm/data/sample/demo.toml demo/scrm.toml
 	cd demo && ../$(BIN)/scrm db upgrade
-	cd demo && ../$(BIN)/scrm ingest --channel twitter ../plugins/twitter/sample/twitter.jsonl
-	cd demo && ../$(BIN)/scrm ingest --channel facebook ../plugins/facebook/sample/facebook.jsonl
-	cd demo && ../$(BIN)/scrm email import ../plugins/email/sample
-	cd demo && ../$(BIN)/scrm ingest --channel phone ../scrm/data/sample/phone.jsonl
+	cd demo && ../$(BIN)/scrm ingest $(AS_OF) --channel twitter ../plugins/twitter/sample/twitter.jsonl
+	cd demo && ../$(BIN)/scrm ingest $(AS_OF) --channel facebook ../plugins/facebook/sample/facebook.jsonl
+	cd demo && ../$(BIN)/scrm email import $(AS_OF) ../plugins/email/sample
+	cd demo && ../$(BIN)/scrm ingest $(AS_OF) --channel phone ../scrm/data/sample/phone.jsonl
 	cd demo && ../$(BIN)/scrm cases list --status open --limit 40
 	@echo "The demo database is demo/scrm.db; try: cd demo && ../$(BIN)/scrm case show 1"
 	@echo "scrm is $(BIN)/scrm; put it on your PATH with: source $(BIN)/activate"

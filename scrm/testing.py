@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -137,12 +137,21 @@ class CliInvoker:
         self.app = app
 
     def __call__(
-        self, *args: str, input: str | bytes | None = None, expect: int | None = 0
+        self,
+        *args: str,
+        input: str | bytes | None = None,
+        expect: int | None = 0,
+        env: Mapping[str, str] | None = None,
     ) -> Result:
+        """Run ``scrm ARGS``; fail unless it exits ``expect`` (None: any status).
+
+        :param env: environment variables for the run, e.g. ``{"COLUMNS": "80"}`` for the
+            terminal width tables are laid out for.
+        """
         from scrm.cli import build_cli
 
         cli = build_cli(self.app.pm, self.app.config)
-        result = CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+        result = CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False, env=env)
         if expect is not None and result.exit_code != expect:
             raise AssertionError(
                 f"scrm {' '.join(args)} exited {result.exit_code}, expected {expect}\n"

@@ -354,9 +354,7 @@ def test_silence_after_a_proposed_solution_closes_the_case(app: Scrm, cli: Any) 
     proposed = app.case(case_id)
     assert proposed.status == "solution_proposed"
     assert app.workflow.close_silent(now=proposed.last_activity_at + timedelta(days=6)) == []
-    assert app.workflow.close_silent(now=proposed.last_activity_at + timedelta(days=8)) == [
-        case_id
-    ]
+    assert app.workflow.close_silent(now=proposed.last_activity_at + timedelta(days=8)) == [case_id]
     closed = app.case(case_id)
     assert closed.status == "closed" and closed.resolved_at is not None
     assert [e.to_value for e in closed.events if e.action == "status"][-2:] == [

@@ -130,7 +130,9 @@ def _utc(at: datetime | None) -> datetime | None:
     return None if at is None else at.replace(tzinfo=UTC) if at.tzinfo is None else at
 
 
-def runs_of(order: str, page_size: int, per_run: int, threads: list[tk.Thread]) -> Iterator[list[dict[str, Any]]]:
+def runs_of(
+    order: str, page_size: int, per_run: int, threads: list[tk.Thread]
+) -> Iterator[list[dict[str, Any]]]:
     pages = list(tk.pages(threads, order=order, page_size=page_size))
     for start in range(0, len(pages), per_run):
         yield pages[start : start + per_run]

@@ -168,7 +168,9 @@ def test_only_a_delivered_reply_is_a_first_response(app, cli, wide):
     case = app.case(case_id)
     assert case.status == "acknowledged" and case.first_response_at is None
     assert case.next_due == case.first_response_due  # queued is not answered
-    assert "1 pending" in cli("cases", "list").stdout
+    board = cli("cases", "list").stdout
+    assert f"{case_id}  P " in board and "P a reply waits to be sent" in board
+    assert "1 pending" in cli("cases", "list", "--wide").stdout
 
     out = cli("outbox", "deliver", expect=6)
     assert "failed 1" in out.stdout and f"outbox {row.id}: 401 Unauthorized" in out.stderr
@@ -177,7 +179,8 @@ def test_only_a_delivered_reply_is_a_first_response(app, cli, wide):
     [board] = json.loads(cli("cases", "list", "--json").stdout)
     assert (board["replies_failed"], board["replies_pending"]) == (1, 0)
     assert board["reply_error"] == "401 Unauthorized: no credentials"
-    assert "1 FAILED" in cli("cases", "list").stdout
+    assert "F a reply failed" in cli("cases", "list").stdout
+    assert "1 FAILED" in cli("cases", "list", "--wide").stdout
     shown = cli("case", "show", str(case_id)).stdout
     assert "first response -" in shown and "fakesocial FAILED" in shown
     assert "401 Unauthorized: no credentials" in shown and "reply_failed" in shown

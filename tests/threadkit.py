@@ -101,9 +101,17 @@ def load(limit: int | None = None, *, min_turns: int = 2) -> list[Thread]:
                     )
                 )
             turns.sort(key=lambda t: (t.at, int(t.tweet_id)))
-            if len(turns) < min_turns or all(t.brand for t in turns) or not any(t.brand for t in turns):
+            if (
+                len(turns) < min_turns
+                or all(t.brand for t in turns)
+                or not any(t.brand for t in turns)
+            ):
                 continue
-            threads.append(Thread(conv["dialogHeader"]["sessionID"], conv["dialogHeader"]["company"], tuple(turns)))
+            threads.append(
+                Thread(
+                    conv["dialogHeader"]["sessionID"], conv["dialogHeader"]["company"], tuple(turns)
+                )
+            )
     threads.sort(key=lambda th: th.session)
     return threads[:limit] if limit else threads
 
@@ -154,7 +162,10 @@ def pages(
         random.Random(seed).shuffle(all_tweets)
     for start in range(0, len(all_tweets), page_size):
         page = all_tweets[start : start + page_size]
-        users = sorted({tw["author_id"] for tw in page} | {tw.get("in_reply_to_user_id") for tw in page if tw.get("in_reply_to_user_id")})
+        users = sorted(
+            {tw["author_id"] for tw in page}
+            | {tw.get("in_reply_to_user_id") for tw in page if tw.get("in_reply_to_user_id")}
+        )
         yield {
             "data": page,
             "includes": {"users": [_user(handles[u]) for u in users]},

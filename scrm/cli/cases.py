@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import click
+from datetime import UTC, datetime, timedelta
 
-from scrm.cli.context import CliContext, department_codes, emit, require_known, short_time, table
+import click
+from rich.console import Console
+
+from scrm.cli.board import MARKERS, build_board, markers, replies
+from scrm.cli.context import CliContext, department_codes, emit, require_known, table
 from scrm.core.outbox import UNDELIVERED
-from scrm.core.queries import CaseDetail, CaseOut
+from scrm.core.queries import CASE_SORTS, CaseDetail
 from scrm.core.schemas import CaseStatus
 
 __all__ = ["register"]
+
+#: The board counts the open cases whose next deadline comes within this.
+DUE_SOON = timedelta(hours=4)
 
 
 @click.group("cases")
@@ -33,7 +40,19 @@ def cases_group() -> None:
 @click.option(
     "--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most this many."
 )
-@click.option("--after", type=int, help="Show cases with an id above this (paging).")
+@click.option(
+    "--after",
+    type=int,
+    help="Show cases with an id above this (paging; sorts by id unless --sort says otherwise).",
+)
+@click.option(
+    "--sort",
+    type=click.Choice(CASE_SORTS),
+    default=None,
+    help="deadline (default: cases past a deadline first, then the next one due), priority "
+    "(urgent first, then deadline), opened (newest first) or id.",
+)
+@click.option("--wide", is_flag=True, help="Every column (kind, category, times...), nothing cut.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def list_(
@@ -46,72 +65,56 @@ def list_(
     breaching: bool,
     limit: int,
     after: int | None,
+    sort: str | None,
+    wide: bool,
     as_json: bool,
 ) -> None:
-    """List cases."""
+    """List cases: the board, one line per case, those past a deadline first.
+
+    Markers after the case number are explained under the board; the deadline is shown
+    relative to now (``in 2h``, ``3d late``), and with --wide also as a time in the
+    configured time zone.
+    """
     app = obj.app()
     require_known(department, "--department", "department", department_codes(app))
     require_known(channel, "--channel", "channel", app.hooks.channels)
-    items = app.cases(
-        status=status,
-        department=department,
-        channel=channel,
-        customer=customer,
-        assignee=assignee,
-        breaching=breaching,
-        limit=limit,
-        after=after,
-    )
+    now = datetime.now(UTC)
+    filters = {
+        "status": status,
+        "department": department,
+        "channel": channel,
+        "customer": customer,
+        "assignee": assignee,
+    }
+    order = sort or ("id" if after is not None else "deadline")
+    items = app.cases(**filters, breaching=breaching, limit=limit, after=after, now=now, sort=order)
     if as_json:
         emit(items)
         return
-    rows = [
-        (
-            c.id,
-            c.status,
-            c.priority,
-            c.department or "-",
-            c.kind,
-            c.category,
-            c.channel,
-            c.customer_name or c.customer_id,
-            short_time(c.opened_at),
-            short_time(c.next_due) + (" !" if c.breaching else ""),
-            _replies(c),
-            (c.subject or "")[:50],
+    if not items:
+        obj.console.print("no cases match")
+        return
+    board, width = build_board(items, console=obj.console, time=obj.time, now=now, wide=wide)
+    out = obj.console
+    if wide and width > out.width:
+        # Wider than the terminal on purpose: the terminal wraps it, nothing is cut.
+        out = Console(
+            file=out.file, width=width, force_terminal=out.is_terminal, no_color=out.no_color
         )
-        for c in items
-    ]
+    out.print(board)
+    shown = "".join({m for c in items for m in markers(c)})
+    legend = "  ".join(f"{m} {text}" for m, text in MARKERS.items() if m in shown)
+    if legend:
+        obj.console.print(legend, highlight=False)
+    counts = app.count_cases(now=now, soon=DUE_SOON, **filters)
+    order = "deadline" if breaching else order
     obj.console.print(
-        table(
-            "cases",
-            [
-                "case",
-                "status",
-                "priority",
-                "dept",
-                "kind",
-                "category",
-                "channel",
-                "customer",
-                "opened",
-                "next due",
-                "replies",
-                "subject",
-            ],
-            rows,
-        )
+        f"{len(items)} of {counts.total} cases by {order}: {counts.breaching} past a deadline, "
+        f"{counts.due_soon} due within {DUE_SOON.seconds // 3600}h"
+        + (f"; {obj.times_caption}" if wide else ""),
+        highlight=False,
+        style="dim",
     )
-
-
-def _replies(c: CaseOut) -> str:
-    """Undelivered replies of a case for the board: ``1 FAILED, 2 pending``."""
-    parts = []
-    if c.replies_failed:
-        parts.append(f"{c.replies_failed} FAILED")
-    if c.replies_pending:
-        parts.append(f"{c.replies_pending} pending")
-    return ", ".join(parts) or "-"
 
 
 @click.group("case")
@@ -140,13 +143,14 @@ def render_case(obj: CliContext, c: CaseDetail) -> None:
         highlight=False,
     )
     out.print(
-        f"opened {short_time(c.opened_at)} on {c.channel}; first response {short_time(c.first_response_at) or '-'}; "
-        f"next due {short_time(c.next_due) or '-'}{' (BREACHED)' if c.breaching else ''}; reopened {c.reopen_count}x",
+        f"opened {obj.time(c.opened_at)} on {c.channel}; first response {obj.time(c.first_response_at) or '-'}; "
+        f"next due {obj.time(c.next_due) or '-'}{' (BREACHED)' if c.breaching else ''}; reopened {c.reopen_count}x"
+        f"; {obj.times_caption}",
         highlight=False,
     )
     if c.replies_failed or c.replies_pending:
         out.print(
-            f"replies not delivered: {_replies(c)}"
+            f"replies not delivered: {replies(c)}"
             + (f"; last error: {c.reply_error}" if c.reply_error else ""),
             highlight=False,
         )
@@ -164,7 +168,11 @@ def render_case(obj: CliContext, c: CaseDetail) -> None:
             e.at,
             "event",
             e.actor,
-            f"{e.action}: {e.from_value or ''} -> {e.to_value or ''} {e.note or ''}".strip(),
+            # Notes written at the time hold ISO instants ("due 2024-10-21T06:41:53+00:00"):
+            # shown in the zone of the timeline's other times.
+            obj.local_text(
+                f"{e.action}: {e.from_value or ''} -> {e.to_value or ''} {e.note or ''}".strip()
+            ),
         )
         for e in c.events
     ]
@@ -174,7 +182,7 @@ def render_case(obj: CliContext, c: CaseDetail) -> None:
             "reply",
             f"{r.channel} {r.status.upper() if r.status == 'failed' else r.status}",
             f"outbox {r.id}, {r.attempts} attempts: {r.text[:120]}"
-            + (f"  [{r.last_error[:200]}]" if r.last_error else ""),
+            + (f"  [{obj.local_text(r.last_error[:200])}]" if r.last_error else ""),
         )
         for r in c.replies
         if r.status in UNDELIVERED
@@ -184,7 +192,8 @@ def render_case(obj: CliContext, c: CaseDetail) -> None:
         table(
             "timeline",
             ["at", "what", "who/where", "detail"],
-            [(short_time(a), b, w, d) for a, b, w, d in timeline],
+            [(obj.time(a), b, w, d) for a, b, w, d in timeline],
+            caption=obj.times_caption,
         )
     )
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +21,15 @@ from scrm.core.app import Scrm, open_app
 from scrm.core.config import DEFAULT_CONFIG_FILE, Config, ConfigError, load_config
 from scrm.core.models import Department
 from scrm.core.plugins import PluginManager, check_plugin_config
+from scrm.core.timefmt import format_time, get_zone, localize_text, zone_label
+from scrm.core.timeshift import Placement
 
 __all__ = [
     "CliContext",
     "ScrmGroup",
     "department_codes",
     "emit",
+    "placement_options",
     "require_known",
     "table",
 ]
@@ -91,6 +95,54 @@ class CliContext:
             self._config = self._config.model_copy(update={"database_url": self.database_url})
         return self._config
 
+    @property
+    def zone(self) -> tzinfo:
+        """The zone times are shown in: the ``timezone`` setting."""
+        return get_zone(self.config.timezone)
+
+    def time(self, value: Any, *, offset: bool = False) -> str:
+        """``value`` for a person: ``YYYY-MM-DD HH:MM`` in :attr:`zone` ("" for None).
+
+        :param value: a datetime or None (values of plain dicts are typed ``Any``).
+        :param offset: append the offset (``+03:00``), for a time not in a labelled table.
+        """
+        if value is not None and not isinstance(value, datetime):
+            raise TypeError(f"not a datetime: {value!r}")
+        return format_time(value, self.zone, offset=offset)
+
+    def local_text(self, text: str) -> str:
+        """``text`` with the ISO 8601 instants in it shown as :meth:`time` shows them."""
+        return localize_text(text, self.zone)
+
+    def placement(self, as_of: str | None, newest: str | None) -> Placement | None:
+        """The ``--as-of``/``--newest`` options of an ingest command (None without --as-of)."""
+        if as_of is None:
+            if newest is not None:
+                raise click.UsageError("--newest needs --as-of")
+            return None
+        return Placement(
+            as_of=self._instant(as_of, "--as-of"),
+            newest=self._instant(newest, "--newest") if newest is not None else None,
+        )
+
+    def _instant(self, text: str, option: str) -> datetime:
+        """``now``, or an ISO 8601 date or time; without an offset, in :attr:`zone`."""
+        if text.strip().lower() == "now":
+            return datetime.now(UTC)
+        try:
+            when = datetime.fromisoformat(text.strip())
+        except ValueError:
+            raise click.BadParameter(
+                f"{text!r} is not 'now' or an ISO 8601 date or time (2024-10-27T18:00:00+03:00)",
+                param_hint=f"'{option}'",
+            ) from None
+        return when if when.tzinfo else when.replace(tzinfo=self.zone)
+
+    @property
+    def times_caption(self) -> str:
+        """The label of a table's times: ``times in Europe/Istanbul (UTC+03:00)``."""
+        return f"times in {zone_label(self.zone)}"
+
     def check_config(self) -> None:
         """Raise :class:`ConfigError` unless the configuration and every plugin section are valid."""
         config = self.config
@@ -155,6 +207,23 @@ def _refuse_missing_sqlite(url: str, where: str) -> None:
         )
 
 
+def placement_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--as-of`` and ``--newest`` (read them with :meth:`CliContext.placement`)."""
+    command = click.option(
+        "--newest",
+        metavar="WHEN",
+        help="With --as-of: the instant of the input that moves to --as-of instead of its "
+        "newest message; give several inputs of one data set the same, to move them together.",
+    )(command)
+    return click.option(
+        "--as-of",
+        metavar="WHEN",
+        help="Move every time of the input by one amount so that its newest message is at WHEN "
+        "('now', or an ISO 8601 date or time; without an offset, in the configured time zone). "
+        "For sample and recorded data.",
+    )(command)
+
+
 def require_known(value: str | None, option: str, what: str, known: Iterable[str]) -> None:
     """Refuse a filter value that can match nothing, listing the values that exist."""
     names = sorted(known)
@@ -187,14 +256,17 @@ def emit(obj: Any) -> None:
     click.echo(json.dumps(_jsonable(obj), ensure_ascii=False, indent=None, default=str))
 
 
-def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
-    t = Table(title=title, show_lines=False, header_style="bold")
+def table(
+    title: str | None,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    caption: str | None = None,
+) -> Table:
+    """A plain table; ``caption`` (below it) says what its times are in, when it has any."""
+    t = Table(title=title, caption=caption, show_lines=False, header_style="bold")
     for c in columns:
         t.add_column(c, overflow="fold")
     for r in rows:
         t.add_row(*("" if v is None else str(v) for v in r))
     return t
-
-
-def short_time(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value is not None else ""

@@ -106,10 +106,11 @@ def show(obj: CliContext, customer_id: int, as_json: bool) -> None:
                     x.kind,
                     x.category,
                     x.channel,
-                    x.opened_at.strftime("%Y-%m-%d %H:%M"),
+                    obj.time(x.opened_at),
                 )
                 for x in cases
             ],
+            caption=obj.times_caption,
         )
     )
 

@@ -17,7 +17,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from scrm.cli.context import CliContext, emit, table
+from scrm.cli.context import CliContext, emit, placement_options, table
 from scrm.core.pipeline import IngestReport
 from scrm.core.sources import FORMATS
 
@@ -69,9 +69,18 @@ def report_summary(obj: CliContext, report: IngestReport, as_json: bool) -> None
     default=None,
     help="native (the channel's own payloads, default with --channel) or interactions (scrm's interchange format).",
 )
+@placement_options
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_obj
-def ingest(obj: CliContext, file: str, channel: str | None, fmt: str | None, as_json: bool) -> None:
+def ingest(
+    obj: CliContext,
+    file: str,
+    channel: str | None,
+    fmt: str | None,
+    as_of: str | None,
+    newest: str | None,
+    as_json: bool,
+) -> None:
     """Ingest FILE (or - for stdin): one JSON object per line, any size, in bounded memory.
 
     Duplicates are stored once.  A bad line is rejected with its line number, field and
@@ -79,6 +88,7 @@ def ingest(obj: CliContext, file: str, channel: str | None, fmt: str | None, as_
     status is 3 when anything was rejected.
     """
     fmt = fmt or ("native" if channel else "interactions")
+    placement = obj.placement(as_of, newest)
     app = obj.app()
     if fmt == "native" and not channel:
         raise click.UsageError("--format native needs --channel")
@@ -107,11 +117,19 @@ def ingest(obj: CliContext, file: str, channel: str | None, fmt: str | None, as_
             ) as progress:
                 task = progress.add_task("ingest", total=total)
                 report = app.ingest_lines(
-                    _lines(stream, progress, task), source=source, fmt=fmt, channel=channel
+                    _lines(stream, progress, task),
+                    source=source,
+                    fmt=fmt,
+                    channel=channel,
+                    placement=placement,
                 )
         else:
             report = app.ingest_lines(
-                _lines(stream, None, None), source=source, fmt=fmt, channel=channel
+                _lines(stream, None, None),
+                source=source,
+                fmt=fmt,
+                channel=channel,
+                placement=placement,
             )
     finally:
         if stream is not sys.stdin.buffer:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import click
 from pydantic import ValidationError
 
-from scrm.cli.context import CliContext, emit, require_known, short_time, table
+from scrm.cli.context import CliContext, emit, require_known, table
 from scrm.cli.ingest import report_summary
 from scrm.core.schemas import Kind
 from scrm.plugins.manual import MANUAL_CHANNELS
@@ -155,7 +155,7 @@ def list_(
     rows = [
         (
             i.id,
-            short_time(i.created_at),
+            obj.time(i.created_at),
             i.channel,
             i.direction[:3],
             i.customer_id or "",
@@ -171,6 +171,7 @@ def list_(
             "interactions",
             ["id", "at", "channel", "dir", "customer", "case", "kind", "sentiment", "text"],
             rows,
+            caption=obj.times_caption,
         )
     )
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from scrm.cli.context import CliContext, emit, short_time, table
+from scrm.cli.context import CliContext, emit, table
 from scrm.cli.errors import ExitCode
 from scrm.core import agents as agent_ops
 from scrm.core.outbox import STATUSES
@@ -101,7 +101,7 @@ def promise(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--due") from None
     fu = obj.app().workflow.promise(case_id, delta, actor=actor, kind=kind, note=note)
-    click.echo(f"case {case_id}: {kind} promised, due {fu.due_at.isoformat()}")
+    click.echo(f"case {case_id}: {kind} promised, due {obj.time(fu.due_at, offset=True)}")
 
 
 @click.command("rate")
@@ -343,7 +343,7 @@ def _late(by: Any) -> str:
     )
 
 
-def _breached_table(title: str, cases: list[Any], now: datetime) -> Any:
+def _breached_table(obj: CliContext, title: str, cases: list[Any], now: datetime) -> Any:
     return table(
         title,
         ["case", "status", "priority", "dept", "assignee", "due", "late by"],
@@ -354,11 +354,12 @@ def _breached_table(title: str, cases: list[Any], now: datetime) -> Any:
                 c.priority,
                 c.department,
                 c.assignee,
-                short_time(c.next_due),
+                obj.time(c.next_due),
                 _late(now - c.next_due) if c.next_due else "",
             )
             for c in cases
         ],
+        caption=obj.times_caption,
     )
 
 
@@ -392,7 +393,7 @@ def _summary(obj: CliContext, alerts: list[Any], now: datetime) -> None:
     per_clock = ", ".join(f"{c} {late[c]}" for c in ("first_response", "follow_up", "resolution"))
     worst = app.cases(breaching=True, limit=WORST, now=now)
     click.echo(f"{late['cases']} open cases past a deadline ({per_clock}); the most overdue:")
-    obj.console.print(_breached_table("breached", worst, now))
+    obj.console.print(_breached_table(obj, "breached", worst, now))
 
 
 def _run_check(obj: CliContext, as_json: bool, verbose: bool = False) -> None:
@@ -406,12 +407,15 @@ def _run_check(obj: CliContext, as_json: bool, verbose: bool = False) -> None:
     if not verbose:
         _summary(obj, alerts, now)
         return
+    if alerts:
+        click.echo(obj.times_caption)
     for a in alerts:
         click.echo(
-            f"{a.kind}: case {a.case_id} {a.clock} (due {a.due_at:%Y-%m-%d %H:%M}) {a.detail}"
+            f"{a.kind}: case {a.case_id} {a.clock} (due {obj.time(a.due_at)}) "
+            f"{obj.local_text(a.detail)}"
         )
     breaching = app.cases(breaching=True, limit=BREACHED_MAX, now=now)
-    obj.console.print(_breached_table("breached", breaching, now))
+    obj.console.print(_breached_table(obj, "breached", breaching, now))
 
 
 verbose_option = click.option(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from scrm.cli.context import CliContext, emit, short_time, table
+from scrm.cli.context import CliContext, emit, table
 from scrm.cli.ingest import report_summary
 
 __all__ = ["register"]
@@ -36,7 +36,7 @@ def list_(obj: CliContext, status: str, limit: int, after: int | None, as_json: 
     rows = [
         (
             r.id,
-            short_time(r.created_at),
+            obj.time(r.created_at),
             r.source,
             r.position,
             r.channel,
@@ -52,6 +52,7 @@ def list_(obj: CliContext, status: str, limit: int, after: int | None, as_json: 
             "rejects",
             ["id", "at", "source", "line", "channel", "field", "reason", "tries", "status"],
             rows,
+            caption=obj.times_caption,
         )
     )
 

@@ -115,7 +115,7 @@ def _tables(obj: CliContext, rep: Report) -> None:
     groups = [*rep.groups, rep.total]
     rows = [flat(g) for g in groups]
     t = Table(
-        title=f"{rep.start:%Y-%m-%d %H:%M} - {rep.end:%Y-%m-%d %H:%M} UTC, by {rep.by}",
+        title=f"{obj.time(rep.start)} - {obj.time(rep.end)}, by {rep.by}; {obj.times_caption}",
         header_style="bold",
     )
     t.add_column("metric")

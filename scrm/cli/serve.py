@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from scrm.cli.context import CliContext, emit, short_time, table
+from scrm.cli.context import CliContext, emit, table
 from scrm.core import apikeys, inbox, webhooks
 from scrm.core.webhooks import WebhookError
 
@@ -148,13 +148,13 @@ def apikey_list(obj: CliContext, include_revoked: bool, as_json: bool) -> None:
             k.role,
             ",".join(k.departments) or "-",
             k.agent or "-",
-            short_time(k.last_used_at),
+            obj.time(k.last_used_at),
             "revoked" if k.revoked_at else "active",
         )
         for k in keys
     ]
     cols = ["id", "name", "prefix", "role", "departments", "agent", "last used", "state"]
-    obj.console.print(table("API keys", cols, rows))
+    obj.console.print(table("API keys", cols, rows, caption=obj.times_caption))
 
 
 @apikey_group.command("revoke")
@@ -348,16 +348,16 @@ def inbox_list(obj: CliContext, status: str | None, dead: bool, limit: int, as_j
         (
             i.id,
             i.channel,
-            short_time(i.received_at),
+            obj.time(i.received_at),
             i.status,
             i.attempts,
-            short_time(i.next_attempt_at) if i.status == "pending" else "",
+            obj.time(i.next_attempt_at) if i.status == "pending" else "",
             (i.error or "")[:80],
         )
         for i in items
     ]
     cols = ["id", "channel", "received", "status", "attempts", "next try", "error"]
-    obj.console.print(table("inbox", cols, rows))
+    obj.console.print(table("inbox", cols, rows, caption=obj.times_caption))
 
 
 @inbox_group.command("retry")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,6 +32,7 @@ from scrm.core.plugins import Hooks, PluginManager, check_plugin_config, get_plu
 from scrm.core.schemas import InboundInteraction
 from scrm.core.sources import describe_validation_error, dump, read_jsonl, records_from_payload
 from scrm.core.state import get_state, set_state
+from scrm.core.timeshift import Placement, place
 from scrm.core.workflow import Workflow
 
 __all__ = ["SchemaError", "Scrm", "UnknownChannel", "open_app"]
@@ -151,11 +153,24 @@ class Scrm:
             playbooks=lambda: self.workflow.playbooks,
         )
 
-    def ingest_records(self, records: Iterable[Record]) -> IngestReport:
+    def ingest_records(
+        self, records: Iterable[Record], *, placement: Placement | None = None
+    ) -> IngestReport:
+        """Run parsed records through the pipeline; every ingest path ends here.
+
+        :param placement: move the input in time first (``--as-of``, see
+            :mod:`scrm.core.timeshift`); None keeps every instant as received.
+        """
+        if placement is not None:
+            records = place(records, placement)
         return self.pipeline().run(records)
 
     def ingest(
-        self, interactions: Iterable[InboundInteraction | Mapping[str, Any]], *, source: str = "api"
+        self,
+        interactions: Iterable[InboundInteraction | Mapping[str, Any]],
+        *,
+        source: str = "api",
+        placement: Placement | None = None,
     ) -> IngestReport:
         """Ingest interactions in the interchange format (models or plain dicts)."""
 
@@ -168,10 +183,15 @@ class Scrm:
                         dict(item), Origin(source, n, dump(item)), "interactions", None
                     )
 
-        return self.ingest_records(records())
+        return self.ingest_records(records(), placement=placement)
 
     def ingest_native(
-        self, channel: str, payloads: Iterable[Any], *, source: str = "api"
+        self,
+        channel: str,
+        payloads: Iterable[Any],
+        *,
+        source: str = "api",
+        placement: Placement | None = None,
     ) -> IngestReport:
         """Ingest native payloads of ``channel`` (what the platform sent)."""
         ch = self.channel(channel)
@@ -182,7 +202,7 @@ class Scrm:
                     payload, Origin(source, n, dump(payload), "native", channel), "native", ch
                 )
 
-        return self.ingest_records(records())
+        return self.ingest_records(records(), placement=placement)
 
     def ingest_lines(
         self,
@@ -191,6 +211,7 @@ class Scrm:
         source: str,
         fmt: str = "native",
         channel: str | None = None,
+        placement: Placement | None = None,
     ) -> IngestReport:
         """Ingest JSON lines (a file or stream) of native payloads or interchange objects."""
         ch = self.channel(channel) if fmt == "native" and channel else None
@@ -199,7 +220,8 @@ class Scrm:
                 "native input needs --channel; use --format interactions for the interchange format"
             )
         return self.ingest_records(
-            read_jsonl(lines, source=source, fmt=fmt, channel=ch, channel_name=channel)
+            read_jsonl(lines, source=source, fmt=fmt, channel=ch, channel_name=channel),
+            placement=placement,
         )
 
     def replay_rejects(self, ids: Iterable[int] | None = None) -> IngestReport:
@@ -296,6 +318,12 @@ class Scrm:
     def cases(self, **filters: Any) -> list[queries.CaseOut]:
         with self.session(read_only=True) as s:
             return queries.list_cases(s, **filters)
+
+    def count_cases(self, *, now: datetime, soon: timedelta, **filters: Any) -> queries.CaseCounts:
+        """Count the cases :meth:`cases` lists with ``filters``: all, past a deadline, due
+        within ``soon``."""
+        with self.session(read_only=True) as s:
+            return queries.count_cases(s, now=now, soon=soon, **filters)
 
     def rejects(self, **filters: Any) -> list[queries.RejectOut]:
         with self.session(read_only=True) as s:

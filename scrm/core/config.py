@@ -31,6 +31,7 @@ from pydantic_settings import (
 )
 
 from scrm.core.schemas import BusinessCalendar
+from scrm.core.timefmt import get_zone
 
 __all__ = [
     "CasesConfig",
@@ -281,7 +282,9 @@ class Config(BaseSettings):
         default=1000, ge=1, le=100_000, description="Interactions per ingest transaction."
     )
     timezone: str = Field(
-        default="Europe/Istanbul", description="Zone for business hours and reports."
+        default="Europe/Istanbul",
+        description="IANA time zone of every time a person reads (CLI tables, timelines, "
+        "reports) and of report days; stored times and JSON stay UTC with an offset.",
     )
     attach_window: timedelta = Field(
         default=timedelta(days=7),
@@ -317,6 +320,12 @@ class Config(BaseSettings):
                 '("sqlite:///scrm.db") or PostgreSQL ("postgresql://user:password@host/db")'
             )
         return url
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        get_zone(name)  # raises ValueError naming the zone
+        return name
 
     @classmethod
     def settings_customise_sources(
@@ -413,7 +422,7 @@ database_url = "{database_url}"
 # Interactions committed per transaction when ingesting.
 batch_size = 1000
 
-# Time zone of business hours and reports.
+# Time zone of every time shown to a person (CLI, timelines, reports) and of report days.
 timezone = "Europe/Istanbul"
 
 # A new message joins the same customer's open case of the same category when that

@@ -260,8 +260,12 @@ class CaseRules:
             # The pipeline lands a message on a closed case only within cases.reopen_window.
             effects = loop.LoopEffects()
             loop.reopen(
-                self.session, case, at=msg.at, actor="customer",
-                note="the customer wrote again after closing", config=self.config,
+                self.session,
+                case,
+                at=msg.at,
+                actor="customer",
+                note="the customer wrote again after closing",
+                config=self.config,
                 effects=effects,
             )
             self._record(case, effects.settle(self.session, self.config, msg.at))
@@ -312,7 +316,10 @@ class CaseRules:
                 self._transition(case, S.RESOLVED, "customer", msg.at, "the customer thanked")
             elif status is not S.SOLUTION_PROPOSED:
                 self._transition(
-                    case, S.SOLUTION_PROPOSED, "customer", msg.at,
+                    case,
+                    S.SOLUTION_PROPOSED,
+                    "customer",
+                    msg.at,
                     "the customer thanked: confirm it is solved",
                 )
         self._record(case, effects.settle(self.session, self.config, msg.at))

@@ -1116,7 +1116,9 @@ class _CaseContext:
         if it.in_reply_to:
             key = (it.channel, it.in_reply_to)
             case = self._new_by_message.get(key) or self._loaded(self.by_message.get(key))
-            if case is not None and (it.direction is Direction.OUTBOUND or self._mine(case, customer)):
+            if case is not None and (
+                it.direction is Direction.OUTBOUND or self._mine(case, customer)
+            ):
                 return case
         for row in self._children.get((it.channel, it.external_id), ()):
             case = self.batch_cases.get(row.case_id) if row.case_id is not None else None
@@ -1249,10 +1251,14 @@ class _CaseContext:
             self._new_by_thread[(it.channel, it.thread_key)].append(case)
         # Replies stored before this message, that found no case then, belong on its case.
         for row in self._children.get(key, ()):
-            if row.case_id is None and row.id not in self.moves and (
-                row.direction == Direction.OUTBOUND.value
-                or row.customer_id is None
-                or self.root(row.customer_id) == self.root(case.customer_id)
+            if (
+                row.case_id is None
+                and row.id not in self.moves
+                and (
+                    row.direction == Direction.OUTBOUND.value
+                    or row.customer_id is None
+                    or self.root(row.customer_id) == self.root(case.customer_id)
+                )
             ):
                 self.move(row, case)
 

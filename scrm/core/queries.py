@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from base64 import b64encode
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -31,8 +31,11 @@ from scrm.core.models import (
     Reject,
 )
 from scrm.core.outbox import UNDELIVERED
+from scrm.core.schemas import Priority
 
 __all__ = [
+    "CASE_SORTS",
+    "CaseCounts",
     "CaseDetail",
     "CaseOut",
     "CustomerOut",
@@ -43,6 +46,7 @@ __all__ = [
     "NotFound",
     "RejectOut",
     "ReplyOut",
+    "count_cases",
     "get_case",
     "get_customer",
     "get_interaction",
@@ -51,6 +55,10 @@ __all__ = [
     "list_interactions",
     "list_rejects",
 ]
+
+
+#: The orders ``list_cases`` knows; ``deadline`` is the board's default.
+CASE_SORTS = ("deadline", "priority", "opened", "id")
 
 
 class NotFound(LookupError):
@@ -353,35 +361,33 @@ def list_cases(
     after: int | None = None,
     now: datetime | None = None,
     departments: Sequence[str] | None = None,
+    sort: str = "id",
 ) -> list[CaseOut]:
     """List cases; ``status="open"`` means every status that still needs work.
 
     ``departments`` (an agent's scope) keeps the cases of those departments only.
+    ``sort`` is one of :data:`CASE_SORTS`: ``deadline`` (the next deadline first, so cases
+    past one come first, most overdue first; cases without one last), ``priority`` (urgent
+    first, then by deadline), ``opened`` (newest first) or ``id``.  ``breaching`` always
+    sorts by deadline.
     """
+    if sort not in CASE_SORTS:
+        raise ValueError(f"unknown sort {sort!r}; sorts: {', '.join(CASE_SORTS)}")
     now = now or utcnow()
     q = sa.select(Case).options(
         selectinload(Case.department), selectinload(Case.assignee), selectinload(Case.customer)
     )
-    if departments is not None:
-        q = q.where(Case.id.in_(_cases_of(departments)))
-    if status == "open":
-        q = q.where(Case.status.in_(OPEN_STATUSES))
-    elif status:
-        q = q.where(Case.status == status)
-    if department:
-        q = q.where(
-            Case.department_id
-            == sa.select(Department.id).where(Department.code == department).scalar_subquery()
+    q = q.where(
+        *_case_filters(
+            session,
+            status=status,
+            department=department,
+            channel=channel,
+            customer=customer,
+            assignee=assignee,
+            departments=departments,
         )
-    if channel:
-        q = q.where(Case.channel == channel)
-    if customer is not None:
-        q = q.where(Case.customer_id.in_(family_ids(session, customer)))
-    if assignee:
-        q = q.where(
-            Case.assignee_id
-            == sa.select(Agent.id).where(Agent.username == assignee).scalar_subquery()
-        )
+    )
     if breaching:
         # The statuses go into the SQL as literals so that PostgreSQL can match the partial
         # index ix_cases_open_next_due (a bound parameter would not prove the predicate).
@@ -390,12 +396,86 @@ def list_cases(
         )
         q = q.where(open_literal, Case.next_due <= now).order_by(Case.next_due, Case.id)
     else:
-        q = q.order_by(Case.id)
+        q = q.order_by(*_case_order(sort))
     if after is not None:
         q = q.where(Case.id > after)
     cases = list(session.scalars(q.limit(limit)))
     replies = _undelivered(session, [c.id for c in cases])
     return [_case_out(c, now, **replies.get(c.id, {})) for c in cases]
+
+
+def _case_filters(
+    session: Session,
+    *,
+    status: str | None,
+    department: str | None,
+    channel: str | None,
+    customer: int | None,
+    assignee: str | None,
+    departments: Sequence[str] | None = None,
+) -> list[sa.ColumnElement[bool]]:
+    """The WHERE clauses of the case filters (see :func:`list_cases`)."""
+    where: list[sa.ColumnElement[bool]] = []
+    if departments is not None:
+        where.append(Case.id.in_(_cases_of(departments)))
+    if status == "open":
+        where.append(Case.status.in_(OPEN_STATUSES))
+    elif status:
+        where.append(Case.status == status)
+    if department:
+        where.append(
+            Case.department_id
+            == sa.select(Department.id).where(Department.code == department).scalar_subquery()
+        )
+    if channel:
+        where.append(Case.channel == channel)
+    if customer is not None:
+        where.append(Case.customer_id.in_(family_ids(session, customer)))
+    if assignee:
+        where.append(
+            Case.assignee_id
+            == sa.select(Agent.id).where(Agent.username == assignee).scalar_subquery()
+        )
+    return where
+
+
+class CaseCounts(BaseModel):
+    """How many cases match a filter, and how many of them need attention first."""
+
+    total: int
+    breaching: int
+    """Open and past their next deadline."""
+    due_soon: int
+    """Open, and their next deadline comes within the ``soon`` asked for."""
+
+
+def count_cases(session: Session, *, now: datetime, soon: timedelta, **filters: Any) -> CaseCounts:
+    """Count the cases :func:`list_cases` would list with ``filters`` (without a limit)."""
+    is_open = Case.status.in_(OPEN_STATUSES)
+    late = sa.and_(is_open, Case.next_due <= now)
+    near = sa.and_(is_open, Case.next_due > now, Case.next_due <= now + soon)
+    row = session.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(sa.case((late, 1), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((near, 1), else_=0)), 0),
+        ).where(*_case_filters(session, **filters))
+    ).one()
+    return CaseCounts(total=row[0], breaching=row[1], due_soon=row[2])
+
+
+def _case_order(sort: str) -> list[Any]:
+    """ORDER BY of a case sort; ``IS NULL`` first puts cases without a deadline last on
+    both databases (SQLite sorts NULL first, PostgreSQL last)."""
+    by_deadline = [Case.next_due.is_(None), Case.next_due]
+    if sort == "deadline":
+        return [*by_deadline, Case.id]
+    if sort == "priority":
+        rank = sa.case({p.value: -p.rank for p in Priority}, value=Case.priority, else_=0)
+        return [rank, *by_deadline, Case.id]
+    if sort == "opened":
+        return [Case.opened_at.desc(), Case.id.desc()]
+    return [Case.id]
 
 
 def _undelivered(session: Session, case_ids: list[int]) -> dict[int, dict[str, Any]]:

@@ -514,9 +514,7 @@ class Workflow:
             )
             return case_ops.case_info(target)
 
-    def move_message(
-        self, interaction_id: int, to_case: int | None, *, actor: str
-    ) -> CaseInfo:
+    def move_message(self, interaction_id: int, to_case: int | None, *, actor: str) -> CaseInfo:
         """Move a message to case ``to_case``, or split it out into a case of its own (None).
 
         Both cases' open and first-response times follow their messages (and so do the
@@ -530,7 +528,9 @@ class Workflow:
             source = self._case(s, it.case_id) if it.case_id is not None else None
             if to_case is None:
                 if it.customer_id is None:
-                    raise ValueError(f"interaction {interaction_id} has no customer to open a case for")
+                    raise ValueError(
+                        f"interaction {interaction_id} has no customer to open a case for"
+                    )
                 target = self._split_case(s, it, source, now)
             else:
                 target = self._case(s, to_case)

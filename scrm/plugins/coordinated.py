@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from scrm.cli.context import CliContext, emit, short_time, table
+from scrm.cli.context import CliContext, emit, table
 from scrm.core import cases as case_ops
 from scrm.core.config import Config
 from scrm.core.db import chunks
@@ -377,10 +377,15 @@ def review_command(obj: CliContext, as_json: bool) -> None:
         emit(out)
         return
     table_rows = [(o["case_id"], o["status"], o["burst"], o["handle"] or "", ", ".join(o["reasons"]),
-                   o["accounts"], short_time(o["flagged_at"]), (o["subject"] or "")[:50]) for o in out]  # fmt: skip
+                   o["accounts"], obj.time(o["flagged_at"]), (o["subject"] or "")[:50]) for o in out]  # fmt: skip
     cols = ["case", "status", "burst", "account", "why suspicious", "accounts", "flagged", "text"]
     obj.console.print(
-        table("suspected coordinated complaints (review; never auto-dismissed)", cols, table_rows)
+        table(
+            "suspected coordinated complaints (review; never auto-dismissed)",
+            cols,
+            table_rows,
+            caption=obj.times_caption,
+        )
     )
 
 

@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from scrm.cli.context import CliContext, emit, short_time, table
+from scrm.cli.context import CliContext, emit, table
 from scrm.core import cases as case_ops
 from scrm.core.config import Config, EscalationStep
 from scrm.core.db import UTCDateTime, chunks
@@ -569,9 +569,9 @@ def crises_command(obj: CliContext, show_all: bool, as_json: bool) -> None:
                f"v={ev.get('velocity_per_hour')}/h, {ev.get('customer_posts')} posts, "
                f"{ev.get('others_joined')} joined, media {ev.get('media_posts')}; {parts}")  # fmt: skip
         rows.append((c["case_id"], c["status"], c["priority"], c["assignee"] or "-", c["score"],
-                     short_time(c["detected_at"]), (c["subject"] or "")[:40], why))  # fmt: skip
+                     obj.time(c["detected_at"]), (c["subject"] or "")[:40], why))  # fmt: skip
     cols = ["case", "status", "priority", "owner", "risk", "detected", "subject", "evidence"]
-    obj.console.print(table("crises", cols, rows))
+    obj.console.print(table("crises", cols, rows, caption=obj.times_caption))
 
 
 def plugin(config: Config) -> CrisisPlugin:

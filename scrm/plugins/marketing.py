@@ -32,7 +32,7 @@ import click
 import sqlalchemy as sa
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from scrm.cli.context import CliContext, emit, short_time, table
+from scrm.cli.context import CliContext, emit, table
 from scrm.core.config import Config
 from scrm.core.db import chunks
 from scrm.core.department_models import CampaignLink
@@ -237,12 +237,17 @@ def _campaigns_group(plugin: MarketingPlugin) -> click.Group:
             emit(out)
             return
         rows = [
-            (c["name"], short_time(c["start"]), short_time(c["end"]), ", ".join(c["terms"]),
+            (c["name"], obj.time(c["start"]), obj.time(c["end"]), ", ".join(c["terms"]),
              c["mentions"], c["spikes"])
             for c in out
         ]  # fmt: skip
         obj.console.print(
-            table("campaigns", ["name", "start", "end", "terms", "mentions", "spikes"], rows)
+            table(
+                "campaigns",
+                ["name", "start", "end", "terms", "mentions", "spikes"],
+                rows,
+                caption=obj.times_caption,
+            )
         )
 
     @campaigns.command("report")
@@ -298,12 +303,17 @@ def _campaigns_group(plugin: MarketingPlugin) -> click.Group:
             emit(out)
             return
         rows = [
-            (e["scope"], e["metric"], short_time(e["started_at"]), short_time(e["last_hour"]),
+            (e["scope"], e["metric"], obj.time(e["started_at"]), obj.time(e["last_hour"]),
              e["peak"], e["baseline"], f"{e['p_value']:.2e}")
             for e in out
         ]  # fmt: skip
         obj.console.print(
-            table("spikes", ["scope", "metric", "from", "to", "peak/h", "baseline/h", "p"], rows)
+            table(
+                "spikes",
+                ["scope", "metric", "from", "to", "peak/h", "baseline/h", "p"],
+                rows,
+                caption=obj.times_caption,
+            )
         )
 
     return campaigns
@@ -373,11 +383,16 @@ def _advocates_command() -> click.Command:
             return
         rows = [
             (a["customer_id"], a["name"], a["praise"], a["followers"], a["score"],
-             short_time(a["last"]))
+             obj.time(a["last"]))
             for a in found
         ]  # fmt: skip
         obj.console.print(
-            table("advocates", ["customer", "name", "praise", "followers", "score", "last"], rows)
+            table(
+                "advocates",
+                ["customer", "name", "praise", "followers", "score", "last"],
+                rows,
+                caption=obj.times_caption,
+            )
         )
 
     return advocates

@@ -27,7 +27,7 @@ import click
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
-from scrm.cli.context import CliContext, emit, short_time, table
+from scrm.cli.context import CliContext, emit, table
 from scrm.core.config import Config
 from scrm.core.department_models import Idea, IdeaSource
 from scrm.core.hookspecs import hookimpl
@@ -221,10 +221,10 @@ def top(obj: CliContext, since: str, until: datetime | None, limit: int, as_json
         emit(items)
         return
     rows = [(i["id"], i["customers"], i["requests"], ",".join(i["languages"]),
-             short_time(i["last_seen"]), " ".join(str(x["interaction_id"]) for x in i["sources"]),
+             obj.time(i["last_seen"]), " ".join(str(x["interaction_id"]) for x in i["sources"]),
              i["title"][:70]) for i in items]  # fmt: skip
     cols = ["idea", "customers", "requests", "languages", "last", "sources", "first request"]
-    obj.console.print(table("ideas", cols, rows))
+    obj.console.print(table("ideas", cols, rows, caption=obj.times_caption))
 
 
 @ideas_group.command("show")

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from scrm.cli.context import CliContext, emit, short_time, table
+from scrm.cli.context import CliContext, emit, table
 from scrm.core import cases as case_ops
 from scrm.core.config import Config
 from scrm.core.db import chunks
@@ -246,7 +246,7 @@ def list_(
         return
     rows = [
         (i["id"], i["status"], i["interest"], i["customer"] or i["customer_id"], i["owner"] or "-",
-         i["mentions"], short_time(i["created_at"]), i["flag"] or "", (i["source_text"] or "")[:50])
+         i["mentions"], obj.time(i["created_at"]), i["flag"] or "", (i["source_text"] or "")[:50])
         for i in items
     ]  # fmt: skip
     cols = [

@@ -27,7 +27,7 @@ import click
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
-from scrm.cli.context import CliContext, emit, short_time, table
+from scrm.cli.context import CliContext, emit, table
 from scrm.core.config import Config
 from scrm.core.db import utcnow
 from scrm.core.hookspecs import hookimpl
@@ -128,10 +128,12 @@ class SupportPlugin:
             if as_json:
                 emit(out)
                 return
-            rows = [(o["case_id"], o["status"], o["category"], short_time(o["csat_requested_at"]),
+            rows = [(o["case_id"], o["status"], o["category"], obj.time(o["csat_requested_at"]),
                      o["csat_score"], o["reason"]) for o in out]  # fmt: skip
             cols = ["case", "status", "category", "rating asked", "score", "why"]
-            obj.console.print(table("satisfaction follow-ups", cols, rows))
+            obj.console.print(
+                table("satisfaction follow-ups", cols, rows, caption=obj.times_caption)
+            )
 
         cli.add_command(support)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import mailbox
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,25 @@ def test_import_sample_folder(cli: CliInvoker, app: Scrm, sample_dir: Path) -> N
     assert first.case_id is not None and reply.case_id == first.case_id
     again = json.loads(cli("email", "import", str(SAMPLE), "--json").stdout)
     assert (again["stored"], again["duplicates"]) == (0, len(want))
+
+
+def test_import_as_of_moves_every_path_by_one_amount(
+    cli: CliInvoker, app: Scrm, sample_dir: Path, tmp_path: Path
+) -> None:
+    """`--as-of` on `scrm email import`: the newest message of all the paths given is at
+    the instant; every message moves by the same amount, whichever path it came from."""
+    files = sorted(SAMPLE.glob("*.eml"))
+    first, second = tmp_path / "a", tmp_path / "b"
+    for folder, part in ((first, files[:30]), (second, files[30:])):
+        folder.mkdir()
+        for f in part:
+            shutil.copy(f, folder / f.name)
+    cli("email", "import", str(first), str(second), "--as-of", "2030-01-01T00:00:00+00:00")
+    want = {w.external_id: w.created_at for w in sample_lines(sample_dir)}
+    stored = {i.external_id: i.created_at for i in app.interactions(channel="email", limit=1000)}
+    assert set(stored) == set(want)
+    assert max(stored.values()) == datetime(2030, 1, 1, tzinfo=UTC)
+    assert len({stored[k] - want[k] for k in want}) == 1
 
 
 def test_import_mbox_maildir_and_single_file(

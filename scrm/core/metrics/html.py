@@ -17,6 +17,7 @@ from html import escape
 from scrm.core.metrics.compute import HISTOGRAM, NO_RESPONSE
 from scrm.core.metrics.model import DayPoint, GroupMetrics, Report
 from scrm.core.metrics.tables import COLUMNS, display, flat, human_duration, percent
+from scrm.core.timefmt import format_time, get_zone, zone_label
 
 __all__ = ["render_html"]
 
@@ -479,7 +480,8 @@ document.body.setAttribute('data-charts-rendered',String(ok));})();
 
 def render_html(r: Report) -> str:
     """Return the whole report as one HTML document (no external resources)."""
-    period = f"{r.start:%Y-%m-%d %H:%M} - {r.end:%Y-%m-%d %H:%M} UTC"
+    zone = get_zone(r.timezone)
+    period = f"{format_time(r.start, zone)} - {format_time(r.end, zone)}"
     flagged = [p for p in r.parity if p.flagged]
     summary = (
         "Traditional channels are served differently beyond the tolerance on: "
@@ -489,7 +491,7 @@ def render_html(r: Report) -> str:
     )  # fmt: skip
     sections = [
         f"<h1>scrm service report</h1><div class='meta'>Period {_e(period)} · sliced by {_e(r.by)} · "
-        f"backlog measured at {r.as_of:%Y-%m-%d %H:%M} UTC · days in {_e(r.timezone)}"
+        f"backlog measured at {format_time(r.as_of, zone)} · times and days in {_e(zone_label(zone, r.as_of))}"
         f"{' · business time from the SLA calendars' if r.business_time else ''}</div>",
         _kpis(r),
         "<h2>Volume and sentiment over time</h2>",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from scrm.cli.context import placement_options
 from scrm_email.imap import PollResult, connect, poll_mailbox, watch_mailbox
 from scrm_email.sources import iter_payloads
 
@@ -38,9 +39,12 @@ def email_group() -> None:
 
 @email_group.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@placement_options
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_obj
-def import_(obj: CliContext, paths: tuple[Path, ...], as_json: bool) -> None:
+def import_(
+    obj: CliContext, paths: tuple[Path, ...], as_of: str | None, newest: str | None, as_json: bool
+) -> None:
     """Import PATHS: .eml files, mbox files, Maildir folders or folders of .eml files.
 
     Messages already stored (same Message-ID) are counted as duplicates; a message that
@@ -49,11 +53,20 @@ def import_(obj: CliContext, paths: tuple[Path, ...], as_json: bool) -> None:
     from scrm.cli.ingest import report_summary
     from scrm.core.pipeline import IngestReport
 
+    placement = obj.placement(as_of, newest)
     _channel(obj)  # fail early on bad settings
     app = obj.app()
+    if placement is not None and len(paths) > 1:
+        # One input, so that --as-of moves every path by the same amount.
+        payloads = (p for path in paths for p in iter_payloads(path))
+        report = app.ingest_native("email", payloads, source="email import", placement=placement)
+        report_summary(obj, report, as_json)
+        return
     total = IngestReport()
     for path in paths:
-        total.add(app.ingest_native("email", iter_payloads(path), source=str(path)))
+        total.add(
+            app.ingest_native("email", iter_payloads(path), source=str(path), placement=placement)
+        )
     report_summary(obj, total, as_json)
 
 

@@ -45,7 +45,7 @@ def poll(obj: CliContext, as_json: bool) -> None:
     else:
         obj.console.print(
             f"read {result.posts} posts and {result.comments} comments since "
-            f"{result.since:%Y-%m-%d %H:%M} UTC; stored {report.get('stored', 0)}, "
+            f"{obj.time(result.since, offset=True)}; stored {report.get('stored', 0)}, "
             f"duplicates {report.get('duplicates', 0)}, updated {report.get('updated', 0)}"
         )
     for note in result.notes:

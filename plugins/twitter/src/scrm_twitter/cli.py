@@ -105,7 +105,8 @@ def check(obj: CliContext) -> None:
     stored = (app.load_state(PLUGIN, STATE_KEY) or {}).get("rates", {})
     rates = {**stored, **{ep: vars(rt) for ep, rt in client.rates.items()}}
     rows = [
-        (ep, r.get("limit"), r.get("remaining"), _when(r.get("reset"))) for ep, r in rates.items()
+        (ep, r.get("limit"), r.get("remaining"), _when(obj, r.get("reset")))
+        for ep, r in rates.items()
     ]
     obj.console.print(table("rate limits", ("endpoint", "limit", "remaining", "resets"), rows))
     keys: list[str | None] = [*ENDPOINTS, None]
@@ -117,8 +118,8 @@ def check(obj: CliContext) -> None:
     obj.console.print(table("budget today (UTC)", ("endpoint", "used", "cap", "left"), brows))
 
 
-def _when(reset: float | None) -> str:
+def _when(obj: CliContext, reset: float | None) -> str:
     if not reset:
         return ""
     left = max(0, int(reset - time.time()))
-    return f"{datetime.fromtimestamp(reset, UTC):%H:%M:%S} UTC (in {left} s)"
+    return f"{obj.time(datetime.fromtimestamp(reset, UTC), offset=True)} (in {left} s)"
