@@ -281,7 +281,9 @@ class Shell:
     def __init__(self, cwd: Path) -> None:
         self.cwd = cwd
         self.env: dict[str, str] = {
-            k: v for k, v in os.environ.items() if not k.startswith(("SCRM_", "PYTEST_"))
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("SCRM_", "PYTEST_")) and k not in {"CI", "PYTHONPATH"}
         }
         self.env.update(COLUMNS=COLUMNS, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
         self.in_process = 0
@@ -456,11 +458,11 @@ def run_python(block: Block, namespace: dict[str, Any], cwd: Path) -> str:
 # --------------------------------------------------------------------------- install
 
 
-def emulate_install(project: Path, site: Path) -> None:
+def emulate_install(project: Path, site: Path) -> list[Path]:
     """Make ``project`` importable and its entry points visible, as ``pip install -e`` would.
 
-    Writes a ``.dist-info`` (name, version, entry points from ``pyproject.toml``) and a ``.pth``
-    pointing at ``src/`` into ``site``, a folder the page's processes put on ``PYTHONPATH``.
+    Writes a ``.dist-info`` (name, version, entry points from ``pyproject.toml``) into
+    ``site``; returns the folders to put on ``PYTHONPATH`` (``site`` and the sources).
     """
     import tomllib
 
@@ -480,7 +482,7 @@ def emulate_install(project: Path, site: Path) -> None:
         encoding="utf-8",
     )
     src = project / "src"
-    (site / f"{name}.pth").write_text(f"{src if src.is_dir() else project}\n", encoding="utf-8")
+    return [site, src if src.is_dir() else project]
 
 
 def workdir(path: Path) -> Path:

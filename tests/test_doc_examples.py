@@ -62,6 +62,7 @@ and two that act where they stand (they show nothing on the rendered page):
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections import Counter
 from dataclasses import dataclass, field
@@ -219,9 +220,8 @@ def _run_shell(block: Block, shell: Shell, show: bool = False) -> str:
 def _act(action: Action, shell: Shell, site: Path) -> None:
     if action.name == "install":
         site.mkdir(exist_ok=True)
-        emulate_install((shell.cwd / action.arg).resolve(), site)
-        paths = [str(site), shell.env.get("PYTHONPATH", "")]
-        shell.env["PYTHONPATH"] = ":".join(p for p in paths if p)
+        paths = emulate_install((shell.cwd / action.arg).resolve(), site)
+        shell.env["PYTHONPATH"] = os.pathsep.join(str(p) for p in paths)
         shell.subprocess_scrm = True
         return
     result = shell.run(action.arg)
