@@ -256,6 +256,32 @@ def test_every_page_is_covered() -> None:
         assert path.resolve() in pages, f"{path} is not run by the doc tests"
 
 
+def test_builtins_table_matches_the_plugin_manager() -> None:
+    """docs/plugins.md lists every built-in, in order, with its module and the hooks it implements."""
+    import re
+
+    from scrm.core.plugins import DEFAULT_PLUGINS, get_plugin_manager
+
+    pm = get_plugin_manager(load_entrypoints=False)
+    text = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\s*\| `(\w+)` \| `([\w.:]+)` \| (.*) \|$", text, re.MULTILINE)
+    assert [(name, module) for name, module, _ in rows] == list(DEFAULT_PLUGINS), (
+        "docs/plugins.md: the built-ins table differs from scrm.core.plugins.DEFAULT_PLUGINS"
+    )
+    for name, _, hooks in rows:
+        plugin = pm.get_plugin(name)
+        real = {}
+        for caller in pm.get_hookcallers(plugin) or []:
+            impl = next(i for i in caller.get_hookimpls() if i.plugin is plugin)
+            real[caller.name] = impl.trylast
+        named = {h for h in re.findall(r"`(\w+)`", hooks) if h in pm.hook.__dict__}
+        assert named == set(real), f"docs/plugins.md: built-in {name!r} implements {sorted(real)}"
+        for hook, trylast in real.items():
+            assert (f"`{hook}` (trylast)" in hooks) == trylast, (
+                f"docs/plugins.md: say whether {name!r}'s {hook} is trylast"
+            )
+
+
 def main() -> None:
     """Print what each page runs and skips (``.venv/bin/python -m tests.test_doc_examples``).
 
