@@ -38,6 +38,11 @@ EXIT_NOTE = re.compile(r"\s#\s*exit status (\d+)\s*$")
 COMMANDISH = re.compile(r"^\s*(\$ |(scrm|make|pip|python3?|source|curl|export)\s|\.venv/bin/)")
 
 
+def shown_path(path: Path) -> str:
+    """Return ``path`` as error messages show it: relative to the checkout when inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 @dataclass
 class Block:
     """One fenced block of a page and the directives written right before it."""
@@ -51,7 +56,7 @@ class Block:
 
     @property
     def where(self) -> str:
-        return f"{self.path.relative_to(ROOT)}:{self.line}"
+        return f"{shown_path(self.path)}:{self.line}"
 
     def directive(self, name: str) -> str | None:
         return next((arg for n, arg in self.directives if n == name), None)
@@ -68,7 +73,7 @@ class Action:
 
     @property
     def where(self) -> str:
-        return f"{self.path.relative_to(ROOT)}:{self.line}"
+        return f"{shown_path(self.path)}:{self.line}"
 
 
 MODIFIERS = {"skip", "file", "demo", "output"}
@@ -95,12 +100,12 @@ def page_items(path: Path) -> list[Block | Action]:
             elif name in MODIFIERS:
                 if DIRECTIVE.sub("", text[d.end() : end]).strip():
                     raise ValueError(
-                        f"{path.relative_to(ROOT)}:{line}: `doctest: {name}` must stand right "
+                        f"{shown_path(path)}:{line}: `doctest: {name}` must stand right "
                         "before the fenced block it applies to"
                     )
                 pending.append((name, arg))
             else:
-                raise ValueError(f"{path.relative_to(ROOT)}:{line}: unknown directive {name!r}")
+                raise ValueError(f"{shown_path(path)}:{line}: unknown directive {name!r}")
 
     for m in FENCE.finditer(text):
         directives_in(position, m.start())
@@ -118,7 +123,7 @@ def page_items(path: Path) -> list[Block | Action]:
         position = m.end()
     directives_in(position, len(text))
     if pending:
-        raise ValueError(f"{path.relative_to(ROOT)}: directive {pending} before no block")
+        raise ValueError(f"{shown_path(path)}: directive {pending} before no block")
     return items
 
 
@@ -130,7 +135,7 @@ def unfenced_commands(path: Path) -> list[str]:
     for i, line in enumerate(lines):
         starts_block = i > 0 and not lines[i - 1].strip()
         if starts_block and line.startswith("    ") and COMMANDISH.match(line[4:]):
-            found.append(f"{path.relative_to(ROOT)}:{i + 1}")
+            found.append(f"{shown_path(path)}:{i + 1}")
     return found
 
 

@@ -85,6 +85,7 @@ from tests.doctestkit import (
     mismatch,
     page_items,
     run_python,
+    shown_path,
     unfenced_commands,
     workdir,
 )
@@ -190,7 +191,7 @@ def _run_shell(block: Block, shell: Shell, show: bool = False) -> str:
     for command in commands(block):
         result = shell.run(command.text)
         output = result.output
-        where = f"{block.path.relative_to(ROOT)}:{command.line}"
+        where = f"{shown_path(block.path)}:{command.line}"
         if show:
             print(f"--- {where} (exit {result.exit_status})\n$ {command.text}\n{output}", end="")
             continue
