@@ -22,9 +22,14 @@ shell's exported variables and one Python namespace.
 * ```python and ```py blocks are executed in the page's namespace (an ``app`` left there is
   closed at the end).
 * Blocks inside generated sections (``<!-- hooks:start -->`` ... ``<!-- hooks:end -->`` and
-  the like) are checked by ``tests/test_docs.py``, not run. Other languages (toml, json, text)
-  are data, not examples, unless a directive uses them; an unlabelled, ``text`` or indented
-  block that looks like commands fails the test: label it ```sh or mark it.
+  the like) are checked by ``tests/test_docs.py``, not run.
+* ```toml blocks are ``scrm.toml`` fragments: each is validated on its own by
+  ``scrm config check`` (in a scratch folder, with a scratch ``database_url`` when it names
+  none), so a key the code no longer accepts fails. Other TOML (a playbook, a
+  ``pyproject.toml``) is marked ``doctest: file PATH``.
+* Other languages (json, text) are data, not examples, unless a directive uses them; an
+  unlabelled, ``text`` or indented block that looks like commands fails the test: label it
+  ```sh or mark it.
 
 How output is compared. Both sides are normalised, then must match line for line:
 
@@ -63,6 +68,7 @@ and two that act where they stand (they show nothing on the rendered page):
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections import Counter
 from dataclasses import dataclass, field
@@ -169,6 +175,9 @@ def run_page(page: Path, where: Path, demo: Path | None, show: bool = False) -> 
                         f"{block.where}: the example failed: {type(exc).__name__}: {exc}"
                     ) from exc
                 tally.counts["python blocks run"] += 1
+            elif block.lang == "toml":
+                _check_configuration(block, where.parent / f"{where.name}-toml")
+                tally.counts["toml checked by scrm config check"] += 1
             else:
                 looks_like_commands = any(COMMANDISH.match(line) for line in block.code.split("\n"))
                 assert block.lang not in {"", "text"} or not looks_like_commands, (
@@ -216,6 +225,24 @@ def _run_shell(block: Block, shell: Shell, show: bool = False) -> str:
                 f"{where}: `{command.text}` no longer prints what the page shows: {why}"
             )
     return output
+
+
+def _check_configuration(block: Block, scratch: Path) -> None:
+    """Validate a ```toml block as a ``scrm.toml`` of its own with ``scrm config check``."""
+    scratch.mkdir(exist_ok=True)
+    config = scratch / "scrm.toml"
+    head = (
+        ""
+        if re.search(r"^database_url\s*=", block.code, re.MULTILINE)
+        else ('database_url = "sqlite:///scratch.db"\n')
+    )
+    config.write_text(head + block.code, encoding="utf-8")
+    config.chmod(0o600)
+    result = Shell(scratch).run("scrm config check")
+    assert result.exit_status == 0, (
+        f"{block.where}: this ```toml block is not a valid scrm.toml (mark other TOML with "
+        f"<!-- doctest: file PATH -->):\n{result.output}"
+    )
 
 
 def _act(action: Action, shell: Shell, site: Path) -> None:
