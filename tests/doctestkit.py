@@ -32,7 +32,8 @@ SHELL_LANGS = {"sh", "bash", "shell", "console"}
 PYTHON_LANGS = {"python", "py"}
 GENERATED = re.compile(r"<!-- (\w+):start -->.*?<!-- \1:end -->", re.DOTALL)
 FENCE = re.compile(r"^```(\S*)[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
-DIRECTIVE = re.compile(r"<!--\s*doctest:\s*(\w+)\s*(.*?)\s*-->")
+#: A directive stands on a line of its own (one quoted in prose is not one).
+DIRECTIVE = re.compile(r"^[ \t]*<!--\s*doctest:\s*(\w+)\s*(.*?)\s*-->[ \t]*$", re.MULTILINE)
 EXIT_NOTE = re.compile(r"\s#\s*exit status (\d+)\s*$")
 #: A line of an unfenced or unlabelled block that a reader would type into a shell.
 COMMANDISH = re.compile(r"^\s*(\$ |(scrm|make|pip|python3?|source|curl|export)\s|\.venv/bin/)")

@@ -113,3 +113,9 @@ def test_shell_runs_scrm_in_process_and_other_commands_in_bash(tmp_path: Path) -
     assert result.exit_status != 0 and result.output.startswith("Error:")
     assert shell.run("false").exit_status == 1
     assert shell.in_bash >= 2
+
+
+def test_a_directive_quoted_in_prose_is_not_one(page: Callable[[str], Path]) -> None:
+    path = page("Mark it `<!-- doctest: skip REASON -->`.\n\n```sh\nscrm plugins\n```\n")
+    [block] = page_items(path)
+    assert isinstance(block, Block) and block.directives == []
