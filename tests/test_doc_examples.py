@@ -52,7 +52,8 @@ directives between):
   and database, as ``make demo`` leaves them in ``demo/`` (built once per test session by
   the ``scrm`` lines of the Makefile's ``demo`` recipe, then copied);
 * ``<!-- doctest: file PATH -->`` (``file PATH append``): the block is written to PATH in the
-  directory (appended) instead of being run;
+  directory (appended) instead of being run; ``file PATH jsonl`` writes a JSON block as one
+  JSON Lines record;
 * ``<!-- doctest: output -->``: the block is the expected output of the block before it;
   ``<!-- doctest: output COMMAND -->``: of the page's latest command starting with COMMAND.
 
@@ -67,6 +68,7 @@ and two that act where they stand (they show nothing on the rendered page):
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -154,8 +156,11 @@ def run_page(page: Path, where: Path, demo: Path | None, show: bool = False) -> 
                 name, _, mode = target.partition(" ")
                 path = shell.cwd / name
                 path.parent.mkdir(parents=True, exist_ok=True)
+                code = block.code
+                if mode == "jsonl":  # one JSON object written as a JSON Lines record
+                    code = json.dumps(json.loads(code), ensure_ascii=False) + "\n"
                 with path.open("a" if mode == "append" else "w", encoding="utf-8") as f:
-                    f.write(("\n\n" if mode == "append" else "") + block.code)
+                    f.write(("\n\n" if mode == "append" else "") + code)
                 tally.counts["written to files"] += 1
                 continue
             of = block.directive("output")
