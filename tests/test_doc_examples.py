@@ -9,11 +9,13 @@ shell's exported variables and one Python namespace.
 
 * ```sh, ```bash, ```shell and ```console blocks: every command line (``\\`` continuations and
   here-documents joined) runs. A ``scrm`` command (optionally fed by ``producer |``, ``< file``
-  or writing ``> file``) runs in-process through :func:`scrm.cli.main`, the function behind the
-  ``scrm`` entry point, with ``sys.argv`` exactly as typed (it is quicker than a process per
-  command); anything else (``printf``, ``cat <<EOF``, ``cd``, ``export``) runs through
-  ``bash`` with ``.venv/bin`` first on the ``PATH``. ``COLUMNS=100``: output is shown as on a
-  100-column terminal.
+  or writing ``> file``; several joined by ``;``) runs in-process through
+  :func:`scrm.cli.main`, the function behind the ``scrm`` entry point, with ``sys.argv``
+  exactly as typed (it is quicker than a process per command); ``cd DIR`` and ``export
+  NAME=VALUE`` (VALUE expanded by bash) change the directory and environment of what follows;
+  anything else (``printf``, ``cat <<EOF``, ``chmod``) runs through ``bash`` with
+  ``.venv/bin`` first on the ``PATH``. ``COLUMNS=100``: output is shown as on a 100-column
+  terminal. Standard input is empty unless the line feeds it.
 * A command must exit 0, unless its line ends with ``# exit status N`` (then it must exit N)
   or its shown output has a line starting ``Error:`` (then it must fail).
 * Lines starting ``$ `` are prompts; the lines after one, up to the next prompt, are the
@@ -43,8 +45,8 @@ How output is compared. Both sides are normalised, then must match line for line
 3. on the page's side, a line ``[...]`` or ``[... any words]`` stands for any number of
    lines (also none), and ``[...]`` inside a line for any text.
 
-Directives, HTML comments that stand right before a fenced block (only blank lines or other
-directives between):
+Directives are HTML comments on a line of their own. These stand right before a fenced block
+(only blank lines or other directives between):
 
 * ``<!-- doctest: skip REASON -->``: not run (``scrm serve``, the network, ``make``, ``pip``);
   counted, and REASON is required;
@@ -63,7 +65,12 @@ and two that act where they stand (they show nothing on the rendered page):
   page: its ``src/`` is importable and its entry points are installed (a ``.dist-info`` in a
   folder on ``PYTHONPATH``; the virtualenv is not touched). Later ``scrm`` commands then run
   as processes through the real ``.venv/bin/scrm``, so they see the plugin;
-* ``<!-- doctest: run COMMAND -->``: run COMMAND (``pytest -q tests``) in the directory.
+* ``<!-- doctest: run COMMAND -->``: run COMMAND (``pytest -q tests``) in the directory; it
+  must exit 0.
+
+To update a page after a change of output: ``.venv/bin/python -m tests.test_doc_examples
+--show docs/PAGE.md`` prints what its commands print now; without arguments the module prints
+what each page runs and skips.
 """
 
 from __future__ import annotations
