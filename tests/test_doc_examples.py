@@ -339,7 +339,7 @@ def main() -> None:
             if demo is None and "doctest: demo" in page.read_text(encoding="utf-8"):
                 demo = build_demo(base / "demo")
             tally = run_page(page, base / page.stem, demo, show)
-            print(f"{page.relative_to(ROOT)}: {tally}")
+            print(f"{shown_path(page)}: {tally}")
             for skip in tally.skips:
                 print(f"    skipped {skip}")
 
