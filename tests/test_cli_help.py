@@ -21,6 +21,12 @@ def test_every_command_and_option_has_help() -> None:
     cli = build_cli(get_plugin_manager())
     commands = list(walk(cli))
     assert len(commands) > 80, "the tree lost its plugin commands"
+    # Commands added through register_commands: by built-in plugins and by installed channels.
+    pm = get_plugin_manager()
+    from_plugins = {"route", "leads", "ideas", "campaigns", "crises", "support"}
+    from_plugins |= {name for name in ("twitter", "facebook", "email") if pm.has_plugin(name)}
+    assert isinstance(cli, click.Group)
+    assert from_plugins <= set(cli.commands), sorted(from_plugins - set(cli.commands))
     missing = []
     for path, cmd in commands:
         if not (cmd.help or cmd.short_help or "").strip():

@@ -212,3 +212,12 @@ def test_batch_committed_is_called_once_per_batch_after_the_per_message_hooks(ap
         ("one", "2"),
         ("batch", ["2"]),
     ]
+
+
+def test_an_installed_plugin_also_passed_as_extra_is_registered_once(monkeypatch):
+    # docs/plugins.md's scrm_plugins fixture lists the plugin under test, which is installed too.
+    installed = EntryPoint(name="vipdouble", value="helpers", group="scrm")
+    monkeypatch.setattr(plugins_mod, "entry_points", lambda group: [installed])
+    pm = get_plugin_manager(extra=[installed.load()])
+    assert pm.get_name(installed.load()) == "vipdouble"
+    assert [n for n, _ in pm.list_name_plugin() if n == "vipdouble"] == ["vipdouble"]

@@ -141,7 +141,8 @@ def get_plugin_manager(
             if ep.dist is not None:
                 pm.distributions[ep.name] = (ep.dist.name, ep.dist.version)
     for plugin in extra:
-        pm.register(plugin)
+        if not pm.is_registered(plugin):  # an installed plugin a test also lists
+            pm.register(plugin)
     for name in blocked:
         pm.set_blocked(name)
     pm.check_pending()
