@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
-PLUGINS = plugins/twitter plugins/facebook plugins/email
+PLUGINS = plugins/twitter plugins/facebook plugins/email plugins/feeds
 # What running needs (`make demo`), and on top of it the test tools (`make test`).
 RUN_STAMP = $(VENV)/.installed-run
 STAMP     = $(VENV)/.installed
@@ -23,7 +23,7 @@ $(STAMP): $(RUN_STAMP)
 
 venv: $(STAMP)
 
-## dist: wheels of scrm and the three channel distributions in dist/ (pip install dist/*.whl)
+## dist: wheels of scrm and the four channel distributions in dist/ (pip install dist/*.whl)
 dist: $(BIN)/python
 	rm -rf dist && mkdir dist
 	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist . $(PLUGINS)
