@@ -38,7 +38,9 @@ demo: $(RUN_STAMP)
 	cd demo && ../$(BIN)/scrm ingest --channel facebook ../plugins/facebook/sample/facebook.jsonl
 	cd demo && ../$(BIN)/scrm email import ../plugins/email/sample
 	cd demo && ../$(BIN)/scrm ingest --channel phone ../scrm/data/sample/phone.jsonl
+	cd demo && ../$(BIN)/scrm feeds poll
 	cd demo && ../$(BIN)/scrm cases list --status open --limit 40
+	cd demo && ../$(BIN)/scrm cases list --channel feeds
 	@echo "The demo database is demo/scrm.db; try: cd demo && ../$(BIN)/scrm case show 1"
 	@echo "scrm is $(BIN)/scrm; put it on your PATH with: source $(BIN)/activate"
 
