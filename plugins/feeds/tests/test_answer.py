@@ -80,3 +80,21 @@ def test_the_channel_refuses_to_send(app: Scrm) -> None:
                           thread_key=f"feed:{VIDEO}")  # fmt: skip
     with pytest.raises(PermanentSendError, match="scrm case answered 4"):
         app.channel("feeds").send(msg)
+
+
+def test_an_incident_reply_skips_the_feed_case_and_answers_the_others(
+    app: Scrm, poller: Poller, cli: Any
+) -> None:
+    poller.poll(["youtube", "forum"])
+    with app.session(read_only=True) as s:
+        ids = sorted(c for c in s.scalars(sa.select(Interaction.case_id)) if c is not None)
+    phone = cli("interactions", "add", "--channel", "phone", "--phone", "+90 532 111 22 33",
+                "--text", "Acme modemim her akşam kopuyor", "--json").stdout  # fmt: skip
+    assert phone
+    with app.session(read_only=True) as s:
+        phone_case = s.scalar(sa.select(Case.id).where(Case.channel == "phone"))
+    cli("case", "link", *map(str, ids), str(phone_case), "--incident", "modem-kopma")
+    out = cli("reply", "--incident", "modem-kopma", "--text", "Sorunu inceliyoruz.").stdout
+    assert "queued 1 replies" in out
+    with app.session(read_only=True) as s:
+        assert {r.case_id for r in s.scalars(sa.select(OutboxMessage))} == {phone_case}
