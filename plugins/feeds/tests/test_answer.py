@@ -98,3 +98,38 @@ def test_an_incident_reply_skips_the_feed_case_and_answers_the_others(
     assert "queued 1 replies" in out
     with app.session(read_only=True) as s:
         assert {r.case_id for r in s.scalars(sa.select(OutboxMessage))} == {phone_case}
+
+
+def test_over_rest_the_reply_is_refused_and_the_answer_recorded(app: Scrm, poller: Poller) -> None:
+    from scrm.core.apikeys import create_key
+    from scrm.server import create_app
+
+    case_id = video_case(app, poller)
+    department = app.case(case_id).department
+    assert department is not None
+    with app.session() as s:  # an agent of the case's department
+        _, token = create_key(s, name="agent", role="agent", actor="test", departments=[department])
+    headers = {"Authorization": f"Bearer {token}"}
+
+    async def go() -> tuple[Any, Any]:
+        import httpx
+
+        transport = httpx.ASGITransport(app=create_app(app))
+        async with httpx.AsyncClient(transport=transport, base_url="http://scrm.test/api/v1") as c:
+            refused = await c.post(f"/cases/{case_id}/replies", json={"text": "Merhaba"},
+                                   headers=headers)  # fmt: skip
+            recorded = await c.post(f"/cases/{case_id}/answers", headers=headers,
+                                    json={"text": "Merhaba, inceliyoruz.",
+                                          "at": "2024-10-23T09:00:00+03:00"})  # fmt: skip
+            return refused, recorded
+
+    import asyncio
+
+    refused, recorded = asyncio.run(go())
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "refused"
+    assert VIDEO in refused.json()["error"]["message"]
+    assert recorded.status_code == 201
+    body = recorded.json()
+    assert body["status"] == "acknowledged" and body["first_response_at"]
+    assert [i["direction"] for i in body["interactions"]] == ["inbound", "outbound"]
+    assert body["interactions"][0]["answer_url"] == VIDEO
