@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from conftest import DATA
@@ -212,3 +213,38 @@ def test_feedlike_junk_parses_or_fails_clearly(body: bytes) -> None:
         return
     for item in feed.items:
         assert isinstance(item.text, str)
+
+
+TEXT = st.text(max_size=300) | st.sampled_from(["", " ", "\x00", "İ" * 300, "a" * 5000])
+URLS = st.none() | st.sampled_from(["https://u.example/p", "javascript:alert(1)", "ftp://x",
+                                    "https://u.example/" + "a" * 3000, ""])  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    ident=st.none() | TEXT, link=URLS, title=st.none() | TEXT, text=TEXT,
+    name=st.none() | TEXT, url=URLS, email=st.none() | TEXT,
+    published=st.none() | st.datetimes(timezones=st.just(UTC)),
+    views=st.none() | st.integers(min_value=0, max_value=2**63 - 1),
+)  # fmt: skip
+def test_any_item_maps_to_a_valid_interaction_or_a_clear_reject(**f: Any) -> None:
+    from pydantic import ValidationError
+    from scrm_feeds.parse import ParsedItem
+
+    from scrm.core.schemas import InboundInteraction
+
+    feed = ParsedFeed("rss20", "t", "https://s.example/", "tr-TR")
+    item = ParsedItem(id=f["ident"], link=f["link"], title=f["title"], text=f["text"],
+                      published=f["published"], updated=None, author_name=f["name"],
+                      author_url=f["url"], author_email=f["email"], views=f["views"])  # fmt: skip
+    rec = record_for("s", "https://s.example/feed", feed, item, fetched_at=FETCHED, matched=[])
+    if rec is None:
+        assert not (f["ident"] or f["link"])
+        return
+    try:
+        it = FeedRecord.model_validate(json.loads(json.dumps(rec))).to_interaction(rec)
+    except ValidationError as exc:  # the pipeline keeps it as a reject naming the field
+        assert exc.errors()
+        return
+    assert isinstance(it, InboundInteraction) and it.public and it.channel == "feeds"
+    assert len(it.external_id) <= 255 and it.created_at <= FETCHED + timedelta(days=1)

@@ -264,3 +264,19 @@ def test_worker_task(app: Scrm, server: FeedServer) -> None:
     from scrm_feeds.poller import poll_task
 
     assert poll_task(app, None) == "5 feeds read, 6 items matched, 6 stored, 0 failed"
+
+
+def test_item_records_can_be_ingested_and_a_bad_one_is_a_reject(
+    app: Scrm, cli: Any, tmp_path: Path
+) -> None:
+    good = {"source": "arsiv", "feed_url": "https://s.example/feed", "id": "https://s.example/1",
+            "link": "https://s.example/1", "title": "Acme", "text": "Acme faturamı iki kez kesti",
+            "fetched_at": "2024-10-22T09:00:00+00:00", "author": {"name": "Ece"}}  # fmt: skip
+    bad = {**good, "id": "https://s.example/2", "fetched_at": "2024-10-22T09:00:00"}  # no offset
+    path = tmp_path / "items.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in (good, bad)) + "\n", encoding="utf-8")
+    out = cli("ingest", "--channel", "feeds", str(path), expect=3)
+    assert "1" in out.stdout
+    rejects = app.rejects()
+    assert len(rejects) == 1 and rejects[0].field == "fetched_at"
+    assert stored(app)["https://s.example/1"].answer_url == "https://s.example/1"
