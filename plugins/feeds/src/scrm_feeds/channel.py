@@ -126,7 +126,8 @@ class FeedsChannel(Channel):
 
     def send(self, message: OutboundMessage) -> SendResult:
         """Refuse: scrm cannot post on a blog, a news site or a YouTube page."""
-        where = message.metadata.get("answer_url") or message.thread_key or "the item's page"
+        thread = (message.thread_key or "").removeprefix("feed:")
+        where = message.metadata.get("answer_url") or thread or "the item's page"
         raise PermanentSendError(
             f"scrm cannot post on a feed item: answer on the page itself ({where}) and record "
             f"it with `scrm case answered {message.case_id or 'CASE_ID'} --text ...`"
