@@ -78,7 +78,9 @@ def test_no_automatic_acknowledgment_is_queued_for_a_feed_case(app: Scrm, poller
 def test_the_channel_refuses_to_send(app: Scrm) -> None:
     msg = OutboundMessage(channel="feeds", text="x", public=True, idempotency_key="k", case_id=4,
                           thread_key=f"feed:{VIDEO}")  # fmt: skip
-    with pytest.raises(PermanentSendError, match=rf"\({VIDEO.replace('?', '[?]')}\).*scrm case answered 4"):
+    with pytest.raises(
+        PermanentSendError, match=rf"\({VIDEO.replace('?', '[?]')}\).*scrm case answered 4"
+    ):
         app.channel("feeds").send(msg)
 
 
