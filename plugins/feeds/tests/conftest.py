@@ -13,35 +13,11 @@ import pytest
 from scrm.core.app import Scrm
 from scrm.core.config import Config
 
-sys.path.insert(0, str(Path(__file__).parent))  # tests use feed_server; importlib mode
+# Appended, not inserted: another plugin's tests import their own conftest by name first.
+sys.path.append(str(Path(__file__).parent))  # tests use feed_server and feeds_kit
 
 from feed_server import FeedServer
-
-DATA = Path(__file__).parent / "data"
-SAMPLE = Path(__file__).parents[1] / "sample"
-#: The demo brand's names, as an operator would write them.
-TERMS = ["Acme", "Acme Kargo"]
-#: path on the server -> (file, content type)
-FEEDS = {
-    "/blog/feed/": ("wordpress-rss2.xml", "application/rss+xml; charset=UTF-8"),
-    "/blogger/feeds/posts/default": ("blogger-atom.xml", "application/atom+xml; charset=UTF-8"),
-    "/feeds/videos.xml": ("youtube-channel.xml", "text/xml; charset=UTF-8"),
-    "/forum/feed.json": ("forum-feed.json", "application/feed+json"),
-    "/haber/rss": ("rss1.rdf", "application/rdf+xml"),
-}
-
-
-class Clock:
-    """A Unix clock the test moves by hand."""
-
-    def __init__(self, now: float = 1729590000.0) -> None:  # 2024-10-22 09:40 UTC
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from feeds_kit import DATA, FEEDS, TERMS, Clock
 
 
 @pytest.fixture

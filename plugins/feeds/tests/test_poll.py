@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import DATA, Clock
 from feed_server import FeedServer
+from feeds_kit import BILLION_LAUGHS, DATA, Clock
 from scrm_feeds.poller import Poller
 
 from scrm.core.app import Scrm
@@ -186,8 +186,6 @@ def test_a_huge_feed_is_that_sources_error(
 def test_hostile_and_broken_feeds_fail_on_their_own(
     app: Scrm, poller: Poller, server: FeedServer
 ) -> None:
-    from test_parse import BILLION_LAUGHS
-
     server.put("/blog/feed/", BILLION_LAUGHS)
     server.put("/haber/rss", b"<html><body>Bakimdayiz</body></html>", content_type="text/html")
     res = by_name(poller.poll())

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SAMPLE, Clock
+from feeds_kit import SAMPLE, Clock
 from scrm_feeds.poller import Poller
 
 from scrm.core.app import Scrm
