@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
-PLUGINS = plugins/twitter plugins/facebook plugins/email plugins/mastodon
+PLUGINS = plugins/twitter plugins/facebook plugins/email plugins/mastodon plugins/feeds
 # What running needs (`make demo`), and on top of it the test tools (`make test`).
 RUN_STAMP = $(VENV)/.installed-run
 STAMP     = $(VENV)/.installed
@@ -23,7 +23,7 @@ $(STAMP): $(RUN_STAMP)
 
 venv: $(STAMP)
 
-## dist: wheels of scrm and the three channel distributions in dist/ (pip install dist/*.whl)
+## dist: wheels of scrm and the five channel distributions in dist/ (pip install dist/*.whl)
 dist: $(BIN)/python
 	rm -rf dist && mkdir dist
 	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist . $(PLUGINS)
@@ -43,7 +43,9 @@ demo: $(RUN_STAMP)
 	cd demo && ../$(BIN)/scrm ingest $(AS_OF) --channel facebook ../plugins/facebook/sample/facebook.jsonl
 	cd demo && ../$(BIN)/scrm email import $(AS_OF) ../plugins/email/sample
 	cd demo && ../$(BIN)/scrm ingest $(AS_OF) --channel phone ../scrm/data/sample/phone.jsonl
+	cd demo && ../$(BIN)/scrm feeds poll $(AS_OF)
 	cd demo && ../$(BIN)/scrm cases list --status open --limit 40
+	cd demo && ../$(BIN)/scrm cases list --channel feeds
 	@echo "The demo database is demo/scrm.db; try: cd demo && ../$(BIN)/scrm case show 1"
 	@echo "scrm is $(BIN)/scrm; put it on your PATH with: source $(BIN)/activate"
 

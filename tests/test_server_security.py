@@ -41,6 +41,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/cases/{case_id}/transitions"): WRITE,
     ("POST", "/api/v1/cases/{case_id}/assign"): WRITE,
     ("POST", "/api/v1/cases/{case_id}/replies"): WRITE,
+    ("POST", "/api/v1/cases/{case_id}/answers"): WRITE,
     ("POST", "/api/v1/cases/{case_id}/promises"): WRITE,
     ("GET", "/api/v1/reports"): READERS,
     ("GET", "/api/v1/plugins"): READERS,

@@ -148,6 +148,14 @@ def render_case(obj: CliContext, c: CaseDetail) -> None:
         f"; {obj.times_caption}",
         highlight=False,
     )
+    elsewhere = [i.answer_url for i in c.interactions if i.answer_url and i.direction == "inbound"]
+    if elsewhere:
+        out.print(
+            f"answer on the page itself (scrm cannot post there): {elsewhere[-1]}; then "
+            f"record it with `scrm case answered {c.id} --text ...`",
+            highlight=False,
+            soft_wrap=True,
+        )
     if c.replies_failed or c.replies_pending:
         out.print(
             f"replies not delivered: {replies(c)}"

@@ -214,6 +214,39 @@ def reply(
     click.echo(f"queued reply {row.id} on case {case_id} ({row.channel}, {where}): {row.text}")
 
 
+@click.command("answered")
+@click.argument("case_id", type=int)
+@click.option("--text", required=True, help="The answer as it was given there.")
+@click.option("--url", help="Where it was given; default: the page the case names.")
+@click.option("--at", "at", help="When it was given (ISO 8601 with an offset); default now.")
+@actor_option
+@click.pass_obj
+def answered(
+    obj: CliContext, case_id: int, text: str, url: str | None, at: str | None, actor: str
+) -> None:
+    """Record an answer given outside scrm (on a blog post or news page the case names).
+
+    `scrm reply` is refused for such a case: answer on the page, then record it here; it counts
+    as the brand's public answer on the case (first response, acknowledgment).
+    """
+    when = None
+    if at:
+        try:
+            when = datetime.fromisoformat(at)
+        except ValueError:
+            raise click.BadParameter(f"{at!r} is not an ISO 8601 time", param_hint="--at") from None
+        if when.tzinfo is None:
+            raise click.BadParameter("give a time zone offset, e.g. +03:00", param_hint="--at")
+    try:
+        report = obj.app().workflow.record_answer(case_id, actor=actor, text=text, url=url, at=when)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if report.rejected:
+        raise click.ClickException(f"the answer was not recorded: {report.rejects[0].reason}")
+    state = "recorded" if report.stored else "already recorded"
+    click.echo(f"answer on case {case_id} {state}")
+
+
 @click.group("outbox")
 def outbox_group() -> None:
     """Replies waiting for delivery, delivered, or failed."""
@@ -609,7 +642,7 @@ def register(cli: click.Group) -> None:
     assert isinstance(case_group, click.Group)
     for name, status in ACTIONS.items():
         case_group.add_command(_action(name, status))
-    for cmd in (assign, promise, rate, merge_cases, move_message, link):
+    for cmd in (assign, promise, rate, merge_cases, move_message, link, answered):
         case_group.add_command(cmd)
     for cmd in (reply, outbox_group, sla_group, playbook_group, agents_group):
         cli.add_command(cmd)

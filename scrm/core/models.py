@@ -271,6 +271,8 @@ class Interaction(Base):
     engagement: Mapped[dict[str, Any] | None]
     attachments: Mapped[list[Any]] = mapped_column(default=list)
     raw: Mapped[dict[str, Any] | None]
+    answer_url: Mapped[str | None] = mapped_column(sa.String(2048))
+    """Where a reply must be given when scrm cannot post there (a blog post's URL)."""
 
 
 class Incident(Base):

@@ -664,7 +664,8 @@ class _BatchWriter:
 
     def _acknowledge(self, new_cases: list[Case]) -> None:
         """Queue the playbook's public acknowledgment for each new case (cases.auto_acknowledge)."""
-        from scrm.core.workflow import queue_reply  # the workflow builds on the pipeline
+        # the workflow builds on the pipeline
+        from scrm.core.workflow import AnswerElsewhere, queue_reply
 
         assert self.p.playbooks is not None
         playbooks = self.p.playbooks()
@@ -679,6 +680,8 @@ class _BatchWriter:
                     template="acknowledge",
                     idempotency_key=f"ack:{case.id}",
                 )
+            except AnswerElsewhere:
+                continue  # a blog post or a news page: answered there, by a person
             except ValueError as exc:
                 log.warning("no auto-acknowledgment for case %s: %s", case.id, exc)
                 continue
@@ -737,6 +740,7 @@ class _BatchWriter:
             "engagement": it.engagement.model_dump() if it.engagement else None,
             "attachments": [a.model_dump() for a in it.attachments],
             "raw": it.raw,
+            "answer_url": it.answer_url,
         }
 
     def _plugin_failed(self, it: InboundInteraction, origin: Origin, exc: Exception) -> None:

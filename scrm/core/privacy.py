@@ -284,6 +284,7 @@ def _erase_interactions(
         "text": ERASED,
         "subject": None,
         "raw": sa.null(),
+        "answer_url": None,
         "attachments": [],
         "labels": {},
         "urgency": [],

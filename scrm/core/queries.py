@@ -116,6 +116,8 @@ class InteractionOut(_Out):
     urgency: list[str]
     reach: float | None
     engagement: dict[str, Any] | None
+    answer_url: str | None = None
+    """Where a reply must be given when scrm cannot post there (`scrm case answered`)."""
 
 
 class EventOut(_Out):

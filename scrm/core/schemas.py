@@ -298,6 +298,14 @@ class InboundInteraction(_Frozen):
         default=None,
         description="Put the message on this existing case (replies sent through scrm, agents' notes).",
     )
+    answer_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        pattern=r"^https?://",
+        description="Where a reply must be given when scrm cannot post there (a blog post, a "
+        "news article): `scrm reply` is refused naming it, and the agent records the answer "
+        "given there with `scrm case answered`.",
+    )
     noise: Literal["auto_reply", "bounce", "mailing_list", "bulk"] | None = Field(
         default=None,
         description="Machine-sent mail and the like: stored and visible, but it never opens a case, "

@@ -39,15 +39,18 @@ from scrm.core.models import (
 from scrm.core.playbooks import PlaybookError, PlaybookSet, load_playbooks
 from scrm.core.queries import NotFound
 from scrm.core.schemas import (
+    Author,
     CaseInfo,
     CaseStatus,
     Direction,
+    InboundInteraction,
 )
 
 if TYPE_CHECKING:
     from scrm.core.app import Scrm
+    from scrm.core.pipeline import IngestReport
 
-__all__ = ["Conflict", "DeliveryReport", "Workflow", "queue_reply"]
+__all__ = ["AnswerElsewhere", "Conflict", "DeliveryReport", "Workflow", "queue_reply"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,20 @@ class Conflict(Exception):
             f"case {case_id} is at version {current}, not {expected}: reload it and try again"
         )
         self.case_id, self.expected, self.current = case_id, expected, current
+
+
+class AnswerElsewhere(ValueError):
+    """The message to answer was published where scrm cannot post (a blog post, a news page).
+
+    :param url: where the agent answers instead; ``scrm case answered`` records it.
+    """
+
+    def __init__(self, case_id: int, channel: str, url: str) -> None:
+        super().__init__(
+            f"case {case_id} came from a {channel} item that scrm cannot answer: reply on the "
+            f"page itself, {url}, then record it with `scrm case answered {case_id} --text ...`"
+        )
+        self.case_id, self.channel, self.url = case_id, channel, url
 
 
 @dataclass
@@ -115,11 +132,14 @@ def queue_reply(
     that message was public unless ``public`` says otherwise.
 
     :raises PlaybookError: for an unknown template.
+    :raises AnswerElsewhere: when that message can only be answered where it was published.
     :raises ValueError: when the case has no customer message to answer.
     """
     last = _last_customer_message(session, case)
     if last is None:
         raise ValueError(f"case {case.id} has no customer message to answer")
+    if last.answer_url and channel is None:
+        raise AnswerElsewhere(case.id, last.channel, last.answer_url)
     recipient = session.get(Identity, last.identity_id) if last.identity_id else None
     playbook_version = None
     if template is not None:
@@ -415,6 +435,57 @@ class Workflow:
         )
         return row
 
+    def record_answer(
+        self,
+        case_id: int,
+        *,
+        actor: str,
+        text: str,
+        url: str | None = None,
+        at: datetime | None = None,
+    ) -> IngestReport:
+        """Record on ``case_id`` a public answer an agent gave outside scrm (on a blog post).
+
+        The answer is stored as the brand's outbound public message on the channel of the
+        customer's latest message, answering it, so it moves the loop and counts as the first
+        response exactly like a reply sent through scrm.  Recording the same text for the same
+        case twice stores it once.
+
+        :param url: where the answer was given; by default the message's ``answer_url``.
+        :raises NotFound: when there is no such case.
+        :raises ValueError: when the case has no customer message, or ``text`` is blank.
+        """
+        if not text.strip():
+            raise ValueError("say what was answered: the text of the answer given there")
+        at = at or utcnow()
+        with self.app.session(read_only=True) as s:
+            case = self._case(s, case_id)
+            last = _last_customer_message(s, case)
+            if last is None:
+                raise ValueError(f"case {case_id} has no customer message to answer")
+            person = s.get(Identity, last.identity_id) if last.identity_id else None
+            where = url or last.answer_url
+            digest = hashlib.sha256(f"{case_id}\0{text}\0{where}".encode()).hexdigest()[:24]
+            it = InboundInteraction(
+                channel=last.channel,
+                external_id=f"answered:{case_id}:{digest}",
+                text=text,
+                created_at=at,
+                author=Author(external_id=f"agent:{actor}", handle=actor),
+                recipient=(
+                    Author(external_id=person.external_id, display_name=person.display_name)
+                    if person is not None
+                    else None
+                ),
+                direction=Direction.OUTBOUND,
+                public=True,
+                thread_key=last.thread_key,
+                in_reply_to=last.external_id,
+                case_id=case_id,
+                raw={"answered_at": where, "recorded_by": actor},
+            )
+        return self.app.ingest([it], source=f"answered:{actor}")
+
     def rate(
         self, case_id: int, score: int, *, actor: str = "customer", now: datetime | None = None
     ) -> CaseInfo:
@@ -634,19 +705,22 @@ class Workflow:
                 )
             ):
                 key = f"incident:{inc.id}:{digest}:{case.id}"
-                rows.append(
-                    self._reply(
-                        s,
-                        after,
-                        case,
-                        actor=actor,
-                        text=text,
-                        template=template,
-                        public=public,
-                        idempotency_key=key,
-                        now=now,
+                try:
+                    rows.append(
+                        self._reply(
+                            s,
+                            after,
+                            case,
+                            actor=actor,
+                            text=text,
+                            template=template,
+                            public=public,
+                            idempotency_key=key,
+                            now=now,
+                        )
                     )
-                )
+                except AnswerElsewhere as exc:  # answered on its page; the others still go
+                    log.info("incident %s: %s", incident, exc)
             return rows
 
     # -- clocks and delivery --------------------------------------------------------------------

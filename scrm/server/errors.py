@@ -23,7 +23,7 @@ from scrm.core.customers import MergeError
 from scrm.core.playbooks import PlaybookError
 from scrm.core.queries import CaseDetail, NotFound
 from scrm.core.webhooks import WebhookError
-from scrm.core.workflow import Conflict
+from scrm.core.workflow import AnswerElsewhere, Conflict
 
 __all__ = [
     "RESPONSES",
@@ -168,6 +168,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(TransitionError, refused)
     app.add_exception_handler(MergeError, refused)
+    app.add_exception_handler(AnswerElsewhere, refused)  # a ValueError, but not bad input
 
     async def bad_input(request: Request, exc: Exception) -> JSONResponse:
         return error_response(422, "invalid", str(exc).splitlines()[0][:500])

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from scrm.core import queries
 from scrm.core.app import Scrm
+from scrm.core.bounds import Instant
 from scrm.core.promises import parse_duration
 from scrm.core.queries import CaseDetail, CaseOut, FollowUpOut
 from scrm.core.schemas import CaseStatus
@@ -85,6 +86,19 @@ class ReplyOut(BaseModel):
     public: bool
     text: str
     case: CaseDetail
+
+
+class AnswerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=20_000, description="The answer as it was given.")
+    url: str | None = Field(
+        default=None,
+        max_length=2048,
+        pattern=r"^https?://",
+        description="Where it was given; default: the page the case names (answer_url).",
+    )
+    at: Instant | None = Field(default=None, description="When it was given; default: now.")
 
 
 class PromiseIn(BaseModel):
@@ -212,6 +226,24 @@ def reply(
         text=row.text,
         case=detail,
     )
+
+
+@router.post(
+    "/{case_id}/answers",
+    status_code=201,
+    summary="Record an answer given outside scrm (on the blog post or news page the case names)",
+    responses={409: {"model": ErrorOut, "description": "Refused."}},
+)
+def answered(
+    app: App, case_id: IdPath, body: AnswerIn, response: Response, who: WorkerKey
+) -> CaseDetail:
+    check_case(app, who, case_id)
+    report = app.workflow.record_answer(
+        case_id, actor=who.actor, text=body.text, url=body.url, at=body.at
+    )
+    if report.rejected:
+        raise ApiError(409, "rejected", f"the answer was not recorded: {report.rejects[0].reason}")
+    return _detail(app, case_id, response)
 
 
 @router.post(

@@ -1,0 +1,111 @@
+"""``scrm feeds``: read the configured feeds now, and show each source's state."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+
+from scrm.cli.context import CliContext, emit, placement_options, table
+from scrm.cli.errors import CliError
+from scrm_feeds.channel import FeedsChannel
+from scrm_feeds.poller import Poller, PollReport
+
+__all__ = ["feeds"]
+
+
+def _poller(obj: CliContext) -> Poller:
+    channel = obj.app().channel("feeds")
+    if not isinstance(channel, FeedsChannel):  # another plugin took the name
+        raise click.ClickException(f"channel 'feeds' is provided by {type(channel).__name__}")
+    if not channel.settings.sources:
+        raise click.ClickException(
+            "no feeds configured: add [[channels.feeds.sources]] tables (name, url or path)"
+        )
+    return Poller(obj.app(), channel)
+
+
+def _when(ts: float | None) -> str:
+    return f"{datetime.fromtimestamp(ts, UTC):%Y-%m-%d %H:%M:%S}" if ts else ""
+
+
+@click.group("feeds")
+def feeds() -> None:
+    """Listen on blogs, news sites, forums, YouTube and alert services (RSS, Atom, JSON Feed)."""
+
+
+@feeds.command("poll")
+@click.option("--source", "names", multiple=True, help="Only this source (repeatable).")
+@click.option("--force", is_flag=True, help="Read the sources even if they are not due yet.")
+@placement_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def poll(
+    obj: CliContext,
+    names: tuple[str, ...],
+    force: bool,
+    as_of: str | None,
+    newest: str | None,
+    as_json: bool,
+) -> None:
+    """Read the feeds that are due and ingest the items naming the brand's terms.
+
+    Each source is read on its own: one failing is listed with its error and backed off,
+    and the others are read all the same.  Exits 1 when a source failed.
+    """
+    poller = _poller(obj)
+    s = poller.channel.settings
+    if not s.terms and not any(src.match_all or src.terms for src in s.sources):
+        raise click.ClickException(
+            "no terms to match: set channels.feeds.terms (the brand's names), or match_all "
+            "on a source that is about the brand"
+        )
+    try:
+        report = poller.poll(names, force=force, placement=obj.placement(as_of, newest))
+    except KeyError as exc:
+        raise click.BadParameter(str(exc.args[0]), param_hint="--source") from None
+    finally:
+        poller.close()
+    _show(obj, report, as_json)
+    if report.failed:
+        raise CliError(
+            f"{len(report.failed)} of {len(report.sources)} feeds failed: "
+            + "; ".join(f"{r.name}: {r.error}" for r in report.failed)
+        )
+
+
+def _show(obj: CliContext, report: PollReport, as_json: bool) -> None:
+    if as_json:
+        emit([vars(r) for r in report.sources])
+        return
+    rows = [
+        (r.name, r.status, r.items, r.matched, r.stored, r.duplicates, r.rejected,
+         _when(r.next_due), r.error or r.warning or "")
+        for r in report.sources
+    ]  # fmt: skip
+    cols = ("source", "status", "items", "matched", "stored", "dupes", "rejected", "next (UTC)",
+            "error")  # fmt: skip
+    obj.console.print(table(None, cols, rows))
+
+
+@feeds.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def status(obj: CliContext, as_json: bool) -> None:
+    """Show each source: last read, last success, consecutive errors, next read, last error."""
+    poller = _poller(obj)
+    try:
+        found = [(src, poller.state(src)) for src in poller.sources()]
+    finally:
+        poller.close()
+    if as_json:
+        emit([{"name": src.name, "location": src.location, "interval": src.interval,
+               "enabled": src.enabled, **st} for src, st in found])  # fmt: skip
+        return
+    rows = [
+        (src.name, src.url or src.path, _when(st.get("last_checked")), _when(st.get("last_ok")),
+         st.get("failures", 0), _when(st.get("next_due")) or "now", st.get("last_error") or "")
+        for src, st in found
+    ]  # fmt: skip
+    cols = ("source", "location", "last read", "last ok", "errors", "next (UTC)", "last error")
+    obj.console.print(table(None, cols, rows))
