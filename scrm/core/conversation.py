@@ -33,6 +33,7 @@ from scrm.core import cases as case_ops
 from scrm.core import loop, sla
 from scrm.core.config import CasesConfig
 from scrm.core.db import chunks
+from scrm.core.events import Event
 from scrm.core.models import Case, CaseEvent, FollowUp, Interaction
 from scrm.core.promises import PromiseKind, detect_promise
 from scrm.core.schemas import (
@@ -59,7 +60,6 @@ __all__ = [
 ]
 
 S = CaseStatus
-HookCall = tuple[str, dict[str, Any]]
 
 # Events the pipeline writes from messages: a case holding only these can be replayed.
 _MESSAGE_ACTIONS = {"opened", "assign", "responded", "promise", "status", "csat", "satisfaction"}
@@ -150,23 +150,23 @@ class CaseRules:
         self.config = config
         self.policy_for = policy_for
         self.promises = promises
-        self._calls: list[tuple[Case, HookCall]] = []
+        self._events: list[tuple[Case, Event]] = []
 
-    def hook_calls(self) -> list[HookCall]:
-        """The after-commit hook calls of the transitions, ratings and escalations, in order.
+    def events(self) -> list[Event]:
+        """The domain events of the transitions, ratings and escalations, in order.
 
         Call it after the flush: a case opened in this batch has its id only then.
         """
         out = []
-        for case, (hook, kwargs) in self._calls:
-            info = kwargs.get("case")
+        for case, event in self._events:
+            info = getattr(event, "case", None)
             if isinstance(info, CaseInfo) and info.id is None:
-                kwargs = {**kwargs, "case": info.model_copy(update={"id": case.id})}
-            out.append((hook, kwargs))
+                event = event.model_copy(update={"case": info.model_copy(update={"id": case.id})})
+            out.append(event)
         return out
 
-    def _record(self, case: Case, calls: list[HookCall]) -> None:
-        self._calls.extend((case, call) for call in calls)
+    def _record(self, case: Case, events: list[Event]) -> None:
+        self._events.extend((case, event) for event in events)
 
     def opened(self, case: Case, first: Message, pool: str | None = None) -> None:
         case_ops.add_event(
@@ -191,7 +191,7 @@ class CaseRules:
 
     def _transition(self, case: Case, to: CaseStatus, actor: str, at: datetime, note: str) -> None:
         change = case_ops.transition(self.session, case, to, actor=actor, at=at, note=note)
-        self._record(case, [("case_transitioned", change.hook_kwargs())])
+        self._record(case, [change.event()])
 
     def _brand(self, case: Case, msg: Message) -> None:
         if msg.at >= case.opened_at and (
@@ -234,8 +234,12 @@ class CaseRules:
             # The pipeline lands a message on a closed case only within cases.reopen_window.
             effects = loop.LoopEffects()
             loop.reopen(
-                self.session, case, at=msg.at, actor="customer",
-                note="the customer wrote again after closing", config=self.config,
+                self.session,
+                case,
+                at=msg.at,
+                actor="customer",
+                note="the customer wrote again after closing",
+                config=self.config,
                 effects=effects,
             )
             self._record(case, effects.settle(self.session, self.config, msg.at))
@@ -286,7 +290,10 @@ class CaseRules:
                 self._transition(case, S.RESOLVED, "customer", msg.at, "the customer thanked")
             elif status is not S.SOLUTION_PROPOSED:
                 self._transition(
-                    case, S.SOLUTION_PROPOSED, "customer", msg.at,
+                    case,
+                    S.SOLUTION_PROPOSED,
+                    "customer",
+                    msg.at,
                     "the customer thanked: confirm it is solved",
                 )
         self._record(case, effects.settle(self.session, self.config, msg.at))

@@ -33,6 +33,16 @@ from scrm.core.config import CasesConfig
 from scrm.core.conversation import CaseRules, Message
 from scrm.core.customers import ResolvedAuthor, resolve_authors, root_ids
 from scrm.core.db import chunks, group_by_channel, insert_rows, utcnow
+from scrm.core.dispatch import Dispatcher, Pending
+from scrm.core.dispatch import record as record_events
+from scrm.core.events import (
+    BatchCommitted,
+    CaseOpened,
+    EngagementUpdated,
+    Event,
+    InteractionRejected,
+    InteractionStored,
+)
 from scrm.core.labels import correct_label
 from scrm.core.models import (
     Case,
@@ -183,7 +193,9 @@ class Pipeline:
         assignment: dict[str, str] | None = None,
         cases: CasesConfig | None = None,
         playbooks: Callable[[], PlaybookSet] | None = None,
+        dispatcher: Dispatcher | None = None,
     ) -> None:
+        self.dispatcher = dispatcher
         self.cases = cases or CasesConfig()
         self.playbooks = playbooks
         self.hooks = hooks
@@ -209,6 +221,7 @@ class Pipeline:
         with self.session_factory() as session, session.begin():
             row = correct_label(session, interaction_id, actor, **fields)
             outcome = _BatchWriter(self, session).place_relabelled(interaction_id)
+            outcome.record(session)
         self._announce(outcome)
         return row
 
@@ -242,22 +255,17 @@ class Pipeline:
         return outcome.report
 
     def _announce(self, outcome: _Outcome) -> None:
-        """Call the after-commit hooks of a committed batch."""
-        for stored in outcome.stored:
-            self.hooks.notify("interaction_stored", interaction=stored)
-        for info in outcome.opened:
-            self.hooks.notify("case_opened", case=info)
-        for hook, kwargs in outcome.hook_calls:
-            self.hooks.notify(hook, **kwargs)
-        self.hooks.notify("batch_committed", interactions=outcome.stored)
-        for reject in outcome.rejects:
-            self.hooks.notify("interaction_rejected", reject=reject)
+        """Dispatch the events of a committed batch (see :mod:`scrm.core.dispatch`)."""
+        if self.dispatcher is not None:
+            self.dispatcher.dispatch(outcome.pending)
 
     def _write(self, batch: list[Record]) -> _Outcome:
         for attempt in range(3):
             try:
                 with self.session_factory() as session, session.begin():
-                    return _BatchWriter(self, session).write(_check_cases(session, batch))
+                    outcome = _BatchWriter(self, session).write(_check_cases(session, batch))
+                    outcome.record(session)
+                    return outcome
             except (IntegrityError, OperationalError) as exc:
                 # Another writer stored some of these messages between our duplicate check
                 # and our insert (PostgreSQL, several workers), or the database was busy.
@@ -314,10 +322,21 @@ class _Outcome:
     report: IngestReport = field(default_factory=IngestReport)
     stored: list[StoredInteraction] = field(default_factory=list)
     opened: list[CaseInfo] = field(default_factory=list)
-    hook_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    """Loop effects (transitions, ratings, escalations) to report after commit, in order."""
     rejects: list[RejectInfo] = field(default_factory=list)
     """Every reject of the batch (the report lists only the first ones)."""
-    """Loop effects (transitions, ratings, escalations) to report after commit, in order."""
+    pending: Pending | None = None
+    """The recorded events, once :meth:`record` has written them."""
+
+    def record(self, session: Session) -> None:
+        """Write the batch's domain events into its transaction, in the hooks' order."""
+        events: list[Event] = [InteractionStored(interaction=i) for i in self.stored]
+        events += [CaseOpened(case=c) for c in self.opened]
+        events += self.events
+        events.append(BatchCommitted(interactions=self.stored))
+        events += [InteractionRejected(reject=r) for r in self.rejects]
+        self.pending = (record_events(session, events), events)
 
 
 @dataclass(frozen=True)
@@ -421,7 +440,7 @@ class _BatchWriter:
         it.case_id = case.id
         assignment.assign_new(s, [(case, None)], strategy_for=self._strategy, at=utcnow())
         self.out.opened.append(case_ops.case_info(case, self._code(case.department_id)))
-        self.out.hook_calls.extend(rules.hook_calls())
+        self.out.events.extend(rules.events())
         self.out.report.cases_opened += 1
         return self.out
 
@@ -477,11 +496,8 @@ class _BatchWriter:
             )
             self.out.report.updated += len(engagement_updates)
             for iid, eng in engagement_updates.items():
-                self.out.hook_calls.append(
-                    (
-                        "engagement_updated",
-                        {"interaction_id": iid, "engagement": Engagement.model_validate(eng)},
-                    )
+                self.out.events.append(
+                    EngagementUpdated(interaction_id=iid, engagement=Engagement.model_validate(eng))
                 )
         return list(fresh.values())
 
@@ -591,7 +607,7 @@ class _BatchWriter:
             )
         for case in ctx.new_cases:
             self.out.opened.append(case_ops.case_info(case, self._code(case.department_id)))
-        self.out.hook_calls.extend(rules.hook_calls())
+        self.out.events.extend(rules.events())
         for row, (_, _, case, _) in zip(rows, results, strict=True):
             row["case_id"] = case.id if case is not None else None
         if ctx.moves:
@@ -689,7 +705,7 @@ class _BatchWriter:
                     actor="auto-ack",
                     note="acknowledgment queued automatically",
                 )
-                self.out.hook_calls.append(("case_transitioned", change.hook_kwargs()))
+                self.out.events.append(change.event())
 
     def _policy(self, case: Case) -> SlaPolicy | None:
         return self.hooks.choose_sla(case_ops.case_info(case, self._code(case.department_id)))
@@ -1115,7 +1131,9 @@ class _CaseContext:
         if it.in_reply_to:
             key = (it.channel, it.in_reply_to)
             case = self._new_by_message.get(key) or self._loaded(self.by_message.get(key))
-            if case is not None and (it.direction is Direction.OUTBOUND or self._mine(case, customer)):
+            if case is not None and (
+                it.direction is Direction.OUTBOUND or self._mine(case, customer)
+            ):
                 return case
         for row in self._children.get((it.channel, it.external_id), ()):
             case = self.batch_cases.get(row.case_id) if row.case_id is not None else None
@@ -1248,10 +1266,14 @@ class _CaseContext:
             self._new_by_thread[(it.channel, it.thread_key)].append(case)
         # Replies stored before this message, that found no case then, belong on its case.
         for row in self._children.get(key, ()):
-            if row.case_id is None and row.id not in self.moves and (
-                row.direction == Direction.OUTBOUND.value
-                or row.customer_id is None
-                or self.root(row.customer_id) == self.root(case.customer_id)
+            if (
+                row.case_id is None
+                and row.id not in self.moves
+                and (
+                    row.direction == Direction.OUTBOUND.value
+                    or row.customer_id is None
+                    or self.root(row.customer_id) == self.root(case.customer_id)
+                )
             ):
                 self.move(row, case)
 

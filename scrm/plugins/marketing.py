@@ -36,6 +36,8 @@ from scrm.cli.context import CliContext, emit, short_time, table
 from scrm.core.config import Config
 from scrm.core.db import chunks
 from scrm.core.department_models import CampaignLink
+from scrm.core.dispatch import EventContext
+from scrm.core.events import SpikeDetected
 from scrm.core.hookspecs import hookimpl
 from scrm.core.models import Interaction
 from scrm.core.schemas import StoredInteraction
@@ -128,17 +130,17 @@ class MarketingPlugin(DepartmentPlugin):
         return found
 
     @hookimpl
-    def batch_committed(self, interactions: list[StoredInteraction]) -> None:
+    def batch_committed(self, interactions: list[StoredInteraction], ctx: EventContext) -> None:
         """Link the batch's messages to campaigns, then judge each hour it touched once.
 
         Set-based: a constant number of queries per batch (IN-lists in chunks); the hours
         are counted by one grouped query per kind of scope (see :func:`stats.judge_hours`).
         """
         ids = [i.id for i in interactions if i.direction.value == "inbound"]
-        if not ids or self.app is None:
+        if not ids:
             return
         sp = self.settings.spikes
-        with self.session() as s:
+        with self.session(ctx) as s:
             rows: list[tuple[int, str, datetime, str | None]] = []
             linked: set[tuple[str, int]] = set()
             for part in chunks(ids):
@@ -187,14 +189,15 @@ class MarketingPlugin(DepartmentPlugin):
                 history_start=self._history_start,
             )
         for spike in spikes:
-            self.notify(
-                "spike_detected",
-                scope=spike.scope,
-                metric=spike.metric,
-                hour=spike.hour,
-                count=spike.count,
-                baseline=spike.baseline,
-                p_value=spike.p_value,
+            ctx.emit(
+                SpikeDetected(
+                    scope=spike.scope,
+                    metric=spike.metric,
+                    hour=spike.hour,
+                    count=spike.count,
+                    baseline=spike.baseline,
+                    p_value=spike.p_value,
+                )
             )
 
     @hookimpl
