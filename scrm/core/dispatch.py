@@ -25,6 +25,7 @@ import logging
 from collections import deque
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -39,7 +40,15 @@ if TYPE_CHECKING:
     from scrm.core.app import Scrm
     from scrm.core.plugins import PluginManager
 
-__all__ = ["GRACE", "Dispatcher", "EventContext", "Pending", "record", "recorded"]
+__all__ = [
+    "GRACE",
+    "Dispatcher",
+    "EventContext",
+    "Pending",
+    "consumer_name",
+    "record",
+    "recorded",
+]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +79,19 @@ def record(session: Session, events: Iterable[Event], *, now: datetime | None = 
         # Plain executemany with the keys left to the database (no RETURNING needed).
         session.execute(sa.insert(StoredEvent), rows)
     return batch_id
+
+
+def consumer_name(name: str, plugin: object) -> str:
+    """The name a plugin's deliveries are recorded under, the same in every process.
+
+    A plugin registered without a name (``get_plugin_manager(extra=...)``) is named by
+    pluggy after its ``id()``, which another process does not share: it is recorded under
+    its class (or module) instead.
+    """
+    if not name.isdigit():
+        return name
+    kind = plugin if isinstance(plugin, type | ModuleType) else type(plugin)
+    return f"{kind.__module__}:{getattr(kind, '__qualname__', kind.__name__)}"[:128]
 
 
 class EventContext:
@@ -129,14 +151,15 @@ class Dispatcher:
     def pm(self) -> PluginManager:
         return self.app.pm
 
-    def consumers(self, hooks: Iterable[str]) -> list[str]:
-        """The plugins implementing any of ``hooks`` (wrappers excepted), in pluggy's call order."""
-        out: dict[str, None] = {}
+    def consumers(self, hooks: Iterable[str]) -> list[tuple[str, object]]:
+        """The plugins implementing any of ``hooks`` (wrappers excepted), in pluggy's call order,
+        with the names their deliveries are recorded under (:func:`consumer_name`)."""
+        out: dict[str, object] = {}
         for name in hooks:
             for impl in reversed(getattr(self.pm.hook, name).get_hookimpls()):
                 if not (impl.wrapper or impl.hookwrapper):
-                    out.setdefault(impl.plugin_name, None)
-        return list(out)
+                    out.setdefault(consumer_name(impl.plugin_name, impl.plugin), impl.plugin)
+        return list(out.items())
 
     def dispatch(self, batch: Pending | None) -> None:
         """Hand a committed batch, and the batches its consumers emit, to every consumer."""
@@ -145,9 +168,9 @@ class Dispatcher:
             batch_id, events = queue.popleft()
             hooks = dict.fromkeys(e.hook for e in events)
             complete = True
-            for consumer in self.consumers(hooks):
+            for consumer, plugin in self.consumers(hooks):
                 try:
-                    emitted = self._consume(batch_id, events, consumer, set(hooks))
+                    emitted = self._consume(batch_id, events, consumer, plugin, set(hooks))
                 except Exception:
                     # Its transaction failed (the database went away): the worker retries.
                     log.exception("events of batch %d not handled by %r", batch_id, consumer)
@@ -165,9 +188,13 @@ class Dispatcher:
                 )
 
     def _consume(
-        self, batch_id: int, events: Iterable[Event], consumer: str, hooks: set[str]
+        self,
+        batch_id: int,
+        events: Iterable[Event],
+        consumer: str,
+        plugin: object,
+        hooks: set[str],
     ) -> Pending | None:
-        plugin = self.pm.get_plugin(consumer)
         callers = {h: self._caller(h, plugin) for h in hooks}
         with self.app.session() as s:
             try:
