@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from scrm.core.db import utcnow
 from scrm.core.events import Event, decode
 from scrm.core.models import EventBatch, EventDelivery, StoredEvent
+from scrm.core.plugins import only
 
 if TYPE_CHECKING:
     from scrm.core.app import Scrm
@@ -157,8 +158,14 @@ class Dispatcher:
         out: dict[str, object] = {}
         for name in hooks:
             for impl in reversed(getattr(self.pm.hook, name).get_hookimpls()):
-                if not (impl.wrapper or impl.hookwrapper):
-                    out.setdefault(consumer_name(impl.plugin_name, impl.plugin), impl.plugin)
+                if impl.wrapper or impl.hookwrapper or any(p is impl.plugin for p in out.values()):
+                    continue
+                key = base = consumer_name(impl.plugin_name, impl.plugin)
+                n = 1
+                while key in out:  # two unnamed instances of one class
+                    n += 1
+                    key = f"{base}#{n}"
+                out[key] = impl.plugin
         return list(out.items())
 
     def dispatch(self, batch: Pending | None) -> None:
@@ -195,7 +202,7 @@ class Dispatcher:
         plugin: object,
         hooks: set[str],
     ) -> Pending | None:
-        callers = {h: self._caller(h, plugin) for h in hooks}
+        callers = {h: only(self.pm, h, plugin) for h in hooks}
         with self.app.session() as s:
             try:
                 with s.begin_nested():
@@ -217,18 +224,6 @@ class Dispatcher:
             if not ctx._emitted:
                 return None
             return record(s, ctx._emitted), ctx._emitted
-
-    def _caller(self, hook: str, plugin: object) -> Any:
-        """The hook restricted to ``plugin`` (and every wrapper), or None if it has no impl."""
-        caller = getattr(self.pm.hook, hook)
-        others = []
-        mine = False
-        for impl in caller.get_hookimpls():
-            if impl.plugin is plugin:
-                mine = not (impl.wrapper or impl.hookwrapper)
-            elif not (impl.wrapper or impl.hookwrapper):
-                others.append(impl.plugin)
-        return self.pm.subset_hook_caller(hook, others) if mine else None
 
     # -- the worker's side -------------------------------------------------------------------
 
