@@ -183,3 +183,29 @@ def test_every_after_commit_hook_has_an_event_class() -> None:
         name for name in dir(specs) if "ctx" in getattr(getattr(specs, name), "__annotations__", {})
     }
     assert after_commit == set(EVENT_TYPES)
+
+
+def test_auto_acknowledge_is_a_consumer_of_case_opened(scrm_database_url: str) -> None:
+    """Every new case gets its acknowledgment queued once, and moves to acknowledged; an
+    application without the setting, on the same plugin manager, acknowledges nothing."""
+    from scrm.core.models import OutboxMessage
+
+    config = Config(database_url=scrm_database_url, cases={"auto_acknowledge": True})
+    app = open_app(config=config)
+    app.upgrade()
+    app.ingest([message(1, "kargom gelmedi"), message(2, "faturam yanlış", author="u2")])
+    cases = app.cases()
+    assert {c.status for c in cases} == {"acknowledged"}
+    with app.session() as s:
+        keys = sorted(s.scalars(sa.select(OutboxMessage.idempotency_key)))
+        actors = set(s.scalars(sa.select(OutboxMessage.actor)))
+    assert keys == sorted(f"ack:{c.id}" for c in cases) and actors == {"auto-ack"}
+    detail = app.case(cases[0].id)
+    assert any(e.action == "status" and e.actor == "auto-ack" for e in detail.events)
+
+    plain = open_app(config=Config(database_url=scrm_database_url), pm=app.pm)
+    plain.ingest([message(3, "hâlâ gelmedi", author="u3")])
+    newest = max(plain.cases(), key=lambda c: c.id)
+    assert newest.status == "new"
+    app.close()
+    plain.close()

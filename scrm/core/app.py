@@ -150,7 +150,6 @@ class Scrm:
             departments=[(d.code, d.name) for d in self.config.departments],
             assignment={d.code: d.assignment for d in self.config.departments},
             cases=self.config.cases,
-            playbooks=lambda: self.workflow.playbooks,
             dispatcher=self.events,
         )
 

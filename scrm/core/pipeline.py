@@ -2,7 +2,7 @@
 
 ``InboundInteraction -> dedupe (channel, external_id) -> identity -> customer -> classify
 (hook) -> route (hook) -> attach to an open case by reply, thread or customer+topic, or
-open one -> SLA deadlines (hook) -> commit -> after-commit hooks``
+open one -> SLA deadlines (hook) -> domain events -> commit -> dispatch``
 
 Work is set-based per batch: one query finds all duplicates of a batch, one all its known
 identities, one all the cases its replies and threads point at; rows are inserted with
@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -53,7 +53,6 @@ from scrm.core.models import (
     LabelCorrection,
     Reject,
 )
-from scrm.core.playbooks import PlaybookSet
 from scrm.core.plugins import Hooks
 from scrm.core.privacy import tombstones_of
 from scrm.core.schemas import (
@@ -180,6 +179,8 @@ class Pipeline:
     :param batch_size: records per transaction (memory stays bounded by it).
     :param attach_window: how recent a customer's open case must be to absorb a new message
         of the same category.
+    :param dispatcher: dispatches each batch's domain events once it has committed (none:
+        they are recorded and left to the worker).
     """
 
     def __init__(
@@ -192,12 +193,10 @@ class Pipeline:
         departments: Iterable[tuple[str, str]] = (),
         assignment: dict[str, str] | None = None,
         cases: CasesConfig | None = None,
-        playbooks: Callable[[], PlaybookSet] | None = None,
         dispatcher: Dispatcher | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.cases = cases or CasesConfig()
-        self.playbooks = playbooks
         self.hooks = hooks
         self.session_factory = session_factory
         self.batch_size = batch_size
@@ -634,8 +633,6 @@ class _BatchWriter:
         self.out.report.stored += len(rows)
         self.out.report.cases_opened += len(ctx.new_cases)
         self.out.report.cases_updated += len(ctx.touched - set(ctx.new_cases))
-        if self.p.cases.auto_acknowledge and self.p.playbooks is not None:
-            self._acknowledge(ctx.new_cases)
 
     def _run_loop(
         self, ctx: _CaseContext, rules: CaseRules, on_case: dict[Case, list[Message]]
@@ -676,36 +673,6 @@ class _BatchWriter:
             for msg in msgs:
                 rules.apply(case, msg)
             ctx.touched.add(case)
-
-    def _acknowledge(self, new_cases: list[Case]) -> None:
-        """Queue the playbook's public acknowledgment for each new case (cases.auto_acknowledge)."""
-        from scrm.core.workflow import queue_reply  # the workflow builds on the pipeline
-
-        assert self.p.playbooks is not None
-        playbooks = self.p.playbooks()
-        for case in new_cases:
-            try:
-                _, new = queue_reply(
-                    self.session,
-                    case,
-                    playbooks=playbooks,
-                    now=utcnow(),
-                    actor="auto-ack",
-                    template="acknowledge",
-                    idempotency_key=f"ack:{case.id}",
-                )
-            except ValueError as exc:
-                log.warning("no auto-acknowledgment for case %s: %s", case.id, exc)
-                continue
-            if new and case.status == CaseStatus.NEW:
-                change = case_ops.transition(
-                    self.session,
-                    case,
-                    CaseStatus.ACKNOWLEDGED,
-                    actor="auto-ack",
-                    note="acknowledgment queued automatically",
-                )
-                self.out.events.append(change.event())
 
     def _policy(self, case: Case) -> SlaPolicy | None:
         return self.hooks.choose_sla(case_ops.case_info(case, self._code(case.department_id)))

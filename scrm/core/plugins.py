@@ -53,6 +53,7 @@ DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
     ("crisis", "scrm.plugins.crisis:plugin"),
     ("coordinated", "scrm.plugins.coordinated:plugin"),
     ("webhooks", "scrm.plugins.webhooks:plugin"),
+    ("acknowledge", "scrm.plugins.acknowledge"),
 )
 
 
