@@ -209,3 +209,22 @@ def test_auto_acknowledge_is_a_consumer_of_case_opened(scrm_database_url: str) -
     assert newest.status == "new"
     app.close()
     plain.close()
+
+
+def test_the_worker_deletes_dispatched_events_after_a_week(app: Any) -> None:
+    from datetime import timedelta
+
+    from scrm.core.db import utcnow
+    from scrm.core.worker import Worker
+
+    app.ingest([message(1, "kargom gelmedi")])
+    assert _count(app, StoredEvent) > 0
+    (summary,) = Worker(app).run_once(now=utcnow(), only={"events"}).values()
+    assert summary == "0 event batches dispatched, 0 old ones deleted"
+    assert app.events.prune(now=utcnow() + timedelta(days=6)) == 0
+    assert app.events.prune(now=utcnow() + timedelta(days=8)) == 1
+    assert (_count(app, StoredEvent), _count(app, EventBatch), _count(app, EventDelivery)) == (
+        0,
+        0,
+        0,
+    )

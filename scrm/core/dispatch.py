@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GRACE",
+    "KEEP",
     "Dispatcher",
     "EventContext",
     "Pending",
@@ -56,6 +57,9 @@ log = logging.getLogger(__name__)
 GRACE = timedelta(seconds=30)
 """How old an undispatched batch must be before the worker takes it over: the process
 that wrote it normally dispatches it within moments of its commit."""
+
+KEEP = timedelta(days=7)
+"""How long dispatched events are kept (for inspection) before the worker deletes them."""
 
 Pending = tuple[int, Iterable[Event]]
 """A recorded batch: its id and its events (re-iterable: each consumer reads them)."""
@@ -248,6 +252,23 @@ class Dispatcher:
                 .order_by(StoredEvent.position)
             )
             return decode((t, p) for t, p in rows)
+
+    def prune(self, now: datetime | None = None, limit: int = 1000) -> int:
+        """Delete up to ``limit`` batches dispatched more than :data:`KEEP` ago; return how many."""
+        with self.app.session() as s:
+            ids = list(
+                s.scalars(
+                    sa.select(EventBatch.id)
+                    .where(EventBatch.dispatched_at < (now or utcnow()) - KEEP)
+                    .order_by(EventBatch.id)
+                    .limit(limit)
+                )
+            )
+            if ids:
+                for model in (StoredEvent, EventDelivery):
+                    s.execute(sa.delete(model).where(model.batch_id.in_(ids)))
+                s.execute(sa.delete(EventBatch).where(EventBatch.id.in_(ids)))
+        return len(ids)
 
     def dispatch_pending(self, now: datetime | None = None, limit: int = 100) -> int:
         """Dispatch up to ``limit`` batches left undispatched (the worker); return how many."""

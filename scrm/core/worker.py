@@ -119,8 +119,10 @@ def _sla(app: Scrm, now: datetime) -> str:
 
 
 def _events(app: Scrm, now: datetime) -> str:
-    """Dispatch the domain events a killed process committed and never dispatched."""
-    return f"{app.events.dispatch_pending(now)} event batches dispatched"
+    """Dispatch the domain events a killed process committed and never dispatched; delete
+    those dispatched more than a week ago."""
+    done = app.events.dispatch_pending(now)
+    return f"{done} event batches dispatched, {app.events.prune(now)} old ones deleted"
 
 
 def _assign(app: Scrm, now: datetime) -> str:

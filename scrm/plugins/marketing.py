@@ -106,7 +106,8 @@ class MarketingPlugin(DepartmentPlugin):
         self.settings = settings
         self.zone = ZoneInfo(timezone)
         self._patterns = {c.name: c.patterns() for c in settings.campaigns}
-        self._history_start: dict[tuple[str, str], datetime] = {}
+        # Per database: several applications may share this plugin.
+        self._history_start: dict[str, dict[tuple[str, str], datetime]] = {}
 
     def campaign(self, name: str) -> Campaign:
         for c in self.settings.campaigns:
@@ -186,7 +187,7 @@ class MarketingPlugin(DepartmentPlugin):
                 alpha=sp.alpha,
                 min_count=sp.min_count,
                 min_baseline=sp.min_baseline,
-                history_start=self._history_start,
+                history_start=self._history_start.setdefault(ctx.app.config.database_url, {}),
             )
         for spike in spikes:
             ctx.emit(
