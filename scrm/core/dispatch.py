@@ -178,10 +178,13 @@ class Dispatcher:
         while queue:
             batch_id, events = queue.popleft()
             hooks = dict.fromkeys(e.hook for e in events)
+            consumers = self.consumers(hooks)
             complete = True
-            for consumer, plugin in self.consumers(hooks):
+            for n, (consumer, plugin) in enumerate(consumers, start=1):
+                # The last consumer marks the batch done in its own transaction.
+                last = complete and n == len(consumers)
                 try:
-                    emitted = self._consume(batch_id, events, consumer, plugin, set(hooks))
+                    emitted = self._consume(batch_id, events, consumer, plugin, set(hooks), last)
                 except Exception:
                     # Its transaction failed (the database went away): the worker retries.
                     log.exception("events of batch %d not handled by %r", batch_id, consumer)
@@ -189,14 +192,9 @@ class Dispatcher:
                     continue
                 if emitted is not None:
                     queue.append(emitted)
-            if not complete:
-                continue
-            with self.app.session() as s:
-                s.execute(
-                    sa.update(EventBatch)
-                    .where(EventBatch.id == batch_id)
-                    .values(dispatched_at=utcnow())
-                )
+            if not consumers:
+                with self.app.session() as s:
+                    _mark_dispatched(s, batch_id)
 
     def _consume(
         self,
@@ -205,9 +203,12 @@ class Dispatcher:
         consumer: str,
         plugin: object,
         hooks: set[str],
+        last: bool,
     ) -> Pending | None:
         callers = {h: only(self.pm, h, plugin) for h in hooks}
         with self.app.session() as s:
+            if last:
+                _mark_dispatched(s, batch_id)
             try:
                 with s.begin_nested():
                     s.add(EventDelivery(batch_id=batch_id, consumer=consumer, handled_at=utcnow()))
@@ -277,6 +278,12 @@ class Dispatcher:
             self.dispatch((batch_id, self.load(batch_id)))
             done += 1
         return done
+
+
+def _mark_dispatched(session: Session, batch_id: int) -> None:
+    session.execute(
+        sa.update(EventBatch).where(EventBatch.id == batch_id).values(dispatched_at=utcnow())
+    )
 
 
 def recorded(session: Session, events: Sequence[Event]) -> Pending | None:
