@@ -128,7 +128,7 @@ def test_a_refused_change_writes_no_event(app: Any) -> None:
 
 
 def test_wrappers_and_tracing_see_every_dispatch(
-    app: Any, register_plugin: Any, caplog: pytest.LogCaptureFixture
+    scrm_database_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     wrapped: Counter[str] = Counter()
 
@@ -144,16 +144,17 @@ def test_wrappers_and_tracing_see_every_dispatch(
             return (yield)
 
     rec = Recorder()
-    register_plugin(rec)
-    register_plugin(Wrapper())
-    app.pm.trace.root.setwriter(lambda msg: logging.getLogger("trace").info(msg.rstrip()))
-    app.pm.enable_tracing()
-    with caplog.at_level(logging.INFO, logger="trace"):
+    monkeypatch.setenv("SCRM_TRACE_PLUGINS", "1")
+    app = open_app(scrm_database_url, plugins=[rec, Wrapper()])
+    with caplog.at_level(logging.INFO, logger="scrm.core.plugins"):
         app.ingest([message(1, "kargom gelmedi")])
+    app.close()
     consumers = {h: len(app.events.consumers([h])) for h in ("case_opened", "interaction_stored")}
     assert wrapped == consumers  # one wrapped call per consumer and event
-    assert "case_opened" in caplog.text and "interaction_stored" in caplog.text
-    assert rec.opened == [app.cases()[0].id]
+    traced = [r.getMessage() for r in caplog.records if r.name == "scrm.core.plugins"]
+    assert sum("case_opened [hook]" in m for m in traced) == consumers["case_opened"]
+    assert sum("interaction_stored [hook]" in m for m in traced) == consumers["interaction_stored"]
+    assert len(rec.opened) == 1
 
 
 def test_a_failing_consumer_keeps_nothing_and_stops_no_one(
