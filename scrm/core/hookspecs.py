@@ -402,8 +402,8 @@ def crisis_detected(
 ) -> None:
     """React to a complaint that is going viral (page the crisis owner, brief PR).
 
-    Called after commit, exactly once per case, when its virality risk first crosses the
-    configured threshold.  The case has already become urgent and been escalated to the
+    Called after commit, once per case (see "After commit" for what once means), when its
+    virality risk first crosses the configured threshold.  The case has already become urgent and been escalated to the
     crisis owner (see ``case_escalated``).
 
     :param case: the case after escalation.
