@@ -49,7 +49,7 @@ class WebhooksPlugin:
 
     def _wanted(self, ctx: EventContext, event_type: str) -> bool:
         now = time.monotonic()
-        key = ctx.app.engine.url.render_as_string(hide_password=False)
+        key = ctx.app.config.database_url
         with self._lock:
             cached = self._cached.get(key)
         if cached is None or now - cached[0] > CACHE_SECONDS or cached[1] != core.generation[0]:
