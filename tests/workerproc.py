@@ -1,7 +1,12 @@
 """A worker process for the multi-process tests: a file-backed channel and a hook log.
 
-Run as ``python workerproc.py ingest URL FILE``, ``python workerproc.py work URL SECONDS`` or
-``python workerproc.py deliver URL`` (one ``scrm outbox deliver`` round, any database).
+Run as ``python workerproc.py ingest URL FILE``, ``python workerproc.py work URL SECONDS``,
+``python workerproc.py deliver URL`` (one ``scrm outbox deliver`` round, any database) or
+``python workerproc.py ingest-and-die URL FILE WHEN``: ingest, then SIGKILL itself right
+after the business commit (``WHEN=after-commit``: before any event is dispatched) or in the
+middle of the dispatch (``WHEN=mid-dispatch``: in a ``batch_committed`` hook, after the
+consumers ordered before it have handled the batch).  Every domain event a :class:`EventLog`
+handles is appended to ``$SCRM_EVENTLOG``.
 Every send is appended to ``$SCRM_SINK`` (one JSON line per message actually sent, written
 before ``send`` returns); every ``sla_breached`` call to ``$SCRM_HOOKLOG``.  Deliveries are
 slow (``$SCRM_SEND_DELAY`` seconds) so that a test can kill a worker mid-delivery.
@@ -11,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -22,6 +28,7 @@ from scrm.core import outbox
 from scrm.core.app import Scrm
 from scrm.core.channel import Channel
 from scrm.core.config import Config
+from scrm.core.dispatch import Dispatcher
 from scrm.core.plugins import get_plugin_manager
 from scrm.core.schemas import OutboundMessage, SendResult
 from scrm.core.worker import Settings, Worker, builtin_tasks, outbox_task
@@ -75,13 +82,58 @@ class Plugin:
         )
 
 
-def open_app(url: str) -> Scrm:
+class EventLog:
+    """A consumer of the domain events that logs each one it handles to ``$SCRM_EVENTLOG``."""
+
+    def _log(self, hook: str, key: Any) -> None:
+        if os.environ.get("SCRM_EVENTLOG"):
+            _append(os.environ["SCRM_EVENTLOG"], {"hook": hook, "key": key, "pid": os.getpid()})
+
+    @hookimpl
+    def interaction_stored(self, interaction):
+        self._log("interaction_stored", interaction.id)
+
+    @hookimpl
+    def case_opened(self, case):
+        self._log("case_opened", case.id)
+
+    @hookimpl
+    def batch_committed(self, interactions):
+        self._log("batch_committed", [i.id for i in interactions])
+
+
+class Die:
+    """Kills its own process in ``batch_committed``: after the consumers ordered before it."""
+
+    @hookimpl
+    def batch_committed(self, interactions):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def open_app(url: str, *extra: object) -> Scrm:
     config = Config(database_url=url)
-    return Scrm(config, get_plugin_manager(config, load_entrypoints=False, extra=[Plugin()]))
+    plugins = [Plugin(), EventLog(), *extra]
+    return Scrm(config, get_plugin_manager(config, load_entrypoints=False, extra=plugins))
+
+
+def ingest_and_die(url: str, path: str, when: str) -> None:
+    """Ingest ``path`` and die by SIGKILL right after the commit or during the dispatch."""
+    if when == "after-commit":
+
+        def die(self: Dispatcher, batch: Any) -> None:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        Dispatcher.dispatch = die  # type: ignore[method-assign]
+    app = open_app(url, *([Die()] if when == "mid-dispatch" else []))
+    with open(path, encoding="utf-8") as f:
+        app.ingest_lines(f, source=path, fmt="interactions")
 
 
 def main() -> None:
     command, url = sys.argv[1], sys.argv[2]
+    if command == "ingest-and-die":
+        ingest_and_die(url, sys.argv[3], sys.argv[4])
+        return
     app = open_app(url)
     if command == "ingest":
         with open(sys.argv[3], encoding="utf-8") as f:
@@ -110,4 +162,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run as the module ``workerproc``, not ``__main__``: a plugin is recorded as a consumer
+    # under its class's module and name, which must match the test process's.
+    import workerproc
+
+    workerproc.main()

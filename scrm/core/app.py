@@ -25,6 +25,7 @@ from scrm.core import db, queries
 from scrm.core.agents import ensure_departments
 from scrm.core.channel import Channel
 from scrm.core.config import Config, load_config
+from scrm.core.dispatch import Dispatcher
 from scrm.core.logsafe import set_log_content
 from scrm.core.models import Department, LabelCorrection, Reject
 from scrm.core.pipeline import IngestReport, Origin, Pipeline, Record, Rejected, one_line
@@ -62,6 +63,7 @@ class Scrm:
         self._channels: dict[str, Channel] = {}
         self._departments_synced = False
         self.workflow = Workflow(self)
+        self.events = Dispatcher(self)
         self.pm.hook.app_started(app=self)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -150,7 +152,7 @@ class Scrm:
             departments=[(d.code, d.name) for d in self.config.departments],
             assignment={d.code: d.assignment for d in self.config.departments},
             cases=self.config.cases,
-            playbooks=lambda: self.workflow.playbooks,
+            dispatcher=self.events,
         )
 
     def ingest_records(

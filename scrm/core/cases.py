@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from scrm.core import sla
 from scrm.core.db import utcnow
+from scrm.core.events import CaseTransitioned
 from scrm.core.models import Case, CaseEvent
 from scrm.core.schemas import CaseInfo, CaseStatus, Kind, Priority, SlaPolicy
 
@@ -69,13 +70,11 @@ class CaseChange:
     new_status: str
     actor: str
 
-    def hook_kwargs(self) -> dict[str, object]:
-        return {
-            "case": self.case,
-            "old_status": self.old_status,
-            "new_status": self.new_status,
-            "actor": self.actor,
-        }
+    def event(self) -> CaseTransitioned:
+        """The domain event of this transition."""
+        return CaseTransitioned(
+            case=self.case, old_status=self.old_status, new_status=self.new_status, actor=self.actor
+        )
 
 
 def add_event(

@@ -34,6 +34,7 @@ from scrm.core import cases as case_ops
 from scrm.core import loop, sla
 from scrm.core.config import CasesConfig
 from scrm.core.db import chunks
+from scrm.core.events import CaseTransitioned, CsatReceived, Event
 from scrm.core.models import Case, CaseEvent, FollowUp, Interaction
 from scrm.core.promises import PromiseKind, detect_promise
 from scrm.core.schemas import (
@@ -60,7 +61,6 @@ __all__ = [
 ]
 
 S = CaseStatus
-HookCall = tuple[str, dict[str, Any]]
 
 # Events the pipeline writes from messages: a case holding only these can be replayed.
 _MESSAGE_ACTIONS = {"opened", "assign", "responded", "promise", "status", "csat", "satisfaction"}
@@ -151,27 +151,28 @@ class CaseRules:
         self.config = config
         self.policy_for = policy_for
         self.promises = promises
-        self._calls: list[tuple[Case, HookCall]] = []
+        self._events: list[tuple[Case, Event]] = []
         self._told: dict[int, Counter[tuple[str, str | None]]] = {}
 
-    def hook_calls(self) -> list[HookCall]:
-        """The after-commit hook calls of the transitions, ratings and escalations, in order.
+    def events(self) -> list[Event]:
+        """The domain events of the transitions, ratings and escalations, in order.
 
         Call it after the flush: a case opened in this batch has its id only then.
         """
         out = []
-        for case, (hook, kwargs) in self._calls:
-            info = kwargs.get("case")
+        for case, event in self._events:
+            info = getattr(event, "case", None)
             if isinstance(info, CaseInfo) and info.id is None:
-                kwargs = {**kwargs, "case": info.model_copy(update={"id": case.id})}
-            out.append((hook, kwargs))
+                event = event.model_copy(update={"case": info.model_copy(update={"id": case.id})})
+            out.append(event)
         return out
 
     def replaying(self, case: Case) -> None:
-        """Note what the case's hooks already told, before :func:`reset` replays the case.
+        """Note what the case already told, before :func:`reset` replays the case.
 
-        A replay goes through transitions and ratings the case had been through before; their
-        hooks fired then and do not fire again.  Only what the replay adds is told.
+        A replay goes through transitions and ratings the case had been through before;
+        their events were emitted then and are not emitted again.  Only what the replay adds
+        is told.
         """
         told: Counter[tuple[str, str | None]] = Counter()
         for action, old, new in self.session.execute(
@@ -180,19 +181,19 @@ class CaseRules:
             )
         ):
             if action == "status":
-                told["case_transitioned", f"{old}>{new}"] += 1
+                told["transitioned", f"{old}>{new}"] += 1
             else:
-                told["csat_received", new] += 1
+                told["csat", new] += 1
         self._told[id(case)] = told
 
-    def _record(self, case: Case, calls: list[HookCall]) -> None:
+    def _record(self, case: Case, events: list[Event]) -> None:
         told = self._told.get(id(case))
-        for call in calls:
-            key = _told_key(call)
+        for event in events:
+            key = _told_key(event)
             if told is not None and key is not None and told[key] > 0:
-                told[key] -= 1  # fired when the case first went through it
+                told[key] -= 1  # emitted when the case first went through it
                 continue
-            self._calls.append((case, call))
+            self._events.append((case, event))
 
     def opened(self, case: Case, first: Message, pool: str | None = None) -> None:
         case_ops.add_event(
@@ -217,7 +218,7 @@ class CaseRules:
 
     def _transition(self, case: Case, to: CaseStatus, actor: str, at: datetime, note: str) -> None:
         change = case_ops.transition(self.session, case, to, actor=actor, at=at, note=note)
-        self._record(case, [("case_transitioned", change.hook_kwargs())])
+        self._record(case, [change.event()])
 
     def _brand(self, case: Case, msg: Message) -> None:
         if msg.at >= case.opened_at and (
@@ -353,13 +354,12 @@ class CaseRules:
 # -- replay --------------------------------------------------------------------------------
 
 
-def _told_key(call: HookCall) -> tuple[str, str | None] | None:
-    """What makes a hook call the same as an earlier one of a replayed case, if it can be."""
-    hook, kwargs = call
-    if hook == "case_transitioned":
-        return hook, f"{kwargs['old_status']}>{kwargs['new_status']}"
-    if hook == "csat_received":
-        return hook, str(kwargs["score"])
+def _told_key(event: Event) -> tuple[str, str | None] | None:
+    """What makes an event the same as an earlier one of a replayed case, if it can be."""
+    if isinstance(event, CaseTransitioned):
+        return "transitioned", f"{event.old_status}>{event.new_status}"
+    if isinstance(event, CsatReceived):
+        return "csat", str(event.score)
     return None
 
 

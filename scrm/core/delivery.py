@@ -37,6 +37,8 @@ from scrm.core import cases as case_ops
 from scrm.core import outbox
 from scrm.core.channel import PermanentSendError, TransientSendError
 from scrm.core.db import utcnow
+from scrm.core.dispatch import recorded
+from scrm.core.events import Event, ReplyDelivered
 from scrm.core.models import Case, OutboxMessage
 from scrm.core.queries import NotFound
 from scrm.core.schemas import Author, Direction, InboundInteraction, OutboundMessage, SendResult
@@ -254,15 +256,19 @@ class Delivery:
             source="outbox",
         )
         with self.app.session() as s:
+            events: list[Event] = []
             for a in accepted:
                 row = s.get(OutboxMessage, a.row_id)
                 assert row is not None
-                if row.status == "accepted":
+                if row.status == "accepted":  # once per reply, whoever records it
                     outbox.settle_sent(row)
-        for a in accepted:
-            self.app.hooks.notify(
-                "reply_delivered", case_id=a.message.case_id, message=a.message, result=a.result
-            )
+                    events.append(
+                        ReplyDelivered(
+                            case_id=a.message.case_id, message=a.message, result=a.result
+                        )
+                    )
+            pending = recorded(s, events)
+        self.app.events.dispatch(pending)
 
     # -- by hand -------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from scrm.core.app import Scrm
     from scrm.core.channel import Channel
+    from scrm.core.dispatch import EventContext
     from scrm.core.schemas import (
         CaseInfo,
         Classification,
@@ -106,13 +107,12 @@ def register_routes(router: APIRouter) -> None:
 
 @hookspec
 def app_started(app: Scrm) -> None:
-    """Keep a reference to the application: its sessions, configuration and hooks.
+    """Warm up for an application: load a model, compile patterns, check a setting.
 
     Called once at the end of :class:`~scrm.core.app.Scrm` construction (``scrm.open``, each
-    CLI command, the HTTP server), before any ingest; must not open the database.  Plugins
-    that keep tables of their own (the department modules) use ``app.session()`` in their
-    after-commit hooks and fire their own hooks with ``app.hooks.notify``.  When several
-    applications share one plugin manager, the most recently started one is meant.
+    CLI command, the HTTP server), before any ingest; must not open the database.  Do not
+    keep ``app``: several applications may share one plugin manager.  After-commit hooks get
+    the application they run for as ``ctx.app`` and a transaction as ``ctx.session``.
 
     :param app: the application.
     :returns: ``None``.
@@ -203,25 +203,33 @@ def choose_sla(case: CaseInfo) -> SlaPolicy | None:
 
 
 # ---------------------------------------------------------------------------
-# After commit: called once the batch or change is durable.  Exceptions raised
-# here are logged with the plugin's name and never undo the commit.
+# After commit: each hook is the dispatch of a domain event (scrm.core.events)
+# that the batch or change wrote in its own transaction.  Once it is durable,
+# each plugin gets the events in a transaction of its own, ``ctx.session``,
+# committed with the record that the plugin handled them: what a plugin writes
+# there happens exactly once; effects outside the database at least once (the
+# worker dispatches what a killed process left).  ``ctx.emit(event)`` raises a
+# further event; ``ctx.plugin_config(name)`` reads the application's settings.
+# Exceptions are logged with the plugin's name, roll back what the call wrote
+# through ``ctx.session``, and never undo the commit.
 # ---------------------------------------------------------------------------
 
 
 @hookspec
-def interaction_stored(interaction: StoredInteraction) -> None:
+def interaction_stored(interaction: StoredInteraction, ctx: EventContext) -> None:
     """React to a newly stored interaction (notify, index, forward).
 
     Called after commit, once per stored interaction, in ingest order.  Not called for
     duplicates.
 
     :param interaction: the committed interaction with its case and classification.
+    :param ctx: this dispatch's :class:`~scrm.core.dispatch.EventContext` (see "After commit").
     :returns: ``None``.
     """
 
 
 @hookspec
-def batch_committed(interactions: list[StoredInteraction]) -> None:
+def batch_committed(interactions: list[StoredInteraction], ctx: EventContext) -> None:
     """Do set-based work once per ingest batch, after its per-interaction hooks.
 
     Called after commit, once per batch, with every interaction the batch stored (possibly
@@ -230,23 +238,27 @@ def batch_committed(interactions: list[StoredInteraction]) -> None:
     once per case or hour instead of once per message.
 
     :param interactions: the batch's stored interactions, in ingest order.
+    :param ctx: this dispatch's :class:`~scrm.core.dispatch.EventContext` (see "After commit").
     :returns: ``None``.
     """
 
 
 @hookspec
-def case_opened(case: CaseInfo) -> None:
+def case_opened(case: CaseInfo, ctx: EventContext) -> None:
     """React to a new case.
 
     Called after commit, once per case opened by ingest or by hand.
 
     :param case: the committed case.
+    :param ctx: this dispatch's :class:`~scrm.core.dispatch.EventContext` (see "After commit").
     :returns: ``None``.
     """
 
 
 @hookspec
-def case_transitioned(case: CaseInfo, old_status: str, new_status: str, actor: str) -> None:
+def case_transitioned(
+    case: CaseInfo, old_status: str, new_status: str, actor: str, ctx: EventContext
+) -> None:
     """React to a case changing state.
 
     Called after commit, once per transition, in order.
@@ -255,12 +267,13 @@ def case_transitioned(case: CaseInfo, old_status: str, new_status: str, actor: s
     :param old_status: the state it left.
     :param new_status: the state it entered.
     :param actor: who made the change (agent username, ``system``, ``customer``).
+    :param ctx: this dispatch's :class:`~scrm.core.dispatch.EventContext` (see "After commit").
     :returns: ``None``.
     """
 
 
 @hookspec
-def sla_warning(case: CaseInfo, clock: str, due_at: datetime) -> None:
+def sla_warning(case: CaseInfo, clock: str, due_at: datetime, ctx: EventContext) -> None:
     """React to a deadline that will be missed soon unless someone acts.
 
     Called after commit by ``scrm sla check`` (and the worker), once per deadline, when the
@@ -270,27 +283,31 @@ def sla_warning(case: CaseInfo, clock: str, due_at: datetime) -> None:
     :param clock: ``first_response``, ``follow_up`` (a promise made to the customer) or
         ``resolution``.
     :param due_at: the deadline.
+    :param ctx: this dispatch's :class:`~scrm.core.dispatch.EventContext` (see "After commit").
     :returns: ``None``.
     """
 
 
 @hookspec
-def sla_breached(case: CaseInfo, clock: str, due_at: datetime) -> None:
+def sla_breached(case: CaseInfo, clock: str, due_at: datetime, ctx: EventContext) -> None:
     """React to a missed deadline (alert, page someone).
 
-    Called after commit, exactly once per missed deadline, however often the check runs
-    and however many workers run it.  The escalation ladder has already acted (see
+    Called after commit, once per missed deadline, however often the check runs and
+    however many workers run it (at least once if the plugin acts outside ``ctx.session``).  The escalation ladder has already acted (see
     ``case_escalated``).
 
     :param case: the case.
     :param clock: ``first_response``, ``follow_up`` or ``resolution``.
     :param due_at: the deadline that was missed.
+    :param ctx: this dispatch's :class:`~scrm.core.dispatch.EventContext` (see "After commit").
     :returns: ``None``.
     """
 
 
 @hookspec
-def case_escalated(case: CaseInfo, level: int, reason: str, summary: str) -> None:
+def case_escalated(
+    case: CaseInfo, level: int, reason: str, summary: str, ctx: EventContext
+) -> None:
     """React to a case climbing a rung of the escalation ladder.
 
     Called after commit, once per rung.  The rung has already acted (reassigned, raised the
@@ -300,12 +317,15 @@ def case_escalated(case: CaseInfo, level: int, reason: str, summary: str) -> Non
     :param level: the rung (1 is the first).
     :param reason: why (which deadline was missed, or repeated reopening).
     :param summary: what the step did.
+    :param ctx: this dispatch's :class:`~scrm.core.dispatch.EventContext` (see "After commit").
     :returns: ``None``.
     """
 
 
 @hookspec
-def reply_delivered(case_id: int | None, message: OutboundMessage, result: SendResult) -> None:
+def reply_delivered(
+    case_id: int | None, message: OutboundMessage, result: SendResult, ctx: EventContext
+) -> None:
     """React to a reply the channel accepted.
 
     Called after the outbox has recorded the delivery, once per reply.
@@ -313,12 +333,13 @@ def reply_delivered(case_id: int | None, message: OutboundMessage, result: SendR
     :param case_id: the case the reply answers, if any.
     :param message: what was sent.
     :param result: the channel's id of the sent message.
+    :param ctx: this dispatch's :class:`~scrm.core.dispatch.EventContext` (see "After commit").
     :returns: ``None``.
     """
 
 
 @hookspec
-def csat_received(case: CaseInfo, score: int, satisfied: bool) -> None:
+def csat_received(case: CaseInfo, score: int, satisfied: bool, ctx: EventContext) -> None:
     """React to a customer's satisfaction rating.
 
     Called after commit.  A rating at or below ``cases.csat.reopen_at_or_below`` has already
@@ -327,12 +348,13 @@ def csat_received(case: CaseInfo, score: int, satisfied: bool) -> None:
     :param case: the case after the rating.
     :param score: the rating on the configured scale.
     :param satisfied: whether it is above the reopen threshold.
+    :param ctx: this dispatch's :class:`~scrm.core.dispatch.EventContext` (see "After commit").
     :returns: ``None``.
     """
 
 
 @hookspec
-def engagement_updated(interaction_id: int, engagement: Engagement) -> None:
+def engagement_updated(interaction_id: int, engagement: Engagement, ctx: EventContext) -> None:
     """React to new public metrics of a stored post (likes, shares, replies grew).
 
     Called after commit, once per stored interaction whose metrics a re-observation (the
@@ -342,13 +364,20 @@ def engagement_updated(interaction_id: int, engagement: Engagement) -> None:
 
     :param interaction_id: the stored interaction.
     :param engagement: its metrics after the update.
+    :param ctx: this dispatch's :class:`~scrm.core.dispatch.EventContext` (see "After commit").
     :returns: ``None``.
     """
 
 
 @hookspec
 def spike_detected(
-    scope: str, metric: str, hour: datetime, count: int, baseline: float, p_value: float
+    scope: str,
+    metric: str,
+    hour: datetime,
+    count: int,
+    baseline: float,
+    p_value: float,
+    ctx: EventContext,
 ) -> None:
     """React to mentions rising far above their recent baseline (alert marketing).
 
@@ -362,27 +391,31 @@ def spike_detected(
     :param count: messages in that hour.
     :param baseline: expected messages per hour (mean of the rolling window).
     :param p_value: Poisson upper-tail probability of ``count`` or more under the baseline.
+    :param ctx: this dispatch's :class:`~scrm.core.dispatch.EventContext` (see "After commit").
     :returns: ``None``.
     """
 
 
 @hookspec
-def crisis_detected(case: CaseInfo, score: float, evidence: dict[str, Any]) -> None:
+def crisis_detected(
+    case: CaseInfo, score: float, evidence: dict[str, Any], ctx: EventContext
+) -> None:
     """React to a complaint that is going viral (page the crisis owner, brief PR).
 
-    Called after commit, exactly once per case, when its virality risk first crosses the
-    configured threshold.  The case has already become urgent and been escalated to the
+    Called after commit, once per case (see "After commit" for what once means), when its
+    virality risk first crosses the configured threshold.  The case has already become urgent and been escalated to the
     crisis owner (see ``case_escalated``).
 
     :param case: the case after escalation.
     :param score: the virality risk in [0, 1].
     :param evidence: the score's components and the figures behind them.
+    :param ctx: this dispatch's :class:`~scrm.core.dispatch.EventContext` (see "After commit").
     :returns: ``None``.
     """
 
 
 @hookspec
-def coordinated_detected(case_ids: list[int], evidence: dict[str, Any]) -> None:
+def coordinated_detected(case_ids: list[int], evidence: dict[str, Any], ctx: EventContext) -> None:
     """React to a burst of near-duplicate complaints that looks coordinated.
 
     Called after commit, once per burst.  The cases are flagged ``suspected_coordinated``
@@ -391,6 +424,7 @@ def coordinated_detected(case_ids: list[int], evidence: dict[str, Any]) -> None:
 
     :param case_ids: the cases flagged in this burst.
     :param evidence: accounts, similarity, window, and why each account looks suspicious.
+    :param ctx: this dispatch's :class:`~scrm.core.dispatch.EventContext` (see "After commit").
     :returns: ``None``.
     """
 
@@ -421,13 +455,14 @@ def parity_gap(metric: str, social: float, traditional: float, gap: float) -> No
 
 
 @hookspec
-def interaction_rejected(reject: RejectInfo) -> None:
+def interaction_rejected(reject: RejectInfo, ctx: EventContext) -> None:
     """React to a record that could not be ingested (alert, count).
 
     Called after commit, once per reject; the reject is already stored in the dead-letter
     table and can be replayed with ``scrm rejects replay``.
 
     :param reject: what was rejected, where, and why.
+    :param ctx: this dispatch's :class:`~scrm.core.dispatch.EventContext` (see "After commit").
     :returns: ``None``.
     """
 

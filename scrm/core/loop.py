@@ -16,7 +16,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -26,6 +25,7 @@ from scrm.core import sla
 from scrm.core.config import CasesConfig
 from scrm.core.db import chunks
 from scrm.core.escalation import escalate
+from scrm.core.events import CaseEscalated, CsatReceived, Event
 from scrm.core.models import Case, FollowUp
 from scrm.core.promises import PromiseKind, detect_promise
 from scrm.core.schemas import CaseStatus, Classification, SlaPolicy
@@ -83,19 +83,12 @@ class LoopEffects:
     csat: list[tuple[Case, int, bool]] = field(default_factory=list)
     escalations: list[tuple[Case, str]] = field(default_factory=list)
 
-    def settle(
-        self, session: Session, config: CasesConfig, now: datetime
-    ) -> list[tuple[str, dict[str, Any]]]:
-        """Carry out the escalations and return the after-commit hook calls, in order."""
-        calls: list[tuple[str, dict[str, Any]]] = [
-            ("case_transitioned", c.hook_kwargs()) for c in self.transitions
-        ]
+    def settle(self, session: Session, config: CasesConfig, now: datetime) -> list[Event]:
+        """Carry out the escalations and return the domain events, in order."""
+        calls: list[Event] = [c.event() for c in self.transitions]
         for case, score, satisfied in self.csat:
             calls.append(
-                (
-                    "csat_received",
-                    {"case": case_ops.case_info(case), "score": score, "satisfied": satisfied},
-                )
+                CsatReceived(case=case_ops.case_info(case), score=score, satisfied=satisfied)
             )
         step = next((st for st in config.escalation if st.to == "lead"), None)
         once: dict[int, tuple[Case, str]] = {}
@@ -111,14 +104,11 @@ class LoopEffects:
             }.get(why, "the customer is not satisfied")
             summary = escalate(session, case, step, reason=reason, at=now)  # type: ignore[arg-type]
             calls.append(
-                (
-                    "case_escalated",
-                    {
-                        "case": case_ops.case_info(case),
-                        "level": case.escalation_level,
-                        "reason": reason,
-                        "summary": summary,
-                    },
+                CaseEscalated(
+                    case=case_ops.case_info(case),
+                    level=case.escalation_level,
+                    reason=reason,
+                    summary=summary,
                 )
             )
         return calls

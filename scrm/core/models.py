@@ -24,6 +24,8 @@ __all__ = [
     "Customer",
     "CustomerMerge",
     "Department",
+    "EventBatch",
+    "EventDelivery",
     "FollowUp",
     "Identity",
     "InboxPayload",
@@ -34,6 +36,7 @@ __all__ = [
     "PluginState",
     "Reject",
     "SlaAlert",
+    "StoredEvent",
     "WebhookDelivery",
     "WebhookSubscription",
 ]
@@ -527,6 +530,50 @@ class PluginState(Base):
     key: Mapped[str] = mapped_column(sa.String(255))
     value: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[updated_ts]
+
+
+class EventBatch(Base):
+    """The domain events one transaction wrote (a unit of dispatch).
+
+    ``dispatched_at`` is set once every consumer has handled them; until then the worker's
+    ``events`` task dispatches them to the consumers that have not.
+    """
+
+    __tablename__ = "event_batches"
+
+    id: Mapped[intpk]
+    created_at: Mapped[datetime]
+    dispatched_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class StoredEvent(Base):
+    """One domain event (:mod:`scrm.core.events`), in the order its transaction wrote it."""
+
+    __tablename__ = "events"
+    __table_args__ = (sa.UniqueConstraint("batch_id", "position"),)
+
+    id: Mapped[intpk]
+    batch_id: Mapped[int] = mapped_column(sa.ForeignKey("event_batches.id", ondelete="CASCADE"))
+    position: Mapped[int]
+    type: Mapped[str] = mapped_column(sa.String(64))
+    """The event class's hook name (``case_opened``)."""
+    payload: Mapped[str] = mapped_column(sa.Text)
+
+
+class EventDelivery(Base):
+    """A consumer (a plugin) handled a batch of events: it never gets them again.
+
+    Written in the consumer's own transaction, with what the consumer wrote through its
+    hook context, so that effects in the database happen exactly once per consumer.
+    """
+
+    __tablename__ = "event_deliveries"
+
+    batch_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("event_batches.id", ondelete="CASCADE"), primary_key=True
+    )
+    consumer: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    handled_at: Mapped[datetime]
 
 
 # The department modules' tables live in their own module; importing it here puts them on

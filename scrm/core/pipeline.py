@@ -2,7 +2,7 @@
 
 ``InboundInteraction -> dedupe (channel, external_id) -> identity -> customer -> classify
 (hook) -> route (hook) -> attach to an open case by reply, thread or customer+topic, or
-open one -> SLA deadlines (hook) -> commit -> after-commit hooks``
+open one -> SLA deadlines (hook) -> domain events -> commit -> dispatch``
 
 Work is set-based per batch: one query finds all duplicates of a batch, one all its known
 identities, one all the cases its replies and threads point at; rows are inserted with
@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,6 +33,16 @@ from scrm.core.config import CasesConfig
 from scrm.core.conversation import CaseRules, Message
 from scrm.core.customers import ResolvedAuthor, resolve_authors, root_ids
 from scrm.core.db import chunks, group_by_channel, insert_rows, utcnow
+from scrm.core.dispatch import Dispatcher, Pending
+from scrm.core.dispatch import record as record_events
+from scrm.core.events import (
+    BatchCommitted,
+    CaseOpened,
+    EngagementUpdated,
+    Event,
+    InteractionRejected,
+    InteractionStored,
+)
 from scrm.core.labels import correct_label
 from scrm.core.models import (
     Case,
@@ -43,7 +53,6 @@ from scrm.core.models import (
     LabelCorrection,
     Reject,
 )
-from scrm.core.playbooks import PlaybookSet
 from scrm.core.plugins import Hooks
 from scrm.core.privacy import tombstones_of
 from scrm.core.schemas import (
@@ -170,6 +179,8 @@ class Pipeline:
     :param batch_size: records per transaction (memory stays bounded by it).
     :param attach_window: how recent a customer's open case must be to absorb a new message
         of the same category.
+    :param dispatcher: dispatches each batch's domain events once it has committed (none:
+        they are recorded and left to the worker).
     """
 
     def __init__(
@@ -182,10 +193,10 @@ class Pipeline:
         departments: Iterable[tuple[str, str]] = (),
         assignment: dict[str, str] | None = None,
         cases: CasesConfig | None = None,
-        playbooks: Callable[[], PlaybookSet] | None = None,
+        dispatcher: Dispatcher | None = None,
     ) -> None:
+        self.dispatcher = dispatcher
         self.cases = cases or CasesConfig()
-        self.playbooks = playbooks
         self.hooks = hooks
         self.session_factory = session_factory
         self.batch_size = batch_size
@@ -209,6 +220,7 @@ class Pipeline:
         with self.session_factory() as session, session.begin():
             row = correct_label(session, interaction_id, actor, **fields)
             outcome = _BatchWriter(self, session).place_relabelled(interaction_id)
+            outcome.record(session)
         self._announce(outcome)
         return row
 
@@ -242,22 +254,17 @@ class Pipeline:
         return outcome.report
 
     def _announce(self, outcome: _Outcome) -> None:
-        """Call the after-commit hooks of a committed batch."""
-        for stored in outcome.stored:
-            self.hooks.notify("interaction_stored", interaction=stored)
-        for info in outcome.opened:
-            self.hooks.notify("case_opened", case=info)
-        for hook, kwargs in outcome.hook_calls:
-            self.hooks.notify(hook, **kwargs)
-        self.hooks.notify("batch_committed", interactions=outcome.stored)
-        for reject in outcome.rejects:
-            self.hooks.notify("interaction_rejected", reject=reject)
+        """Dispatch the events of a committed batch (see :mod:`scrm.core.dispatch`)."""
+        if self.dispatcher is not None:
+            self.dispatcher.dispatch(outcome.pending)
 
     def _write(self, batch: list[Record]) -> _Outcome:
         for attempt in range(3):
             try:
                 with self.session_factory() as session, session.begin():
-                    return _BatchWriter(self, session).write(_check_cases(session, batch))
+                    outcome = _BatchWriter(self, session).write(_check_cases(session, batch))
+                    outcome.record(session)
+                    return outcome
             except (IntegrityError, OperationalError) as exc:
                 # Another writer stored some of these messages between our duplicate check
                 # and our insert (PostgreSQL, several workers), or the database was busy.
@@ -314,10 +321,21 @@ class _Outcome:
     report: IngestReport = field(default_factory=IngestReport)
     stored: list[StoredInteraction] = field(default_factory=list)
     opened: list[CaseInfo] = field(default_factory=list)
-    hook_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    """Loop effects (transitions, ratings, escalations) to report after commit, in order."""
     rejects: list[RejectInfo] = field(default_factory=list)
     """Every reject of the batch (the report lists only the first ones)."""
-    """Loop effects (transitions, ratings, escalations) to report after commit, in order."""
+    pending: Pending | None = None
+    """The recorded events, once :meth:`record` has written them."""
+
+    def record(self, session: Session) -> None:
+        """Write the batch's domain events into its transaction, in the hooks' order."""
+        events: list[Event] = [InteractionStored(interaction=i) for i in self.stored]
+        events += [CaseOpened(case=c) for c in self.opened]
+        events += self.events
+        events.append(BatchCommitted(interactions=self.stored))
+        events += [InteractionRejected(reject=r) for r in self.rejects]
+        self.pending = (record_events(session, events), events)
 
 
 @dataclass(frozen=True)
@@ -421,7 +439,7 @@ class _BatchWriter:
         it.case_id = case.id
         assignment.assign_new(s, [(case, None)], strategy_for=self._strategy, at=utcnow())
         self.out.opened.append(case_ops.case_info(case, self._code(case.department_id)))
-        self.out.hook_calls.extend(rules.hook_calls())
+        self.out.events.extend(rules.events())
         self.out.report.cases_opened += 1
         return self.out
 
@@ -477,11 +495,8 @@ class _BatchWriter:
             )
             self.out.report.updated += len(engagement_updates)
             for iid, eng in engagement_updates.items():
-                self.out.hook_calls.append(
-                    (
-                        "engagement_updated",
-                        {"interaction_id": iid, "engagement": Engagement.model_validate(eng)},
-                    )
+                self.out.events.append(
+                    EngagementUpdated(interaction_id=iid, engagement=Engagement.model_validate(eng))
                 )
         return list(fresh.values())
 
@@ -591,7 +606,7 @@ class _BatchWriter:
             )
         for case in ctx.new_cases:
             self.out.opened.append(case_ops.case_info(case, self._code(case.department_id)))
-        self.out.hook_calls.extend(rules.hook_calls())
+        self.out.events.extend(rules.events())
         for row, (_, _, case, _) in zip(rows, results, strict=True):
             row["case_id"] = case.id if case is not None else None
         if ctx.moves:
@@ -618,8 +633,6 @@ class _BatchWriter:
         self.out.report.stored += len(rows)
         self.out.report.cases_opened += len(ctx.new_cases)
         self.out.report.cases_updated += len(ctx.touched - set(ctx.new_cases))
-        if self.p.cases.auto_acknowledge and self.p.playbooks is not None:
-            self._acknowledge(ctx.new_cases)
 
     def _run_loop(
         self, ctx: _CaseContext, rules: CaseRules, on_case: dict[Case, list[Message]]
@@ -661,39 +674,6 @@ class _BatchWriter:
             for msg in msgs:
                 rules.apply(case, msg)
             ctx.touched.add(case)
-
-    def _acknowledge(self, new_cases: list[Case]) -> None:
-        """Queue the playbook's public acknowledgment for each new case (cases.auto_acknowledge)."""
-        # the workflow builds on the pipeline
-        from scrm.core.workflow import AnswerElsewhere, queue_reply
-
-        assert self.p.playbooks is not None
-        playbooks = self.p.playbooks()
-        for case in new_cases:
-            try:
-                _, new = queue_reply(
-                    self.session,
-                    case,
-                    playbooks=playbooks,
-                    now=utcnow(),
-                    actor="auto-ack",
-                    template="acknowledge",
-                    idempotency_key=f"ack:{case.id}",
-                )
-            except AnswerElsewhere:
-                continue  # a blog post or a news page: answered there, by a person
-            except ValueError as exc:
-                log.warning("no auto-acknowledgment for case %s: %s", case.id, exc)
-                continue
-            if new and case.status == CaseStatus.NEW:
-                change = case_ops.transition(
-                    self.session,
-                    case,
-                    CaseStatus.ACKNOWLEDGED,
-                    actor="auto-ack",
-                    note="acknowledgment queued automatically",
-                )
-                self.out.hook_calls.append(("case_transitioned", change.hook_kwargs()))
 
     def _policy(self, case: Case) -> SlaPolicy | None:
         return self.hooks.choose_sla(case_ops.case_info(case, self._code(case.department_id)))

@@ -35,6 +35,7 @@ __all__ = [
     "PluginManager",
     "check_plugin_config",
     "get_plugin_manager",
+    "only",
     "plugin_info",
 ]
 
@@ -52,6 +53,7 @@ DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
     ("crisis", "scrm.plugins.crisis:plugin"),
     ("coordinated", "scrm.plugins.coordinated:plugin"),
     ("webhooks", "scrm.plugins.webhooks:plugin"),
+    ("acknowledge", "scrm.plugins.acknowledge"),
 )
 
 
@@ -236,10 +238,29 @@ class Hooks:
         return self.pm.hook.choose_sla(case=case)
 
     def notify(self, hook_name: str, **kwargs: Any) -> None:
-        """Call an after-commit hook; one failing plugin is logged and does not stop the others."""
-        caller = getattr(self.pm.hook, hook_name)
-        for impl in reversed(caller.get_hookimpls()):
+        """Call a hook that records nothing (``parity_gap``) plugin by plugin, through pluggy
+        (wrappers and tracing see each call); one failing plugin is logged and does not stop
+        the others.  After-commit hooks are dispatched from domain events instead
+        (:mod:`scrm.core.dispatch`)."""
+        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+            caller = only(self.pm, hook_name, impl.plugin)
+            if caller is None:
+                continue
             try:
-                impl.function(**{k: kwargs[k] for k in impl.argnames})
+                caller(**kwargs)
             except Exception:
                 log.exception("plugin %r failed in %s", impl.plugin_name, hook_name)
+
+
+def only(pm: pluggy.PluginManager, hook: str, plugin: object) -> Any:
+    """``hook`` restricted to ``plugin``'s implementation and every wrapper, or None when
+    ``plugin`` does not implement it (a wrapper alone is not an implementation)."""
+    others = []
+    mine = False
+    for impl in getattr(pm.hook, hook).get_hookimpls():
+        wrapper = impl.wrapper or impl.hookwrapper
+        if impl.plugin is plugin:
+            mine = not wrapper
+        elif not wrapper:
+            others.append(impl.plugin)
+    return pm.subset_hook_caller(hook, others) if mine else None

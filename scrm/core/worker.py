@@ -1,7 +1,8 @@
 """``scrm worker``: the background work, in one process or shared by many.
 
 Tasks: process received webhook payloads (inbox), deliver replies (outbox) and outgoing
-webhooks, check SLA deadlines and escalate, assign waiting cases, apply retention, and poll
+webhooks, check SLA deadlines and escalate, dispatch domain events a killed process left
+undispatched (:mod:`scrm.core.dispatch`), assign waiting cases, apply retention, and poll
 channels (tasks plugins add with ``register_tasks``).
 
 On PostgreSQL the tasks are jobs of `procrastinate`_, a task queue built on PostgreSQL
@@ -117,6 +118,13 @@ def _sla(app: Scrm, now: datetime) -> str:
     return f"{len(alerts)} alerts"
 
 
+def _events(app: Scrm, now: datetime) -> str:
+    """Dispatch the domain events a killed process committed and never dispatched; delete
+    those dispatched more than a week ago."""
+    done = app.events.dispatch_pending(now)
+    return f"{done} event batches dispatched, {app.events.prune(now)} old ones deleted"
+
+
 def _assign(app: Scrm, now: datetime) -> str:
     return f"{app.workflow.drain(now=now)} cases assigned"
 
@@ -155,6 +163,7 @@ def builtin_tasks() -> list[Task]:
         outbox_task(),
         Task("webhooks", 2.0, _webhooks, exclusive=False),
         Task("sla", 60.0, _sla),
+        Task("events", 10.0, _events),
         Task("assignment", 30.0, _assign),
         Task("retention", 3600.0, _retention),
     ]

@@ -26,6 +26,15 @@ from scrm.core import cases as case_ops
 from scrm.core.customers import family_ids, root_ids
 from scrm.core.db import utcnow
 from scrm.core.delivery import Delivery, DeliveryReport
+from scrm.core.dispatch import record, recorded
+from scrm.core.events import (
+    CaseEscalated,
+    CaseOpened,
+    CaseTransitioned,
+    Event,
+    SlaBreached,
+    SlaWarning,
+)
 from scrm.core.models import (
     Agent,
     Case,
@@ -90,10 +99,12 @@ class AnswerElsewhere(ValueError):
 
 @dataclass
 class _AfterCommit:
-    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """The domain events of one transaction, recorded in it before it commits."""
 
-    def add(self, hook: str, **kwargs: Any) -> None:
-        self.calls.append((hook, kwargs))
+    events: list[Event] = field(default_factory=list)
+
+    def add(self, event: Event) -> None:
+        self.events.append(event)
 
 
 def _last_customer_message(session: Session, case: Case) -> Interaction | None:
@@ -203,8 +214,8 @@ class Workflow:
         after = _AfterCommit()
         with self.app.session() as s:
             yield s, after
-        for hook, kwargs in after.calls:
-            self.app.hooks.notify(hook, **kwargs)
+            pending = recorded(s, after.events)
+        self.app.events.dispatch(pending)
 
     def _case(self, s: Session, case_id: int, expected_version: int | None = None) -> Case:
         case = s.get(Case, case_id, with_for_update=s.get_bind().dialect.name == "postgresql")
@@ -234,12 +245,12 @@ class Workflow:
         return self.app.hooks.choose_sla(case_ops.case_info(case))
 
     def _record(self, s: Session, after: _AfterCommit, change: case_ops.CaseChange) -> None:
-        after.add("case_transitioned", **change.hook_kwargs())
+        after.add(change.event())
 
     def _effects(
         self, s: Session, after: _AfterCommit, effects: loop.LoopEffects, now: datetime
     ) -> None:
-        after.calls.extend(effects.settle(s, self.config, now))
+        after.events.extend(effects.settle(s, self.config, now))
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -577,11 +588,12 @@ class Workflow:
                 data={"interactions": moved, "from_case": source_id},
             )
             after.add(
-                "case_transitioned",
-                case=case_ops.case_info(source),
-                old_status=old,
-                new_status="closed",
-                actor=actor,
+                CaseTransitioned(
+                    case=case_ops.case_info(source),
+                    old_status=old,
+                    new_status="closed",
+                    actor=actor,
+                )
             )
             return case_ops.case_info(target)
 
@@ -623,7 +635,7 @@ class Workflow:
                     conversation.repair_times(case, messages)
                 case.version += 1
             if to_case is None:
-                after.add("case_opened", case=case_ops.case_info(target))
+                after.add(CaseOpened(case=case_ops.case_info(target)))
             return case_ops.case_info(target)
 
     def _split_case(self, s: Session, it: Interaction, source: Case | None, now: datetime) -> Case:
@@ -730,22 +742,15 @@ class Workflow:
         cases whose proposed solution met silence (:meth:`close_silent`)."""
         now = now or utcnow()
         self.close_silent(now)
-        with self._tx() as (s, _after):
+        with self.app.session() as s:
             sweep = escalation.check_deadlines(
                 s, now=now, config=self.config, policy_for=self.app.hooks.choose_sla
             )
-        # After commit, straight from the sweep: a backlog of 100k cases fires close to a
-        # million hooks, which are not worth holding as a second list.
-        notify = self.app.hooks.notify
-        for a in sweep.alerts:
-            info = sweep.cases[a.case_id]
-            if a.kind == "warning":
-                notify("sla_warning", case=info, clock=a.clock, due_at=a.due_at)
-            elif a.kind == "breach":
-                notify("sla_breached", case=info, clock=a.clock, due_at=a.due_at)
-            else:
-                reason = f"{a.clock} missed"
-                notify("case_escalated", case=info, level=a.level, reason=reason, summary=a.detail)
+            # Built from the sweep as they are read: a backlog of 100k cases fires close to
+            # a million hooks, which are not worth holding as a second list.
+            events = _SweepEvents(sweep)
+            pending = (record(s, events), events) if sweep.alerts else None
+        self.app.events.dispatch(pending)
         return sweep.alerts
 
     def deliver(self, now: datetime | None = None, limit: int = 100) -> DeliveryReport:
@@ -755,3 +760,22 @@ class Workflow:
     def retry(self, outbox_id: int, *, actor: str = "cli") -> None:
         """Put a failed reply back in the queue (noted on its case's timeline)."""
         Delivery(self.app).retry(outbox_id, actor=actor)
+
+
+class _SweepEvents:
+    """The SLA sweep's alerts as domain events, built afresh each time they are read."""
+
+    def __init__(self, sweep: escalation.Sweep) -> None:
+        self.sweep = sweep
+
+    def __iter__(self) -> Iterator[Event]:
+        for a in self.sweep.alerts:
+            info = self.sweep.cases[a.case_id]
+            if a.kind == "warning":
+                yield SlaWarning(case=info, clock=a.clock, due_at=a.due_at)
+            elif a.kind == "breach":
+                yield SlaBreached(case=info, clock=a.clock, due_at=a.due_at)
+            else:
+                yield CaseEscalated(
+                    case=info, level=a.level, reason=f"{a.clock} missed", summary=a.detail
+                )

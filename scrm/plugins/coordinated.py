@@ -37,6 +37,8 @@ from scrm.core import cases as case_ops
 from scrm.core.config import Config
 from scrm.core.db import chunks
 from scrm.core.department_models import CaseFlag
+from scrm.core.dispatch import EventContext
+from scrm.core.events import CoordinatedDetected
 from scrm.core.hookspecs import hookimpl
 from scrm.core.models import Case, Department, Identity, Interaction
 from scrm.core.schemas import Kind, StoredInteraction
@@ -123,7 +125,7 @@ class CoordinatedPlugin(DepartmentPlugin):
         self._grams: dict[int, tuple[int, set[str]]] = {}
 
     @hookimpl
-    def batch_committed(self, interactions: list[StoredInteraction]) -> None:
+    def batch_committed(self, interactions: list[StoredInteraction], ctx: EventContext) -> None:
         """Check the batch's complaints for a coordinated burst, in one transaction.
 
         Set-based: the complaints, their authors, the flagged bursts near them and the
@@ -140,11 +142,11 @@ class CoordinatedPlugin(DepartmentPlugin):
         if not complaints:
             return
         found = []
-        with self.session() as s:
+        with self.session(ctx) as s:
             for fired in _Batch(self, s, complaints).run():
                 found.append(fired)
         for case_ids, evidence in found:
-            self.notify("coordinated_detected", case_ids=case_ids, evidence=evidence)
+            ctx.emit(CoordinatedDetected(case_ids=case_ids, evidence=evidence))
 
     @hookimpl
     def register_commands(self, cli: click.Group) -> None:

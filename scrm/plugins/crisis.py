@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -39,10 +39,19 @@ from scrm.core import cases as case_ops
 from scrm.core.config import Config, EscalationStep
 from scrm.core.db import UTCDateTime, chunks
 from scrm.core.department_models import Crisis, EngagementObservation
+from scrm.core.dispatch import EventContext
 from scrm.core.escalation import escalate
+from scrm.core.events import CaseEscalated, CrisisDetected
 from scrm.core.hookspecs import hookimpl
 from scrm.core.models import Case, Identity, Interaction
-from scrm.core.schemas import CaseInfo, Engagement, Kind, Priority, StoredInteraction
+from scrm.core.schemas import (
+    CaseInfo,
+    Engagement,
+    Kind,
+    Priority,
+    SlaPolicy,
+    StoredInteraction,
+)
 from scrm.core.text import normalize
 from scrm.plugins.department import DepartmentPlugin, load_settings
 
@@ -193,7 +202,7 @@ class CrisisPlugin(DepartmentPlugin):
     # -- hooks -------------------------------------------------------------------------------
 
     @hookimpl
-    def batch_committed(self, interactions: list[StoredInteraction]) -> None:
+    def batch_committed(self, interactions: list[StoredInteraction], ctx: EventContext) -> None:
         """Record first observations and score each complaint case the batch touched, once.
 
         Set-based: a constant number of queries per batch (IN-lists in chunks) however many
@@ -204,7 +213,7 @@ class CrisisPlugin(DepartmentPlugin):
         ]
         if not inbound:
             return
-        with self.session() as s:
+        with self.session(ctx) as s:
             now = self.clock()
             observations = []
             for part in chunks([i.id for i in inbound]):
@@ -218,20 +227,22 @@ class CrisisPlugin(DepartmentPlugin):
             if observations:
                 s.execute(sa.insert(EngagementObservation), observations)
             case_ids = [c for c in dict.fromkeys(i.case_id for i in inbound) if c is not None]
-            results = self._evaluate(s, case_ids)
-        for result in results:
-            self._announce(result)
+            results = self._evaluate(s, case_ids, ctx.app.hooks.choose_sla)
+            for result in results:
+                self._announce(s, ctx, result)
 
     @hookimpl
-    def engagement_updated(self, interaction_id: int, engagement: Engagement) -> None:
-        with self.session() as s:
+    def engagement_updated(
+        self, interaction_id: int, engagement: Engagement, ctx: EventContext
+    ) -> None:
+        with self.session(ctx) as s:
             self._observe(s, interaction_id, engagement.model_dump())
             case_id = s.scalar(
                 sa.select(Interaction.case_id).where(Interaction.id == interaction_id)
             )
-            results = self._evaluate(s, [case_id]) if case_id else []
-        for result in results:
-            self._announce(result)
+            results = self._evaluate(s, [case_id], ctx.app.hooks.choose_sla) if case_id else []
+            for result in results:
+                self._announce(s, ctx, result)
 
     @hookimpl
     def register_commands(self, cli: click.Group) -> None:
@@ -449,7 +460,7 @@ class CrisisPlugin(DepartmentPlugin):
         return self._names_press(p.id, p.text)
 
     def _evaluate(
-        self, s: Session, case_ids: list[int]
+        self, s: Session, case_ids: list[int], policy_for: Callable[[CaseInfo], SlaPolicy | None]
     ) -> list[tuple[CaseInfo, float, dict[str, Any], str]]:
         """Score the open complaint cases among ``case_ids`` that had no crisis yet, and
         detect those at or above the threshold, in the order given."""
@@ -483,13 +494,18 @@ class CrisisPlugin(DepartmentPlugin):
             score, evidence = partials[cid].finish(velocities, self.settings)
             if score < self.settings.threshold:
                 continue
-            result = self._detect(s, cid, score, evidence)
+            result = self._detect(s, cid, score, evidence, policy_for)
             if result is not None:
                 results.append(result)
         return results
 
     def _detect(
-        self, s: Session, case_id: int, score: float, evidence: dict[str, Any]
+        self,
+        s: Session,
+        case_id: int,
+        score: float,
+        evidence: dict[str, Any],
+        policy_for: Callable[[CaseInfo], SlaPolicy | None],
     ) -> tuple[CaseInfo, float, dict[str, Any], str] | None:
         case = s.get(Case, case_id)
         if case is None:
@@ -506,8 +522,7 @@ class CrisisPlugin(DepartmentPlugin):
             case_ops.add_event(s, case, "priority", actor="crisis", at=now,
                                from_value=case.priority, to_value=Priority.URGENT.value, note=reason)  # fmt: skip
             case.priority = Priority.URGENT.value
-            if self.app is not None:
-                case_ops.apply_sla(case, self.app.hooks.choose_sla(case_ops.case_info(case)))
+            case_ops.apply_sla(case, policy_for(case_ops.case_info(case)))
         case_ops.add_event(s, case, "crisis", actor="crisis", at=now, to_value=f"{score:.2f}",
                            note=reason, data=evidence)  # fmt: skip
         step = EscalationStep(
@@ -517,16 +532,16 @@ class CrisisPlugin(DepartmentPlugin):
         s.flush()
         return case_ops.case_info(case), score, evidence, summary
 
-    def _announce(self, result: tuple[CaseInfo, float, dict[str, Any], str] | None) -> None:
-        if result is None:
-            return
+    def _announce(
+        self,
+        s: Session,
+        ctx: EventContext,
+        result: tuple[CaseInfo, float, dict[str, Any], str],
+    ) -> None:
         info, score, evidence, summary = result
-        with self.session() as s:
-            level = s.scalar(sa.select(Case.escalation_level).where(Case.id == info.id)) or 1
-        self.notify(
-            "case_escalated", case=info, level=level, reason="viral crisis", summary=summary
-        )
-        self.notify("crisis_detected", case=info, score=score, evidence=evidence)
+        level = s.scalar(sa.select(Case.escalation_level).where(Case.id == info.id)) or 1
+        ctx.emit(CaseEscalated(case=info, level=level, reason="viral crisis", summary=summary))
+        ctx.emit(CrisisDetected(case=info, score=score, evidence=evidence))
 
 
 @click.command("crises")

@@ -1,10 +1,11 @@
 """What the built-in department modules share: the application, settings, time windows.
 
 A department plugin is built from the configuration (``module:plugin(config)`` in
-``DEFAULT_PLUGINS``), learns the application through the ``app_started`` hook, and does its
-work in after-commit hooks, each in a transaction of its own.  Everything it records is
-idempotent (unique keys), so an alert or an escalation happens once however often a message
-is seen.
+``DEFAULT_PLUGINS``) and keeps no application: it does its work in after-commit hooks, as a
+consumer of the domain events, in the transaction the dispatcher hands it (``ctx.session``),
+which commits with the record that it handled them; what it detects it raises as events of
+its own (``ctx.emit``).  Everything it records is idempotent (unique keys) as well, so an
+alert or an escalation happens once however often a message is seen.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TypeVar
 
 import click
 import sqlalchemy as sa
@@ -21,11 +22,8 @@ from sqlalchemy.orm import Session
 
 from scrm.core.config import Config, ConfigError
 from scrm.core.db import utcnow
-from scrm.core.hookspecs import hookimpl
+from scrm.core.dispatch import EventContext
 from scrm.core.models import Interaction
-
-if TYPE_CHECKING:
-    from scrm.core.app import Scrm
 
 __all__ = ["DepartmentPlugin", "load_settings", "parse_since", "reference_time"]
 
@@ -72,30 +70,17 @@ def reference_time(session: Session, until: datetime | None) -> datetime:
 
 
 class DepartmentPlugin:
-    """Base of the department plugins: holds the application once it has started."""
+    """Base of the department plugins: the clock, and the dispatch's transaction."""
 
     name = "department"
 
     def __init__(self) -> None:
-        self.app: Scrm | None = None
         self.clock: Callable[[], datetime] = utcnow
 
-    @hookimpl
-    def app_started(self, app: Scrm) -> None:
-        self.app = app
-
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A transaction on the application's database (after commit of the ingest batch)."""
-        if self.app is None:
-            raise RuntimeError(f"the {self.name} plugin is used before the application started")
-        with self.app.session() as s:
-            yield s
-
-    def notify(self, hook: str, **kwargs: Any) -> None:
-        """Fire an after-commit hook through the application (one failing plugin is logged)."""
-        if self.app is not None:
-            self.app.hooks.notify(hook, **kwargs)
+    def session(self, ctx: EventContext) -> Iterator[Session]:
+        """The dispatch's transaction (it commits once every event of the batch is handled)."""
+        yield ctx.session
 
 
 def merge_spans(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:

@@ -36,6 +36,8 @@ from scrm.cli.context import CliContext, emit, table
 from scrm.core.config import Config
 from scrm.core.db import chunks
 from scrm.core.department_models import CampaignLink
+from scrm.core.dispatch import EventContext
+from scrm.core.events import SpikeDetected
 from scrm.core.hookspecs import hookimpl
 from scrm.core.models import Interaction
 from scrm.core.schemas import StoredInteraction
@@ -104,7 +106,8 @@ class MarketingPlugin(DepartmentPlugin):
         self.settings = settings
         self.zone = ZoneInfo(timezone)
         self._patterns = {c.name: c.patterns() for c in settings.campaigns}
-        self._history_start: dict[tuple[str, str], datetime] = {}
+        # Per database: several applications may share this plugin.
+        self._history_start: dict[str, dict[tuple[str, str], datetime]] = {}
 
     def campaign(self, name: str) -> Campaign:
         for c in self.settings.campaigns:
@@ -128,17 +131,17 @@ class MarketingPlugin(DepartmentPlugin):
         return found
 
     @hookimpl
-    def batch_committed(self, interactions: list[StoredInteraction]) -> None:
+    def batch_committed(self, interactions: list[StoredInteraction], ctx: EventContext) -> None:
         """Link the batch's messages to campaigns, then judge each hour it touched once.
 
         Set-based: a constant number of queries per batch (IN-lists in chunks); the hours
         are counted by one grouped query per kind of scope (see :func:`stats.judge_hours`).
         """
         ids = [i.id for i in interactions if i.direction.value == "inbound"]
-        if not ids or self.app is None:
+        if not ids:
             return
         sp = self.settings.spikes
-        with self.session() as s:
+        with self.session(ctx) as s:
             rows: list[tuple[int, str, datetime, str | None]] = []
             linked: set[tuple[str, int]] = set()
             for part in chunks(ids):
@@ -184,17 +187,18 @@ class MarketingPlugin(DepartmentPlugin):
                 alpha=sp.alpha,
                 min_count=sp.min_count,
                 min_baseline=sp.min_baseline,
-                history_start=self._history_start,
+                history_start=self._history_start.setdefault(ctx.app.config.database_url, {}),
             )
         for spike in spikes:
-            self.notify(
-                "spike_detected",
-                scope=spike.scope,
-                metric=spike.metric,
-                hour=spike.hour,
-                count=spike.count,
-                baseline=spike.baseline,
-                p_value=spike.p_value,
+            ctx.emit(
+                SpikeDetected(
+                    scope=spike.scope,
+                    metric=spike.metric,
+                    hour=spike.hour,
+                    count=spike.count,
+                    baseline=spike.baseline,
+                    p_value=spike.p_value,
+                )
             )
 
     @hookimpl

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from scrm.cli.context import CliContext, emit, table
 from scrm.core.config import Config
 from scrm.core.department_models import Idea, IdeaSource
+from scrm.core.dispatch import EventContext
 from scrm.core.hookspecs import hookimpl
 from scrm.core.models import Interaction
 from scrm.core.queries import NotFound
@@ -59,11 +60,11 @@ class RndPlugin(DepartmentPlugin):
         self.settings = settings
 
     @hookimpl
-    def interaction_stored(self, interaction: StoredInteraction) -> None:
+    def interaction_stored(self, interaction: StoredInteraction, ctx: EventContext) -> None:
         cls = interaction.classification
         if cls is None or cls.kind is not Kind.IDEA:
             return
-        with self.session() as s:
+        with self.session(ctx) as s:
             it = s.get(Interaction, interaction.id)
             if it is None or s.scalar(
                 sa.select(IdeaSource.id).where(IdeaSource.interaction_id == it.id)

@@ -31,6 +31,7 @@ from scrm.core import cases as case_ops
 from scrm.core.config import Config
 from scrm.core.db import chunks
 from scrm.core.department_models import Lead
+from scrm.core.dispatch import EventContext
 from scrm.core.hookspecs import hookimpl
 from scrm.core.models import Case, Customer, Interaction
 from scrm.core.queries import NotFound
@@ -105,7 +106,7 @@ class SalesPlugin(DepartmentPlugin):
         return self.policy if case.kind is Kind.LEAD else None
 
     @hookimpl
-    def batch_committed(self, interactions: list[StoredInteraction]) -> None:
+    def batch_committed(self, interactions: list[StoredInteraction], ctx: EventContext) -> None:
         """Create or count the leads of the batch's lead messages, in ingest order.
 
         Set-based: the messages, the customers' active leads and their open complaints are
@@ -120,7 +121,7 @@ class SalesPlugin(DepartmentPlugin):
         ]
         if not found:
             return
-        with self.session() as s:
+        with self.session(ctx) as s:
             texts: dict[int, tuple[str, datetime]] = {}
             for part in chunks([i.id for i in found]):
                 for iid, text, created_at in s.execute(

@@ -1,12 +1,15 @@
-"""Built-in plugin: turn after-commit events into outgoing webhook deliveries.
+"""Built-in plugin: turn domain events into outgoing webhook deliveries.
 
 Each event hook writes one :class:`~scrm.core.models.WebhookDelivery` per matching
-subscription (see :mod:`scrm.core.webhooks`); nothing is sent here, so the request or
-ingest that caused the event never waits for a subscriber.  The plugin has its own
-connection to the application's database (hooks carry no session; they run after commit),
-without a pool, and remembers the subscriptions for a few seconds so that an installation
-without subscribers pays nothing per message: a subscription added by another process
-takes effect within :data:`CACHE_SECONDS`.
+subscription (see :mod:`scrm.core.webhooks`) in the transaction the dispatcher gives it
+(``ctx.session``), which commits with the record that the event was handled: a delivery is
+queued exactly once per event, also when a process dies after the business commit and the
+worker dispatches the event.  Nothing is sent here, so the request or ingest that caused the
+event never waits for a subscriber.  The plugin keeps no application and no database URL:
+it works on the application it is dispatched for, and remembers each database's
+subscriptions for a few seconds so that an installation without subscribers pays nothing
+per message (a subscription added by another process takes effect within
+:data:`CACHE_SECONDS`).
 """
 
 from __future__ import annotations
@@ -18,12 +21,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
-from sqlalchemy.pool import NullPool
 
-from scrm.core import db
 from scrm.core import webhooks as core
 from scrm.core.config import Config
+from scrm.core.dispatch import EventContext
 from scrm.core.hookspecs import hookimpl
 from scrm.core.models import WebhookSubscription
 from scrm.core.schemas import CaseInfo, OutboundMessage, SendResult, StoredInteraction
@@ -35,11 +36,6 @@ log = logging.getLogger(__name__)
 CACHE_SECONDS = 5.0
 
 
-def _in_memory(url: str) -> bool:
-    # Another connection to an in-memory database would see another, empty database.
-    return url.rstrip("/") in ("sqlite:", "sqlite") or "memory" in url
-
-
 def _case(case: CaseInfo) -> dict[str, Any]:
     return case.model_dump(mode="json")
 
@@ -47,55 +43,55 @@ def _case(case: CaseInfo) -> dict[str, Any]:
 class WebhooksPlugin:
     """Enqueues webhook deliveries for the events subscribers asked for."""
 
-    def __init__(self, config: Config) -> None:
-        self.url = config.database_url
-        self._engine: sa.Engine | None = None
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._cached: tuple[float, int, list[list[str]]] | None = None
+        self._cached: dict[str, tuple[float, int, list[list[str]]]] = {}
 
-    def _bind(self) -> sa.Engine:
-        with self._lock:
-            if self._engine is None:
-                self._engine = db.make_engine(self.url, poolclass=NullPool)
-            return self._engine
-
-    def _wanted(self, event_type: str) -> bool:
+    def _wanted(self, ctx: EventContext, event_type: str) -> bool:
         now = time.monotonic()
-        cached = self._cached
+        key = ctx.app.config.database_url
+        with self._lock:
+            cached = self._cached.get(key)
         if cached is None or now - cached[0] > CACHE_SECONDS or cached[1] != core.generation[0]:
-            with Session(self._bind()) as s:
-                types = list(
-                    s.scalars(
-                        sa.select(WebhookSubscription.event_types).where(
-                            WebhookSubscription.active.is_(True)
-                        )
+            types = list(
+                ctx.session.scalars(
+                    sa.select(WebhookSubscription.event_types).where(
+                        WebhookSubscription.active.is_(True)
                     )
                 )
-            cached = self._cached = (now, core.generation[0], [list(t) for t in types])
+            )
+            cached = (now, core.generation[0], [list(t) for t in types])
+            with self._lock:
+                self._cached[key] = cached
         return any(not t or event_type in t for t in cached[2])
 
-    def emit(self, event_type: str, data: dict[str, Any], now: datetime | None = None) -> None:
-        """Queue ``event_type`` for its subscribers (in its own short transaction)."""
-        if _in_memory(self.url) or not self._wanted(event_type):
-            return
-        with Session(self._bind()) as s, s.begin():
-            core.enqueue_event(s, event_type, data, now=now)
+    def emit(
+        self,
+        ctx: EventContext,
+        event_type: str,
+        data: dict[str, Any],
+        now: datetime | None = None,
+    ) -> None:
+        """Queue ``event_type`` for its subscribers, in the dispatch's transaction."""
+        if self._wanted(ctx, event_type):
+            core.enqueue_event(ctx.session, event_type, data, now=now)
 
     # -- hooks ---------------------------------------------------------------------------
 
     @hookimpl
-    def interaction_stored(self, interaction: StoredInteraction) -> None:
-        self.emit("interaction.stored", interaction.model_dump(mode="json"))
+    def interaction_stored(self, interaction: StoredInteraction, ctx: EventContext) -> None:
+        self.emit(ctx, "interaction.stored", interaction.model_dump(mode="json"))
 
     @hookimpl
-    def case_opened(self, case: CaseInfo) -> None:
-        self.emit("case.opened", {"case": _case(case)})
+    def case_opened(self, case: CaseInfo, ctx: EventContext) -> None:
+        self.emit(ctx, "case.opened", {"case": _case(case)})
 
     @hookimpl
     def case_transitioned(
-        self, case: CaseInfo, old_status: str, new_status: str, actor: str
+        self, case: CaseInfo, old_status: str, new_status: str, actor: str, ctx: EventContext
     ) -> None:
         self.emit(
+            ctx,
             "case.transitioned",
             {
                 "case": _case(case),
@@ -106,29 +102,33 @@ class WebhooksPlugin:
         )
 
     @hookimpl
-    def sla_warning(self, case: CaseInfo, clock: str, due_at: datetime) -> None:
+    def sla_warning(self, case: CaseInfo, clock: str, due_at: datetime, ctx: EventContext) -> None:
         self.emit(
-            "sla.warning", {"case": _case(case), "clock": clock, "due_at": due_at.isoformat()}
+            ctx, "sla.warning", {"case": _case(case), "clock": clock, "due_at": due_at.isoformat()}
         )
 
     @hookimpl
-    def sla_breached(self, case: CaseInfo, clock: str, due_at: datetime) -> None:
+    def sla_breached(self, case: CaseInfo, clock: str, due_at: datetime, ctx: EventContext) -> None:
         self.emit(
-            "sla.breached", {"case": _case(case), "clock": clock, "due_at": due_at.isoformat()}
+            ctx, "sla.breached", {"case": _case(case), "clock": clock, "due_at": due_at.isoformat()}
         )
 
     @hookimpl
-    def case_escalated(self, case: CaseInfo, level: int, reason: str, summary: str) -> None:
+    def case_escalated(
+        self, case: CaseInfo, level: int, reason: str, summary: str, ctx: EventContext
+    ) -> None:
         self.emit(
+            ctx,
             "case.escalated",
             {"case": _case(case), "level": level, "reason": reason, "summary": summary},
         )
 
     @hookimpl
     def reply_delivered(
-        self, case_id: int | None, message: OutboundMessage, result: SendResult
+        self, case_id: int | None, message: OutboundMessage, result: SendResult, ctx: EventContext
     ) -> None:
         self.emit(
+            ctx,
             "reply.delivered",
             {
                 "case_id": case_id,
@@ -140,9 +140,12 @@ class WebhooksPlugin:
         )
 
     @hookimpl
-    def csat_received(self, case: CaseInfo, score: int, satisfied: bool) -> None:
-        self.emit("csat.received", {"case": _case(case), "score": score, "satisfied": satisfied})
+    def csat_received(self, case: CaseInfo, score: int, satisfied: bool, ctx: EventContext) -> None:
+        self.emit(
+            ctx, "csat.received", {"case": _case(case), "score": score, "satisfied": satisfied}
+        )
 
 
 def plugin(config: Config) -> WebhooksPlugin:
-    return WebhooksPlugin(config)
+    """Build the plugin; it reads nothing from ``config`` (subscriptions are in the database)."""
+    return WebhooksPlugin()

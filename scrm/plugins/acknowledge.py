@@ -1,0 +1,59 @@
+"""Built-in plugin: acknowledge every new case publicly, at once (``[cases] auto_acknowledge``).
+
+A consumer of :class:`~scrm.core.events.CaseOpened`: in the dispatch's transaction it queues
+the playbook's ``acknowledge`` template on the case (actor ``auto-ack``, idempotency key
+``ack:<case>``) and moves the case from ``new`` to ``acknowledged``.  The dispatch records
+that the event was handled in the same transaction, so a case is acknowledged once, also
+when the process that opened it died before the dispatch and the worker hands it over.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from scrm.core import cases as case_ops
+from scrm.core.db import utcnow
+from scrm.core.dispatch import EventContext
+from scrm.core.hookspecs import hookimpl
+from scrm.core.models import Case
+from scrm.core.schemas import CaseInfo, CaseStatus
+from scrm.core.workflow import AnswerElsewhere, queue_reply
+
+__all__ = ["case_opened"]
+
+log = logging.getLogger(__name__)
+
+
+@hookimpl
+def case_opened(case: CaseInfo, ctx: EventContext) -> None:
+    """Queue the acknowledgment of a new case when the application asks for it."""
+    if not ctx.app.config.cases.auto_acknowledge or case.id is None:
+        return
+    s = ctx.session
+    row = s.get(Case, case.id)
+    if row is None:
+        return
+    try:
+        _, new = queue_reply(
+            s,
+            row,
+            playbooks=ctx.app.workflow.playbooks,
+            now=utcnow(),
+            actor="auto-ack",
+            template="acknowledge",
+            idempotency_key=f"ack:{row.id}",
+        )
+    except AnswerElsewhere:
+        return  # a blog post or a news page: answered there, by a person
+    except ValueError as exc:
+        log.warning("no auto-acknowledgment for case %s: %s", row.id, exc)
+        return
+    if new and row.status == CaseStatus.NEW:
+        change = case_ops.transition(
+            s,
+            row,
+            CaseStatus.ACKNOWLEDGED,
+            actor="auto-ack",
+            note="acknowledgment queued automatically",
+        )
+        ctx.emit(change.event())
