@@ -334,7 +334,7 @@ def reply(
     ctx.work_on(case_id, csrf)
     public = {"public": True, "private": False}.get(audience or "")
     body, name = _text(text, "text"), _text(template, "template")
-    with _action(ctx, f"Reply queued on case {case_id}: it goes out with the next delivery run."):
+    with _action(ctx, f"Reply queued on case {case_id}; it is sent on the next delivery run."):
         if (body is None) == (name is None):
             raise ValueError("choose a template or write a text")
         ctx.app.workflow.reply(
