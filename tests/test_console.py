@@ -305,3 +305,23 @@ def test_the_inbox_page_lists_views_filters_and_refreshes(board: Scrm, cli: Any)
     assert c.get("/app/inbox?view=nope").status_code == 404
     filtered = c.get("/app/inbox?view=department&priority=low&q=merhaba").text
     assert filtered.count("<tr class=") == 1 and "priority=low&amp;q=merhaba&amp;view=mine" in filtered
+
+
+def test_the_timeline_shows_a_delivered_reply_once_with_its_state_and_promises(
+    app: Scrm, cli: Any
+) -> None:
+    seed_cases(app, cli)
+    c = client(app)
+    csrf = sign_in(c, agent_key(app))
+    c.post("/app/cases/1/reply", data={"text": "Kargonuzu hemen soruyoruz.", "csrf": csrf})
+    page = c.get("/app/cases/1").text
+    assert page.count('class="entry reply"') == 1 and '<p class="delivery pending">' in page
+    report = app.workflow.deliver()
+    assert report.sent == 1, report
+    app.workflow.promise(1, timedelta(hours=4), actor="ece", kind="callback")
+    page = c.get("/app/cases/1").text
+    # Delivered, the reply is also the brand's message on the case: shown once, as sent.
+    assert page.count("Kargonuzu hemen soruyoruz.") == 1
+    assert '<p class="delivery sent">sent' in page and 'class="entry brand"' not in page
+    assert page.count('class="entry promise"') == 1 and "Promise by ece: callback" in page
+    assert 'data-clock="Promised follow-up"' in page

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,16 @@ def test_an_agent_works_a_breaching_case_through_the_loop(
         sign_in(page, base, token)
         assert "Signed in as ece (agent)" in flash(page)
         shoot(page, shots, "inbox")
+
+        # A new complaint appears on the next refresh round, without reloading the page.
+        assert page.locator("tr[data-case]").count() == 3
+        page.evaluate("window.stayed = true")
+        app.ingest_native("phone", [{"record_id": "NEW-1", "channel": "phone",
+                          "received_at": datetime.now(UTC).isoformat(), "text": "Faturam iki kez kesildi!",
+                          "caller": {"name": "Deniz", "phone": "+90 532 999 00 11"}}])  # fmt: skip
+        page.evaluate("window.scrmConsole.refresh()")
+        assert page.locator("tr[data-case]").count() == 4
+        assert page.evaluate("window.stayed") is True
 
         page.locator('a[data-view="breaching"]').click()
         page.wait_for_url(re.compile(r"view=breaching"))

@@ -361,7 +361,7 @@ def transition(
     with _action(ctx, f"Case {case_id} moved to {to}."):
         ctx.app.workflow.transition(
             case_id,
-            to,
+            _text(to, "to") or "",
             actor=ctx.principal.actor,
             note=_text(note, "note"),
             expected_version=version,
@@ -379,7 +379,12 @@ def assign(
 ) -> Response:
     ctx.work_on(case_id, csrf)
     with _action(ctx, f"Case {case_id} assigned to {agent}."):
-        ctx.app.workflow.assign(case_id, agent, actor=ctx.principal.actor, expected_version=version)
+        ctx.app.workflow.assign(
+            case_id,
+            _text(agent, "agent") or "",
+            actor=ctx.principal.actor,
+            expected_version=version,
+        )
     return ctx.redirect(f"/cases/{case_id}")
 
 
