@@ -54,13 +54,16 @@ def _base(
     departments: Sequence[str] | None,
 ) -> list[Any]:
     """The conditions every view shares: open, in scope, filtered, searched."""
-    conds: list[Any] = [Case.status.in_(list(OPEN_STATUSES))]
-    if departments is not None:
-        conds.append(
-            Case.department_id.in_(
-                sa.select(Department.id).where(Department.code.in_(list(departments)))
-            )
+    # Literal statuses, as in queries.list_cases: PostgreSQL can then use the partial index
+    # of open cases by deadline (a bound parameter would not prove its predicate).
+    conds: list[Any] = [
+        Case.status.in_(
+            sa.bindparam("open_statuses", list(OPEN_STATUSES), expanding=True, literal_execute=True)
         )
+    ]
+    if departments is not None:
+        ids = session.scalars(sa.select(Department.id).where(Department.code.in_(departments)))
+        conds.append(Case.department_id.in_(list(ids)))
     if filters.channel:
         conds.append(Case.channel == filters.channel)
     if filters.kind:
@@ -84,12 +87,12 @@ def _base(
     return conds
 
 
-def _view(view: str, *, agent: str | None, now: datetime) -> Any:
-    """The condition of one view."""
+def _view(session: Session, view: str, *, agent: str | None, now: datetime) -> Any:
+    """The condition of one view (ids looked up first: a plain comparison per row is what
+    keeps counting every open case cheap)."""
     if view == "mine":
-        if agent is None:
-            return sa.false()
-        return Case.assignee_id.in_(sa.select(Agent.id).where(Agent.username == agent))
+        agent_id = session.scalar(sa.select(Agent.id).where(Agent.username == agent))
+        return sa.false() if agent is None or agent_id is None else Case.assignee_id == agent_id
     if view == "department":
         return sa.true()
     if view == "unassigned":
@@ -99,7 +102,8 @@ def _view(view: str, *, agent: str | None, now: datetime) -> Any:
     if view == "waiting":
         return Case.waiting_since.is_not(None)
     if view == "triage":
-        return Case.department_id.in_(sa.select(Department.id).where(Department.code == TRIAGE))
+        triage = session.scalar(sa.select(Department.id).where(Department.code == TRIAGE))
+        return sa.false() if triage is None else Case.department_id == triage
     raise ValueError(f"no view {view!r}; views: {', '.join(VIEWS)}")
 
 
@@ -122,18 +126,25 @@ def worklist(
     now = now or utcnow()
     conds = [
         *_base(session, filters or WorklistFilter(), departments),
-        _view(view, agent=agent, now=now),
+        _view(session, view, agent=agent, now=now),
     ]
-    q = (
-        sa.select(Case)
-        .where(*conds)
-        .options(
-            selectinload(Case.department), selectinload(Case.assignee), selectinload(Case.customer)
-        )
-        .order_by(Case.next_due.is_(None), Case.next_due, Case.id)
-        .limit(limit)
+    q = sa.select(Case).options(
+        selectinload(Case.department), selectinload(Case.assignee), selectinload(Case.customer)
     )
-    return case_rows(session, list(session.scalars(q)), now)
+    # Two plain orders instead of one "NULLs last" expression: each can walk the
+    # (next_due, id) index and stop at ``limit`` rows, where an expression sorts them all.
+    cases = list(
+        session.scalars(
+            q.where(*conds, Case.next_due.is_not(None))
+            .order_by(Case.next_due, Case.id)
+            .limit(limit)
+        )
+    )
+    if len(cases) < limit:
+        cases += session.scalars(
+            q.where(*conds, Case.next_due.is_(None)).order_by(Case.id).limit(limit - len(cases))
+        )
+    return case_rows(session, cases, now)
 
 
 def counts(
@@ -147,7 +158,11 @@ def counts(
     """Return how many cases each view holds, in one query."""
     now = now or utcnow()
     columns = [
-        sa.func.coalesce(sa.func.sum(sa.case((_view(v, agent=agent, now=now), 1), else_=0)), 0)
+        sa.func.count()
+        if v == "department"
+        else sa.func.coalesce(
+            sa.func.sum(sa.case((_view(session, v, agent=agent, now=now), 1), else_=0)), 0
+        )
         for v in VIEWS
     ]
     row = session.execute(
