@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from consolekit import agent_key, client, csrf_of, flash_of, sign_in
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from serverkit import auth, make_key, scrm_config, seed_cases  # noqa: F401
 
 from scrm.core import worklists
 from scrm.core.app import Scrm
-from scrm.core.models import ApiKey, CaseEvent, LabelCorrection
+from scrm.core.models import ApiKey, Case, CaseEvent, LabelCorrection
 from scrm.server.app import iter_routes
 from scrm.server.console.session import COOKIE
 
@@ -275,6 +277,10 @@ def test_worklists_hold_their_cases_soonest_deadline_first_with_counts(board: Sc
         by_number = worklists.worklist(
             s, "department", filters=worklists.WorklistFilter(search="#1"), now=now
         )
+        wildcards = [
+            worklists.worklist(s, "department", filters=worklists.WorklistFilter(search=w))
+            for w in ("%", "_", "\\", "#123456789012345678", "²")
+        ]
         with pytest.raises(ValueError, match="no view 'late'"):
             worklists.worklist(s, "late")
     dues = [c.next_due for c in everything]
@@ -288,6 +294,7 @@ def test_worklists_hold_their_cases_soonest_deadline_first_with_counts(board: Sc
     assert [c.kind for c in sales_leads] == ["lead"]
     assert [c.subject for c in found] == ["Uygulamaya karanlık mod eklenebilir mi?"]
     assert [c.customer_name for c in by_name] == ["Kişi 3"] and [c.id for c in by_number] == [1]
+    assert wildcards == [[]] * 5, "LIKE wildcards are matched literally; a huge number is none"
     assert counts == {"mine": 2, "department": 6, "unassigned": 4, "breaching": 1,
                       "waiting": 0, "triage": 1}  # fmt: skip
 
@@ -325,3 +332,22 @@ def test_the_timeline_shows_a_delivered_reply_once_with_its_state_and_promises(
     assert '<p class="delivery sent">sent' in page and 'class="entry brand"' not in page
     assert page.count('class="entry promise"') == 1 and "Promise by ece: callback" in page
     assert 'data-clock="Promised follow-up"' in page
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    subject=st.text(st.characters(blacklist_categories=["Cs", "Cc"]), min_size=1, max_size=60),
+    data=st.data(),
+)
+def test_any_part_of_a_subject_typed_as_written_finds_its_case(
+    board: Scrm, subject: str, data: st.DataObject
+) -> None:
+    """Search is untrusted input: LIKE wildcards, quotes and any script are matched literally."""
+    start = data.draw(st.integers(0, len(subject) - 1))
+    part = subject[start : data.draw(st.integers(start + 1, len(subject)))]
+    with board.session() as s:
+        s.execute(sa.update(Case).where(Case.id == 2).values(subject=subject))
+        found = worklists.worklist(s, "department", filters=worklists.WorklistFilter(search=part))
+    assert 2 in [c.id for c in found]

@@ -36,6 +36,7 @@ __all__ = ["TRIAGE", "VIEWS", "WorklistFilter", "counts", "worklist"]
 VIEWS = ("mine", "department", "unassigned", "breaching", "waiting", "triage")
 TRIAGE = "triage"
 MAX_SEARCH = 100
+_MAX_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -70,18 +71,25 @@ def _base(
         conds.append(Case.kind == filters.kind)
     if filters.priority:
         conds.append(Case.priority == filters.priority)
-    term = (filters.search or "").strip()[:MAX_SEARCH].lower()
-    if term:
+    typed = (filters.search or "").strip()[:MAX_SEARCH]
+    if typed:
+        term = typed.lower()
         number = term.removeprefix("#")
+
+        def has(column: Any) -> Any:
+            # Lower-cased on both sides, and as typed: SQLite lowers ASCII letters only, so
+            # "Işık" typed as written must still find "Işık".
+            return sa.or_(
+                sa.func.lower(column).contains(term, autoescape=True),
+                column.contains(typed, autoescape=True),
+            )
+
         found = [
-            sa.func.lower(Case.subject).contains(term, autoescape=True),
-            Case.customer_id.in_(
-                sa.select(Customer.id).where(
-                    sa.func.lower(Customer.display_name).contains(term, autoescape=True)
-                )
-            ),
+            has(Case.subject),
+            Case.customer_id.in_(sa.select(Customer.id).where(has(Customer.display_name))),
         ]
-        if number.isdigit() and len(number) < 19:
+        # ASCII digits only ("²" is a digit to Python, not to int()); ids are 32-bit.
+        if number.isascii() and number.isdigit() and int(number) <= _MAX_ID:
             found.append(Case.id == int(number))
         conds.append(sa.or_(*found))
     return conds
