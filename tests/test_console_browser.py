@@ -1,6 +1,6 @@
 """The agent console in a real headless Chromium (Playwright driving the system browser).
 
-One browser for the whole session; each test gets a fresh context (no shared cookies).
+One browser for the module; each test gets a fresh context (no shared cookies).
 Screenshots of the inbox and a case at 1280 px and 390 px go to a temporary folder, or to
 ``$SCRM_CONSOLE_SCREENSHOTS`` when set (docs/img holds copies).  Skips with the reason when
 Playwright or the browser (``/usr/bin/chromium``, or ``$SCRM_CHROMIUM``) is missing:
@@ -26,7 +26,9 @@ CHROMIUM = os.environ.get("SCRM_CHROMIUM", "/usr/bin/chromium")
 WIDE, PHONE = (1280, 900), (390, 844)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in this
+# thread while it is open, and later tests' asyncio.run() would refuse to start.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason="Playwright is not installed (pip install -e '.[test]')"

@@ -177,7 +177,7 @@ def refused(request: Request, exc: ConsoleError) -> Response:
     if exc.status == 401:
         return ctx.redirect("/signin")
     if ctx.session.key_id is not None:
-        with ctx.app.session(read_only=True) as s:
+        with ctx.app.session() as s:  # not read-only: the lookup may note the key's use
             ctx.who = principal_for(s, ctx.session.key_id)
     return ctx.render("error.html", exc.status, status=exc.status, message=exc.message)
 
