@@ -3,7 +3,8 @@
 One browser for the module; each test gets a fresh context (no shared cookies).
 Screenshots of the inbox and a case at 1280 px and 390 px go to a temporary folder, or to
 ``$SCRM_CONSOLE_SCREENSHOTS`` when set (docs/img holds copies).  Skips with the reason when
-Playwright or the browser (``/usr/bin/chromium``, or ``$SCRM_CHROMIUM``) is missing:
+Playwright or the browser is missing (tests/browserkit.py installs Debian's ``chromium``
+when it can):
 Playwright never downloads a browser of its own here.
 """
 
@@ -17,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browserkit import chromium
 from consolekit import agent_key
 from serverkit import live_server, make_key, scrm_config, seed_cases  # noqa: F401
 
 from scrm.core.app import Scrm
 
-CHROMIUM = os.environ.get("SCRM_CHROMIUM", "/usr/bin/chromium")
 WIDE, PHONE = (1280, 900), (390, 844)
 
 
@@ -33,12 +34,11 @@ def browser() -> Iterator[Any]:
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason="Playwright is not installed (pip install -e '.[test]')"
     )
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set SCRM_CHROMIUM)")
+    executable = chromium()  # installed when missing, as make test installs PostgreSQL
     with sync_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield chromium
-        chromium.close()
+        browser = pw.chromium.launch(executable_path=executable, headless=True)
+        yield browser
+        browser.close()
 
 
 @pytest.fixture(scope="session")
