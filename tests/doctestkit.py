@@ -502,7 +502,10 @@ def workdir(path: Path) -> Path:
 def build_demo(where: Path) -> Path:
     """Build in ``where`` what ``make demo`` leaves in ``demo/``, with the recipe's own lines."""
     workdir(where)
-    shutil.copy(ROOT / "scrm" / "data" / "sample" / "demo.toml", where / "scrm.toml")
+    # demo/ sits in the checkout, so its paths start "../"; here the checkout's folders are
+    # reachable from the working directory itself (as the recipe's lines are rewritten).
+    demo_toml = (ROOT / "scrm" / "data" / "sample" / "demo.toml").read_text(encoding="utf-8")
+    (where / "scrm.toml").write_text(demo_toml.replace('"../', '"'), encoding="utf-8")
     (where / "scrm.toml").chmod(0o600)  # as the recipe's `install -m 600`
     shell = Shell(where)
     steps = demo_steps()
@@ -518,9 +521,17 @@ def demo_steps() -> list[list[str]]:
     """Return the ``scrm`` command lines of the Makefile's ``demo`` recipe, in order."""
     text = (ROOT / "Makefile").read_text(encoding="utf-8")
     recipe = text.split("\ndemo:", 1)[1].split("\n\n", 1)[0]
+    # The Makefile's own simple variables (AS_OF = ...), expanded as make would.
+    variables = dict(re.findall(r"^([A-Z_]+)\s*[:?]?=\s*(.*)$", text, re.MULTILINE))
+
+    def expand(line: str) -> str:
+        for _ in range(5):  # a variable may name another
+            line = re.sub(r"\$\(([A-Z_]+)\)", lambda m: variables.get(m[1], m[0]), line)
+        return line
+
     steps = []
     for line in recipe.splitlines():
         m = re.match(r"\tcd demo && \.\./\$\(BIN\)/scrm (.*)$", line)
         if m:
-            steps.append(shlex.split(m.group(1).replace("../", "")))
+            steps.append(shlex.split(expand(m.group(1)).replace("../", "")))
     return steps
