@@ -517,10 +517,17 @@ def build_demo(where: Path) -> Path:
 def demo_steps() -> list[list[str]]:
     """Return the ``scrm`` command lines of the Makefile's ``demo`` recipe, in order."""
     text = (ROOT / "Makefile").read_text(encoding="utf-8")
+    variables = dict(re.findall(r"^(\w+)\s*\??=\s*(.*?)\s*$", text, re.MULTILINE))
+
+    def expand(line: str) -> str:
+        while (m := re.search(r"\$\((\w+)\)", line)) and m.group(1) in variables:
+            line = line[: m.start()] + variables[m.group(1)] + line[m.end() :]
+        return line
+
     recipe = text.split("\ndemo:", 1)[1].split("\n\n", 1)[0]
     steps = []
     for line in recipe.splitlines():
         m = re.match(r"\tcd demo && \.\./\$\(BIN\)/scrm (.*)$", line)
         if m:
-            steps.append(shlex.split(m.group(1).replace("../", "")))
+            steps.append(shlex.split(expand(m.group(1)).replace("../", "")))
     return steps
