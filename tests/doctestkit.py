@@ -500,17 +500,23 @@ def workdir(path: Path) -> Path:
 
 
 def build_demo(where: Path) -> Path:
-    """Build in ``where`` what ``make demo`` leaves in ``demo/``, with the recipe's own lines."""
+    """Build what ``make demo`` leaves in ``demo/``, with the recipe's own lines; return it.
+
+    ``where`` stands for the checkout (``scrm/`` and ``plugins/`` reachable), and the recipe
+    runs in ``where/demo`` as it does in the checkout's ``demo/``.
+    """
     workdir(where)
-    shutil.copy(ROOT / "scrm" / "data" / "sample" / "demo.toml", where / "scrm.toml")
-    (where / "scrm.toml").chmod(0o600)  # as the recipe's `install -m 600`
-    shell = Shell(where)
+    demo = where / "demo"
+    demo.mkdir()
+    shutil.copy(ROOT / "scrm" / "data" / "sample" / "demo.toml", demo / "scrm.toml")
+    (demo / "scrm.toml").chmod(0o600)  # as the recipe's `install -m 600`
+    shell = Shell(demo)
     steps = demo_steps()
     assert any(s[0] == "ingest" for s in steps), "the Makefile's demo recipe lost its ingest lines"
     for argv in steps:
         result = shell._scrm(argv, None)
         assert result.exit_status == 0, f"make demo step `scrm {shlex.join(argv)}`: {result.output}"
-    return where
+    return demo
 
 
 @cache
@@ -529,5 +535,5 @@ def demo_steps() -> list[list[str]]:
     for line in recipe.splitlines():
         m = re.match(r"\tcd demo && \.\./\$\(BIN\)/scrm (.*)$", line)
         if m:
-            steps.append(shlex.split(expand(m.group(1)).replace("../", "")))
+            steps.append(shlex.split(expand(m.group(1))))
     return steps
