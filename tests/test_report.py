@@ -5,14 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
+from browserkit import chromium
 
 import scrm
 from scrm.core.app import Scrm
@@ -57,27 +55,6 @@ def test_report_outputs(cli: CliInvoker, sample_dir: Path) -> None:
     assert "30d" in bad.stderr
 
 
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return found
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        pytest.skip(
-            "headless Chromium is not installed and this user cannot install it (needs root and apt-get): apt-get install chromium"
-        )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
-        if done.returncode != 0:
-            pytest.skip(
-                f"could not install Debian's chromium ({' '.join(cmd)}): {done.stderr[-300:]}"
-            )
-    found = shutil.which("chromium")
-    if not found:
-        pytest.skip("apt-get installed chromium but no chromium binary is on PATH")
-    return found
-
-
 def test_html_report_of_the_sample_renders_in_chromium(tmp_path: Path, sample_dir: Path) -> None:
     app = scrm.open(f"sqlite:///{tmp_path / 'scrm.db'}", migrate=True)
     try:
@@ -92,7 +69,7 @@ def test_html_report_of_the_sample_renders_in_chromium(tmp_path: Path, sample_di
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
     assert "@import" not in html and "url(" not in html
 
-    browser = _chromium()
+    browser = chromium()
     flags = [
         "--headless",
         "--no-sandbox",

@@ -67,10 +67,13 @@ def log_config(level: str) -> dict[str, Any]:
 )
 @click.pass_obj
 def serve(obj: CliContext, host: str, port: int, log_level: str) -> None:
-    """Run the HTTP service: REST API under /api/v1, /healthz, /readyz, channel webhooks.
+    """Run the HTTP service: REST API under /api/v1, agent console under /app, /healthz,
+    /readyz, channel webhooks.
 
     The API's interactive docs are at /docs (Swagger UI) and /redoc, its schema at
-    /openapi.json; none of them needs a key, every API operation does.
+    /openapi.json; none of them needs a key, every API operation does.  Agents sign in to
+    the console (/app) with their API key; set server.secret_key so that sign-ins outlive
+    a restart.
     """
     import uvicorn
 
@@ -78,6 +81,7 @@ def serve(obj: CliContext, host: str, port: int, log_level: str) -> None:
 
     api = create_app(obj.app())
     click.echo(f"API docs: http://{host}:{port}/docs", err=True)
+    click.echo(f"Agent console: http://{host}:{port}/app", err=True)
     uvicorn.run(
         api,
         host=host,

@@ -16,6 +16,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
@@ -34,6 +35,7 @@ __all__ = [
     "create_key",
     "hash_token",
     "list_keys",
+    "principal_for",
     "revoke_key",
 ]
 
@@ -181,10 +183,18 @@ def authenticate(session: Session, token: str, now: datetime | None = None) -> P
     """Return the caller a token belongs to, or None for an unknown or revoked token."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
+    return _principal(session, ApiKey.key_hash == hash_token(token), now)
+
+
+def principal_for(session: Session, key_id: int, now: datetime | None = None) -> Principal | None:
+    """Return the caller of key ``key_id`` (a console session holds the key's id, never its
+    token), or None once the key is revoked or gone."""
+    return _principal(session, ApiKey.id == key_id, now)
+
+
+def _principal(session: Session, where: Any, now: datetime | None) -> Principal | None:
     row = session.execute(
-        sa.select(ApiKey, Agent.username)
-        .outerjoin(Agent, Agent.id == ApiKey.agent_id)
-        .where(ApiKey.key_hash == hash_token(token))
+        sa.select(ApiKey, Agent.username).outerjoin(Agent, Agent.id == ApiKey.agent_id).where(where)
     ).first()
     if row is None:
         return None

@@ -46,6 +46,7 @@ __all__ = [
     "NotFound",
     "RejectOut",
     "ReplyOut",
+    "case_rows",
     "count_cases",
     "get_case",
     "get_customer",
@@ -401,7 +402,11 @@ def list_cases(
         q = q.order_by(*_case_order(sort))
     if after is not None:
         q = q.where(Case.id > after)
-    cases = list(session.scalars(q.limit(limit)))
+    return case_rows(session, list(session.scalars(q.limit(limit))), now)
+
+
+def case_rows(session: Session, cases: Sequence[Case], now: datetime) -> list[CaseOut]:
+    """Turn loaded cases (department, assignee and customer loaded) into board rows."""
     replies = _undelivered(session, [c.id for c in cases])
     return [_case_out(c, now, **replies.get(c.id, {})) for c in cases]
 

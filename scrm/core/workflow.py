@@ -59,7 +59,15 @@ if TYPE_CHECKING:
     from scrm.core.app import Scrm
     from scrm.core.pipeline import IngestReport
 
-__all__ = ["AnswerElsewhere", "Conflict", "DeliveryReport", "Workflow", "queue_reply"]
+__all__ = [
+    "AnswerElsewhere",
+    "Conflict",
+    "DeliveryReport",
+    "ReplyPreviews",
+    "Workflow",
+    "queue_reply",
+    "render_template",
+]
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +105,18 @@ class AnswerElsewhere(ValueError):
         self.case_id, self.channel, self.url = case_id, channel, url
 
 
+@dataclass(frozen=True)
+class ReplyPreviews:
+    """What a reply on a case would say with each playbook template, and where it would go."""
+
+    channel: str | None
+    """The channel of the customer's latest message (None: no message to answer)."""
+    public: bool | None
+    """Whether that message was public: the default of a reply."""
+    texts: dict[str, str]
+    """Template name to its filled text."""
+
+
 @dataclass
 class _AfterCommit:
     """The domain events of one transaction, recorded in it before it commits."""
@@ -122,6 +142,38 @@ def _last_customer_message(session: Session, case: Case) -> Interaction | None:
     family = family_ids(session, root)
     own = session.scalars(latest.where(Interaction.customer_id.in_(family))).first()
     return own or session.scalars(latest).first()
+
+
+def render_template(
+    session: Session,
+    case: Case,
+    last: Interaction,
+    *,
+    playbooks: PlaybookSet,
+    template: str,
+    actor: str,
+    public: bool | None = None,
+    channel: str | None = None,
+) -> tuple[str, str]:
+    """Fill playbook template ``template`` for a reply on ``case`` to its message ``last``.
+
+    :returns: the text and the playbook version (``category@version``).
+    :raises PlaybookError: for an unknown template or no playbook for the category.
+    """
+    book = playbooks.for_category(case.category)
+    if book is None:
+        raise PlaybookError(f"no playbook for category {case.category!r} and no 'other' playbook")
+    agent = session.get(Agent, case.assignee_id) if case.assignee_id else None
+    text, _ = book.render(
+        template,
+        case.language,
+        channel=channel or last.channel,
+        public=last.public if public is None else public,
+        customer_name=(case.customer.display_name or "").split(" ")[0] or None,
+        case_number=case.id,
+        agent=(agent.display_name or agent.username) if agent else actor,
+    )
+    return text, f"{book.category}@{book.version}"
 
 
 def queue_reply(
@@ -154,22 +206,16 @@ def queue_reply(
     recipient = session.get(Identity, last.identity_id) if last.identity_id else None
     playbook_version = None
     if template is not None:
-        book = playbooks.for_category(case.category)
-        if book is None:
-            raise PlaybookError(
-                f"no playbook for category {case.category!r} and no 'other' playbook"
-            )
-        agent = session.get(Agent, case.assignee_id) if case.assignee_id else None
-        text, _ = book.render(
-            template,
-            case.language,
-            channel=channel or last.channel,
-            public=last.public if public is None else public,
-            customer_name=(case.customer.display_name or "").split(" ")[0] or None,
-            case_number=case.id,
-            agent=(agent.display_name or agent.username) if agent else actor,
+        text, playbook_version = render_template(
+            session,
+            case,
+            last,
+            playbooks=playbooks,
+            template=template,
+            actor=actor,
+            public=public,
+            channel=channel,
         )
-        playbook_version = f"{book.category}@{book.version}"
     if not text:
         raise ValueError("a reply needs --text or --template")
     key = idempotency_key or f"reply:{case.id}:{uuid.uuid4().hex}"
@@ -330,6 +376,28 @@ class Workflow:
         case.csat_requested_at = now
         loop.pause(case, now, policy)
         case_ops.add_event(s, case, "csat_asked", actor=actor, at=now)
+
+    def previews(self, case_id: int, *, actor: str) -> ReplyPreviews:
+        """Every template of the case's playbook filled as a reply sent now would be.
+
+        The texts are those :meth:`reply` would queue with ``template`` and the default
+        ``public`` (as the customer's latest message), in the case's language.
+        """
+        with self.app.session(read_only=True) as s:
+            case = s.get(Case, case_id)
+            if case is None:
+                raise NotFound(f"no case {case_id}")
+            last = _last_customer_message(s, case)
+            book = self.playbooks.for_category(case.category)
+            if last is None or book is None:
+                return ReplyPreviews(channel=None, public=None, texts={})
+            texts = {
+                name: render_template(
+                    s, case, last, playbooks=self.playbooks, template=name, actor=actor
+                )[0]
+                for name in book.templates
+            }
+            return ReplyPreviews(channel=last.channel, public=last.public, texts=texts)
 
     def assign(
         self, case_id: int, agent: str, *, actor: str, expected_version: int | None = None

@@ -2,7 +2,8 @@
 
 Layout: ``/healthz`` and ``/readyz`` (no key); ``/webhooks/<channel>`` from channel plugins
 through the ``register_routes`` hook (they verify the platform's signature); everything
-else under ``/api/v1``, each route behind an API key with a role.  The OpenAPI schema
+else under ``/api/v1``, each route behind an API key with a role; the agent console under
+``/app`` (:mod:`scrm.server.console`, signed in with an API key).  The OpenAPI schema
 (``/openapi.json``) and the interactive docs (``/docs``: Swagger UI, ``/redoc``) need no
 key; their scripts and styles are served from ``/docs/static`` (the fastapi-offline
 package), never from a CDN.  While serving, a background loop delivers outgoing webhooks
@@ -29,6 +30,7 @@ from fastapi.staticfiles import StaticFiles
 from scrm import __version__
 from scrm.core import inbox, webhooks
 from scrm.core.app import Scrm
+from scrm.server import console
 from scrm.server.errors import RESPONSES, WEBHOOK_RESPONSES, install_error_handlers
 from scrm.server.guard import BodyLimit, InputGuard
 from scrm.server.requestlog import RequestLog
@@ -111,13 +113,14 @@ def create_app(scrm_app: Scrm, *, background: bool = True) -> FastAPI:
     scrm_app.pm.hook.register_routes(router=plugin_routes)
     for route in plugin_routes.routes:
         path = str(getattr(route, "path", ""))
-        if path.startswith((API_PREFIX, "/docs", "/redoc")) or path in (
+        if path.startswith((API_PREFIX, "/docs", "/redoc", console.PREFIX)) or path in (
             "/healthz",
             "/readyz",
             OPENAPI_URL,
         ):
             raise RuntimeError(f"a plugin route may not take {path}: it is scrm's own")
     app.include_router(plugin_routes)
+    console.mount(app, scrm_app)
     _check_roles(app)
     return app
 

@@ -22,6 +22,7 @@ from scrm.server.errors import ApiError
 
 __all__ = [
     "ALL_ROLES",
+    "WORKER_ROLES",
     "AdminKey",
     "AnyKey",
     "IngestKey",
@@ -29,6 +30,7 @@ __all__ = [
     "WorkerKey",
     "check_case",
     "check_interaction",
+    "check_role",
     "get_scrm",
     "require",
 ]
@@ -65,12 +67,20 @@ def require(*roles: str) -> Any:
     assert not unknown, f"unknown roles {unknown}"
 
     def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-        if principal.role not in roles:
-            raise ApiError(403, "forbidden", f"a key with role {principal.role} may not do this")
-        return principal
+        return check_role(principal, roles)
 
     check.roles = roles  # type: ignore[attr-defined]
     return Depends(check)
+
+
+def check_role(principal: Principal, roles: tuple[str, ...]) -> Principal:
+    """Return ``principal`` if its role is one of ``roles``; 403 otherwise.
+
+    The one role check of the REST API (through :func:`require`) and the console.
+    """
+    if principal.role not in roles:
+        raise ApiError(403, "forbidden", f"a key with role {principal.role} may not do this")
+    return principal
 
 
 def scope(who: Principal) -> list[str] | None:
@@ -103,9 +113,12 @@ def check_interaction(app: Scrm, who: Principal, interaction_id: int) -> None:
         raise NotFound(f"no interaction {interaction_id}")
 
 
+#: Who may work cases: move them, assign them, reply, promise, correct labels.
+WORKER_ROLES = ("admin", "agent")
+
 #: Parameter types for routes: ``who: AnyKey`` and so on.
 AnyKey = Annotated[Principal, require(*ALL_ROLES)]
 ReaderKey = Annotated[Principal, require("admin", "readonly")]
-WorkerKey = Annotated[Principal, require("admin", "agent")]
+WorkerKey = Annotated[Principal, require(*WORKER_ROLES)]
 IngestKey = Annotated[Principal, require("admin", "agent", "integration")]
 AdminKey = Annotated[Principal, require("admin")]

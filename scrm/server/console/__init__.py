@@ -1,0 +1,34 @@
+"""The agent console: a server-rendered web inbox under ``/app`` in ``scrm serve``.
+
+Jinja2 templates and the static files ship in this package; nothing is loaded from
+elsewhere, and every page works without JavaScript (one small script only refreshes the
+inbox every 30 seconds).  The console is a face like the CLI and the REST API: it signs an
+agent in with an API key, checks roles with the REST API's own :func:`~scrm.server.auth.check_role`
+and :func:`~scrm.server.auth.check_case`, and calls the same services (``app.workflow``,
+``app.relabel``, :mod:`scrm.core.worklists`), so every action leaves the same case events
+and audit entries.  See docs/console.md.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from scrm.core.app import Scrm
+from scrm.server.console.pages import ConsoleError, ConsoleState, refused, router
+
+__all__ = ["PREFIX", "mount"]
+
+PREFIX = "/app"
+
+
+def mount(app: FastAPI, scrm_app: Scrm) -> None:
+    """Add the console's pages and static files to ``app``."""
+    here = Path(str(resources.files("scrm.server.console")))
+    app.state.console = ConsoleState(scrm_app.config, here / "templates")
+    app.mount(f"{PREFIX}/static", StaticFiles(directory=here / "static"), name="console-static")
+    app.include_router(router, prefix=PREFIX, include_in_schema=False)
+    app.add_exception_handler(ConsoleError, refused)  # type: ignore[arg-type]

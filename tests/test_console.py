@@ -1,0 +1,353 @@
+"""The agent console without a browser: sessions, cookie flags, CSRF, roles and scope, the
+worklists, and that every action leaves what the REST API's would.  The browser tests are
+in test_console_browser.py."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from consolekit import agent_key, client, csrf_of, flash_of, sign_in
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from serverkit import auth, make_key, scrm_config, seed_cases  # noqa: F401
+
+from scrm.core import worklists
+from scrm.core.app import Scrm
+from scrm.core.models import ApiKey, Case, CaseEvent, LabelCorrection
+from scrm.server.app import iter_routes
+from scrm.server.console.session import COOKIE
+
+#: Every console route; a new one must be added here and to the sign-in check below.
+CONSOLE_ROUTES = {
+    ("GET", "/app"),
+    ("GET", "/app/signin"),
+    ("POST", "/app/signin"),
+    ("POST", "/app/signout"),
+    ("GET", "/app/inbox"),
+    ("GET", "/app/cases/{case_id}"),
+    ("POST", "/app/cases/{case_id}/reply"),
+    ("POST", "/app/cases/{case_id}/transition"),
+    ("POST", "/app/cases/{case_id}/assign"),
+    ("POST", "/app/interactions/{interaction_id}/labels"),
+}
+OPEN_TO_ALL = {("GET", "/app"), ("GET", "/app/signin"), ("POST", "/app/signin"), ("POST", "/app/signout")}  # fmt: skip
+
+
+def cookie_attributes(set_cookie: str) -> dict[str, str]:
+    parts = [p.strip() for p in set_cookie.split(";")]
+    assert parts[0].startswith(COOKIE + "=")
+    return {k.lower(): v for k, _, v in (p.partition("=") for p in parts[1:])}
+
+
+def call(n: int, text: str, *, minutes_ago: int = 5) -> dict[str, Any]:
+    at = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    return {"record_id": f"W-{n}", "channel": "phone", "received_at": at.isoformat(),
+            "caller": {"name": f"Kişi {n}", "phone": f"+90 532 111 22 4{n}"}, "text": text}  # fmt: skip
+
+
+def test_the_session_cookie_is_httponly_samesite_scoped_and_secure_over_tls(app: Scrm) -> None:
+    plain = client(app).get("/app/signin")
+    flags = cookie_attributes(plain.headers["set-cookie"])
+    assert "httponly" in flags and flags["samesite"].lower() == "lax" and flags["path"] == "/app"
+    assert "secure" not in flags
+    tls = client(app, base_url="https://testserver").get("/app/signin")
+    assert "secure" in cookie_attributes(tls.headers["set-cookie"])
+    csp = plain.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert plain.headers["cache-control"] == "no-store"
+
+
+def test_sign_in_needs_the_form_token_and_a_valid_key_and_sign_out_ends_it(
+    app: Scrm, cli: Any
+) -> None:
+    seed_cases(app, cli)
+    token = agent_key(app)
+    c = client(app)
+    c.get("/app/signin")
+    r = c.post("/app/signin", data={"key": token}, follow_redirects=False)
+    assert r.status_code == 403  # no CSRF token: a form from elsewhere
+    csrf = csrf_of(c.get("/app/signin").text)
+    r = c.post("/app/signin", data={"key": token + "x", "csrf": csrf}, follow_redirects=False)
+    assert r.status_code == 401 and "unknown or revoked" in r.text
+    assert c.get("/app/inbox", follow_redirects=False).headers["location"] == "/app/signin"
+
+    before = csrf_of(c.get("/app/signin").text)
+    after = sign_in(c, token)
+    assert after != before, "signing in starts a new session with a new token"
+    assert c.get("/app/inbox").status_code == 200
+    r = c.post("/app/signout", data={"csrf": after}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/app/signin"
+    assert 'max-age=0' in r.headers["set-cookie"].lower()
+    assert c.get("/app/inbox", follow_redirects=False).status_code == 303
+
+
+def test_a_form_without_the_sessions_token_changes_nothing(app: Scrm, cli: Any) -> None:
+    seed_cases(app, cli)
+    c = client(app)
+    sign_in(c, agent_key(app))
+    other = client(app)
+    foreign = sign_in(other, agent_key(app, agent="ece"))
+    for data in ({"to": "resolved"}, {"to": "resolved", "csrf": foreign}, {"to": "resolved", "csrf": ""}):  # fmt: skip
+        r = c.post("/app/cases/1/transition", data=data, follow_redirects=False)
+        assert r.status_code == 403 and "did not come from this console" in r.text
+    assert app.case(1).status == "new"
+
+
+def test_a_tampered_cookie_or_a_revoked_key_signs_out(app: Scrm, cli: Any) -> None:
+    seed_cases(app, cli)
+    token = agent_key(app)
+    c = client(app)
+    sign_in(c, token)
+    value = c.cookies.get(COOKIE)
+    assert value is not None and token not in value, "the cookie never holds the key"
+    c.cookies.set(COOKIE, value[:-2] + ("AA" if not value.endswith("AA") else "BB"), path="/app")
+    assert c.get("/app/inbox", follow_redirects=False).headers["location"] == "/app/signin"
+
+    c = client(app)
+    sign_in(c, token)
+    with app.session() as s:
+        s.execute(sa.update(ApiKey).values(revoked_at=datetime.now(UTC)))
+    assert c.get("/app/inbox", follow_redirects=False).headers["location"] == "/app/signin"
+
+
+def test_every_console_page_but_sign_in_needs_a_session(app: Scrm, cli: Any) -> None:
+    seed_cases(app, cli)
+    c = client(app)
+    found = {(m, p) for m, p, _ in iter_routes(c.app) if p == "/app" or p.startswith("/app/")}  # type: ignore[arg-type]
+    assert found == CONSOLE_ROUTES, "a console route was added or removed: list it here"
+    for method, path in sorted(found - OPEN_TO_ALL):
+        url = path.format(case_id=1, interaction_id=1)
+        r = c.request(method, url, data={"to": "resolved", "agent": "ece"}, follow_redirects=False)
+        assert (r.status_code, r.headers.get("location")) == (303, "/app/signin"), (method, path)
+    assert app.case(1).status == "new"
+
+
+def test_roles_and_departments_limit_the_console_as_the_rest_api(app: Scrm, cli: Any) -> None:
+    seed_cases(app, cli)  # three support cases
+    cli("agents", "add", "mert", "--department", "sales")
+    reader = client(app)
+    csrf = sign_in(reader, make_key(app, "readonly"))
+    page = reader.get("/app/cases/1")
+    assert page.status_code == 200 and "can read cases but not work them" in page.text
+    assert "/transition" not in page.text and "/reply" not in page.text
+    for path, data in (("/app/cases/1/transition", {"to": "resolved"}),
+                       ("/app/cases/1/reply", {"template": "acknowledge"}),
+                       ("/app/cases/1/assign", {"agent": "ece"}),
+                       ("/app/interactions/1/labels", {"kind": "praise"})):  # fmt: skip
+        r = reader.post(path, data={**data, "csrf": csrf})
+        assert r.status_code == 403 and "role readonly may not do this" in r.text, path
+    assert app.case(1).status == "new" and app.interaction(1).kind == "complaint"
+
+    sales = client(app)
+    csrf = sign_in(sales, agent_key(app, agent="mert", department="sales"))
+    assert sales.get("/app/cases/1").status_code == 404
+    r = sales.post("/app/cases/1/transition", data={"to": "resolved", "csrf": csrf})
+    assert r.status_code == 404 and app.case(1).status == "new"
+    r = sales.post("/app/interactions/1/labels", data={"kind": "praise", "csrf": csrf})
+    assert r.status_code == 404
+    inbox = sales.get("/app/inbox?view=department").text
+    assert "/app/cases/1" not in inbox and 'data-view="department">My departments <span class="count">0' in inbox  # fmt: skip
+
+
+def _events(app: Scrm, case_id: int) -> list[tuple[str, str, str | None, str | None, str | None]]:
+    with app.session() as s:
+        rows = s.execute(
+            sa.select(CaseEvent.actor, CaseEvent.action, CaseEvent.from_value,
+                      CaseEvent.to_value, CaseEvent.note)
+            .where(CaseEvent.case_id == case_id, CaseEvent.action != "opened")
+            .order_by(CaseEvent.id)
+        )  # fmt: skip
+        # A note may name the case's own message: the same words on both cases.
+        return [(a, b, c, d, e and e.replace(f" {case_id},", " N,")) for a, b, c, d, e in rows]
+
+
+def test_console_actions_leave_what_the_rest_api_leaves(app: Scrm, cli: Any) -> None:
+    """The same four actions on two like cases, one through the console and one through the
+    REST API with the same agent's key: the same events, the same label corrections."""
+    seed_cases(app, cli)
+    token = agent_key(app)
+    c = client(app)
+    csrf = sign_in(c, token)
+    steps = [
+        ("/app/cases/1/reply", {"template": "acknowledge"}),
+        ("/app/cases/1/transition", {"to": "investigating", "note": "checking the courier"}),
+        ("/app/cases/1/assign", {"agent": "ece"}),
+        ("/app/interactions/1/labels", {"kind": "question", "category": "billing"}),
+    ]
+    for path, data in steps:
+        r = c.post(path, data={**data, "csrf": csrf})
+        assert r.status_code == 200 and r.url.path == "/app/cases/1", path
+        assert flash_of(r.text) and "cannot" not in flash_of(r.text)[0], flash_of(r.text)
+
+    api, key = c, auth(token)
+    for path, body in (("/api/v1/cases/2/replies", {"template": "acknowledge"}),
+                       ("/api/v1/cases/2/transitions", {"to": "investigating", "note": "checking the courier"}),
+                       ("/api/v1/cases/2/assign", {"agent": "ece"}),
+                       ("/api/v1/interactions/2/labels", {"kind": "question", "category": "billing"})):  # fmt: skip
+        r = api.post(path, json=body, headers=key)
+        assert r.status_code < 300, (path, r.text)
+
+    assert _events(app, 1) == _events(app, 2)
+    assert {(e[0], e[1]) for e in _events(app, 1)} == {
+        ("system", "assign"), ("ece", "status"), ("ece", "reply_queued"), ("ece", "assign"),
+        ("system", "relabelled"),
+    }  # fmt: skip
+    with app.session() as s:
+        fixes = s.execute(
+            sa.select(LabelCorrection.interaction_id, LabelCorrection.actor, LabelCorrection.kind)
+            .order_by(LabelCorrection.interaction_id)
+        ).all()
+    assert [tuple(f) for f in fixes] == [(1, "ece", "question"), (2, "ece", "question")]
+
+
+def test_a_refused_action_is_explained_on_the_case_page(app: Scrm, cli: Any) -> None:
+    seed_cases(app, cli)
+    c = client(app)
+    csrf = sign_in(c, agent_key(app))
+    r = c.post("/app/cases/1/transition", data={"to": "reopened", "csrf": csrf})
+    assert r.url.path == "/app/cases/1"
+    assert "it cannot go to reopened" in flash_of(r.text)[0]
+    version = app.case(1).version
+    r = c.post("/app/cases/1/transition", data={"to": "resolved", "version": version - 1, "csrf": csrf})  # fmt: skip
+    assert "reload it and try again" in flash_of(r.text)[0] and app.case(1).status == "new"
+    r = c.post("/app/cases/1/reply", data={"text": "a\x00b", "csrf": csrf})
+    assert r.status_code == 422
+    r = c.post("/app/cases/1/reply", data={"csrf": csrf})
+    assert flash_of(r.text) == ["choose a template or write a text"]
+
+
+def test_the_case_page_shows_times_in_the_configured_zone(app: Scrm, cli: Any) -> None:
+    seed_cases(app, cli)  # calls received 2024-10-21 10:00 in Istanbul (+03:00)
+    c = client(app)
+    sign_in(c, agent_key(app))
+    page = c.get("/app/cases/1").text
+    assert app.config.timezone == "Europe/Istanbul"
+    assert '<time datetime="2024-10-21T10:00+03:00">2024-10-21 10:00</time>' in page
+    utc = Scrm(app.config.model_copy(update={"timezone": "UTC"}), app.pm)
+    try:
+        c = client(utc)
+        sign_in(c, agent_key(app))
+        assert '<time datetime="2024-10-21T07:00+00:00">2024-10-21 07:00</time>' in c.get(
+            "/app/cases/1"
+        ).text
+    finally:
+        utc.close()
+
+
+@pytest.fixture
+def board(app: Scrm, cli: Any) -> Scrm:
+    """Six open cases: support (2, assigned to ece), sales, marketing, rnd, and triage."""
+    app.ingest_native("phone", [
+        call(0, "Kargom gelmedi, berbat!", minutes_ago=60 * 24 * 3),
+        call(1, "Fiyat teklifi almak istiyorum, 50 adet kurumsal sipariş"),
+        call(2, "Merhaba"),
+        call(3, "Harika bir ürün, teşekkürler!"),
+        call(4, "Uygulamaya karanlık mod eklenebilir mi?"),
+    ])  # fmt: skip
+    app.ingest([{"channel": "twitter", "external_id": "t1", "text": "asdf qwer zxcv",
+                 "created_at": datetime.now(UTC).isoformat(), "public": True,
+                 "author": {"external_id": "u1", "handle": "zeyno"}}])  # fmt: skip
+    cli("agents", "add", "ece", "--department", "support")
+    return app
+
+
+def test_worklists_hold_their_cases_soonest_deadline_first_with_counts(board: Scrm) -> None:
+    now = datetime.now(UTC)
+    with board.session() as s:
+        everything = worklists.worklist(s, "department", now=now)
+        counts = worklists.counts(s, agent="ece", now=now)
+        mine = worklists.worklist(s, "mine", agent="ece", now=now)
+        nobody = worklists.worklist(s, "mine", agent=None, now=now)
+        unassigned = worklists.worklist(s, "unassigned", now=now)
+        breaching = worklists.worklist(s, "breaching", now=now)
+        triage = worklists.worklist(s, "triage", now=now)
+        support = worklists.worklist(s, "department", departments=["support"], now=now)
+        sales_leads = worklists.worklist(
+            s, "department", filters=worklists.WorklistFilter(kind="lead"), now=now
+        )
+        found = worklists.worklist(
+            s, "department", filters=worklists.WorklistFilter(search="Karanlık MOD"), now=now
+        )
+        by_name = worklists.worklist(
+            s, "department", filters=worklists.WorklistFilter(search="kişi 3"), now=now
+        )
+        by_number = worklists.worklist(
+            s, "department", filters=worklists.WorklistFilter(search="#1"), now=now
+        )
+        wildcards = [
+            worklists.worklist(s, "department", filters=worklists.WorklistFilter(search=w))
+            for w in ("%", "_", "\\", "#123456789012345678", "²")
+        ]
+        with pytest.raises(ValueError, match="no view 'late'"):
+            worklists.worklist(s, "late")
+    dues = [c.next_due for c in everything]
+    assert len(everything) == 6 and dues == sorted(dues, key=lambda d: (d is None, d))
+    # Adding the agent gave her the support queue: cases 1 and 3.
+    assert [c.id for c in mine] == [1, 3] and mine[0].assignee == "ece" and nobody == []
+    assert {c.id for c in unassigned} == {c.id for c in everything} - {1, 3}
+    assert [c.id for c in breaching] == [1] and breaching[0].breaching
+    assert [c.department for c in triage] == ["triage"]
+    assert {c.department for c in support} == {"support"}
+    assert [c.kind for c in sales_leads] == ["lead"]
+    assert [c.subject for c in found] == ["Uygulamaya karanlık mod eklenebilir mi?"]
+    assert [c.customer_name for c in by_name] == ["Kişi 3"] and [c.id for c in by_number] == [1]
+    assert wildcards == [[]] * 5, "LIKE wildcards are matched literally; a huge number is none"
+    assert counts == {"mine": 2, "department": 6, "unassigned": 4, "breaching": 1,
+                      "waiting": 0, "triage": 1}  # fmt: skip
+
+
+def test_the_inbox_page_lists_views_filters_and_refreshes(board: Scrm, cli: Any) -> None:
+    c = client(board)
+    sign_in(c, make_key(board, "admin"))
+    page = c.get("/app/inbox?view=breaching").text
+    assert 'data-view="breaching">Breaching <span class="count">1' in page
+    assert 'href="/app/cases/1"' in page and 'href="/app/cases/2"' not in page
+    assert 'data-poll="30"' in page and '<meta http-equiv="refresh" content="30">' in page
+    part = c.get("/app/inbox?view=triage&partial=1")
+    assert part.headers["x-console-fragment"] == "worklist" and "<html" not in part.text
+    assert part.text.count('<tr class=') == 1
+    assert c.get("/app/inbox?view=nope").status_code == 404
+    filtered = c.get("/app/inbox?view=department&priority=low&q=merhaba").text
+    assert filtered.count("<tr class=") == 1 and "priority=low&amp;q=merhaba&amp;view=mine" in filtered
+
+
+def test_the_timeline_shows_a_delivered_reply_once_with_its_state_and_promises(
+    app: Scrm, cli: Any
+) -> None:
+    seed_cases(app, cli)
+    c = client(app)
+    csrf = sign_in(c, agent_key(app))
+    c.post("/app/cases/1/reply", data={"text": "Kargonuzu hemen soruyoruz.", "csrf": csrf})
+    page = c.get("/app/cases/1").text
+    assert page.count('class="entry reply"') == 1 and '<p class="delivery pending">' in page
+    report = app.workflow.deliver()
+    assert report.sent == 1, report
+    app.workflow.promise(1, timedelta(hours=4), actor="ece", kind="callback")
+    page = c.get("/app/cases/1").text
+    # Delivered, the reply is also the brand's message on the case: shown once, as sent.
+    assert page.count("Kargonuzu hemen soruyoruz.") == 1
+    assert '<p class="delivery sent">sent' in page and 'class="entry brand"' not in page
+    assert page.count('class="entry promise"') == 1 and "Promise by ece: callback" in page
+    assert 'data-clock="Promised follow-up"' in page
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    subject=st.text(st.characters(blacklist_categories=["Cs", "Cc"]), min_size=1, max_size=60),
+    data=st.data(),
+)
+def test_any_part_of_a_subject_typed_as_written_finds_its_case(
+    board: Scrm, subject: str, data: st.DataObject
+) -> None:
+    """Search is untrusted input: LIKE wildcards, quotes and any script are matched literally."""
+    start = data.draw(st.integers(0, len(subject) - 1))
+    part = subject[start : data.draw(st.integers(start + 1, len(subject)))]
+    with board.session() as s:
+        s.execute(sa.update(Case).where(Case.id == 2).values(subject=subject))
+        found = worklists.worklist(s, "department", filters=worklists.WorklistFilter(search=part))
+    assert 2 in [c.id for c in found]
