@@ -155,7 +155,7 @@ VOLATILE = [
     (re.compile(r"\b\d+(?:\.\d+)? ?(?:ms|s)\b"), "<duration>"),
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<id>"),
     (re.compile(r"\b[0-9a-f]{16,}\b"), "<id>"),
-    (re.compile(r"\bscrm_[A-Za-z0-9_-]{12,}"), "<token>"),
+    (re.compile(r"\bscrm_(?:[A-Za-z0-9_-]{12,}|\.\.\.)"), "<token>"),  # also the placeholder
 ]
 BOX_ONLY = re.compile(r"^[\s━─┏┓┗┛┳┻╇╈┡┩┣┫┃│└┘┌┐┬┴├┤┼╋═║╔╗╚╝╠╣╦╩╬]*$")
 GAP = re.compile(r"^\[\.\.\.[^\]]*\]$")
