@@ -155,7 +155,7 @@ VOLATILE = [
     (re.compile(r"\b\d+(?:\.\d+)? ?(?:ms|s)\b"), "<duration>"),
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<id>"),
     (re.compile(r"\b[0-9a-f]{16,}\b"), "<id>"),
-    (re.compile(r"\bscrm_[A-Za-z0-9_-]{12,}"), "<token>"),
+    (re.compile(r"\bscrm_(?:[A-Za-z0-9_-]{12,}|\.\.\.)"), "<token>"),  # also the placeholder
 ]
 BOX_ONLY = re.compile(r"^[\s━─┏┓┗┛┳┻╇╈┡┩┣┫┃│└┘┌┐┬┴├┤┼╋═║╔╗╚╝╠╣╦╩╬]*$")
 GAP = re.compile(r"^\[\.\.\.[^\]]*\]$")
@@ -500,38 +500,40 @@ def workdir(path: Path) -> Path:
 
 
 def build_demo(where: Path) -> Path:
-    """Build in ``where`` what ``make demo`` leaves in ``demo/``, with the recipe's own lines."""
+    """Build what ``make demo`` leaves in ``demo/``, with the recipe's own lines; return it.
+
+    ``where`` stands for the checkout (``scrm/`` and ``plugins/`` reachable), and the recipe
+    runs in ``where/demo`` as it does in the checkout's ``demo/``.
+    """
     workdir(where)
-    # demo/ sits in the checkout, so its paths start "../"; here the checkout's folders are
-    # reachable from the working directory itself (as the recipe's lines are rewritten).
-    demo_toml = (ROOT / "scrm" / "data" / "sample" / "demo.toml").read_text(encoding="utf-8")
-    (where / "scrm.toml").write_text(demo_toml.replace('"../', '"'), encoding="utf-8")
-    (where / "scrm.toml").chmod(0o600)  # as the recipe's `install -m 600`
-    shell = Shell(where)
+    demo = where / "demo"
+    demo.mkdir()
+    shutil.copy(ROOT / "scrm" / "data" / "sample" / "demo.toml", demo / "scrm.toml")
+    (demo / "scrm.toml").chmod(0o600)  # as the recipe's `install -m 600`
+    shell = Shell(demo)
     steps = demo_steps()
     assert any(s[0] == "ingest" for s in steps), "the Makefile's demo recipe lost its ingest lines"
     for argv in steps:
         result = shell._scrm(argv, None)
         assert result.exit_status == 0, f"make demo step `scrm {shlex.join(argv)}`: {result.output}"
-    return where
+    return demo
 
 
 @cache
 def demo_steps() -> list[list[str]]:
     """Return the ``scrm`` command lines of the Makefile's ``demo`` recipe, in order."""
     text = (ROOT / "Makefile").read_text(encoding="utf-8")
-    recipe = text.split("\ndemo:", 1)[1].split("\n\n", 1)[0]
-    # The Makefile's own simple variables (AS_OF = ...), expanded as make would.
-    variables = dict(re.findall(r"^([A-Z_]+)\s*[:?]?=\s*(.*)$", text, re.MULTILINE))
+    variables = dict(re.findall(r"^(\w+)\s*\??=\s*(.*?)\s*$", text, re.MULTILINE))
 
     def expand(line: str) -> str:
-        for _ in range(5):  # a variable may name another
-            line = re.sub(r"\$\(([A-Z_]+)\)", lambda m: variables.get(m[1], m[0]), line)
+        while (m := re.search(r"\$\((\w+)\)", line)) and m.group(1) in variables:
+            line = line[: m.start()] + variables[m.group(1)] + line[m.end() :]
         return line
 
+    recipe = text.split("\ndemo:", 1)[1].split("\n\n", 1)[0]
     steps = []
     for line in recipe.splitlines():
         m = re.match(r"\tcd demo && \.\./\$\(BIN\)/scrm (.*)$", line)
         if m:
-            steps.append(shlex.split(expand(m.group(1)).replace("../", "")))
+            steps.append(shlex.split(expand(m.group(1))))
     return steps

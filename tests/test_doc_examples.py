@@ -38,7 +38,7 @@ How output is compared. Both sides are normalised, then must match line for line
 1. volatile values are replaced: date-times (``2026-11-26 13:29``, ISO 8601 with seconds,
    fractions and offsets, or a bare date) by ``<time>``; durations (``766d 19:50``,
    ``14:05``, ``0.42s``, ``12 ms``) by ``<duration>``; UUIDs and hexadecimal strings of 16 or
-   more digits by ``<id>``; API tokens (``scrm_...``) by ``<token>``. Case, reply, customer and
+   more digits by ``<id>``; API tokens (``scrm_...``, and that placeholder itself) by ``<token>``. Case, reply, customer and
    outbox numbers are *not* volatile: a stale one fails the test;
 2. runs of whitespace become one space, lines are stripped; blank lines and lines drawn only
    with box characters (a rich table's rules) are dropped;
