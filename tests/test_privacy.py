@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from helpers import T0, message
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from serverkit import (
     FB_PAGE,
@@ -32,6 +32,7 @@ from scrm import hookimpl
 from scrm.core import audit, labels, webhooks
 from scrm.core import customers as customer_ops
 from scrm.core import inbox as inbox_ops
+from scrm.core.bounds import clean_text
 from scrm.core.config import RetentionConfig
 from scrm.core.db import utcnow
 from scrm.core.models import (
@@ -544,6 +545,8 @@ json_values = st.recursive(
         ),
     )
 )
+@example(case=(b"\x00", set()))  # a raw NUL: PostgreSQL refuses it in text
+@example(case=(b'{"entry": [\x00]}', set()))
 def test_any_body_after_an_erasure_is_stored_unless_all_its_messages_were_erased(
     app, scrm_database_url, case: tuple[bytes, set[str]]
 ) -> None:
@@ -561,4 +564,5 @@ def test_any_body_after_an_erasure_is_stored_unless_all_its_messages_were_erased
         if mids == {"m.gone"}:
             assert (row.body, row.status) == (ERASED, "processed") and not new
         elif new:  # (not new: the same bytes came in an earlier example)
-            assert row.body == body.decode("utf-8", "replace") and row.status == "pending"
+            assert row.body == clean_text(body.decode("utf-8", "replace"))[0]
+            assert row.status == "pending"

@@ -36,6 +36,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import IntegrityError
 
+from scrm.core.bounds import clean_text
 from scrm.core.db import utcnow
 from scrm.core.models import InboxPayload
 from scrm.core.outbox import backoff
@@ -123,7 +124,9 @@ def store(app: Scrm, channel: str, body: bytes) -> tuple[int, bool]:
     records it; it is not new).
     """
     digest = hashlib.sha256(body).hexdigest()
-    text = body.decode("utf-8", "replace")
+    # Kept as text: bytes that are not UTF-8, and NUL (which PostgreSQL refuses in text and
+    # no JSON body holds raw), become U+FFFD; the hash is of the bytes received.
+    text = clean_text(body.decode("utf-8", "replace"))[0]
 
     def existing() -> int | None:
         with app.session() as s:
