@@ -6,6 +6,12 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+# No per-example deadline: on a loaded two-core CI machine a slow example is not a failure
+# (hypothesis would call it flaky).  Costs are measured in bench/, never in tests.
+settings.register_profile("scrm", deadline=None)
+settings.load_profile("scrm")
 
 
 @pytest.fixture
