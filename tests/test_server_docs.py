@@ -21,7 +21,8 @@ def _assets(html: str) -> list[str]:
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
 def test_docs_page_loads_only_local_assets_that_answer(app, page: str) -> None:
-    with live_server(app) as base, httpx.Client(base_url=base) as client:
+    # A generous timeout: the bundles are megabytes and a loaded CI machine is slow.
+    with live_server(app) as base, httpx.Client(base_url=base, timeout=60) as client:
         r = client.get(page)
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
         assert not re.search(r"https?://", r.text), "a docs page names another host"
@@ -40,7 +41,8 @@ def test_docs_page_loads_only_local_assets_that_answer(app, page: str) -> None:
 
 
 def test_the_schema_needs_no_key_but_every_operation_does(app) -> None:
-    with live_server(app) as base, httpx.Client(base_url=base) as client:
+    # A generous timeout: the bundles are megabytes and a loaded CI machine is slow.
+    with live_server(app) as base, httpx.Client(base_url=base, timeout=60) as client:
         schema = client.get("/openapi.json").json()
         operations = [
             (method.upper(), path)
