@@ -134,4 +134,5 @@ def test_the_makefile_places_the_sample_by_its_newest_message(sample_dir: Path) 
         ]
     )
     assert datetime.fromisoformat(declared[1]) == newest
-    assert makefile.count("$(AS_OF)") == 4  # twitter, facebook, email, phone
+    # twitter, facebook, email, phone and the feed items: one amount for all of them
+    assert makefile.count("$(AS_OF)") == 5
