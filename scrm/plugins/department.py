@@ -11,23 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import click
 import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
-from scrm.core.config import Config, ConfigError
-from scrm.core.db import utcnow
-from scrm.core.hookspecs import hookimpl
-from scrm.core.models import Interaction
+from scrm.plugin import Config, ConfigError, hookimpl
+from scrm.plugin.db import Interaction, utcnow
 
 if TYPE_CHECKING:
-    from scrm.core.app import Scrm
+    from scrm.plugin import Scrm
 
-__all__ = ["DepartmentPlugin", "load_settings", "parse_since", "reference_time"]
+__all__ = ["DepartmentPlugin", "load_settings", "reference_time"]
 
 S = TypeVar("S", bound=BaseModel)
 
@@ -42,17 +39,6 @@ def load_settings(model: type[S], config: Config, name: str) -> S:
             for err in exc.errors()
         )
         raise ConfigError(f"invalid configuration: {problems}") from None
-
-
-def parse_since(value: str) -> timedelta:
-    """Parse ``90d``, ``12h`` or ``2w`` into a duration."""
-    # Imported here: the metrics package is heavy, and every worker loads this module.
-    from scrm.core.metrics import parse_since as metrics_since
-
-    try:
-        return metrics_since(value.strip().lower())  # bounded: no overflow on 10^20 days
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
 
 
 def reference_time(session: Session, until: datetime | None) -> datetime:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scrm.core.text import normalize
+from scrm.plugin import normalize
 
 __all__ = ["FIELDS", "LearnedModel", "Sample", "evaluate", "read_labelled", "train"]
 

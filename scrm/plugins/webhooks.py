@@ -21,12 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from scrm.core import db
-from scrm.core import webhooks as core
-from scrm.core.config import Config
-from scrm.core.hookspecs import hookimpl
-from scrm.core.models import WebhookSubscription
-from scrm.core.schemas import CaseInfo, OutboundMessage, SendResult, StoredInteraction
+from scrm.plugin import CaseInfo, Config, OutboundMessage, SendResult, StoredInteraction, hookimpl
+from scrm.plugin.db import WebhookSubscription, enqueue_event, make_engine, webhook_generation
 
 __all__ = ["CACHE_SECONDS", "WebhooksPlugin", "plugin"]
 
@@ -56,13 +52,13 @@ class WebhooksPlugin:
     def _bind(self) -> sa.Engine:
         with self._lock:
             if self._engine is None:
-                self._engine = db.make_engine(self.url, poolclass=NullPool)
+                self._engine = make_engine(self.url, poolclass=NullPool)
             return self._engine
 
     def _wanted(self, event_type: str) -> bool:
         now = time.monotonic()
         cached = self._cached
-        if cached is None or now - cached[0] > CACHE_SECONDS or cached[1] != core.generation[0]:
+        if cached is None or now - cached[0] > CACHE_SECONDS or cached[1] != webhook_generation[0]:
             with Session(self._bind()) as s:
                 types = list(
                     s.scalars(
@@ -71,7 +67,7 @@ class WebhooksPlugin:
                         )
                     )
                 )
-            cached = self._cached = (now, core.generation[0], [list(t) for t in types])
+            cached = self._cached = (now, webhook_generation[0], [list(t) for t in types])
         return any(not t or event_type in t for t in cached[2])
 
     def emit(self, event_type: str, data: dict[str, Any], now: datetime | None = None) -> None:
@@ -79,7 +75,7 @@ class WebhooksPlugin:
         if _in_memory(self.url) or not self._wanted(event_type):
             return
         with Session(self._bind()) as s, s.begin():
-            core.enqueue_event(s, event_type, data, now=now)
+            enqueue_event(s, event_type, data, now=now)
 
     # -- hooks ---------------------------------------------------------------------------
 
