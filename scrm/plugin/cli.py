@@ -23,12 +23,15 @@ A command raises :class:`CommandError` (or any error of :mod:`scrm.plugin`, such
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import click
 
 from scrm.cli.context import CliContext, emit, require_known, short_time, table
 from scrm.cli.errors import CliError, ExitCode
-from scrm.cli.ingest import report_summary
+
+if TYPE_CHECKING:
+    from scrm.core.pipeline import IngestReport
 
 __all__ = [
     "CliContext",
@@ -44,6 +47,14 @@ __all__ = [
 
 #: A one-line error with its exit status: ``raise CommandError("no such thing", ExitCode.ERROR)``.
 CommandError = CliError
+
+
+def report_summary(obj: CliContext, report: IngestReport, as_json: bool) -> None:
+    """Print what an ingest did (or its JSON); exit with status 3 when it rejected a record."""
+    # Imported here: the ingest command's module loads the pipeline and rich's progress bars.
+    from scrm.cli.ingest import report_summary as summary
+
+    summary(obj, report, as_json)
 
 
 def parse_since(value: str) -> timedelta:
