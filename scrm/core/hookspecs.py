@@ -94,7 +94,7 @@ def register_routes(router: APIRouter) -> None:
     open the database.  Routes added here are outside ``/api/v1`` and get no API-key check:
     they must authenticate their callers themselves (a channel verifies the platform's
     signature).  A webhook POST should hand the raw request to
-    :func:`scrm.server.inbox.receive_webhook`, which verifies it with ``Channel.verify``,
+    :func:`scrm.plugin.web.receive_webhook`, which verifies it with ``Channel.verify``,
     stores it durably in the inbox before answering 200, and ingests it right after.
 
     :param router: a FastAPI ``APIRouter``; add routes with ``router.get(...)`` /
