@@ -8,6 +8,8 @@ take a session and never commit.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from scrm.core.cases import OPEN_STATUSES, apply_sla, case_info
 from scrm.core.cases import add_event as add_case_event
 from scrm.core.db import Base, UTCDateTime, chunks, make_engine, utcnow
@@ -22,7 +24,6 @@ from scrm.core.department_models import (
     SpikeEpisode,
 )
 from scrm.core.escalation import escalate
-from scrm.core.metrics.sql import epoch
 from scrm.core.models import (
     Case,
     Customer,
@@ -33,6 +34,10 @@ from scrm.core.models import (
 )
 from scrm.core.webhooks import enqueue_event
 from scrm.core.webhooks import generation as webhook_generation
+
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
+    from sqlalchemy.orm import Session
 
 __all__ = [
     "OPEN_STATUSES",
@@ -63,3 +68,11 @@ __all__ = [
     "utcnow",
     "webhook_generation",
 ]
+
+
+def epoch(session: Session, column: Any) -> ColumnElement[int]:
+    """Whole Unix seconds of a timestamp column (truncated), the same on both databases."""
+    # Imported here: the metrics package is large, and every command loads this module.
+    from scrm.core.metrics.sql import epoch as metrics_epoch
+
+    return metrics_epoch(session, column)
