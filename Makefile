@@ -53,11 +53,12 @@ demo: $(RUN_STAMP)
 test: $(STAMP)
 	BIN=$(BIN) scripts/run-tests
 
-## lint: ruff, mypy and the ReDoS scan of every regular expression (scripts/redos_scan.py)
+## lint: ruff, mypy, the layer contracts (lint-imports) and the ReDoS scan of every regular expression (scripts/redos_scan.py)
 lint: $(STAMP)
 	$(BIN)/ruff check scrm tests bench plugins scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
 	$(BIN)/python scripts/redos_scan.py
 
 clean:
-	rm -rf $(VENV) demo dist build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) demo dist build .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

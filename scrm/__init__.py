@@ -1,6 +1,6 @@
 """scrm: a plugin-based social CRM.
 
-Embed it with :func:`scrm.open`; write plugins with :data:`scrm.hookimpl`.
+Embed it with :func:`scrm.open`; write plugins with :mod:`scrm.plugin`, the public plugin API.
 """
 
 from __future__ import annotations

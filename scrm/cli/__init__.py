@@ -1,6 +1,7 @@
 """The ``scrm`` command line: ``build_cli(pm)`` makes the click tree, plugins add to it.
 
-Commands are thin: parse options, call the core, render.  One module per command group.
+Commands are thin: parse options, call the core, render.  One module per command group,
+imported when one of its commands runs (see :mod:`scrm.cli.lazy`): start-up stays fast.
 """
 
 from __future__ import annotations
@@ -11,23 +12,9 @@ import warnings
 
 import click
 
-from scrm.cli import (
-    admin,
-    cases,
-    customers,
-    ingest,
-    interactions,
-    learning,
-    loop,
-    rejects,
-    report,
-    retention,
-    serve,
-    textjobs,
-    worker,
-)
-from scrm.cli.context import NO_CONFIG_COMMANDS, CliContext, ScrmGroup
+from scrm.cli.context import NO_CONFIG_COMMANDS, CliContext
 from scrm.cli.errors import ExitCode
+from scrm.cli.lazy import LazyRootGroup
 from scrm.core.config import Config, ConfigError, load_config
 from scrm.core.plugins import PluginManager, get_plugin_manager
 
@@ -45,7 +32,7 @@ def build_cli(
         ``init`` (and ``--help``) stops with it.
     """
 
-    @click.group(cls=ScrmGroup, context_settings={"help_option_names": ["-h", "--help"]})
+    @click.group(cls=LazyRootGroup, context_settings={"help_option_names": ["-h", "--help"]})
     @click.option(
         "--config",
         "config_file",
@@ -80,22 +67,7 @@ def build_cli(
         if ctx.invoked_subcommand not in NO_CONFIG_COMMANDS and not ctx.meta.get("scrm.help"):
             obj.check_config()  # before anything runs: nothing is silently left out
 
-    for module in (
-        admin,
-        ingest,
-        interactions,
-        customers,
-        cases,
-        loop,
-        learning,
-        rejects,
-        report,
-        retention,
-        serve,
-        textjobs,
-        worker,
-    ):
-        module.register(cli)
+    # Built-in commands are imported when used (scrm.cli.lazy); plugins add theirs here.
     if pm is not None:
         pm.hook.register_commands(cli=cli)
     return cli

@@ -6,23 +6,27 @@ import json
 import os
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, tzinfo
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import sqlalchemy as sa
 from pydantic import BaseModel
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy.engine import make_url
 
 from scrm.cli.errors import CliError, ExitCode, translate
-from scrm.core.app import Scrm, open_app
 from scrm.core.config import DEFAULT_CONFIG_FILE, Config, ConfigError, load_config
-from scrm.core.models import Department
-from scrm.core.plugins import PluginManager, check_plugin_config
 from scrm.core.timefmt import format_time, get_zone, localize_text, zone_label
-from scrm.core.timeshift import Placement
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from scrm.core.app import Scrm
+    from scrm.core.plugins import PluginManager
+    from scrm.core.timeshift import Placement
+
+# The application (and with it SQLAlchemy) and rich are imported when a command uses them,
+# so that `scrm --help` stays fast.
 
 __all__ = [
     "CliContext",
@@ -80,8 +84,20 @@ class CliContext:
         self._config = config
         self._config_error = config_error
         self._app: Scrm | None = None
-        self.console = Console()
-        self.err = Console(stderr=True)
+
+    @cached_property
+    def console(self) -> Console:
+        """Where a command prints (rich, imported on first use)."""
+        from rich.console import Console
+
+        return Console()
+
+    @cached_property
+    def err(self) -> Console:
+        """Where a command prints warnings and rejects (standard error)."""
+        from rich.console import Console
+
+        return Console(stderr=True)
 
     @property
     def config(self) -> Config:
@@ -120,6 +136,8 @@ class CliContext:
             if newest is not None:
                 raise click.UsageError("--newest needs --as-of")
             return None
+        from scrm.core.timeshift import Placement
+
         return Placement(
             as_of=self._instant(as_of, "--as-of"),
             newest=self._instant(newest, "--newest") if newest is not None else None,
@@ -147,6 +165,8 @@ class CliContext:
         """Raise :class:`ConfigError` unless the configuration and every plugin section are valid."""
         config = self.config
         if self.pm is not None:
+            from scrm.core.plugins import check_plugin_config
+
             check_plugin_config(config, self.pm)
 
     def database_url_and_source(self) -> tuple[str | None, str]:
@@ -177,6 +197,8 @@ class CliContext:
                 )
             if check_schema:
                 _refuse_missing_sqlite(config.database_url, self.database_url_and_source()[1])
+            from scrm.core.app import open_app
+
             self._app = open_app(config=config, pm=self.pm)
             click.get_current_context().call_on_close(self._app.close)
         if check_schema:
@@ -186,6 +208,8 @@ class CliContext:
 
 def _refuse_missing_sqlite(url: str, where: str) -> None:
     """A command that reads data must not create an empty SQLite file as a side effect."""
+    from sqlalchemy.engine import make_url
+
     parsed = make_url(url)
     name = parsed.database
     if parsed.get_backend_name() != "sqlite" or name in (None, "", ":memory:"):
@@ -236,6 +260,10 @@ def require_known(value: str | None, option: str, what: str, known: Iterable[str
 
 def department_codes(app: Scrm) -> set[str]:
     """The departments cases can be in: those configured and those in the database."""
+    import sqlalchemy as sa
+
+    from scrm.core.models import Department
+
     with app.session(read_only=True) as s:
         stored = set(s.scalars(sa.select(Department.code)))
     return stored | {d.code for d in app.config.departments}
@@ -263,7 +291,10 @@ def table(
     *,
     caption: str | None = None,
 ) -> Table:
-    """A plain table; ``caption`` (below it) says what its times are in, when it has any."""
+    """A rich table of ``rows`` under ``columns`` (cells folded, ``None`` shown empty);
+    ``caption`` (below it) says what its times are in, when it has any."""
+    from rich.table import Table
+
     t = Table(title=title, caption=caption, show_lines=False, header_style="bold")
     for c in columns:
         t.add_column(c, overflow="fold")

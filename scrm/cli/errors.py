@@ -6,20 +6,11 @@ from enum import IntEnum
 from pathlib import Path
 
 import click
-import sqlalchemy as sa
-from pydantic import ValidationError
-from sqlalchemy.engine import make_url
 
-from scrm.core.app import SchemaError, UnknownChannel
-from scrm.core.cases import TransitionError
-from scrm.core.config import ConfigError, describe_errors
-from scrm.core.customers import MergeError
-from scrm.core.playbooks import PlaybookError
-from scrm.core.plugins import PluginError
-from scrm.core.queries import NotFound
-from scrm.core.workflow import Conflict
+# The core's errors and SQLAlchemy are imported when an error is translated: every command
+# imports this module, and `scrm --help` should not load the database layer.
 
-__all__ = ["CliError", "ExitCode", "database_message", "translate"]
+__all__ = ["CliError", "ExitCode", "database_message", "translate", "user_errors"]
 
 
 class ExitCode(IntEnum):
@@ -49,16 +40,25 @@ class CliError(click.ClickException):
         self.exit_code = int(exit_code)  # type: ignore[misc]  # a class variable in click
 
 
-#: Exceptions whose message is the whole story: shown as one line, no traceback.
-USER_ERRORS: tuple[type[Exception], ...] = (
-    UnknownChannel,
-    TransitionError,
-    MergeError,
-    NotFound,
-    PluginError,
-    PlaybookError,
-    Conflict,
-)
+def user_errors() -> tuple[type[Exception], ...]:
+    """Exceptions whose message is the whole story: shown as one line, no traceback."""
+    from scrm.core.app import UnknownChannel
+    from scrm.core.cases import TransitionError
+    from scrm.core.customers import MergeError
+    from scrm.core.playbooks import PlaybookError
+    from scrm.core.plugins import PluginError
+    from scrm.core.queries import NotFound
+    from scrm.core.workflow import Conflict
+
+    return (
+        UnknownChannel,
+        TransitionError,
+        MergeError,
+        NotFound,
+        PluginError,
+        PlaybookError,
+        Conflict,
+    )
 
 
 def _first_line(exc: BaseException) -> str:
@@ -68,6 +68,9 @@ def _first_line(exc: BaseException) -> str:
 
 def database_message(exc: Exception, url: str, where: str) -> str:
     """Say why the database at ``url`` (set in ``where``) cannot be used, and what to do."""
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
     try:
         parsed = make_url(url)
     except sa.exc.ArgumentError:
@@ -104,6 +107,8 @@ def database_message(exc: Exception, url: str, where: str) -> str:
 
 
 def _is_database_error(exc: Exception) -> bool:
+    import sqlalchemy as sa
+
     if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
         return True
     # DatabaseError itself (not IntegrityError & co): "file is not a database".
@@ -116,6 +121,11 @@ def translate(exc: Exception, url: str | None, where: str) -> click.ClickExcepti
     :param url: the database URL in use (for database errors), if known.
     :param where: where that URL was set (a file, an option, the environment).
     """
+    from pydantic import ValidationError
+
+    from scrm.core.app import SchemaError
+    from scrm.core.config import ConfigError, describe_errors
+
     if isinstance(exc, click.ClickException):
         return exc
     if isinstance(exc, ConfigError):
@@ -126,7 +136,7 @@ def translate(exc: Exception, url: str | None, where: str) -> click.ClickExcepti
         return CliError(database_message(exc, url, where), ExitCode.CONFIG)
     if url is not None and _is_database_error(exc):
         return CliError(database_message(exc, url, where), ExitCode.DATABASE)
-    if isinstance(exc, USER_ERRORS):
+    if isinstance(exc, user_errors()):
         return CliError(str(exc))
     if isinstance(exc, ValidationError):
         return CliError(f"invalid input: {describe_errors(exc, '')}", ExitCode.USAGE)

@@ -7,9 +7,13 @@ inside the package (``scrm/migrations``).
 
 from __future__ import annotations
 
+import ast
+import importlib.util
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import sqlalchemy as sa
@@ -278,16 +282,82 @@ def downgrade(engine: Engine, revision: str, extra_locations: Iterable[str] = ()
 
 
 def head_revision(extra_locations: Iterable[str] = ()) -> set[str]:
+    """The newest revision of each migration branch (core's and the plugins')."""
+    heads = _declared_heads(["scrm:migrations/versions", *extra_locations])
+    if heads is not None:
+        return heads
     from alembic.script import ScriptDirectory
 
     return set(ScriptDirectory.from_config(alembic_config(None, extra_locations)).get_heads())
 
 
-def current_revision(engine: Engine) -> set[str]:
-    from alembic.runtime.migration import MigrationContext
+#: Files Alembic reads as revisions in a version location (its own rule).
+_REVISION_FILE = re.compile(r"^(?!\.#|__init__)[^/]*\.py$")
 
+
+def _declared_heads(locations: Iterable[str]) -> set[str] | None:
+    """Read the heads from the ``revision``/``down_revision`` literals of the revision files.
+
+    Every command checks the schema first, and Alembic imports every revision to find the
+    heads (a tenth of a second or more); the files state both as literals.  ``None`` when a
+    location or a file is not that simple (a computed value, ``depends_on``): ask Alembic.
+    """
+    down: dict[str, object] = {}
+    for location in locations:
+        folder = _location_folder(location)
+        if folder is None:
+            return None
+        for path in folder.iterdir():
+            if not _REVISION_FILE.match(path.name):
+                continue
+            values = _module_literals(path, ("revision", "down_revision", "depends_on"))
+            if values is None or not isinstance(values.get("revision"), str):
+                return None
+            if values.get("depends_on") is not None:
+                return None
+            down[str(values["revision"])] = values.get("down_revision")
+    below: set[object] = set()
+    for parent in down.values():
+        below.update(parent if isinstance(parent, tuple | list) else [parent])
+    return {rev for rev in down if rev not in below}
+
+
+def _location_folder(location: str) -> Path | None:
+    package, sep, sub = location.partition(":")
+    if not sep:
+        folder = Path(location)
+    else:
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        folder = Path(next(iter(spec.submodule_search_locations))) / sub
+    return folder if folder.is_dir() else None
+
+
+def _module_literals(path: Path, names: Sequence[str]) -> dict[str, object] | None:
+    """The literal values of top-level ``name = ...`` assignments; None if one is not literal."""
+    found: dict[str, object] = {}
+    for node in ast.parse(path.read_bytes(), str(path)).body:
+        target = value = None
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign):
+            target, value = node.target, node.value
+        if isinstance(target, ast.Name) and target.id in names and value is not None:
+            try:
+                found[target.id] = ast.literal_eval(value)
+            except ValueError:
+                return None
+    return found
+
+
+def current_revision(engine: Engine) -> set[str]:
+    """The revisions the database is at (empty for a database never migrated)."""
+    # Alembic's own table, read without importing Alembic (every command checks it).
     with engine.connect() as conn:
-        return set(MigrationContext.configure(conn).get_current_heads())
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return set()
+        return set(conn.scalars(sa.text("SELECT version_num FROM alembic_version")))
 
 
 def schema_diff(engine: Engine) -> list[Any]:

@@ -95,7 +95,7 @@ def register_routes(router: APIRouter) -> None:
     open the database.  Routes added here are outside ``/api/v1`` and get no API-key check:
     they must authenticate their callers themselves (a channel verifies the platform's
     signature).  A webhook POST should hand the raw request to
-    :func:`scrm.server.inbox.receive_webhook`, which verifies it with ``Channel.verify``,
+    :func:`scrm.plugin.web.receive_webhook`, which verifies it with ``Channel.verify``,
     stores it durably in the inbox before answering 200, and ingests it right after.
 
     :param router: a FastAPI ``APIRouter``; add routes with ``router.get(...)`` /
@@ -203,8 +203,9 @@ def choose_sla(case: CaseInfo) -> SlaPolicy | None:
 
 
 # ---------------------------------------------------------------------------
-# After commit: each hook is the dispatch of a domain event (scrm.core.events)
-# that the batch or change wrote in its own transaction.  Once it is durable,
+# After commit: each hook is the dispatch of a domain event (scrm.plugin exports
+# the event classes and EventContext) that the batch or change wrote in its own
+# transaction.  Once it is durable,
 # each plugin gets the events in a transaction of its own, ``ctx.session``,
 # committed with the record that the plugin handled them: what a plugin writes
 # there happens exactly once; effects outside the database at least once (the

@@ -23,10 +23,9 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,6 +36,9 @@ from scrm.core.db import utcnow
 from scrm.core.models import WebhookDelivery, WebhookSubscription
 from scrm.core.outbox import MAX_ATTEMPTS, backoff
 from scrm.core.queries import NotFound
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "EVENT_TYPES",
@@ -391,6 +393,7 @@ def deliver(
     transport: httpx.BaseTransport | None = None,
 ) -> WebhookReport:
     """POST due deliveries (or just those in ``only``) and settle each one."""
+    import httpx  # here, not at the top: importing httpx also imports click and rich
     now = now or utcnow()
     report = WebhookReport()
     with session_factory() as s, s.begin():

@@ -1,6 +1,6 @@
 """Built-in plugin: acknowledge every new case publicly, at once (``[cases] auto_acknowledge``).
 
-A consumer of :class:`~scrm.core.events.CaseOpened`: in the dispatch's transaction it queues
+A consumer of :class:`~scrm.plugin.CaseOpened`: in the dispatch's transaction it queues
 the playbook's ``acknowledge`` template on the case (actor ``auto-ack``, idempotency key
 ``ack:<case>``) and moves the case from ``new`` to ``acknowledged``.  The dispatch records
 that the event was handled in the same transaction, so a case is acknowledged once, also
@@ -10,14 +10,13 @@ when the process that opened it died before the dispatch and the worker hands it
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from scrm.core import cases as case_ops
-from scrm.core.db import utcnow
-from scrm.core.dispatch import EventContext
-from scrm.core.hookspecs import hookimpl
-from scrm.core.models import Case
-from scrm.core.schemas import CaseInfo, CaseStatus
-from scrm.core.workflow import AnswerElsewhere, queue_reply
+from scrm.plugin import CaseInfo, CaseStatus, hookimpl
+from scrm.plugin.db import AnswerElsewhere, Case, queue_reply, transition_case, utcnow
+
+if TYPE_CHECKING:
+    from scrm.plugin import EventContext
 
 __all__ = ["case_opened"]
 
@@ -49,7 +48,7 @@ def case_opened(case: CaseInfo, ctx: EventContext) -> None:
         log.warning("no auto-acknowledgment for case %s: %s", row.id, exc)
         return
     if new and row.status == CaseStatus.NEW:
-        change = case_ops.transition(
+        change = transition_case(
             s,
             row,
             CaseStatus.ACKNOWLEDGED,

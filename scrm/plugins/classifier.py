@@ -19,11 +19,21 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from scrm.core.config import Config
-from scrm.core.hookspecs import hookimpl
-from scrm.core.linejobs import LineError, TextJob, run_lines
-from scrm.core.schemas import Author, Classification, Engagement, InboundInteraction, Kind
-from scrm.core.text import find_urls, normalize, tokenize
+from scrm.plugin import (
+    Author,
+    Classification,
+    Config,
+    Engagement,
+    InboundInteraction,
+    Kind,
+    LineError,
+    TextJob,
+    find_urls,
+    hookimpl,
+    normalize,
+    run_lines,
+    tokenize,
+)
 from scrm.plugins.taxonomy import Taxonomy, TaxonomyError, data_text, load_taxonomy
 
 __all__ = [

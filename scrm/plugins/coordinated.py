@@ -25,25 +25,20 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from statistics import median
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import click
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from scrm.cli.context import CliContext, emit, table
-from scrm.core import cases as case_ops
-from scrm.core.config import Config
-from scrm.core.db import chunks
-from scrm.core.department_models import CaseFlag
-from scrm.core.dispatch import EventContext
-from scrm.core.events import CoordinatedDetected
-from scrm.core.hookspecs import hookimpl
-from scrm.core.models import Case, Department, Identity, Interaction
-from scrm.core.schemas import Kind, StoredInteraction
-from scrm.core.text import normalize
+from scrm.plugin import Config, CoordinatedDetected, Kind, StoredInteraction, hookimpl, normalize
+from scrm.plugin.db import Case, CaseFlag, Department, Identity, Interaction, add_case_event, chunks
 from scrm.plugins.department import DepartmentPlugin, load_settings, merge_spans
+
+if TYPE_CHECKING:
+    import click
+
+    from scrm.plugin import EventContext
 
 __all__ = ["FLAG", "CoordinatedPlugin", "CoordinatedSettings", "plugin", "text_similarity"]
 
@@ -150,6 +145,8 @@ class CoordinatedPlugin(DepartmentPlugin):
 
     @hookimpl
     def register_commands(self, cli: click.Group) -> None:
+        from scrm.plugins.commands.coordinated import review_command
+
         cli.add_command(review_command)
 
     def grams(self, m: _Msg) -> set[str]:
@@ -246,7 +243,7 @@ class CoordinatedPlugin(DepartmentPlugin):
                 return
         note = (f"suspected coordinated complaint: {evidence['accounts']} accounts posted near-duplicates "
                 f"between {evidence['window'][0]} and {evidence['window'][1]}; kept open for review")  # fmt: skip
-        case_ops.add_event(s, case, "flagged", actor="coordinated", at=now, to_value=FLAG, note=note,
+        add_case_event(s, case, "flagged", actor="coordinated", at=now, to_value=FLAG, note=note,
                            data={"burst": group})  # fmt: skip
         review = self.settings.review_department
         if review and (case.department is None or case.department.code != review):
@@ -259,7 +256,7 @@ class CoordinatedPlugin(DepartmentPlugin):
             case.department_id = dep.id
             case.department = dep
             case.version += 1
-            case_ops.add_event(s, case, "department", actor="coordinated", at=now, from_value=old,
+            add_case_event(s, case, "department", actor="coordinated", at=now, from_value=old,
                                to_value=review, note="routed to review, not dismissed")  # fmt: skip
 
 
@@ -354,41 +351,6 @@ class _Batch:
         i = bisect.bisect_left(self.pool_times, lo)
         j = bisect.bisect_right(self.pool_times, hi)
         return self.pool_sorted[i : min(j, i + self.p.settings.max_candidates)]
-
-
-@click.command("review")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_obj
-def review_command(obj: CliContext, as_json: bool) -> None:
-    """List cases flagged as suspected coordinated complaints, with the evidence."""
-    with obj.app().session() as s:
-        rows = s.execute(
-            sa.select(CaseFlag, Case).join(Case, Case.id == CaseFlag.case_id)
-            .where(CaseFlag.flag == FLAG).order_by(CaseFlag.group_key, Case.id)
-        ).all()  # fmt: skip
-        out = []
-        for flag, case in rows:
-            me: dict[str, Any] = next(
-                (m for m in flag.evidence.get("members", []) if m["case"] == case.id), {}
-            )
-            out.append({"case_id": case.id, "status": case.status, "burst": flag.group_key,
-                        "handle": me.get("handle"), "reasons": me.get("reasons", []),
-                        "accounts": flag.evidence.get("accounts"), "flagged_at": flag.created_at,
-                        "subject": case.subject})  # fmt: skip
-    if as_json:
-        emit(out)
-        return
-    table_rows = [(o["case_id"], o["status"], o["burst"], o["handle"] or "", ", ".join(o["reasons"]),
-                   o["accounts"], obj.time(o["flagged_at"]), (o["subject"] or "")[:50]) for o in out]  # fmt: skip
-    cols = ["case", "status", "burst", "account", "why suspicious", "accounts", "flagged", "text"]
-    obj.console.print(
-        table(
-            "suspected coordinated complaints (review; never auto-dismissed)",
-            cols,
-            table_rows,
-            caption=obj.times_caption,
-        )
-    )
 
 
 def plugin(config: Config) -> CoordinatedPlugin:

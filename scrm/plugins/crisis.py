@@ -27,33 +27,46 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import click
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from scrm.cli.context import CliContext, emit, table
-from scrm.core import cases as case_ops
-from scrm.core.config import Config, EscalationStep
-from scrm.core.db import UTCDateTime, chunks
-from scrm.core.department_models import Crisis, EngagementObservation
-from scrm.core.dispatch import EventContext
-from scrm.core.escalation import escalate
-from scrm.core.events import CaseEscalated, CrisisDetected
-from scrm.core.hookspecs import hookimpl
-from scrm.core.models import Case, Identity, Interaction
-from scrm.core.schemas import (
+from scrm.plugin import (
+    CaseEscalated,
     CaseInfo,
+    Config,
+    CrisisDetected,
     Engagement,
+    EscalationStep,
     Kind,
     Priority,
     SlaPolicy,
     StoredInteraction,
+    hookimpl,
+    normalize,
 )
-from scrm.core.text import normalize
+from scrm.plugin.db import (
+    OPEN_STATUSES,
+    Case,
+    Crisis,
+    EngagementObservation,
+    Identity,
+    Interaction,
+    UTCDateTime,
+    add_case_event,
+    apply_sla,
+    case_info,
+    chunks,
+    escalate,
+)
 from scrm.plugins.department import DepartmentPlugin, load_settings
+
+if TYPE_CHECKING:
+    import click
+
+    from scrm.plugin import EventContext
 
 __all__ = ["MAX_COUNT", "CrisisPlugin", "CrisisSettings", "clamped", "plugin", "weighted"]
 
@@ -246,6 +259,8 @@ class CrisisPlugin(DepartmentPlugin):
 
     @hookimpl
     def register_commands(self, cli: click.Group) -> None:
+        from scrm.plugins.commands.crisis import crises_command
+
         cli.add_command(crises_command)
 
     # -- work --------------------------------------------------------------------------------
@@ -470,7 +485,7 @@ class CrisisPlugin(DepartmentPlugin):
                 sa.select(Case.id, Case.customer_id).where(
                     Case.id.in_(part),
                     Case.kind == Kind.COMPLAINT.value,
-                    Case.status.in_(case_ops.OPEN_STATUSES),
+                    Case.status.in_(OPEN_STATUSES),
                 )
             ):
                 customers[cid] = customer_id
@@ -519,18 +534,18 @@ class CrisisPlugin(DepartmentPlugin):
                 return None
         reason = f"viral crisis risk {score:.2f} >= {self.settings.threshold:.2f}"
         if case.priority != Priority.URGENT.value:
-            case_ops.add_event(s, case, "priority", actor="crisis", at=now,
+            add_case_event(s, case, "priority", actor="crisis", at=now,
                                from_value=case.priority, to_value=Priority.URGENT.value, note=reason)  # fmt: skip
             case.priority = Priority.URGENT.value
-            case_ops.apply_sla(case, policy_for(case_ops.case_info(case)))
-        case_ops.add_event(s, case, "crisis", actor="crisis", at=now, to_value=f"{score:.2f}",
+            apply_sla(case, policy_for(case_info(case)))
+        add_case_event(s, case, "crisis", actor="crisis", at=now, to_value=f"{score:.2f}",
                            note=reason, data=evidence)  # fmt: skip
         step = EscalationStep(
             after=timedelta(0), to=self.settings.owner, actions=("notify", "reassign")
         )
         summary = escalate(s, case, step, reason=reason, at=now, actor="crisis")
         s.flush()
-        return case_ops.case_info(case), score, evidence, summary
+        return case_info(case), score, evidence, summary
 
     def _announce(
         self,
@@ -542,51 +557,6 @@ class CrisisPlugin(DepartmentPlugin):
         level = s.scalar(sa.select(Case.escalation_level).where(Case.id == info.id)) or 1
         ctx.emit(CaseEscalated(case=info, level=level, reason="viral crisis", summary=summary))
         ctx.emit(CrisisDetected(case=info, score=score, evidence=evidence))
-
-
-@click.command("crises")
-@click.option(
-    "--all", "show_all", is_flag=True, help="Also crises whose case is resolved or closed."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_obj
-def crises_command(obj: CliContext, show_all: bool, as_json: bool) -> None:
-    """List viral crises (open cases by default) with the evidence behind each score."""
-    with obj.app().session() as s:
-        q = (
-            sa.select(Crisis, Case)
-            .join(Case, Case.id == Crisis.case_id)
-            .order_by(Crisis.detected_at.desc())
-        )
-        if not show_all:
-            q = q.where(Case.status.in_(case_ops.OPEN_STATUSES))
-        out: list[dict[str, Any]] = [
-            {
-                "case_id": case.id,
-                "status": case.status,
-                "priority": case.priority,
-                "assignee": case.assignee.username if case.assignee else None,
-                "score": crisis.score,
-                "detected_at": crisis.detected_at,
-                "subject": case.subject,
-                "evidence": crisis.evidence,
-            }
-            for crisis, case in s.execute(q)
-        ]
-    if as_json:
-        emit(out)
-        return
-    rows = []
-    for c in out:
-        ev = c["evidence"]
-        parts = " ".join(f"{k}={v}" for k, v in ev.get("components", {}).items())
-        why = (f"{ev.get('followers')} followers, w={ev.get('top_weighted_engagement')}, "
-               f"v={ev.get('velocity_per_hour')}/h, {ev.get('customer_posts')} posts, "
-               f"{ev.get('others_joined')} joined, media {ev.get('media_posts')}; {parts}")  # fmt: skip
-        rows.append((c["case_id"], c["status"], c["priority"], c["assignee"] or "-", c["score"],
-                     obj.time(c["detected_at"]), (c["subject"] or "")[:40], why))  # fmt: skip
-    cols = ["case", "status", "priority", "owner", "risk", "detected", "subject", "evidence"]
-    obj.console.print(table("crises", cols, rows, caption=obj.times_caption))
 
 
 def plugin(config: Config) -> CrisisPlugin:

@@ -12,20 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
-from typing import TypeVar
+from datetime import datetime
+from typing import TYPE_CHECKING, TypeVar
 
-import click
 import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
-from scrm.core.config import Config, ConfigError
-from scrm.core.db import utcnow
-from scrm.core.dispatch import EventContext
-from scrm.core.models import Interaction
+from scrm.plugin import Config, ConfigError
+from scrm.plugin.db import Interaction, utcnow
 
-__all__ = ["DepartmentPlugin", "load_settings", "parse_since", "reference_time"]
+if TYPE_CHECKING:
+    from scrm.plugin import EventContext
+
+__all__ = ["DepartmentPlugin", "load_settings", "reference_time"]
 
 S = TypeVar("S", bound=BaseModel)
 
@@ -40,17 +40,6 @@ def load_settings(model: type[S], config: Config, name: str) -> S:
             for err in exc.errors()
         )
         raise ConfigError(f"invalid configuration: {problems}") from None
-
-
-def parse_since(value: str) -> timedelta:
-    """Parse ``90d``, ``12h`` or ``2w`` into a duration."""
-    # Imported here: the metrics package is heavy, and every worker loads this module.
-    from scrm.core.metrics import parse_since as metrics_since
-
-    try:
-        return metrics_since(value.strip().lower())  # bounded: no overflow on 10^20 days
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
 
 
 def reference_time(session: Session, until: datetime | None) -> datetime:

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from scrm.core.text import normalize
+from scrm.plugin import normalize
 
 __all__ = [
     "FIELDS",

@@ -23,16 +23,18 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from scrm.core.bounds import Count32, Instant, RowId
-from scrm.core.channel import Channel
-from scrm.core.hookspecs import hookimpl
-from scrm.core.schemas import (
+from scrm.plugin import (
     Author,
+    Channel,
+    Count32,
     Direction,
     ExternalId,
     InboundInteraction,
+    Instant,
     OutboundMessage,
+    RowId,
     SendResult,
+    hookimpl,
     normalize_email,
     normalize_phone,
 )

@@ -21,11 +21,16 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from scrm.core.db import chunks
-from scrm.core.department_models import CampaignLink, SpikeEpisode
-from scrm.core.metrics.sql import epoch
-from scrm.core.models import Customer, Identity, Interaction
-from scrm.core.text import normalize
+from scrm.plugin import normalize
+from scrm.plugin.db import (
+    CampaignLink,
+    Customer,
+    Identity,
+    Interaction,
+    SpikeEpisode,
+    chunks,
+    epoch,
+)
 from scrm.plugins.department import merge_spans
 
 __all__ = ["Spike", "advocates", "campaign_report", "judge_hours", "poisson_tail"]

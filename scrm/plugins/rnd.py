@@ -21,24 +21,21 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 from itertools import pairwise
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import click
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
-from scrm.cli.context import CliContext, emit, table
-from scrm.core.config import Config
-from scrm.core.department_models import Idea, IdeaSource
-from scrm.core.dispatch import EventContext
-from scrm.core.hookspecs import hookimpl
-from scrm.core.models import Interaction
-from scrm.core.queries import NotFound
-from scrm.core.schemas import Kind, StoredInteraction
-from scrm.core.text import tokenize
-from scrm.plugins.department import DepartmentPlugin, load_settings, parse_since, reference_time
+from scrm.plugin import Config, Kind, NotFound, StoredInteraction, hookimpl, tokenize
+from scrm.plugin.db import Idea, IdeaSource, Interaction
+from scrm.plugins.department import DepartmentPlugin, load_settings, reference_time
 from scrm.plugins.marketing_stats import poisson_tail
 from scrm.plugins.rnd_text import STOPWORDS, signature, similarity
+
+if TYPE_CHECKING:
+    import click
+
+    from scrm.plugin import EventContext
 
 __all__ = ["RndPlugin", "RndSettings", "growing_complaints", "plugin"]
 
@@ -107,6 +104,11 @@ class RndPlugin(DepartmentPlugin):
 
     @hookimpl
     def register_commands(self, cli: click.Group) -> None:
+        import click
+
+        from scrm.plugin.cli import CliContext, emit, parse_since, table
+        from scrm.plugins.commands.rnd import ideas_group
+
         cli.add_command(ideas_group)
         settings = self.settings
 
@@ -199,56 +201,6 @@ def _idea_out(s: Any, idea_id: int) -> dict[str, Any]:
             for src, ch, lang, text in sources
         ],
     }
-
-
-@click.group("ideas")
-def ideas_group() -> None:
-    """Product ideas from customers, clustered across languages."""
-
-
-@ideas_group.command("top")
-@click.option("--since", default="90d", show_default=True, help="Window, e.g. 90d, 2w.")
-@click.option("--until", type=click.DateTime(), help="End (default: newest message).")
-@click.option("--limit", type=int, default=20, show_default=True, help="At most this many ideas.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_obj
-def top(obj: CliContext, since: str, until: datetime | None, limit: int, as_json: bool) -> None:
-    """List the ideas most customers asked for in the window."""
-    span = parse_since(since)
-    with obj.app().session() as s:
-        end = reference_time(s, _utc(until))
-        items = _idea_rows(s, end - span, end, limit)
-    if as_json:
-        emit(items)
-        return
-    rows = [(i["id"], i["customers"], i["requests"], ",".join(i["languages"]),
-             obj.time(i["last_seen"]), " ".join(str(x["interaction_id"]) for x in i["sources"]),
-             i["title"][:70]) for i in items]  # fmt: skip
-    cols = ["idea", "customers", "requests", "languages", "last", "sources", "first request"]
-    obj.console.print(table("ideas", cols, rows, caption=obj.times_caption))
-
-
-@ideas_group.command("show")
-@click.argument("idea_id", type=int)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_obj
-def show(obj: CliContext, idea_id: int, as_json: bool) -> None:
-    """Show an idea and every request that joined it."""
-    with obj.app().session() as s:
-        out = _idea_out(s, idea_id)
-    if as_json:
-        emit(out)
-        return
-    obj.console.print(
-        f"[bold]idea {out['id']}[/bold]: {out['customers']} customers, {out['requests']} "
-        f"requests ({', '.join(out['languages'])}); concepts: {' '.join(out['signature'])}",
-        highlight=False,
-    )
-    rows = [(x["interaction_id"], x["customer_id"], x["channel"], x["language"], x["similarity"],
-             x["text"][:90]) for x in out["sources"]]  # fmt: skip
-    obj.console.print(
-        table("sources", ["interaction", "customer", "channel", "lang", "sim", "text"], rows)
-    )
 
 
 def _phrases(text: str) -> set[str]:

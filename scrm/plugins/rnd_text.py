@@ -14,7 +14,7 @@ Generic words (app, data, option...) weigh 0.3, other concepts 1, multi-word con
 
 from __future__ import annotations
 
-from scrm.core.text import normalize, tokenize
+from scrm.plugin import normalize, tokenize
 
 __all__ = ["LEXICON", "signature", "similarity"]
 

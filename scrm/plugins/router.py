@@ -40,27 +40,30 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import click
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from scrm.core.config import Config
-from scrm.core.hookspecs import hookimpl
-from scrm.core.models import Customer, Identity, Interaction
-from scrm.core.playbooks import PlaybookSet, load_playbooks
-from scrm.core.queries import NotFound
-from scrm.core.schemas import (
+from scrm.plugin import (
     Author,
     Classification,
+    Config,
     CustomerInfo,
     Engagement,
     InboundInteraction,
     Kind,
+    NotFound,
+    PlaybookSet,
     Priority,
     RouteDecision,
+    hookimpl,
+    load_playbooks,
+    normalize,
 )
-from scrm.core.text import normalize
+from scrm.plugin.db import Customer, Identity, Interaction
+
+if TYPE_CHECKING:
+    import click
 
 __all__ = [
     "DefaultRouter",
@@ -327,6 +330,10 @@ class DefaultRouter:
 
     @hookimpl
     def register_commands(self, cli: click.Group) -> None:
+        import click
+
+        from scrm.plugin.cli import CommandError
+
         router = self
 
         @cli.group("route")
@@ -341,7 +348,7 @@ class DefaultRouter:
             """Show how INTERACTION_ID is classified and routed, rule by rule."""
             app = obj.app()
             if app.interaction(interaction_id).direction == "outbound":
-                raise click.ClickException(
+                raise CommandError(
                     f"interaction {interaction_id} is the brand's own message: it is not routed"
                 )
             it, customer = stored_interaction(app, interaction_id)

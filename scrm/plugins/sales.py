@@ -19,25 +19,28 @@ Configuration (``[plugins.sales]``)::
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import click
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from scrm.cli.context import CliContext, emit, table
-from scrm.core import cases as case_ops
-from scrm.core.config import Config
-from scrm.core.db import chunks
-from scrm.core.department_models import Lead
-from scrm.core.dispatch import EventContext
-from scrm.core.hookspecs import hookimpl
-from scrm.core.models import Case, Customer, Interaction
-from scrm.core.queries import NotFound
-from scrm.core.schemas import CaseInfo, Kind, SlaPolicy, StoredInteraction
-from scrm.core.text import normalize
+from scrm.plugin import (
+    CaseInfo,
+    Config,
+    Kind,
+    SlaPolicy,
+    StoredInteraction,
+    hookimpl,
+    normalize,
+)
+from scrm.plugin.db import OPEN_STATUSES, Case, Customer, Interaction, Lead, chunks
 from scrm.plugins.department import DepartmentPlugin, load_settings
+
+if TYPE_CHECKING:
+    import click
+
+    from scrm.plugin import EventContext
 
 __all__ = ["LEAD_STATUSES", "SalesPlugin", "SalesSettings", "open_complaint", "plugin"]
 
@@ -76,7 +79,7 @@ def open_complaint(session: Session, customer_id: int) -> int | None:
         .where(
             Case.customer_id == customer_id,
             Case.kind == Kind.COMPLAINT.value,
-            Case.status.in_(case_ops.OPEN_STATUSES),
+            Case.status.in_(OPEN_STATUSES),
         )
         .order_by(Case.opened_at)
     )
@@ -145,7 +148,7 @@ class SalesPlugin(DepartmentPlugin):
                     .where(
                         Case.customer_id.in_(part),
                         Case.kind == Kind.COMPLAINT.value,
-                        Case.status.in_(case_ops.OPEN_STATUSES),
+                        Case.status.in_(OPEN_STATUSES),
                     )
                     .order_by(Case.opened_at)
                 ):
@@ -191,6 +194,8 @@ class SalesPlugin(DepartmentPlugin):
 
     @hookimpl
     def register_commands(self, cli: click.Group) -> None:
+        from scrm.plugins.commands.sales import leads_group
+
         cli.add_command(leads_group)
 
 
@@ -215,119 +220,6 @@ def _lead_out(s: Session, lead: Lead) -> dict[str, Any]:
         "updated_at": lead.updated_at,
         "history": lead.history,
     }
-
-
-@click.group("leads")
-def leads_group() -> None:
-    """Sales leads from purchase intent."""
-
-
-@leads_group.command("list")
-@click.option("--status", type=click.Choice(LEAD_STATUSES), help="Only leads in this state.")
-@click.option("--owner", help="Only leads of this owner (agent username).")
-@click.option("--flagged", is_flag=True, help="Only leads whose customer has an open complaint.")
-@click.option("--limit", type=int, default=100, show_default=True, help="At most this many.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_obj
-def list_(
-    obj: CliContext, status: str | None, owner: str | None, flagged: bool, limit: int, as_json: bool
-) -> None:
-    """List leads, newest first."""
-    with obj.app().session() as s:
-        q = sa.select(Lead).order_by(Lead.id.desc()).limit(limit)
-        if status:
-            q = q.where(Lead.status == status)
-        if owner:
-            q = q.where(Lead.owner == owner)
-        items = [_lead_out(s, lead) for lead in s.scalars(q)]
-    if flagged:
-        items = [i for i in items if i["flag"]]
-    if as_json:
-        emit(items)
-        return
-    rows = [
-        (i["id"], i["status"], i["interest"], i["customer"] or i["customer_id"], i["owner"] or "-",
-         i["mentions"], obj.time(i["created_at"]), i["flag"] or "", (i["source_text"] or "")[:50])
-        for i in items
-    ]  # fmt: skip
-    cols = [
-        "lead",
-        "status",
-        "interest",
-        "customer",
-        "owner",
-        "mentions",
-        "created",
-        "flag",
-        "text",
-    ]
-    obj.console.print(table("leads", cols, rows))
-
-
-@leads_group.command("show")
-@click.argument("lead_id", type=int)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_obj
-def show(obj: CliContext, lead_id: int, as_json: bool) -> None:
-    """Show a lead with its source message, flag and history."""
-    with obj.app().session() as s:
-        lead = s.get(Lead, lead_id)
-        if lead is None:
-            raise NotFound(f"no lead {lead_id}")
-        out = _lead_out(s, lead)
-    if as_json:
-        emit(out)
-        return
-    obj.console.print(
-        f"[bold]lead {out['id']}[/bold] {out['status']} · {out['interest']} · "
-        f"customer {out['customer'] or ''} ({out['customer_id']}) · owner {out['owner'] or '-'}",
-        highlight=False,
-    )
-    if out["flag"]:
-        obj.console.print(f"[red]warning:[/red] {out['flag']}", highlight=False)
-    obj.console.print(f"source: {out['source_text']}", highlight=False)
-    rows = [(h.get("at", ""), h.get("event", ""), h.get("actor", ""), h.get("note", ""))
-            for h in out["history"]]  # fmt: skip
-    obj.console.print(table("history", ["at", "event", "actor", "note"], rows))
-
-
-@leads_group.command("update")
-@click.argument("lead_id", type=int)
-@click.option("--status", type=click.Choice(LEAD_STATUSES), help="Move the lead to this state.")
-@click.option("--owner", help="Give the lead to this owner (agent username).")
-@click.option("--note", help="Why (recorded in the lead's history).")
-@click.option(
-    "--actor", default="cli", show_default=True, help="Who did it (recorded in the audit log)."
-)
-@click.pass_obj
-def update(
-    obj: CliContext,
-    lead_id: int,
-    status: str | None,
-    owner: str | None,
-    note: str | None,
-    actor: str,
-) -> None:
-    """Change a lead's status or owner (every change is kept in its history)."""
-    if not (status or owner or note):
-        raise click.UsageError("give --status, --owner or --note")
-    from scrm.core.db import utcnow
-
-    with obj.app().session() as s:
-        lead = s.get(Lead, lead_id)
-        if lead is None:
-            raise NotFound(f"no lead {lead_id}")
-        entry: dict[str, Any] = {"at": utcnow().isoformat(), "event": "update", "actor": actor}
-        changes = []
-        if status and status != lead.status:
-            changes.append(f"status {lead.status} -> {status}")
-            lead.status = status
-        if owner and owner != lead.owner:
-            changes.append(f"owner {lead.owner or '-'} -> {owner}")
-            lead.owner = owner
-        entry["note"] = "; ".join([*changes, *([note] if note else [])])
-        lead.history = [*lead.history, entry]
-    click.echo(f"lead {lead_id}: {entry['note'] or 'no change'}")
 
 
 def plugin(config: Config) -> SalesPlugin:

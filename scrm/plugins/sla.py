@@ -40,10 +40,17 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from scrm.core.config import Config
-from scrm.core.hookspecs import hookimpl
-from scrm.core.playbooks import PlaybookSet, load_playbooks
-from scrm.core.schemas import BusinessCalendar, CaseInfo, Kind, Priority, SlaPolicy
+from scrm.plugin import (
+    BusinessCalendar,
+    CaseInfo,
+    Config,
+    Kind,
+    PlaybookSet,
+    Priority,
+    SlaPolicy,
+    hookimpl,
+    load_playbooks,
+)
 
 __all__ = ["DEFAULT_POLICIES", "DefaultSla", "SlaSettings", "plugin"]
 

@@ -22,18 +22,17 @@ Configuration (``[plugins.support]``)::
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-import click
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
-from scrm.cli.context import CliContext, emit, table
-from scrm.core.config import Config
-from scrm.core.db import utcnow
-from scrm.core.hookspecs import hookimpl
-from scrm.core.models import Case, Department
-from scrm.core.schemas import CaseInfo, SlaPolicy
+from scrm.plugin import CaseInfo, Config, SlaPolicy, hookimpl
+from scrm.plugin.db import Case, Department, utcnow
 from scrm.plugins.department import load_settings
+
+if TYPE_CHECKING:
+    import click
 
 __all__ = ["SupportPlugin", "SupportSettings", "plugin"]
 
@@ -85,6 +84,10 @@ class SupportPlugin:
 
     @hookimpl
     def register_commands(self, cli: click.Group) -> None:
+        import click
+
+        from scrm.plugin.cli import CliContext, emit, table
+
         settings = self.settings
 
         @click.group("support")

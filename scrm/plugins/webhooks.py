@@ -18,16 +18,15 @@ import logging
 import threading
 import time
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from scrm.core import webhooks as core
-from scrm.core.config import Config
-from scrm.core.dispatch import EventContext
-from scrm.core.hookspecs import hookimpl
-from scrm.core.models import WebhookSubscription
-from scrm.core.schemas import CaseInfo, OutboundMessage, SendResult, StoredInteraction
+from scrm.plugin import CaseInfo, Config, OutboundMessage, SendResult, StoredInteraction, hookimpl
+from scrm.plugin.db import WebhookSubscription, enqueue_event, webhook_generation
+
+if TYPE_CHECKING:
+    from scrm.plugin import EventContext
 
 __all__ = ["CACHE_SECONDS", "WebhooksPlugin", "plugin"]
 
@@ -52,7 +51,7 @@ class WebhooksPlugin:
         key = ctx.app.config.database_url
         with self._lock:
             cached = self._cached.get(key)
-        if cached is None or now - cached[0] > CACHE_SECONDS or cached[1] != core.generation[0]:
+        if cached is None or now - cached[0] > CACHE_SECONDS or cached[1] != webhook_generation[0]:
             types = list(
                 ctx.session.scalars(
                     sa.select(WebhookSubscription.event_types).where(
@@ -60,7 +59,7 @@ class WebhooksPlugin:
                     )
                 )
             )
-            cached = (now, core.generation[0], [list(t) for t in types])
+            cached = (now, webhook_generation[0], [list(t) for t in types])
             with self._lock:
                 self._cached[key] = cached
         return any(not t or event_type in t for t in cached[2])
@@ -74,7 +73,7 @@ class WebhooksPlugin:
     ) -> None:
         """Queue ``event_type`` for its subscribers, in the dispatch's transaction."""
         if self._wanted(ctx, event_type):
-            core.enqueue_event(ctx.session, event_type, data, now=now)
+            enqueue_event(ctx.session, event_type, data, now=now)
 
     # -- hooks ---------------------------------------------------------------------------
 

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
-from scrm import hookimpl
+from scrm.plugin import hookimpl
 
 if TYPE_CHECKING:
     import click
 
-    from scrm.core.channel import Channel
+    from scrm.plugin import Channel
 
 __all__ = ["erase_customer_data", "register_channels", "register_commands"]
 

@@ -27,8 +27,14 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from scrm.core.channel import Channel, PermanentSendError
-from scrm.core.schemas import InboundInteraction, OutboundMessage, SendResult, normalize_email
+from scrm.plugin import (
+    Channel,
+    InboundInteraction,
+    OutboundMessage,
+    PermanentSendError,
+    SendResult,
+    normalize_email,
+)
 from scrm_email import smtp as smtp_ops
 from scrm_email.mime import Part
 from scrm_email.parse import AttachmentSink, parse_message, raw_from_payload

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from scrm.cli.context import placement_options
+from scrm.plugin.cli import placement_options
 from scrm_email.imap import PollResult, connect, poll_mailbox, watch_mailbox
 from scrm_email.sources import iter_payloads
 
 if TYPE_CHECKING:
-    from scrm.cli.context import CliContext
+    from scrm.plugin.cli import CliContext
     from scrm_email.channel import EmailChannel
     from scrm_email.settings import MailboxSettings
 
@@ -50,8 +50,8 @@ def import_(
     Messages already stored (same Message-ID) are counted as duplicates; a message that
     cannot be read is kept in `scrm rejects` and the exit status is 3.
     """
-    from scrm.cli.ingest import report_summary
-    from scrm.core.pipeline import IngestReport
+    from scrm.plugin import IngestReport
+    from scrm.plugin.cli import report_summary
 
     placement = obj.placement(as_of, newest)
     _channel(obj)  # fail early on bad settings
@@ -88,7 +88,7 @@ def _selected(channel: EmailChannel, names: tuple[str, ...]) -> list[MailboxSett
 
 
 def _print(obj: CliContext, result: PollResult, as_json: bool) -> None:
-    from scrm.cli.context import emit
+    from scrm.plugin.cli import emit
 
     data: dict[str, Any] = {"mailbox": result.mailbox, "uidvalidity": result.uidvalidity}
     data.update(result.totals())

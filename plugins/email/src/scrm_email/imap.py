@@ -25,8 +25,7 @@ from scrm_email.parse import encode_payload
 from scrm_email.settings import MailboxSettings, TlsMode
 
 if TYPE_CHECKING:
-    from scrm.core.app import Scrm
-    from scrm.core.pipeline import IngestReport
+    from scrm.plugin import IngestReport, Scrm
 
 __all__ = ["PollResult", "connect", "poll_mailbox", "watch_mailbox"]
 

@@ -1,4 +1,4 @@
-"""Turn one raw e-mail (RFC 5322 bytes) into an :class:`~scrm.core.schemas.InboundInteraction`.
+"""Turn one raw e-mail (RFC 5322 bytes) into an :class:`~scrm.plugin.InboundInteraction`.
 
 The native payload of the e-mail channel is one JSON object per message, so that
 ``scrm ingest --channel email FILE.jsonl`` and replayed rejects work like any channel's::
@@ -27,13 +27,13 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from scrm.core.channel import ParseError
-from scrm.core.schemas import (
+from scrm.plugin import (
     MAX_TEXT_LENGTH,
     Attachment,
     Author,
     Direction,
     InboundInteraction,
+    ParseError,
     normalize_email,
 )
 from scrm_email.mime import Part, address_list, header_text, message_ids, read_body

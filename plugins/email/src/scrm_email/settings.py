@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from scrm.core.schemas import normalize_email
+from scrm.plugin import normalize_email
 
 __all__ = ["AttachmentMode", "MailboxSettings", "SmtpSettings", "TlsMode"]
 

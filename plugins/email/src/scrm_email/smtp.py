@@ -16,9 +16,14 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 
-from scrm.core.channel import PermanentSendError, TransientSendError
-from scrm.core.logsafe import loggable
-from scrm.core.schemas import OutboundMessage, SendResult, normalize_email
+from scrm.plugin import (
+    OutboundMessage,
+    PermanentSendError,
+    SendResult,
+    TransientSendError,
+    loggable,
+    normalize_email,
+)
 from scrm_email.mime import message_ids
 from scrm_email.noise import is_automatic_address
 from scrm_email.settings import SmtpSettings, TlsMode

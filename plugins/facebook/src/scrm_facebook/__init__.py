@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from scrm import hookimpl
+from scrm.plugin import hookimpl
 
 if TYPE_CHECKING:
     import click
     from fastapi import APIRouter
 
-    from scrm.core.channel import Channel
+    from scrm.plugin import Channel
 
 
 @hookimpl

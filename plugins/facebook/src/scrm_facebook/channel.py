@@ -16,8 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from scrm.core.channel import Channel, PermanentSendError
-from scrm.core.schemas import InboundInteraction, OutboundMessage, SendResult
+from scrm.plugin import Channel, InboundInteraction, OutboundMessage, PermanentSendError, SendResult
 from scrm_facebook.graph import GraphClient
 from scrm_facebook.webhook import FeedMapper, check_subscription, signature_ok, split_payload
 

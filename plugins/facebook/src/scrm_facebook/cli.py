@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from scrm.cli.context import CliContext, emit
-from scrm.core.channel import ChannelError
+from scrm.plugin import ChannelError
+from scrm.plugin.cli import CliContext, emit
 from scrm_facebook.channel import FacebookChannel
 from scrm_facebook.sync import poll as poll_page
 

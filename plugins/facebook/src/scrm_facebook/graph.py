@@ -12,12 +12,13 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import httpx
+from scrm.plugin import PermanentSendError, TransientSendError
 
-from scrm.core.channel import PermanentSendError, TransientSendError
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "PERMISSION_CODES",
@@ -113,6 +114,8 @@ class GraphClient:
         self.pause = pause
         self.max_pause = max_pause
         self._wait = 0.0
+        import httpx  # here, not at the top: importing httpx also imports click and rich
+
         self._http = httpx.Client(
             timeout=timeout,
             headers={"Authorization": f"Bearer {token}"},
@@ -152,6 +155,7 @@ class GraphClient:
         :raises TransientSendError: on throttling, 5xx and connection errors.
         :raises GraphError: on any other error object (a :class:`PermanentSendError`).
         """
+        import httpx  # here, not at the top: importing httpx also imports click and rich
         if self._wait > 0:
             log.info("Graph API usage is high: waiting %.0f s before the next call", self._wait)
             self._sleep(self._wait)

@@ -12,8 +12,7 @@ from __future__ import annotations
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from scrm.server import receive_webhook
-from scrm.server.errors import error_response
+from scrm.plugin.web import error_response, receive_webhook
 from scrm_facebook.channel import FacebookChannel
 from scrm_facebook.webhook import SubscriptionError
 

@@ -15,14 +15,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from scrm.core.logsafe import loggable
-from scrm.core.schemas import Author, Direction, Engagement, InboundInteraction
+from scrm.plugin import Author, Direction, Engagement, InboundInteraction, loggable
 from scrm_facebook.channel import FacebookChannel
 from scrm_facebook.threads import Conversations, Place
 
 if TYPE_CHECKING:
-    from scrm.core.app import Scrm
-    from scrm.core.pipeline import IngestReport
+    from scrm.plugin import IngestReport, Scrm
 
 __all__ = ["POST_FIELDS", "PollResult", "SignatureError", "comment_interaction", "poll", "receive"]
 

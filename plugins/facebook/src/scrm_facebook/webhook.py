@@ -17,8 +17,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from scrm.core.channel import ParseError
-from scrm.core.schemas import MAX_TEXT_LENGTH, Attachment, Author, Direction, InboundInteraction
+from scrm.plugin import (
+    MAX_TEXT_LENGTH,
+    Attachment,
+    Author,
+    Direction,
+    InboundInteraction,
+    ParseError,
+)
 from scrm_facebook.threads import comment_thread
 
 __all__ = [

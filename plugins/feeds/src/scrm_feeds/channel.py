@@ -15,8 +15,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from scrm.core.channel import Channel, PermanentSendError
-from scrm.core.schemas import InboundInteraction, OutboundMessage, SendResult
+from scrm.plugin import Channel, InboundInteraction, OutboundMessage, PermanentSendError, SendResult
 from scrm_feeds.mapping import CHANNEL, FeedRecord
 
 __all__ = ["FeedSource", "FeedsChannel", "FeedsSettings"]

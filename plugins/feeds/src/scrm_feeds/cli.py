@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import click
 
-from scrm.cli.context import CliContext, emit, placement_options, table
-from scrm.cli.errors import CliError
+from scrm.plugin.cli import CliContext, CommandError, emit, placement_options, table
 from scrm_feeds.channel import FeedsChannel
-from scrm_feeds.poller import Poller, PollReport
+
+if TYPE_CHECKING:
+    from scrm_feeds.poller import Poller, PollReport
+
+# The poller (and with it httpx) is imported when a command runs: `scrm --help` stays fast.
 
 __all__ = ["feeds"]
 
@@ -22,6 +26,8 @@ def _poller(obj: CliContext) -> Poller:
         raise click.ClickException(
             "no feeds configured: add [[channels.feeds.sources]] tables (name, url or path)"
         )
+    from scrm_feeds.poller import Poller
+
     return Poller(obj.app(), channel)
 
 
@@ -68,7 +74,7 @@ def poll(
         poller.close()
     _show(obj, report, as_json)
     if report.failed:
-        raise CliError(
+        raise CommandError(
             f"{len(report.failed)} of {len(report.sources)} feeds failed: "
             + "; ".join(f"{r.name}: {r.error}" for r in report.failed)
         )

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from scrm.core.schemas import (
+from scrm.plugin import (
     MAX_TEXT_LENGTH,
     Author,
     Engagement,

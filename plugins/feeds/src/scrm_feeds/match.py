@@ -1,6 +1,6 @@
 """Find the brand's terms in an item, the Turkish way and on word boundaries.
 
-Both the terms and the text go through :func:`scrm.core.text.normalize`: ``İstanbul``,
+Both the terms and the text go through :func:`scrm.plugin.normalize`: ``İstanbul``,
 ``ISTANBUL`` and ``istanbul`` are one word (``I`` lower-cases to ``ı``, ``İ`` to ``i``), and
 so are ``Işık`` and ``isik`` typed without Turkish letters.  A term matches only as whole
 words: ``acme`` is found in "Acme'ye" and "ACME kargo" but not in "acmetech".
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from scrm.core.text import normalize
+from scrm.plugin import normalize
 
 __all__ = ["Matcher"]
 

@@ -24,7 +24,7 @@ from scrm_feeds.match import Matcher
 from scrm_feeds.parse import FeedError, parse_feed
 
 if TYPE_CHECKING:
-    from scrm.core.app import Scrm
+    from scrm.plugin import Scrm
     from scrm_feeds.channel import FeedsChannel, FeedSource
 
 __all__ = ["PLUGIN", "PollReport", "Poller", "SourceResult", "poll_task"]

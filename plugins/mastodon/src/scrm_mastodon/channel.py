@@ -14,8 +14,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr
 
-from scrm.core.channel import Channel, PermanentSendError, TransientSendError
-from scrm.core.schemas import InboundInteraction, OutboundMessage, SendResult
+from scrm.plugin import (
+    Channel,
+    InboundInteraction,
+    OutboundMessage,
+    PermanentSendError,
+    SendResult,
+    TransientSendError,
+)
 from scrm_mastodon.client import ApiError, MastodonClient, RateLimited, ServerError
 from scrm_mastodon.content import MAX_HTML_LENGTH, html_to_text
 from scrm_mastodon.mapping import ID_PATTERN, Mapper, split_payload

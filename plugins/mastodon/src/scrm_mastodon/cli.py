@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import click
 from rich.markup import escape
 
-from scrm.cli.context import CliContext, table
+from scrm.plugin.cli import CliContext, table
 from scrm_mastodon.channel import MastodonChannel
 from scrm_mastodon.client import ApiError, MastodonClient
 from scrm_mastodon.mapping import ID_PATTERN

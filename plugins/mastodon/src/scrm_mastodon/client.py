@@ -16,10 +16,13 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
-
 if TYPE_CHECKING:
+    import httpx
+
     from scrm_mastodon.channel import MastodonChannel
+
+# httpx is imported when a client is made: it loads click and rich, which an application
+# opened with scrm.open() (the channel is built with it) should not pay for.
 
 __all__ = [
     "ApiError",
@@ -148,6 +151,8 @@ class MastodonClient:
         self.s = channel.settings
         self.sleep = sleep
         self.clock = clock
+        import httpx
+
         self.http = http or httpx.Client(
             base_url=self.s.instance_url or "http://unset.invalid",
             timeout=self.s.timeout,
@@ -183,6 +188,8 @@ class MastodonClient:
             raise AuthError(f"{endpoint} needs channels.mastodon.instance_url; none is configured")
         if self.s.access_token is None:
             raise AuthError(f"{endpoint} needs {TOKEN}; none is configured")
+        import httpx
+
         retries = self.s.max_retries if retries is None else retries
         attempt = waits = 0
         while True:

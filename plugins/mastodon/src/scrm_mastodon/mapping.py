@@ -22,14 +22,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from scrm.core.channel import ParseError
-from scrm.core.schemas import (
+from scrm.plugin import (
     MAX_TEXT_LENGTH,
     Attachment,
     Author,
     Direction,
     Engagement,
     InboundInteraction,
+    ParseError,
 )
 from scrm_mastodon.content import MAX_HTML_LENGTH, html_to_text
 

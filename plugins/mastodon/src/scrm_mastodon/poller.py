@@ -33,7 +33,7 @@ from scrm_mastodon.client import (
 from scrm_mastodon.mapping import ID_PATTERN, split_payload
 
 if TYPE_CHECKING:
-    from scrm.core.app import Scrm
+    from scrm.plugin import Scrm
     from scrm_mastodon.channel import MastodonChannel
 
 __all__ = ["PLUGIN", "PollReport", "Poller", "Stream", "StreamResult", "poll_task"]

@@ -26,7 +26,7 @@ from scrm_mastodon.client import TOKEN, USER_AGENT, ApiError, AuthError, ServerE
 from scrm_mastodon.content import MAX_HTML_LENGTH
 
 if TYPE_CHECKING:
-    from scrm.core.app import Scrm
+    from scrm.plugin import Scrm
     from scrm_mastodon.channel import MastodonChannel
 
 __all__ = ["MAX_EVENT_BYTES", "StreamReport", "Streamer", "sse_events"]

@@ -8,8 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from scrm.core.channel import ParseError
-from scrm.core.schemas import Author, Engagement
+from scrm.plugin import Author, Engagement, ParseError
 
 _V11_TIME = "%a %b %d %H:%M:%S %z %Y"
 #: lang values that name no language: undetermined, no text, or only media/hashtags/mentions.

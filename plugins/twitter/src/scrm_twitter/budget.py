@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from scrm.core.app import Scrm
+    from scrm.plugin import Scrm
     from scrm_twitter.channel import TwitterSettings
     from scrm_twitter.client import RateState
 

@@ -12,8 +12,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr
 
-from scrm.core.channel import Channel, PermanentSendError, TransientSendError
-from scrm.core.schemas import InboundInteraction, OutboundMessage, SendResult
+from scrm.plugin import (
+    Channel,
+    InboundInteraction,
+    OutboundMessage,
+    PermanentSendError,
+    SendResult,
+    TransientSendError,
+)
 from scrm_twitter.client import ApiError, RateLimited, ServerError, XClient
 from scrm_twitter.mapping import Mapper, split_payload
 from scrm_twitter.text import split_thread, tweet_length

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import click
 
-from scrm.cli.context import CliContext, table
+from scrm.plugin.cli import CliContext, table
 from scrm_twitter.budget import PLUGIN, STATE_KEY, Budget
 from scrm_twitter.channel import ENDPOINTS, TwitterChannel
 from scrm_twitter.client import ApiError, XClient

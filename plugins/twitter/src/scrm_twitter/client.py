@@ -11,11 +11,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
-
 from scrm_twitter import oauth1
 
 if TYPE_CHECKING:
+    import httpx
+
     from scrm_twitter.channel import TwitterChannel
 
 __all__ = [
@@ -98,6 +98,7 @@ class XClient:
         clock: Callable[[], float] = time.time,
         http: httpx.Client | None = None,
     ) -> None:
+        import httpx  # here, not at the top: importing httpx also imports click and rich
         self.s = channel.settings
         self.sleep = sleep
         self.clock = clock
@@ -171,6 +172,7 @@ class XClient:
         :param retries: how often to retry 5xx and connection errors (default: settings).
         :raises AuthError, RateLimited, ServerError, ApiError:
         """
+        import httpx  # here, not at the top: importing httpx also imports click and rich
         params = dict(params or {})
         retries = self.s.max_retries if retries is None else retries
         attempt = waits = 0

@@ -15,8 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from scrm.core.channel import ParseError
-from scrm.core.schemas import Author, Direction, Engagement, InboundInteraction
+from scrm.plugin import Author, Direction, Engagement, InboundInteraction, ParseError
 from scrm_twitter._fields import (
     _count,
     _engagement,

@@ -19,7 +19,7 @@ from scrm_twitter.budget import PLUGIN, Budget
 from scrm_twitter.client import ApiError, AuthError, RateLimited, ServerError, XClient
 
 if TYPE_CHECKING:
-    from scrm.core.app import Scrm
+    from scrm.plugin import Scrm
     from scrm_twitter.channel import TwitterChannel
 
 __all__ = ["TWEET_PARAMS", "PollReport", "Poller", "Stream", "StreamResult"]

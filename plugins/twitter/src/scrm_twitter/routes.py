@@ -13,8 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.responses import JSONResponse
 
-from scrm.server import receive_webhook
-from scrm.server.errors import error_response
+from scrm.plugin.web import error_response, receive_webhook
 from scrm_twitter.webhooks import crc_response
 
 __all__ = ["add_routes"]

@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING
 from scrm_twitter.mapping import split_payload
 
 if TYPE_CHECKING:
-    from scrm.core.app import Scrm
-    from scrm.core.pipeline import IngestReport
+    from scrm.plugin import IngestReport, Scrm
 
 __all__ = [
     "SIGNATURE_HEADER",

@@ -1,0 +1,68 @@
+"""What a plugin's command needs: the command context, output helpers and one-line errors.
+
+Import this module inside your ``register_commands`` hook, not at the top of your plugin:
+it loads click, and an application opened with :func:`scrm.open` should not::
+
+    @hookimpl
+    def register_commands(cli):
+        import click
+        from scrm.plugin.cli import CliContext, emit, table
+
+        @cli.command("hello")
+        @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+        @click.pass_obj
+        def hello(obj: CliContext, as_json: bool) -> None:
+            \"\"\"Say hello.\"\"\"
+            ...
+
+A command raises :class:`CommandError` (or any error of :mod:`scrm.plugin`, such as
+:class:`~scrm.plugin.NotFound`) to stop with one line and an exit status of
+:class:`ExitCode`; the root group turns every other error into one line too.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import click
+
+from scrm.cli.context import CliContext, emit, placement_options, require_known, table
+from scrm.cli.errors import CliError, ExitCode
+
+if TYPE_CHECKING:
+    from scrm.core.pipeline import IngestReport
+
+__all__ = [
+    "CliContext",
+    "CommandError",
+    "ExitCode",
+    "emit",
+    "parse_since",
+    "placement_options",
+    "report_summary",
+    "require_known",
+    "table",
+]
+
+#: A one-line error with its exit status: ``raise CommandError("no such thing", ExitCode.ERROR)``.
+CommandError = CliError
+
+
+def report_summary(obj: CliContext, report: IngestReport, as_json: bool) -> None:
+    """Print what an ingest did (or its JSON); exit with status 3 when it rejected a record."""
+    # Imported here: the ingest command's module loads the pipeline and rich's progress bars.
+    from scrm.cli.ingest import report_summary as summary
+
+    summary(obj, report, as_json)
+
+
+def parse_since(value: str) -> timedelta:
+    """Parse an option's window (``90d``, ``12h``, ``2w``); a bad one is a usage error."""
+    # Imported here: the metrics package is heavy.
+    from scrm.core.metrics import parse_since as metrics_since
+
+    try:
+        return metrics_since(value.strip().lower())  # bounded: no overflow on 10^20 days
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None

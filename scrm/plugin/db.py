@@ -1,0 +1,83 @@
+"""The database side of the plugin API, for plugins that keep tables or read case data.
+
+*Provisional* (see CHANGELOG.md): the built-in department modules use it, and so may a
+third-party plugin, but the ORM models follow the schema, which changes with the
+migrations.  Sessions are opened by the application (``app.session()``); functions here
+take a session and never commit.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from scrm.core.cases import OPEN_STATUSES, apply_sla, case_info
+from scrm.core.cases import add_event as add_case_event
+from scrm.core.cases import transition as transition_case
+from scrm.core.db import Base, UTCDateTime, chunks, make_engine, utcnow
+from scrm.core.department_models import (
+    CampaignLink,
+    CaseFlag,
+    Crisis,
+    EngagementObservation,
+    Idea,
+    IdeaSource,
+    Lead,
+    SpikeEpisode,
+)
+from scrm.core.escalation import escalate
+from scrm.core.models import (
+    Case,
+    Customer,
+    Department,
+    Identity,
+    Interaction,
+    WebhookSubscription,
+)
+from scrm.core.webhooks import enqueue_event
+from scrm.core.webhooks import generation as webhook_generation
+from scrm.core.workflow import AnswerElsewhere, queue_reply
+
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
+    from sqlalchemy.orm import Session
+
+__all__ = [
+    "OPEN_STATUSES",
+    "AnswerElsewhere",
+    "Base",
+    "CampaignLink",
+    "Case",
+    "CaseFlag",
+    "Crisis",
+    "Customer",
+    "Department",
+    "EngagementObservation",
+    "Idea",
+    "IdeaSource",
+    "Identity",
+    "Interaction",
+    "Lead",
+    "SpikeEpisode",
+    "UTCDateTime",
+    "WebhookSubscription",
+    "add_case_event",
+    "apply_sla",
+    "case_info",
+    "chunks",
+    "enqueue_event",
+    "epoch",
+    "escalate",
+    "make_engine",
+    "queue_reply",
+    "transition_case",
+    "utcnow",
+    "webhook_generation",
+]
+
+
+def epoch(session: Session, column: Any) -> ColumnElement[int]:
+    """Whole Unix seconds of a timestamp column (truncated), the same on both databases."""
+    # Imported here: the metrics package is large, and every command loads this module.
+    from scrm.core.metrics.sql import epoch as metrics_epoch
+
+    return metrics_epoch(session, column)
