@@ -211,8 +211,10 @@ def train_guarded(
     """
     data = list(samples)
     model = train(data, min_per_field=min_per_field)
-    probe_part = [s for s in data if not held_out(s, held_out_share)]
-    held = [s for s in data if held_out(s, held_out_share)]
+    probe_part: list[Sample] = []
+    held: list[Sample] = []
+    for s in data:
+        (held if held_out(s, held_out_share) else probe_part).append(s)
     try:
         probe = train(probe_part, min_per_field=min_per_field)
     except ValueError:
@@ -222,10 +224,11 @@ def train_guarded(
     for field in model.models:
         rows = [(i, s.labels[field]) for i, s in enumerate(held) if field in s.labels]
         trained_on = sum(1 for s in probe_part if field in s.labels)
-        if field not in probe.models or len(rows) < MIN_HELD_OUT:
-            why = f"fewer than {MIN_HELD_OUT} held-out labels" if len(rows) < MIN_HELD_OUT else (
-                "too few examples without the held-out ones"
-            )
+        if len(rows) < MIN_HELD_OUT or field not in probe.models:
+            if len(rows) < MIN_HELD_OUT:
+                why = f"fewer than {MIN_HELD_OUT} held-out labels"
+            else:
+                why = "too few examples without the held-out ones"
             figures.append(FieldFigures(field, trained_on, len(rows), None, None, False, why))
             continue
         answers = probe.predict_many([held[i].text for i, _ in rows], [field])[field]
