@@ -41,7 +41,28 @@ POSTGRES_ENV = "SCRM_TEST_POSTGRES_URL"
 
 
 def _postgres_url() -> str | None:
-    return os.environ.get(POSTGRES_ENV) or None
+    """The server's URL; under pytest-xdist, a database of this worker's own on it.
+
+    Each worker (``PYTEST_XDIST_WORKER``, e.g. ``gw1``) gets ``<database>_gw1``, created on
+    first use, so that workers never truncate each other's tables.
+    """
+    url = os.environ.get(POSTGRES_ENV) or None
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if url is None or not worker:
+        return url
+    base = sa.engine.make_url(url)
+    name = f"{base.database or 'scrm_test'}_{worker}"
+    engine = db.make_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            exists = conn.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+            ).first()
+            if exists is None:
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")

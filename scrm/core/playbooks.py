@@ -35,6 +35,8 @@ from pydantic import (
     model_validator,
 )
 
+from scrm.core.config import plain_message
+
 __all__ = [
     "PLACEHOLDERS",
     "STYLES",
@@ -217,7 +219,7 @@ def load_playbook(path: Path) -> Playbook:
         book = Playbook.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
+            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {plain_message(e)}" for e in exc.errors()
         )
         raise PlaybookError(f"{path}: {problems}") from None
     if book.category != path.stem:

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from scrm.core.app import SchemaError, UnknownChannel
 from scrm.core.cases import TransitionError
+from scrm.core.config import plain_message
 from scrm.core.customers import MergeError
 from scrm.core.playbooks import PlaybookError
 from scrm.core.queries import CaseDetail, NotFound
@@ -144,7 +145,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         first = errors[0] if errors else {"msg": "invalid input", "loc": ()}
-        return error_response(422, "invalid", str(first["msg"]), _field(first.get("loc", ())))
+        return error_response(422, "invalid", plain_message(first), _field(first.get("loc", ())))
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> JSONResponse:

@@ -26,7 +26,7 @@ from scrm.core.apikeys import Principal, authenticate, principal_for
 from scrm.core.app import Scrm
 from scrm.core.bounds import clean_text
 from scrm.core.cases import allowed_from
-from scrm.core.config import Config
+from scrm.core.config import Config, plain_message
 from scrm.core.customers import MergeError
 from scrm.core.playbooks import PlaybookError
 from scrm.core.queries import NotFound
@@ -198,7 +198,7 @@ def _action(ctx: Ctx, done: str) -> Iterator[None]:
     try:
         yield
     except ValidationError as exc:
-        ctx.session.say(str(exc.errors()[0]["msg"]))
+        ctx.session.say(plain_message(exc.errors()[0]))
     except (NotFound, Conflict, PlaybookError, MergeError, ValueError) as exc:
         ctx.session.say(str(exc).splitlines()[0])
     else:
