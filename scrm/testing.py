@@ -191,6 +191,34 @@ def sample_dir() -> Path:
     return Path(str(resources.files("scrm") / "data" / "sample"))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "unit: quick, and needs no database, server or process (`pytest -m unit`: seconds)",
+    )
+    config.addinivalue_line(
+        "markers",
+        "integration: runs against a real database, server, browser or subprocess "
+        "(given to every test using a database fixture)",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test ``unit`` or ``integration`` unless it says which itself.
+
+    A test that uses a database (``scrm_database_url``, hence ``app`` and ``cli``) is an
+    integration test; a test module that starts a server or a process without one says so
+    with ``pytestmark = pytest.mark.integration``.  A test marked ``slow`` is not a unit test.
+    """
+    for item in items:
+        if any(item.get_closest_marker(m) for m in ("unit", "integration")):
+            continue
+        if "scrm_database_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.integration)
+        elif not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.unit)
+
+
 def pytest_report_header(config: Any) -> str:
     url = _postgres_url()
     return f"scrm databases: sqlite, {'postgresql' if url else 'postgresql skipped (' + POSTGRES_ENV + ' unset)'}"

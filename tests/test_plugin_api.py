@@ -18,6 +18,9 @@ import scrm.plugin
 from scrm.plugin import cli as plugin_cli
 from scrm.plugin import db as plugin_db
 
+# Integration: starts Python processes to see what they import.
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parent.parent
 
 #: What an embedding application, a worker or a channel plugin must not pay for.
