@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from scrm.core.db import utcnow
+from scrm.core.errors import InvalidInput
 from scrm.core.models import Agent, Department
 
 __all__ = ["AgentIn", "AgentOut", "ensure_departments", "list_agents", "save_agent"]
@@ -41,13 +42,13 @@ class AgentOut(AgentIn):
 
 
 def save_agent(session: Session, data: AgentIn) -> AgentOut:
-    """Create or update an agent by username. :raises LookupError: for an unknown department."""
+    """Create or update an agent by username. :raises InvalidInput: for an unknown department."""
     dep_id = None
     if data.department:
         dep_id = session.scalar(sa.select(Department.id).where(Department.code == data.department))
         if dep_id is None:
             codes = ", ".join(session.scalars(sa.select(Department.code).order_by(Department.code)))
-            raise LookupError(f"no department {data.department!r}; departments: {codes}")
+            raise InvalidInput(f"no department {data.department!r}; departments: {codes}")
     agent = session.scalar(sa.select(Agent).where(Agent.username == data.username))
     fields = data.model_dump(exclude={"department"})
     if agent is None:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from scrm.core import text
 from scrm.core.db import chunks, group_by_channel, insert_rows, utcnow
+from scrm.core.errors import Refused
 from scrm.core.logsafe import loggable
 from scrm.core.models import Case, CaseEvent, Customer, CustomerMerge, Identity, Interaction
 
@@ -57,7 +58,7 @@ _PROFILE_FIELDS = (
 )
 
 
-class MergeError(ValueError):
+class MergeError(Refused):
     """A merge or unmerge that cannot be done; the message says why."""
 
 

@@ -38,6 +38,7 @@ from scrm.core import outbox
 from scrm.core.channel import PermanentSendError, TransientSendError
 from scrm.core.db import utcnow
 from scrm.core.dispatch import recorded
+from scrm.core.errors import Refused
 from scrm.core.events import Event, ReplyDelivered
 from scrm.core.models import Case, OutboxMessage
 from scrm.core.queries import NotFound
@@ -280,7 +281,7 @@ class Delivery:
             if row is None:
                 raise NotFound(f"no outbox message {outbox_id}")
             if row.status != "failed":
-                raise ValueError(f"outbox message {outbox_id} is {row.status}, not failed")
+                raise Refused(f"outbox message {outbox_id} is {row.status}, not failed")
             row.status, row.next_attempt_at, row.attempts, row.last_error = "pending", now, 0, None
             case = s.get(Case, row.case_id) if row.case_id is not None else None
             if case is not None:

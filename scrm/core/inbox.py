@@ -38,6 +38,7 @@ from sqlalchemy.exc import IntegrityError
 
 from scrm.core.bounds import clean_text
 from scrm.core.db import utcnow
+from scrm.core.errors import Refused
 from scrm.core.models import InboxPayload
 from scrm.core.outbox import backoff
 from scrm.core.pipeline import IngestReport, Origin, Rejected
@@ -307,7 +308,7 @@ def retry(app: Scrm, ids: Iterable[int] | None = None) -> list[int]:
                 if inbox_id not in found:
                     raise NotFound(f"no inbox row {inbox_id}")
                 if found[inbox_id].status != "dead":
-                    raise ValueError(
+                    raise Refused(
                         f"inbox row {inbox_id} is {found[inbox_id].status}, not dead: "
                         "only parked rows are retried"
                     )

@@ -35,6 +35,8 @@ from pydantic import (
     model_validator,
 )
 
+from scrm.core.errors import InvalidInput
+
 __all__ = [
     "PLACEHOLDERS",
     "STYLES",
@@ -93,7 +95,7 @@ def _check_placeholders(where: str, text: str) -> None:
         )
 
 
-class PlaybookError(ValueError):
+class PlaybookError(InvalidInput):
     """A playbook file is invalid; the message names the file and the field."""
 
 

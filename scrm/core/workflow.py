@@ -27,6 +27,7 @@ from scrm.core.customers import family_ids, root_ids
 from scrm.core.db import utcnow
 from scrm.core.delivery import Delivery, DeliveryReport
 from scrm.core.dispatch import record, recorded
+from scrm.core.errors import InvalidInput, Refused, ScrmError
 from scrm.core.events import (
     CaseEscalated,
     CaseOpened,
@@ -81,8 +82,12 @@ TEMPLATE_STATUS = {
 }
 
 
-class Conflict(Exception):
+class Conflict(ScrmError):
     """Someone changed the case since the caller read it (optimistic concurrency)."""
+
+    code = "version_conflict"
+    http_status = 409
+    field = "version"
 
     def __init__(self, case_id: int, expected: int, current: int) -> None:
         super().__init__(
@@ -91,7 +96,7 @@ class Conflict(Exception):
         self.case_id, self.expected, self.current = case_id, expected, current
 
 
-class AnswerElsewhere(ValueError):
+class AnswerElsewhere(Refused):
     """The message to answer was published where scrm cannot post (a blog post, a news page).
 
     :param url: where the agent answers instead; ``scrm case answered`` records it.
@@ -196,11 +201,11 @@ def queue_reply(
 
     :raises PlaybookError: for an unknown template.
     :raises AnswerElsewhere: when that message can only be answered where it was published.
-    :raises ValueError: when the case has no customer message to answer.
+    :raises Refused: when the case has no customer message to answer.
     """
     last = _last_customer_message(session, case)
     if last is None:
-        raise ValueError(f"case {case.id} has no customer message to answer")
+        raise Refused(f"case {case.id} has no customer message to answer")
     if last.answer_url and channel is None:
         raise AnswerElsewhere(case.id, last.channel, last.answer_url)
     recipient = session.get(Identity, last.identity_id) if last.identity_id else None
@@ -217,7 +222,7 @@ def queue_reply(
             channel=channel,
         )
     if not text:
-        raise ValueError("a reply needs --text or --template")
+        raise InvalidInput("a reply needs --text or --template")
     key = idempotency_key or f"reply:{case.id}:{uuid.uuid4().hex}"
     meta: dict[str, Any] = {"last_inbound_at": last.created_at.isoformat()}
     if last.subject:
@@ -532,16 +537,17 @@ class Workflow:
 
         :param url: where the answer was given; by default the message's ``answer_url``.
         :raises NotFound: when there is no such case.
-        :raises ValueError: when the case has no customer message, or ``text`` is blank.
+        :raises Refused: when the case has no customer message to answer.
+        :raises InvalidInput: when ``text`` is blank.
         """
         if not text.strip():
-            raise ValueError("say what was answered: the text of the answer given there")
+            raise InvalidInput("say what was answered: the text of the answer given there")
         at = at or utcnow()
         with self.app.session(read_only=True) as s:
             case = self._case(s, case_id)
             last = _last_customer_message(s, case)
             if last is None:
-                raise ValueError(f"case {case_id} has no customer message to answer")
+                raise Refused(f"case {case_id} has no customer message to answer")
             person = s.get(Identity, last.identity_id) if last.identity_id else None
             where = url or last.answer_url
             digest = hashlib.sha256(f"{case_id}\0{text}\0{where}".encode()).hexdigest()[:24]
@@ -572,7 +578,7 @@ class Workflow:
         now = now or utcnow()
         csat = self.config.csat
         if not csat.scale_min <= score <= csat.scale_max:
-            raise ValueError(
+            raise InvalidInput(
                 f"a rating is between {csat.scale_min} and {csat.scale_max}, not {score}"
             )
         with self._tx() as (s, after):
@@ -607,11 +613,11 @@ class Workflow:
         """Merge case ``source_id`` into ``target_id``: its messages and promises move, nothing is lost."""
         now = utcnow()
         if source_id == target_id:
-            raise ValueError("a case cannot be merged into itself")
+            raise InvalidInput("a case cannot be merged into itself")
         with self._tx() as (s, after):
             source, target = self._case(s, source_id), self._case(s, target_id)
             if source.merged_into_id is not None:
-                raise ValueError(
+                raise Refused(
                     f"case {source_id} is already merged into case {source.merged_into_id}"
                 )
             moved = list(
@@ -679,14 +685,14 @@ class Workflow:
             source = self._case(s, it.case_id) if it.case_id is not None else None
             if to_case is None:
                 if it.customer_id is None:
-                    raise ValueError(
+                    raise Refused(
                         f"interaction {interaction_id} has no customer to open a case for"
                     )
                 target = self._split_case(s, it, source, now)
             else:
                 target = self._case(s, to_case)
                 if source is not None and source.id == target.id:
-                    raise ValueError(f"interaction {interaction_id} is already on case {to_case}")
+                    raise Refused(f"interaction {interaction_id} is already on case {to_case}")
             it.case_id = target.id
             s.flush()
             for case, note in (
