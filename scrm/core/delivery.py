@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from scrm.core import audit, outbox
 from scrm.core import cases as case_ops
-from scrm.core import outbox
 from scrm.core.channel import PermanentSendError, TransientSendError
 from scrm.core.db import utcnow
 from scrm.core.dispatch import recorded
@@ -294,3 +294,11 @@ class Delivery:
                     to_value=row.channel,
                     data={"outbox_id": row.id},
                 )
+            audit.record(
+                s,
+                actor=actor,
+                action="outbox.retry",
+                target_type="outbox_message",
+                target_id=row.id,
+                details={"case": row.case_id, "channel": row.channel},
+            )

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from scrm.core import assignment, conversation, escalation, loop, outbox, sla
+from scrm.core import assignment, audit, conversation, escalation, loop, outbox, sla
 from scrm.core import cases as case_ops
 from scrm.core.customers import family_ids, root_ids
 from scrm.core.db import utcnow
@@ -246,8 +246,19 @@ def queue_reply(
     )
 
 
+def _audit(s: Session, actor: str, action: str, case_id: int, details: dict[str, Any]) -> None:
+    """The audit entry of an agent's change to a case (no message text: it is in the case)."""
+    audit.record(
+        s, actor=actor, action=action, target_type="case", target_id=case_id, details=details
+    )
+
+
 class Workflow:
-    """Case operations on one application; every method is one transaction."""
+    """The case service (cases, outbox, SLA) on one application.
+
+    Every public method is one transaction that writes its case events, its audit entry (for
+    what a person asked) and its domain events, dispatched after commit.
+    """
 
     def __init__(self, app: Scrm) -> None:
         self.app = app
@@ -319,7 +330,9 @@ class Workflow:
         now = now or utcnow()
         with self._tx() as (s, after):
             case = self._case(s, case_id, expected_version)
+            old = case.status
             self._transition(s, after, case, CaseStatus(to), actor=actor, note=note, now=now)
+            _audit(s, actor, "case.transition", case.id, {"from": old, "to": case.status})
             info = case_ops.case_info(case)
         return info
 
@@ -419,6 +432,7 @@ class Workflow:
             case_ops.add_event(
                 s, case, "assign", actor=actor, at=now, from_value=old, to_value=agent
             )
+            _audit(s, actor, "case.assign", case.id, {"from": old, "to": agent})
             return case_ops.case_info(case)
 
     def promise(
@@ -441,6 +455,7 @@ class Workflow:
                 s, case, kind=kind, due_at=due_at, at=now, actor=actor, evidence=note
             )
             case.version += 1
+            _audit(s, actor, "case.promise", case.id, {"kind": kind, "due_at": due_at.isoformat()})
             return fu
 
     def reply(
@@ -459,7 +474,7 @@ class Workflow:
         now = now or utcnow()
         with self._tx() as (s, after):
             case = self._case(s, case_id, expected_version)
-            return self._reply(
+            row = self._reply(
                 s,
                 after,
                 case,
@@ -470,6 +485,8 @@ class Workflow:
                 idempotency_key=idempotency_key,
                 now=now,
             )
+            _audit(s, actor, "case.reply", case.id, {"outbox_id": row.id, "template": template})
+            return row
 
     def _reply(
         self,
@@ -589,6 +606,7 @@ class Workflow:
                 s, case, score, at=now, actor=actor, config=self.config, effects=effects
             )
             self._effects(s, after, effects, now)
+            _audit(s, actor, "case.rate", case.id, {"score": score})
             return case_ops.case_info(case)
 
     # -- related cases -------------------------------------------------------------------------
@@ -607,6 +625,14 @@ class Workflow:
                 case.incident_id = inc.id
                 case.version += 1
                 case_ops.add_event(s, case, "incident", actor=actor, at=now, to_value=incident)
+            audit.record(
+                s,
+                actor=actor,
+                action="incident.link",
+                target_type="incident",
+                target_id=inc.id,
+                details={"name": incident, "cases": case_ids},
+            )
             return inc.id
 
     def merge(self, source_id: int, target_id: int, *, actor: str) -> CaseInfo:
@@ -669,6 +695,7 @@ class Workflow:
                     actor=actor,
                 )
             )
+            _audit(s, actor, "case.merge", source_id, {"into": target_id})
             return case_ops.case_info(target)
 
     def move_message(self, interaction_id: int, to_case: int | None, *, actor: str) -> CaseInfo:
@@ -710,6 +737,14 @@ class Workflow:
                 case.version += 1
             if to_case is None:
                 after.add(CaseOpened(case=case_ops.case_info(target)))
+            audit.record(
+                s,
+                actor=actor,
+                action="interaction.move",
+                target_type="interaction",
+                target_id=interaction_id,
+                details={"from_case": source.id if source else None, "to_case": target.id},
+            )
             return case_ops.case_info(target)
 
     def _split_case(self, s: Session, it: Interaction, source: Case | None, now: datetime) -> Case:
@@ -807,6 +842,14 @@ class Workflow:
                     )
                 except AnswerElsewhere as exc:  # answered on its page; the others still go
                     log.info("incident %s: %s", incident, exc)
+            audit.record(
+                s,
+                actor=actor,
+                action="incident.reply",
+                target_type="incident",
+                target_id=inc.id,
+                details={"template": template, "outbox_ids": [r.id for r in rows]},
+            )
             return rows
 
     # -- clocks and delivery --------------------------------------------------------------------
