@@ -31,6 +31,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from scrm.core.errors import ExitCode, ScrmError
 from scrm.core.schemas import BusinessCalendar
 from scrm.core.timefmt import get_zone
 
@@ -54,8 +55,11 @@ DEFAULT_CONFIG_FILE = "scrm.toml"
 DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgres", "postgresql", "postgresql+psycopg")
 
 
-class ConfigError(Exception):
+class ConfigError(ScrmError):
     """The configuration is invalid; the message names the file and the key."""
+
+    code = "config"
+    exit_status = ExitCode.CONFIG
 
 
 _FIXES = {

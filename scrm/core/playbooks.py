@@ -36,6 +36,7 @@ from pydantic import (
 )
 
 from scrm.core.config import plain_message
+from scrm.core.errors import InvalidInput
 
 __all__ = [
     "PLACEHOLDERS",
@@ -95,7 +96,7 @@ def _check_placeholders(where: str, text: str) -> None:
         )
 
 
-class PlaybookError(ValueError):
+class PlaybookError(InvalidInput):
     """A playbook file is invalid; the message names the file and the field."""
 
 

@@ -23,6 +23,7 @@ import pluggy
 from scrm.core import hookspecs
 from scrm.core.config import Config
 from scrm.core.configcheck import check_config, plugin_config_error
+from scrm.core.errors import ScrmError
 from scrm.core.schemas import Classification, RouteDecision
 
 if TYPE_CHECKING:
@@ -58,8 +59,10 @@ DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
 )
 
 
-class PluginError(Exception):
+class PluginError(ScrmError):
     """A plugin could not be loaded or misbehaves; the message names the plugin."""
+
+    code = "plugin"
 
 
 class PluginManager(pluggy.PluginManager):

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from scrm.core.cases import OPEN_STATUSES
 from scrm.core.customers import family_ids
 from scrm.core.db import utcnow
+from scrm.core.errors import InvalidInput, ScrmError
 from scrm.core.models import (
     Agent,
     Case,
@@ -62,8 +63,11 @@ __all__ = [
 CASE_SORTS = ("deadline", "priority", "opened", "id")
 
 
-class NotFound(LookupError):
+class NotFound(ScrmError, LookupError):
     """The asked-for record does not exist; the message names it."""
+
+    code = "not_found"
+    http_status = 404
 
 
 class _Out(BaseModel):
@@ -375,7 +379,7 @@ def list_cases(
     sorts by deadline.
     """
     if sort not in CASE_SORTS:
-        raise ValueError(f"unknown sort {sort!r}; sorts: {', '.join(CASE_SORTS)}")
+        raise InvalidInput(f"unknown sort {sort!r}; sorts: {', '.join(CASE_SORTS)}")
     now = now or utcnow()
     q = sa.select(Case).options(
         selectinload(Case.department), selectinload(Case.assignee), selectinload(Case.customer)

@@ -36,6 +36,7 @@ from scrm.core.channel import (
     TransientSendError,
 )
 from scrm.core.config import Config, ConfigError, EscalationStep
+from scrm.core.errors import InvalidInput, Refused, ScrmError
 from scrm.core.events import (
     BatchCommitted,
     CaseEscalated,
@@ -123,6 +124,7 @@ __all__ = [
     "Instant",
     "InteractionRejected",
     "InteractionStored",
+    "InvalidInput",
     "Kind",
     "LineError",
     "NotFound",
@@ -131,11 +133,13 @@ __all__ = [
     "PermanentSendError",
     "PlaybookSet",
     "Priority",
+    "Refused",
     "RejectInfo",
     "ReplyDelivered",
     "RouteDecision",
     "RowId",
     "Scrm",
+    "ScrmError",
     "SendResult",
     "SlaBreached",
     "SlaPolicy",
