@@ -312,7 +312,9 @@ class DefaultRouter:
                 least, lwhy = Priority(book.priority), f"playbook {book.category}"
             elif cat is not None and (cat.department or book is not None):
                 department = cat.department or book.department
-                why = f"{why}; category {c.category} of taxonomy {self.taxonomy.name or '-'}"
+                why = f"{why}; category {c.category} of taxonomy {self.taxonomy.name or '-'}" + (
+                    f", playbook {book.category}" if book is not None else ""
+                )
                 if cat.priority or book is not None:
                     least = Priority(cat.priority or book.priority)
                     lwhy = f"category {c.category}" + (

@@ -186,11 +186,15 @@ def _parse(text: str, where: str, *, generic: Taxonomy | None = None) -> Taxonom
     if "categories" in meta:
         raise TaxonomyError(f"{where}: categories: not a taxonomy setting (categories are tables)")
     categories = {k: v for k, v in data.items() if isinstance(v, dict)}
+    problems = ""
     try:
         tax = Taxonomy.model_validate({**meta, "categories": categories})
     except ValidationError as exc:
         problems = "; ".join(_describe(err) for err in exc.errors())
-        raise TaxonomyError(f"{where}: invalid taxonomy: {problems}") from None
+    if problems:
+        # Raised outside the except block: the configuration check would otherwise read the
+        # validation error (its context) and name the keys without the file.
+        raise TaxonomyError(f"{where}: invalid taxonomy: {problems}")
     if not tax.generic:
         return tax
     base = generic if generic is not None else load_taxonomy()
@@ -209,7 +213,7 @@ def _parse(text: str, where: str, *, generic: Taxonomy | None = None) -> Taxonom
 
 
 def _describe(err: Any) -> str:
-    loc = [str(p) for p in err["loc"]]
+    loc = [str(p) for p in err["loc"] if p != "[key]"]
     if loc[:1] == ["categories"]:
         loc = loc[1:]
     msg = " ".join(str(err["msg"]).removeprefix("Value error, ").split())
