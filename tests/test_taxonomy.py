@@ -5,6 +5,7 @@ pack in ``scrm.toml`` through the real command line."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -399,3 +400,17 @@ def test_a_bad_sector_or_pack_in_scrm_toml_stops_with_one_line(run: Run) -> None
     code, out, err = run("classify", "in.jsonl")
     line = one_line(err)
     assert code == ExitCode.CONFIG and "ours.toml: invalid taxonomy: fraud.tr.phrases" in line
+
+
+def test_the_docs_table_lists_every_pack_and_category() -> None:
+    page = (Path(__file__).resolve().parents[1] / "docs" / "taxonomy.md").read_text("utf-8")
+    rows = {
+        line.split("|")[1].strip().split()[0].strip("`"): line.split("|")[2]
+        for line in page.splitlines()
+        if line.startswith("| `")
+    }
+    assert sorted(rows) == SECTORS
+    for sector in SECTORS:
+        assert sorted(set(re.findall(r"`(\w+)`", rows[sector]))) == sorted(
+            sector_taxonomy(sector).categories
+        ), sector
