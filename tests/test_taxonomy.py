@@ -232,6 +232,8 @@ EXAMPLES = [
     ("retail", "the zipper broke after two days, poor quality", "product_defect"),
     ("retail", "Aldığım çanta sahte çıktı, orijinal değil", "authenticity"),
     ("retail", "this bag is a fake, not authentic at all", "authenticity"),
+    ("retail", "Satıcı ürünü fahiş fiyata satıyor, ilanı kaldırın", "seller"),
+    ("retail", "please stop the price gouging sellers on your site", "seller"),
     ("retail", "Beden stokta yok yazıyor, tükendi mi?", "stock"),
     ("retail", "the item is out of stock again", "stock"),
     ("retail", "Kartımdan iki kez çekim yapıldı", "payment"),
