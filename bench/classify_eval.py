@@ -16,7 +16,7 @@ are counted apart); recall is pooled: the share of all flags judged correct that
 raises.
 
 With ``--sectors``, the category distribution of the IBM customers' messages to the brands of
-each sector (banks, airlines, telecom operators, online retailers), with the generic taxonomy
+each sector (banks, airlines, telecom operators, online retailers, streaming and games), with the generic taxonomy
 and with the sector's pack, and the throughput of each pack against the generic taxonomy on
 the same texts (issue 20).
 
@@ -194,13 +194,15 @@ def report_real(name: str, recs: list[Record], show_flags: bool = False) -> None
                         print(f"    ? {r.source} {r.id} {flag}: {r.text[:160]!r}")
 
 
-#: The IBM brands of each sector with a pack (the rest are software, media and games).
+#: The IBM brands of each sector with a pack (the rest are software and web services).
 SECTOR_BRANDS = {
     "banking": ("Ask_WellsFargo", "ChaseSupport"),
     "airline": ("Delta", "SouthwestAir"),
     "telecom": ("TMobileHelp", "Ask_Spectrum"),
     "retail": ("AmazonHelp", "AskeBay"),
-}
+    "media": ("hulu_support", "SpotifyCares", "TeamYouTube", "AskPlayStation", "XboxSupport",
+              "RockstarSupport"),
+}  # fmt: skip
 
 
 def _distribution(clf: RuleClassifier, texts: list[str]) -> str:

@@ -28,7 +28,7 @@ from scrm.plugins.taxonomy import (
     sector_taxonomy,
 )
 
-SECTORS = ["airline", "banking", "public", "retail", "telecom", "utilities"]
+SECTORS = ["airline", "banking", "media", "public", "retail", "telecom", "utilities"]
 
 
 @pytest.fixture(scope="module")
@@ -246,6 +246,18 @@ EXAMPLES = [
     ("utilities", "my bill is too high, the meter reading is wrong", "meter_billing"),
     ("utilities", "Yeni abonelik için başvurdum, hala elektrik açılmadı", "connection"),
     ("utilities", "I'm moving in next week and need a new connection", "connection"),
+    ("media", "Hesabım çalındı, şifremi değiştirmişler", "account_access"),
+    ("media", "I lost my 2 step verification and cant sign in", "account_access"),
+    ("media", "Yayın sürekli donuyor, ses gidiyor", "playback"),
+    ("media", "my hulu is just buffering, netflix works fine", "playback"),
+    ("media", "Dizinin yeni sezonu ne zaman gelecek?", "content"),
+    ("media", "why did you take the album off, my favourite songs are gone", "content"),
+    ("media", "Aboneliğimi iptal ettim ama hala ücret kesiliyor", "subscription"),
+    ("media", "I just got billed for the free trial of premium", "subscription"),
+    ("media", "Oyun içi satın aldığım eşyalar kayboldu, görev ilerlemem silindi", "gameplay"),
+    ("media", "i won the car in the casino mission but i didn't get it", "gameplay"),
+    ("media", "Sunucular çöktü, oyuna bağlanamıyorum", "service_outage"),
+    ("media", "apparently the servers are down for GTA Online on Xbox One", "service_outage"),
     ("public", "MHRS'den randevu alamıyorum, hiç yer yok", "appointment"),
     ("public", "no appointments available for the next 3 months", "appointment"),
     ("public", "Belediyede 3 saat sıra bekledim", "waiting"),

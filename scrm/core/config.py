@@ -460,7 +460,7 @@ ask_csat = true
 
 # Built-in plugin settings.
 # [plugins.classifier]
-# sectors = ["banking"]           # sector packs: banking, telecom, airline, retail, utilities, public
+# sectors = ["banking"]   # sector packs: banking, telecom, airline, retail, media, utilities, public
 # taxonomy = "my-taxonomy.toml"   # your own categories (docs/taxonomy.md)
 # model = "scrm-model.pkl"        # written by `scrm train`
 
