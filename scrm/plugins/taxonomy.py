@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -228,7 +229,7 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     :raises TaxonomyError: one line naming the file and the key at fault.
     """
     if path is None:
-        return _parse(data_text("taxonomy.toml"), "scrm/plugins/data/taxonomy.toml")
+        return _shipped("taxonomy.toml")
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -238,15 +239,30 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     return _parse(text, str(path))
 
 
+@cache
+def _shipped(file: str) -> Taxonomy:
+    """A shipped taxonomy file, parsed once: the classifier, the router and the SLA plugin
+    all read the one configured (frozen models, shared)."""
+    return _parse(data_text(file), f"scrm/plugins/data/{file}")
+
+
 def sector_names() -> list[str]:
     """The shipped sector packs, by name (``common`` is added to any selection by itself)."""
+    return list(_sector_names())
+
+
+@cache
+def _sector_names() -> tuple[str, ...]:
     folder = resources.files("scrm.plugins").joinpath("data")
-    return sorted(
-        name[len(_SECTOR_PREFIX) : -len(_SUFFIX)]
-        for entry in folder.iterdir()
-        if (name := entry.name).startswith(_SECTOR_PREFIX)
-        and name.endswith(_SUFFIX)
-        and name != f"{_SECTOR_PREFIX}{COMMON_PACK}{_SUFFIX}"
+    names = (entry.name for entry in folder.iterdir())
+    return tuple(
+        sorted(
+            name[len(_SECTOR_PREFIX) : -len(_SUFFIX)]
+            for name in names
+            if name.startswith(_SECTOR_PREFIX)
+            and name.endswith(_SUFFIX)
+            and name != f"{_SECTOR_PREFIX}{COMMON_PACK}{_SUFFIX}"
+        )
     )
 
 
@@ -257,8 +273,7 @@ def sector_taxonomy(name: str) -> Taxonomy:
             f"plugins.classifier.sectors: no sector pack {name!r}; "
             f"shipped: {', '.join(sector_names())}"
         )
-    file = f"{_SECTOR_PREFIX}{name}{_SUFFIX}"
-    return _parse(data_text(file), f"scrm/plugins/data/{file}")
+    return _shipped(f"{_SECTOR_PREFIX}{name}{_SUFFIX}")
 
 
 def merge_taxonomies(parts: Iterable[Taxonomy]) -> Taxonomy:
