@@ -176,7 +176,7 @@ class Taxonomy(BaseModel):
         return self
 
 
-def _parse(text: str, where: str, *, generic: Taxonomy | None = None) -> Taxonomy:
+def _parse(text: str, where: str) -> Taxonomy:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -198,7 +198,7 @@ def _parse(text: str, where: str, *, generic: Taxonomy | None = None) -> Taxonom
         raise TaxonomyError(f"{where}: invalid taxonomy: {problems}")
     if not tax.generic:
         return tax
-    base = generic if generic is not None else load_taxonomy()
+    base = load_taxonomy()
     for i, name in enumerate(tax.generic):
         if name not in base.categories:
             raise TaxonomyError(
