@@ -602,9 +602,10 @@ def plugin(config: Config) -> ClassifierPlugin:
     """Build the built-in classifier from ``[plugins.classifier]``.
 
     Settings: ``sectors`` (shipped sector packs, e.g. ``["banking"]``), ``taxonomy`` (a TOML
-    file: the company's own categories, alone or before the sectors' ones), ``model`` (where `scrm train` saves the learned
-    model), ``model_confidence`` (0..1, default 0.6), ``urgency_stop`` (a list of phrases that
-    never raise an urgency flag: product names such as "Ferdi Kaza Sigortası").
+    file: the company's own categories, alone or before the sectors' ones), ``model`` (where
+    `scrm train` saves the learned model), ``model_confidence`` (0..1, default 0.6),
+    ``urgency_stop`` (a list of phrases that never raise an urgency flag: product names such
+    as "Ferdi Kaza Sigortası").
     """
     settings = config.plugin_settings("classifier")
     known = ("taxonomy", "sectors", "model", "model_confidence", "urgency_stop")

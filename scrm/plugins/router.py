@@ -16,8 +16,9 @@ messages are high; praise, ideas and other messages low; the rest normal.  A pla
 raise its category's priority.  A complaint or question goes to the department of its
 category's playbook; a category of a sector pack (``[plugins.classifier] sectors``) without a
 playbook of its own name goes to the department and gets the least priority the pack gives
-it, or those of the playbook the pack names for it.  A deployment that wants a channel served differently says
-so with a rule (``match = { channel = [...] }`` or ``{ public = true }``)::
+it, or those of the playbook the pack names for it.  A deployment that wants a channel
+served differently says so with a rule (``match = { channel = [...] }`` or
+``{ public = true }``)::
 
     [plugins.router.priority]
     reach_followers = 10000          # 0 ignores the audience
