@@ -267,9 +267,9 @@ def _f1(value: float | None) -> str:
 def _rules(obj: CliContext) -> RulesFn:
     """The built-in rules alone, with the configured taxonomy: what a model must beat."""
     from scrm.plugins.classifier import RuleClassifier
-    from scrm.plugins.taxonomy import load_taxonomy
+    from scrm.plugins.taxonomy import configured_taxonomy
 
-    rules = RuleClassifier(load_taxonomy(obj.config.plugin_settings("classifier").get("taxonomy")))
+    rules = RuleClassifier(configured_taxonomy(obj.config.plugin_settings("classifier")))
 
     def labels(text: str) -> dict[str, str]:
         c = rules.classify(text)

@@ -474,7 +474,8 @@ ask_csat = true
 
 # Built-in plugin settings.
 # [plugins.classifier]
-# taxonomy = "my-taxonomy.toml"
+# sectors = ["banking"]   # sector packs: banking, telecom, airline, retail, media, utilities, public
+# taxonomy = "my-taxonomy.toml"   # your own categories (docs/taxonomy.md)
 # model = "scrm-model.pkl"        # written by `scrm train`
 
 # SLA policies per priority, in business time with a calendar:
