@@ -35,7 +35,7 @@ from scrm.core.channel import (
     PermanentSendError,
     TransientSendError,
 )
-from scrm.core.config import Config, ConfigError, EscalationStep
+from scrm.core.config import Config, ConfigError, EscalationStep, plain_message
 from scrm.core.errors import InvalidInput, Refused, ScrmError
 from scrm.core.events import (
     BatchCommitted,
@@ -158,6 +158,7 @@ __all__ = [
     "normalize",
     "normalize_email",
     "normalize_phone",
+    "plain_message",
     "run_lines",
     "tokenize",
 ]

@@ -32,6 +32,7 @@ from scrm.plugin import (
     find_urls,
     hookimpl,
     normalize,
+    plain_message,
     run_lines,
     tokenize,
 )
@@ -579,7 +580,7 @@ def run_classify(
         except ValidationError as exc:
             err = exc.errors()[0]
             field = ".".join(str(p) for p in err["loc"]) or "line"
-            raise LineError(f'field "{field}": {err["msg"]}', job.id) from None
+            raise LineError(f'field "{field}": {plain_message(err)}', job.id) from None
         try:
             result = classify(interaction)
         except Exception as exc:  # one bad message must not stop the run
