@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from scrm.plugin.polling import ApiClient, AuthError, Retry
 from scrm_twitter import oauth1
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
 __all__ = ["XClient"]
 
-Auth = Literal["app", "user"]
 USER_AGENT = "scrm-twitter/0.1"
 
 
