@@ -361,6 +361,7 @@ class ApiClient:
                     if delay <= self.retry.max_wait and waits < self.retry.max_waits:
                         waits += 1
                         self.sleep(delay)
+                        self.rates.pop(self._window(endpoint), None)  # waited out
                         continue
             if isinstance(err, ServerError) and attempt < retries:
                 delay = backoff(self.retry.backoff, attempt, self.retry.max_backoff)
