@@ -150,16 +150,17 @@ class RateState:
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> RateState | None:
         """Read ``X-RateLimit-*`` (or X's ``x-rate-limit-*``); None when neither is there."""
-        prefix = "x-rate-limit-" if "x-rate-limit-remaining" in headers or "x-rate-limit-reset" in headers else "x-ratelimit-"  # fmt: skip
+        for prefix in ("x-ratelimit-", "x-rate-limit-"):
+            if prefix + "remaining" in headers or prefix + "reset" in headers:
+                break
+        else:
+            return None
 
         def num(name: str) -> int | None:
             value = headers.get(prefix + name, "").strip()
             return int(value) if value.isdigit() and len(value) < 19 else None
 
-        if prefix + "remaining" not in headers and prefix + "reset" not in headers:
-            return None
-        reset = reset_time(headers.get(prefix + "reset"))
-        return cls(num("limit"), num("remaining"), reset)
+        return cls(num("limit"), num("remaining"), reset_time(headers.get(prefix + "reset")))
 
 
 @dataclass(frozen=True)
