@@ -16,6 +16,9 @@ CHANGELOG.md ("Stability of the plugin API").
   ``error_response``).  Imports FastAPI: import it inside ``add_routes``.
 - :mod:`scrm.plugin.db`: provisional, for plugins that keep tables or read case data (the
   ORM models, session helpers and case operations the built-in department modules use).
+- :mod:`scrm.plugin.polling`: provisional, for channels that poll an API (the HTTP errors,
+  a rate-limit aware client with capped back-off, the poll report).  Cheap to import:
+  httpx is loaded when a request is sent.
 
 Importing this package is cheap (pydantic and pluggy): the application, its database layer
 and the ingest pipeline are loaded on first use of :class:`Scrm`, :class:`IngestReport`,
