@@ -16,7 +16,7 @@ from serverkit import auth, make_key, scrm_config, seed_cases  # noqa: F401
 
 from scrm.core import worklists
 from scrm.core.app import Scrm
-from scrm.core.models import ApiKey, Case, CaseEvent, LabelCorrection
+from scrm.core.models import ApiKey, AuditEntry, Case, CaseEvent, Customer, LabelCorrection
 from scrm.server.app import iter_routes
 from scrm.server.console.session import COOKIE
 
@@ -32,6 +32,11 @@ CONSOLE_ROUTES = {
     ("POST", "/app/cases/{case_id}/transition"),
     ("POST", "/app/cases/{case_id}/assign"),
     ("POST", "/app/interactions/{interaction_id}/labels"),
+    ("GET", "/app/customers/{customer_id}"),
+    ("POST", "/app/customers/{customer_id}/merge"),
+    ("POST", "/app/customers/{customer_id}/unmerge"),
+    ("POST", "/app/cases/{case_id}/merge"),
+    ("POST", "/app/interactions/{interaction_id}/move"),
 }
 OPEN_TO_ALL = {("GET", "/app"), ("GET", "/app/signin"), ("POST", "/app/signin"), ("POST", "/app/signout")}  # fmt: skip
 
@@ -119,8 +124,9 @@ def test_every_console_page_but_sign_in_needs_a_session(app: Scrm, cli: Any) -> 
     found = {(m, p) for m, p, _ in iter_routes(c.app) if p == "/app" or p.startswith("/app/")}  # type: ignore[arg-type]
     assert found == CONSOLE_ROUTES, "a console route was added or removed: list it here"
     for method, path in sorted(found - OPEN_TO_ALL):
-        url = path.format(case_id=1, interaction_id=1)
-        r = c.request(method, url, data={"to": "resolved", "agent": "ece"}, follow_redirects=False)
+        url = path.format(case_id=1, interaction_id=1, customer_id=1)
+        data = {"to": "resolved", "agent": "ece", "into": "2"}
+        r = c.request(method, url, data=data, follow_redirects=False)
         assert (r.status_code, r.headers.get("location")) == (303, "/app/signin"), (method, path)
     assert app.case(1).status == "new"
 
@@ -351,3 +357,157 @@ def test_any_part_of_a_subject_typed_as_written_finds_its_case(
         s.execute(sa.update(Case).where(Case.id == 2).values(subject=subject))
         found = worklists.worklist(s, "department", filters=worklists.WorklistFilter(search=part))
     assert 2 in [c.id for c in found]
+
+
+def tweet(n: int, text: str, author: dict[str, Any], channel: str = "twitter") -> dict[str, Any]:
+    at = datetime.now(UTC) - timedelta(minutes=60 - n)
+    return {"channel": channel, "external_id": f"{channel}-{n}", "text": text,
+            "created_at": at.isoformat(), "public": channel == "twitter", "author": author}  # fmt: skip
+
+
+@pytest.fixture
+def people(app: Scrm, cli: Any) -> Scrm:
+    """Customers 1 and 2 look like one person (similar names on two channels); 3 and 4 too."""
+    cli("agents", "add", "ece", "--department", "support")
+    app.ingest([
+        tweet(1, "Kargom gelmedi, berbat!", {"external_id": "tw9", "handle": "ayseyilmaz", "display_name": "Ayşe Yılmaz"}),
+        tweet(2, "Siparişim hâlâ gelmedi", {"external_id": "fb9", "display_name": "ayse yilmaz"}, "facebook"),
+        tweet(3, "Faturam iki kez kesildi!", {"external_id": "tw10", "handle": "mehmetdemir", "display_name": "Mehmet Demir"}),
+        tweet(4, "Faturada hata var", {"external_id": "fb10", "display_name": "mehmet demir"}, "facebook"),
+    ])  # fmt: skip
+    with app.session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Customer)) == 4
+    return app
+
+
+def _audit(app: Scrm, action: str) -> list[tuple[str, str | None, str | None, dict[str, Any]]]:
+    with app.session() as s:
+        rows = s.execute(
+            sa.select(AuditEntry.actor, AuditEntry.target_type, AuditEntry.target_id,
+                      AuditEntry.details).where(AuditEntry.action == action).order_by(AuditEntry.id)
+        )  # fmt: skip
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def test_the_customer_view_shows_identities_cases_and_duplicates_with_evidence(
+    people: Scrm,
+) -> None:
+    c = client(people)
+    sign_in(c, make_key(people, "admin"))
+    case_id = people.customer(1) and people.case(1).customer_id
+    assert f'href="/app/customers/{case_id}" id="customer-link"' in c.get("/app/cases/1").text
+    page = c.get("/app/customers/1").text
+    assert "Ayşe Yılmaz" in page and '<td data-label="Channel">twitter</td>' in page
+    assert 'href="/app/cases/1"' in page and "CSAT: no rating yet" in page
+    assert 'data-duplicate="2"' in page and "similar names" in page
+    assert 'data-duplicate="3"' not in page, "only this customer's look-alikes"
+    assert 'action="/app/customers/2/merge"' in page and 'id="merge-form"' in page
+    assert c.get("/app/customers/99").status_code == 404
+
+
+def test_merging_in_the_console_leaves_what_the_rest_api_leaves(people: Scrm) -> None:
+    """Customer 2 merged into 1 through the console and 4 into 3 through the REST API with
+    the same admin key: the same audit entries, the same records; then both undone."""
+    token = make_key(people, "admin")
+    c = client(people)
+    csrf = sign_in(c, token)
+    r = c.post("/app/customers/2/merge", data={"into": "1", "reason": "same person", "csrf": csrf})
+    assert r.url.path == "/app/customers/1", flash_of(r.text)
+    assert flash_of(r.text) == ["Customer 2 merged into 1; undo with Unmerge."]
+    assert 'data-merged="2"' in r.text
+    assert 'href="/app/cases/2"' in r.text, "the merged record's cases are the person's"
+    r = c.post("/api/v1/customers/4/merge", json={"into": 3, "reason": "same person"},
+               headers=auth(token))  # fmt: skip
+    assert r.status_code == 200, r.text
+    merges = _audit(people, "customer.merge")
+    assert merges == [("key:admin", "customer", "2", {"into": 1, "reason": "same person"}),
+                      ("key:admin", "customer", "4", {"into": 3, "reason": "same person"})]  # fmt: skip
+    assert people.customer(2).merged_into_id == 1 and people.customer(4).merged_into_id == 3
+
+    r = c.post("/app/customers/2/merge", data={"into": "1", "csrf": csrf})
+    assert flash_of(r.text) == ["customer 2 is already merged into 1; unmerge it first"]
+    assert len(_audit(people, "customer.merge")) == 2, "a refused merge is not audited"
+
+    r = c.post("/app/customers/2/unmerge", data={"csrf": csrf})
+    assert r.url.path == "/app/customers/2" and "its own record again" in flash_of(r.text)[0]
+    assert c.post("/api/v1/customers/4/unmerge", headers=auth(token)).status_code == 200
+    assert _audit(people, "customer.unmerge") == [("key:admin", "customer", "2", {"from": 1}),
+                                                  ("key:admin", "customer", "4", {"from": 3})]  # fmt: skip
+    assert people.customer(2).merged_into_id is None
+
+
+def test_only_an_admin_merges_customers_and_only_with_the_form_token(people: Scrm) -> None:
+    agent = client(people)
+    csrf = sign_in(agent, agent_key(people))
+    page = agent.get("/app/customers/1").text
+    assert "Only an admin key can merge" in page and "/merge" not in page
+    r = agent.post("/app/customers/2/merge", data={"into": "1", "csrf": csrf})
+    assert r.status_code == 403 and "role agent may not do this" in r.text
+    r = agent.post("/app/customers/2/unmerge", data={"csrf": csrf})
+    assert r.status_code == 403
+    admin = client(people)
+    sign_in(admin, make_key(people, "admin"))
+    r = admin.post("/app/customers/2/merge", data={"into": "1", "csrf": csrf})
+    assert r.status_code == 403, "another session's token"
+    assert people.customer(2).merged_into_id is None and _audit(people, "customer.merge") == []
+
+
+def test_merging_and_splitting_cases_leave_what_the_cli_leaves(app: Scrm, cli: Any) -> None:
+    """Case 2 merged into 1 in the console, case 5 into 4 with `scrm case merge`; then a
+    message split out of each: the same events on the same shapes of cases."""
+    seed_cases(app, cli)
+    app.ingest_native("phone", [call(n, "Kargom gelmedi, berbat!") for n in (3, 4)])
+    c = client(app)
+    csrf = sign_in(c, agent_key(app))
+    assert 'id="merge-case"' in c.get("/app/cases/2").text
+    r = c.post("/app/cases/2/merge", data={"into": "1", "csrf": csrf})
+    assert r.url.path == "/app/cases/1" and flash_of(r.text) == ["Case 2 merged into case 1."]
+    cli("case", "merge", "5", "4", "--actor", "ece")
+    assert app.case(2).merged_into_id == 1 and app.case(2).status == "closed"
+    assert "Merged into" in c.get("/app/cases/2").text
+
+    r = c.post("/app/interactions/2/move", data={"csrf": csrf})
+    assert flash_of(r.text) == ["Message 2 split out into a case of its own."]
+    split = int(r.url.path.rsplit("/", 1)[1])
+    cli("case", "move", "5", "--actor", "ece")
+    assert split == 6 and app.interaction(2).case_id == 6 and app.interaction(5).case_id == 7
+
+    def shape(case_id: int, *others: int) -> list[tuple[Any, ...]]:
+        out = []
+        for event in _events(app, case_id):
+            note = event[4] or ""
+            for n, other in enumerate(others):
+                note = note.replace(f"case {other}", f"case <{n}>").replace(f"message {other}", f"message <{n}>")  # fmt: skip
+            out.append((*event[:4], note))
+        return out
+
+    assert shape(1, 2, 6) == shape(4, 5, 7) and shape(2, 1) == shape(5, 4)
+    assert shape(6, 1, 2) == shape(7, 4, 5)
+    assert ("ece", "merged", "new", "closed") in [e[:4] for e in _events(app, 2)]
+    assert [e[1] for e in _events(app, 1)][-2:] == ["merged", "message_moved"]
+
+    r = c.post("/app/interactions/1/move", data={"to": "1", "csrf": csrf})
+    assert flash_of(r.text) == ["interaction 1 is already on case 1"]
+    r = c.post("/app/cases/1/merge", data={"into": "1", "csrf": csrf})
+    assert flash_of(r.text) == ["a case cannot be merged into itself"]
+    r = c.post("/app/cases/1/merge", data={"into": "99", "csrf": csrf})
+    assert r.status_code == 404 and app.case(1).merged_into_id is None
+
+
+def test_case_merges_and_moves_need_a_worker_the_token_and_both_cases_in_scope(
+    app: Scrm, cli: Any
+) -> None:
+    seed_cases(app, cli)
+    cli("agents", "add", "mert", "--department", "sales")
+    reader = client(app)
+    csrf = sign_in(reader, make_key(app, "readonly"))
+    assert reader.post("/app/cases/2/merge", data={"into": "1", "csrf": csrf}).status_code == 403
+    assert reader.post("/app/interactions/2/move", data={"csrf": csrf}).status_code == 403
+    sales = client(app)
+    csrf = sign_in(sales, agent_key(app, agent="mert", department="sales"))
+    assert sales.post("/app/cases/2/merge", data={"into": "1", "csrf": csrf}).status_code == 404
+    assert sales.post("/app/interactions/2/move", data={"csrf": csrf}).status_code == 404
+    agent = client(app)
+    sign_in(agent, agent_key(app))
+    assert agent.post("/app/interactions/2/move", data={"csrf": csrf}).status_code == 403
+    assert app.case(2).merged_into_id is None and app.interaction(2).case_id == 2

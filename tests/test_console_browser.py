@@ -167,3 +167,32 @@ def test_a_role_without_rights_is_refused_in_the_browser(app: Scrm, cli: Any, pa
         sign_in(page, base, agent_key(app, agent="mert", department="sales"))
         response = page.goto(f"{base}/app/cases/1")
         assert response.status == 404 and "no case 1" in page.inner_text("main")
+
+
+def test_an_admin_merges_two_customers_from_the_customer_view(
+    app: Scrm, cli: Any, page: Any, shots: Path
+) -> None:
+    cli("agents", "add", "ece", "--department", "support")
+    app.ingest([
+        {"channel": "twitter", "external_id": "t1", "text": "Kargom gelmedi, berbat!",
+         "created_at": "2024-10-22T09:00:00+00:00", "public": True,
+         "author": {"external_id": "u1", "handle": "ayseyilmaz", "display_name": "Ayşe Yılmaz"}},
+        {"channel": "facebook", "external_id": "f1", "text": "Siparişim hâlâ gelmedi",
+         "created_at": "2024-10-22T10:00:00+00:00", "public": False,
+         "author": {"external_id": "fb9", "display_name": "ayse yilmaz"}},
+    ])  # fmt: skip
+    with live_server(app) as base:
+        sign_in(page, base, make_key(app, "admin"))
+        page.goto(f"{base}/app/cases/1")
+        page.locator("#customer-link").click()
+        page.wait_for_url(re.compile(r"/app/customers/1$"))
+        assert "similar names" in page.locator('li[data-duplicate="2"]').inner_text()
+        shoot(page, shots, "customer")
+        page.get_by_role("button", name="Merge #2 into this record").click()
+        assert "Customer 2 merged into 1" in flash(page)
+        assert page.locator('li[data-merged="2"]').count() == 1
+        assert page.locator('#identities tr[data-identity]').count() == 2
+        assert page.locator('#customer-cases tr[data-case]').count() == 2
+        page.locator('li[data-merged="2"]').get_by_role("button", name="Unmerge").click()
+        assert "Customer 2 is its own record again" in flash(page)
+    assert app.customer(2).merged_into_id is None

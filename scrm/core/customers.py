@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from scrm.core import text
+from scrm.core import audit, text
 from scrm.core.db import chunks, group_by_channel, insert_rows, utcnow
 from scrm.core.logsafe import loggable
 from scrm.core.models import Case, CaseEvent, Customer, CustomerMerge, Identity, Interaction
@@ -38,10 +38,12 @@ __all__ = [
     "ResolvedAuthor",
     "family_ids",
     "merge",
+    "merge_audited",
     "resolve_authors",
     "root_ids",
     "suggest_duplicates",
     "unmerge",
+    "unmerge_audited",
 ]
 
 log = logging.getLogger(__name__)
@@ -380,6 +382,37 @@ def unmerge(session: Session, customer_id: int, *, actor: str) -> CustomerMerge:
     record.unmerged_by = actor
     record.details = {**record.details, "cases_returned": moved}
     session.flush()
+    return record
+
+
+def merge_audited(
+    session: Session, source_id: int, target_id: int, *, actor: str, reason: str | None = None
+) -> CustomerMerge:
+    """:func:`merge` with its ``customer.merge`` audit entry, as the REST API and the console
+    do it on an administrator's behalf."""
+    record = merge(session, source_id, target_id, actor=actor, reason=reason)
+    audit.record(
+        session,
+        actor=actor,
+        action="customer.merge",
+        target_type="customer",
+        target_id=source_id,
+        details={"into": record.target_id, "reason": reason},
+    )
+    return record
+
+
+def unmerge_audited(session: Session, customer_id: int, *, actor: str) -> CustomerMerge:
+    """:func:`unmerge` with its ``customer.unmerge`` audit entry."""
+    record = unmerge(session, customer_id, actor=actor)
+    audit.record(
+        session,
+        actor=actor,
+        action="customer.unmerge",
+        target_type="customer",
+        target_id=customer_id,
+        details={"from": record.target_id},
+    )
     return record
 
 

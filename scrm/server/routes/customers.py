@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from scrm.core import audit, queries
 from scrm.core import customers as customer_ops
+from scrm.core import queries
 from scrm.core.app import Scrm
 from scrm.core.queries import CustomerOut, IdentityOut
 from scrm.server.auth import AdminKey, AnyKey, get_scrm
@@ -70,14 +70,8 @@ def identities(app: App, customer_id: IdPath, who: AnyKey) -> list[IdentityOut]:
 )
 def merge(app: App, customer_id: IdPath, body: MergeIn, who: AdminKey) -> CustomerOut:
     with app.session() as s:
-        record = customer_ops.merge(s, customer_id, body.into, actor=who.actor, reason=body.reason)
-        audit.record(
-            s,
-            actor=who.actor,
-            action="customer.merge",
-            target_type="customer",
-            target_id=customer_id,
-            details={"into": record.target_id, "reason": body.reason},
+        record = customer_ops.merge_audited(
+            s, customer_id, body.into, actor=who.actor, reason=body.reason
         )
         target = record.target_id
     return app.customer(target)
@@ -88,15 +82,7 @@ def merge(app: App, customer_id: IdPath, body: MergeIn, who: AdminKey) -> Custom
 )
 def unmerge(app: App, customer_id: IdPath, who: AdminKey) -> CustomerOut:
     with app.session() as s:
-        record = customer_ops.unmerge(s, customer_id, actor=who.actor)
-        audit.record(
-            s,
-            actor=who.actor,
-            action="customer.unmerge",
-            target_type="customer",
-            target_id=customer_id,
-            details={"from": record.target_id},
-        )
+        customer_ops.unmerge_audited(s, customer_id, actor=who.actor)
     return app.customer(customer_id)
 
 
