@@ -4,6 +4,7 @@ in test_console_browser.py."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +17,8 @@ from serverkit import auth, make_key, scrm_config, seed_cases  # noqa: F401
 
 from scrm.core import worklists
 from scrm.core.app import Scrm
+from scrm.core.metrics import generate_report, parse_period
+from scrm.core.metrics.html import render_html
 from scrm.core.models import ApiKey, AuditEntry, Case, CaseEvent, Customer, LabelCorrection
 from scrm.server.app import iter_routes
 from scrm.server.console.session import COOKIE
@@ -37,6 +40,10 @@ CONSOLE_ROUTES = {
     ("POST", "/app/customers/{customer_id}/unmerge"),
     ("POST", "/app/cases/{case_id}/merge"),
     ("POST", "/app/interactions/{interaction_id}/move"),
+    ("GET", "/app/alerts"),
+    ("POST", "/app/alerts/{alert_id}/acknowledge"),
+    ("GET", "/app/reports"),
+    ("GET", "/app/reports/view"),
 }
 OPEN_TO_ALL = {("GET", "/app"), ("GET", "/app/signin"), ("POST", "/app/signin"), ("POST", "/app/signout")}  # fmt: skip
 
@@ -124,7 +131,7 @@ def test_every_console_page_but_sign_in_needs_a_session(app: Scrm, cli: Any) -> 
     found = {(m, p) for m, p, _ in iter_routes(c.app) if p == "/app" or p.startswith("/app/")}  # type: ignore[arg-type]
     assert found == CONSOLE_ROUTES, "a console route was added or removed: list it here"
     for method, path in sorted(found - OPEN_TO_ALL):
-        url = path.format(case_id=1, interaction_id=1, customer_id=1)
+        url = path.format(case_id=1, interaction_id=1, customer_id=1, alert_id=1)
         data = {"to": "resolved", "agent": "ece", "into": "2"}
         r = c.request(method, url, data=data, follow_redirects=False)
         assert (r.status_code, r.headers.get("location")) == (303, "/app/signin"), (method, path)
@@ -511,3 +518,93 @@ def test_case_merges_and_moves_need_a_worker_the_token_and_both_cases_in_scope(
     sign_in(agent, agent_key(app))
     assert agent.post("/app/interactions/2/move", data={"csrf": csrf}).status_code == 403
     assert app.case(2).merged_into_id is None and app.interaction(2).case_id == 2
+
+
+BURST = [
+    "@AcmeDestek 3 gündür internet yok, müşteri hizmetleri de açmıyor. Acme rezalet, herkes Rakip'e geçsin! #AcmeRezalet",
+    "@AcmeDestek 3 gündür internetim yok, müşteri hizmetleri açmıyor. Acme tam rezalet, herkes Rakip'e geçsin #AcmeRezalet",
+    "3 gündür internet yok!! @AcmeDestek müşteri hizmetleri de açmıyor, Acme rezalet herkes Rakip'e geçsin #AcmeRezalet",
+    "@AcmeDestek 3 gundur internet yok, musteri hizmetleri de acmiyor. Acme rezalet, herkes Rakip'e gecsin! #AcmeRezalet",
+]  # fmt: skip
+
+
+def coordinated_burst(app: Scrm) -> None:
+    """Eight near-duplicate complaints from new, unfollowed accounts: one coordinated alert."""
+    now = datetime.now(UTC)
+    app.ingest([
+        {"channel": "twitter", "external_id": f"c{k}", "text": BURST[k % 4], "public": True,
+         "created_at": (now - timedelta(minutes=30 - 2 * k)).isoformat(),
+         "author": {"external_id": f"new{k}", "handle": f"h_new{k}", "followers": k % 4,
+                    "account_created_at": (now - timedelta(days=2 + k)).isoformat()}}
+        for k in range(8)
+    ])  # fmt: skip
+
+
+def test_alerts_are_listed_as_they_happen_and_acknowledged_with_an_audit_entry(
+    app: Scrm, cli: Any
+) -> None:
+    cli("agents", "add", "ece", "--department", "support")
+    c = client(app)
+    csrf = sign_in(c, agent_key(app))
+    empty = c.get("/app/alerts?partial=1")
+    assert empty.headers["x-console-alerts"] == "0" and "No alerts." in empty.text
+    assert 'id="alert-count"' in c.get("/app/inbox").text, "every page shows the count"
+
+    coordinated_burst(app)
+    part = c.get("/app/alerts?partial=1")
+    assert part.headers["x-console-fragment"] == "alerts" and "<html" not in part.text
+    assert part.headers["x-console-alerts"] == "1"
+    assert "Suspected coordinated complaints: 8 cases" in part.text
+    alert_id = int(re.findall(r'data-alert="(\d+)"', part.text)[0])
+    assert 'href="/app/cases/1"' in part.text and "Evidence" in part.text
+
+    r = c.post(f"/app/alerts/{alert_id}/acknowledge", data={"note": "review takes it", "csrf": csrf})
+    assert r.url.path == "/app/alerts" and flash_of(r.text) == [f"Alert {alert_id} acknowledged."]
+    assert "Acknowledged by ece" in r.text and r.headers["x-console-alerts"] == "0"
+    r = c.post(f"/app/alerts/{alert_id}/acknowledge", data={"csrf": csrf})
+    assert flash_of(r.text) == [f"alert {alert_id} was already acknowledged by ece"]
+    r = c.post("/app/alerts/99999/acknowledge", data={"csrf": csrf})
+    assert flash_of(r.text) == ["no alert 99999"]
+    assert _audit(app, "alert.acknowledge") == [
+        ("ece", "alert", str(alert_id), {"kind": "coordinated", "note": "review takes it"})
+    ]
+
+
+def test_only_a_worker_acknowledges_an_alert(app: Scrm, cli: Any) -> None:
+    coordinated_burst(app)
+    reader = client(app)
+    csrf = sign_in(reader, make_key(app, "readonly"))
+    page = reader.get("/app/alerts").text
+    alert_id = int(re.findall(r'data-alert="(\d+)"', page)[0])
+    assert "/acknowledge" not in page
+    r = reader.post(f"/app/alerts/{alert_id}/acknowledge", data={"csrf": csrf})
+    assert r.status_code == 403 and _audit(app, "alert.acknowledge") == []
+
+
+def test_the_report_page_frames_the_html_report_for_the_period_and_slice_picked(
+    app: Scrm, cli: Any
+) -> None:
+    seed_cases(app, cli)  # calls of 2024-10-21
+    c = client(app)
+    sign_in(c, make_key(app, "readonly"))
+    page = c.get("/app/reports?from=2024-10-01&to=2024-10-31&by=kind")
+    assert page.status_code == 200 and 'href="/app/reports"' in page.text
+    src = "/app/reports/view?from=2024-10-01&amp;to=2024-10-31&amp;by=kind"
+    assert f'src="{src}"' in page.text and '<option selected>kind</option>' in page.text
+    framed = c.get(src.replace("&amp;", "&"))
+    assert framed.status_code == 200 and "scrm service report" in framed.text
+    assert "sliced by kind" in framed.text
+    begin, end = parse_period(since=None, start="2024-10-01", end="2024-10-31",
+                              timezone=app.config.timezone, now=datetime.now(UTC))  # fmt: skip
+    assert framed.text == render_html(generate_report(app, start=begin, end=end, by="kind", notify=False))  # fmt: skip
+    assert "frame-ancestors 'self'" in framed.headers["content-security-policy"]
+    assert "script-src" not in framed.headers["content-security-policy"]
+    assert framed.headers["x-frame-options"] == "SAMEORIGIN"
+    assert c.get("/app/reports?since=banana").status_code == 422
+    assert c.get("/app/reports/view?by=nothing").status_code == 422
+
+    agent = client(app)
+    sign_in(agent, agent_key(app))
+    assert 'href="/app/reports"' not in agent.get("/app/inbox").text
+    assert agent.get("/app/reports").status_code == 403
+    assert agent.get("/app/reports/view").status_code == 403

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from scrm.core.app import Scrm
-from scrm.server.console import casework, customers
+from scrm.server.console import alerts, casework, customers, reports
 from scrm.server.console.pages import ConsoleError, ConsoleState, refused, router
 
 __all__ = ["PREFIX", "mount"]
@@ -31,6 +31,6 @@ def mount(app: FastAPI, scrm_app: Scrm) -> None:
     here = Path(str(resources.files("scrm.server.console")))
     app.state.console = ConsoleState(scrm_app.config, here / "templates")
     app.mount(f"{PREFIX}/static", StaticFiles(directory=here / "static"), name="console-static")
-    for part in (router, customers.router, casework.router):
+    for part in (router, customers.router, casework.router, alerts.router, reports.router):
         app.include_router(part, prefix=PREFIX, include_in_schema=False)
     app.add_exception_handler(ConsoleError, refused)  # type: ignore[arg-type]
