@@ -608,3 +608,22 @@ def test_the_report_page_frames_the_html_report_for_the_period_and_slice_picked(
     assert 'href="/app/reports"' not in agent.get("/app/inbox").text
     assert agent.get("/app/reports").status_code == 403
     assert agent.get("/app/reports/view").status_code == 403
+
+
+def test_the_inbox_filters_by_category_and_language_and_offers_the_shortcuts(
+    board: Scrm,
+) -> None:
+    c = client(board)
+    sign_in(c, make_key(board, "admin"))
+    with board.session() as s:
+        category = s.scalar(sa.select(Case.category).where(Case.id == 1))
+        s.execute(sa.update(Case).where(Case.id == 2).values(language="en", category=category))
+        same = set(s.scalars(sa.select(Case.id).where(Case.category == category)))
+    assert same == {1, 2}, "only the two cases share the category"
+    page = c.get(f"/app/inbox?view=department&category={category}").text
+    assert set(map(int, re.findall(r'data-case="(\d+)"', page))) == {1, 2}
+    assert f'<option value="{category}" selected>' in page
+    english = c.get(f"/app/inbox?view=department&language=en&category={category}&partial=1").text
+    assert re.findall(r'data-case="(\d+)"', english) == ["2"]
+    assert "language=en" in english, "the view links keep the filters"
+    assert 'id="shortcuts"' in page and "<kbd>j</kbd>" in page

@@ -196,3 +196,31 @@ def test_an_admin_merges_two_customers_from_the_customer_view(
         page.locator('li[data-merged="2"]').get_by_role("button", name="Unmerge").click()
         assert "Customer 2 is its own record again" in flash(page)
     assert app.customer(2).merged_into_id is None
+
+
+def test_the_inbox_is_worked_from_the_keyboard(app: Scrm, cli: Any, page: Any) -> None:
+    seed_cases(app, cli)
+    with live_server(app) as base:
+        sign_in(page, base, agent_key(app))
+        help_box = page.locator("#shortcuts")
+        assert help_box.is_visible() and help_box.get_attribute("open") is None
+        page.keyboard.press("?")
+        assert help_box.get_attribute("open") is not None
+        assert "next / previous case" in help_box.inner_text()
+        page.keyboard.press("Escape")
+        rows = page.locator("tr[data-case]")
+        page.keyboard.press("j")
+        page.keyboard.press("j")
+        page.keyboard.press("k")
+        first = rows.nth(0).get_attribute("data-case")
+        assert page.locator("tr.selected").get_attribute("data-case") == first
+        page.evaluate("window.scrmConsole.refresh()")  # the selection survives a refresh
+        assert page.locator("tr.selected").get_attribute("data-case") == first
+        page.keyboard.press("a")
+        page.wait_for_url(re.compile(rf"/app/cases/{first}#assign$"))
+        assert page.evaluate("document.activeElement.id") == "assign-agent"
+        page.evaluate("document.activeElement.blur()")
+        page.keyboard.press("r")
+        assert page.evaluate("document.activeElement.id") == "reply-body"
+        page.keyboard.type("jk?")  # typed into the reply, not taken as keys
+        assert page.locator("#reply-body").input_value() == "jk?"

@@ -52,6 +52,8 @@ PREFIX = "/app"
 #: The inbox refreshes itself this often (seconds).
 POLL_SECONDS = 30
 SENTIMENTS = ("negative", "neutral", "positive")
+#: The languages offered by the inbox filter (the classifier's; a case may have none).
+LANGUAGES = ("tr", "en")
 
 #: Sent with every console page: nothing from elsewhere, no framing, no inline script.
 HEADERS = {
@@ -252,6 +254,8 @@ def inbox(
     channel: Annotated[str | None, Query(max_length=32)] = None,
     kind: Annotated[str | None, Query(max_length=16)] = None,
     priority: Annotated[str | None, Query(max_length=16)] = None,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    language: Annotated[str | None, Query(max_length=16)] = None,
     q: Annotated[str | None, Query(max_length=worklists.MAX_SEARCH)] = None,
     partial: bool = False,
 ) -> Response:
@@ -260,18 +264,14 @@ def inbox(
     view = view or ("mine" if who.agent else "department")
     if view not in worklists.VIEWS:
         raise ConsoleError(404, f"no view {view!r}")
-    filters = worklists.WorklistFilter(
-        channel=channel or None, kind=kind or None, priority=priority or None, search=q or None
-    )
+    picked = {"channel": channel, "kind": kind, "priority": priority, "category": category,
+              "language": language}  # fmt: skip
+    filters = worklists.WorklistFilter(search=q or None, **{k: v or None for k, v in picked.items()})
     scope = list(who.departments) if who.role == "agent" else None
     with ctx.app.session(read_only=True) as s:
         cases = worklists.worklist(s, view, agent=who.agent, departments=scope, filters=filters)
         counts = worklists.counts(s, agent=who.agent, departments=scope, filters=filters)
-    query = {
-        k: v
-        for k, v in (("channel", channel), ("kind", kind), ("priority", priority), ("q", q))
-        if v
-    }
+    query = {k: v for k, v in {**picked, "q": q}.items() if v}
     values: dict[str, Any] = {
         "view": view,
         "views": worklists.VIEWS,
@@ -290,6 +290,8 @@ def inbox(
         channels=sorted(ctx.app.hooks.channels),
         kinds=[k.value for k in Kind],
         priorities=[p.value for p in Priority],
+        categories=sorted(b.category for b in ctx.app.workflow.playbooks),
+        languages=LANGUAGES,
         **values,
     )
 
