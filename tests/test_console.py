@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from serverkit import auth, make_key, scrm_config, seed_cases  # noqa: F401
 
-from scrm.core import worklists
+from scrm.core import passwords, worklists
 from scrm.core.app import Scrm
 from scrm.core.metrics import generate_report, parse_period
 from scrm.core.metrics.html import render_html
@@ -29,6 +29,7 @@ CONSOLE_ROUTES = {
     ("GET", "/app/signin"),
     ("POST", "/app/signin"),
     ("POST", "/app/signout"),
+    ("POST", "/app/signin/password"),
     ("GET", "/app/inbox"),
     ("GET", "/app/cases/{case_id}"),
     ("POST", "/app/cases/{case_id}/reply"),
@@ -45,7 +46,8 @@ CONSOLE_ROUTES = {
     ("GET", "/app/reports"),
     ("GET", "/app/reports/view"),
 }
-OPEN_TO_ALL = {("GET", "/app"), ("GET", "/app/signin"), ("POST", "/app/signin"), ("POST", "/app/signout")}  # fmt: skip
+OPEN_TO_ALL = {("GET", "/app"), ("GET", "/app/signin"), ("POST", "/app/signin"), ("POST", "/app/signout"),
+               ("POST", "/app/signin/password")}  # fmt: skip
 
 
 def cookie_attributes(set_cookie: str) -> dict[str, str]:
@@ -627,3 +629,62 @@ def test_the_inbox_filters_by_category_and_language_and_offers_the_shortcuts(
     assert re.findall(r'data-case="(\d+)"', english) == ["2"]
     assert "language=en" in english, "the view links keep the filters"
     assert 'id="shortcuts"' in page and "<kbd>j</kbd>" in page
+
+
+def test_a_password_is_stored_as_a_salted_scrypt_hash_with_its_parameters() -> None:
+    stored = passwords.hash_password("doğru at pil zımba")
+    name, n, r, p, salt, digest = stored.split("$")
+    assert (name, n, r, p) == ("scrypt", str(2**15), "8", "1") and len(digest) == 44 and len(salt) == 24
+    assert "doğru" not in stored and passwords.hash_password("doğru at pil zımba") != stored
+    assert passwords.verify_password("doğru at pil zımba", stored)
+    assert not passwords.verify_password("doğru at pil zımbA", stored)
+    for broken in (None, "", "scrypt$1$2", stored.replace("scrypt", "md5"), stored + "x",
+                   "scrypt$1099511627776$8$1$AAAA$AAAA"):  # fmt: skip
+        assert not passwords.verify_password("doğru at pil zımba", broken), broken
+    for bad in ("short", "x" * 1025, "ten chars\x00!"):
+        with pytest.raises(passwords.PasswordError):
+            passwords.hash_password(bad)
+
+
+def password_form(c: Any, username: str, password: str) -> Any:
+    csrf = csrf_of(c.get("/app/signin").text)
+    return c.post("/app/signin/password",
+                  data={"username": username, "password": password, "csrf": csrf})  # fmt: skip
+
+
+def test_an_agent_signs_in_with_the_password_an_admin_set(app: Scrm, cli: Any) -> None:
+    seed_cases(app, cli)  # ece in support; three support cases
+    cli("agents", "add", "mert", "--department", "sales")
+    r = cli("agents", "password", "ece", "--password-stdin", "--actor", "boss", input="kargo-takip-42\n")
+    assert "password of agent ece set" in r.stdout
+    assert cli("agents", "password", "nobody", "--password-stdin", input="kargo-takip-42\n", expect=1)
+    admin = auth(make_key(app, "admin"))
+    c = client(app)
+    r = c.put("/api/v1/agents/mert/password", json={"password": "satış-2024-ok"}, headers=admin)
+    assert r.status_code == 204
+    assert c.put("/api/v1/agents/mert/password", json={"password": "kısa"}, headers=admin).status_code == 422  # fmt: skip
+    assert c.put("/api/v1/agents/yok/password", json={"password": "satış-2024-ok"}, headers=admin).status_code == 404  # fmt: skip
+    r = c.put("/api/v1/agents/mert/password", json={"password": "satış-2024-ok"},
+              headers=auth(agent_key(app)))  # fmt: skip
+    assert r.status_code == 403
+    assert [(a, t) for a, _, t, _ in _audit(app, "agent.password")] == [("boss", "ece"), ("key:admin", "mert")]  # fmt: skip
+    assert all(d == {} for *_, d in _audit(app, "agent.password")), "no secret in the audit log"
+
+    for user, pw in (("ece", "kargo-takip-43"), ("nobody", "kargo-takip-42"), ("ece", "")):
+        r = password_form(client(app), user, pw)
+        assert r.status_code == 401 and "do not match" in r.text
+    r = password_form(c, "ece", "kargo-takip-42")
+    assert r.url.path == "/app/inbox" and flash_of(r.text) == ["Signed in as ece (agent)."]
+    assert "ece · agent" in r.text and 'href="/app/cases/1"' in r.text
+    value = c.cookies.get(COOKIE)
+    assert value is not None and "kargo" not in value
+    r = c.post("/app/cases/1/transition", data={"to": "investigating", "csrf": csrf_of(r.text)})
+    assert flash_of(r.text) == ["Case 1 moved to investigating."]
+    assert ("ece", "status", "investigating") in [(e.actor, e.action, e.to_value) for e in app.case(1).events]  # fmt: skip
+
+    sales = client(app)
+    password_form(sales, "mert", "satış-2024-ok")
+    assert sales.get("/app/cases/1").status_code == 404, "an agent sees their department only"
+
+    cli("agents", "password", "ece", "--password-stdin", input="yeni-parola-2025\n")
+    assert c.get("/app/inbox", follow_redirects=False).headers["location"] == "/app/signin"

@@ -140,6 +140,8 @@ class Agent(Base):
     capacity: Mapped[int] = mapped_column(default=10)
     skills: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[created_ts]
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    """The console password's salted hash (:mod:`scrm.core.passwords`); None: none set."""
 
     department: Mapped[Department | None] = relationship()
 

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from scrm.core import worklists
+from scrm.core import passwords, worklists
 from scrm.core.agents import list_agents
 from scrm.core.apikeys import Principal, authenticate, principal_for
 from scrm.core.app import Scrm
@@ -28,6 +28,7 @@ from scrm.core.bounds import clean_text
 from scrm.core.cases import allowed_from
 from scrm.core.config import Config
 from scrm.core.customers import MergeError
+from scrm.core.passwords import agent_principal
 from scrm.core.playbooks import PlaybookError
 from scrm.core.queries import NotFound
 from scrm.core.schemas import Kind, Priority
@@ -157,11 +158,20 @@ def _anonymous(request: Request) -> Ctx:
     return Ctx(request, get_scrm(request), state, state.signer.load(request))
 
 
+def _who(ctx: Ctx) -> Principal | None:
+    """The session's principal: its API key's, or its password-signed agent's."""
+    if ctx.session.key_id is not None:
+        with ctx.app.session() as s:  # not read-only: the lookup may note the key's use
+            return principal_for(s, ctx.session.key_id)
+    if ctx.session.agent_id is not None:
+        with ctx.app.session(read_only=True) as s:
+            return agent_principal(s, ctx.session.agent_id, ctx.session.password)
+    return None
+
+
 def _signed_in(request: Request) -> Ctx:
     ctx = _anonymous(request)
-    if ctx.session.key_id is not None:
-        with ctx.app.session() as s:
-            ctx.who = principal_for(s, ctx.session.key_id)
+    ctx.who = _who(ctx)
     if ctx.who is None:
         raise ConsoleError(401, "sign in first")
     return ctx
@@ -178,9 +188,7 @@ def refused(request: Request, exc: ConsoleError) -> Response:
     ctx = _anonymous(request)
     if exc.status == 401:
         return ctx.redirect("/signin")
-    if ctx.session.key_id is not None:
-        with ctx.app.session() as s:  # not read-only: the lookup may note the key's use
-            ctx.who = principal_for(s, ctx.session.key_id)
+    ctx.who = _who(ctx)
     return ctx.render("error.html", exc.status, status=exc.status, message=exc.message)
 
 
@@ -232,6 +240,28 @@ def signin(
     # A new session (new CSRF token): nothing from before signing in carries over.
     ctx.session = ConsoleSession(key_id=who.key_id, changed=True)
     ctx.session.say(f"Signed in as {who.actor} ({who.role}).")
+    return ctx.redirect("/inbox")
+
+
+@router.post("/signin/password")
+def signin_password(
+    ctx: Anonymous,
+    username: Annotated[str, Form(max_length=64)] = "",
+    password: Annotated[str, Form(max_length=passwords.MAX_LENGTH)] = "",
+    csrf: Csrf = None,
+) -> Response:
+    """Sign in as an agent with the password an administrator set (``scrm agents password``)."""
+    ctx.check_csrf(csrf)
+    with ctx.app.session(read_only=True) as s:
+        agent = passwords.check_agent_password(s, username.strip(), password)
+        stored = agent.password_hash if agent is not None else None
+        agent_id = agent.id if agent is not None else None
+    if agent_id is None or stored is None:
+        return ctx.render("signin.html", 401, error="That username and password do not match.")
+    ctx.session = ConsoleSession(
+        agent_id=agent_id, password=passwords.fingerprint(stored), changed=True
+    )
+    ctx.session.say(f"Signed in as {username.strip()} (agent).")
     return ctx.redirect("/inbox")
 
 

@@ -1,4 +1,4 @@
-"""agents acknowledge alerts in the console; alert events are found by type
+"""agents acknowledge alerts in the console; alert events are found by type; agent passwords
 
 Revision ID: 0014
 Revises: 0013
@@ -6,7 +6,8 @@ Create Date: 2026-12-07
 
 ``alert_acks`` records who acknowledged a crisis, spike or coordinated-burst event (the
 console's alert feed), and ``ix_events_type_id`` lets the feed read those few event types,
-newest first, without scanning every stored event.
+newest first, without scanning every stored event.  ``agents.password_hash`` holds the
+salted hash of an agent's console password (``scrm agents password``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("agents", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("password_hash", sa.String(length=255), nullable=True))
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.create_index("ix_events_type_id", ["type", "id"], unique=False)
     op.create_table(
@@ -47,3 +50,5 @@ def downgrade() -> None:
     op.drop_table("alert_acks")
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_index("ix_events_type_id")
+    with op.batch_alter_table("agents", schema=None) as batch_op:
+        batch_op.drop_column("password_hash")
