@@ -30,6 +30,7 @@ CONSOLE_ROUTES = {
     ("POST", "/app/signin"),
     ("POST", "/app/signout"),
     ("POST", "/app/signin/password"),
+    ("POST", "/app/language"),
     ("GET", "/app/inbox"),
     ("GET", "/app/cases/{case_id}"),
     ("POST", "/app/cases/{case_id}/reply"),
@@ -47,7 +48,7 @@ CONSOLE_ROUTES = {
     ("GET", "/app/reports/view"),
 }
 OPEN_TO_ALL = {("GET", "/app"), ("GET", "/app/signin"), ("POST", "/app/signin"), ("POST", "/app/signout"),
-               ("POST", "/app/signin/password")}  # fmt: skip
+               ("POST", "/app/signin/password"), ("POST", "/app/language")}  # fmt: skip
 
 
 def cookie_attributes(set_cookie: str) -> dict[str, str]:
@@ -688,3 +689,59 @@ def test_an_agent_signs_in_with_the_password_an_admin_set(app: Scrm, cli: Any) -
 
     cli("agents", "password", "ece", "--password-stdin", input="yeni-parola-2025\n")
     assert c.get("/app/inbox", follow_redirects=False).headers["location"] == "/app/signin"
+
+
+def test_the_interface_speaks_turkish_or_english_as_the_agent_picks(app: Scrm, cli: Any) -> None:
+    seed_cases(app, cli)
+    c = client(app)
+    page = c.get("/app/signin", headers={"Accept-Language": "tr-TR,tr;q=0.9,en;q=0.8"}).text
+    assert '<html lang="tr">' in page and "<h1>Giriş yap</h1>" in page and "API anahtarı" in page
+    assert '<html lang="en">' in c.get("/app/signin", headers={"Accept-Language": "de, en;q=0.5"}).text  # fmt: skip
+    csrf = sign_in(c, agent_key(app))
+    inbox = c.get("/app/inbox", headers={"Accept-Language": "en"}).text
+    assert ">Inbox</a>" in inbox and 'data-view="mine">My cases' in inbox
+    r = c.post("/app/language", data={"lang": "tr", "csrf": csrf},
+               headers={"Referer": "http://testserver/app/cases/1?x=1"}, follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303 and r.headers["location"] == "/app/cases/1?x=1"
+    case = c.get("/app/cases/1", headers={"Accept-Language": "en"}).text  # the choice wins
+    assert '<html lang="tr">' in case and "<h2>Zaman çizelgesi</h2>" in case
+    assert "Yanıtı gönder" in case and "İlk yanıt" in case and " önce)" in case
+    inbox = c.get("/app/inbox").text
+    assert 'data-view="mine">Vakalarım <span class="count">3' in inbox
+    assert "Vakalarım: 3 açık vaka, en yakın süre önce." in inbox
+    r = c.post("/app/language", data={"lang": "en", "csrf": csrf},
+               headers={"Referer": "http://elsewhere.example/app/cases/1"}, follow_redirects=False)  # fmt: skip
+    assert r.headers["location"] == "/app/inbox", "only a page of this console is returned to"
+    assert "<h2>Timeline</h2>" in c.get("/app/cases/1").text
+    assert c.post("/app/language", data={"lang": "de", "csrf": csrf}).status_code == 422
+
+
+def test_the_turkish_catalogue_translates_every_word_of_the_templates() -> None:
+    """`make console-messages` was run after the templates changed, and nothing is left
+    untranslated: the extracted words are the catalogue's, and the compiled file is current."""
+    from babel.messages.extract import extract_from_dir
+    from babel.messages.mofile import read_mo
+    from babel.messages.pofile import read_po
+
+    from scrm.server.console import i18n
+
+    here = i18n.locale_dir().parent
+    method_map = [("**.py", "python"), ("templates/**.html", "jinja2")]
+    options = {"templates/**.html": {"extensions": "jinja2.ext.i18n", "trim_blocks": "true",
+                                     "lstrip_blocks": "true"}}  # fmt: skip
+    found = {m[2] for m in extract_from_dir(str(here), method_map, options, keywords={"_": None, "gettext": None, "ngettext": (1, 2), "N_": None})}  # fmt: skip
+    found = {m if isinstance(m, str) else tuple(m) for m in found}
+    base = i18n.locale_dir() / "tr" / "LC_MESSAGES"
+    with open(base / "console.po", "rb") as f:
+        po = read_po(f, locale="tr")
+    with open(base / "console.mo", "rb") as f:
+        mo = read_mo(f)
+    ids = {m.id for m in po if m.id}
+    assert found == ids, "run make console-messages"
+    untranslated = [m.id for m in po if m.id and not (all(m.string) if isinstance(m.string, tuple) else m.string)]  # fmt: skip
+    assert untranslated == []
+    def pairs(catalog: Any) -> dict[Any, Any]:
+        flat = lambda v: tuple(v) if isinstance(v, (list, tuple)) else v  # noqa: E731
+        return {flat(m.id): flat(m.string) for m in catalog if m.id}
+
+    assert pairs(po) == pairs(mo), "run make console-messages: console.mo is older than console.po"

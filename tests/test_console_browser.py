@@ -61,7 +61,7 @@ def sign_in(page: Any, base: str, token: str) -> None:
     page.goto(f"{base}/app/inbox")
     assert page.url.endswith("/app/signin"), "signed out: the inbox sends to the sign-in page"
     page.get_by_label("API key").fill(token)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url(re.compile(r"/app/inbox"))
 
 
@@ -224,3 +224,12 @@ def test_the_inbox_is_worked_from_the_keyboard(app: Scrm, cli: Any, page: Any) -
         assert page.evaluate("document.activeElement.id") == "reply-body"
         page.keyboard.type("jk?")  # typed into the reply, not taken as keys
         assert page.locator("#reply-body").input_value() == "jk?"
+
+        # The agent switches the interface to Turkish: the same page, in Turkish.
+        page.locator("#lang-pick").select_option("tr")
+        page.locator("form.lang button").click()
+        page.wait_for_url(re.compile(rf"/app/cases/{first}#?\w*$"))
+        assert page.locator("html").get_attribute("lang") == "tr"
+        assert "Zaman çizelgesi" in page.inner_text("main")
+        page.get_by_role("link", name="Gelen kutusu").first.click()
+        assert page.locator('a[data-view="mine"]').inner_text().startswith("Vakalarım")

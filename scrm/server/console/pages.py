@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import jinja2
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -41,6 +42,7 @@ from scrm.server.auth import (
     check_role,
     get_scrm,
 )
+from scrm.server.console import i18n
 from scrm.server.console.session import ConsoleSession, Signer, csrf_ok
 from scrm.server.console.timeline import Times, clocks, timeline
 from scrm.server.errors import ApiError
@@ -69,18 +71,24 @@ HEADERS = {
 
 
 class ConsoleState:
-    """What the console keeps for the server's life: the cookie signer and the templates."""
+    """What the console keeps for the server's life: the cookie signer, and the templates in
+    each interface language (one Jinja2 environment per language, its catalogue installed)."""
 
     def __init__(self, config: Config, templates: Path) -> None:
         self.signer = Signer(config.server)
         self.timezone = config.timezone
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(templates),
-            autoescape=True,
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
+        self.envs: dict[str, jinja2.Environment] = {}
+        for lang in i18n.LANGUAGES:
+            env = jinja2.Environment(
+                loader=jinja2.FileSystemLoader(templates),
+                autoescape=True,
+                undefined=jinja2.StrictUndefined,
+                trim_blocks=True,
+                lstrip_blocks=True,
+                extensions=["jinja2.ext.i18n"],
+            )
+            env.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
+            self.envs[lang] = env
 
 
 class ConsoleError(Exception):
@@ -106,11 +114,22 @@ class Ctx:
         assert self.who is not None, "a signed-in page"
         return self.who
 
+    @property
+    def lang(self) -> str:
+        """The interface language: the agent's choice, else the browser's, else English."""
+        if self.session.language in i18n.LANGUAGES:
+            return self.session.language
+        return i18n.negotiate(
+            self.request.headers.get("accept-language", "")
+        )
+
     def times(self) -> Times:
-        return Times(self.state.timezone)
+        return Times(self.state.timezone, gettext=i18n.translations(self.lang).gettext)
 
     def render(self, name: str, code: int = 200, **values: Any) -> HTMLResponse:
-        html = self.state.env.get_template(name).render(
+        html = self.state.envs[self.lang].get_template(name).render(
+            lang=self.lang,
+            languages_ui=i18n.LANGUAGES.items(),
             who=self.who,
             csrf=self.session.csrf,
             flash=self.session.take_flash(),
@@ -238,7 +257,7 @@ def signin(
     if who is None:
         return ctx.render("signin.html", 401, error="That API key is unknown or revoked.")
     # A new session (new CSRF token): nothing from before signing in carries over.
-    ctx.session = ConsoleSession(key_id=who.key_id, changed=True)
+    ctx.session = ConsoleSession(key_id=who.key_id, language=ctx.session.language, changed=True)
     ctx.session.say(f"Signed in as {who.actor} ({who.role}).")
     return ctx.redirect("/inbox")
 
@@ -259,7 +278,10 @@ def signin_password(
     if agent_id is None or stored is None:
         return ctx.render("signin.html", 401, error="That username and password do not match.")
     ctx.session = ConsoleSession(
-        agent_id=agent_id, password=passwords.fingerprint(stored), changed=True
+        agent_id=agent_id,
+        password=passwords.fingerprint(stored),
+        language=ctx.session.language,
+        changed=True,
     )
     ctx.session.say(f"Signed in as {username.strip()} (agent).")
     return ctx.redirect("/inbox")
@@ -272,6 +294,21 @@ def signout(ctx: Anonymous, csrf: Csrf = None) -> Response:
     response.headers.update(HEADERS)
     ctx.state.signer.clear(ctx.request, response)
     return response
+
+
+@router.post("/language")
+def language(
+    ctx: Anonymous, lang: Annotated[str, Form(max_length=8)] = "", csrf: Csrf = None
+) -> Response:
+    """Switch the interface language for this session, and go back to the page."""
+    ctx.check_csrf(csrf)
+    if lang not in i18n.LANGUAGES:
+        raise ConsoleError(422, f"the console speaks {', '.join(i18n.LANGUAGES)}")
+    ctx.session.language = lang
+    ctx.session.changed = True
+    back = urlsplit(ctx.request.headers.get("referer", ""))
+    same = back.netloc == ctx.request.url.netloc and back.path.startswith(PREFIX + "/")
+    return ctx.redirect(back.path.removeprefix(PREFIX) + (f"?{back.query}" if back.query else "") if same else "/inbox")
 
 
 # -- the inbox ------------------------------------------------------------------------------

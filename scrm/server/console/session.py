@@ -44,6 +44,8 @@ class ConsoleSession:
     """Signed in by password: the agent's id, and the fingerprint of the password's hash
     (a new password ends the session)."""
     password: str | None = None
+    language: str | None = None
+    """The interface language the person picked (``tr``, ``en``); None: the browser's."""
     flash: list[str] = field(default_factory=list)
     changed: bool = False
 
@@ -82,12 +84,14 @@ class Signer:
                 data = None
             if isinstance(data, dict) and isinstance(data.get("c"), str):
                 key_id, agent_id, password = data.get("k"), data.get("a"), data.get("p")
+                language = data.get("l")
                 flash = data.get("f")
                 return ConsoleSession(
                     csrf=data["c"],
                     key_id=key_id if isinstance(key_id, int) else None,
                     agent_id=agent_id if isinstance(agent_id, int) else None,
                     password=password if isinstance(password, str) else None,
+                    language=language if isinstance(language, str) else None,
                     flash=[str(m) for m in flash][:_MAX_FLASH] if isinstance(flash, list) else [],
                 )
         return ConsoleSession(changed=True)
@@ -96,7 +100,7 @@ class Signer:
         """Write the session onto ``response``."""
         value = self._serializer.dumps(
             {"c": session.csrf, "k": session.key_id, "a": session.agent_id,
-             "p": session.password, "f": session.flash}
+             "p": session.password, "l": session.language, "f": session.flash}
         )  # fmt: skip
         response.set_cookie(
             COOKIE,
