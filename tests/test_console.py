@@ -571,6 +571,13 @@ def test_alerts_are_listed_as_they_happen_and_acknowledged_with_an_audit_entry(
     assert _audit(app, "alert.acknowledge") == [
         ("ece", "alert", str(alert_id), {"kind": "coordinated", "note": "review takes it"})
     ]
+    # The REST API reads the same feed and refuses the same second acknowledgement.
+    key = auth(agent_key(app))
+    listed = c.get("/api/v1/alerts", headers=key).json()
+    assert [(a["id"], a["kind"], a["acknowledged_by"]) for a in listed] == [(alert_id, "coordinated", "ece")]  # fmt: skip
+    assert c.get("/api/v1/alerts?open=true", headers=key).json() == []
+    r = c.post(f"/api/v1/alerts/{alert_id}/acknowledge", json={}, headers=key)
+    assert r.status_code == 409 and "already acknowledged by ece" in r.text
 
 
 def test_only_a_worker_acknowledges_an_alert(app: Scrm, cli: Any) -> None:
@@ -582,6 +589,17 @@ def test_only_a_worker_acknowledges_an_alert(app: Scrm, cli: Any) -> None:
     assert "/acknowledge" not in page
     r = reader.post(f"/app/alerts/{alert_id}/acknowledge", data={"csrf": csrf})
     assert r.status_code == 403 and _audit(app, "alert.acknowledge") == []
+    r = reader.post(f"/api/v1/alerts/{alert_id}/acknowledge", json={},
+                    headers=auth(make_key(app, "readonly", name="ro2")))  # fmt: skip
+    assert r.status_code == 403 and _audit(app, "alert.acknowledge") == []
+    # An admin's acknowledgement over REST leaves the entry the console's would.
+    r = reader.post(f"/api/v1/alerts/{alert_id}/acknowledge", json={"note": "on it"},
+                    headers=auth(make_key(app, "admin")))  # fmt: skip
+    assert r.status_code == 200 and r.json()["actor"] == "key:admin"
+    assert _audit(app, "alert.acknowledge") == [
+        ("key:admin", "alert", str(alert_id), {"kind": "coordinated", "note": "on it"})
+    ]
+    assert "Acknowledged by key:admin" in reader.get("/app/alerts").text
 
 
 def test_the_report_page_frames_the_html_report_for_the_period_and_slice_picked(

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from scrm.core import audit
@@ -131,7 +132,11 @@ def acknowledge(session: Session, event_id: int, *, actor: str, note: str | None
     if done is not None:
         raise AlreadyAcknowledged(f"alert {event_id} was already acknowledged by {done.actor}")
     ack = AlertAck(event_id=event_id, actor=actor[:64], at=utcnow(), note=note)
-    session.add(ack)
+    try:
+        with session.begin_nested():  # two agents at the same moment: one wins
+            session.add(ack)
+    except IntegrityError:
+        raise AlreadyAcknowledged(f"alert {event_id} was already acknowledged") from None
     audit.record(
         session,
         actor=actor,

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from scrm.core.alerts import AlreadyAcknowledged
 from scrm.core.app import SchemaError, UnknownChannel
 from scrm.core.cases import TransitionError
 from scrm.core.customers import MergeError
@@ -168,6 +169,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(TransitionError, refused)
     app.add_exception_handler(MergeError, refused)
+    app.add_exception_handler(AlreadyAcknowledged, refused)  # a ValueError, but a conflict
     app.add_exception_handler(AnswerElsewhere, refused)  # a ValueError, but not bad input
 
     async def bad_input(request: Request, exc: Exception) -> JSONResponse:
