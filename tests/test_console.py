@@ -715,6 +715,9 @@ def test_the_interface_speaks_turkish_or_english_as_the_agent_picks(app: Scrm, c
     page = c.get("/app/signin", headers={"Accept-Language": "tr-TR,tr;q=0.9,en;q=0.8"}).text
     assert '<html lang="tr">' in page and "<h1>Giriş yap</h1>" in page and "API anahtarı" in page
     assert '<html lang="en">' in c.get("/app/signin", headers={"Accept-Language": "de, en;q=0.5"}).text  # fmt: skip
+    r = c.post("/app/signin", data={"key": "scrm_nope", "csrf": csrf_of(page)},
+               headers={"Accept-Language": "tr"})  # fmt: skip
+    assert r.status_code == 401 and "Bu API anahtarı bilinmiyor" in r.text
     csrf = sign_in(c, agent_key(app))
     inbox = c.get("/app/inbox", headers={"Accept-Language": "en"}).text
     assert ">Inbox</a>" in inbox and 'data-view="mine">My cases' in inbox
@@ -724,6 +727,8 @@ def test_the_interface_speaks_turkish_or_english_as_the_agent_picks(app: Scrm, c
     case = c.get("/app/cases/1", headers={"Accept-Language": "en"}).text  # the choice wins
     assert '<html lang="tr">' in case and "<h2>Zaman çizelgesi</h2>" in case
     assert "Yanıtı gönder" in case and "İlk yanıt" in case and " önce)" in case
+    r = c.post("/app/cases/1/transition", data={"to": "investigating", "csrf": csrf})
+    assert flash_of(r.text) == ["Vaka 1 şimdi: investigating."], "the console's own words too"
     inbox = c.get("/app/inbox").text
     assert 'data-view="mine">Vakalarım <span class="count">3' in inbox
     assert "Vakalarım: 3 açık vaka, en yakın süre önce." in inbox
@@ -747,7 +752,7 @@ def test_the_turkish_catalogue_translates_every_word_of_the_templates() -> None:
     method_map = [("**.py", "python"), ("templates/**.html", "jinja2")]
     options = {"templates/**.html": {"extensions": "jinja2.ext.i18n", "trim_blocks": "true",
                                      "lstrip_blocks": "true"}}  # fmt: skip
-    found = {m[2] for m in extract_from_dir(str(here), method_map, options, keywords={"_": None, "gettext": None, "ngettext": (1, 2), "N_": None})}  # fmt: skip
+    found = {m[2] for m in extract_from_dir(str(here), method_map, options, keywords={"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "t": None})}  # fmt: skip
     found = {m if isinstance(m, str) else tuple(m) for m in found}
     base = i18n.locale_dir() / "tr" / "LC_MESSAGES"
     with open(base / "console.po", "rb") as f:

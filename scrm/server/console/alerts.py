@@ -50,6 +50,7 @@ def acknowledge(
     ctx.check_csrf(csrf)
     ctx.allow(WORKER_ROLES)
     text = _text(note, "note")
-    with _action(ctx, f"Alert {alert_id} acknowledged."), ctx.app.session() as s:
+    done = ctx.t("Alert %(id)s acknowledged.", id=alert_id)
+    with _action(ctx, done), ctx.app.session() as s:
         alerts.acknowledge(s, alert_id, actor=ctx.principal.actor, note=text)
     return ctx.redirect("/alerts")

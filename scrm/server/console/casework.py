@@ -29,7 +29,7 @@ def merge_case(ctx: SignedIn, case_id: IdPath, into: CaseId, csrf: Csrf = None) 
     ctx.work_on(case_id, csrf)
     ctx.see_case(into)
     landed: int | None = case_id
-    with _action(ctx, f"Case {case_id} merged into case {into}."):
+    with _action(ctx, ctx.t("Case %(id)s merged into case %(into)s.", id=case_id, into=into)):
         landed = ctx.app.workflow.merge(case_id, into, actor=ctx.principal.actor).id
     return ctx.redirect(f"/cases/{landed}")
 
@@ -52,9 +52,9 @@ def move_message(
         ctx.see_case(to)
     landed: int | None = ctx.app.interaction(interaction_id).case_id
     done = (
-        f"Message {interaction_id} moved to case {to}."
+        ctx.t("Message %(id)s moved to case %(to)s.", id=interaction_id, to=to)
         if to is not None
-        else f"Message {interaction_id} split out into a case of its own."
+        else ctx.t("Message %(id)s split out into a case of its own.", id=interaction_id)
     )
     with _action(ctx, done):
         landed = ctx.app.workflow.move_message(interaction_id, to, actor=ctx.principal.actor).id

@@ -77,7 +77,7 @@ def merge(
     ctx.allow(ADMIN)
     why = _text(reason, "reason")
     target = customer_id
-    done = f"Customer {customer_id} merged into {into}; undo with Unmerge."
+    done = ctx.t("Customer %(id)s merged into %(into)s; undo with Unmerge.", id=customer_id, into=into)
     with _action(ctx, done), ctx.app.session() as s:
         record = customer_ops.merge_audited(
             s, customer_id, into, actor=ctx.principal.actor, reason=why
@@ -91,6 +91,7 @@ def unmerge(ctx: SignedIn, customer_id: IdPath, csrf: Csrf = None) -> Response:
     """Undo this customer's merge (``POST /api/v1/customers/{id}/unmerge``)."""
     ctx.check_csrf(csrf)
     ctx.allow(ADMIN)
-    with _action(ctx, f"Customer {customer_id} is its own record again."), ctx.app.session() as s:
+    done = ctx.t("Customer %(id)s is its own record again.", id=customer_id)
+    with _action(ctx, done), ctx.app.session() as s:
         customer_ops.unmerge_audited(s, customer_id, actor=ctx.principal.actor)
     return ctx.redirect(f"/customers/{customer_id}")

@@ -1,11 +1,12 @@
 """The console's interface languages: Turkish and English, from Babel message catalogues.
 
 The templates are written in English and mark their words for translation (the Jinja2 i18n
-extension: ``_("...")`` and ``{% trans %}``); ``locale/<lang>/LC_MESSAGES/console.po`` holds
+extension: ``_("...")`` and ``{% trans %}``), and the pages' Python their messages (``ctx.t``,
+``N_``); ``locale/<lang>/LC_MESSAGES/console.po`` holds
 a language's translations and ``console.mo`` its compiled form, shipped in the wheel.  After
 changing a template's words, run ``make console-messages`` (extract, update, compile) and
-translate what it lists as new.  Data (statuses, kinds, channels) and the messages of the
-services are not translated: they are the codes the CLI and the REST API use.
+translate what it adds.  Data (statuses, kinds, channels) and the refusals of the services
+are not translated: they are what the CLI and the REST API say.
 """
 
 from __future__ import annotations

@@ -123,6 +123,11 @@ class Ctx:
             self.request.headers.get("accept-language", "")
         )
 
+    def t(self, message: str, **values: object) -> str:
+        """``message`` in the interface language, with ``values`` put in (``%(name)s``)."""
+        text = i18n.translations(self.lang).gettext(message)
+        return text % values if values else text
+
     def times(self) -> Times:
         return Times(self.state.timezone, gettext=i18n.translations(self.lang).gettext)
 
@@ -255,10 +260,10 @@ def signin(
     with ctx.app.session() as s:
         who = authenticate(s, key.strip())
     if who is None:
-        return ctx.render("signin.html", 401, error="That API key is unknown or revoked.")
+        return ctx.render("signin.html", 401, error=ctx.t("That API key is unknown or revoked."))
     # A new session (new CSRF token): nothing from before signing in carries over.
     ctx.session = ConsoleSession(key_id=who.key_id, language=ctx.session.language, changed=True)
-    ctx.session.say(f"Signed in as {who.actor} ({who.role}).")
+    ctx.session.say(ctx.t("Signed in as %(actor)s (%(role)s).", actor=who.actor, role=who.role))
     return ctx.redirect("/inbox")
 
 
@@ -276,14 +281,14 @@ def signin_password(
         stored = agent.password_hash if agent is not None else None
         agent_id = agent.id if agent is not None else None
     if agent_id is None or stored is None:
-        return ctx.render("signin.html", 401, error="That username and password do not match.")
+        return ctx.render("signin.html", 401, error=ctx.t("That username and password do not match."))
     ctx.session = ConsoleSession(
         agent_id=agent_id,
         password=passwords.fingerprint(stored),
         language=ctx.session.language,
         changed=True,
     )
-    ctx.session.say(f"Signed in as {username.strip()} (agent).")
+    ctx.session.say(ctx.t("Signed in as %(actor)s (%(role)s).", actor=username.strip(), role="agent"))
     return ctx.redirect("/inbox")
 
 
@@ -403,7 +408,8 @@ def reply(
     ctx.work_on(case_id, csrf)
     public = {"public": True, "private": False}.get(audience or "")
     body, name = _text(text, "text"), _text(template, "template")
-    with _action(ctx, f"Reply queued on case {case_id}; it is sent on the next delivery run."):
+    done = ctx.t("Reply queued on case %(id)s; it is sent on the next delivery run.", id=case_id)
+    with _action(ctx, done):
         if (body is None) == (name is None):
             raise ValueError("choose a template or write a text")
         ctx.app.workflow.reply(
@@ -427,7 +433,7 @@ def transition(
     version: Version = None,
 ) -> Response:
     ctx.work_on(case_id, csrf)
-    with _action(ctx, f"Case {case_id} moved to {to}."):
+    with _action(ctx, ctx.t("Case %(id)s moved to %(to)s.", id=case_id, to=to)):
         ctx.app.workflow.transition(
             case_id,
             _text(to, "to") or "",
@@ -447,7 +453,7 @@ def assign(
     version: Version = None,
 ) -> Response:
     ctx.work_on(case_id, csrf)
-    with _action(ctx, f"Case {case_id} assigned to {agent}."):
+    with _action(ctx, ctx.t("Case %(id)s assigned to %(agent)s.", id=case_id, agent=agent)):
         ctx.app.workflow.assign(
             case_id,
             _text(agent, "agent") or "",
