@@ -14,16 +14,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 import jinja2
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from scrm.core import passwords, worklists
+from scrm.core import worklists
 from scrm.core.agents import list_agents
-from scrm.core.apikeys import Principal, authenticate, principal_for
+from scrm.core.apikeys import Principal, principal_for
 from scrm.core.app import Scrm
 from scrm.core.bounds import clean_text
 from scrm.core.cases import allowed_from
@@ -237,83 +236,6 @@ def _action(ctx: Ctx, done: str) -> Iterator[None]:
         ctx.session.say(str(exc).splitlines()[0])
     else:
         ctx.session.say(done)
-
-
-# -- signing in and out ---------------------------------------------------------------------
-
-
-@router.get("")
-def home(ctx: Anonymous) -> Response:
-    return ctx.redirect("/inbox")
-
-
-@router.get("/signin")
-def signin_page(ctx: Anonymous) -> Response:
-    return ctx.render("signin.html", error=None)
-
-
-@router.post("/signin")
-def signin(
-    ctx: Anonymous, key: Annotated[str, Form(max_length=200)] = "", csrf: Csrf = None
-) -> Response:
-    ctx.check_csrf(csrf)
-    with ctx.app.session() as s:
-        who = authenticate(s, key.strip())
-    if who is None:
-        return ctx.render("signin.html", 401, error=ctx.t("That API key is unknown or revoked."))
-    # A new session (new CSRF token): nothing from before signing in carries over.
-    ctx.session = ConsoleSession(key_id=who.key_id, language=ctx.session.language, changed=True)
-    ctx.session.say(ctx.t("Signed in as %(actor)s (%(role)s).", actor=who.actor, role=who.role))
-    return ctx.redirect("/inbox")
-
-
-@router.post("/signin/password")
-def signin_password(
-    ctx: Anonymous,
-    username: Annotated[str, Form(max_length=64)] = "",
-    password: Annotated[str, Form(max_length=passwords.MAX_LENGTH)] = "",
-    csrf: Csrf = None,
-) -> Response:
-    """Sign in as an agent with the password an administrator set (``scrm agents password``)."""
-    ctx.check_csrf(csrf)
-    with ctx.app.session(read_only=True) as s:
-        agent = passwords.check_agent_password(s, username.strip(), password)
-        stored = agent.password_hash if agent is not None else None
-        agent_id = agent.id if agent is not None else None
-    if agent_id is None or stored is None:
-        return ctx.render("signin.html", 401, error=ctx.t("That username and password do not match."))
-    ctx.session = ConsoleSession(
-        agent_id=agent_id,
-        password=passwords.fingerprint(stored),
-        language=ctx.session.language,
-        changed=True,
-    )
-    ctx.session.say(ctx.t("Signed in as %(actor)s (%(role)s).", actor=username.strip(), role="agent"))
-    return ctx.redirect("/inbox")
-
-
-@router.post("/signout")
-def signout(ctx: Anonymous, csrf: Csrf = None) -> Response:
-    ctx.check_csrf(csrf)
-    response = RedirectResponse(PREFIX + "/signin", status_code=303)
-    response.headers.update(HEADERS)
-    ctx.state.signer.clear(ctx.request, response)
-    return response
-
-
-@router.post("/language")
-def language(
-    ctx: Anonymous, lang: Annotated[str, Form(max_length=8)] = "", csrf: Csrf = None
-) -> Response:
-    """Switch the interface language for this session, and go back to the page."""
-    ctx.check_csrf(csrf)
-    if lang not in i18n.LANGUAGES:
-        raise ConsoleError(422, f"the console speaks {', '.join(i18n.LANGUAGES)}")
-    ctx.session.language = lang
-    ctx.session.changed = True
-    back = urlsplit(ctx.request.headers.get("referer", ""))
-    same = back.netloc == ctx.request.url.netloc and back.path.startswith(PREFIX + "/")
-    return ctx.redirect(back.path.removeprefix(PREFIX) + (f"?{back.query}" if back.query else "") if same else "/inbox")
 
 
 # -- the inbox ------------------------------------------------------------------------------
