@@ -7,7 +7,7 @@ PLUGINS = plugins/twitter plugins/facebook plugins/email plugins/mastodon plugin
 RUN_STAMP = $(VENV)/.installed-run
 STAMP     = $(VENV)/.installed
 
-.PHONY: demo test lint venv dist clean
+.PHONY: demo test lint venv dist clean console-messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,13 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo
 	$(BIN)/python scripts/redos_scan.py
+
+## console-messages: extract the console's words, update each language's catalogue, compile it
+CONSOLE = scrm/server/console
+console-messages: $(STAMP)
+	cd $(CONSOLE) && ../../../$(BIN)/pybabel -q extract -F babel.cfg -k N_ -k t --omit-header --no-location --sort-output -o locale/console.pot .
+	$(BIN)/pybabel -q update --no-fuzzy-matching --ignore-pot-creation-date -i $(CONSOLE)/locale/console.pot -d $(CONSOLE)/locale -D console
+	$(BIN)/pybabel -q compile --use-fuzzy -d $(CONSOLE)/locale -D console
 
 clean:
 	rm -rf $(VENV) demo dist build .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

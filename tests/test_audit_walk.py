@@ -24,7 +24,9 @@ from helpers import T0, message
 from serverkit import SyncClient, auth, make_key, scrm_config  # noqa: F401
 
 from scrm.core.app import Scrm
-from scrm.core.models import AuditEntry, InboxPayload, Interaction, OutboxMessage
+from scrm.core.dispatch import record
+from scrm.core.events import CoordinatedDetected
+from scrm.core.models import AuditEntry, InboxPayload, Interaction, OutboxMessage, StoredEvent
 from scrm.server import create_app
 from scrm.server.app import iter_routes
 
@@ -125,6 +127,8 @@ class World:
     dead_inbox: int
     key: int
     webhook: int
+    merged_customer2: int
+    alerts: list[int]
 
 
 def _case_of(app: Scrm, external_id: str) -> tuple[int, int, int]:
@@ -150,6 +154,16 @@ def world(app: Scrm, cli: Any) -> World:
         from scrm.core import customers as customer_ops
 
         customer_ops.merge(s, customers[20], customers[21], actor="setup")
+        customer_ops.merge(s, customers[22], customers[23], actor="setup")
+    with app.session() as s:  # two alerts, as the coordinated-burst detector raises them
+        batch = record(s, [CoordinatedDetected(case_ids=[cases[22]], evidence={}) for _ in "ab"])
+        alerts = list(
+            s.scalars(
+                sa.select(StoredEvent.id)
+                .where(StoredEvent.batch_id == batch)
+                .order_by(StoredEvent.position)
+            )
+        )
     with app.session() as s:
         row = OutboxMessage(
             idempotency_key="walk-failed", case_id=cases[8], channel="twitter", text="Merhaba",
@@ -164,13 +178,17 @@ def world(app: Scrm, cli: Any) -> World:
     key = int(cli("apikey", "create", "old", "--role", "readonly").stdout.split()[2])
     cli("webhooks", "add", "http://127.0.0.1:9/hook")
     (hook,) = [x["id"] for x in json.loads(cli("webhooks", "list", "--json").stdout)]
-    return World(cases, interactions, customers, customers[20], lead, failed, dead_id, key, hook)
+    return World(
+        cases, interactions, customers, customers[20], lead, failed, dead_id, key, hook,
+        customers[22], alerts,
+    )  # fmt: skip
 
 
 #: State-changing commands: how to run each on the prepared database, and the action its
 #: audit entry names.
 COMMANDS: dict[str, tuple[Callable[[World], list[str]], str]] = {
     "agents add": (lambda w: ["agents", "add", "zeynep", "--department", "support"], "agent.save"),
+    "agents password": (lambda w: ["agents", "password", "ece", "--password-stdin"], "agent.password"),
     "apikey create": (lambda w: ["apikey", "create", "new", "--role", "readonly"], "apikey.create"),
     "apikey revoke": (lambda w: ["apikey", "revoke", str(w.key)], "apikey.revoke"),
     "case ack": (lambda w: ["case", "ack", str(w.cases[0])], "case.transition"),
@@ -217,6 +235,9 @@ COMMANDS: dict[str, tuple[Callable[[World], list[str]], str]] = {
     "webhooks remove": (lambda w: ["webhooks", "remove", str(w.webhook)], "webhook.remove"),
 }
 
+#: What a command of COMMANDS reads from standard input.
+STDIN = {"agents password": "correct horse battery\n"}
+
 
 def _commands(group: click.Group, prefix: str = "") -> list[str]:
     ctx = click.Context(group)
@@ -260,7 +281,7 @@ def test_every_state_changing_command_writes_its_audit_entry(
             continue
         args, action = COMMANDS[path]
         before = _last_audit_id(app)
-        cli(*args(world))
+        cli(*args(world), input=STDIN.get(path))
         if action not in _actions_since(app, before):
             missing.append(path)
     assert missing == [], "commands that wrote no audit entry"
@@ -275,6 +296,8 @@ EXEMPT_ROUTES = {
     ("POST", "/webhooks/facebook"): "messages arriving (platform deliveries)",
     ("POST", "/app/signin"): "a signed session cookie; nothing stored but the key's last use",
     ("POST", "/app/signout"): "clears the session cookie",
+    ("POST", "/app/signin/password"): "a signed session cookie, as /app/signin",
+    ("POST", "/app/language"): "the interface language, kept in the session cookie",
 }
 
 #: State-changing routes: the path, its JSON or form body, and the action audited.
@@ -330,6 +353,34 @@ ROUTES: dict[tuple[str, str], tuple[Callable[[World], tuple[str, dict[str, Any]]
     ("POST", "/app/interactions/{interaction_id}/labels"): (
         lambda w: (f"/app/interactions/{w.interactions[4]}/labels", {"category": "billing"}),
         "interaction.relabel",
+    ),
+    ("PUT", "/api/v1/agents/{username}/password"): (
+        lambda w: ("/api/v1/agents/ece/password", {"password": "correct horse battery"}),
+        "agent.password",
+    ),
+    ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): (
+        lambda w: (f"/api/v1/alerts/{w.alerts[0]}/acknowledge", {}),
+        "alert.acknowledge",
+    ),
+    ("POST", "/app/alerts/{alert_id}/acknowledge"): (
+        lambda w: (f"/app/alerts/{w.alerts[1]}/acknowledge", {}),
+        "alert.acknowledge",
+    ),
+    ("POST", "/app/cases/{case_id}/merge"): (
+        lambda w: (f"/app/cases/{w.cases[19]}/merge", {"into": w.cases[23]}),
+        "case.merge",
+    ),
+    ("POST", "/app/interactions/{interaction_id}/move"): (
+        lambda w: (f"/app/interactions/{w.interactions[10]}/move", {}),
+        "interaction.move",
+    ),
+    ("POST", "/app/customers/{customer_id}/merge"): (
+        lambda w: (f"/app/customers/{w.customers[19]}/merge", {"into": w.customers[23]}),
+        "customer.merge",
+    ),
+    ("POST", "/app/customers/{customer_id}/unmerge"): (
+        lambda w: (f"/app/customers/{w.merged_customer2}/unmerge", {}),
+        "customer.unmerge",
     ),
 }
 

@@ -4,6 +4,7 @@ in test_console_browser.py."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,9 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from serverkit import auth, make_key, scrm_config, seed_cases  # noqa: F401
 
-from scrm.core import worklists
+from scrm.core import passwords, worklists
 from scrm.core.app import Scrm
-from scrm.core.models import ApiKey, Case, CaseEvent, LabelCorrection
+from scrm.core.metrics import generate_report, parse_period
+from scrm.core.metrics.html import render_html
+from scrm.core.models import ApiKey, AuditEntry, Case, CaseEvent, Customer, LabelCorrection
 from scrm.server.app import iter_routes
 from scrm.server.console.session import COOKIE
 
@@ -26,14 +29,26 @@ CONSOLE_ROUTES = {
     ("GET", "/app/signin"),
     ("POST", "/app/signin"),
     ("POST", "/app/signout"),
+    ("POST", "/app/signin/password"),
+    ("POST", "/app/language"),
     ("GET", "/app/inbox"),
     ("GET", "/app/cases/{case_id}"),
     ("POST", "/app/cases/{case_id}/reply"),
     ("POST", "/app/cases/{case_id}/transition"),
     ("POST", "/app/cases/{case_id}/assign"),
     ("POST", "/app/interactions/{interaction_id}/labels"),
+    ("GET", "/app/customers/{customer_id}"),
+    ("POST", "/app/customers/{customer_id}/merge"),
+    ("POST", "/app/customers/{customer_id}/unmerge"),
+    ("POST", "/app/cases/{case_id}/merge"),
+    ("POST", "/app/interactions/{interaction_id}/move"),
+    ("GET", "/app/alerts"),
+    ("POST", "/app/alerts/{alert_id}/acknowledge"),
+    ("GET", "/app/reports"),
+    ("GET", "/app/reports/view"),
 }
-OPEN_TO_ALL = {("GET", "/app"), ("GET", "/app/signin"), ("POST", "/app/signin"), ("POST", "/app/signout")}  # fmt: skip
+OPEN_TO_ALL = {("GET", "/app"), ("GET", "/app/signin"), ("POST", "/app/signin"), ("POST", "/app/signout"),
+               ("POST", "/app/signin/password"), ("POST", "/app/language")}  # fmt: skip
 
 
 def cookie_attributes(set_cookie: str) -> dict[str, str]:
@@ -119,8 +134,9 @@ def test_every_console_page_but_sign_in_needs_a_session(app: Scrm, cli: Any) -> 
     found = {(m, p) for m, p, _ in iter_routes(c.app) if p == "/app" or p.startswith("/app/")}  # type: ignore[arg-type]
     assert found == CONSOLE_ROUTES, "a console route was added or removed: list it here"
     for method, path in sorted(found - OPEN_TO_ALL):
-        url = path.format(case_id=1, interaction_id=1)
-        r = c.request(method, url, data={"to": "resolved", "agent": "ece"}, follow_redirects=False)
+        url = path.format(case_id=1, interaction_id=1, customer_id=1, alert_id=1)
+        data = {"to": "resolved", "agent": "ece", "into": "2"}
+        r = c.request(method, url, data=data, follow_redirects=False)
         assert (r.status_code, r.headers.get("location")) == (303, "/app/signin"), (method, path)
     assert app.case(1).status == "new"
 
@@ -351,3 +367,406 @@ def test_any_part_of_a_subject_typed_as_written_finds_its_case(
         s.execute(sa.update(Case).where(Case.id == 2).values(subject=subject))
         found = worklists.worklist(s, "department", filters=worklists.WorklistFilter(search=part))
     assert 2 in [c.id for c in found]
+
+
+def tweet(n: int, text: str, author: dict[str, Any], channel: str = "twitter") -> dict[str, Any]:
+    at = datetime.now(UTC) - timedelta(minutes=60 - n)
+    return {"channel": channel, "external_id": f"{channel}-{n}", "text": text,
+            "created_at": at.isoformat(), "public": channel == "twitter", "author": author}  # fmt: skip
+
+
+@pytest.fixture
+def people(app: Scrm, cli: Any) -> Scrm:
+    """Customers 1 and 2 look like one person (similar names on two channels); 3 and 4 too."""
+    cli("agents", "add", "ece", "--department", "support")
+    app.ingest([
+        tweet(1, "Kargom gelmedi, berbat!", {"external_id": "tw9", "handle": "ayseyilmaz", "display_name": "Ayşe Yılmaz"}),
+        tweet(2, "Siparişim hâlâ gelmedi", {"external_id": "fb9", "display_name": "ayse yilmaz"}, "facebook"),
+        tweet(3, "Faturam iki kez kesildi!", {"external_id": "tw10", "handle": "mehmetdemir", "display_name": "Mehmet Demir"}),
+        tweet(4, "Faturada hata var", {"external_id": "fb10", "display_name": "mehmet demir"}, "facebook"),
+    ])  # fmt: skip
+    with app.session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Customer)) == 4
+    return app
+
+
+def _audit(app: Scrm, action: str) -> list[tuple[str, str | None, str | None, dict[str, Any]]]:
+    with app.session() as s:
+        rows = s.execute(
+            sa.select(AuditEntry.actor, AuditEntry.target_type, AuditEntry.target_id,
+                      AuditEntry.details).where(AuditEntry.action == action).order_by(AuditEntry.id)
+        )  # fmt: skip
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def test_the_customer_view_shows_identities_cases_and_duplicates_with_evidence(
+    people: Scrm,
+) -> None:
+    c = client(people)
+    sign_in(c, make_key(people, "admin"))
+    case_id = people.customer(1) and people.case(1).customer_id
+    assert f'href="/app/customers/{case_id}" id="customer-link"' in c.get("/app/cases/1").text
+    page = c.get("/app/customers/1").text
+    assert "Ayşe Yılmaz" in page and '<td data-label="Channel">twitter</td>' in page
+    assert 'href="/app/cases/1"' in page and "CSAT: no rating yet" in page
+    assert 'data-duplicate="2"' in page and "similar names" in page
+    assert 'data-duplicate="3"' not in page, "only this customer's look-alikes"
+    assert 'action="/app/customers/2/merge"' in page and 'id="merge-form"' in page
+    assert c.get("/app/customers/99").status_code == 404
+
+
+def test_merging_in_the_console_leaves_what_the_rest_api_leaves(people: Scrm) -> None:
+    """Customer 2 merged into 1 through the console and 4 into 3 through the REST API with
+    the same admin key: the same audit entries, the same records; then both undone."""
+    token = make_key(people, "admin")
+    c = client(people)
+    csrf = sign_in(c, token)
+    r = c.post("/app/customers/2/merge", data={"into": "1", "reason": "same person", "csrf": csrf})
+    assert r.url.path == "/app/customers/1", flash_of(r.text)
+    assert flash_of(r.text) == ["Customer 2 merged into 1; undo with Unmerge."]
+    assert 'data-merged="2"' in r.text
+    assert 'href="/app/cases/2"' in r.text, "the merged record's cases are the person's"
+    r = c.post("/api/v1/customers/4/merge", json={"into": 3, "reason": "same person"},
+               headers=auth(token))  # fmt: skip
+    assert r.status_code == 200, r.text
+    merges = _audit(people, "customer.merge")
+    assert merges == [("key:admin", "customer", "2", {"into": 1, "reason": "same person"}),
+                      ("key:admin", "customer", "4", {"into": 3, "reason": "same person"})]  # fmt: skip
+    assert people.customer(2).merged_into_id == 1 and people.customer(4).merged_into_id == 3
+
+    r = c.post("/app/customers/2/merge", data={"into": "1", "csrf": csrf})
+    assert flash_of(r.text) == ["customer 2 is already merged into 1; unmerge it first"]
+    assert len(_audit(people, "customer.merge")) == 2, "a refused merge is not audited"
+
+    r = c.post("/app/customers/2/unmerge", data={"csrf": csrf})
+    assert r.url.path == "/app/customers/2" and "its own record again" in flash_of(r.text)[0]
+    assert c.post("/api/v1/customers/4/unmerge", headers=auth(token)).status_code == 200
+    assert _audit(people, "customer.unmerge") == [
+        ("key:admin", "customer", "2", {"from": 1, "cases_returned": []}),
+        ("key:admin", "customer", "4", {"from": 3, "cases_returned": []}),
+    ]
+    assert people.customer(2).merged_into_id is None
+
+
+def test_only_an_admin_merges_customers_and_only_with_the_form_token(people: Scrm) -> None:
+    agent = client(people)
+    csrf = sign_in(agent, agent_key(people))
+    page = agent.get("/app/customers/1").text
+    assert "Only an admin key can merge" in page and "/merge" not in page
+    r = agent.post("/app/customers/2/merge", data={"into": "1", "csrf": csrf})
+    assert r.status_code == 403 and "role agent may not do this" in r.text
+    r = agent.post("/app/customers/2/unmerge", data={"csrf": csrf})
+    assert r.status_code == 403
+    admin = client(people)
+    sign_in(admin, make_key(people, "admin"))
+    r = admin.post("/app/customers/2/merge", data={"into": "1", "csrf": csrf})
+    assert r.status_code == 403, "another session's token"
+    assert people.customer(2).merged_into_id is None and _audit(people, "customer.merge") == []
+
+
+def test_merging_and_splitting_cases_leave_what_the_cli_leaves(app: Scrm, cli: Any) -> None:
+    """Case 2 merged into 1 in the console, case 5 into 4 with `scrm case merge`; then a
+    message split out of each: the same events on the same shapes of cases."""
+    seed_cases(app, cli)
+    app.ingest_native("phone", [call(n, "Kargom gelmedi, berbat!") for n in (3, 4)])
+    c = client(app)
+    csrf = sign_in(c, agent_key(app))
+    assert 'id="merge-case"' in c.get("/app/cases/2").text
+    r = c.post("/app/cases/2/merge", data={"into": "1", "csrf": csrf})
+    assert r.url.path == "/app/cases/1" and flash_of(r.text) == ["Case 2 merged into case 1."]
+    cli("case", "merge", "5", "4", "--actor", "ece")
+    assert app.case(2).merged_into_id == 1 and app.case(2).status == "closed"
+    assert "Merged into" in c.get("/app/cases/2").text
+
+    r = c.post("/app/interactions/2/move", data={"csrf": csrf})
+    assert flash_of(r.text) == ["Message 2 split out into a case of its own."]
+    split = int(r.url.path.rsplit("/", 1)[1])
+    cli("case", "move", "5", "--actor", "ece")
+    assert split == 6 and app.interaction(2).case_id == 6 and app.interaction(5).case_id == 7
+
+    def shape(case_id: int, *others: int) -> list[tuple[Any, ...]]:
+        out = []
+        for event in _events(app, case_id):
+            note = event[4] or ""
+            for n, other in enumerate(others):
+                note = note.replace(f"case {other}", f"case <{n}>").replace(f"message {other}", f"message <{n}>")  # fmt: skip
+            out.append((*event[:4], note))
+        return out
+
+    assert shape(1, 2, 6) == shape(4, 5, 7) and shape(2, 1) == shape(5, 4)
+    assert shape(6, 1, 2) == shape(7, 4, 5)
+    assert ("ece", "merged", "new", "closed") in [e[:4] for e in _events(app, 2)]
+    assert [e[1] for e in _events(app, 1)][-2:] == ["merged", "message_moved"]
+
+    r = c.post("/app/interactions/1/move", data={"to": "1", "csrf": csrf})
+    assert flash_of(r.text) == ["interaction 1 is already on case 1"]
+    r = c.post("/app/cases/1/merge", data={"into": "1", "csrf": csrf})
+    assert flash_of(r.text) == ["a case cannot be merged into itself"]
+    r = c.post("/app/cases/1/merge", data={"into": "99", "csrf": csrf})
+    assert r.status_code == 404 and app.case(1).merged_into_id is None
+
+
+def test_case_merges_and_moves_need_a_worker_the_token_and_both_cases_in_scope(
+    app: Scrm, cli: Any
+) -> None:
+    seed_cases(app, cli)
+    cli("agents", "add", "mert", "--department", "sales")
+    reader = client(app)
+    csrf = sign_in(reader, make_key(app, "readonly"))
+    assert reader.post("/app/cases/2/merge", data={"into": "1", "csrf": csrf}).status_code == 403
+    assert reader.post("/app/interactions/2/move", data={"csrf": csrf}).status_code == 403
+    sales = client(app)
+    csrf = sign_in(sales, agent_key(app, agent="mert", department="sales"))
+    assert sales.post("/app/cases/2/merge", data={"into": "1", "csrf": csrf}).status_code == 404
+    assert sales.post("/app/interactions/2/move", data={"csrf": csrf}).status_code == 404
+    agent = client(app)
+    sign_in(agent, agent_key(app))
+    assert agent.post("/app/interactions/2/move", data={"csrf": csrf}).status_code == 403
+    assert app.case(2).merged_into_id is None and app.interaction(2).case_id == 2
+
+
+BURST = [
+    "@AcmeDestek 3 gündür internet yok, müşteri hizmetleri de açmıyor. Acme rezalet, herkes Rakip'e geçsin! #AcmeRezalet",
+    "@AcmeDestek 3 gündür internetim yok, müşteri hizmetleri açmıyor. Acme tam rezalet, herkes Rakip'e geçsin #AcmeRezalet",
+    "3 gündür internet yok!! @AcmeDestek müşteri hizmetleri de açmıyor, Acme rezalet herkes Rakip'e geçsin #AcmeRezalet",
+    "@AcmeDestek 3 gundur internet yok, musteri hizmetleri de acmiyor. Acme rezalet, herkes Rakip'e gecsin! #AcmeRezalet",
+]  # fmt: skip
+
+
+def coordinated_burst(app: Scrm) -> None:
+    """Eight near-duplicate complaints from new, unfollowed accounts: one coordinated alert."""
+    now = datetime.now(UTC)
+    app.ingest([
+        {"channel": "twitter", "external_id": f"c{k}", "text": BURST[k % 4], "public": True,
+         "created_at": (now - timedelta(minutes=30 - 2 * k)).isoformat(),
+         "author": {"external_id": f"new{k}", "handle": f"h_new{k}", "followers": k % 4,
+                    "account_created_at": (now - timedelta(days=2 + k)).isoformat()}}
+        for k in range(8)
+    ])  # fmt: skip
+
+
+def test_alerts_are_listed_as_they_happen_and_acknowledged_with_an_audit_entry(
+    app: Scrm, cli: Any
+) -> None:
+    cli("agents", "add", "ece", "--department", "support")
+    c = client(app)
+    csrf = sign_in(c, agent_key(app))
+    empty = c.get("/app/alerts?partial=1")
+    assert empty.headers["x-console-alerts"] == "0" and "No alerts." in empty.text
+    assert 'id="alert-count"' in c.get("/app/inbox").text, "every page shows the count"
+
+    coordinated_burst(app)
+    part = c.get("/app/alerts?partial=1")
+    assert part.headers["x-console-fragment"] == "alerts" and "<html" not in part.text
+    assert part.headers["x-console-alerts"] == "1"
+    assert "Suspected coordinated complaints: 8 cases" in part.text
+    alert_id = int(re.findall(r'data-alert="(\d+)"', part.text)[0])
+    assert 'href="/app/cases/1"' in part.text and "Evidence" in part.text
+
+    r = c.post(f"/app/alerts/{alert_id}/acknowledge", data={"note": "review takes it", "csrf": csrf})
+    assert r.url.path == "/app/alerts" and flash_of(r.text) == [f"Alert {alert_id} acknowledged."]
+    assert "Acknowledged by ece" in r.text and r.headers["x-console-alerts"] == "0"
+    r = c.post(f"/app/alerts/{alert_id}/acknowledge", data={"csrf": csrf})
+    assert flash_of(r.text) == [f"alert {alert_id} was already acknowledged by ece"]
+    r = c.post("/app/alerts/99999/acknowledge", data={"csrf": csrf})
+    assert flash_of(r.text) == ["no alert 99999"]
+    assert _audit(app, "alert.acknowledge") == [
+        ("ece", "alert", str(alert_id), {"kind": "coordinated", "note": "review takes it"})
+    ]
+    # The REST API reads the same feed and refuses the same second acknowledgement.
+    key = auth(agent_key(app))
+    listed = c.get("/api/v1/alerts", headers=key).json()
+    assert [(a["id"], a["kind"], a["acknowledged_by"]) for a in listed] == [(alert_id, "coordinated", "ece")]  # fmt: skip
+    assert c.get("/api/v1/alerts?open=true", headers=key).json() == []
+    r = c.post(f"/api/v1/alerts/{alert_id}/acknowledge", json={}, headers=key)
+    assert r.status_code == 409 and "already acknowledged by ece" in r.text
+
+
+def test_only_a_worker_acknowledges_an_alert(app: Scrm, cli: Any) -> None:
+    coordinated_burst(app)
+    reader = client(app)
+    csrf = sign_in(reader, make_key(app, "readonly"))
+    page = reader.get("/app/alerts").text
+    alert_id = int(re.findall(r'data-alert="(\d+)"', page)[0])
+    assert "/acknowledge" not in page
+    r = reader.post(f"/app/alerts/{alert_id}/acknowledge", data={"csrf": csrf})
+    assert r.status_code == 403 and _audit(app, "alert.acknowledge") == []
+    r = reader.post(f"/api/v1/alerts/{alert_id}/acknowledge", json={},
+                    headers=auth(make_key(app, "readonly", name="ro2")))  # fmt: skip
+    assert r.status_code == 403 and _audit(app, "alert.acknowledge") == []
+    # An admin's acknowledgement over REST leaves the entry the console's would.
+    r = reader.post(f"/api/v1/alerts/{alert_id}/acknowledge", json={"note": "on it"},
+                    headers=auth(make_key(app, "admin")))  # fmt: skip
+    assert r.status_code == 200 and r.json()["actor"] == "key:admin"
+    assert _audit(app, "alert.acknowledge") == [
+        ("key:admin", "alert", str(alert_id), {"kind": "coordinated", "note": "on it"})
+    ]
+    assert "Acknowledged by key:admin" in reader.get("/app/alerts").text
+
+
+def test_the_report_page_frames_the_html_report_for_the_period_and_slice_picked(
+    app: Scrm, cli: Any
+) -> None:
+    seed_cases(app, cli)  # calls of 2024-10-21
+    c = client(app)
+    sign_in(c, make_key(app, "readonly"))
+    page = c.get("/app/reports?from=2024-10-01&to=2024-10-31&by=kind")
+    assert page.status_code == 200 and 'href="/app/reports"' in page.text
+    src = "/app/reports/view?from=2024-10-01&amp;to=2024-10-31&amp;by=kind"
+    assert f'src="{src}"' in page.text and '<option selected>kind</option>' in page.text
+    framed = c.get(src.replace("&amp;", "&"))
+    assert framed.status_code == 200 and "scrm service report" in framed.text
+    assert "sliced by kind" in framed.text
+    begin, end = parse_period(since=None, start="2024-10-01", end="2024-10-31",
+                              timezone=app.config.timezone, now=datetime.now(UTC))  # fmt: skip
+    assert framed.text == render_html(generate_report(app, start=begin, end=end, by="kind", notify=False))  # fmt: skip
+    assert "frame-ancestors 'self'" in framed.headers["content-security-policy"]
+    assert "script-src" not in framed.headers["content-security-policy"]
+    assert framed.headers["x-frame-options"] == "SAMEORIGIN"
+    assert c.get("/app/reports?since=banana").status_code == 422
+    assert c.get("/app/reports/view?by=nothing").status_code == 422
+
+    agent = client(app)
+    sign_in(agent, agent_key(app))
+    assert 'href="/app/reports"' not in agent.get("/app/inbox").text
+    assert agent.get("/app/reports").status_code == 403
+    assert agent.get("/app/reports/view").status_code == 403
+
+
+def test_the_inbox_filters_by_category_and_language_and_offers_the_shortcuts(
+    board: Scrm,
+) -> None:
+    c = client(board)
+    sign_in(c, make_key(board, "admin"))
+    with board.session() as s:
+        category = s.scalar(sa.select(Case.category).where(Case.id == 1))
+        s.execute(sa.update(Case).where(Case.id == 2).values(language="en", category=category))
+        same = set(s.scalars(sa.select(Case.id).where(Case.category == category)))
+    assert same == {1, 2}, "only the two cases share the category"
+    page = c.get(f"/app/inbox?view=department&category={category}").text
+    assert set(map(int, re.findall(r'data-case="(\d+)"', page))) == {1, 2}
+    assert f'<option value="{category}" selected>' in page
+    english = c.get(f"/app/inbox?view=department&language=en&category={category}&partial=1").text
+    assert re.findall(r'data-case="(\d+)"', english) == ["2"]
+    assert "language=en" in english, "the view links keep the filters"
+    assert 'id="shortcuts"' in page and "<kbd>j</kbd>" in page
+
+
+def test_a_password_is_stored_as_a_salted_scrypt_hash_with_its_parameters() -> None:
+    stored = passwords.hash_password("doğru at pil zımba")
+    name, n, r, p, salt, digest = stored.split("$")
+    assert (name, n, r, p) == ("scrypt", str(2**15), "8", "1") and len(digest) == 44 and len(salt) == 24
+    assert "doğru" not in stored and passwords.hash_password("doğru at pil zımba") != stored
+    assert passwords.verify_password("doğru at pil zımba", stored)
+    assert not passwords.verify_password("doğru at pil zımbA", stored)
+    for broken in (None, "", "scrypt$1$2", stored.replace("scrypt", "md5"), stored + "x",
+                   "scrypt$1099511627776$8$1$AAAA$AAAA"):  # fmt: skip
+        assert not passwords.verify_password("doğru at pil zımba", broken), broken
+    for bad in ("short", "x" * 1025, "ten chars\x00!"):
+        with pytest.raises(passwords.PasswordError):
+            passwords.hash_password(bad)
+
+
+def password_form(c: Any, username: str, password: str) -> Any:
+    csrf = csrf_of(c.get("/app/signin").text)
+    return c.post("/app/signin/password",
+                  data={"username": username, "password": password, "csrf": csrf})  # fmt: skip
+
+
+def test_an_agent_signs_in_with_the_password_an_admin_set(app: Scrm, cli: Any) -> None:
+    seed_cases(app, cli)  # ece in support; three support cases
+    cli("agents", "add", "mert", "--department", "sales")
+    r = cli("agents", "password", "ece", "--password-stdin", "--actor", "boss", input="kargo-takip-42\n")
+    assert "password of agent ece set" in r.stdout
+    assert cli("agents", "password", "nobody", "--password-stdin", input="kargo-takip-42\n", expect=1)
+    admin = auth(make_key(app, "admin"))
+    c = client(app)
+    r = c.put("/api/v1/agents/mert/password", json={"password": "satış-2024-ok"}, headers=admin)
+    assert r.status_code == 204
+    assert c.put("/api/v1/agents/mert/password", json={"password": "kısa"}, headers=admin).status_code == 422  # fmt: skip
+    assert c.put("/api/v1/agents/yok/password", json={"password": "satış-2024-ok"}, headers=admin).status_code == 404  # fmt: skip
+    r = c.put("/api/v1/agents/mert/password", json={"password": "satış-2024-ok"},
+              headers=auth(agent_key(app)))  # fmt: skip
+    assert r.status_code == 403
+    assert [(a, t) for a, _, t, _ in _audit(app, "agent.password")] == [("boss", "ece"), ("key:admin", "mert")]  # fmt: skip
+    assert all(d == {} for *_, d in _audit(app, "agent.password")), "no secret in the audit log"
+
+    for user, pw in (("ece", "kargo-takip-43"), ("nobody", "kargo-takip-42"), ("ece", "")):
+        r = password_form(client(app), user, pw)
+        assert r.status_code == 401 and "do not match" in r.text
+    r = password_form(c, "ece", "kargo-takip-42")
+    assert r.url.path == "/app/inbox" and flash_of(r.text) == ["Signed in as ece (agent)."]
+    assert "ece · agent" in r.text and 'href="/app/cases/1"' in r.text
+    value = c.cookies.get(COOKIE)
+    assert value is not None and "kargo" not in value
+    r = c.post("/app/cases/1/transition", data={"to": "investigating", "csrf": csrf_of(r.text)})
+    assert flash_of(r.text) == ["Case 1 moved to investigating."]
+    assert ("ece", "status", "investigating") in [(e.actor, e.action, e.to_value) for e in app.case(1).events]  # fmt: skip
+
+    sales = client(app)
+    password_form(sales, "mert", "satış-2024-ok")
+    assert sales.get("/app/cases/1").status_code == 404, "an agent sees their department only"
+
+    cli("agents", "password", "ece", "--password-stdin", input="yeni-parola-2025\n")
+    assert c.get("/app/inbox", follow_redirects=False).headers["location"] == "/app/signin"
+
+
+def test_the_interface_speaks_turkish_or_english_as_the_agent_picks(app: Scrm, cli: Any) -> None:
+    seed_cases(app, cli)
+    c = client(app)
+    page = c.get("/app/signin", headers={"Accept-Language": "tr-TR,tr;q=0.9,en;q=0.8"}).text
+    assert '<html lang="tr">' in page and "<h1>Giriş yap</h1>" in page and "API anahtarı" in page
+    assert '<html lang="en">' in c.get("/app/signin", headers={"Accept-Language": "de, en;q=0.5"}).text  # fmt: skip
+    r = c.post("/app/signin", data={"key": "scrm_nope", "csrf": csrf_of(page)},
+               headers={"Accept-Language": "tr"})  # fmt: skip
+    assert r.status_code == 401 and "Bu API anahtarı bilinmiyor" in r.text
+    csrf = sign_in(c, agent_key(app))
+    inbox = c.get("/app/inbox", headers={"Accept-Language": "en"}).text
+    assert ">Inbox</a>" in inbox and 'data-view="mine">My cases' in inbox
+    r = c.post("/app/language", data={"lang": "tr", "csrf": csrf},
+               headers={"Referer": "http://testserver/app/cases/1?x=1"}, follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303 and r.headers["location"] == "/app/cases/1?x=1"
+    case = c.get("/app/cases/1", headers={"Accept-Language": "en"}).text  # the choice wins
+    assert '<html lang="tr">' in case and "<h2>Zaman çizelgesi</h2>" in case
+    assert "Yanıtı gönder" in case and "İlk yanıt" in case and " önce)" in case
+    r = c.post("/app/cases/1/transition", data={"to": "investigating", "csrf": csrf})
+    assert flash_of(r.text) == ["Vaka 1 şimdi: investigating."], "the console's own words too"
+    inbox = c.get("/app/inbox").text
+    assert 'data-view="mine">Vakalarım <span class="count">3' in inbox
+    assert "Vakalarım: 3 açık vaka, en yakın süre önce." in inbox
+    r = c.post("/app/language", data={"lang": "en", "csrf": csrf},
+               headers={"Referer": "http://elsewhere.example/app/cases/1"}, follow_redirects=False)  # fmt: skip
+    assert r.headers["location"] == "/app/inbox", "only a page of this console is returned to"
+    assert "<h2>Timeline</h2>" in c.get("/app/cases/1").text
+    assert c.post("/app/language", data={"lang": "de", "csrf": csrf}).status_code == 422
+
+
+def test_the_turkish_catalogue_translates_every_word_of_the_templates() -> None:
+    """`make console-messages` was run after the templates changed, and nothing is left
+    untranslated: the extracted words are the catalogue's, and the compiled file is current."""
+    from babel.messages.extract import extract_from_dir
+    from babel.messages.mofile import read_mo
+    from babel.messages.pofile import read_po
+
+    from scrm.server.console import i18n
+
+    here = i18n.locale_dir().parent
+    method_map = [("**.py", "python"), ("templates/**.html", "jinja2")]
+    options = {"templates/**.html": {"extensions": "jinja2.ext.i18n", "trim_blocks": "true",
+                                     "lstrip_blocks": "true"}}  # fmt: skip
+    found = {m[2] for m in extract_from_dir(str(here), method_map, options, keywords={"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "t": None})}  # fmt: skip
+    found = {m if isinstance(m, str) else tuple(m) for m in found}
+    base = i18n.locale_dir() / "tr" / "LC_MESSAGES"
+    with open(base / "console.po", "rb") as f:
+        po = read_po(f, locale="tr")
+    with open(base / "console.mo", "rb") as f:
+        mo = read_mo(f)
+    ids = {m.id for m in po if m.id}
+    assert found == ids, "run make console-messages"
+    untranslated = [m.id for m in po if m.id and not (all(m.string) if isinstance(m.string, tuple) else m.string)]  # fmt: skip
+    assert untranslated == []
+    def pairs(catalog: Any) -> dict[Any, Any]:
+        flat = lambda v: tuple(v) if isinstance(v, (list, tuple)) else v  # noqa: E731
+        return {flat(m.id): flat(m.string) for m in catalog if m.id}
+
+    assert pairs(po) == pairs(mo), "run make console-messages: console.mo is older than console.po"

@@ -61,7 +61,7 @@ def sign_in(page: Any, base: str, token: str) -> None:
     page.goto(f"{base}/app/inbox")
     assert page.url.endswith("/app/signin"), "signed out: the inbox sends to the sign-in page"
     page.get_by_label("API key").fill(token)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url(re.compile(r"/app/inbox"))
 
 
@@ -167,3 +167,69 @@ def test_a_role_without_rights_is_refused_in_the_browser(app: Scrm, cli: Any, pa
         sign_in(page, base, agent_key(app, agent="mert", department="sales"))
         response = page.goto(f"{base}/app/cases/1")
         assert response.status == 404 and "no case 1" in page.inner_text("main")
+
+
+def test_an_admin_merges_two_customers_from_the_customer_view(
+    app: Scrm, cli: Any, page: Any, shots: Path
+) -> None:
+    cli("agents", "add", "ece", "--department", "support")
+    app.ingest([
+        {"channel": "twitter", "external_id": "t1", "text": "Kargom gelmedi, berbat!",
+         "created_at": "2024-10-22T09:00:00+00:00", "public": True,
+         "author": {"external_id": "u1", "handle": "ayseyilmaz", "display_name": "Ayşe Yılmaz"}},
+        {"channel": "facebook", "external_id": "f1", "text": "Siparişim hâlâ gelmedi",
+         "created_at": "2024-10-22T10:00:00+00:00", "public": False,
+         "author": {"external_id": "fb9", "display_name": "ayse yilmaz"}},
+    ])  # fmt: skip
+    with live_server(app) as base:
+        sign_in(page, base, make_key(app, "admin"))
+        page.goto(f"{base}/app/cases/1")
+        page.locator("#customer-link").click()
+        page.wait_for_url(re.compile(r"/app/customers/1$"))
+        assert "similar names" in page.locator('li[data-duplicate="2"]').inner_text()
+        shoot(page, shots, "customer")
+        page.get_by_role("button", name="Merge #2 into this record").click()
+        assert "Customer 2 merged into 1" in flash(page)
+        assert page.locator('li[data-merged="2"]').count() == 1
+        assert page.locator('#identities tr[data-identity]').count() == 2
+        assert page.locator('#customer-cases tr[data-case]').count() == 2
+        page.locator('li[data-merged="2"]').get_by_role("button", name="Unmerge").click()
+        assert "Customer 2 is its own record again" in flash(page)
+    assert app.customer(2).merged_into_id is None
+
+
+def test_the_inbox_is_worked_from_the_keyboard(app: Scrm, cli: Any, page: Any) -> None:
+    seed_cases(app, cli)
+    with live_server(app) as base:
+        sign_in(page, base, agent_key(app))
+        help_box = page.locator("#shortcuts")
+        assert help_box.is_visible() and help_box.get_attribute("open") is None
+        page.keyboard.press("?")
+        assert help_box.get_attribute("open") is not None
+        assert "next / previous case" in help_box.inner_text()
+        page.keyboard.press("Escape")
+        rows = page.locator("tr[data-case]")
+        page.keyboard.press("j")
+        page.keyboard.press("j")
+        page.keyboard.press("k")
+        first = rows.nth(0).get_attribute("data-case")
+        assert page.locator("tr.selected").get_attribute("data-case") == first
+        page.evaluate("window.scrmConsole.refresh()")  # the selection survives a refresh
+        assert page.locator("tr.selected").get_attribute("data-case") == first
+        page.keyboard.press("a")
+        page.wait_for_url(re.compile(rf"/app/cases/{first}#assign$"))
+        assert page.evaluate("document.activeElement.id") == "assign-agent"
+        page.evaluate("document.activeElement.blur()")
+        page.keyboard.press("r")
+        assert page.evaluate("document.activeElement.id") == "reply-body"
+        page.keyboard.type("jk?")  # typed into the reply, not taken as keys
+        assert page.locator("#reply-body").input_value() == "jk?"
+
+        # The agent switches the interface to Turkish: the same page, in Turkish.
+        page.locator("#lang-pick").select_option("tr")
+        page.locator("form.lang button").click()
+        page.wait_for_url(re.compile(rf"/app/cases/{first}#?\w*$"))
+        assert page.locator("html").get_attribute("lang") == "tr"
+        assert "Zaman çizelgesi" in page.inner_text("main")
+        page.get_by_role("link", name="Gelen kutusu").first.click()
+        assert page.locator('a[data-view="mine"]').inner_text().startswith("Vakalarım")

@@ -38,6 +38,8 @@ TRIPLES = {
     "scrm.core.plugins.PluginError": ("plugin", 1, 500),
     "scrm.core.config.ConfigError": ("config", ExitCode.CONFIG, 500),
     "scrm.core.app.SchemaError": ("not_ready", ExitCode.DATABASE, 503),
+    "scrm.core.alerts.AlreadyAcknowledged": ("refused", 1, 409),
+    "scrm.core.passwords.PasswordError": ("invalid", 1, 422),
 }
 
 

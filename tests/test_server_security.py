@@ -47,6 +47,9 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/plugins"): READERS,
     ("PUT", "/api/v1/agents/{username}"): ADMIN,
     ("POST", "/api/v1/admin/deliver"): ADMIN,
+    ("PUT", "/api/v1/agents/{username}/password"): ADMIN,
+    ("GET", "/api/v1/alerts"): ANY,
+    ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): WRITE,
 }
 #: Reachable without a key: health checks, the API's schema and docs, and channel webhooks
 #: (they check signatures).

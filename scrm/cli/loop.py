@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -617,6 +618,28 @@ def agents_list(obj: CliContext, as_json: bool) -> None:
             ],
         )
     )
+
+
+@agents_group.command("password")
+@click.argument("username")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input instead of asking.",
+)
+@actor_option
+@click.pass_obj
+def agents_password(obj: CliContext, username: str, password_stdin: bool, actor: str) -> None:
+    """Set the console password of agent USERNAME (only a salted hash is stored)."""
+    from scrm.core import passwords
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    with obj.app().session() as s:
+        passwords.set_agent_password(s, username, password, actor=actor)
+    click.echo(f"password of agent {username} set; their console sessions signed in before end")
 
 
 def register(cli: click.Group) -> None:

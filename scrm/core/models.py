@@ -17,6 +17,7 @@ from scrm.core.db import Base, created_ts, intpk, updated_ts
 
 __all__ = [
     "Agent",
+    "AlertAck",
     "ApiKey",
     "AuditEntry",
     "Case",
@@ -139,6 +140,8 @@ class Agent(Base):
     capacity: Mapped[int] = mapped_column(default=10)
     skills: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[created_ts]
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    """The console password's salted hash (:mod:`scrm.core.passwords`); None: none set."""
 
     department: Mapped[Department | None] = relationship()
 
@@ -550,7 +553,11 @@ class StoredEvent(Base):
     """One domain event (:mod:`scrm.core.events`), in the order its transaction wrote it."""
 
     __tablename__ = "events"
-    __table_args__ = (sa.UniqueConstraint("batch_id", "position"),)
+    __table_args__ = (
+        sa.UniqueConstraint("batch_id", "position"),
+        # The console's alert feed reads the few alert types, newest first.
+        sa.Index("ix_events_type_id", "type", "id"),
+    )
 
     id: Mapped[intpk]
     batch_id: Mapped[int] = mapped_column(sa.ForeignKey("event_batches.id", ondelete="CASCADE"))
@@ -558,6 +565,19 @@ class StoredEvent(Base):
     type: Mapped[str] = mapped_column(sa.String(64))
     """The event class's hook name (``case_opened``)."""
     payload: Mapped[str] = mapped_column(sa.Text)
+
+
+class AlertAck(Base):
+    """An agent acknowledged an alert: a stored crisis, spike or coordinated-burst event."""
+
+    __tablename__ = "alert_acks"
+
+    event_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    )
+    actor: Mapped[str] = mapped_column(sa.String(64))
+    at: Mapped[datetime]
+    note: Mapped[str | None] = mapped_column(sa.String(500))
 
 
 class EventDelivery(Base):

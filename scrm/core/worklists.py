@@ -42,12 +42,15 @@ _MAX_ID = 2**31 - 1
 
 @dataclass(frozen=True)
 class WorklistFilter:
-    """What narrows a worklist: exact channel, kind and priority, and a free-text search."""
+    """What narrows a worklist: exact channel, kind, priority, category and language, and a
+    free-text search."""
 
     channel: str | None = None
     kind: str | None = None
     priority: str | None = None
     search: str | None = None
+    category: str | None = None
+    language: str | None = None
 
 
 def _base(
@@ -72,6 +75,10 @@ def _base(
         conds.append(Case.kind == filters.kind)
     if filters.priority:
         conds.append(Case.priority == filters.priority)
+    if filters.category:
+        conds.append(Case.category == filters.category)
+    if filters.language:
+        conds.append(Case.language == filters.language)
     typed = (filters.search or "").strip()[:MAX_SEARCH]
     if typed:
         term = typed.lower()

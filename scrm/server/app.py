@@ -34,7 +34,7 @@ from scrm.server import console
 from scrm.server.errors import RESPONSES, WEBHOOK_RESPONSES, install_error_handlers
 from scrm.server.guard import BodyLimit, InputGuard
 from scrm.server.requestlog import RequestLog
-from scrm.server.routes import admin, cases, customers, health, interactions, reports
+from scrm.server.routes import admin, alerts, cases, customers, health, interactions, reports
 
 __all__ = ["API_PREFIX", "OPENAPI_URL", "create_app", "iter_routes"]
 
@@ -105,7 +105,7 @@ def create_app(scrm_app: Scrm, *, background: bool = True) -> FastAPI:
 
     app.include_router(health.router)
     api = APIRouter(prefix=API_PREFIX, responses=RESPONSES)
-    for module in (customers, interactions, cases, reports, admin):
+    for module in (customers, interactions, cases, reports, alerts, admin):
         api.include_router(module.router)
     app.include_router(api)
 

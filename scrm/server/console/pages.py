@@ -22,12 +22,13 @@ from pydantic import ValidationError
 
 from scrm.core import worklists
 from scrm.core.agents import list_agents
-from scrm.core.apikeys import Principal, authenticate, principal_for
+from scrm.core.apikeys import Principal, principal_for
 from scrm.core.app import Scrm
 from scrm.core.bounds import clean_text
 from scrm.core.cases import allowed_from
 from scrm.core.config import Config, plain_message
 from scrm.core.errors import InvalidInput, ScrmError
+from scrm.core.passwords import agent_principal
 from scrm.core.queries import NotFound
 from scrm.core.schemas import Kind, Priority
 from scrm.server.auth import (
@@ -38,6 +39,7 @@ from scrm.server.auth import (
     check_role,
     get_scrm,
 )
+from scrm.server.console import i18n
 from scrm.server.console.session import ConsoleSession, Signer, csrf_ok
 from scrm.server.console.timeline import Times, clocks, timeline
 from scrm.server.errors import ApiError
@@ -50,6 +52,8 @@ PREFIX = "/app"
 #: The inbox refreshes itself this often (seconds).
 POLL_SECONDS = 30
 SENTIMENTS = ("negative", "neutral", "positive")
+#: The languages offered by the inbox filter (the classifier's; a case may have none).
+LANGUAGES = ("tr", "en")
 
 #: Sent with every console page: nothing from elsewhere, no framing, no inline script.
 HEADERS = {
@@ -64,18 +68,24 @@ HEADERS = {
 
 
 class ConsoleState:
-    """What the console keeps for the server's life: the cookie signer and the templates."""
+    """What the console keeps for the server's life: the cookie signer, and the templates in
+    each interface language (one Jinja2 environment per language, its catalogue installed)."""
 
     def __init__(self, config: Config, templates: Path) -> None:
         self.signer = Signer(config.server)
         self.timezone = config.timezone
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(templates),
-            autoescape=True,
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
+        self.envs: dict[str, jinja2.Environment] = {}
+        for lang in i18n.LANGUAGES:
+            env = jinja2.Environment(
+                loader=jinja2.FileSystemLoader(templates),
+                autoescape=True,
+                undefined=jinja2.StrictUndefined,
+                trim_blocks=True,
+                lstrip_blocks=True,
+                extensions=["jinja2.ext.i18n"],
+            )
+            env.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
+            self.envs[lang] = env
 
 
 class ConsoleError(Exception):
@@ -101,11 +111,27 @@ class Ctx:
         assert self.who is not None, "a signed-in page"
         return self.who
 
+    @property
+    def lang(self) -> str:
+        """The interface language: the agent's choice, else the browser's, else English."""
+        if self.session.language in i18n.LANGUAGES:
+            return self.session.language
+        return i18n.negotiate(
+            self.request.headers.get("accept-language", "")
+        )
+
+    def t(self, message: str, **values: object) -> str:
+        """``message`` in the interface language, with ``values`` put in (``%(name)s``)."""
+        text = i18n.translations(self.lang).gettext(message)
+        return text % values if values else text
+
     def times(self) -> Times:
-        return Times(self.state.timezone)
+        return Times(self.state.timezone, gettext=i18n.translations(self.lang).gettext)
 
     def render(self, name: str, code: int = 200, **values: Any) -> HTMLResponse:
-        html = self.state.env.get_template(name).render(
+        html = self.state.envs[self.lang].get_template(name).render(
+            lang=self.lang,
+            languages_ui=i18n.LANGUAGES.items(),
             who=self.who,
             csrf=self.session.csrf,
             flash=self.session.take_flash(),
@@ -153,11 +179,20 @@ def _anonymous(request: Request) -> Ctx:
     return Ctx(request, get_scrm(request), state, state.signer.load(request))
 
 
+def _who(ctx: Ctx) -> Principal | None:
+    """The session's principal: its API key's, or its password-signed agent's."""
+    if ctx.session.key_id is not None:
+        with ctx.app.session() as s:  # not read-only: the lookup may note the key's use
+            return principal_for(s, ctx.session.key_id)
+    if ctx.session.agent_id is not None:
+        with ctx.app.session(read_only=True) as s:
+            return agent_principal(s, ctx.session.agent_id, ctx.session.password)
+    return None
+
+
 def _signed_in(request: Request) -> Ctx:
     ctx = _anonymous(request)
-    if ctx.session.key_id is not None:
-        with ctx.app.session() as s:
-            ctx.who = principal_for(s, ctx.session.key_id)
+    ctx.who = _who(ctx)
     if ctx.who is None:
         raise ConsoleError(401, "sign in first")
     return ctx
@@ -174,9 +209,7 @@ def refused(request: Request, exc: ConsoleError) -> Response:
     ctx = _anonymous(request)
     if exc.status == 401:
         return ctx.redirect("/signin")
-    if ctx.session.key_id is not None:
-        with ctx.app.session() as s:  # not read-only: the lookup may note the key's use
-            ctx.who = principal_for(s, ctx.session.key_id)
+    ctx.who = _who(ctx)
     return ctx.render("error.html", exc.status, status=exc.status, message=exc.message)
 
 
@@ -205,43 +238,6 @@ def _action(ctx: Ctx, done: str) -> Iterator[None]:
         ctx.session.say(done)
 
 
-# -- signing in and out ---------------------------------------------------------------------
-
-
-@router.get("")
-def home(ctx: Anonymous) -> Response:
-    return ctx.redirect("/inbox")
-
-
-@router.get("/signin")
-def signin_page(ctx: Anonymous) -> Response:
-    return ctx.render("signin.html", error=None)
-
-
-@router.post("/signin")
-def signin(
-    ctx: Anonymous, key: Annotated[str, Form(max_length=200)] = "", csrf: Csrf = None
-) -> Response:
-    ctx.check_csrf(csrf)
-    with ctx.app.session() as s:
-        who = authenticate(s, key.strip())
-    if who is None:
-        return ctx.render("signin.html", 401, error="That API key is unknown or revoked.")
-    # A new session (new CSRF token): nothing from before signing in carries over.
-    ctx.session = ConsoleSession(key_id=who.key_id, changed=True)
-    ctx.session.say(f"Signed in as {who.actor} ({who.role}).")
-    return ctx.redirect("/inbox")
-
-
-@router.post("/signout")
-def signout(ctx: Anonymous, csrf: Csrf = None) -> Response:
-    ctx.check_csrf(csrf)
-    response = RedirectResponse(PREFIX + "/signin", status_code=303)
-    response.headers.update(HEADERS)
-    ctx.state.signer.clear(ctx.request, response)
-    return response
-
-
 # -- the inbox ------------------------------------------------------------------------------
 
 
@@ -252,6 +248,8 @@ def inbox(
     channel: Annotated[str | None, Query(max_length=32)] = None,
     kind: Annotated[str | None, Query(max_length=16)] = None,
     priority: Annotated[str | None, Query(max_length=16)] = None,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    language: Annotated[str | None, Query(max_length=16)] = None,
     q: Annotated[str | None, Query(max_length=worklists.MAX_SEARCH)] = None,
     partial: bool = False,
 ) -> Response:
@@ -260,18 +258,14 @@ def inbox(
     view = view or ("mine" if who.agent else "department")
     if view not in worklists.VIEWS:
         raise ConsoleError(404, f"no view {view!r}")
-    filters = worklists.WorklistFilter(
-        channel=channel or None, kind=kind or None, priority=priority or None, search=q or None
-    )
+    picked = {"channel": channel, "kind": kind, "priority": priority, "category": category,
+              "language": language}  # fmt: skip
+    filters = worklists.WorklistFilter(search=q or None, **{k: v or None for k, v in picked.items()})
     scope = list(who.departments) if who.role == "agent" else None
     with ctx.app.session(read_only=True) as s:
         cases = worklists.worklist(s, view, agent=who.agent, departments=scope, filters=filters)
         counts = worklists.counts(s, agent=who.agent, departments=scope, filters=filters)
-    query = {
-        k: v
-        for k, v in (("channel", channel), ("kind", kind), ("priority", priority), ("q", q))
-        if v
-    }
+    query = {k: v for k, v in {**picked, "q": q}.items() if v}
     values: dict[str, Any] = {
         "view": view,
         "views": worklists.VIEWS,
@@ -290,6 +284,8 @@ def inbox(
         channels=sorted(ctx.app.hooks.channels),
         kinds=[k.value for k in Kind],
         priorities=[p.value for p in Priority],
+        categories=sorted(b.category for b in ctx.app.workflow.playbooks),
+        languages=LANGUAGES,
         **values,
     )
 
@@ -334,7 +330,8 @@ def reply(
     ctx.work_on(case_id, csrf)
     public = {"public": True, "private": False}.get(audience or "")
     body, name = _text(text, "text"), _text(template, "template")
-    with _action(ctx, f"Reply queued on case {case_id}; it is sent on the next delivery run."):
+    done = ctx.t("Reply queued on case %(id)s; it is sent on the next delivery run.", id=case_id)
+    with _action(ctx, done):
         if (body is None) == (name is None):
             raise InvalidInput("choose a template or write a text")
         ctx.app.workflow.reply(
@@ -358,7 +355,7 @@ def transition(
     version: Version = None,
 ) -> Response:
     ctx.work_on(case_id, csrf)
-    with _action(ctx, f"Case {case_id} moved to {to}."):
+    with _action(ctx, ctx.t("Case %(id)s moved to %(to)s.", id=case_id, to=to)):
         ctx.app.workflow.transition(
             case_id,
             _text(to, "to") or "",
@@ -378,7 +375,7 @@ def assign(
     version: Version = None,
 ) -> Response:
     ctx.work_on(case_id, csrf)
-    with _action(ctx, f"Case {case_id} assigned to {agent}."):
+    with _action(ctx, ctx.t("Case %(id)s assigned to %(agent)s.", id=case_id, agent=agent)):
         ctx.app.workflow.assign(
             case_id,
             _text(agent, "agent") or "",

@@ -1,6 +1,7 @@
 """The console's sign-in session: one signed cookie, its CSRF token, and flash messages.
 
-The cookie holds the signed-in API key's *id* (never its token), a CSRF token and the
+The cookie holds the signed-in API key's *id* (never its token), or for a password sign-in
+the agent's id and a fingerprint of their password's hash (never the password), a CSRF token and the
 messages to show on the next page, signed with a key derived from ``server.secret_key``
 (itsdangerous; tampering or age past :data:`MAX_AGE` reads as signed out).  Every request
 looks the key up again, so revoking it ends its console sessions at once.  The cookie is
@@ -39,6 +40,12 @@ class ConsoleSession:
 
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     key_id: int | None = None
+    agent_id: int | None = None
+    """Signed in by password: the agent's id, and the fingerprint of the password's hash
+    (a new password ends the session)."""
+    password: str | None = None
+    language: str | None = None
+    """The interface language the person picked (``tr``, ``en``); None: the browser's."""
     flash: list[str] = field(default_factory=list)
     changed: bool = False
 
@@ -76,18 +83,25 @@ class Signer:
             except BadSignature:
                 data = None
             if isinstance(data, dict) and isinstance(data.get("c"), str):
-                key_id = data.get("k")
+                key_id, agent_id, password = data.get("k"), data.get("a"), data.get("p")
+                language = data.get("l")
                 flash = data.get("f")
                 return ConsoleSession(
                     csrf=data["c"],
                     key_id=key_id if isinstance(key_id, int) else None,
+                    agent_id=agent_id if isinstance(agent_id, int) else None,
+                    password=password if isinstance(password, str) else None,
+                    language=language if isinstance(language, str) else None,
                     flash=[str(m) for m in flash][:_MAX_FLASH] if isinstance(flash, list) else [],
                 )
         return ConsoleSession(changed=True)
 
     def save(self, request: Request, response: Response, session: ConsoleSession) -> None:
         """Write the session onto ``response``."""
-        value = self._serializer.dumps({"c": session.csrf, "k": session.key_id, "f": session.flash})
+        value = self._serializer.dumps(
+            {"c": session.csrf, "k": session.key_id, "a": session.agent_id,
+             "p": session.password, "l": session.language, "f": session.flash}
+        )  # fmt: skip
         response.set_cookie(
             COOKIE,
             value,

@@ -5,23 +5,29 @@ in the configured time zone.  Presentation only: every value comes from
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from scrm.core.queries import CaseDetail
+from scrm.server.console.i18n import N_
 
 __all__ = ["Clock", "Entry", "Times", "clocks", "timeline"]
 
 
 class Times:
-    """Formats instants in one time zone, and deadlines relative to now."""
+    """Formats instants in one time zone, and deadlines relative to now (``gettext``
+    translates the words around a span)."""
 
-    def __init__(self, zone: str, now: datetime | None = None) -> None:
+    def __init__(
+        self, zone: str, now: datetime | None = None, gettext: Callable[[str], str] = str
+    ) -> None:
         self.zone = ZoneInfo(zone)
         self.name = zone
         self.now = now or datetime.now(UTC)
+        self._ = gettext
 
     def local(self, at: datetime | None) -> str:
         """``2024-10-21 13:00`` in the zone; empty for no time."""
@@ -47,7 +53,9 @@ class Times:
             at = at.replace(tzinfo=UTC)
         delta = at - self.now
         text = _span(abs(delta))
-        return f"in {text}" if delta >= timedelta(0) else f"{text} ago"
+        if delta >= timedelta(0):
+            return self._("in %(span)s") % {"span": text}
+        return self._("%(span)s ago") % {"span": text}
 
     def past(self, at: datetime | None) -> bool:
         """Whether ``at`` has passed."""
@@ -129,11 +137,11 @@ def clocks(case: CaseDetail, times: Times) -> list[Clock]:
         resolution = "paused"
     return [
         Clock(
-            "First response",
+            N_("First response"),
             case.first_response_due,
             state(case.first_response_due, case.first_response_at),
             case.first_response_at,
         ),
-        Clock("Promised follow-up", case.follow_up_due, state(case.follow_up_due, None)),
-        Clock("Resolution", case.resolution_due, resolution, case.resolved_at),
+        Clock(N_("Promised follow-up"), case.follow_up_due, state(case.follow_up_due, None)),
+        Clock(N_("Resolution"), case.resolution_due, resolution, case.resolved_at),
     ]

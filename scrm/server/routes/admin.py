@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from scrm.core import webhooks
+from scrm.core import passwords, webhooks
 from scrm.core.agents import AgentIn, AgentOut
 from scrm.core.app import Scrm
 from scrm.core.plugins import plugin_info
@@ -98,3 +98,30 @@ def deliver(app: App, who: AdminKey) -> DeliverOut:
         webhooks_retried=hooks.retried,
         webhooks_failed=hooks.failed,
     )
+
+
+class PasswordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(
+        min_length=passwords.MIN_LENGTH,
+        max_length=passwords.MAX_LENGTH,
+        description="The agent's new console password; only its salted hash is stored.",
+    )
+
+
+@router.put(
+    "/agents/{username}/password",
+    status_code=204,
+    summary="Set the password an agent signs in to the console with (audited, admin only)",
+)
+def set_password(
+    app: App,
+    username: Annotated[str, Path(max_length=64)],
+    body: PasswordIn,
+    who: AdminKey,
+) -> Response:
+    """What `scrm agents password` does: a new password ends the agent's console sessions."""
+    with app.session() as s:
+        passwords.set_agent_password(s, username, body.password, actor=who.actor)
+    return Response(status_code=204)
