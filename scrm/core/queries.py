@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from scrm.core.cases import OPEN_STATUSES
 from scrm.core.customers import family_ids
 from scrm.core.db import utcnow
+from scrm.core.errors import NotFound
 from scrm.core.models import (
     Agent,
     Case,
@@ -60,10 +61,6 @@ __all__ = [
 
 #: The orders ``list_cases`` knows; ``deadline`` is the board's default.
 CASE_SORTS = ("deadline", "priority", "opened", "id")
-
-
-class NotFound(LookupError):
-    """The asked-for record does not exist; the message names it."""
 
 
 class _Out(BaseModel):
