@@ -365,7 +365,8 @@ def schema_diff(engine: Engine) -> list[Any]:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from scrm.core import models  # noqa: F401  (registers the tables on Base.metadata)
+    # Every table on Base.metadata: core's and the department modules' (enabled or not).
+    from scrm.core import department_models, models  # noqa: F401
 
     with engine.connect() as conn:
         ctx = MigrationContext.configure(
