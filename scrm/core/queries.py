@@ -64,7 +64,8 @@ CASE_SORTS = ("deadline", "priority", "opened", "id")
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    # Validators are built on first use: a command reads one or two of these.
+    model_config = ConfigDict(from_attributes=True, defer_build=True)
 
 
 class IdentityOut(_Out):
