@@ -15,7 +15,12 @@ flag raised by the rules before and after issue 20, by source and id; flags nobo
 are counted apart); recall is pooled: the share of all flags judged correct that one version
 raises.
 
-Run: ``.venv/bin/python bench/classify_eval.py [--errors dev] [--real [--show-flags]]``
+With ``--sectors``, the category distribution of the IBM customers' messages to the brands of
+each sector (banks, airlines, telecom operators, online retailers, streaming and games), with the generic taxonomy
+and with the sector's pack, and the throughput of each pack against the generic taxonomy on
+the same texts (issue 20).
+
+Run: ``.venv/bin/python bench/classify_eval.py [--errors dev] [--real [--show-flags]] [--sectors]``
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +39,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from realdata import Record, held_out, load_airline, load_ibm_customers  # noqa: E402
 
 from scrm.plugins.classifier import RuleClassifier  # noqa: E402
+from scrm.plugins.taxonomy import configured_taxonomy  # noqa: E402
 
 EVAL = ROOT / "tests" / "data" / "classify_eval.jsonl"
 FLAGS = ("churn", "legal", "safety", "public")
@@ -108,14 +114,20 @@ def vader_baseline(rows: list[dict]) -> None:
         )
 
 
-def throughput(clf: RuleClassifier, texts: list[str], seconds: float = 2.0) -> float:
-    """Return messages per second on one core, over at least ``seconds``."""
-    done, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
+def throughput(
+    clf: RuleClassifier,
+    texts: list[str],
+    seconds: float = 2.0,
+    clock: Callable[[], float] = time.perf_counter,
+) -> float:
+    """Return messages per second on one core, over at least ``seconds`` of ``clock``
+    (``time.process_time``: CPU time, steady on a loaded machine)."""
+    done, start = 0, clock()
+    while clock() - start < seconds:
         for text in texts:
             clf.classify(text)
         done += len(texts)
-    return done / (time.perf_counter() - start)
+    return done / (clock() - start)
 
 
 AUDIT = ROOT / "tests" / "data" / "real_urgency_audit.jsonl"
@@ -182,13 +194,61 @@ def report_real(name: str, recs: list[Record], show_flags: bool = False) -> None
                         print(f"    ? {r.source} {r.id} {flag}: {r.text[:160]!r}")
 
 
+#: The IBM brands of each sector with a pack (the rest are software and web services).
+SECTOR_BRANDS = {
+    "banking": ("Ask_WellsFargo", "ChaseSupport"),
+    "airline": ("Delta", "SouthwestAir"),
+    "telecom": ("TMobileHelp", "Ask_Spectrum"),
+    "retail": ("AmazonHelp", "AskeBay"),
+    "media": ("hulu_support", "SpotifyCares", "TeamYouTube", "AskPlayStation", "XboxSupport",
+              "RockstarSupport"),
+}  # fmt: skip
+
+
+def _distribution(clf: RuleClassifier, texts: list[str]) -> str:
+    counts: dict[str, int] = {}
+    for text in texts:
+        category = clf.classify(text).category
+        counts[category] = counts.get(category, 0) + 1
+    top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join(f"{k} {100 * v / len(texts):.0f}%" for k, v in top)
+
+
+def report_sectors() -> None:
+    """Print the category distribution per sector, generic against the pack, and the speed."""
+    recs = load_ibm_customers()
+    if not recs:
+        print("\n== sectors: IBM corpus not found (../shared/data or SCRM_REAL_DATA)")
+        return
+    generic = RuleClassifier()
+    everything = [r.text for r in recs]
+    print(f"\n== sectors: IBM customers' messages ({len(recs)} in all)")
+    print(f"  all brands, generic: {_distribution(generic, everything)}")
+    cpu = time.process_time
+    base = throughput(generic, everything, seconds=3.0, clock=cpu)
+    print(f"  throughput generic: {base:,.0f} messages per CPU second on the {len(everything)} IBM messages")
+    for sector, brands in SECTOR_BRANDS.items():
+        texts = [r.text for r in recs if r.labels.get("company") in brands]
+        pack = RuleClassifier(configured_taxonomy({"sectors": [sector]}))
+        print(f"  {sector} ({', '.join(brands)}: {len(texts)} messages)")
+        print(f"    generic: {_distribution(generic, texts)}")
+        print(f"    {sector} pack: {_distribution(pack, texts)}")
+        rate = throughput(pack, everything, seconds=3.0, clock=cpu)
+        print(f"    throughput {sector} pack: {rate:,.0f} messages per CPU second ({rate / base:.2f}x generic)")
+
+
 def main() -> None:
     """Run the evaluation."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--errors", choices=("dev", "heldout"), help="print misclassified rows")
     parser.add_argument("--real", action="store_true", help="also measure on real corpora")
     parser.add_argument("--show-flags", action="store_true", help="list unaudited real flags")
+    parser.add_argument(
+        "--sectors", action="store_true", help="category distribution and speed per sector pack"
+    )
     args = parser.parse_args()
+    if args.sectors:
+        report_sectors()
     if args.real:
         for name, loader in (("airline", load_airline), ("ibm-customers", load_ibm_customers)):
             recs = loader()

@@ -41,7 +41,28 @@ POSTGRES_ENV = "SCRM_TEST_POSTGRES_URL"
 
 
 def _postgres_url() -> str | None:
-    return os.environ.get(POSTGRES_ENV) or None
+    """The server's URL; under pytest-xdist, a database of this worker's own on it.
+
+    Each worker (``PYTEST_XDIST_WORKER``, e.g. ``gw1``) gets ``<database>_gw1``, created on
+    first use, so that workers never truncate each other's tables.
+    """
+    url = os.environ.get(POSTGRES_ENV) or None
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if url is None or not worker:
+        return url
+    base = sa.engine.make_url(url)
+    name = f"{base.database or 'scrm_test'}_{worker}"
+    engine = db.make_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            exists = conn.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+            ).first()
+            if exists is None:
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
@@ -168,6 +189,34 @@ def cli(app: Scrm) -> CliInvoker:
 @pytest.fixture(scope="session")
 def sample_dir() -> Path:
     return Path(str(resources.files("scrm") / "data" / "sample"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "unit: quick, and needs no database, server or process (`pytest -m unit`: seconds)",
+    )
+    config.addinivalue_line(
+        "markers",
+        "integration: runs against a real database, server, browser or subprocess "
+        "(given to every test using a database fixture)",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test ``unit`` or ``integration`` unless it says which itself.
+
+    A test that uses a database (``scrm_database_url``, hence ``app`` and ``cli``) is an
+    integration test; a test module that starts a server or a process without one says so
+    with ``pytestmark = pytest.mark.integration``.  A test marked ``slow`` is not a unit test.
+    """
+    for item in items:
+        if any(item.get_closest_marker(m) for m in ("unit", "integration")):
+            continue
+        if "scrm_database_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.integration)
+        elif not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.unit)
 
 
 def pytest_report_header(config: Any) -> str:

@@ -453,8 +453,11 @@ def run_python(block: Block, namespace: dict[str, Any], cwd: Path) -> str:
     """Execute a Python block in the page's namespace; return what it printed."""
     import io
 
-    # Pad so that a traceback points at the line in the Markdown file.
-    compiled = compile("\n" * (block.line - 1) + block.code, str(block.path), "exec")
+    # Pad so that a traceback points at the line in the Markdown file.  dont_inherit: the
+    # page runs as a reader's file would, without this module's `from __future__ import
+    # annotations` (with it, a dataclass in a page looks for its module and finds none).
+    code = "\n" * (block.line - 1) + block.code
+    compiled = compile(code, str(block.path), "exec", dont_inherit=True)
     out = io.StringIO()
     with _chdir(cwd), contextlib.redirect_stdout(out):
         exec(compiled, namespace)

@@ -8,8 +8,8 @@ benchmark or a test can skip it visibly.
 Corpora (folder name, file, what is read):
 
 ``ibm_twitter_customer_care/{dev,test}.json``
-    IBM's 2020 customer-care conversations (Apache-2.0): the customers' messages and the
-    brands' agent replies.  No sentiment labels; every customer message is a real request for
+    IBM's 2020 customer-care conversations (Apache-2.0): the customers' messages (labelled
+    with the brand's ``company`` account) and the brands' agent replies.  No sentiment labels; every customer message is a real request for
     help, so none may be spam.
 ``twitter_us_airline_sentiment/Tweets.csv``
     The "Twitter US Airline Sentiment" set (Crowdflower's Data for Everyone, CC BY-NC-SA 4.0):
@@ -83,9 +83,12 @@ def load_ibm_customers() -> list[Record]:
     """Return every customer turn of the IBM conversations (empty when the corpus is absent)."""
     out: list[Record] = []
     for conv in _ibm_conversations():
+        company = {"company": conv["dialogHeader"]["company"]}
         for turn in conv["dialogContent"]:
             if "client" in turn:
-                out.append(Record(len(out), turn["tweet_ID"], turn["message"], "ibm-customers"))
+                out.append(
+                    Record(len(out), turn["tweet_ID"], turn["message"], "ibm-customers", company)
+                )
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from datetime import UTC, datetime
@@ -153,16 +154,18 @@ def test_a_timeline_never_mixes_iso_and_local_times(
     cli: CliInvoker, sample_now: list[dict]
 ) -> None:
     """Promises found in the brand's replies are events whose notes hold ISO instants."""
-    with_iso = [
+    cases_with_iso = (
         c["id"]
         for c in sample_now
         if any(
             ISO.search(e["note"] or "")
             for e in json.loads(cli("case", "show", str(c["id"]), "--json").stdout)["events"]
         )
-    ]
+    )
+    # The first three are enough: each `case show` is a whole command.
+    with_iso = list(itertools.islice(cases_with_iso, 3))
     assert with_iso  # JSON keeps ISO 8601
-    for case_id in with_iso[:3]:
+    for case_id in with_iso:
         shown = cli("case", "show", str(case_id), env={"COLUMNS": "200"}).stdout
         assert "due " in shown and not ISO.search(shown)
 

@@ -29,6 +29,9 @@ from scrm.core.configcheck import masked
 from scrm.core.models import Case, Reject
 from scrm.core.plugins import get_plugin_manager
 
+# Integration: runs the whole command line against real database files and servers.
+pytestmark = pytest.mark.integration
+
 STARTER = 'database_url = "sqlite:///crm.db"\n'
 
 

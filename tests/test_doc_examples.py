@@ -105,6 +105,9 @@ from tests.doctestkit import (
     workdir,
 )
 
+# Integration: runs every page of the docs: commands, processes, the demo.
+pytestmark = pytest.mark.integration
+
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 PAGES += sorted((ROOT / "docs" / "channels").glob("*.md"))
 

@@ -20,6 +20,9 @@ from typing import Any
 
 import pytest
 
+# Integration: runs the docs generator and the embedding examples on databases.
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 REGENERATE = ".venv/bin/python docs/gen_hooks.py"

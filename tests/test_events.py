@@ -42,6 +42,7 @@ def _subscribe(app: Any, url: str) -> None:
         s.add(WebhookSubscription(url=url, event_types=[], active=True, created_by="test"))
 
 
+@pytest.mark.integration  # two databases of its own
 def test_two_applications_on_one_plugin_manager_keep_to_their_own_databases(
     _sqlite_template: Path, tmp_path: Path
 ) -> None:

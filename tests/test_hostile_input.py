@@ -32,6 +32,9 @@ from scrm.core.bounds import MAX_DEPTH, clean_json, clean_text, has_bad_text
 from scrm.core.models import Interaction, Reject
 from scrm.core.schemas import NORMALISED_KEY, Author, InboundInteraction
 
+# Integration: runs the real command as a process.
+pytestmark = pytest.mark.integration
+
 _ids = itertools.count(1)
 EXIT_REJECTED = 3
 DEEP = 2_000  # past Python's own recursion limit for json.loads

@@ -18,6 +18,10 @@ import pytest
 import scrm.plugin
 from scrm.plugin import cli as plugin_cli
 from scrm.plugin import db as plugin_db
+from scrm.plugin import polling as plugin_polling
+
+# Integration: starts Python processes to see what they import.
+pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,13 +46,20 @@ def loaded_after(code: str, tmp_path: Path, *prefixes: str) -> list[str]:
 
 
 def test_every_name_of_the_public_api_resolves() -> None:
-    for module in (scrm.plugin, plugin_cli, plugin_db):
+    for module in (scrm.plugin, plugin_cli, plugin_db, plugin_polling):
         for name in module.__all__:
             assert getattr(module, name) is not None, f"{module.__name__}.{name}"
 
 
 def test_importing_the_public_api_loads_no_database_cli_or_web_code(tmp_path: Path) -> None:
     loaded = loaded_after("import scrm.plugin", tmp_path, *CLI_MODULES, *WEB_MODULES, "sqlalchemy")
+    assert loaded == []
+
+
+def test_the_polling_toolkit_loads_no_http_database_cli_or_web_code(tmp_path: Path) -> None:
+    """A channel module imports it at its top, and ``scrm.open()`` builds the channels."""
+    code = "import scrm.plugin.polling"
+    loaded = loaded_after(code, tmp_path, *CLI_MODULES, *WEB_MODULES, "httpx", "sqlalchemy")
     assert loaded == []
 
 

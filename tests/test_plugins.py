@@ -16,6 +16,7 @@ from scrm.core import plugins as plugins_mod
 from scrm.core.channel import Channel
 from scrm.core.plugins import Hooks, PluginError, get_plugin_manager
 from scrm.core.schemas import Priority, RouteDecision
+from scrm.plugin import hookspec
 
 
 def test_plugins_lists_builtins_and_installed_channels(cli):
@@ -221,3 +222,74 @@ def test_an_installed_plugin_also_passed_as_extra_is_registered_once(monkeypatch
     pm = get_plugin_manager(extra=[installed.load()])
     assert pm.get_name(installed.load()) == "vipdouble"
     assert [n for n, _ in pm.list_name_plugin() if n == "vipdouble"] == ["vipdouble"]
+
+
+
+class VipSpecs:
+    """Hooks a plugin declares for others: called when a VIP customer writes."""
+
+    @hookspec
+    def vip_wrote(self, customer_id: int, case_id: int | None) -> None:
+        """A VIP customer's message was stored on ``case_id``."""
+
+
+class VipPlugin:
+    """Declares ``vip_wrote`` and calls it after commit for the customers it knows."""
+
+    def __init__(self, names: frozenset[str] = frozenset()) -> None:
+        self.names = names
+
+    @hookimpl
+    def register_hookspecs(self, register):
+        register(VipSpecs)
+
+    @hookimpl
+    def interaction_stored(self, interaction, ctx):
+        customer = ctx.app.customer(interaction.customer_id)
+        if customer.display_name in self.names:
+            ctx.app.pm.hook.vip_wrote(customer_id=customer.id, case_id=interaction.case_id)
+
+
+class VipNotifier:
+    def __init__(self) -> None:
+        self.heard: list[tuple[int, int | None]] = []
+
+    @hookimpl
+    def vip_wrote(self, customer_id, case_id):
+        self.heard.append((customer_id, case_id))
+
+
+def test_a_plugin_declares_hooks_that_another_implements(app, register_plugin):
+    notifier = VipNotifier()
+    register_plugin(notifier)  # before the declaring plugin: its hook waits to be declared
+    register_plugin(VipPlugin(frozenset({"User u1"})))
+    app.ingest([message(1, "kargom gelmedi"), message(2, "kargom gelmedi", author="u2")])
+    (stored,) = [i for i in app.interactions() if i.external_id == "1"]
+    assert notifier.heard == [(stored.customer_id, stored.case_id)]
+
+
+@pytest.mark.parametrize("order", ["declaring first", "implementing first"])
+def test_declared_hooks_are_checked_in_any_order(order):
+    plugins = [VipPlugin(), VipNotifier()]
+    if order == "implementing first":
+        plugins.reverse()
+    pm = get_plugin_manager(load_entrypoints=False, extra=plugins)
+    pm.hook.vip_wrote(customer_id=7, case_id=None)
+    assert next(p for p in plugins if isinstance(p, VipNotifier)).heard == [(7, None)]
+
+    class Misspelt:
+        @hookimpl
+        def vip_wrot(self, customer_id):
+            pass
+
+    with pytest.raises(PluginError, match=r"^plugin '[\w.]+:[\w.<>]*Misspelt': unknown hook 'vip_wrot'"):
+        get_plugin_manager(load_entrypoints=False, extra=[*plugins, Misspelt()])
+
+    class WrongArgument:
+        @hookimpl
+        def vip_wrote(self, customer):
+            pass
+
+    for extra in ([VipPlugin(), WrongArgument()], [WrongArgument(), VipPlugin()]):
+        with pytest.raises(PluginError, match=r"^plugin '[\w.]+:[\w.<>]*WrongArgument': .*vip_wrote.*'customer'"):
+            get_plugin_manager(load_entrypoints=False, extra=extra)

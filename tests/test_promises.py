@@ -274,6 +274,7 @@ def test_dev_precision_recall_floor(lang: str) -> None:
     assert kind_acc >= 0.93 and due_acc >= 0.93
 
 
+@pytest.mark.slow  # the whole real corpus
 def test_real_agent_replies() -> None:
     """Run on every real brand-agent reply in the IBM Twitter customer-care set."""
     if not IBM.is_dir():

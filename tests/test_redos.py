@@ -39,6 +39,9 @@ from scrm.core.channel import ParseError
 from scrm.core.promises import parse_duration, run_detect
 from scrm.core.schemas import MAX_TEXT_LENGTH
 
+# Slow: every text path at the maximum length, several times over.
+pytestmark = pytest.mark.slow
+
 #: Linear work costs ~4x on four times the input; quadratic ~16x.  8 leaves room for noise.
 MAX_RATIO = 8.0
 

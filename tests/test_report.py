@@ -10,12 +10,16 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 from browserkit import chromium
 
 import scrm
 from scrm.core.app import Scrm
 from scrm.core.metrics.html import render_html
 from scrm.testing import CliInvoker
+
+# Integration: renders reports from databases, one of them in Chromium.
+pytestmark = pytest.mark.integration
 
 CHARTS = {"volume", "sentiment", "response", "sla", "parity", "categories"}
 

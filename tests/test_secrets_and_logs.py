@@ -33,6 +33,9 @@ from scrm.core.plugins import get_plugin_manager
 from scrm.server import create_app
 from scrm.server.requestlog import CREDENTIAL_PARAMS
 
+# Integration: starts the server and reads its logs.
+pytestmark = pytest.mark.integration
+
 SECRETS = {
     "SCRM_CHANNELS__TWITTER__BEARER_TOKEN": "tw-bearer-S3cr3t-91f7",
     "SCRM_CHANNELS__TWITTER__CONSUMER_SECRET": "tw-consumer-S3cr3t-4c2a",

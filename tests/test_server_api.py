@@ -272,6 +272,38 @@ def test_labels_merges_and_the_audit_log(app, keys) -> None:
     assert actions[-2:] == ["customer.merge", "customer.unmerge"]
 
 
+def test_saving_an_agent_over_rest_is_audited_and_an_active_one_takes_waiting_cases(
+    app, keys
+) -> None:
+    away = {"department": "support", "status": "away"}
+    back = {"department": "support", "status": "active", "skills": {"languages": ["tr"]}}
+
+    async def main() -> None:
+        async with asgi_client(app) as client:
+            r = await client.put(f"{API}/agents/ece", json=away, headers=keys["agent"])
+            assert r.status_code == 403
+            r = await client.put(f"{API}/agents/ece", json=away, headers=keys["admin"])
+            assert r.status_code == 200 and r.json()["assigned"] == 0
+            app.ingest_native("phone", [call("A-1", "Kargom gelmedi, berbat!")])
+            assert app.cases()[0].assignee is None  # nobody active: it waits
+            r = await client.put(f"{API}/agents/ece", json=back, headers=keys["admin"])
+            assert r.status_code == 200 and r.json()["assigned"] == 1
+            assert r.json()["agent"]["skills"] == {"languages": ["tr"]}
+            r = await client.put(
+                f"{API}/agents/ece", json={"department": "nowhere"}, headers=keys["admin"]
+            )
+            assert r.status_code == 422 and "no department 'nowhere'" in r.json()["error"]["message"]
+
+    asyncio.run(main())
+    assert app.cases()[0].assignee == "ece"
+    with app.session() as s:
+        saved = s.scalars(sa.select(AuditEntry).where(AuditEntry.action == "agent.save")).all()
+    assert [(e.actor, e.details["status"]) for e in saved[-2:]] == [
+        ("key:admin", "away"),
+        ("key:admin", "active"),
+    ]
+
+
 def test_reports_endpoint_serves_the_metrics(app, keys) -> None:
     now = datetime.now(UTC)
     app.ingest_native("phone", [call("R-1", "Faturam yanlış geldi", phone="+90 532 000 00 09")])

@@ -45,6 +45,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/cases/{case_id}/promises"): WRITE,
     ("GET", "/api/v1/reports"): READERS,
     ("GET", "/api/v1/plugins"): READERS,
+    ("PUT", "/api/v1/agents/{username}"): ADMIN,
     ("POST", "/api/v1/admin/deliver"): ADMIN,
 }
 #: Reachable without a key: health checks, the API's schema and docs, and channel webhooks

@@ -78,6 +78,16 @@ def test_counts_of_10_to_the_20_are_a_reject_naming_the_field(app: Scrm) -> None
     assert report.rejects[0].field == "engagement.likes"
 
 
+
+def test_a_reject_reason_is_plain_words_naming_the_field(app: Scrm) -> None:
+    """pydantic's "Value error, " prefix never reaches a stored reject reason."""
+    ancient = message("old-1", "Kargom gecikti", author="o1", created_at="0001-01-01T00:00:00Z")
+    report = app.ingest([ancient])
+    assert [(r.field, r.reason) for r in report.rejects] == [
+        ("created_at", "must lie between 1970 and 2099")
+    ]
+
+
 PEOPLE = ["100% memnun", "a_b yilmaz", "back\\slash", "sl/ash ab", "abc yilmaz", "50 off"]
 
 

@@ -14,7 +14,7 @@ from scrm.cli.context import CliContext, emit, table
 from scrm.cli.errors import CliError, ExitCode, translate
 from scrm.core import db
 from scrm.core.app import open_app
-from scrm.core.config import DEFAULT_CONFIG_FILE, Config, starter_config
+from scrm.core.config import DEFAULT_CONFIG_FILE, Config, plain_message, starter_config
 from scrm.core.configcheck import masked
 from scrm.core.plugins import plugin_info
 from scrm.core.schemas import InboundInteraction
@@ -44,7 +44,7 @@ def init(obj: CliContext, url: str, force: bool) -> None:
     try:
         config = Config(database_url=url)
     except ValidationError as exc:
-        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        reason = plain_message(exc.errors()[0])
         raise CliError(f"invalid --database-url: {reason}", ExitCode.USAGE) from None
     created = _new_sqlite_file(url)
     try:

@@ -10,6 +10,7 @@ import click
 from scrm.cli.context import CliContext, emit, table
 from scrm.core import customers as ops
 from scrm.core import privacy
+from scrm.core.services import customers as customer_service
 
 __all__ = ["register"]
 
@@ -123,11 +124,10 @@ def show(obj: CliContext, customer_id: int, as_json: bool) -> None:
 @click.pass_obj
 def merge(obj: CliContext, source: int, target: int, reason: str | None, actor: str) -> None:
     """Merge customer SOURCE into TARGET (reversible with `scrm customers unmerge SOURCE`)."""
-    with obj.app().session() as s:
-        record = ops.merge(s, source, target, actor=actor, reason=reason)
-        click.echo(
-            f"merged customer {source} into {record.target_id} (merge {record.id}); undo with: scrm customers unmerge {source}"
-        )
+    done = customer_service.merge(obj.app(), source, target, actor=actor, reason=reason)
+    click.echo(
+        f"merged customer {source} into {done.target_id} (merge {done.merge_id}); undo with: scrm customers unmerge {source}"
+    )
 
 
 @group.command("unmerge")
@@ -138,13 +138,12 @@ def merge(obj: CliContext, source: int, target: int, reason: str | None, actor: 
 @click.pass_obj
 def unmerge(obj: CliContext, customer_id: int, actor: str) -> None:
     """Undo the merge of CUSTOMER_ID."""
-    with obj.app().session() as s:
-        record = ops.unmerge(s, customer_id, actor=actor)
-        moved = record.details.get("cases_returned", [])
-        click.echo(
-            f"customer {customer_id} is its own record again"
-            + (f"; cases returned to it: {moved}" if moved else "")
-        )
+    done = customer_service.unmerge(obj.app(), customer_id, actor=actor)
+    moved = done.cases_returned
+    click.echo(
+        f"customer {customer_id} is its own record again"
+        + (f"; cases returned to it: {moved}" if moved else "")
+    )
 
 
 @group.command("duplicates")
@@ -200,9 +199,7 @@ def erase(obj: CliContext, customer_id: int, yes: bool, actor: str, as_json: boo
             f"Erase customer {customer_id} and every record merged with it? This cannot be undone",
             abort=True,
         )
-    with app.session() as s:
-        report = privacy.erase_customer(s, customer_id, actor, app.hooks)
-    privacy.purge_deleted(app.engine)
+    report = customer_service.erase(app, customer_id, actor=actor)
     if as_json:
         emit(report.as_dict())
         return

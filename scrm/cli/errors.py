@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-from enum import IntEnum
 from pathlib import Path
 
 import click
 
-# The core's errors and SQLAlchemy are imported when an error is translated: every command
-# imports this module, and `scrm --help` should not load the database layer.
+from scrm.core.errors import ExitCode, ScrmError
 
-__all__ = ["CliError", "ExitCode", "database_message", "translate", "user_errors"]
+# SQLAlchemy and pydantic are imported when an error is translated: every command imports
+# this module, and `scrm --help` should not load the database layer.  scrm.core.errors is
+# cheap and imports nothing.
 
-
-class ExitCode(IntEnum):
-    """The exit statuses of every ``scrm`` command (documented in docs/operators.md)."""
-
-    OK = 0
-    ERROR = 1
-    """The command could not do what was asked: a missing record, a refused transition, a
-    file that cannot be read or written."""
-    USAGE = 2
-    """The command line is wrong: an unknown option or value, a missing argument."""
-    REJECTED = 3
-    """An ingest or replay finished but rejected at least one record."""
-    CONFIG = 4
-    """The configuration is invalid or missing, or needs a package that is not installed."""
-    DATABASE = 5
-    """The database cannot be reached or opened, or is not at the newest schema."""
-    UNDELIVERED = 6
-    """``scrm outbox deliver``: a reply failed in the round (for good, or to be retried)."""
+__all__ = ["CliError", "ExitCode", "database_message", "translate"]
 
 
 class CliError(click.ClickException):
@@ -38,27 +21,6 @@ class CliError(click.ClickException):
     def __init__(self, message: str, exit_code: int = ExitCode.ERROR) -> None:
         super().__init__(message)
         self.exit_code = int(exit_code)  # type: ignore[misc]  # a class variable in click
-
-
-def user_errors() -> tuple[type[Exception], ...]:
-    """Exceptions whose message is the whole story: shown as one line, no traceback."""
-    from scrm.core.app import UnknownChannel
-    from scrm.core.cases import TransitionError
-    from scrm.core.customers import MergeError
-    from scrm.core.playbooks import PlaybookError
-    from scrm.core.plugins import PluginError
-    from scrm.core.queries import NotFound
-    from scrm.core.workflow import Conflict
-
-    return (
-        UnknownChannel,
-        TransitionError,
-        MergeError,
-        NotFound,
-        PluginError,
-        PlaybookError,
-        Conflict,
-    )
 
 
 def _first_line(exc: BaseException) -> str:
@@ -123,21 +85,16 @@ def translate(exc: Exception, url: str | None, where: str) -> click.ClickExcepti
     """
     from pydantic import ValidationError
 
-    from scrm.core.app import SchemaError
-    from scrm.core.config import ConfigError, describe_errors
+    from scrm.core.config import describe_errors
 
     if isinstance(exc, click.ClickException):
         return exc
-    if isinstance(exc, ConfigError):
-        return CliError(str(exc), ExitCode.CONFIG)
-    if isinstance(exc, SchemaError):
-        return CliError(str(exc), ExitCode.DATABASE)
+    if isinstance(exc, ScrmError):
+        return CliError(str(exc), exc.exit_status)
     if url is not None and isinstance(exc, ModuleNotFoundError) and "psycopg" in str(exc):
         return CliError(database_message(exc, url, where), ExitCode.CONFIG)
     if url is not None and _is_database_error(exc):
         return CliError(database_message(exc, url, where), ExitCode.DATABASE)
-    if isinstance(exc, user_errors()):
-        return CliError(str(exc))
     if isinstance(exc, ValidationError):
         return CliError(f"invalid input: {describe_errors(exc, '')}", ExitCode.USAGE)
     if isinstance(exc, OSError) and exc.filename is not None:

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from scrm.cli.context import CliContext, emit, require_known, table
 from scrm.cli.ingest import report_summary
+from scrm.core.config import plain_message
 from scrm.core.schemas import Kind
 from scrm.plugins.manual import MANUAL_CHANNELS
 
@@ -107,7 +108,7 @@ def _usage_problem(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
         loc = [str(p) for p in err["loc"]]
-        msg = err["msg"].removeprefix("Value error, ")
+        msg = plain_message(err)
         if not loc:  # the record as a whole: nobody to attach it to
             parts.append(
                 "say who it was: give --phone, --email, --name with --address, or --customer ID"

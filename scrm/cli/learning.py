@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from scrm.cli.context import CliContext, emit, table
 from scrm.core.bounds import INT32_MAX
+from scrm.core.config import plain_message
 from scrm.core.labels import least_certain
 from scrm.core.models import Interaction, LabelCorrection
 from scrm.core.plugins import Hooks
@@ -138,7 +139,7 @@ def label(
             if getattr(row, f) is not None
         }
     except ValidationError as exc:
-        raise click.UsageError(exc.errors()[0]["msg"]) from None
+        raise click.UsageError(plain_message(exc.errors()[0])) from None
     click.echo(
         f"interaction {interaction_id} relabelled: "
         + ", ".join(f"{k}={v}" for k, v in changed.items())
@@ -266,9 +267,9 @@ def _f1(value: float | None) -> str:
 def _rules(obj: CliContext) -> RulesFn:
     """The built-in rules alone, with the configured taxonomy: what a model must beat."""
     from scrm.plugins.classifier import RuleClassifier
-    from scrm.plugins.taxonomy import load_taxonomy
+    from scrm.plugins.taxonomy import configured_taxonomy
 
-    rules = RuleClassifier(load_taxonomy(obj.config.plugin_settings("classifier").get("taxonomy")))
+    rules = RuleClassifier(configured_taxonomy(obj.config.plugin_settings("classifier")))
 
     def labels(text: str) -> dict[str, str]:
         c = rules.classify(text)

@@ -12,10 +12,12 @@ import click
 from scrm.cli.context import CliContext, emit, table
 from scrm.cli.errors import ExitCode
 from scrm.core import agents as agent_ops
+from scrm.core.errors import InvalidInput
 from scrm.core.outbox import STATUSES
 from scrm.core.playbooks import PlaybookSet, load_playbooks
 from scrm.core.promises import parse_duration
 from scrm.core.schemas import CaseStatus
+from scrm.core.services import agents as agent_service
 
 __all__ = ["register"]
 
@@ -113,7 +115,7 @@ def rate(obj: CliContext, case_id: int, score: int, actor: str) -> None:
     """Record the customer's satisfaction rating (given by phone, say)."""
     try:
         info = obj.app().workflow.rate(case_id, score, actor=actor)
-    except ValueError as exc:
+    except InvalidInput as exc:
         raise click.BadParameter(str(exc), param_hint="SCORE") from None
     click.echo(f"case {case_id} rated {score}; it is {info.status.value}")
 
@@ -125,10 +127,7 @@ def rate(obj: CliContext, case_id: int, score: int, actor: str) -> None:
 @click.pass_obj
 def merge_cases(obj: CliContext, source: int, target: int, actor: str) -> None:
     """Merge case SOURCE into TARGET (messages and promises move; SOURCE closes)."""
-    try:
-        obj.app().workflow.merge(source, target, actor=actor)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    obj.app().workflow.merge(source, target, actor=actor)
     click.echo(f"case {source} merged into case {target}")
 
 
@@ -141,10 +140,7 @@ def merge_cases(obj: CliContext, source: int, target: int, actor: str) -> None:
 @click.pass_obj
 def move_message(obj: CliContext, interaction_id: int, to_case: int | None, actor: str) -> None:
     """Move message INTERACTION_ID to another case, or split it out into a new one."""
-    try:
-        info = obj.app().workflow.move_message(interaction_id, to_case, actor=actor)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    info = obj.app().workflow.move_message(interaction_id, to_case, actor=actor)
     click.echo(f"interaction {interaction_id} is on case {info.id}")
 
 
@@ -190,26 +186,21 @@ def reply(
     if bool(template) == bool(text):
         raise click.UsageError("give exactly one of --template or --text")
     wf = obj.app().workflow
-    try:
-        if incident:
-            rows = wf.reply_incident(
-                incident, actor=actor, text=text, template=template, public=public
-            )
-            click.echo(f"queued {len(rows)} replies for incident {incident!r}")
-            return
-        if case_id is None:
-            raise click.UsageError("name a case or --incident")
-        row = wf.reply(
-            case_id,
-            actor=actor,
-            text=text,
-            template=template,
-            public=public,
-            idempotency_key=idempotency_key,
-            expected_version=expected_version,
-        )
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    if incident:
+        rows = wf.reply_incident(incident, actor=actor, text=text, template=template, public=public)
+        click.echo(f"queued {len(rows)} replies for incident {incident!r}")
+        return
+    if case_id is None:
+        raise click.UsageError("name a case or --incident")
+    row = wf.reply(
+        case_id,
+        actor=actor,
+        text=text,
+        template=template,
+        public=public,
+        idempotency_key=idempotency_key,
+        expected_version=expected_version,
+    )
     where = "publicly" if row.public else "privately"
     click.echo(f"queued reply {row.id} on case {case_id} ({row.channel}, {where}): {row.text}")
 
@@ -237,10 +228,7 @@ def answered(
             raise click.BadParameter(f"{at!r} is not an ISO 8601 time", param_hint="--at") from None
         if when.tzinfo is None:
             raise click.BadParameter("give a time zone offset, e.g. +03:00", param_hint="--at")
-    try:
-        report = obj.app().workflow.record_answer(case_id, actor=actor, text=text, url=url, at=when)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    report = obj.app().workflow.record_answer(case_id, actor=actor, text=text, url=url, at=when)
     if report.rejected:
         raise click.ClickException(f"the answer was not recorded: {report.rejects[0].reason}")
     state = "recorded" if report.stored else "already recorded"
@@ -349,10 +337,7 @@ def outbox_deliver(obj: CliContext, watch: bool, interval: float) -> None:
 @click.pass_obj
 def outbox_retry(obj: CliContext, outbox_id: int, actor: str) -> None:
     """Queue a failed reply again."""
-    try:
-        obj.app().workflow.retry(outbox_id, actor=actor)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    obj.app().workflow.retry(outbox_id, actor=actor)
     click.echo(f"outbox message {outbox_id} queued again")
 
 
@@ -567,6 +552,7 @@ def agents_group() -> None:
 @click.option(
     "--pools", help="Comma-separated routing pools the agent works (rules may route to a pool)."
 )
+@actor_option
 @click.pass_obj
 def agents_add(
     obj: CliContext,
@@ -580,6 +566,7 @@ def agents_add(
     languages: str | None,
     categories: str | None,
     pools: str | None,
+    actor: str,
 ) -> None:
     """Add or update an agent."""
     skills = {
@@ -597,13 +584,8 @@ def agents_add(
         capacity=capacity,
         skills=skills,
     )
-    app = obj.app()
-    try:
-        with app.session() as s:
-            saved = agent_ops.save_agent(s, data)
-    except LookupError as exc:
-        raise click.ClickException(str(exc)) from None
-    taken = app.workflow.drain() if saved.status == "active" and saved.department else 0
+    done = agent_service.save(obj.app(), data, actor=actor)
+    taken = done.assigned
     click.echo(f"agent {username} saved" + (f"; {taken} waiting cases assigned" if taken else ""))
 
 

@@ -18,12 +18,15 @@ def group() -> None:
 @group.command("apply")
 @click.option("--dry-run", is_flag=True, help="Count what would go; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option(
+    "--actor", default="cli", show_default=True, help="Who did it (recorded in the audit log)."
+)
 @click.pass_obj
-def apply(obj: CliContext, dry_run: bool, as_json: bool) -> None:
+def apply(obj: CliContext, dry_run: bool, as_json: bool, actor: str) -> None:
     """Remove content older than its retention period, per data class, and report counts."""
     app = obj.app()
     with app.session() as s:
-        report = apply_retention(s, app.config.retention, dry_run=dry_run)
+        report = apply_retention(s, app.config.retention, dry_run=dry_run, actor=actor)
     if as_json:
         emit(report.as_dict())
         return

@@ -9,7 +9,7 @@ import click
 
 from scrm.cli.context import CliContext, emit, table
 from scrm.core import apikeys, inbox, webhooks
-from scrm.core.webhooks import WebhookError
+from scrm.core.services import apikeys as key_service
 
 __all__ = ["register"]
 
@@ -121,14 +121,9 @@ def apikey_create(
     actor: str,
 ) -> None:
     """Create an API key NAME and print its token (once: it is not stored)."""
-    app = obj.app()
-    try:
-        with app.session() as s:
-            key, token = apikeys.create_key(
-                s, name=name, role=role, departments=departments, agent=agent, actor=actor
-            )
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    key, token = key_service.create(
+        obj.app(), name=name, role=role, departments=departments, agent=agent, actor=actor
+    )
     click.echo(f"API key {key.id} ({key.name}, {key.role}) created. Its token, shown only now:")
     click.echo(token)
 
@@ -167,8 +162,7 @@ def apikey_list(obj: CliContext, include_revoked: bool, as_json: bool) -> None:
 @click.pass_obj
 def apikey_revoke(obj: CliContext, key_id: int, actor: str) -> None:
     """Revoke API key KEY_ID at once."""
-    with obj.app().session() as s:
-        key = apikeys.revoke_key(s, key_id, actor=actor)
+    key = key_service.revoke(obj.app(), key_id, actor=actor)
     click.echo(f"API key {key.id} ({key.name}) revoked")
 
 
@@ -197,18 +191,15 @@ def webhooks_add(
 ) -> None:
     """Subscribe URL to events and print its signing secret (once)."""
     app = obj.app()
-    try:
-        with app.session() as s:
-            sub, secret = webhooks.add_subscription(
-                s,
-                url=url,
-                event_types=events,
-                actor=actor,
-                config=app.config.server,
-                description=description,
-            )
-    except WebhookError as exc:
-        raise click.ClickException(str(exc)) from None
+    with app.session() as s:
+        sub, secret = webhooks.add_subscription(
+            s,
+            url=url,
+            event_types=events,
+            actor=actor,
+            config=app.config.server,
+            description=description,
+        )
     click.echo(f"webhook {sub.id} added for {', '.join(sub.event_types) or 'every event'}.")
     click.echo("Its signing secret, shown only now (derived from the server key):")
     click.echo(secret)
@@ -367,18 +358,16 @@ def inbox_list(obj: CliContext, status: str | None, dead: bool, limit: int, as_j
 @inbox_group.command("retry")
 @click.argument("ids", nargs=-1, type=int)
 @click.option("--all", "all_", is_flag=True, help="Every delivery parked as dead.")
+@actor_option
 @click.pass_obj
-def inbox_retry(obj: CliContext, ids: tuple[int, ...], all_: bool) -> None:
+def inbox_retry(obj: CliContext, ids: tuple[int, ...], all_: bool, actor: str) -> None:
     """Queue deliveries parked as dead again, after fixing the cause (due now, attempts reset).
 
     The next `scrm inbox process` or worker run processes them.
     """
     if bool(ids) == all_:
         raise click.UsageError("name inbox ids or --all")
-    try:
-        queued = inbox.retry(obj.app(), None if all_ else ids)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    queued = inbox.retry(obj.app(), None if all_ else ids, actor=actor)
     click.echo(
         f"queued {len(queued)} deliveries again"
         + (f": {', '.join(map(str, queued))}" if queued else "")

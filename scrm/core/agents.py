@@ -9,7 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from scrm.core import audit
 from scrm.core.db import utcnow
+from scrm.core.errors import InvalidInput
 from scrm.core.models import Agent, Department
 
 __all__ = ["AgentIn", "AgentOut", "ensure_departments", "list_agents", "save_agent"]
@@ -40,14 +42,20 @@ class AgentOut(AgentIn):
     id: int
 
 
-def save_agent(session: Session, data: AgentIn) -> AgentOut:
-    """Create or update an agent by username. :raises LookupError: for an unknown department."""
+def save_agent(session: Session, data: AgentIn, *, actor: str) -> AgentOut:
+    """Create or update an agent by username, with its audit entry, in the caller's transaction.
+
+    :class:`scrm.core.services.agents` also assigns waiting cases to an active agent.
+
+    :param actor: who saved it.
+    :raises InvalidInput: for an unknown department.
+    """
     dep_id = None
     if data.department:
         dep_id = session.scalar(sa.select(Department.id).where(Department.code == data.department))
         if dep_id is None:
             codes = ", ".join(session.scalars(sa.select(Department.code).order_by(Department.code)))
-            raise LookupError(f"no department {data.department!r}; departments: {codes}")
+            raise InvalidInput(f"no department {data.department!r}; departments: {codes}")
     agent = session.scalar(sa.select(Agent).where(Agent.username == data.username))
     fields = data.model_dump(exclude={"department"})
     if agent is None:
@@ -58,6 +66,19 @@ def save_agent(session: Session, data: AgentIn) -> AgentOut:
             setattr(agent, k, v)
         agent.department_id = dep_id
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="agent.save",
+        target_type="agent",
+        target_id=agent.id,
+        details={
+            "username": data.username,
+            "department": data.department,
+            "role": data.role,
+            "status": data.status,
+        },
+    )
     return AgentOut.model_validate({**fields, "id": agent.id, "department": data.department})
 
 

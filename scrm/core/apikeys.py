@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from scrm.core import audit
 from scrm.core.db import utcnow
+from scrm.core.errors import InvalidInput
 from scrm.core.models import Agent, ApiKey, Department
 from scrm.core.queries import NotFound
 
@@ -107,16 +108,16 @@ def create_key(
 ) -> tuple[ApiKeyOut, str]:
     """Create a key; return it and its token (the only time the token exists in clear).
 
-    :raises ValueError: for an unknown role, an agent key without departments, or a key
+    :raises InvalidInput: for an unknown role, an agent key without departments, or a key
         with departments that is not an agent key.
     :raises NotFound: for an unknown department or agent.
     """
     if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     if role == "agent" and not departments:
-        raise ValueError("an agent key needs at least one department (--department)")
+        raise InvalidInput("an agent key needs at least one department (--department)")
     if role != "agent" and departments:
-        raise ValueError("only agent keys are limited to departments")
+        raise InvalidInput("only agent keys are limited to departments")
     known = set(session.scalars(sa.select(Department.code)))
     for code in departments:
         if code not in known:

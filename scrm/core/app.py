@@ -27,6 +27,7 @@ from scrm.core.agents import ensure_departments
 from scrm.core.channel import Channel
 from scrm.core.config import Config, load_config
 from scrm.core.dispatch import Dispatcher
+from scrm.core.errors import ExitCode, ScrmError
 from scrm.core.logsafe import set_log_content
 from scrm.core.models import Department, LabelCorrection, Reject
 from scrm.core.plugins import Hooks, PluginManager, check_plugin_config, get_plugin_manager
@@ -41,12 +42,20 @@ if TYPE_CHECKING:  # the ingest side, loaded by the methods that ingest
 __all__ = ["SchemaError", "Scrm", "UnknownChannel", "open_app"]
 
 
-class SchemaError(RuntimeError):
+class SchemaError(ScrmError, RuntimeError):
     """The database is not at the schema this version of scrm needs."""
 
+    code = "not_ready"
+    exit_status = ExitCode.DATABASE
+    http_status = 503
+    public_message = "the database needs migrating: run scrm db upgrade"
 
-class UnknownChannel(LookupError):
+
+class UnknownChannel(ScrmError, LookupError):
     """No installed plugin provides the channel; the message lists those that exist."""
+
+    code = "invalid"
+    http_status = 422
 
 
 class Scrm:

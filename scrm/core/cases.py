@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from scrm.core import sla
 from scrm.core.db import utcnow
+from scrm.core.errors import Refused
 from scrm.core.events import CaseTransitioned
 from scrm.core.models import Case, CaseEvent
 from scrm.core.schemas import CaseInfo, CaseStatus, Kind, Priority, SlaPolicy
@@ -57,8 +58,10 @@ OPEN_STATUSES: tuple[str, ...] = tuple(
 )
 
 
-class TransitionError(ValueError):
+class TransitionError(Refused):
     """A transition not in :data:`TRANSITIONS` was asked for."""
+
+    code = "invalid_transition"
 
 
 @dataclass(frozen=True)

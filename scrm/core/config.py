@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import stat
 import warnings
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -30,6 +31,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from scrm.core.errors import ExitCode, ScrmError
 from scrm.core.schemas import BusinessCalendar
 from scrm.core.timefmt import get_zone
 
@@ -53,8 +55,11 @@ DEFAULT_CONFIG_FILE = "scrm.toml"
 DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgres", "postgresql", "postgresql+psycopg")
 
 
-class ConfigError(Exception):
+class ConfigError(ScrmError):
     """The configuration is invalid; the message names the file and the key."""
+
+    code = "config"
+    exit_status = ExitCode.CONFIG
 
 
 _FIXES = {
@@ -68,13 +73,22 @@ _FIXES = {
 }
 
 
+def plain_message(err: Mapping[str, Any]) -> str:
+    """One pydantic error's message in plain words.
+
+    A validator that raises ``ValueError("must lie between 1970 and 2099")`` reaches pydantic
+    as "Value error, must lie between ..."; people read only the second part.
+    """
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
 def describe_errors(exc: ValidationError, prefix: str) -> str:
     """Render a validation error as ``key: problem (fix)`` parts on one line, without values."""
     parts = []
     for err in exc.errors():
         key = ".".join([*([prefix] if prefix else []), *(str(p) for p in err["loc"])])
         fix = _FIXES.get(err["type"], "fix the value or remove the key")
-        msg = err["msg"].removeprefix("Value error, ")
+        msg = plain_message(err)
         if err["type"] == "extra_forbidden":
             msg = "not a setting"
         parts.append(f"{key}: {msg} ({fix})")
@@ -460,7 +474,8 @@ ask_csat = true
 
 # Built-in plugin settings.
 # [plugins.classifier]
-# taxonomy = "my-taxonomy.toml"
+# sectors = ["banking"]   # sector packs: banking, telecom, airline, retail, media, utilities, public
+# taxonomy = "my-taxonomy.toml"   # your own categories (docs/taxonomy.md)
 # model = "scrm-model.pkl"        # written by `scrm train`
 
 # SLA policies per priority, in business time with a calendar:

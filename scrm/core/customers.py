@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from scrm.core import text
+from scrm.core import audit, text
 from scrm.core.db import chunks, group_by_channel, insert_rows, utcnow
+from scrm.core.errors import Refused
 from scrm.core.logsafe import loggable
 from scrm.core.models import Case, CaseEvent, Customer, CustomerMerge, Identity, Interaction
 
@@ -57,7 +58,7 @@ _PROFILE_FIELDS = (
 )
 
 
-class MergeError(ValueError):
+class MergeError(Refused):
     """A merge or unmerge that cannot be done; the message says why."""
 
 
@@ -293,6 +294,8 @@ def merge(
 ) -> CustomerMerge:
     """Merge customer ``source_id`` into ``target_id``; reversible with :func:`unmerge`.
 
+    Writes the merge record and its audit entry in the caller's transaction.
+
     :raises MergeError: if either is missing, they are the same person already, or the
         source is already merged.
     """
@@ -317,6 +320,14 @@ def merge(
     )
     session.add(record)
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="customer.merge",
+        target_type="customer",
+        target_id=source_id,
+        details={"into": root, "reason": reason},
+    )
     return record
 
 
@@ -324,7 +335,8 @@ def unmerge(session: Session, customer_id: int, *, actor: str) -> CustomerMerge:
     """Undo the active merge of ``customer_id``.
 
     Cases opened on the surviving record after the merge whose customer messages all came
-    from this customer's own identities go back to it, each with an audit event.
+    from this customer's own identities go back to it, each with a case event; the unmerge
+    gets its audit entry, in the caller's transaction.
 
     :raises MergeError: if the customer is not merged.
     """
@@ -380,6 +392,14 @@ def unmerge(session: Session, customer_id: int, *, actor: str) -> CustomerMerge:
     record.unmerged_by = actor
     record.details = {**record.details, "cases_returned": moved}
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="customer.unmerge",
+        target_type="customer",
+        target_id=customer_id,
+        details={"from": record.target_id, "cases_returned": moved},
+    )
     return record
 
 

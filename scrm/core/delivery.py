@@ -33,11 +33,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from scrm.core import audit, outbox
 from scrm.core import cases as case_ops
-from scrm.core import outbox
 from scrm.core.channel import PermanentSendError, TransientSendError
 from scrm.core.db import utcnow
 from scrm.core.dispatch import recorded
+from scrm.core.errors import Refused
 from scrm.core.events import Event, ReplyDelivered
 from scrm.core.models import Case, OutboxMessage
 from scrm.core.queries import NotFound
@@ -280,7 +281,7 @@ class Delivery:
             if row is None:
                 raise NotFound(f"no outbox message {outbox_id}")
             if row.status != "failed":
-                raise ValueError(f"outbox message {outbox_id} is {row.status}, not failed")
+                raise Refused(f"outbox message {outbox_id} is {row.status}, not failed")
             row.status, row.next_attempt_at, row.attempts, row.last_error = "pending", now, 0, None
             case = s.get(Case, row.case_id) if row.case_id is not None else None
             if case is not None:
@@ -293,3 +294,11 @@ class Delivery:
                     to_value=row.channel,
                     data={"outbox_id": row.id},
                 )
+            audit.record(
+                s,
+                actor=actor,
+                action="outbox.retry",
+                target_type="outbox_message",
+                target_id=row.id,
+                details={"case": row.case_id, "channel": row.channel},
+            )

@@ -25,7 +25,6 @@ import logging
 from collections import deque
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -35,7 +34,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from scrm.core.db import utcnow
 from scrm.core.events import Event, decode
 from scrm.core.models import EventBatch, EventDelivery, StoredEvent
-from scrm.core.plugins import only
+from scrm.core.plugins import only, readable_name
 
 if TYPE_CHECKING:
     from scrm.core.app import Scrm
@@ -93,10 +92,7 @@ def consumer_name(name: str, plugin: object) -> str:
     pluggy after its ``id()``, which another process does not share: it is recorded under
     its class (or module) instead.
     """
-    if not name.isdigit():
-        return name
-    kind = plugin if isinstance(plugin, type | ModuleType) else type(plugin)
-    return f"{kind.__module__}:{getattr(kind, '__qualname__', kind.__name__)}"[:128]
+    return readable_name(name, plugin)[:128]
 
 
 class EventContext:

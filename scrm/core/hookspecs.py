@@ -51,6 +51,23 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 # ---------------------------------------------------------------------------
 
 
+@hookspec(historic=True)
+def register_hookspecs(register: Callable[[object], None]) -> None:
+    """Declare hooks of the plugin's own, for other plugins to implement.
+
+    Called for each plugin as it is registered, before anything else of it is called, so a
+    plugin that implements a hook declared by another works in whatever order the two were
+    installed.  An implementation of a hook nobody declared is an error naming the plugin.
+    Call a declared hook through the application's plugin manager, e.g.
+    ``ctx.app.pm.hook.vip_detected(customer_id=...)`` in an after-commit hook.
+
+    :param register: call it with a class or module whose functions are marked
+        ``@hookspec`` (from :mod:`scrm.plugin`); name them after the plugin (``vip_...``)
+        so they cannot collide with scrm's own hooks.
+    :returns: ``None``.
+    """
+
+
 @hookspec
 def register_channels(register: Callable[[type[Channel]], None]) -> None:
     """Register channel classes.

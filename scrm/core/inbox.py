@@ -36,8 +36,10 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import IntegrityError
 
+from scrm.core import audit
 from scrm.core.bounds import clean_text
 from scrm.core.db import utcnow
+from scrm.core.errors import Refused
 from scrm.core.models import InboxPayload
 from scrm.core.outbox import backoff
 from scrm.core.pipeline import IngestReport, Origin, Rejected
@@ -290,11 +292,12 @@ def count_dead(app: Scrm) -> int:
         )
 
 
-def retry(app: Scrm, ids: Iterable[int] | None = None) -> list[int]:
+def retry(app: Scrm, ids: Iterable[int] | None = None, *, actor: str) -> list[int]:
     """Put parked rows (``ids``, or every one) back in the queue, due now, attempts reset.
 
+    :param actor: who asked (kept in the audit log).
     :raises NotFound: naming an id that is not in the inbox.
-    :raises ValueError: naming an id that is not parked.
+    :raises Refused: naming an id that is not parked.
     """
     with app.session() as s:
         q = sa.select(InboxPayload).order_by(InboxPayload.id)
@@ -307,14 +310,16 @@ def retry(app: Scrm, ids: Iterable[int] | None = None) -> list[int]:
                 if inbox_id not in found:
                     raise NotFound(f"no inbox row {inbox_id}")
                 if found[inbox_id].status != "dead":
-                    raise ValueError(
+                    raise Refused(
                         f"inbox row {inbox_id} is {found[inbox_id].status}, not dead: "
                         "only parked rows are retried"
                     )
             rows = [found[i] for i in wanted]
         for row in rows:
             row.status, row.attempts, row.next_attempt_at = "pending", 0, None
-        return [r.id for r in rows]
+        queued = [r.id for r in rows]
+        audit.record(s, actor=actor, action="inbox.retry", details={"ids": queued})
+        return queued
 
 
 def list_inbox(app: Scrm, *, status: str | None = None, limit: int = 50) -> list[InboxOut]:

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 
+from scrm.core import audit
 from scrm.core.models import Interaction, LabelCorrection
 from scrm.core.queries import NotFound
 from scrm.core.schemas import Kind
@@ -49,6 +50,8 @@ def correct_label(
 ) -> LabelCorrection:
     """Correct the labels of interaction ``interaction_id`` in the caller's transaction.
 
+    The correction is kept as a :class:`LabelCorrection` row and an audit entry.
+
     :param actor: who corrects (an agent username or an API key's actor name).
     :param fields: any of ``kind``, ``category``, ``sentiment``, ``language``, ``urgency``;
         ``None`` values are ignored.
@@ -71,6 +74,14 @@ def correct_label(
     row = LabelCorrection(interaction_id=interaction_id, actor=actor, previous=previous, **changes)
     session.add(row)
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="interaction.relabel",
+        target_type="interaction",
+        target_id=interaction_id,
+        details={"previous": previous, "labels": changes},
+    )
     return row
 
 

@@ -35,6 +35,9 @@ from pydantic import (
     model_validator,
 )
 
+from scrm.core.config import plain_message
+from scrm.core.errors import InvalidInput
+
 __all__ = [
     "PLACEHOLDERS",
     "STYLES",
@@ -93,7 +96,7 @@ def _check_placeholders(where: str, text: str) -> None:
         )
 
 
-class PlaybookError(ValueError):
+class PlaybookError(InvalidInput):
     """A playbook file is invalid; the message names the file and the field."""
 
 
@@ -217,7 +220,7 @@ def load_playbook(path: Path) -> Playbook:
         book = Playbook.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
+            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {plain_message(e)}" for e in exc.errors()
         )
         raise PlaybookError(f"{path}: {problems}") from None
     if book.category != path.stem:

@@ -15,6 +15,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -22,6 +23,7 @@ import pluggy
 from scrm.core import hookspecs
 from scrm.core.config import Config
 from scrm.core.configcheck import check_config, plugin_config_error
+from scrm.core.errors import ScrmError
 from scrm.core.schemas import Classification, RouteDecision
 
 if TYPE_CHECKING:
@@ -57,8 +59,10 @@ DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
 )
 
 
-class PluginError(Exception):
+class PluginError(ScrmError):
     """A plugin could not be loaded or misbehaves; the message names the plugin."""
+
+    code = "plugin"
 
 
 class PluginManager(pluggy.PluginManager):
@@ -87,6 +91,25 @@ def _load_builtin(spec: str, config: Config) -> object:
     return obj(config)
 
 
+def readable_name(name: str | None, plugin: object) -> str:
+    """A plugin's name, or for one registered without a name its ``module:Class``.
+
+    pluggy names a plugin registered without a name after its ``id()``, which says nothing
+    to a reader and differs between processes.
+    """
+    if name and not name.isdigit():
+        return name
+    kind = plugin if isinstance(plugin, type | ModuleType) else type(plugin)
+    return f"{kind.__module__}:{getattr(kind, '__qualname__', kind.__name__)}"
+
+
+def _invalid(pm: PluginManager, exc: pluggy.PluginValidationError) -> PluginError:
+    """pluggy's complaint about a hook implementation, on one line naming the plugin."""
+    name = readable_name(pm.get_name(exc.plugin), exc.plugin)
+    fix = f"; disable it with SCRM_DISABLE_PLUGINS={name}" if name in pm.distributions else ""
+    return PluginError(f"plugin {name!r}: {' '.join(str(exc).split())}{fix}")
+
+
 def get_plugin_manager(
     config: Config | None = None,
     *,
@@ -109,6 +132,8 @@ def get_plugin_manager(
     config = config or Config()
     pm = PluginManager()
     pm.add_hookspecs(hookspecs)
+    # Historic: every plugin registered from here on declares its hooks as it arrives.
+    pm.hook.register_hookspecs.call_historic(kwargs={"register": pm.add_hookspecs})
     allow = _env_list("SCRM_LOAD_PLUGINS")
     blocked = set(block) | _env_list("SCRM_DISABLE_PLUGINS")
 
@@ -136,7 +161,7 @@ def get_plugin_manager(
                 dist = ep.dist.name if ep.dist else "?"
                 error = PluginError(
                     f"plugin {ep.name!r} (distribution {dist}, {ep.value}) failed to load: "
-                    f"{type(exc).__name__}: {exc}; disable it with SCRM_DISABLE_PLUGINS={ep.name}"
+                    f"{type(exc).__name__}: {' '.join(str(exc).split())}; disable it with SCRM_DISABLE_PLUGINS={ep.name}"
                 )
                 if strict:
                     raise error from exc
@@ -144,12 +169,15 @@ def get_plugin_manager(
                 continue
             if ep.dist is not None:
                 pm.distributions[ep.name] = (ep.dist.name, ep.dist.version)
-    for plugin in extra:
-        if not pm.is_registered(plugin):  # an installed plugin a test also lists
-            pm.register(plugin)
+    try:
+        for plugin in extra:
+            if not pm.is_registered(plugin):  # an installed plugin a test also lists
+                pm.register(plugin)
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise _invalid(pm, exc) from exc
     for name in blocked:
         pm.set_blocked(name)
-    pm.check_pending()
     if os.environ.get("SCRM_TRACE_PLUGINS") == "1":
         pm.trace.root.setwriter(lambda msg: log.info("%s", msg.rstrip()))
         pm.enable_tracing()

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from scrm.core.cases import OPEN_STATUSES
 from scrm.core.customers import family_ids
 from scrm.core.db import utcnow
-from scrm.core.errors import NotFound
+from scrm.core.errors import InvalidInput, NotFound
 from scrm.core.models import (
     Agent,
     Case,
@@ -373,7 +373,7 @@ def list_cases(
     sorts by deadline.
     """
     if sort not in CASE_SORTS:
-        raise ValueError(f"unknown sort {sort!r}; sorts: {', '.join(CASE_SORTS)}")
+        raise InvalidInput(f"unknown sort {sort!r}; sorts: {', '.join(CASE_SORTS)}")
     now = now or utcnow()
     q = sa.select(Case).options(
         selectinload(Case.department), selectinload(Case.assignee), selectinload(Case.customer)

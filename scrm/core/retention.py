@@ -29,6 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from scrm.core import audit
 from scrm.core.config import RetentionConfig
 from scrm.core.db import utcnow
 from scrm.core.models import (
@@ -212,14 +213,21 @@ def apply_retention(
     *,
     now: datetime | None = None,
     dry_run: bool = False,
+    actor: str | None = None,
 ) -> RetentionReport:
     """Remove (or, with ``dry_run``, count) what has outlived its retention period.
 
     Runs in the caller's transaction; safe to run as often as wanted (what is gone is not
     counted again).  Classes whose period is unset are not in the report.
+
+    :param actor: the person who asked (``scrm retention apply``): the run gets an audit
+        entry with its counts.  ``None`` for the worker's scheduled runs, which would fill
+        the audit log with one entry per round.
     """
     now = now or utcnow()
     report = RetentionReport(dry_run=dry_run, now=now)
     for name, statements in _plan(config, now).items():
         report.classes[name] = run_statements(session, statements, dry_run=dry_run)
+    if actor is not None and not dry_run:
+        audit.record(session, actor=actor, action="retention.apply", details=report.as_dict())
     return report

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from scrm.core.bounds import MAX_DEPTH
 from scrm.core.channel import Channel, ParseError
+from scrm.core.config import plain_message
 from scrm.core.pipeline import Origin, Record, Rejected
 from scrm.core.schemas import InboundInteraction
 
@@ -29,7 +30,7 @@ def describe_validation_error(exc: ValidationError) -> tuple[str, str | None]:
     """Return (reason, field) for the first problem of a pydantic error, in plain words."""
     err = exc.errors(include_url=False)[0]
     loc = ".".join(str(p) for p in err["loc"]) or None
-    msg = err["msg"]
+    msg = plain_message(err)
     if len(exc.errors()) > 1:
         others = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors()[1:4])
         msg += f" (also: {others})"

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from scrm.core import audit
 from scrm.core.config import ServerConfig
 from scrm.core.db import utcnow
+from scrm.core.errors import InvalidInput
 from scrm.core.models import WebhookDelivery, WebhookSubscription
 from scrm.core.outbox import MAX_ATTEMPTS, backoff
 from scrm.core.queries import NotFound
@@ -75,7 +76,7 @@ generation = [0]
 _RETRY_STATUSES = frozenset({408, 425, 429})
 
 
-class WebhookError(ValueError):
+class WebhookError(InvalidInput):
     """A subscription that cannot be made or used; the message says why."""
 
 

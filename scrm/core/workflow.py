@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from scrm.core import assignment, conversation, escalation, loop, outbox, sla
+from scrm.core import assignment, audit, conversation, escalation, loop, outbox, sla
 from scrm.core import cases as case_ops
 from scrm.core.customers import family_ids, root_ids
 from scrm.core.db import utcnow
 from scrm.core.delivery import Delivery, DeliveryReport
 from scrm.core.dispatch import record, recorded
+from scrm.core.errors import InvalidInput, Refused, ScrmError
 from scrm.core.events import (
     CaseEscalated,
     CaseOpened,
@@ -81,8 +82,12 @@ TEMPLATE_STATUS = {
 }
 
 
-class Conflict(Exception):
+class Conflict(ScrmError):
     """Someone changed the case since the caller read it (optimistic concurrency)."""
+
+    code = "version_conflict"
+    http_status = 409
+    field = "version"
 
     def __init__(self, case_id: int, expected: int, current: int) -> None:
         super().__init__(
@@ -91,7 +96,7 @@ class Conflict(Exception):
         self.case_id, self.expected, self.current = case_id, expected, current
 
 
-class AnswerElsewhere(ValueError):
+class AnswerElsewhere(Refused):
     """The message to answer was published where scrm cannot post (a blog post, a news page).
 
     :param url: where the agent answers instead; ``scrm case answered`` records it.
@@ -196,11 +201,11 @@ def queue_reply(
 
     :raises PlaybookError: for an unknown template.
     :raises AnswerElsewhere: when that message can only be answered where it was published.
-    :raises ValueError: when the case has no customer message to answer.
+    :raises Refused: when the case has no customer message to answer.
     """
     last = _last_customer_message(session, case)
     if last is None:
-        raise ValueError(f"case {case.id} has no customer message to answer")
+        raise Refused(f"case {case.id} has no customer message to answer")
     if last.answer_url and channel is None:
         raise AnswerElsewhere(case.id, last.channel, last.answer_url)
     recipient = session.get(Identity, last.identity_id) if last.identity_id else None
@@ -217,7 +222,7 @@ def queue_reply(
             channel=channel,
         )
     if not text:
-        raise ValueError("a reply needs --text or --template")
+        raise InvalidInput("a reply needs --text or --template")
     key = idempotency_key or f"reply:{case.id}:{uuid.uuid4().hex}"
     meta: dict[str, Any] = {"last_inbound_at": last.created_at.isoformat()}
     if last.subject:
@@ -241,8 +246,19 @@ def queue_reply(
     )
 
 
+def _audit(s: Session, actor: str, action: str, case_id: int, details: dict[str, Any]) -> None:
+    """The audit entry of an agent's change to a case (no message text: it is in the case)."""
+    audit.record(
+        s, actor=actor, action=action, target_type="case", target_id=case_id, details=details
+    )
+
+
 class Workflow:
-    """Case operations on one application; every method is one transaction."""
+    """The case service (cases, outbox, SLA) on one application.
+
+    Every public method is one transaction that writes its case events, its audit entry (for
+    what a person asked) and its domain events, dispatched after commit.
+    """
 
     def __init__(self, app: Scrm) -> None:
         self.app = app
@@ -314,7 +330,9 @@ class Workflow:
         now = now or utcnow()
         with self._tx() as (s, after):
             case = self._case(s, case_id, expected_version)
+            old = case.status
             self._transition(s, after, case, CaseStatus(to), actor=actor, note=note, now=now)
+            _audit(s, actor, "case.transition", case.id, {"from": old, "to": case.status})
             info = case_ops.case_info(case)
         return info
 
@@ -414,6 +432,7 @@ class Workflow:
             case_ops.add_event(
                 s, case, "assign", actor=actor, at=now, from_value=old, to_value=agent
             )
+            _audit(s, actor, "case.assign", case.id, {"from": old, "to": agent})
             return case_ops.case_info(case)
 
     def promise(
@@ -436,6 +455,7 @@ class Workflow:
                 s, case, kind=kind, due_at=due_at, at=now, actor=actor, evidence=note
             )
             case.version += 1
+            _audit(s, actor, "case.promise", case.id, {"kind": kind, "due_at": due_at.isoformat()})
             return fu
 
     def reply(
@@ -454,7 +474,7 @@ class Workflow:
         now = now or utcnow()
         with self._tx() as (s, after):
             case = self._case(s, case_id, expected_version)
-            return self._reply(
+            row = self._reply(
                 s,
                 after,
                 case,
@@ -465,6 +485,8 @@ class Workflow:
                 idempotency_key=idempotency_key,
                 now=now,
             )
+            _audit(s, actor, "case.reply", case.id, {"outbox_id": row.id, "template": template})
+            return row
 
     def _reply(
         self,
@@ -532,16 +554,17 @@ class Workflow:
 
         :param url: where the answer was given; by default the message's ``answer_url``.
         :raises NotFound: when there is no such case.
-        :raises ValueError: when the case has no customer message, or ``text`` is blank.
+        :raises Refused: when the case has no customer message to answer.
+        :raises InvalidInput: when ``text`` is blank.
         """
         if not text.strip():
-            raise ValueError("say what was answered: the text of the answer given there")
+            raise InvalidInput("say what was answered: the text of the answer given there")
         at = at or utcnow()
         with self.app.session(read_only=True) as s:
             case = self._case(s, case_id)
             last = _last_customer_message(s, case)
             if last is None:
-                raise ValueError(f"case {case_id} has no customer message to answer")
+                raise Refused(f"case {case_id} has no customer message to answer")
             person = s.get(Identity, last.identity_id) if last.identity_id else None
             where = url or last.answer_url
             digest = hashlib.sha256(f"{case_id}\0{text}\0{where}".encode()).hexdigest()[:24]
@@ -572,7 +595,7 @@ class Workflow:
         now = now or utcnow()
         csat = self.config.csat
         if not csat.scale_min <= score <= csat.scale_max:
-            raise ValueError(
+            raise InvalidInput(
                 f"a rating is between {csat.scale_min} and {csat.scale_max}, not {score}"
             )
         with self._tx() as (s, after):
@@ -583,6 +606,7 @@ class Workflow:
                 s, case, score, at=now, actor=actor, config=self.config, effects=effects
             )
             self._effects(s, after, effects, now)
+            _audit(s, actor, "case.rate", case.id, {"score": score})
             return case_ops.case_info(case)
 
     # -- related cases -------------------------------------------------------------------------
@@ -601,17 +625,25 @@ class Workflow:
                 case.incident_id = inc.id
                 case.version += 1
                 case_ops.add_event(s, case, "incident", actor=actor, at=now, to_value=incident)
+            audit.record(
+                s,
+                actor=actor,
+                action="incident.link",
+                target_type="incident",
+                target_id=inc.id,
+                details={"name": incident, "cases": case_ids},
+            )
             return inc.id
 
     def merge(self, source_id: int, target_id: int, *, actor: str) -> CaseInfo:
         """Merge case ``source_id`` into ``target_id``: its messages and promises move, nothing is lost."""
         now = utcnow()
         if source_id == target_id:
-            raise ValueError("a case cannot be merged into itself")
+            raise InvalidInput("a case cannot be merged into itself")
         with self._tx() as (s, after):
             source, target = self._case(s, source_id), self._case(s, target_id)
             if source.merged_into_id is not None:
-                raise ValueError(
+                raise Refused(
                     f"case {source_id} is already merged into case {source.merged_into_id}"
                 )
             moved = list(
@@ -663,6 +695,7 @@ class Workflow:
                     actor=actor,
                 )
             )
+            _audit(s, actor, "case.merge", source_id, {"into": target_id})
             return case_ops.case_info(target)
 
     def move_message(self, interaction_id: int, to_case: int | None, *, actor: str) -> CaseInfo:
@@ -679,14 +712,14 @@ class Workflow:
             source = self._case(s, it.case_id) if it.case_id is not None else None
             if to_case is None:
                 if it.customer_id is None:
-                    raise ValueError(
+                    raise Refused(
                         f"interaction {interaction_id} has no customer to open a case for"
                     )
                 target = self._split_case(s, it, source, now)
             else:
                 target = self._case(s, to_case)
                 if source is not None and source.id == target.id:
-                    raise ValueError(f"interaction {interaction_id} is already on case {to_case}")
+                    raise Refused(f"interaction {interaction_id} is already on case {to_case}")
             it.case_id = target.id
             s.flush()
             for case, note in (
@@ -704,6 +737,14 @@ class Workflow:
                 case.version += 1
             if to_case is None:
                 after.add(CaseOpened(case=case_ops.case_info(target)))
+            audit.record(
+                s,
+                actor=actor,
+                action="interaction.move",
+                target_type="interaction",
+                target_id=interaction_id,
+                details={"from_case": source.id if source else None, "to_case": target.id},
+            )
             return case_ops.case_info(target)
 
     def _split_case(self, s: Session, it: Interaction, source: Case | None, now: datetime) -> Case:
@@ -801,6 +842,14 @@ class Workflow:
                     )
                 except AnswerElsewhere as exc:  # answered on its page; the others still go
                     log.info("incident %s: %s", incident, exc)
+            audit.record(
+                s,
+                actor=actor,
+                action="incident.reply",
+                target_type="incident",
+                target_id=inc.id,
+                details={"template": template, "outbox_ids": [r.id for r in rows]},
+            )
             return rows
 
     # -- clocks and delivery --------------------------------------------------------------------

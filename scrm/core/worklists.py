@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from scrm.core.cases import OPEN_STATUSES
 from scrm.core.db import utcnow
+from scrm.core.errors import InvalidInput
 from scrm.core.models import Agent, Case, Customer, Department
 from scrm.core.queries import CaseOut, case_rows
 
@@ -112,7 +113,7 @@ def _view(session: Session, view: str, *, agent: str | None, now: datetime) -> A
     if view == "triage":
         triage = session.scalar(sa.select(Department.id).where(Department.code == TRIAGE))
         return sa.false() if triage is None else Case.department_id == triage
-    raise ValueError(f"no view {view!r}; views: {', '.join(VIEWS)}")
+    raise InvalidInput(f"no view {view!r}; views: {', '.join(VIEWS)}")
 
 
 def worklist(
@@ -129,7 +130,7 @@ def worklist(
 
     :param agent: the caller's agent username (``mine``: none without one).
     :param departments: the caller's scope (an agent key's departments), None for all.
-    :raises ValueError: for an unknown view.
+    :raises InvalidInput: for an unknown view.
     """
     now = now or utcnow()
     conds = [

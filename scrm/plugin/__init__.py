@@ -16,6 +16,9 @@ CHANGELOG.md ("Stability of the plugin API").
   ``error_response``).  Imports FastAPI: import it inside ``add_routes``.
 - :mod:`scrm.plugin.db`: provisional, for plugins that keep tables or read case data (the
   ORM models, session helpers and case operations the built-in department modules use).
+- :mod:`scrm.plugin.polling`: provisional, for channels that poll an API (the HTTP errors,
+  a rate-limit aware client with capped back-off, the poll report).  Cheap to import:
+  httpx is loaded when a request is sent.
 
 Importing this package is cheap (pydantic and pluggy): the application, its database layer
 and the ingest pipeline are loaded on first use of :class:`Scrm`, :class:`IngestReport`,
@@ -35,8 +38,8 @@ from scrm.core.channel import (
     PermanentSendError,
     TransientSendError,
 )
-from scrm.core.config import Config, ConfigError, EscalationStep
-from scrm.core.errors import NotFound
+from scrm.core.config import Config, ConfigError, EscalationStep, plain_message
+from scrm.core.errors import InvalidInput, NotFound, Refused, ScrmError
 from scrm.core.events import (
     BatchCommitted,
     CaseEscalated,
@@ -123,6 +126,7 @@ __all__ = [
     "Instant",
     "InteractionRejected",
     "InteractionStored",
+    "InvalidInput",
     "Kind",
     "LineError",
     "NotFound",
@@ -131,11 +135,13 @@ __all__ = [
     "PermanentSendError",
     "PlaybookSet",
     "Priority",
+    "Refused",
     "RejectInfo",
     "ReplyDelivered",
     "RouteDecision",
     "RowId",
     "Scrm",
+    "ScrmError",
     "SendResult",
     "SlaBreached",
     "SlaPolicy",
@@ -154,6 +160,7 @@ __all__ = [
     "normalize",
     "normalize_email",
     "normalize_phone",
+    "plain_message",
     "run_lines",
     "tokenize",
 ]

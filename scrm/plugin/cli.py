@@ -48,6 +48,7 @@ from scrm.cli.lazy import LazyRootGroup
 
 if TYPE_CHECKING:
     from scrm.core.pipeline import IngestReport
+    from scrm.plugin.polling import PollReport
 
 __all__ = [
     "CliContext",
@@ -55,10 +56,12 @@ __all__ = [
     "ExitCode",
     "add_lazy_command",
     "emit",
+    "exit_if_failed",
     "parse_since",
     "placement_options",
     "report_summary",
     "require_known",
+    "show_poll_report",
     "table",
 ]
 
@@ -99,3 +102,24 @@ def parse_since(value: str) -> timedelta:
         return metrics_since(value.strip().lower())  # bounded: no overflow on 10^20 days
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+
+
+def show_poll_report(obj: CliContext, report: PollReport, as_json: bool = False) -> None:
+    """Print a poll report: a row per stream (its result class's ``columns``), or JSON."""
+    if as_json:
+        emit([s.as_json() for s in report.streams])
+        return
+    from scrm.plugin.polling import StreamResult
+
+    columns = type(report.streams[0]).columns if report.streams else StreamResult.columns
+    obj.console.print(table(None, [h for h, _ in columns], [s.row() for s in report.streams]))
+
+
+def exit_if_failed(report: PollReport, what: str = "streams") -> None:
+    """Stop with exit status 1 naming each failed stream (``2 of 5 feeds failed: a: ...``)."""
+    failed = report.failed
+    if failed:
+        raise CommandError(
+            f"{len(failed)} of {len(report.streams)} {what} failed: "
+            + "; ".join(f"{s.name}: {s.error}" for s in failed)
+        )

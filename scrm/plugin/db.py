@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from scrm.core.audit import record as record_audit
 from scrm.core.cases import OPEN_STATUSES, apply_sla, case_info
 from scrm.core.cases import add_event as add_case_event
 from scrm.core.cases import transition as transition_case
@@ -69,6 +70,7 @@ __all__ = [
     "escalate",
     "make_engine",
     "queue_reply",
+    "record_audit",
     "transition_case",
     "utcnow",
     "webhook_generation",

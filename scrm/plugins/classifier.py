@@ -1,7 +1,8 @@
 """The built-in rule-based classifier: language, sentiment, kind, category, urgency, reach.
 
-Rules and word lists live in ``scrm/plugins/data`` (``taxonomy.toml`` for categories,
-``lexicon_*.toml`` for sentiment and cues) so that a company can tune them without code.
+Rules and word lists live in ``scrm/plugins/data`` (``taxonomy.toml`` for the generic
+categories, ``sector_*.toml`` for the sector packs, ``lexicon_*.toml`` for sentiment and cues)
+so that a company can tune them without code.
 Text is compared in :func:`scrm.core.text.normalize` form, so Turkish written without
 Turkish letters ("siparisim gelmedi") matches the same rules.  Registered ``trylast``: any
 plugin that answers ``classify_interaction`` replaces it.
@@ -32,10 +33,17 @@ from scrm.plugin import (
     find_urls,
     hookimpl,
     normalize,
+    plain_message,
     run_lines,
     tokenize,
 )
-from scrm.plugins.taxonomy import Taxonomy, TaxonomyError, data_text, load_taxonomy
+from scrm.plugins.taxonomy import (
+    Taxonomy,
+    TaxonomyError,
+    configured_taxonomy,
+    data_text,
+    load_taxonomy,
+)
 
 __all__ = [
     "ClassifierPlugin",
@@ -160,8 +168,8 @@ class RuleClassifier:
 
     :param taxonomy: categories and their terms; ``None`` loads the shipped default.
     :param urgency_stop: more phrases that never raise an urgency flag, on top of the
-        lexicons' ``urgency_stop`` lists: product names and idioms that contain a cue word
-        ("Ferdi Kaza Sigortası", "fire stick", "insult to injury").
+        lexicons' ``urgency_stop`` lists and the taxonomy's: product names and idioms that
+        contain a cue word ("Ferdi Kaza Sigortası", "fire stick", "insult to injury").
     """
 
     source = "rules"
@@ -178,14 +186,15 @@ class RuleClassifier:
         self._service: set[str] = set()
         for name in ("lexicon_common.toml", "lexicon_tr.toml", "lexicon_en.toml"):
             self._load_lexicon(name, tomllib.loads(data_text(name)))
-        for term in urgency_stop:
+        for term in (*self.taxonomy.urgency_stop, *urgency_stop):
             self._lex.add(term, "stop", 1.0)
         for cat_name, cat in self.taxonomy.categories.items():
             for terms in (cat.tr, cat.en):
+                # Text is split at hyphens ("drive-thru", "e-devlet"), so terms are too.
                 for term in terms.keywords:
-                    self._cat.add(term, cat_name, 1.0)
+                    self._cat.add(term.replace("-", " "), cat_name, 1.0)
                 for term in terms.phrases:
-                    self._cat.add(term, cat_name, 2.0)
+                    self._cat.add(term.replace("-", " "), cat_name, 2.0)
         self._cat_order = {name: i for i, name in enumerate(self.taxonomy.categories)}
 
     def _load_lexicon(self, name: str, data: dict[str, Any]) -> None:
@@ -457,7 +466,8 @@ class RuleClassifier:
 class ClassifierPlugin:
     """The built-in ``classify_interaction`` answer, registered ``trylast``.
 
-    :param taxonomy_path: a taxonomy TOML file; ``None`` uses the shipped default.
+    :param taxonomy: the categories (:func:`~scrm.plugins.taxonomy.configured_taxonomy`);
+        ``None`` uses the shipped generic default.
     :param model_path: a model trained with ``scrm train``; when the file exists, each of
         kind, sentiment and category takes the model's answer where the model is at least
         ``model_confidence`` sure, and the rules' answer otherwise.
@@ -466,12 +476,13 @@ class ClassifierPlugin:
 
     def __init__(
         self,
-        taxonomy_path: str | None = None,
+        taxonomy: Taxonomy | None = None,
         model_path: str | None = None,
         model_confidence: float = 0.6,
         urgency_stop: Iterable[str] = (),
     ) -> None:
-        self.taxonomy = load_taxonomy(taxonomy_path)  # here: a bad file stops every command
+        # plugin() has loaded and checked the taxonomy: a bad file stops every command.
+        self.taxonomy = taxonomy
         self.urgency_stop = tuple(urgency_stop)
         self.model_path = Path(model_path) if model_path else None
         self.model_confidence = model_confidence
@@ -578,7 +589,7 @@ def run_classify(
         except ValidationError as exc:
             err = exc.errors()[0]
             field = ".".join(str(p) for p in err["loc"]) or "line"
-            raise LineError(f'field "{field}": {err["msg"]}', job.id) from None
+            raise LineError(f'field "{field}": {plain_message(err)}', job.id) from None
         try:
             result = classify(interaction)
         except Exception as exc:  # one bad message must not stop the run
@@ -600,12 +611,14 @@ def run_classify(
 def plugin(config: Config) -> ClassifierPlugin:
     """Build the built-in classifier from ``[plugins.classifier]``.
 
-    Settings: ``taxonomy`` (a TOML file), ``model`` (where `scrm train` saves the learned
-    model), ``model_confidence`` (0..1, default 0.6), ``urgency_stop`` (a list of phrases that
-    never raise an urgency flag: product names such as "Ferdi Kaza Sigortası").
+    Settings: ``sectors`` (shipped sector packs, e.g. ``["banking"]``), ``taxonomy`` (a TOML
+    file: the company's own categories, alone or before the sectors' ones), ``model`` (where
+    `scrm train` saves the learned model), ``model_confidence`` (0..1, default 0.6),
+    ``urgency_stop`` (a list of phrases that never raise an urgency flag: product names such
+    as "Ferdi Kaza Sigortası").
     """
     settings = config.plugin_settings("classifier")
-    known = ("taxonomy", "model", "model_confidence", "urgency_stop")
+    known = ("taxonomy", "sectors", "model", "model_confidence", "urgency_stop")
     unknown = set(settings) - set(known)
     if unknown:
         raise TaxonomyError(
@@ -620,5 +633,5 @@ def plugin(config: Config) -> ClassifierPlugin:
             f"plugins.classifier.model_confidence must be between 0 and 1, not {confidence!r}"
         )
     return ClassifierPlugin(
-        settings.get("taxonomy"), settings.get("model"), float(confidence), stop
+        configured_taxonomy(settings), settings.get("model"), float(confidence), stop
     )

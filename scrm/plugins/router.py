@@ -13,8 +13,12 @@ Facebook or Twitter/X gets the same priority (and so the same SLA deadlines).  L
 safety threats are urgent; churn threats, customers with the configured attributes (VIP),
 authors with at least ``reach_followers`` followers, and (when configured) very negative
 messages are high; praise, ideas and other messages low; the rest normal.  A playbook can
-raise its category's priority.  A deployment that wants a channel served differently says
-so with a rule (``match = { channel = [...] }`` or ``{ public = true }``)::
+raise its category's priority.  A complaint or question goes to the department of its
+category's playbook; a category of a sector pack (``[plugins.classifier] sectors``) without a
+playbook of its own name goes to the department and gets the least priority the pack gives
+it, or those of the playbook the pack names for it.  A deployment that wants a channel
+served differently says so with a rule (``match = { channel = [...] }`` or
+``{ public = true }``)::
 
     [plugins.router.priority]
     reach_followers = 10000          # 0 ignores the audience
@@ -60,6 +64,7 @@ from scrm.plugin import (
     load_playbooks,
     normalize,
 )
+from scrm.plugins.taxonomy import Taxonomy, configured_taxonomy, load_taxonomy, playbook_for
 
 if TYPE_CHECKING:
     import click
@@ -246,10 +251,14 @@ class DefaultRouter:
     """The built-in ``route_interaction`` answer, registered ``trylast``."""
 
     def __init__(
-        self, settings: RouterSettings | None = None, playbooks: PlaybookSet | None = None
+        self,
+        settings: RouterSettings | None = None,
+        playbooks: PlaybookSet | None = None,
+        taxonomy: Taxonomy | None = None,
     ) -> None:
         self.settings = settings or RouterSettings()
         self.playbooks = playbooks
+        self.taxonomy = taxonomy if taxonomy is not None else load_taxonomy()
         self.kind_department = {**KIND_DEPARTMENT, **self.settings.kinds}
 
     def explain(
@@ -292,12 +301,27 @@ class DefaultRouter:
         priority, pwhy = priority_for(
             c, followers=it.author.followers, customer=customer, settings=self.settings.priority
         )
-        book = self.playbooks.playbooks.get(c.category) if self.playbooks else None
-        if book is not None and c.kind in (Kind.COMPLAINT, Kind.QUESTION):
-            # The category's written guide names its owner and the least priority it deserves.
-            department, why = book.department, f"{why}; playbook {book.category}"
-            if Priority(book.priority).rank > priority.rank:
-                priority, pwhy = Priority(book.priority), f"playbook {book.category}"
+        if c.kind in (Kind.COMPLAINT, Kind.QUESTION):
+            # The category's written guide names its owner and the least priority it deserves;
+            # a category of a sector pack without a playbook of its own name says them itself.
+            book = playbook_for(c.category, self.taxonomy, self.playbooks)
+            cat = self.taxonomy.categories.get(c.category)
+            least: Priority | None = None
+            if book is not None and book.category == c.category:
+                department, why = book.department, f"{why}; playbook {book.category}"
+                least, lwhy = Priority(book.priority), f"playbook {book.category}"
+            elif cat is not None and (cat.department or book is not None):
+                department = cat.department or book.department
+                why = f"{why}; category {c.category} of taxonomy {self.taxonomy.name or '-'}" + (
+                    f", playbook {book.category}" if book is not None else ""
+                )
+                if cat.priority or book is not None:
+                    least = Priority(cat.priority or book.priority)
+                    lwhy = f"category {c.category}" + (
+                        "" if cat.priority else f", playbook {book.category}"
+                    )
+            if least is not None and least.rank > priority.rank:
+                priority, pwhy = least, lwhy
         pool = None
         name = f"default:{c.kind.value}"
         if rule is not None:
@@ -438,7 +462,9 @@ def _first_answer(
 
 
 def plugin(config: Config) -> DefaultRouter:
-    """Build the router from ``[plugins.router]``; errors name the rule and field."""
+    """Build the router from ``[plugins.router]``, the playbooks and the taxonomy that
+    ``[plugins.classifier]`` selects (its categories' default departments and priorities);
+    errors name the rule and field."""
     try:
         settings = RouterSettings.model_validate(config.plugin_settings("router"))
     except ValidationError as exc:
@@ -446,4 +472,8 @@ def plugin(config: Config) -> DefaultRouter:
             f"plugins.router.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
         raise ValueError(f"invalid routing rules: {problems}") from None
-    return DefaultRouter(settings, load_playbooks(config.cases.playbooks))
+    return DefaultRouter(
+        settings,
+        load_playbooks(config.cases.playbooks),
+        configured_taxonomy(config.plugin_settings("classifier")),
+    )

@@ -51,6 +51,7 @@ from scrm.plugin import (
     hookimpl,
     load_playbooks,
 )
+from scrm.plugins.taxonomy import Taxonomy, configured_taxonomy, load_taxonomy, playbook_for
 
 __all__ = ["DEFAULT_POLICIES", "DefaultSla", "SlaSettings", "plugin"]
 
@@ -144,9 +145,15 @@ DEFAULT_POLICIES: dict[Priority, SlaPolicy] = {
 class DefaultSla:
     """The built-in ``choose_sla`` answer, registered ``trylast``."""
 
-    def __init__(self, settings: SlaSettings, playbooks: PlaybookSet | None = None) -> None:
+    def __init__(
+        self,
+        settings: SlaSettings,
+        playbooks: PlaybookSet | None = None,
+        taxonomy: Taxonomy | None = None,
+    ) -> None:
         self.settings = settings
         self.playbooks = playbooks
+        self.taxonomy = taxonomy if taxonomy is not None else load_taxonomy()
         self.policies = {
             p: self._apply(
                 base.model_copy(update={"warn_before": settings.warn_before}),
@@ -171,7 +178,7 @@ class DefaultSla:
             if rule.match.holds(case):
                 policy = self._apply(policy, rule, f"{policy.name}/{rule.name}")
                 break
-        book = self.playbooks.playbooks.get(case.category) if self.playbooks else None
+        book = playbook_for(case.category, self.taxonomy, self.playbooks)
         if book is not None:
             extra = book.sla.model_dump(exclude_none=True)
             if extra:
@@ -190,4 +197,8 @@ def plugin(config: Config) -> DefaultSla:
             f"plugins.sla.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
         raise ValueError(f"invalid SLA configuration: {problems}") from None
-    return DefaultSla(settings, load_playbooks(config.cases.playbooks))
+    return DefaultSla(
+        settings,
+        load_playbooks(config.cases.playbooks),
+        configured_taxonomy(config.plugin_settings("classifier")),
+    )

@@ -1,8 +1,9 @@
 """One error shape for every failure: ``{"error": {"code", "message", "field"}}``.
 
-Core exceptions map to HTTP statuses here, in one table; a 500 says only that something
-failed (the traceback goes to the log, never to the client), and no handler echoes a
-header, a token or a request body back.
+scrm's errors (:class:`scrm.core.errors.ScrmError`) carry their HTTP status and code and are
+mapped here once; anything else is a bug: a 500 that says only that something failed (the
+traceback goes to the log, never to the client).  No handler echoes a header, a token or a
+request body back.
 """
 
 from __future__ import annotations
@@ -17,13 +18,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from scrm.core.app import SchemaError, UnknownChannel
-from scrm.core.cases import TransitionError
-from scrm.core.customers import MergeError
-from scrm.core.playbooks import PlaybookError
-from scrm.core.queries import CaseDetail, NotFound
-from scrm.core.webhooks import WebhookError
-from scrm.core.workflow import AnswerElsewhere, Conflict
+from scrm.core.config import plain_message
+from scrm.core.errors import ScrmError
+from scrm.core.queries import CaseDetail
+from scrm.core.workflow import Conflict
 
 __all__ = [
     "RESPONSES",
@@ -144,45 +142,38 @@ def install_error_handlers(app: FastAPI) -> None:
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         first = errors[0] if errors else {"msg": "invalid input", "loc": ()}
-        return error_response(422, "invalid", str(first["msg"]), _field(first.get("loc", ())))
+        return error_response(422, "invalid", plain_message(first), _field(first.get("loc", ())))
 
-    @app.exception_handler(NotFound)
-    async def not_found(request: Request, exc: NotFound) -> JSONResponse:
-        return error_response(404, "not_found", str(exc))
+    @app.exception_handler(ScrmError)
+    async def scrm_error(request: Request, exc: ScrmError) -> JSONResponse:
+        if exc.http_status == 500:
+            return _internal(request, exc)
+        if exc.http_status > 500:  # not ready: the client is told why, in general words
+            return error_response(exc.http_status, exc.code, exc.public_message)
+        message = (str(exc).splitlines() or [type(exc).__name__])[0][:500]
+        return error_response(exc.http_status, exc.code, message, exc.field)
 
     @app.exception_handler(Conflict)
     async def conflict(request: Request, exc: Conflict) -> JSONResponse:
+        # The generic shape, plus what the caller needs to retry: the case as it is now.
         current = request.app.state.scrm.case(exc.case_id)
         return error_response(
-            409,
-            "version_conflict",
+            exc.http_status,
+            exc.code,
             str(exc),
-            "version",
+            exc.field,
             headers={"ETag": f'"{current.version}"'},
             extra={"current": current.model_dump(mode="json")},
         )
 
-    async def refused(request: Request, exc: Exception) -> JSONResponse:
-        code = "invalid_transition" if isinstance(exc, TransitionError) else "refused"
-        return error_response(409, code, str(exc))
-
-    app.add_exception_handler(TransitionError, refused)
-    app.add_exception_handler(MergeError, refused)
-    app.add_exception_handler(AnswerElsewhere, refused)  # a ValueError, but not bad input
-
-    async def bad_input(request: Request, exc: Exception) -> JSONResponse:
-        return error_response(422, "invalid", str(exc).splitlines()[0][:500])
-
-    for cls in (PlaybookError, UnknownChannel, WebhookError, ValueError):
-        app.add_exception_handler(cls, bad_input)
-
-    @app.exception_handler(SchemaError)
-    async def schema(request: Request, exc: SchemaError) -> JSONResponse:
-        return error_response(503, "not_ready", "the database needs migrating: run scrm db upgrade")
-
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> JSONResponse:
-        log.error(
-            "%s %s failed: %s", request.method, request.url.path, type(exc).__name__, exc_info=exc
-        )
-        return error_response(500, "internal", "an internal error occurred; it has been logged")
+        return _internal(request, exc)
+
+
+def _internal(request: Request, exc: Exception) -> JSONResponse:
+    """A bug, or a failure the client cannot fix: logged with its traceback, told nothing."""
+    log.error(
+        "%s %s failed: %s", request.method, request.url.path, type(exc).__name__, exc_info=exc
+    )
+    return error_response(500, "internal", ScrmError.public_message)

@@ -9,10 +9,10 @@ import pytest
 from fake_mastodon import INVALID_TOKEN, TOO_MANY, FakeMastodon, iso, status
 from mastodon_data import AYSE, BRAND, MEHMET, at, snowflake
 from scrm_mastodon.channel import MastodonChannel
-from scrm_mastodon.client import AuthError
 from scrm_mastodon.poller import Poller
 
 from scrm.core.app import Scrm
+from scrm.plugin.polling import AuthError
 
 UNAVAILABLE = {"error": "Service Unavailable"}
 MENTION = '<p><span class="h-card"><a href="https://mastodon.example/@acmedestek" class="u-url mention">@<span>acmedestek</span></a></span> {}</p>'

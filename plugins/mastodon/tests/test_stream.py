@@ -8,10 +8,10 @@ import pytest
 from fake_mastodon import FakeMastodon, sse, status
 from mastodon_data import AYSE, BRAND, MEHMET, at, snowflake
 from scrm_mastodon.channel import MastodonChannel
-from scrm_mastodon.client import AuthError, ServerError
 from scrm_mastodon.stream import EventTooLong, Streamer, sse_events
 
 from scrm.core.app import Scrm
+from scrm.plugin.polling import AuthError, ServerError
 
 HELLO = '<p><span class="h-card"><a href="https://mastodon.example/@acmedestek" class="u-url mention">@<span>acmedestek</span></a></span> {}</p>'
 

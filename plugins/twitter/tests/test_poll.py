@@ -11,10 +11,10 @@ from conftest import BRAND, recorded_exchanges, tweet, user
 from fake_x import TOO_MANY, UNAUTHORIZED, FakeX
 from scrm_twitter.budget import Budget
 from scrm_twitter.channel import TwitterChannel
-from scrm_twitter.client import AuthError, RateState
 from scrm_twitter.poller import Poller
 
 from scrm.core.app import Scrm
+from scrm.plugin.polling import AuthError, RateState
 
 CUSTOMER = "2086537338"
 UNAVAILABLE = {"title": "Service Unavailable", "detail": "Service Unavailable",

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from scrm.core.bounds import check_instant
+from scrm.core.errors import InvalidInput
 from scrm.core.metrics.compute import TOTAL, CalendarFor, Query, channel_sides, compute
 from scrm.core.metrics.model import GroupMetrics, ParityRow, Report
 from scrm.core.metrics.sql import DIMENSIONS
@@ -303,9 +304,5 @@ def parse_period(
     return begin.astimezone(UTC), stop.astimezone(UTC)
 
 
-class PeriodError(ValueError):
+class PeriodError(InvalidInput):
     """A ``--since``/``--from``/``--to`` value that cannot be used; ``field`` names which."""
-
-    def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
-        self.field = field

@@ -113,7 +113,7 @@ def update(
     """Change a lead's status or owner (every change is kept in its history)."""
     if not (status or owner or note):
         raise click.UsageError("give --status, --owner or --note")
-    from scrm.plugin.db import utcnow
+    from scrm.plugin.db import record_audit, utcnow
 
     with obj.app().session() as s:
         lead = s.get(Lead, lead_id)
@@ -129,4 +129,12 @@ def update(
             lead.owner = owner
         entry["note"] = "; ".join([*changes, *([note] if note else [])])
         lead.history = [*lead.history, entry]
+        record_audit(
+            s,
+            actor=actor,
+            action="lead.update",
+            target_type="lead",
+            target_id=lead_id,
+            details={"status": status, "owner": owner},
+        )
     click.echo(f"lead {lead_id}: {entry['note'] or 'no change'}")

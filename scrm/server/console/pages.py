@@ -26,12 +26,10 @@ from scrm.core.apikeys import Principal, authenticate, principal_for
 from scrm.core.app import Scrm
 from scrm.core.bounds import clean_text
 from scrm.core.cases import allowed_from
-from scrm.core.config import Config
-from scrm.core.customers import MergeError
-from scrm.core.playbooks import PlaybookError
+from scrm.core.config import Config, plain_message
+from scrm.core.errors import InvalidInput, ScrmError
 from scrm.core.queries import NotFound
 from scrm.core.schemas import Kind, Priority
-from scrm.core.workflow import Conflict
 from scrm.server.auth import (
     ALL_ROLES,
     WORKER_ROLES,
@@ -198,8 +196,10 @@ def _action(ctx: Ctx, done: str) -> Iterator[None]:
     try:
         yield
     except ValidationError as exc:
-        ctx.session.say(str(exc.errors()[0]["msg"]))
-    except (NotFound, Conflict, PlaybookError, MergeError, ValueError) as exc:
+        ctx.session.say(plain_message(exc.errors()[0]))
+    except ScrmError as exc:
+        if exc.http_status >= 500:
+            raise
         ctx.session.say(str(exc).splitlines()[0])
     else:
         ctx.session.say(done)
@@ -336,7 +336,7 @@ def reply(
     body, name = _text(text, "text"), _text(template, "template")
     with _action(ctx, f"Reply queued on case {case_id}; it is sent on the next delivery run."):
         if (body is None) == (name is None):
-            raise ValueError("choose a template or write a text")
+            raise InvalidInput("choose a template or write a text")
         ctx.app.workflow.reply(
             case_id,
             actor=ctx.principal.actor,
@@ -416,7 +416,7 @@ def relabel(
     with _action(ctx, f"Message {interaction_id} relabelled: "
                  + ", ".join(f"{k}={v}" for k, v in fix.items())):  # fmt: skip
         if not fix:
-            raise ValueError("nothing to correct: the labels are as given")
+            raise InvalidInput("nothing to correct: the labels are as given")
         ctx.app.relabel(interaction_id, ctx.principal.actor, **fix)
     case_id = ctx.app.interaction(interaction_id).case_id or before.case_id
     return ctx.redirect(f"/cases/{case_id}" if case_id else "/inbox")

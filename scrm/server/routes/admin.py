@@ -1,15 +1,17 @@
-"""Administration over HTTP: plugins, a delivery run."""
+"""Administration over HTTP: plugins, agents, a delivery run."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Path
+from pydantic import BaseModel, ConfigDict, Field
 
 from scrm.core import webhooks
+from scrm.core.agents import AgentIn, AgentOut
 from scrm.core.app import Scrm
 from scrm.core.plugins import plugin_info
+from scrm.core.services import agents
 from scrm.server.auth import AdminKey, ReaderKey, get_scrm
 
 __all__ = ["router"]
@@ -37,6 +39,47 @@ class DeliverOut(BaseModel):
 @router.get("/plugins", summary="Installed plugins and the hooks they implement")
 def plugins(app: App, who: ReaderKey) -> list[PluginOut]:
     return [PluginOut.model_validate(p) for p in plugin_info(app.pm)]
+
+
+Word = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class AgentBody(BaseModel):
+    """An agent as an administrator saves it (the username is in the path)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    department: str | None = Field(default=None, max_length=64, description="Department code.")
+    role: Literal["agent", "lead", "head"] = "agent"
+    status: Literal["active", "away", "offline"] = Field(
+        default="active", description="Only active agents get new cases."
+    )
+    capacity: int = Field(default=10, ge=0, le=10_000, description="Open cases at most.")
+    skills: dict[Literal["languages", "categories", "pools"], list[Word]] = Field(
+        default_factory=dict, max_length=3, description='e.g. {"languages": ["tr", "en"]}'
+    )
+
+
+class AgentSavedOut(BaseModel):
+    agent: AgentOut
+    assigned: int = Field(description="Waiting cases the save handed to the agent's department.")
+
+
+@router.put(
+    "/agents/{username}",
+    summary="Add or update an agent; an active one takes waiting cases at once",
+)
+def save_agent(
+    app: App,
+    username: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,64}$")],
+    body: AgentBody,
+    who: AdminKey,
+) -> AgentSavedOut:
+    data = AgentIn.model_validate({**body.model_dump(), "username": username})
+    done = agents.save(app, data, actor=who.actor)
+    return AgentSavedOut(agent=done.agent, assigned=done.assigned)
 
 
 @router.post(

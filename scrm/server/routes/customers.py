@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from scrm.core import audit, queries
-from scrm.core import customers as customer_ops
+from scrm.core import queries
 from scrm.core.app import Scrm
 from scrm.core.queries import CustomerOut, IdentityOut
+from scrm.core.services import customers
 from scrm.server.auth import AdminKey, AnyKey, get_scrm
 from scrm.server.errors import ErrorOut
 from scrm.server.pagination import MAX_ID, IdPath, Page, decode_cursor, page
@@ -69,34 +69,15 @@ def identities(app: App, customer_id: IdPath, who: AnyKey) -> list[IdentityOut]:
     responses=_REFUSED,
 )
 def merge(app: App, customer_id: IdPath, body: MergeIn, who: AdminKey) -> CustomerOut:
-    with app.session() as s:
-        record = customer_ops.merge(s, customer_id, body.into, actor=who.actor, reason=body.reason)
-        audit.record(
-            s,
-            actor=who.actor,
-            action="customer.merge",
-            target_type="customer",
-            target_id=customer_id,
-            details={"into": record.target_id, "reason": body.reason},
-        )
-        target = record.target_id
-    return app.customer(target)
+    done = customers.merge(app, customer_id, body.into, actor=who.actor, reason=body.reason)
+    return app.customer(done.target_id)
 
 
 @router.post(
     "/{customer_id}/unmerge", summary="Undo the merge of this customer", responses=_REFUSED
 )
 def unmerge(app: App, customer_id: IdPath, who: AdminKey) -> CustomerOut:
-    with app.session() as s:
-        record = customer_ops.unmerge(s, customer_id, actor=who.actor)
-        audit.record(
-            s,
-            actor=who.actor,
-            action="customer.unmerge",
-            target_type="customer",
-            target_id=customer_id,
-            details={"from": record.target_id},
-        )
+    customers.unmerge(app, customer_id, actor=who.actor)
     return app.customer(customer_id)
 
 
@@ -114,12 +95,7 @@ class ErasureOut(BaseModel):
 )
 def erase(app: App, customer_id: IdPath, who: AdminKey) -> ErasureOut:
     """Irreversibly remove or anonymise the person's data; counts and times stay for metrics."""
-    from scrm.core import privacy
-
-    app.customer(customer_id)  # 404 for an unknown customer
-    with app.session() as s:
-        report = privacy.erase_customer(s, customer_id, who.actor, app.hooks)
-    privacy.purge_deleted(app.engine)
+    report = customers.erase(app, customer_id, actor=who.actor)
     return ErasureOut(
         customer_id=report.customer_id, customers=report.customers, counts=report.counts
     )

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from scrm.core.app import Scrm
-from scrm.core.metrics import DIMENSIONS, PeriodError, generate_report, parse_period
+from scrm.core.metrics import DIMENSIONS, generate_report, parse_period
 from scrm.core.metrics.model import Report
 from scrm.server.auth import ReaderKey, get_scrm
 from scrm.server.errors import ApiError
@@ -39,10 +39,8 @@ def metrics_report(
     """The same report as `scrm report --json`: durations in seconds, rates as fractions, null when empty."""
     if by not in DIMENSIONS:
         raise ApiError(422, "invalid", f"by must be one of {', '.join(DIMENSIONS)}", field="by")
-    try:
-        begin, stop = parse_period(
-            since=since, start=start, end=end, timezone=app.config.timezone, now=datetime.now(UTC)
-        )
-    except PeriodError as exc:
-        raise ApiError(422, "invalid", str(exc), field=exc.field) from None
+    # A PeriodError is a 422 naming the parameter (``from``, ``to`` or ``since``).
+    begin, stop = parse_period(
+        since=since, start=start, end=end, timezone=app.config.timezone, now=datetime.now(UTC)
+    )
     return generate_report(app, start=begin, end=stop, by=by, notify=False)

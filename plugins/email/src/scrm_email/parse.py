@@ -35,6 +35,7 @@ from scrm.plugin import (
     InboundInteraction,
     ParseError,
     normalize_email,
+    plain_message,
 )
 from scrm_email.mime import Part, address_list, header_text, message_ids, read_body
 from scrm_email.noise import detect_noise
@@ -106,7 +107,7 @@ def raw_from_payload(payload: Any) -> tuple[bytes, EmailPayload | None]:
         meta = EmailPayload.model_validate(payload)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
-        raise ParseError(err["msg"], ".".join(str(p) for p in err["loc"]) or None) from None
+        raise ParseError(plain_message(err), ".".join(str(p) for p in err["loc"]) or None) from None
     try:
         raw = base64.b64decode(meta.raw_base64, validate=True)
     except (binascii.Error, ValueError) as exc:

@@ -7,11 +7,18 @@ from typing import TYPE_CHECKING
 
 import click
 
-from scrm.plugin.cli import CliContext, CommandError, emit, placement_options, table
+from scrm.plugin.cli import (
+    CliContext,
+    emit,
+    exit_if_failed,
+    placement_options,
+    show_poll_report,
+    table,
+)
 from scrm_feeds.channel import FeedsChannel
 
 if TYPE_CHECKING:
-    from scrm_feeds.poller import Poller, PollReport
+    from scrm_feeds.poller import Poller
 
 # The poller (and with it httpx) is imported when a command runs: `scrm --help` stays fast.
 
@@ -72,26 +79,8 @@ def poll(
         raise click.BadParameter(str(exc.args[0]), param_hint="--source") from None
     finally:
         poller.close()
-    _show(obj, report, as_json)
-    if report.failed:
-        raise CommandError(
-            f"{len(report.failed)} of {len(report.sources)} feeds failed: "
-            + "; ".join(f"{r.name}: {r.error}" for r in report.failed)
-        )
-
-
-def _show(obj: CliContext, report: PollReport, as_json: bool) -> None:
-    if as_json:
-        emit([vars(r) for r in report.sources])
-        return
-    rows = [
-        (r.name, r.status, r.items, r.matched, r.stored, r.duplicates, r.rejected,
-         _when(r.next_due), r.error or r.warning or "")
-        for r in report.sources
-    ]  # fmt: skip
-    cols = ("source", "status", "items", "matched", "stored", "dupes", "rejected", "next (UTC)",
-            "error")  # fmt: skip
-    obj.console.print(table(None, cols, rows))
+    show_poll_report(obj, report, as_json)
+    exit_if_failed(report, "feeds")
 
 
 @feeds.command("status")

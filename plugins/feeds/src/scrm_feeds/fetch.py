@@ -7,13 +7,14 @@ message names the source's problem in one line.
 
 from __future__ import annotations
 
-import email.utils
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from scrm.plugin.polling import retry_after
 
 __all__ = ["FetchError", "Fetched", "fetch_file", "fetch_http"]
 
@@ -61,7 +62,7 @@ def fetch_http(
             if r.status_code != 200:
                 raise FetchError(
                     f"HTTP {r.status_code} {r.reason_phrase} from {url}",
-                    retry_after=_retry_after(r.headers.get("retry-after")),
+                    retry_after=retry_after(r.headers.get("retry-after"), time.time()),
                 )
             declared = r.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > max_bytes:
@@ -113,17 +114,3 @@ def fetch_file(path: str, validators: dict[str, Any], *, max_bytes: int) -> Fetc
         raise FetchError(f"{path} is larger than max_bytes ({max_bytes} bytes)")
     ctype = "application/feed+json" if p.suffix == ".json" else None
     return Fetched(body, ctype, mark)
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(min(int(value), 7 * 86_400))
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())

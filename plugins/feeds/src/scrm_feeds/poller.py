@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from scrm.plugin import polling
+from scrm.plugin.polling import backoff
 from scrm_feeds.fetch import Fetched, FetchError, fetch_file, fetch_http
 from scrm_feeds.mapping import CHANNEL, record_for
 from scrm_feeds.match import Matcher
@@ -33,33 +35,39 @@ PLUGIN = "feeds"
 
 
 @dataclass
-class SourceResult:
-    """What one source gave in one run."""
+class SourceResult(polling.StreamResult):
+    """What one source gave in one run; ``error`` is set when it failed."""
 
-    name: str
     status: str = "ok"
     """ok, not modified, not due, disabled or error."""
     items: int = 0
     matched: int = 0
-    stored: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    error: str | None = None
     warning: str | None = None
     next_due: float | None = None
 
-
-@dataclass
-class PollReport:
-    sources: list[SourceResult] = field(default_factory=list)
+    columns = (
+        ("source", "name"), ("status", "status"), ("items", "items"), ("matched", "matched"),
+        ("stored", "stored"), ("dupes", "duplicates"), ("rejected", "rejected"),
+        ("next (UTC)", "next_utc"), ("error", "note"),
+    )  # fmt: skip
+    json_fields = ("name", "status", "items", "matched", "stored", "duplicates", "rejected",
+                   "error", "warning", "next_due")  # fmt: skip
 
     @property
-    def stored(self) -> int:
-        return sum(s.stored for s in self.sources)
+    def next_utc(self) -> str:
+        return f"{datetime.fromtimestamp(self.next_due, UTC):%Y-%m-%d %H:%M:%S}" if self.next_due else ""  # fmt: skip
 
     @property
-    def failed(self) -> list[SourceResult]:
-        return [s for s in self.sources if s.status == "error"]
+    def note(self) -> str | None:
+        return self.error or self.warning
+
+
+class PollReport(polling.PollReport):
+    """One run over the sources: :attr:`sources` is :attr:`streams`."""
+
+    @property
+    def sources(self) -> list[SourceResult]:
+        return self.streams  # type: ignore[return-value]
 
     def __str__(self) -> str:
         done = [s for s in self.sources if s.status not in ("not due", "disabled")]
@@ -123,7 +131,7 @@ class Poller:
         """
         report = PollReport()
         for source in self.sources(names):
-            report.sources.append(self.poll_source(source, force=force, placement=placement))
+            report.streams.append(self.poll_source(source, force=force, placement=placement))
         return report
 
     def poll_source(
@@ -149,7 +157,7 @@ class Poller:
                 result.status = "not modified"
         except (FetchError, FeedError) as exc:
             failures = int(state.get("failures", 0)) + 1
-            pause = min(source.interval * 2 ** min(failures, 20), self.s.max_backoff)
+            pause = backoff(source.interval, failures, self.s.max_backoff)
             retry_after = getattr(exc, "retry_after", None)
             pause = max(pause, min(retry_after or 0.0, self.s.max_backoff))
             result.status, result.error = "error", str(exc)
@@ -196,8 +204,7 @@ class Poller:
             rep = self.app.ingest_native(
                 CHANNEL, records, source=f"feeds:{source.name}", placement=placement
             )
-            result.stored, result.duplicates = rep.stored, rep.duplicates
-            result.rejected = rep.rejected
+            result.count(rep)
 
     def _save(self, source: FeedSource, state: dict[str, Any]) -> None:
         self.app.save_state(PLUGIN, f"source:{source.name}", state)

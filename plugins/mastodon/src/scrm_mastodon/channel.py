@@ -22,7 +22,8 @@ from scrm.plugin import (
     SendResult,
     TransientSendError,
 )
-from scrm_mastodon.client import ApiError, MastodonClient, RateLimited, ServerError
+from scrm.plugin.polling import ApiError, TransientError
+from scrm_mastodon.client import MastodonClient
 from scrm_mastodon.content import MAX_HTML_LENGTH, html_to_text
 from scrm_mastodon.mapping import ID_PATTERN, Mapper, split_payload
 
@@ -190,9 +191,8 @@ class MastodonChannel(Channel):
                 "POST", "/api/v1/statuses", endpoint="POST /api/v1/statuses", json=body,
                 headers={"idempotency-key": key}, wait=False, retries=0,
             )  # fmt: skip
-        except (RateLimited, ServerError) as exc:
-            retry_after = max(0.0, exc.reset - client.clock()) if exc.reset else None
-            raise TransientSendError(str(exc), retry_after=retry_after) from None
+        except TransientError as exc:
+            raise TransientSendError(str(exc), retry_after=exc.retry_after(client.clock())) from None
         except ApiError as exc:  # AuthError, 404 (the status is gone), 422 (refused)
             raise PermanentSendError(str(exc)) from None
         sid = r.body.get("id") if isinstance(r.body, dict) else None

@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 import click
 from rich.markup import escape
 
-from scrm.plugin.cli import CliContext, table
+from scrm.plugin.cli import CliContext, show_poll_report, table
+from scrm.plugin.polling import ApiError
 from scrm_mastodon.channel import MastodonChannel
-from scrm_mastodon.client import ApiError, MastodonClient
+from scrm_mastodon.client import MastodonClient
 from scrm_mastodon.mapping import ID_PATTERN
-from scrm_mastodon.poller import Poller, PollReport
+from scrm_mastodon.poller import Poller
 
 __all__ = ["mastodon"]
 
@@ -53,25 +54,15 @@ def poll(obj: CliContext, mode: str, cycles: int | None) -> None:
         )
     try:
         if mode == "once":
-            _show(obj, poller.poll_once())
+            show_poll_report(obj, poller.poll_once())
         else:
-            poller.watch(cycles, lambda report: _show(obj, report))
+            poller.watch(cycles, lambda report: show_poll_report(obj, report))
     except ApiError as exc:
         raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:
         obj.err.print("stopped")
     finally:
         poller.client.close()
-
-
-def _show(obj: CliContext, report: PollReport) -> None:
-    rows = [
-        (s.label, s.pages, s.stored, s.duplicates, s.updated, s.rejected, s.threads,
-         s.stopped or "")
-        for s in report.streams
-    ]  # fmt: skip
-    cols = ("stream", "pages", "stored", "duplicates", "updated", "rejected", "threads", "stopped")
-    obj.console.print(table(None, cols, rows))
 
 
 @mastodon.command("stream")

@@ -19,24 +19,19 @@ import hashlib
 import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from scrm_mastodon.client import (
-    ApiError,
-    AuthError,
-    MastodonClient,
-    RateLimited,
-    ServerError,
-    next_max_id,
-)
+from scrm.plugin import polling
+from scrm.plugin.polling import ApiError, AuthError, PollReport, TransientError
+from scrm_mastodon.client import MastodonClient, next_max_id
 from scrm_mastodon.mapping import ID_PATTERN, split_payload
 
 if TYPE_CHECKING:
     from scrm.plugin import Scrm
     from scrm_mastodon.channel import MastodonChannel
 
-__all__ = ["PLUGIN", "PollReport", "Poller", "Stream", "StreamResult", "poll_task"]
+__all__ = ["PLUGIN", "Poller", "Stream", "StreamResult", "poll_task"]
 
 PLUGIN = "mastodon"
 _ID = re.compile(ID_PATTERN)
@@ -55,26 +50,23 @@ class Stream:
 
 
 @dataclass
-class StreamResult:
-    label: str
+class StreamResult(polling.StreamResult):
+    """One stream's cycle; ``error`` (``stopped``) says why it stopped early (rate limit,
+    the instance failing)."""
+
     pages: int = 0
-    stored: int = 0
-    duplicates: int = 0
-    updated: int = 0
-    rejected: int = 0
     threads: int = 0
     """Thread contexts read for mentions that answer another status."""
-    stopped: str | None = None
-    """Why the stream stopped early (rate limit, the instance failing), or None."""
 
-
-@dataclass
-class PollReport:
-    streams: list[StreamResult] = field(default_factory=list)
+    columns = (
+        ("stream", "name"), ("pages", "pages"), ("stored", "stored"),
+        ("duplicates", "duplicates"), ("updated", "updated"), ("rejected", "rejected"),
+        ("threads", "threads"), ("stopped", "error"),
+    )  # fmt: skip
 
     @property
-    def stored(self) -> int:
-        return sum(s.stored for s in self.streams)
+    def stopped(self) -> str | None:
+        return self.error
 
 
 def _key(status_id: str) -> tuple[int, str]:
@@ -176,17 +168,14 @@ class Poller:
                 params["max_id"] = max_id
             try:
                 r = self.client.request("GET", st.path, endpoint=st.endpoint, params=params)
-            except (RateLimited, ServerError) as exc:
-                result.stopped = str(exc)
-                break
             except AuthError:
                 raise
             except ApiError as exc:
-                result.stopped = str(exc)
+                result.error = str(exc)
                 break
             items = _items(r.body, st.search)
             if items is None:
-                result.stopped = f"{st.endpoint}: the instance answered something else than a page"
+                result.error = f"{st.endpoint}: the instance answered something else than a page"
                 break
             ids = _ids(items)
             if not max_id and ids:  # the first page of a walk holds the newest item
@@ -221,11 +210,9 @@ class Poller:
     def _ingest(self, items: list[Any], st: Stream, result: StreamResult) -> None:
         if not items:
             return
-        rep = self.app.ingest_native("mastodon", split_payload(items), source=f"mastodon:{st.key}")
-        result.stored += rep.stored
-        result.duplicates += rep.duplicates
-        result.updated += rep.updated
-        result.rejected += rep.rejected
+        result.count(
+            self.app.ingest_native("mastodon", split_payload(items), source=f"mastodon:{st.key}")
+        )
 
     def _threads(self, notifications: list[Any], result: StreamResult) -> None:
         """Store the thread above each mention that answers another status."""
@@ -238,18 +225,15 @@ class Poller:
                 continue
             try:
                 context = self.thread(sid, brands)
-            except (RateLimited, ServerError) as exc:
-                result.stopped = str(exc)
+            except TransientError as exc:
+                result.error = str(exc)
                 return
             except AuthError:
                 raise
             except ApiError:
                 continue  # the status was deleted meanwhile, or is not visible
             result.threads += 1
-            result.stored += context.stored
-            result.duplicates += context.duplicates
-            result.updated += context.updated
-            result.rejected += context.rejected
+            result.count(context)
 
     def thread(self, status_id: str, brands: set[str] | None = None) -> Any:
         """Read the context of ``status_id``; store its ancestors and the brand's replies below it.

@@ -4,7 +4,7 @@
 mentions carry a status) and ``update`` (a status of the home timeline; only the brand's own
 are kept, so a reply written in the Mastodon app moves its case at once).  Lines starting with
 ``:`` are heartbeats.  Every event is ingested as it arrives; a dropped connection is opened
-again after ``backoff`` seconds, doubling, up to ``max_retries`` failures in a row.
+again after ``backoff`` seconds, doubling (up to five minutes), up to ``max_retries`` failures in a row.
 
 The server is untrusted: an event is read into a bounded buffer (:data:`MAX_EVENT_BYTES`), and
 a longer one ends the connection with an error instead of growing memory.  Streaming keeps no
@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from scrm_mastodon.client import TOKEN, USER_AGENT, ApiError, AuthError, ServerError
+from scrm.plugin.polling import ApiError, AuthError, Retry, ServerError, backoff
+from scrm_mastodon.client import TOKEN, USER_AGENT
 from scrm_mastodon.content import MAX_HTML_LENGTH
 
 if TYPE_CHECKING:
@@ -131,7 +132,7 @@ class Streamer:
             if failures > self.s.max_retries:
                 raise ServerError(f"{reason}; gave up after {failures} attempts")
             report.reconnects += 1
-            self.sleep(self.s.backoff * 2 ** (failures - 1))
+            self.sleep(backoff(self.s.backoff, failures - 1, Retry().max_backoff))
         return report
 
     def _connect(self) -> Iterator[tuple[str, str]]:

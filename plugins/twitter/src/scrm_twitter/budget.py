@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from scrm.plugin import Scrm
+    from scrm.plugin.polling import RateState
     from scrm_twitter.channel import TwitterSettings
-    from scrm_twitter.client import RateState
 
 __all__ = ["STATE_KEY", "Budget"]
 

@@ -20,7 +20,8 @@ from scrm.plugin import (
     SendResult,
     TransientSendError,
 )
-from scrm_twitter.client import ApiError, RateLimited, ServerError, XClient
+from scrm.plugin.polling import ApiError, TransientError
+from scrm_twitter.client import XClient
 from scrm_twitter.mapping import Mapper, split_payload
 from scrm_twitter.text import split_thread, tweet_length
 from scrm_twitter.webhooks import crc_response, verify_signature
@@ -194,9 +195,8 @@ class TwitterChannel(Channel):
             if message.public:
                 return self._post_thread(client, message)
             return self._send_dm(client, message)
-        except (RateLimited, ServerError) as exc:
-            retry_after = max(0.0, exc.reset - client.clock()) if exc.reset else None
-            raise TransientSendError(str(exc), retry_after=retry_after) from None
+        except TransientError as exc:
+            raise TransientSendError(str(exc), retry_after=exc.retry_after(client.clock())) from None
         except ApiError as exc:  # AuthError included: fixing credentials needs a person
             raise PermanentSendError(str(exc)) from None
 

@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 
 import click
 
-from scrm.plugin.cli import CliContext, table
+from scrm.plugin.cli import CliContext, show_poll_report, table
+from scrm.plugin.polling import ApiError, PollReport
 from scrm_twitter.budget import PLUGIN, STATE_KEY, Budget
 from scrm_twitter.channel import ENDPOINTS, TwitterChannel
-from scrm_twitter.client import ApiError, XClient
-from scrm_twitter.poller import Poller, PollReport
+from scrm_twitter.client import XClient
+from scrm_twitter.poller import Poller
 
 __all__ = ["twitter"]
 
@@ -60,12 +61,7 @@ def poll(obj: CliContext, mode: str, cycles: int | None) -> None:
 
 
 def _show(obj: CliContext, report: PollReport, pause: float | None) -> None:
-    rows = [
-        (s.label, s.pages, s.stored, s.duplicates, s.updated, s.rejected, s.stopped or "")
-        for s in report.streams
-    ]
-    cols = ("stream", "pages", "stored", "duplicates", "updated", "rejected", "stopped")
-    obj.console.print(table(None, cols, rows))
+    show_poll_report(obj, report)
     if pause is not None:
         obj.console.print(f"next cycle in {pause:.0f} s")
 

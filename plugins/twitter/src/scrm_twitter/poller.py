@@ -12,17 +12,19 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from scrm.plugin import polling
+from scrm.plugin.polling import ApiError, AuthError, PollReport, TransientError
 from scrm_twitter.budget import PLUGIN, Budget
-from scrm_twitter.client import ApiError, AuthError, RateLimited, ServerError, XClient
+from scrm_twitter.client import XClient
 
 if TYPE_CHECKING:
     from scrm.plugin import Scrm
     from scrm_twitter.channel import TwitterChannel
 
-__all__ = ["TWEET_PARAMS", "PollReport", "Poller", "Stream", "StreamResult"]
+__all__ = ["TWEET_PARAMS", "Poller", "Stream", "StreamResult"]
 
 TWEET_PARAMS = {
     "tweet.fields": "created_at,author_id,conversation_id,in_reply_to_user_id,"
@@ -53,24 +55,21 @@ class Stream:
 
 
 @dataclass
-class StreamResult:
-    label: str
+class StreamResult(polling.StreamResult):
+    """One stream's cycle; ``error`` (``stopped``) says why it stopped early (budget, rate
+    limit, X failing)."""
+
     pages: int = 0
-    stored: int = 0
-    duplicates: int = 0
-    updated: int = 0
-    rejected: int = 0
-    stopped: str | None = None
-    """Why the stream stopped early (budget, rate limit, X failing), or None."""
 
-
-@dataclass
-class PollReport:
-    streams: list[StreamResult] = field(default_factory=list)
+    columns = (
+        ("stream", "name"), ("pages", "pages"), ("stored", "stored"),
+        ("duplicates", "duplicates"), ("updated", "updated"), ("rejected", "rejected"),
+        ("stopped", "error"),
+    )  # fmt: skip
 
     @property
-    def stored(self) -> int:
-        return sum(s.stored for s in self.streams)
+    def stopped(self) -> str | None:
+        return self.error
 
 
 class Poller:
@@ -168,7 +167,7 @@ class Poller:
         dm = st.budget_key == "dm_events"
         while result.pages < self.s.max_pages:
             if self.budget.remaining(st.budget_key) == 0:
-                result.stopped = f"daily budget of {st.budget_key} spent; renews at 00:00 UTC"
+                result.error = f"daily budget of {st.budget_key} spent; renews at 00:00 UTC"
                 break
             params = dict(st.params)
             if since and not dm:
@@ -182,10 +181,10 @@ class Poller:
                     st.path,
                     endpoint=st.endpoint,
                     params=params,
-                    auth=st.auth,  # type: ignore[arg-type]
+                    auth=st.auth,
                 )
-            except (RateLimited, ServerError) as exc:
-                result.stopped = str(exc)
+            except TransientError as exc:
+                result.error = str(exc)
                 break
             except AuthError:
                 raise
@@ -193,7 +192,7 @@ class Poller:
                 if token and exc.status == 400:  # an expired pagination token: walk again
                     token = None
                     continue
-                result.stopped = str(exc)
+                result.error = str(exc)
                 break
             finally:
                 self.budget.save(self.client.rates)
@@ -216,13 +215,9 @@ class Poller:
         return result
 
     def _ingest(self, body: dict[str, Any], st: Stream, result: StreamResult) -> None:
-        rep = self.app.ingest_native(
-            "twitter", self.channel.split(body), source=f"twitter:{st.key}"
+        result.count(
+            self.app.ingest_native("twitter", self.channel.split(body), source=f"twitter:{st.key}")
         )
-        result.stored += rep.stored
-        result.duplicates += rep.duplicates
-        result.updated += rep.updated
-        result.rejected += rep.rejected
 
 
 def _ids(body: dict[str, Any]) -> Iterator[str]:
