@@ -57,3 +57,14 @@ def test_heads_fall_back_to_alembic_when_a_file_is_not_literal(tmp_path):
     assert db._declared_heads(["scrm:migrations/versions", *locations]) is None
     assert db.head_revision(locations) == _alembic_heads(locations)
     assert "q1" in db.head_revision(locations)
+
+
+def test_heads_fall_back_to_alembic_when_a_file_sets_one_after_its_functions(tmp_path):
+    """Only a revision's head is parsed: a value set below a function is Alembic's to read."""
+    (tmp_path / "r1.py").write_text(
+        '"""r1"""\nrevision = "r1"\ndown_revision = None\nbranch_labels = ("r",)\n\n'
+        "def upgrade():\n    pass\n\n\ndown_revision = None\n"
+    )
+    locations = [str(tmp_path)]
+    assert db._declared_heads(["scrm:migrations/versions", *locations]) is None
+    assert db.head_revision(locations) == _alembic_heads(locations)

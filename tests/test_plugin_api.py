@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,9 +37,11 @@ def loaded_after(code: str, tmp_path: Path, *prefixes: str) -> list[str]:
         f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {prefixes!r} "
         f"or m.startswith({prefixes!r}))))"
     )
+    env = {k: v for k, v in os.environ.items() if k not in ("SCRM_CONFIG", "SCRM_DATABASE_URL")}
     done = subprocess.run(
-        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True
     )
+    assert done.returncode == 0, done.stderr
     return list(json.loads(done.stdout.splitlines()[-1]))
 
 
@@ -67,13 +70,53 @@ def test_scrm_open_loads_no_cli_or_web_code(tmp_path: Path) -> None:
     assert loaded_after(code, tmp_path, *CLI_MODULES, *WEB_MODULES) == []
 
 
-def test_scrm_help_loads_no_web_migration_or_application_code(tmp_path: Path) -> None:
-    code = (
-        "import sys\nfrom scrm.cli import main\nsys.argv = ['scrm', '--help']\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass"
+def run_scrm(*args: str) -> str:
+    """Code that runs ``scrm ARGS`` as the console script does, in the probe's interpreter."""
+    return (
+        f"import sys\nfrom scrm.cli import main\nsys.argv = ['scrm', *{args!r}]\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code"
     )
-    loaded = loaded_after(code, tmp_path, *WEB_MODULES, "alembic", "httpx", "scrm.core.app")
+
+
+#: What listing cases must not load: the server, migrations, the ingest side, the
+#: learned classifier, templates, HTTP clients and the channels' parsers.
+NOT_FOR_LISTING = (
+    *WEB_MODULES,
+    "alembic",
+    "sklearn",
+    "jinja2",
+    "httpx",
+    "feedparser",
+    "scrm.core.pipeline",
+    "scrm.core.workflow",
+    "scrm.core.metrics",
+    "scrm.plugins.commands",
+)
+
+
+def test_scrm_help_loads_no_database_web_migration_or_application_code(tmp_path: Path) -> None:
+    """`scrm --help` lists every command, plugins' included, without importing them."""
+    loaded = loaded_after(
+        run_scrm("--help"), tmp_path, *NOT_FOR_LISTING, "sqlalchemy", "scrm.core.app"
+    )
     assert loaded == []
+    modules = loaded_after(run_scrm("--help"), tmp_path, "scrm", "scrm_feeds", "scrm_email")
+    assert not [m for m in modules if m.startswith("scrm.cli.") and m not in (
+        "scrm.cli.context", "scrm.cli.errors", "scrm.cli.lazy"
+    )], "a command module was imported for --help"  # fmt: skip
+    assert "scrm_feeds.cli" not in modules and "scrm_email.cli" not in modules
+
+
+def test_listing_cases_loads_only_what_listing_needs(tmp_path: Path) -> None:
+    """`scrm cases list` on a small database: the database layer and the board, no more."""
+    (tmp_path / "scrm.toml").write_text(f'database_url = "sqlite:///{tmp_path / "scrm.db"}"\n')
+    (tmp_path / "scrm.toml").chmod(0o600)
+    sample = ROOT / "scrm" / "data" / "sample" / "phone.jsonl"
+    loaded_after(run_scrm("db", "upgrade"), tmp_path)
+    loaded_after(run_scrm("ingest", "--channel", "phone", str(sample)), tmp_path)
+    loaded = loaded_after(run_scrm("cases", "list"), tmp_path, *NOT_FOR_LISTING, "scrm.cli")
+    assert loaded == ["scrm.cli", "scrm.cli.board", "scrm.cli.cases", "scrm.cli.context",
+                      "scrm.cli.errors", "scrm.cli.lazy"]  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ so a command's help here cannot drift from its docstring.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import click
 
@@ -88,11 +88,19 @@ MODULE_NEEDS: dict[str, Sequence[str]] = {"loop": ("cases",)}
 
 
 class LazyRootGroup(ScrmGroup):
-    """The root group: built-in commands are imported when used, or when listed with help."""
+    """The root group: built-in commands are imported when used, or when listed with help;
+    so are the commands plugins add with :meth:`add_lazy_command`."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._loaded: set[str] = set()
+        #: Plugin commands not built yet: name -> (help shown by ``scrm --help``, builder).
+        self._lazy: dict[str, tuple[str, Callable[[], click.Command]]] = {}
+
+    def add_lazy_command(self, name: str, help: str, build: Callable[[], click.Command]) -> None:
+        """Add command ``name``, made by ``build()`` when it is first used (see
+        :func:`scrm.plugin.cli.add_lazy_command`)."""
+        self._lazy[name] = (help, build)
 
     def load(self, module: str) -> None:
         """Import ``scrm.cli.<module>`` and register its commands (once)."""
@@ -103,22 +111,37 @@ class LazyRootGroup(ScrmGroup):
         self._loaded.add(module)
         importlib.import_module(f"scrm.cli.{module}").register(self)
 
+    def build(self, name: str) -> None:
+        """Build the plugin command ``name`` added with :meth:`add_lazy_command` (once)."""
+        _help, build = self._lazy.pop(name)
+        command = build()
+        self.add_command(command, name)
+
     def load_all(self) -> None:
-        """Register every built-in command (for tools that walk the whole tree)."""
+        """Register every built-in and plugin command (for tools that walk the whole tree)."""
         for module, _help in BUILTIN_COMMANDS.values():
             self.load(module)
+        for name in list(self._lazy):
+            self.build(name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(self.commands) | set(BUILTIN_COMMANDS))
+        return sorted(set(self.commands) | set(BUILTIN_COMMANDS) | set(self._lazy))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands and cmd_name in BUILTIN_COMMANDS:
-            self.load(BUILTIN_COMMANDS[cmd_name][0])
+        if cmd_name not in self.commands:
+            if cmd_name in self._lazy:
+                self.build(cmd_name)
+            elif cmd_name in BUILTIN_COMMANDS:
+                self.load(BUILTIN_COMMANDS[cmd_name][0])
         return self.commands.get(cmd_name)
+
+    def _unloaded_help(self, name: str) -> str:
+        lazy = self._lazy.get(name)
+        return lazy[0] if lazy is not None else BUILTIN_COMMANDS[name][1]
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # click's own version asks every command for its help, importing every module.
-        names = [n for n in self.list_commands(ctx) if n in BUILTIN_COMMANDS or n in self.commands]
+        names = self.list_commands(ctx)
         shown = [n for n in names if n not in self.commands or not self.commands[n].hidden]
         if not shown:
             return
@@ -126,7 +149,7 @@ class LazyRootGroup(ScrmGroup):
         rows = []
         for name in shown:
             # An unloaded command is shown through a stand-in with its help: click cuts it.
-            cmd = self.commands.get(name) or click.Command(name, help=BUILTIN_COMMANDS[name][1])
+            cmd = self.commands.get(name) or click.Command(name, help=self._unloaded_help(name))
             rows.append((name, cmd.get_short_help_str(limit)))
         with formatter.section("Commands"):
             formatter.write_dl(rows)

@@ -15,7 +15,8 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from pydantic import ValidationError
@@ -29,13 +30,14 @@ from scrm.core.dispatch import Dispatcher
 from scrm.core.errors import ExitCode, ScrmError
 from scrm.core.logsafe import set_log_content
 from scrm.core.models import Department, LabelCorrection, Reject
-from scrm.core.pipeline import IngestReport, Origin, Pipeline, Record, Rejected, one_line
 from scrm.core.plugins import Hooks, PluginManager, check_plugin_config, get_plugin_manager
 from scrm.core.schemas import InboundInteraction
-from scrm.core.sources import describe_validation_error, dump, read_jsonl, records_from_payload
 from scrm.core.state import get_state, set_state
-from scrm.core.timeshift import Placement, place
-from scrm.core.workflow import Workflow
+
+if TYPE_CHECKING:  # the ingest side, loaded by the methods that ingest
+    from scrm.core.pipeline import IngestReport, Pipeline, Record
+    from scrm.core.timeshift import Placement
+    from scrm.core.workflow import Workflow
 
 __all__ = ["SchemaError", "Scrm", "UnknownChannel", "open_app"]
 
@@ -71,9 +73,15 @@ class Scrm:
         )
         self._channels: dict[str, Channel] = {}
         self._departments_synced = False
-        self.workflow = Workflow(self)
         self.events = Dispatcher(self)
         self.pm.hook.app_started(app=self)
+
+    @cached_property
+    def workflow(self) -> Workflow:
+        """The case operations (loaded on first use: reading needs none of them)."""
+        from scrm.core.workflow import Workflow
+
+        return Workflow(self)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -143,6 +151,8 @@ class Scrm:
             try:
                 self._channels[name] = cls(self.config.channel_settings(name))
             except ValidationError as exc:
+                from scrm.core.sources import describe_validation_error
+
                 reason, fld = describe_validation_error(exc)
                 raise UnknownChannel(
                     f"invalid settings for channel {name!r}: channels.{name}.{fld}: {reason}"
@@ -152,6 +162,8 @@ class Scrm:
     # -- ingest ----------------------------------------------------------------------------
 
     def pipeline(self) -> Pipeline:
+        from scrm.core.pipeline import Pipeline
+
         self._sync_departments()
         return Pipeline(
             self.hooks,
@@ -172,6 +184,8 @@ class Scrm:
         :param placement: move the input in time first (``--as-of``, see
             :mod:`scrm.core.timeshift`); None keeps every instant as received.
         """
+        from scrm.core.timeshift import place
+
         if placement is not None:
             records = place(records, placement)
         return self.pipeline().run(records)
@@ -184,6 +198,8 @@ class Scrm:
         placement: Placement | None = None,
     ) -> IngestReport:
         """Ingest interactions in the interchange format (models or plain dicts)."""
+        from scrm.core.pipeline import Origin
+        from scrm.core.sources import dump, records_from_payload
 
         def records() -> Iterator[Record]:
             for n, item in enumerate(interactions, start=1):
@@ -205,6 +221,9 @@ class Scrm:
         placement: Placement | None = None,
     ) -> IngestReport:
         """Ingest native payloads of ``channel`` (what the platform sent)."""
+        from scrm.core.pipeline import Origin
+        from scrm.core.sources import dump, records_from_payload
+
         ch = self.channel(channel)
 
         def records() -> Iterator[Record]:
@@ -225,6 +244,8 @@ class Scrm:
         placement: Placement | None = None,
     ) -> IngestReport:
         """Ingest JSON lines (a file or stream) of native payloads or interchange objects."""
+        from scrm.core.sources import read_jsonl
+
         ch = self.channel(channel) if fmt == "native" and channel else None
         if fmt == "native" and ch is None:
             raise UnknownChannel(
@@ -241,6 +262,9 @@ class Scrm:
         A reject that now goes through is marked ``replayed``; one that fails again stays
         pending with its new reason and one more attempt counted.
         """
+        from scrm.core.pipeline import Origin, Rejected, one_line
+        from scrm.core.sources import records_from_payload
+
         with self.session() as s:
             q = sa.select(Reject.id).where(Reject.status == "pending").order_by(Reject.id)
             if ids is not None:

@@ -335,9 +335,18 @@ def _location_folder(location: str) -> Path | None:
 
 
 def _module_literals(path: Path, names: Sequence[str]) -> dict[str, object] | None:
-    """The literal values of top-level ``name = ...`` assignments; None if one is not literal."""
+    """The literal values of top-level ``name = ...`` assignments before the first function;
+    None if one is not literal, or if one of ``names`` is assigned after it."""
     found: dict[str, object] = {}
-    for node in ast.parse(path.read_bytes(), str(path)).body:
+    # Only the head is parsed: the operations below it are most of a revision's text.
+    head, _, rest = path.read_text(encoding="utf-8").partition("\ndef ")
+    if re.search(rf"^({'|'.join(map(re.escape, names))})\b", rest, re.MULTILINE):
+        return None
+    try:
+        body = ast.parse(head, str(path)).body
+    except SyntaxError:  # a decorator cut from its function, say: ask Alembic
+        return None
+    for node in body:
         target = value = None
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             target, value = node.targets[0], node.value
@@ -365,7 +374,8 @@ def schema_diff(engine: Engine) -> list[Any]:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from scrm.core import models  # noqa: F401  (registers the tables on Base.metadata)
+    # Every table on Base.metadata: core's and the department modules' (enabled or not).
+    from scrm.core import department_models, models  # noqa: F401
 
     with engine.connect() as conn:
         ctx = MigrationContext.configure(

@@ -1,8 +1,10 @@
 """Tables owned by the built-in department modules (marketing, sales, R&D, crisis, review).
 
 They use core's declarative base and core's migrations (revision 0004), so ``scrm db check``
-sees them whether or not a department plugin is enabled; :mod:`scrm.core.models` imports this
-module for that reason.  The plugins in ``scrm/plugins/`` own the logic that fills them.
+sees them whether or not a department plugin is enabled: the migrations, ``scrm db check``
+and erasure (:mod:`scrm.core.redaction`) import this module for that reason.  The core
+models do not, so that reading cases loads none of it.  The plugins in ``scrm/plugins/`` own
+the logic that fills them.
 """
 
 from __future__ import annotations

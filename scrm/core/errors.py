@@ -14,7 +14,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import ClassVar
 
-__all__ = ["ExitCode", "InvalidInput", "Refused", "ScrmError"]
+__all__ = ["ExitCode", "InvalidInput", "NotFound", "Refused", "ScrmError"]
 
 
 class ExitCode(IntEnum):
@@ -72,3 +72,10 @@ class Refused(ScrmError, ValueError):
 
     code = "refused"
     http_status = 409
+
+
+class NotFound(ScrmError, LookupError):
+    """The asked-for record does not exist; the message names it."""
+
+    code = "not_found"
+    http_status = 404

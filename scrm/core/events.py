@@ -52,7 +52,8 @@ __all__ = [
 class Event(BaseModel):
     """A domain event; its fields are the arguments of the hook named by :attr:`hook`."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Validators are built on first use: every command imports the events, few emit them.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     hook: ClassVar[str]
     """The after-commit hook a dispatch of this event calls (also its stored type)."""

@@ -595,8 +595,3 @@ class EventDelivery(Base):
     consumer: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
     handled_at: Mapped[datetime]
 
-
-# The department modules' tables live in their own module; importing it here puts them on
-# Base.metadata wherever the core models are (migrations, `scrm db check`), so a disabled
-# department plugin does not make the schema look drifted.
-from scrm.core import department_models as _department_models  # noqa: E402, F401

@@ -74,6 +74,8 @@ class PluginManager(pluggy.PluginManager):
         self.load_errors: list[str] = []
         #: Built-in plugins that read a ``[plugins.<name>]`` section when they were built.
         self.configurable: set[str] = set()
+        #: The configuration :func:`check_plugin_config` accepted, with the plugins then.
+        self.checked: tuple[Config, tuple[str, ...]] | None = None
 
 
 def _env_list(name: str) -> set[str]:
@@ -187,10 +189,14 @@ def check_plugin_config(config: Config, pm: PluginManager) -> None:
 
     :raises ConfigError: naming the section or key, where it was set, and the fix.
     """
+    plugins = tuple(sorted(name for name, _ in pm.list_name_plugin()))
+    if pm.checked is not None and pm.checked[0] is config and pm.checked[1] == plugins:
+        return  # the command line checked it before opening the application
     known = {name for name, _ in DEFAULT_PLUGINS} | {
         ep.name for ep in entry_points(group=hookspecs.PROJECT)
     }
     check_config(config, pm, collect_channels(pm), known_plugins=known)
+    pm.checked = (config, plugins)
 
 
 def plugin_info(pm: PluginManager) -> list[dict[str, Any]]:

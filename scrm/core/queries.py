@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from scrm.core.cases import OPEN_STATUSES
 from scrm.core.customers import family_ids
 from scrm.core.db import utcnow
-from scrm.core.errors import InvalidInput, ScrmError
+from scrm.core.errors import InvalidInput, NotFound
 from scrm.core.models import (
     Agent,
     Case,
@@ -63,15 +63,9 @@ __all__ = [
 CASE_SORTS = ("deadline", "priority", "opened", "id")
 
 
-class NotFound(ScrmError, LookupError):
-    """The asked-for record does not exist; the message names it."""
-
-    code = "not_found"
-    http_status = 404
-
-
 class _Out(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    # Validators are built on first use: a command reads one or two of these.
+    model_config = ConfigDict(from_attributes=True, defer_build=True)
 
 
 class IdentityOut(_Out):

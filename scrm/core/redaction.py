@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from scrm.core import department_models  # noqa: F401  (its tables are searched too)
 from scrm.core.db import Base
 from scrm.core.models import AuditEntry, InboxPayload, PluginState, Reject, WebhookDelivery
 

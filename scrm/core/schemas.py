@@ -164,7 +164,8 @@ def normalize_phone(value: str, default_country: str = "90") -> str:
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Validators are built on first use: every command imports these models, few use each.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 def _clean_fields(data: Any, *, skip: str | None = None) -> tuple[Any, list[str]]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from alembic import context
 
-from scrm.core import models  # noqa: F401  (registers every table on Base.metadata)
+# Both register their tables on Base.metadata (the department modules' tables whether or
+# not their plugin is enabled, so a disabled one does not make the schema look drifted).
+from scrm.core import department_models, models  # noqa: F401
 from scrm.core.db import Base, include_name, make_engine
 
 config = context.config

@@ -22,7 +22,7 @@ CHANGELOG.md ("Stability of the plugin API").
 
 Importing this package is cheap (pydantic and pluggy): the application, its database layer
 and the ingest pipeline are loaded on first use of :class:`Scrm`, :class:`IngestReport`,
-:class:`NotFound` or :class:`EventContext`.
+:class:`UnknownChannel` or :class:`EventContext`.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from scrm.core.channel import (
     TransientSendError,
 )
 from scrm.core.config import Config, ConfigError, EscalationStep, plain_message
-from scrm.core.errors import InvalidInput, Refused, ScrmError
+from scrm.core.errors import InvalidInput, NotFound, Refused, ScrmError
 from scrm.core.events import (
     BatchCommitted,
     CaseEscalated,
@@ -91,7 +91,6 @@ if TYPE_CHECKING:
     from scrm.core.app import Scrm, UnknownChannel
     from scrm.core.dispatch import EventContext
     from scrm.core.pipeline import IngestReport
-    from scrm.core.queries import NotFound
 
 __all__ = [
     "MAX_TEXT_LENGTH",
@@ -171,7 +170,6 @@ _LAZY = {
     "Scrm": "scrm.core.app",
     "UnknownChannel": "scrm.core.app",
     "IngestReport": "scrm.core.pipeline",
-    "NotFound": "scrm.core.queries",
     "EventContext": "scrm.core.dispatch",
 }
 

@@ -15,6 +15,20 @@ it loads click, and an application opened with :func:`scrm.open` should not::
             \"\"\"Say hello.\"\"\"
             ...
 
+A command whose module is heavy (it imports the database layer, an HTTP client, a parser)
+is added with :func:`add_lazy_command`: ``scrm --help`` shows its help without importing it::
+
+    @hookimpl
+    def register_commands(cli):
+        from scrm.plugin.cli import add_lazy_command
+
+        def build():
+            from my_plugin.cli import hello  # imported when `scrm hello` runs
+
+            return hello
+
+        add_lazy_command(cli, "hello", "Say hello.", build)
+
 A command raises :class:`CommandError` (or any error of :mod:`scrm.plugin`, such as
 :class:`~scrm.plugin.NotFound`) to stop with one line and an exit status of
 :class:`ExitCode`; the root group turns every other error into one line too.
@@ -22,6 +36,7 @@ A command raises :class:`CommandError` (or any error of :mod:`scrm.plugin`, such
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -29,6 +44,7 @@ import click
 
 from scrm.cli.context import CliContext, emit, placement_options, require_known, table
 from scrm.cli.errors import CliError, ExitCode
+from scrm.cli.lazy import LazyRootGroup
 
 if TYPE_CHECKING:
     from scrm.core.pipeline import IngestReport
@@ -38,6 +54,7 @@ __all__ = [
     "CliContext",
     "CommandError",
     "ExitCode",
+    "add_lazy_command",
     "emit",
     "exit_if_failed",
     "parse_since",
@@ -50,6 +67,22 @@ __all__ = [
 
 #: A one-line error with its exit status: ``raise CommandError("no such thing", ExitCode.ERROR)``.
 CommandError = CliError
+
+
+def add_lazy_command(
+    cli: click.Group, name: str, help: str, build: Callable[[], click.Command]
+) -> None:
+    """Add the command ``name`` to ``cli``, calling ``build()`` to make it only when it runs.
+
+    :param cli: the group ``register_commands`` received.
+    :param help: the first paragraph of the command's help, shown by ``scrm --help``; keep it
+        equal to the command's own (``scrm``'s tests compare the two for its plugins).
+    :param build: imports the command's module and returns the command (named ``name``).
+    """
+    if isinstance(cli, LazyRootGroup):
+        cli.add_lazy_command(name, help, build)
+    else:  # a group of the plugin's own, or a test's: nothing to gain
+        cli.add_command(build(), name)
 
 
 def report_summary(obj: CliContext, report: IngestReport, as_json: bool) -> None:

@@ -13,7 +13,6 @@ import logging
 from typing import TYPE_CHECKING
 
 from scrm.plugin import CaseInfo, CaseStatus, hookimpl
-from scrm.plugin.db import AnswerElsewhere, Case, queue_reply, transition_case, utcnow
 
 if TYPE_CHECKING:
     from scrm.plugin import EventContext
@@ -26,6 +25,8 @@ log = logging.getLogger(__name__)
 @hookimpl
 def case_opened(case: CaseInfo, ctx: EventContext) -> None:
     """Queue the acknowledgment of a new case when the application asks for it."""
+    from scrm.plugin.db import AnswerElsewhere, Case, queue_reply, transition_case, utcnow
+
     if not ctx.app.config.cases.auto_acknowledge or case.id is None:
         return
     s = ctx.session

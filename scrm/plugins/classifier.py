@@ -15,6 +15,7 @@ import re
 import tomllib
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -480,11 +481,19 @@ class ClassifierPlugin:
         model_confidence: float = 0.6,
         urgency_stop: Iterable[str] = (),
     ) -> None:
-        self.classifier = RuleClassifier(taxonomy, urgency_stop)
+        # plugin() has loaded and checked the taxonomy: a bad file stops every command.
+        self.taxonomy = taxonomy
+        self.urgency_stop = tuple(urgency_stop)
         self.model_path = Path(model_path) if model_path else None
         self.model_confidence = model_confidence
         self._model: Any = None
         self._model_mtime: float | None = None
+
+    @cached_property
+    def classifier(self) -> RuleClassifier:
+        """The rules, built on first use: their lexicons take a while, and most commands
+        classify nothing."""
+        return RuleClassifier(self.taxonomy, self.urgency_stop)
 
     def _current_model(self) -> Any:
         """The trained model, reloaded when `scrm train` has written a new one."""

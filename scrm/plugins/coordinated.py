@@ -27,16 +27,15 @@ from datetime import datetime, timedelta
 from statistics import median
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session
 
 from scrm.plugin import Config, CoordinatedDetected, Kind, StoredInteraction, hookimpl, normalize
-from scrm.plugin.db import Case, CaseFlag, Department, Identity, Interaction, add_case_event, chunks
 from scrm.plugins.department import DepartmentPlugin, load_settings, merge_spans
 
 if TYPE_CHECKING:
     import click
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
 
     from scrm.plugin import EventContext
 
@@ -94,6 +93,10 @@ class _Msg(NamedTuple):
 
 
 def _msg_query() -> Any:
+    import sqlalchemy as sa
+
+    from scrm.plugin.db import Identity, Interaction
+
     return sa.select(
         Interaction.id,
         Interaction.case_id,
@@ -108,6 +111,8 @@ def _msg_query() -> Any:
 
 
 def _within(column: Any, spans: Sequence[tuple[datetime, datetime]]) -> sa.ColumnElement[bool]:
+    import sqlalchemy as sa
+
     return sa.or_(*(column.between(lo, hi) for lo, hi in spans))
 
 
@@ -145,9 +150,19 @@ class CoordinatedPlugin(DepartmentPlugin):
 
     @hookimpl
     def register_commands(self, cli: click.Group) -> None:
-        from scrm.plugins.commands.coordinated import review_command
+        from scrm.plugin.cli import add_lazy_command
 
-        cli.add_command(review_command)
+        def review() -> click.Command:
+            from scrm.plugins.commands.coordinated import review_command
+
+            return review_command
+
+        add_lazy_command(
+            cli,
+            "review",
+            "List cases flagged as suspected coordinated complaints, with the evidence.",
+            review,
+        )
 
     def grams(self, m: _Msg) -> set[str]:
         """The 3-grams of a message's text, remembered per message (texts do not change)."""
@@ -185,6 +200,10 @@ class CoordinatedPlugin(DepartmentPlugin):
         Returns the burst to announce (``None`` when there is none, or it was announced
         before) and the cases flagged now.
         """
+        import sqlalchemy as sa
+
+        from scrm.plugin.db import CaseFlag
+
         cfg = self.settings
         mine = self.grams(it)
         members = [(o, round(_jaccard(mine, self.grams(o)), 3)) for o in rows]
@@ -227,6 +246,10 @@ class CoordinatedPlugin(DepartmentPlugin):
         return (new, evidence), new
 
     def _flag(self, s: Session, case_id: int, group: str, evidence: dict[str, Any]) -> None:
+        import sqlalchemy as sa
+
+        from scrm.plugin.db import Case, CaseFlag, Department, add_case_event
+
         case = s.get(Case, case_id)
         if case is None:
             return
@@ -264,6 +287,8 @@ class _Batch:
     """One batch's check: what it reads from the database, read once."""
 
     def __init__(self, plugin: CoordinatedPlugin, s: Session, ids: list[int]) -> None:
+        from scrm.plugin.db import Interaction, chunks
+
         self.p = plugin
         self.s = s
         self.window = plugin.settings.window
@@ -312,6 +337,10 @@ class _Batch:
         self, spans: list[tuple[datetime, datetime]], cases: list[int] | None
     ) -> None:
         """Times of the messages of flagged cases (all, or ``cases``) within ``spans``."""
+        import sqlalchemy as sa
+
+        from scrm.plugin.db import CaseFlag, Interaction, chunks
+
         for part in chunks(spans, 100):
             q = (
                 sa.select(Interaction.created_at)
@@ -325,6 +354,8 @@ class _Batch:
 
     def _load_pool(self, spans: list[tuple[datetime, datetime]]) -> None:
         """Read the inbound complaints with a case within ``spans`` (those not read yet)."""
+        from scrm.plugin.db import Interaction, chunks
+
         missing = []
         for lo, hi in spans:
             if not any(a <= lo and hi <= b for a, b in self.pool_spans):

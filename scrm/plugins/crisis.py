@@ -29,9 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session
 
 from scrm.plugin import (
     CaseEscalated,
@@ -47,26 +45,16 @@ from scrm.plugin import (
     hookimpl,
     normalize,
 )
-from scrm.plugin.db import (
-    OPEN_STATUSES,
-    Case,
-    Crisis,
-    EngagementObservation,
-    Identity,
-    Interaction,
-    UTCDateTime,
-    add_case_event,
-    apply_sla,
-    case_info,
-    chunks,
-    escalate,
-)
 from scrm.plugins.department import DepartmentPlugin, load_settings
 
 if TYPE_CHECKING:
     import click
+    from sqlalchemy.orm import Session
 
     from scrm.plugin import EventContext
+    from scrm.plugin.db import (
+        Case,
+    )
 
 __all__ = ["MAX_COUNT", "CrisisPlugin", "CrisisSettings", "clamped", "plugin", "weighted"]
 
@@ -124,8 +112,6 @@ def weighted(metrics: dict[str, Any] | None) -> int:
 
 #: Messages of a case looked at when scoring it (the most recent ones).
 MAX_SCORED = 50
-_EPOCH = sa.literal(datetime(1970, 1, 1, tzinfo=UTC), UTCDateTime)
-"""Before every message: the cut-off of a case with fewer than ``MAX_SCORED`` posts."""
 #: Messages whose press check is remembered (a case is scored again with each new message).
 PRESS_MEMORY = 20_000
 
@@ -139,18 +125,31 @@ def _observation(interaction_id: int, metrics: dict[str, Any], at: datetime) -> 
     }
 
 
-_POST_COLUMNS = (
-    Interaction.case_id,
-    Interaction.id,
-    Interaction.customer_id,
-    Interaction.text,
-    Interaction.engagement,
-    Interaction.created_at,
-    Identity.id.label("identity_id"),
-    Identity.followers,
-    Identity.verified,
-    Identity.handle,
-)
+def _post_columns() -> tuple[Any, ...]:
+    """The columns of a :class:`_Post` row."""
+    from scrm.plugin.db import Identity, Interaction
+
+    return (
+        Interaction.case_id,
+        Interaction.id,
+        Interaction.customer_id,
+        Interaction.text,
+        Interaction.engagement,
+        Interaction.created_at,
+        Identity.id.label("identity_id"),
+        Identity.followers,
+        Identity.verified,
+        Identity.handle,
+    )
+
+
+def _epoch() -> Any:
+    """Before every message: the cut-off of a case with fewer than ``MAX_SCORED`` posts."""
+    import sqlalchemy as sa
+
+    from scrm.plugin.db import UTCDateTime
+
+    return sa.literal(datetime(1970, 1, 1, tzinfo=UTC), UTCDateTime)
 
 
 def _post(r: Any) -> _Post:
@@ -221,6 +220,10 @@ class CrisisPlugin(DepartmentPlugin):
         Set-based: a constant number of queries per batch (IN-lists in chunks) however many
         cases it touched; a case whose score cannot reach the threshold is not scored fully.
         """
+        import sqlalchemy as sa
+
+        from scrm.plugin.db import EngagementObservation, Interaction, chunks
+
         inbound = [
             i for i in interactions if i.direction.value == "inbound" and i.case_id is not None
         ]
@@ -248,6 +251,10 @@ class CrisisPlugin(DepartmentPlugin):
     def engagement_updated(
         self, interaction_id: int, engagement: Engagement, ctx: EventContext
     ) -> None:
+        import sqlalchemy as sa
+
+        from scrm.plugin.db import Interaction
+
         with self.session(ctx) as s:
             self._observe(s, interaction_id, engagement.model_dump())
             case_id = s.scalar(
@@ -259,15 +266,27 @@ class CrisisPlugin(DepartmentPlugin):
 
     @hookimpl
     def register_commands(self, cli: click.Group) -> None:
-        from scrm.plugins.commands.crisis import crises_command
+        from scrm.plugin.cli import add_lazy_command
 
-        cli.add_command(crises_command)
+        def crises() -> click.Command:
+            from scrm.plugins.commands.crisis import crises_command
+
+            return crises_command
+
+        add_lazy_command(
+            cli,
+            "crises",
+            "List viral crises (open cases by default) with the evidence behind each score.",
+            crises,
+        )
 
     # -- work --------------------------------------------------------------------------------
 
     def _observe(
         self, s: Session, interaction_id: int, metrics: dict[str, Any], flush: bool = True
     ) -> None:
+        from scrm.plugin.db import EngagementObservation
+
         s.add(EngagementObservation(**_observation(interaction_id, metrics, self.clock())))
         if flush:
             s.flush()
@@ -275,6 +294,10 @@ class CrisisPlugin(DepartmentPlugin):
     def _velocities(self, s: Session, posts: list[_Post]) -> dict[int, float]:
         """Growth of weighted engagement per hour of each post (see the module docstring),
         from the two latest observations of every post, read in one query (per chunk)."""
+        import sqlalchemy as sa
+
+        from scrm.plugin.db import EngagementObservation, chunks
+
         latest: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
         for part in chunks(sorted({p.id for p in posts})):
             rank = (
@@ -324,6 +347,10 @@ class CrisisPlugin(DepartmentPlugin):
         creation time of its ``MAX_SCORED``-th latest post, and only posts from then on are
         read, through the ``(case_id, created_at)`` index.
         """
+        import sqlalchemy as sa
+
+        from scrm.plugin.db import Case, Identity, Interaction, chunks
+
         out: dict[int, list[_Post]] = defaultdict(list)
         for part in chunks(sorted(set(case_ids))):
             cutoff = (
@@ -343,12 +370,12 @@ class CrisisPlugin(DepartmentPlugin):
                 .prefix_with("MATERIALIZED")
             )
             rows = s.execute(
-                sa.select(*_POST_COLUMNS)
+                sa.select(*_post_columns())
                 .join(cuts, cuts.c.case_id == Interaction.case_id)
                 .outerjoin(Identity, Identity.id == Interaction.identity_id)
                 .where(
                     Interaction.direction == "inbound",
-                    Interaction.created_at >= sa.func.coalesce(cuts.c.since, _EPOCH),
+                    Interaction.created_at >= sa.func.coalesce(cuts.c.since, _epoch()),
                 )
             )
             for r in rows:
@@ -362,6 +389,10 @@ class CrisisPlugin(DepartmentPlugin):
     def _joined(self, s: Session, case_ids: Sequence[int], out: dict[int, list[_Post]]) -> None:
         """Add the posts of other people in the cases' public threads (each person has a
         case of their own, but people joining a complaint's thread is what spreads it)."""
+        import sqlalchemy as sa
+
+        from scrm.plugin.db import Identity, Interaction, chunks
+
         threads: dict[tuple[str, str], set[int]] = defaultdict(set)
         for cid, channel, key in s.execute(
             sa.select(Interaction.case_id, Interaction.channel, Interaction.thread_key)
@@ -377,7 +408,7 @@ class CrisisPlugin(DepartmentPlugin):
                 threads[(channel, key)].add(cid)
         for part in chunks(sorted(threads)):
             rows = s.execute(
-                sa.select(*_POST_COLUMNS, Interaction.channel, Interaction.thread_key)
+                sa.select(*_post_columns(), Interaction.channel, Interaction.thread_key)
                 .outerjoin(Identity, Identity.id == Interaction.identity_id)
                 .where(
                     sa.tuple_(Interaction.channel, Interaction.thread_key).in_(part),
@@ -479,6 +510,10 @@ class CrisisPlugin(DepartmentPlugin):
     ) -> list[tuple[CaseInfo, float, dict[str, Any], str]]:
         """Score the open complaint cases among ``case_ids`` that had no crisis yet, and
         detect those at or above the threshold, in the order given."""
+        import sqlalchemy as sa
+
+        from scrm.plugin.db import OPEN_STATUSES, Case, Crisis, chunks
+
         customers: dict[int, int | None] = {}
         for part in chunks(case_ids):
             for cid, customer_id in s.execute(
@@ -522,6 +557,10 @@ class CrisisPlugin(DepartmentPlugin):
         evidence: dict[str, Any],
         policy_for: Callable[[CaseInfo], SlaPolicy | None],
     ) -> tuple[CaseInfo, float, dict[str, Any], str] | None:
+        import sqlalchemy as sa
+
+        from scrm.plugin.db import Case, Crisis, add_case_event, apply_sla, case_info, escalate
+
         case = s.get(Case, case_id)
         if case is None:
             return None
@@ -553,6 +592,10 @@ class CrisisPlugin(DepartmentPlugin):
         ctx: EventContext,
         result: tuple[CaseInfo, float, dict[str, Any], str],
     ) -> None:
+        import sqlalchemy as sa
+
+        from scrm.plugin.db import Case
+
         info, score, evidence, summary = result
         level = s.scalar(sa.select(Case.escalation_level).where(Case.id == info.id)) or 1
         ctx.emit(CaseEscalated(case=info, level=level, reason="viral crisis", summary=summary))

@@ -12,17 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
-import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.orm import Session
 
 from scrm.plugin import Config, ConfigError
-from scrm.plugin.db import Interaction, utcnow
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from scrm.plugin import EventContext
 
 __all__ = ["DepartmentPlugin", "load_settings", "reference_time"]
@@ -48,12 +48,14 @@ def reference_time(session: Session, until: datetime | None) -> datetime:
     Using the newest message rather than the clock lets an archive or the sample data be
     reported over its own period; on a live system the two are the same.
     """
+    import sqlalchemy as sa
+
+    from scrm.plugin.db import Interaction, utcnow
+
     if until is not None:
         return until
     newest: datetime | None = session.scalar(sa.select(sa.func.max(Interaction.created_at)))
     if newest is not None and newest.tzinfo is None:  # SQLite aggregate bypasses the type
-        from datetime import UTC
-
         newest = newest.replace(tzinfo=UTC)
     return newest or utcnow()
 
@@ -64,7 +66,7 @@ class DepartmentPlugin:
     name = "department"
 
     def __init__(self) -> None:
-        self.clock: Callable[[], datetime] = utcnow
+        self.clock: Callable[[], datetime] = partial(datetime.now, UTC)
 
     @contextmanager
     def session(self, ctx: EventContext) -> Iterator[Session]:

@@ -28,12 +28,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from scrm.plugin import Config, NotFound, SpikeDetected, StoredInteraction, hookimpl, normalize
-from scrm.plugin.db import CampaignLink, Interaction, chunks
-from scrm.plugins import marketing_stats as stats
+from scrm.plugin import Config, SpikeDetected, StoredInteraction, hookimpl, normalize
 from scrm.plugins.department import DepartmentPlugin, load_settings
 
 if TYPE_CHECKING:
@@ -109,6 +106,8 @@ class MarketingPlugin(DepartmentPlugin):
         for c in self.settings.campaigns:
             if c.name == name:
                 return c
+        from scrm.plugin import NotFound  # loads the database layer
+
         known = ", ".join(c.name for c in self.settings.campaigns) or "none configured"
         raise NotFound(f"no campaign {name!r}; campaigns: {known}")
 
@@ -133,6 +132,11 @@ class MarketingPlugin(DepartmentPlugin):
         Set-based: a constant number of queries per batch (IN-lists in chunks); the hours
         are counted by one grouped query per kind of scope (see :func:`stats.judge_hours`).
         """
+        import sqlalchemy as sa
+
+        from scrm.plugin.db import CampaignLink, Interaction, chunks
+        from scrm.plugins import marketing_stats as stats
+
         ids = [i.id for i in interactions if i.direction.value == "inbound"]
         if not ids:
             return
@@ -199,10 +203,27 @@ class MarketingPlugin(DepartmentPlugin):
 
     @hookimpl
     def register_commands(self, cli: click.Group) -> None:
-        from scrm.plugins.commands.marketing import advocates_command, campaigns_group
+        from scrm.plugin.cli import add_lazy_command
 
-        cli.add_command(campaigns_group(self))
-        cli.add_command(advocates_command())
+        def campaigns() -> click.Command:
+            from scrm.plugins.commands.marketing import campaigns_group
+
+            return campaigns_group(self)
+
+        def advocates() -> click.Command:
+            from scrm.plugins.commands.marketing import advocates_command
+
+            return advocates_command()
+
+        add_lazy_command(
+            cli, "campaigns", "Marketing campaigns: linked mentions, reports, spikes.", campaigns
+        )
+        add_lazy_command(
+            cli,
+            "advocates",
+            "List brand advocates: customers with repeated praise, weighted by their reach.",
+            advocates,
+        )
 
 
 def _utc(value: datetime | None) -> datetime | None:

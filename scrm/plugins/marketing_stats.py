@@ -15,23 +15,15 @@ import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
 from scrm.plugin import normalize
-from scrm.plugin.db import (
-    CampaignLink,
-    Customer,
-    Identity,
-    Interaction,
-    SpikeEpisode,
-    chunks,
-    epoch,
-)
 from scrm.plugins.department import merge_spans
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
 
 __all__ = ["Spike", "advocates", "campaign_report", "judge_hours", "poisson_tail"]
 
@@ -61,6 +53,10 @@ class Spike:
 
 
 def _scope_query(scope: str, metric: str) -> sa.Select[Any]:
+    import sqlalchemy as sa
+
+    from scrm.plugin.db import CampaignLink, Interaction
+
     q = sa.select(Interaction.created_at).where(
         Interaction.direction == "inbound",
         sa.or_(Interaction.kind.is_(None), Interaction.kind != "spam"),
@@ -81,6 +77,8 @@ def _history_start(
     history_start: dict[tuple[str, str], datetime] | None,
 ) -> datetime | None:
     """The time of the scope's first message for the metric (remembered: it never moves later)."""
+    import sqlalchemy as sa
+
     key = (scope, metric)
     first = history_start.get(key) if history_start is not None else None
     if first is None:
@@ -95,6 +93,10 @@ def _record(
     session: Session, scope: str, metric: str, hour: datetime, count: int, lam: float, p: float
 ) -> Spike | None:
     """Record an anomalous hour: extend the spike it continues, or start one and return it."""
+    import sqlalchemy as sa
+
+    from scrm.plugin.db import SpikeEpisode
+
     episode = session.scalars(
         sa.select(SpikeEpisode)
         .where(
@@ -136,6 +138,10 @@ def _hour_counts(
 
     An hour is its number since the epoch (``epoch // 3600``), the same on both databases.
     """
+    import sqlalchemy as sa
+
+    from scrm.plugin.db import CampaignLink, Interaction, chunks, epoch
+
     out: dict[tuple[str, str, int], int] = defaultdict(int)
     hour_no = (epoch(session, Interaction.created_at) // 3600).label("hour")
     negative = sa.func.sum(sa.case((Interaction.sentiment == "negative", 1), else_=0))
@@ -226,6 +232,10 @@ def _rank(a: dict[str, Any]) -> tuple[float, int]:
 
 
 def _followers(session: Session, customer_ids: set[int]) -> dict[int, int]:
+    import sqlalchemy as sa
+
+    from scrm.plugin.db import Identity
+
     out: dict[int, int] = defaultdict(int)
     if customer_ids:
         for cid, n in session.execute(
@@ -238,6 +248,10 @@ def _followers(session: Session, customer_ids: set[int]) -> dict[int, int]:
 
 
 def _names(session: Session, customer_ids: set[int]) -> dict[int, str]:
+    import sqlalchemy as sa
+
+    from scrm.plugin.db import Customer
+
     if not customer_ids:
         return {}
     return {
@@ -261,6 +275,10 @@ def campaign_report(
     top: int = 5,
 ) -> dict[str, Any]:
     """Volume and sentiment per bucket, top complaints, advocates and share of voice."""
+    import sqlalchemy as sa
+
+    from scrm.plugin.db import CampaignLink, Interaction
+
     rows = session.execute(
         sa.select(Interaction)
         .join(CampaignLink, CampaignLink.interaction_id == Interaction.id)
@@ -334,6 +352,10 @@ def share_of_voice(
 ) -> list[dict[str, Any]]:
     """Mentions of the brand (every inbound non-spam message) and of each competitor (messages
     naming it) between ``start`` and ``end``, with each one's share of the total."""
+    import sqlalchemy as sa
+
+    from scrm.plugin.db import Interaction
+
     if start is None or end is None:
         return []
     texts = session.scalars(
@@ -357,6 +379,10 @@ def advocates(
     session: Session, since: datetime, until: datetime, *, min_praise: int, limit: int
 ) -> list[dict[str, Any]]:
     """Customers with repeated praise: ``score = praise × (1 + log10(1 + followers))``."""
+    import sqlalchemy as sa
+
+    from scrm.plugin.db import Interaction
+
     rows = session.execute(
         sa.select(Interaction.customer_id, sa.func.count(), sa.func.max(Interaction.created_at))
         .where(

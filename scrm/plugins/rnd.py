@@ -23,19 +23,17 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
-from scrm.plugin import Config, Kind, NotFound, StoredInteraction, hookimpl, tokenize
-from scrm.plugin.db import Idea, IdeaSource, Interaction
-from scrm.plugins.department import DepartmentPlugin, load_settings, reference_time
-from scrm.plugins.marketing_stats import poisson_tail
+from scrm.plugin import Config, Kind, StoredInteraction, hookimpl, tokenize
+from scrm.plugins.department import DepartmentPlugin, load_settings
 from scrm.plugins.rnd_text import STOPWORDS, signature, similarity
 
 if TYPE_CHECKING:
     import click
 
     from scrm.plugin import EventContext
+    from scrm.plugin.db import Idea
 
 __all__ = ["RndPlugin", "RndSettings", "growing_complaints", "plugin"]
 
@@ -58,6 +56,10 @@ class RndPlugin(DepartmentPlugin):
 
     @hookimpl
     def interaction_stored(self, interaction: StoredInteraction, ctx: EventContext) -> None:
+        import sqlalchemy as sa
+
+        from scrm.plugin.db import Idea, IdeaSource, Interaction
+
         cls = interaction.classification
         if cls is None or cls.kind is not Kind.IDEA:
             return
@@ -104,47 +106,27 @@ class RndPlugin(DepartmentPlugin):
 
     @hookimpl
     def register_commands(self, cli: click.Group) -> None:
-        import click
+        from scrm.plugin.cli import add_lazy_command
 
-        from scrm.plugin.cli import CliContext, emit, parse_since, table
-        from scrm.plugins.commands.rnd import ideas_group
+        def ideas() -> click.Command:
+            from scrm.plugins.commands.rnd import ideas_group
 
-        cli.add_command(ideas_group)
-        settings = self.settings
+            return ideas_group
 
-        @click.command("insights")
-        @click.option(
-            "--period",
-            default="7d",
-            show_default=True,
-            help="Compare this much time with the same before it.",
+        def insights() -> click.Command:
+            from scrm.plugins.commands.rnd import insights_command
+
+            return insights_command(self.settings)
+
+        add_lazy_command(
+            cli, "ideas", "Product ideas from customers, clustered across languages.", ideas
         )
-        @click.option("--until", type=click.DateTime(), help="End (default: newest message).")
-        @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-        @click.pass_obj
-        def insights(obj: CliContext, period: str, until: datetime | None, as_json: bool) -> None:
-            """List complaint categories and phrases whose volume grows (fix the cause)."""
-            span = parse_since(period)
-            with obj.app().session() as s:
-                end = reference_time(s, _utc(until))
-                found = growing_complaints(
-                    s,
-                    end,
-                    span,
-                    alpha=settings.insights_alpha,
-                    min_count=settings.insights_min_count,
-                )
-            if as_json:
-                emit(found)
-                return
-            rows = [(f["type"], f["item"], f["previous"], f["current"], f["p_value"])
-                    for f in found]  # fmt: skip
-            cols = ["type", "category / phrase", "previous", "current", "p"]
-            obj.console.print(
-                table(f"growing complaints, last {period} vs the {period} before", cols, rows)
-            )
-
-        cli.add_command(insights)
+        add_lazy_command(
+            cli,
+            "insights",
+            "List complaint categories and phrases whose volume grows (fix the cause).",
+            insights,
+        )
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -154,6 +136,10 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 def _idea_rows(s: Any, start: datetime, end: datetime, limit: int) -> list[dict[str, Any]]:
+    import sqlalchemy as sa
+
+    from scrm.plugin.db import IdeaSource
+
     counts = s.execute(
         sa.select(
             IdeaSource.idea_id,
@@ -171,6 +157,11 @@ def _idea_rows(s: Any, start: datetime, end: datetime, limit: int) -> list[dict[
 
 
 def _idea_out(s: Any, idea_id: int) -> dict[str, Any]:
+    import sqlalchemy as sa
+
+    from scrm.plugin import NotFound
+    from scrm.plugin.db import Idea, IdeaSource, Interaction
+
     idea = s.get(Idea, idea_id)
     if idea is None:
         raise NotFound(f"no idea {idea_id}")
@@ -212,6 +203,11 @@ def growing_complaints(
     s: Any, end: datetime, period: timedelta, *, alpha: float, min_count: int
 ) -> list[dict[str, Any]]:
     """Categories and phrases of complaints that grow (rule in the module docstring)."""
+    import sqlalchemy as sa
+
+    from scrm.plugin.db import Interaction
+    from scrm.plugins.marketing_stats import poisson_tail
+
     rows = s.execute(
         sa.select(Interaction.created_at, Interaction.category, Interaction.text).where(
             Interaction.direction == "inbound",

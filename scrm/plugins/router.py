@@ -64,7 +64,6 @@ from scrm.plugin import (
     load_playbooks,
     normalize,
 )
-from scrm.plugin.db import Customer, Identity, Interaction
 from scrm.plugins.taxonomy import Taxonomy, configured_taxonomy, load_taxonomy, playbook_for
 
 if TYPE_CHECKING:
@@ -413,6 +412,8 @@ def stored_interaction(
     app: Any, interaction_id: int
 ) -> tuple[InboundInteraction, CustomerInfo | None]:
     """Rebuild a stored interaction as the router saw it."""
+    from scrm.plugin.db import Customer, Identity, Interaction
+
     with app.session() as s:
         row = s.get(Interaction, interaction_id)
         if row is None:

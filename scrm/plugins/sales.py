@@ -21,9 +21,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session
 
 from scrm.plugin import (
     CaseInfo,
@@ -34,13 +32,14 @@ from scrm.plugin import (
     hookimpl,
     normalize,
 )
-from scrm.plugin.db import OPEN_STATUSES, Case, Customer, Interaction, Lead, chunks
 from scrm.plugins.department import DepartmentPlugin, load_settings
 
 if TYPE_CHECKING:
     import click
+    from sqlalchemy.orm import Session
 
     from scrm.plugin import EventContext
+    from scrm.plugin.db import Lead
 
 __all__ = ["LEAD_STATUSES", "SalesPlugin", "SalesSettings", "open_complaint", "plugin"]
 
@@ -74,6 +73,10 @@ class SalesSettings(BaseModel):
 
 def open_complaint(session: Session, customer_id: int) -> int | None:
     """Return the id of the customer's oldest open complaint case, if any."""
+    import sqlalchemy as sa
+
+    from scrm.plugin.db import OPEN_STATUSES, Case
+
     return session.scalar(
         sa.select(Case.id)
         .where(
@@ -115,6 +118,10 @@ class SalesPlugin(DepartmentPlugin):
         Set-based: the messages, the customers' active leads and their open complaints are
         read in a constant number of queries per batch (IN-lists in chunks).
         """
+        import sqlalchemy as sa
+
+        from scrm.plugin.db import OPEN_STATUSES, Case, Interaction, Lead, chunks
+
         found = [
             i
             for i in interactions
@@ -168,6 +175,8 @@ class SalesPlugin(DepartmentPlugin):
         active: dict[tuple[int, str], Lead],
         complaints: dict[int, int],
     ) -> None:
+        from scrm.plugin.db import Lead
+
         assert i.customer_id is not None
         at = created_at.isoformat()
         lead = active.get((i.customer_id, interest))
@@ -194,12 +203,19 @@ class SalesPlugin(DepartmentPlugin):
 
     @hookimpl
     def register_commands(self, cli: click.Group) -> None:
-        from scrm.plugins.commands.sales import leads_group
+        from scrm.plugin.cli import add_lazy_command
 
-        cli.add_command(leads_group)
+        def leads() -> click.Command:
+            from scrm.plugins.commands.sales import leads_group
+
+            return leads_group
+
+        add_lazy_command(cli, "leads", "Sales leads from purchase intent.", leads)
 
 
 def _lead_out(s: Session, lead: Lead) -> dict[str, Any]:
+    from scrm.plugin.db import Customer, Interaction
+
     customer = s.get(Customer, lead.customer_id)
     source = s.get(Interaction, lead.interaction_id)
     complaint = open_complaint(s, lead.customer_id)

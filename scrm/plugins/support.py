@@ -24,11 +24,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
 from scrm.plugin import CaseInfo, Config, SlaPolicy, hookimpl
-from scrm.plugin.db import Case, Department, utcnow
 from scrm.plugins.department import load_settings
 
 if TYPE_CHECKING:
@@ -99,6 +97,10 @@ class SupportPlugin:
         @click.pass_obj
         def followups(obj: CliContext, as_json: bool) -> None:
             """List support cases whose rating is overdue or unhappy: call these customers."""
+            import sqlalchemy as sa
+
+            from scrm.plugin.db import Case, Department, utcnow
+
             due = utcnow() - settings.csat_follow_up_after
             with obj.app().session() as s:
                 q = (

@@ -20,10 +20,7 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
 from scrm.plugin import CaseInfo, Config, OutboundMessage, SendResult, StoredInteraction, hookimpl
-from scrm.plugin.db import WebhookSubscription, enqueue_event, webhook_generation
 
 if TYPE_CHECKING:
     from scrm.plugin import EventContext
@@ -47,6 +44,10 @@ class WebhooksPlugin:
         self._cached: dict[str, tuple[float, int, list[list[str]]]] = {}
 
     def _wanted(self, ctx: EventContext, event_type: str) -> bool:
+        import sqlalchemy as sa
+
+        from scrm.plugin.db import WebhookSubscription, webhook_generation
+
         now = time.monotonic()
         key = ctx.app.config.database_url
         with self._lock:
@@ -72,6 +73,8 @@ class WebhooksPlugin:
         now: datetime | None = None,
     ) -> None:
         """Queue ``event_type`` for its subscribers, in the dispatch's transaction."""
+        from scrm.plugin.db import enqueue_event
+
         if self._wanted(ctx, event_type):
             enqueue_event(ctx.session, event_type, data, now=now)
 

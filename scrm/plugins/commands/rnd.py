@@ -1,4 +1,4 @@
-"""``scrm ideas``: the R&D plugin's commands, imported by its ``register_commands``.
+"""``scrm ideas`` and ``scrm insights``: the R&D plugin's commands, imported when they run.
 
 Kept apart from :mod:`scrm.plugins.rnd` so that an application opened with
 :func:`scrm.open` loads no command-line code.
@@ -12,7 +12,7 @@ import click
 
 from scrm.plugin.cli import CliContext, emit, parse_since, table
 from scrm.plugins.department import reference_time
-from scrm.plugins.rnd import _idea_out, _idea_rows, _utc
+from scrm.plugins.rnd import RndSettings, _idea_out, _idea_rows, _utc, growing_complaints
 
 
 @click.group("ideas")
@@ -63,3 +63,41 @@ def show(obj: CliContext, idea_id: int, as_json: bool) -> None:
     obj.console.print(
         table("sources", ["interaction", "customer", "channel", "lang", "sim", "text"], rows)
     )
+
+
+def insights_command(settings: RndSettings) -> click.Command:
+    """``scrm insights``, with the plugin's thresholds."""
+
+    @click.command("insights")
+    @click.option(
+        "--period",
+        default="7d",
+        show_default=True,
+        help="Compare this much time with the same before it.",
+    )
+    @click.option("--until", type=click.DateTime(), help="End (default: newest message).")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    @click.pass_obj
+    def insights(obj: CliContext, period: str, until: datetime | None, as_json: bool) -> None:
+        """List complaint categories and phrases whose volume grows (fix the cause)."""
+        span = parse_since(period)
+        with obj.app().session() as s:
+            end = reference_time(s, _utc(until))
+            found = growing_complaints(
+                s,
+                end,
+                span,
+                alpha=settings.insights_alpha,
+                min_count=settings.insights_min_count,
+            )
+        if as_json:
+            emit(found)
+            return
+        rows = [(f["type"], f["item"], f["previous"], f["current"], f["p_value"])
+                for f in found]  # fmt: skip
+        cols = ["type", "category / phrase", "previous", "current", "p"]
+        obj.console.print(
+            table(f"growing complaints, last {period} vs the {period} before", cols, rows)
+        )
+
+    return insights

@@ -34,9 +34,19 @@ def register_channels(register: Callable[[type[Channel]], None]) -> None:
 @hookimpl
 def register_commands(cli: click.Group) -> None:
     """Add ``scrm email import`` and ``scrm email poll``."""
-    from scrm_email.cli import email_group
+    from scrm.plugin.cli import add_lazy_command
 
-    cli.add_command(email_group)
+    def build() -> click.Command:
+        from scrm_email.cli import email_group
+
+        return email_group
+
+    add_lazy_command(
+        cli,
+        "email",
+        "Read e-mail: import .eml/mbox/Maildir files, poll IMAP mailboxes.",
+        build,
+    )
 
 
 _STORED = re.compile(r"^[0-9a-f]{64}(\.[a-z0-9]{1,9})?$")

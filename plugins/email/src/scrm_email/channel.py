@@ -23,7 +23,7 @@ import hashlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, model_validator
 
@@ -35,10 +35,11 @@ from scrm.plugin import (
     SendResult,
     normalize_email,
 )
-from scrm_email import smtp as smtp_ops
-from scrm_email.mime import Part
-from scrm_email.parse import AttachmentSink, parse_message, raw_from_payload
 from scrm_email.settings import AttachmentMode, MailboxSettings, SmtpSettings
+
+if TYPE_CHECKING:
+    from scrm_email.mime import Part
+    from scrm_email.parse import AttachmentSink
 
 __all__ = ["EmailChannel"]
 
@@ -106,6 +107,8 @@ class EmailChannel(Channel):
 
         :raises ParseError: when the payload or the message is unusable, naming the field.
         """
+        from scrm_email.parse import parse_message, raw_from_payload
+
         raw, meta = raw_from_payload(payload)
         yield parse_message(raw, own_addresses=self.own_addresses(), meta=meta, sink=self._sink())
 
@@ -138,4 +141,6 @@ class EmailChannel(Channel):
         """
         if self.settings.smtp is None:
             raise PermanentSendError("channels.email.smtp is not configured")
+        from scrm_email import smtp as smtp_ops
+
         return smtp_ops.send(message, self.settings.smtp)

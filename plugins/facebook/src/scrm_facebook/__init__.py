@@ -30,9 +30,19 @@ def register_channels(register: Callable[[type[Channel]], None]) -> None:
 @hookimpl
 def register_commands(cli: click.Group) -> None:
     """Add ``scrm facebook poll`` and ``scrm facebook check``."""
-    from scrm_facebook.cli import facebook
+    from scrm.plugin.cli import add_lazy_command
 
-    cli.add_command(facebook)
+    def build() -> click.Command:
+        from scrm_facebook.cli import facebook
+
+        return facebook
+
+    add_lazy_command(
+        cli,
+        "facebook",
+        "Facebook page comments and Messenger.",
+        build,
+    )
 
 
 @hookimpl

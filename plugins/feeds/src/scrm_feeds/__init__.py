@@ -28,9 +28,19 @@ def register_channels(register: Callable[[type[Channel]], None]) -> None:
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
-    from scrm_feeds.cli import feeds
+    from scrm.plugin.cli import add_lazy_command
 
-    cli.add_command(feeds)
+    def build() -> click.Command:
+        from scrm_feeds.cli import feeds
+
+        return feeds
+
+    add_lazy_command(
+        cli,
+        "feeds",
+        "Listen on blogs, news sites, forums, YouTube and alert services (RSS, Atom, JSON Feed).",
+        build,
+    )
 
 
 @hookimpl

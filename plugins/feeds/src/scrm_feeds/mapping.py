@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -26,7 +26,9 @@ from scrm.plugin import (
     Engagement,
     InboundInteraction,
 )
-from scrm_feeds.parse import ParsedFeed, ParsedItem
+
+if TYPE_CHECKING:
+    from scrm_feeds.parse import ParsedFeed, ParsedItem
 
 __all__ = ["CHANNEL", "FeedAuthor", "FeedRecord", "record_for"]
 

@@ -18,8 +18,6 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
 
-import feedparser
-
 __all__ = ["FeedError", "ParsedFeed", "ParsedItem", "html_to_text", "parse_feed"]
 
 
@@ -100,6 +98,8 @@ def parse_feed(data: bytes, content_type: str | None = None, *, max_items: int =
     if head.startswith(b"{") or ctype in ("application/feed+json", "application/json"):
         return _parse_json_feed(data, max_items)
     _check_entities(data)
+    import feedparser  # here: it is slow to import, and reading settings needs none of it
+
     try:
         d = feedparser.parse(
             data, response_headers={"content-type": content_type} if content_type else None

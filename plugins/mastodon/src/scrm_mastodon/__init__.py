@@ -26,9 +26,19 @@ def register_channels(register: Callable[[type[Channel]], None]) -> None:
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
-    from scrm_mastodon.cli import mastodon
+    from scrm.plugin.cli import add_lazy_command
 
-    cli.add_command(mastodon)
+    def build() -> click.Command:
+        from scrm_mastodon.cli import mastodon
+
+        return mastodon
+
+    add_lazy_command(
+        cli,
+        "mastodon",
+        "Listen on Mastodon: mentions, the brand's own statuses and searches.",
+        build,
+    )
 
 
 @hookimpl

@@ -27,9 +27,19 @@ def register_channels(register: Callable[[type[Channel]], None]) -> None:
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
-    from scrm_twitter.cli import twitter
+    from scrm.plugin.cli import add_lazy_command
 
-    cli.add_command(twitter)
+    def build() -> click.Command:
+        from scrm_twitter.cli import twitter
+
+        return twitter
+
+    add_lazy_command(
+        cli,
+        "twitter",
+        "Listen on X (Twitter): mentions, search queries and DMs, within a request budget.",
+        build,
+    )
 
 
 @hookimpl
