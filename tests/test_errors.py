@@ -26,7 +26,7 @@ TRIPLES = {
     "scrm.core.errors.ScrmError": ("error", 1, 500),
     "scrm.core.errors.InvalidInput": ("invalid", 1, 422),
     "scrm.core.errors.Refused": ("refused", 1, 409),
-    "scrm.core.queries.NotFound": ("not_found", 1, 404),
+    "scrm.core.errors.NotFound": ("not_found", 1, 404),
     "scrm.core.workflow.Conflict": ("version_conflict", 1, 409),
     "scrm.core.cases.TransitionError": ("invalid_transition", 1, 409),
     "scrm.core.customers.MergeError": ("refused", 1, 409),
@@ -63,7 +63,7 @@ def test_every_error_class_declares_its_code_exit_and_http_status() -> None:
     for name, cls in classes.items():
         assert (cls.code, cls.exit_status, cls.http_status) == TRIPLES[name], name
     # Callers that caught the built-in types before the hierarchy still catch them.
-    assert issubclass(classes["scrm.core.queries.NotFound"], LookupError)
+    assert issubclass(classes["scrm.core.errors.NotFound"], LookupError)
     assert issubclass(classes["scrm.core.cases.TransitionError"], ValueError)
 
 
