@@ -201,6 +201,53 @@ def test_sarcasm_and_agent_notes_read_negative(clf: RuleClassifier, text: str) -
 @pytest.mark.parametrize(
     "text",
     [
+        # A long wait, counted in hours.
+        "@acme 2 hour wait just to speak to someone",
+        "Saatlerdir müşteri hizmetlerine bağlanmayı deniyorum",
+        # "Why"/"how" questions that are complaints.
+        "@acme why isn't my refund showing up",
+        "Paket 3 gündür transfer merkezinde, neden hâlâ yola çıkmadı",
+        "How many times do I have to call you",
+        "Kaç kez aramam gerekiyor",
+        "Daha ne kadar bekleyeceğim",
+        # A question asked in exasperation.
+        "@acme where is my bag??",
+        "Siparişim nerede?!",
+        # Nothing can be done, nothing explained.
+        "Agent said there's nothing we can do. No explanation.",
+        "Açıklama yok, yapacak bir şey yok dediler",
+        # Disbelief.
+        "Are you kidding me",
+        "Dalga mı geçiyorsunuz",
+        # Something missing ("with no"), indifference, asking for a human.
+        "Flight from DCA with no heat",
+        "you clearly don't care about your customers",
+        "I just want to speak to a person",
+        "Yetkili biriyle görüşmek istiyorum",
+    ],
+)
+def test_complaint_phrasings_read_negative(clf: RuleClassifier, text: str) -> None:
+    result = clf.classify(text)
+    assert (result.kind, result.sentiment) == (Kind.COMPLAINT, "negative")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "How do I add my frequent flyer number?",
+        "What time does the store open?",
+        "Siparişim ne zaman gelir?",
+        "Kargom hangi şubede?",
+    ],
+)
+def test_plain_questions_stay_neutral(clf: RuleClassifier, text: str) -> None:
+    result = clf.classify(text)
+    assert (result.kind, result.sentiment) == (Kind.QUESTION, "neutral")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
         "Caller reports the router keeps rebooting. Asked for a technician visit.",
         "Customer called about slow speeds; was promised a call-back on Monday that never "
         "happened. Thanked the agent.",
