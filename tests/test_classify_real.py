@@ -234,10 +234,27 @@ def test_complaint_phrasings_read_negative(clf: RuleClassifier, text: str) -> No
 @pytest.mark.parametrize(
     "text",
     [
+        "Flight 1632 was phenomenal from gate to gate",
+        "The crew went above and beyond",
+        "@acme never lets me down!!!",
+        "The staff were so courteous and professional",
+        "Kabin ekibi çok nazikti",
+        "Personel güler yüzlü, bayıldım",
+    ],
+)
+def test_praise_words_read_positive(clf: RuleClassifier, text: str) -> None:
+    assert clf.classify(text).sentiment == "positive"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
         "How do I add my frequent flyer number?",
         "What time does the store open?",
         "Siparişim ne zaman gelir?",
         "Kargom hangi şubede?",
+        "Can you tell me if you currently fly to Hawaii? Thanks!",
+        "Kargom hangi şubede? Teşekkürler!",
     ],
 )
 def test_plain_questions_stay_neutral(clf: RuleClassifier, text: str) -> None:

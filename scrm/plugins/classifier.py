@@ -304,7 +304,8 @@ class RuleClassifier:
         elif kind is Kind.PRAISE:
             score = max(score, 0.25)
         elif kind is Kind.SPAM or (
-            kind in (Kind.QUESTION, Kind.LEAD, Kind.IDEA) and abs(score) < 0.5
+            # A "thanks!" closing a question is politeness, not praise.
+            kind in (Kind.QUESTION, Kind.LEAD, Kind.IDEA) and -0.5 < score < 0.6
         ):
             score = 0.0
         sentiment: Literal["negative", "neutral", "positive"] = (
