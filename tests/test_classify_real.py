@@ -224,6 +224,17 @@ def test_sarcasm_and_agent_notes_read_negative(clf: RuleClassifier, text: str) -
         "you clearly don't care about your customers",
         "I just want to speak to a person",
         "Yetkili biriyle görüşmek istiyorum",
+        # What was said and not done, and the apology that did not come.
+        "I was told my bag would be on the next flight",
+        "@acme not even an apology",
+        "Bir özür bekliyorum",
+        # "Why" to a brand; the pointless and the grudging.
+        "@acme why did my flight get moved",
+        "What's the point of a priority line",
+        "Ne anlamı var bu müşteri hizmetlerinin",
+        "En azından bir bilgi verin",
+        # Still not there.
+        "@acme my bag is still in Chicago",
     ],
 )
 def test_complaint_phrasings_read_negative(clf: RuleClassifier, text: str) -> None:
