@@ -235,6 +235,11 @@ def test_sarcasm_and_agent_notes_read_negative(clf: RuleClassifier, text: str) -
         "En azından bir bilgi verin",
         # Still not there.
         "@acme my bag is still in Chicago",
+        # Sarcasm without praise words, and defects named.
+        "Answering public messages, fine. Private messages, not so much.",
+        "A third party seller ripped me off",
+        "yay for a glitchy tracking system",
+        "Finally got through after another hour on hold",
     ],
 )
 def test_complaint_phrasings_read_negative(clf: RuleClassifier, text: str) -> None:
