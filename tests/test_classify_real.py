@@ -398,6 +398,6 @@ def test_real_airline_tweets_floor(clf: RuleClassifier) -> None:
     assert sum(r.kind is Kind.SPAM for r in results) <= 2
     problems = [c for r, c in zip(recs, results, strict=True) if r.labels["reason"] in (
         "Late Flight", "Cancelled Flight", "Lost Luggage", "Customer Service Issue")]  # fmt: skip
-    assert sum(c.kind is Kind.COMPLAINT for c in problems) / len(problems) >= 0.68
+    assert sum(c.kind is Kind.COMPLAINT for c in problems) / len(problems) >= 0.8
     acc = sum(c.sentiment == r.labels["sentiment"] for r, c in zip(recs, results, strict=True))
-    assert acc / len(recs) >= 0.66
+    assert acc / len(recs) >= 0.7
