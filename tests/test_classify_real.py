@@ -240,6 +240,7 @@ def test_sarcasm_and_agent_notes_read_negative(clf: RuleClassifier, text: str) -
         "A third party seller ripped me off",
         "yay for a glitchy tracking system",
         "Finally got through after another hour on hold",
+        "Any outages? My internet has been down for 3 hours and nobody answers",
     ],
 )
 def test_complaint_phrasings_read_negative(clf: RuleClassifier, text: str) -> None:
@@ -271,6 +272,9 @@ def test_praise_words_read_positive(clf: RuleClassifier, text: str) -> None:
         "Kargom hangi şubede?",
         "Can you tell me if you currently fly to Hawaii? Thanks!",
         "Kargom hangi şubede? Teşekkürler!",
+        # Asking whether there is a delay or an outage is not reporting one.
+        "Any delays on tonight's flight from DFW?",
+        "Is there an outage in Leeds?",
     ],
 )
 def test_plain_questions_stay_neutral(clf: RuleClassifier, text: str) -> None:
