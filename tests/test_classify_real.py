@@ -201,6 +201,90 @@ def test_sarcasm_and_agent_notes_read_negative(clf: RuleClassifier, text: str) -
 @pytest.mark.parametrize(
     "text",
     [
+        # A long wait, counted in hours.
+        "@acme 2 hour wait just to speak to someone",
+        "Saatlerdir müşteri hizmetlerine bağlanmayı deniyorum",
+        # "Why"/"how" questions that are complaints.
+        "@acme why isn't my refund showing up",
+        "Paket 3 gündür transfer merkezinde, neden hâlâ yola çıkmadı",
+        "How many times do I have to call you",
+        "Kaç kez aramam gerekiyor",
+        "Daha ne kadar bekleyeceğim",
+        # A question asked in exasperation.
+        "@acme where is my bag??",
+        "Siparişim nerede?!",
+        # Nothing can be done, nothing explained.
+        "Agent said there's nothing we can do. No explanation.",
+        "Açıklama yok, yapacak bir şey yok dediler",
+        # Disbelief.
+        "Are you kidding me",
+        "Dalga mı geçiyorsunuz",
+        # Something missing ("with no"), indifference, asking for a human.
+        "Flight from DCA with no heat",
+        "you clearly don't care about your customers",
+        "I just want to speak to a person",
+        "Yetkili biriyle görüşmek istiyorum",
+        # What was said and not done, and the apology that did not come.
+        "I was told my bag would be on the next flight",
+        "@acme not even an apology",
+        "Bir özür bekliyorum",
+        # "Why" to a brand; the pointless and the grudging.
+        "@acme why did my flight get moved",
+        "What's the point of a priority line",
+        "Ne anlamı var bu müşteri hizmetlerinin",
+        "En azından bir bilgi verin",
+        # Still not there.
+        "@acme my bag is still in Chicago",
+        # Sarcasm without praise words, and defects named.
+        "Answering public messages, fine. Private messages, not so much.",
+        "A third party seller ripped me off",
+        "yay for a glitchy tracking system",
+        "Finally got through after another hour on hold",
+        "Any outages? My internet has been down for 3 hours and nobody answers",
+    ],
+)
+def test_complaint_phrasings_read_negative(clf: RuleClassifier, text: str) -> None:
+    result = clf.classify(text)
+    assert (result.kind, result.sentiment) == (Kind.COMPLAINT, "negative")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Flight 1632 was phenomenal from gate to gate",
+        "The crew went above and beyond",
+        "@acme never lets me down!!!",
+        "The staff were so courteous and professional",
+        "Kabin ekibi çok nazikti",
+        "Personel güler yüzlü, bayıldım",
+    ],
+)
+def test_praise_words_read_positive(clf: RuleClassifier, text: str) -> None:
+    assert clf.classify(text).sentiment == "positive"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "How do I add my frequent flyer number?",
+        "What time does the store open?",
+        "Siparişim ne zaman gelir?",
+        "Kargom hangi şubede?",
+        "Can you tell me if you currently fly to Hawaii? Thanks!",
+        "Kargom hangi şubede? Teşekkürler!",
+        # Asking whether there is a delay or an outage is not reporting one.
+        "Any delays on tonight's flight from DFW?",
+        "Is there an outage in Leeds?",
+    ],
+)
+def test_plain_questions_stay_neutral(clf: RuleClassifier, text: str) -> None:
+    result = clf.classify(text)
+    assert (result.kind, result.sentiment) == (Kind.QUESTION, "neutral")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
         "Caller reports the router keeps rebooting. Asked for a technician visit.",
         "Customer called about slow speeds; was promised a call-back on Monday that never "
         "happened. Thanked the agent.",
@@ -318,6 +402,6 @@ def test_real_airline_tweets_floor(clf: RuleClassifier) -> None:
     assert sum(r.kind is Kind.SPAM for r in results) <= 2
     problems = [c for r, c in zip(recs, results, strict=True) if r.labels["reason"] in (
         "Late Flight", "Cancelled Flight", "Lost Luggage", "Customer Service Issue")]  # fmt: skip
-    assert sum(c.kind is Kind.COMPLAINT for c in problems) / len(problems) >= 0.68
+    assert sum(c.kind is Kind.COMPLAINT for c in problems) / len(problems) >= 0.8
     acc = sum(c.sentiment == r.labels["sentiment"] for r, c in zip(recs, results, strict=True))
-    assert acc / len(recs) >= 0.66
+    assert acc / len(recs) >= 0.7

@@ -148,6 +148,8 @@ _TR_NEG_VERB = re.compile(
 _TR_LETTERS = re.compile(r"[çğışöüÇĞİŞÖÜ]")
 _WORD_START = re.compile(r"[^\W\d_]")
 _ELONGATED = re.compile(r"([^\W\d_])\1{2,}")
+#: "?!", "!?" and "??": a question asked in exasperation ("where is my bag??", "neden?!").
+_EXASPERATED = re.compile(r"\?\s*[!?]|!\s*\?")
 _FLIP = -0.75
 #: Negation does not turn these into praise ("I've never seen such terrible service").
 _STRONG_NEGATIVE = -2.5
@@ -286,6 +288,9 @@ class RuleClassifier:
             s *= 1.0 + 0.08 * min(text.count("!"), 4)
             if _ELONGATED.search(text):
                 s *= 1.15
+        if "?" in text and _EXASPERATED.search(text):
+            s -= 1.0
+            f["problem"] += 0.5
         problem = f["problem"] - 1.5 * f["resolved"]
         problem += f["u:churn"] + f["u:legal"] + f["u:safety"] + f["u:public"]
         if (problem >= 1.0 or f["sarcasm"]) and f["pos"] > 0:
@@ -300,7 +305,8 @@ class RuleClassifier:
         elif kind is Kind.PRAISE:
             score = max(score, 0.25)
         elif kind is Kind.SPAM or (
-            kind in (Kind.QUESTION, Kind.LEAD, Kind.IDEA) and abs(score) < 0.5
+            # A "thanks!" closing a question is politeness, not praise.
+            kind in (Kind.QUESTION, Kind.LEAD, Kind.IDEA) and -0.5 < score < 0.6
         ):
             score = 0.0
         sentiment: Literal["negative", "neutral", "positive"] = (
