@@ -122,6 +122,41 @@ def test_the_demo_is_alive(cli: CliInvoker, sample_dir: Path) -> None:
     assert again.startswith("fired 0 warnings, 0 breaches, 0 escalations")
 
 
+def test_the_demo_board_looks_like_a_working_support_team(
+    cli: CliInvoker, sample_dir: Path
+) -> None:
+    """The sample loaded as `make demo` loads it (moved so that its newest message is now):
+    most of the week's cases were answered and resolved, a few are past a deadline, some are
+    due within hours and the newest are still new, not a board where almost everything is late.
+    """
+    newest = re.search(r"^SAMPLE_NEWEST = (\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert newest is not None
+    place = ["--as-of", "now", "--newest", newest[1]]
+    cli("ingest", str(sample_dir / "interactions.jsonl"), *place)
+    cli("ingest", "--channel", "phone", str(sample_dir / "phone.jsonl"), *place)
+    cases = json.loads(cli("cases", "list", "--limit", "1000", "--json").stdout)
+    now = datetime.now(UTC)
+    board = [c for c in cases if c["status"] not in ("resolved", "closed")]
+    late = [c for c in board if c["breaching"]]
+    answered = [c for c in board if c["status"] != "new"]
+    soon = [
+        c
+        for c in board
+        if not c["breaching"]
+        and c["next_due"]
+        and datetime.fromisoformat(c["next_due"]) - now <= timedelta(hours=4)
+    ]
+    fresh = [c for c in board if c["status"] == "new" and not c["breaching"]]
+    assert sum(c["status"] == "resolved" for c in cases) > len(cases) / 2
+    assert 1 <= len(late) <= 0.2 * len(cases)
+    # What the brand has answered is mostly on time; what stays late is mostly what nobody
+    # answers (spam, the coordinated burst, the storylines about a failure).
+    assert sum(c["breaching"] for c in answered) <= 0.25 * len(answered)
+    assert soon and fresh
+    summary = cli("cases", "list", "--status", "open").stdout
+    assert f"of {len(board)} cases by deadline: {len(late)} past a deadline" in summary
+
+
 def test_the_makefile_places_the_sample_by_its_newest_message(sample_dir: Path) -> None:
     """`make demo` moves every channel by one amount: SAMPLE_NEWEST is the sample's newest."""
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")

@@ -31,6 +31,16 @@ def sample_now(cli: CliInvoker, sample_dir: Path) -> list[dict]:
     return json.loads(cli("cases", "list", "--status", "open", "--limit", "500", "--json").stdout)
 
 
+def from_cell(line: str, column: int) -> str:
+    """The part of ``line`` from terminal column ``column`` on (an emoji takes two columns)."""
+    width = 0
+    for i, char in enumerate(line):
+        if width >= column:
+            return line[i:]
+        width += cell_len(char)
+    return ""
+
+
 def board_rows(out: str, ids: set[int]) -> dict[int, str]:
     """The board's lines by case id (a line that starts with a case number)."""
     rows: dict[int, str] = {}
@@ -63,7 +73,7 @@ def test_the_board_fits_the_terminal_one_line_per_case(
     cut = 0
     for case_id, line in rows.items():
         subject = " ".join((by_id[case_id]["subject"] or "").split())
-        shown = line[start:].rstrip()
+        shown = from_cell(line, start).rstrip()  # an emoji before it takes two columns
         if shown.endswith("…"):  # cut, and the ellipsis says so
             cut += 1
             kept = shown.removesuffix("…")

@@ -38,9 +38,9 @@ def test_report_outputs(cli: CliInvoker, sample_dir: Path) -> None:
     assert out["channel_sides"]["phone"] == "traditional"
     assert out["channel_sides"]["email"] == "traditional"
     assert out["channel_sides"]["twitter"] == "social"
-    # The sample's 28 inbound calls record their wait: a 4-minute median to reach an agent.
+    # The sample's 44 inbound calls record their wait: a 4-minute median to reach an agent.
     waits = {g["key"]: g["contact_wait"] for g in out["channels"]}
-    assert (waits["phone"]["count"], waits["phone"]["median"]) == (28, 240)
+    assert (waits["phone"]["count"], waits["phone"]["median"]) == (44, 240)
     assert waits["twitter"]["count"] == 0
 
     rows = list(
