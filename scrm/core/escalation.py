@@ -17,9 +17,10 @@ step is a case event.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, cast, overload
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
@@ -31,7 +32,7 @@ from scrm.core.events import CaseEscalated, Event, SlaBreached, SlaWarning
 from scrm.core.models import Agent, Case, CaseEvent, Department, FollowUp, SlaAlert
 from scrm.core.schemas import CaseInfo, Priority, SlaPolicy, SweptAlerts
 
-__all__ = ["Alert", "Sweep", "check_deadlines", "escalate", "overdue", "swept_alerts"]
+__all__ = ["Alert", "Alerts", "Sweep", "check_deadlines", "escalate", "overdue", "swept_alerts"]
 
 _RAISE = {
     Priority.LOW: Priority.NORMAL,
@@ -57,12 +58,75 @@ class Alert:
     detail: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class Sweep:
-    """What one sweep fired: the alerts, and their rows' range (None if none fired)."""
+    """What one sweep fired: how many alerts, and their rows' range (None if none fired)."""
 
-    alerts: list[Alert] = field(default_factory=list)
+    fired: int = 0
     swept: SweptAlerts | None = None
+
+
+class Alerts(Sequence[Alert]):
+    """The alerts of a sweep, in order, read from ``sla_alerts`` when first indexed or
+    iterated: ``len`` and :meth:`counts` do not build a million objects for a backlog.
+
+    :param session: opens a session (``app.session``) to read them after the sweep.
+    """
+
+    def __init__(
+        self, session: Callable[..., AbstractContextManager[Session]], sweep: Sweep
+    ) -> None:
+        self._session = session
+        self._sweep = sweep
+        self._items: list[Alert] | None = None
+
+    def _read(self) -> list[Alert]:
+        if self._items is None:
+            swept = self._sweep.swept
+            if swept is None:
+                self._items = []
+            else:
+                with self._session(read_only=True) as s:
+                    self._items = _read_alerts(s, swept)
+        return self._items
+
+    def __len__(self) -> int:
+        return self._sweep.fired
+
+    @overload
+    def __getitem__(self, index: int) -> Alert: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Alert]: ...
+    def __getitem__(self, index: int | slice) -> Alert | list[Alert]:
+        return self._read()[index]
+
+    def __iter__(self) -> Iterator[Alert]:
+        return iter(self._read())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return len(self) == len(other) and list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Alerts({self._read()!r})"
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        """How many alerts fired per (clock, kind): one ``GROUP BY``."""
+        swept = self._sweep.swept
+        if swept is None:
+            return {}
+        with self._session(read_only=True) as s:
+            return {
+                (clock, kind): n
+                for clock, kind, n in s.execute(
+                    sa.select(SlaAlert.clock, SlaAlert.kind, sa.func.count())
+                    .where(SlaAlert.id.between(swept.first_id, swept.last_id))
+                    .group_by(SlaAlert.clock, SlaAlert.kind)
+                )
+            }
 
 
 def _target(session: Session, case: Case, to: str) -> Agent | None:
@@ -543,10 +607,12 @@ def _detail(said: dict[tuple[int, int], str], case_id: int, clock: str, kind: st
 
 
 def _read_sweep(session: Session, floor: int, events_floor: int, now: datetime) -> Sweep:
-    """Read back what this sweep fired (two queries) and the range of its rows."""
-    conn = session.connection()  # plain rows: no ORM loading for a million alerts
-    last_id = conn.scalar(sa.select(sa.func.max(SlaAlert.id)).where(SlaAlert.id > floor))
-    if last_id is None:
+    """How many alerts this sweep fired, and the range of its rows (two queries)."""
+    conn = session.connection()
+    fired, last_id = conn.execute(
+        sa.select(sa.func.count(), sa.func.max(SlaAlert.id)).where(SlaAlert.id > floor)
+    ).one()
+    if not fired:
         return Sweep()
     last_event = conn.scalar(sa.select(sa.func.coalesce(sa.func.max(CaseEvent.id), 0))) or 0
     swept = SweptAlerts(
@@ -556,16 +622,20 @@ def _read_sweep(session: Session, floor: int, events_floor: int, now: datetime) 
         last_event_id=last_event,
         swept_at=now,
     )
+    return Sweep(fired, swept)
+
+
+def _read_alerts(session: Session, swept: SweptAlerts) -> list[Alert]:
+    """Every alert of a sweep, in order (two queries)."""
     said = _summaries(session, swept.first_event_id, swept.last_event_id, None)
-    alerts = [
+    return [
         Alert(case_id, clock, due_at, kind, level, _detail(said, case_id, clock, kind, level))
-        for case_id, clock, due_at, kind, level in conn.execute(
+        for case_id, clock, due_at, kind, level in session.connection().execute(
             sa.select(*_ALERT_ROW)
             .where(SlaAlert.id.between(swept.first_id, swept.last_id))
             .order_by(*_ALERT_ORDER)
         )
     ]
-    return Sweep(alerts, swept)
 
 
 def swept_alerts(

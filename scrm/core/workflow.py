@@ -847,9 +847,12 @@ class Workflow:
 
     # -- clocks and delivery --------------------------------------------------------------------
 
-    def check_sla(self, now: datetime | None = None) -> list[escalation.Alert]:
+    def check_sla(self, now: datetime | None = None) -> escalation.Alerts:
         """Fire due warnings, breaches and escalation steps (each exactly once), and close the
-        cases whose proposed solution met silence (:meth:`close_silent`)."""
+        cases whose proposed solution met silence (:meth:`close_silent`).
+
+        :returns: the alerts fired, a sequence read from the database when first iterated.
+        """
         now = now or utcnow()
         self.close_silent(now)
         with self.app.session() as s:
@@ -859,7 +862,7 @@ class Workflow:
             # One event for the whole sweep: its consumers read the alerts themselves.
             pending = recorded(s, [SlaSwept(alerts=sweep.swept)]) if sweep.swept else None
         self.app.events.dispatch(pending)
-        return sweep.alerts
+        return escalation.Alerts(self.app.session, sweep)
 
     def deliver(self, now: datetime | None = None, limit: int = 100) -> DeliveryReport:
         """Deliver up to ``limit`` due replies, one at a time; see :mod:`scrm.core.delivery`."""
