@@ -15,8 +15,17 @@ from loopkit import FakeSocial, Recorder
 from scrm import hookimpl
 from scrm.core import db, loop
 from scrm.core.config import Config
-from scrm.core.models import Case, FollowUp, SlaAlert
+from scrm.core.events import CaseEscalated
+from scrm.core.models import (
+    Case,
+    EventBatch,
+    FollowUp,
+    SlaAlert,
+    StoredEvent,
+    WebhookDelivery,
+)
 from scrm.core.schemas import SlaPolicy
+from scrm.plugin.db import swept_alerts
 
 POLICY = SlaPolicy(
     name="test",
@@ -62,7 +71,11 @@ def scrm_plugins(recorder, policy):
 
 @pytest.fixture
 def scrm_config(scrm_database_url):
-    return Config(database_url=scrm_database_url, cases={"escalation": LADDER})
+    return Config(
+        database_url=scrm_database_url,
+        cases={"escalation": LADDER},
+        server={"secret_key": "server-key-for-tests-0123456789"},  # to sign webhooks
+    )
 
 
 def open_cases(app, n, *, minutes=0.0):
@@ -342,3 +355,94 @@ def test_migration_numbers_existing_alerts_by_deadline(app):
         for a in app.workflow.check_sla(now=T0 + timedelta(days=2))
         if a.kind == "breach" and a.clock in ("resolution", "follow_up")
     ]
+
+
+class SweepReader:
+    """Implements the batch hook (and a per-alert one it must then not be called with)."""
+
+    def __init__(self) -> None:
+        self.swept: list[list] = []
+        self.breached = 0
+
+    @hookimpl
+    def sla_swept(self, alerts, ctx):
+        self.swept.append([e for chunk in swept_alerts(ctx.session, alerts, size=5) for e in chunk])
+
+    @hookimpl
+    def sla_breached(self, case, clock, due_at):
+        self.breached += 1
+
+
+def test_a_sweep_is_one_event_whatever_its_alerts(app, recorder, register_plugin):
+    reader = SweepReader()
+    register_plugin(reader)
+    ids = open_cases(app, 3)
+    with app.session() as s:
+        last_batch = s.scalar(sa.select(sa.func.max(EventBatch.id)))
+    alerts = app.workflow.check_sla(now=YEARS_LATE)
+    assert len(alerts) == 3 * 8
+    with app.session() as s:
+        stored = s.scalars(sa.select(StoredEvent.type).where(StoredEvent.batch_id > last_batch))
+        assert list(stored) == ["sla_swept"]
+    # The batch hook: one call, every alert readable, in the order check_sla returns them.
+    [events] = reader.swept
+    assert reader.breached == 0
+    assert [(e.case.id, e.hook, getattr(e, "level", 0)) for e in events] == [
+        (a.case_id, "sla_breached" if a.kind == "breach" else "case_escalated", a.level)
+        for a in alerts
+    ]
+    said = {(a.case_id, a.clock, a.level): a.detail for a in alerts if a.kind == "escalation"}
+    assert {
+        (e.case.id, e.reason.split()[0], e.level): e.summary
+        for e in events
+        if isinstance(e, CaseEscalated)
+    } == said
+    # A plugin with only the per-alert hooks still gets one call per alert.
+    assert len(recorder.calls["sla_breached"]) == 6
+    assert sorted((c["case"].id, c["level"]) for c in recorder.calls["case_escalated"]) == sorted(
+        (i, level) for i in ids for level in (1, 2, 3) for _clock in range(2)
+    )
+    assert app.workflow.check_sla(now=YEARS_LATE + timedelta(days=1)) == []
+    assert len(reader.swept) == 1
+
+
+def test_webhook_subscribers_get_each_alert_once(app, cli):
+    cli("webhooks", "add", "http://127.0.0.1:9/hook", "--event", "sla.breached",
+        "--event", "case.escalated", "--event", "sla.warning")  # fmt: skip
+    cli("webhooks", "add", "http://127.0.0.1:9/other", "--event", "case.opened")
+    (warned,) = open_cases(app, 1)
+    (late,) = open_cases(app, 1, minutes=-200)
+    alerts = app.workflow.check_sla(now=T0 + timedelta(minutes=30))
+    assert {(a.case_id, a.kind) for a in alerts} >= {(warned, "warning"), (late, "breach")}
+    app.workflow.check_sla(now=YEARS_LATE)
+    app.workflow.check_sla(now=YEARS_LATE)
+    with app.session() as s:
+        fired = list(s.scalars(sa.select(SlaAlert).order_by(SlaAlert.id)))
+        sent = [
+            (d.event_type, d.payload["data"])
+            for d in s.scalars(sa.select(WebhookDelivery).order_by(WebhookDelivery.id))
+            if d.event_type != "case.opened"
+        ]
+    wire = {"warning": "sla.warning", "breach": "sla.breached", "escalation": "case.escalated"}
+    assert sorted(
+        (t, d["case"]["id"], d.get("clock") or d["reason"].split()[0], d.get("level", 0))
+        for t, d in sent
+    ) == sorted((wire[a.kind], a.case_id, a.clock, a.level) for a in fired)
+    assert all(d["case"]["status"] == "new" for _t, d in sent)
+
+
+def test_without_subscribers_webhooks_read_no_alert(app, register_plugin):
+    open_cases(app, 2)
+    seen = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    sa.event.listen(app.engine, "before_cursor_execute", count)
+    try:
+        app.workflow.check_sla(now=YEARS_LATE)
+    finally:
+        sa.event.remove(app.engine, "before_cursor_execute", count)
+    # The recorder's per-alert hooks read the alerts; the webhooks plugin, with nobody
+    # subscribed, does not, and check_sla's answer is read only when looked at.
+    assert sum("FROM sla_alerts" in s and "ORDER BY" in s for s in seen) == 1

@@ -6,7 +6,7 @@ import json
 import sys
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,6 +19,9 @@ from scrm.core.playbooks import PlaybookSet, load_playbooks
 from scrm.core.promises import parse_duration
 from scrm.core.schemas import CaseStatus
 from scrm.core.services import agents as agent_service
+
+if TYPE_CHECKING:
+    from scrm.core.escalation import Alerts
 
 __all__ = ["register"]
 
@@ -382,14 +385,12 @@ def _breached_table(obj: CliContext, title: str, cases: list[Any], now: datetime
     )
 
 
-def _summary(obj: CliContext, alerts: list[Any], now: datetime) -> None:
+def _summary(obj: CliContext, alerts: Alerts, now: datetime) -> None:
     """Counts per clock and kind, then the most overdue cases: a screenful, however many."""
     from scrm.core import escalation
 
     app = obj.app()
-    counts: dict[tuple[str, str], int] = {}
-    for a in alerts:
-        counts[a.clock, a.kind] = counts.get((a.clock, a.kind), 0) + 1
+    counts = alerts.counts()
     fired = ", ".join(
         f"{sum(n for (_, k), n in counts.items() if k == kind)} {plural}"
         for kind, plural in _KINDS.items()

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +32,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, SessionTransaction
 
 from scrm.core.db import utcnow
-from scrm.core.events import Event, decode
+from scrm.core.escalation import swept_alerts
+from scrm.core.events import CaseEscalated, Event, SlaBreached, SlaSwept, SlaWarning, decode
 from scrm.core.models import EventBatch, EventDelivery, StoredEvent
 from scrm.core.plugins import only, readable_name
 
@@ -173,7 +174,7 @@ class Dispatcher:
         queue: deque[Pending] = deque([batch] if batch is not None else [])
         while queue:
             batch_id, events = queue.popleft()
-            hooks = dict.fromkeys(e.hook for e in events)
+            hooks = dict.fromkeys(h for e in events for h in e.hooks())
             consumers = self.consumers(hooks)
             complete = True
             for n, (consumer, plugin) in enumerate(consumers, start=1):
@@ -211,10 +212,8 @@ class Dispatcher:
             except IntegrityError:
                 return None  # handled already (by the worker, or the process that wrote it)
             ctx = EventContext(self.app, s, consumer)
-            for event in events:
+            for event in _calls(s, events, callers):
                 caller = callers[event.hook]
-                if caller is None:
-                    continue
                 try:
                     caller(**event.hook_kwargs(), ctx=ctx)
                 except Exception:
@@ -274,6 +273,32 @@ class Dispatcher:
             self.dispatch((batch_id, self.load(batch_id)))
             done += 1
         return done
+
+
+def _calls(session: Session, events: Iterable[Event], callers: dict[str, Any]) -> Iterator[Event]:
+    """The events a consumer's hooks (``callers``, None where not implemented) are called with.
+
+    An :class:`~scrm.core.events.SlaSwept` goes as it is to a consumer implementing
+    ``sla_swept``; to one implementing only per-alert hooks, it becomes one event per alert
+    (read in chunks, only of the kinds it implements), so that those hooks keep their
+    once-per-alert contract.
+    """
+    for event in events:
+        if not isinstance(event, SlaSwept) or callers.get(event.hook) is not None:
+            if callers.get(event.hook) is not None:
+                yield event
+            continue
+        kinds = [k for k, hook in _ALERT_HOOKS.items() if callers.get(hook) is not None]
+        if kinds:
+            for chunk in swept_alerts(session, event.alerts, kinds):
+                yield from chunk
+
+
+_ALERT_HOOKS = {
+    "warning": SlaWarning.hook,
+    "breach": SlaBreached.hook,
+    "escalation": CaseEscalated.hook,
+}
 
 
 def _mark_dispatched(session: Session, batch_id: int) -> None:

@@ -16,21 +16,23 @@ step is a case event.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, cast, overload
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
 from scrm.core import cases as case_ops
 from scrm.core.config import CasesConfig, EscalationStep
-from scrm.core.db import UTCDateTime, insert_rows
+from scrm.core.db import UTCDateTime, chunks, insert_rows
+from scrm.core.events import CaseEscalated, Event, SlaBreached, SlaWarning
 from scrm.core.models import Agent, Case, CaseEvent, Department, FollowUp, SlaAlert
-from scrm.core.schemas import CaseInfo, Priority, SlaPolicy
+from scrm.core.schemas import CaseInfo, Priority, SlaPolicy, SweptAlerts
 
-__all__ = ["Alert", "Sweep", "check_deadlines", "escalate", "overdue"]
+__all__ = ["Alert", "Alerts", "Sweep", "check_deadlines", "escalate", "overdue", "swept_alerts"]
 
 _RAISE = {
     Priority.LOW: Priority.NORMAL,
@@ -56,12 +58,75 @@ class Alert:
     detail: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class Sweep:
-    """What one sweep fired, and each alerted case as it stands after the sweep."""
+    """What one sweep fired: how many alerts, and their rows' range (None if none fired)."""
 
-    alerts: list[Alert] = field(default_factory=list)
-    cases: dict[int, CaseInfo] = field(default_factory=dict)
+    fired: int = 0
+    swept: SweptAlerts | None = None
+
+
+class Alerts(Sequence[Alert]):
+    """The alerts of a sweep, in order, read from ``sla_alerts`` when first indexed or
+    iterated: ``len`` and :meth:`counts` do not build a million objects for a backlog.
+
+    :param session: opens a session (``app.session``) to read them after the sweep.
+    """
+
+    def __init__(
+        self, session: Callable[..., AbstractContextManager[Session]], sweep: Sweep
+    ) -> None:
+        self._session = session
+        self._sweep = sweep
+        self._items: list[Alert] | None = None
+
+    def _read(self) -> list[Alert]:
+        if self._items is None:
+            swept = self._sweep.swept
+            if swept is None:
+                self._items = []
+            else:
+                with self._session(read_only=True) as s:
+                    self._items = _read_alerts(s, swept)
+        return self._items
+
+    def __len__(self) -> int:
+        return self._sweep.fired
+
+    @overload
+    def __getitem__(self, index: int) -> Alert: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Alert]: ...
+    def __getitem__(self, index: int | slice) -> Alert | list[Alert]:
+        return self._read()[index]
+
+    def __iter__(self) -> Iterator[Alert]:
+        return iter(self._read())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return len(self) == len(other) and list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Alerts({self._read()!r})"
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        """How many alerts fired per (clock, kind): one ``GROUP BY``."""
+        swept = self._sweep.swept
+        if swept is None:
+            return {}
+        with self._session(read_only=True) as s:
+            return {
+                (clock, kind): n
+                for clock, kind, n in s.execute(
+                    sa.select(SlaAlert.clock, SlaAlert.kind, sa.func.count())
+                    .where(SlaAlert.id.between(swept.first_id, swept.last_id))
+                    .group_by(SlaAlert.clock, SlaAlert.kind)
+                )
+            }
 
 
 def _target(session: Session, case: Case, to: str) -> Agent | None:
@@ -463,7 +528,7 @@ def check_deadlines(
     for level, step in enumerate(ladder, start=1):
         _climb(session, floor, level, step, now)
     _break_promises(session, now)
-    return _read_sweep(session, floor, events_floor)
+    return _read_sweep(session, floor, events_floor, now)
 
 
 def _warn(
@@ -515,37 +580,109 @@ _CASE_COLUMNS = (
 )
 
 
-def _read_sweep(session: Session, floor: int, events_floor: int) -> Sweep:
-    """Read back what this sweep fired, with each case as the sweep left it (three queries)."""
-    conn = session.connection()  # plain rows: no ORM loading for a million alerts
-    said = {
+_ALERT_ROW = (SlaAlert.case_id, SlaAlert.clock, SlaAlert.due_at, SlaAlert.kind, SlaAlert.level)
+_ALERT_ORDER = (SlaAlert.due_at, SlaAlert.case_id, SlaAlert.clock, SlaAlert.kind, SlaAlert.level)
+
+
+def _summaries(
+    session: Session, first_event_id: int, last_event_id: int, case_ids: Collection[int] | None
+) -> dict[tuple[int, int], str]:
+    """What each ladder step did, by (case, level): the notes of the sweep's ``escalated``
+    events (of ``case_ids`` only, unless None)."""
+    q = sa.select(CaseEvent.case_id, CaseEvent.from_value, CaseEvent.note).where(
+        CaseEvent.id.between(first_event_id, last_event_id), CaseEvent.action == "escalated"
+    )
+    if case_ids is not None:
+        q = q.where(CaseEvent.case_id.in_(case_ids))
+    return {
         (case_id, int(level or 0)): (note or "").split(": ", 1)[-1]
-        for case_id, level, note in conn.execute(
-            sa.select(CaseEvent.case_id, CaseEvent.from_value, CaseEvent.note).where(
-                CaseEvent.id > events_floor, CaseEvent.action == "escalated"
-            )
-        )
+        for case_id, level, note in session.connection().execute(q)
     }
-    fired = SlaAlert.id > floor
-    sweep = Sweep()
-    cases = sweep.cases
-    for r in conn.execute(
-        sa.select(*_CASE_COLUMNS)
-        .outerjoin(Department, Department.id == Case.department_id)
-        .where(Case.id.in_(sa.select(SlaAlert.case_id).where(fired)))
-    ):
-        cases[r.id] = case_ops.case_info(cast(Any, r), r.department)
-    for case_id, clock, due_at, kind, level in conn.execute(
-        sa.select(SlaAlert.case_id, SlaAlert.clock, SlaAlert.due_at, SlaAlert.kind, SlaAlert.level)
-        .where(fired)
-        .order_by(SlaAlert.due_at, SlaAlert.case_id, SlaAlert.clock, SlaAlert.kind, SlaAlert.level)
-    ):
-        if kind == "escalation":
-            detail = said.get((case_id, level), "")
-        else:
-            detail = f"{clock} {'due soon' if kind == 'warning' else 'missed'}"
-        sweep.alerts.append(Alert(case_id, clock, due_at, kind, level, detail))
-    return sweep
+
+
+def _detail(said: dict[tuple[int, int], str], case_id: int, clock: str, kind: str, level: int) -> str:
+    if kind == "escalation":
+        return said.get((case_id, level), "")
+    return f"{clock} {'due soon' if kind == 'warning' else 'missed'}"
+
+
+def _read_sweep(session: Session, floor: int, events_floor: int, now: datetime) -> Sweep:
+    """How many alerts this sweep fired, and the range of its rows (two queries)."""
+    conn = session.connection()
+    fired, last_id = conn.execute(
+        sa.select(sa.func.count(), sa.func.max(SlaAlert.id)).where(SlaAlert.id > floor)
+    ).one()
+    if not fired:
+        return Sweep()
+    last_event = conn.scalar(sa.select(sa.func.coalesce(sa.func.max(CaseEvent.id), 0))) or 0
+    swept = SweptAlerts(
+        first_id=floor + 1,
+        last_id=last_id,
+        first_event_id=events_floor + 1,
+        last_event_id=last_event,
+        swept_at=now,
+    )
+    return Sweep(fired, swept)
+
+
+def _read_alerts(session: Session, swept: SweptAlerts) -> list[Alert]:
+    """Every alert of a sweep, in order (two queries)."""
+    said = _summaries(session, swept.first_event_id, swept.last_event_id, None)
+    return [
+        Alert(case_id, clock, due_at, kind, level, _detail(said, case_id, clock, kind, level))
+        for case_id, clock, due_at, kind, level in session.connection().execute(
+            sa.select(*_ALERT_ROW)
+            .where(SlaAlert.id.between(swept.first_id, swept.last_id))
+            .order_by(*_ALERT_ORDER)
+        )
+    ]
+
+
+def swept_alerts(
+    session: Session,
+    swept: SweptAlerts,
+    kinds: Collection[str] | None = None,
+    size: int = 1000,
+) -> Iterator[list[Event]]:
+    """The alerts of a sweep as the per-alert domain events, ``size`` at a time, in order.
+
+    ``kinds`` keeps only ``warning``, ``breach`` and/or ``escalation`` alerts.  Each chunk
+    costs two or three queries: the cases are read as they stand now (for the dispatch
+    right after the sweep, as the sweep left them).
+    """
+    conn = session.connection()
+    q = sa.select(*_ALERT_ROW).where(SlaAlert.id.between(swept.first_id, swept.last_id))
+    if kinds is not None:
+        q = q.where(SlaAlert.kind.in_(kinds))
+    rows = conn.execute(q.order_by(*_ALERT_ORDER)).all()
+    for part in chunks(rows, size):
+        ids = {r.case_id for r in part}
+        cases = {
+            r.id: case_ops.case_info(cast(Any, r), r.department)
+            for r in conn.execute(
+                sa.select(*_CASE_COLUMNS)
+                .outerjoin(Department, Department.id == Case.department_id)
+                .where(Case.id.in_(ids))
+            )
+        }
+        said = (
+            _summaries(session, swept.first_event_id, swept.last_event_id, ids)
+            if any(r.kind == "escalation" for r in part)
+            else {}
+        )
+        events: list[Event] = []
+        for case_id, clock, due_at, kind, level in part:
+            case = cases[case_id]
+            if kind == "warning":
+                events.append(SlaWarning(case=case, clock=clock, due_at=due_at))
+            elif kind == "breach":
+                events.append(SlaBreached(case=case, clock=clock, due_at=due_at))
+            else:
+                summary = _detail(said, case_id, clock, kind, level)
+                events.append(
+                    CaseEscalated(case=case, level=level, reason=f"{clock} missed", summary=summary)
+                )
+        yield events
 
 
 def _break_promises(session: Session, now: datetime) -> None:

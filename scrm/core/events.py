@@ -26,6 +26,7 @@ from scrm.core.schemas import (
     RejectInfo,
     SendResult,
     StoredInteraction,
+    SweptAlerts,
 )
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "InteractionStored",
     "ReplyDelivered",
     "SlaBreached",
+    "SlaSwept",
     "SlaWarning",
     "SpikeDetected",
     "decode",
@@ -57,6 +59,11 @@ class Event(BaseModel):
 
     hook: ClassVar[str]
     """The after-commit hook a dispatch of this event calls (also its stored type)."""
+
+    @classmethod
+    def hooks(cls) -> tuple[str, ...]:
+        """Every hook a consumer of this event may implement (:attr:`hook` first)."""
+        return (cls.hook,)
 
     def hook_kwargs(self) -> dict[str, Any]:
         """The hook's arguments: the event's fields as they are (models stay models)."""
@@ -133,6 +140,22 @@ class SlaBreached(Event):
     due_at: datetime
 
 
+class SlaSwept(Event):
+    """One SLA sweep's alerts, by id range: one event however many alerts fired.
+
+    A consumer implementing ``sla_swept`` gets the range and reads the alerts itself; one
+    that implements only the per-alert hooks (``sla_warning``, ``sla_breached``,
+    ``case_escalated``) gets one call per alert, built from the rows by the dispatcher.
+    """
+
+    hook: ClassVar[str] = "sla_swept"
+    alerts: SweptAlerts
+
+    @classmethod
+    def hooks(cls) -> tuple[str, ...]:
+        return (cls.hook, SlaWarning.hook, SlaBreached.hook, CaseEscalated.hook)
+
+
 class ReplyDelivered(Event):
     hook: ClassVar[str] = "reply_delivered"
     case_id: int | None
@@ -176,6 +199,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         InteractionRejected,
         SlaWarning,
         SlaBreached,
+        SlaSwept,
         ReplyDelivered,
         SpikeDetected,
         CrisisDetected,

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         SendResult,
         SlaPolicy,
         StoredInteraction,
+        SweptAlerts,
     )
 
 __all__ = ["hookimpl", "hookspec"]
@@ -295,7 +296,8 @@ def sla_warning(case: CaseInfo, clock: str, due_at: datetime, ctx: EventContext)
     """React to a deadline that will be missed soon unless someone acts.
 
     Called after commit by ``scrm sla check`` (and the worker), once per deadline, when the
-    policy's ``warn_before`` window starts.
+    policy's ``warn_before`` window starts.  Not called for a plugin that implements
+    ``sla_swept``: it gets the whole sweep in that one call instead.
 
     :param case: the case.
     :param clock: ``first_response``, ``follow_up`` (a promise made to the customer) or
@@ -312,11 +314,30 @@ def sla_breached(case: CaseInfo, clock: str, due_at: datetime, ctx: EventContext
 
     Called after commit, once per missed deadline, however often the check runs and
     however many workers run it (at least once if the plugin acts outside ``ctx.session``).  The escalation ladder has already acted (see
-    ``case_escalated``).
+    ``case_escalated``).  Not called for a plugin that implements ``sla_swept``.
 
     :param case: the case.
     :param clock: ``first_response``, ``follow_up`` or ``resolution``.
     :param due_at: the deadline that was missed.
+    :param ctx: this dispatch's :class:`~scrm.core.dispatch.EventContext` (see "After commit").
+    :returns: ``None``.
+    """
+
+
+@hookspec
+def sla_swept(alerts: SweptAlerts, ctx: EventContext) -> None:
+    """React to every alert of one SLA sweep at once (warnings, breaches, ladder steps).
+
+    Called after commit, once per sweep that fired anything, with the range of the sweep's
+    ``sla_alerts`` rows, for a plugin that handles a backlog of a million alerts with a few
+    queries rather than a million calls.  A plugin implementing it is not called with
+    ``sla_warning``, ``sla_breached`` or ``case_escalated`` for the sweep's alerts (it still
+    gets ``case_escalated`` for other escalations); a plugin implementing only those gets
+    one call per alert as before.  ``scrm.plugin.db.swept_alerts(ctx.session, alerts,
+    kinds)`` reads the alerts, in order, as the per-alert events, in chunks.
+
+    :param alerts: a :class:`~scrm.core.schemas.SweptAlerts`: the first and last alert ids
+        (and case event ids) the sweep wrote, and when it ran.
     :param ctx: this dispatch's :class:`~scrm.core.dispatch.EventContext` (see "After commit").
     :returns: ``None``.
     """
@@ -330,6 +351,7 @@ def case_escalated(
 
     Called after commit, once per rung.  The rung has already acted (reassigned, raised the
     priority) as configured in ``[[cases.escalation]]``; this hook is for notifying people.
+    The rungs the SLA sweep climbs go to ``sla_swept`` instead, for a plugin implementing it.
 
     :param case: the case after the step.
     :param level: the rung (1 is the first).

@@ -58,6 +58,7 @@ __all__ = [
     "SendResult",
     "SlaPolicy",
     "StoredInteraction",
+    "SweptAlerts",
     "normalize_email",
     "normalize_phone",
 ]
@@ -395,6 +396,21 @@ class CaseInfo(_Frozen):
     status: CaseStatus
     language: str | None = None
     opened_at: datetime
+
+
+class SweptAlerts(_Frozen):
+    """The alerts one SLA sweep fired: rows ``first_id`` to ``last_id`` of ``sla_alerts``.
+
+    Handed to the ``sla_swept`` hook; read them with ``scrm.plugin.db.swept_alerts``.
+    ``first_event_id`` to ``last_event_id`` bound the case events the sweep wrote (the
+    escalation steps' summaries are read from them).
+    """
+
+    first_id: int
+    last_id: int
+    first_event_id: int
+    last_event_id: int
+    swept_at: datetime
 
 
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

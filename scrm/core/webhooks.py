@@ -20,7 +20,7 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -52,6 +52,7 @@ __all__ = [
     "deliver",
     "derive_secret",
     "enqueue_event",
+    "enqueue_events",
     "list_deliveries",
     "list_subscriptions",
     "remove_subscription",
@@ -293,6 +294,36 @@ def list_deliveries(
 # -- events -------------------------------------------------------------------------------
 
 
+def _delivery(
+    sub_id: int, event_type: str, event_id: str, data: Any, now: datetime
+) -> dict[str, Any]:
+    """The columns of a new delivery of event ``event_id`` to subscription ``sub_id``."""
+    return {
+        "subscription_id": sub_id,
+        "event_type": event_type,
+        "idempotency_key": f"{event_id}:{sub_id}",
+        "payload": {
+            "id": event_id,
+            "type": event_type,
+            "created_at": now.isoformat(),
+            "data": data,
+        },
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+    }
+
+
+def _subscribers(session: Session, ids: list[int] | None = None) -> list[tuple[int, list[str]]]:
+    """The active subscriptions (restricted to ``ids``), with the event types they want."""
+    q = sa.select(WebhookSubscription.id, WebhookSubscription.event_types).where(
+        WebhookSubscription.active.is_(True)
+    )
+    if ids is not None:
+        q = q.where(WebhookSubscription.id.in_(ids))
+    return [(sub_id, list(types or ())) for sub_id, types in session.execute(q)]
+
+
 def enqueue_event(
     session: Session,
     event_type: str,
@@ -306,32 +337,36 @@ def enqueue_event(
     ``subscription_ids`` restricts it to those subscriptions (``scrm webhooks test``).
     """
     now = now or utcnow()
-    q = sa.select(WebhookSubscription).where(WebhookSubscription.active.is_(True))
-    if subscription_ids is not None:
-        q = q.where(WebhookSubscription.id.in_(subscription_ids))
     event_id = uuid.uuid4().hex
     ids = []
-    for sub in session.scalars(q):
-        if sub.event_types and event_type not in sub.event_types and event_type != TEST_EVENT:
+    for sub_id, types in _subscribers(session, subscription_ids):
+        if types and event_type not in types and event_type != TEST_EVENT:
             continue
-        row = WebhookDelivery(
-            subscription_id=sub.id,
-            event_type=event_type,
-            idempotency_key=f"{event_id}:{sub.id}",
-            payload={
-                "id": event_id,
-                "type": event_type,
-                "created_at": now.isoformat(),
-                "data": data,
-            },
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-        )
+        row = WebhookDelivery(**_delivery(sub_id, event_type, event_id, data, now))
         session.add(row)
         session.flush()
         ids.append(row.id)
     return ids
+
+
+def enqueue_events(
+    session: Session, events: Iterable[tuple[str, Any]], *, now: datetime | None = None
+) -> int:
+    """Queue many events ``(type, data)`` for the subscriptions that want them: one
+    multi-row ``INSERT``, the subscriptions read once.  Return how many deliveries."""
+    now = now or utcnow()
+    subs = _subscribers(session)
+    rows: list[dict[str, Any]] = []
+    for event_type, data in events:
+        event_id = uuid.uuid4().hex
+        rows.extend(
+            _delivery(sub_id, event_type, event_id, data, now)
+            for sub_id, types in subs
+            if not types or event_type in types
+        )
+    if rows:
+        session.execute(sa.insert(WebhookDelivery), rows)
+    return len(rows)
 
 
 # -- delivery -----------------------------------------------------------------------------

@@ -26,16 +26,9 @@ from scrm.core import cases as case_ops
 from scrm.core.customers import family_ids, root_ids
 from scrm.core.db import utcnow
 from scrm.core.delivery import Delivery, DeliveryReport
-from scrm.core.dispatch import record, recorded
+from scrm.core.dispatch import recorded
 from scrm.core.errors import InvalidInput, Refused, ScrmError
-from scrm.core.events import (
-    CaseEscalated,
-    CaseOpened,
-    CaseTransitioned,
-    Event,
-    SlaBreached,
-    SlaWarning,
-)
+from scrm.core.events import CaseOpened, CaseTransitioned, Event, SlaSwept
 from scrm.core.models import (
     Agent,
     Case,
@@ -854,21 +847,22 @@ class Workflow:
 
     # -- clocks and delivery --------------------------------------------------------------------
 
-    def check_sla(self, now: datetime | None = None) -> list[escalation.Alert]:
+    def check_sla(self, now: datetime | None = None) -> escalation.Alerts:
         """Fire due warnings, breaches and escalation steps (each exactly once), and close the
-        cases whose proposed solution met silence (:meth:`close_silent`)."""
+        cases whose proposed solution met silence (:meth:`close_silent`).
+
+        :returns: the alerts fired, a sequence read from the database when first iterated.
+        """
         now = now or utcnow()
         self.close_silent(now)
         with self.app.session() as s:
             sweep = escalation.check_deadlines(
                 s, now=now, config=self.config, policy_for=self.app.hooks.choose_sla
             )
-            # Built from the sweep as they are read: a backlog of 100k cases fires close to
-            # a million hooks, which are not worth holding as a second list.
-            events = _SweepEvents(sweep)
-            pending = (record(s, events), events) if sweep.alerts else None
+            # One event for the whole sweep: its consumers read the alerts themselves.
+            pending = recorded(s, [SlaSwept(alerts=sweep.swept)]) if sweep.swept else None
         self.app.events.dispatch(pending)
-        return sweep.alerts
+        return escalation.Alerts(self.app.session, sweep)
 
     def deliver(self, now: datetime | None = None, limit: int = 100) -> DeliveryReport:
         """Deliver up to ``limit`` due replies, one at a time; see :mod:`scrm.core.delivery`."""
@@ -877,22 +871,3 @@ class Workflow:
     def retry(self, outbox_id: int, *, actor: str = "cli") -> None:
         """Put a failed reply back in the queue (noted on its case's timeline)."""
         Delivery(self.app).retry(outbox_id, actor=actor)
-
-
-class _SweepEvents:
-    """The SLA sweep's alerts as domain events, built afresh each time they are read."""
-
-    def __init__(self, sweep: escalation.Sweep) -> None:
-        self.sweep = sweep
-
-    def __iter__(self) -> Iterator[Event]:
-        for a in self.sweep.alerts:
-            info = self.sweep.cases[a.case_id]
-            if a.kind == "warning":
-                yield SlaWarning(case=info, clock=a.clock, due_at=a.due_at)
-            elif a.kind == "breach":
-                yield SlaBreached(case=info, clock=a.clock, due_at=a.due_at)
-            else:
-                yield CaseEscalated(
-                    case=info, level=a.level, reason=f"{a.clock} missed", summary=a.detail
-                )

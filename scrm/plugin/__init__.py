@@ -54,6 +54,7 @@ from scrm.core.events import (
     InteractionStored,
     ReplyDelivered,
     SlaBreached,
+    SlaSwept,
     SlaWarning,
     SpikeDetected,
 )
@@ -82,6 +83,7 @@ from scrm.core.schemas import (
     SendResult,
     SlaPolicy,
     StoredInteraction,
+    SweptAlerts,
     normalize_email,
     normalize_phone,
 )
@@ -145,9 +147,11 @@ __all__ = [
     "SendResult",
     "SlaBreached",
     "SlaPolicy",
+    "SlaSwept",
     "SlaWarning",
     "SpikeDetected",
     "StoredInteraction",
+    "SweptAlerts",
     "TextJob",
     "TransientSendError",
     "UnknownChannel",

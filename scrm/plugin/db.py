@@ -25,7 +25,7 @@ from scrm.core.department_models import (
     Lead,
     SpikeEpisode,
 )
-from scrm.core.escalation import escalate
+from scrm.core.escalation import escalate, swept_alerts
 from scrm.core.models import (
     Case,
     Customer,
@@ -34,7 +34,7 @@ from scrm.core.models import (
     Interaction,
     WebhookSubscription,
 )
-from scrm.core.webhooks import enqueue_event
+from scrm.core.webhooks import enqueue_event, enqueue_events
 from scrm.core.webhooks import generation as webhook_generation
 from scrm.core.workflow import AnswerElsewhere, queue_reply
 
@@ -66,11 +66,13 @@ __all__ = [
     "case_info",
     "chunks",
     "enqueue_event",
+    "enqueue_events",
     "epoch",
     "escalate",
     "make_engine",
     "queue_reply",
     "record_audit",
+    "swept_alerts",
     "transition_case",
     "utcnow",
     "webhook_generation",
