@@ -366,6 +366,10 @@ ROUTES: dict[tuple[str, str], tuple[Callable[[World], tuple[str, dict[str, Any]]
         lambda w: (f"/app/alerts/{w.alerts[1]}/acknowledge", {}),
         "alert.acknowledge",
     ),
+    ("POST", "/app/cases/{case_id}/incident"): (
+        lambda w: (f"/app/cases/{w.cases[2]}/incident", {"incident": "outage"}),
+        "incident.link",
+    ),
     ("POST", "/app/cases/{case_id}/merge"): (
         lambda w: (f"/app/cases/{w.cases[19]}/merge", {"into": w.cases[23]}),
         "case.merge",

@@ -506,6 +506,32 @@ def test_merging_and_splitting_cases_leave_what_the_cli_leaves(app: Scrm, cli: A
     assert r.status_code == 404 and app.case(1).merged_into_id is None
 
 
+def test_linking_cases_to_an_incident_leaves_what_the_cli_leaves(app: Scrm, cli: Any) -> None:
+    """Cases 1 and 2 linked in the console, 3 with `scrm case link`: one incident, one
+    audit entry each, and the case page names the others."""
+    seed_cases(app, cli)
+    c = client(app)
+    csrf = sign_in(c, agent_key(app))
+    assert 'id="link-incident"' in c.get("/app/cases/1").text
+    for case_id in (1, 2):
+        r = c.post(f"/app/cases/{case_id}/incident", data={"incident": "fiber cut", "csrf": csrf})
+        assert flash_of(r.text) == [f"Case {case_id} linked to incident fiber cut."]
+    cli("case", "link", "3", "--incident", "fiber cut", "--actor", "ece")
+    assert len({app.case(n).incident_id for n in (1, 2, 3)}) == 1
+    page = c.get("/app/cases/2").text
+    assert 'data-incident="fiber cut"' in page
+    assert 'href="/app/cases/1"' in page and 'href="/app/cases/3"' in page
+    links = _audit(app, "incident.link")
+    assert [(who, details["cases"]) for who, _, _, details in links] == [
+        ("ece", [1]), ("ece", [2]), ("ece", [3])
+    ]  # fmt: skip
+    r = c.post("/app/cases/1/incident", data={"incident": "  ", "csrf": csrf})
+    assert r.status_code == 422
+    reader = client(app)
+    csrf = sign_in(reader, make_key(app, "readonly"))
+    assert reader.post("/app/cases/1/incident", data={"incident": "x", "csrf": csrf}).status_code == 403
+
+
 def test_case_merges_and_moves_need_a_worker_the_token_and_both_cases_in_scope(
     app: Scrm, cli: Any
 ) -> None:

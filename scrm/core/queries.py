@@ -27,6 +27,7 @@ from scrm.core.models import (
     Department,
     FollowUp,
     Identity,
+    Incident,
     Interaction,
     OutboxMessage,
     Reject,
@@ -43,6 +44,7 @@ __all__ = [
     "EventOut",
     "FollowUpOut",
     "IdentityOut",
+    "IncidentOut",
     "InteractionOut",
     "NotFound",
     "RejectOut",
@@ -51,6 +53,7 @@ __all__ = [
     "count_cases",
     "get_case",
     "get_customer",
+    "get_incident",
     "get_interaction",
     "list_cases",
     "list_customers",
@@ -534,6 +537,34 @@ def get_case(session: Session, case_id: int, now: datetime | None = None) -> Cas
         follow_ups=[FollowUpOut.model_validate(f) for f in follow_ups],
         interactions=[InteractionOut.model_validate(i) for i in interactions],
         events=[EventOut.model_validate(e) for e in events],
+    )
+
+
+class IncidentOut(_Out):
+    """An incident: several cases with one cause, answered together."""
+
+    id: int
+    name: str
+    status: str
+    case_ids: list[int]
+    """Its cases, oldest first."""
+    open_case_ids: list[int]
+
+
+def get_incident(session: Session, incident_id: int) -> IncidentOut:
+    """Return an incident with its cases."""
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFound(f"no incident {incident_id}")
+    rows = session.execute(
+        sa.select(Case.id, Case.status).where(Case.incident_id == incident_id).order_by(Case.id)
+    ).all()
+    return IncidentOut(
+        id=incident.id,
+        name=incident.name,
+        status=incident.status,
+        case_ids=[r.id for r in rows],
+        open_case_ids=[r.id for r in rows if r.status in OPEN_STATUSES],
     )
 
 

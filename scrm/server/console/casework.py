@@ -14,7 +14,7 @@ from fastapi.responses import Response
 
 from scrm.core.queries import NotFound
 from scrm.server.auth import WORKER_ROLES, check_interaction
-from scrm.server.console.pages import ConsoleError, Csrf, SignedIn, _action
+from scrm.server.console.pages import ConsoleError, Csrf, SignedIn, _action, _text
 from scrm.server.pagination import MAX_ID, IdPath
 
 __all__ = ["router"]
@@ -32,6 +32,23 @@ def merge_case(ctx: SignedIn, case_id: IdPath, into: CaseId, csrf: Csrf = None) 
     with _action(ctx, ctx.t("Case %(id)s merged into case %(into)s.", id=case_id, into=into)):
         landed = ctx.app.workflow.merge(case_id, into, actor=ctx.principal.actor).id
     return ctx.redirect(f"/cases/{landed}")
+
+
+@router.post("/cases/{case_id}/incident")
+def link_incident(
+    ctx: SignedIn,
+    case_id: IdPath,
+    incident: Annotated[str, Form(min_length=1, max_length=255)],
+    csrf: Csrf = None,
+) -> Response:
+    """Link this case to an incident by name, created if new (``scrm case link``)."""
+    ctx.work_on(case_id, csrf)
+    name = _text(incident, "incident")
+    if name is None:
+        raise ConsoleError(422, ctx.t("name the incident"))
+    with _action(ctx, ctx.t("Case %(id)s linked to incident %(name)s.", id=case_id, name=name)):
+        ctx.app.workflow.link([case_id], name, actor=ctx.principal.actor)
+    return ctx.redirect(f"/cases/{case_id}")
 
 
 @router.post("/interactions/{interaction_id}/move")

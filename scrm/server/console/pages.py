@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from scrm.core import worklists
+from scrm.core import queries, worklists
 from scrm.core.agents import list_agents
 from scrm.core.apikeys import Principal, principal_for
 from scrm.core.app import Scrm
@@ -302,8 +302,10 @@ def case_page(ctx: SignedIn, case_id: IdPath) -> Response:
     times = ctx.times()
     with ctx.app.session(read_only=True) as s:
         agents = list_agents(s)
+        incident = queries.get_incident(s, case.incident_id) if case.incident_id else None
     return ctx.render(
         "case.html",
+        incident=incident,
         case=case,
         customer=ctx.app.customer(case.customer_id),
         entries=timeline(case),
