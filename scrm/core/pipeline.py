@@ -72,7 +72,6 @@ from scrm.core.schemas import (
     Author,
     CaseInfo,
     CaseStatus,
-    Classification,
     CustomerInfo,
     Direction,
     Engagement,
@@ -345,6 +344,49 @@ class _Outcome:
         self.pending = (record_events(session, events), events)
 
 
+@dataclass(frozen=True)
+class _Identified:
+    """The identities stage's result for a message: the customer it is from (or, a brand
+    message, to); None when it names no one."""
+
+    it: InboundInteraction
+    origin: Origin
+    author: ResolvedAuthor | None
+
+
+@dataclass(frozen=True)
+class _Classified(_Identified):
+    """A message with what the classify and route hooks said of it (None: a brand message)."""
+
+    decision: Decision | None
+
+
+@dataclass(frozen=True)
+class _Placed(_Classified):
+    """A message with the case it landed on (None: on none) and its customer."""
+
+    case: Case | None
+    customer_id: int | None
+
+
+@dataclass(frozen=True)
+class _Placement:
+    """The decide stage's result: the batch's messages placed, oldest first, and the cases
+    they changed (the loop has run on them, in memory)."""
+
+    ctx: CaseContext
+    placed: list[_Placed]
+    rules: CaseRules
+
+
+@dataclass(frozen=True)
+class _Persisted:
+    """The persist stage's result: the cases opened, as written, and the messages' ids."""
+
+    opened: list[CaseInfo]
+    ids: list[int]
+
+
 class _BatchWriter:
     """Everything one batch does inside its transaction."""
 
@@ -378,7 +420,8 @@ class _BatchWriter:
                 items.append(rec)
         fresh = self._dedupe(items)
         if fresh:
-            self._store(fresh)
+            placement = self._place(self._classify(self._identities(fresh)))
+            self._emit(placement, self._persist(placement))
         self._keep_rejects()
         return self.out
 
@@ -506,8 +549,10 @@ class _BatchWriter:
                 )
         return list(fresh.values())
 
-    def _store(self, fresh: list[tuple[InboundInteraction, Origin]]) -> None:
-        s = self.session
+    def _identities(self, fresh: list[tuple[InboundInteraction, Origin]]) -> list[_Identified]:
+        """Stage: the batch oldest first, each message with the customer of its author (a
+        customer message) or recipient (a brand message); an author that cannot be resolved
+        makes its message a reject."""
         # Oldest first: a page read newest first, or a shuffled file, is placed in the order
         # it was written, so cases open on the first message and replies follow their parents.
         fresh = sorted(fresh, key=lambda p: order_key(p[0]))
@@ -516,22 +561,28 @@ class _BatchWriter:
             person = it.author if it.direction is Direction.INBOUND else it.recipient
             if person is not None:
                 pairs.append((it, person))
-        resolved, errors = resolve_authors(s, self.hooks, pairs)
-
-        def person_key(it: InboundInteraction) -> tuple[str, str] | None:
-            person = it.author if it.direction is Direction.INBOUND else it.recipient
-            return (it.channel, person.external_id) if person is not None else None
-
-        customers = _customer_infos(s, {r.customer_id for r in resolved.values()})
-        # Classify and route every inbound message first (no database work), so that the
-        # case context loads only the open cases of the topics this batch talks about.
-        ok: list[tuple[InboundInteraction, Origin, ResolvedAuthor | None, Decision | None]] = []
+        resolved, errors = resolve_authors(self.session, self.hooks, pairs)
+        out: list[_Identified] = []
         for it, origin in fresh:
-            k = person_key(it)
+            person = it.author if it.direction is Direction.INBOUND else it.recipient
+            k = (it.channel, person.external_id) if person is not None else None
             if k is not None and k in errors:
                 self.failures.append((origin, errors[k], "customer_id", it))
                 continue
-            ra = resolved.get(k) if k is not None else None
+            out.append(_Identified(it, origin, resolved.get(k) if k is not None else None))
+        return out
+
+    def _classify(self, identified: list[_Identified]) -> list[_Classified]:
+        """Stage (decide, hooks): classify and route every customer message.
+
+        All of them before placing any (no database work), so that the load step reads
+        only the open cases of the topics this batch talks about.
+        """
+        customers = _customer_infos(
+            self.session, {i.author.customer_id for i in identified if i.author is not None}
+        )
+        out: list[_Classified] = []
+        for it, origin, ra in ((i.it, i.origin, i.author) for i in identified):
             decision = None
             if it.direction is Direction.INBOUND:
                 try:
@@ -543,35 +594,38 @@ class _BatchWriter:
                     self._plugin_failed(it, origin, exc)
                     continue
                 decision = Decision(label, route)
-            ok.append((it, origin, ra, decision))
+            out.append(_Classified(it, origin, ra, decision))
+        return out
 
+    def _place(self, ok: list[_Classified]) -> _Placement:
+        """Stage (decide, placement): load the candidate cases, put each message on its case
+        by the rules of :mod:`scrm.core.placement`, and run the loop on those cases."""
+        s = self.session
         topics = {
-            (ra.customer_id, d.cls.category)
-            for it, _, ra, d in ok
-            if ra is not None and d is not None and d.route.department is not None
+            (c.author.customer_id, c.decision.cls.category)
+            for c in ok
+            if c.author is not None
+            and c.decision is not None
+            and c.decision.route.department is not None
         }
         candidates = _load_candidates(
             s,
-            [it for it, _, _, _ in ok],
+            [c.it for c in ok],
             topics,
-            {ra.customer_id for _, _, ra, d in ok if ra is not None and d is not None},
+            {c.author.customer_id for c in ok if c.author is not None and c.decision is not None},
             self.p.attach_window,
             self.p.cases,
         )
         ctx = CaseContext(candidates, self.p.cases)
         promises = loop.PromiseBook(s, candidates.cases)
-        rows: list[dict[str, Any]] = []
-        results: list[
-            tuple[InboundInteraction, Classification | None, Case | None, int | None]
-        ] = []
+        placed: list[_Placed] = []
         on_case: dict[Case, list[Message]] = defaultdict(list)
         caseless: dict[tuple[str, str], tuple[int, Message]] = {}
-        """Customer messages of this batch that opened no case, by key: their place in results."""
+        """Customer messages of this batch that opened no case, by key: their place in placed."""
         # Nothing is flushed until every message is placed: the batch's cases and promises
         # are in memory (CaseContext), and one flush writes them together afterwards.
         with s.no_autoflush:
-            for it, origin, ra, decision in ok:
-                cls = decision.cls if decision is not None else None
+            for it, origin, ra, decision in ((c.it, c.origin, c.author, c.decision) for c in ok):
                 try:
                     if decision is not None:
                         customer_id = ra.customer_id if ra else None
@@ -589,11 +643,11 @@ class _BatchWriter:
                         if parent is not None:
                             # The brand answered a message of this batch that opened no case.
                             pos, msg = parent
-                            p_it, p_cls, _, p_customer = results[pos]
-                            assert p_customer is not None and msg.cls is not None
-                            p_case = open_answered(ctx, self._open_case, p_customer, p_it, msg)
-                            results[pos] = (p_it, p_cls, p_case, p_customer)
-                            ctx.remember(p_it, p_case, p_customer)
+                            p = placed[pos]
+                            assert p.customer_id is not None and msg.cls is not None
+                            p_case = open_answered(ctx, self._open_case, p.customer_id, p.it, msg)
+                            placed[pos] = replace(p, case=p_case)
+                            ctx.remember(p.it, p_case, p.customer_id)
                             on_case[p_case].append(msg)
                         case, customer_id = place_outbound(
                             ctx, it, ra.customer_id if ra else None, self._open_case
@@ -606,14 +660,17 @@ class _BatchWriter:
                 if case is not None:
                     on_case[case].append(msg)
                 elif decision is not None and it.noise is None and customer_id is not None:
-                    caseless[(it.channel, it.external_id)] = (len(results), msg)
-                results.append((it, cls, case, customer_id))
-                if origin.reject_id is not None:
-                    self._mark_replayed(origin.reject_id)
-                rows.append(self._row(it, ra, customer_id, decision))
+                    caseless[(it.channel, it.external_id)] = (len(placed), msg)
+                placed.append(_Placed(it, origin, ra, decision, case, customer_id))
             rules = CaseRules(s, self.p.cases, self._policy, promises)
             self._run_loop(ctx, rules, on_case, promises)
             _uniform_updates(ctx.touched - set(ctx.new_cases))
+        return _Placement(ctx, placed, rules)
+
+    def _persist(self, placement: _Placement) -> _Persisted:
+        """Stage: write the batch's cases (and assign the new ones), move the messages that
+        arrived before what they answer, and insert the batch's messages."""
+        s, ctx = self.session, placement.ctx
         s.flush()
         if ctx.new_cases:
             assignment.assign_new(
@@ -622,33 +679,39 @@ class _BatchWriter:
                 strategy_for=self._strategy,
                 at=utcnow(),
             )
-        for case in ctx.new_cases:
-            self.out.opened.append(case_ops.case_info(case, self._code(case.department_id)))
-        self.out.events.extend(rules.events())
-        for row, (_, _, case, _) in zip(rows, results, strict=True):
-            row["case_id"] = case.id if case is not None else None
+        opened = [case_ops.case_info(c, self._code(c.department_id)) for c in ctx.new_cases]
+        for p in placement.placed:
+            if p.origin.reject_id is not None:
+                self._mark_replayed(p.origin.reject_id)
         if ctx.moves:
             # Messages stored before the one they answer, now on its case.
             s.execute(
                 sa.update(Interaction),
                 [{"id": iid, "case_id": case.id} for iid, case in ctx.moves.items()],
             )
-        if rows:
-            ids = insert_rows(s, Interaction, rows)
-            for iid, (it, cls, case, customer_id) in zip(ids, results, strict=True):
-                self.out.stored.append(
-                    StoredInteraction(
-                        id=iid,
-                        channel=it.channel,
-                        external_id=it.external_id,
-                        direction=it.direction,
-                        customer_id=customer_id,
-                        case_id=case.id if case is not None else None,
-                        created_at=it.created_at,
-                        classification=cls,
-                    )
+        rows = [self._row(p) for p in placement.placed]
+        ids = insert_rows(s, Interaction, rows) if rows else []
+        return _Persisted(opened, ids)
+
+    def _emit(self, placement: _Placement, persisted: _Persisted) -> None:
+        """Stage: the batch's outcome: its report and domain events (recorded on commit)."""
+        ctx = placement.ctx
+        self.out.opened.extend(persisted.opened)
+        self.out.events.extend(placement.rules.events())
+        for iid, p in zip(persisted.ids, placement.placed, strict=True):
+            self.out.stored.append(
+                StoredInteraction(
+                    id=iid,
+                    channel=p.it.channel,
+                    external_id=p.it.external_id,
+                    direction=p.it.direction,
+                    customer_id=p.customer_id,
+                    case_id=p.case.id if p.case is not None else None,
+                    created_at=p.it.created_at,
+                    classification=p.decision.cls if p.decision is not None else None,
                 )
-        self.out.report.stored += len(rows)
+            )
+        self.out.report.stored += len(persisted.ids)
         self.out.report.cases_opened += len(ctx.new_cases)
         self.out.report.cases_updated += len(ctx.touched - set(ctx.new_cases))
 
@@ -700,13 +763,9 @@ class _BatchWriter:
     def _policy(self, case: Case) -> SlaPolicy | None:
         return self.hooks.choose_sla(case_ops.case_info(case, self._code(case.department_id)))
 
-    def _row(
-        self,
-        it: InboundInteraction,
-        ra: ResolvedAuthor | None,
-        customer_id: int | None,
-        decision: Decision | None,
-    ) -> dict[str, Any]:
+    def _row(self, placed: _Placed) -> dict[str, Any]:
+        it, ra, decision = placed.it, placed.author, placed.decision
+        customer_id = placed.customer_id
         cls = decision.cls if decision is not None else None
         labels: dict[str, Any] = {}
         if decision is not None:
@@ -726,6 +785,7 @@ class _BatchWriter:
             "public": it.public,
             "identity_id": ra.identity_id if ra and it.direction is Direction.INBOUND else None,
             "customer_id": customer_id,
+            "case_id": placed.case.id if placed.case is not None else None,
             "text": it.text,
             "subject": it.subject,
             "language": cls.language if cls else it.language,
