@@ -17,7 +17,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -53,21 +53,31 @@ from scrm.core.models import (
     LabelCorrection,
     Reject,
 )
+from scrm.core.placement import (
+    TRIAGE,
+    Candidates,
+    CaseContext,
+    Decision,
+    NewCase,
+    StoredRow,
+    before,
+    open_answered,
+    order_key,
+    place_inbound,
+    place_outbound,
+)
 from scrm.core.plugins import Hooks
 from scrm.core.privacy import tombstones_of
 from scrm.core.schemas import (
     Author,
     CaseInfo,
     CaseStatus,
-    Classification,
     CustomerInfo,
     Direction,
     Engagement,
     InboundInteraction,
     Kind,
-    Priority,
     RejectInfo,
-    RouteDecision,
     SlaPolicy,
     StoredInteraction,
 )
@@ -77,10 +87,6 @@ __all__ = ["IngestReport", "Origin", "Pipeline", "Rejected", "one_line"]
 log = logging.getLogger(__name__)
 
 _KEEP_REJECTS = 100  # rejects listed in a report; all of them are stored
-
-TRIAGE = "triage"
-"""The department of cases that no rule claimed: a person wrote, someone must look."""
-
 
 @dataclass(frozen=True)
 class Origin:
@@ -339,11 +345,46 @@ class _Outcome:
 
 
 @dataclass(frozen=True)
-class _Decision:
-    """What the classify and route hooks said of an inbound message."""
+class _Identified:
+    """The identities stage's result for a message: the customer it is from (or, a brand
+    message, to); None when it names no one."""
 
-    cls: Classification
-    route: RouteDecision
+    it: InboundInteraction
+    origin: Origin
+    author: ResolvedAuthor | None
+
+
+@dataclass(frozen=True)
+class _Classified(_Identified):
+    """A message with what the classify and route hooks said of it (None: a brand message)."""
+
+    decision: Decision | None
+
+
+@dataclass(frozen=True)
+class _Placed(_Classified):
+    """A message with the case it landed on (None: on none) and its customer."""
+
+    case: Case | None
+    customer_id: int | None
+
+
+@dataclass(frozen=True)
+class _Placement:
+    """The decide stage's result: the batch's messages placed, oldest first, and the cases
+    they changed (the loop has run on them, in memory)."""
+
+    ctx: CaseContext
+    placed: list[_Placed]
+    rules: CaseRules
+
+
+@dataclass(frozen=True)
+class _Persisted:
+    """The persist stage's result: the cases opened, as written, and the messages' ids."""
+
+    opened: list[CaseInfo]
+    ids: list[int]
 
 
 class _BatchWriter:
@@ -379,7 +420,8 @@ class _BatchWriter:
                 items.append(rec)
         fresh = self._dedupe(items)
         if fresh:
-            self._store(fresh)
+            placement = self._place(self._classify(self._identities(fresh)))
+            self._emit(placement, self._persist(placement))
         self._keep_rejects()
         return self.out
 
@@ -427,14 +469,21 @@ class _BatchWriter:
         )
         customers = _customer_infos(s, {it.customer_id})
         route = self.hooks.route(native, msg.cls, customers.get(it.customer_id))
-        ctx = _CaseContext(s, [], set(), set(), self.p.attach_window, self.p.cases)
+        ctx = CaseContext(Candidates(), self.p.cases)
+        promises = loop.PromiseBook(s, ())
         with s.no_autoflush:
-            case = self._open_answered(
-                ctx, it.customer_id, it, msg, route.department or TRIAGE, route.priority
+            case = open_answered(
+                ctx,
+                self._open_case,
+                it.customer_id,
+                it,
+                msg,
+                route.department or TRIAGE,
+                route.priority,
             )
             ctx.move(it, case)
-            rules = CaseRules(s, self.p.cases, self._policy, ctx.promises)
-            self._run_loop(ctx, rules, defaultdict(list))
+            rules = CaseRules(s, self.p.cases, self._policy, promises)
+            self._run_loop(ctx, rules, defaultdict(list), promises)
         s.flush()
         it.case_id = case.id
         assignment.assign_new(s, [(case, None)], strategy_for=self._strategy, at=utcnow())
@@ -500,32 +549,40 @@ class _BatchWriter:
                 )
         return list(fresh.values())
 
-    def _store(self, fresh: list[tuple[InboundInteraction, Origin]]) -> None:
-        s = self.session
+    def _identities(self, fresh: list[tuple[InboundInteraction, Origin]]) -> list[_Identified]:
+        """Stage: the batch oldest first, each message with the customer of its author (a
+        customer message) or recipient (a brand message); an author that cannot be resolved
+        makes its message a reject."""
         # Oldest first: a page read newest first, or a shuffled file, is placed in the order
         # it was written, so cases open on the first message and replies follow their parents.
-        fresh = sorted(fresh, key=lambda p: _order(p[0]))
+        fresh = sorted(fresh, key=lambda p: order_key(p[0]))
         pairs = []
         for it, _ in fresh:
             person = it.author if it.direction is Direction.INBOUND else it.recipient
             if person is not None:
                 pairs.append((it, person))
-        resolved, errors = resolve_authors(s, self.hooks, pairs)
-
-        def person_key(it: InboundInteraction) -> tuple[str, str] | None:
-            person = it.author if it.direction is Direction.INBOUND else it.recipient
-            return (it.channel, person.external_id) if person is not None else None
-
-        customers = _customer_infos(s, {r.customer_id for r in resolved.values()})
-        # Classify and route every inbound message first (no database work), so that the
-        # case context loads only the open cases of the topics this batch talks about.
-        ok: list[tuple[InboundInteraction, Origin, ResolvedAuthor | None, _Decision | None]] = []
+        resolved, errors = resolve_authors(self.session, self.hooks, pairs)
+        out: list[_Identified] = []
         for it, origin in fresh:
-            k = person_key(it)
+            person = it.author if it.direction is Direction.INBOUND else it.recipient
+            k = (it.channel, person.external_id) if person is not None else None
             if k is not None and k in errors:
                 self.failures.append((origin, errors[k], "customer_id", it))
                 continue
-            ra = resolved.get(k) if k is not None else None
+            out.append(_Identified(it, origin, resolved.get(k) if k is not None else None))
+        return out
+
+    def _classify(self, identified: list[_Identified]) -> list[_Classified]:
+        """Stage (decide, hooks): classify and route every customer message.
+
+        All of them before placing any (no database work), so that the load step reads
+        only the open cases of the topics this batch talks about.
+        """
+        customers = _customer_infos(
+            self.session, {i.author.customer_id for i in identified if i.author is not None}
+        )
+        out: list[_Classified] = []
+        for it, origin, ra in ((i.it, i.origin, i.author) for i in identified):
             decision = None
             if it.direction is Direction.INBOUND:
                 try:
@@ -536,50 +593,65 @@ class _BatchWriter:
                 except Exception as exc:  # a plugin failed: keep the record, name the error
                     self._plugin_failed(it, origin, exc)
                     continue
-                decision = _Decision(label, route)
-            ok.append((it, origin, ra, decision))
+                decision = Decision(label, route)
+            out.append(_Classified(it, origin, ra, decision))
+        return out
 
+    def _place(self, ok: list[_Classified]) -> _Placement:
+        """Stage (decide, placement): load the candidate cases, put each message on its case
+        by the rules of :mod:`scrm.core.placement`, and run the loop on those cases."""
+        s = self.session
         topics = {
-            (ra.customer_id, d.cls.category)
-            for it, _, ra, d in ok
-            if ra is not None and d is not None and d.route.department is not None
+            (c.author.customer_id, c.decision.cls.category)
+            for c in ok
+            if c.author is not None
+            and c.decision is not None
+            and c.decision.route.department is not None
         }
-        ctx = _CaseContext(
+        candidates = _load_candidates(
             s,
-            [it for it, _, _, _ in ok],
+            [c.it for c in ok],
             topics,
-            {ra.customer_id for _, _, ra, d in ok if ra is not None and d is not None},
+            {c.author.customer_id for c in ok if c.author is not None and c.decision is not None},
             self.p.attach_window,
             self.p.cases,
         )
-        rows: list[dict[str, Any]] = []
-        results: list[
-            tuple[InboundInteraction, Classification | None, Case | None, int | None]
-        ] = []
+        ctx = CaseContext(candidates, self.p.cases)
+        promises = loop.PromiseBook(s, candidates.cases)
+        placed: list[_Placed] = []
         on_case: dict[Case, list[Message]] = defaultdict(list)
         caseless: dict[tuple[str, str], tuple[int, Message]] = {}
-        """Customer messages of this batch that opened no case, by key: their place in results."""
+        """Customer messages of this batch that opened no case, by key: their place in placed."""
         # Nothing is flushed until every message is placed: the batch's cases and promises
-        # are in memory (_CaseContext), and one flush writes them together afterwards.
+        # are in memory (CaseContext), and one flush writes them together afterwards.
         with s.no_autoflush:
-            for it, origin, ra, decision in ok:
-                cls = decision.cls if decision is not None else None
+            for it, origin, ra, decision in ((c.it, c.origin, c.author, c.decision) for c in ok):
                 try:
                     if decision is not None:
-                        case = self._place_inbound(ctx, it, ra, decision.cls, decision.route)
                         customer_id = ra.customer_id if ra else None
+                        case = place_inbound(
+                            ctx,
+                            it,
+                            customer_id,
+                            decision,
+                            window=self.p.attach_window,
+                            department_id=self._department_id,
+                            open_case=self._open_case,
+                        )
                     else:
                         parent = caseless.pop((it.channel, it.in_reply_to or ""), None)
                         if parent is not None:
                             # The brand answered a message of this batch that opened no case.
                             pos, msg = parent
-                            p_it, p_cls, _, p_customer = results[pos]
-                            assert p_customer is not None and msg.cls is not None
-                            p_case = self._open_answered(ctx, p_customer, p_it, msg)
-                            results[pos] = (p_it, p_cls, p_case, p_customer)
-                            ctx.remember(p_it, p_case, p_customer)
+                            p = placed[pos]
+                            assert p.customer_id is not None and msg.cls is not None
+                            p_case = open_answered(ctx, self._open_case, p.customer_id, p.it, msg)
+                            placed[pos] = replace(p, case=p_case)
+                            ctx.remember(p.it, p_case, p.customer_id)
                             on_case[p_case].append(msg)
-                        case, customer_id = self._place_outbound(ctx, it, ra)
+                        case, customer_id = place_outbound(
+                            ctx, it, ra.customer_id if ra else None, self._open_case
+                        )
                 except Exception as exc:  # a plugin failed: keep the record, name the error
                     self._plugin_failed(it, origin, exc)
                     continue
@@ -588,14 +660,17 @@ class _BatchWriter:
                 if case is not None:
                     on_case[case].append(msg)
                 elif decision is not None and it.noise is None and customer_id is not None:
-                    caseless[(it.channel, it.external_id)] = (len(results), msg)
-                results.append((it, cls, case, customer_id))
-                if origin.reject_id is not None:
-                    self._mark_replayed(origin.reject_id)
-                rows.append(self._row(it, ra, customer_id, decision))
-            rules = CaseRules(s, self.p.cases, self._policy, ctx.promises)
-            self._run_loop(ctx, rules, on_case)
+                    caseless[(it.channel, it.external_id)] = (len(placed), msg)
+                placed.append(_Placed(it, origin, ra, decision, case, customer_id))
+            rules = CaseRules(s, self.p.cases, self._policy, promises)
+            self._run_loop(ctx, rules, on_case, promises)
             _uniform_updates(ctx.touched - set(ctx.new_cases))
+        return _Placement(ctx, placed, rules)
+
+    def _persist(self, placement: _Placement) -> _Persisted:
+        """Stage: write the batch's cases (and assign the new ones), move the messages that
+        arrived before what they answer, and insert the batch's messages."""
+        s, ctx = self.session, placement.ctx
         s.flush()
         if ctx.new_cases:
             assignment.assign_new(
@@ -604,38 +679,48 @@ class _BatchWriter:
                 strategy_for=self._strategy,
                 at=utcnow(),
             )
-        for case in ctx.new_cases:
-            self.out.opened.append(case_ops.case_info(case, self._code(case.department_id)))
-        self.out.events.extend(rules.events())
-        for row, (_, _, case, _) in zip(rows, results, strict=True):
-            row["case_id"] = case.id if case is not None else None
+        opened = [case_ops.case_info(c, self._code(c.department_id)) for c in ctx.new_cases]
+        for p in placement.placed:
+            if p.origin.reject_id is not None:
+                self._mark_replayed(p.origin.reject_id)
         if ctx.moves:
             # Messages stored before the one they answer, now on its case.
             s.execute(
                 sa.update(Interaction),
                 [{"id": iid, "case_id": case.id} for iid, case in ctx.moves.items()],
             )
-        if rows:
-            ids = insert_rows(s, Interaction, rows)
-            for iid, (it, cls, case, customer_id) in zip(ids, results, strict=True):
-                self.out.stored.append(
-                    StoredInteraction(
-                        id=iid,
-                        channel=it.channel,
-                        external_id=it.external_id,
-                        direction=it.direction,
-                        customer_id=customer_id,
-                        case_id=case.id if case is not None else None,
-                        created_at=it.created_at,
-                        classification=cls,
-                    )
+        rows = [self._row(p) for p in placement.placed]
+        ids = insert_rows(s, Interaction, rows) if rows else []
+        return _Persisted(opened, ids)
+
+    def _emit(self, placement: _Placement, persisted: _Persisted) -> None:
+        """Stage: the batch's outcome: its report and domain events (recorded on commit)."""
+        ctx = placement.ctx
+        self.out.opened.extend(persisted.opened)
+        self.out.events.extend(placement.rules.events())
+        for iid, p in zip(persisted.ids, placement.placed, strict=True):
+            self.out.stored.append(
+                StoredInteraction(
+                    id=iid,
+                    channel=p.it.channel,
+                    external_id=p.it.external_id,
+                    direction=p.it.direction,
+                    customer_id=p.customer_id,
+                    case_id=p.case.id if p.case is not None else None,
+                    created_at=p.it.created_at,
+                    classification=p.decision.cls if p.decision is not None else None,
                 )
-        self.out.report.stored += len(rows)
+            )
+        self.out.report.stored += len(persisted.ids)
         self.out.report.cases_opened += len(ctx.new_cases)
         self.out.report.cases_updated += len(ctx.touched - set(ctx.new_cases))
 
     def _run_loop(
-        self, ctx: _CaseContext, rules: CaseRules, on_case: dict[Case, list[Message]]
+        self,
+        ctx: CaseContext,
+        rules: CaseRules,
+        on_case: dict[Case, list[Message]],
+        promises: loop.PromiseBook,
     ) -> None:
         """Apply the loop to every case the batch placed messages on, oldest message first.
 
@@ -664,7 +749,7 @@ class _BatchWriter:
                 history = sorted(stored.get(case.id, []) + msgs, key=lambda m: m.order)
                 if case.id in fresh_start:
                     rules.replaying(case)
-                    ctx.promises.forget(case, self.session)
+                    promises.forget(case, self.session)
                     conversation.reset(self.session, case, history, self._department_id)
                     case_ops.apply_sla(case, self._policy(case))
                     rules.opened(case, history[0])
@@ -678,13 +763,9 @@ class _BatchWriter:
     def _policy(self, case: Case) -> SlaPolicy | None:
         return self.hooks.choose_sla(case_ops.case_info(case, self._code(case.department_id)))
 
-    def _row(
-        self,
-        it: InboundInteraction,
-        ra: ResolvedAuthor | None,
-        customer_id: int | None,
-        decision: _Decision | None,
-    ) -> dict[str, Any]:
+    def _row(self, placed: _Placed) -> dict[str, Any]:
+        it, ra, decision = placed.it, placed.author, placed.decision
+        customer_id = placed.customer_id
         cls = decision.cls if decision is not None else None
         labels: dict[str, Any] = {}
         if decision is not None:
@@ -704,6 +785,7 @@ class _BatchWriter:
             "public": it.public,
             "identity_id": ra.identity_id if ra and it.direction is Direction.INBOUND else None,
             "customer_id": customer_id,
+            "case_id": placed.case.id if placed.case is not None else None,
             "text": it.text,
             "subject": it.subject,
             "language": cls.language if cls else it.language,
@@ -739,146 +821,40 @@ class _BatchWriter:
     def _code(self, department_id: int | None) -> str | None:
         return next((c for c, i in self.departments.items() if i == department_id), None)
 
-    def _place_inbound(
-        self,
-        ctx: _CaseContext,
-        it: InboundInteraction,
-        ra: ResolvedAuthor | None,
-        cls: Classification,
-        route: RouteDecision,
-    ) -> Case | None:
-        customer = ctx.root(ra.customer_id) if ra is not None else None
-        linked = ctx.linked_case(it, customer)
-        if it.noise is not None:
-            # An auto-reply or a bounce joins its thread for the record but is no customer
-            # activity: it neither reopens, nor resumes clocks, nor opens a case.
-            return linked
-        if linked is not None and ctx.can_continue(linked, it.created_at):
-            ctx.touch(linked, it.created_at)
-            return linked
-        if ra is None or customer is None:
-            return None
-        if route.department is None:
-            if not ctx.answered(it):
-                return None
-            # Read as spam (say), but the brand answered it: it needs a case after all.
-            route = route.model_copy(update={"department": TRIAGE})
-            cls = cls.model_copy(update={"kind": Kind.QUESTION})
-        assert route.department is not None
-        dep_id = self._department_id(route.department)
-        going_on = ctx.continuing_case(
-            customer, it, cls, dep_id, it.created_at, self.p.attach_window
-        )
-        if going_on is not None:
-            ctx.touch(going_on, it.created_at)
-            return going_on
-        case = self._new_case(
-            ctx,
-            customer_id=ra.customer_id,
-            department=route.department,
-            channel=it.channel,
-            kind=cls.kind,
-            category=cls.category,
-            priority=route.priority,
-            language=cls.language,
-            subject=it.subject or it.text,
-            at=it.created_at,
-            pool=route.pool,
-        )
-        return case
-
-    def _new_case(
-        self,
-        ctx: _CaseContext,
-        *,
-        customer_id: int,
-        department: str,
-        channel: str,
-        kind: Kind,
-        category: str,
-        priority: Priority,
-        language: str | None,
-        subject: str,
-        at: datetime,
-        pool: str | None,
-    ) -> Case:
-        kind = kind if kind is not Kind.OTHER else Kind.QUESTION
+    def _open_case(self, spec: NewCase) -> Case:
+        """Make the row of a case the decide stage opens (flushed with the batch)."""
+        kind = spec.kind if spec.kind is not Kind.OTHER else Kind.QUESTION
         case = Case(
-            customer_id=customer_id,
-            department_id=self._department_id(department),
-            channel=channel,
+            customer_id=spec.customer_id,
+            department_id=self._department_id(spec.department),
+            channel=spec.channel,
             kind=kind.value,
-            category=category,
-            priority=priority.value,
+            category=spec.category,
+            priority=spec.priority.value,
             status=CaseStatus.NEW.value,
-            language=language,
-            subject=subject[:255],
-            opened_at=at,
-            last_activity_at=at,
+            language=spec.language,
+            subject=spec.subject[:255],
+            opened_at=spec.at,
+            last_activity_at=spec.at,
             reopen_count=0,
             escalation_level=0,
             version=1,
         )
         info = CaseInfo(
             id=None,
-            customer_id=customer_id,
-            channel=channel,
-            department=department,
+            customer_id=spec.customer_id,
+            channel=spec.channel,
+            department=spec.department,
             kind=kind,
-            category=category,
-            priority=priority,
+            category=spec.category,
+            priority=spec.priority,
             status=CaseStatus.NEW,
-            language=language,
-            opened_at=at,
+            language=spec.language,
+            opened_at=spec.at,
         )
         case_ops.apply_sla(case, self.hooks.choose_sla(info))
         self.session.add(case)
-        ctx.add_new(case, pool)
         return case
-
-    def _open_answered(
-        self,
-        ctx: _CaseContext,
-        customer_id: int,
-        parent: Any,
-        msg: Message,
-        department: str = TRIAGE,
-        priority: Priority = Priority.NORMAL,
-    ) -> Case:
-        """Open a case (in triage) for a stored customer message that had none."""
-        cls = msg.cls or Classification()
-        return self._new_case(
-            ctx,
-            customer_id=customer_id,
-            department=department,
-            channel=parent.channel,
-            kind=cls.kind if cls.kind is not Kind.SPAM else Kind.QUESTION,
-            category=cls.category,
-            priority=priority,
-            language=cls.language,
-            subject=parent.subject or parent.text,
-            at=msg.at,
-            pool=None,
-        )
-
-    def _place_outbound(
-        self, ctx: _CaseContext, it: InboundInteraction, ra: ResolvedAuthor | None
-    ) -> tuple[Case | None, int | None]:
-        """A brand message goes to the case of the message it answers, opening one if needed."""
-        customer_id = ctx.parent_customer(it) or (ra.customer_id if ra else None)
-        case = ctx.linked_case(it, ctx.root(customer_id) if customer_id is not None else None)
-        if case is None:
-            parent = ctx.caseless_parent(it)
-            if parent is not None:
-                # The brand answered a message that had no case (read as spam, say): the
-                # answer shows it needed one.
-                msg = conversation.message_of_row(parent)
-                case = self._open_answered(ctx, parent.customer_id, parent, msg)
-                ctx.move(parent, case)
-        if case is not None:
-            customer_id = customer_id or case.customer_id
-            ctx.touch(case, it.created_at)
-        return case, customer_id
 
     # -- rejects ---------------------------------------------------------------------------
 
@@ -969,301 +945,119 @@ def _reject_payload(origin: Origin, it: InboundInteraction | None) -> tuple[str,
     return origin.format, text, origin.payload.encode("utf-8", "surrogatepass") if changed else None
 
 
-class _CaseContext:
-    """The cases a batch can attach to: loaded in a few queries, updated as the batch goes.
+def _load_candidates(
+    session: Session,
+    items: list[InboundInteraction],
+    topics: set[tuple[int, str]],
+    customers: set[int],
+    window: timedelta,
+    config: CasesConfig,
+) -> Candidates:
+    """The load step: read, in a few queries, every case and stored message the batch's
+    placement can depend on (:class:`~scrm.core.placement.Candidates`).
 
-    Besides the cases that the batch's messages name, answer or share a thread with, it
-    holds the messages already stored that answer a message of the batch (a reply that
-    arrived before its parent): they are moved onto the parent's case (:attr:`moves`).
+    Those are the stored messages the batch answers or that answer it, the cases of its
+    threads and of those messages, the cases it names, and the open cases that can absorb a
+    message of the batch by customer: of its (customer, category) ``topics`` within
+    ``window``, or of its ``customers`` within the continue window.
     """
-
-    def __init__(
-        self,
-        session: Session,
-        items: list[InboundInteraction],
-        topics: set[tuple[int, str]],
-        customers: set[int],
-        window: timedelta,
-        config: CasesConfig,
-    ) -> None:
-        self.session = session
-        self.config = config
-        self.new_cases: list[Case] = []
-        self.pools: dict[int, str] = {}
-        """Routing pool of each new case (by object id), for assignment."""
-        self.touched: set[Case] = set()
-        self.moves: dict[int, Case] = {}
-        """Stored interactions (by id) to move onto a case of this batch."""
-        self.moved: dict[Case, list[Message]] = defaultdict(list)
-        self.by_message: dict[tuple[str, str], tuple[int | None, int | None]] = {}
-        self.case_by_thread: dict[tuple[str, str], list[int]] = defaultdict(list)
-        self.batch_cases: dict[int, Case] = {}
-        self._parents: dict[tuple[str, str], Any] = {}
-        self._children: dict[tuple[str, str], list[Any]] = defaultdict(list)
-        self._new_by_message: dict[tuple[str, str], Case] = {}
-        self._new_by_thread: dict[tuple[str, str], list[Case]] = defaultdict(list)
-
-        row_columns = conversation.MESSAGE_COLUMNS
-        parents = {(it.channel, it.in_reply_to) for it in items if it.in_reply_to}
-        for ch, exts in group_by_channel(parents).items():
-            for row in session.execute(
-                sa.select(*row_columns).where(
-                    Interaction.channel == ch, Interaction.external_id.in_(exts)
-                )
-            ):
-                self.by_message[(ch, row.external_id)] = (row.case_id, row.customer_id)
-                self._parents[(ch, row.external_id)] = row
-        own = {(it.channel, it.external_id) for it in items}
-        for ch, exts in group_by_channel(own).items():
-            for row in session.execute(
-                sa.select(*row_columns).where(
-                    Interaction.channel == ch, Interaction.in_reply_to.in_(exts)
-                )
-            ):
-                self._children[(ch, row.in_reply_to)].append(row)
-        threads = {(it.channel, it.thread_key) for it in items if it.thread_key}
-        for ch, keys in group_by_channel(threads).items():
-            for key, case_id in session.execute(
-                sa.select(Interaction.thread_key, Interaction.case_id)
-                .where(
-                    Interaction.channel == ch,
-                    Interaction.thread_key.in_(keys),
-                    Interaction.case_id.is_not(None),
-                )
-                .group_by(Interaction.thread_key, Interaction.case_id)
-                .order_by(sa.func.min(Interaction.created_at), Interaction.case_id)
-            ):
-                if key is not None and case_id is not None:
-                    self.case_by_thread[(ch, key)].append(case_id)
-        wanted_ids = (
-            {c for c, _ in self.by_message.values() if c}
-            | {c for rows in self._children.values() for r in rows if (c := r.case_id)}
-            | {c for ids in self.case_by_thread.values() for c in ids}
-            | {it.case_id for it in items if it.case_id is not None}
-        )
-        wheres: list[sa.ColumnElement[bool]] = [
-            Case.id.in_(part) for part in chunks(sorted(wanted_ids))
+    row_columns = conversation.MESSAGE_COLUMNS
+    parents_of: dict[tuple[str, str], StoredRow] = {}
+    parents = {(it.channel, it.in_reply_to) for it in items if it.in_reply_to}
+    for ch, exts in group_by_channel(parents).items():
+        for row in session.execute(
+            sa.select(*row_columns).where(
+                Interaction.channel == ch, Interaction.external_id.in_(exts)
+            )
+        ):
+            parents_of[(ch, row.external_id)] = _stored_row(row)
+    children: dict[tuple[str, str], list[StoredRow]] = defaultdict(list)
+    own = {(it.channel, it.external_id) for it in items}
+    for ch, exts in group_by_channel(own).items():
+        for row in session.execute(
+            sa.select(*row_columns).where(
+                Interaction.channel == ch, Interaction.in_reply_to.in_(exts)
+            )
+        ):
+            children[(ch, row.in_reply_to)].append(_stored_row(row))
+    case_by_thread: dict[tuple[str, str], list[int]] = defaultdict(list)
+    threads = {(it.channel, it.thread_key) for it in items if it.thread_key}
+    for ch, keys in group_by_channel(threads).items():
+        for key, case_id in session.execute(
+            sa.select(Interaction.thread_key, Interaction.case_id)
+            .where(
+                Interaction.channel == ch,
+                Interaction.thread_key.in_(keys),
+                Interaction.case_id.is_not(None),
+            )
+            .group_by(Interaction.thread_key, Interaction.case_id)
+            .order_by(sa.func.min(Interaction.created_at), Interaction.case_id)
+        ):
+            if key is not None and case_id is not None:
+                case_by_thread[(ch, key)].append(case_id)
+    wanted_ids = (
+        {r.case_id for r in parents_of.values() if r.case_id}
+        | {c for rows in children.values() for r in rows if (c := r.case_id)}
+        | {c for ids in case_by_thread.values() for c in ids}
+        | {it.case_id for it in items if it.case_id is not None}
+    )
+    wheres: list[sa.ColumnElement[bool]] = [
+        Case.id.in_(part) for part in chunks(sorted(wanted_ids))
+    ]
+    # Besides those, only the open cases that can absorb a message of this batch by
+    # customer: of its (customer, category) pairs, or recent enough to continue.
+    since = min((it.created_at for it in items), default=None)
+    if since is not None:
+        wheres += [
+            sa.and_(
+                # The customer list lets the database use ix_cases_customer_id_status.
+                Case.customer_id.in_(sorted({c for c, _ in part})),
+                sa.tuple_(Case.customer_id, Case.category).in_(part),
+                Case.status.in_(case_ops.OPEN_STATUSES),
+                Case.last_activity_at >= before(since, window),
+            )
+            for part in chunks(sorted(topics))
         ]
-        # Besides those, only the open cases that can absorb a message of this batch by
-        # customer: of its (customer, category) pairs, or recent enough to continue.
-        since = min((it.created_at for it in items), default=None)
-        if since is not None:
-            wheres += [
-                sa.and_(
-                    # The customer list lets the database use ix_cases_customer_id_status.
-                    Case.customer_id.in_(sorted({c for c, _ in part})),
-                    sa.tuple_(Case.customer_id, Case.category).in_(part),
-                    Case.status.in_(case_ops.OPEN_STATUSES),
-                    Case.last_activity_at >= _before(since, window),
-                )
-                for part in chunks(sorted(topics))
-            ]
-            wheres += [
-                sa.and_(
-                    Case.customer_id.in_(part),
-                    Case.status.in_(case_ops.OPEN_STATUSES),
-                    Case.last_activity_at >= _before(since, config.continue_window),
-                )
-                for part in chunks(sorted(customers))
-            ]
-        found: dict[int, Case] = {}
-        for where in wheres:
-            for case in session.scalars(sa.select(Case).where(where)):
-                found.setdefault(case.id, case)
-        loaded = list(found.values())
-        self.batch_cases = {c.id: c for c in loaded}
-        self.seen = {c: c.last_activity_at for c in loaded}
-        """Each loaded case's last activity before this batch: an older message is late."""
-        self.roots = root_ids(session, {c.customer_id for c in loaded})
-        # Open cases by (customer, category, department) and by customer: the lookups are
-        # dictionary accesses per message, not scans of the batch's cases.
-        self._topical: dict[tuple[int, str, int | None], list[Case]] = defaultdict(list)
-        self._by_customer: dict[int, list[Case]] = defaultdict(list)
-        for case in loaded:
-            self._index(case)
-        self.promises = loop.PromiseBook(session, loaded)
-
-    def root(self, customer_id: int) -> int:
-        return self.roots.get(customer_id, customer_id)
-
-    def _mine(self, case: Case | None, customer: int | None) -> bool:
-        return case is not None and (customer is None or self.root(case.customer_id) == customer)
-
-    def linked_case(self, it: InboundInteraction, customer: int | None) -> Case | None:
-        """The case the message names, or of the message it answers, of a message answering
-        it, or of its thread: only a case of ``customer`` (a thread can hold several people).
-        """
-        if it.case_id is not None and it.case_id in self.batch_cases:
-            return self.batch_cases[it.case_id]
-        if it.direction is Direction.OUTBOUND and it.public and not it.in_reply_to:
-            return None  # the brand's own post, not an answer: on no customer's case
-        if it.in_reply_to:
-            key = (it.channel, it.in_reply_to)
-            case = self._new_by_message.get(key) or self._loaded(self.by_message.get(key))
-            if case is not None and (
-                it.direction is Direction.OUTBOUND or self._mine(case, customer)
-            ):
-                return case
-        for row in self._children.get((it.channel, it.external_id), ()):
-            case = self.batch_cases.get(row.case_id) if row.case_id is not None else None
-            if self._mine(case, customer):
-                return case
-        if it.thread_key:
-            key = (it.channel, it.thread_key)
-            for case in self._new_by_thread.get(key, ()):
-                if self._mine(case, customer):
-                    return case
-            for case_id in self.case_by_thread.get(key, ()):
-                if self._mine(self.batch_cases.get(case_id), customer):
-                    return self.batch_cases[case_id]
-        return None
-
-    def _loaded(self, entry: tuple[int | None, int | None] | None) -> Case | None:
-        if entry is None or entry[0] is None:
-            return None
-        return self.batch_cases.get(entry[0])
-
-    def answered(self, it: InboundInteraction) -> bool:
-        """Whether a brand message already stored answers ``it``."""
-        return any(
-            row.direction == Direction.OUTBOUND.value
-            for row in self._children.get((it.channel, it.external_id), ())
-        )
-
-    def parent_customer(self, it: InboundInteraction) -> int | None:
-        if not it.in_reply_to:
-            return None
-        return self.by_message.get((it.channel, it.in_reply_to), (None, None))[1]
-
-    def caseless_parent(self, it: InboundInteraction) -> Any:
-        """The stored customer message that ``it`` answers, when it has no case."""
-        row = self._parents.get((it.channel, it.in_reply_to)) if it.in_reply_to else None
-        if row is None or row.id in self.moves:
-            return None
-        if row.case_id is None and row.direction == Direction.INBOUND.value and row.customer_id:
-            return row
-        return None
-
-    def can_continue(self, case: Case, at: datetime) -> bool:
-        """Whether a customer's message may land on ``case``: open, or closed recently."""
-        if case.status != CaseStatus.CLOSED:
-            return True
-        closed = case.closed_at or case.last_activity_at
-        return at - closed <= self.config.reopen_window
-
-    def continuing_case(
-        self,
-        customer: int,
-        it: InboundInteraction,
-        cls: Classification,
-        department_id: int,
-        at: datetime,
-        window: Any,
-    ) -> Case | None:
-        """The customer's open case that this message continues, if any.
-
-        In order: the case waiting on the customer (the details the brand asked for, on any
-        channel); the most recently active open case of the same category and department
-        within ``window``; for a message of no kind of its own ("any news?"), the customer's
-        most recently active open case.  A new public post of its own (not a reply) on the
-        channel where the brand already answered that case starts a new conversation: it
-        continues the case only while the brand has not answered.
-        """
-        window_start = _before(at, self.config.continue_window)
-        recent = [
-            c
-            for c in self._by_customer.get(customer, ())
-            # Active within the window before this message, or opened after it (this message
-            # arrived late, and the case holds what followed it).
-            if c.status in case_ops.OPEN_STATUSES
-            and (window_start <= c.last_activity_at <= at or c.opened_at >= at)
+        wheres += [
+            sa.and_(
+                Case.customer_id.in_(part),
+                Case.status.in_(case_ops.OPEN_STATUSES),
+                Case.last_activity_at >= before(since, config.continue_window),
+            )
+            for part in chunks(sorted(customers))
         ]
-        waiting = [c for c in recent if c.waiting_since is not None]
-        if waiting:
-            return max(waiting, key=_activity)
-        new_post = it.public and not it.in_reply_to and it.thread_key in (None, it.external_id)
-
-        def answered_here(case: Case) -> bool:
-            return new_post and case.channel == it.channel and case.first_response_at is not None
-
-        best = None
-        for case in self._topical.get((customer, cls.category, department_id), ()):
-            if (
-                case.status in case_ops.OPEN_STATUSES
-                and at - case.last_activity_at <= window
-                and not answered_here(case)
-                and (best is None or _activity(case) > _activity(best))
-            ):
-                best = case
-        if best is None and cls.kind is Kind.OTHER:
-            best = max((c for c in recent if not answered_here(c)), key=_activity, default=None)
-        return best
-
-    def _index(self, case: Case) -> None:
-        root = self.root(case.customer_id)
-        self._topical[(root, case.category, case.department_id)].append(case)
-        self._by_customer[root].append(case)
-
-    def touch(self, case: Case, at: datetime) -> None:
-        if at > case.last_activity_at:
-            case.last_activity_at = at
-        self.touched.add(case)
-
-    def add_new(self, case: Case, pool: str | None = None) -> None:
-        self.new_cases.append(case)
-        if pool:
-            self.pools[id(case)] = pool
-        self.roots[case.customer_id] = case.customer_id
-        self.touched.add(case)
-        self._index(case)
-
-    def move(self, row: Any, case: Case) -> None:
-        """Put a stored interaction on ``case`` (it arrived before what it answers)."""
-        self.moves[row.id] = case
-        self.moved[case].append(conversation.message_of_row(row))
-        self.by_message[(row.channel, row.external_id)] = (case.id, row.customer_id)
-        self._new_by_message[(row.channel, row.external_id)] = case
-        self.touch(case, row.created_at)
-
-    def remember(self, it: InboundInteraction, case: Case | None, customer_id: int | None) -> None:
-        key = (it.channel, it.external_id)
-        self.by_message[key] = (case.id if case is not None else None, customer_id)
-        if case is None:
-            return
-        self._new_by_message[key] = case
-        if it.thread_key and case not in self._new_by_thread[(it.channel, it.thread_key)]:
-            self._new_by_thread[(it.channel, it.thread_key)].append(case)
-        # Replies stored before this message, that found no case then, belong on its case.
-        for row in self._children.get(key, ()):
-            if (
-                row.case_id is None
-                and row.id not in self.moves
-                and (
-                    row.direction == Direction.OUTBOUND.value
-                    or row.customer_id is None
-                    or self.root(row.customer_id) == self.root(case.customer_id)
-                )
-            ):
-                self.move(row, case)
+    found: dict[int, Case] = {}
+    for where in wheres:
+        for case in session.scalars(sa.select(Case).where(where)):
+            found.setdefault(case.id, case)
+    loaded = tuple(found.values())
+    return Candidates(
+        parents=parents_of,
+        children={key: tuple(rows) for key, rows in children.items()},
+        case_by_thread={key: tuple(ids) for key, ids in case_by_thread.items()},
+        cases=loaded,
+        roots=root_ids(session, {c.customer_id for c in loaded}),
+    )
 
 
-def _activity(case: Case) -> tuple[datetime, int]:
-    return (case.last_activity_at, case.id or 0)
+def _stored_row(row: Any) -> StoredRow:
+    return StoredRow(
+        id=row.id,
+        channel=row.channel,
+        external_id=row.external_id,
+        direction=row.direction,
+        public=row.public,
+        text=row.text,
+        subject=row.subject,
+        created_at=row.created_at,
+        labels=row.labels,
+        case_id=row.case_id,
+        customer_id=row.customer_id,
+        in_reply_to=row.in_reply_to,
+    )
 
 
-def _before(at: datetime, window: timedelta) -> datetime:
-    """``at - window``, or the earliest time there is when that would be out of range."""
-    try:
-        return at - window
-    except OverflowError:
-        return datetime.min.replace(tzinfo=at.tzinfo)
-
-
-def _order(it: InboundInteraction) -> tuple[datetime, bool, str, str]:
-    return (it.created_at, it.direction is Direction.OUTBOUND, it.channel, it.external_id)
-
-
-def _message(it: InboundInteraction, decision: _Decision | None) -> Message:
+def _message(it: InboundInteraction, decision: Decision | None) -> Message:
     person = it.author
     return Message(
         channel=it.channel,
