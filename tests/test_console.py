@@ -40,6 +40,7 @@ CONSOLE_ROUTES = {
     ("GET", "/app/customers/{customer_id}"),
     ("POST", "/app/customers/{customer_id}/merge"),
     ("POST", "/app/customers/{customer_id}/unmerge"),
+    ("POST", "/app/cases/{case_id}/incident"),
     ("POST", "/app/cases/{case_id}/merge"),
     ("POST", "/app/interactions/{interaction_id}/move"),
     ("GET", "/app/alerts"),
