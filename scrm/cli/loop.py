@@ -403,7 +403,9 @@ def _summary(obj: CliContext, alerts: Alerts, now: datetime) -> None:
         f"{sum(n for (_, k), n in counts.items() if k == kind)} {plural}"
         for kind, plural in _KINDS.items()
     )
-    click.echo(f"fired {fired}" + (" (--verbose lists each)" if alerts else ""))
+    obj.console.print(
+        f"fired {fired}" + (" (--verbose lists each)" if alerts else ""), highlight=False
+    )
     if alerts:
         clocks = sorted({c for c, _ in counts})
         obj.console.print(
