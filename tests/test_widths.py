@@ -94,7 +94,7 @@ def test_text_report_fits_the_terminal_one_line_per_metric(
     assert "times in Europe/Istanbul" in out
     parts = report_parts(out.split("channel parity")[0])
     slices = [h for p in parts for h in p[0].split()[1:]]
-    assert slices == [*sorted(rep["channel_sides"]), "TOTAL"]  # every slice, each once
+    assert slices == ["TOTAL", *sorted(rep["channel_sides"])]  # every slice, each once
     for part in parts:
         assert len(part) == 1 + 20  # the header and one line per metric
         labels = [re.split(r"\s{2,}", line)[0] for line in part[1:]]

@@ -114,7 +114,7 @@ def _csv(rep: Report) -> None:
 def _tables(obj: CliContext, rep: Report) -> None:
     out = obj.console
     headers = dict(COLUMNS)
-    groups = [*rep.groups, rep.total]
+    groups = [rep.total, *rep.groups]  # the total first: it stays in view when slices move on
     rows = [flat(g) for g in groups]
     out.print(
         f"{obj.time(rep.start)} - {obj.time(rep.end)}, by {rep.by}; {obj.times_caption}",
