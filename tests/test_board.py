@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from rich.cells import cell_len
 
-from scrm.cli.board import MARKERS, clip
+from scrm.cli.board import MARKERS
+from scrm.cli.context import clip
 from scrm.core.config import Config
 from scrm.core.timefmt import format_time, get_zone, localize_text
 from scrm.testing import CliInvoker

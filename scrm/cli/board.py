@@ -17,9 +17,10 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 
+from scrm.cli.context import GAP, line_table
 from scrm.core.queries import CaseOut
 
-__all__ = ["MARKERS", "build_board", "clip", "due_in", "markers", "replies"]
+__all__ = ["MARKERS", "build_board", "due_in", "markers", "replies"]
 
 #: Every marker the board can show, with its legend.
 MARKERS = {
@@ -29,11 +30,6 @@ MARKERS = {
     "E": "escalated",
     "R": "reopened",
 }
-
-GAP = 2
-"""Spaces between two columns."""
-ELLIPSIS = "…"
-
 
 def replies(c: CaseOut) -> str:
     """Undelivered replies of a case: ``1 FAILED, 2 pending`` (``-`` for none)."""
@@ -75,31 +71,10 @@ def _span(d: timedelta) -> str:
     return f"{minutes // (24 * 60)}d"
 
 
-def clip(text: str, width: int) -> str:
-    """``text`` on one line in at most ``width`` cells; cut at a word, with an ellipsis."""
-    text = " ".join(text.split())
-    if cell_len(text) <= width:
-        return text
-    if width <= 1:
-        return ELLIPSIS[:width]
-    cut = ""
-    for ch in text:
-        if cell_len(cut + ch) > width - 1:
-            break
-        cut += ch
-    # Cut at the last space when one is near the end, so that no word is split.
-    space = cut.rfind(" ")
-    if space >= len(cut) * 2 // 3:
-        cut = cut[:space]
-    return cut.rstrip(" ,.;:-") + ELLIPSIS
-
-
 @dataclass(frozen=True)
 class _Column:
     header: str
     value: Callable[[CaseOut], str]
-    flexible: bool = False
-    """Shares the width left over, cut with an ellipsis."""
     justify: str = "left"
 
 
@@ -111,7 +86,7 @@ def _columns(time: Callable[[datetime | None], str], now: datetime, wide: bool) 
         _Column("prio", lambda c: c.priority),
         _Column("dept", lambda c: c.department or "-"),
         _Column("channel", lambda c: c.channel),
-        _Column("customer", lambda c: c.customer_name or f"#{c.customer_id}", flexible=True),
+        _Column("customer", lambda c: c.customer_name or f"#{c.customer_id}"),
         _Column("due", lambda c: due_in(c.next_due, now), justify="right"),
     ]
     if wide:
@@ -123,7 +98,7 @@ def _columns(time: Callable[[datetime | None], str], now: datetime, wide: bool) 
             _Column("assignee", lambda c: c.assignee or "-"),
             _Column("replies", replies),
         ]
-    cols.append(_Column("subject", lambda c: c.subject or "", flexible=True))
+    cols.append(_Column("subject", lambda c: c.subject or ""))
     return cols
 
 
@@ -180,16 +155,11 @@ def build_board(
     else:
         widths = _fit(cols, cells, console.width)
     shown = [(i, c) for i, c in enumerate(cols) if c.header in widths]
-    t = Table(box=None, padding=(0, 1), pad_edge=False, header_style="bold", show_edge=False)
-    for _, c in shown:
-        t.add_column(
-            c.header,
-            width=widths[c.header],
-            no_wrap=True,
-            overflow="ellipsis",
-            justify="right" if c.justify == "right" else "left",
-        )
-    for row in cells:
-        t.add_row(*(clip(row[i], widths[c.header]) if c.flexible else row[i] for i, c in shown))
+    t = line_table(
+        [c.header for _, c in shown],
+        [[row[i] for i, _ in shown] for row in cells],
+        [widths[c.header] for _, c in shown],
+        right={n for n, (_, c) in enumerate(shown) if c.justify == "right"},
+    )
     total = sum(widths.values()) + GAP * (len(widths) - 1)
     return t, total

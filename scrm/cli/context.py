@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import UTC, datetime, tzinfo
 from functools import cached_property
 from pathlib import Path
@@ -29,14 +29,22 @@ if TYPE_CHECKING:
 # so that `scrm --help` stays fast.
 
 __all__ = [
+    "GAP",
     "CliContext",
     "ScrmGroup",
+    "clip",
     "department_codes",
     "emit",
+    "fit_widths",
+    "line_table",
     "placement_options",
     "require_known",
     "table",
 ]
+
+GAP = 2
+"""Spaces between two columns of a :func:`line_table`."""
+ELLIPSIS = "…"
 
 #: Commands that run without a valid configuration: ``init`` writes one.
 NO_CONFIG_COMMANDS = frozenset({"init"})
@@ -300,4 +308,77 @@ def table(
         t.add_column(c, overflow="fold")
     for r in rows:
         t.add_row(*("" if v is None else str(v) for v in r))
+    return t
+
+
+def clip(text: str, width: int) -> str:
+    """``text`` on one line in at most ``width`` cells; cut at a word, with an ellipsis."""
+    from rich.cells import cell_len
+
+    text = " ".join(text.split())
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return ELLIPSIS[:width]
+    cut = ""
+    for ch in text:
+        if cell_len(cut + ch) > width - 1:
+            break
+        cut += ch
+    # Cut at the last space when one is near the end, so that no word is split.
+    space = cut.rfind(" ")
+    if space >= len(cut) * 2 // 3:
+        cut = cut[:space]
+    return cut.rstrip(" ,.;:-") + ELLIPSIS
+
+
+def fit_widths(
+    natural: Sequence[int], flexible: Sequence[bool], width: int, *, least: int = 4
+) -> list[int]:
+    """Column widths that fit in ``width`` cells (with :data:`GAP` between columns).
+
+    The widest flexible column gives up a cell first, down to ``least``; the other columns
+    keep their ``natural`` width, so the result can still be too wide when they alone are.
+    """
+    widths = list(natural)
+    while sum(widths) + GAP * (len(widths) - 1) > width:
+        shrinkable = [i for i, f in enumerate(flexible) if f and widths[i] > least]
+        if not shrinkable:
+            break
+        widths[max(shrinkable, key=lambda i: widths[i])] -= 1
+    return widths
+
+
+def line_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    widths: Sequence[int],
+    *,
+    right: Collection[int] = (),
+    title: str | None = None,
+    caption: str | None = None,
+    styles: Sequence[str | None] | None = None,
+) -> Table:
+    """A table without rules, one line per row: headers and cells are cut to ``widths``
+    with :func:`clip`; the columns whose index is in ``right`` are right-justified."""
+    from rich.table import Table
+
+    t = Table(
+        title=title,
+        caption=caption,
+        box=None,
+        padding=(0, 1),
+        pad_edge=False,
+        show_edge=False,
+        header_style="bold",
+    )
+    for i, (h, w) in enumerate(zip(headers, widths, strict=True)):
+        t.add_column(
+            clip(h, w), width=w, no_wrap=True, justify="right" if i in right else "left"
+        )
+    for n, row in enumerate(rows):
+        t.add_row(
+            *(clip(v, w) for v, w in zip(row, widths, strict=True)),
+            style=styles[n] if styles else None,
+        )
     return t

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from scrm.cli.context import CliContext, emit, table
+from scrm.cli.context import CliContext, emit, fit_widths, line_table, table
 from scrm.cli.errors import ExitCode
 from scrm.core import agents as agent_ops
 from scrm.core.errors import InvalidInput
@@ -365,23 +365,31 @@ def _late(by: Any) -> str:
     )
 
 
+#: The columns of the breached cases; the text ones are cut (widest first) to fit the terminal.
+_BREACHED = ["case", "status", "priority", "dept", "assignee", "due", "late by"]
+_BREACHED_TEXT = [False, True, True, True, True, False, False]
+
+
 def _breached_table(obj: CliContext, title: str, cases: list[Any], now: datetime) -> Any:
-    return table(
-        title,
-        ["case", "status", "priority", "dept", "assignee", "due", "late by"],
+    """One line per case, as wide as the terminal; the due times in the configured zone."""
+    from rich.cells import cell_len
+
+    rows = [
         [
-            (
-                c.id,
-                c.status,
-                c.priority,
-                c.department,
-                c.assignee,
-                obj.time(c.next_due),
-                _late(now - c.next_due) if c.next_due else "",
-            )
-            for c in cases
-        ],
-        caption=obj.times_caption,
+            str(c.id),
+            c.status,
+            c.priority,
+            c.department or "",
+            c.assignee or "",
+            obj.time(c.next_due),
+            _late(now - c.next_due) if c.next_due else "",
+        ]
+        for c in cases
+    ]
+    natural = [max([cell_len(h), *(cell_len(r[i]) for r in rows)]) for i, h in enumerate(_BREACHED)]
+    widths = fit_widths(natural, _BREACHED_TEXT, obj.console.width)
+    return line_table(
+        _BREACHED, rows, widths, right={0, 6}, title=title, caption=obj.times_caption
     )
 
 
@@ -395,7 +403,9 @@ def _summary(obj: CliContext, alerts: Alerts, now: datetime) -> None:
         f"{sum(n for (_, k), n in counts.items() if k == kind)} {plural}"
         for kind, plural in _KINDS.items()
     )
-    click.echo(f"fired {fired}" + (" (--verbose lists each)" if alerts else ""))
+    obj.console.print(
+        f"fired {fired}" + (" (--verbose lists each)" if alerts else ""), highlight=False
+    )
     if alerts:
         clocks = sorted({c for c, _ in counts})
         obj.console.print(
@@ -412,7 +422,10 @@ def _summary(obj: CliContext, alerts: Alerts, now: datetime) -> None:
         return
     per_clock = ", ".join(f"{c} {late[c]}" for c in ("first_response", "follow_up", "resolution"))
     worst = app.cases(breaching=True, limit=WORST, now=now)
-    click.echo(f"{late['cases']} open cases past a deadline ({per_clock}); the most overdue:")
+    obj.console.print(
+        f"{late['cases']} open cases past a deadline ({per_clock}); the most overdue:",
+        highlight=False,
+    )
     obj.console.print(_breached_table(obj, "breached", worst, now))
 
 
@@ -430,9 +443,11 @@ def _run_check(obj: CliContext, as_json: bool, verbose: bool = False) -> None:
     if alerts:
         click.echo(obj.times_caption)
     for a in alerts:
-        click.echo(
+        obj.console.print(
             f"{a.kind}: case {a.case_id} {a.clock} (due {obj.time(a.due_at)}) "
-            f"{obj.local_text(a.detail)}"
+            f"{obj.local_text(a.detail)}",
+            markup=False,
+            highlight=False,
         )
     breaching = app.cases(breaching=True, limit=BREACHED_MAX, now=now)
     obj.console.print(_breached_table(obj, "breached", breaching, now))

@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from rich.table import Table
+from rich.cells import cell_len
+from rich.console import Console
 
-from scrm.cli.context import CliContext, emit
+from scrm.cli.context import GAP, CliContext, clip, emit, line_table
 from scrm.core.metrics import DIMENSIONS, generate_report, parse_period
 from scrm.core.metrics.html import render_html
 from scrm.core.metrics.model import Report
@@ -111,30 +112,20 @@ def _csv(rep: Report) -> None:
 
 
 def _tables(obj: CliContext, rep: Report) -> None:
+    out = obj.console
     headers = dict(COLUMNS)
-    groups = [*rep.groups, rep.total]
+    groups = [rep.total, *rep.groups]  # the total first: it stays in view when slices move on
     rows = [flat(g) for g in groups]
-    t = Table(
-        title=f"{obj.time(rep.start)} - {obj.time(rep.end)}, by {rep.by}; {obj.times_caption}",
-        header_style="bold",
+    out.print(
+        f"{obj.time(rep.start)} - {obj.time(rep.end)}, by {rep.by}; {obj.times_caption}",
+        style="bold",
+        highlight=False,
     )
-    t.add_column("metric")
-    for g in groups:
-        t.add_column("TOTAL" if g is rep.total else str(g.key or "(none)"), justify="right")
-    for n in _SHOWN[1:]:
-        t.add_row(headers[n], *(display(n, row[n]) for row in rows))
-    obj.console.print(t)
-
-    p = Table(
-        title=f"channel parity: traditional vs social (tolerance ±{rep.tolerance_percent:g})",
-        header_style="bold",
+    _matrix(
+        out,
+        ["metric", *("TOTAL" if g is rep.total else str(g.key or "(none)") for g in groups)],
+        [[headers[n], *(display(n, row[n]) for row in rows)] for n in _SHOWN[1:]],
     )
-    chans = sorted(rep.channel_sides)
-    p.add_column("metric")
-    for c in chans:
-        p.add_column(f"{c}\n({rep.channel_sides[c]})", justify="right")
-    for col in ("social", "traditional", "gap"):
-        p.add_column(col, justify="right")
 
     def fmt(unit: str, v: float | None) -> str:
         if v is None:
@@ -143,25 +134,101 @@ def _tables(obj: CliContext, rep: Report) -> None:
             return human_duration(v)
         return percent(v) if unit == "ratio" else f"{v:.2f}"
 
+    chans = sorted(rep.channel_sides)
+    out.print()
+    out.print(
+        f"channel parity: traditional vs social (tolerance ±{rep.tolerance_percent:g})",
+        style="bold",
+        highlight=False,
+    )
+    for side in ("social", "traditional"):
+        names = [c for c in chans if rep.channel_sides[c] == side]
+        out.print(f"{side}: {', '.join(names) or '-'}", highlight=False)
+    styles: list[str | None] = []
+    cells = []
     for row in rep.parity:
         gap = "-" if row.gap is None else f"{row.gap:+.0f}{' pts' if row.unit == 'ratio' else '%'}"
-        style = None
-        if row.flagged:
-            style = "red" if (row.gap or 0) > 0 else "green"
-        p.add_row(
-            row.label,
-            *(fmt(row.unit, row.channels.get(c)) for c in chans),
-            fmt(row.unit, row.social),
-            fmt(row.unit, row.traditional),
-            gap,
-            style=style,
+        styles.append(("red" if (row.gap or 0) > 0 else "green") if row.flagged else None)
+        cells.append(
+            [
+                row.label,
+                fmt(row.unit, row.social),
+                fmt(row.unit, row.traditional),
+                gap,
+                *(fmt(row.unit, row.channels.get(c)) for c in chans),
+            ]
         )
-    obj.console.print(p)
-    obj.console.print(
+    _matrix(out, ["metric", "social", "traditional", "gap", *chans], cells, styles)
+    out.print(
         "Durations are elapsed time (median, p90); red: traditional channels served worse "
         "beyond the tolerance, green: better.",
         highlight=False,
     )
+
+
+#: The metric names keep at least this many cells when the terminal is narrow.
+MIN_LABEL = 16
+#: A slice's name longer than this is cut in its column's header.
+MAX_HEADER = 12
+
+
+def _label_width(labels: list[str], room: int) -> int:
+    """The width the metric names get: at most ``room``, but wide enough that no two read alike
+    once cut."""
+    natural = max(cell_len(label) for label in labels)
+    width = min(natural, max(room, MIN_LABEL))
+    while width < natural and len({clip(label, width) for label in labels}) < len(set(labels)):
+        width += 1
+    return width
+
+
+def _split(values: list[int], room: int, most: int | None = None) -> list[list[int]]:
+    """The value columns (numbered from 1) in parts that fit ``room`` cells after the names."""
+    parts: list[list[int]] = [[]]
+    for i, w in enumerate(values, start=1):
+        used = sum(values[j - 1] + GAP for j in parts[-1])
+        if parts[-1] and (used + GAP + w > room or len(parts[-1]) == most):
+            parts.append([])
+        parts[-1].append(i)
+    return parts
+
+
+def _matrix(
+    out: Console,
+    headers: list[str],
+    rows: list[list[str]],
+    styles: list[str | None] | None = None,
+) -> None:
+    """Print metric rows (a name, then values) one line each, as wide as the terminal.
+
+    The values stay whole; the metric names are cut at a word first, and when the value
+    columns still do not fit they continue in a second table below (and a third...), each
+    with the metric names again.
+    """
+    values = [
+        max(min(cell_len(h), MAX_HEADER), *(cell_len(r[i]) for r in rows))
+        for i, h in enumerate(headers)
+        if i
+    ]
+    label = _label_width([r[0] for r in rows], out.width - sum(values) - GAP * len(values))
+    parts = _split(values, out.width - label)
+    if len(parts) > 1:  # as many columns in each part as can be, the names as wide as can be
+        per = -(-len(values) // len(parts))
+        parts = _split(values, out.width - label, per)
+        widest = max(sum(values[i - 1] + GAP for i in part) for part in parts)
+        label = max(label, min(max(cell_len(r[0]) for r in rows), out.width - widest))
+    for n, part in enumerate(parts):
+        out.print(
+            line_table(
+                [headers[0], *(headers[i] for i in part)],
+                [[r[0], *(r[i] for i in part)] for r in rows],
+                [label, *(values[i - 1] for i in part)],
+                right=range(1, len(part) + 1),
+                styles=styles,
+            )
+        )
+        if n < len(parts) - 1:
+            out.print()
 
 
 def register(cli: click.Group) -> None:
