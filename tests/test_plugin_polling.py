@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from rich.cells import cell_len
 
 from scrm.plugin import Scrm, hookimpl
 from scrm.plugin.polling import (
@@ -277,6 +278,21 @@ def test_the_report_prints_a_table_and_fails_naming_the_stream(
         "Error: 1 of 2 shops failed: refunds: GET /refunds: the shop failed with 502"
     )
     assert str(shop_report(app)) == "2 streams read, 3 stored, 1 failed"
+
+
+def test_the_report_keeps_one_line_per_stream_on_a_narrow_terminal(
+    app: Scrm, cli: Any, register_plugin: Callable[[object], None]
+) -> None:
+    long = "GET /refunds?page=2: the shop failed with 502 Bad Gateway after three attempts"
+    register_plugin(ShopCommands(lambda: PollReport([
+        PageResult("orders-of-the-istanbul-store", pages=2, stored=3),
+        PageResult("refunds", error=long),
+    ])))  # fmt: skip
+    result = cli("shop-poll", expect=1, env={"COLUMNS": "60"})
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3 and all(cell_len(line) <= 60 for line in lines), lines
+    assert lines[2].startswith("refunds") and lines[2].rstrip().endswith("…")
+    assert long in result.stderr  # the whole error is on the line that says what failed
 
 
 def test_the_report_as_json(

@@ -42,7 +42,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from scrm.cli.context import CliContext, emit, placement_options, require_known, table
+from scrm.cli.context import (
+    CliContext,
+    emit,
+    fit_widths,
+    line_table,
+    placement_options,
+    require_known,
+    table,
+)
 from scrm.cli.errors import CliError, ExitCode
 from scrm.cli.lazy import LazyRootGroup
 
@@ -109,10 +117,20 @@ def show_poll_report(obj: CliContext, report: PollReport, as_json: bool = False)
     if as_json:
         emit([s.as_json() for s in report.streams])
         return
+    from rich.cells import cell_len
+
     from scrm.plugin.polling import StreamResult
 
     columns = type(report.streams[0]).columns if report.streams else StreamResult.columns
-    obj.console.print(table(None, [h for h, _ in columns], [s.row() for s in report.streams]))
+    headers = [h for h, _ in columns]
+    rows = [["" if v is None else str(v) for v in s.row()] for s in report.streams]
+    # One line per stream, as the case board: the name and the error give way first (the
+    # whole error is on the "failed" line that follows).
+    natural = [max([cell_len(h), *(cell_len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    flexible = [i == 0 or h == "error" for i, h in enumerate(headers)]
+    numeric = {i for i in range(len(headers)) if rows and all(r[i].isdigit() for r in rows)}
+    widths = fit_widths(natural, flexible, obj.console.width)
+    obj.console.print(line_table(headers, rows, widths, right=numeric))
 
 
 def exit_if_failed(report: PollReport, what: str = "streams") -> None:
