@@ -37,6 +37,7 @@ __all__ = [
     "emit",
     "fit_widths",
     "line_table",
+    "natural_widths",
     "placement_options",
     "require_known",
     "table",
@@ -330,6 +331,13 @@ def clip(text: str, width: int) -> str:
     if space >= len(cut) * 2 // 3:
         cut = cut[:space]
     return cut.rstrip(" ,.;:-") + ELLIPSIS
+
+
+def natural_widths(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[int]:
+    """Each column's width uncut: its widest cell or header, in terminal cells."""
+    from rich.cells import cell_len
+
+    return [max([cell_len(h), *(cell_len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
 
 
 def fit_widths(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from scrm.cli.context import CliContext, emit, fit_widths, line_table, table
+from scrm.cli.context import CliContext, emit, fit_widths, line_table, natural_widths, table
 from scrm.cli.errors import ExitCode
 from scrm.core import agents as agent_ops
 from scrm.core.errors import InvalidInput
@@ -372,7 +372,6 @@ _BREACHED_TEXT = [False, True, True, True, True, False, False]
 
 def _breached_table(obj: CliContext, title: str, cases: list[Any], now: datetime) -> Any:
     """One line per case, as wide as the terminal; the due times in the configured zone."""
-    from rich.cells import cell_len
 
     rows = [
         [
@@ -386,8 +385,7 @@ def _breached_table(obj: CliContext, title: str, cases: list[Any], now: datetime
         ]
         for c in cases
     ]
-    natural = [max([cell_len(h), *(cell_len(r[i]) for r in rows)]) for i, h in enumerate(_BREACHED)]
-    widths = fit_widths(natural, _BREACHED_TEXT, obj.console.width)
+    widths = fit_widths(natural_widths(_BREACHED, rows), _BREACHED_TEXT, obj.console.width)
     return line_table(
         _BREACHED, rows, widths, right={0, 6}, title=title, caption=obj.times_caption
     )

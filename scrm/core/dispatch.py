@@ -284,14 +284,13 @@ def _calls(session: Session, events: Iterable[Event], callers: dict[str, Any]) -
     once-per-alert contract.
     """
     for event in events:
-        if not isinstance(event, SlaSwept) or callers.get(event.hook) is not None:
-            if callers.get(event.hook) is not None:
-                yield event
-            continue
-        kinds = [k for k, hook in _ALERT_HOOKS.items() if callers.get(hook) is not None]
-        if kinds:
-            for chunk in swept_alerts(session, event.alerts, kinds):
-                yield from chunk
+        if callers.get(event.hook) is not None:
+            yield event
+        elif isinstance(event, SlaSwept):
+            kinds = [k for k, hook in _ALERT_HOOKS.items() if callers.get(hook) is not None]
+            if kinds:
+                for chunk in swept_alerts(session, event.alerts, kinds):
+                    yield from chunk
 
 
 _ALERT_HOOKS = {

@@ -47,6 +47,7 @@ from scrm.cli.context import (
     emit,
     fit_widths,
     line_table,
+    natural_widths,
     placement_options,
     require_known,
     table,
@@ -117,8 +118,6 @@ def show_poll_report(obj: CliContext, report: PollReport, as_json: bool = False)
     if as_json:
         emit([s.as_json() for s in report.streams])
         return
-    from rich.cells import cell_len
-
     from scrm.plugin.polling import StreamResult
 
     columns = type(report.streams[0]).columns if report.streams else StreamResult.columns
@@ -126,10 +125,9 @@ def show_poll_report(obj: CliContext, report: PollReport, as_json: bool = False)
     rows = [["" if v is None else str(v) for v in s.row()] for s in report.streams]
     # One line per stream, as the case board: the name and the error give way first (the
     # whole error is on the "failed" line that follows).
-    natural = [max([cell_len(h), *(cell_len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
     flexible = [i == 0 or h == "error" for i, h in enumerate(headers)]
     numeric = {i for i in range(len(headers)) if rows and all(r[i].isdigit() for r in rows)}
-    widths = fit_widths(natural, flexible, obj.console.width)
+    widths = fit_widths(natural_widths(headers, rows), flexible, obj.console.width)
     obj.console.print(line_table(headers, rows, widths, right=numeric))
 
 
