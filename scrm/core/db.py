@@ -22,6 +22,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 
+from scrm.core.tenancy import stamp_rows
+
 if TYPE_CHECKING:  # alembic is imported when a migration runs, not by every command
     from alembic.config import Config as AlembicConfig
 
@@ -123,8 +125,10 @@ def insert_rows(session: Any, model: type[Base], rows: list[dict[str, Any]]) -> 
     PostgreSQL draws them from the column's sequence in one statement, so concurrent
     writers never collide.  SQLite continues after the current maximum, which is what it
     would do itself: scrm opens every SQLite transaction with ``BEGIN IMMEDIATE``, so no
-    other writer can insert in between.
+    other writer can insert in between.  A brand-scoped session's rows get its brand
+    (:mod:`scrm.core.tenancy`).
     """
+    stamp_rows(session, model, rows)
     ids = allocate_ids(session, model, len(rows))
     for row, key in zip(rows, ids, strict=True):
         row["id"] = key
@@ -202,8 +206,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return sa.create_engine(url, **kwargs)
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Any]:
-    factory = sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(engine: Engine, info: dict[str, Any] | None = None) -> sessionmaker[Any]:
+    """Sessions on ``engine``; ``info`` is each session's (a brand scope, say)."""
+    factory = sessionmaker(engine, expire_on_commit=False, info=info or {})
     event.listen(factory, "before_flush", _choose_keys)
     return factory
 

@@ -1,0 +1,124 @@
+"""Several brands in one deployment: the brand a message belongs to, and each brand's view.
+
+The isolation walk over every route and command is in test_brand_walk.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from helpers import message
+
+from scrm.core.app import Scrm, open_app
+from scrm.core.config import Config, ConfigError, load_config
+from scrm.core.errors import NotFound
+from scrm.core.models import Brand, Customer, Interaction
+from scrm.core.tenancy import DEFAULT_BRAND_ID, BrandScopeError
+
+BRANDS = {
+    "acme": {"name": "Acme", "accounts": {"twitter": ["acme_tr"]}},
+    "globex": {"name": "Globex", "timezone": "Europe/London", "accounts": {"twitter": ["globex"]}},
+}
+
+
+@pytest.fixture
+def scrm_config(scrm_database_url: str) -> Config:
+    return Config(database_url=scrm_database_url, brands=BRANDS)
+
+
+def _brand_of(app: Scrm, external_id: str) -> list[str]:
+    with app.session() as s:
+        return list(
+            s.scalars(
+                sa.select(Brand.key)
+                .join(Interaction, Interaction.brand_id == Brand.id)
+                .where(Interaction.external_id == external_id)
+                .order_by(Brand.key)
+            )
+        )
+
+
+def test_a_single_brand_installation_has_one_implicit_brand(scrm_database_url: str) -> None:
+    with open_app(scrm_database_url) as app:
+        app.ingest([message(1)])
+        assert _brand_of(app, "1") == ["default"]
+        assert app.brands.ids == {"default": DEFAULT_BRAND_ID}
+        assert len(app.cases()) == 1
+
+
+def test_the_account_a_message_arrived_on_decides_its_brand(app: Scrm) -> None:
+    report = app.ingest(
+        [
+            message(1, account="acme_tr", author="deniz"),
+            message(2, account="globex", author="deniz", minutes=1),
+            message(3, author="deniz", minutes=2),  # no account: the default brand
+        ]
+    )
+    assert report.stored == 3 and report.rejected == 0
+    assert [_brand_of(app, n) for n in "123"] == [["acme"], ["globex"], ["default"]]
+    # The same person writing to two brands is a customer of each.
+    with app.session() as s:
+        brands = s.scalars(sa.select(Customer.brand_id).order_by(Customer.brand_id)).all()
+    assert brands == [DEFAULT_BRAND_ID, app.brands.id_of("acme"), app.brands.id_of("globex")]
+    assert len(app.cases()) == 3
+
+
+def test_the_same_message_seen_by_two_brands_is_stored_for_each(app: Scrm) -> None:
+    first = app.ingest([message(7, account="acme_tr")])
+    second = app.ingest([message(7, account="globex")])
+    again = app.ingest([message(7, account="globex")])
+    assert (first.stored, second.stored, again.duplicates) == (1, 1, 1)
+    assert _brand_of(app, "7") == ["acme", "globex"]
+
+
+def test_a_brand_sees_and_changes_only_its_own(app: Scrm) -> None:
+    app.ingest([message(1, account="acme_tr"), message(2, account="globex", author="u2")])
+    acme, globex = app.for_brand("acme"), app.for_brand("globex")
+    [mine] = acme.cases()
+    [theirs] = globex.cases()
+    assert len(app.cases()) == 2  # across brands
+    with pytest.raises(NotFound):
+        acme.case(theirs.id)
+    with pytest.raises(NotFound):
+        acme.workflow.transition(theirs.id, "acknowledged", actor="ece")
+    acme.workflow.transition(mine.id, "acknowledged", actor="ece")
+    assert app.case(theirs.id).status == "new"
+    # What a brand ingests is its own; another brand's account is refused.
+    report = acme.ingest([message(3, author="u3"), message(4, account="globex", author="u4")])
+    assert report.stored == 1 and report.rejects[0].field == "account"
+    assert _brand_of(app, "3") == ["acme"]
+    # An answer recorded on a case by an agency admin belongs to the case's brand.
+    app.workflow.record_answer(theirs.id, actor="ece", text="Cevap verdik.", url="https://x.test/")
+    assert {i.case_id for i in globex.interactions()} == {theirs.id}
+    assert all(i.case_id != theirs.id for i in acme.interactions())
+
+
+def test_a_brand_may_not_change_the_agencys_agents(app: Scrm) -> None:
+    from scrm.core.agents import AgentIn, list_agents
+    from scrm.core.services import agents
+
+    agents.save(app, AgentIn(username="ece", department="support"), actor="admin")
+    acme = app.for_brand("acme")
+    with pytest.raises(BrandScopeError):
+        agents.save(acme, AgentIn(username="ece", department="sales"), actor="acme-admin")
+    agents.save(acme, AgentIn(username="ali", department="support"), actor="acme-admin")
+    # The agency's agents work for every brand; a brand's own are its own.
+    with app.for_brand("globex").session() as s:
+        assert [a.username for a in list_agents(s)] == ["ece"]
+    with acme.session() as s:
+        assert [a.username for a in list_agents(s)] == ["ali", "ece"]
+
+
+def test_unknown_brand_and_conflicting_accounts_are_refused(app: Scrm, tmp_path: Path) -> None:
+    with pytest.raises(NotFound, match="no brand 'initech'; brands: acme, default, globex"):
+        app.for_brand("initech")
+    path = tmp_path / "scrm.toml"
+    path.write_text(
+        '[brands.a]\nname = "A"\naccounts = {twitter = ["x"]}\n'
+        '[brands.b]\nname = "B"\naccounts = {twitter = ["x"]}\n'
+    )
+    path.chmod(0o600)
+    with pytest.raises(ConfigError, match="account twitter:x belongs to brands a and b"):
+        load_config(path)
