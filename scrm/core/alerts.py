@@ -28,8 +28,9 @@ from scrm.core.events import (
     Event,
     SpikeDetected,
 )
-from scrm.core.models import AlertAck, EventBatch, StoredEvent
+from scrm.core.models import AlertAck, Case, EventBatch, StoredEvent
 from scrm.core.queries import NotFound
+from scrm.core.tenancy import brand_scope
 
 __all__ = ["ALERT_TYPES", "AlertOut", "AlreadyAcknowledged", "acknowledge", "list_alerts", "unacknowledged"]  # fmt: skip
 
@@ -100,17 +101,36 @@ def list_alerts(
     )  # fmt: skip
     if open_only:
         q = q.where(AlertAck.event_id.is_(None))
+    scoped = brand_scope(session) is not None
+    if scoped:  # alerts of other brands are skipped below: read on past them
+        q = q.limit(None)
     out = []
     for event_id, kind, payload, at, actor, acked_at in session.execute(q):
         summary, cases, details = _summary(EVENT_TYPES[kind].model_validate_json(payload))
+        if scoped and not _sees(session, cases):
+            continue
         out.append(
             AlertOut(event_id, ALERT_TYPES[kind], at, summary, cases, details, actor, acked_at)
         )
+        if len(out) == limit:
+            break
     return out
+
+
+def _sees(session: Session, case_ids: tuple[int, ...]) -> bool:
+    """Whether a brand-scoped session sees an alert about ``case_ids``: an alert belongs to
+    its cases' brand; one about no case (a spike in all mentions) is the agency's."""
+    wanted = set(case_ids)
+    if not wanted:
+        return False
+    found = session.scalar(sa.select(sa.func.count(Case.id)).where(Case.id.in_(wanted)))
+    return found == len(wanted)
 
 
 def unacknowledged(session: Session) -> int:
     """How many alerts nobody has acknowledged."""
+    if brand_scope(session) is not None:
+        return len(list_alerts(session, limit=10_000, open_only=True))
     q = (
         sa.select(sa.func.count())
         .select_from(StoredEvent)
@@ -126,9 +146,16 @@ def acknowledge(session: Session, event_id: int, *, actor: str, note: str | None
     :raises NotFound: if no alert has that id.
     :raises AlreadyAcknowledged: if someone acknowledged it already.
     """
-    kind = session.scalar(sa.select(StoredEvent.type).where(StoredEvent.id == event_id))
-    if kind not in ALERT_TYPES:
+    found = session.execute(
+        sa.select(StoredEvent.type, StoredEvent.payload).where(StoredEvent.id == event_id)
+    ).first()
+    kind = found[0] if found is not None else None
+    if found is None or kind not in ALERT_TYPES:
         raise NotFound(f"no alert {event_id}")
+    if brand_scope(session) is not None:
+        _, cases, _ = _summary(EVENT_TYPES[kind].model_validate_json(found[1]))
+        if not _sees(session, cases):
+            raise NotFound(f"no alert {event_id}")
     done = session.get(AlertAck, event_id)
     if done is not None:
         raise AlreadyAcknowledged(f"alert {event_id} was already acknowledged by {done.actor}")
