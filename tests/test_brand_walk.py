@@ -240,3 +240,153 @@ def test_the_same_key_of_brand_a_does_see_its_data(app: Scrm, world: World) -> N
     every = api.get("/api/v1/cases?limit=200", headers=auth(agency)).json()["items"]
     assert len(every) == len(app.cases())
     assert json.dumps(every).count(MARK) > 0
+
+
+#: Commands the walk does not run, and why: none of them shows or changes stored data.
+NOT_WALKED = {
+    "serve": "serves the routes walked above",
+    "worker": "runs until stopped; its rounds are walked (outbox deliver, sla check...)",
+    "sla watch": "runs until stopped; sla check is walked",
+    "mastodon stream": "runs until stopped, against a platform",
+    "init": "writes a configuration file",
+    "db upgrade": "migrates the schema",
+    "classify": "JSON lines in, JSON lines out; no stored data",
+    "promises detect": "JSON lines in, JSON lines out; no stored data",
+    "eval": "scores a model file against a labelled file",
+    "train": "writes a model file from labelled files",
+    "playbook validate": "checks a folder of templates",
+    "email import": "reads mail files; what it ingests is walked with ingest",
+    "email poll": "reaches a mailbox",
+    "facebook poll": "reaches the platform",
+    "feeds poll": "reaches the feeds",
+    "mastodon poll": "reaches the platform",
+    "mastodon thread": "reaches the platform",
+    "twitter poll": "reaches the platform",
+}
+
+
+#: Aimed commands that succeed for brand B, and why that is right (the snapshot checks A).
+SUCCEED = {
+    "ingest": "stores the message as B's own, refusing the line naming A's account (exit 3)",
+    "playbook show": "templates are configuration, not a brand's data",
+    "apikey create": "creates B's own key (linked to no agent of A: it is refused)",
+    "campaigns report": "campaigns are configuration",
+    "rejects replay": "replays the caller's own rejects among those named: none",
+}
+
+
+def _commands(group: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    import click
+
+    ctx = click.Context(group)
+    found: list[tuple[str, Any]] = []
+    for name in group.list_commands(ctx):
+        cmd = group.get_command(ctx, name)
+        path = f"{prefix}{name}"
+        found += _commands(cmd, f"{path} ") if isinstance(cmd, click.Group) else [(path, cmd)]
+    return found
+
+
+@dataclass
+class More:
+    """Brand A's records only the command line reaches."""
+
+    outbox: int
+    reject: int
+    key: int
+    webhook: int
+    lead: int
+    file: str
+
+
+@pytest.fixture
+def more(app: Scrm, cli: Any, world: World, tmp_path: Any) -> More:
+    from scrm.core.models import ApiKey, OutboxMessage, Reject
+
+    acme = app.for_brand("acme")
+    acme.ingest([message("lead", f"{MARK} fiber paketinin fiyatı ne kadar? Almak istiyorum.",
+                         account="acme_tr", author="buyer")])  # fmt: skip
+    acme.ingest([{"channel": "twitter", "external_id": "bad", "text": MARK}])
+    cli("--brand", "acme", "webhooks", "add", f"http://127.0.0.1:9/{MARK}")
+    leads = json.loads(cli("--brand", "acme", "leads", "list", "--json").stdout)
+    with app.session() as s:
+        outbox = s.scalar(sa.select(OutboxMessage.id).where(OutboxMessage.case_id == world.case))
+        reject = s.scalar(sa.select(Reject.id).where(Reject.brand_id.is_not(None)))
+        key = s.scalar(sa.select(ApiKey.id).where(ApiKey.name == f"{MARK}-key"))
+    hooks = json.loads(cli("--brand", "acme", "webhooks", "list", "--json").stdout)
+    (hook,) = [w["id"] for w in hooks]
+    path = tmp_path / "in.jsonl"
+    path.write_text(json.dumps(message("walk", "Kargom gelmedi", account="acme_tr")) + "\n")
+    assert outbox and reject and key and leads
+    return More(outbox, reject, key, hook, leads[0]["id"], str(path))
+
+
+def _args(path: str, w: World, m: More) -> list[str] | None:
+    """The arguments that aim command ``path`` at brand A's data (None: it takes none)."""
+    case, other = str(w.case), str(w.case + 1)
+    aimed = {
+        "agents add": [w.agent, "--department", "support"],
+        "agents password": [w.agent, "--password-stdin"],
+        "apikey create": ["walk", "--role", "agent", "--department", "support", "--agent", w.agent],
+        "apikey revoke": [str(m.key)],
+        "campaigns report": ["launch"],
+        "case answered": [case, "--text", "Cevap verdik.", "--url", "https://blog.test/"],
+        "case assign": [case, w.agent],
+        "case link": [case, other, "--incident", "outage"],
+        "case merge": [case, other],
+        "case move": [str(w.interaction)],
+        "case promise": [case, "--due", "4h"],
+        "case rate": [case, "4"],
+        "customers erase": [str(w.customer), "--yes"],
+        "customers export": [str(w.customer)],
+        "customers merge": [str(w.customer), str(w.other_customer)],
+        "customers show": [str(w.customer)],
+        "customers unmerge": [str(w.merged_customer)],
+        "ideas show": ["1"],
+        "inbox retry": ["1"],
+        "ingest": [m.file, "--format", "interactions"],
+        "interactions show": [str(w.interaction)],
+        "label": [str(w.interaction), "--category", "billing"],
+        "leads show": [str(m.lead)],
+        "leads update": [str(m.lead), "--status", "qualified"],
+        "outbox retry": [str(m.outbox)],
+        "playbook show": ["delivery"],
+        "rejects replay": [str(m.reject)],
+        "rejects show": [str(m.reject)],
+        "reply": [case, "--text", "Bakıyoruz."],
+        "route explain": [str(w.interaction)],
+        "webhooks remove": [str(m.webhook)],
+        "webhooks test": [str(m.webhook)],
+    }
+    if path in aimed:
+        return aimed[path]
+    if path.startswith("case "):  # the moves: ack, contact, investigate...
+        return [case]
+    return None
+
+
+def test_a_command_for_one_brand_sees_and_changes_nothing_of_another(
+    app: Scrm, cli: Any, world: World, more: More
+) -> None:
+    from scrm.cli import build_cli
+
+    acme_id = app.brands.id_of("acme")
+    before = _snapshot(app, acme_id)
+    walked = []
+    for path, command in _commands(build_cli(app.pm, app.config)):
+        if path in NOT_WALKED:
+            continue
+        args = _args(path, world, more)
+        lists = any("--json" in getattr(p, "opts", ()) for p in command.params)
+        run = ["--brand", "globex", *path.split(), *(args or []), *(["--json"] if lists else [])]
+        result = cli(*run, expect=None, input="correct horse battery\n")
+        walked.append(path)
+        said = (result.stdout + result.stderr).lower()
+        assert "unexpected" not in said, (path, said[:300])
+        for typed in args or ():  # a refusal may repeat what the caller typed, nothing else
+            said = said.replace(typed.lower(), "")
+        assert MARK not in said, (path, said[:400])
+        if args is not None and path not in SUCCEED:
+            assert result.exit_code != 0, (path, "did something to brand A's record")
+    assert _snapshot(app, acme_id) == before, "brand A's data changed"
+    assert len(walked) > 60

@@ -122,3 +122,20 @@ def test_unknown_brand_and_conflicting_accounts_are_refused(app: Scrm, tmp_path:
     path.chmod(0o600)
     with pytest.raises(ConfigError, match="account twitter:x belongs to brands a and b"):
         load_config(path)
+
+
+def test_an_existing_database_is_upgraded_into_the_default_brand(scrm_database_url: str) -> None:
+    from scrm.core import db
+
+    with open_app(scrm_database_url) as app:
+        app.ingest([message(1), message(2, author="u2")])
+        [case, _] = app.cases()
+        app.workflow.reply(case.id, actor="ece", text="Bakıyoruz.")
+        db.downgrade(app.engine, "0014")  # before brands, with the data in it
+        db.upgrade(app.engine)
+    with open_app(scrm_database_url) as app:
+        with app.session() as s:
+            assert set(s.scalars(sa.select(Interaction.brand_id))) == {DEFAULT_BRAND_ID}
+            assert set(s.scalars(sa.select(Customer.brand_id))) == {DEFAULT_BRAND_ID}
+        assert app.ingest([message(1)]).duplicates == 1
+        assert len(app.for_brand("default").cases()) == 2

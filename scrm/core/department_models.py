@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from scrm.core.db import Base, created_ts, intpk, updated_ts
+from scrm.core.tenancy import BrandLinked
 
 __all__ = [
     "CampaignLink",
@@ -29,10 +30,11 @@ __all__ = [
 ]
 
 
-class CampaignLink(Base):
+class CampaignLink(BrandLinked, Base):
     """An interaction that matched a campaign's hashtags or keywords."""
 
     __tablename__ = "campaign_links"
+    __brand_parent__ = ("interaction_id", "interactions")
     __table_args__ = (sa.UniqueConstraint("campaign", "interaction_id"),)
 
     id: Mapped[intpk]
@@ -59,10 +61,11 @@ class SpikeEpisode(Base):
     fired_at: Mapped[created_ts]
 
 
-class Lead(Base):
+class Lead(BrandLinked, Base):
     """A sales opportunity from a customer's purchase intent."""
 
     __tablename__ = "leads"
+    __brand_parent__ = ("customer_id", "customers")
     __table_args__ = (sa.Index("ix_leads_customer_id_status", "customer_id", "status"),)
 
     id: Mapped[intpk]
@@ -79,10 +82,23 @@ class Lead(Base):
     updated_at: Mapped[updated_ts]
 
 
-class Idea(Base):
-    """A product idea: similar requests in any language joined into one."""
+class Idea(BrandLinked, Base):
+    """A product idea: similar requests in any language joined into one.
+
+    A brand sees the ideas some of its customers' requests joined.
+    """
 
     __tablename__ = "ideas"
+
+    @classmethod
+    def brand_criteria(cls, brand: int) -> sa.ColumnElement[bool]:
+        sources = sa.table("idea_sources", sa.column("idea_id"), sa.column("interaction_id"))
+        messages = sa.table("interactions", sa.column("id"), sa.column("brand_id"))
+        return cls.id.in_(
+            sa.select(sources.c.idea_id)
+            .join(messages, messages.c.id == sources.c.interaction_id)
+            .where(messages.c.brand_id == brand)
+        )
 
     id: Mapped[intpk]
     title: Mapped[str] = mapped_column(sa.String(255))
@@ -95,10 +111,11 @@ class Idea(Base):
     created_at: Mapped[created_ts]
 
 
-class IdeaSource(Base):
+class IdeaSource(BrandLinked, Base):
     """One request that joined an idea; an interaction joins at most one idea."""
 
     __tablename__ = "idea_sources"
+    __brand_parent__ = ("interaction_id", "interactions")
 
     id: Mapped[intpk]
     idea_id: Mapped[int] = mapped_column(sa.ForeignKey("ideas.id"), index=True)
@@ -108,10 +125,11 @@ class IdeaSource(Base):
     created_at: Mapped[datetime]
 
 
-class EngagementObservation(Base):
+class EngagementObservation(BrandLinked, Base):
     """A post's public metrics as seen at one moment; appended on every (re)observation."""
 
     __tablename__ = "engagement_observations"
+    __brand_parent__ = ("interaction_id", "interactions")
     __table_args__ = (
         sa.Index(
             "ix_engagement_observations_interaction_id_observed_at", "interaction_id", "observed_at"
@@ -126,10 +144,11 @@ class EngagementObservation(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
-class Crisis(Base):
+class Crisis(BrandLinked, Base):
     """A case whose virality risk crossed the threshold; detected (and escalated) once."""
 
     __tablename__ = "crises"
+    __brand_parent__ = ("case_id", "cases")
 
     id: Mapped[intpk]
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), unique=True)
@@ -139,10 +158,11 @@ class Crisis(Base):
     detected_at: Mapped[datetime]
 
 
-class CaseFlag(Base):
+class CaseFlag(BrandLinked, Base):
     """A label on a case with its evidence, e.g. ``suspected_coordinated``; never dismisses it."""
 
     __tablename__ = "case_flags"
+    __brand_parent__ = ("case_id", "cases")
     __table_args__ = (sa.UniqueConstraint("case_id", "flag"),)
 
     id: Mapped[intpk]

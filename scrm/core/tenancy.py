@@ -30,6 +30,7 @@ from scrm.core.errors import ScrmError
 __all__ = [
     "DEFAULT_BRAND_ID",
     "SCOPE",
+    "BrandLinked",
     "BrandOptional",
     "BrandOwned",
     "BrandScopeError",
@@ -72,6 +73,31 @@ class BrandOptional(_HasBrand):
     brand_id: Mapped[int | None] = mapped_column(sa.ForeignKey("brands.id"), index=True)
 
 
+class BrandLinked:
+    """A row with no brand of its own that belongs to the brand of the row it points at
+    (a department module's lead, of its customer).  A brand-scoped session sees only those of
+    its brand.
+
+    Set ``__brand_parent__`` to (foreign key attribute, parent table), or override
+    :meth:`brand_criteria`.
+    """
+
+    __brand_parent__: ClassVar[tuple[str, str]]
+    _linked: ClassVar[list[type[BrandLinked]]] = []
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        BrandLinked._linked.append(cls)
+
+    @classmethod
+    def brand_criteria(cls, brand: int) -> sa.ColumnElement[bool]:
+        """The rows of ``brand``: those whose parent is of that brand."""
+        attribute, table = cls.__brand_parent__
+        parent = sa.table(table, sa.column("id"), sa.column("brand_id"))
+        column: Any = getattr(cls, attribute)
+        return column.in_(sa.select(parent.c.id).where(parent.c.brand_id == brand))
+
+
 class BrandShared(_HasBrand):
     """A row of one brand, or of none: the agency's, seen (not changed) by every brand.
 
@@ -95,7 +121,11 @@ def scoped(brand_id: int | None) -> dict[str, Any]:
 @event.listens_for(Session, "do_orm_execute")
 def _limit_to_brand(state: ORMExecuteState) -> None:
     brand = brand_scope(state.session)
-    if brand is None or not (state.is_select or state.is_update or state.is_delete):
+    if brand is None:
+        return
+    # INSERT ... SELECT (the SLA sweep's alerts) copies only the rows its SELECT may see.
+    from_select = state.is_insert and getattr(state.statement, "select", None) is not None
+    if not (state.is_select or state.is_update or state.is_delete or from_select):
         return
     # The agency's shared rows (agents) are read by every brand, and changed by none.
     options = [
@@ -110,6 +140,11 @@ def _limit_to_brand(state: ORMExecuteState) -> None:
                 include_aliases=True,
             )
         )
+    options += [
+        with_loader_criteria(linked, linked.brand_criteria(brand), include_aliases=True)
+        for linked in BrandLinked._linked
+        if "__tablename__" in linked.__dict__
+    ]
     state.statement = state.statement.options(*options)
 
 

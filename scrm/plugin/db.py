@@ -34,6 +34,7 @@ from scrm.core.models import (
     Interaction,
     WebhookSubscription,
 )
+from scrm.core.tenancy import BrandLinked
 from scrm.core.webhooks import enqueue_event, enqueue_events
 from scrm.core.webhooks import generation as webhook_generation
 from scrm.core.workflow import AnswerElsewhere, queue_reply
@@ -46,6 +47,7 @@ __all__ = [
     "OPEN_STATUSES",
     "AnswerElsewhere",
     "Base",
+    "BrandLinked",
     "CampaignLink",
     "Case",
     "CaseFlag",
