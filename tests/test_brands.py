@@ -5,7 +5,9 @@ The isolation walk over every route and command is in test_brand_walk.py.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -139,3 +141,36 @@ def test_an_existing_database_is_upgraded_into_the_default_brand(scrm_database_u
             assert set(s.scalars(sa.select(Customer.brand_id))) == {DEFAULT_BRAND_ID}
         assert app.ingest([message(1)]).duplicates == 1
         assert len(app.for_brand("default").cases()) == 2
+
+
+def test_reports_per_brand_and_across_brands(app: Scrm, cli: Any) -> None:
+    app.ingest(
+        [message(n, account="acme_tr", author=f"a{n}") for n in range(3)]
+        + [message(10 + n, account="globex", author=f"g{n}") for n in range(2)]
+    )
+    window = ["--from", "2024-10-01", "--to", "2024-11-30", "--json"]
+
+    def opened(*args: str) -> dict[str, int]:
+        rep = json.loads(cli(*args, *window).stdout)
+        return {g["key"]: g["cases_opened"] for g in [*rep["groups"], rep["total"]]}
+
+    assert opened("report", "--by", "brand") == {"acme": 3, "globex": 2, "all": 5}
+    assert opened("report", "--brand", "acme")["all"] == 3
+    assert opened("--brand", "globex", "report")["all"] == 2
+    # A brand's caller cannot ask for another brand's figures.
+    refused = cli("--brand", "globex", "report", "--brand", "acme", *window, expect=1)
+    assert "no brand 'acme'" in refused.stderr
+    # The same over REST: an agency key chooses, a brand's key sees its own.
+    from serverkit import SyncClient, auth, make_key
+
+    from scrm.server import create_app
+
+    api = SyncClient(create_app(app))
+    period = "from=2024-10-01&to=2024-11-30"
+    agency, globex = make_key(app, "admin"), make_key(app.for_brand("globex"), "readonly")
+    r = api.get(f"/api/v1/reports?{period}&brand=acme", headers=auth(agency))
+    assert r.json()["total"]["cases_opened"] == 3
+    r = api.get(f"/api/v1/reports?{period}", headers=auth(globex))
+    assert r.json()["total"]["cases_opened"] == 2
+    r = api.get(f"/api/v1/reports?{period}&brand=acme", headers=auth(globex))
+    assert r.status_code == 404

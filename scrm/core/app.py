@@ -29,7 +29,7 @@ from scrm.core.brands import BrandDirectory, sync_brands
 from scrm.core.channel import Channel
 from scrm.core.config import Config, load_config
 from scrm.core.dispatch import Dispatcher
-from scrm.core.errors import ExitCode, ScrmError
+from scrm.core.errors import ExitCode, NotFound, ScrmError
 from scrm.core.logsafe import set_log_content
 from scrm.core.models import Department, LabelCorrection, Reject
 from scrm.core.plugins import Hooks, PluginManager, check_plugin_config, get_plugin_manager
@@ -100,9 +100,11 @@ class Scrm:
         """
         if brand is None:
             return self
-        brand_id = self.brands.id_of(brand) if isinstance(brand, str) else brand
-        if brand_id == self.brand_id:
+        if self.brand_id is not None:  # a brand's view never widens to another brand
+            if brand not in (self.brand_id, self.brands.key_of(self.brand_id)):
+                raise NotFound(f"no brand {brand!r}")
             return self
+        brand_id = self.brands.id_of(brand) if isinstance(brand, str) else brand
         if brand_id not in self._brand_views:
             view = copy.copy(self)
             view.__dict__.pop("workflow", None)
@@ -114,6 +116,14 @@ class Scrm:
             view._brand_views = {}
             self._brand_views[brand_id] = view
         return self._brand_views[brand_id]
+
+    @property
+    def timezone(self) -> str:
+        """The time zone of reports and days: this brand's (``[brands.x] timezone``), else
+        the deployment's."""
+        key = self.brands.key_of(self.brand_id) if self.brand_id is not None else None
+        brand = self.config.brands.get(key) if key is not None else None
+        return (brand.timezone if brand is not None else None) or self.config.timezone
 
     @cached_property
     def workflow(self) -> Workflow:

@@ -27,7 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause, Select
 
 from scrm.core.department_models import CampaignLink
-from scrm.core.models import Agent, Case, Department, Interaction
+from scrm.core.models import Agent, Brand, Case, Department, Interaction
 
 __all__ = [
     "DIMENSIONS",
@@ -68,6 +68,10 @@ def _join_agent(f: FromClause) -> FromClause:
     return f.outerjoin(Agent, Agent.id == Case.assignee_id)
 
 
+def _join_brand(f: FromClause) -> FromClause:
+    return f.join(Brand, Brand.id == Case.brand_id)
+
+
 def _campaign() -> ColumnElement[Any]:
     # A case can touch several campaigns; it counts once, under the alphabetically first
     # campaign any of its messages was linked to, so slices add up to the total.
@@ -92,6 +96,7 @@ DIMENSIONS: dict[str, Dimension] = {
     "language": Dimension("language", lambda: Case.language),
     "kind": Dimension("kind", lambda: Case.kind),
     "campaign": Dimension("campaign", _campaign),
+    "brand": Dimension("brand", lambda: Brand.key, _join_brand),
 }
 
 
