@@ -386,8 +386,11 @@ def gather_settings(model: type[BaseModel], given: Mapping[str, Any]) -> dict[st
     merge key by key (``SCRM_CASES__ASK_CSAT`` changes one setting of the file's ``[cases]``);
     any other value replaces the lower one.  Environment variable names are matched in any
     case; ``__`` separates nested keys; a list, table or model field takes JSON
-    (``SCRM_DEPARTMENTS='[...]'``), and so does a value below a free-form section's table.
-    Values stay strings otherwise: the model validates them.
+    (``SCRM_DEPARTMENTS='[...]'``). In the free-form ``channels`` and ``plugins`` tables a
+    section (``SCRM_PLUGINS__SLA``) and anything below its own keys
+    (``SCRM_PLUGINS__SLA__POLICIES__NORMAL``) is read as JSON when it parses, a section's own
+    keys (``SCRM_PLUGINS__SLA__WARN_BEFORE``) never. Other values stay strings: the model
+    validates them.  (These are the rules of pydantic-settings, which scrm used before.)
 
     :raises ValueError: a JSON value does not parse (the message names the variable).
     :raises OSError: the file cannot be read.  ``tomllib.TOMLDecodeError``: it is not TOML.
