@@ -10,6 +10,8 @@ import pytest
 from helpers import message
 from loopkit import FakeSocial, Recorder
 
+from scrm.core.services import sla
+
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
@@ -169,10 +171,10 @@ def test_an_explicit_promise_breaks_when_nobody_calls(app, cli, recorder):
     cli("case", "promise", "1", "--due", "2h", "--note", "technician will call")
     fu_due = app.case(1).follow_up_due
     assert fu_due is not None
-    alerts = app.workflow.check_sla(now=fu_due + timedelta(minutes=1))
+    alerts = sla.check(app, now=fu_due + timedelta(minutes=1))
     assert ("follow_up", "breach") in {(a.clock, a.kind) for a in alerts}
     # Checking again fires nothing new: the next ladder step waits for its own delay (1 h).
-    assert app.workflow.check_sla(now=fu_due + timedelta(minutes=2)) == []
+    assert sla.check(app, now=fu_due + timedelta(minutes=2)) == []
     assert [c["clock"] for c in recorder.calls["sla_breached"]].count("follow_up") == 1
 
 
