@@ -36,6 +36,7 @@ __all__ = [
     "PROMISE_KINDS",
     "assign",
     "assign_waiting",
+    "audit_case",
     "close_silent",
     "link",
     "merge",
