@@ -88,7 +88,8 @@ NOT_FOR_LISTING = (
     "httpx",
     "feedparser",
     "scrm.core.pipeline",
-    "scrm.core.workflow",
+    "scrm.core.services",
+    "scrm.core.replies",
     "scrm.core.metrics",
     "scrm.plugins.commands",
 )
