@@ -150,6 +150,48 @@ def test_strong_spam_is_still_spam(clf: RuleClassifier, text: str) -> None:
     assert clf.classify(text).kind is Kind.SPAM
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A scam that borrows one complaint word to look relevant ("Kesinti mağduru").
+        "TEBRİKLER 🎉 Kesinti mağduru ilk 100 aboneye 1000 TL hediye çeki! Almak için sayfamızı "
+        "beğenin ve linke tıklayın: acme-hediye.example",
+        "Rank #1 on Google. I noticed you are missing out on 12,000 monthly searches. Our "
+        "white-hat SEO team can get you to page 1 in 30 days. Can I send you a free audit? "
+        "Reply STOP to unsubscribe",
+        "@AcmeDestek takip edene geri takip 💯💯 RT yapan herkesi takip ediyorum #f4f",
+        "Dear Sir/Madam, I am Mr David Moore, a private investment consultant. I have a client "
+        "who wishes to invest USD 25,000,000 in your company.",
+        "Hello dear, I am a certified crypto investment manager. I can help your company make "
+        "300% profit in 7 days. Reply YES to start.",
+        "Dear user, Your mailbox has reached 98% of its quota. Click below to upgrade your "
+        "storage for free: http://mailbox.example/upgrade Mail Administrator",
+        # Agents' notes of calls and faxes that were no customer's matter.
+        "Arayan kişi kendini bir reklam ajansının temsilcisi olarak tanıttı, ürün tanıtımı "
+        "yapmaya başladı. Müşteri değil, görüşme sonlandırıldı.",
+        "İstenmeyen reklam faksı: toner kampanyası, 'bu faksı almak istemiyorsanız 0 tuşlayın' "
+        "yazıyor. Müşteri talebi değil.",
+        "Arayan kişi bir bankayı aradığını sandı, yanlış numara. Doğru numara verildi.",
+    ],
+)
+def test_plain_spam_and_calls_that_were_no_customers_matter_are_spam(
+    clf: RuleClassifier, text: str
+) -> None:
+    assert clf.classify(text).kind is Kind.SPAM
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Faturam yanlış numaraya gönderilmiş, düzeltin",
+        "Ben müşteri değil miyim? 3 gündür internet yok",
+        "Reklam ajansı gibi davranıyorsunuz, faturam yine yanlış",
+    ],
+)
+def test_the_new_spam_cues_leave_complaints_alone(clf: RuleClassifier, text: str) -> None:
+    assert clf.classify(text).kind is Kind.COMPLAINT
+
+
 def test_one_promotional_word_and_a_link_is_not_spam(clf: RuleClassifier) -> None:
     assert clf.classify("total win!! thank you for the snacks http://t.co/x").kind is not Kind.SPAM
 

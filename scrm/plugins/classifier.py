@@ -445,7 +445,12 @@ class RuleClassifier:
         # Spam only on strong evidence: a message with any complaint cue is a complaint, whatever
         # else it mentions ("yatırım hesabımdan izinsiz bonus kesildi").
         # A link is weak evidence: real customers link screenshots and news ("total win!! <link>").
-        if f["spam"] + (0.5 if url else 0.0) >= 2.0 and problem < 1.0 and score > -0.2:
+        spam = f["spam"] + (0.5 if url else 0.0)
+        if spam >= 2.0 and problem < 1.0 and score > -0.2:
+            return Kind.SPAM
+        # Overwhelming evidence outweighs one complaint word that a scam borrows to look
+        # relevant ("Kesinti mağduru ilk 100 aboneye hediye çeki! ... linke tıklayın").
+        if spam >= 4.0 and problem <= 1.0:
             return Kind.SPAM
         question = "?" in text or f["question"] > 0
         if f["idea"] >= 1.0 and problem < 1.0 and score > -0.5:
