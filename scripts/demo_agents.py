@@ -24,6 +24,8 @@ import sqlalchemy as sa
 
 import scrm
 from scrm.core.app import Scrm
+from scrm.core.services import cases as case_service
+from scrm.core.services import outbox
 from scrm.plugin.db import Case, CaseFlag
 
 AGENT = "zeynep"
@@ -65,11 +67,11 @@ def close_the_burst(app: Scrm) -> list[int]:
     if not flagged:
         return []
     ids = [row.id for row in flagged]
-    app.workflow.link(ids, INCIDENT, actor=AGENT)
+    case_service.link(app, ids, INCIDENT, actor=AGENT)
     newest = max(_aware(row.opened_at) for row in flagged)
     at = min(newest + timedelta(hours=15), datetime.now(UTC))  # the next morning's review
     for case_id in ids:
-        app.workflow.transition(case_id, "closed", actor=AGENT, note=BURST_NOTE, now=at)
+        case_service.transition(app, case_id, "closed", actor=AGENT, note=BURST_NOTE, now=at)
     return ids
 
 
@@ -82,9 +84,9 @@ def answer_the_feed_items(app: Scrm) -> list[int]:
         if text is None:
             continue
         at = min(_aware(case.opened_at) + timedelta(hours=2), datetime.now(UTC))
-        app.workflow.record_answer(case.id, actor=AGENT, text=text, at=at)
-        app.workflow.transition(
-            case.id, "closed", actor=AGENT, note="answered on the page itself",
+        outbox.record_answer(app, case.id, actor=AGENT, text=text, at=at)
+        case_service.transition(
+            app, case.id, "closed", actor=AGENT, note="answered on the page itself",
             now=at + timedelta(minutes=1),
         )  # fmt: skip
         done.append(case.id)
