@@ -82,7 +82,7 @@ def _ids(app: Scrm, external_id: str) -> tuple[int, int, int]:
 def world(app: Scrm) -> World:
     from scrm.core import customers as customer_ops
     from scrm.core.agents import AgentIn
-    from scrm.core.services import agents
+    from scrm.core.services import agents, outbox
 
     acme = app.for_brand("acme")
     app.ingest(
@@ -109,7 +109,7 @@ def world(app: Scrm) -> World:
     with acme.session() as s:
         customer_ops.merge(s, merged, _ids(app, "a3")[2], actor="setup")
     agents.save(acme, AgentIn(username=f"{MARK}_ece", department="support"), actor="setup")
-    acme.workflow.reply(case, actor="setup", text=f"{MARK} bakıyoruz")
+    outbox.reply(acme, case, actor="setup", text=f"{MARK} bakıyoruz")
     with app.session() as s:
         batch = record(s, [CoordinatedDetected(case_ids=[case], evidence={})])
         alert = s.scalar(sa.select(StoredEvent.id).where(StoredEvent.batch_id == batch))

@@ -39,8 +39,8 @@ from scrm.core.tenancy import scoped
 
 if TYPE_CHECKING:  # the ingest side, loaded by the methods that ingest
     from scrm.core.pipeline import IngestReport, Pipeline, Record
+    from scrm.core.playbooks import PlaybookSet
     from scrm.core.timeshift import Placement
-    from scrm.core.workflow import Workflow
 
 __all__ = ["SchemaError", "Scrm", "UnknownChannel", "open_app"]
 
@@ -107,7 +107,6 @@ class Scrm:
         brand_id = self.brands.id_of(brand) if isinstance(brand, str) else brand
         if brand_id not in self._brand_views:
             view = copy.copy(self)
-            view.__dict__.pop("workflow", None)
             view.brand_id = brand_id
             view.Session = db.make_sessionmaker(self.engine, info=scoped(brand_id))
             view._read_session = db.make_sessionmaker(
@@ -126,11 +125,11 @@ class Scrm:
         return (brand.timezone if brand is not None else None) or self.config.timezone
 
     @cached_property
-    def workflow(self) -> Workflow:
-        """The case operations (loaded on first use: reading needs none of them)."""
-        from scrm.core.workflow import Workflow
+    def playbooks(self) -> PlaybookSet:
+        """The playbooks of ``cases.playbooks`` (loaded on first use: reading needs none)."""
+        from scrm.core.playbooks import load_playbooks
 
-        return Workflow(self)
+        return load_playbooks(self.config.cases.playbooks)
 
     # -- lifecycle -------------------------------------------------------------------------
 

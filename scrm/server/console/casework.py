@@ -1,6 +1,6 @@
 """Reshaping conversations from the case page: merge a case into another, and move a message
 to another case or split it out into a case of its own.  The same calls as ``scrm case merge``
-and ``scrm case move`` (``app.workflow.merge`` and ``app.workflow.move_message``), so they
+and ``scrm case move`` (:func:`scrm.core.services.cases.merge` and ``move_message``), so they
 leave the same case events; both cases must be ones the agent may work (a case of another
 department answers 404, as everywhere in the console).
 """
@@ -13,6 +13,7 @@ from fastapi import APIRouter, Form
 from fastapi.responses import Response
 
 from scrm.core.queries import NotFound
+from scrm.core.services import cases
 from scrm.server.auth import WORKER_ROLES, check_interaction
 from scrm.server.console.pages import ConsoleError, Csrf, SignedIn, _action, _text
 from scrm.server.pagination import MAX_ID, IdPath
@@ -30,7 +31,7 @@ def merge_case(ctx: SignedIn, case_id: IdPath, into: CaseId, csrf: Csrf = None) 
     ctx.see_case(into)
     landed: int | None = case_id
     with _action(ctx, ctx.t("Case %(id)s merged into case %(into)s.", id=case_id, into=into)):
-        landed = ctx.app.workflow.merge(case_id, into, actor=ctx.principal.actor).id
+        landed = cases.merge(ctx.app, case_id, into, actor=ctx.principal.actor).id
     return ctx.redirect(f"/cases/{landed}")
 
 
@@ -47,7 +48,7 @@ def link_incident(
     if name is None:
         raise ConsoleError(422, ctx.t("name the incident"))
     with _action(ctx, ctx.t("Case %(id)s linked to incident %(name)s.", id=case_id, name=name)):
-        ctx.app.workflow.link([case_id], name, actor=ctx.principal.actor)
+        cases.link(ctx.app, [case_id], name, actor=ctx.principal.actor)
     return ctx.redirect(f"/cases/{case_id}")
 
 
@@ -74,5 +75,5 @@ def move_message(
         else ctx.t("Message %(id)s split out into a case of its own.", id=interaction_id)
     )
     with _action(ctx, done):
-        landed = ctx.app.workflow.move_message(interaction_id, to, actor=ctx.principal.actor).id
+        landed = cases.move_message(ctx.app, interaction_id, to, actor=ctx.principal.actor).id
     return ctx.redirect(f"/cases/{landed}" if landed else "/inbox")
