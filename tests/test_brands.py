@@ -28,7 +28,11 @@ BRANDS = {
 
 @pytest.fixture
 def scrm_config(scrm_database_url: str) -> Config:
-    return Config(database_url=scrm_database_url, brands=BRANDS)
+    return Config(
+        database_url=scrm_database_url,
+        brands=BRANDS,
+        server={"secret_key": "server-key-for-tests-0123456789"},
+    )
 
 
 def _brand_of(app: Scrm, external_id: str) -> list[str]:
@@ -175,3 +179,20 @@ def test_reports_per_brand_and_across_brands(app: Scrm, cli: Any) -> None:
     assert r.json()["total"]["cases_opened"] == 2
     r = api.get(f"/api/v1/reports?{period}&brand=acme", headers=auth(globex))
     assert r.status_code == 404
+
+
+def test_a_brands_webhooks_get_its_events_only(app: Scrm, cli: Any) -> None:
+    from scrm.core.models import WebhookDelivery, WebhookSubscription
+
+    cli("--brand", "acme", "webhooks", "add", "http://127.0.0.1:9/acme", "--event", "case.opened")
+    cli("webhooks", "add", "http://127.0.0.1:9/agency", "--event", "case.opened")
+    app.ingest([message(1, account="acme_tr"), message(2, account="globex", author="u2")])
+    with app.session() as s:
+        got = dict(
+            s.execute(
+                sa.select(WebhookSubscription.url, sa.func.count(WebhookDelivery.id))
+                .join(WebhookDelivery, WebhookDelivery.subscription_id == WebhookSubscription.id)
+                .group_by(WebhookSubscription.url)
+            ).all()
+        )
+    assert got == {"http://127.0.0.1:9/acme": 1, "http://127.0.0.1:9/agency": 2}
