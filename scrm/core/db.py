@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 
-from scrm.core.tenancy import stamp_rows
+from scrm.core.tenancy import ALL_BRANDS, stamp_rows
 
 if TYPE_CHECKING:  # alembic is imported when a migration runs, not by every command
     from alembic.config import Config as AlembicConfig
@@ -152,7 +152,9 @@ def allocate_ids(session: Any, model: type[Base], n: int) -> list[int]:
             sa.select(sa.func.nextval(seq)).select_from(sa.func.generate_series(1, n))
         )
         return [r[0] for r in rows]
-    start = session.scalar(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))) + 1
+    # Keys are the table's, whatever brand a session is limited to.
+    top = sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))
+    start = session.scalar(top.execution_options(**{ALL_BRANDS: True})) + 1
     return list(range(start, start + n))
 
 

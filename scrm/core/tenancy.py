@@ -24,10 +24,12 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, with_loader_criteria
+from sqlalchemy.sql.util import find_tables
 
 from scrm.core.errors import ScrmError
 
 __all__ = [
+    "ALL_BRANDS",
     "DEFAULT_BRAND_ID",
     "SCOPE",
     "BrandLinked",
@@ -44,6 +46,9 @@ __all__ = [
 DEFAULT_BRAND_ID = 1
 #: ``Session.info`` key of a session's brand.
 SCOPE = "scrm.brand"
+#: Execution option of the few statements that must see every brand's rows whatever the
+#: session (choosing a table's next key).
+ALL_BRANDS = "scrm_all_brands"
 
 
 class BrandScopeError(ScrmError):
@@ -121,11 +126,14 @@ def scoped(brand_id: int | None) -> dict[str, Any]:
 @event.listens_for(Session, "do_orm_execute")
 def _limit_to_brand(state: ORMExecuteState) -> None:
     brand = brand_scope(state.session)
-    if brand is None:
+    if brand is None or state.execution_options.get(ALL_BRANDS):
         return
     # INSERT ... SELECT (the SLA sweep's alerts) copies only the rows its SELECT may see.
     from_select = state.is_insert and getattr(state.statement, "select", None) is not None
     if not (state.is_select or state.is_update or state.is_delete or from_select):
+        return
+    if not state.is_orm_statement:
+        _refuse_unscoped(state.statement)
         return
     # The agency's shared rows (agents) are read by every brand, and changed by none.
     options = [
@@ -146,6 +154,38 @@ def _limit_to_brand(state: ORMExecuteState) -> None:
         if "__tablename__" in linked.__dict__
     ]
     state.statement = state.statement.options(*options)
+
+
+def _refuse_unscoped(statement: Any) -> None:
+    """Fail closed: a statement the ORM does not see as one (no mapped entity or column in
+    its SELECT list or FROM, say ``count(*)`` of a ``CASE`` over ``cases``) gets no brand
+    criteria, so a brand-scoped session refuses it rather than read every brand's rows.
+    Name the model (``select_from(Case)``) to make it one."""
+    owned = _owned_tables()
+    touched = {str(getattr(t, "name", "")) for t in find_tables(statement, include_aliases=True)}
+    if owned & touched:
+        raise BrandScopeError(
+            f"a brand-scoped session cannot run a statement on {sorted(owned & touched)} "
+            "that names no model: select_from() the model"
+        )
+
+
+_OWNED: dict[int, set[str]] = {}
+
+
+def _owned_tables() -> set[str]:
+    """The tables of brand-owned and brand-linked models (recomputed when models are added)."""
+    from scrm.core.db import Base
+
+    mappers = Base.registry.mappers
+    if len(mappers) not in _OWNED:
+        _OWNED.clear()
+        _OWNED[len(mappers)] = {
+            str(getattr(m.local_table, "name", ""))
+            for m in mappers
+            if issubclass(m.class_, _HasBrand | BrandLinked)
+        }
+    return _OWNED[len(mappers)]
 
 
 @event.listens_for(Session, "before_flush")
