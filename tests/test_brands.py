@@ -196,3 +196,18 @@ def test_a_brands_webhooks_get_its_events_only(app: Scrm, cli: Any) -> None:
             ).all()
         )
     assert got == {"http://127.0.0.1:9/acme": 1, "http://127.0.0.1:9/agency": 2}
+
+
+def test_a_brand_session_refuses_a_statement_it_cannot_limit(app: Scrm) -> None:
+    from scrm.core.models import Case
+
+    acme = app.for_brand("acme")
+    # A sum of a CASE over cases names no model: the ORM could not add the brand to it.
+    new = sa.and_(Case.status == "new", Case.reopen_count == 0)
+    unlimited = sa.select(sa.func.sum(sa.case((new, 1), else_=0)))
+    with acme.session() as s, pytest.raises(BrandScopeError, match=r"\['cases'\]"):
+        s.execute(unlimited)
+    with acme.session() as s:
+        assert s.scalar(unlimited.select_from(Case)) is None  # no case of acme yet
+    with app.session() as s:  # across brands, nothing to limit
+        assert s.scalar(unlimited) is None
