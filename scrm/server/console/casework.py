@@ -1,5 +1,6 @@
-"""Reshaping conversations from the case page: merge a case into another, and move a message
-to another case or split it out into a case of its own.  The same calls as ``scrm case merge``
+"""Reshaping conversations from the case page: merge a case into another, move a message
+to another case or split it out into a case of its own, link a case to an incident and
+answer the whole incident.  The same calls as ``scrm case merge``
 and ``scrm case move`` (``app.workflow.merge`` and ``app.workflow.move_message``), so they
 leave the same case events; both cases must be ones the agent may work (a case of another
 department answers 404, as everywhere in the console).
@@ -12,8 +13,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form
 from fastapi.responses import Response
 
-from scrm.core.queries import NotFound
-from scrm.server.auth import WORKER_ROLES, check_interaction
+from scrm.core.errors import InvalidInput
+from scrm.core.queries import NotFound, get_incident
+from scrm.server.auth import WORKER_ROLES, check_case, check_interaction
 from scrm.server.console.pages import ConsoleError, Csrf, SignedIn, _action, _text
 from scrm.server.pagination import MAX_ID, IdPath
 
@@ -48,6 +50,49 @@ def link_incident(
         raise ConsoleError(422, ctx.t("name the incident"))
     with _action(ctx, ctx.t("Case %(id)s linked to incident %(name)s.", id=case_id, name=name)):
         ctx.app.workflow.link([case_id], name, actor=ctx.principal.actor)
+    return ctx.redirect(f"/cases/{case_id}")
+
+
+@router.post("/cases/{case_id}/incident/reply")
+def reply_incident(
+    ctx: SignedIn,
+    case_id: IdPath,
+    csrf: Csrf = None,
+    template: Annotated[str | None, Form(max_length=32)] = None,
+    text: Annotated[str | None, Form(max_length=20_000)] = None,
+    audience: Annotated[str | None, Form(max_length=16)] = None,
+) -> Response:
+    """Send one reply to every open case of this case's incident (``scrm reply --incident``):
+    each case gets it filled for its own customer, and the incident an ``incident.reply``
+    audit entry.  Every one of those cases must be one the agent may work."""
+    ctx.work_on(case_id, csrf)
+    incident_id = ctx.app.case(case_id).incident_id
+    if incident_id is None:
+        raise ConsoleError(409, ctx.t("case %(id)s is part of no incident", id=case_id))
+    with ctx.app.session(read_only=True) as s:
+        incident = get_incident(s, incident_id)
+    hidden = 0
+    for other in incident.open_case_ids:
+        try:
+            check_case(ctx.app, ctx.principal, other)
+        except NotFound:
+            hidden += 1
+    if hidden:
+        raise ConsoleError(403, ctx.t(
+            "incident %(name)s has %(count)s open cases outside your departments; "
+            "an administrator answers it", name=incident.name, count=hidden))  # fmt: skip
+    public = {"public": True, "private": False}.get(audience or "")
+    body, name = _text(text, "text"), _text(template, "template")
+    queued = 0
+    with _action(ctx, ""):
+        if (body is None) == (name is None):
+            raise InvalidInput("choose a template or write a text")
+        queued = len(ctx.app.workflow.reply_incident(
+            incident.name, actor=ctx.principal.actor, text=body, template=name, public=public
+        ))  # fmt: skip
+        ctx.session.say(ctx.t(
+            "Replies queued on %(count)s open cases of incident %(name)s; they are sent on the "
+            "next delivery run.", count=queued, name=incident.name))  # fmt: skip
     return ctx.redirect(f"/cases/{case_id}")
 
 
