@@ -10,8 +10,10 @@ and audit entries.  See docs/console.md.
 
 The pages by module: :mod:`.signin` (signing in and out, the language), :mod:`.pages` (the
 request context, the inbox, a case), :mod:`.casework` (case merges, moving and splitting
-messages), :mod:`.customers`, :mod:`.alerts`, :mod:`.reports`, :mod:`.settings` (the agent's time zone); :mod:`.i18n` holds the
-languages and catalogues, :mod:`.session` the cookie, :mod:`.timeline` what a case page shows.
+messages, incidents and their replies), :mod:`.customers`, :mod:`.alerts`, :mod:`.reports`,
+:mod:`.settings` (the agent's time zone); :mod:`.i18n` holds the languages and catalogues,
+:mod:`.refusals` the services' refusals to translate, :mod:`.session` the cookie,
+:mod:`.timeline` what a case page shows.
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ def signin_password(
     ctx.check_csrf(csrf)
     name, now = username.strip(), utcnow()
     address = ctx.request.client.host if ctx.request.client else "unknown"
-    with ctx.app.session() as s:
+    with ctx.app.session(read_only=True) as s:
         until = signin_limit.blocked_until(s, name, address, now)
     if until is not None:
         return _too_many(ctx, until, now)
