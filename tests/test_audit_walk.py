@@ -27,6 +27,7 @@ from scrm.core.app import Scrm
 from scrm.core.dispatch import record
 from scrm.core.events import CoordinatedDetected
 from scrm.core.models import AuditEntry, InboxPayload, Interaction, OutboxMessage, StoredEvent
+from scrm.core.services import cases as case_service
 from scrm.server import create_app
 from scrm.server.app import iter_routes
 
@@ -149,8 +150,8 @@ def world(app: Scrm, cli: Any) -> World:
     found = [_case_of(app, f"w{i}") for i in range(n)]
     cases, interactions, customers = (list(x) for x in zip(*found, strict=True))
     assert len(set(cases)) == n, "every message opened its own case"
-    app.workflow.transition(cases[7], "closed", actor="setup")  # for reopen
-    app.workflow.link([cases[16], cases[17]], "walk-incident", actor="setup")  # answered together
+    case_service.transition(app, cases[7], "closed", actor="setup")  # for reopen
+    case_service.link(app, [cases[16], cases[17]], "walk-incident", actor="setup")  # answered together
     with app.session() as s:
         from scrm.core import customers as customer_ops
 

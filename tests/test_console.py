@@ -21,6 +21,8 @@ from scrm.core.app import Scrm
 from scrm.core.metrics import generate_report, parse_period
 from scrm.core.metrics.html import render_html
 from scrm.core.models import ApiKey, AuditEntry, Case, CaseEvent, Customer, LabelCorrection
+from scrm.core.services import cases as case_service
+from scrm.core.services import outbox
 from scrm.server.app import iter_routes
 from scrm.server.console.session import COOKIE
 
@@ -345,9 +347,9 @@ def test_the_timeline_shows_a_delivered_reply_once_with_its_state_and_promises(
     c.post("/app/cases/1/reply", data={"text": "Kargonuzu hemen soruyoruz.", "csrf": csrf})
     page = c.get("/app/cases/1").text
     assert page.count('class="entry reply"') == 1 and '<p class="delivery pending">' in page
-    report = app.workflow.deliver()
+    report = outbox.deliver(app)
     assert report.sent == 1, report
-    app.workflow.promise(1, timedelta(hours=4), actor="ece", kind="callback")
+    case_service.promise(app, 1, timedelta(hours=4), actor="ece", kind="callback")
     page = c.get("/app/cases/1").text
     # Delivered, the reply is also the brand's message on the case: shown once, as sent.
     assert page.count("Kargonuzu hemen soruyoruz.") == 1

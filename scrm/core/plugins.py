@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from importlib.metadata import entry_points
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -192,11 +192,14 @@ def check_plugin_config(config: Config, pm: PluginManager) -> None:
     plugins = tuple(sorted(name for name, _ in pm.list_name_plugin()))
     if pm.checked is not None and pm.checked[0] is config and pm.checked[1] == plugins:
         return  # the command line checked it before opening the application
-    known = {name for name, _ in DEFAULT_PLUGINS} | {
-        ep.name for ep in entry_points(group=hookspecs.PROJECT)
-    }
-    check_config(config, pm, collect_channels(pm), known_plugins=known)
+    check_config(config, pm, collect_channels(pm), known_plugins=_known_plugin_names())
     pm.checked = (config, plugins)
+
+
+def _known_plugin_names() -> Iterator[str]:
+    """Every plugin that exists, loaded or not; the installed ones are read when asked for."""
+    yield from (name for name, _ in DEFAULT_PLUGINS)
+    yield from (ep.name for ep in entry_points(group=hookspecs.PROJECT))
 
 
 def plugin_info(pm: PluginManager) -> list[dict[str, Any]]:

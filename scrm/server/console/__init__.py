@@ -4,7 +4,7 @@ Jinja2 templates and the static files ship in this package; nothing is loaded fr
 elsewhere, and every page works without JavaScript (one small script refreshes the inbox
 and the alert count every 30 seconds and adds keyboard shortcuts).  The console is a face like
 the CLI and the REST API: it signs an agent in with an API key or a password, checks roles with the REST API's own :func:`~scrm.server.auth.check_role`
-and :func:`~scrm.server.auth.check_case`, and calls the same services (``app.workflow``,
+and :func:`~scrm.server.auth.check_case`, and calls the same services (:mod:`scrm.core.services`,
 ``app.relabel``, :mod:`scrm.core.worklists`), so every action leaves the same case events
 and audit entries.  See docs/console.md.
 

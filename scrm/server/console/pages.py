@@ -31,6 +31,8 @@ from scrm.core.errors import InvalidInput, ScrmError
 from scrm.core.passwords import agent_principal
 from scrm.core.queries import NotFound
 from scrm.core.schemas import Kind, Priority
+from scrm.core.services import cases as case_service
+from scrm.core.services import outbox
 from scrm.server.auth import (
     ALL_ROLES,
     WORKER_ROLES,
@@ -304,7 +306,7 @@ def inbox(
         channels=sorted(ctx.app.hooks.channels),
         kinds=[k.value for k in Kind],
         priorities=[p.value for p in Priority],
-        categories=sorted(b.category for b in ctx.app.workflow.playbooks),
+        categories=sorted(b.category for b in ctx.app.playbooks),
         languages=LANGUAGES,
         **values,
     )
@@ -330,12 +332,12 @@ def case_page(ctx: SignedIn, case_id: IdPath) -> Response:
         customer=ctx.app.customer(case.customer_id),
         entries=timeline(case),
         clocks=clocks(case, times),
-        previews=ctx.app.workflow.previews(case_id, actor=who.actor),
+        previews=outbox.previews(ctx.app, case_id, actor=who.actor),
         transitions=[s.value for s in allowed_from(case.status)],
         agents=agents,
         kinds=[k.value for k in Kind],
         sentiments=SENTIMENTS,
-        categories=sorted(b.category for b in ctx.app.workflow.playbooks),
+        categories=sorted(b.category for b in ctx.app.playbooks),
     )
 
 
@@ -354,9 +356,8 @@ def reply(
     body, name = _text(text, "text"), _text(template, "template")
     done = ctx.t("Reply queued on case %(id)s; it is sent on the next delivery run.", id=case_id)
     with _action(ctx, done):
-        if (body is None) == (name is None):
-            raise InvalidInput("choose a template or write a text")
-        ctx.app.workflow.reply(
+        outbox.reply(
+            ctx.app,
             case_id,
             actor=ctx.principal.actor,
             text=body,
@@ -378,7 +379,8 @@ def transition(
 ) -> Response:
     ctx.work_on(case_id, csrf)
     with _action(ctx, ctx.t("Case %(id)s moved to %(to)s.", id=case_id, to=to)):
-        ctx.app.workflow.transition(
+        case_service.transition(
+            ctx.app,
             case_id,
             _text(to, "to") or "",
             actor=ctx.principal.actor,
@@ -398,7 +400,8 @@ def assign(
 ) -> Response:
     ctx.work_on(case_id, csrf)
     with _action(ctx, ctx.t("Case %(id)s assigned to %(agent)s.", id=case_id, agent=agent)):
-        ctx.app.workflow.assign(
+        case_service.assign(
+            ctx.app,
             case_id,
             _text(agent, "agent") or "",
             actor=ctx.principal.actor,

@@ -1,6 +1,6 @@
 """The services' refusals in the interface language.
 
-The services (``app.workflow``, :mod:`scrm.core.alerts`, customer merges, the role check)
+The services (:mod:`scrm.core.services`, :mod:`scrm.core.alerts`, the role check)
 refuse in English sentences with values in them, the same the CLI and the REST API show.
 The console shows them translated: each sentence it may show is listed here once, as a
 pattern whose ``%(name)s`` parts stand for the values, and marked for the catalogue

@@ -11,7 +11,7 @@ from scrm.core import passwords, webhooks
 from scrm.core.agents import AgentIn, AgentOut, TimeZoneName
 from scrm.core.app import Scrm
 from scrm.core.plugins import plugin_info
-from scrm.core.services import agents
+from scrm.core.services import agents, outbox
 from scrm.server.auth import AdminKey, ReaderKey, get_scrm
 
 __all__ = ["router"]
@@ -93,7 +93,7 @@ def save_agent(
     description="What a worker does on its schedule; useful for tests and small installations.",
 )
 def deliver(app: App, who: AdminKey) -> DeliverOut:
-    replies = app.workflow.deliver()
+    replies = outbox.deliver(app)
     hooks = webhooks.deliver(app.Session, app.config.server)
     return DeliverOut(
         replies_sent=replies.sent,
