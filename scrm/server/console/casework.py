@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from scrm.core.queries import NotFound, get_incident
 from scrm.core.services import cases, outbox
 from scrm.server.auth import WORKER_ROLES, check_case, check_interaction
-from scrm.server.console.pages import ConsoleError, Csrf, SignedIn, _action, _text
+from scrm.server.console.pages import ConsoleError, Csrf, Reply, SignedIn, _action, _text
 from scrm.server.pagination import MAX_ID, IdPath
 
 __all__ = ["router"]
@@ -58,10 +58,8 @@ def link_incident(
 def reply_incident(
     ctx: SignedIn,
     case_id: IdPath,
+    form: Reply,
     csrf: Csrf = None,
-    template: Annotated[str | None, Form(max_length=32)] = None,
-    text: Annotated[str | None, Form(max_length=20_000)] = None,
-    audience: Annotated[str | None, Form(max_length=16)] = None,
 ) -> Response:
     """Send one reply to every open case of this case's incident (``scrm reply --incident``):
     each case gets it filled for its own customer, and the incident an ``incident.reply``
@@ -82,8 +80,7 @@ def reply_incident(
         raise ConsoleError(403, ctx.t(
             "incident %(name)s has %(count)s open cases outside your departments; "
             "an administrator answers it", name=incident.name, count=hidden))  # fmt: skip
-    public = {"public": True, "private": False}.get(audience or "")
-    body, name = _text(text, "text"), _text(template, "template")
+    body, name, public = form.values()
     queued = 0
     with _action(ctx, ""):
         queued = len(outbox.reply_incident(

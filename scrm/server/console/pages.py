@@ -341,19 +341,37 @@ def case_page(ctx: SignedIn, case_id: IdPath) -> Response:
     )
 
 
-@router.post("/cases/{case_id}/reply")
-def reply(
-    ctx: SignedIn,
-    case_id: IdPath,
-    csrf: Csrf = None,
+@dataclass
+class ReplyForm:
+    """The reply box of a case page: a playbook template or your own words, and to whom."""
+
+    template: str | None
+    text: str | None
+    audience: str | None
+
+    def values(self) -> tuple[str | None, str | None, bool | None]:
+        """The text, the template, and public (True), private (False) or as the customer wrote."""
+        public = {"public": True, "private": False}.get(self.audience or "")
+        return _text(self.text, "text"), _text(self.template, "template"), public
+
+
+def _reply_form(
     template: Annotated[str | None, Form(max_length=32)] = None,
     text: Annotated[str | None, Form(max_length=20_000)] = None,
     audience: Annotated[str | None, Form(max_length=16)] = None,
-    version: Version = None,
+) -> ReplyForm:
+    return ReplyForm(template, text, audience)
+
+
+Reply = Annotated[ReplyForm, Depends(_reply_form)]
+
+
+@router.post("/cases/{case_id}/reply")
+def reply(
+    ctx: SignedIn, case_id: IdPath, form: Reply, csrf: Csrf = None, version: Version = None
 ) -> Response:
     ctx.work_on(case_id, csrf)
-    public = {"public": True, "private": False}.get(audience or "")
-    body, name = _text(text, "text"), _text(template, "template")
+    body, name, public = form.values()
     done = ctx.t("Reply queued on case %(id)s; it is sent on the next delivery run.", id=case_id)
     with _action(ctx, done):
         outbox.reply(
