@@ -578,6 +578,14 @@ class ClassifierPlugin:
             self._model, self._model_mtime = LearnedModel.load(self.model_path), mtime
         return self._model
 
+    @hookimpl
+    def register_categories(self, register: Callable[[str, str | None], None]) -> None:
+        """Name the configured taxonomy's categories (a sector pack's too) and the playbook
+        each follows, so that a pack's ``fees`` gets the ``billing`` templates."""
+        taxonomy = self.taxonomy if self.taxonomy is not None else load_taxonomy()
+        for name, category in taxonomy.categories.items():
+            register(name, category.playbook)
+
     @hookimpl(trylast=True)
     def classify_interaction(self, interaction: InboundInteraction) -> Classification:
         """Classify the interaction's subject and text with the rules, and the trained model if any.
