@@ -306,7 +306,7 @@ def inbox(
         channels=sorted(ctx.app.hooks.channels),
         kinds=[k.value for k in Kind],
         priorities=[p.value for p in Priority],
-        categories=sorted(b.category for b in ctx.app.playbooks),
+        categories=ctx.app.playbooks.categories,
         languages=LANGUAGES,
         **values,
     )
@@ -337,7 +337,7 @@ def case_page(ctx: SignedIn, case_id: IdPath) -> Response:
         agents=agents,
         kinds=[k.value for k in Kind],
         sentiments=SENTIMENTS,
-        categories=sorted(b.category for b in ctx.app.playbooks),
+        categories=ctx.app.playbooks.categories,
     )
 
 
