@@ -8,8 +8,10 @@ on the English half (sentiment, and complaint = compound < -0.05).
 With ``--real``, the same figures on real third-party corpora found by ``tests/realdata.py``
 (``../shared/data`` or ``SCRM_REAL_DATA``), per source and per half: positions are split into
 even (``tune``: the only half rules are written against) and odd (``held``).  Real sets have
-the labels their source has: sentiment for the airline tweets; for every source, no message
-may be spam and every message a person wrote about a problem should be a complaint.
+the labels their source has: sentiment for the airline tweets and the Turkish store reviews;
+for every source, no message may be spam and every message a person wrote about a problem
+should be a complaint (the airline tweets with a named reason, every Turkish bank complaint,
+read with its title as ``scrm`` reads a complaint site's title).
 Urgency precision there comes from ``tests/data/real_urgency_audit.jsonl`` (a hand verdict per
 flag raised by the rules before and after issue 20, by source and id; flags nobody audited
 are counted apart); recall is pooled: the share of all flags judged correct that one version
@@ -36,9 +38,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from realdata import Record, held_out, load_airline, load_ibm_customers  # noqa: E402
+from realdata import (  # noqa: E402
+    Record,
+    held_out,
+    load_airline,
+    load_ibm_customers,
+    load_sikayetvar_banks,
+    load_turkish_store_reviews,
+)
 
-from scrm.plugins.classifier import RuleClassifier  # noqa: E402
+from scrm.plugins.classifier import RuleClassifier, with_subject  # noqa: E402
 from scrm.plugins.taxonomy import configured_taxonomy  # noqa: E402
 
 EVAL = ROOT / "tests" / "data" / "classify_eval.jsonl"
@@ -137,6 +146,17 @@ REAL_PROBLEMS = {"Customer Service Issue", "Late Flight", "Cancelled Flight", "L
                  "longlines", "Damaged Luggage"}  # fmt: skip
 
 
+def real_text(rec: Record) -> str:
+    """Return what the classifier reads of a real record: its title (a complaint site's)
+    and its text."""
+    return with_subject(rec.labels.get("title"), rec.text)
+
+
+def is_problem(rec: Record) -> bool:
+    """Return whether a real record is labelled as a person's problem (a complaint)."""
+    return rec.labels.get("reason") in REAL_PROBLEMS or rec.labels.get("complaint") == "yes"
+
+
 def _audit() -> dict[tuple[str, str, str], bool]:
     """Return the hand verdicts on raised urgency flags: (source, id, flag) -> correct."""
     if not AUDIT.exists():
@@ -152,7 +172,7 @@ def report_real(name: str, recs: list[Record], show_flags: bool = False) -> None
         sub = [r for r in recs if held_out(r.n) is keep]
         if not sub:
             continue
-        preds = [clf.classify(r.text) for r in sub]
+        preds = [clf.classify(real_text(r)) for r in sub]
         print(f"\n== real {name}/{half}: {len(sub)} messages")
         if "sentiment" in sub[0].labels:
             gold = [r.labels["sentiment"] for r in sub]
@@ -162,7 +182,7 @@ def report_real(name: str, recs: list[Record], show_flags: bool = False) -> None
             )
             print(f"  sentiment  acc {accuracy(gold, got):.3f}  macro-F1 {macro_f1(gold, got):.3f}"
                   f"  (negative read as neutral: {neg_neutral} of {gold.count('negative')})")  # fmt: skip
-        problems = [i for i, r in enumerate(sub) if r.labels.get("reason") in REAL_PROBLEMS]
+        problems = [i for i, r in enumerate(sub) if is_problem(r)]
         if problems:
             hit = sum(preds[i].kind == "complaint" for i in problems)
             print(
@@ -250,7 +270,12 @@ def main() -> None:
     if args.sectors:
         report_sectors()
     if args.real:
-        for name, loader in (("airline", load_airline), ("ibm-customers", load_ibm_customers)):
+        for name, loader in (
+            ("airline", load_airline),
+            ("ibm-customers", load_ibm_customers),
+            ("tr-store-reviews", load_turkish_store_reviews),
+            ("tr-bank-complaints", load_sikayetvar_banks),
+        ):
             recs = loader()
             if not recs:
                 print(f"\n== real {name}: corpus not found (../shared/data or SCRM_REAL_DATA)")

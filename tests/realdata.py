@@ -15,6 +15,16 @@ Corpora (folder name, file, what is read):
     The "Twitter US Airline Sentiment" set (Crowdflower's Data for Everyone, CC BY-NC-SA 4.0):
     14,640 tweets to six US airlines with a human sentiment label and, for negative ones, the
     reason (late flight, lost luggage, customer service...).
+``turkish_store_reviews/magaza_yorumlari_duygu_analizi.csv``
+    11,426 Turkish reviews of products bought in online stores (UTF-16), each labelled
+    ``Olumlu`` (positive), ``Olumsuz`` (negative) or ``Tarafsız`` (neutral): the Kaggle set
+    "Duygu analizi için ürün yorumları" as copied to GitHub (Eminkorkut/exam); no licence is
+    stated with it, so it is only read, never redistributed.
+``sikayetvar_banks/*.csv``
+    Turkish complaints about banks (İş Bankası, VakıfBank) from the complaint site
+    Şikayetvar, with the title, the text and the bank's public reply
+    (BetulAlbayrak1999/Analyzing-Banks-Reviews-Sikayetvar-ML-Text-Mining, ``data/raw``, MIT).
+    Every one is a complaint a person wrote, so none may be spam and each should be a complaint.
 
 Every record carries a stable ``n`` (its position in the corpus); ``held_out(n)`` is true for
 odd positions.  Rules are tuned on even positions only and reported on both.
@@ -37,6 +47,8 @@ __all__ = [
     "load_airline",
     "load_ibm_agent_replies",
     "load_ibm_customers",
+    "load_sikayetvar_banks",
+    "load_turkish_store_reviews",
 ]
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -129,4 +141,42 @@ def load_airline() -> list[Record]:
             labels = {"sentiment": row["airline_sentiment"], "reason": row["negativereason"]}
             # The published CSV rounds tweet_id (5.70306E+17): the row number is the id.
             out.append(Record(len(out), f"row{len(out) + 2}", row["text"], "airline", labels))
+    return out
+
+
+#: The store reviews' labels in the classifier's words.
+_TR_SENTIMENT = {"Olumlu": "positive", "Olumsuz": "negative", "Tarafsız": "neutral"}
+
+
+def load_turkish_store_reviews() -> list[Record]:
+    """Return the Turkish store reviews with a ``sentiment`` label (empty when absent)."""
+    root = find_corpus("turkish_store_reviews")
+    if root is None:
+        return []
+    out: list[Record] = []
+    with (root / "magaza_yorumlari_duygu_analizi.csv").open(encoding="utf-16", newline="") as fh:
+        for line, row in enumerate(csv.reader(fh), 1):
+            if len(row) >= 2 and row[-1] in _TR_SENTIMENT and row[0].strip():
+                label = {"sentiment": _TR_SENTIMENT[row[-1]]}
+                out.append(Record(len(out), f"row{line}", ",".join(row[:-1]), "tr-store", label))
+    return out
+
+
+def load_sikayetvar_banks() -> list[Record]:
+    """Return the Turkish bank complaints (empty when absent): the text, and as labels the
+    ``title`` (classified with the text, as an e-mail subject is), the ``bank``, its ``reply``
+    and ``complaint`` "yes" (every one is a complaint)."""
+    root = find_corpus("sikayetvar_banks")
+    if root is None:
+        return []
+    out: list[Record] = []
+    for path in sorted(root.glob("*.csv")):
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            for row in csv.DictReader(fh):
+                body = (row.get("full_text") or "").strip()
+                if not body:
+                    continue  # the scrape kept some complaints without their text
+                labels = {"title": row.get("title") or "", "bank": row.get("operator") or "",
+                          "reply": row.get("company_reply") or "", "complaint": "yes"}  # fmt: skip
+                out.append(Record(len(out), row["id"], body, "tr-banks", labels))
     return out

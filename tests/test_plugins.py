@@ -21,7 +21,7 @@ from scrm.plugin import hookspec
 
 def test_plugins_lists_builtins_and_installed_channels(cli):
     info = {p["name"]: p for p in json.loads(cli("plugins", "--json").stdout)}
-    assert info["classifier"]["hooks"] == ["classify_interaction"]
+    assert info["classifier"]["hooks"] == ["classify_interaction", "register_categories"]
     assert info["manual"]["distribution"] == "scrm (built-in)"
     assert {"twitter", "facebook", "email"} <= set(info)
 

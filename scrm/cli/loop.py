@@ -571,6 +571,10 @@ def agents_group() -> None:
 @click.option(
     "--pools", help="Comma-separated routing pools the agent works (rules may route to a pool)."
 )
+@click.option(
+    "--timezone",
+    help="IANA time zone the console shows the agent's times in (default: the configured one).",
+)
 @actor_option
 @click.pass_obj
 def agents_add(
@@ -585,6 +589,7 @@ def agents_add(
     languages: str | None,
     categories: str | None,
     pools: str | None,
+    timezone: str | None,
     actor: str,
 ) -> None:
     """Add or update an agent."""
@@ -602,6 +607,7 @@ def agents_add(
         status=status,
         capacity=capacity,
         skills=skills,
+        timezone=timezone,
     )
     done = agent_service.save(obj.app(), data, actor=actor)
     taken = done.assigned

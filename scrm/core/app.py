@@ -126,10 +126,11 @@ class Scrm:
 
     @cached_property
     def playbooks(self) -> PlaybookSet:
-        """The playbooks of ``cases.playbooks`` (loaded on first use: reading needs none)."""
+        """The playbooks of ``cases.playbooks`` (loaded on first use: reading needs none),
+        knowing which playbook each category the plugins register follows."""
         from scrm.core.playbooks import load_playbooks
 
-        return load_playbooks(self.config.cases.playbooks)
+        return load_playbooks(self.config.cases.playbooks).with_follows(self.hooks.categories)
 
     # -- lifecycle -------------------------------------------------------------------------
 

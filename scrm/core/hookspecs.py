@@ -82,6 +82,21 @@ def register_channels(register: Callable[[type[Channel]], None]) -> None:
 
 
 @hookspec
+def register_categories(register: Callable[[str, str | None], None]) -> None:
+    """Name the message categories the plugin's classifier gives, and the playbook each follows.
+
+    Called once when the application is built.  The case service renders a case's reply
+    templates from the playbook of its category's name, else from the one registered here for
+    it, else from ``other``; the console offers the categories registered here, with the
+    playbooks', when an agent relabels a message.
+
+    :param register: call ``register(category, playbook)`` for each category; ``playbook`` is
+        the playbook it follows when there is none of its own name (``None``: ``other``).
+    :returns: ``None``.
+    """
+
+
+@hookspec
 def register_commands(cli: click.Group) -> None:
     """Add subcommands to the ``scrm`` command line.
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import string
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
@@ -192,14 +192,40 @@ class Playbook(BaseModel):
 
 
 class PlaybookSet:
-    """The playbooks in force, by category, with ``other`` as the fallback."""
+    """The playbooks in force, by category, with ``other`` as the fallback.
 
-    def __init__(self, playbooks: dict[str, Playbook], source: str) -> None:
+    :param follows: categories without a playbook of their own name (a sector pack's ``fees``)
+        and the playbook each follows (``billing``), as plugins register them; ``None`` (or a
+        playbook the set lacks) falls back to ``other``.
+    """
+
+    def __init__(
+        self,
+        playbooks: dict[str, Playbook],
+        source: str,
+        follows: Mapping[str, str | None] | None = None,
+    ) -> None:
         self.playbooks = playbooks
         self.source = source
+        self.follows = dict(follows or {})
+
+    def with_follows(self, follows: Mapping[str, str | None]) -> PlaybookSet:
+        """Return this set, knowing which playbook each category of ``follows`` follows."""
+        return PlaybookSet(self.playbooks, self.source, follows)
 
     def for_category(self, category: str) -> Playbook | None:
-        return self.playbooks.get(category) or self.playbooks.get("other")
+        """The playbook of ``category``: its own name's, the one it follows, else ``other``."""
+        followed = self.follows.get(category)
+        return (
+            self.playbooks.get(category)
+            or (self.playbooks.get(followed) if followed else None)
+            or self.playbooks.get("other")
+        )
+
+    @property
+    def categories(self) -> list[str]:
+        """Every category an agent may give a message: the playbooks' and those registered."""
+        return sorted({*self.playbooks, *self.follows})
 
     def __iter__(self) -> Iterator[Playbook]:
         return iter(sorted(self.playbooks.values(), key=lambda p: p.category))

@@ -14,6 +14,7 @@ import importlib
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
+from functools import cached_property
 from importlib.metadata import entry_points
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -241,6 +242,18 @@ class Hooks:
     def __init__(self, pm: PluginManager) -> None:
         self.pm = pm
         self.channels = collect_channels(pm)
+
+    @cached_property
+    def categories(self) -> dict[str, str | None]:
+        """The categories plugins give (``register_categories``), each with the playbook it
+        follows when it has none of its own; the first plugin to name a category decides."""
+        found: dict[str, str | None] = {}
+
+        def register(category: str, playbook: str | None = None) -> None:
+            found.setdefault(category, playbook)
+
+        self.pm.hook.register_categories(register=register)
+        return found
 
     def resolve_identity(self, interaction: InboundInteraction) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []

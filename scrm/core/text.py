@@ -52,9 +52,13 @@ _FOLD = str.maketrans(
 _REPEAT_RE = re.compile(r"([^\W\d_])\1{2,}")
 # Linear on hostile text ("a.a.a.", "a-a-a-"): a bare domain starts only at the first word of a
 # dotted run (a match from a later word would also match from the first), and is at most ten
-# labels of at most 63 characters (RFC 1035), so the work from each start is bounded.
+# labels of at most 63 characters (RFC 1035), so the work from each start is bounded.  Its
+# top-level domain is written in lower or upper case: "önermiyorum.Biz yandık" is two sentences
+# run together ("Biz", "Me", "Co" start one), not a link.
+_TLDS = "com|net|org|io|ly|co|tr|xyz|win|info|biz|me"
 _URL_RE = re.compile(
-    r"(?:https?://|www\.)\S+|\b(?<!\w[.-])\w[\w-]{0,62}(?:\.[\w-]{1,63}){0,9}\.(?:com|net|org|io|ly|co|tr|xyz|win|info|biz|me)(?:/\S*)?\b",
+    r"(?:https?://|www\.)\S+|\b(?<!\w[.-])\w[\w-]{0,62}(?:\.[\w-]{1,63}){0,9}"
+    rf"\.(?-i:{_TLDS}|{_TLDS.upper()})(?:/\S*)?\b",
     re.IGNORECASE,
 )
 _EMOJI = (

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from scrm.core import passwords, webhooks
-from scrm.core.agents import AgentIn, AgentOut
+from scrm.core.agents import AgentIn, AgentOut, TimeZoneName
 from scrm.core.app import Scrm
 from scrm.core.plugins import plugin_info
 from scrm.core.services import agents, outbox
@@ -59,6 +59,11 @@ class AgentBody(BaseModel):
     capacity: int = Field(default=10, ge=0, le=10_000, description="Open cases at most.")
     skills: dict[Literal["languages", "categories", "pools"], list[Word]] = Field(
         default_factory=dict, max_length=3, description='e.g. {"languages": ["tr", "en"]}'
+    )
+    timezone: TimeZoneName | None = Field(
+        default=None,
+        description="IANA time zone the console shows the agent's times in, e.g. "
+        '"Europe/Berlin"; null: the configured timezone.',
     )
 
 
