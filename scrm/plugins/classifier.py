@@ -191,7 +191,7 @@ _FLIP = -0.75
 #: (tuned on the even half of the real store reviews: 0.5 to 1.0 give 0.578 to 0.603).
 _MIXED = 0.6
 #: The third time something failed ("3. kez ertelendi", "4 defa"): a repeated failure.
-_NTH_TIME = re.compile(r"\d+\s*\.?\s*(?:kez|kere|defa)\b", re.IGNORECASE)
+_NTH_TIME = re.compile(r"(?<!\d)\d{1,4}[^\S\n]{0,3}\.?[^\S\n]{0,3}(?:kez|kere|defa)\b", re.IGNORECASE)
 #: Negation does not turn these into praise ("I've never seen such terrible service").
 _STRONG_NEGATIVE = -2.5
 #: Distinct tokens whose lexicon lookups are remembered (a cache each, about 10 MB when
