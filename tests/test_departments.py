@@ -13,12 +13,14 @@ import sqlalchemy as sa
 from scrm import hookimpl
 from scrm.core.app import Scrm
 from scrm.core.config import Config, ConfigError
-from scrm.core.department_models import CaseFlag, Crisis, Lead
 from scrm.core.models import Agent, Case, CaseEvent, Department, Interaction
 from scrm.core.plugins import get_plugin_manager
 from scrm.core.schemas import Engagement
 from scrm.plugins.coordinated import FLAG
 from scrm.plugins.marketing_stats import poisson_tail
+from scrm.plugins.tables.coordinated import CaseFlag
+from scrm.plugins.tables.crisis import Crisis
+from scrm.plugins.tables.sales import Lead
 from tests.helpers import T0, message
 
 

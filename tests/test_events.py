@@ -16,7 +16,6 @@ from helpers import message
 from scrm import hookimpl
 from scrm.core.app import open_app
 from scrm.core.config import Config
-from scrm.core.department_models import Lead
 from scrm.core.dispatch import EventContext
 from scrm.core.events import EVENT_TYPES, CaseOpened, decode
 from scrm.core.models import (
@@ -28,6 +27,7 @@ from scrm.core.models import (
 )
 from scrm.core.plugins import get_plugin_manager
 from scrm.core.workflow import Conflict
+from scrm.plugins.tables.sales import Lead
 
 LEAD = "How much is the fiber plan? I want to sign up."
 

@@ -30,7 +30,13 @@ from scrm.core.dispatch import Dispatcher
 from scrm.core.errors import ExitCode, ScrmError
 from scrm.core.logsafe import set_log_content
 from scrm.core.models import Department, LabelCorrection, Reject
-from scrm.core.plugins import Hooks, PluginManager, check_plugin_config, get_plugin_manager
+from scrm.core.plugins import (
+    Hooks,
+    PluginManager,
+    check_plugin_config,
+    get_plugin_manager,
+    migration_locations,
+)
 from scrm.core.schemas import InboundInteraction
 from scrm.core.state import get_state, set_state
 
@@ -86,9 +92,13 @@ class Scrm:
     # -- lifecycle -------------------------------------------------------------------------
 
     def migration_locations(self) -> list[str]:
-        found: list[str] = []
-        self.pm.hook.register_migrations(register=found.append)
-        return found
+        """The plugins' Alembic version locations (the department modules' among them)."""
+        return migration_locations(self.pm)
+
+    def schema_diff(self) -> list[Any]:
+        """The differences between the models (core's and the plugins') and the database."""
+        self.migration_locations()  # plugins with tables import their models there
+        return db.schema_diff(self.engine)
 
     def upgrade(self, revision: str = "heads") -> None:
         """Bring the database schema to ``revision`` (default: the newest)."""

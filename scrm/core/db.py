@@ -370,16 +370,26 @@ def current_revision(engine: Engine) -> set[str]:
 
 
 def schema_diff(engine: Engine) -> list[Any]:
-    """Return the differences between the ORM models and the database (empty = no drift)."""
+    """Return the differences between the ORM models and the database (empty = no drift).
+
+    The models are core's and those of the plugins that imported theirs (a plugin with
+    tables imports its models in its ``register_migrations``: call
+    :meth:`~scrm.core.app.Scrm.migration_locations` first).
+    """
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    # Every table on Base.metadata: core's and the department modules' (enabled or not).
-    from scrm.core import department_models, models  # noqa: F401
+    from scrm.core import models  # noqa: F401  (core's tables; plugins import theirs)
+
+    def declared(obj: Any, name: str | None, type_: str, reflected: bool, other: Any) -> bool:
+        # A table no loaded model declares is a plugin's that is disabled or uninstalled
+        # (its branch made it), not drift.
+        return not (type_ == "table" and reflected and other is None)
 
     with engine.connect() as conn:
         ctx = MigrationContext.configure(
-            conn, opts={"compare_type": True, "include_name": include_name}
+            conn,
+            opts={"compare_type": True, "include_name": include_name, "include_object": declared},
         )
         return list(compare_metadata(ctx, Base.metadata))
 

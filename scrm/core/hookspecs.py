@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from scrm.core.app import Scrm
     from scrm.core.channel import Channel
     from scrm.core.dispatch import EventContext
+    from scrm.core.metrics.sql import Dimension
     from scrm.core.schemas import (
         CaseInfo,
         Classification,
@@ -101,6 +102,22 @@ def register_migrations(register: Callable[[str], None]) -> None:
     edits core's revisions.
 
     :param register: call it with a location such as ``"scrm_foo:migrations"``.
+    :returns: ``None``.
+    """
+
+
+@hookspec
+def register_report_dimensions(register: Callable[[Dimension], None]) -> None:
+    """Add a slice to the service report (``scrm report --by <name>``, the REST API, the console).
+
+    Called when a report is built or its slices are listed; must not open the database.
+    A slice gives each case one value (a correlated scalar subquery over the plugin's own
+    tables, say), so that the slices add up to the total.
+
+    :param register: call it with a :class:`~scrm.plugin.db.Dimension`: ``name``, ``value`` (a
+        callable returning the SQL expression of a case's slice key, NULL for none) and
+        optionally ``join`` (adds the tables the value needs to a FROM clause holding
+        ``cases``).  A name registered twice is an error.
     :returns: ``None``.
     """
 

@@ -37,6 +37,7 @@ __all__ = [
     "PluginManager",
     "check_plugin_config",
     "get_plugin_manager",
+    "migration_locations",
     "only",
     "plugin_info",
 ]
@@ -197,6 +198,13 @@ def check_plugin_config(config: Config, pm: PluginManager) -> None:
     }
     check_config(config, pm, collect_channels(pm), known_plugins=known)
     pm.checked = (config, plugins)
+
+
+def migration_locations(pm: PluginManager) -> list[str]:
+    """The Alembic version locations the plugins register (``register_migrations``), once each."""
+    found: list[str] = []
+    pm.hook.register_migrations(register=found.append)
+    return list(dict.fromkeys(found))
 
 
 def plugin_info(pm: PluginManager) -> list[dict[str, Any]]:

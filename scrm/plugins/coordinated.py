@@ -22,7 +22,7 @@ from __future__ import annotations
 import bisect
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from statistics import median
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -149,6 +149,12 @@ class CoordinatedPlugin(DepartmentPlugin):
             ctx.emit(CoordinatedDetected(case_ids=case_ids, evidence=evidence))
 
     @hookimpl
+    def register_migrations(self, register: Callable[[str], None]) -> None:
+        from scrm.plugins.tables import coordinated  # noqa: F401  (scrm db check compares them)
+
+        register("scrm.plugins:migrations/coordinated")
+
+    @hookimpl
     def register_commands(self, cli: click.Group) -> None:
         from scrm.plugin.cli import add_lazy_command
 
@@ -202,7 +208,7 @@ class CoordinatedPlugin(DepartmentPlugin):
         """
         import sqlalchemy as sa
 
-        from scrm.plugin.db import CaseFlag
+        from scrm.plugins.tables.coordinated import CaseFlag
 
         cfg = self.settings
         mine = self.grams(it)
@@ -248,7 +254,8 @@ class CoordinatedPlugin(DepartmentPlugin):
     def _flag(self, s: Session, case_id: int, group: str, evidence: dict[str, Any]) -> None:
         import sqlalchemy as sa
 
-        from scrm.plugin.db import Case, CaseFlag, Department, add_case_event
+        from scrm.plugin.db import Case, Department, add_case_event
+        from scrm.plugins.tables.coordinated import CaseFlag
 
         case = s.get(Case, case_id)
         if case is None:
@@ -339,7 +346,8 @@ class _Batch:
         """Times of the messages of flagged cases (all, or ``cases``) within ``spans``."""
         import sqlalchemy as sa
 
-        from scrm.plugin.db import CaseFlag, Interaction, chunks
+        from scrm.plugin.db import Interaction, chunks
+        from scrm.plugins.tables.coordinated import CaseFlag
 
         for part in chunks(spans, 100):
             q = (

@@ -222,7 +222,8 @@ class CrisisPlugin(DepartmentPlugin):
         """
         import sqlalchemy as sa
 
-        from scrm.plugin.db import EngagementObservation, Interaction, chunks
+        from scrm.plugin.db import Interaction, chunks
+        from scrm.plugins.tables.crisis import EngagementObservation
 
         inbound = [
             i for i in interactions if i.direction.value == "inbound" and i.case_id is not None
@@ -265,6 +266,12 @@ class CrisisPlugin(DepartmentPlugin):
                 self._announce(s, ctx, result)
 
     @hookimpl
+    def register_migrations(self, register: Callable[[str], None]) -> None:
+        from scrm.plugins.tables import crisis  # noqa: F401  (scrm db check compares them)
+
+        register("scrm.plugins:migrations/crisis")
+
+    @hookimpl
     def register_commands(self, cli: click.Group) -> None:
         from scrm.plugin.cli import add_lazy_command
 
@@ -285,7 +292,7 @@ class CrisisPlugin(DepartmentPlugin):
     def _observe(
         self, s: Session, interaction_id: int, metrics: dict[str, Any], flush: bool = True
     ) -> None:
-        from scrm.plugin.db import EngagementObservation
+        from scrm.plugins.tables.crisis import EngagementObservation
 
         s.add(EngagementObservation(**_observation(interaction_id, metrics, self.clock())))
         if flush:
@@ -296,7 +303,8 @@ class CrisisPlugin(DepartmentPlugin):
         from the two latest observations of every post, read in one query (per chunk)."""
         import sqlalchemy as sa
 
-        from scrm.plugin.db import EngagementObservation, chunks
+        from scrm.plugin.db import chunks
+        from scrm.plugins.tables.crisis import EngagementObservation
 
         latest: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
         for part in chunks(sorted({p.id for p in posts})):
@@ -512,7 +520,8 @@ class CrisisPlugin(DepartmentPlugin):
         detect those at or above the threshold, in the order given."""
         import sqlalchemy as sa
 
-        from scrm.plugin.db import OPEN_STATUSES, Case, Crisis, chunks
+        from scrm.plugin.db import OPEN_STATUSES, Case, chunks
+        from scrm.plugins.tables.crisis import Crisis
 
         customers: dict[int, int | None] = {}
         for part in chunks(case_ids):
@@ -559,7 +568,8 @@ class CrisisPlugin(DepartmentPlugin):
     ) -> tuple[CaseInfo, float, dict[str, Any], str] | None:
         import sqlalchemy as sa
 
-        from scrm.plugin.db import Case, Crisis, add_case_event, apply_sla, case_info, escalate
+        from scrm.plugin.db import Case, add_case_event, apply_sla, case_info, escalate
+        from scrm.plugins.tables.crisis import Crisis
 
         case = s.get(Case, case_id)
         if case is None:

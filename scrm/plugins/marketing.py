@@ -24,8 +24,9 @@ to it.  After each stored message the hour it falls in is judged by the rule in
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     import click
 
     from scrm.plugin import EventContext
+    from scrm.plugin.db import Dimension
 
 __all__ = ["Campaign", "MarketingPlugin", "MarketingSettings", "plugin"]
 
@@ -134,8 +136,9 @@ class MarketingPlugin(DepartmentPlugin):
         """
         import sqlalchemy as sa
 
-        from scrm.plugin.db import CampaignLink, Interaction, chunks
+        from scrm.plugin.db import Interaction, chunks
         from scrm.plugins import marketing_stats as stats
+        from scrm.plugins.tables.marketing import CampaignLink
 
         ids = [i.id for i in interactions if i.direction.value == "inbound"]
         if not ids:
@@ -202,6 +205,18 @@ class MarketingPlugin(DepartmentPlugin):
             )
 
     @hookimpl
+    def register_migrations(self, register: Callable[[str], None]) -> None:
+        from scrm.plugins.tables import marketing  # noqa: F401  (scrm db check compares them)
+
+        register("scrm.plugins:migrations/marketing")
+
+    @hookimpl
+    def register_report_dimensions(self, register: Callable[[Dimension], None]) -> None:
+        from scrm.plugin.db import Dimension
+
+        register(Dimension("campaign", _campaign_of_case))
+
+    @hookimpl
     def register_commands(self, cli: click.Group) -> None:
         from scrm.plugin.cli import add_lazy_command
 
@@ -224,6 +239,25 @@ class MarketingPlugin(DepartmentPlugin):
             "List brand advocates: customers with repeated praise, weighted by their reach.",
             advocates,
         )
+
+
+def _campaign_of_case() -> Any:
+    """A case's campaign, for ``scrm report --by campaign``: a case can touch several; it
+    counts once, under the alphabetically first campaign any of its messages was linked to,
+    so that the slices add up to the total."""
+    import sqlalchemy as sa
+    from sqlalchemy.orm import aliased
+
+    from scrm.plugin.db import Case, Interaction
+    from scrm.plugins.tables.marketing import CampaignLink
+
+    linked = aliased(Interaction)
+    return (
+        sa.select(sa.func.min(CampaignLink.campaign))
+        .join(linked, linked.id == CampaignLink.interaction_id)
+        .where(linked.case_id == Case.id)
+        .scalar_subquery()
+    )
 
 
 def _utc(value: datetime | None) -> datetime | None:

@@ -19,6 +19,7 @@ Configuration (``[plugins.rnd]``)::
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     import click
 
     from scrm.plugin import EventContext
-    from scrm.plugin.db import Idea
+    from scrm.plugins.tables.rnd import Idea
 
 __all__ = ["RndPlugin", "RndSettings", "growing_complaints", "plugin"]
 
@@ -58,7 +59,8 @@ class RndPlugin(DepartmentPlugin):
     def interaction_stored(self, interaction: StoredInteraction, ctx: EventContext) -> None:
         import sqlalchemy as sa
 
-        from scrm.plugin.db import Idea, IdeaSource, Interaction
+        from scrm.plugin.db import Interaction
+        from scrm.plugins.tables.rnd import Idea, IdeaSource
 
         cls = interaction.classification
         if cls is None or cls.kind is not Kind.IDEA:
@@ -105,6 +107,12 @@ class RndPlugin(DepartmentPlugin):
             )
 
     @hookimpl
+    def register_migrations(self, register: Callable[[str], None]) -> None:
+        from scrm.plugins.tables import rnd  # noqa: F401  (scrm db check compares them)
+
+        register("scrm.plugins:migrations/rnd")
+
+    @hookimpl
     def register_commands(self, cli: click.Group) -> None:
         from scrm.plugin.cli import add_lazy_command
 
@@ -138,7 +146,7 @@ def _utc(value: datetime | None) -> datetime | None:
 def _idea_rows(s: Any, start: datetime, end: datetime, limit: int) -> list[dict[str, Any]]:
     import sqlalchemy as sa
 
-    from scrm.plugin.db import IdeaSource
+    from scrm.plugins.tables.rnd import IdeaSource
 
     counts = s.execute(
         sa.select(
@@ -160,7 +168,8 @@ def _idea_out(s: Any, idea_id: int) -> dict[str, Any]:
     import sqlalchemy as sa
 
     from scrm.plugin import NotFound
-    from scrm.plugin.db import Idea, IdeaSource, Interaction
+    from scrm.plugin.db import Interaction
+    from scrm.plugins.tables.rnd import Idea, IdeaSource
 
     idea = s.get(Idea, idea_id)
     if idea is None:

@@ -18,6 +18,7 @@ Configuration (``[plugins.sales]``)::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from scrm.plugin import EventContext
-    from scrm.plugin.db import Lead
+    from scrm.plugins.tables.sales import Lead
 
 __all__ = ["LEAD_STATUSES", "SalesPlugin", "SalesSettings", "open_complaint", "plugin"]
 
@@ -120,7 +121,8 @@ class SalesPlugin(DepartmentPlugin):
         """
         import sqlalchemy as sa
 
-        from scrm.plugin.db import OPEN_STATUSES, Case, Interaction, Lead, chunks
+        from scrm.plugin.db import OPEN_STATUSES, Case, Interaction, chunks
+        from scrm.plugins.tables.sales import Lead
 
         found = [
             i
@@ -175,7 +177,7 @@ class SalesPlugin(DepartmentPlugin):
         active: dict[tuple[int, str], Lead],
         complaints: dict[int, int],
     ) -> None:
-        from scrm.plugin.db import Lead
+        from scrm.plugins.tables.sales import Lead
 
         assert i.customer_id is not None
         at = created_at.isoformat()
@@ -200,6 +202,12 @@ class SalesPlugin(DepartmentPlugin):
         )
         s.add(lead)
         active[(i.customer_id, interest)] = lead
+
+    @hookimpl
+    def register_migrations(self, register: Callable[[str], None]) -> None:
+        from scrm.plugins.tables import sales  # noqa: F401  (scrm db check compares them)
+
+        register("scrm.plugins:migrations/sales")
 
     @hookimpl
     def register_commands(self, cli: click.Group) -> None:

@@ -13,10 +13,10 @@ import click
 import sqlalchemy as sa
 
 from scrm.plugin.cli import CliContext, emit, parse_since, table
-from scrm.plugin.db import CampaignLink
 from scrm.plugins import marketing_stats as stats
 from scrm.plugins.department import reference_time
 from scrm.plugins.marketing import MarketingPlugin, _utc
+from scrm.plugins.tables.marketing import CampaignLink
 
 __all__ = ["advocates_command", "campaigns_group"]
 
@@ -31,7 +31,7 @@ def campaigns_group(plugin: MarketingPlugin) -> click.Group:
     @click.pass_obj
     def list_(obj: CliContext, as_json: bool) -> None:
         """List the configured campaigns with their linked mentions and spikes."""
-        from scrm.plugin.db import SpikeEpisode
+        from scrm.plugins.tables.marketing import SpikeEpisode
 
         out: list[dict[str, Any]] = []
         with obj.app().session() as s:
@@ -101,7 +101,7 @@ def campaigns_group(plugin: MarketingPlugin) -> click.Group:
     @click.pass_obj
     def spikes(obj: CliContext, as_json: bool) -> None:
         """List the spikes detected (brand and campaigns), newest first."""
-        from scrm.plugin.db import SpikeEpisode
+        from scrm.plugins.tables.marketing import SpikeEpisode
 
         with obj.app().session() as s:
             eps = s.scalars(sa.select(SpikeEpisode).order_by(SpikeEpisode.started_at.desc()))
