@@ -141,7 +141,7 @@ def scrm_config(scrm_database_url: str) -> Config:
 
 @pytest.fixture
 def app(scrm_config: Config, scrm_plugins: list[object]) -> Iterator[Scrm]:
-    pm = get_plugin_manager(scrm_config, extra=scrm_plugins)
+    pm = get_plugin_manager(extra=scrm_plugins)
     application = Scrm(scrm_config, pm)
     application.upgrade()  # a no-op on the migrated template; seeds departments
     yield application
@@ -152,7 +152,7 @@ def app(scrm_config: Config, scrm_plugins: list[object]) -> Iterator[Scrm]:
 def register_plugin(app: Scrm) -> Callable[[object], None]:
     def register(plugin: object) -> None:
         app.pm.register(plugin)
-        app.hooks = Hooks(app.pm)
+        app.hooks = Hooks(app.pm, app.context)
 
     return register
 

@@ -52,7 +52,7 @@ def test_two_applications_on_one_plugin_manager_keep_to_their_own_databases(
     for name in ("a", "b"):
         shutil.copyfile(_sqlite_template, tmp_path / f"{name}.db")
         urls.append(f"sqlite:///{tmp_path / name}.db")
-    pm = get_plugin_manager(Config(database_url=urls[0]))
+    pm = get_plugin_manager()
     a = open_app(config=Config(database_url=urls[0]), pm=pm)
     b = open_app(config=Config(database_url=urls[1]), pm=pm)  # started last
     _subscribe(b, "https://b.example.com/hook")

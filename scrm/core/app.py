@@ -26,6 +26,7 @@ from scrm.core import db, queries
 from scrm.core.agents import ensure_departments
 from scrm.core.channel import Channel
 from scrm.core.config import Config, load_config
+from scrm.core.context import PluginContext
 from scrm.core.dispatch import Dispatcher
 from scrm.core.errors import ExitCode, ScrmError
 from scrm.core.logsafe import set_log_content
@@ -70,8 +71,10 @@ class Scrm:
     def __init__(self, config: Config, pm: PluginManager | None = None) -> None:
         self.config = config
         set_log_content(config.log_content)
-        self.pm = pm if pm is not None else get_plugin_manager(config)
-        self.hooks = Hooks(self.pm)
+        self.pm = pm if pm is not None else get_plugin_manager()
+        #: The configuration and every plugin's validated settings (validated here, once).
+        self.context = PluginContext(config, check_plugin_config(config, self.pm))
+        self.hooks = Hooks(self.pm, self.context)
         self.engine = db.make_engine(config.database_url)
         self.Session = db.make_sessionmaker(self.engine)
         self._read_session = db.make_sessionmaker(
@@ -88,6 +91,11 @@ class Scrm:
         from scrm.core.workflow import Workflow
 
         return Workflow(self)
+
+    def plugin_config(self, name: str) -> Any:
+        """The validated ``Settings`` of plugin ``name``, or ``None`` (see
+        :class:`~scrm.core.context.PluginContext`)."""
+        return self.context.plugin_config(name)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -400,8 +408,7 @@ def open_app(
     elif url:
         config = config.model_copy(update={"database_url": url})
     if pm is None:
-        pm = get_plugin_manager(config, extra=plugins)
-    check_plugin_config(config, pm)
+        pm = get_plugin_manager(extra=plugins)
     app = Scrm(config, pm)
     if migrate:
         app.upgrade()

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from scrm.core.app import Scrm
     from scrm.core.channel import Channel
+    from scrm.core.context import PluginContext
     from scrm.core.dispatch import EventContext
     from scrm.core.metrics.sql import Dimension
     from scrm.core.schemas import (
@@ -194,7 +195,7 @@ def resolve_identity(interaction: InboundInteraction) -> list[tuple[str, str]] |
 
 
 @hookspec(firstresult=True)
-def classify_interaction(interaction: InboundInteraction) -> Classification | None:
+def classify_interaction(interaction: InboundInteraction, ctx: PluginContext) -> Classification | None:
     """Decide what an inbound message is: language, sentiment, kind, category, urgency, reach.
 
     Called once per new inbound interaction, inside the transaction.  Stops at first non-None
@@ -202,13 +203,18 @@ def classify_interaction(interaction: InboundInteraction) -> Classification | No
 
     :param interaction: the validated interaction (``interaction.author.followers`` and
         ``interaction.engagement`` feed the reach score).
+    :param ctx: the application's :class:`~scrm.core.context.PluginContext`: read the
+        plugin's validated settings with ``ctx.plugin_config(name)``.
     :returns: a :class:`~scrm.core.schemas.Classification`, or ``None`` to defer.
     """
 
 
 @hookspec(firstresult=True)
 def route_interaction(
-    interaction: InboundInteraction, classification: Classification, customer: CustomerInfo | None
+    interaction: InboundInteraction,
+    classification: Classification,
+    customer: CustomerInfo | None,
+    ctx: PluginContext,
 ) -> RouteDecision | None:
     """Decide which department owns a message, its priority, and whether it opens a case.
 
@@ -219,13 +225,14 @@ def route_interaction(
     :param classification: the result of ``classify_interaction``.
     :param customer: the customer it belongs to (attributes such as a tier), or ``None``
         when it could not be resolved.
+    :param ctx: the application's :class:`~scrm.core.context.PluginContext` (settings).
     :returns: a :class:`~scrm.core.schemas.RouteDecision` (``department=None`` opens no case),
         or ``None`` to defer.
     """
 
 
 @hookspec(firstresult=True)
-def choose_sla(case: CaseInfo) -> SlaPolicy | None:
+def choose_sla(case: CaseInfo, ctx: PluginContext) -> SlaPolicy | None:
     """Choose the SLA policy (first response, follow-up, resolution) for a case.
 
     Called when a case opens and when its priority, department or category changes, inside
@@ -233,6 +240,7 @@ def choose_sla(case: CaseInfo) -> SlaPolicy | None:
     The same policies apply to phone, letter and e-mail as to social channels.
 
     :param case: the case as it will be stored.
+    :param ctx: the application's :class:`~scrm.core.context.PluginContext` (settings).
     :returns: a :class:`~scrm.core.schemas.SlaPolicy`, or ``None`` to defer.
     """
 
@@ -245,7 +253,7 @@ def choose_sla(case: CaseInfo) -> SlaPolicy | None:
 # committed with the record that the plugin handled them: what a plugin writes
 # there happens exactly once; effects outside the database at least once (the
 # worker dispatches what a killed process left).  ``ctx.emit(event)`` raises a
-# further event; ``ctx.plugin_config(name)`` reads the application's settings.
+# further event; ``ctx.plugin_config(name)`` returns a plugin's validated settings.
 # Exceptions are logged with the plugin's name, roll back what the call wrote
 # through ``ctx.session``, and never undo the commit.
 # ---------------------------------------------------------------------------

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from scrm.plugin import Config, CoordinatedDetected, Kind, StoredInteraction, hookimpl, normalize
-from scrm.plugins.department import DepartmentPlugin, load_settings, merge_spans
+from scrm.plugin import CoordinatedDetected, Kind, StoredInteraction, hookimpl, normalize
+from scrm.plugins.department import DepartmentPlugin, merge_spans
 
 if TYPE_CHECKING:
     import click
@@ -118,11 +118,12 @@ def _within(column: Any, spans: Sequence[tuple[datetime, datetime]]) -> sa.Colum
 
 class CoordinatedPlugin(DepartmentPlugin):
     name = "coordinated"
+    Settings = CoordinatedSettings
+    settings: CoordinatedSettings
 
-    def __init__(self, settings: CoordinatedSettings) -> None:
-        super().__init__()
-        self.settings = settings
+    def __init__(self, settings: CoordinatedSettings | None = None) -> None:
         self._grams: dict[int, tuple[int, set[str]]] = {}
+        super().__init__(settings)
 
     @hookimpl
     def batch_committed(self, interactions: list[StoredInteraction], ctx: EventContext) -> None:
@@ -132,6 +133,7 @@ class CoordinatedPlugin(DepartmentPlugin):
         complaints they are compared with are read in a constant number of queries; the
         complaints are then checked one by one, in ingest order, as if each were alone.
         """
+        plugin = self.configured(ctx)
         complaints = [
             i.id
             for i in interactions
@@ -142,7 +144,7 @@ class CoordinatedPlugin(DepartmentPlugin):
         if not complaints:
             return
         found = []
-        with self.session(ctx) as s:
+        with plugin.session(ctx) as s:
             for fired in _Batch(self, s, complaints).run():
                 found.append(fired)
         for case_ids, evidence in found:
@@ -392,5 +394,5 @@ class _Batch:
         return self.pool_sorted[i : min(j, i + self.p.settings.max_candidates)]
 
 
-def plugin(config: Config) -> CoordinatedPlugin:
-    return CoordinatedPlugin(load_settings(CoordinatedSettings, config, "coordinated"))
+plugin = CoordinatedPlugin()
+"""The registered plugin (``DEFAULT_PLUGINS``); it reads each application's settings."""

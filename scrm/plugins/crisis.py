@@ -34,7 +34,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from scrm.plugin import (
     CaseEscalated,
     CaseInfo,
-    Config,
     CrisisDetected,
     Engagement,
     EscalationStep,
@@ -45,7 +44,7 @@ from scrm.plugin import (
     hookimpl,
     normalize,
 )
-from scrm.plugins.department import DepartmentPlugin, load_settings
+from scrm.plugins.department import DepartmentPlugin
 
 if TYPE_CHECKING:
     import click
@@ -203,13 +202,16 @@ class _Partial:
 
 class CrisisPlugin(DepartmentPlugin):
     name = "crisis"
+    Settings = CrisisSettings
+    settings: CrisisSettings
 
-    def __init__(self, settings: CrisisSettings) -> None:
-        super().__init__()
-        self.settings = settings
-        self._media_handles = {h.lstrip("@").casefold() for h in settings.media_accounts}
-        self._media_words = [normalize(w) for w in settings.media_keywords]
+    def __init__(self, settings: CrisisSettings | None = None) -> None:
         self._press: dict[int, tuple[int, bool]] = {}
+        super().__init__(settings)
+
+    def prepare(self) -> None:
+        self._media_handles = {h.lstrip("@").casefold() for h in self.settings.media_accounts}
+        self._media_words = [normalize(w) for w in self.settings.media_keywords]
 
     # -- hooks -------------------------------------------------------------------------------
 
@@ -220,6 +222,7 @@ class CrisisPlugin(DepartmentPlugin):
         Set-based: a constant number of queries per batch (IN-lists in chunks) however many
         cases it touched; a case whose score cannot reach the threshold is not scored fully.
         """
+        plugin = self.configured(ctx)
         import sqlalchemy as sa
 
         from scrm.plugin.db import Interaction, chunks
@@ -230,8 +233,8 @@ class CrisisPlugin(DepartmentPlugin):
         ]
         if not inbound:
             return
-        with self.session(ctx) as s:
-            now = self.clock()
+        with plugin.session(ctx) as s:
+            now = plugin.clock()
             observations = []
             for part in chunks([i.id for i in inbound]):
                 for interaction_id, engagement in s.execute(
@@ -244,9 +247,9 @@ class CrisisPlugin(DepartmentPlugin):
             if observations:
                 s.execute(sa.insert(EngagementObservation), observations)
             case_ids = [c for c in dict.fromkeys(i.case_id for i in inbound) if c is not None]
-            results = self._evaluate(s, case_ids, ctx.app.hooks.choose_sla)
+            results = plugin._evaluate(s, case_ids, ctx.app.hooks.choose_sla)
             for result in results:
-                self._announce(s, ctx, result)
+                plugin._announce(s, ctx, result)
 
     @hookimpl
     def engagement_updated(
@@ -612,5 +615,5 @@ class CrisisPlugin(DepartmentPlugin):
         ctx.emit(CrisisDetected(case=info, score=score, evidence=evidence))
 
 
-def plugin(config: Config) -> CrisisPlugin:
-    return CrisisPlugin(load_settings(CrisisSettings, config, "crisis"))
+plugin = CrisisPlugin()
+"""The registered plugin (``DEFAULT_PLUGINS``); it reads each application's settings."""

@@ -31,13 +31,13 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from scrm.plugin import Config, SpikeDetected, StoredInteraction, hookimpl, normalize
-from scrm.plugins.department import DepartmentPlugin, load_settings
+from scrm.plugin import SpikeDetected, StoredInteraction, hookimpl, normalize
+from scrm.plugins.department import DepartmentPlugin
 
 if TYPE_CHECKING:
     import click
 
-    from scrm.plugin import EventContext
+    from scrm.plugin import EventContext, PluginContext
     from scrm.plugin.db import Dimension
 
 __all__ = ["Campaign", "MarketingPlugin", "MarketingSettings", "plugin"]
@@ -95,14 +95,22 @@ class MarketingSettings(BaseModel):
 
 class MarketingPlugin(DepartmentPlugin):
     name = "marketing"
+    Settings = MarketingSettings
+    settings: MarketingSettings
 
-    def __init__(self, settings: MarketingSettings, timezone: str) -> None:
-        super().__init__()
-        self.settings = settings
-        self.zone = ZoneInfo(timezone)
-        self._patterns = {c.name: c.patterns() for c in settings.campaigns}
+    def __init__(self, settings: MarketingSettings | None = None) -> None:
         # Per database: several applications may share this plugin.
         self._history_start: dict[str, dict[tuple[str, str], datetime]] = {}
+        self.zone = ZoneInfo("UTC")
+        super().__init__(settings)
+
+    def prepare(self) -> None:
+        self._patterns = {c.name: c.patterns() for c in self.settings.campaigns}
+
+    def configured(self, ctx: PluginContext) -> MarketingPlugin:
+        bound = super().configured(ctx)
+        bound.zone = ZoneInfo(ctx.config.timezone)  # campaign reports are in local days
+        return bound
 
     def campaign(self, name: str) -> Campaign:
         for c in self.settings.campaigns:
@@ -134,6 +142,7 @@ class MarketingPlugin(DepartmentPlugin):
         Set-based: a constant number of queries per batch (IN-lists in chunks); the hours
         are counted by one grouped query per kind of scope (see :func:`stats.judge_hours`).
         """
+        plugin = self.configured(ctx)
         import sqlalchemy as sa
 
         from scrm.plugin.db import Interaction, chunks
@@ -143,8 +152,8 @@ class MarketingPlugin(DepartmentPlugin):
         ids = [i.id for i in interactions if i.direction.value == "inbound"]
         if not ids:
             return
-        sp = self.settings.spikes
-        with self.session(ctx) as s:
+        sp = plugin.settings.spikes
+        with plugin.session(ctx) as s:
             rows: list[tuple[int, str, datetime, str | None]] = []
             linked: set[tuple[str, int]] = set()
             for part in chunks(ids):
@@ -159,7 +168,7 @@ class MarketingPlugin(DepartmentPlugin):
                         ).where(Interaction.id.in_(part))
                     )
                 ]
-                if self.settings.campaigns:
+                if plugin.settings.campaigns:
                     linked.update(
                         (campaign, iid)
                         for campaign, iid in s.execute(
@@ -172,7 +181,7 @@ class MarketingPlugin(DepartmentPlugin):
             latest: dict[tuple[str, str, datetime], datetime] = {}
             for iid, text, created_at, sentiment in rows:
                 scopes = ["brand"]
-                for name, term in self.match(text, created_at):
+                for name, term in plugin.match(text, created_at):
                     scopes.append(f"campaign:{name}")
                     if (name, iid) not in linked:
                         s.add(CampaignLink(campaign=name, interaction_id=iid, matched=term[:255]))
@@ -190,7 +199,7 @@ class MarketingPlugin(DepartmentPlugin):
                 alpha=sp.alpha,
                 min_count=sp.min_count,
                 min_baseline=sp.min_baseline,
-                history_start=self._history_start.setdefault(ctx.app.config.database_url, {}),
+                history_start=plugin._history_start.setdefault(ctx.app.config.database_url, {}),
             )
         for spike in spikes:
             ctx.emit(
@@ -268,5 +277,5 @@ def _utc(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC) + timedelta(0)
 
 
-def plugin(config: Config) -> MarketingPlugin:
-    return MarketingPlugin(load_settings(MarketingSettings, config, "marketing"), config.timezone)
+plugin = MarketingPlugin()
+"""The registered plugin (``DEFAULT_PLUGINS``); it reads each application's settings."""

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from scrm.plugin import Config, Kind, StoredInteraction, hookimpl, tokenize
-from scrm.plugins.department import DepartmentPlugin, load_settings
+from scrm.plugin import Kind, StoredInteraction, hookimpl, tokenize
+from scrm.plugins.department import DepartmentPlugin
 from scrm.plugins.rnd_text import STOPWORDS, signature, similarity
 
 if TYPE_CHECKING:
@@ -50,13 +50,12 @@ class RndSettings(BaseModel):
 
 class RndPlugin(DepartmentPlugin):
     name = "rnd"
-
-    def __init__(self, settings: RndSettings) -> None:
-        super().__init__()
-        self.settings = settings
+    Settings = RndSettings
+    settings: RndSettings
 
     @hookimpl
     def interaction_stored(self, interaction: StoredInteraction, ctx: EventContext) -> None:
+        plugin = self.configured(ctx)
         import sqlalchemy as sa
 
         from scrm.plugin.db import Interaction
@@ -65,7 +64,7 @@ class RndPlugin(DepartmentPlugin):
         cls = interaction.classification
         if cls is None or cls.kind is not Kind.IDEA:
             return
-        with self.session(ctx) as s:
+        with plugin.session(ctx) as s:
             it = s.get(Interaction, interaction.id)
             if it is None or s.scalar(
                 sa.select(IdeaSource.id).where(IdeaSource.interaction_id == it.id)
@@ -74,7 +73,7 @@ class RndPlugin(DepartmentPlugin):
             sig = signature(it.text)
             best: tuple[float, Idea | None] = (0.0, None)
             idea: Idea | None
-            since = it.created_at - self.settings.window
+            since = it.created_at - plugin.settings.window
             for idea in s.scalars(
                 sa.select(Idea).where(Idea.status == "open", Idea.last_seen >= since)
             ):
@@ -82,7 +81,7 @@ class RndPlugin(DepartmentPlugin):
                 if score > best[0]:
                     best = (score, idea)
             score, idea = best
-            if idea is None or score < self.settings.threshold:
+            if idea is None or score < plugin.settings.threshold:
                 idea = Idea(
                     title=it.text[:255],
                     language=it.language,
@@ -124,7 +123,7 @@ class RndPlugin(DepartmentPlugin):
         def insights() -> click.Command:
             from scrm.plugins.commands.rnd import insights_command
 
-            return insights_command(self.settings)
+            return insights_command(self)
 
         add_lazy_command(
             cli, "ideas", "Product ideas from customers, clustered across languages.", ideas
@@ -245,5 +244,5 @@ def growing_complaints(
     return out
 
 
-def plugin(config: Config) -> RndPlugin:
-    return RndPlugin(load_settings(RndSettings, config, "rnd"))
+plugin = RndPlugin()
+"""The registered plugin (``DEFAULT_PLUGINS``); it reads each application's settings."""

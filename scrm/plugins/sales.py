@@ -26,20 +26,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from scrm.plugin import (
     CaseInfo,
-    Config,
     Kind,
     SlaPolicy,
     StoredInteraction,
     hookimpl,
     normalize,
 )
-from scrm.plugins.department import DepartmentPlugin, load_settings
+from scrm.plugins.department import DepartmentPlugin
 
 if TYPE_CHECKING:
     import click
     from sqlalchemy.orm import Session
 
-    from scrm.plugin import EventContext
+    from scrm.plugin import EventContext, PluginContext
     from scrm.plugins.tables.sales import Lead
 
 __all__ = ["LEAD_STATUSES", "SalesPlugin", "SalesSettings", "open_complaint", "plugin"]
@@ -91,14 +90,15 @@ def open_complaint(session: Session, customer_id: int) -> int | None:
 
 class SalesPlugin(DepartmentPlugin):
     name = "sales"
+    Settings = SalesSettings
+    settings: SalesSettings
 
-    def __init__(self, settings: SalesSettings) -> None:
-        super().__init__()
-        self.settings = settings
+    def prepare(self) -> None:
         self._products = {
-            name: [f" {normalize(w)}" for w in words] for name, words in settings.products.items()
+            name: [f" {normalize(w)}" for w in words]
+            for name, words in self.settings.products.items()
         }
-        self.policy = SlaPolicy(name="sales-lead", **settings.sla.model_dump())
+        self.policy = SlaPolicy(name="sales-lead", **self.settings.sla.model_dump())
 
     def interest(self, text: str) -> str:
         """The first configured product the text names, else ``general``."""
@@ -109,8 +109,9 @@ class SalesPlugin(DepartmentPlugin):
         return "general"
 
     @hookimpl
-    def choose_sla(self, case: CaseInfo) -> SlaPolicy | None:
-        return self.policy if case.kind is Kind.LEAD else None
+    def choose_sla(self, case: CaseInfo, ctx: PluginContext) -> SlaPolicy | None:
+        plugin = self.configured(ctx)
+        return plugin.policy if case.kind is Kind.LEAD else None
 
     @hookimpl
     def batch_committed(self, interactions: list[StoredInteraction], ctx: EventContext) -> None:
@@ -119,6 +120,7 @@ class SalesPlugin(DepartmentPlugin):
         Set-based: the messages, the customers' active leads and their open complaints are
         read in a constant number of queries per batch (IN-lists in chunks).
         """
+        plugin = self.configured(ctx)
         import sqlalchemy as sa
 
         from scrm.plugin.db import OPEN_STATUSES, Case, Interaction, chunks
@@ -133,7 +135,7 @@ class SalesPlugin(DepartmentPlugin):
         ]
         if not found:
             return
-        with self.session(ctx) as s:
+        with plugin.session(ctx) as s:
             texts: dict[int, tuple[str, datetime]] = {}
             for part in chunks([i.id for i in found]):
                 for iid, text, created_at in s.execute(
@@ -166,7 +168,7 @@ class SalesPlugin(DepartmentPlugin):
                 if i.id not in texts or i.customer_id is None:
                     continue
                 text, created_at = texts[i.id]
-                self._lead(s, i, self.interest(text), created_at, active, complaints)
+                plugin._lead(s, i, plugin.interest(text), created_at, active, complaints)
 
     def _lead(
         self,
@@ -246,5 +248,5 @@ def _lead_out(s: Session, lead: Lead) -> dict[str, Any]:
     }
 
 
-def plugin(config: Config) -> SalesPlugin:
-    return SalesPlugin(load_settings(SalesSettings, config, "sales"))
+plugin = SalesPlugin()
+"""The registered plugin (``DEFAULT_PLUGINS``); it reads each application's settings."""

@@ -34,8 +34,9 @@ def campaigns_group(plugin: MarketingPlugin) -> click.Group:
         from scrm.plugins.tables.marketing import SpikeEpisode
 
         out: list[dict[str, Any]] = []
-        with obj.app().session() as s:
-            for c in plugin.settings.campaigns:
+        app = obj.app()
+        with app.session() as s:
+            for c in plugin.configured(app.context).settings.campaigns:
                 n = s.scalar(sa.select(sa.func.count()).where(CampaignLink.campaign == c.name))
                 spikes = s.scalar(
                     sa.select(sa.func.count()).where(SpikeEpisode.scope == f"campaign:{c.name}")
@@ -81,15 +82,17 @@ def campaigns_group(plugin: MarketingPlugin) -> click.Group:
     @click.pass_obj
     def report(obj: CliContext, name: str, by: str, as_json: bool) -> None:
         """Report a campaign: volume and sentiment, complaints, advocates, share of voice."""
-        c = plugin.campaign(name)
-        with obj.app().session() as s:
+        app = obj.app()
+        configured = plugin.configured(app.context)
+        c = configured.campaign(name)
+        with app.session() as s:
             data = stats.campaign_report(
                 s,
                 c.name,
                 by=by,
-                zone=plugin.zone,
+                zone=configured.zone,
                 window=(c.start, c.end),
-                competitors=plugin.settings.competitors,
+                competitors=configured.settings.competitors,
             )
         if as_json:
             emit(data)
