@@ -181,8 +181,11 @@ def test_a_failing_consumer_keeps_nothing_and_stops_no_one(
 def test_every_after_commit_hook_has_an_event_class() -> None:
     import scrm.core.hookspecs as specs
 
+    # Decision hooks get a PluginContext as ctx; after-commit hooks an EventContext.
     after_commit = {
-        name for name in dir(specs) if "ctx" in getattr(getattr(specs, name), "__annotations__", {})
+        name
+        for name in dir(specs)
+        if getattr(getattr(specs, name), "__annotations__", {}).get("ctx") == "EventContext"
     }
     assert after_commit == set(EVENT_TYPES)
 

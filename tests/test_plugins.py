@@ -359,3 +359,34 @@ def test_two_applications_on_one_plugin_manager_each_see_their_own_settings(
     finally:
         for app in apps.values():
             app.close()
+
+
+def test_a_plugin_adds_a_report_slice(app, register_plugin, cli):
+    from datetime import UTC, datetime
+
+    from scrm.core.metrics import generate_report, report_dimensions
+    from scrm.plugin.db import Case, Dimension
+
+    class Shouting:
+        @hookimpl
+        def register_report_dimensions(self, register):
+            register(Dimension("loud", lambda: sa.func.upper(Case.channel)))
+
+    assert "campaign" in report_dimensions(app.pm)  # the marketing module's
+    register_plugin(Shouting())
+    app.ingest([message(1), message(2, "Kargom üç haftadır gelmedi, kimse de cevap vermiyor", author="u2")])
+    report = generate_report(
+        app, start=datetime(2000, 1, 1, tzinfo=UTC), end=datetime(2100, 1, 1, tzinfo=UTC), by="loud"
+    )
+    assert report.by == "loud" and [(g.key, g.cases_opened) for g in report.groups] == [("TWITTER", 2)]
+    with pytest.raises(ValueError, match=r"unknown slice 'tall'; choose one of channel, .*loud"):
+        generate_report(app, start=report.start, end=report.end, by="tall")
+
+    class Again:
+        @hookimpl
+        def register_report_dimensions(self, register):
+            register(Dimension("channel", lambda: Case.channel))
+
+    register_plugin(Again())
+    with pytest.raises(ValueError, match="report slice 'channel' is registered twice"):
+        report_dimensions(app.pm)

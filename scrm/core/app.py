@@ -11,6 +11,7 @@ Embedding code opens one with :func:`scrm.open`::
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -37,6 +38,7 @@ from scrm.core.plugins import (
     check_plugin_config,
     get_plugin_manager,
     migration_locations,
+    migrations,
 )
 from scrm.core.schemas import InboundInteraction
 from scrm.core.state import get_state, set_state
@@ -105,7 +107,9 @@ class Scrm:
 
     def schema_diff(self) -> list[Any]:
         """The differences between the models (core's and the plugins') and the database."""
-        self.migration_locations()  # plugins with tables import their models there
+        for _, models in migrations(self.pm):
+            if models is not None:
+                importlib.import_module(models)  # declares the plugin's tables on Base
         return db.schema_diff(self.engine)
 
     def upgrade(self, revision: str = "heads") -> None:

@@ -372,9 +372,8 @@ def current_revision(engine: Engine) -> set[str]:
 def schema_diff(engine: Engine) -> list[Any]:
     """Return the differences between the ORM models and the database (empty = no drift).
 
-    The models are core's and those of the plugins that imported theirs (a plugin with
-    tables imports its models in its ``register_migrations``: call
-    :meth:`~scrm.core.app.Scrm.migration_locations` first).
+    The models are core's and those of the plugins imported so far
+    (:meth:`~scrm.core.app.Scrm.schema_diff` imports the ones ``register_migrations`` names).
     """
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext

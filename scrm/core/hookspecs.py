@@ -3,7 +3,8 @@
 Read this file top to bottom: registration, ingest (inside the batch's transaction),
 case lifecycle, after commit, errors.  Each spec is the contract; implementations may
 accept fewer arguments than the spec declares (pluggy passes only what they name), so
-new arguments can be added later without breaking anyone.
+new arguments can be added later without breaking anyone.  Runtime hooks get ``ctx``: a
+plugin reads its validated settings there (``ctx.plugin_config(name)``) and keeps none.
 
 Implement hooks with ``from scrm import hookimpl``.  Decision hooks are ``firstresult``:
 the first non-``None`` answer wins and the built-in answer is registered ``trylast``, so a
@@ -95,14 +96,18 @@ def register_commands(cli: click.Group) -> None:
 
 
 @hookspec
-def register_migrations(register: Callable[[str], None]) -> None:
+def register_migrations(register: Callable[..., None]) -> None:
     """Register an Alembic version location for a plugin's own tables.
 
-    Called when migrations run (``scrm db upgrade``).  A third-party plugin that needs tables
-    brings its own Alembic branch (``branch_labels``, ``depends_on`` core's head) and never
-    edits core's revisions.
+    Called when migrations run (``scrm db upgrade``) and the schema is checked.  A plugin
+    that needs tables brings its own Alembic branch (``branch_labels``, starting from the
+    core revision that has the tables it refers to) and never edits core's revisions; the
+    built-in department modules do the same.
 
-    :param register: call it with a location such as ``"scrm_foo:migrations"``.
+    :param register: call it as ``register(location, models=None)``: ``location`` such as
+        ``"scrm_foo:migrations"``; ``models`` the module that declares the plugin's tables
+        (``"scrm_foo.models"``), imported by ``scrm db check`` to compare them with the
+        database (and only then: every command calls this hook to check the schema).
     :returns: ``None``.
     """
 

@@ -43,6 +43,7 @@ __all__ = [
     "configured_hooks",
     "get_plugin_manager",
     "migration_locations",
+    "migrations",
     "only",
     "plugin_info",
 ]
@@ -201,11 +202,21 @@ def configured_hooks(config: Config, pm: PluginManager) -> Hooks:
     return Hooks(pm, PluginContext(config, check_plugin_config(config, pm)))
 
 
-def migration_locations(pm: PluginManager) -> list[str]:
-    """The Alembic version locations the plugins register (``register_migrations``), once each."""
-    found: list[str] = []
-    pm.hook.register_migrations(register=found.append)
+def migrations(pm: PluginManager) -> list[tuple[str, str | None]]:
+    """What the plugins register with ``register_migrations``: (version location, module of
+    their models or None), once each."""
+    found: list[tuple[str, str | None]] = []
+
+    def register(location: str, models: str | None = None) -> None:
+        found.append((location, models))
+
+    pm.hook.register_migrations(register=register)
     return list(dict.fromkeys(found))
+
+
+def migration_locations(pm: PluginManager) -> list[str]:
+    """The Alembic version locations the plugins register, once each."""
+    return list(dict.fromkeys(location for location, _ in migrations(pm)))
 
 
 def plugin_info(pm: PluginManager) -> list[dict[str, Any]]:

@@ -151,10 +151,8 @@ class CoordinatedPlugin(DepartmentPlugin):
             ctx.emit(CoordinatedDetected(case_ids=case_ids, evidence=evidence))
 
     @hookimpl
-    def register_migrations(self, register: Callable[[str], None]) -> None:
-        from scrm.plugins.tables import coordinated  # noqa: F401  (scrm db check compares them)
-
-        register("scrm.plugins:migrations/coordinated")
+    def register_migrations(self, register: Callable[..., None]) -> None:
+        register("scrm.plugins:migrations/coordinated", models="scrm.plugins.tables.coordinated")
 
     @hookimpl
     def register_commands(self, cli: click.Group) -> None:

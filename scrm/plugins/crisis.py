@@ -269,10 +269,8 @@ class CrisisPlugin(DepartmentPlugin):
                 self._announce(s, ctx, result)
 
     @hookimpl
-    def register_migrations(self, register: Callable[[str], None]) -> None:
-        from scrm.plugins.tables import crisis  # noqa: F401  (scrm db check compares them)
-
-        register("scrm.plugins:migrations/crisis")
+    def register_migrations(self, register: Callable[..., None]) -> None:
+        register("scrm.plugins:migrations/crisis", models="scrm.plugins.tables.crisis")
 
     @hookimpl
     def register_commands(self, cli: click.Group) -> None:

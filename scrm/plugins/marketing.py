@@ -214,10 +214,8 @@ class MarketingPlugin(DepartmentPlugin):
             )
 
     @hookimpl
-    def register_migrations(self, register: Callable[[str], None]) -> None:
-        from scrm.plugins.tables import marketing  # noqa: F401  (scrm db check compares them)
-
-        register("scrm.plugins:migrations/marketing")
+    def register_migrations(self, register: Callable[..., None]) -> None:
+        register("scrm.plugins:migrations/marketing", models="scrm.plugins.tables.marketing")
 
     @hookimpl
     def register_report_dimensions(self, register: Callable[[Dimension], None]) -> None:

@@ -106,10 +106,8 @@ class RndPlugin(DepartmentPlugin):
             )
 
     @hookimpl
-    def register_migrations(self, register: Callable[[str], None]) -> None:
-        from scrm.plugins.tables import rnd  # noqa: F401  (scrm db check compares them)
-
-        register("scrm.plugins:migrations/rnd")
+    def register_migrations(self, register: Callable[..., None]) -> None:
+        register("scrm.plugins:migrations/rnd", models="scrm.plugins.tables.rnd")
 
     @hookimpl
     def register_commands(self, cli: click.Group) -> None:

@@ -1,6 +1,6 @@
 """Sales: leads from purchase intent, their own fast SLA, and a warning before pitching.
 
-A stored inbound message of kind ``lead`` creates a :class:`~scrm.core.department_models.Lead`
+A stored inbound message of kind ``lead`` creates a :class:`~scrm.plugins.tables.sales.Lead`
 (customer, interest, source interaction, status, owner) or, when the customer already has an
 active lead for the same interest, counts one more mention on it.  A lead whose customer has
 an open complaint is flagged, so that sales does not pitch into it.  Cases of kind ``lead``
@@ -206,10 +206,8 @@ class SalesPlugin(DepartmentPlugin):
         active[(i.customer_id, interest)] = lead
 
     @hookimpl
-    def register_migrations(self, register: Callable[[str], None]) -> None:
-        from scrm.plugins.tables import sales  # noqa: F401  (scrm db check compares them)
-
-        register("scrm.plugins:migrations/sales")
+    def register_migrations(self, register: Callable[..., None]) -> None:
+        register("scrm.plugins:migrations/sales", models="scrm.plugins.tables.sales")
 
     @hookimpl
     def register_commands(self, cli: click.Group) -> None:
