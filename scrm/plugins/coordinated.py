@@ -121,9 +121,9 @@ class CoordinatedPlugin(DepartmentPlugin):
     Settings = CoordinatedSettings
     settings: CoordinatedSettings
 
-    def __init__(self, settings: CoordinatedSettings | None = None) -> None:
+    def prepare(self) -> None:
+        # Per application (a copy is configured per application), as interaction ids are.
         self._grams: dict[int, tuple[int, set[str]]] = {}
-        super().__init__(settings)
 
     @hookimpl
     def batch_committed(self, interactions: list[StoredInteraction], ctx: EventContext) -> None:

@@ -205,11 +205,9 @@ class CrisisPlugin(DepartmentPlugin):
     Settings = CrisisSettings
     settings: CrisisSettings
 
-    def __init__(self, settings: CrisisSettings | None = None) -> None:
-        self._press: dict[int, tuple[int, bool]] = {}
-        super().__init__(settings)
-
     def prepare(self) -> None:
+        # Per application (a copy is configured per application): it depends on the settings.
+        self._press: dict[int, tuple[int, bool]] = {}
         self._media_handles = {h.lstrip("@").casefold() for h in self.settings.media_accounts}
         self._media_words = [normalize(w) for w in self.settings.media_keywords]
 

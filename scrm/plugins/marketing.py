@@ -99,13 +99,13 @@ class MarketingPlugin(DepartmentPlugin):
     settings: MarketingSettings
 
     def __init__(self, settings: MarketingSettings | None = None) -> None:
-        # Per database: several applications may share this plugin.
-        self._history_start: dict[str, dict[tuple[str, str], datetime]] = {}
         self.zone = ZoneInfo("UTC")
         super().__init__(settings)
 
     def prepare(self) -> None:
         self._patterns = {c.name: c.patterns() for c in self.settings.campaigns}
+        # Each scope's first message, per application (a copy is configured per application).
+        self._history_start: dict[tuple[str, str], datetime] = {}
 
     def configured(self, ctx: PluginContext) -> MarketingPlugin:
         bound = super().configured(ctx)
@@ -199,7 +199,7 @@ class MarketingPlugin(DepartmentPlugin):
                 alpha=sp.alpha,
                 min_count=sp.min_count,
                 min_baseline=sp.min_baseline,
-                history_start=plugin._history_start.setdefault(ctx.app.config.database_url, {}),
+                history_start=plugin._history_start,
             )
         for spike in spikes:
             ctx.emit(
