@@ -60,10 +60,9 @@ from scrm.plugin import (
     Priority,
     RouteDecision,
     hookimpl,
-    load_playbooks,
     normalize,
 )
-from scrm.plugins.taxonomy import Taxonomy, configured_taxonomy, load_taxonomy, playbook_for
+from scrm.plugins.taxonomy import Taxonomy, configured_topics, load_taxonomy, playbook_for
 
 if TYPE_CHECKING:
     import click
@@ -162,13 +161,9 @@ class RouterSettings(BaseModel):
 
     @model_validator(mode="after")
     def _build(self, info: ValidationInfo) -> RouterSettings:
-        config = (info.context or {}).get("config")
-        if config is not None:
-            self._router = DefaultRouter(
-                self,
-                load_playbooks(config.cases.playbooks),
-                configured_taxonomy(config.plugin_settings("classifier")),
-            )
+        topics = configured_topics(info)
+        if topics is not None:
+            self._router = DefaultRouter(self, *topics)
         return self
 
     @property

@@ -49,9 +49,8 @@ from scrm.plugin import (
     Priority,
     SlaPolicy,
     hookimpl,
-    load_playbooks,
 )
-from scrm.plugins.taxonomy import Taxonomy, configured_taxonomy, load_taxonomy, playbook_for
+from scrm.plugins.taxonomy import Taxonomy, configured_topics, load_taxonomy, playbook_for
 
 __all__ = ["DEFAULT_POLICIES", "DefaultSla", "SlaPlugin", "SlaSettings", "plugin"]
 
@@ -119,13 +118,9 @@ class SlaSettings(BaseModel):
     def _build(self, info: ValidationInfo) -> SlaSettings:
         """With the configuration as context: load the playbooks and the taxonomy that
         ``[plugins.classifier]`` selects, so that a bad one stops every command."""
-        config = (info.context or {}).get("config")
-        if config is not None:
-            self._table = DefaultSla(
-                self,
-                load_playbooks(config.cases.playbooks),
-                configured_taxonomy(config.plugin_settings("classifier")),
-            )
+        topics = configured_topics(info)
+        if topics is not None:
+            self._table = DefaultSla(self, *topics)
         return self
 
     @property
