@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 import sqlalchemy as sa
 from helpers import message
 
@@ -160,3 +161,22 @@ def test_a_new_database_gets_the_department_tables_from_the_modules_branches(app
     app.upgrade()  # and the modules' branches
     assert set(ALL_DEPARTMENT_TABLES) <= set(sa.inspect(app.engine).get_table_names())
     assert app.schema_diff() == []
+
+
+def test_a_module_switched_off_keeps_its_tables_and_the_database_stays_usable(app, monkeypatch):
+    """Its branch is in the database but not loaded: the schema check passes; an upgrade
+    says which plugin to load first (Alembic cannot upgrade a branch it cannot see)."""
+    from scrm.core.app import SchemaError, Scrm
+    from scrm.core.plugins import get_plugin_manager
+
+    monkeypatch.setenv("SCRM_DISABLE_PLUGINS", "marketing")
+    off = Scrm(app.config, get_plugin_manager())
+    try:
+        assert "marketing_0001" in db.current_revision(off.engine)
+        off.check_schema()
+        assert {"campaign_links", "spike_episodes"} <= set(sa.inspect(off.engine).get_table_names())
+        assert off.schema_diff() == []
+        with pytest.raises(SchemaError, match=r"not loaded \(marketing_0001\)"):
+            off.upgrade()
+    finally:
+        off.close()

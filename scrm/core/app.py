@@ -114,13 +114,33 @@ class Scrm:
 
     def upgrade(self, revision: str = "heads") -> None:
         """Bring the database schema to ``revision`` (default: the newest)."""
-        db.upgrade(self.engine, revision, self.migration_locations())
+        locations = self.migration_locations()
+        foreign = self._foreign_revisions(locations)
+        if foreign:
+            raise SchemaError(
+                f"the database has revisions of plugins that are not loaded ({', '.join(sorted(foreign))}): "
+                "load them to upgrade (SCRM_DISABLE_PLUGINS, SCRM_LOAD_PLUGINS), then disable them again"
+            )
+        db.upgrade(self.engine, revision, locations)
         self._sync_departments()
 
+    def _foreign_revisions(self, locations: list[str]) -> set[str]:
+        """The database's revisions that no loaded plugin's branch has: the branches of a
+        plugin disabled (or uninstalled) after it made its tables."""
+        known = db.known_revisions(locations)
+        if known is None:  # a revision file Alembic must read: it knows them all
+            return set()
+        return db.current_revision(self.engine) - known
+
     def check_schema(self) -> None:
-        """Raise :class:`SchemaError` unless the database is at the newest migration."""
-        current = db.current_revision(self.engine)
-        heads = db.head_revision(self.migration_locations())
+        """Raise :class:`SchemaError` unless the database is at the newest migration.
+
+        A branch of a plugin that is not loaded (a department module switched off) is left
+        alone: its tables stay, unused, until it is loaded again.
+        """
+        locations = self.migration_locations()
+        current = db.current_revision(self.engine) - self._foreign_revisions(locations)
+        heads = db.head_revision(locations)
         if current != heads:
             have = ", ".join(sorted(current)) or "an empty database"
             raise SchemaError(

@@ -39,6 +39,7 @@ __all__ = [
     "head_revision",
     "include_name",
     "insert_rows",
+    "known_revisions",
     "make_engine",
     "make_sessionmaker",
     "normalize_url",
@@ -295,6 +296,12 @@ def head_revision(extra_locations: Iterable[str] = ()) -> set[str]:
 _REVISION_FILE = re.compile(r"^(?!\.#|__init__)[^/]*\.py$")
 
 
+def known_revisions(extra_locations: Iterable[str] = ()) -> set[str] | None:
+    """Every revision of core's and the given locations (None when one is not literal)."""
+    down = _declared(["scrm:migrations/versions", *extra_locations])
+    return None if down is None else set(down)
+
+
 def _declared_heads(locations: Iterable[str]) -> set[str] | None:
     """Read the heads from the ``revision``/``down_revision`` literals of the revision files.
 
@@ -302,6 +309,17 @@ def _declared_heads(locations: Iterable[str]) -> set[str] | None:
     heads (a tenth of a second or more); the files state both as literals.  ``None`` when a
     location or a file is not that simple (a computed value, ``depends_on``): ask Alembic.
     """
+    down = _declared(locations)
+    if down is None:
+        return None
+    below: set[object] = set()
+    for parent in down.values():
+        below.update(parent if isinstance(parent, tuple | list) else [parent])
+    return {rev for rev in down if rev not in below}
+
+
+def _declared(locations: Iterable[str]) -> dict[str, object] | None:
+    """Each revision's ``down_revision``, read from the files (see :func:`_declared_heads`)."""
     down: dict[str, object] = {}
     for location in locations:
         folder = _location_folder(location)
@@ -316,10 +334,7 @@ def _declared_heads(locations: Iterable[str]) -> set[str] | None:
             if values.get("depends_on") is not None:
                 return None
             down[str(values["revision"])] = values.get("down_revision")
-    below: set[object] = set()
-    for parent in down.values():
-        below.update(parent if isinstance(parent, tuple | list) else [parent])
-    return {rev for rev in down if rev not in below}
+    return down
 
 
 def _location_folder(location: str) -> Path | None:
