@@ -26,7 +26,6 @@ from scrm.core.db import (
     utcnow,
 )
 from scrm.core.escalation import escalate, swept_alerts
-from scrm.core.metrics.sql import Dimension
 from scrm.core.models import (
     Case,
     Customer,
@@ -42,6 +41,8 @@ from scrm.core.workflow import AnswerElsewhere, queue_reply
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement
     from sqlalchemy.orm import Session
+
+    from scrm.core.metrics.sql import Dimension
 
 __all__ = [
     "OPEN_STATUSES",
@@ -83,3 +84,13 @@ def epoch(session: Session, column: Any) -> ColumnElement[int]:
     from scrm.core.metrics.sql import epoch as metrics_epoch
 
     return metrics_epoch(session, column)
+
+
+def __getattr__(name: str) -> Any:
+    # Dimension is loaded on first use: the metrics package is large, and every command
+    # that stores anything loads this module.
+    if name == "Dimension":
+        from scrm.core.metrics.sql import Dimension
+
+        return Dimension
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
