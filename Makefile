@@ -44,6 +44,7 @@ demo: $(RUN_STAMP)
 	cd demo && ../$(BIN)/scrm email import $(AS_OF) ../plugins/email/sample
 	cd demo && ../$(BIN)/scrm ingest $(AS_OF) --channel phone ../scrm/data/sample/phone.jsonl
 	cd demo && ../$(BIN)/scrm feeds poll $(AS_OF)
+	cd demo && ../$(BIN)/python ../scripts/demo_agents.py
 	cd demo && ../$(BIN)/scrm cases list --status open --limit 40
 	cd demo && ../$(BIN)/scrm cases list --channel feeds
 	@echo "The demo database is demo/scrm.db; try: cd demo && ../$(BIN)/scrm case show 1"

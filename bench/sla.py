@@ -35,6 +35,7 @@ from report import _fill, _sqlite_value
 import scrm
 from scrm.core import db
 from scrm.core.models import Case, Customer, FollowUp
+from scrm.core.services import sla as sla_service
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 OPENED = NOW - timedelta(days=30)
@@ -202,8 +203,8 @@ def baseline_count(engine: sa.Engine) -> float:
 def bench(url: str, label: str, n: int) -> None:
     app = scrm.open(url)
     try:
-        first, alerts = _timed(lambda: app.workflow.check_sla(now=NOW))
-        again, none = _timed(lambda: app.workflow.check_sla(now=NOW))
+        first, alerts = _timed(lambda: sla_service.check(app, now=NOW))
+        again, none = _timed(lambda: sla_service.check(app, now=NOW))
         per_case = len(alerts) / n
         insert = baseline_insert(app.engine, round(per_case))
         count = baseline_count(app.engine)

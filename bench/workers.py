@@ -33,6 +33,7 @@ from workerproc import open_app  # noqa: E402
 
 from scrm.core import db  # noqa: E402
 from scrm.core.models import OutboxMessage  # noqa: E402
+from scrm.core.services import outbox as outbox_service  # noqa: E402
 
 
 def reset(url: str) -> None:
@@ -65,7 +66,7 @@ def prepare(url: str, replies: int) -> None:
         ]
     )
     for case in app.cases(limit=replies + 10):
-        app.workflow.reply(case.id, actor="bench", text="Merhaba, bakıyoruz")
+        outbox_service.reply(app, case.id, actor="bench", text="Merhaba, bakıyoruz")
     app.close()
 
 

@@ -9,7 +9,7 @@
 * ``docs/complaint-loop.md`` and ``docs/index.md``, between ``<!-- transitions:start -->`` and
   ``<!-- transitions:end -->``: the case lifecycle table, rendered from
   :data:`scrm.core.cases.TRANSITIONS`, with the command and the reply template that move a
-  case into each status (``scrm.cli.loop.ACTIONS``, ``scrm.core.workflow.TEMPLATE_STATUS``).
+  case into each status (``scrm.cli.loop.ACTIONS``, ``scrm.core.replies.TEMPLATE_STATUS``).
 
 Run it after changing a hookspec or a command::
 
@@ -225,7 +225,7 @@ def render_transitions() -> str:
     """Render the lifecycle table (the text between the transitions markers)."""
     from scrm.cli.loop import ACTIONS
     from scrm.core.cases import TRANSITIONS
-    from scrm.core.workflow import TEMPLATE_STATUS
+    from scrm.core.replies import TEMPLATE_STATUS
 
     command = {status: f"`scrm case {verb}`" for verb, status in ACTIONS.items()}
     template = {status: f"`--template {name}`" for name, status in TEMPLATE_STATUS.items()}

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -122,18 +124,30 @@ def test_the_demo_is_alive(cli: CliInvoker, sample_dir: Path) -> None:
     assert again.startswith("fired 0 warnings, 0 breaches, 0 escalations")
 
 
+def demo_agents() -> ModuleType:
+    """``scripts/demo_agents.py``: what the sample's agents did that no message records."""
+    spec = importlib.util.spec_from_file_location("demo_agents", ROOT / "scripts" / "demo_agents.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_the_demo_board_looks_like_a_working_support_team(
-    cli: CliInvoker, sample_dir: Path
+    cli: CliInvoker, app: Scrm, sample_dir: Path
 ) -> None:
-    """The sample loaded as `make demo` loads it (moved so that its newest message is now):
-    most of the week's cases were answered and resolved, a few are past a deadline, some are
-    due within hours and the newest are still new, not a board where almost everything is late.
+    """The sample loaded as `make demo` loads it (moved so that its newest message is now, and
+    the agents' work that no message records done): most of the week's cases were answered and
+    resolved, a few are past a deadline, several are due within hours and the newest are still
+    new, not a board where almost everything is late.
     """
     newest = re.search(r"^SAMPLE_NEWEST = (\S+)$", (ROOT / "Makefile").read_text(), re.M)
     assert newest is not None
     place = ["--as-of", "now", "--newest", newest[1]]
     cli("ingest", str(sample_dir / "interactions.jsonl"), *place)
     cli("ingest", "--channel", "phone", str(sample_dir / "phone.jsonl"), *place)
+    assert len(demo_agents().close_the_burst(app)) == 8
+    assert json.loads(cli("review", "--json").stdout)  # still listed, as closed
     cases = json.loads(cli("cases", "list", "--limit", "1000", "--json").stdout)
     now = datetime.now(UTC)
     board = [c for c in cases if c["status"] not in ("resolved", "closed")]
@@ -148,11 +162,13 @@ def test_the_demo_board_looks_like_a_working_support_team(
     ]
     fresh = [c for c in board if c["status"] == "new" and not c["breaching"]]
     assert sum(c["status"] == "resolved" for c in cases) > len(cases) / 2
-    assert 1 <= len(late) <= 0.2 * len(cases)
-    # What the brand has answered is mostly on time; what stays late is mostly what nobody
-    # answers (spam, the coordinated burst, the storylines about a failure).
+    # A few past a deadline: the storylines about a failure (Kemal's broken promise, the app
+    # outage, Sophie's unanswered call, Gülay's line, the court notice, Selin's crisis, ...),
+    # on several channels; spam opens no case and the bot burst is closed.
+    assert 3 <= len(late) <= 10
+    assert len({c["channel"] for c in late}) >= 3
     assert sum(c["breaching"] for c in answered) <= 0.25 * len(answered)
-    assert soon and fresh
+    assert len(soon) >= 2 and fresh
     summary = cli("cases", "list", "--status", "open").stdout
     assert f"of {len(board)} cases by deadline: {len(late)} past a deadline" in summary
 

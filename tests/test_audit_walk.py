@@ -27,6 +27,7 @@ from scrm.core.app import Scrm
 from scrm.core.dispatch import record
 from scrm.core.events import CoordinatedDetected
 from scrm.core.models import AuditEntry, InboxPayload, Interaction, OutboxMessage, StoredEvent
+from scrm.core.services import cases as case_service
 from scrm.server import create_app
 from scrm.server.app import iter_routes
 
@@ -149,7 +150,8 @@ def world(app: Scrm, cli: Any) -> World:
     found = [_case_of(app, f"w{i}") for i in range(n)]
     cases, interactions, customers = (list(x) for x in zip(*found, strict=True))
     assert len(set(cases)) == n, "every message opened its own case"
-    app.workflow.transition(cases[7], "closed", actor="setup")  # for reopen
+    case_service.transition(app, cases[7], "closed", actor="setup")  # for reopen
+    case_service.link(app, [cases[16], cases[17]], "walk-incident", actor="setup")  # answered together
     with app.session() as s:
         from scrm.core import customers as customer_ops
 
@@ -370,6 +372,14 @@ ROUTES: dict[tuple[str, str], tuple[Callable[[World], tuple[str, dict[str, Any]]
         lambda w: (f"/app/cases/{w.cases[2]}/incident", {"incident": "outage"}),
         "incident.link",
     ),
+    ("POST", "/app/cases/{case_id}/incident/reply"): (
+        lambda w: (f"/app/cases/{w.cases[16]}/incident/reply", {"text": "Arıza giderildi."}),
+        "incident.reply",
+    ),
+    ("POST", "/app/settings/timezone"): (
+        lambda w: ("/app/settings/timezone", {"timezone": "Europe/Berlin"}),
+        "agent.timezone",
+    ),
     ("POST", "/app/cases/{case_id}/merge"): (
         lambda w: (f"/app/cases/{w.cases[19]}/merge", {"into": w.cases[23]}),
         "case.merge",
@@ -408,7 +418,7 @@ def test_every_state_changing_route_writes_its_audit_entry(app: Scrm, world: Wor
     api = SyncClient(create_app(app))
     headers = auth(make_key(app, "admin"))
     console = console_client(app)
-    csrf = sign_in(console, make_key(app, "admin", name="console"))
+    csrf = sign_in(console, make_key(app, "admin", name="console", agent="ece"))
     routes = _changing_routes(app)
     assert set(ROUTES) <= set(routes), "ROUTES names a route that no longer exists"
     missing = []

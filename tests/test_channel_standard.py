@@ -33,6 +33,7 @@ from scrm.core.playbooks import (
 )
 from scrm.core.plugins import check_plugin_config, get_plugin_manager
 from scrm.core.schemas import CaseInfo, CaseStatus, Kind, Priority
+from scrm.core.services import outbox
 from scrm.plugins.manual import MANUAL_CHANNELS
 
 T = datetime(2024, 10, 21, 9, 0, tzinfo=UTC)
@@ -283,14 +284,14 @@ def test_a_playbook_asking_phone_customers_for_a_dm_is_refused(tmp_path: Path) -
 def test_a_phone_customer_gets_the_phone_script_and_a_tweet_the_dm_request(app: Scrm) -> None:
     cases = complaint_everywhere(app, COMPLAINTS[1])
     sent = {
-        channel: app.workflow.reply(cases[channel].id, actor="ece", template="contact").text
+        channel: outbox.reply(app, cases[channel].id, actor="ece", template="contact").text
         for channel in ("phone", "email", "twitter")
     }
     assert "this is ece from customer service" in sent["phone"] and not asks_for_dm(sent["phone"])
     assert "could you reply with" in sent["email"] and not asks_for_dm(sent["email"])
     assert "DM us" in sent["twitter"]
     # The phone script reaches the case as the agent's outbound message.
-    assert app.workflow.deliver().sent >= 1
+    assert outbox.deliver(app).sent >= 1
     [out] = [i for i in app.interactions(case=cases["phone"].id) if i.direction == "outbound"]
     assert out.text == sent["phone"]
 

@@ -20,7 +20,12 @@ from scrm.core.config import Config, ConfigError
 from scrm.core.plugins import check_plugin_config, get_plugin_manager
 from scrm.core.promises import PromiseKind, detect_promise
 from scrm.core.schemas import Author, InboundInteraction, Kind
-from scrm.plugins.classifier import ClassifierPlugin, RuleClassifier, run_classify
+from scrm.plugins.classifier import (
+    ClassifierPlugin,
+    RuleClassifier,
+    own_subject,
+    run_classify,
+)
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +151,48 @@ def test_strong_spam_is_still_spam(clf: RuleClassifier, text: str) -> None:
     assert clf.classify(text).kind is Kind.SPAM
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A scam that borrows one complaint word to look relevant ("Kesinti mağduru").
+        "TEBRİKLER 🎉 Kesinti mağduru ilk 100 aboneye 1000 TL hediye çeki! Almak için sayfamızı "
+        "beğenin ve linke tıklayın: acme-hediye.example",
+        "Rank #1 on Google. I noticed you are missing out on 12,000 monthly searches. Our "
+        "white-hat SEO team can get you to page 1 in 30 days. Can I send you a free audit? "
+        "Reply STOP to unsubscribe",
+        "@AcmeDestek takip edene geri takip 💯💯 RT yapan herkesi takip ediyorum #f4f",
+        "Dear Sir/Madam, I am Mr David Moore, a private investment consultant. I have a client "
+        "who wishes to invest USD 25,000,000 in your company.",
+        "Hello dear, I am a certified crypto investment manager. I can help your company make "
+        "300% profit in 7 days. Reply YES to start.",
+        "Dear user, Your mailbox has reached 98% of its quota. Click below to upgrade your "
+        "storage for free: http://mailbox.example/upgrade Mail Administrator",
+        # Agents' notes of calls and faxes that were no customer's matter.
+        "Arayan kişi kendini bir reklam ajansının temsilcisi olarak tanıttı, ürün tanıtımı "
+        "yapmaya başladı. Müşteri değil, görüşme sonlandırıldı.",
+        "İstenmeyen reklam faksı: toner kampanyası, 'bu faksı almak istemiyorsanız 0 tuşlayın' "
+        "yazıyor. Müşteri talebi değil.",
+        "Arayan kişi bir bankayı aradığını sandı, yanlış numara. Doğru numara verildi.",
+    ],
+)
+def test_plain_spam_and_calls_that_were_no_customers_matter_are_spam(
+    clf: RuleClassifier, text: str
+) -> None:
+    assert clf.classify(text).kind is Kind.SPAM
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Faturam yanlış numaraya gönderilmiş, düzeltin",
+        "Ben müşteri değil miyim? 3 gündür internet yok",
+        "Reklam ajansı gibi davranıyorsunuz, faturam yine yanlış",
+    ],
+)
+def test_the_new_spam_cues_leave_complaints_alone(clf: RuleClassifier, text: str) -> None:
+    assert clf.classify(text).kind is Kind.COMPLAINT
+
+
 def test_one_promotional_word_and_a_link_is_not_spam(clf: RuleClassifier) -> None:
     assert clf.classify("total win!! thank you for the snacks http://t.co/x").kind is not Kind.SPAM
 
@@ -167,6 +214,59 @@ def test_the_subject_is_classified_with_the_body() -> None:
     )
     assert plug.classify_interaction(body).kind is not Kind.COMPLAINT
     assert plug.classify_interaction(titled).kind is Kind.COMPLAINT
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Re: Kızılay mağazası personel şikayeti",
+        "RE: Kızılay mağazası personel şikayeti",
+        "YNT: Kızılay mağazası personel şikayeti",
+        "Ynt: Re: Kızılay mağazası personel şikayeti",
+        "Cevap: Kızılay mağazası personel şikayeti",
+        "İLT: Kızılay mağazası personel şikayeti",
+        "AW: Kızılay mağazası personel şikayeti",
+        "SV: Kızılay mağazası personel şikayeti",
+        "Fwd: Kızılay mağazası personel şikayeti",
+        "Re[2]: Kızılay mağazası personel şikayeti",
+        "[#42] Re: Kızılay mağazası personel şikayeti",
+    ],
+)
+def test_a_replys_subject_does_not_carry_the_complaint_into_a_thank_you(subject: str) -> None:
+    """A thank-you in an existing thread is read by its own words, not the thread's subject."""
+    plug = ClassifierPlugin()
+    thanks = "Merhaba,\n\nMağaza müdürü aradı ve özür diledi. İlginiz için teşekkürler.\n\nCem"
+    base = {"channel": "email", "created_at": "2024-10-24T19:09:47+00:00",
+            "author": Author(external_id="cem@example.com"), "text": thanks}  # fmt: skip
+    reply = InboundInteraction(**base, external_id="m2", subject=subject)
+    assert own_subject(reply) is None
+    assert plug.classify_interaction(reply).kind is Kind.PRAISE
+    # The same words without a prefix, in a thread (In-Reply-To): the thread's own subject.
+    threaded = InboundInteraction(
+        **base, external_id="m3", subject="Kızılay mağazası personel şikayeti", in_reply_to="m1"
+    )
+    assert own_subject(threaded) is None
+    assert plug.classify_interaction(threaded).kind is Kind.PRAISE
+
+
+@pytest.mark.parametrize(
+    "subject", ["Kızılay mağazası personel şikayeti", "Refund not received", "Reklam: kampanya"]
+)
+def test_the_first_messages_subject_still_counts(subject: str) -> None:
+    first = InboundInteraction(
+        channel="email", external_id="m1", created_at="2024-10-23T12:30:55+00:00",
+        author=Author(external_id="cem@example.com"), text="Müşteri no 4411.", subject=subject,
+    )  # fmt: skip
+    assert own_subject(first) == subject
+
+
+def test_a_surname_built_like_a_negated_verb_does_not_negate_a_thank_you(
+    clf: RuleClassifier,
+) -> None:
+    """"Yılmaz" (the commonest Turkish surname) ends like "-mAz" (does not): a signature."""
+    signed = "İade faturamda görünüyor. İlginiz için çok teşekkür ederim.\n\nAyşe Yılmaz"
+    assert clf.classify(signed).sentiment == "positive"
+    assert clf.classify("Faturam düzelmez mi hiç, bıktım").sentiment == "negative"
 
 
 def test_scrm_classify_reads_subject_and_title() -> None:

@@ -16,10 +16,13 @@ from hypothesis import strategies as st
 from serverkit import auth, make_key, scrm_config, seed_cases  # noqa: F401
 
 from scrm.core import passwords, worklists
+from scrm.core.agents import ensure_departments
 from scrm.core.app import Scrm
 from scrm.core.metrics import generate_report, parse_period
 from scrm.core.metrics.html import render_html
 from scrm.core.models import ApiKey, AuditEntry, Case, CaseEvent, Customer, LabelCorrection
+from scrm.core.services import cases as case_service
+from scrm.core.services import outbox
 from scrm.server.app import iter_routes
 from scrm.server.console.session import COOKIE
 
@@ -41,12 +44,15 @@ CONSOLE_ROUTES = {
     ("POST", "/app/customers/{customer_id}/merge"),
     ("POST", "/app/customers/{customer_id}/unmerge"),
     ("POST", "/app/cases/{case_id}/incident"),
+    ("POST", "/app/cases/{case_id}/incident/reply"),
     ("POST", "/app/cases/{case_id}/merge"),
     ("POST", "/app/interactions/{interaction_id}/move"),
     ("GET", "/app/alerts"),
     ("POST", "/app/alerts/{alert_id}/acknowledge"),
     ("GET", "/app/reports"),
     ("GET", "/app/reports/view"),
+    ("GET", "/app/settings"),
+    ("POST", "/app/settings/timezone"),
 }
 OPEN_TO_ALL = {("GET", "/app"), ("GET", "/app/signin"), ("POST", "/app/signin"), ("POST", "/app/signout"),
                ("POST", "/app/signin/password"), ("POST", "/app/language")}  # fmt: skip
@@ -242,12 +248,13 @@ def test_the_case_page_shows_times_in_the_configured_zone(app: Scrm, cli: Any) -
     sign_in(c, agent_key(app))
     page = c.get("/app/cases/1").text
     assert app.config.timezone == "Europe/Istanbul"
-    assert '<time datetime="2024-10-21T10:00+03:00">2024-10-21 10:00</time>' in page
+    assert '<time datetime="2024-10-21T10:00+03:00">2024-10-21 10:00 +03</time>' in page
+    assert "Times in Europe/Istanbul" in page
     utc = Scrm(app.config.model_copy(update={"timezone": "UTC"}), app.pm)
     try:
         c = client(utc)
         sign_in(c, agent_key(app))
-        assert '<time datetime="2024-10-21T07:00+00:00">2024-10-21 07:00</time>' in c.get(
+        assert '<time datetime="2024-10-21T07:00+00:00">2024-10-21 07:00 UTC</time>' in c.get(
             "/app/cases/1"
         ).text
     finally:
@@ -340,9 +347,9 @@ def test_the_timeline_shows_a_delivered_reply_once_with_its_state_and_promises(
     c.post("/app/cases/1/reply", data={"text": "Kargonuzu hemen soruyoruz.", "csrf": csrf})
     page = c.get("/app/cases/1").text
     assert page.count('class="entry reply"') == 1 and '<p class="delivery pending">' in page
-    report = app.workflow.deliver()
+    report = outbox.deliver(app)
     assert report.sent == 1, report
-    app.workflow.promise(1, timedelta(hours=4), actor="ece", kind="callback")
+    case_service.promise(app, 1, timedelta(hours=4), actor="ece", kind="callback")
     page = c.get("/app/cases/1").text
     # Delivered, the reply is also the brand's message on the case: shown once, as sent.
     assert page.count("Kargonuzu hemen soruyoruz.") == 1
@@ -575,9 +582,12 @@ def coordinated_burst(app: Scrm) -> None:
 def test_alerts_are_listed_as_they_happen_and_acknowledged_with_an_audit_entry(
     app: Scrm, cli: Any
 ) -> None:
+    # The burst's cases go to the review department: a key of it sees and takes the alert.
     cli("agents", "add", "ece", "--department", "support")
+    with app.session() as s:
+        ensure_departments(s, [("review", "Review")])
     c = client(app)
-    csrf = sign_in(c, agent_key(app))
+    csrf = sign_in(c, agent_key(app, department="review"))
     empty = c.get("/app/alerts?partial=1")
     assert empty.headers["x-console-alerts"] == "0" and "No alerts." in empty.text
     assert 'id="alert-count"' in c.get("/app/inbox").text, "every page shows the count"
@@ -596,12 +606,12 @@ def test_alerts_are_listed_as_they_happen_and_acknowledged_with_an_audit_entry(
     r = c.post(f"/app/alerts/{alert_id}/acknowledge", data={"csrf": csrf})
     assert flash_of(r.text) == [f"alert {alert_id} was already acknowledged by ece"]
     r = c.post("/app/alerts/99999/acknowledge", data={"csrf": csrf})
-    assert flash_of(r.text) == ["no alert 99999"]
+    assert r.status_code == 404 and "no alert 99999" in r.text
     assert _audit(app, "alert.acknowledge") == [
         ("ece", "alert", str(alert_id), {"kind": "coordinated", "note": "review takes it"})
     ]
     # The REST API reads the same feed and refuses the same second acknowledgement.
-    key = auth(agent_key(app))
+    key = auth(agent_key(app, department="review"))
     listed = c.get("/api/v1/alerts", headers=key).json()
     assert [(a["id"], a["kind"], a["acknowledged_by"]) for a in listed] == [(alert_id, "coordinated", "ece")]  # fmt: skip
     assert c.get("/api/v1/alerts?open=true", headers=key).json() == []
@@ -766,6 +776,52 @@ def test_the_interface_speaks_turkish_or_english_as_the_agent_picks(app: Scrm, c
     assert r.headers["location"] == "/app/inbox", "only a page of this console is returned to"
     assert "<h2>Timeline</h2>" in c.get("/app/cases/1").text
     assert c.post("/app/language", data={"lang": "de", "csrf": csrf}).status_code == 422
+
+
+def test_the_services_refusals_are_shown_in_the_interface_language(app: Scrm, cli: Any) -> None:
+    seed_cases(app, cli)
+    c = client(app)
+    c.headers["Accept-Language"] = "tr"
+    csrf = sign_in(c, agent_key(app))
+    r = c.post("/app/cases/1/transition", data={"to": "reopened", "csrf": csrf})
+    assert flash_of(r.text) == ["vaka 1 şu an new: reopened durumuna geçemez; geçebileceği "
+                                "durumlar: acknowledged, contacted, investigating, "
+                                "solution_proposed, resolved, closed"]  # fmt: skip
+    version = app.case(1).version
+    r = c.post("/app/cases/1/transition", data={"to": "resolved", "version": version - 1, "csrf": csrf})  # fmt: skip
+    assert flash_of(r.text) == [f"vaka 1 sürüm {version - 1} değil, {version}: sayfayı yenileyip yeniden deneyin"]  # fmt: skip
+    r = c.post("/app/cases/1/merge", data={"into": "1", "csrf": csrf})
+    assert flash_of(r.text) == ["bir vaka kendisiyle birleştirilemez"]
+    r = c.post("/app/cases/1/assign", data={"agent": "yok", "csrf": csrf})
+    assert flash_of(r.text) == ["&#39;yok&#39; adında temsilci yok; `scrm agents add` ile ekleyin"]
+    assert "formun süresi dolmuş" in c.post("/app/cases/1/transition", data={"to": "resolved"}).text
+    page = c.get("/app/cases/99")
+    assert page.status_code == 404 and "99 numaralı vaka yok" in page.text
+    reader = client(app)
+    reader.headers["Accept-Language"] = "tr"
+    csrf = sign_in(reader, make_key(app, "readonly"))
+    r = reader.post("/app/cases/1/transition", data={"to": "resolved", "csrf": csrf})
+    assert r.status_code == 403 and "readonly rolündeki bir anahtar bunu yapamaz" in r.text
+    english = client(app)
+    csrf = sign_in(english, agent_key(app))
+    r = english.post("/app/cases/1/merge", data={"into": "1", "csrf": csrf})
+    assert flash_of(r.text) == ["a case cannot be merged into itself"]
+
+
+def test_a_refusal_is_recognised_by_its_pattern_and_its_values_kept() -> None:
+    from scrm.server.console import i18n, refusals
+
+    tr = i18n.translations("tr").gettext
+    assert refusals.translate("no case 12", tr) == "12 numaralı vaka yok"
+    assert refusals.translate("case 4 came from a feeds item that scrm cannot answer: reply on "
+                              "the page itself, https://x.example/p, then record it with "
+                              "`scrm case answered 4 --text ...`", tr).startswith("vaka 4, ")  # fmt: skip
+    assert refusals.translate("case 4 came from a feeds item that scrm cannot answer: reply on "
+                              "the page itself, https://x.example/p, then record it with "
+                              "`scrm case answered 5 --text ...`", tr).startswith("case 4"), \
+        "a value named twice must be the same both times"  # fmt: skip
+    assert refusals.translate("a brand new refusal", tr) == "a brand new refusal"
+    assert refusals.translate("no case 12", str) == "no case 12"
 
 
 def test_the_turkish_catalogue_translates_every_word_of_the_templates() -> None:

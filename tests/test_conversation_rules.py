@@ -14,6 +14,7 @@ from loopkit import Recorder
 from scrm.core.app import Scrm
 from scrm.core.conversation import is_chasing, is_gratitude
 from scrm.core.models import Interaction
+from scrm.core.services import cases as case_service
 
 
 def say(app: Scrm, *messages: dict[str, Any]) -> None:
@@ -353,8 +354,9 @@ def test_silence_after_a_proposed_solution_closes_the_case(app: Scrm, cli: Any) 
     cli("case", "propose", str(case_id), "--note", "iade yapıldı")
     proposed = app.case(case_id)
     assert proposed.status == "solution_proposed"
-    assert app.workflow.close_silent(now=proposed.last_activity_at + timedelta(days=6)) == []
-    assert app.workflow.close_silent(now=proposed.last_activity_at + timedelta(days=8)) == [case_id]
+    silent_since = proposed.last_activity_at
+    assert case_service.close_silent(app, now=silent_since + timedelta(days=6)) == []
+    assert case_service.close_silent(app, now=silent_since + timedelta(days=8)) == [case_id]
     closed = app.case(case_id)
     assert closed.status == "closed" and closed.resolved_at is not None
     assert [e.to_value for e in closed.events if e.action == "status"][-2:] == [

@@ -15,8 +15,9 @@ from fastapi import APIRouter
 from serverkit import scrm_config  # noqa: F401
 
 import scrm
+from scrm.core.cases import Conflict
 from scrm.core.errors import ExitCode, ScrmError
-from scrm.core.workflow import AnswerElsewhere, Conflict
+from scrm.core.replies import AnswerElsewhere
 from scrm.plugin import hookimpl
 from scrm.server import create_app
 
@@ -27,10 +28,11 @@ TRIPLES = {
     "scrm.core.errors.InvalidInput": ("invalid", 1, 422),
     "scrm.core.errors.Refused": ("refused", 1, 409),
     "scrm.core.errors.NotFound": ("not_found", 1, 404),
-    "scrm.core.workflow.Conflict": ("version_conflict", 1, 409),
+    "scrm.core.cases.Conflict": ("version_conflict", 1, 409),
     "scrm.core.cases.TransitionError": ("invalid_transition", 1, 409),
     "scrm.core.customers.MergeError": ("refused", 1, 409),
-    "scrm.core.workflow.AnswerElsewhere": ("refused", 1, 409),
+    "scrm.core.replies.AnswerElsewhere": ("refused", 1, 409),
+    "scrm.core.services.outbox.AnswerNotRecorded": ("rejected", 1, 409),
     "scrm.core.playbooks.PlaybookError": ("invalid", 1, 422),
     "scrm.core.webhooks.WebhookError": ("invalid", 1, 422),
     "scrm.core.metrics.PeriodError": ("invalid", 1, 422),

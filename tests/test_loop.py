@@ -10,6 +10,9 @@ import pytest
 from helpers import message
 from loopkit import FakeSocial, Recorder
 
+from scrm.core.errors import InvalidInput
+from scrm.core.services import cases, sla
+
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
@@ -169,11 +172,20 @@ def test_an_explicit_promise_breaks_when_nobody_calls(app, cli, recorder):
     cli("case", "promise", "1", "--due", "2h", "--note", "technician will call")
     fu_due = app.case(1).follow_up_due
     assert fu_due is not None
-    alerts = app.workflow.check_sla(now=fu_due + timedelta(minutes=1))
+    alerts = sla.check(app, now=fu_due + timedelta(minutes=1))
     assert ("follow_up", "breach") in {(a.clock, a.kind) for a in alerts}
     # Checking again fires nothing new: the next ladder step waits for its own delay (1 h).
-    assert app.workflow.check_sla(now=fu_due + timedelta(minutes=2)) == []
+    assert sla.check(app, now=fu_due + timedelta(minutes=2)) == []
     assert [c["clock"] for c in recorder.calls["sla_breached"]].count("follow_up") == 1
+
+
+def test_a_promise_is_due_within_a_year_and_of_a_known_kind_through_every_face(app, cli):
+    customer_says(app, "p1", "İnternetim 3 gündür yok", minutes=0)
+    r = cli("case", "promise", "1", "--due", "400d", expect=2)
+    assert "a promise is due within a year from now" in r.stderr
+    with pytest.raises(InvalidInput, match="a promise is one of contact_request, callback, investigating"):
+        cases.promise(app, 1, timedelta(hours=1), actor="ece", kind="someday")
+    assert app.case(1).follow_ups == []
 
 
 def test_merge_and_incident_replies(app, cli):

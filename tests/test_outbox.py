@@ -11,6 +11,8 @@ from loopkit import FakeSocial, PermanentSendError, Recorder, TransientSendError
 
 from scrm.core import outbox
 from scrm.core.models import OutboxMessage
+from scrm.core.services import outbox as outbox_service
+from scrm.core.services import sla
 
 
 @pytest.fixture
@@ -52,27 +54,27 @@ def outbound(app, case_id):
 
 def test_crash_after_commit_before_send_loses_nothing(app):
     case_id = open_case(app)
-    row = app.workflow.reply(case_id, actor="ece", text="Merhaba, hemen bakıyoruz.")
+    row = outbox_service.reply(app, case_id, actor="ece", text="Merhaba, hemen bakıyoruz.")
     now = datetime.now(UTC)
     crash_after_claim(app, now)
     assert FakeSocial.sent == []
     # Nothing happens while the lease is alive (the crashed worker might still be sending)...
-    assert app.workflow.deliver(now=now + timedelta(minutes=1)).sent == 0
+    assert outbox_service.deliver(app, now=now + timedelta(minutes=1)).sent == 0
     # ...then the row is reconciled: the channel never saw it, so it is sent, once.
-    report = app.workflow.deliver(now=now + outbox.LEASE + timedelta(seconds=1))
+    report = outbox_service.deliver(app, now=now + outbox.LEASE + timedelta(seconds=1))
     assert (report.sent, report.reconciled) == (1, 0)
     assert sent_keys() == [row.idempotency_key]
-    app.workflow.deliver(now=now + 2 * outbox.LEASE)
+    outbox_service.deliver(app, now=now + 2 * outbox.LEASE)
     assert len(FakeSocial.sent) == 1 and len(outbound(app, case_id)) == 1
 
 
 def test_crash_after_send_before_marking_sent_sends_nothing_twice(app):
     case_id = open_case(app)
-    row = app.workflow.reply(case_id, actor="ece", text="Merhaba, hemen bakıyoruz.")
+    row = outbox_service.reply(app, case_id, actor="ece", text="Merhaba, hemen bakıyoruz.")
     now = datetime.now(UTC)
     [msg] = crash_after_claim(app, now)
     app.channel("fakesocial").send(msg)  # it went out, then the worker died before recording it
-    report = app.workflow.deliver(now=now + outbox.LEASE + timedelta(seconds=1))
+    report = outbox_service.deliver(app, now=now + outbox.LEASE + timedelta(seconds=1))
     assert (report.sent, report.reconciled) == (0, 1)
     assert sent_keys() == [row.idempotency_key]
     with app.session() as s:
@@ -85,17 +87,17 @@ def test_crash_after_send_before_marking_sent_sends_nothing_twice(app):
 
 def test_a_channel_that_cannot_tell_gets_a_person_not_a_guess(app, cli):
     case_id = open_case(app, channel="blind")
-    row = app.workflow.reply(case_id, actor="ece", text="Merhaba")
+    row = outbox_service.reply(app, case_id, actor="ece", text="Merhaba")
     now = datetime.now(UTC)
     crash_after_claim(app, now)
-    report = app.workflow.deliver(now=now + outbox.LEASE + timedelta(seconds=1))
+    report = outbox_service.deliver(app, now=now + outbox.LEASE + timedelta(seconds=1))
     assert report.failed == 1 and FakeSocial.sent == []
     failed = json.loads(cli("outbox", "list", "--failed", "--json").stdout)
     assert (
         failed[0]["id"] == row.id and "cannot tell whether it went out" in failed[0]["last_error"]
     )
     cli("outbox", "retry", str(row.id))
-    assert app.workflow.deliver(now=now + outbox.LEASE + timedelta(seconds=2)).sent == 1
+    assert outbox_service.deliver(app, now=now + outbox.LEASE + timedelta(seconds=2)).sent == 1
 
 
 def test_transient_errors_back_off_and_permanent_ones_are_visible(app, cli):
@@ -106,17 +108,20 @@ def test_transient_errors_back_off_and_permanent_ones_are_visible(app, cli):
             TransientSendError("connection reset"),
         ]
     )
-    row = app.workflow.reply(case_id, actor="ece", text="Merhaba")
+    row = outbox_service.reply(app, case_id, actor="ece", text="Merhaba")
     now = datetime.now(UTC)
-    assert app.workflow.deliver(now=now).retried == 1
-    assert app.workflow.deliver(now=now + timedelta(seconds=119)).sent == 0  # honours retry_after
-    assert app.workflow.deliver(now=now + timedelta(seconds=121)).retried == 1
-    assert app.workflow.deliver(now=now + timedelta(seconds=121) + outbox.backoff(2)).sent == 1
+    def deliver(after: timedelta) -> outbox_service.DeliveryReport:
+        return outbox_service.deliver(app, now=now + after)
+
+    assert deliver(timedelta(0)).retried == 1
+    assert deliver(timedelta(seconds=119)).sent == 0  # honours retry_after
+    assert deliver(timedelta(seconds=121)).retried == 1
+    assert deliver(timedelta(seconds=121) + outbox.backoff(2)).sent == 1
     assert sent_keys() == [row.idempotency_key]
 
     FakeSocial.fail_next.append(PermanentSendError("recipient blocked the account"))
-    bad = app.workflow.reply(case_id, actor="ece", text="İkinci mesaj")
-    assert app.workflow.deliver(now=now + timedelta(hours=1)).failed == 1
+    bad = outbox_service.reply(app, case_id, actor="ece", text="İkinci mesaj")
+    assert outbox_service.deliver(app, now=now + timedelta(hours=1)).failed == 1
     [failed] = json.loads(cli("outbox", "list", "--failed", "--json").stdout)
     assert failed["id"] == bad.id and failed["last_error"] == "recipient blocked the account"
 
@@ -142,8 +147,8 @@ def test_phone_replies_become_the_agents_script(app):
         ],
     )
     case_id = app.cases()[0].id
-    app.workflow.reply(case_id, actor="ece", template="acknowledge")
-    assert app.workflow.deliver().sent == 1
+    outbox_service.reply(app, case_id, actor="ece", template="acknowledge")
+    assert outbox_service.deliver(app).sent == 1
     [out] = outbound(app, case_id)
     assert out.channel == "phone" and "Ali" in out.text
     assert app.case(case_id).first_response_at is not None
@@ -164,7 +169,7 @@ def test_only_a_delivered_reply_is_a_first_response(app, cli, wide):
     out; once the reply is delivered, its delivery time is the first response."""
     case_id = open_case(app)
     FakeSocial.fail_next.append(PermanentSendError("401 Unauthorized: no credentials"))
-    row = app.workflow.reply(case_id, actor="ece", template="acknowledge")
+    row = outbox_service.reply(app, case_id, actor="ece", template="acknowledge")
     case = app.case(case_id)
     assert case.status == "acknowledged" and case.first_response_at is None
     assert case.next_due == case.first_response_due  # queued is not answered
@@ -204,12 +209,12 @@ def test_only_a_delivered_reply_is_a_first_response(app, cli, wide):
 def test_a_pending_acknowledgment_does_not_stop_the_clock(app, cli, wide):
     case_id = open_case(app)
     FakeSocial.fail_next.append(TransientSendError("503 from the API"))
-    app.workflow.reply(case_id, actor="ece", template="acknowledge")
+    outbox_service.reply(app, case_id, actor="ece", template="acknowledge")
     assert "will retry: 503 from the API" in cli("outbox", "deliver", expect=6).stderr
     case = app.case(case_id)
     assert case.first_response_at is None and case.replies_pending == 1
     late = case.first_response_due + timedelta(minutes=1)
-    breaches = [a for a in app.workflow.check_sla(now=late) if a.kind == "breach"]
+    breaches = [a for a in sla.check(app, now=late) if a.kind == "breach"]
     assert [(a.case_id, a.clock) for a in breaches] == [(case_id, "first_response")]
     shown = cli("case", "show", str(case_id)).stdout
     assert "fakesocial pending" in shown and "503 from the API" in shown
@@ -219,13 +224,13 @@ def test_a_reply_accepted_but_not_recorded_is_recorded_without_asking(app):
     """Killed between the channel's acceptance and the case record: the row holds the
     channel's id, so the next round records it (even on a channel that cannot reconcile)."""
     case_id = open_case(app, channel="blind")
-    row = app.workflow.reply(case_id, actor="ece", text="Merhaba")
+    row = outbox_service.reply(app, case_id, actor="ece", text="Merhaba")
     now = datetime.now(UTC)
     [msg] = crash_after_claim(app, now)
     result = app.channel("blind").send(msg)
     with app.session() as s:
         outbox.settle_accepted(s.get(OutboxMessage, row.id), result.external_id, now)
-    report = app.workflow.deliver(now=now + outbox.LEASE + timedelta(seconds=1))
+    report = outbox_service.deliver(app, now=now + outbox.LEASE + timedelta(seconds=1))
     assert (report.sent, report.failed, report.reconciled) == (0, 0, 0)
     assert len(FakeSocial.sent) == 1
     [out] = outbound(app, case_id)
@@ -249,13 +254,13 @@ def test_a_reply_answers_the_case_customer_not_whoever_wrote_last(app, cli):
     case = app.case(by_id["a1"].case_id)
     assert {i.external_id for i in case.interactions} == {"a1"}
     assert by_id["b1"].case_id not in (None, case.id)
-    app.workflow.reply(case.id, actor="ece", text="Merhaba")
-    app.workflow.deliver(now=now + timedelta(minutes=2))
+    outbox_service.reply(app, case.id, actor="ece", text="Merhaba")
+    outbox_service.deliver(app, now=now + timedelta(minutes=2))
     assert (FakeSocial.sent[-1].in_reply_to, FakeSocial.sent[-1].to) == ("a1", "a")
     # Once an agent merges b into a, b's next message there is the customer's.
     cli("customers", "merge", str(by_id["b1"].customer_id), str(case.customer_id))
     app.ingest([say("b2", "b", 2, in_reply_to="a1")])
     assert {i.external_id for i in app.case(case.id).interactions} == {"a1", "out-1", "b2"}
-    app.workflow.reply(case.id, actor="ece", text="Merhaba")
-    app.workflow.deliver(now=now + timedelta(minutes=3))
+    outbox_service.reply(app, case.id, actor="ece", text="Merhaba")
+    outbox_service.deliver(app, now=now + timedelta(minutes=3))
     assert (FakeSocial.sent[-1].in_reply_to, FakeSocial.sent[-1].to) == ("b2", "b")

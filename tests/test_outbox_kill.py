@@ -21,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from scrm.core.models import CaseEvent, Interaction, OutboxMessage
+from scrm.core.services import outbox as outbox_service
 
 HERE = Path(__file__).parent
 REPLIES = 40
@@ -95,7 +96,7 @@ def test_a_killed_round_leaves_at_most_one_reply_to_reconcile(
         ]
     )
     for case in app.cases(limit=REPLIES):
-        app.workflow.reply(case.id, actor="ece", text=f"Merhaba, bakıyoruz (#{case.id})")
+        outbox_service.reply(app, case.id, actor="ece", text=f"Merhaba, bakıyoruz (#{case.id})")
 
     worker = subprocess.Popen(
         [sys.executable, str(HERE / "workerproc.py"), "deliver", scrm_database_url],
@@ -128,7 +129,7 @@ def test_a_killed_round_leaves_at_most_one_reply_to_reconcile(
     }
 
     # The next round, once the dead round's lease is over, settles the one in flight.
-    report = app.workflow.deliver(now=datetime.now(UTC) + timedelta(seconds=5), limit=1000)
+    report = outbox_service.deliver(app, now=datetime.now(UTC) + timedelta(seconds=5), limit=1000)
     assert report.reconciled + report.failed <= 1
     rows = outbox_rows(app)
     sent = [r for r in rows if r.status == "sent"]

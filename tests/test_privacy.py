@@ -50,6 +50,7 @@ from scrm.core.models import (
 )
 from scrm.core.privacy import ERASED, EXPIRED, erase_customer
 from scrm.core.retention import apply_retention
+from scrm.core.services import cases, outbox
 from scrm.core.state import set_state
 from scrm.server import create_app
 
@@ -159,12 +160,11 @@ def plant(app: Any) -> dict[str, int]:
             )
         ]
     )
-    wf = app.workflow
-    wf.transition(case_id, "investigating", actor="agent1", note=f"checked with {MARK}")
-    wf.promise(case_id, timedelta(hours=4), actor="agent1", note=f"call {MARK} back")
-    wf.reply(case_id, actor="agent1", text=f"Sayın {MARK}, iadeniz yolda.")
-    wf.transition(case_id, "solution_proposed", actor="agent1")
-    wf.rate(case_id, 4)
+    cases.transition(app, case_id, "investigating", actor="agent1", note=f"checked with {MARK}")
+    cases.promise(app, case_id, timedelta(hours=4), actor="agent1", note=f"call {MARK} back")
+    outbox.reply(app, case_id, actor="agent1", text=f"Sayın {MARK}, iadeniz yolda.")
+    cases.transition(app, case_id, "solution_proposed", actor="agent1")
+    cases.rate(app, case_id, 4)
     inbox_ops.store(app, "twitter", json.dumps({"from": f"{MARK}-uid", "text": "hi"}).encode())
     with app.session() as s:
         labels.correct_label(s, first, "agent1", category="delivery")
@@ -415,8 +415,8 @@ def test_export_is_valid_json_when_stored_numbers_are_not_finite(app, cli):
 
 def test_retention_dry_run_then_apply(app, cli):
     ids = plant(app)
-    app.workflow.transition(ids["ctrl_case"], "resolved", actor="agent1", note=f"ok {CONTROL}")
-    app.workflow.transition(ids["ctrl_case"], "closed", actor="agent1")
+    cases.transition(app, ids["ctrl_case"], "resolved", actor="agent1", note=f"ok {CONTROL}")
+    cases.transition(app, ids["ctrl_case"], "closed", actor="agent1")
     app.config.retention = app.config.retention.model_copy(
         update={"raw_payloads": 30, "closed_cases": 30, "rejects": 30, "outbox_bodies": 30}
     )

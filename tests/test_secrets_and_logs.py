@@ -30,6 +30,7 @@ from scrm.core.bounds import clean_text
 from scrm.core.config import Config, load_config
 from scrm.core.logsafe import REDACTED, loggable, set_log_content
 from scrm.core.plugins import get_plugin_manager
+from scrm.core.services import outbox
 from scrm.server import create_app
 from scrm.server.requestlog import CREDENTIAL_PARAMS
 
@@ -71,7 +72,7 @@ def test_secrets_never_appear_in_logs_output_errors_or_the_database(
         seen.append(channel.settings.model_dump_json())
     seen += [repr(app.config), str(app.config)]
     ids = plant(app)
-    app.workflow.deliver()  # sends through the configured channels: they fail, offline
+    outbox.deliver(app)  # sends through the configured channels: they fail, offline
     for args in (
         ("plugins",),
         ("customers", "list", "--json"),

@@ -29,6 +29,7 @@ from serverkit import (  # noqa: F401
 from scrm import hookimpl
 from scrm.core import webhooks
 from scrm.core.models import InboxPayload, WebhookDelivery
+from scrm.core.services import cases
 from scrm.server import create_app, receive_webhook
 
 
@@ -191,7 +192,7 @@ def test_outgoing_webhooks_are_signed_retried_and_visible(app, cli) -> None:
         cli("webhooks", "remove", str(sub_id))
         assert json.loads(cli("webhooks", "list", "--json").stdout) == []
         before = len(rec.requests)
-        app.workflow.transition(case_id, "solution_proposed", actor="x")
+        cases.transition(app, case_id, "solution_proposed", actor="x")
         cli("webhooks", "deliver")
         assert len(rec.requests) == before
 

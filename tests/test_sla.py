@@ -10,6 +10,7 @@ from loopkit import FakeSocial, Recorder
 
 from scrm import hookimpl
 from scrm.core.schemas import BusinessCalendar, SlaPolicy
+from scrm.core.services import sla as sla_service
 
 OFFICE = BusinessCalendar(
     timezone="Europe/Istanbul",
@@ -81,7 +82,7 @@ def test_breaches_fire_once_in_business_time_for_social_and_phone(app, cli, reco
     priority_before = phone.priority
 
     def check(at):
-        return app.workflow.check_sla(now=at)
+        return sla_service.check(app, now=at)
 
     assert (
         check(FRIDAY_5PM + timedelta(hours=3)) == []

@@ -25,6 +25,8 @@ from scrm.core.models import (
     WebhookDelivery,
 )
 from scrm.core.schemas import SlaPolicy
+from scrm.core.services import cases as case_service
+from scrm.core.services import sla
 from scrm.plugin.db import swept_alerts
 
 POLICY = SlaPolicy(
@@ -107,7 +109,7 @@ def test_a_case_years_late_fires_one_breach_and_each_ladder_step_once(app, cli, 
     cli("agents", "add", "burak", "--department", "support", "--role", "head")
     cli("agents", "add", "ece", "--department", "support")
     cli("case", "assign", str(ids[0]), "ece")
-    alerts = app.workflow.check_sla(now=YEARS_LATE)
+    alerts = sla.check(app, now=YEARS_LATE)
     # Per case and clock: one breach and the three steps, not one alert per missed hour.
     assert keys(alerts) == sorted(
         (i, clock, kind, level)
@@ -122,7 +124,7 @@ def test_a_case_years_late_fires_one_breach_and_each_ladder_step_once(app, cli, 
     assert said["first_response", 2].endswith(" -> high; notified selin")
     assert said["resolution", 3] == "priority high -> urgent; notified burak"
     for later in (YEARS_LATE, YEARS_LATE + timedelta(days=30)):
-        assert app.workflow.check_sla(now=later) == []
+        assert sla.check(app, now=later) == []
     assert len(recorder.calls["sla_breached"]) == 6
     assert sorted(c["level"] for c in recorder.calls["case_escalated"]) == sorted([1, 2, 3] * 6)
     case = app.case(ids[0])
@@ -149,7 +151,7 @@ def test_warning_then_breach_then_each_step_on_its_delay(app, policy):
     def fired(minutes):
         return [
             (a.case_id, a.kind, a.level)
-            for a in app.workflow.check_sla(now=T0 + timedelta(minutes=minutes))
+            for a in sla.check(app, now=T0 + timedelta(minutes=minutes))
             if a.clock == "first_response"
         ]
 
@@ -172,14 +174,14 @@ def test_warning_then_breach_then_each_step_on_its_delay(app, policy):
     # The policy is asked only about deadlines in their warning horizon, not every sweep's
     # overdue backlog.
     asked = policy.asked
-    app.workflow.check_sla(now=YEARS_LATE)
-    app.workflow.check_sla(now=YEARS_LATE)
+    sla.check(app, now=YEARS_LATE)
+    sla.check(app, now=YEARS_LATE)
     assert policy.asked == asked
 
 
 def test_a_moved_deadline_fires_once_and_a_new_promise_fires_again(app):
     (case_id,) = open_cases(app, 1)
-    first = app.workflow.check_sla(now=T0 + timedelta(days=2))
+    first = sla.check(app, now=T0 + timedelta(days=2))
     assert ("resolution", "breach") in {(a.clock, a.kind) for a in first}
     # The case waits on the customer after its deadline and resumes: the paused clock comes back
     # with no time left, so its due time moves to the resume time.  Same deadline: no new alert.
@@ -193,12 +195,14 @@ def test_a_moved_deadline_fires_once_and_a_new_promise_fires_again(app):
         loop.resume(case, T0 + timedelta(days=3), POLICY)
         moved = case.resolution_due
     assert moved == T0 + timedelta(days=3)
-    assert app.workflow.check_sla(now=T0 + timedelta(days=30)) == []
+    assert sla.check(app, now=T0 + timedelta(days=30)) == []
 
     # A promise: broken once, followed by contact, then a new promise is a new deadline.
-    fu = app.workflow.promise(case_id, timedelta(hours=2), actor="ece", now=T0 + timedelta(days=31))
+    fu = case_service.promise(
+        app, case_id, timedelta(hours=2), actor="ece", now=T0 + timedelta(days=31)
+    )
     due = T0 + timedelta(days=31, hours=2)
-    alerts = app.workflow.check_sla(now=due + timedelta(hours=5))
+    alerts = sla.check(app, now=due + timedelta(hours=5))
     assert [(a.kind, a.level) for a in alerts if a.clock == "follow_up"] == [
         ("breach", 0),
         ("escalation", 1),
@@ -208,11 +212,11 @@ def test_a_moved_deadline_fires_once_and_a_new_promise_fires_again(app):
     with app.session() as s:
         assert s.get(FollowUp, fu.id).status == "broken"
         loop.keep_promises(s, s.get(Case, case_id), due + timedelta(hours=6))
-    assert app.workflow.check_sla(now=due + timedelta(hours=7)) == []
-    again = app.workflow.promise(
-        case_id, timedelta(hours=1), actor="ece", now=due + timedelta(hours=8)
+    assert sla.check(app, now=due + timedelta(hours=7)) == []
+    again = case_service.promise(
+        app, case_id, timedelta(hours=1), actor="ece", now=due + timedelta(hours=8)
     )
-    alerts = app.workflow.check_sla(now=due + timedelta(hours=10))
+    alerts = sla.check(app, now=due + timedelta(hours=10))
     assert next((a.kind, a.due_at) for a in alerts if a.clock == "follow_up") == (
         "breach",
         again.due_at,
@@ -231,7 +235,7 @@ def test_the_sweep_runs_a_constant_number_of_statements(app):
 
         sa.event.listen(app.engine, "before_cursor_execute", count)
         try:
-            alerts = app.workflow.check_sla(now=now)
+            alerts = sla.check(app, now=now)
         finally:
             sa.event.remove(app.engine, "before_cursor_execute", count)
         return len(alerts), len(seen)
@@ -257,7 +261,7 @@ def test_concurrent_sweeps_fire_each_alert_once(app, recorder, scrm_database_url
     def sweep():
         try:
             start.wait()
-            results.append(app.workflow.check_sla(now=YEARS_LATE))
+            results.append(sla.check(app, now=YEARS_LATE))
         except BaseException as exc:
             errors.append(exc)
 
@@ -317,7 +321,7 @@ def test_json_alerts_have_the_same_fields(app, cli):
 
 def test_migration_numbers_existing_alerts_by_deadline(app):
     (case_id,) = open_cases(app, 1)
-    fu = app.workflow.promise(case_id, timedelta(hours=1), actor="ece", now=T0)
+    fu = case_service.promise(app, case_id, timedelta(hours=1), actor="ece", now=T0)
     db.downgrade(app.engine, "0008")
     table = sa.table(
         "sla_alerts",
@@ -358,7 +362,7 @@ def test_migration_numbers_existing_alerts_by_deadline(app):
     # The breaches recorded before the upgrade are not fired again.
     assert not [
         a
-        for a in app.workflow.check_sla(now=T0 + timedelta(days=2))
+        for a in sla.check(app, now=T0 + timedelta(days=2))
         if a.kind == "breach" and a.clock in ("resolution", "follow_up")
     ]
 
@@ -385,7 +389,7 @@ def test_a_sweep_is_one_event_whatever_its_alerts(app, recorder, register_plugin
     ids = open_cases(app, 3)
     with app.session() as s:
         last_batch = s.scalar(sa.select(sa.func.max(EventBatch.id)))
-    alerts = app.workflow.check_sla(now=YEARS_LATE)
+    alerts = sla.check(app, now=YEARS_LATE)
     assert len(alerts) == 3 * 8
     with app.session() as s:
         stored = s.scalars(sa.select(StoredEvent.type).where(StoredEvent.batch_id > last_batch))
@@ -408,7 +412,7 @@ def test_a_sweep_is_one_event_whatever_its_alerts(app, recorder, register_plugin
     assert sorted((c["case"].id, c["level"]) for c in recorder.calls["case_escalated"]) == sorted(
         (i, level) for i in ids for level in (1, 2, 3) for _clock in range(2)
     )
-    assert app.workflow.check_sla(now=YEARS_LATE + timedelta(days=1)) == []
+    assert sla.check(app, now=YEARS_LATE + timedelta(days=1)) == []
     assert len(reader.swept) == 1
 
 
@@ -418,10 +422,10 @@ def test_webhook_subscribers_get_each_alert_once(app, cli):
     cli("webhooks", "add", "http://127.0.0.1:9/other", "--event", "case.opened")
     (warned,) = open_cases(app, 1)
     (late,) = open_cases(app, 1, minutes=-200)
-    alerts = app.workflow.check_sla(now=T0 + timedelta(minutes=30))
+    alerts = sla.check(app, now=T0 + timedelta(minutes=30))
     assert {(a.case_id, a.kind) for a in alerts} >= {(warned, "warning"), (late, "breach")}
-    app.workflow.check_sla(now=YEARS_LATE)
-    app.workflow.check_sla(now=YEARS_LATE)
+    sla.check(app, now=YEARS_LATE)
+    sla.check(app, now=YEARS_LATE)
     with app.session() as s:
         fired = list(s.scalars(sa.select(SlaAlert).order_by(SlaAlert.id)))
         sent = [
@@ -446,7 +450,7 @@ def test_without_subscribers_webhooks_read_no_alert(app, register_plugin):
 
     sa.event.listen(app.engine, "before_cursor_execute", count)
     try:
-        app.workflow.check_sla(now=YEARS_LATE)
+        sla.check(app, now=YEARS_LATE)
     finally:
         sa.event.remove(app.engine, "before_cursor_execute", count)
     # The recorder's per-alert hooks read the alerts; the webhooks plugin, with nobody

@@ -12,6 +12,7 @@ from helpers import message
 from loopkit import FakeSocial, Recorder
 
 from scrm.core.app import Scrm
+from scrm.core.services import outbox
 from scrm.core.worker import Task, Worker
 
 
@@ -38,7 +39,7 @@ def queue_replies(app, n):
         ]
     )
     for case in app.cases(limit=n):
-        app.workflow.reply(case.id, actor="ece", text=f"Merhaba, bakıyoruz #{case.id}")
+        outbox.reply(app, case.id, actor="ece", text=f"Merhaba, bakıyoruz #{case.id}")
 
 
 def test_worker_lists_and_runs_every_task(app, cli):
@@ -68,7 +69,7 @@ def test_two_workers_never_send_the_same_reply(app):
     workers = [
         Worker(
             Scrm(app.config, app.pm),
-            [Task("outbox", 0, lambda a, now: str(a.workflow.deliver(limit=5)), exclusive=False)],
+            [Task("outbox", 0, lambda a, now: str(outbox.deliver(a, limit=5)), exclusive=False)],
         )
         for _ in range(2)
     ]

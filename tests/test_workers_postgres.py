@@ -21,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from scrm.core.models import Interaction, OutboxMessage, SlaAlert
+from scrm.core.services import outbox as outbox_service
 
 HERE = Path(__file__).parent
 PROC = HERE / "workerproc.py"
@@ -88,7 +89,7 @@ def test_workers_share_the_work_and_survive_a_kill(pg_url, tmp_path):
     cases = app.cases(limit=100)
     assert len(cases) == 60
     for case in cases:
-        app.workflow.reply(case.id, actor="ece", text=f"Merhaba, bakıyoruz (#{case.id})")
+        outbox_service.reply(app, case.id, actor="ece", text=f"Merhaba, bakıyoruz (#{case.id})")
 
     # A worker starts delivering and is killed in the middle of a batch; two more take over.
     first = run("work", pg_url, "30", env=env, wait=False)

@@ -31,6 +31,7 @@ from scrm.core.config import Config
 from scrm.core.dispatch import Dispatcher
 from scrm.core.plugins import get_plugin_manager
 from scrm.core.schemas import OutboundMessage, SendResult
+from scrm.core.services import outbox as outbox_service
 from scrm.core.worker import Settings, Worker, builtin_tasks, outbox_task
 
 
@@ -141,7 +142,7 @@ def main() -> None:
         return
     outbox.LEASE = timedelta(seconds=float(os.environ.get("SCRM_LEASE", "2")))
     if command == "deliver":
-        print(json.dumps(vars(app.workflow.deliver(limit=1000))))
+        print(json.dumps(vars(outbox_service.deliver(app, limit=1000))))
         return
     sla = next(t for t in builtin_tasks() if t.name == "sla")
     sla.interval = 2.0

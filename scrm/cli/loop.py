@@ -19,6 +19,7 @@ from scrm.core.playbooks import PlaybookSet, load_playbooks
 from scrm.core.promises import parse_duration
 from scrm.core.schemas import CaseStatus
 from scrm.core.services import agents as agent_service
+from scrm.core.services import cases, outbox, sla
 
 if TYPE_CHECKING:
     from scrm.core.escalation import Alerts
@@ -63,8 +64,8 @@ def _action(name: str, status: CaseStatus) -> click.Command:
     def command(
         obj: CliContext, case_id: int, note: str | None, actor: str, expected_version: int | None
     ) -> None:
-        info = obj.app().workflow.transition(
-            case_id, status, actor=actor, note=note, expected_version=expected_version
+        info = cases.transition(
+            obj.app(), case_id, status, actor=actor, note=note, expected_version=expected_version
         )
         click.echo(f"case {info.id} is {info.status.value}")
 
@@ -81,7 +82,7 @@ def assign(
     obj: CliContext, case_id: int, agent: str, actor: str, expected_version: int | None
 ) -> None:
     """Assign case CASE_ID to AGENT."""
-    obj.app().workflow.assign(case_id, agent, actor=actor, expected_version=expected_version)
+    cases.assign(obj.app(), case_id, agent, actor=actor, expected_version=expected_version)
     click.echo(f"case {case_id} assigned to {agent}")
 
 
@@ -104,9 +105,12 @@ def promise(
     """Record a promise made to the customer; missing it is an SLA breach."""
     try:
         delta = parse_duration(due)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise click.BadParameter(str(exc), param_hint="--due") from None
-    fu = obj.app().workflow.promise(case_id, delta, actor=actor, kind=kind, note=note)
+    try:
+        fu = cases.promise(obj.app(), case_id, delta, actor=actor, kind=kind, note=note)
+    except InvalidInput as exc:
+        raise click.BadParameter(str(exc), param_hint=f"--{exc.field or 'due'}") from None
     click.echo(f"case {case_id}: {kind} promised, due {obj.time(fu.due_at, offset=True)}")
 
 
@@ -118,7 +122,7 @@ def promise(
 def rate(obj: CliContext, case_id: int, score: int, actor: str) -> None:
     """Record the customer's satisfaction rating (given by phone, say)."""
     try:
-        info = obj.app().workflow.rate(case_id, score, actor=actor)
+        info = cases.rate(obj.app(), case_id, score, actor=actor)
     except InvalidInput as exc:
         raise click.BadParameter(str(exc), param_hint="SCORE") from None
     click.echo(f"case {case_id} rated {score}; it is {info.status.value}")
@@ -131,7 +135,7 @@ def rate(obj: CliContext, case_id: int, score: int, actor: str) -> None:
 @click.pass_obj
 def merge_cases(obj: CliContext, source: int, target: int, actor: str) -> None:
     """Merge case SOURCE into TARGET (messages and promises move; SOURCE closes)."""
-    obj.app().workflow.merge(source, target, actor=actor)
+    cases.merge(obj.app(), source, target, actor=actor)
     click.echo(f"case {source} merged into case {target}")
 
 
@@ -144,7 +148,7 @@ def merge_cases(obj: CliContext, source: int, target: int, actor: str) -> None:
 @click.pass_obj
 def move_message(obj: CliContext, interaction_id: int, to_case: int | None, actor: str) -> None:
     """Move message INTERACTION_ID to another case, or split it out into a new one."""
-    info = obj.app().workflow.move_message(interaction_id, to_case, actor=actor)
+    info = cases.move_message(obj.app(), interaction_id, to_case, actor=actor)
     click.echo(f"interaction {interaction_id} is on case {info.id}")
 
 
@@ -155,7 +159,7 @@ def move_message(obj: CliContext, interaction_id: int, to_case: int | None, acto
 @click.pass_obj
 def link(obj: CliContext, case_ids: tuple[int, ...], incident: str, actor: str) -> None:
     """Link cases into an incident so that they can be answered together."""
-    obj.app().workflow.link(list(case_ids), incident, actor=actor)
+    cases.link(obj.app(), list(case_ids), incident, actor=actor)
     click.echo(f"linked {len(case_ids)} cases to incident {incident!r}")
 
 
@@ -189,14 +193,16 @@ def reply(
     """Queue a reply on CASE_ID through the outbox (delivered by `scrm outbox deliver`)."""
     if bool(template) == bool(text):
         raise click.UsageError("give exactly one of --template or --text")
-    wf = obj.app().workflow
     if incident:
-        rows = wf.reply_incident(incident, actor=actor, text=text, template=template, public=public)
+        rows = outbox.reply_incident(
+            obj.app(), incident, actor=actor, text=text, template=template, public=public
+        )
         click.echo(f"queued {len(rows)} replies for incident {incident!r}")
         return
     if case_id is None:
         raise click.UsageError("name a case or --incident")
-    row = wf.reply(
+    row = outbox.reply(
+        obj.app(),
         case_id,
         actor=actor,
         text=text,
@@ -232,9 +238,7 @@ def answered(
             raise click.BadParameter(f"{at!r} is not an ISO 8601 time", param_hint="--at") from None
         if when.tzinfo is None:
             raise click.BadParameter("give a time zone offset, e.g. +03:00", param_hint="--at")
-    report = obj.app().workflow.record_answer(case_id, actor=actor, text=text, url=url, at=when)
-    if report.rejected:
-        raise click.ClickException(f"the answer was not recorded: {report.rejects[0].reason}")
+    report = outbox.record_answer(obj.app(), case_id, actor=actor, text=text, url=url, at=when)
     state = "recorded" if report.stored else "already recorded"
     click.echo(f"answer on case {case_id} {state}")
 
@@ -322,7 +326,7 @@ def outbox_deliver(obj: CliContext, watch: bool, interval: float) -> None:
     """
     app = obj.app()
     while True:
-        r = app.workflow.deliver()
+        r = outbox.deliver(app)
         click.echo(
             f"sent {r.sent}, retrying {r.retried}, failed {r.failed}, reconciled {r.reconciled}"
         )
@@ -341,7 +345,7 @@ def outbox_deliver(obj: CliContext, watch: bool, interval: float) -> None:
 @click.pass_obj
 def outbox_retry(obj: CliContext, outbox_id: int, actor: str) -> None:
     """Queue a failed reply again."""
-    obj.app().workflow.retry(outbox_id, actor=actor)
+    outbox.retry(obj.app(), outbox_id, actor=actor)
     click.echo(f"outbox message {outbox_id} queued again")
 
 
@@ -429,7 +433,7 @@ def _summary(obj: CliContext, alerts: Alerts, now: datetime) -> None:
 
 def _run_check(obj: CliContext, as_json: bool, verbose: bool = False) -> None:
     app = obj.app()
-    alerts = app.workflow.check_sla()
+    alerts = sla.check(app)
     now = datetime.now(UTC)
     if as_json:
         breaching = app.cases(breaching=True, limit=BREACHED_MAX)
@@ -567,6 +571,10 @@ def agents_group() -> None:
 @click.option(
     "--pools", help="Comma-separated routing pools the agent works (rules may route to a pool)."
 )
+@click.option(
+    "--timezone",
+    help="IANA time zone the console shows the agent's times in (default: the configured one).",
+)
 @actor_option
 @click.pass_obj
 def agents_add(
@@ -581,6 +589,7 @@ def agents_add(
     languages: str | None,
     categories: str | None,
     pools: str | None,
+    timezone: str | None,
     actor: str,
 ) -> None:
     """Add or update an agent."""
@@ -598,6 +607,7 @@ def agents_add(
         status=status,
         capacity=capacity,
         skills=skills,
+        timezone=timezone,
     )
     done = agent_service.save(obj.app(), data, actor=actor)
     taken = done.assigned

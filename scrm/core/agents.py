@@ -2,22 +2,41 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from scrm.core import audit
 from scrm.core.db import utcnow
-from scrm.core.errors import InvalidInput
+from scrm.core.errors import InvalidInput, NotFound
 from scrm.core.models import Agent, Department
+from scrm.core.timefmt import get_zone
 
-__all__ = ["AgentIn", "AgentOut", "ensure_departments", "list_agents", "save_agent"]
+__all__ = [
+    "AgentIn",
+    "AgentOut",
+    "TimeZoneName",
+    "agent_timezone",
+    "ensure_departments",
+    "list_agents",
+    "save_agent",
+    "set_timezone",
+]
 
 ROLES = ("agent", "lead", "head")
 STATUSES = ("active", "away", "offline")
+
+
+def _zone(name: str) -> str:
+    get_zone(name)  # raises ValueError naming the zone
+    return name
+
+
+#: An IANA time zone name (``Europe/Istanbul``), checked against the zone database.
+TimeZoneName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_zone)]
 
 
 class AgentIn(BaseModel):
@@ -33,6 +52,11 @@ class AgentIn(BaseModel):
     skills: dict[str, Any] = Field(
         default_factory=dict,
         description='e.g. {"languages": ["tr", "en"], "categories": ["billing"]}',
+    )
+    timezone: TimeZoneName | None = Field(
+        default=None,
+        description="IANA time zone the console shows the agent's times in; "
+        "None: the configured timezone.",
     )
 
 
@@ -77,6 +101,7 @@ def save_agent(session: Session, data: AgentIn, *, actor: str) -> AgentOut:
             "department": data.department,
             "role": data.role,
             "status": data.status,
+            "timezone": data.timezone,
         },
     )
     return AgentOut.model_validate({**fields, "id": agent.id, "department": data.department})
@@ -98,10 +123,43 @@ def list_agents(session: Session) -> list[AgentOut]:
                 "status": a.status,
                 "capacity": a.capacity,
                 "skills": a.skills,
+                "timezone": a.timezone,
             }
         )
         for a, code in rows
     ]
+
+
+def set_timezone(session: Session, username: str, zone: str | None, *, actor: str) -> None:
+    """Set the time zone agent ``username`` reads times in (None: the configured one), with
+    its ``agent.timezone`` audit entry, in the caller's transaction.
+
+    :raises NotFound: for an unknown agent.
+    :raises InvalidInput: for a name that is no IANA time zone.
+    """
+    if zone is not None:
+        try:
+            _zone(zone)
+        except ValueError as exc:
+            raise InvalidInput(str(exc), field="timezone") from None
+    agent = session.scalar(sa.select(Agent).where(Agent.username == username))
+    if agent is None:
+        raise NotFound(f"no agent {username!r}")
+    before, agent.timezone = agent.timezone, zone
+    audit.record(
+        session,
+        actor=actor,
+        action="agent.timezone",
+        target_type="agent",
+        target_id=username,
+        details={"from": before, "to": zone},
+    )
+    session.flush()
+
+
+def agent_timezone(session: Session, username: str) -> str | None:
+    """The time zone agent ``username`` chose, or None (none chosen, or no such agent)."""
+    return session.scalar(sa.select(Agent.timezone).where(Agent.username == username))
 
 
 def ensure_departments(session: Session, departments: list[tuple[str, str]]) -> dict[str, int]:

@@ -4,13 +4,15 @@ A viral crisis (``crisis_detected``), a spike of mentions (``spike_detected``) a
 coordinated complaints (``coordinated_detected``) are stored like every domain event
 (:mod:`scrm.core.dispatch`); this module reads them back as a feed, newest first, and records
 an agent's acknowledgement (an ``alert_acks`` row and an ``alert.acknowledge`` audit entry, in
-the caller's transaction).  Nothing here detects anything: the plugins that emit the events
+the caller's transaction).  An agent limited to departments sees only the alerts about
+their cases (a spike, about no case, concerns everyone).  Nothing here detects anything: the plugins that emit the events
 decide what an alert is.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -28,10 +30,11 @@ from scrm.core.events import (
     Event,
     SpikeDetected,
 )
-from scrm.core.models import AlertAck, EventBatch, StoredEvent
+from scrm.core.models import AlertAck, Case, Department, EventBatch, StoredEvent
 from scrm.core.queries import NotFound
 
-__all__ = ["ALERT_TYPES", "AlertOut", "AlreadyAcknowledged", "acknowledge", "list_alerts", "unacknowledged"]  # fmt: skip
+__all__ = ["ALERT_TYPES", "AlertOut", "AlreadyAcknowledged", "acknowledge", "check_alert",
+           "list_alerts", "unacknowledged"]  # fmt: skip
 
 #: The event types that are alerts, and how each is named.
 ALERT_TYPES = {
@@ -84,11 +87,7 @@ def _summary(event: Event) -> tuple[str, tuple[int, ...], dict[str, Any]]:
     )
 
 
-def list_alerts(
-    session: Session, *, limit: int = 50, open_only: bool = False, since_id: int = 0
-) -> list[AlertOut]:
-    """Return alerts newest first; ``open_only`` keeps those nobody acknowledged yet, and
-    ``since_id`` those stored after the event of that id."""
+def _query(open_only: bool, since_id: int, before_id: int | None) -> Any:
     q = (
         sa.select(StoredEvent.id, StoredEvent.type, StoredEvent.payload, EventBatch.created_at,
                   AlertAck.actor, AlertAck.at)
@@ -96,21 +95,73 @@ def list_alerts(
         .outerjoin(AlertAck, AlertAck.event_id == StoredEvent.id)
         .where(StoredEvent.type.in_(list(ALERT_TYPES)), StoredEvent.id > since_id)
         .order_by(StoredEvent.id.desc())
-        .limit(limit)
     )  # fmt: skip
+    if before_id is not None:
+        q = q.where(StoredEvent.id < before_id)
     if open_only:
         q = q.where(AlertAck.event_id.is_(None))
-    out = []
-    for event_id, kind, payload, at, actor, acked_at in session.execute(q):
-        summary, cases, details = _summary(EVENT_TYPES[kind].model_validate_json(payload))
-        out.append(
-            AlertOut(event_id, ALERT_TYPES[kind], at, summary, cases, details, actor, acked_at)
-        )
-    return out
+    return q
 
 
-def unacknowledged(session: Session) -> int:
-    """How many alerts nobody has acknowledged."""
+def _departments_of(session: Session, case_ids: set[int]) -> dict[int, str | None]:
+    rows = session.execute(
+        sa.select(Case.id, Department.code)
+        .outerjoin(Department, Department.id == Case.department_id)
+        .where(Case.id.in_(sorted(case_ids)))
+    )
+    return {case_id: code for case_id, code in rows}
+
+
+def _for_departments(
+    session: Session, found: list[AlertOut], departments: Sequence[str]
+) -> list[AlertOut]:
+    """The alerts that concern a case of ``departments``, showing only those cases; an alert
+    about no case (a spike of mentions) concerns everyone."""
+    codes = _departments_of(session, {c for a in found for c in a.case_ids})
+    kept = []
+    for a in found:
+        mine = tuple(c for c in a.case_ids if codes.get(c, "") in departments)
+        if not a.case_ids or mine:
+            kept.append(replace(a, case_ids=mine))
+    return kept
+
+
+def list_alerts(
+    session: Session,
+    *,
+    limit: int = 50,
+    open_only: bool = False,
+    since_id: int = 0,
+    departments: Sequence[str] | None = None,
+) -> list[AlertOut]:
+    """Return alerts newest first; ``open_only`` keeps those nobody acknowledged yet, and
+    ``since_id`` those stored after the event of that id.
+
+    :param departments: keep only the alerts that concern a case of these departments (and
+        of their cases only those), as an agent key limited to them sees; None: every alert.
+    """
+    out: list[AlertOut] = []
+    before: int | None = None
+    while len(out) < limit:
+        page = 200 if departments is not None else limit
+        rows = session.execute(_query(open_only, since_id, before).limit(page)).all()
+        found = []
+        for event_id, kind, payload, at, actor, acked_at in rows:
+            summary, cases, details = _summary(EVENT_TYPES[kind].model_validate_json(payload))
+            found.append(
+                AlertOut(event_id, ALERT_TYPES[kind], at, summary, cases, details, actor, acked_at)
+            )
+        out += found if departments is None else _for_departments(session, found, departments)
+        if len(rows) < page:
+            break
+        before = rows[-1][0]
+    return out[:limit]
+
+
+def unacknowledged(session: Session, *, departments: Sequence[str] | None = None) -> int:
+    """How many alerts nobody has acknowledged (of those ``departments`` see, if given)."""
+    if departments is not None:
+        return len(list_alerts(session, limit=10_000, open_only=True, departments=departments))
     q = (
         sa.select(sa.func.count())
         .select_from(StoredEvent)
@@ -118,6 +169,19 @@ def unacknowledged(session: Session) -> int:
         .where(StoredEvent.type.in_(list(ALERT_TYPES)), AlertAck.event_id.is_(None))
     )
     return session.scalar(q) or 0
+
+
+def check_alert(session: Session, event_id: int, departments: Sequence[str] | None) -> None:
+    """Raise NotFound unless alert ``event_id`` exists and concerns ``departments`` (None:
+    any alert), as a case of another department answers 404."""
+    row = session.execute(_query(False, event_id - 1, event_id + 1)).first()
+    if row is None:
+        raise NotFound(f"no alert {event_id}")
+    if departments is not None:
+        _, cases, _ = _summary(EVENT_TYPES[row[1]].model_validate_json(row[2]))
+        codes = _departments_of(session, set(cases))
+        if cases and not any(codes.get(c, "") in departments for c in cases):
+            raise NotFound(f"no alert {event_id}")
 
 
 def acknowledge(session: Session, event_id: int, *, actor: str, note: str | None = None) -> AlertAck:

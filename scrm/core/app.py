@@ -45,8 +45,8 @@ from scrm.core.state import get_state, set_state
 
 if TYPE_CHECKING:  # the ingest side, loaded by the methods that ingest
     from scrm.core.pipeline import IngestReport, Pipeline, Record
+    from scrm.core.playbooks import PlaybookSet
     from scrm.core.timeshift import Placement
-    from scrm.core.workflow import Workflow
 
 __all__ = ["SchemaError", "Scrm", "UnknownChannel", "open_app"]
 
@@ -88,11 +88,11 @@ class Scrm:
         self.pm.hook.app_started(app=self)
 
     @cached_property
-    def workflow(self) -> Workflow:
-        """The case operations (loaded on first use: reading needs none of them)."""
-        from scrm.core.workflow import Workflow
+    def playbooks(self) -> PlaybookSet:
+        """The playbooks of ``cases.playbooks`` (loaded on first use: reading needs none)."""
+        from scrm.core.playbooks import load_playbooks
 
-        return Workflow(self)
+        return load_playbooks(self.config.cases.playbooks)
 
     def plugin_config(self, name: str) -> Any:
         """The validated ``Settings`` of plugin ``name``, or ``None`` (see

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from scrm.core import sla
 from scrm.core.db import utcnow
-from scrm.core.errors import Refused
+from scrm.core.errors import NotFound, Refused, ScrmError
 from scrm.core.events import CaseTransitioned
 from scrm.core.models import Case, CaseEvent
 from scrm.core.schemas import CaseInfo, CaseStatus, Kind, Priority, SlaPolicy
@@ -27,10 +27,12 @@ __all__ = [
     "OPEN_STATUSES",
     "TRANSITIONS",
     "CaseChange",
+    "Conflict",
     "TransitionError",
     "add_event",
     "apply_sla",
     "case_info",
+    "lock_case",
     "transition",
 ]
 
@@ -62,6 +64,20 @@ class TransitionError(Refused):
     """A transition not in :data:`TRANSITIONS` was asked for."""
 
     code = "invalid_transition"
+
+
+class Conflict(ScrmError):
+    """Someone changed the case since the caller read it (optimistic concurrency)."""
+
+    code = "version_conflict"
+    http_status = 409
+    field = "version"
+
+    def __init__(self, case_id: int, expected: int, current: int) -> None:
+        super().__init__(
+            f"case {case_id} is at version {current}, not {expected}: reload it and try again"
+        )
+        self.case_id, self.expected, self.current = case_id, expected, current
 
 
 @dataclass(frozen=True)
@@ -105,6 +121,21 @@ def add_event(
     )
     session.add(event)
     return event
+
+
+def lock_case(session: Session, case_id: int, expected_version: int | None = None) -> Case:
+    """The case ``case_id``, locked for the transaction on PostgreSQL (a change follows).
+
+    :raises NotFound: when there is no such case.
+    :raises Conflict: when ``expected_version`` is given and the case is at another one.
+    """
+    locking = session.get_bind().dialect.name == "postgresql"
+    case = session.get(Case, case_id, with_for_update=locking)
+    if case is None:
+        raise NotFound(f"no case {case_id}")
+    if expected_version is not None and case.version != expected_version:
+        raise Conflict(case_id, expected_version, case.version)
+    return case
 
 
 def allowed_from(status: str) -> tuple[CaseStatus, ...]:

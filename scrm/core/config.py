@@ -7,13 +7,17 @@ the TOML file (``SCRM_CONFIG`` or ``./scrm.toml``), defaults.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+import tomllib
+import types
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -23,12 +27,7 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic.fields import FieldInfo
 
 from scrm.core.errors import ExitCode, ScrmError
 from scrm.core.schemas import BusinessCalendar
@@ -281,12 +280,15 @@ DEFAULT_DEPARTMENTS = [
 ]
 
 
-class Config(BaseSettings):
-    """All of scrm's settings. Plugin sections are free-form and validated by the plugin."""
+class Config(BaseModel):
+    """All of scrm's settings. Plugin sections are free-form and validated by the plugin.
 
-    model_config = SettingsConfigDict(
-        env_prefix="SCRM_", env_nested_delimiter="__", extra="forbid", validate_default=True
-    )
+    ``Config(**values)`` reads the sources in the order of the module's docstring (see
+    :func:`gather_settings`); ``model_validate`` and ``model_construct`` take the values as
+    they are.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
     database_url: str = Field(
         default="sqlite:///scrm.db", description="SQLAlchemy URL; SQLite file or PostgreSQL."
@@ -339,20 +341,8 @@ class Config(BaseSettings):
         get_zone(name)  # raises ValueError naming the zone
         return name
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = init_settings.init_kwargs.get("config_file")  # type: ignore[attr-defined]
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if toml_file:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
-        return tuple(sources)
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**gather_settings(type(self), values))
 
     def plugin_settings(self, name: str) -> dict[str, Any]:
         """Return the raw ``[plugins.<name>]`` section; a plugin reads its validated
@@ -374,6 +364,195 @@ class Config(BaseSettings):
             if key in ("channels", "plugins") and isinstance(value, dict):
                 value = {k: sorted(v) if isinstance(v, dict) else "..." for k, v in value.items()}
             yield key, value
+
+
+# ------------------------------------------------------------------ reading the sources
+ENV_PREFIX = "SCRM_"
+ENV_NESTED = "__"
+
+
+def gather_settings(model: type[BaseModel], given: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge the sources of ``model``'s values, highest first: ``given``, ``SCRM_*``
+    environment variables, the TOML file named by ``given["config_file"]``.
+
+    Top-level keys of ``given`` and of the file match field names in any case.  Sections
+    merge key by key (``SCRM_CASES__ASK_CSAT`` changes one setting of the file's ``[cases]``);
+    any other value replaces the lower one.  Environment variable names are matched in any
+    case; ``__`` separates nested keys; a list, table or model field takes JSON
+    (``SCRM_DEPARTMENTS='[...]'``). In the free-form ``channels`` and ``plugins`` tables a
+    section (``SCRM_PLUGINS__SLA``) and anything below its own keys
+    (``SCRM_PLUGINS__SLA__POLICIES__NORMAL``) is read as JSON when it parses, a section's own
+    keys (``SCRM_PLUGINS__SLA__WARN_BEFORE``) never. Other values stay strings: the model
+    validates them.  (These are the rules of pydantic-settings, which scrm used before.)
+
+    :raises ValueError: a JSON value does not parse (the message names the variable).
+    :raises OSError: the file cannot be read.  ``tomllib.TOMLDecodeError``: it is not TOML.
+    """
+    fields = model.model_fields
+    given = _by_field_name(fields, given)
+    file, from_file = given.get("config_file"), {}
+    if file and (path := Path(file).expanduser()).is_file():
+        with path.open("rb") as f:
+            from_file = _by_field_name(fields, tomllib.load(f))
+    return _merged(from_file, _merged(_environment(fields), given))
+
+
+def _merged(low: Mapping[str, Any], high: Mapping[str, Any]) -> dict[str, Any]:
+    """``low`` updated by ``high``; where both hold a table, the tables merge."""
+    out = dict(low)
+    for key, value in high.items():
+        below = out.get(key)
+        out[key] = (
+            _merged(below, value) if isinstance(below, dict) and isinstance(value, dict) else value
+        )
+    return out
+
+
+def _by_field_name(fields: Mapping[str, FieldInfo], values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with each key that names a field in another case renamed to it (the first wins)."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key.lower() in fields:
+            out.setdefault(key.lower(), value)
+        else:
+            out[key] = value
+    return out
+
+
+def _environment(fields: Mapping[str, FieldInfo]) -> dict[str, Any]:
+    """The values ``SCRM_*`` environment variables give the fields."""
+    env = {name.lower(): (name, value) for name, value in os.environ.items()}
+    data: dict[str, Any] = {}
+    for name, field in fields.items():
+        key = (ENV_PREFIX + name).lower()
+        is_complex, lenient = _field_is_complex(field)
+        found = env.get(key)
+        value: Any
+        if not is_complex:
+            value = found[1] if found else None
+        elif found is None:
+            value = _explode(field, key + ENV_NESTED, env) or None
+        else:
+            value = _decode(*found, lenient=lenient)
+            if isinstance(value, dict):
+                value = _merged(value, _explode(field, key + ENV_NESTED, env))
+        if value is not None:
+            data[name] = _model_keys(field, value) if isinstance(value, dict) else value
+    return data
+
+
+def _explode(field: FieldInfo, prefix: str, env: Mapping[str, tuple[str, str]]) -> dict[str, Any]:
+    """The nested values ``PREFIX<key>__<key>...`` variables give ``field``."""
+    is_dict = field.annotation is dict or _is_subclass(get_origin(field.annotation), dict)
+    result: dict[str, Any] = {}
+    for lower, (name, value) in env.items():
+        if not lower.startswith(prefix):
+            continue
+        *keys, last = lower[len(prefix) :].split(ENV_NESTED)
+        node: Any = result
+        target: Any = field
+        for key in keys:
+            target = _next_field(target, key)
+            if isinstance(node, dict):
+                node = node.setdefault(key, {})
+        target = _next_field(target, last)
+        decoded: Any = value
+        if (target or is_dict) and value:
+            if isinstance(target, FieldInfo):
+                is_complex, lenient = _field_is_complex(target)
+            elif target:  # a bare type: the values of a typed table
+                is_complex, lenient = _is_complex(target), True
+            else:  # below a free-form table
+                is_complex, lenient = True, True
+            if is_complex:
+                decoded = _decode(name, value, lenient=lenient)
+        if isinstance(node, dict):
+            node[last] = decoded
+    return result
+
+
+def _next_field(target: Any, key: str) -> Any:
+    """What ``key`` names inside ``target`` (a field or a type): a field, a type, or None."""
+    if not target:
+        return None
+    annotation: Any = target.annotation if isinstance(target, FieldInfo) else target
+    if _is_subclass(get_origin(annotation), dict):
+        args = get_args(annotation)
+        return args[-1] if args else None
+    for arg in get_args(annotation):
+        found = _next_field(arg, key)
+        if found:
+            return found
+    if _is_subclass(annotation, BaseModel):
+        for name, field in annotation.model_fields.items():
+            if name.lower() == key.lower():
+                return field
+    return None
+
+
+def _decode(name: str, value: str, *, lenient: bool) -> Any:
+    """``value`` as JSON; a ``lenient`` field keeps the string when it is not JSON."""
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        if lenient:
+            return value
+        raise ValueError(f"{name} is not valid JSON ({exc})") from None
+
+
+def _field_is_complex(field: FieldInfo) -> tuple[bool, bool]:
+    """Whether the field takes JSON from the environment, and whether a non-JSON value is
+    left to the model (a union such as ``list[str] | str``)."""
+    if _is_complex(field.annotation):
+        return True, False
+    if _is_union(field.annotation) and any(_is_complex(a) for a in get_args(field.annotation)):
+        return True, True
+    return False, False
+
+
+def _is_complex(annotation: Any) -> bool:
+    """A model, list, tuple, set or table (not a string)."""
+    if _is_subclass(annotation, (str, bytes)):
+        return False
+    origin = get_origin(annotation)
+    return any(
+        _is_subclass(t, (BaseModel, Mapping, Sequence, AbstractSet, tuple))
+        for t in (annotation, origin)
+    )
+
+
+def _is_union(annotation: Any) -> bool:
+    return get_origin(annotation) in (Union, types.UnionType)
+
+
+def _is_subclass(value: Any, classes: type | tuple[type, ...]) -> bool:
+    return isinstance(value, type) and issubclass(value, classes)
+
+
+def _model_keys(field: FieldInfo, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` of a model field with their keys spelt as the model's fields (any case)."""
+    model = _optional_inner(field.annotation)
+    if not _is_subclass(model, BaseModel):
+        return values
+    fields = {name.lower(): (name, f) for name, f in model.model_fields.items()}
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        match = fields.get(key.lower())
+        if match is None:
+            out[key] = value
+            continue
+        name, sub = match
+        sub_is_model = _is_subclass(_optional_inner(sub.annotation), BaseModel)
+        out[name] = _model_keys(sub, value) if sub_is_model and isinstance(value, dict) else value
+    return out
+
+
+def _optional_inner(annotation: Any) -> Any:
+    """``T`` for ``T | None``, else ``annotation``."""
+    args = get_args(annotation)
+    if _is_union(annotation) and len(args) == 2 and type(None) in args:
+        return next(a for a in args if a is not type(None))
+    return annotation
 
 
 def _find_config_file(path: str | os.PathLike[str] | None) -> Path | None:
@@ -413,7 +592,8 @@ def load_config(path: str | os.PathLike[str] | None = None, **overrides: Any) ->
         )
         raise ConfigError(f"invalid configuration in {where}: {describe_errors(exc, '')}") from None
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read configuration {file}: {exc}") from None
+        source = file or "from the environment"
+        raise ConfigError(f"cannot read configuration {source}: {exc}") from None
 
 
 def starter_config(database_url: str) -> str:

@@ -66,7 +66,8 @@ def check_config(
 
     :param channels: the installed channels (name to class).
     :param known_plugins: every plugin name that exists; the sections of those not loaded
-        (blocked, left out of ``SCRM_LOAD_PLUGINS``, failed to load) are left alone.
+        (blocked, left out of ``SCRM_LOAD_PLUGINS``, failed to load) are left alone.  Iterated
+        only when a section's plugin is not loaded.
     :param builtin: the built-in plugins' names: scrm does not run without them, and says so.
     :raises ConfigError: on a section no plugin owns or settings a plugin refuses.
     """
@@ -81,11 +82,12 @@ def check_config(
             )
         _validate(cls.Settings, section, f"channels.{name}", where)
     loaded = {n: p for n, p in pm.list_name_plugin() if p is not None}
-    existing = set(known_plugins)
+    existing: set[str] | None = None  # read when a section's plugin is not loaded
     for name in config.plugins:
         where = source_of(config, ("plugins", name))
         plugin = loaded.get(name)
         if plugin is None:
+            existing = set(known_plugins) if existing is None else existing
             if name in existing or pm.is_blocked(name):
                 continue
             names = ", ".join(sorted(loaded))

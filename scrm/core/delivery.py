@@ -33,15 +33,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from scrm.core import audit, outbox
 from scrm.core import cases as case_ops
+from scrm.core import outbox
 from scrm.core.channel import PermanentSendError, TransientSendError
 from scrm.core.db import utcnow
-from scrm.core.dispatch import recorded
-from scrm.core.errors import Refused
-from scrm.core.events import Event, ReplyDelivered
+from scrm.core.dispatch import transaction
+from scrm.core.events import ReplyDelivered
 from scrm.core.models import Case, OutboxMessage
-from scrm.core.queries import NotFound
 from scrm.core.schemas import Author, Direction, InboundInteraction, OutboundMessage, SendResult
 
 if TYPE_CHECKING:
@@ -256,8 +254,7 @@ class Delivery:
             ],
             source="outbox",
         )
-        with self.app.session() as s:
-            events: list[Event] = []
+        with transaction(self.app) as (s, events):
             for a in accepted:
                 row = s.get(OutboxMessage, a.row_id)
                 assert row is not None
@@ -268,37 +265,3 @@ class Delivery:
                             case_id=a.message.case_id, message=a.message, result=a.result
                         )
                     )
-            pending = recorded(s, events)
-        self.app.events.dispatch(pending)
-
-    # -- by hand -------------------------------------------------------------------------------
-
-    def retry(self, outbox_id: int, *, actor: str) -> None:
-        """Put a failed reply back in the queue (noted on its case's timeline)."""
-        now = utcnow()
-        with self.app.session() as s:
-            row = s.get(OutboxMessage, outbox_id)
-            if row is None:
-                raise NotFound(f"no outbox message {outbox_id}")
-            if row.status != "failed":
-                raise Refused(f"outbox message {outbox_id} is {row.status}, not failed")
-            row.status, row.next_attempt_at, row.attempts, row.last_error = "pending", now, 0, None
-            case = s.get(Case, row.case_id) if row.case_id is not None else None
-            if case is not None:
-                case_ops.add_event(
-                    s,
-                    case,
-                    "reply_requeued",
-                    actor=actor,
-                    at=now,
-                    to_value=row.channel,
-                    data={"outbox_id": row.id},
-                )
-            audit.record(
-                s,
-                actor=actor,
-                action="outbox.retry",
-                target_type="outbox_message",
-                target_id=row.id,
-                details={"case": row.case_id, "channel": row.channel},
-            )

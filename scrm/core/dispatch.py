@@ -1,7 +1,9 @@
 """The transactional outbox of domain events: record in the transaction, dispatch after it.
 
 A service appends its :mod:`~scrm.core.events` to its own transaction with :func:`record`
-(one ``event_batches`` row, the events in order).  Once it has committed, the
+(one ``event_batches`` row, the events in order); :func:`transaction` opens such a
+transaction, records what was added to its list of events and dispatches them once it has
+committed.  Once it has committed, the
 :class:`Dispatcher` hands the batch to each *consumer* (a plugin implementing the events'
 hooks) in a transaction of the consumer's own: it first writes the ``event_deliveries``
 row ``(batch, consumer)``, then calls the consumer's hook for each event, through pluggy
@@ -24,6 +26,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +54,7 @@ __all__ = [
     "consumer_name",
     "record",
     "recorded",
+    "transaction",
 ]
 
 log = logging.getLogger(__name__)
@@ -309,3 +313,17 @@ def _mark_dispatched(session: Session, batch_id: int) -> None:
 def recorded(session: Session, events: Sequence[Event]) -> Pending | None:
     """:func:`record` ``events`` unless there are none (nothing to dispatch, nothing written)."""
     return (record(session, events), events) if events else None
+
+
+@contextmanager
+def transaction(app: Scrm) -> Iterator[tuple[Session, list[Event]]]:
+    """One transaction of a service: its session, and the list its domain events go in.
+
+    The events are recorded in the transaction when the block ends, and dispatched once it
+    has committed; when the block raises, nothing is written and nothing dispatched.
+    """
+    events: list[Event] = []
+    with app.session() as s:
+        yield s, events
+        pending = recorded(s, events)
+    app.events.dispatch(pending)

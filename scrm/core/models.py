@@ -36,6 +36,7 @@ __all__ = [
     "OutboxMessage",
     "PluginState",
     "Reject",
+    "SigninFailure",
     "SlaAlert",
     "StoredEvent",
     "WebhookDelivery",
@@ -142,6 +143,8 @@ class Agent(Base):
     created_at: Mapped[created_ts]
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     """The console password's salted hash (:mod:`scrm.core.passwords`); None: none set."""
+    timezone: Mapped[str | None] = mapped_column(sa.String(64))
+    """The IANA time zone the console shows this agent's times in; None: the configured one."""
 
     department: Mapped[Department | None] = relationship()
 
@@ -407,6 +410,24 @@ class AuditEntry(Base):
     target_type: Mapped[str | None] = mapped_column(sa.String(32))
     target_id: Mapped[str | None] = mapped_column(sa.String(64))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class SigninFailure(Base):
+    """A failed password sign-in to the console, kept for the window of the rate limit
+    (:mod:`scrm.core.signin_limit`): shared by every server process through the database."""
+
+    __tablename__ = "signin_failures"
+    __table_args__ = (
+        sa.Index("ix_signin_failures_username_at", "username", "at"),
+        sa.Index("ix_signin_failures_address_at", "address", "at"),
+    )
+
+    id: Mapped[intpk]
+    username: Mapped[str] = mapped_column(sa.String(64))
+    """The username as typed (lower case): known or not, it is counted the same."""
+    address: Mapped[str] = mapped_column(sa.String(64))
+    """The client's address as the server saw it."""
+    at: Mapped[datetime]
 
 
 class ApiKey(Base):

@@ -238,8 +238,27 @@ def load_playbooks(folder: str | Path | None = None) -> PlaybookSet:
         root = Path(folder)
         if not root.is_dir():
             raise PlaybookError(f"playbook folder {root} does not exist")
+    paths = sorted(root.glob("*.toml"))
+    # The router and the SLA plugin both load the playbooks when they are built, at every
+    # start-up: read and validate the files once while they are unchanged (a Playbook is
+    # frozen, and nothing changes a PlaybookSet).
+    files = tuple((str(p), *_signature(p)) for p in paths)
+    cached = _loaded.get(str(root))
+    if cached is not None and cached[0] == files:
+        return cached[1]
     books = {}
-    for path in sorted(root.glob("*.toml")):
+    for path in paths:
         book = load_playbook(path)
         books[book.category] = book
-    return PlaybookSet(books, str(root))
+    loaded = PlaybookSet(books, str(root))
+    _loaded[str(root)] = (files, loaded)
+    return loaded
+
+
+_loaded: dict[str, tuple[tuple[tuple[str, int, int], ...], PlaybookSet]] = {}
+
+
+def _signature(path: Path) -> tuple[int, int]:
+    """What changes when the file does: its modification time and size."""
+    st = path.stat()
+    return st.st_mtime_ns, st.st_size

@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from importlib.metadata import entry_points
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -187,9 +187,13 @@ def check_plugin_config(config: Config, pm: PluginManager) -> dict[str, BaseMode
     plugins = tuple(sorted(name for name, _ in pm.list_name_plugin()))
     if pm.checked is not None and pm.checked[0] is config and pm.checked[1] == plugins:
         return pm.checked[2]  # the command line checked it before opening the application
-    builtin = [name for name, _ in DEFAULT_PLUGINS]
-    known = {*builtin, *(ep.name for ep in entry_points(group=hookspecs.PROJECT))}
-    settings = check_config(config, pm, collect_channels(pm), known_plugins=known, builtin=builtin)
+    settings = check_config(
+        config,
+        pm,
+        collect_channels(pm),
+        known_plugins=_known_plugin_names(),
+        builtin=[name for name, _ in DEFAULT_PLUGINS],
+    )
     pm.checked = (config, plugins, settings)
     return settings
 
@@ -217,6 +221,12 @@ def migrations(pm: PluginManager) -> list[tuple[str, str | None]]:
 def migration_locations(pm: PluginManager) -> list[str]:
     """The Alembic version locations the plugins register, once each."""
     return list(dict.fromkeys(location for location, _ in migrations(pm)))
+
+
+def _known_plugin_names() -> Iterator[str]:
+    """Every plugin that exists, loaded or not; the installed ones are read when asked for."""
+    yield from (name for name, _ in DEFAULT_PLUGINS)
+    yield from (ep.name for ep in entry_points(group=hookspecs.PROJECT))
 
 
 def plugin_info(pm: PluginManager) -> list[dict[str, Any]]:

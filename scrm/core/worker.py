@@ -98,7 +98,9 @@ def outbox_task(batch: int = 100, interval: float = 1.0) -> Task:
     from scrm.core.models import OutboxMessage
 
     def run(app: Scrm, now: datetime) -> str:
-        r = app.workflow.deliver(now=now, limit=batch)
+        from scrm.core.services import outbox
+
+        r = outbox.deliver(app, now=now, limit=batch)
         return f"sent {r.sent}, retrying {r.retried}, failed {r.failed}, reconciled {r.reconciled}"
 
     def more(app: Scrm, now: datetime) -> bool:
@@ -114,7 +116,9 @@ def outbox_task(batch: int = 100, interval: float = 1.0) -> Task:
 
 
 def _sla(app: Scrm, now: datetime) -> str:
-    alerts = app.workflow.check_sla(now=now)
+    from scrm.core.services import sla
+
+    alerts = sla.check(app, now=now)
     return f"{len(alerts)} alerts"
 
 
@@ -126,7 +130,9 @@ def _events(app: Scrm, now: datetime) -> str:
 
 
 def _assign(app: Scrm, now: datetime) -> str:
-    return f"{app.workflow.drain(now=now)} cases assigned"
+    from scrm.core.services import cases
+
+    return f"{cases.assign_waiting(app, now=now)} cases assigned"
 
 
 def _inbox(app: Scrm, now: datetime) -> str:

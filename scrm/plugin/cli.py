@@ -37,7 +37,7 @@ A command raises :class:`CommandError` (or any error of :mod:`scrm.plugin`, such
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import click
@@ -114,7 +114,11 @@ def parse_since(value: str) -> timedelta:
 
 
 def show_poll_report(obj: CliContext, report: PollReport, as_json: bool = False) -> None:
-    """Print a poll report: a row per stream (its result class's ``columns``), or JSON."""
+    """Print a poll report: a row per stream (its result class's ``columns``), or JSON.
+
+    A column whose values are datetimes is shown in the configured time zone, which the
+    table's caption names.
+    """
     if as_json:
         emit([s.as_json() for s in report.streams])
         return
@@ -122,13 +126,19 @@ def show_poll_report(obj: CliContext, report: PollReport, as_json: bool = False)
 
     columns = type(report.streams[0]).columns if report.streams else StreamResult.columns
     headers = [h for h, _ in columns]
-    rows = [["" if v is None else str(v) for v in s.row()] for s in report.streams]
+    values = [s.row() for s in report.streams]
+    timed = any(isinstance(v, datetime) for row in values for v in row)
+    rows = [
+        [obj.time(v) if isinstance(v, datetime) else "" if v is None else str(v) for v in row]
+        for row in values
+    ]
     # One line per stream, as the case board: the name and the error give way first (the
     # whole error is on the "failed" line that follows).
     flexible = [i == 0 or h == "error" for i, h in enumerate(headers)]
     numeric = {i for i in range(len(headers)) if rows and all(r[i].isdigit() for r in rows)}
     widths = fit_widths(natural_widths(headers, rows), flexible, obj.console.width)
-    obj.console.print(line_table(headers, rows, widths, right=numeric))
+    caption = obj.times_caption if timed else None
+    obj.console.print(line_table(headers, rows, widths, right=numeric, caption=caption))
 
 
 def exit_if_failed(report: PollReport, what: str = "streams") -> None:

@@ -34,9 +34,9 @@ from scrm.core.models import (
     Interaction,
     WebhookSubscription,
 )
+from scrm.core.replies import AnswerElsewhere, queue_reply
 from scrm.core.webhooks import enqueue_event, enqueue_events
 from scrm.core.webhooks import generation as webhook_generation
-from scrm.core.workflow import AnswerElsewhere, queue_reply
 
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement

@@ -37,7 +37,7 @@ def case_opened(case: CaseInfo, ctx: EventContext) -> None:
         _, new = queue_reply(
             s,
             row,
-            playbooks=ctx.app.workflow.playbooks,
+            playbooks=ctx.app.playbooks,
             now=utcnow(),
             actor="auto-ack",
             template="acknowledge",

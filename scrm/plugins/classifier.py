@@ -57,6 +57,7 @@ __all__ = [
     "ClassifierPlugin",
     "ClassifierSettings",
     "RuleClassifier",
+    "own_subject",
     "plugin",
     "reach_score",
     "run_classify",
@@ -195,6 +196,7 @@ class RuleClassifier:
         self._neg_after_words: set[str] = set()
         self._token_info: dict[str, tuple[float, float, bool, bool]] = {}
         self._service: set[str] = set()
+        self._not_negated: set[str] = set()
         for name in ("lexicon_common.toml", "lexicon_tr.toml", "lexicon_en.toml"):
             self._load_lexicon(name, tomllib.loads(data_text(name)))
         for term in (*self.taxonomy.urgency_stop, *urgency_stop):
@@ -215,6 +217,7 @@ class RuleClassifier:
             self._suffixes[lang] = tuple(data.get("suffixes", ()))
         self._neg_before.update(normalize(w) for w in data.get("negators_before", ()))
         self._service.update(normalize(w) for w in data.get("service_verbs", ()))
+        self._not_negated.update(normalize(w) for w in data.get("not_negated", ()))
         self._neg_after_words.update(
             normalize(w.rstrip("*")) for w in data.get("negators_after", ())
         )
@@ -259,7 +262,9 @@ class RuleClassifier:
         info = self._token_info.get(tok)
         if info is None:
             en_stop = self._stop["en"]
-            neg_verb = bool(_TR_NEG_VERB.match(tok)) and tok not in en_stop
+            neg_verb = (
+                bool(_TR_NEG_VERB.match(tok)) and tok not in en_stop and tok not in self._not_negated
+            )
             tr = en = 0.0
             if neg_verb or tok in self._stop["tr"]:
                 tr = 1.0
@@ -449,7 +454,12 @@ class RuleClassifier:
         # Spam only on strong evidence: a message with any complaint cue is a complaint, whatever
         # else it mentions ("yatırım hesabımdan izinsiz bonus kesildi").
         # A link is weak evidence: real customers link screenshots and news ("total win!! <link>").
-        if f["spam"] + (0.5 if url else 0.0) >= 2.0 and problem < 1.0 and score > -0.2:
+        spam = f["spam"] + (0.5 if url else 0.0)
+        if spam >= 2.0 and problem < 1.0 and score > -0.2:
+            return Kind.SPAM
+        # Overwhelming evidence outweighs one complaint word that a scam borrows to look
+        # relevant ("Kesinti mağduru ilk 100 aboneye hediye çeki! ... linke tıklayın").
+        if spam >= 4.0 and problem <= 1.0:
             return Kind.SPAM
         question = "?" in text or f["question"] > 0
         if f["idea"] >= 1.0 and problem < 1.0 and score > -0.5:
@@ -525,9 +535,10 @@ class ClassifierPlugin:
         """Classify the interaction's subject and text with the rules, and the trained model if any.
 
         An e-mail subject or a complaint site's title often says what the body only implies
-        ("Kredi kartı aidatı iade edilmedi"), so it is read with the body.
+        ("Kredi kartı aidatı iade edilmedi"), so the subject of a message that opens a thread is
+        read with the body; a reply's is not (:func:`own_subject`).
         """
-        text = with_subject(interaction.subject, interaction.text)
+        text = with_subject(own_subject(interaction), interaction.text)
         result = self.classifier.classify(
             text,
             language=(interaction.language or "").split("-")[0].lower() or None,
@@ -550,11 +561,39 @@ class ClassifierPlugin:
         )
 
 
+#: What mail clients put before the subject of a reply or a forward, in the languages Turkish
+#: and European customers' clients use: Re, Fw/Fwd, Ynt/Yanıt/Cevap/Cvp and İlt (Turkish
+#: Outlook's reply and forward), AW/WG (German), SV/VS (Nordic), Antw (Dutch), RIF (Italian),
+#: RES/ENC (Portuguese), TR (French), Odp (Polish); a counter ("Re[2]:", "Re(2):") and list or
+#: case tags before it ("[#42] Re:", "[acme] RE:") included.
+_REPLY_PREFIX = re.compile(
+    r"^\s*(?:\[[^\]]{0,40}\]\s*)*"
+    r"(?:re|fwd?|ynt|yan[ıi]t|cevap|cvp|[iı]lt|aw|wg|sv|vs|antw|rif|res|enc|tr|odp)"
+    r"\s*(?:\[\d+\]|\(\d+\))?\s*:",
+    re.IGNORECASE,
+)
+
+
+def own_subject(interaction: InboundInteraction) -> str | None:
+    """Return the subject ``interaction``'s author wrote for it, or None when it has none.
+
+    A reply or a forward carries the subject of the thread it continues (``Re: Kızılay
+    mağazası personel şikayeti``, or the same words without the prefix): that names the
+    original matter, not what this message says, and read with a thank-you it would turn the
+    thank-you into the complaint again.  So only the subject of a message that opens a thread
+    counts: one that answers no message (``in_reply_to``) and whose subject has no reply or
+    forward prefix.  A complaint site's title and a new e-mail's subject are kept.
+    """
+    subject = (interaction.subject or "").strip()
+    if not subject or interaction.in_reply_to is not None or _REPLY_PREFIX.match(subject):
+        return None
+    return subject
+
+
 def with_subject(subject: str | None, text: str) -> str:
     """Return ``text`` preceded by ``subject`` (a title or an e-mail subject) when it adds words.
 
-    A reply's "Re: ..." subject is read like any other; a subject that the body already starts
-    with is not read twice.
+    A subject that the body already starts with is not read twice.
     """
     title = (subject or "").strip()
     if not title or text.lstrip().startswith(title):

@@ -24,7 +24,6 @@ import re
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from statistics import median
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -231,6 +230,8 @@ class CoordinatedPlugin(DepartmentPlugin):
         ).all()
         flagged = {f.case_id for f in existing}
         group = (existing[0].group_key if existing else None) or uuid.uuid4().hex[:12]
+        from statistics import median  # not at start-up: statistics loads decimal, fractions
+
         times = [o.created_at for o, _ in members]
         evidence = {
             "burst": group,

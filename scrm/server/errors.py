@@ -18,10 +18,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from scrm.core.cases import Conflict
 from scrm.core.config import plain_message
 from scrm.core.errors import ScrmError
 from scrm.core.queries import CaseDetail
-from scrm.core.workflow import Conflict
 
 __all__ = [
     "RESPONSES",

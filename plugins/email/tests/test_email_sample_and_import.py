@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from scrm_email.channel import EmailChannel
 from scrm_email.parse import encode_payload
 from scrm_email.sources import iter_payloads
@@ -91,6 +92,32 @@ def test_import_as_of_moves_every_path_by_one_amount(
     assert set(stored) == set(want)
     assert max(stored.values()) == datetime(2030, 1, 1, tzinfo=UTC)
     assert len({stored[k] - want[k] for k in want}) == 1
+
+
+@pytest.mark.parametrize(
+    ("files", "thanks"),
+    [
+        # Cem's complaint about a store, the brand's answers, his thank-you ("Re: ... şikayeti").
+        (("025-", "037-", "039-", "051-"), "<20241024220947.84886@acme.com.tr>"),
+        # Ravi's technician who did not come: "Re: Technician didn't show up - second time".
+        (("036-", "042-", "043-", "053-"), "<20241024223549.44511@acme.com.tr>"),
+    ],
+)
+def test_a_thank_you_under_the_complaints_subject_resolves_its_case(
+    cli: CliInvoker, app: Scrm, tmp_path: Path, files: tuple[str, ...], thanks: str
+) -> None:
+    """The reply keeps the thread's subject, which names the complaint: the thank-you is read
+    by its own words, so it resolves the case instead of reading as the complaint again."""
+    for prefix in files:
+        [path] = SAMPLE.glob(f"{prefix}*.eml")
+        shutil.copy(path, tmp_path / path.name)
+    cli("email", "import", str(tmp_path))
+    stored = {i.external_id: i for i in app.interactions(channel="email", limit=100)}
+    reply = stored[thanks]
+    assert reply.subject is not None and reply.subject.startswith("Re: ")
+    assert reply.kind != "complaint" and reply.sentiment != "negative"
+    [case] = app.cases()
+    assert case.status == "resolved" and case.kind == "complaint"
 
 
 def test_import_mbox_maildir_and_single_file(

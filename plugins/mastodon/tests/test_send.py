@@ -16,6 +16,7 @@ from scrm.core import outbox
 from scrm.core.app import Scrm
 from scrm.core.channel import PermanentSendError, TransientSendError
 from scrm.core.schemas import OutboundMessage
+from scrm.core.services import outbox as outbox_service
 
 MENTION = '<p><span class="h-card"><a href="https://mastodon.example/@acmedestek" class="u-url mention">@<span>acmedestek</span></a></span> {}</p>'
 
@@ -208,7 +209,7 @@ def test_an_interrupted_delivery_is_reconciled_from_the_brand_s_statuses(
     now = datetime.now(UTC)
     message = _claim_and_crash(app, now)
     posted = app.channel("mastodon").send(message)  # it went out, then the worker died
-    report = app.workflow.deliver(now=now + outbox.LEASE + timedelta(seconds=1))
+    report = outbox_service.deliver(app, now=now + outbox.LEASE + timedelta(seconds=1))
     assert (report.sent, report.reconciled) == (0, 1)
     assert len(fake.seen("/api/v1/statuses", "POST")) == 1  # not sent again
     ours = [i for i in app.case(stored.case_id).interactions if i.direction == "outbound"]  # type: ignore[arg-type]
@@ -221,7 +222,7 @@ def test_a_delivery_interrupted_before_posting_waits_for_a_person(
     queue_reply(cli, app, complaint["id"], "Bakıyoruz")
     now = datetime.now(UTC)
     _claim_and_crash(app, now)  # died before posting: the brand's statuses do not hold it
-    report = app.workflow.deliver(now=now + outbox.LEASE + timedelta(seconds=1))
+    report = outbox_service.deliver(app, now=now + outbox.LEASE + timedelta(seconds=1))
     assert report.failed == 1 and fake.seen("/api/v1/statuses", "POST") == []
     failed = json.loads(cli("outbox", "list", "--failed", "--json").stdout)
     assert "cannot tell whether it went out" in failed[0]["last_error"]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from scrm.core import agents
+from scrm.core.services.cases import assign_waiting
 
 if TYPE_CHECKING:
     from scrm.core.app import Scrm
@@ -29,5 +30,5 @@ def save(app: Scrm, data: agents.AgentIn, *, actor: str) -> AgentSaved:
         saved = agents.save_agent(s, data, actor=actor)
     # A second transaction: the assignment runs as the worker's drain does, and a failure
     # there leaves the agent saved (the worker assigns the cases on its next round).
-    assigned = app.workflow.drain() if saved.status == "active" and saved.department else 0
+    assigned = assign_waiting(app) if saved.status == "active" and saved.department else 0
     return AgentSaved(saved, assigned)

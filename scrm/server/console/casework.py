@@ -1,6 +1,8 @@
-"""Reshaping conversations from the case page: merge a case into another, and move a message
-to another case or split it out into a case of its own.  The same calls as ``scrm case merge``
-and ``scrm case move`` (``app.workflow.merge`` and ``app.workflow.move_message``), so they
+"""Reshaping conversations from the case page: merge a case into another, move a message
+to another case or split it out into a case of its own, link a case to an incident and
+answer the whole incident.  The same calls as ``scrm case merge``, ``scrm case move`` and
+``scrm reply --incident`` (:func:`scrm.core.services.cases.merge` and ``move_message``,
+:func:`scrm.core.services.outbox.reply_incident`), so they
 leave the same case events; both cases must be ones the agent may work (a case of another
 department answers 404, as everywhere in the console).
 """
@@ -12,9 +14,10 @@ from typing import Annotated
 from fastapi import APIRouter, Form
 from fastapi.responses import Response
 
-from scrm.core.queries import NotFound
-from scrm.server.auth import WORKER_ROLES, check_interaction
-from scrm.server.console.pages import ConsoleError, Csrf, SignedIn, _action, _text
+from scrm.core.queries import NotFound, get_incident
+from scrm.core.services import cases, outbox
+from scrm.server.auth import WORKER_ROLES, check_case, check_interaction
+from scrm.server.console.pages import ConsoleError, Csrf, Reply, SignedIn, _action, _text
 from scrm.server.pagination import MAX_ID, IdPath
 
 __all__ = ["router"]
@@ -30,7 +33,7 @@ def merge_case(ctx: SignedIn, case_id: IdPath, into: CaseId, csrf: Csrf = None) 
     ctx.see_case(into)
     landed: int | None = case_id
     with _action(ctx, ctx.t("Case %(id)s merged into case %(into)s.", id=case_id, into=into)):
-        landed = ctx.app.workflow.merge(case_id, into, actor=ctx.principal.actor).id
+        landed = cases.merge(ctx.app, case_id, into, actor=ctx.principal.actor).id
     return ctx.redirect(f"/cases/{landed}")
 
 
@@ -47,7 +50,46 @@ def link_incident(
     if name is None:
         raise ConsoleError(422, ctx.t("name the incident"))
     with _action(ctx, ctx.t("Case %(id)s linked to incident %(name)s.", id=case_id, name=name)):
-        ctx.app.workflow.link([case_id], name, actor=ctx.principal.actor)
+        cases.link(ctx.app, [case_id], name, actor=ctx.principal.actor)
+    return ctx.redirect(f"/cases/{case_id}")
+
+
+@router.post("/cases/{case_id}/incident/reply")
+def reply_incident(
+    ctx: SignedIn,
+    case_id: IdPath,
+    form: Reply,
+    csrf: Csrf = None,
+) -> Response:
+    """Send one reply to every open case of this case's incident (``scrm reply --incident``):
+    each case gets it filled for its own customer, and the incident an ``incident.reply``
+    audit entry.  Every one of those cases must be one the agent may work."""
+    ctx.work_on(case_id, csrf)
+    incident_id = ctx.app.case(case_id).incident_id
+    if incident_id is None:
+        raise ConsoleError(409, ctx.t("case %(id)s is part of no incident", id=case_id))
+    with ctx.app.session(read_only=True) as s:
+        incident = get_incident(s, incident_id)
+    hidden = 0
+    for other in incident.open_case_ids:
+        try:
+            check_case(ctx.app, ctx.principal, other)
+        except NotFound:
+            hidden += 1
+    if hidden:
+        raise ConsoleError(403, ctx.t(
+            "incident %(name)s has %(count)s open cases outside your departments; "
+            "an administrator answers it", name=incident.name, count=hidden))  # fmt: skip
+    body, name, public = form.values()
+    queued = 0
+    with _action(ctx, ""):
+        queued = len(outbox.reply_incident(
+            ctx.app, incident.name, actor=ctx.principal.actor, text=body, template=name,
+            public=public,
+        ))  # fmt: skip
+        ctx.session.say(ctx.t(
+            "Replies queued on %(count)s open cases of incident %(name)s; they are sent on the "
+            "next delivery run.", count=queued, name=incident.name))  # fmt: skip
     return ctx.redirect(f"/cases/{case_id}")
 
 
@@ -74,5 +116,5 @@ def move_message(
         else ctx.t("Message %(id)s split out into a case of its own.", id=interaction_id)
     )
     with _action(ctx, done):
-        landed = ctx.app.workflow.move_message(interaction_id, to, actor=ctx.principal.actor).id
+        landed = cases.move_message(ctx.app, interaction_id, to, actor=ctx.principal.actor).id
     return ctx.redirect(f"/cases/{landed}" if landed else "/inbox")

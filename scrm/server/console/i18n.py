@@ -5,8 +5,9 @@ extension: ``_("...")`` and ``{% trans %}``), and the pages' Python their messag
 ``N_``); ``locale/<lang>/LC_MESSAGES/console.po`` holds
 a language's translations and ``console.mo`` its compiled form, shipped in the wheel.  After
 changing a template's words, run ``make console-messages`` (extract, update, compile) and
-translate what it adds.  Data (statuses, kinds, channels) and the refusals of the services
-are not translated: they are what the CLI and the REST API say.
+translate what it adds.  The services' refusals are translated through the patterns of
+:mod:`.refusals`; data (statuses, kinds, channels) is not: it is what the CLI and the REST
+API show.
 """
 
 from __future__ import annotations

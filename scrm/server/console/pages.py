@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from scrm.core import queries, worklists
-from scrm.core.agents import list_agents
+from scrm.core.agents import agent_timezone, list_agents
 from scrm.core.apikeys import Principal, principal_for
 from scrm.core.app import Scrm
 from scrm.core.bounds import clean_text
@@ -31,6 +31,8 @@ from scrm.core.errors import InvalidInput, ScrmError
 from scrm.core.passwords import agent_principal
 from scrm.core.queries import NotFound
 from scrm.core.schemas import Kind, Priority
+from scrm.core.services import cases as case_service
+from scrm.core.services import outbox
 from scrm.server.auth import (
     ALL_ROLES,
     WORKER_ROLES,
@@ -39,7 +41,7 @@ from scrm.server.auth import (
     check_role,
     get_scrm,
 )
-from scrm.server.console import i18n
+from scrm.server.console import i18n, refusals
 from scrm.server.console.session import ConsoleSession, Signer, csrf_ok
 from scrm.server.console.timeline import Times, clocks, timeline
 from scrm.server.errors import ApiError
@@ -105,6 +107,8 @@ class Ctx:
     state: ConsoleState
     session: ConsoleSession
     who: Principal | None = None
+    zone: str | None = None
+    """The signed-in agent's own time zone, if they chose one."""
 
     @property
     def principal(self) -> Principal:
@@ -125,8 +129,14 @@ class Ctx:
         text = i18n.translations(self.lang).gettext(message)
         return text % values if values else text
 
+    def refusal(self, message: str) -> str:
+        """A service's refusal in the interface language (:mod:`.refusals`)."""
+        return refusals.translate(message, i18n.translations(self.lang).gettext)
+
     def times(self) -> Times:
-        return Times(self.state.timezone, gettext=i18n.translations(self.lang).gettext)
+        """Times as this person reads them: in their own zone, else the configured one."""
+        zone = self.zone or self.state.timezone
+        return Times(zone, gettext=i18n.translations(self.lang).gettext)
 
     def render(self, name: str, code: int = 200, **values: Any) -> HTMLResponse:
         html = self.state.envs[self.lang].get_template(name).render(
@@ -190,11 +200,20 @@ def _who(ctx: Ctx) -> Principal | None:
     return None
 
 
+def _zone(ctx: Ctx) -> str | None:
+    """The time zone the signed-in agent chose (None: none, or no agent)."""
+    if ctx.who is None or ctx.who.agent is None:
+        return None
+    with ctx.app.session(read_only=True) as s:
+        return agent_timezone(s, ctx.who.agent)
+
+
 def _signed_in(request: Request) -> Ctx:
     ctx = _anonymous(request)
     ctx.who = _who(ctx)
     if ctx.who is None:
         raise ConsoleError(401, "sign in first")
+    ctx.zone = _zone(ctx)
     return ctx
 
 
@@ -210,7 +229,9 @@ def refused(request: Request, exc: ConsoleError) -> Response:
     if exc.status == 401:
         return ctx.redirect("/signin")
     ctx.who = _who(ctx)
-    return ctx.render("error.html", exc.status, status=exc.status, message=exc.message)
+    ctx.zone = _zone(ctx)
+    message = ctx.refusal(exc.message)
+    return ctx.render("error.html", exc.status, status=exc.status, message=message)
 
 
 def _text(value: str | None, name: str) -> str | None:
@@ -229,13 +250,14 @@ def _action(ctx: Ctx, done: str) -> Iterator[None]:
     try:
         yield
     except ValidationError as exc:
-        ctx.session.say(plain_message(exc.errors()[0]))
+        ctx.session.say(ctx.refusal(plain_message(exc.errors()[0])))
     except ScrmError as exc:
         if exc.http_status >= 500:
             raise
-        ctx.session.say(str(exc).splitlines()[0])
+        ctx.session.say(ctx.refusal(str(exc).splitlines()[0]))
     else:
-        ctx.session.say(done)
+        if done:  # empty: the block said what happened itself
+            ctx.session.say(done)
 
 
 # -- the inbox ------------------------------------------------------------------------------
@@ -284,7 +306,7 @@ def inbox(
         channels=sorted(ctx.app.hooks.channels),
         kinds=[k.value for k in Kind],
         priorities=[p.value for p in Priority],
-        categories=sorted(b.category for b in ctx.app.workflow.playbooks),
+        categories=sorted(b.category for b in ctx.app.playbooks),
         languages=LANGUAGES,
         **values,
     )
@@ -310,33 +332,50 @@ def case_page(ctx: SignedIn, case_id: IdPath) -> Response:
         customer=ctx.app.customer(case.customer_id),
         entries=timeline(case),
         clocks=clocks(case, times),
-        previews=ctx.app.workflow.previews(case_id, actor=who.actor),
+        previews=outbox.previews(ctx.app, case_id, actor=who.actor),
         transitions=[s.value for s in allowed_from(case.status)],
         agents=agents,
         kinds=[k.value for k in Kind],
         sentiments=SENTIMENTS,
-        categories=sorted(b.category for b in ctx.app.workflow.playbooks),
+        categories=sorted(b.category for b in ctx.app.playbooks),
     )
+
+
+@dataclass
+class ReplyForm:
+    """The reply box of a case page: a playbook template or your own words, and to whom."""
+
+    template: str | None
+    text: str | None
+    audience: str | None
+
+    def values(self) -> tuple[str | None, str | None, bool | None]:
+        """The text, the template, and public (True), private (False) or as the customer wrote."""
+        public = {"public": True, "private": False}.get(self.audience or "")
+        return _text(self.text, "text"), _text(self.template, "template"), public
+
+
+def _reply_form(
+    template: Annotated[str | None, Form(max_length=32)] = None,
+    text: Annotated[str | None, Form(max_length=20_000)] = None,
+    audience: Annotated[str | None, Form(max_length=16)] = None,
+) -> ReplyForm:
+    return ReplyForm(template, text, audience)
+
+
+Reply = Annotated[ReplyForm, Depends(_reply_form)]
 
 
 @router.post("/cases/{case_id}/reply")
 def reply(
-    ctx: SignedIn,
-    case_id: IdPath,
-    csrf: Csrf = None,
-    template: Annotated[str | None, Form(max_length=32)] = None,
-    text: Annotated[str | None, Form(max_length=20_000)] = None,
-    audience: Annotated[str | None, Form(max_length=16)] = None,
-    version: Version = None,
+    ctx: SignedIn, case_id: IdPath, form: Reply, csrf: Csrf = None, version: Version = None
 ) -> Response:
     ctx.work_on(case_id, csrf)
-    public = {"public": True, "private": False}.get(audience or "")
-    body, name = _text(text, "text"), _text(template, "template")
+    body, name, public = form.values()
     done = ctx.t("Reply queued on case %(id)s; it is sent on the next delivery run.", id=case_id)
     with _action(ctx, done):
-        if (body is None) == (name is None):
-            raise InvalidInput("choose a template or write a text")
-        ctx.app.workflow.reply(
+        outbox.reply(
+            ctx.app,
             case_id,
             actor=ctx.principal.actor,
             text=body,
@@ -358,7 +397,8 @@ def transition(
 ) -> Response:
     ctx.work_on(case_id, csrf)
     with _action(ctx, ctx.t("Case %(id)s moved to %(to)s.", id=case_id, to=to)):
-        ctx.app.workflow.transition(
+        case_service.transition(
+            ctx.app,
             case_id,
             _text(to, "to") or "",
             actor=ctx.principal.actor,
@@ -378,7 +418,8 @@ def assign(
 ) -> Response:
     ctx.work_on(case_id, csrf)
     with _action(ctx, ctx.t("Case %(id)s assigned to %(agent)s.", id=case_id, agent=agent)):
-        ctx.app.workflow.assign(
+        case_service.assign(
+            ctx.app,
             case_id,
             _text(agent, "agent") or "",
             actor=ctx.principal.actor,

@@ -5,16 +5,19 @@ from before carries over but the language.
 
 from __future__ import annotations
 
+import math
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
 
-from scrm.core import passwords
+from scrm.core import passwords, signin_limit
 from scrm.core.apikeys import authenticate
+from scrm.core.db import utcnow
 from scrm.server.console import i18n
-from scrm.server.console.pages import HEADERS, PREFIX, Anonymous, ConsoleError, Csrf
+from scrm.server.console.pages import HEADERS, PREFIX, Anonymous, ConsoleError, Csrf, Ctx
 from scrm.server.console.session import ConsoleSession
 
 __all__ = ["router"]
@@ -54,12 +57,27 @@ def signin_password(
     password: Annotated[str, Form(max_length=passwords.MAX_LENGTH)] = "",
     csrf: Csrf = None,
 ) -> Response:
-    """Sign in as an agent with the password an administrator set (``scrm agents password``)."""
+    """Sign in as an agent with the password an administrator set (``scrm agents password``).
+
+    Failed attempts are limited per username and per client address
+    (:mod:`scrm.core.signin_limit`): past the limit the answer is 429, whatever the password.
+    """
     ctx.check_csrf(csrf)
+    name, now = username.strip(), utcnow()
+    address = ctx.request.client.host if ctx.request.client else "unknown"
     with ctx.app.session(read_only=True) as s:
-        agent = passwords.check_agent_password(s, username.strip(), password)
+        until = signin_limit.blocked_until(s, name, address, now)
+    if until is not None:
+        return _too_many(ctx, until, now)
+    with ctx.app.session(read_only=True) as s:
+        agent = passwords.check_agent_password(s, name, password)
         stored = agent.password_hash if agent is not None else None
         agent_id = agent.id if agent is not None else None
+    with ctx.app.session() as s:
+        if agent_id is None or stored is None:
+            signin_limit.record_failure(s, name, address, now)
+        else:
+            signin_limit.forget(s, name)
     if agent_id is None or stored is None:
         return ctx.render("signin.html", 401, error=ctx.t("That username and password do not match."))
     ctx.session = ConsoleSession(
@@ -68,8 +86,23 @@ def signin_password(
         language=ctx.session.language,
         changed=True,
     )
-    ctx.session.say(ctx.t("Signed in as %(actor)s (%(role)s).", actor=username.strip(), role="agent"))
+    ctx.session.say(ctx.t("Signed in as %(actor)s (%(role)s).", actor=name, role="agent"))
     return ctx.redirect("/inbox")
+
+
+def _too_many(ctx: Ctx, until: datetime, now: datetime) -> Response:
+    """The refusal past the limit: when to try again, in words and in ``Retry-After``."""
+    seconds = max(1, math.ceil((until - now).total_seconds()))
+    times = ctx.times()
+    error = ctx.t(
+        "Too many failed sign-ins. Try again after %(time)s (%(zone)s), in %(minutes)s minutes.",
+        time=times.local(until),
+        zone=times.name,
+        minutes=math.ceil(seconds / 60),
+    )
+    response = ctx.render("signin.html", 429, error=error)
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 @router.post("/signout")

@@ -1,5 +1,5 @@
 """What the console shows of a case: one timeline across channels, its SLA clocks, and times
-in the configured time zone.  Presentation only: every value comes from
+in the reader's time zone (their own, else the configured one).  Presentation only: every value comes from
 :class:`~scrm.core.queries.CaseDetail`; nothing here decides anything about a case.
 """
 
@@ -30,12 +30,13 @@ class Times:
         self._ = gettext
 
     def local(self, at: datetime | None) -> str:
-        """``2024-10-21 13:00`` in the zone; empty for no time."""
+        """``2024-10-21 13:00 +03`` in the zone, labelled with the zone's abbreviation
+        (``CET``, ``+03``) so that a time is never read in the wrong zone; empty for no time."""
         if at is None:
             return ""
         if at.tzinfo is None:  # stored UTC (SQLite gives naive values back)
             at = at.replace(tzinfo=UTC)
-        return at.astimezone(self.zone).strftime("%Y-%m-%d %H:%M")
+        return at.astimezone(self.zone).strftime("%Y-%m-%d %H:%M %Z")
 
     def iso(self, at: datetime | None) -> str:
         """The instant for a ``<time datetime>`` attribute."""

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from scrm.core import passwords, webhooks
-from scrm.core.agents import AgentIn, AgentOut
+from scrm.core.agents import AgentIn, AgentOut, TimeZoneName
 from scrm.core.app import Scrm
 from scrm.core.plugins import plugin_info
-from scrm.core.services import agents
+from scrm.core.services import agents, outbox
 from scrm.server.auth import AdminKey, ReaderKey, get_scrm
 
 __all__ = ["router"]
@@ -60,6 +60,11 @@ class AgentBody(BaseModel):
     skills: dict[Literal["languages", "categories", "pools"], list[Word]] = Field(
         default_factory=dict, max_length=3, description='e.g. {"languages": ["tr", "en"]}'
     )
+    timezone: TimeZoneName | None = Field(
+        default=None,
+        description="IANA time zone the console shows the agent's times in, e.g. "
+        '"Europe/Berlin"; null: the configured timezone.',
+    )
 
 
 class AgentSavedOut(BaseModel):
@@ -88,7 +93,7 @@ def save_agent(
     description="What a worker does on its schedule; useful for tests and small installations.",
 )
 def deliver(app: App, who: AdminKey) -> DeliverOut:
-    replies = app.workflow.deliver()
+    replies = outbox.deliver(app)
     hooks = webhooks.deliver(app.Session, app.config.server)
     return DeliverOut(
         replies_sent=replies.sent,

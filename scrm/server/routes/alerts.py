@@ -1,5 +1,6 @@
 """``/api/v1/alerts``: crises, spikes and coordinated bursts, and their acknowledgement
-(:mod:`scrm.core.alerts`, the same calls as the console's alert page)."""
+(:mod:`scrm.core.alerts`, the same calls as the console's alert page).  An agent key limited
+to departments sees, and acknowledges, only the alerts about cases of its departments."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from scrm.core import alerts
 from scrm.core.app import Scrm
-from scrm.server.auth import AnyKey, WorkerKey, get_scrm
+from scrm.server.auth import AnyKey, WorkerKey, get_scrm, scope
 from scrm.server.errors import ErrorOut
 from scrm.server.pagination import IdPath
 
@@ -55,8 +56,9 @@ def list_alerts(
     open_only: Annotated[bool, Query(alias="open", description="Only unacknowledged.")] = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[AlertOut]:
+    """An agent key limited to departments gets the alerts about their cases only."""
     with app.session(read_only=True) as s:
-        found = alerts.list_alerts(s, limit=limit, open_only=open_only)
+        found = alerts.list_alerts(s, limit=limit, open_only=open_only, departments=scope(who))
     return [AlertOut.model_validate(asdict(a)) for a in found]
 
 
@@ -67,5 +69,6 @@ def list_alerts(
 )
 def acknowledge(app: App, alert_id: IdPath, body: AckIn, who: WorkerKey) -> AckOut:
     with app.session() as s:
+        alerts.check_alert(s, alert_id, scope(who))  # another department's: 404
         ack = alerts.acknowledge(s, alert_id, actor=who.actor, note=body.note)
         return AckOut.model_validate(ack)

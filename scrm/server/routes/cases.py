@@ -7,7 +7,6 @@ and the case as it is now, so two agents never overwrite each other.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response
@@ -19,6 +18,7 @@ from scrm.core.bounds import Instant
 from scrm.core.promises import parse_duration
 from scrm.core.queries import CaseDetail, CaseOut, FollowUpOut
 from scrm.core.schemas import CaseStatus
+from scrm.core.services import cases, outbox
 from scrm.server.auth import AnyKey, WorkerKey, check_case, get_scrm, scope
 from scrm.server.errors import ApiError, ConflictOut, ErrorOut
 from scrm.server.pagination import MAX_ID, IdPath, IdQuery, Page, decode_cursor, page
@@ -35,7 +35,6 @@ IfMatch = Annotated[
     ),
 ]
 WRITE = ("admin", "agent")
-MAX_PROMISE = timedelta(days=366)
 _CHANGE: dict[int | str, dict[str, Any]] = {
     409: {
         "model": ConflictOut,
@@ -167,7 +166,8 @@ def transition(
     if_match: IfMatch = None,
 ) -> CaseDetail:
     check_case(app, who, case_id)
-    app.workflow.transition(
+    cases.transition(
+        app,
         case_id,
         body.to,
         actor=who.actor,
@@ -187,8 +187,12 @@ def assign(
     if_match: IfMatch = None,
 ) -> CaseDetail:
     check_case(app, who, case_id)
-    app.workflow.assign(
-        case_id, body.agent, actor=who.actor, expected_version=_expected(if_match, body.version)
+    cases.assign(
+        app,
+        case_id,
+        body.agent,
+        actor=who.actor,
+        expected_version=_expected(if_match, body.version),
     )
     return _detail(app, case_id, response)
 
@@ -208,7 +212,8 @@ def reply(
     if_match: IfMatch = None,
 ) -> ReplyOut:
     check_case(app, who, case_id)
-    row = app.workflow.reply(
+    row = outbox.reply(
+        app,
         case_id,
         actor=who.actor,
         text=body.text,
@@ -238,11 +243,7 @@ def answered(
     app: App, case_id: IdPath, body: AnswerIn, response: Response, who: WorkerKey
 ) -> CaseDetail:
     check_case(app, who, case_id)
-    report = app.workflow.record_answer(
-        case_id, actor=who.actor, text=body.text, url=body.url, at=body.at
-    )
-    if report.rejected:
-        raise ApiError(409, "rejected", f"the answer was not recorded: {report.rejects[0].reason}")
+    outbox.record_answer(app, case_id, actor=who.actor, text=body.text, url=body.url, at=body.at)
     return _detail(app, case_id, response)
 
 
@@ -258,7 +259,5 @@ def promise(app: App, case_id: IdPath, body: PromiseIn, who: WorkerKey) -> Follo
         due = parse_duration(body.due)
     except (ValueError, OverflowError) as exc:
         raise ApiError(422, "invalid", str(exc), "due") from None
-    if not timedelta(0) < due <= MAX_PROMISE:
-        raise ApiError(422, "invalid", "a promise is due within a year from now", "due")
-    fu = app.workflow.promise(case_id, due, actor=who.actor, kind=body.kind, note=body.note)
+    fu = cases.promise(app, case_id, due, actor=who.actor, kind=body.kind, note=body.note)
     return FollowUpOut.model_validate(fu)

@@ -38,8 +38,9 @@ def _poller(obj: CliContext) -> Poller:
     return Poller(obj.app(), channel)
 
 
-def _when(ts: float | None) -> str:
-    return f"{datetime.fromtimestamp(ts, UTC):%Y-%m-%d %H:%M:%S}" if ts else ""
+def _when(obj: CliContext, ts: float | None) -> str:
+    """A state's instant (seconds since the epoch) in the configured time zone; "" for none."""
+    return obj.time(datetime.fromtimestamp(ts, UTC)) if ts else ""
 
 
 @click.group("feeds")
@@ -98,9 +99,10 @@ def status(obj: CliContext, as_json: bool) -> None:
                "enabled": src.enabled, **st} for src, st in found])  # fmt: skip
         return
     rows = [
-        (src.name, src.url or src.path, _when(st.get("last_checked")), _when(st.get("last_ok")),
-         st.get("failures", 0), _when(st.get("next_due")) or "now", st.get("last_error") or "")
+        (src.name, src.url or src.path, _when(obj, st.get("last_checked")),
+         _when(obj, st.get("last_ok")), st.get("failures", 0),
+         _when(obj, st.get("next_due")) or "now", st.get("last_error") or "")
         for src, st in found
     ]  # fmt: skip
-    cols = ("source", "location", "last read", "last ok", "errors", "next (UTC)", "last error")
-    obj.console.print(table(None, cols, rows))
+    cols = ("source", "location", "last read", "last ok", "errors", "next", "last error")
+    obj.console.print(table(None, cols, rows, caption=obj.times_caption))

@@ -48,14 +48,15 @@ class SourceResult(polling.StreamResult):
     columns = (
         ("source", "name"), ("status", "status"), ("items", "items"), ("matched", "matched"),
         ("stored", "stored"), ("dupes", "duplicates"), ("rejected", "rejected"),
-        ("next (UTC)", "next_utc"), ("error", "note"),
+        ("next", "next_at"), ("error", "note"),
     )  # fmt: skip
     json_fields = ("name", "status", "items", "matched", "stored", "duplicates", "rejected",
                    "error", "warning", "next_due")  # fmt: skip
 
     @property
-    def next_utc(self) -> str:
-        return f"{datetime.fromtimestamp(self.next_due, UTC):%Y-%m-%d %H:%M:%S}" if self.next_due else ""  # fmt: skip
+    def next_at(self) -> datetime | None:
+        """When the source is due next (the table shows it in the configured time zone)."""
+        return datetime.fromtimestamp(self.next_due, UTC) if self.next_due else None
 
     @property
     def note(self) -> str | None:

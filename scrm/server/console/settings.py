@@ -1,0 +1,55 @@
+"""The signed-in agent's own settings: the time zone the console shows their times in.
+
+The choice is stored on the agent (``agents.timezone``, what ``scrm agents add --timezone``
+and ``PUT /api/v1/agents/{username}`` set too), so it follows the agent to every browser and
+every sign-in; changing it writes an ``agent.timezone`` audit entry.  A key that acts as no
+agent reads times in the configured ``timezone`` and has nothing to set.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Annotated
+from zoneinfo import available_timezones
+
+from fastapi import APIRouter, Form
+from fastapi.responses import Response
+
+from scrm.core.agents import set_timezone
+from scrm.server.auth import ALL_ROLES
+from scrm.server.console.pages import ConsoleError, Csrf, SignedIn, _action, _text
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+@cache
+def zones() -> list[str]:
+    """Every IANA zone name the system knows, sorted (the page's choices)."""
+    return sorted(available_timezones())
+
+
+@router.get("/settings")
+def settings_page(ctx: SignedIn) -> Response:
+    ctx.allow(ALL_ROLES)
+    return ctx.render("settings.html", zones=zones(), own=ctx.zone, configured=ctx.state.timezone)
+
+
+@router.post("/settings/timezone")
+def choose_timezone(
+    ctx: SignedIn,
+    timezone: Annotated[str | None, Form(max_length=64)] = None,
+    csrf: Csrf = None,
+) -> Response:
+    """Set (or, empty, clear) the time zone the agent reads times in."""
+    ctx.check_csrf(csrf)
+    ctx.allow(ALL_ROLES)
+    agent = ctx.principal.agent
+    if agent is None:
+        raise ConsoleError(409, ctx.t("your key acts as no agent: times follow the configured time zone"))
+    zone = _text(timezone, "timezone")
+    done = ctx.t("Times are now shown in %(zone)s.", zone=zone or ctx.state.timezone)
+    with _action(ctx, done), ctx.app.session() as s:
+        set_timezone(s, agent, zone, actor=ctx.principal.actor)
+    return ctx.redirect("/settings")
