@@ -46,7 +46,7 @@ def body(n: int, psid: str = "psid") -> bytes:
 
 def open_app(url: str) -> Scrm:
     config = Config(database_url=url, channels={"facebook": {"page_id": PAGE}})
-    app = Scrm(config, get_plugin_manager(config))
+    app = Scrm(config, get_plugin_manager())
     app.upgrade()
     return app
 

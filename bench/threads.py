@@ -54,7 +54,7 @@ def open_app(url: str | None, brands: list[str], batch: int) -> Scrm:
         batch_size=batch,
         channels={"twitter": {"brand_user_id": brands[0], "other_brand_user_ids": brands[1:]}},
     )
-    app = Scrm(config, get_plugin_manager(config))
+    app = Scrm(config, get_plugin_manager())
     app.upgrade()
     return app
 

@@ -182,11 +182,10 @@ def render_cli() -> str:
     import click
 
     from scrm.cli import build_cli
-    from scrm.core.config import Config
     from scrm.core.plugins import get_plugin_manager
 
     with _plain_environment():
-        pm = get_plugin_manager(Config(), load_entrypoints=False)
+        pm = get_plugin_manager(load_entrypoints=False)
         root = build_cli(pm)
 
         lines = [

@@ -26,7 +26,8 @@ import scrm
 from scrm.core.app import Scrm
 from scrm.core.services import cases as case_service
 from scrm.core.services import outbox
-from scrm.plugin.db import Case, CaseFlag
+from scrm.plugin.db import Case
+from scrm.plugins.tables.coordinated import CaseFlag
 
 AGENT = "zeynep"
 INCIDENT = "#AcmeRezalet bot burst"

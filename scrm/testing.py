@@ -33,7 +33,7 @@ from click.testing import CliRunner, Result
 from scrm.core import db
 from scrm.core.app import Scrm
 from scrm.core.config import Config
-from scrm.core.plugins import Hooks, get_plugin_manager
+from scrm.core.plugins import Hooks, get_plugin_manager, migration_locations
 
 __all__ = ["CliInvoker"]
 
@@ -65,11 +65,17 @@ def _postgres_url() -> str | None:
     return base.set(database=name).render_as_string(hide_password=False)
 
 
+def _plugin_migrations() -> list[str]:
+    """The branches of the installed plugins (the department modules'): the template
+    databases are at every head, as ``app.upgrade()`` leaves a database."""
+    return migration_locations(get_plugin_manager())
+
+
 @pytest.fixture(scope="session")
 def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("scrm-template") / "template.db"
     engine = db.make_engine(f"sqlite:///{path}")
-    db.upgrade(engine)
+    db.upgrade(engine, extra_locations=_plugin_migrations())
     engine.dispose()
     return path
 
@@ -87,7 +93,7 @@ def _postgres_migrated() -> str:
     with engine.begin() as conn:
         conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
         conn.exec_driver_sql("CREATE SCHEMA public")
-    db.upgrade(engine)
+    db.upgrade(engine, extra_locations=_plugin_migrations())
     engine.dispose()
     return url
 
@@ -141,7 +147,7 @@ def scrm_config(scrm_database_url: str) -> Config:
 
 @pytest.fixture
 def app(scrm_config: Config, scrm_plugins: list[object]) -> Iterator[Scrm]:
-    pm = get_plugin_manager(scrm_config, extra=scrm_plugins)
+    pm = get_plugin_manager(extra=scrm_plugins)
     application = Scrm(scrm_config, pm)
     application.upgrade()  # a no-op on the migrated template; seeds departments
     yield application
@@ -152,7 +158,7 @@ def app(scrm_config: Config, scrm_plugins: list[object]) -> Iterator[Scrm]:
 def register_plugin(app: Scrm) -> Callable[[object], None]:
     def register(plugin: object) -> None:
         app.pm.register(plugin)
-        app.hooks = Hooks(app.pm)
+        app.hooks = Hooks(app.pm, app.context)
 
     return register
 

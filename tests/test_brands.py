@@ -138,8 +138,9 @@ def test_an_existing_database_is_upgraded_into_the_default_brand(scrm_database_u
         app.ingest([message(1), message(2, author="u2")])
         [case, _] = app.cases()
         outbox.reply(app, case.id, actor="ece", text="Bakıyoruz.")
-        db.downgrade(app.engine, "0014")  # before brands, with the data in it
-        db.upgrade(app.engine)
+        # Back to before brands, with the data in it, and up again.
+        db.downgrade(app.engine, "0014", app.migration_locations())
+        app.upgrade()
     with open_app(scrm_database_url) as app:
         with app.session() as s:
             assert set(s.scalars(sa.select(Interaction.brand_id))) == {DEFAULT_BRAND_ID}

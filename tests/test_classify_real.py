@@ -18,17 +18,16 @@ from realdata import (
     load_turkish_store_reviews,
 )
 
-from scrm.core.config import Config
+from scrm.core.config import Config, ConfigError
+from scrm.core.plugins import check_plugin_config, get_plugin_manager
 from scrm.core.promises import PromiseKind, detect_promise
 from scrm.core.schemas import Author, InboundInteraction, Kind
 from scrm.plugins.classifier import (
     ClassifierPlugin,
     RuleClassifier,
     own_subject,
-    plugin,
     run_classify,
 )
-from scrm.plugins.taxonomy import TaxonomyError
 
 
 @pytest.fixture(scope="module")
@@ -115,13 +114,15 @@ def test_the_stop_list_is_configurable() -> None:
     text = "the Acme Flames heater arrived without its manual"
     assert RuleClassifier().classify(text).urgency == ("safety",)  # "flames"
     assert RuleClassifier(urgency_stop=["acme flames"]).classify(text).urgency == ()
-    built = plugin(
-        Config.model_validate({"plugins": {"classifier": {"urgency_stop": ["acme flames"]}}})
-    )
+    pm = get_plugin_manager(load_entrypoints=False)
+    config = Config.model_validate({"plugins": {"classifier": {"urgency_stop": ["acme flames"]}}})
+    built = check_plugin_config(config, pm)["classifier"].classifier
     assert isinstance(built, ClassifierPlugin)
     assert built.classifier.classify(text).urgency == ()
-    with pytest.raises(TaxonomyError, match="urgency_stop"):
-        plugin(Config.model_validate({"plugins": {"classifier": {"urgency_stop": "fire"}}}))
+    with pytest.raises(ConfigError, match=r"plugins\.classifier\.urgency_stop"):
+        check_plugin_config(
+            Config.model_validate({"plugins": {"classifier": {"urgency_stop": "fire"}}}), pm
+        )
 
 
 # --------------------------------------------------------------------------- spam

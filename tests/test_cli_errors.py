@@ -336,7 +336,7 @@ def test_a_third_party_plugin_section_is_checked_against_its_settings_model(
 ) -> None:
     def open_with(plugins: dict) -> None:
         config = Config(database_url=scrm_database_url, plugins=plugins)
-        pm = get_plugin_manager(config, load_entrypoints=False)
+        pm = get_plugin_manager(load_entrypoints=False)
         pm.register(AcmePlugin(), name="acme")
         open_app(config=config, pm=pm).close()
 

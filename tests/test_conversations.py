@@ -53,7 +53,7 @@ def reset_db(request: pytest.FixtureRequest, scrm_database_url: str) -> Callable
             database_url=scrm_database_url,
             channels={"twitter": {"brand_user_id": BRANDS[0], "other_brand_user_ids": BRANDS[1:]}},
         )
-        app = Scrm(config, get_plugin_manager(config))
+        app = Scrm(config, get_plugin_manager())
         app.upgrade()
         apps.append(app)
         return app

@@ -13,12 +13,14 @@ import sqlalchemy as sa
 from scrm import hookimpl
 from scrm.core.app import Scrm
 from scrm.core.config import Config, ConfigError
-from scrm.core.department_models import CaseFlag, Crisis, Lead
 from scrm.core.models import Agent, Case, CaseEvent, Department, Interaction
-from scrm.core.plugins import get_plugin_manager
+from scrm.core.plugins import check_plugin_config, get_plugin_manager
 from scrm.core.schemas import Engagement
 from scrm.plugins.coordinated import FLAG
 from scrm.plugins.marketing_stats import poisson_tail
+from scrm.plugins.tables.coordinated import CaseFlag
+from scrm.plugins.tables.crisis import Crisis
+from scrm.plugins.tables.sales import Lead
 from tests.helpers import T0, message
 
 
@@ -231,17 +233,16 @@ def test_leads_are_created_flagged_and_worked(app: Scrm, cli: Callable[..., Any]
 
 def test_bad_department_settings_name_the_key() -> None:
     bad = Config(plugins={"marketing": {"campaigns": [{"name": "x", "terms": {}}]}})
-    with pytest.raises(Exception, match=r"plugins\.marketing\.campaigns\.0"):
-        get_plugin_manager(bad, load_entrypoints=False)
+    pm = get_plugin_manager(load_entrypoints=False)
+    with pytest.raises(ConfigError, match=r"plugins\.marketing\.campaigns\.0"):
+        check_plugin_config(bad, pm)
     with pytest.raises(ConfigError, match=r"plugins\.crisis\.threshold"):
-        from scrm.plugins.crisis import plugin
-
-        plugin(Config(plugins={"crisis": {"threshold": 3}}))
+        check_plugin_config(Config(plugins={"crisis": {"threshold": 3}}), pm)
 
 
 def test_each_department_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SCRM_DISABLE_PLUGINS", "marketing,crisis")
-    pm = get_plugin_manager(Config(), load_entrypoints=False)
+    pm = get_plugin_manager(load_entrypoints=False)
     names = {name for name, p in pm.list_name_plugin() if p is not None}
     assert {"sales", "rnd", "support", "coordinated"} <= names
     assert not {"marketing", "crisis"} & names
@@ -312,7 +313,7 @@ def test_one_big_batch_and_many_small_ones_raise_the_same_alerts(
             _truncate_postgres(url)
         recorder = Recorder()
         config = Config(database_url=url, batch_size=size, plugins=plugins)
-        app = Scrm(config, get_plugin_manager(config, extra=[recorder]))
+        app = Scrm(config, get_plugin_manager(extra=[recorder]))
         try:
             app.upgrade()
             app.ingest_lines(lines, source="test", fmt="interactions")

@@ -17,7 +17,6 @@ from scrm import hookimpl
 from scrm.core.app import open_app
 from scrm.core.cases import Conflict
 from scrm.core.config import Config
-from scrm.core.department_models import Lead
 from scrm.core.dispatch import EventContext
 from scrm.core.events import EVENT_TYPES, CaseOpened, decode
 from scrm.core.models import (
@@ -29,6 +28,7 @@ from scrm.core.models import (
 )
 from scrm.core.plugins import get_plugin_manager
 from scrm.core.services import cases as case_service
+from scrm.plugins.tables.sales import Lead
 
 LEAD = "How much is the fiber plan? I want to sign up."
 
@@ -53,7 +53,7 @@ def test_two_applications_on_one_plugin_manager_keep_to_their_own_databases(
     for name in ("a", "b"):
         shutil.copyfile(_sqlite_template, tmp_path / f"{name}.db")
         urls.append(f"sqlite:///{tmp_path / name}.db")
-    pm = get_plugin_manager(Config(database_url=urls[0]))
+    pm = get_plugin_manager()
     a = open_app(config=Config(database_url=urls[0]), pm=pm)
     b = open_app(config=Config(database_url=urls[1]), pm=pm)  # started last
     _subscribe(b, "https://b.example.com/hook")
@@ -182,8 +182,11 @@ def test_a_failing_consumer_keeps_nothing_and_stops_no_one(
 def test_every_after_commit_hook_has_an_event_class() -> None:
     import scrm.core.hookspecs as specs
 
+    # Decision hooks get a PluginContext as ctx; after-commit hooks an EventContext.
     after_commit = {
-        name for name in dir(specs) if "ctx" in getattr(getattr(specs, name), "__annotations__", {})
+        name
+        for name in dir(specs)
+        if getattr(getattr(specs, name), "__annotations__", {}).get("ctx") == "EventContext"
     }
     assert after_commit == set(EVENT_TYPES)
 

@@ -24,7 +24,6 @@ from helpers import jsonl, message
 
 from scrm.core import dispatch
 from scrm.core.db import utcnow
-from scrm.core.department_models import Lead
 from scrm.core.models import (
     Case,
     EventBatch,
@@ -34,6 +33,7 @@ from scrm.core.models import (
     WebhookSubscription,
 )
 from scrm.core.worker import Worker
+from scrm.plugins.tables.sales import Lead
 
 HERE = Path(__file__).parent
 

@@ -75,7 +75,7 @@ def test_train_then_the_model_is_combined_with_the_rules(app, cli, tmp_path):
     app.config = Config(
         database_url=app.config.database_url, plugins={"classifier": {"model": str(model)}}
     )
-    app.pm = get_plugin_manager(app.config)
+    app.pm = get_plugin_manager()
     combined = json.loads(CliInvoker(app)("classify", input=line).stdout)
     assert combined["kind"] == "idea"
 
@@ -181,7 +181,7 @@ def test_eval_compares_the_rules_the_model_and_the_installed_classifier(app, cli
     app.config = Config(
         database_url=app.config.database_url, plugins={"classifier": {"model": str(model)}}
     )
-    app.pm = get_plugin_manager(app.config)
+    app.pm = get_plugin_manager()
     compare = json.loads(CliInvoker(app)("eval", str(gold), "--json").stdout)["compare"]
     assert compare["kind"]["model_used"] is True and compare["sentiment"]["model_used"] is False
     assert compare["kind"]["installed"] > compare["kind"]["rules"]

@@ -28,11 +28,11 @@ import sqlalchemy as sa
 from scrm import hookimpl
 from scrm.core.app import Scrm
 from scrm.core.config import Config, ReportConfig
-from scrm.core.department_models import CampaignLink
 from scrm.core.metrics import gap, generate_report, parse_period, parse_since
 from scrm.core.metrics.sql import interpolate
 from scrm.core.models import Agent, Case, Customer, Department, FollowUp, Interaction, SlaAlert
 from scrm.core.schemas import BusinessCalendar, CaseInfo, SlaPolicy
+from scrm.plugins.tables.marketing import CampaignLink
 
 START = datetime(2024, 3, 4, tzinfo=UTC)
 END = datetime(2024, 3, 11, tzinfo=UTC)

@@ -2,22 +2,47 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from helpers import message
+
 from scrm.core import db
+from scrm.core.models import Interaction
+
+#: The tables each department module's branch creates (core's revision 0004 created them all
+#: before the modules had branches of their own).
+DEPARTMENT_TABLES = {
+    "sales": ["leads"],
+    "marketing": ["campaign_links", "spike_episodes"],
+    "rnd": ["ideas", "idea_sources"],
+    "crisis": ["engagement_observations", "crises"],
+    "coordinated": ["case_flags"],
+}
+ALL_DEPARTMENT_TABLES = [t for tables in DEPARTMENT_TABLES.values() for t in tables]
 
 
 def test_migrated_schema_matches_models(app):
-    assert db.schema_diff(app.engine) == []
+    assert app.schema_diff() == []
+    # The department modules' models were compared too: schema_diff imported them.
+    assert set(ALL_DEPARTMENT_TABLES) <= set(db.Base.metadata.tables)
 
 
 def test_database_is_at_head(app):
     app.check_schema()
-    assert db.current_revision(app.engine) == db.head_revision()
+    heads = db.head_revision(app.migration_locations())
+    assert db.current_revision(app.engine) == heads
+    # Core's head and one branch per department module (each registers its own).
+    assert {h.partition("_")[0] for h in heads if "_" in h} == set(DEPARTMENT_TABLES)
 
 
 def test_round_trip_upgrade_downgrade_upgrade(app):
-    db.downgrade(app.engine, "base")
+    locations = app.migration_locations()
+    db.downgrade(app.engine, "base", locations)
     assert db.current_revision(app.engine) == set()
-    db.upgrade(app.engine)
+    assert not set(ALL_DEPARTMENT_TABLES) & set(sa.inspect(app.engine).get_table_names())
+    db.upgrade(app.engine, "heads", locations)
     assert db.schema_diff(app.engine) == []
 
 
@@ -68,3 +93,90 @@ def test_heads_fall_back_to_alembic_when_a_file_sets_one_after_its_functions(tmp
     locations = [str(tmp_path)]
     assert db._declared_heads(["scrm:migrations/versions", *locations]) is None
     assert db.head_revision(locations) == _alembic_heads(locations)
+
+
+def _old_layout(app) -> None:
+    """Turn the migrated database into one made before the department modules had branches:
+    the same tables, and alembic_version naming core's revision only."""
+    with app.engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM alembic_version WHERE version_num LIKE '%\\_0001' ESCAPE '\\'"))
+    assert db.current_revision(app.engine) == db.head_revision()
+
+
+def test_a_database_of_the_old_layout_upgrades_in_place_with_its_rows(app):
+    """Core's revision 0004 used to create the department tables: such a database keeps
+    them and every row when its branches are added."""
+    now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    app.ingest([message(1)])
+    with app.session() as s:
+        it = s.scalars(sa.select(Interaction)).one()
+        ids = {"customer": it.customer_id, "case": it.case_id, "interaction": it.id}
+    _old_layout(app)
+    rows = {
+        "leads": {"customer_id": ids["customer"], "interest": "fiber", "interaction_id": ids["interaction"], "case_id": ids["case"], "status": "new", "mentions": 2, "history": "[]", "created_at": now, "updated_at": now},
+        "campaign_links": {"campaign": "kis", "interaction_id": ids["interaction"], "matched": "fiber", "created_at": now},
+        "spike_episodes": {"scope": "brand", "metric": "mentions", "started_at": now, "last_hour": now, "peak_count": 9, "baseline": 1.5, "p_value": 0.001, "fired_at": now},
+        "ideas": {"title": "karanlık mod", "signature": "[]", "status": "open", "first_seen": now, "last_seen": now, "created_at": now},
+        "engagement_observations": {"interaction_id": ids["interaction"], "observed_at": now, "weighted": 12, "metrics": "{}"},
+        "crises": {"case_id": ids["case"], "interaction_id": ids["interaction"], "score": 0.9, "evidence": "{}", "detected_at": now},
+        "case_flags": {"case_id": ids["case"], "flag": "suspected_coordinated", "group_key": "g1", "evidence": "{}", "created_at": now, "updated_at": now},
+    }  # fmt: skip
+    before = {}
+    with app.engine.begin() as conn:
+        meta = sa.MetaData()
+        meta.reflect(conn, only=ALL_DEPARTMENT_TABLES)
+        for name, row in rows.items():
+            conn.execute(sa.insert(meta.tables[name]).values(row))
+        idea = conn.execute(sa.select(meta.tables["ideas"].c.id)).scalar_one()
+        conn.execute(
+            sa.insert(meta.tables["idea_sources"]).values(
+                idea_id=idea, interaction_id=ids["interaction"], customer_id=ids["customer"],
+                similarity=0.8, created_at=now,
+            )
+        )  # fmt: skip
+        for name in ALL_DEPARTMENT_TABLES:
+            before[name] = conn.execute(sa.select(meta.tables[name])).all()
+    assert all(before.values())
+    locations = app.migration_locations()
+    assert db.head_revision(locations) - db.current_revision(app.engine)  # behind: needs upgrading
+
+    app.upgrade()
+
+    assert db.current_revision(app.engine) == db.head_revision(locations)
+    app.check_schema()
+    assert app.schema_diff() == []
+    with app.engine.connect() as conn:
+        meta = sa.MetaData()
+        meta.reflect(conn, only=ALL_DEPARTMENT_TABLES)
+        for name in ALL_DEPARTMENT_TABLES:
+            assert conn.execute(sa.select(meta.tables[name])).all() == before[name], name
+
+
+def test_a_new_database_gets_the_department_tables_from_the_modules_branches(app):
+    locations = app.migration_locations()
+    db.downgrade(app.engine, "base", locations)
+    db.upgrade(app.engine, "heads")  # core alone: no department table
+    tables = set(sa.inspect(app.engine).get_table_names())
+    assert not set(ALL_DEPARTMENT_TABLES) & tables
+    app.upgrade()  # and the modules' branches
+    assert set(ALL_DEPARTMENT_TABLES) <= set(sa.inspect(app.engine).get_table_names())
+    assert app.schema_diff() == []
+
+
+def test_a_module_switched_off_keeps_its_tables_and_the_database_stays_usable(app, monkeypatch):
+    """Its branch is in the database but not loaded: the schema check passes; an upgrade
+    says which plugin to load first (Alembic cannot upgrade a branch it cannot see)."""
+    from scrm.core.app import SchemaError, Scrm
+    from scrm.core.plugins import get_plugin_manager
+
+    monkeypatch.setenv("SCRM_DISABLE_PLUGINS", "marketing")
+    off = Scrm(app.config, get_plugin_manager())
+    try:
+        assert "marketing_0001" in db.current_revision(off.engine)
+        off.check_schema()
+        assert {"campaign_links", "spike_episodes"} <= set(sa.inspect(off.engine).get_table_names())
+        assert off.schema_diff() == []
+        with pytest.raises(SchemaError, match=r"not loaded \(marketing_0001\)"):
+            off.upgrade()
+    finally:
+        off.close()

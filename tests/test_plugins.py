@@ -9,12 +9,15 @@ import click
 import pytest
 import sqlalchemy as sa
 from helpers import message
+from pydantic import BaseModel, ConfigDict
 
 from scrm import hookimpl
 from scrm.core import db
 from scrm.core import plugins as plugins_mod
+from scrm.core.app import open_app
 from scrm.core.channel import Channel
-from scrm.core.plugins import Hooks, PluginError, get_plugin_manager
+from scrm.core.config import Config
+from scrm.core.plugins import PluginError, configured_hooks, get_plugin_manager
 from scrm.core.schemas import Priority, RouteDecision
 from scrm.plugin import hookspec
 
@@ -52,7 +55,7 @@ def test_a_channel_name_registered_twice_names_both_plugins():
 
     pm = get_plugin_manager(load_entrypoints=False, extra=[Other()])
     with pytest.raises(PluginError, match="channel 'phone' is registered by both"):
-        Hooks(pm)
+        configured_hooks(Config(), pm)
 
 
 def test_register_commands_adds_a_subcommand(app, register_plugin, cli):
@@ -293,3 +296,97 @@ def test_declared_hooks_are_checked_in_any_order(order):
     for extra in ([VipPlugin(), WrongArgument()], [WrongArgument(), VipPlugin()]):
         with pytest.raises(PluginError, match=r"^plugin '[\w.]+:[\w.<>]*WrongArgument': .*vip_wrote.*'customer'"):
             get_plugin_manager(load_entrypoints=False, extra=extra)
+
+
+class Tiering:
+    """A third-party plugin with settings: it reads them from ``ctx`` in every hook."""
+
+    class Settings(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        label: str = "standard"
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    @hookimpl
+    def classify_interaction(self, interaction, ctx):
+        self.seen.append(("classify", ctx.plugin_config("tiering").label))
+
+    @hookimpl
+    def interaction_stored(self, interaction, ctx):
+        self.seen.append(("stored", ctx.plugin_config("tiering").label))
+
+
+@pytest.mark.integration  # two databases of its own
+def test_two_applications_on_one_plugin_manager_each_see_their_own_settings(
+    _sqlite_template, tmp_path
+):
+    """Built-in and third-party plugins alike take each application's settings from the
+    context they are called with, never from the application built last."""
+    import shutil
+
+    tiering = Tiering()
+    pm = get_plugin_manager(extra=[])
+    pm.register(tiering, name="tiering")
+    apps = {}
+    settings = {
+        "a": {
+            "router": {"rules": [{"name": "orders", "match": {"keywords": ["sipariş"]}, "department": "sales"}]},
+            "sla": {"rules": [{"name": "gold", "match": {"channel": ["twitter"]}}]},
+            "tiering": {"label": "gold"},
+        },
+        "b": {},
+    }
+    for name in ("a", "b"):
+        shutil.copyfile(_sqlite_template, tmp_path / f"{name}.db")
+        config = Config(database_url=f"sqlite:///{tmp_path / name}.db", plugins=settings[name])
+        apps[name] = open_app(config=config, pm=pm, migrate=True)
+    try:
+        assert apps["a"].plugin_config("tiering").label == "gold"
+        assert apps["b"].plugin_config("tiering").label == "standard"
+        assert [r.name for r in apps["a"].plugin_config("router").rules] == ["orders"]
+        assert apps["b"].plugin_config("router").rules == []
+        for n, name in enumerate(("a", "b", "a")):  # A again, after B was used
+            tiering.seen.clear()
+            apps[name].ingest([message(f"{name}{n}", "Siparişim gelmedi, berbat!", author=f"u{n}")])
+            label = "gold" if name == "a" else "standard"
+            assert tiering.seen == [("classify", label), ("stored", label)]
+        a_cases, b_cases = apps["a"].cases(), apps["b"].cases()
+        assert {c.department for c in a_cases} == {"sales"}
+        assert {c.department for c in b_cases} == {"support"}
+        policies = {name: {c.sla_policy.split("+")[0] for c in apps[name].cases()} for name in apps}
+        assert policies == {"a": {"normal/gold"}, "b": {"normal"}}
+    finally:
+        for app in apps.values():
+            app.close()
+
+
+def test_a_plugin_adds_a_report_slice(app, register_plugin, cli):
+    from datetime import UTC, datetime
+
+    from scrm.core.metrics import generate_report, report_dimensions
+    from scrm.plugin.db import Case, Dimension
+
+    class Shouting:
+        @hookimpl
+        def register_report_dimensions(self, register):
+            register(Dimension("loud", lambda: sa.func.upper(Case.channel)))
+
+    assert "campaign" in report_dimensions(app.pm)  # the marketing module's
+    register_plugin(Shouting())
+    app.ingest([message(1), message(2, "Kargom üç haftadır gelmedi, kimse de cevap vermiyor", author="u2")])
+    report = generate_report(
+        app, start=datetime(2000, 1, 1, tzinfo=UTC), end=datetime(2100, 1, 1, tzinfo=UTC), by="loud"
+    )
+    assert report.by == "loud" and [(g.key, g.cases_opened) for g in report.groups] == [("TWITTER", 2)]
+    with pytest.raises(ValueError, match=r"unknown slice 'tall'; choose one of channel, .*loud"):
+        generate_report(app, start=report.start, end=report.end, by="tall")
+
+    class Again:
+        @hookimpl
+        def register_report_dimensions(self, register):
+            register(Dimension("channel", lambda: Case.channel))
+
+    register_plugin(Again())
+    with pytest.raises(ValueError, match="report slice 'channel' is registered twice"):
+        report_dimensions(app.pm)

@@ -121,7 +121,7 @@ def test_rules_match_keywords_customer_attributes_and_channels(app):
 
 def test_bad_rules_are_refused_with_the_field(scrm_database_url):
     from scrm.core.config import ConfigError
-    from scrm.core.plugins import get_plugin_manager
+    from scrm.core.plugins import check_plugin_config, get_plugin_manager
 
     bad = Config(
         database_url=scrm_database_url,
@@ -131,7 +131,7 @@ def test_bad_rules_are_refused_with_the_field(scrm_database_url):
         ConfigError,
         match=r"plugins\.router\.rules\.0\.match\.kinds: not a setting \(fix its spelling",
     ):
-        get_plugin_manager(bad, load_entrypoints=False)
+        check_plugin_config(bad, get_plugin_manager(load_entrypoints=False))
 
 
 def test_least_open_assignment_with_capacity_skills_availability_and_queue(app, cli):

@@ -138,7 +138,7 @@ def test_logs_carry_ids_not_personal_data(app: Scrm, register_plugin, caplog) ->
 
 
 def test_log_content_follows_the_configuration(scrm_database_url: str) -> None:
-    pm = get_plugin_manager(Config(database_url=scrm_database_url))
+    pm = get_plugin_manager()
     with Scrm(Config(database_url=scrm_database_url, log_content=True), pm):
         assert loggable("x") == "x"
     with Scrm(Config(database_url=scrm_database_url), pm):

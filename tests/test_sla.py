@@ -140,7 +140,6 @@ def test_cli_sla_check_lists_breached_cases(app, cli):
 def test_policies_come_from_configuration_rules_and_playbooks():
     from scrm.core.config import Config
     from scrm.core.schemas import CaseInfo, CaseStatus, Kind, Priority
-    from scrm.plugins.sla import plugin
 
     config = Config(
         plugins={
@@ -163,7 +162,7 @@ def test_policies_come_from_configuration_rules_and_playbooks():
             }
         }
     )
-    sla = plugin(config)
+    sla = sla_policies(config)
 
     def case(**kw):
         base = {
@@ -194,11 +193,17 @@ def test_policies_come_from_configuration_rules_and_playbooks():
     assert sla.choose_sla(case(channel="phone")) == normal
 
 
-def test_bad_sla_configuration_names_the_key():
-    from scrm.core.config import Config
-    from scrm.plugins.sla import plugin
+def sla_policies(config):
+    """The built-in SLA plugin's policy table for ``config``, as an application validates it."""
+    from scrm.core.plugins import check_plugin_config, get_plugin_manager
 
-    with pytest.raises(ValueError, match=r"policies\.normal: unknown calendar 'office'"):
-        plugin(Config(plugins={"sla": {"policies": {"normal": {"calendar": "office"}}}}))
-    with pytest.raises(ValueError, match=r"plugins\.sla\.policies\.normal\.first_response"):
-        plugin(Config(plugins={"sla": {"policies": {"normal": {"first_response": "soon"}}}}))
+    return check_plugin_config(config, get_plugin_manager(load_entrypoints=False))["sla"].policy_table
+
+
+def test_bad_sla_configuration_names_the_key():
+    from scrm.core.config import Config, ConfigError
+
+    with pytest.raises(ConfigError, match=r"policies\.normal: unknown calendar 'office'"):
+        sla_policies(Config(plugins={"sla": {"policies": {"normal": {"calendar": "office"}}}}))
+    with pytest.raises(ConfigError, match=r"plugins\.sla\.policies\.normal\.first_response"):
+        sla_policies(Config(plugins={"sla": {"policies": {"normal": {"first_response": "soon"}}}}))

@@ -317,7 +317,7 @@ def _routed(router: DefaultRouter, clf: RuleClassifier, text: str):
         author=Author(external_id="a"),
     )
     c = clf.classify(text)
-    return c, router.route_interaction(it, c, None)
+    return c, router.explain(it, c, None)[0]
 
 
 def test_pack_categories_route_by_the_pack(classifiers: dict[str, RuleClassifier]) -> None:

@@ -13,9 +13,9 @@ from serverkit import SyncClient, auth, make_key
 
 from scrm.core.app import Scrm
 from scrm.core.bounds import INT64_MAX
-from scrm.core.department_models import EngagementObservation
 from scrm.core.models import Interaction
 from scrm.plugins.crisis import MAX_COUNT, weighted
+from scrm.plugins.tables.crisis import EngagementObservation
 from scrm.server import create_app
 
 HUGE = 10**20

@@ -114,7 +114,7 @@ class Die:
 def open_app(url: str, *extra: object) -> Scrm:
     config = Config(database_url=url)
     plugins = [Plugin(), EventLog(), *extra]
-    return Scrm(config, get_plugin_manager(config, load_entrypoints=False, extra=plugins))
+    return Scrm(config, get_plugin_manager(load_entrypoints=False, extra=plugins))
 
 
 def ingest_and_die(url: str, path: str, when: str) -> None:

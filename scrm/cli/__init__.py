@@ -107,13 +107,13 @@ def main() -> None:
     config_error: ConfigError | None = None
     try:
         config = load_config(config_file, **({"database_url": url} if url else {}))
-        pm = get_plugin_manager(config, strict=False)
+        pm = get_plugin_manager(strict=False)
     except ConfigError as exc:
         if debug:
             raise
         # Reported by every command but `scrm init`; `scrm --help` still works.
         config, config_error = None, exc
-        pm = get_plugin_manager(Config.model_construct(), strict=False)
+        pm = get_plugin_manager(strict=False)
     for error in pm.load_errors:
         click.echo(f"warning: {error}", err=True)
     cli = build_cli(pm, config, config_error)

@@ -123,7 +123,7 @@ def current(obj: CliContext) -> None:
 def check(obj: CliContext) -> None:
     """Fail unless the database is at the newest revision and matches the models."""
     app = obj.app()
-    diff = db.schema_diff(app.engine)
+    diff = app.schema_diff()
     if diff:
         for d in diff:
             click.echo(f"drift: {d}", err=True)

@@ -12,7 +12,7 @@ from rich.cells import cell_len
 from rich.console import Console
 
 from scrm.cli.context import GAP, CliContext, clip, emit, line_table
-from scrm.core.metrics import DIMENSIONS, generate_report, parse_period
+from scrm.core.metrics import generate_report, parse_period, report_dimensions
 from scrm.core.metrics.html import render_html
 from scrm.core.metrics.model import Report
 from scrm.core.metrics.tables import COLUMNS, display, flat, human_duration, percent
@@ -50,10 +50,10 @@ _SHOWN = [
 @click.option("--to", "end", help="Period end: a date (included) or an ISO time. Default: now.")
 @click.option(
     "--by",
-    type=click.Choice(list(DIMENSIONS)),
     default="channel",
     show_default=True,
-    help="Slice the metrics by this.",
+    help="Slice the metrics by this: channel, department, category, priority, agent, "
+    "language, kind, brand, or a plugin's slice (campaign, from the marketing module).",
 )
 @click.option(
     "--brand",
@@ -88,6 +88,9 @@ def report(
     [report] parity_tolerance_percent fires the parity_gap hook.
     """
     app = obj.app().for_brand(brand)
+    dimensions = report_dimensions(app.pm)
+    if by not in dimensions:
+        raise click.BadParameter(f"choose one of {', '.join(dimensions)}", param_hint="'--by'")
     try:
         begin, stop = parse_period(
             since=since,

@@ -13,7 +13,7 @@ from typing import IO, Any
 import click
 
 from scrm.cli.context import CliContext
-from scrm.core.plugins import Hooks, get_plugin_manager
+from scrm.core.plugins import configured_hooks, get_plugin_manager
 from scrm.core.promises import run_detect
 from scrm.plugins.classifier import run_classify
 
@@ -41,7 +41,7 @@ def classify(obj: CliContext, file: IO[str]) -> None:
     Uses the installed classifier plugins (the built-in rules unless a plugin replaces them).
     Needs no database.
     """
-    hooks = Hooks(obj.pm if obj.pm is not None else get_plugin_manager(obj.config))
+    hooks = configured_hooks(obj.config, obj.pm if obj.pm is not None else get_plugin_manager())
     _write(run_classify(_lines(file), hooks.classify_or_none))
 
 

@@ -12,6 +12,7 @@ Embedding code opens one with :func:`scrm.open`::
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -28,11 +29,19 @@ from scrm.core.agents import ensure_departments
 from scrm.core.brands import BrandDirectory, sync_brands
 from scrm.core.channel import Channel
 from scrm.core.config import Config, load_config
+from scrm.core.context import PluginContext
 from scrm.core.dispatch import Dispatcher
 from scrm.core.errors import ExitCode, NotFound, ScrmError
 from scrm.core.logsafe import set_log_content
 from scrm.core.models import Department, LabelCorrection, Reject
-from scrm.core.plugins import Hooks, PluginManager, check_plugin_config, get_plugin_manager
+from scrm.core.plugins import (
+    Hooks,
+    PluginManager,
+    check_plugin_config,
+    get_plugin_manager,
+    migration_locations,
+    migrations,
+)
 from scrm.core.schemas import InboundInteraction
 from scrm.core.state import get_state, set_state
 from scrm.core.tenancy import scoped
@@ -67,8 +76,10 @@ class Scrm:
     def __init__(self, config: Config, pm: PluginManager | None = None) -> None:
         self.config = config
         set_log_content(config.log_content)
-        self.pm = pm if pm is not None else get_plugin_manager(config)
-        self.hooks = Hooks(self.pm)
+        self.pm = pm if pm is not None else get_plugin_manager()
+        #: The configuration and every plugin's validated settings (validated here, once).
+        self.context = PluginContext(config, check_plugin_config(config, self.pm))
+        self.hooks = Hooks(self.pm, self.context)
         self.engine = db.make_engine(config.database_url)
         self.Session = db.make_sessionmaker(self.engine)
         self._read_session = db.make_sessionmaker(
@@ -132,22 +143,53 @@ class Scrm:
 
         return load_playbooks(self.config.cases.playbooks).with_follows(self.hooks.categories)
 
+    def plugin_config(self, name: str) -> Any:
+        """The validated ``Settings`` of plugin ``name``, or ``None`` (see
+        :class:`~scrm.core.context.PluginContext`)."""
+        return self.context.plugin_config(name)
+
     # -- lifecycle -------------------------------------------------------------------------
 
     def migration_locations(self) -> list[str]:
-        found: list[str] = []
-        self.pm.hook.register_migrations(register=found.append)
-        return found
+        """The plugins' Alembic version locations (the department modules' among them)."""
+        return migration_locations(self.pm)
+
+    def schema_diff(self) -> list[Any]:
+        """The differences between the models (core's and the plugins') and the database."""
+        for _, models in migrations(self.pm):
+            if models is not None:
+                importlib.import_module(models)  # declares the plugin's tables on Base
+        return db.schema_diff(self.engine)
 
     def upgrade(self, revision: str = "heads") -> None:
         """Bring the database schema to ``revision`` (default: the newest)."""
-        db.upgrade(self.engine, revision, self.migration_locations())
+        locations = self.migration_locations()
+        foreign = self._foreign_revisions(locations)
+        if foreign:
+            raise SchemaError(
+                f"the database has revisions of plugins that are not loaded ({', '.join(sorted(foreign))}): "
+                "load them to upgrade (SCRM_DISABLE_PLUGINS, SCRM_LOAD_PLUGINS), then disable them again"
+            )
+        db.upgrade(self.engine, revision, locations)
         self._sync_departments()
 
+    def _foreign_revisions(self, locations: list[str]) -> set[str]:
+        """The database's revisions that no loaded plugin's branch has: the branches of a
+        plugin disabled (or uninstalled) after it made its tables."""
+        known = db.known_revisions(locations)
+        if known is None:  # a revision file Alembic must read: it knows them all
+            return set()
+        return db.current_revision(self.engine) - known
+
     def check_schema(self) -> None:
-        """Raise :class:`SchemaError` unless the database is at the newest migration."""
-        current = db.current_revision(self.engine)
-        heads = db.head_revision(self.migration_locations())
+        """Raise :class:`SchemaError` unless the database is at the newest migration.
+
+        A branch of a plugin that is not loaded (a department module switched off) is left
+        alone: its tables stay, unused, until it is loaded again.
+        """
+        locations = self.migration_locations()
+        current = db.current_revision(self.engine) - self._foreign_revisions(locations)
+        heads = db.head_revision(locations)
         if current != heads:
             have = ", ".join(sorted(current)) or "an empty database"
             raise SchemaError(
@@ -441,8 +483,7 @@ def open_app(
     elif url:
         config = config.model_copy(update={"database_url": url})
     if pm is None:
-        pm = get_plugin_manager(config, extra=plugins)
-    check_plugin_config(config, pm)
+        pm = get_plugin_manager(extra=plugins)
     app = Scrm(config, pm)
     if migrate:
         app.upgrade()

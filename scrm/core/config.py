@@ -24,7 +24,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -362,7 +361,6 @@ class Config(BaseModel):
     )
 
     config_file: Path | None = Field(default=None, exclude=True)
-    _read_plugin_sections: set[str] = PrivateAttr(default_factory=set)
 
     @field_validator("database_url")
     @classmethod
@@ -403,14 +401,9 @@ class Config(BaseModel):
         super().__init__(**gather_settings(type(self), values))
 
     def plugin_settings(self, name: str) -> dict[str, Any]:
-        """Return ``[plugins.<name>]``; the section counts as used (see ``check_config``)."""
-        self._read_plugin_sections.add(name)
+        """Return the raw ``[plugins.<name>]`` section; a plugin reads its validated
+        settings with ``ctx.plugin_config(name)`` instead."""
         return dict(self.plugins.get(name, {}))
-
-    @property
-    def read_plugin_sections(self) -> frozenset[str]:
-        """Names of the ``[plugins.<name>]`` sections a built-in plugin has read."""
-        return frozenset(self._read_plugin_sections)
 
     @property
     def found(self) -> bool:

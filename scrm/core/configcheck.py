@@ -6,8 +6,12 @@ that no installed plugin owns, and settings a plugin's ``Settings`` model refuse
 line naming the key, where it was set and how to fix it.  Nothing is skipped silently.
 
 A plugin with settings declares them as a pydantic model in a ``Settings`` attribute (a
-channel: its ``Channel.Settings``); a built-in plugin validates its section when it is built.
-Errors name keys, never the values set for them (they may be credentials).
+channel: its ``Channel.Settings``), built-in or installed alike.  Each loaded plugin's
+section is validated here, once, when an application (or the command line) starts; the
+validated models are what ``app.plugin_config(name)`` and ``ctx.plugin_config(name)``
+return.  A model's validators see the whole configuration as ``info.context["config"]``
+(the router reads the playbooks folder there).  Errors name keys, never the values set for
+them (they may be credentials).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ if TYPE_CHECKING:
     from scrm.core.channel import Channel
     from scrm.core.plugins import PluginManager
 
-__all__ = ["check_config", "masked", "plugin_config_error", "source_of"]
+__all__ = ["check_config", "masked", "settings_model", "source_of"]
 
 #: Keys whose values are never shown (``scrm config check`` prints "***" instead).
 SECRET_WORDS = ("token", "password", "passwd", "secret", "key", "credential")
@@ -42,18 +46,10 @@ def source_of(config: Config, path: Sequence[str]) -> str:
     return "the settings given in code"
 
 
-def plugin_config_error(name: str, exc: Exception, config: Config) -> ConfigError:
-    """Turn a built-in plugin's failure to build from ``[plugins.<name>]`` into one line."""
-    where = source_of(config, ("plugins", name))
-    cause = exc if isinstance(exc, ValidationError) else exc.__context__
-    if isinstance(cause, ValidationError):
-        detail = describe_errors(cause, f"plugins.{name}")
-    else:
-        detail = str(exc).removeprefix("invalid configuration: ")
-    return ConfigError(
-        f"invalid configuration in {where}: {detail}; scrm does not run without its built-in "
-        f"plugin {name!r} (its settings: {DOCS})"
-    )
+def settings_model(plugin: object) -> type[BaseModel] | None:
+    """The pydantic model a plugin declares its ``[plugins.<name>]`` settings with, if any."""
+    model = getattr(plugin, "Settings", None)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
 
 def check_config(
@@ -61,13 +57,19 @@ def check_config(
     pm: PluginManager,
     channels: Mapping[str, type[Channel]],
     known_plugins: Iterable[str] = (),
-) -> None:
-    """Raise :class:`ConfigError` on a section no plugin owns or settings a plugin refuses.
+    builtin: Iterable[str] = (),
+) -> dict[str, BaseModel]:
+    """Validate every plugin's settings; return them by plugin name.
+
+    Every loaded plugin that declares a ``Settings`` model gets it validated from its
+    section (an absent section is ``{}``: the defaults).
 
     :param channels: the installed channels (name to class).
     :param known_plugins: every plugin name that exists; the sections of those not loaded
         (blocked, left out of ``SCRM_LOAD_PLUGINS``, failed to load) are left alone.  Iterated
         only when a section's plugin is not loaded.
+    :param builtin: the built-in plugins' names: scrm does not run without them, and says so.
+    :raises ConfigError: on a section no plugin owns or settings a plugin refuses.
     """
     for name, section in config.channels.items():
         cls = channels.get(name)
@@ -81,7 +83,7 @@ def check_config(
         _validate(cls.Settings, section, f"channels.{name}", where)
     loaded = {n: p for n, p in pm.list_name_plugin() if p is not None}
     existing: set[str] | None = None  # read when a section's plugin is not loaded
-    for name, section in config.plugins.items():
+    for name in config.plugins:
         where = source_of(config, ("plugins", name))
         plugin = loaded.get(name)
         if plugin is None:
@@ -93,23 +95,43 @@ def check_config(
                 f"unknown section [plugins.{name}] in {where}: no plugin is called {name!r}; "
                 f"plugins: {names}. Fix the name or remove the section"
             )
-        model = getattr(plugin, "Settings", None)
-        if isinstance(model, type) and issubclass(model, BaseModel):
-            _validate(model, section, f"plugins.{name}", where)
-        elif name not in pm.configurable:
+        if settings_model(plugin) is None:
             raise ConfigError(
                 f"unknown section [plugins.{name}] in {where}: plugin {name!r} takes no "
                 "settings. Remove the section"
             )
+    core = set(builtin)
+    validated: dict[str, BaseModel] = {}
+    for name, plugin in loaded.items():
+        model = settings_model(plugin)
+        if model is None:
+            continue
+        where = source_of(config, ("plugins", name))
+        section = config.plugins.get(name, {})
+        suffix = (
+            f"; scrm does not run without its built-in plugin {name!r} (its settings: {DOCS})"
+            if name in core
+            else ""
+        )
+        validated[name] = _validate(model, section, f"plugins.{name}", where, config, suffix)
+    return validated
 
 
-def _validate(model: type[BaseModel], section: Any, prefix: str, where: str) -> None:
+def _validate(
+    model: type[BaseModel],
+    section: Any,
+    prefix: str,
+    where: str,
+    config: Config | None = None,
+    suffix: str = "",
+) -> BaseModel:
     try:
-        model.model_validate(section)
+        return model.model_validate(section, context={"config": config})
     except ValidationError as exc:
-        raise ConfigError(
-            f"invalid configuration in {where}: {describe_errors(exc, prefix)}"
-        ) from None
+        detail = describe_errors(exc, prefix)
+        if any(e["type"] == "extra_forbidden" and len(e["loc"]) == 1 for e in exc.errors()):
+            detail += f"; expected: {', '.join(model.model_fields)}"
+        raise ConfigError(f"invalid configuration in {where}: {detail}{suffix}") from None
 
 
 def _is_secret(key: str) -> bool:

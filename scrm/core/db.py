@@ -41,6 +41,7 @@ __all__ = [
     "head_revision",
     "include_name",
     "insert_rows",
+    "known_revisions",
     "make_engine",
     "make_sessionmaker",
     "normalize_url",
@@ -302,6 +303,12 @@ def head_revision(extra_locations: Iterable[str] = ()) -> set[str]:
 _REVISION_FILE = re.compile(r"^(?!\.#|__init__)[^/]*\.py$")
 
 
+def known_revisions(extra_locations: Iterable[str] = ()) -> set[str] | None:
+    """Every revision of core's and the given locations (None when one is not literal)."""
+    down = _declared(["scrm:migrations/versions", *extra_locations])
+    return None if down is None else set(down)
+
+
 def _declared_heads(locations: Iterable[str]) -> set[str] | None:
     """Read the heads from the ``revision``/``down_revision`` literals of the revision files.
 
@@ -309,6 +316,17 @@ def _declared_heads(locations: Iterable[str]) -> set[str] | None:
     heads (a tenth of a second or more); the files state both as literals.  ``None`` when a
     location or a file is not that simple (a computed value, ``depends_on``): ask Alembic.
     """
+    down = _declared(locations)
+    if down is None:
+        return None
+    below: set[object] = set()
+    for parent in down.values():
+        below.update(parent if isinstance(parent, tuple | list) else [parent])
+    return {rev for rev in down if rev not in below}
+
+
+def _declared(locations: Iterable[str]) -> dict[str, object] | None:
+    """Each revision's ``down_revision``, read from the files (see :func:`_declared_heads`)."""
     down: dict[str, object] = {}
     for location in locations:
         folder = _location_folder(location)
@@ -323,10 +341,7 @@ def _declared_heads(locations: Iterable[str]) -> set[str] | None:
             if values.get("depends_on") is not None:
                 return None
             down[str(values["revision"])] = values.get("down_revision")
-    below: set[object] = set()
-    for parent in down.values():
-        below.update(parent if isinstance(parent, tuple | list) else [parent])
-    return {rev for rev in down if rev not in below}
+    return down
 
 
 def _location_folder(location: str) -> Path | None:
@@ -377,16 +392,25 @@ def current_revision(engine: Engine) -> set[str]:
 
 
 def schema_diff(engine: Engine) -> list[Any]:
-    """Return the differences between the ORM models and the database (empty = no drift)."""
+    """Return the differences between the ORM models and the database (empty = no drift).
+
+    The models are core's and those of the plugins imported so far
+    (:meth:`~scrm.core.app.Scrm.schema_diff` imports the ones ``register_migrations`` names).
+    """
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    # Every table on Base.metadata: core's and the department modules' (enabled or not).
-    from scrm.core import department_models, models  # noqa: F401
+    from scrm.core import models  # noqa: F401  (core's tables; plugins import theirs)
+
+    def declared(obj: Any, name: str | None, type_: str, reflected: bool, other: Any) -> bool:
+        # A table no loaded model declares is a plugin's that is disabled or uninstalled
+        # (its branch made it), not drift.
+        return not (type_ == "table" and reflected and other is None)
 
     with engine.connect() as conn:
         ctx = MigrationContext.configure(
-            conn, opts={"compare_type": True, "include_name": include_name}
+            conn,
+            opts={"compare_type": True, "include_name": include_name, "include_object": declared},
         )
         return list(compare_metadata(ctx, Base.metadata))
 

@@ -34,6 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, SessionTransaction
 
+from scrm.core.context import PluginContext
 from scrm.core.db import utcnow
 from scrm.core.escalation import swept_alerts
 from scrm.core.events import CaseEscalated, Event, SlaBreached, SlaSwept, SlaWarning, decode
@@ -100,14 +101,17 @@ def consumer_name(name: str, plugin: object) -> str:
     return readable_name(name, plugin)[:128]
 
 
-class EventContext:
+class EventContext(PluginContext):
     """What an after-commit hook gets as ``ctx``: use it instead of keeping the application.
 
     :ivar app: the application the events happened in.
     :ivar consumer: the plugin's name.
+    :ivar config: the application's configuration; ``ctx.plugin_config(name)`` a plugin's
+        validated settings (see :class:`~scrm.core.context.PluginContext`).
     """
 
     def __init__(self, app: Scrm, session: Session, consumer: str) -> None:
+        super().__init__(app.config, app.context.settings)
         self.app = app
         self.consumer = consumer
         self._session = session
@@ -121,10 +125,6 @@ class EventContext:
         if self._savepoint is None:
             self._savepoint = self._session.begin_nested()
         return self._session
-
-    def plugin_config(self, name: str) -> dict[str, Any]:
-        """The ``[plugins.<name>]`` section of this application's configuration."""
-        return self.app.config.plugin_settings(name)
 
     def emit(self, event: Event) -> None:
         """Raise a domain event; it is recorded in this transaction and dispatched after it."""

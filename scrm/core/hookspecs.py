@@ -3,7 +3,8 @@
 Read this file top to bottom: registration, ingest (inside the batch's transaction),
 case lifecycle, after commit, errors.  Each spec is the contract; implementations may
 accept fewer arguments than the spec declares (pluggy passes only what they name), so
-new arguments can be added later without breaking anyone.
+new arguments can be added later without breaking anyone.  Runtime hooks get ``ctx``: a
+plugin reads its validated settings there (``ctx.plugin_config(name)``) and keeps none.
 
 Implement hooks with ``from scrm import hookimpl``.  Decision hooks are ``firstresult``:
 the first non-``None`` answer wins and the built-in answer is registered ``trylast``, so a
@@ -24,7 +25,9 @@ if TYPE_CHECKING:
 
     from scrm.core.app import Scrm
     from scrm.core.channel import Channel
+    from scrm.core.context import PluginContext
     from scrm.core.dispatch import EventContext
+    from scrm.core.metrics.sql import Dimension
     from scrm.core.schemas import (
         CaseInfo,
         Classification,
@@ -82,7 +85,7 @@ def register_channels(register: Callable[[type[Channel]], None]) -> None:
 
 
 @hookspec
-def register_categories(register: Callable[[str, str | None], None]) -> None:
+def register_categories(register: Callable[[str, str | None], None], ctx: PluginContext) -> None:
     """Name the message categories the plugin's classifier gives, and the playbook each follows.
 
     Called once when the application is built.  The case service renders a case's reply
@@ -92,6 +95,8 @@ def register_categories(register: Callable[[str, str | None], None]) -> None:
 
     :param register: call ``register(category, playbook)`` for each category; ``playbook`` is
         the playbook it follows when there is none of its own name (``None``: ``other``).
+    :param ctx: the application's :class:`~scrm.core.context.PluginContext`: the categories
+        may depend on the plugin's settings (``[plugins.classifier] sectors``).
     :returns: ``None``.
     """
 
@@ -108,14 +113,34 @@ def register_commands(cli: click.Group) -> None:
 
 
 @hookspec
-def register_migrations(register: Callable[[str], None]) -> None:
+def register_migrations(register: Callable[..., None]) -> None:
     """Register an Alembic version location for a plugin's own tables.
 
-    Called when migrations run (``scrm db upgrade``).  A third-party plugin that needs tables
-    brings its own Alembic branch (``branch_labels``, ``depends_on`` core's head) and never
-    edits core's revisions.
+    Called when migrations run (``scrm db upgrade``) and the schema is checked.  A plugin
+    that needs tables brings its own Alembic branch (``branch_labels``, starting from the
+    core revision that has the tables it refers to) and never edits core's revisions; the
+    built-in department modules do the same.
 
-    :param register: call it with a location such as ``"scrm_foo:migrations"``.
+    :param register: call it as ``register(location, models=None)``: ``location`` such as
+        ``"scrm_foo:migrations"``; ``models`` the module that declares the plugin's tables
+        (``"scrm_foo.models"``), imported by ``scrm db check`` to compare them with the
+        database (and only then: every command calls this hook to check the schema).
+    :returns: ``None``.
+    """
+
+
+@hookspec
+def register_report_dimensions(register: Callable[[Dimension], None]) -> None:
+    """Add a slice to the service report (``scrm report --by <name>``, the REST API, the console).
+
+    Called when a report is built or its slices are listed; must not open the database.
+    A slice gives each case one value (a correlated scalar subquery over the plugin's own
+    tables, say), so that the slices add up to the total.
+
+    :param register: call it with a :class:`~scrm.plugin.db.Dimension`: ``name``, ``value`` (a
+        callable returning the SQL expression of a case's slice key, NULL for none) and
+        optionally ``join`` (adds the tables the value needs to a FROM clause holding
+        ``cases``).  A name registered twice is an error.
     :returns: ``None``.
     """
 
@@ -192,7 +217,7 @@ def resolve_identity(interaction: InboundInteraction) -> list[tuple[str, str]] |
 
 
 @hookspec(firstresult=True)
-def classify_interaction(interaction: InboundInteraction) -> Classification | None:
+def classify_interaction(interaction: InboundInteraction, ctx: PluginContext) -> Classification | None:
     """Decide what an inbound message is: language, sentiment, kind, category, urgency, reach.
 
     Called once per new inbound interaction, inside the transaction.  Stops at first non-None
@@ -200,13 +225,18 @@ def classify_interaction(interaction: InboundInteraction) -> Classification | No
 
     :param interaction: the validated interaction (``interaction.author.followers`` and
         ``interaction.engagement`` feed the reach score).
+    :param ctx: the application's :class:`~scrm.core.context.PluginContext`: read the
+        plugin's validated settings with ``ctx.plugin_config(name)``.
     :returns: a :class:`~scrm.core.schemas.Classification`, or ``None`` to defer.
     """
 
 
 @hookspec(firstresult=True)
 def route_interaction(
-    interaction: InboundInteraction, classification: Classification, customer: CustomerInfo | None
+    interaction: InboundInteraction,
+    classification: Classification,
+    customer: CustomerInfo | None,
+    ctx: PluginContext,
 ) -> RouteDecision | None:
     """Decide which department owns a message, its priority, and whether it opens a case.
 
@@ -217,13 +247,14 @@ def route_interaction(
     :param classification: the result of ``classify_interaction``.
     :param customer: the customer it belongs to (attributes such as a tier), or ``None``
         when it could not be resolved.
+    :param ctx: the application's :class:`~scrm.core.context.PluginContext` (settings).
     :returns: a :class:`~scrm.core.schemas.RouteDecision` (``department=None`` opens no case),
         or ``None`` to defer.
     """
 
 
 @hookspec(firstresult=True)
-def choose_sla(case: CaseInfo) -> SlaPolicy | None:
+def choose_sla(case: CaseInfo, ctx: PluginContext) -> SlaPolicy | None:
     """Choose the SLA policy (first response, follow-up, resolution) for a case.
 
     Called when a case opens and when its priority, department or category changes, inside
@@ -231,6 +262,7 @@ def choose_sla(case: CaseInfo) -> SlaPolicy | None:
     The same policies apply to phone, letter and e-mail as to social channels.
 
     :param case: the case as it will be stored.
+    :param ctx: the application's :class:`~scrm.core.context.PluginContext` (settings).
     :returns: a :class:`~scrm.core.schemas.SlaPolicy`, or ``None`` to defer.
     """
 
@@ -243,7 +275,7 @@ def choose_sla(case: CaseInfo) -> SlaPolicy | None:
 # committed with the record that the plugin handled them: what a plugin writes
 # there happens exactly once; effects outside the database at least once (the
 # worker dispatches what a killed process left).  ``ctx.emit(event)`` raises a
-# further event; ``ctx.plugin_config(name)`` reads the application's settings.
+# further event; ``ctx.plugin_config(name)`` returns a plugin's validated settings.
 # Exceptions are logged with the plugin's name, roll back what the call wrote
 # through ``ctx.session``, and never undo the commit.
 # ---------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Plugin manager factory and the typed facade the core calls hooks through.
 
-Built-in plugins are listed in ``DEFAULT_PLUGINS`` (``module`` or ``module:factory``; a
-factory is called with the :class:`~scrm.core.config.Config`); third-party plugins come
-from the ``scrm`` entry point group.  Nothing is discovered as a side effect of import.
+Built-in plugins are listed in ``DEFAULT_PLUGINS`` (``module`` or ``module:object``, what an
+entry point names); third-party plugins come from the ``scrm`` entry point group.  Both
+declare their settings the same way, as a pydantic ``Settings`` model, validated once per
+application by :func:`check_plugin_config`.  Nothing is discovered as a side effect of import.
 
 Environment controls: ``SCRM_LOAD_PLUGINS`` (comma-separated allow-list of plugin names),
 ``SCRM_DISABLE_PLUGINS`` (block-list), ``SCRM_TRACE_PLUGINS=1`` (log every hook call).
@@ -13,7 +14,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from functools import cached_property
 from importlib.metadata import entry_points
 from types import ModuleType
@@ -23,12 +24,15 @@ import pluggy
 
 from scrm.core import hookspecs
 from scrm.core.config import Config
-from scrm.core.configcheck import check_config, plugin_config_error
+from scrm.core.configcheck import check_config
 from scrm.core.errors import ScrmError
 from scrm.core.schemas import Classification, RouteDecision
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from scrm.core.channel import Channel
+    from scrm.core.context import PluginContext
     from scrm.core.schemas import CaseInfo, CustomerInfo, InboundInteraction, SlaPolicy
 
 __all__ = [
@@ -37,7 +41,10 @@ __all__ = [
     "PluginError",
     "PluginManager",
     "check_plugin_config",
+    "configured_hooks",
     "get_plugin_manager",
+    "migration_locations",
+    "migrations",
     "only",
     "plugin_info",
 ]
@@ -73,23 +80,21 @@ class PluginManager(pluggy.PluginManager):
         super().__init__(hookspecs.PROJECT)
         self.distributions: dict[str, tuple[str, str]] = {}
         self.load_errors: list[str] = []
-        #: Built-in plugins that read a ``[plugins.<name>]`` section when they were built.
-        self.configurable: set[str] = set()
-        #: The configuration :func:`check_plugin_config` accepted, with the plugins then.
-        self.checked: tuple[Config, tuple[str, ...]] | None = None
+        #: The configuration :func:`check_plugin_config` accepted last, with the plugins
+        #: then and the settings it validated (the command line checks before opening).
+        self.checked: tuple[Config, tuple[str, ...], dict[str, BaseModel]] | None = None
 
 
 def _env_list(name: str) -> set[str]:
     return {p.strip() for p in os.environ.get(name, "").split(",") if p.strip()}
 
 
-def _load_builtin(spec: str, config: Config) -> object:
-    module_name, _, factory = spec.partition(":")
+def _load_builtin(spec: str) -> object:
+    """The object ``module:name`` names (the module itself without ``:name``), as an entry
+    point is loaded."""
+    module_name, _, attr = spec.partition(":")
     module = importlib.import_module(module_name)
-    if not factory:
-        return module
-    obj: Callable[[Config], object] = getattr(module, factory)
-    return obj(config)
+    return getattr(module, attr) if attr else module
 
 
 def readable_name(name: str | None, plugin: object) -> str:
@@ -112,7 +117,6 @@ def _invalid(pm: PluginManager, exc: pluggy.PluginValidationError) -> PluginErro
 
 
 def get_plugin_manager(
-    config: Config | None = None,
     *,
     load_entrypoints: bool = True,
     block: Iterable[str] = (),
@@ -121,16 +125,13 @@ def get_plugin_manager(
 ) -> PluginManager:
     """Build a plugin manager with the specs, the built-ins and the installed plugins.
 
-    :param config: configuration handed to built-in plugin factories.
     :param load_entrypoints: load third-party plugins from the ``scrm`` entry point group.
     :param block: plugin names not to load.
     :param extra: plugin objects to register as well (tests, embedding applications).
     :param strict: raise on an installed plugin that fails to load; otherwise skip it and
         record the error in ``pm.load_errors`` (the CLI prints them and carries on without it).
-    :raises ConfigError: a built-in plugin refused its settings (always raised).
     :raises PluginError: naming the installed plugin that failed to load.
     """
-    config = config or Config()
     pm = PluginManager()
     pm.add_hookspecs(hookspecs)
     # Historic: every plugin registered from here on declares its hooks as it arrives.
@@ -143,14 +144,7 @@ def get_plugin_manager(
 
     for name, spec in DEFAULT_PLUGINS:
         if wanted(name):
-            try:
-                plugin = _load_builtin(spec, config)
-            except Exception as exc:
-                # Built-ins ship with scrm: what stops one is its [plugins.<name>] section.
-                # Never carry on without it (no SLA plugin means cases without deadlines).
-                raise plugin_config_error(name, exc, config) from exc
-            pm.register(plugin, name=name)
-    pm.configurable = set(config.read_plugin_sections)
+            pm.register(_load_builtin(spec), name=name)
     if load_entrypoints:
         for ep in entry_points(group=hookspecs.PROJECT):
             if not wanted(ep.name) or pm.has_plugin(ep.name):
@@ -185,16 +179,49 @@ def get_plugin_manager(
     return pm
 
 
-def check_plugin_config(config: Config, pm: PluginManager) -> None:
-    """Refuse ``[channels.*]`` and ``[plugins.*]`` settings no installed plugin accepts.
+def check_plugin_config(config: Config, pm: PluginManager) -> dict[str, BaseModel]:
+    """Validate the ``[channels.*]`` and ``[plugins.*]`` settings against the loaded plugins.
 
+    :returns: each plugin's validated ``Settings``, by plugin name (those that declare one).
     :raises ConfigError: naming the section or key, where it was set, and the fix.
     """
     plugins = tuple(sorted(name for name, _ in pm.list_name_plugin()))
     if pm.checked is not None and pm.checked[0] is config and pm.checked[1] == plugins:
-        return  # the command line checked it before opening the application
-    check_config(config, pm, collect_channels(pm), known_plugins=_known_plugin_names())
-    pm.checked = (config, plugins)
+        return pm.checked[2]  # the command line checked it before opening the application
+    settings = check_config(
+        config,
+        pm,
+        collect_channels(pm),
+        known_plugins=_known_plugin_names(),
+        builtin=[name for name, _ in DEFAULT_PLUGINS],
+    )
+    pm.checked = (config, plugins, settings)
+    return settings
+
+
+def configured_hooks(config: Config, pm: PluginManager) -> Hooks:
+    """The typed hooks with ``config``'s plugin settings, without an application (``scrm
+    classify`` needs no database)."""
+    from scrm.core.context import PluginContext
+
+    return Hooks(pm, PluginContext(config, check_plugin_config(config, pm)))
+
+
+def migrations(pm: PluginManager) -> list[tuple[str, str | None]]:
+    """What the plugins register with ``register_migrations``: (version location, module of
+    their models or None), once each."""
+    found: list[tuple[str, str | None]] = []
+
+    def register(location: str, models: str | None = None) -> None:
+        found.append((location, models))
+
+    pm.hook.register_migrations(register=register)
+    return list(dict.fromkeys(found))
+
+
+def migration_locations(pm: PluginManager) -> list[str]:
+    """The Alembic version locations the plugins register, once each."""
+    return list(dict.fromkeys(location for location, _ in migrations(pm)))
 
 
 def _known_plugin_names() -> Iterator[str]:
@@ -239,8 +266,9 @@ def collect_channels(pm: PluginManager) -> dict[str, type[Channel]]:
 class Hooks:
     """Typed calls of the hooks the core uses, with the built-in fallbacks applied."""
 
-    def __init__(self, pm: PluginManager) -> None:
+    def __init__(self, pm: PluginManager, ctx: PluginContext) -> None:
         self.pm = pm
+        self.ctx = ctx
         self.channels = collect_channels(pm)
 
     @cached_property
@@ -252,7 +280,7 @@ class Hooks:
         def register(category: str, playbook: str | None = None) -> None:
             found.setdefault(category, playbook)
 
-        self.pm.hook.register_categories(register=register)
+        self.pm.hook.register_categories(register=register, ctx=self.ctx)
         return found
 
     def resolve_identity(self, interaction: InboundInteraction) -> list[tuple[str, str]]:
@@ -262,7 +290,9 @@ class Hooks:
         return found
 
     def classify_or_none(self, interaction: InboundInteraction) -> Classification | None:
-        result: Classification | None = self.pm.hook.classify_interaction(interaction=interaction)
+        result: Classification | None = self.pm.hook.classify_interaction(
+            interaction=interaction, ctx=self.ctx
+        )
         return result
 
     def classify(self, interaction: InboundInteraction) -> Classification:
@@ -276,7 +306,10 @@ class Hooks:
         customer: CustomerInfo | None = None,
     ) -> RouteDecision:
         result = self.pm.hook.route_interaction(
-            interaction=interaction, classification=classification, customer=customer
+            interaction=interaction,
+            classification=classification,
+            customer=customer,
+            ctx=self.ctx,
         )
         if result is None:
             return RouteDecision(
@@ -285,7 +318,7 @@ class Hooks:
         return result
 
     def choose_sla(self, case: CaseInfo) -> SlaPolicy | None:
-        return self.pm.hook.choose_sla(case=case)
+        return self.pm.hook.choose_sla(case=case, ctx=self.ctx)
 
     def notify(self, hook_name: str, **kwargs: Any) -> None:
         """Call a hook that records nothing (``parity_gap``) plugin by plugin, through pluggy

@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from scrm.core import department_models  # noqa: F401  (its tables are searched too)
-from scrm.core.db import Base
+from scrm.core.db import include_name
 from scrm.core.models import AuditEntry, InboxPayload, PluginState, Reject, WebhookDelivery
 
 if TYPE_CHECKING:
@@ -272,12 +271,17 @@ def erase_elsewhere(session: Session, needles: list[str], report: ErasureReport)
     """
     if not needles:
         return
-    for table in Base.metadata.sorted_tables:
+    # The database's own tables, not the models: a plugin's tables are searched whether or
+    # not its models were imported in this process (or the plugin is still enabled).
+    found_tables = sa.MetaData()
+    found_tables.reflect(session.connection(), only=lambda name, _: include_name(name, "table", None))
+    for table in found_tables.sorted_tables:
         if table.name in HANDLED_TABLES or "id" not in table.c:
             continue
+        unique = _unique_columns(table)
         for col in table.c:
             is_json = isinstance(col.type, sa.JSON)
-            if col.primary_key or col.unique or not (is_json or isinstance(col.type, sa.String)):
+            if col.primary_key or col.name in unique or not (is_json or isinstance(col.type, sa.String)):
                 continue
             found: dict[int, Any] = {}
             for part in chunks(needles, 40):
@@ -291,3 +295,10 @@ def erase_elsewhere(session: Session, needles: list[str], report: ErasureReport)
                 )
                 session.execute(sa.update(table).where(table.c.id == rid).values({col: new}))
             report.add(table.name, len(found))
+
+
+def _unique_columns(table: sa.Table) -> set[str]:
+    """The columns unique on their own (a name, a key): never overwritten with a marker."""
+    keys = [c.columns for c in table.constraints if isinstance(c, sa.UniqueConstraint)]
+    keys += [i.columns for i in table.indexes if i.unique]
+    return {next(iter(cols)).name for cols in keys if len(cols) == 1}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from alembic import context
 
-# Both register their tables on Base.metadata (the department modules' tables whether or
-# not their plugin is enabled, so a disabled one does not make the schema look drifted).
-from scrm.core import department_models, models  # noqa: F401
+# Core's tables on Base.metadata.  Plugins' tables (the department modules' too) are
+# created by their own branches (register_migrations), which autogenerate never writes.
+from scrm.core import models  # noqa: F401
 from scrm.core.db import Base, include_name, make_engine
 
 config = context.config

@@ -39,6 +39,7 @@ from scrm.core.channel import (
     TransientSendError,
 )
 from scrm.core.config import Config, ConfigError, EscalationStep, plain_message
+from scrm.core.context import PluginContext
 from scrm.core.errors import InvalidInput, NotFound, Refused, ScrmError
 from scrm.core.events import (
     BatchCommitted,
@@ -136,6 +137,7 @@ __all__ = [
     "ParseError",
     "PermanentSendError",
     "PlaybookSet",
+    "PluginContext",
     "Priority",
     "Refused",
     "RejectInfo",

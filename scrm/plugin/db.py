@@ -14,16 +14,16 @@ from scrm.core.audit import record as record_audit
 from scrm.core.cases import OPEN_STATUSES, apply_sla, case_info
 from scrm.core.cases import add_event as add_case_event
 from scrm.core.cases import transition as transition_case
-from scrm.core.db import Base, UTCDateTime, chunks, make_engine, utcnow
-from scrm.core.department_models import (
-    CampaignLink,
-    CaseFlag,
-    Crisis,
-    EngagementObservation,
-    Idea,
-    IdeaSource,
-    Lead,
-    SpikeEpisode,
+from scrm.core.db import (
+    Base,
+    JSONType,
+    UTCDateTime,
+    chunks,
+    created_ts,
+    intpk,
+    make_engine,
+    updated_ts,
+    utcnow,
 )
 from scrm.core.escalation import escalate, swept_alerts
 from scrm.core.models import (
@@ -43,39 +43,38 @@ if TYPE_CHECKING:
     from sqlalchemy import ColumnElement
     from sqlalchemy.orm import Session
 
+    from scrm.core.metrics.sql import Dimension
+
 __all__ = [
     "OPEN_STATUSES",
     "AnswerElsewhere",
     "Base",
     "BrandLinked",
-    "CampaignLink",
     "Case",
-    "CaseFlag",
-    "Crisis",
     "Customer",
     "Department",
-    "EngagementObservation",
-    "Idea",
-    "IdeaSource",
+    "Dimension",
     "Identity",
     "Interaction",
-    "Lead",
-    "SpikeEpisode",
+    "JSONType",
     "UTCDateTime",
     "WebhookSubscription",
     "add_case_event",
     "apply_sla",
     "case_info",
     "chunks",
+    "created_ts",
     "enqueue_event",
     "enqueue_events",
     "epoch",
     "escalate",
+    "intpk",
     "make_engine",
     "queue_reply",
     "record_audit",
     "swept_alerts",
     "transition_case",
+    "updated_ts",
     "utcnow",
     "webhook_generation",
 ]
@@ -87,3 +86,13 @@ def epoch(session: Session, column: Any) -> ColumnElement[int]:
     from scrm.core.metrics.sql import epoch as metrics_epoch
 
     return metrics_epoch(session, column)
+
+
+def __getattr__(name: str) -> Any:
+    # Dimension is loaded on first use: the metrics package is large, and every command
+    # that stores anything loads this module.
+    if name == "Dimension":
+        from scrm.core.metrics.sql import Dimension
+
+        return Dimension
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

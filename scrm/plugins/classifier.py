@@ -17,18 +17,26 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from scrm.plugin import (
     Author,
     Classification,
-    Config,
     Engagement,
     InboundInteraction,
     Kind,
     LineError,
+    PluginContext,
     TextJob,
     find_urls,
     hookimpl,
@@ -39,14 +47,15 @@ from scrm.plugin import (
 )
 from scrm.plugins.taxonomy import (
     Taxonomy,
-    TaxonomyError,
     configured_taxonomy,
     data_text,
     load_taxonomy,
 )
 
 __all__ = [
+    "Classifier",
     "ClassifierPlugin",
+    "ClassifierSettings",
     "RuleClassifier",
     "own_subject",
     "plugin",
@@ -191,7 +200,7 @@ _FLIP = -0.75
 #: (tuned on the even half of the real store reviews: 0.5 to 1.0 give 0.578 to 0.603).
 _MIXED = 0.6
 #: The third time something failed ("3. kez ertelendi", "4 defa"): a repeated failure.
-_NTH_TIME = re.compile(r"\d+\s*\.?\s*(?:kez|kere|defa)\b", re.IGNORECASE)
+_NTH_TIME = re.compile(r"(?<!\d)\d{1,4}[^\S\n]{0,3}\.?[^\S\n]{0,3}(?:kez|kere|defa)\b", re.IGNORECASE)
 #: Negation does not turn these into praise ("I've never seen such terrible service").
 _STRONG_NEGATIVE = -2.5
 #: Distinct tokens whose lexicon lookups are remembered (a cache each, about 10 MB when
@@ -578,15 +587,6 @@ class ClassifierPlugin:
             self._model, self._model_mtime = LearnedModel.load(self.model_path), mtime
         return self._model
 
-    @hookimpl
-    def register_categories(self, register: Callable[[str, str | None], None]) -> None:
-        """Name the configured taxonomy's categories (a sector pack's too) and the playbook
-        each follows, so that a pack's ``fees`` gets the ``billing`` templates."""
-        taxonomy = self.taxonomy if self.taxonomy is not None else load_taxonomy()
-        for name, category in taxonomy.categories.items():
-            register(name, category.playbook)
-
-    @hookimpl(trylast=True)
     def classify_interaction(self, interaction: InboundInteraction) -> Classification:
         """Classify the interaction's subject and text with the rules, and the trained model if any.
 
@@ -717,30 +717,69 @@ def run_classify(
     return run_lines(lines, handle)
 
 
-def plugin(config: Config) -> ClassifierPlugin:
-    """Build the built-in classifier from ``[plugins.classifier]``.
+class ClassifierSettings(BaseModel):
+    """``[plugins.classifier]``: the categories, the learned model, the urgency stop list."""
 
-    Settings: ``sectors`` (shipped sector packs, e.g. ``["banking"]``), ``taxonomy`` (a TOML
-    file: the company's own categories, alone or before the sectors' ones), ``model`` (where
-    `scrm train` saves the learned model), ``model_confidence`` (0..1, default 0.6),
-    ``urgency_stop`` (a list of phrases that never raise an urgency flag: product names such
-    as "Ferdi Kaza Sigortası").
-    """
-    settings = config.plugin_settings("classifier")
-    known = ("taxonomy", "sectors", "model", "model_confidence", "urgency_stop")
-    unknown = set(settings) - set(known)
-    if unknown:
-        raise TaxonomyError(
-            f"plugins.classifier: unknown settings {sorted(unknown)}; expected: {', '.join(known)}"
-        )
-    stop = settings.get("urgency_stop", [])
-    if not isinstance(stop, list) or not all(isinstance(t, str) and t.strip() for t in stop):
-        raise TaxonomyError("plugins.classifier.urgency_stop must be a list of phrases")
-    confidence = settings.get("model_confidence", 0.6)
-    if not isinstance(confidence, int | float) or not 0 <= confidence <= 1:
-        raise TaxonomyError(
-            f"plugins.classifier.model_confidence must be between 0 and 1, not {confidence!r}"
-        )
-    return ClassifierPlugin(
-        configured_taxonomy(settings), settings.get("model"), float(confidence), stop
+    model_config = ConfigDict(extra="forbid")
+
+    taxonomy: str | None = Field(
+        default=None,
+        description="A TOML file: the company's own categories, alone or before the sectors'.",
     )
+    sectors: list[str] = Field(
+        default_factory=list, description='Shipped sector packs, e.g. ["banking"].'
+    )
+    model: str | None = Field(default=None, description="Where `scrm train` saves the model.")
+    model_confidence: float = Field(
+        default=0.6, ge=0, le=1, description="How sure the model must be to overrule the rules."
+    )
+    urgency_stop: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]] = (
+        Field(
+            default_factory=list,
+            description='Phrases that never raise an urgency flag ("Ferdi Kaza Sigortası").',
+        )
+    )
+    _classifier: ClassifierPlugin | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _build(self) -> ClassifierSettings:
+        """Load and check the taxonomy now: a bad file stops every command."""
+        taxonomy = configured_taxonomy(self.model_dump(exclude_unset=True))
+        self._classifier = ClassifierPlugin(
+            taxonomy, self.model, self.model_confidence, self.urgency_stop
+        )
+        return self
+
+    @property
+    def classifier(self) -> ClassifierPlugin:
+        """The classifier these settings describe."""
+        assert self._classifier is not None  # built by validation
+        return self._classifier
+
+
+class Classifier:
+    """The built-in ``classify_interaction`` answer, registered ``trylast``."""
+
+    Settings = ClassifierSettings
+
+    @hookimpl(trylast=True)
+    def classify_interaction(
+        self, interaction: InboundInteraction, ctx: PluginContext
+    ) -> Classification:
+        settings: ClassifierSettings = ctx.plugin_config("classifier")
+        return settings.classifier.classify_interaction(interaction)
+
+    @hookimpl
+    def register_categories(
+        self, register: Callable[[str, str | None], None], ctx: PluginContext
+    ) -> None:
+        """Name the configured taxonomy's categories (a sector pack's too) and the playbook
+        each follows, so that a pack's ``fees`` gets the ``billing`` templates."""
+        settings: ClassifierSettings | None = ctx.plugin_config("classifier")
+        taxonomy = settings.classifier.taxonomy if settings is not None else None
+        for name, category in (taxonomy or load_taxonomy()).categories.items():
+            register(name, category.playbook)
+
+
+plugin = Classifier()
+"""The registered plugin (``DEFAULT_PLUGINS``); it reads each application's settings."""

@@ -22,14 +22,14 @@ from __future__ import annotations
 import bisect
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from scrm.plugin import Config, CoordinatedDetected, Kind, StoredInteraction, hookimpl, normalize
-from scrm.plugins.department import DepartmentPlugin, load_settings, merge_spans
+from scrm.plugin import CoordinatedDetected, Kind, StoredInteraction, hookimpl, normalize
+from scrm.plugins.department import DepartmentPlugin, merge_spans
 
 if TYPE_CHECKING:
     import click
@@ -117,10 +117,11 @@ def _within(column: Any, spans: Sequence[tuple[datetime, datetime]]) -> sa.Colum
 
 class CoordinatedPlugin(DepartmentPlugin):
     name = "coordinated"
+    Settings = CoordinatedSettings
+    settings: CoordinatedSettings
 
-    def __init__(self, settings: CoordinatedSettings) -> None:
-        super().__init__()
-        self.settings = settings
+    def prepare(self) -> None:
+        # Per application (a copy is configured per application), as interaction ids are.
         self._grams: dict[int, tuple[int, set[str]]] = {}
 
     @hookimpl
@@ -131,6 +132,7 @@ class CoordinatedPlugin(DepartmentPlugin):
         complaints they are compared with are read in a constant number of queries; the
         complaints are then checked one by one, in ingest order, as if each were alone.
         """
+        plugin = self.configured(ctx)
         complaints = [
             i.id
             for i in interactions
@@ -141,11 +143,15 @@ class CoordinatedPlugin(DepartmentPlugin):
         if not complaints:
             return
         found = []
-        with self.session(ctx) as s:
+        with plugin.session(ctx) as s:
             for fired in _Batch(self, s, complaints).run():
                 found.append(fired)
         for case_ids, evidence in found:
             ctx.emit(CoordinatedDetected(case_ids=case_ids, evidence=evidence))
+
+    @hookimpl
+    def register_migrations(self, register: Callable[..., None]) -> None:
+        register("scrm.plugins:migrations/coordinated", models="scrm.plugins.tables.coordinated")
 
     @hookimpl
     def register_commands(self, cli: click.Group) -> None:
@@ -201,7 +207,7 @@ class CoordinatedPlugin(DepartmentPlugin):
         """
         import sqlalchemy as sa
 
-        from scrm.plugin.db import CaseFlag
+        from scrm.plugins.tables.coordinated import CaseFlag
 
         cfg = self.settings
         mine = self.grams(it)
@@ -249,7 +255,8 @@ class CoordinatedPlugin(DepartmentPlugin):
     def _flag(self, s: Session, case_id: int, group: str, evidence: dict[str, Any]) -> None:
         import sqlalchemy as sa
 
-        from scrm.plugin.db import Case, CaseFlag, Department, add_case_event
+        from scrm.plugin.db import Case, Department, add_case_event
+        from scrm.plugins.tables.coordinated import CaseFlag
 
         case = s.get(Case, case_id)
         if case is None:
@@ -340,7 +347,8 @@ class _Batch:
         """Times of the messages of flagged cases (all, or ``cases``) within ``spans``."""
         import sqlalchemy as sa
 
-        from scrm.plugin.db import CaseFlag, Interaction, chunks
+        from scrm.plugin.db import Interaction, chunks
+        from scrm.plugins.tables.coordinated import CaseFlag
 
         for part in chunks(spans, 100):
             q = (
@@ -385,5 +393,5 @@ class _Batch:
         return self.pool_sorted[i : min(j, i + self.p.settings.max_candidates)]
 
 
-def plugin(config: Config) -> CoordinatedPlugin:
-    return CoordinatedPlugin(load_settings(CoordinatedSettings, config, "coordinated"))
+plugin = CoordinatedPlugin()
+"""The registered plugin (``DEFAULT_PLUGINS``); it reads each application's settings."""

@@ -34,7 +34,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from scrm.plugin import (
     CaseEscalated,
     CaseInfo,
-    Config,
     CrisisDetected,
     Engagement,
     EscalationStep,
@@ -45,7 +44,7 @@ from scrm.plugin import (
     hookimpl,
     normalize,
 )
-from scrm.plugins.department import DepartmentPlugin, load_settings
+from scrm.plugins.department import DepartmentPlugin
 
 if TYPE_CHECKING:
     import click
@@ -203,13 +202,14 @@ class _Partial:
 
 class CrisisPlugin(DepartmentPlugin):
     name = "crisis"
+    Settings = CrisisSettings
+    settings: CrisisSettings
 
-    def __init__(self, settings: CrisisSettings) -> None:
-        super().__init__()
-        self.settings = settings
-        self._media_handles = {h.lstrip("@").casefold() for h in settings.media_accounts}
-        self._media_words = [normalize(w) for w in settings.media_keywords]
+    def prepare(self) -> None:
+        # Per application (a copy is configured per application): it depends on the settings.
         self._press: dict[int, tuple[int, bool]] = {}
+        self._media_handles = {h.lstrip("@").casefold() for h in self.settings.media_accounts}
+        self._media_words = [normalize(w) for w in self.settings.media_keywords]
 
     # -- hooks -------------------------------------------------------------------------------
 
@@ -220,17 +220,19 @@ class CrisisPlugin(DepartmentPlugin):
         Set-based: a constant number of queries per batch (IN-lists in chunks) however many
         cases it touched; a case whose score cannot reach the threshold is not scored fully.
         """
+        plugin = self.configured(ctx)
         import sqlalchemy as sa
 
-        from scrm.plugin.db import EngagementObservation, Interaction, chunks
+        from scrm.plugin.db import Interaction, chunks
+        from scrm.plugins.tables.crisis import EngagementObservation
 
         inbound = [
             i for i in interactions if i.direction.value == "inbound" and i.case_id is not None
         ]
         if not inbound:
             return
-        with self.session(ctx) as s:
-            now = self.clock()
+        with plugin.session(ctx) as s:
+            now = plugin.clock()
             observations = []
             for part in chunks([i.id for i in inbound]):
                 for interaction_id, engagement in s.execute(
@@ -243,9 +245,9 @@ class CrisisPlugin(DepartmentPlugin):
             if observations:
                 s.execute(sa.insert(EngagementObservation), observations)
             case_ids = [c for c in dict.fromkeys(i.case_id for i in inbound) if c is not None]
-            results = self._evaluate(s, case_ids, ctx.app.hooks.choose_sla)
+            results = plugin._evaluate(s, case_ids, ctx.app.hooks.choose_sla)
             for result in results:
-                self._announce(s, ctx, result)
+                plugin._announce(s, ctx, result)
 
     @hookimpl
     def engagement_updated(
@@ -263,6 +265,10 @@ class CrisisPlugin(DepartmentPlugin):
             results = self._evaluate(s, [case_id], ctx.app.hooks.choose_sla) if case_id else []
             for result in results:
                 self._announce(s, ctx, result)
+
+    @hookimpl
+    def register_migrations(self, register: Callable[..., None]) -> None:
+        register("scrm.plugins:migrations/crisis", models="scrm.plugins.tables.crisis")
 
     @hookimpl
     def register_commands(self, cli: click.Group) -> None:
@@ -285,7 +291,7 @@ class CrisisPlugin(DepartmentPlugin):
     def _observe(
         self, s: Session, interaction_id: int, metrics: dict[str, Any], flush: bool = True
     ) -> None:
-        from scrm.plugin.db import EngagementObservation
+        from scrm.plugins.tables.crisis import EngagementObservation
 
         s.add(EngagementObservation(**_observation(interaction_id, metrics, self.clock())))
         if flush:
@@ -296,7 +302,8 @@ class CrisisPlugin(DepartmentPlugin):
         from the two latest observations of every post, read in one query (per chunk)."""
         import sqlalchemy as sa
 
-        from scrm.plugin.db import EngagementObservation, chunks
+        from scrm.plugin.db import chunks
+        from scrm.plugins.tables.crisis import EngagementObservation
 
         latest: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
         for part in chunks(sorted({p.id for p in posts})):
@@ -512,7 +519,8 @@ class CrisisPlugin(DepartmentPlugin):
         detect those at or above the threshold, in the order given."""
         import sqlalchemy as sa
 
-        from scrm.plugin.db import OPEN_STATUSES, Case, Crisis, chunks
+        from scrm.plugin.db import OPEN_STATUSES, Case, chunks
+        from scrm.plugins.tables.crisis import Crisis
 
         customers: dict[int, int | None] = {}
         for part in chunks(case_ids):
@@ -559,7 +567,8 @@ class CrisisPlugin(DepartmentPlugin):
     ) -> tuple[CaseInfo, float, dict[str, Any], str] | None:
         import sqlalchemy as sa
 
-        from scrm.plugin.db import Case, Crisis, add_case_event, apply_sla, case_info, escalate
+        from scrm.plugin.db import Case, add_case_event, apply_sla, case_info, escalate
+        from scrm.plugins.tables.crisis import Crisis
 
         case = s.get(Case, case_id)
         if case is None:
@@ -602,5 +611,5 @@ class CrisisPlugin(DepartmentPlugin):
         ctx.emit(CrisisDetected(case=info, score=score, evidence=evidence))
 
 
-def plugin(config: Config) -> CrisisPlugin:
-    return CrisisPlugin(load_settings(CrisisSettings, config, "crisis"))
+plugin = CrisisPlugin()
+"""The registered plugin (``DEFAULT_PLUGINS``); it reads each application's settings."""

@@ -1,7 +1,10 @@
 """What the built-in department modules share: the application, settings, time windows.
 
-A department plugin is built from the configuration (``module:plugin(config)`` in
-``DEFAULT_PLUGINS``) and keeps no application: it does its work in after-commit hooks, as a
+A department plugin is one object (``module:plugin`` in ``DEFAULT_PLUGINS``) that keeps no
+application and no settings: it declares them as a pydantic ``Settings`` model, the
+application validates them at start-up, and each hook works with the copy
+:meth:`DepartmentPlugin.configured` makes for the application at hand (``ctx``).  It does
+its work in after-commit hooks, as a
 consumer of the domain events, in the transaction the dispatcher hands it (``ctx.session``),
 which commits with the record that it handled them; what it detects it raises as events of
 its own (``ctx.emit``).  Everything it records is idempotent (unique keys) as well, so an
@@ -10,36 +13,23 @@ alert or an escalation happens once however often a message is seen.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
-
-from scrm.plugin import Config, ConfigError
+from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from scrm.plugin import EventContext
+    from scrm.plugin import EventContext, PluginContext
 
-__all__ = ["DepartmentPlugin", "load_settings", "reference_time"]
+__all__ = ["DepartmentPlugin", "reference_time"]
 
-S = TypeVar("S", bound=BaseModel)
-
-
-def load_settings(model: type[S], config: Config, name: str) -> S:
-    """Validate ``[plugins.<name>]``; raise :class:`ConfigError` naming the key at fault."""
-    try:
-        return model.model_validate(config.plugin_settings(name))
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"plugins.{name}.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise ConfigError(f"invalid configuration: {problems}") from None
+P = TypeVar("P", bound="DepartmentPlugin")
 
 
 def reference_time(session: Session, until: datetime | None) -> datetime:
@@ -61,12 +51,43 @@ def reference_time(session: Session, until: datetime | None) -> datetime:
 
 
 class DepartmentPlugin:
-    """Base of the department plugins: the clock, and the dispatch's transaction."""
+    """Base of the department plugins: settings per application, the clock, the dispatch's
+    transaction.
+
+    :param settings: the settings to work with; the registered plugin has the defaults and
+        takes each application's from ``ctx`` (:meth:`configured`).
+    """
 
     name = "department"
+    #: The module's settings model (``[plugins.<name>]``); subclasses set their own.
+    Settings: type[BaseModel] = BaseModel
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Any = None) -> None:
+        self.settings: Any = settings if settings is not None else self.Settings()
         self.clock: Callable[[], datetime] = partial(datetime.now, UTC)
+        self._bound: dict[int, Any] = {}
+        self.prepare()
+
+    def prepare(self) -> None:
+        """Derive what the hooks need from ``self.settings`` (compiled patterns, say)."""
+
+    def configured(self: P, ctx: PluginContext) -> P:
+        """This plugin with the settings of ``ctx``'s application (validated at start-up).
+
+        The copies of the last few applications' settings are kept, so that a hook called
+        per case (``choose_sla``) does not derive them again each time.
+        """
+        settings = ctx.plugin_config(self.name)
+        bound = self._bound.get(id(settings))
+        if bound is not None and bound.settings is settings:
+            return bound
+        bound = copy.copy(self)
+        bound.settings, bound._bound = settings, {}
+        bound.prepare()
+        if len(self._bound) >= 8:
+            self._bound.pop(next(iter(self._bound)))
+        self._bound[id(settings)] = bound
+        return bound
 
     @contextmanager
     def session(self, ctx: EventContext) -> Iterator[Session]:

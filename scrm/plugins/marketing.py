@@ -24,19 +24,21 @@ to it.  After each stored message the hour it falls in is judged by the rule in
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from scrm.plugin import Config, SpikeDetected, StoredInteraction, hookimpl, normalize
-from scrm.plugins.department import DepartmentPlugin, load_settings
+from scrm.plugin import SpikeDetected, StoredInteraction, hookimpl, normalize
+from scrm.plugins.department import DepartmentPlugin
 
 if TYPE_CHECKING:
     import click
 
-    from scrm.plugin import EventContext
+    from scrm.plugin import EventContext, PluginContext
+    from scrm.plugin.db import Dimension
 
 __all__ = ["Campaign", "MarketingPlugin", "MarketingSettings", "plugin"]
 
@@ -97,14 +99,22 @@ class MarketingSettings(BaseModel):
 
 class MarketingPlugin(DepartmentPlugin):
     name = "marketing"
+    Settings = MarketingSettings
+    settings: MarketingSettings
 
-    def __init__(self, settings: MarketingSettings, timezone: str) -> None:
-        super().__init__()
-        self.settings = settings
-        self.zone = ZoneInfo(timezone)
-        self._patterns = {c.name: c.patterns() for c in settings.campaigns}
-        # Per database: several applications may share this plugin.
-        self._history_start: dict[str, dict[tuple[str, str], datetime]] = {}
+    def __init__(self, settings: MarketingSettings | None = None) -> None:
+        self.zone = ZoneInfo("UTC")
+        super().__init__(settings)
+
+    def prepare(self) -> None:
+        self._patterns = {c.name: c.patterns() for c in self.settings.campaigns}
+        # Each scope's first message, per application (a copy is configured per application).
+        self._history_start: dict[tuple[str, str], datetime] = {}
+
+    def configured(self, ctx: PluginContext) -> MarketingPlugin:
+        bound = super().configured(ctx)
+        bound.zone = ZoneInfo(ctx.config.timezone)  # campaign reports are in local days
+        return bound
 
     def campaign(self, name: str) -> Campaign:
         for c in self.settings.campaigns:
@@ -136,16 +146,18 @@ class MarketingPlugin(DepartmentPlugin):
         Set-based: a constant number of queries per batch (IN-lists in chunks); the hours
         are counted by one grouped query per kind of scope (see :func:`stats.judge_hours`).
         """
+        plugin = self.configured(ctx)
         import sqlalchemy as sa
 
-        from scrm.plugin.db import CampaignLink, Interaction, chunks
+        from scrm.plugin.db import Interaction, chunks
         from scrm.plugins import marketing_stats as stats
+        from scrm.plugins.tables.marketing import CampaignLink
 
         ids = [i.id for i in interactions if i.direction.value == "inbound"]
         if not ids:
             return
-        sp = self.settings.spikes
-        with self.session(ctx) as s:
+        sp = plugin.settings.spikes
+        with plugin.session(ctx) as s:
             rows: list[tuple[int, str, datetime, str | None]] = []
             linked: set[tuple[str, int]] = set()
             for part in chunks(ids):
@@ -160,7 +172,7 @@ class MarketingPlugin(DepartmentPlugin):
                         ).where(Interaction.id.in_(part))
                     )
                 ]
-                if self.settings.campaigns:
+                if plugin.settings.campaigns:
                     linked.update(
                         (campaign, iid)
                         for campaign, iid in s.execute(
@@ -173,7 +185,7 @@ class MarketingPlugin(DepartmentPlugin):
             latest: dict[tuple[str, str, datetime], datetime] = {}
             for iid, text, created_at, sentiment in rows:
                 scopes = ["brand"]
-                for name, term in self.match(text, created_at):
+                for name, term in plugin.match(text, created_at):
                     scopes.append(f"campaign:{name}")
                     if (name, iid) not in linked:
                         s.add(CampaignLink(campaign=name, interaction_id=iid, matched=term[:255]))
@@ -191,7 +203,7 @@ class MarketingPlugin(DepartmentPlugin):
                 alpha=sp.alpha,
                 min_count=sp.min_count,
                 min_baseline=sp.min_baseline,
-                history_start=self._history_start.setdefault(ctx.app.config.database_url, {}),
+                history_start=plugin._history_start,
             )
         for spike in spikes:
             ctx.emit(
@@ -204,6 +216,16 @@ class MarketingPlugin(DepartmentPlugin):
                     p_value=spike.p_value,
                 )
             )
+
+    @hookimpl
+    def register_migrations(self, register: Callable[..., None]) -> None:
+        register("scrm.plugins:migrations/marketing", models="scrm.plugins.tables.marketing")
+
+    @hookimpl
+    def register_report_dimensions(self, register: Callable[[Dimension], None]) -> None:
+        from scrm.plugin.db import Dimension
+
+        register(Dimension("campaign", _campaign_of_case))
 
     @hookimpl
     def register_commands(self, cli: click.Group) -> None:
@@ -230,6 +252,25 @@ class MarketingPlugin(DepartmentPlugin):
         )
 
 
+def _campaign_of_case() -> Any:
+    """A case's campaign, for ``scrm report --by campaign``: a case can touch several; it
+    counts once, under the alphabetically first campaign any of its messages was linked to,
+    so that the slices add up to the total."""
+    import sqlalchemy as sa
+    from sqlalchemy.orm import aliased
+
+    from scrm.plugin.db import Case, Interaction
+    from scrm.plugins.tables.marketing import CampaignLink
+
+    linked = aliased(Interaction)
+    return (
+        sa.select(sa.func.min(CampaignLink.campaign))
+        .join(linked, linked.id == CampaignLink.interaction_id)
+        .where(linked.case_id == Case.id)
+        .scalar_subquery()
+    )
+
+
 def _utc(value: datetime | None) -> datetime | None:
     from datetime import UTC
 
@@ -238,5 +279,5 @@ def _utc(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC) + timedelta(0)
 
 
-def plugin(config: Config) -> MarketingPlugin:
-    return MarketingPlugin(load_settings(MarketingSettings, config, "marketing"), config.timezone)
+plugin = MarketingPlugin()
+"""The registered plugin (``DEFAULT_PLUGINS``); it reads each application's settings."""

@@ -55,7 +55,8 @@ class Spike:
 def _scope_query(scope: str, metric: str) -> sa.Select[Any]:
     import sqlalchemy as sa
 
-    from scrm.plugin.db import CampaignLink, Interaction
+    from scrm.plugin.db import Interaction
+    from scrm.plugins.tables.marketing import CampaignLink
 
     q = sa.select(Interaction.created_at).where(
         Interaction.direction == "inbound",
@@ -95,7 +96,7 @@ def _record(
     """Record an anomalous hour: extend the spike it continues, or start one and return it."""
     import sqlalchemy as sa
 
-    from scrm.plugin.db import SpikeEpisode
+    from scrm.plugins.tables.marketing import SpikeEpisode
 
     episode = session.scalars(
         sa.select(SpikeEpisode)
@@ -140,7 +141,8 @@ def _hour_counts(
     """
     import sqlalchemy as sa
 
-    from scrm.plugin.db import CampaignLink, Interaction, chunks, epoch
+    from scrm.plugin.db import Interaction, chunks, epoch
+    from scrm.plugins.tables.marketing import CampaignLink
 
     out: dict[tuple[str, str, int], int] = defaultdict(int)
     hour_no = (epoch(session, Interaction.created_at) // 3600).label("hour")
@@ -277,7 +279,8 @@ def campaign_report(
     """Volume and sentiment per bucket, top complaints, advocates and share of voice."""
     import sqlalchemy as sa
 
-    from scrm.plugin.db import CampaignLink, Interaction
+    from scrm.plugin.db import Interaction
+    from scrm.plugins.tables.marketing import CampaignLink
 
     rows = session.execute(
         sa.select(Interaction)

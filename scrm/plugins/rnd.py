@@ -19,21 +19,22 @@ Configuration (``[plugins.rnd]``)::
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from scrm.plugin import Config, Kind, StoredInteraction, hookimpl, tokenize
-from scrm.plugins.department import DepartmentPlugin, load_settings
+from scrm.plugin import Kind, StoredInteraction, hookimpl, tokenize
+from scrm.plugins.department import DepartmentPlugin
 from scrm.plugins.rnd_text import STOPWORDS, signature, similarity
 
 if TYPE_CHECKING:
     import click
 
     from scrm.plugin import EventContext
-    from scrm.plugin.db import Idea
+    from scrm.plugins.tables.rnd import Idea
 
 __all__ = ["RndPlugin", "RndSettings", "growing_complaints", "plugin"]
 
@@ -49,21 +50,21 @@ class RndSettings(BaseModel):
 
 class RndPlugin(DepartmentPlugin):
     name = "rnd"
-
-    def __init__(self, settings: RndSettings) -> None:
-        super().__init__()
-        self.settings = settings
+    Settings = RndSettings
+    settings: RndSettings
 
     @hookimpl
     def interaction_stored(self, interaction: StoredInteraction, ctx: EventContext) -> None:
+        plugin = self.configured(ctx)
         import sqlalchemy as sa
 
-        from scrm.plugin.db import Idea, IdeaSource, Interaction
+        from scrm.plugin.db import Interaction
+        from scrm.plugins.tables.rnd import Idea, IdeaSource
 
         cls = interaction.classification
         if cls is None or cls.kind is not Kind.IDEA:
             return
-        with self.session(ctx) as s:
+        with plugin.session(ctx) as s:
             it = s.get(Interaction, interaction.id)
             if it is None or s.scalar(
                 sa.select(IdeaSource.id).where(IdeaSource.interaction_id == it.id)
@@ -72,7 +73,7 @@ class RndPlugin(DepartmentPlugin):
             sig = signature(it.text)
             best: tuple[float, Idea | None] = (0.0, None)
             idea: Idea | None
-            since = it.created_at - self.settings.window
+            since = it.created_at - plugin.settings.window
             for idea in s.scalars(
                 sa.select(Idea).where(Idea.status == "open", Idea.last_seen >= since)
             ):
@@ -80,7 +81,7 @@ class RndPlugin(DepartmentPlugin):
                 if score > best[0]:
                     best = (score, idea)
             score, idea = best
-            if idea is None or score < self.settings.threshold:
+            if idea is None or score < plugin.settings.threshold:
                 idea = Idea(
                     title=it.text[:255],
                     language=it.language,
@@ -105,6 +106,10 @@ class RndPlugin(DepartmentPlugin):
             )
 
     @hookimpl
+    def register_migrations(self, register: Callable[..., None]) -> None:
+        register("scrm.plugins:migrations/rnd", models="scrm.plugins.tables.rnd")
+
+    @hookimpl
     def register_commands(self, cli: click.Group) -> None:
         from scrm.plugin.cli import add_lazy_command
 
@@ -116,7 +121,7 @@ class RndPlugin(DepartmentPlugin):
         def insights() -> click.Command:
             from scrm.plugins.commands.rnd import insights_command
 
-            return insights_command(self.settings)
+            return insights_command(self)
 
         add_lazy_command(
             cli, "ideas", "Product ideas from customers, clustered across languages.", ideas
@@ -138,7 +143,7 @@ def _utc(value: datetime | None) -> datetime | None:
 def _idea_rows(s: Any, start: datetime, end: datetime, limit: int) -> list[dict[str, Any]]:
     import sqlalchemy as sa
 
-    from scrm.plugin.db import IdeaSource
+    from scrm.plugins.tables.rnd import IdeaSource
 
     counts = s.execute(
         sa.select(
@@ -160,7 +165,8 @@ def _idea_out(s: Any, idea_id: int) -> dict[str, Any]:
     import sqlalchemy as sa
 
     from scrm.plugin import NotFound
-    from scrm.plugin.db import Idea, IdeaSource, Interaction
+    from scrm.plugin.db import Interaction
+    from scrm.plugins.tables.rnd import Idea, IdeaSource
 
     idea = s.get(Idea, idea_id)
     if idea is None:
@@ -236,5 +242,5 @@ def growing_complaints(
     return out
 
 
-def plugin(config: Config) -> RndPlugin:
-    return RndPlugin(load_settings(RndSettings, config, "rnd"))
+plugin = RndPlugin()
+"""The registered plugin (``DEFAULT_PLUGINS``); it reads each application's settings."""

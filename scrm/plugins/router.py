@@ -46,12 +46,11 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
 
 from scrm.plugin import (
     Author,
     Classification,
-    Config,
     CustomerInfo,
     Engagement,
     InboundInteraction,
@@ -61,18 +60,20 @@ from scrm.plugin import (
     Priority,
     RouteDecision,
     hookimpl,
-    load_playbooks,
     normalize,
 )
-from scrm.plugins.taxonomy import Taxonomy, configured_taxonomy, load_taxonomy, playbook_for
+from scrm.plugins.taxonomy import Taxonomy, configured_topics, load_taxonomy, playbook_for
 
 if TYPE_CHECKING:
     import click
+
+    from scrm.plugin import PluginContext
 
 __all__ = [
     "DefaultRouter",
     "Match",
     "PrioritySettings",
+    "RouterPlugin",
     "RouterSettings",
     "Rule",
     "plugin",
@@ -146,6 +147,9 @@ class PrioritySettings(BaseModel):
 
 
 class RouterSettings(BaseModel):
+    """``[plugins.router]``; validated with the configuration as context, it also loads the
+    playbooks and the taxonomy ``[plugins.classifier]`` selects (a bad one stops every command)."""
+
     model_config = ConfigDict(extra="forbid")
 
     rules: list[Rule] = Field(default_factory=list)
@@ -153,6 +157,22 @@ class RouterSettings(BaseModel):
     kinds: dict[Kind, str | None] = Field(
         default_factory=dict, description="Override the default department per kind."
     )
+    _router: DefaultRouter | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _build(self, info: ValidationInfo) -> RouterSettings:
+        topics = configured_topics(info)
+        if topics is not None:
+            self._router = DefaultRouter(self, *topics)
+        return self
+
+    @property
+    def router(self) -> DefaultRouter:
+        """The router these settings describe (with the default taxonomy when validated
+        without a configuration)."""
+        if self._router is None:
+            self._router = DefaultRouter(self)
+        return self._router
 
 
 def priority_for(
@@ -342,72 +362,6 @@ class DefaultRouter:
             + (f"; pool {pool}" if pool else ""),
         )
 
-    @hookimpl(trylast=True)
-    def route_interaction(
-        self,
-        interaction: InboundInteraction,
-        classification: Classification,
-        customer: CustomerInfo | None,
-    ) -> RouteDecision:
-        return self.explain(interaction, classification, customer)[0]
-
-    @hookimpl
-    def register_commands(self, cli: click.Group) -> None:
-        import click
-
-        from scrm.plugin.cli import CommandError
-
-        router = self
-
-        @cli.group("route")
-        def route_group() -> None:
-            """Routing: which department owns a message, and why."""
-
-        @route_group.command("explain")
-        @click.argument("interaction_id", type=int)
-        @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-        @click.pass_obj
-        def explain(obj: Any, interaction_id: int, as_json: bool) -> None:
-            """Show how INTERACTION_ID is classified and routed, rule by rule."""
-            app = obj.app()
-            if app.interaction(interaction_id).direction == "outbound":
-                raise CommandError(
-                    f"interaction {interaction_id} is the brand's own message: it is not routed"
-                )
-            it, customer = stored_interaction(app, interaction_id)
-            classification = app.hooks.classify(it)
-            answered_by, decision = _first_answer(app.pm, it, classification, customer)
-            _, checks = router.explain(it, classification, customer)
-            if as_json:
-                click.echo(
-                    json.dumps(
-                        {
-                            "interaction": interaction_id,
-                            "classification": classification.model_dump(mode="json"),
-                            "answered_by": answered_by,
-                            "decision": decision.model_dump(mode="json"),
-                            "rules": [c.__dict__ for c in checks],
-                        },
-                        ensure_ascii=False,
-                    )
-                )
-                return
-            click.echo(
-                f"interaction {interaction_id} ({it.channel}, {'public' if it.public else 'private'}): {it.text[:120]}"
-            )
-            click.echo(
-                f"classified: {classification.kind.value}/{classification.category}, {classification.sentiment}, "
-                f"language {classification.language}, urgency {list(classification.urgency) or '-'}"
-            )
-            for c in checks:
-                click.echo(f"  rule {c.rule!r}: {c.why}")
-            if not checks:
-                click.echo("  (no routing rules configured; defaults apply)")
-            click.echo(
-                f"decided by plugin {answered_by!r}, rule {decision.rule!r}: {decision.reason}"
-            )
-
-
 def stored_interaction(
     app: Any, interaction_id: int
 ) -> tuple[InboundInteraction, CustomerInfo | None]:
@@ -448,11 +402,11 @@ def stored_interaction(
 
 
 def _first_answer(
-    pm: Any, it: InboundInteraction, c: Classification, customer: CustomerInfo | None
+    app: Any, it: InboundInteraction, c: Classification, customer: CustomerInfo | None
 ) -> tuple[str, RouteDecision]:
     """Call route_interaction implementations in pluggy's order; return who answered first."""
-    args = {"interaction": it, "classification": c, "customer": customer}
-    for impl in reversed(pm.hook.route_interaction.get_hookimpls()):
+    args = {"interaction": it, "classification": c, "customer": customer, "ctx": app.context}
+    for impl in reversed(app.pm.hook.route_interaction.get_hookimpls()):
         result = impl.function(**{k: args[k] for k in impl.argnames})
         if result is not None:
             return impl.plugin_name, result
@@ -461,19 +415,77 @@ def _first_answer(
     )
 
 
-def plugin(config: Config) -> DefaultRouter:
-    """Build the router from ``[plugins.router]``, the playbooks and the taxonomy that
-    ``[plugins.classifier]`` selects (its categories' default departments and priorities);
-    errors name the rule and field."""
-    try:
-        settings = RouterSettings.model_validate(config.plugin_settings("router"))
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"plugins.router.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise ValueError(f"invalid routing rules: {problems}") from None
-    return DefaultRouter(
-        settings,
-        load_playbooks(config.cases.playbooks),
-        configured_taxonomy(config.plugin_settings("classifier")),
-    )
+class RouterPlugin:
+    """The built-in router: ``route_interaction`` (trylast) and ``scrm route explain``."""
+
+    Settings = RouterSettings
+
+    @hookimpl(trylast=True)
+    def route_interaction(
+        self,
+        interaction: InboundInteraction,
+        classification: Classification,
+        customer: CustomerInfo | None,
+        ctx: PluginContext,
+    ) -> RouteDecision:
+        router = ctx.plugin_config("router").router
+        return router.explain(interaction, classification, customer)[0]
+
+    @hookimpl
+    def register_commands(self, cli: click.Group) -> None:
+        import click
+
+        from scrm.plugin.cli import CommandError
+
+        @cli.group("route")
+        def route_group() -> None:
+            """Routing: which department owns a message, and why."""
+
+        @route_group.command("explain")
+        @click.argument("interaction_id", type=int)
+        @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+        @click.pass_obj
+        def explain(obj: Any, interaction_id: int, as_json: bool) -> None:
+            """Show how INTERACTION_ID is classified and routed, rule by rule."""
+            app = obj.app()
+            if app.interaction(interaction_id).direction == "outbound":
+                raise CommandError(
+                    f"interaction {interaction_id} is the brand's own message: it is not routed"
+                )
+            it, customer = stored_interaction(app, interaction_id)
+            classification = app.hooks.classify(it)
+            answered_by, decision = _first_answer(app, it, classification, customer)
+            router = app.plugin_config("router").router
+            _, checks = router.explain(it, classification, customer)
+            if as_json:
+                click.echo(
+                    json.dumps(
+                        {
+                            "interaction": interaction_id,
+                            "classification": classification.model_dump(mode="json"),
+                            "answered_by": answered_by,
+                            "decision": decision.model_dump(mode="json"),
+                            "rules": [c.__dict__ for c in checks],
+                        },
+                        ensure_ascii=False,
+                    )
+                )
+                return
+            click.echo(
+                f"interaction {interaction_id} ({it.channel}, {'public' if it.public else 'private'}): {it.text[:120]}"
+            )
+            click.echo(
+                f"classified: {classification.kind.value}/{classification.category}, {classification.sentiment}, "
+                f"language {classification.language}, urgency {list(classification.urgency) or '-'}"
+            )
+            for c in checks:
+                click.echo(f"  rule {c.rule!r}: {c.why}")
+            if not checks:
+                click.echo("  (no routing rules configured; defaults apply)")
+            click.echo(
+                f"decided by plugin {answered_by!r}, rule {decision.rule!r}: {decision.reason}"
+            )
+
+
+plugin = RouterPlugin()
+"""The registered plugin (``DEFAULT_PLUGINS``); it reads each application's settings."""

@@ -1,6 +1,6 @@
 """Sales: leads from purchase intent, their own fast SLA, and a warning before pitching.
 
-A stored inbound message of kind ``lead`` creates a :class:`~scrm.core.department_models.Lead`
+A stored inbound message of kind ``lead`` creates a :class:`~scrm.plugins.tables.sales.Lead`
 (customer, interest, source interaction, status, owner) or, when the customer already has an
 active lead for the same interest, counts one more mention on it.  A lead whose customer has
 an open complaint is flagged, so that sales does not pitch into it.  Cases of kind ``lead``
@@ -18,6 +18,7 @@ Configuration (``[plugins.sales]``)::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -25,21 +26,20 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from scrm.plugin import (
     CaseInfo,
-    Config,
     Kind,
     SlaPolicy,
     StoredInteraction,
     hookimpl,
     normalize,
 )
-from scrm.plugins.department import DepartmentPlugin, load_settings
+from scrm.plugins.department import DepartmentPlugin
 
 if TYPE_CHECKING:
     import click
     from sqlalchemy.orm import Session
 
-    from scrm.plugin import EventContext
-    from scrm.plugin.db import Lead
+    from scrm.plugin import EventContext, PluginContext
+    from scrm.plugins.tables.sales import Lead
 
 __all__ = ["LEAD_STATUSES", "SalesPlugin", "SalesSettings", "open_complaint", "plugin"]
 
@@ -90,14 +90,15 @@ def open_complaint(session: Session, customer_id: int) -> int | None:
 
 class SalesPlugin(DepartmentPlugin):
     name = "sales"
+    Settings = SalesSettings
+    settings: SalesSettings
 
-    def __init__(self, settings: SalesSettings) -> None:
-        super().__init__()
-        self.settings = settings
+    def prepare(self) -> None:
         self._products = {
-            name: [f" {normalize(w)}" for w in words] for name, words in settings.products.items()
+            name: [f" {normalize(w)}" for w in words]
+            for name, words in self.settings.products.items()
         }
-        self.policy = SlaPolicy(name="sales-lead", **settings.sla.model_dump())
+        self.policy = SlaPolicy(name="sales-lead", **self.settings.sla.model_dump())
 
     def interest(self, text: str) -> str:
         """The first configured product the text names, else ``general``."""
@@ -108,8 +109,9 @@ class SalesPlugin(DepartmentPlugin):
         return "general"
 
     @hookimpl
-    def choose_sla(self, case: CaseInfo) -> SlaPolicy | None:
-        return self.policy if case.kind is Kind.LEAD else None
+    def choose_sla(self, case: CaseInfo, ctx: PluginContext) -> SlaPolicy | None:
+        plugin = self.configured(ctx)
+        return plugin.policy if case.kind is Kind.LEAD else None
 
     @hookimpl
     def batch_committed(self, interactions: list[StoredInteraction], ctx: EventContext) -> None:
@@ -118,9 +120,11 @@ class SalesPlugin(DepartmentPlugin):
         Set-based: the messages, the customers' active leads and their open complaints are
         read in a constant number of queries per batch (IN-lists in chunks).
         """
+        plugin = self.configured(ctx)
         import sqlalchemy as sa
 
-        from scrm.plugin.db import OPEN_STATUSES, Case, Interaction, Lead, chunks
+        from scrm.plugin.db import OPEN_STATUSES, Case, Interaction, chunks
+        from scrm.plugins.tables.sales import Lead
 
         found = [
             i
@@ -131,7 +135,7 @@ class SalesPlugin(DepartmentPlugin):
         ]
         if not found:
             return
-        with self.session(ctx) as s:
+        with plugin.session(ctx) as s:
             texts: dict[int, tuple[str, datetime]] = {}
             for part in chunks([i.id for i in found]):
                 for iid, text, created_at in s.execute(
@@ -164,7 +168,7 @@ class SalesPlugin(DepartmentPlugin):
                 if i.id not in texts or i.customer_id is None:
                     continue
                 text, created_at = texts[i.id]
-                self._lead(s, i, self.interest(text), created_at, active, complaints)
+                plugin._lead(s, i, plugin.interest(text), created_at, active, complaints)
 
     def _lead(
         self,
@@ -175,7 +179,7 @@ class SalesPlugin(DepartmentPlugin):
         active: dict[tuple[int, str], Lead],
         complaints: dict[int, int],
     ) -> None:
-        from scrm.plugin.db import Lead
+        from scrm.plugins.tables.sales import Lead
 
         assert i.customer_id is not None
         at = created_at.isoformat()
@@ -200,6 +204,10 @@ class SalesPlugin(DepartmentPlugin):
         )
         s.add(lead)
         active[(i.customer_id, interest)] = lead
+
+    @hookimpl
+    def register_migrations(self, register: Callable[..., None]) -> None:
+        register("scrm.plugins:migrations/sales", models="scrm.plugins.tables.sales")
 
     @hookimpl
     def register_commands(self, cli: click.Group) -> None:
@@ -238,5 +246,5 @@ def _lead_out(s: Session, lead: Lead) -> dict[str, Any]:
     }
 
 
-def plugin(config: Config) -> SalesPlugin:
-    return SalesPlugin(load_settings(SalesSettings, config, "sales"))
+plugin = SalesPlugin()
+"""The registered plugin (``DEFAULT_PLUGINS``); it reads each application's settings."""

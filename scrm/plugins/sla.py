@@ -38,22 +38,21 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
 
 from scrm.plugin import (
     BusinessCalendar,
     CaseInfo,
-    Config,
     Kind,
     PlaybookSet,
+    PluginContext,
     Priority,
     SlaPolicy,
     hookimpl,
-    load_playbooks,
 )
-from scrm.plugins.taxonomy import Taxonomy, configured_taxonomy, load_taxonomy, playbook_for
+from scrm.plugins.taxonomy import Taxonomy, configured_topics, load_taxonomy, playbook_for
 
-__all__ = ["DEFAULT_POLICIES", "DefaultSla", "SlaSettings", "plugin"]
+__all__ = ["DEFAULT_POLICIES", "DefaultSla", "SlaPlugin", "SlaSettings", "plugin"]
 
 
 class _PolicyConfig(BaseModel):
@@ -113,6 +112,25 @@ class SlaSettings(BaseModel):
                 )
         return self
 
+    _table: DefaultSla | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _build(self, info: ValidationInfo) -> SlaSettings:
+        """With the configuration as context: load the playbooks and the taxonomy that
+        ``[plugins.classifier]`` selects, so that a bad one stops every command."""
+        topics = configured_topics(info)
+        if topics is not None:
+            self._table = DefaultSla(self, *topics)
+        return self
+
+    @property
+    def policy_table(self) -> DefaultSla:
+        """The policies these settings describe (with the default taxonomy and no playbooks
+        when validated without a configuration)."""
+        if self._table is None:
+            self._table = DefaultSla(self)
+        return self._table
+
 
 DEFAULT_POLICIES: dict[Priority, SlaPolicy] = {
     Priority.URGENT: SlaPolicy(
@@ -171,8 +189,8 @@ class DefaultSla:
             update["calendar"] = self.settings.calendars[overrides.calendar]
         return base.model_copy(update={**update, "name": name})
 
-    @hookimpl(trylast=True)
     def choose_sla(self, case: CaseInfo) -> SlaPolicy:
+        """The policy of ``case``: its priority's, a matching rule's, its playbook's extras."""
         policy = self.policies[case.priority]
         for rule in self.settings.rules:
             if rule.match.holds(case):
@@ -188,17 +206,16 @@ class DefaultSla:
         return policy
 
 
-def plugin(config: Config) -> DefaultSla:
-    """Build the SLA policies from ``[plugins.sla]`` and the playbooks; errors name the key."""
-    try:
-        settings = SlaSettings.model_validate(config.plugin_settings("sla"))
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"plugins.sla.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise ValueError(f"invalid SLA configuration: {problems}") from None
-    return DefaultSla(
-        settings,
-        load_playbooks(config.cases.playbooks),
-        configured_taxonomy(config.plugin_settings("classifier")),
-    )
+class SlaPlugin:
+    """The built-in ``choose_sla`` answer, registered ``trylast``."""
+
+    Settings = SlaSettings
+
+    @hookimpl(trylast=True)
+    def choose_sla(self, case: CaseInfo, ctx: PluginContext) -> SlaPolicy:
+        settings: SlaSettings = ctx.plugin_config("sla")
+        return settings.policy_table.choose_sla(case)
+
+
+plugin = SlaPlugin()
+"""The registered plugin (``DEFAULT_PLUGINS``); it reads each application's settings."""

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from scrm.plugin import CaseInfo, Config, SlaPolicy, hookimpl
-from scrm.plugins.department import load_settings
+from scrm.plugin import CaseInfo, PluginContext, SlaPolicy, hookimpl
+from scrm.plugins.department import DepartmentPlugin
 
 if TYPE_CHECKING:
     import click
@@ -64,29 +64,31 @@ class SupportSettings(BaseModel):
     unhappy_at_or_below: int = 2
 
 
-class SupportPlugin:
-    def __init__(self, settings: SupportSettings) -> None:
-        self.settings = settings
+class SupportPlugin(DepartmentPlugin):
+    name = "support"
+    Settings = SupportSettings
+    settings: SupportSettings
+
+    def prepare(self) -> None:
         self.policies = {
             cat: SlaPolicy(name=f"support-{cat}", **p.model_dump())
-            for cat, p in settings.policies.items()
+            for cat, p in self.settings.policies.items()
         }
 
     @hookimpl
-    def choose_sla(self, case: CaseInfo) -> SlaPolicy | None:
-        if case.department != self.settings.department:
+    def choose_sla(self, case: CaseInfo, ctx: PluginContext) -> SlaPolicy | None:
+        plugin = self.configured(ctx)
+        if case.department != plugin.settings.department:
             return None
-        if case.category not in self.settings.categories:
+        if case.category not in plugin.settings.categories:
             return None
-        return self.policies.get(case.category)
+        return plugin.policies.get(case.category)
 
     @hookimpl
     def register_commands(self, cli: click.Group) -> None:
         import click
 
         from scrm.plugin.cli import CliContext, emit, table
-
-        settings = self.settings
 
         @click.group("support")
         def support() -> None:
@@ -101,8 +103,10 @@ class SupportPlugin:
 
             from scrm.plugin.db import Case, Department, utcnow
 
+            app = obj.app()
+            settings = self.configured(app.context).settings
             due = utcnow() - settings.csat_follow_up_after
-            with obj.app().session() as s:
+            with app.session() as s:
                 q = (
                     sa.select(Case)
                     .join(Department, Department.id == Case.department_id)
@@ -143,5 +147,5 @@ class SupportPlugin:
         cli.add_command(support)
 
 
-def plugin(config: Config) -> SupportPlugin:
-    return SupportPlugin(load_settings(SupportSettings, config, "support"))
+plugin = SupportPlugin()
+"""The registered plugin (``DEFAULT_PLUGINS``); it reads each application's settings."""

@@ -35,6 +35,7 @@ __all__ = [
     "TaxonomyError",
     "TermSet",
     "configured_taxonomy",
+    "configured_topics",
     "data_text",
     "load_taxonomy",
     "merge_taxonomies",
@@ -44,6 +45,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from pydantic import ValidationInfo
+
     from scrm.plugin import PlaybookSet
 
 _TERM_RE = re.compile(r"^[^\s*]+\*?$")
@@ -316,6 +319,20 @@ def configured_taxonomy(settings: Mapping[str, Any]) -> Taxonomy:
     own = [load_taxonomy(path)] if path else []
     packs = [sector_taxonomy(s) for s in dict.fromkeys(sectors)]
     return merge_taxonomies([*own, *packs, sector_taxonomy(COMMON_PACK)])
+
+
+def configured_topics(info: ValidationInfo) -> tuple[PlaybookSet, Taxonomy] | None:
+    """The playbooks ``[cases] playbooks`` names and the taxonomy ``[plugins.classifier]``
+    selects, for a settings validator given the configuration as context (None without one:
+    the settings were validated on their own)."""
+    config = (info.context or {}).get("config")
+    if config is None:
+        return None
+    from scrm.plugin import load_playbooks
+
+    return load_playbooks(config.cases.playbooks), configured_taxonomy(
+        config.plugin_settings("classifier")
+    )
 
 
 def playbook_for(category: str, taxonomy: Taxonomy, playbooks: PlaybookSet | None) -> Any:

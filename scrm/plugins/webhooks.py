@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 from scrm.plugin import (
     CaseEscalated,
     CaseInfo,
-    Config,
     Event,
     OutboundMessage,
     SendResult,
@@ -178,6 +177,5 @@ class WebhooksPlugin:
         )
 
 
-def plugin(config: Config) -> WebhooksPlugin:
-    """Build the plugin; it reads nothing from ``config`` (subscriptions are in the database)."""
-    return WebhooksPlugin()
+plugin = WebhooksPlugin()
+"""The registered plugin; it takes no settings (the subscriptions are in the database)."""

@@ -29,15 +29,17 @@ from scrm.core.bounds import check_instant
 from scrm.core.errors import InvalidInput
 from scrm.core.metrics.compute import TOTAL, CalendarFor, Query, channel_sides, compute
 from scrm.core.metrics.model import GroupMetrics, ParityRow, Report
-from scrm.core.metrics.sql import DIMENSIONS
+from scrm.core.metrics.sql import DIMENSIONS, Dimension
 from scrm.core.schemas import BusinessCalendar, CaseInfo, CaseStatus, Kind, Priority
 
 if TYPE_CHECKING:
     from scrm.core.app import Scrm
+    from scrm.core.plugins import PluginManager
 
 __all__ = [
     "DIMENSIONS",
     "PARITY_METRICS",
+    "Dimension",
     "PeriodError",
     "Query",
     "build_report",
@@ -45,6 +47,7 @@ __all__ = [
     "parity",
     "parse_period",
     "parse_since",
+    "report_dimensions",
     "traditional_channels",
 ]
 
@@ -187,6 +190,20 @@ def _calendar_for(app: Scrm, start: datetime) -> CalendarFor:
     return calendar_for
 
 
+def report_dimensions(pm: PluginManager) -> dict[str, Dimension]:
+    """The slices a report offers: the core's (:data:`DIMENSIONS`) and the plugins'
+    (``register_report_dimensions``; the marketing module's ``campaign``), in that order."""
+    found = dict(DIMENSIONS)
+
+    def register(dimension: Dimension) -> None:
+        if dimension.name in found:
+            raise ValueError(f"report slice {dimension.name!r} is registered twice")
+        found[dimension.name] = dimension
+
+    pm.hook.register_report_dimensions(register=register)
+    return found
+
+
 def generate_report(
     app: Scrm,
     *,
@@ -202,7 +219,7 @@ def generate_report(
     The report covers what ``app`` sees: one brand's data for an application limited to it
     (:meth:`Scrm.for_brand`), every brand's for the agency's.
 
-    :param by: a key of :data:`DIMENSIONS` (``brand``: a slice per brand).
+    :param by: a slice name of :func:`report_dimensions` (``brand``: a slice per brand).
     :param brand: report on this brand only (a brand's key).
     :param now: the current time (tests pass a fixed one); backlog and running clocks are
         measured at ``min(end, now)``.
@@ -210,11 +227,15 @@ def generate_report(
     """
     app = app.for_brand(brand)
     now = now or datetime.now(UTC)
+    dimensions = report_dimensions(app.pm)
+    if by not in dimensions:
+        raise ValueError(f"unknown slice {by!r}; choose one of {', '.join(dimensions)}")
     q = Query(
         start=start,
         end=end,
         now=now,
         by=by,
+        dimension=dimensions[by],
         timezone=app.timezone,
         traditional=traditional_channels(app),
         calendar_for=_calendar_for(app, start),

@@ -97,6 +97,8 @@ class Query:
     now: datetime
     by: str = "channel"
     timezone: str = "UTC"
+    dimension: Dimension | None = None
+    """The slice's definition; None: the core's slice named ``by`` (:data:`DIMENSIONS`)."""
     traditional: frozenset[str] = frozenset()
     calendar_for: CalendarFor | None = None
 
@@ -226,7 +228,7 @@ class _Runner:
     def __init__(self, session: Session, q: Query) -> None:
         self.s = session
         self.q = q
-        self.dim: Dimension = DIMENSIONS[q.by]
+        self.dim: Dimension = q.dimension or DIMENSIONS[q.by]
         self.out = Computed()
         self.cases_from: FromClause = self.dim.join(Case.__table__)
         self.cohort = sa.and_(
@@ -652,7 +654,7 @@ class _Runner:
 
 def compute(session: Session, q: Query) -> Computed:
     """Run every metrics query for ``q`` in ``session`` and return the raw results."""
-    if q.by not in DIMENSIONS:
+    if q.dimension is None and q.by not in DIMENSIONS:
         raise ValueError(f"unknown slice {q.by!r}; choose one of {', '.join(DIMENSIONS)}")
     if session.get_bind().dialect.name == "postgresql":
         # The planner's cost estimates of the correlated lookups trigger JIT compilation,

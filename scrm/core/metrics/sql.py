@@ -22,12 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause, Select
 
-from scrm.core.department_models import CampaignLink
-from scrm.core.models import Agent, Brand, Case, Department, Interaction
+from scrm.core.models import Agent, Brand, Case, Department
 
 __all__ = [
     "DIMENSIONS",
@@ -72,21 +71,10 @@ def _join_brand(f: FromClause) -> FromClause:
     return f.join(Brand, Brand.id == Case.brand_id)
 
 
-def _campaign() -> ColumnElement[Any]:
-    # A case can touch several campaigns; it counts once, under the alphabetically first
-    # campaign any of its messages was linked to, so slices add up to the total.
-    linked = aliased(Interaction)
-    return (
-        sa.select(sa.func.min(CampaignLink.campaign))
-        .join(linked, linked.id == CampaignLink.interaction_id)
-        .where(linked.case_id == Case.id)
-        .scalar_subquery()
-    )
-
-
-#: The slices ``scrm report --by`` offers.  Extension point: to slice by something else,
-#: add a :class:`Dimension` whose value is one value per case (a column reached through
-#: ``join``, or a correlated scalar subquery like ``campaign``), so slices add up.
+#: The core's slices of ``scrm report --by``.  Plugins add theirs through the
+#: ``register_report_dimensions`` hook (the marketing module's ``campaign``): a
+#: :class:`Dimension` whose value is one value per case (a column reached through ``join``,
+#: or a correlated scalar subquery), so slices add up.
 DIMENSIONS: dict[str, Dimension] = {
     "channel": Dimension("channel", lambda: Case.channel),
     "department": Dimension("department", lambda: Department.code, _join_department),
@@ -95,7 +83,6 @@ DIMENSIONS: dict[str, Dimension] = {
     "agent": Dimension("agent", lambda: Agent.username, _join_agent),
     "language": Dimension("language", lambda: Case.language),
     "kind": Dimension("kind", lambda: Case.kind),
-    "campaign": Dimension("campaign", _campaign),
     "brand": Dimension("brand", lambda: Brand.key, _join_brand),
 }
 

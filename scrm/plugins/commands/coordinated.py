@@ -12,8 +12,9 @@ import click
 import sqlalchemy as sa
 
 from scrm.plugin.cli import CliContext, emit, table
-from scrm.plugin.db import Case, CaseFlag
+from scrm.plugin.db import Case
 from scrm.plugins.coordinated import FLAG
+from scrm.plugins.tables.coordinated import CaseFlag
 
 
 @click.command("review")

@@ -12,11 +12,8 @@ import click
 import sqlalchemy as sa
 
 from scrm.plugin.cli import CliContext, emit, table
-from scrm.plugin.db import (
-    OPEN_STATUSES,
-    Case,
-    Crisis,
-)
+from scrm.plugin.db import OPEN_STATUSES, Case
+from scrm.plugins.tables.crisis import Crisis
 
 
 @click.command("crises")

@@ -13,10 +13,10 @@ import click
 import sqlalchemy as sa
 
 from scrm.plugin.cli import CliContext, emit, parse_since, table
-from scrm.plugin.db import CampaignLink
 from scrm.plugins import marketing_stats as stats
 from scrm.plugins.department import reference_time
 from scrm.plugins.marketing import MarketingPlugin, _utc
+from scrm.plugins.tables.marketing import CampaignLink
 
 __all__ = ["advocates_command", "campaigns_group"]
 
@@ -31,11 +31,12 @@ def campaigns_group(plugin: MarketingPlugin) -> click.Group:
     @click.pass_obj
     def list_(obj: CliContext, as_json: bool) -> None:
         """List the configured campaigns with their linked mentions and spikes."""
-        from scrm.plugin.db import SpikeEpisode
+        from scrm.plugins.tables.marketing import SpikeEpisode
 
         out: list[dict[str, Any]] = []
-        with obj.app().session() as s:
-            for c in plugin.settings.campaigns:
+        app = obj.app()
+        with app.session() as s:
+            for c in plugin.configured(app.context).settings.campaigns:
                 n = s.scalar(sa.select(sa.func.count()).where(CampaignLink.campaign == c.name))
                 spikes = s.scalar(
                     sa.select(sa.func.count()).where(SpikeEpisode.scope == f"campaign:{c.name}")
@@ -81,15 +82,17 @@ def campaigns_group(plugin: MarketingPlugin) -> click.Group:
     @click.pass_obj
     def report(obj: CliContext, name: str, by: str, as_json: bool) -> None:
         """Report a campaign: volume and sentiment, complaints, advocates, share of voice."""
-        c = plugin.campaign(name)
-        with obj.app().session() as s:
+        app = obj.app()
+        configured = plugin.configured(app.context)
+        c = configured.campaign(name)
+        with app.session() as s:
             data = stats.campaign_report(
                 s,
                 c.name,
                 by=by,
-                zone=plugin.zone,
+                zone=configured.zone,
                 window=(c.start, c.end),
-                competitors=plugin.settings.competitors,
+                competitors=configured.settings.competitors,
             )
         if as_json:
             emit(data)
@@ -101,7 +104,7 @@ def campaigns_group(plugin: MarketingPlugin) -> click.Group:
     @click.pass_obj
     def spikes(obj: CliContext, as_json: bool) -> None:
         """List the spikes detected (brand and campaigns), newest first."""
-        from scrm.plugin.db import SpikeEpisode
+        from scrm.plugins.tables.marketing import SpikeEpisode
 
         with obj.app().session() as s:
             eps = s.scalars(sa.select(SpikeEpisode).order_by(SpikeEpisode.started_at.desc()))

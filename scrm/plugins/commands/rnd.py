@@ -12,7 +12,7 @@ import click
 
 from scrm.plugin.cli import CliContext, emit, parse_since, table
 from scrm.plugins.department import reference_time
-from scrm.plugins.rnd import RndSettings, _idea_out, _idea_rows, _utc, growing_complaints
+from scrm.plugins.rnd import RndPlugin, _idea_out, _idea_rows, _utc, growing_complaints
 
 
 @click.group("ideas")
@@ -65,7 +65,7 @@ def show(obj: CliContext, idea_id: int, as_json: bool) -> None:
     )
 
 
-def insights_command(settings: RndSettings) -> click.Command:
+def insights_command(plugin: RndPlugin) -> click.Command:
     """``scrm insights``, with the plugin's thresholds."""
 
     @click.command("insights")
@@ -81,7 +81,9 @@ def insights_command(settings: RndSettings) -> click.Command:
     def insights(obj: CliContext, period: str, until: datetime | None, as_json: bool) -> None:
         """List complaint categories and phrases whose volume grows (fix the cause)."""
         span = parse_since(period)
-        with obj.app().session() as s:
+        app = obj.app()
+        settings = plugin.configured(app.context).settings
+        with app.session() as s:
             end = reference_time(s, _utc(until))
             found = growing_complaints(
                 s,

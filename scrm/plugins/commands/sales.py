@@ -15,8 +15,8 @@ from scrm.plugin import (
     NotFound,
 )
 from scrm.plugin.cli import CliContext, emit, table
-from scrm.plugin.db import Lead
 from scrm.plugins.sales import LEAD_STATUSES, _lead_out
+from scrm.plugins.tables.sales import Lead
 
 
 @click.group("leads")

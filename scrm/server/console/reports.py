@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
-from scrm.core.metrics import DIMENSIONS, PeriodError, generate_report, parse_period
+from scrm.core.metrics import PeriodError, generate_report, parse_period, report_dimensions
 from scrm.core.metrics.html import render_html
 from scrm.server.console.pages import ConsoleError, Ctx, SignedIn
 
@@ -50,9 +50,10 @@ def _period(ctx: Ctx, since: str | None, start: str | None, end: str | None) -> 
         raise ConsoleError(422, str(exc)) from None
 
 
-def _by(by: str) -> str:
-    if by not in DIMENSIONS:
-        raise ConsoleError(422, f"by must be one of {', '.join(DIMENSIONS)}")
+def _by(ctx: Ctx, by: str) -> str:
+    dimensions = report_dimensions(ctx.app.pm)
+    if by not in dimensions:
+        raise ConsoleError(422, f"by must be one of {', '.join(dimensions)}")
     return by
 
 
@@ -72,9 +73,9 @@ def reports_page(
         since=since or "",
         start=start or "",
         end=end or "",
-        by=_by(by),
+        by=_by(ctx, by),
         periods=PERIODS,
-        dimensions=DIMENSIONS,
+        dimensions=report_dimensions(ctx.app.pm),
         view=f"/app/reports/view?{urlencode({**query, 'by': by})}",
     )
 
@@ -90,7 +91,7 @@ def report_view(
     """The report document itself, for the frame on the report page."""
     ctx.allow(READERS)
     begin, stop = _period(ctx, since, start, end)
-    report = generate_report(ctx.app, start=begin, end=stop, by=_by(by), notify=False)
+    report = generate_report(ctx.app, start=begin, end=stop, by=_by(ctx, by), notify=False)
     response = ctx._finish(HTMLResponse(render_html(report)))
     response.headers.update(REPORT_HEADERS)
     return response

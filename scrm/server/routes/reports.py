@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from scrm.core.app import Scrm
-from scrm.core.metrics import DIMENSIONS, generate_report, parse_period
+from scrm.core.metrics import DIMENSIONS, generate_report, parse_period, report_dimensions
 from scrm.core.metrics.model import Report
 from scrm.server.auth import ReaderKey, get_scrm
 from scrm.server.errors import ApiError
@@ -34,7 +34,10 @@ def metrics_report(
     end: Annotated[
         str | None, Query(alias="to", description="End date or time (ISO 8601), exclusive.")
     ] = None,
-    by: Annotated[str, Query(description=f"Slice: one of {', '.join(DIMENSIONS)}.")] = "channel",
+    by: Annotated[
+        str,
+        Query(description=f"Slice: one of {', '.join(DIMENSIONS)}, or a plugin's (campaign)."),
+    ] = "channel",
     brand: Annotated[
         str | None,
         Query(
@@ -45,8 +48,9 @@ def metrics_report(
     ] = None,
 ) -> Report:
     """The same report as `scrm report --json`: durations in seconds, rates as fractions, null when empty."""
-    if by not in DIMENSIONS:
-        raise ApiError(422, "invalid", f"by must be one of {', '.join(DIMENSIONS)}", field="by")
+    dimensions = report_dimensions(app.pm)
+    if by not in dimensions:
+        raise ApiError(422, "invalid", f"by must be one of {', '.join(dimensions)}", field="by")
     app = app.for_brand(brand)
     # A PeriodError is a 422 naming the parameter (``from``, ``to`` or ``since``).
     begin, stop = parse_period(
