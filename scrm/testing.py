@@ -111,6 +111,12 @@ def _truncate_postgres(url: str) -> None:
         ]
         if tables:
             conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+        if "brands" in tables:  # the row the migrations seed: every database has it
+            conn.exec_driver_sql(
+                "INSERT INTO brands (id, key, name, created_at) "
+                "VALUES (1, 'default', 'Default', now())"
+            )
+            conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('brands', 'id'), 1)")
     engine.dispose()
 
 

@@ -42,6 +42,7 @@ TRIPLES = {
     "scrm.core.app.SchemaError": ("not_ready", ExitCode.DATABASE, 503),
     "scrm.core.alerts.AlreadyAcknowledged": ("refused", 1, 409),
     "scrm.core.passwords.PasswordError": ("invalid", 1, 422),
+    "scrm.core.tenancy.BrandScopeError": ("forbidden", 1, 403),
 }
 
 

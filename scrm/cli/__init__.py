@@ -46,12 +46,23 @@ def build_cli(
         help="Database URL; overrides the configuration.",
     )
     @click.option(
+        "--brand",
+        envvar="SCRM_BRAND",
+        metavar="KEY",
+        help="Act for one brand ([brands.KEY]): see and change only its data. "
+        "Default: across brands, as the agency's administrator.",
+    )
+    @click.option(
         "--debug", is_flag=True, help="Show the full traceback of an error instead of one line."
     )
     @click.version_option(package_name="scrm")
     @click.pass_context
     def cli(
-        ctx: click.Context, config_file: str | None, database_url: str | None, debug: bool
+        ctx: click.Context,
+        config_file: str | None,
+        database_url: str | None,
+        brand: str | None,
+        debug: bool,
     ) -> None:
         """scrm: listen on every channel, keep one record per customer, and run every
         complaint until the customer is satisfied."""
@@ -62,6 +73,7 @@ def build_cli(
             config=config,
             debug=debug,
             config_error=config_error,
+            brand=brand,
         )
         ctx.obj = obj
         if ctx.invoked_subcommand not in NO_CONFIG_COMMANDS and not ctx.meta.get("scrm.help"):

@@ -85,8 +85,10 @@ class CliContext:
         config: Config | None,
         debug: bool = False,
         config_error: ConfigError | None = None,
+        brand: str | None = None,
     ) -> None:
         self.config_file = config_file
+        self.brand = brand
         self.database_url = database_url
         self.pm = pm
         self.debug = debug
@@ -212,7 +214,8 @@ class CliContext:
             click.get_current_context().call_on_close(self._app.close)
         if check_schema:
             self._app.check_schema()
-        return self._app
+        # --brand: every command sees and changes only that brand's data (scrm.core.tenancy).
+        return self._app.for_brand(self.brand) if check_schema and self.brand else self._app
 
 
 def _refuse_missing_sqlite(url: str, where: str) -> None:

@@ -53,7 +53,13 @@ _SHOWN = [
     default="channel",
     show_default=True,
     help="Slice the metrics by this: channel, department, category, priority, agent, "
-    "language, kind, or a plugin's slice (campaign, from the marketing module).",
+    "language, kind, brand, or a plugin's slice (campaign, from the marketing module).",
+)
+@click.option(
+    "--brand",
+    metavar="KEY",
+    help="Only this brand's figures, in its time zone (default: every brand the caller sees; "
+    "--by brand slices them per brand).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print one CSV row per slice (and the total).")
@@ -70,6 +76,7 @@ def report(
     start: str | None,
     end: str | None,
     by: str,
+    brand: str | None,
     as_json: bool,
     as_csv: bool,
     html_file: Path | None,
@@ -80,7 +87,7 @@ def report(
     fractions; a metric with nothing to measure is empty (null).  A parity gap beyond
     [report] parity_tolerance_percent fires the parity_gap hook.
     """
-    app = obj.app()
+    app = obj.app().for_brand(brand)
     dimensions = report_dimensions(app.pm)
     if by not in dimensions:
         raise click.BadParameter(f"choose one of {', '.join(dimensions)}", param_hint="'--by'")
@@ -89,7 +96,7 @@ def report(
             since=since,
             start=start,
             end=end,
-            timezone=app.config.timezone,
+            timezone=app.timezone,
             now=datetime.now(UTC),
         )
     except ValueError as exc:

@@ -7,12 +7,14 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from scrm.core import audit
 from scrm.core.db import utcnow
 from scrm.core.errors import InvalidInput, NotFound
 from scrm.core.models import Agent, Department
+from scrm.core.tenancy import BrandScopeError
 from scrm.core.timefmt import get_zone
 
 __all__ = [
@@ -84,7 +86,15 @@ def save_agent(session: Session, data: AgentIn, *, actor: str) -> AgentOut:
     fields = data.model_dump(exclude={"department"})
     if agent is None:
         agent = Agent(**fields, department_id=dep_id)
-        session.add(agent)
+        try:
+            with session.begin_nested():
+                session.add(agent)
+        except IntegrityError:
+            # Usernames are unique across brands (people sign in by them): taken by an
+            # agent that this caller, limited to one brand, cannot see.
+            raise BrandScopeError(
+                f"the username {data.username!r} is taken outside this brand"
+            ) from None
     else:
         for k, v in fields.items():
             setattr(agent, k, v)

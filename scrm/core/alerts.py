@@ -32,6 +32,7 @@ from scrm.core.events import (
 )
 from scrm.core.models import AlertAck, Case, Department, EventBatch, StoredEvent
 from scrm.core.queries import NotFound
+from scrm.core.tenancy import brand_scope
 
 __all__ = ["ALERT_TYPES", "AlertOut", "AlreadyAcknowledged", "acknowledge", "check_alert",
            "list_alerts", "unacknowledged"]  # fmt: skip
@@ -142,8 +143,9 @@ def list_alerts(
     """
     out: list[AlertOut] = []
     before: int | None = None
+    scoped = brand_scope(session) is not None
     while len(out) < limit:
-        page = 200 if departments is not None else limit
+        page = 200 if departments is not None or scoped else limit
         rows = session.execute(_query(open_only, since_id, before).limit(page)).all()
         found = []
         for event_id, kind, payload, at, actor, acked_at in rows:
@@ -151,6 +153,8 @@ def list_alerts(
             found.append(
                 AlertOut(event_id, ALERT_TYPES[kind], at, summary, cases, details, actor, acked_at)
             )
+        if scoped:  # alerts of other brands are skipped: read on past them
+            found = [a for a in found if _sees(session, a.case_ids)]
         out += found if departments is None else _for_departments(session, found, departments)
         if len(rows) < page:
             break
@@ -158,9 +162,19 @@ def list_alerts(
     return out[:limit]
 
 
+def _sees(session: Session, case_ids: tuple[int, ...]) -> bool:
+    """Whether a brand-scoped session sees an alert about ``case_ids``: an alert belongs to
+    its cases' brand; one about no case (a spike in all mentions) is the agency's."""
+    wanted = set(case_ids)
+    if not wanted:
+        return False
+    found = session.scalar(sa.select(sa.func.count(Case.id)).where(Case.id.in_(wanted)))
+    return found == len(wanted)
+
+
 def unacknowledged(session: Session, *, departments: Sequence[str] | None = None) -> int:
     """How many alerts nobody has acknowledged (of those ``departments`` see, if given)."""
-    if departments is not None:
+    if departments is not None or brand_scope(session) is not None:
         return len(list_alerts(session, limit=10_000, open_only=True, departments=departments))
     q = (
         sa.select(sa.func.count())
@@ -177,6 +191,10 @@ def check_alert(session: Session, event_id: int, departments: Sequence[str] | No
     row = session.execute(_query(False, event_id - 1, event_id + 1)).first()
     if row is None:
         raise NotFound(f"no alert {event_id}")
+    if brand_scope(session) is not None:
+        _, cases, _ = _summary(EVENT_TYPES[row[1]].model_validate_json(row[2]))
+        if not _sees(session, cases):
+            raise NotFound(f"no alert {event_id}")
     if departments is not None:
         _, cases, _ = _summary(EVENT_TYPES[row[1]].model_validate_json(row[2]))
         codes = _departments_of(session, set(cases))
@@ -190,9 +208,16 @@ def acknowledge(session: Session, event_id: int, *, actor: str, note: str | None
     :raises NotFound: if no alert has that id.
     :raises AlreadyAcknowledged: if someone acknowledged it already.
     """
-    kind = session.scalar(sa.select(StoredEvent.type).where(StoredEvent.id == event_id))
-    if kind not in ALERT_TYPES:
+    found = session.execute(
+        sa.select(StoredEvent.type, StoredEvent.payload).where(StoredEvent.id == event_id)
+    ).first()
+    kind = found[0] if found is not None else None
+    if found is None or kind not in ALERT_TYPES:
         raise NotFound(f"no alert {event_id}")
+    if brand_scope(session) is not None:
+        _, cases, _ = _summary(EVENT_TYPES[kind].model_validate_json(found[1]))
+        if not _sees(session, cases):
+            raise NotFound(f"no alert {event_id}")
     done = session.get(AlertAck, event_id)
     if done is not None:
         raise AlreadyAcknowledged(f"alert {event_id} was already acknowledged by {done.actor}")

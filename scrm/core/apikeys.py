@@ -57,6 +57,7 @@ class ApiKeyOut(BaseModel):
     role: str
     departments: list[str]
     agent: str | None = None
+    brand_id: int | None = None
     created_by: str
     created_at: datetime
     last_used_at: datetime | None
@@ -65,13 +66,15 @@ class ApiKeyOut(BaseModel):
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the key's role, its departments (agents) and the actor name it acts as."""
+    """Who is calling: the key's role, its departments (agents), the actor name it acts as,
+    and the brand it is limited to (None: the agency, across brands)."""
 
     key_id: int
     name: str
     role: str
     departments: tuple[str, ...] = ()
     agent: str | None = None
+    brand_id: int | None = None
 
     @property
     def actor(self) -> str:
@@ -122,11 +125,15 @@ def create_key(
     for code in departments:
         if code not in known:
             raise NotFound(f"no department {code!r}; departments: {', '.join(sorted(known))}")
-    agent_id = None
+    agent_id = brand_id = None
     if agent is not None:
-        agent_id = session.scalar(sa.select(Agent.id).where(Agent.username == agent))
-        if agent_id is None:
+        found = session.execute(
+            sa.select(Agent.id, Agent.brand_id).where(Agent.username == agent)
+        ).first()
+        if found is None:
             raise NotFound(f"no agent {agent!r}; add one with `scrm agents add`")
+        agent_id, brand_id = found  # a brand's agent's key is limited to the brand
+
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(
         name=name,
@@ -135,6 +142,7 @@ def create_key(
         role=role,
         departments=sorted(set(departments)),
         agent_id=agent_id,
+        brand_id=brand_id,
         created_by=actor,
     )
     session.add(key)
@@ -145,7 +153,13 @@ def create_key(
         action="apikey.create",
         target_type="api_key",
         target_id=key.id,
-        details={"name": name, "role": role, "departments": key.departments, "agent": agent},
+        details={
+            "name": name,
+            "role": role,
+            "departments": key.departments,
+            "agent": agent,
+            "brand_id": key.brand_id,
+        },
     )
     return _out(key, agent), token
 
@@ -211,4 +225,5 @@ def _principal(session: Session, where: Any, now: datetime | None) -> Principal 
         role=key.role,
         departments=tuple(key.departments),
         agent=agent,
+        brand_id=key.brand_id,
     )

@@ -11,6 +11,7 @@ Embedding code opens one with :func:`scrm.open`::
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
@@ -25,11 +26,12 @@ from sqlalchemy.orm import Session
 
 from scrm.core import db, queries
 from scrm.core.agents import ensure_departments
+from scrm.core.brands import BrandDirectory, sync_brands
 from scrm.core.channel import Channel
 from scrm.core.config import Config, load_config
 from scrm.core.context import PluginContext
 from scrm.core.dispatch import Dispatcher
-from scrm.core.errors import ExitCode, ScrmError
+from scrm.core.errors import ExitCode, NotFound, ScrmError
 from scrm.core.logsafe import set_log_content
 from scrm.core.models import Department, LabelCorrection, Reject
 from scrm.core.plugins import (
@@ -42,6 +44,7 @@ from scrm.core.plugins import (
 )
 from scrm.core.schemas import InboundInteraction
 from scrm.core.state import get_state, set_state
+from scrm.core.tenancy import scoped
 
 if TYPE_CHECKING:  # the ingest side, loaded by the methods that ingest
     from scrm.core.pipeline import IngestReport, Pipeline, Record
@@ -84,8 +87,53 @@ class Scrm:
         )
         self._channels: dict[str, Channel] = {}
         self._departments_synced = False
+        self.brand_id: int | None = None
+        """The brand this application is limited to (:meth:`for_brand`); None: across brands."""
+        self._brand_views: dict[int, Scrm] = {}
         self.events = Dispatcher(self)
         self.pm.hook.app_started(app=self)
+
+    # -- brands --------------------------------------------------------------------------
+
+    @cached_property
+    def brands(self) -> BrandDirectory:
+        """The brands by key, and the accounts each owns (rows synced from the configuration)."""
+        with self.Session() as s, s.begin():
+            sync_brands(s, self.config)
+            return BrandDirectory.load(s, self.config)
+
+    def for_brand(self, brand: int | str | None) -> Scrm:
+        """This application limited to one brand: every session it opens sees and writes
+        only that brand's rows (:mod:`scrm.core.tenancy`), and what it ingests belongs to it.
+
+        :param brand: a brand's id or key; None: this application, across brands.
+        :raises NotFound: for an unknown brand key.
+        """
+        if brand is None:
+            return self
+        if self.brand_id is not None:  # a brand's view never widens to another brand
+            if brand not in (self.brand_id, self.brands.key_of(self.brand_id)):
+                raise NotFound(f"no brand {brand!r}")
+            return self
+        brand_id = self.brands.id_of(brand) if isinstance(brand, str) else brand
+        if brand_id not in self._brand_views:
+            view = copy.copy(self)
+            view.brand_id = brand_id
+            view.Session = db.make_sessionmaker(self.engine, info=scoped(brand_id))
+            view._read_session = db.make_sessionmaker(
+                self.engine.execution_options(**{db.READ_ONLY: True}), info=scoped(brand_id)
+            )
+            view._brand_views = {}
+            self._brand_views[brand_id] = view
+        return self._brand_views[brand_id]
+
+    @property
+    def timezone(self) -> str:
+        """The time zone of reports and days: this brand's (``[brands.x] timezone``), else
+        the deployment's."""
+        key = self.brands.key_of(self.brand_id) if self.brand_id is not None else None
+        brand = self.config.brands.get(key) if key is not None else None
+        return (brand.timezone if brand is not None else None) or self.config.timezone
 
     @cached_property
     def playbooks(self) -> PlaybookSet:
@@ -217,6 +265,8 @@ class Scrm:
             assignment={d.code: d.assignment for d in self.config.departments},
             cases=self.config.cases,
             dispatcher=self.events,
+            brands=self.brands,
+            brand=self.brand_id,
         )
 
     def ingest_records(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import tomllib
 import types
@@ -34,6 +35,7 @@ from scrm.core.schemas import BusinessCalendar
 from scrm.core.timefmt import get_zone
 
 __all__ = [
+    "BrandConfig",
     "CasesConfig",
     "Config",
     "ConfigError",
@@ -280,6 +282,37 @@ DEFAULT_DEPARTMENTS = [
 ]
 
 
+class BrandConfig(BaseModel):
+    """``[brands.<key>]``: one brand of a multi-brand deployment (an agency's client).
+
+    The key (``[brands.acme]``) names the brand in commands (``--brand acme``) and API keys;
+    ``default`` is the implicit brand of a single-brand installation.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=255, description="The brand's display name.")
+    timezone: str | None = Field(
+        default=None,
+        description="IANA time zone of the brand's reports and days (default: the deployment's).",
+    )
+    accounts: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="The brand's own accounts per channel (a page id, a mailbox, a user id): "
+        "a message that arrived on one of them belongs to this brand.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str | None) -> str | None:
+        if name is not None:
+            get_zone(name)
+        return name
+
+
+BRAND_KEY = r"^[a-z][a-z0-9_-]{0,31}$"
+
+
 class Config(BaseModel):
     """All of scrm's settings. Plugin sections are free-form and validated by the plugin.
 
@@ -318,6 +351,11 @@ class Config(BaseModel):
     channels: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-channel settings, e.g. [channels.twitter]."
     )
+    brands: dict[str, BrandConfig] = Field(
+        default_factory=dict,
+        description="Brands of a multi-brand deployment, e.g. [brands.acme]; none: one "
+        "implicit brand.",
+    )
     plugins: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-plugin settings, e.g. [plugins.classifier]."
     )
@@ -340,6 +378,24 @@ class Config(BaseModel):
     def _known_zone(cls, name: str) -> str:
         get_zone(name)  # raises ValueError naming the zone
         return name
+
+    @field_validator("brands")
+    @classmethod
+    def _brand_accounts(cls, brands: dict[str, BrandConfig]) -> dict[str, BrandConfig]:
+        owner: dict[tuple[str, str], str] = {}
+        for key, brand in brands.items():
+            if not re.match(BRAND_KEY, key):
+                raise ValueError(
+                    f"brand key {key!r}: lower-case letters, digits, - and _, at most 32"
+                )
+            for channel, accounts in brand.accounts.items():
+                for account in accounts:
+                    other = owner.setdefault((channel, account), key)
+                    if other != key:
+                        raise ValueError(
+                            f"account {channel}:{account} belongs to brands {other} and {key}"
+                        )
+        return brands
 
     def __init__(self, **values: Any) -> None:
         super().__init__(**gather_settings(type(self), values))

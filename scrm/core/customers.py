@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from scrm.core import audit, text
 from scrm.core.db import chunks, group_by_channel, insert_rows, utcnow
-from scrm.core.errors import Refused
+from scrm.core.errors import NotFound, Refused
 from scrm.core.logsafe import loggable
 from scrm.core.models import Case, CaseEvent, Customer, CustomerMerge, Identity, Interaction
 
@@ -296,13 +296,13 @@ def merge(
 
     Writes the merge record and its audit entry in the caller's transaction.
 
-    :raises MergeError: if either is missing, they are the same person already, or the
-        source is already merged.
+    :raises NotFound: if either is missing (or of another brand than the session's).
+    :raises MergeError: if they are the same person already, or the source is already merged.
     """
     source = session.get(Customer, source_id)
     target = session.get(Customer, target_id)
     if source is None or target is None:
-        raise MergeError(f"no customer {source_id if source is None else target_id}")
+        raise NotFound(f"no customer {source_id if source is None else target_id}")
     if source.merged_into_id is not None:
         raise MergeError(
             f"customer {source_id} is already merged into {source.merged_into_id}; unmerge it first"
@@ -338,11 +338,12 @@ def unmerge(session: Session, customer_id: int, *, actor: str) -> CustomerMerge:
     from this customer's own identities go back to it, each with a case event; the unmerge
     gets its audit entry, in the caller's transaction.
 
+    :raises NotFound: if there is no such customer.
     :raises MergeError: if the customer is not merged.
     """
     source = session.get(Customer, customer_id)
     if source is None:
-        raise MergeError(f"no customer {customer_id}")
+        raise NotFound(f"no customer {customer_id}")
     record = session.scalars(
         sa.select(CustomerMerge)
         .where(CustomerMerge.source_id == customer_id, CustomerMerge.unmerged_at.is_(None))

@@ -22,6 +22,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 
+from scrm.core.tenancy import ALL_BRANDS, stamp_rows
+
 if TYPE_CHECKING:  # alembic is imported when a migration runs, not by every command
     from alembic.config import Config as AlembicConfig
 
@@ -124,8 +126,10 @@ def insert_rows(session: Any, model: type[Base], rows: list[dict[str, Any]]) -> 
     PostgreSQL draws them from the column's sequence in one statement, so concurrent
     writers never collide.  SQLite continues after the current maximum, which is what it
     would do itself: scrm opens every SQLite transaction with ``BEGIN IMMEDIATE``, so no
-    other writer can insert in between.
+    other writer can insert in between.  A brand-scoped session's rows get its brand
+    (:mod:`scrm.core.tenancy`).
     """
+    stamp_rows(session, model, rows)
     ids = allocate_ids(session, model, len(rows))
     for row, key in zip(rows, ids, strict=True):
         row["id"] = key
@@ -149,7 +153,9 @@ def allocate_ids(session: Any, model: type[Base], n: int) -> list[int]:
             sa.select(sa.func.nextval(seq)).select_from(sa.func.generate_series(1, n))
         )
         return [r[0] for r in rows]
-    start = session.scalar(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))) + 1
+    # Keys are the table's, whatever brand a session is limited to.
+    top = sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))
+    start = session.scalar(top.execution_options(**{ALL_BRANDS: True})) + 1
     return list(range(start, start + n))
 
 
@@ -203,8 +209,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return sa.create_engine(url, **kwargs)
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Any]:
-    factory = sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(engine: Engine, info: dict[str, Any] | None = None) -> sessionmaker[Any]:
+    """Sessions on ``engine``; ``info`` is each session's (a brand scope, say)."""
+    factory = sessionmaker(engine, expire_on_commit=False, info=info or {})
     event.listen(factory, "before_flush", _choose_keys)
     return factory
 

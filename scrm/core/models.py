@@ -14,12 +14,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from scrm.core.db import Base, created_ts, intpk, updated_ts
+from scrm.core.tenancy import BrandOptional, BrandOwned, BrandShared
 
 __all__ = [
     "Agent",
     "AlertAck",
     "ApiKey",
     "AuditEntry",
+    "Brand",
     "Case",
     "CaseEvent",
     "Customer",
@@ -53,7 +55,23 @@ OPEN_STATUSES = (
 )
 
 
-class Customer(Base):
+class Brand(Base):
+    """A brand served by this deployment; what a customer writes to it belongs to it.
+
+    Every database has the default brand (id 1, key ``default``); ``[brands.<key>]`` sections
+    add more (see :mod:`scrm.core.brands`).
+    """
+
+    __tablename__ = "brands"
+
+    id: Mapped[intpk]
+    key: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(255))
+    timezone: Mapped[str | None] = mapped_column(sa.String(64))
+    created_at: Mapped[created_ts]
+
+
+class Customer(BrandOwned, Base):
     """One person or organisation, whatever the channel.
 
     A merge never rewrites history: the merged record points at the survivor through
@@ -93,11 +111,15 @@ class CustomerMerge(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
-class Identity(Base):
-    """A customer's account on one channel: (channel, external_id) is unique."""
+class Identity(BrandOwned, Base):
+    """A customer's account on one channel: (brand, channel, external_id) is unique.
+
+    The same person writing to two brands is two customers, one per brand.
+    """
 
     __tablename__ = "identities"
-    __table_args__ = (sa.UniqueConstraint("channel", "external_id"),)
+    __table_args__ = (sa.UniqueConstraint("brand_id", "channel", "external_id"),)
+    __brand_parent__ = ("customer_id", "customers")
 
     id: Mapped[intpk]
     channel: Mapped[str] = mapped_column(sa.String(32))
@@ -126,8 +148,9 @@ class Department(Base):
     created_at: Mapped[created_ts]
 
 
-class Agent(Base):
-    """A person who works cases; belongs to a department."""
+class Agent(BrandShared, Base):
+    """A person who works cases; belongs to a department, and to one brand or (none) to the
+    agency, across brands."""
 
     __tablename__ = "agents"
 
@@ -149,10 +172,11 @@ class Agent(Base):
     department: Mapped[Department | None] = relationship()
 
 
-class Case(Base):
+class Case(BrandOwned, Base):
     """The unit of work: a complaint, a question, a lead... run until the customer is satisfied."""
 
     __tablename__ = "cases"
+    __brand_parent__ = ("customer_id", "customers")
     __table_args__ = (
         # "open cases due soonest" is the SLA board's query; (status, next_due) answers it
         # from the index alone.
@@ -235,12 +259,13 @@ class CaseEvent(Base):
     case: Mapped[Case] = relationship()
 
 
-class Interaction(Base):
-    """One message, inbound or outbound, on any channel; (channel, external_id) is unique."""
+class Interaction(BrandOwned, Base):
+    """One message, inbound or outbound, on any channel; (brand, channel, external_id) is unique."""
 
     __tablename__ = "interactions"
+    __brand_parent__ = ("case_id", "cases")
     __table_args__ = (
-        sa.UniqueConstraint("channel", "external_id"),
+        sa.UniqueConstraint("brand_id", "channel", "external_id"),
         sa.Index("ix_interactions_channel_thread_key", "channel", "thread_key"),
         sa.Index("ix_interactions_customer_id_created_at", "customer_id", "created_at"),
         # A case's messages in order; public and direction let the metrics report tell
@@ -284,18 +309,19 @@ class Interaction(Base):
     """Where a reply must be given when scrm cannot post there (a blog post's URL)."""
 
 
-class Incident(Base):
+class Incident(BrandOwned, Base):
     """Several cases with one cause (an outage): linked, answered together."""
 
     __tablename__ = "incidents"
+    __table_args__ = (sa.UniqueConstraint("brand_id", "name"),)
 
     id: Mapped[intpk]
-    name: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(255))
     status: Mapped[str] = mapped_column(sa.String(16), default="open")
     created_at: Mapped[created_ts]
 
 
-class FollowUp(Base):
+class FollowUp(BrandOwned, Base):
     """A promise the brand made to a customer ("DM us your details", "we will call you"), with a due time.
 
     Kept when private contact or a state change happens on the case before it is due; broken
@@ -303,6 +329,7 @@ class FollowUp(Base):
     """
 
     __tablename__ = "follow_ups"
+    __brand_parent__ = ("case_id", "cases")
     __table_args__ = (
         sa.Index("ix_follow_ups_status_due_at", "status", "due_at"),
         # Metrics: the promises made in a period.
@@ -346,7 +373,7 @@ class SlaAlert(Base):
     fired_at: Mapped[datetime]
 
 
-class OutboxMessage(Base):
+class OutboxMessage(BrandOwned, Base):
     """A reply waiting for, or past, delivery by its channel.
 
     Written in the same transaction as the case change that caused it; delivered afterwards.
@@ -354,6 +381,7 @@ class OutboxMessage(Base):
     """
 
     __tablename__ = "outbox"
+    __brand_parent__ = ("case_id", "cases")
     __table_args__ = (sa.Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
 
     id: Mapped[intpk]
@@ -397,7 +425,7 @@ class LabelCorrection(Base):
     created_at: Mapped[created_ts]
 
 
-class AuditEntry(Base):
+class AuditEntry(BrandOptional, Base):
     """An administrative action (keys, webhooks, merges, erasures, configuration), without secrets."""
 
     __tablename__ = "audit_log"
@@ -430,7 +458,7 @@ class SigninFailure(Base):
     at: Mapped[datetime]
 
 
-class ApiKey(Base):
+class ApiKey(BrandOptional, Base):
     """A REST API key; only its hash is stored."""
 
     __tablename__ = "api_keys"
@@ -448,7 +476,7 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None]
 
 
-class WebhookSubscription(Base):
+class WebhookSubscription(BrandOptional, Base):
     """An outgoing webhook: events are POSTed to ``url``, signed with a secret derived from the server key."""
 
     __tablename__ = "webhook_subscriptions"
@@ -487,7 +515,7 @@ class WebhookDelivery(Base):
     delivered_at: Mapped[datetime | None]
 
 
-class InboxPayload(Base):
+class InboxPayload(BrandOptional, Base):
     """A verified webhook delivery stored before it is acknowledged, processed right after.
 
     ``status`` is ``pending`` (``next_attempt_at``: when it is due again after a failure,
@@ -514,7 +542,7 @@ class InboxPayload(Base):
     error: Mapped[str | None] = mapped_column(sa.Text)
 
 
-class Reject(Base):
+class Reject(BrandOptional, Base):
     """A record that could not be ingested, kept exactly as received for inspection and replay."""
 
     __tablename__ = "rejects"

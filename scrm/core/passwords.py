@@ -132,4 +132,5 @@ def agent_principal(session: Session, agent_id: int, fingerprint_: str | None) -
         role="agent",
         departments=(department,) if department else (),
         agent=agent.username,
+        brand_id=agent.brand_id,
     )

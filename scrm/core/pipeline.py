@@ -29,6 +29,7 @@ from scrm.core import assignment, conversation, loop
 from scrm.core import cases as case_ops
 from scrm.core.agents import ensure_departments
 from scrm.core.bounds import clean_text
+from scrm.core.brands import BrandDirectory
 from scrm.core.config import CasesConfig
 from scrm.core.conversation import CaseRules, Message
 from scrm.core.customers import ResolvedAuthor, resolve_authors, root_ids
@@ -81,6 +82,7 @@ from scrm.core.schemas import (
     SlaPolicy,
     StoredInteraction,
 )
+from scrm.core.tenancy import brand_scope, scoped
 
 __all__ = ["IngestReport", "Origin", "Pipeline", "Rejected", "one_line"]
 
@@ -200,8 +202,12 @@ class Pipeline:
         assignment: dict[str, str] | None = None,
         cases: CasesConfig | None = None,
         dispatcher: Dispatcher | None = None,
+        brands: BrandDirectory | None = None,
+        brand: int | None = None,
     ) -> None:
         self.dispatcher = dispatcher
+        self.brands = brands
+        self.brand = brand
         self.cases = cases or CasesConfig()
         self.hooks = hooks
         self.session_factory = session_factory
@@ -213,8 +219,26 @@ class Pipeline:
     def run(self, records: Iterable[Record]) -> IngestReport:
         report = IngestReport()
         for batch in _batched(records, self.batch_size):
-            report.add(self._run_batch(batch))
+            for brand, part in self._by_brand(batch):
+                report.add(self._run_batch(part, brand))
         return report
+
+    def _by_brand(self, batch: list[Record]) -> list[tuple[int | None, list[Record]]]:
+        """Each brand's records of ``batch``: a batch is written per brand, in its scope."""
+        if self.brands is None:
+            return [(self.brand, batch)]
+        with self.session_factory() as session, session.begin():
+            groups = self.brands.split(session, batch, self.brand)
+            for brand, part in groups:
+                # A replayed reject kept before its brand was known is now its record's.
+                ids = [rec[1].reject_id for rec in part if not isinstance(rec, Rejected)]
+                if brand is not None and any(ids):
+                    session.execute(
+                        sa.update(Reject)
+                        .where(Reject.id.in_([i for i in ids if i]), Reject.brand_id.is_(None))
+                        .values(brand_id=brand)
+                    )
+        return groups
 
     def relabel(self, interaction_id: int, actor: str, **fields: Any) -> LabelCorrection:
         """Correct a message's labels (:func:`~scrm.core.labels.correct_label`) and its case.
@@ -230,7 +254,7 @@ class Pipeline:
         self._announce(outcome)
         return row
 
-    def _run_batch(self, batch: list[Record]) -> IngestReport:
+    def _run_batch(self, batch: list[Record], brand: int | None) -> IngestReport:
         """Write one batch; if the database refuses it, write its halves, down to the record.
 
         A record the database still refuses on its own becomes a reject with the reason, so
@@ -238,13 +262,13 @@ class Pipeline:
         (connection lost, still locked after retries) stops the run.
         """
         try:
-            outcome = self._write(batch)
+            outcome = self._write(batch, brand)
         except (OperationalError, InterfaceError):
             raise
         except Exception as exc:
             if len(batch) == 1 and not isinstance(batch[0], Rejected):
                 log.warning("ingest record rejected: %s", one_line(exc))
-                return self._run_batch([_refused(batch[0], exc)])
+                return self._run_batch([_refused(batch[0], exc)], brand)
             if len(batch) == 1:
                 raise
             log.warning(
@@ -253,8 +277,8 @@ class Pipeline:
                 one_line(exc),
             )
             half = len(batch) // 2
-            report = self._run_batch(batch[:half])
-            report.add(self._run_batch(batch[half:]))
+            report = self._run_batch(batch[:half], brand)
+            report.add(self._run_batch(batch[half:], brand))
             return report
         self._announce(outcome)
         return outcome.report
@@ -264,10 +288,11 @@ class Pipeline:
         if self.dispatcher is not None:
             self.dispatcher.dispatch(outcome.pending)
 
-    def _write(self, batch: list[Record]) -> _Outcome:
+    def _write(self, batch: list[Record], brand: int | None) -> _Outcome:
+        info = scoped(brand) if brand is not None else {}
         for attempt in range(3):
             try:
-                with self.session_factory() as session, session.begin():
+                with self.session_factory(info=info) as session, session.begin():
                     outcome = _BatchWriter(self, session).write(_check_cases(session, batch))
                     outcome.record(session)
                     return outcome
@@ -917,6 +942,7 @@ class _BatchWriter:
                             payload=payload,
                             payload_bytes=exact,
                             fingerprint=fingerprint,
+                            brand_id=brand_scope(self.session),
                         )
                     )
             self.out.report.rejected += 1

@@ -467,7 +467,9 @@ def count_cases(session: Session, *, now: datetime, soon: timedelta, **filters: 
             sa.func.count(),
             sa.func.coalesce(sa.func.sum(sa.case((late, 1), else_=0)), 0),
             sa.func.coalesce(sa.func.sum(sa.case((near, 1), else_=0)), 0),
-        ).where(*_case_filters(session, **filters))
+        )
+        .select_from(Case)
+        .where(*_case_filters(session, **filters))
     ).one()
     return CaseCounts(total=row[0], breaching=row[1], due_soon=row[2])
 

@@ -291,6 +291,12 @@ class InboundInteraction(_Frozen):
     recipient: Author | None = Field(
         default=None, description="For outbound messages: the customer addressed."
     )
+    account: str | None = Field(
+        default=None,
+        max_length=255,
+        description="The brand's own account the message arrived on or was sent from (a page "
+        "id, a mailbox, a user id); decides its brand when several share a deployment.",
+    )
     engagement: Engagement | None = None
     attachments: tuple[Attachment, ...] = Field(default=(), max_length=1000)
     customer_id: RowId | None = Field(

@@ -32,9 +32,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from scrm.core import audit
 from scrm.core.config import ServerConfig
-from scrm.core.db import utcnow
+from scrm.core.db import chunks, utcnow
 from scrm.core.errors import InvalidInput
-from scrm.core.models import WebhookDelivery, WebhookSubscription
+from scrm.core.models import Case, WebhookDelivery, WebhookSubscription
 from scrm.core.outbox import MAX_ATTEMPTS, backoff
 from scrm.core.queries import NotFound
 
@@ -314,14 +314,38 @@ def _delivery(
     }
 
 
-def _subscribers(session: Session, ids: list[int] | None = None) -> list[tuple[int, list[str]]]:
-    """The active subscriptions (restricted to ``ids``), with the event types they want."""
-    q = sa.select(WebhookSubscription.id, WebhookSubscription.event_types).where(
-        WebhookSubscription.active.is_(True)
-    )
+def _subscribers(
+    session: Session, ids: list[int] | None = None
+) -> list[tuple[int, list[str], int | None]]:
+    """The active subscriptions (restricted to ``ids``), with the event types they want and
+    their brand (None: the agency's, every brand's events)."""
+    q = sa.select(
+        WebhookSubscription.id, WebhookSubscription.event_types, WebhookSubscription.brand_id
+    ).where(WebhookSubscription.active.is_(True))
     if ids is not None:
         q = q.where(WebhookSubscription.id.in_(ids))
-    return [(sub_id, list(types or ())) for sub_id, types in session.execute(q)]
+    return [(sub_id, list(types or ()), brand) for sub_id, types, brand in session.execute(q)]
+
+
+def _case_id(data: dict[str, Any]) -> int | None:
+    case = data.get("case")
+    found = case.get("id") if isinstance(case, dict) else data.get("case_id")
+    return found if isinstance(found, int) else None
+
+
+def _brands(session: Session, items: list[dict[str, Any]]) -> list[int | None]:
+    """The brand of each event's case; None for an event about no case (agency only)."""
+    wanted = {c for c in map(_case_id, items) if c is not None}
+    brands: dict[int, int] = {}
+    for part in chunks(sorted(wanted)):
+        q = sa.select(Case.id, Case.brand_id).where(Case.id.in_(part))
+        brands.update({case_id: brand for case_id, brand in session.execute(q)})
+    return [brands.get(c) if c is not None else None for c in map(_case_id, items)]
+
+
+def _reaches(sub_brand: int | None, event_brand: int | None) -> bool:
+    """A brand's subscription gets its brand's events only; the agency's, every event."""
+    return sub_brand is None or sub_brand == event_brand
 
 
 def enqueue_event(
@@ -339,8 +363,11 @@ def enqueue_event(
     now = now or utcnow()
     event_id = uuid.uuid4().hex
     ids = []
-    for sub_id, types in _subscribers(session, subscription_ids):
+    [brand] = _brands(session, [data])
+    for sub_id, types, sub_brand in _subscribers(session, subscription_ids):
         if types and event_type not in types and event_type != TEST_EVENT:
+            continue
+        if event_type != TEST_EVENT and not _reaches(sub_brand, brand):
             continue
         row = WebhookDelivery(**_delivery(sub_id, event_type, event_id, data, now))
         session.add(row)
@@ -356,13 +383,15 @@ def enqueue_events(
     multi-row ``INSERT``, the subscriptions read once.  Return how many deliveries."""
     now = now or utcnow()
     subs = _subscribers(session)
+    events = list(events)
+    brands = _brands(session, [data for _, data in events])
     rows: list[dict[str, Any]] = []
-    for event_type, data in events:
+    for (event_type, data), brand in zip(events, brands, strict=True):
         event_id = uuid.uuid4().hex
         rows.extend(
             _delivery(sub_id, event_type, event_id, data, now)
-            for sub_id, types in subs
-            if not types or event_type in types
+            for sub_id, types, sub_brand in subs
+            if (not types or event_type in types) and _reaches(sub_brand, brand)
         )
     if rows:
         session.execute(sa.insert(WebhookDelivery), rows)

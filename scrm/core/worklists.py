@@ -182,6 +182,8 @@ def counts(
         for v in VIEWS
     ]
     row = session.execute(
-        sa.select(*columns).where(*_base(session, filters or WorklistFilter(), departments))
+        sa.select(*columns)
+        .select_from(Case)
+        .where(*_base(session, filters or WorklistFilter(), departments))
     ).one()
     return {v: int(n) for v, n in zip(VIEWS, row, strict=True)}

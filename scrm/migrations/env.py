@@ -21,18 +21,33 @@ def run_migrations_online() -> None:
             raise RuntimeError("no engine and no sqlalchemy.url given to the migration environment")
         engine = make_engine(url)
     with engine.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=target_metadata,
-            compare_type=True,
-            include_name=include_name,  # procrastinate's tables are not models
-            # SQLite cannot ALTER most things; batch mode copies the table instead.  Only
-            # SQLite needs it: on PostgreSQL it would turn cheap ALTERs into table rewrites.
-            render_as_batch=connection.dialect.name == "sqlite",
-        )
-        with context.begin_transaction():
-            context.run_migrations()
-        connection.commit()
+        sqlite = connection.dialect.name == "sqlite"
+        # Batch mode (below) copies a table and drops the old one; with foreign keys on,
+        # SQLite refuses to drop a table that other rows point at.  They are off while the
+        # migrations run (SQLite allows that only outside a transaction) and checked at the end.
+        dbapi = connection.connection.driver_connection if sqlite else None
+        if dbapi is not None:
+            dbapi.execute("PRAGMA foreign_keys = OFF")
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=target_metadata,
+                compare_type=True,
+                include_name=include_name,  # procrastinate's tables are not models
+                # SQLite cannot ALTER most things; batch mode copies the table instead.  Only
+                # SQLite needs it: on PostgreSQL it would turn cheap ALTERs into table rewrites.
+                render_as_batch=sqlite,
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").first()
+                    if broken is not None:
+                        raise RuntimeError(f"the migration broke a foreign key: {tuple(broken)}")
+            connection.commit()
+        finally:
+            if dbapi is not None:
+                dbapi.execute("PRAGMA foreign_keys = ON")
 
 
 if context.is_offline_mode():

@@ -35,6 +35,7 @@ from scrm.core.models import (
     WebhookSubscription,
 )
 from scrm.core.replies import AnswerElsewhere, queue_reply
+from scrm.core.tenancy import BrandLinked
 from scrm.core.webhooks import enqueue_event, enqueue_events
 from scrm.core.webhooks import generation as webhook_generation
 
@@ -48,6 +49,7 @@ __all__ = [
     "OPEN_STATUSES",
     "AnswerElsewhere",
     "Base",
+    "BrandLinked",
     "Case",
     "Customer",
     "Department",

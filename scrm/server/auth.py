@@ -33,6 +33,7 @@ __all__ = [
     "check_role",
     "get_scrm",
     "require",
+    "server_app",
 ]
 
 ALL_ROLES = ("admin", "agent", "readonly", "integration")
@@ -41,24 +42,45 @@ _bearer = HTTPBearer(auto_error=False, description="An API key from `scrm apikey
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
-def get_scrm(request: Request) -> Scrm:
-    """The application the server was built on."""
+def server_app(request: Request) -> Scrm:
+    """The application the server was built on, across brands."""
     app: Scrm = request.app.state.scrm
     return app
 
 
-def current_principal(
+def _caller(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal | None:
+    """The request's API key's caller, or None (no key, or an unknown or revoked one).
+
+    FastAPI runs it once per request, for both :func:`get_scrm` and :func:`current_principal`.
+    """
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        return None
+    with server_app(request).session() as s:
+        return authenticate(s, credentials.credentials)
+
+
+def get_scrm(request: Request, caller: Annotated[Principal | None, Depends(_caller)]) -> Scrm:
+    """The application as the caller may see it: limited to the key's brand, if it has one.
+
+    Every route gets its application here, so every query and change it makes is scoped to
+    the caller's brand (:mod:`scrm.core.tenancy`) without a check of its own.
+    """
+    app = server_app(request)
+    return app.for_brand(caller.brand_id) if caller is not None else app
+
+
+def current_principal(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    caller: Annotated[Principal | None, Depends(_caller)],
 ) -> Principal:
     """Authenticate the request's API key; 401 without one or with an unknown/revoked one."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ApiError(401, "unauthorized", "an API key is required", headers=_CHALLENGE)
-    app = get_scrm(request)
-    with app.session() as s:
-        principal = authenticate(s, credentials.credentials)
-    if principal is None:
+    if caller is None:
         raise ApiError(401, "unauthorized", "the API key is unknown or revoked", headers=_CHALLENGE)
-    return principal
+    return caller
 
 
 def require(*roles: str) -> Any:

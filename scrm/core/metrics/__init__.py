@@ -212,14 +212,20 @@ def generate_report(
     by: str = "channel",
     now: datetime | None = None,
     notify: bool = True,
+    brand: str | None = None,
 ) -> Report:
     """Build the report of ``[start, end)`` for ``app`` and fire ``parity_gap`` for each gap.
 
-    :param by: a slice name of :func:`report_dimensions`.
+    The report covers what ``app`` sees: one brand's data for an application limited to it
+    (:meth:`Scrm.for_brand`), every brand's for the agency's.
+
+    :param by: a slice name of :func:`report_dimensions` (``brand``: a slice per brand).
+    :param brand: report on this brand only (a brand's key).
     :param now: the current time (tests pass a fixed one); backlog and running clocks are
         measured at ``min(end, now)``.
     :param notify: fire the ``parity_gap`` hook for flagged metrics.
     """
+    app = app.for_brand(brand)
     now = now or datetime.now(UTC)
     dimensions = report_dimensions(app.pm)
     if by not in dimensions:
@@ -230,7 +236,7 @@ def generate_report(
         now=now,
         by=by,
         dimension=dimensions[by],
-        timezone=app.config.timezone,
+        timezone=app.timezone,
         traditional=traditional_channels(app),
         calendar_for=_calendar_for(app, start),
     )

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause, Select
 
-from scrm.core.models import Agent, Case, Department
+from scrm.core.models import Agent, Brand, Case, Department
 
 __all__ = [
     "DIMENSIONS",
@@ -67,6 +67,10 @@ def _join_agent(f: FromClause) -> FromClause:
     return f.outerjoin(Agent, Agent.id == Case.assignee_id)
 
 
+def _join_brand(f: FromClause) -> FromClause:
+    return f.join(Brand, Brand.id == Case.brand_id)
+
+
 #: The core's slices of ``scrm report --by``.  Plugins add theirs through the
 #: ``register_report_dimensions`` hook (the marketing module's ``campaign``): a
 #: :class:`Dimension` whose value is one value per case (a column reached through ``join``,
@@ -79,6 +83,7 @@ DIMENSIONS: dict[str, Dimension] = {
     "agent": Dimension("agent", lambda: Agent.username, _join_agent),
     "language": Dimension("language", lambda: Case.language),
     "kind": Dimension("kind", lambda: Case.kind),
+    "brand": Dimension("brand", lambda: Brand.key, _join_brand),
 }
 
 

@@ -12,15 +12,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from scrm.plugin.db import Base, intpk, updated_ts
+from scrm.plugin.db import Base, BrandLinked, intpk, updated_ts
 
 __all__ = ["CaseFlag"]
 
 
-class CaseFlag(Base):
+class CaseFlag(BrandLinked, Base):
     """A label on a case with its evidence, e.g. ``suspected_coordinated``; never dismisses it."""
 
     __tablename__ = "case_flags"
+    __brand_parent__ = ("case_id", "cases")
     __table_args__ = (sa.UniqueConstraint("case_id", "flag"),)
 
     id: Mapped[intpk]

@@ -12,15 +12,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from scrm.plugin.db import Base, intpk
+from scrm.plugin.db import Base, BrandLinked, intpk
 
 __all__ = ["Crisis", "EngagementObservation"]
 
 
-class EngagementObservation(Base):
+class EngagementObservation(BrandLinked, Base):
     """A post's public metrics as seen at one moment; appended on every (re)observation."""
 
     __tablename__ = "engagement_observations"
+    __brand_parent__ = ("interaction_id", "interactions")
     __table_args__ = (
         sa.Index(
             "ix_engagement_observations_interaction_id_observed_at", "interaction_id", "observed_at"
@@ -35,10 +36,11 @@ class EngagementObservation(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
-class Crisis(Base):
+class Crisis(BrandLinked, Base):
     """A case whose virality risk crossed the threshold; detected (and escalated) once."""
 
     __tablename__ = "crises"
+    __brand_parent__ = ("case_id", "cases")
 
     id: Mapped[intpk]
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), unique=True)

@@ -11,15 +11,16 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from scrm.plugin.db import Base, created_ts, intpk
+from scrm.plugin.db import Base, BrandLinked, created_ts, intpk
 
 __all__ = ["CampaignLink", "SpikeEpisode"]
 
 
-class CampaignLink(Base):
+class CampaignLink(BrandLinked, Base):
     """An interaction that matched a campaign's hashtags or keywords."""
 
     __tablename__ = "campaign_links"
+    __brand_parent__ = ("interaction_id", "interactions")
     __table_args__ = (sa.UniqueConstraint("campaign", "interaction_id"),)
 
     id: Mapped[intpk]

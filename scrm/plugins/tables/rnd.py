@@ -12,15 +12,26 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from scrm.plugin.db import Base, created_ts, intpk
+from scrm.plugin.db import Base, BrandLinked, created_ts, intpk
 
 __all__ = ["Idea", "IdeaSource"]
 
 
-class Idea(Base):
+class Idea(BrandLinked, Base):
     """A product idea: similar requests in any language joined into one."""
 
     __tablename__ = "ideas"
+
+    @classmethod
+    def brand_criteria(cls, brand: int) -> sa.ColumnElement[bool]:
+        """A brand sees the ideas some of its customers' requests joined."""
+        sources = sa.table("idea_sources", sa.column("idea_id"), sa.column("interaction_id"))
+        messages = sa.table("interactions", sa.column("id"), sa.column("brand_id"))
+        return cls.id.in_(
+            sa.select(sources.c.idea_id)
+            .join(messages, messages.c.id == sources.c.interaction_id)
+            .where(messages.c.brand_id == brand)
+        )
 
     id: Mapped[intpk]
     title: Mapped[str] = mapped_column(sa.String(255))
@@ -33,10 +44,11 @@ class Idea(Base):
     created_at: Mapped[created_ts]
 
 
-class IdeaSource(Base):
+class IdeaSource(BrandLinked, Base):
     """One request that joined an idea; an interaction joins at most one idea."""
 
     __tablename__ = "idea_sources"
+    __brand_parent__ = ("interaction_id", "interactions")
 
     id: Mapped[intpk]
     idea_id: Mapped[int] = mapped_column(sa.ForeignKey("ideas.id"), index=True)

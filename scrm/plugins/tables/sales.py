@@ -11,15 +11,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from scrm.plugin.db import Base, created_ts, intpk, updated_ts
+from scrm.plugin.db import Base, BrandLinked, created_ts, intpk, updated_ts
 
 __all__ = ["Lead"]
 
 
-class Lead(Base):
+class Lead(BrandLinked, Base):
     """A sales opportunity from a customer's purchase intent."""
 
     __tablename__ = "leads"
+    __brand_parent__ = ("customer_id", "customers")
     __table_args__ = (sa.Index("ix_leads_customer_id_status", "customer_id", "status"),)
 
     id: Mapped[intpk]

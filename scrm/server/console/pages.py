@@ -39,7 +39,7 @@ from scrm.server.auth import (
     check_case,
     check_interaction,
     check_role,
-    get_scrm,
+    server_app,
 )
 from scrm.server.console import i18n, refusals
 from scrm.server.console.session import ConsoleSession, Signer, csrf_ok
@@ -186,7 +186,7 @@ class Ctx:
 
 def _anonymous(request: Request) -> Ctx:
     state: ConsoleState = request.app.state.console
-    return Ctx(request, get_scrm(request), state, state.signer.load(request))
+    return Ctx(request, server_app(request), state, state.signer.load(request))
 
 
 def _who(ctx: Ctx) -> Principal | None:
@@ -213,6 +213,8 @@ def _signed_in(request: Request) -> Ctx:
     ctx.who = _who(ctx)
     if ctx.who is None:
         raise ConsoleError(401, "sign in first")
+    # Everything a signed-in page reads or changes is limited to the caller's brand.
+    ctx.app = ctx.app.for_brand(ctx.who.brand_id)
     ctx.zone = _zone(ctx)
     return ctx
 

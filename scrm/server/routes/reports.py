@@ -38,13 +38,22 @@ def metrics_report(
         str,
         Query(description=f"Slice: one of {', '.join(DIMENSIONS)}, or a plugin's (campaign)."),
     ] = "channel",
+    brand: Annotated[
+        str | None,
+        Query(
+            max_length=32,
+            description="Only this brand's figures, in its time zone (an agency key; a brand's "
+            "key sees its own only).",
+        ),
+    ] = None,
 ) -> Report:
     """The same report as `scrm report --json`: durations in seconds, rates as fractions, null when empty."""
     dimensions = report_dimensions(app.pm)
     if by not in dimensions:
         raise ApiError(422, "invalid", f"by must be one of {', '.join(dimensions)}", field="by")
+    app = app.for_brand(brand)
     # A PeriodError is a 422 naming the parameter (``from``, ``to`` or ``since``).
     begin, stop = parse_period(
-        since=since, start=start, end=end, timezone=app.config.timezone, now=datetime.now(UTC)
+        since=since, start=start, end=end, timezone=app.timezone, now=datetime.now(UTC)
     )
     return generate_report(app, start=begin, end=stop, by=by, notify=False)

@@ -1,0 +1,168 @@
+"""Brands: the ``[brands.<key>]`` sections, their rows, and which brand a message belongs to.
+
+A deployment serves one brand (the implicit ``default``) or several, for an agency.  What a
+brand owns is isolated by :mod:`scrm.core.tenancy`; this module knows the brands by key and
+decides a message's brand when it is ingested:
+
+1. the brand that owns the account it arrived on (``account``; ``[brands.x] accounts``);
+2. else the brand of the case or customer it names (an answer recorded on a case);
+3. else the brand of whoever ingests it (``scrm ingest --brand``, a brand's API key);
+4. else the default brand.
+
+A caller limited to one brand cannot put a message into another: a record naming another
+brand's account is rejected.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.orm import Session
+
+from scrm.core.db import utcnow
+from scrm.core.errors import NotFound
+from scrm.core.models import Brand, Case, Customer
+from scrm.core.tenancy import DEFAULT_BRAND_ID, brand_scope
+
+if TYPE_CHECKING:
+    from scrm.core.config import Config
+    from scrm.core.pipeline import Record
+
+__all__ = ["DEFAULT_BRAND_KEY", "BrandDirectory", "BrandOut", "list_brands", "sync_brands"]
+
+DEFAULT_BRAND_KEY = "default"
+
+
+class BrandOut(BaseModel):
+    """A brand as listed."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    key: str
+    name: str
+    timezone: str | None
+    created_at: datetime
+
+
+def sync_brands(session: Session, config: Config) -> None:
+    """Create the configured brands that have no row yet, and keep their names and zones."""
+    have = {b.key: b for b in session.scalars(sa.select(Brand))}
+    for key, brand in config.brands.items():
+        row = have.get(key)
+        if row is None:
+            session.add(
+                Brand(key=key, name=brand.name, timezone=brand.timezone, created_at=utcnow())
+            )
+        elif (row.name, row.timezone) != (brand.name, brand.timezone):
+            row.name, row.timezone = brand.name, brand.timezone
+    session.flush()
+
+
+def list_brands(session: Session) -> list[BrandOut]:
+    """Every brand, oldest first; a brand-scoped session sees its own only."""
+    q = sa.select(Brand).order_by(Brand.id)
+    scope = brand_scope(session)
+    if scope is not None:
+        q = q.where(Brand.id == scope)
+    return [BrandOut.model_validate(b) for b in session.scalars(q)]
+
+
+@dataclass(frozen=True)
+class BrandDirectory:
+    """The brands by key and id, and the accounts each owns (a snapshot of the rows)."""
+
+    ids: dict[str, int]
+    accounts: dict[tuple[str, str], int]
+
+    @classmethod
+    def load(cls, session: Session, config: Config) -> BrandDirectory:
+        ids = {k: v for k, v in session.execute(sa.select(Brand.key, Brand.id))}
+        accounts = {
+            (channel, account): ids[key]
+            for key, brand in config.brands.items()
+            for channel, names in brand.accounts.items()
+            for account in names
+        }
+        return cls(ids, accounts)
+
+    def id_of(self, key: str) -> int:
+        """The id of brand ``key``.  :raises NotFound: naming the brands there are."""
+        try:
+            return self.ids[key]
+        except KeyError:
+            known = ", ".join(sorted(self.ids))
+            raise NotFound(f"no brand {key!r}; brands: {known}") from None
+
+    def key_of(self, brand_id: int | None) -> str | None:
+        return next((k for k, v in self.ids.items() if v == brand_id), None)
+
+    def split(
+        self, session: Session, batch: Sequence[Record], brand: int | None
+    ) -> list[tuple[int | None, list[Record]]]:
+        """Group ``batch`` by the brand each record belongs to (the module's rules), in order.
+
+        :param brand: the brand of whoever ingests (their scope), None: across brands.
+        :returns: (brand id, records) pairs; records refused here come back as rejects in the
+            group of ``brand``.
+        """
+        from scrm.core.pipeline import Rejected, _with_payload
+
+        scope = brand_scope(session)
+        given = scope if scope is not None else brand
+        parents = _parent_brands(session, batch) if scope is None else ({}, {})
+        groups: dict[int | None, list[Record]] = defaultdict(list)
+        for rec in batch:
+            if isinstance(rec, Rejected):
+                groups[given].append(rec)
+                continue
+            it, origin = rec
+            owner = self.accounts.get((it.channel, it.account)) if it.account else None
+            if owner is not None and given is not None and owner != given:
+                groups[given].append(
+                    Rejected(
+                        _with_payload(origin, it),
+                        f"account {it.channel}:{it.account} belongs to another brand",
+                        "account",
+                    )
+                )
+                continue
+            cases, customers = parents
+            groups[
+                owner
+                or (cases.get(it.case_id) if it.case_id else None)
+                or (customers.get(it.customer_id) if it.customer_id else None)
+                or given
+                or DEFAULT_BRAND_ID
+            ].append(rec)
+        return list(groups.items())
+
+
+def _parent_brands(
+    session: Session, batch: Iterable[Record]
+) -> tuple[dict[int, int], dict[int, int]]:
+    """The brands of the cases and customers the records name (an unscoped session)."""
+    from scrm.core.pipeline import Rejected
+
+    case_ids: set[int] = set()
+    customer_ids: set[int] = set()
+    for rec in batch:
+        if not isinstance(rec, Rejected):
+            if rec[0].case_id:
+                case_ids.add(rec[0].case_id)
+            if rec[0].customer_id:
+                customer_ids.add(rec[0].customer_id)
+
+    def brands_of(model: Any, ids: set[int]) -> dict[int, int]:
+        if not ids:
+            return {}
+        q = sa.select(model.id, model.brand_id).where(model.id.in_(ids))
+        return {key: brand for key, brand in session.execute(q)}
+
+    return brands_of(Case, case_ids), brands_of(Customer, customer_ids)
