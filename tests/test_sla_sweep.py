@@ -322,7 +322,8 @@ def test_json_alerts_have_the_same_fields(app, cli):
 def test_migration_numbers_existing_alerts_by_deadline(app):
     (case_id,) = open_cases(app, 1)
     fu = case_service.promise(app, case_id, timedelta(hours=1), actor="ece", now=T0)
-    db.downgrade(app.engine, "0008")
+    locations = app.migration_locations()  # the department modules' branches too
+    db.downgrade(app.engine, "0008", locations)
     table = sa.table(
         "sla_alerts",
         sa.column("case_id"),
@@ -352,7 +353,7 @@ def test_migration_numbers_existing_alerts_by_deadline(app):
                 for c, d in old
             ],
         )
-    db.upgrade(app.engine)
+    db.upgrade(app.engine, "heads", locations)
     with app.session() as s:
         rounds = {
             (a.clock, a.round)

@@ -1,7 +1,7 @@
 """several brands in one deployment: a brands table and brand_id on what belongs to one
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-07
 
 ``brands`` starts with the default brand (id 1, key ``default``), and every existing
@@ -24,7 +24,7 @@ from alembic import op
 import scrm.core.db
 
 revision: str = "0016"
-down_revision: str | Sequence[str] | None = "0014"
+down_revision: str | Sequence[str] | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
