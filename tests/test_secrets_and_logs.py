@@ -27,7 +27,7 @@ from scrm import hookimpl
 from scrm.cli import build_cli
 from scrm.core.app import Scrm
 from scrm.core.bounds import clean_text
-from scrm.core.config import Config, load_config
+from scrm.core.config import Config, ConfigError, load_config
 from scrm.core.logsafe import REDACTED, loggable, set_log_content
 from scrm.core.plugins import get_plugin_manager
 from scrm.core.services import outbox
@@ -89,11 +89,10 @@ def test_secrets_never_appear_in_logs_output_errors_or_the_database(
     # A configuration error names the key, never the value next to it.
     os.environ["SCRM_CHANNELS__TWITTER__BRAND_USER_ID"] = "not-a-number"
     try:
-        bad = Scrm(load_config(database_url=app.config.database_url), app.pm)
-        with pytest.raises(Exception) as err:
-            bad.channel("twitter")
+        with pytest.raises(ConfigError) as err:  # every plugin's settings are checked at open
+            Scrm(load_config(database_url=app.config.database_url), app.pm)
         seen.append(str(err.value))
-        bad.close()
+        assert "channels.twitter.brand_user_id" in str(err.value)
     finally:
         del os.environ["SCRM_CHANNELS__TWITTER__BRAND_USER_ID"]
     seen += [r.getMessage() for r in caplog.records] + [caplog.text]
