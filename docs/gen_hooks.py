@@ -1,8 +1,9 @@
 """Regenerate the generated sections of the docs from the code.
 
-* ``docs/plugins.md``, between ``<!-- hooks:start -->`` and ``<!-- hooks:end -->``: the hook
+* ``docs/hooks.md``, between ``<!-- hooks:start -->`` and ``<!-- hooks:end -->``: the hook
   reference, rendered from :mod:`scrm.core.hookspecs` (section banners, signatures,
-  ``firstresult`` flags and docstrings).
+  ``firstresult`` flags and docstrings), each hook followed by its example implementation
+  from ``docs/hook_examples.py`` (a function or class named after the hook).
 * ``docs/operators.md``, between ``<!-- cli:start -->`` and ``<!-- cli:end -->``: the CLI
   reference, rendered from the click tree ``scrm.cli.build_cli(pm)`` of scrm and its built-in
   plugins (installed channel plugins are documented in ``docs/channels/``).
@@ -31,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 DOCS = Path(__file__).resolve().parent
-PLUGINS_MD = DOCS / "plugins.md"
+HOOKS_MD = DOCS / "hooks.md"
+HOOK_EXAMPLES = DOCS / "hook_examples.py"
 OPERATORS_MD = DOCS / "operators.md"
 HOOKS_MARKERS = ("<!-- hooks:start -->", "<!-- hooks:end -->")
 CLI_MARKERS = ("<!-- cli:start -->", "<!-- cli:end -->")
@@ -121,7 +123,7 @@ def _join(text: str) -> str:
 
 
 def render_hooks() -> str:
-    """Render the hook reference (the text between the markers of ``docs/plugins.md``)."""
+    """Render the hook reference (the text between the markers of ``docs/hooks.md``)."""
     from scrm.core import hookspecs as module
 
     sections = _sections(inspect.getsource(module))
@@ -264,7 +266,7 @@ def current_section(text: str, markers: tuple[str, str]) -> str:
 
 
 TARGETS = (
-    (PLUGINS_MD, HOOKS_MARKERS, render_hooks),
+    (HOOKS_MD, HOOKS_MARKERS, render_hooks),
     (OPERATORS_MD, CLI_MARKERS, render_cli),
     (LOOP_MD, TRANSITIONS_MARKERS, render_transitions),
     (INDEX_MD, TRANSITIONS_MARKERS, render_transitions),

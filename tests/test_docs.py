@@ -1,6 +1,6 @@
 """The docs are generated from the code where they can be, and their examples run.
 
-* the hook reference in ``docs/plugins.md``, the CLI reference in ``docs/operators.md`` and the
+* the hook reference in ``docs/hooks.md``, the CLI reference in ``docs/operators.md`` and the
   case lifecycle table in ``docs/complaint-loop.md`` and ``docs/index.md`` match what
   ``docs/gen_hooks.py`` renders from the hookspecs, the click tree and
   ``scrm.core.cases.TRANSITIONS``;
@@ -50,9 +50,9 @@ def _read(name: str) -> str:
 
 
 def test_hook_reference_is_current() -> None:
-    documented = gen.current_section(_read("plugins.md"), gen.HOOKS_MARKERS)
+    documented = gen.current_section(_read("hooks.md"), gen.HOOKS_MARKERS)
     assert documented == gen.render_hooks().strip(), (
-        "docs/plugins.md: the hook reference differs from scrm/core/hookspecs.py; "
+        "docs/hooks.md: the hook reference differs from scrm/core/hookspecs.py; "
         f"regenerate it with `{REGENERATE}` (never edit the generated section by hand)"
     )
 
@@ -91,10 +91,10 @@ def test_there_are_hookspecs() -> None:
 
 @pytest.mark.parametrize(("name", "fn"), [(n, f) for n, f, _ in HOOKSPECS], ids=HOOK_NAMES)
 def test_hookspec_is_documented_with_its_signature(name: str, fn: Any) -> None:
-    section = gen.current_section(_read("plugins.md"), gen.HOOKS_MARKERS)
-    assert f"#### `{name}`" in section, f"hook {name} is missing from docs/plugins.md"
+    section = gen.current_section(_read("hooks.md"), gen.HOOKS_MARKERS)
+    assert f"#### `{name}`" in section, f"hook {name} is missing from docs/hooks.md"
     assert gen.signature(fn) in section, (
-        f"docs/plugins.md documents {name} with another signature than "
+        f"docs/hooks.md documents {name} with another signature than "
         f"`{gen.signature(fn)}`; regenerate it with `{REGENERATE}`"
     )
     assert fn.__doc__ and fn.__doc__.strip(), f"hookspec {name} has no docstring"
