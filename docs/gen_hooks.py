@@ -1,8 +1,9 @@
 """Regenerate the generated sections of the docs from the code.
 
-* ``docs/plugins.md``, between ``<!-- hooks:start -->`` and ``<!-- hooks:end -->``: the hook
+* ``docs/hooks.md``, between ``<!-- hooks:start -->`` and ``<!-- hooks:end -->``: the hook
   reference, rendered from :mod:`scrm.core.hookspecs` (section banners, signatures,
-  ``firstresult`` flags and docstrings).
+  ``firstresult`` flags and docstrings), each hook followed by its example implementation
+  from ``docs/hook_examples.py`` (a function or class named after the hook).
 * ``docs/operators.md``, between ``<!-- cli:start -->`` and ``<!-- cli:end -->``: the CLI
   reference, rendered from the click tree ``scrm.cli.build_cli(pm)`` of scrm and its built-in
   plugins (installed channel plugins are documented in ``docs/channels/``).
@@ -21,6 +22,7 @@ Run it after changing a hookspec or a command::
 
 from __future__ import annotations
 
+import ast
 import inspect
 import os
 import re
@@ -28,10 +30,12 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 DOCS = Path(__file__).resolve().parent
-PLUGINS_MD = DOCS / "plugins.md"
+HOOKS_MD = DOCS / "hooks.md"
+HOOK_EXAMPLES = DOCS / "hook_examples.py"
 OPERATORS_MD = DOCS / "operators.md"
 HOOKS_MARKERS = ("<!-- hooks:start -->", "<!-- hooks:end -->")
 CLI_MARKERS = ("<!-- cli:start -->", "<!-- cli:end -->")
@@ -120,15 +124,74 @@ def _join(text: str) -> str:
     return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
+def load_examples() -> ModuleType:
+    """Import ``docs/hook_examples.py`` (it is not in a package) and return the module."""
+    import importlib.util
+
+    name = "scrm_docs_hook_examples"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, HOOK_EXAMPLES)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def examples() -> dict[str, Any]:
+    """Return the example of each hook: the function or class of ``docs/hook_examples.py``
+    named after it."""
+    module = load_examples()
+    return {
+        name: obj
+        for name, obj in vars(module).items()
+        if (inspect.isfunction(obj) or inspect.isclass(obj))
+        and getattr(obj, "__module__", None) == module.__name__
+        and not name.startswith("_")
+    }
+
+
+def example_source(obj: Any) -> str:
+    """Return the source of an example, without the ``@hookimpl`` line."""
+    lines = inspect.getsource(obj).splitlines()
+    return "\n".join(line for line in lines if line.strip() != "@hookimpl")
+
+
+def _example_prelude() -> str:
+    """Return what every example uses: the imports and constants of ``docs/hook_examples.py``
+    (from its first import after ``__future__`` to its first function)."""
+    source = HOOK_EXAMPLES.read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    first = next(
+        n
+        for n in tree.body
+        if isinstance(n, (ast.Import, ast.ImportFrom))
+        and not (isinstance(n, ast.ImportFrom) and n.module == "__future__")
+    )
+    body = next(n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef)))
+    stop = min([body.lineno, *(d.lineno for d in body.decorator_list)])
+    lines = source.splitlines()[first.lineno - 1 : stop - 1]
+    return "\n".join(line for line in lines if not line.startswith("# ---")).strip()
+
+
 def render_hooks() -> str:
-    """Render the hook reference (the text between the markers of ``docs/plugins.md``)."""
+    """Render the hook reference (the text between the markers of ``docs/hooks.md``)."""
     from scrm.core import hookspecs as module
 
     sections = _sections(inspect.getsource(module))
+    found = examples()
     lines = [
         "",
-        f"<!-- Generated from scrm/core/hookspecs.py by docs/gen_hooks.py; run `{REGENERATE}`"
-        " after changing a hookspec. Do not edit by hand. -->",
+        f"<!-- Generated from scrm/core/hookspecs.py and docs/hook_examples.py by docs/gen_hooks.py;"
+        f" run `{REGENERATE}` after changing a hookspec or an example. Do not edit by hand. -->",
+        "",
+        "The examples below are the functions of `docs/hook_examples.py`, a plugin module; each"
+        " is marked `@hookimpl` (left out below). They share the module's imports and constants:",
+        "",
+        "```python",
+        _example_prelude(),
+        "```",
         "",
     ]
     current = None
@@ -159,6 +222,8 @@ def render_hooks() -> str:
             rst_to_md(inspect.getdoc(fn) or ""),
             "",
         ]
+        if name in found:
+            lines += ["Example:", "", "```python", example_source(found[name]), "```", ""]
     return "\n".join(lines)
 
 
@@ -264,7 +329,7 @@ def current_section(text: str, markers: tuple[str, str]) -> str:
 
 
 TARGETS = (
-    (PLUGINS_MD, HOOKS_MARKERS, render_hooks),
+    (HOOKS_MD, HOOKS_MARKERS, render_hooks),
     (OPERATORS_MD, CLI_MARKERS, render_cli),
     (LOOP_MD, TRANSITIONS_MARKERS, render_transitions),
     (INDEX_MD, TRANSITIONS_MARKERS, render_transitions),

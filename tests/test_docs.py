@@ -1,10 +1,12 @@
 """The docs are generated from the code where they can be, and their examples run.
 
-* the hook reference in ``docs/plugins.md``, the CLI reference in ``docs/operators.md`` and the
+* the hook reference in ``docs/hooks.md``, the CLI reference in ``docs/operators.md`` and the
   case lifecycle table in ``docs/complaint-loop.md`` and ``docs/index.md`` match what
   ``docs/gen_hooks.py`` renders from the hookspecs, the click tree and
   ``scrm.core.cases.TRANSITIONS``;
-* every hookspec is documented with its exact signature;
+* every hookspec is documented with its exact signature, and has an example implementation
+  in ``docs/hook_examples.py`` whose arguments are the spec's (a subset) and which registers
+  with a plugin manager;
 * every hookspec is exercised by at least one test;
 * every ```python block of ``docs/embedding.md`` runs, top to bottom, on a fresh SQLite DB.
 """
@@ -12,6 +14,7 @@
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import re
 import sys
 from pathlib import Path
@@ -50,9 +53,9 @@ def _read(name: str) -> str:
 
 
 def test_hook_reference_is_current() -> None:
-    documented = gen.current_section(_read("plugins.md"), gen.HOOKS_MARKERS)
+    documented = gen.current_section(_read("hooks.md"), gen.HOOKS_MARKERS)
     assert documented == gen.render_hooks().strip(), (
-        "docs/plugins.md: the hook reference differs from scrm/core/hookspecs.py; "
+        "docs/hooks.md: the hook reference differs from scrm/core/hookspecs.py; "
         f"regenerate it with `{REGENERATE}` (never edit the generated section by hand)"
     )
 
@@ -91,13 +94,72 @@ def test_there_are_hookspecs() -> None:
 
 @pytest.mark.parametrize(("name", "fn"), [(n, f) for n, f, _ in HOOKSPECS], ids=HOOK_NAMES)
 def test_hookspec_is_documented_with_its_signature(name: str, fn: Any) -> None:
-    section = gen.current_section(_read("plugins.md"), gen.HOOKS_MARKERS)
-    assert f"#### `{name}`" in section, f"hook {name} is missing from docs/plugins.md"
+    section = gen.current_section(_read("hooks.md"), gen.HOOKS_MARKERS)
+    assert f"#### `{name}`" in section, f"hook {name} is missing from docs/hooks.md"
     assert gen.signature(fn) in section, (
-        f"docs/plugins.md documents {name} with another signature than "
+        f"docs/hooks.md documents {name} with another signature than "
         f"`{gen.signature(fn)}`; regenerate it with `{REGENERATE}`"
     )
     assert fn.__doc__ and fn.__doc__.strip(), f"hookspec {name} has no docstring"
+
+
+def test_every_hookspec_has_an_example() -> None:
+    found = gen.examples()
+    missing = [n for n in HOOK_NAMES if n not in found]
+    assert not missing, (
+        f"docs/hook_examples.py has no example for {', '.join(missing)}: add a function named "
+        f"after each hook, marked @hookimpl, then run `{REGENERATE}`"
+    )
+    strays = sorted(set(found) - set(HOOK_NAMES))
+    assert not strays, (
+        f"docs/hook_examples.py: {', '.join(strays)} name no hook; make helpers private (_name) "
+        "or nest them in the example that uses them"
+    )
+
+
+@pytest.mark.parametrize(("name", "fn"), [(n, f) for n, f, _ in HOOKSPECS], ids=HOOK_NAMES)
+def test_hook_example_matches_its_spec(name: str, fn: Any) -> None:
+    example = gen.examples().get(name)
+    if example is None:
+        pytest.fail(f"docs/hook_examples.py has no example for {name}")
+    spec_args = list(inspect.signature(fn).parameters)
+    args = list(inspect.signature(example).parameters)
+    extra = [a for a in args if a not in spec_args]
+    assert not extra, f"docs/hook_examples.py: {name} takes {extra}, which the hookspec has not"
+    assert args == [a for a in spec_args if a in args], (
+        f"docs/hook_examples.py: {name} takes {args} out of the spec's order {spec_args}"
+    )
+    section = gen.current_section(_read("hooks.md"), gen.HOOKS_MARKERS)
+    assert gen.example_source(example) in section, (
+        f"docs/hooks.md shows another example for {name}; regenerate it with `{REGENERATE}`"
+    )
+
+
+def test_hook_examples_register_with_a_plugin_manager() -> None:
+    from scrm.core.plugins import get_plugin_manager
+
+    module = gen.load_examples()
+    pm = get_plugin_manager(load_entrypoints=False, extra=[module])
+    pm.check_pending()
+    implemented = {caller.name for caller in pm.get_hookcallers(module) or []}
+    assert implemented == set(HOOK_NAMES), sorted(set(HOOK_NAMES) ^ implemented)
+
+
+def test_hook_examples_import_only_the_public_api() -> None:
+    import ast
+
+    tree = ast.parse((DOCS / "hook_examples.py").read_text(encoding="utf-8"))
+    modules = [
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    ]
+    modules += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    private = [
+        m for m in modules if m.split(".")[0] == "scrm" and not re.match(r"scrm\.plugin(\.|$)", m)
+    ]
+    assert not private, f"docs/hook_examples.py imports {private}: plugins import scrm.plugin only"
 
 
 def test_every_hookspec_has_a_test() -> None:
