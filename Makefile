@@ -56,8 +56,9 @@ test: $(STAMP)
 
 ## lint: ruff, mypy, the layer contracts (lint-imports) and the ReDoS scan of every regular expression (scripts/redos_scan.py)
 lint: $(STAMP)
-	$(BIN)/ruff check scrm tests bench plugins scripts
+	$(BIN)/ruff check scrm tests bench plugins scripts docs
 	$(BIN)/mypy
+	$(BIN)/mypy docs/hook_examples.py docs/gen_hooks.py
 	$(BIN)/lint-imports --no-logo
 	$(BIN)/python scripts/redos_scan.py
 

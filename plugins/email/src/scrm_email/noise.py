@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from email.message import EmailMessage
+from typing import Literal
 
 from scrm_email.text import fold
 
@@ -42,7 +43,7 @@ _AUTO_REPLY_SUBJECTS = re.compile(
 class Noise:
     """Why a message is noise: ``kind`` is bounce, auto_reply, mailing_list or bulk."""
 
-    kind: str
+    kind: Literal["auto_reply", "bounce", "mailing_list", "bulk"]
     reason: str
 
 

@@ -110,6 +110,7 @@ class Conversations:
         who = self.author(obj)
         customer = who if who != self.page_id else None
         pid = self.parent(obj)
+        found: tuple[str, str | None]
         if pid is None or pid == self.post_id:
             found = (cid, customer) if customer else (self.post_id, self.post_owner)
         else:
