@@ -457,6 +457,11 @@ class Scrm:
         with self.session(read_only=True) as s:
             return queries.list_rejects(s, **filters)
 
+    def replies(self, **filters: Any) -> list[queries.ReplyOut]:
+        """Replies in the outbox, newest first: ``status``, ``limit=50``, ``before`` (an id)."""
+        with self.session(read_only=True) as s:
+            return queries.list_replies(s, **filters)
+
 
 def open_app(
     url: str | None = None,

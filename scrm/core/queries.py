@@ -59,6 +59,7 @@ __all__ = [
     "list_customers",
     "list_interactions",
     "list_rejects",
+    "list_replies",
 ]
 
 
@@ -188,12 +189,14 @@ class ReplyOut(_Out):
     """A reply queued through the outbox, delivered or not."""
 
     id: int
+    case_id: int | None = None
     channel: str
     public: bool
     status: str
     attempts: int
     text: str
     template: str | None
+    playbook_version: str | None = None
     actor: str
     created_at: datetime
     next_attempt_at: datetime
@@ -568,6 +571,18 @@ def get_incident(session: Session, incident_id: int) -> IncidentOut:
         case_ids=[r.id for r in rows],
         open_case_ids=[r.id for r in rows if r.status in OPEN_STATUSES],
     )
+
+
+def list_replies(
+    session: Session, *, status: str | None = None, limit: int = 50, before: int | None = None
+) -> list[ReplyOut]:
+    """Replies in the outbox, newest first (``before``: ids below it, for paging back)."""
+    q = sa.select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+    if status:
+        q = q.where(OutboxMessage.status == status)
+    if before is not None:
+        q = q.where(OutboxMessage.id < before)
+    return [ReplyOut.model_validate(r) for r in session.scalars(q)]
 
 
 def list_rejects(
