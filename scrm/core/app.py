@@ -37,10 +37,10 @@ from scrm.core.models import Department, LabelCorrection, Reject
 from scrm.core.plugins import (
     Hooks,
     PluginManager,
-    check_plugin_config,
     get_plugin_manager,
     migration_locations,
     migrations,
+    plugin_context,
 )
 from scrm.core.schemas import InboundInteraction
 from scrm.core.state import get_state, set_state
@@ -73,12 +73,23 @@ class UnknownChannel(ScrmError, LookupError):
 class Scrm:
     """An scrm application bound to one database and one set of plugins."""
 
-    def __init__(self, config: Config, pm: PluginManager | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        pm: PluginManager | None = None,
+        *,
+        context: PluginContext | None = None,
+    ) -> None:
+        """:param context: ``config`` with the plugins' settings validated already
+        (:func:`~scrm.core.plugins.plugin_context`, as the command line does before it
+        opens the application); by default they are validated here."""
         self.config = config
         set_log_content(config.log_content)
         self.pm = pm if pm is not None else get_plugin_manager()
-        #: The configuration and every plugin's validated settings (validated here, once).
-        self.context = PluginContext(config, check_plugin_config(config, self.pm))
+        if context is not None and context.config is not config:
+            raise ValueError("context was validated for another configuration")
+        #: The configuration and every plugin's validated settings (validated once).
+        self.context = context if context is not None else plugin_context(config, self.pm)
         self.hooks = Hooks(self.pm, self.context)
         self.engine = db.make_engine(config.database_url)
         self.Session = db.make_sessionmaker(self.engine)
