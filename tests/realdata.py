@@ -25,6 +25,10 @@ Corpora (folder name, file, what is read):
     Şikayetvar, with the title, the text and the bank's public reply
     (BetulAlbayrak1999/Analyzing-Banks-Reviews-Sikayetvar-ML-Text-Mining, ``data/raw``, MIT).
     Every one is a complaint a person wrote, so none may be spam and each should be a complaint.
+    The reply column holds VakıfBank's templated replies (and three of Pazarama's); for İş
+    Bankası it mostly holds the complainant's own follow-up, which the scrape took for the
+    bank's reply (labelled ``not_brand`` in the promise labels, see
+    :func:`load_sikayetvar_bank_replies`).
 
 Every record carries a stable ``n`` (its position in the corpus); ``held_out(n)`` is true for
 odd positions.  Rules are tuned on even positions only and reported on both.
