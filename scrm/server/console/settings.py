@@ -16,6 +16,7 @@ from fastapi import APIRouter, Form
 from fastapi.responses import Response
 
 from scrm.core.agents import set_timezone
+from scrm.core.errors import N_
 from scrm.server.auth import ALL_ROLES
 from scrm.server.console.pages import ConsoleError, Csrf, SignedIn, _action, _text
 
@@ -47,7 +48,7 @@ def choose_timezone(
     ctx.allow(ALL_ROLES)
     agent = ctx.principal.agent
     if agent is None:
-        raise ConsoleError(409, ctx.t("your key acts as no agent: times follow the configured time zone"))
+        raise ConsoleError(409, N_("your key acts as no agent: times follow the configured time zone"))
     zone = _text(timezone, "timezone")
     done = ctx.t("Times are now shown in %(zone)s.", zone=zone or ctx.state.timezone)
     with _action(ctx, done), ctx.app.session() as s:
