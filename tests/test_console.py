@@ -55,6 +55,7 @@ CONSOLE_ROUTES = {
     ("GET", "/app/reports/view"),
     ("GET", "/app/settings"),
     ("POST", "/app/settings/timezone"),
+    ("POST", "/app/brand"),
 }
 OPEN_TO_ALL = {("GET", "/app"), ("GET", "/app/signin"), ("POST", "/app/signin"), ("POST", "/app/signout"),
                ("POST", "/app/signin/password"), ("POST", "/app/language")}  # fmt: skip

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import jinja2
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -132,6 +133,24 @@ class Ctx:
             self.request.headers.get("accept-language", "")
         )
 
+    @property
+    def brand(self) -> int | None:
+        """The brand the pages are limited to: the caller's own, else the one an agency-level
+        caller picked (a brand that no longer exists: none), else None, every brand."""
+        if self.principal.brand_id is not None:
+            return self.principal.brand_id
+        picked = self.session.brand
+        return picked if picked in self.app.brands.ids.values() else None
+
+    def brand_menu(self) -> tuple[list[tuple[str, str]], str | None] | None:
+        """The header's brand switcher, (key and name of each brand, the key picked), for a
+        signed-in caller of no brand when there are several brands; else None."""
+        if self.who is None or self.who.brand_id is not None or len(self.app.brands.ids) < 2:
+            return None
+        named = self.app.config.brands
+        choices = [(key, named[key].name if key in named else key) for key in sorted(self.app.brands.ids)]
+        return choices, self.app.brands.key_of(self.brand)
+
     def t(self, message: str, **values: object) -> str:
         """``message`` in the interface language, with ``values`` put in (``%(name)s``)."""
         text = i18n.translations(self.lang).gettext(message)
@@ -156,9 +175,17 @@ class Ctx:
             times=self.times(),
             prefix=PREFIX,
             can_work=self.who is not None and self.who.role in WORKER_ROLES,
+            brand_menu=self.brand_menu(),
             **values,
         )
         return self._finish(HTMLResponse(html, status_code=code))
+
+    def back(self) -> str:
+        """The console page the request came from (its ``Referer``), else the inbox."""
+        came = urlsplit(self.request.headers.get("referer", ""))
+        if came.netloc != self.request.url.netloc or not came.path.startswith(PREFIX + "/"):
+            return "/inbox"
+        return came.path.removeprefix(PREFIX) + (f"?{came.query}" if came.query else "")
 
     def redirect(self, path: str) -> RedirectResponse:
         return self._finish(RedirectResponse(PREFIX + path, status_code=303))
@@ -221,8 +248,9 @@ def _signed_in(request: Request) -> Ctx:
     ctx.who = _who(ctx)
     if ctx.who is None:
         raise ConsoleError(401, N_("sign in first"))
-    # Everything a signed-in page reads or changes is limited to the caller's brand.
-    ctx.app = ctx.app.for_brand(ctx.who.brand_id)
+    # Everything a signed-in page reads or changes is limited to the caller's brand, or for
+    # the agency's people to the brand they picked in the header (:mod:`.settings`).
+    ctx.app = ctx.app.for_brand(ctx.brand)
     ctx.zone = _zone(ctx)
     return ctx
 

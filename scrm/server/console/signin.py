@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 from datetime import datetime
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
@@ -125,6 +124,4 @@ def language(
         raise ConsoleError(422, N_("the console speaks %(languages)s"), languages=", ".join(i18n.LANGUAGES))
     ctx.session.language = lang
     ctx.session.changed = True
-    back = urlsplit(ctx.request.headers.get("referer", ""))
-    same = back.netloc == ctx.request.url.netloc and back.path.startswith(PREFIX + "/")
-    return ctx.redirect(back.path.removeprefix(PREFIX) + (f"?{back.query}" if back.query else "") if same else "/inbox")
+    return ctx.redirect(ctx.back())
