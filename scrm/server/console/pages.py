@@ -148,7 +148,9 @@ class Ctx:
         if self.who is None or self.who.brand_id is not None or len(self.app.brands.ids) < 2:
             return None
         named = self.app.config.brands
-        choices = [(key, named[key].name if key in named else key) for key in sorted(self.app.brands.ids)]
+        choices = [
+            (key, named[key].name if key in named else key) for key in sorted(self.app.brands.ids)
+        ]
         return choices, self.app.brands.key_of(self.brand)
 
     def t(self, message: str, **values: object) -> str:

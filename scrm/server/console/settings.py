@@ -71,14 +71,18 @@ def choose_brand(
     ctx.check_csrf(csrf)
     ctx.allow(ALL_ROLES)
     if ctx.principal.brand_id is not None:
-        raise ConsoleError(403, N_("your key belongs to one brand: only the agency's people choose one"))
+        raise ConsoleError(
+            403, N_("your key belongs to one brand: only the agency's people choose one")
+        )
     try:
         ctx.session.brand = ctx.app.brands.id_of(brand) if brand else None
     except NotFound as exc:
         raise ConsoleError.of(exc) from None
     menu = ctx.brand_menu()
     name = dict(menu[0]).get(brand, brand) if menu else brand
-    ctx.session.say(ctx.t("Showing brand %(name)s.", name=name) if brand else ctx.t("Showing every brand."))
+    ctx.session.say(
+        ctx.t("Showing brand %(name)s.", name=name) if brand else ctx.t("Showing every brand.")
+    )
     back = ctx.back()
     # A record of the brand left behind is not found in the one picked: start from the inbox.
     return ctx.redirect("/inbox" if back.startswith(("/cases/", "/customers/")) else back)
