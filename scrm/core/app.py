@@ -31,7 +31,7 @@ from scrm.core.channel import Channel
 from scrm.core.config import Config, load_config
 from scrm.core.context import PluginContext
 from scrm.core.dispatch import Dispatcher
-from scrm.core.errors import ExitCode, NotFound, ScrmError
+from scrm.core.errors import N_, ExitCode, NotFound, ScrmError
 from scrm.core.logsafe import set_log_content
 from scrm.core.models import Department, LabelCorrection, Reject
 from scrm.core.plugins import (
@@ -124,7 +124,7 @@ class Scrm:
             return self
         if self.brand_id is not None:  # a brand's view never widens to another brand
             if brand not in (self.brand_id, self.brands.key_of(self.brand_id)):
-                raise NotFound(f"no brand {brand!r}")
+                raise NotFound(N_("no brand %(brand)r"), brand=brand)
             return self
         brand_id = self.brands.id_of(brand) if isinstance(brand, str) else brand
         if brand_id not in self._brand_views:
@@ -248,7 +248,9 @@ class Scrm:
             if cls is None:
                 known = ", ".join(sorted(self.hooks.channels)) or "none"
                 raise UnknownChannel(
-                    f"no plugin provides channel {name!r}; installed channels: {known}"
+                    N_("no plugin provides channel %(name)r; installed channels: %(known)s"),
+                    name=name,
+                    known=known,
                 )
             try:
                 self._channels[name] = cls(self.config.channel_settings(name))
@@ -257,7 +259,10 @@ class Scrm:
 
                 reason, fld = describe_validation_error(exc)
                 raise UnknownChannel(
-                    f"invalid settings for channel {name!r}: channels.{name}.{fld}: {reason}"
+                    N_("invalid settings for channel %(name)r: %(setting)s: %(reason)s"),
+                    name=name,
+                    setting=f"channels.{name}.{fld}",
+                    reason=reason,
                 ) from None
         return self._channels[name]
 
@@ -353,7 +358,9 @@ class Scrm:
         ch = self.channel(channel) if fmt == "native" and channel else None
         if fmt == "native" and ch is None:
             raise UnknownChannel(
-                "native input needs --channel; use --format interactions for the interchange format"
+                N_(
+                    "native input needs --channel; use --format interactions for the interchange format"
+                )
             )
         return self.ingest_records(
             read_jsonl(lines, source=source, fmt=fmt, channel=ch, channel_name=channel),

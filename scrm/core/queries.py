@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from scrm.core.cases import OPEN_STATUSES
 from scrm.core.customers import family_ids
 from scrm.core.db import utcnow
-from scrm.core.errors import InvalidInput, NotFound
+from scrm.core.errors import N_, InvalidInput, NotFound
 from scrm.core.models import (
     Agent,
     Case,
@@ -252,7 +252,7 @@ def _case_out(case: Case, now: datetime, cls: type[CaseOut] = CaseOut, **extra: 
 def get_customer(session: Session, customer_id: int) -> CustomerOut:
     customer = session.get(Customer, customer_id, options=[selectinload(Customer.identities)])
     if customer is None:
-        raise NotFound(f"no customer {customer_id}")
+        raise NotFound(N_("no customer %(id)s"), id=customer_id)
     family = family_ids(session, customer_id)
     identities = session.scalars(
         sa.select(Customer)
@@ -315,7 +315,7 @@ def list_customers(
 def get_interaction(session: Session, interaction_id: int) -> InteractionOut:
     it = session.get(Interaction, interaction_id)
     if it is None:
-        raise NotFound(f"no interaction {interaction_id}")
+        raise NotFound(N_("no interaction %(id)s"), id=interaction_id)
     return InteractionOut.model_validate(it)
 
 
@@ -379,7 +379,9 @@ def list_cases(
     sorts by deadline.
     """
     if sort not in CASE_SORTS:
-        raise InvalidInput(f"unknown sort {sort!r}; sorts: {', '.join(CASE_SORTS)}")
+        raise InvalidInput(
+            N_("unknown sort %(sort)r; sorts: %(sorts)s"), sort=sort, sorts=", ".join(CASE_SORTS)
+        )
     now = now or utcnow()
     q = sa.select(Case).options(
         selectinload(Case.department), selectinload(Case.assignee), selectinload(Case.customer)
@@ -514,7 +516,7 @@ def get_case(session: Session, case_id: int, now: datetime | None = None) -> Cas
     """Return a case with its timeline: every interaction and every event, oldest first."""
     case = session.get(Case, case_id)
     if case is None:
-        raise NotFound(f"no case {case_id}")
+        raise NotFound(N_("no case %(id)s"), id=case_id)
     interactions = session.scalars(
         sa.select(Interaction)
         .where(Interaction.case_id == case_id)
@@ -560,7 +562,7 @@ def get_incident(session: Session, incident_id: int) -> IncidentOut:
     """Return an incident with its cases."""
     incident = session.get(Incident, incident_id)
     if incident is None:
-        raise NotFound(f"no incident {incident_id}")
+        raise NotFound(N_("no incident %(id)s"), id=incident_id)
     rows = session.execute(
         sa.select(Case.id, Case.status).where(Case.incident_id == incident_id).order_by(Case.id)
     ).all()

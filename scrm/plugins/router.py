@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
 
 from scrm.plugin import (
+    N_,
     Author,
     Classification,
     CustomerInfo,
@@ -371,7 +372,7 @@ def stored_interaction(
     with app.session() as s:
         row = s.get(Interaction, interaction_id)
         if row is None:
-            raise NotFound(f"no interaction {interaction_id}")
+            raise NotFound(N_("no interaction %(id)s"), id=interaction_id)
         ident = s.get(Identity, row.identity_id) if row.identity_id else None
         cust = s.get(Customer, row.customer_id) if row.customer_id else None
         author = Author(
