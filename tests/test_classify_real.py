@@ -56,6 +56,22 @@ def clf() -> RuleClassifier:
         "why are you letting people scalp during a viral crisis?",
         "süpürgenin motoru yandı, garanti kapsamında mı?",
         "@united b/c of your delay I missed my connection at gate B",
+        # A blocked or replaced card, a cancelled order, another bank's ATM: nobody is leaving.
+        "Kartımdan izinsiz işlem yapıldı, hemen arayıp kartımı iptal ettirdim",
+        "Siparişim geç kaldığı için iptal ediyorum",
+        "ATM 7 gündür bozuk, başka banka ATM'lerinden para çekmek zorunda kalıyorum",
+        "Diğer bankalar limit artışını dakikalar içinde yapıyor",
+        "Kartımı kapatmış olmama rağmen faiz yansıtıldı",
+        # The bank's own lawyers and the regulator's rules are no threat by the customer.
+        "Borcum avukata devredildi, avukatlık ücreti istiyorlar",
+        "BDDK kararı doğrultusunda yapılandırma talep ettim",
+        "Savcılık tarafından hesabıma bloke konulduğu söylendi",
+        # Insurance products, idioms, the complaint site itself.
+        "Kredi ile birlikte Zorunlu Kaza ve Hayat sigortası satıldı",
+        "Benzer şikayetleri şikayetvar üzerinden gördüm",
+        "Bu durumun başka müşterilerin de başına gelmemesini istiyorum",
+        "Sıra numaram yandı ama çağrılmadım",
+        "Blender 3 ayda elimde patladı, motoru yandı",
     ],
 )
 def test_product_names_and_idioms_raise_no_flag(clf: RuleClassifier, text: str) -> None:
@@ -86,6 +102,19 @@ def test_product_names_and_idioms_raise_no_flag(clf: RuleClassifier, text: str) 
         ("got food poisoning from the meal on UA5", "safety"),
         ("Şarj aleti alev aldı, evim yanıyordu", "safety"),
         ("if you had issues with this company PLEASE retweet", "public"),
+        # Turkish as bank customers write it (audited on real complaints, bench/README.md)
+        ("Müşteriniz olmaktan vazgeçtim", "churn"),
+        ("Aksi halde kredi kartımı kapatmayı ciddi şekilde düşüneceğim", "churn"),
+        ("Kartımın ve hesaplarımın iptali için bankanıza başvuracağım", "churn"),
+        ("Maaşımı başka bir bankaya taşıyacağım", "churn"),
+        ("Vakıfbank ile olan çalışmamı sonlandıracağım", "churn"),
+        ("Avukatıma danışacağım", "legal"),
+        ("BDDK'ya şikayet edeceğim", "legal"),
+        ("Konuyu BDDK ve tüketici hakem heyetine taşıyacağım", "legal"),
+        ("Savcılığa suç duyurusunda bulundum", "legal"),
+        ("Aksi halde yasal yollara başvuracağım", "legal"),
+        ("Bu mağduriyeti kamuoyuyla paylaşacağım", "public"),
+        ("Ürün ilk kullanımda duman çıkarmaya başladı", "safety"),
     ],
 )
 def test_phrases_that_are_urgent(clf: RuleClassifier, text: str, flag: str) -> None:

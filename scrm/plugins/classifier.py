@@ -276,6 +276,11 @@ class RuleClassifier:
             self._lex.add(term, "stop", 1.0)
         for term in urgency.pop("reporters", ()):
             self._lex.add(term, "report", 1.0)
+        # Every object followed by every verb ("kartımı" x "kapatacağım"), written once each.
+        for pairs in urgency.pop("pairs", ()):
+            for obj in pairs["objects"]:
+                for verb in pairs["verbs"]:
+                    self._lex.add(f"{obj} {verb}", "u:" + pairs["flag"], 1.0)
         for flag, terms in urgency.items():
             for term in terms:
                 self._lex.add(term, "u:" + flag, 1.0)
