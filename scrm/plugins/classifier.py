@@ -53,11 +53,11 @@ from scrm.plugins.taxonomy import (
 )
 
 __all__ = [
+    "SUSPECTED_SPAM",
     "Classifier",
     "ClassifierPlugin",
     "ClassifierSettings",
     "RuleClassifier",
-    "SUSPECTED_SPAM",
     "own_subject",
     "plugin",
     "reach_score",
