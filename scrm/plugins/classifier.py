@@ -434,6 +434,7 @@ class RuleClassifier:
         flag_neg = 0  # a denial of an urgency cue two units on ("no injuries"; not "can't")
         report_ttl = 0  # a third party's words ("a guy threatened to sue"), in units
         flags: list[tuple[str, int]] = []  # (flag, unit) raised so far
+        spam_said: set[str] = set()  # the spam words counted so far
         boost, boost_ttl = 1.0, 0
         n, i, unit = len(tokens), 0, 0
         while i < n:
@@ -483,10 +484,15 @@ class RuleClassifier:
                 boost_ttl = max(boost_ttl - 1, 0)
                 continue
             f["hits"] += 1
-            for key in ("question", "lead", "idea", "spam", "praise", "sarcasm", "ironic",
-                        "resolved", "victim"):
+            for key in ("question", "lead", "idea", "praise", "sarcasm", "ironic", "resolved",
+                        "victim"):
                 if key in feats:
                     f[key] += feats[key]
+            if "spam" in feats and (said := " ".join(tokens[i - size : i])) not in spam_said:
+                # Each spam word counts once: a complaint about an investment account that says
+                # "yatırım" seven times is no more promotional than one that says it once.
+                spam_said.add(said)
+                f["spam"] += feats["spam"]
             if "int" in feats and "s" not in feats:
                 boost, boost_ttl = feats["int"], 3
                 continue
