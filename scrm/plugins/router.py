@@ -5,7 +5,9 @@ hold decides what it sets (department, priority, pool) and the defaults decide t
 Defaults: complaints and questions go to support, leads to sales, ideas to R&D, praise to
 marketing; spam opens no case (it is kept and auditable, never deleted).  Messages of kind
 "other" open a support case when written to the brand privately (someone is waiting for
-an answer) and no case when they are public chatter.
+an answer) and no case when they are public chatter.  A complaint flagged ``suspected_spam``
+(complaint cues in what reads as a scam or a promotion) goes to triage, where a person
+decides.
 
 Priority is one standard for every channel: it comes from what was said, who said it and
 how far it can reach, never from the channel alone, so the same complaint by phone, e-mail,
@@ -63,6 +65,7 @@ from scrm.plugin import (
     hookimpl,
     normalize,
 )
+from scrm.plugins.classifier import SUSPECTED_SPAM
 from scrm.plugins.taxonomy import Taxonomy, configured_topics, load_taxonomy, playbook_for
 
 if TYPE_CHECKING:
@@ -319,10 +322,14 @@ class DefaultRouter:
         else:
             department = self.kind_department.get(c.kind, "support")
             why = f"kind {c.kind.value}"
+        if SUSPECTED_SPAM in c.urgency:
+            # Complaint cues in a message that reads as a scam or a promotion: a person decides,
+            # in triage, whether a customer wrote it; nothing is dropped (a rule can send it on).
+            department, why = "triage", f"kind {c.kind.value}; {SUSPECTED_SPAM}"
         priority, pwhy = priority_for(
             c, followers=it.author.followers, customer=customer, settings=self.settings.priority
         )
-        if c.kind in (Kind.COMPLAINT, Kind.QUESTION):
+        if c.kind in (Kind.COMPLAINT, Kind.QUESTION) and SUSPECTED_SPAM not in c.urgency:
             # The category's written guide names its owner and the least priority it deserves;
             # a category of a sector pack without a playbook of its own name says them itself.
             book = playbook_for(c.category, self.taxonomy, self.playbooks)
