@@ -63,7 +63,9 @@ class _IdOrNext(click.ParamType):
 )
 @click.option("--language", help="The right language (tr, en...).")
 @click.option(
-    "--urgency", help="Comma-separated flags (churn, legal, safety, public); empty to clear."
+    "--urgency",
+    help="Comma-separated flags (churn, legal, safety, public, suspected_spam, or a plugin's "
+    "own); empty to clear.",
 )
 @click.option(
     "--actor",
