@@ -18,6 +18,12 @@ A poller reports each stream it read as a :class:`StreamResult` in a :class:`Pol
 :func:`scrm.plugin.cli.show_poll_report` prints it (a table, or ``--json``) and
 :func:`scrm.plugin.cli.exit_if_failed` ends the command with exit status 1 when a stream failed.
 
+A channel configured with several accounts (``[channels.<name>.accounts.<label>]``) polls
+each with its own settings and cursors (:meth:`~scrm.plugin.Channel.state_key`):
+:func:`poll_accounts` runs them one after the other, so that an account whose credentials
+fail is reported and the others are still read, and :func:`stream_name` names a stream
+``<label>: <stream>`` in the report.
+
 Importing this module is cheap: httpx is loaded when a request is sent.
 """
 
@@ -32,8 +38,11 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import httpx
 
+    from scrm.core.channel import Channel
     from scrm.core.pipeline import IngestReport
 
 __all__ = [
@@ -50,8 +59,10 @@ __all__ = [
     "StreamResult",
     "TransientError",
     "backoff",
+    "poll_accounts",
     "reset_time",
     "retry_after",
+    "stream_name",
 ]
 
 #: Longest wait a header may ask for (a week): a broken or hostile server cannot park a poller.
@@ -459,3 +470,38 @@ class PollReport:
             f"{len(self.streams)} streams read, {self.stored} stored, "
             f"{len(self.failed)} failed"
         )
+
+
+# -- several accounts ------------------------------------------------------------------------
+
+
+def stream_name(channel: Channel, name: str) -> str:
+    """Name stream ``name`` of ``channel``'s account in a report: ``<label>: <name>``; the
+    streams of a single ``[channels.<name>]`` account keep their names."""
+    from scrm.core.channel import DEFAULT_ACCOUNT
+
+    label = channel.account_label
+    return name if label == DEFAULT_ACCOUNT else f"{label}: {name}"
+
+
+def poll_accounts(
+    accounts: Sequence[Channel],
+    poll: Callable[[Channel], PollReport],
+    errors: tuple[type[Exception], ...] = (ApiError,),
+    result: type[StreamResult] = StreamResult,
+) -> PollReport:
+    """Poll every account with ``poll``; one whose polling raises one of ``errors`` (its
+    credentials are refused, say) becomes a failed ``<label>: account`` stream and the others
+    are still read.  With a single account the error is raised, as polling it alone would.
+
+    :param result: the class of the failed account's row (the poller's stream results').
+    """
+    report = PollReport()
+    for account in accounts:
+        try:
+            report.streams.extend(poll(account).streams)
+        except errors as exc:
+            if len(accounts) == 1:
+                raise
+            report.streams.append(result(stream_name(account, "account"), error=str(exc)))
+    return report
