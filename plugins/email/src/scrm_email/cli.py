@@ -71,7 +71,10 @@ def import_(
 
 
 def _selected(channel: EmailChannel, names: tuple[str, ...]) -> list[MailboxSettings]:
-    boxes = channel.settings.mailboxes
+    try:
+        boxes = channel.mailboxes()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     if not boxes:
         raise click.ClickException(
             "no mailbox is configured: add [[channels.email.mailboxes]] to scrm.toml"
@@ -90,7 +93,11 @@ def _selected(channel: EmailChannel, names: tuple[str, ...]) -> list[MailboxSett
 def _print(obj: CliContext, result: PollResult, as_json: bool) -> None:
     from scrm.plugin.cli import emit
 
-    data: dict[str, Any] = {"mailbox": result.mailbox, "uidvalidity": result.uidvalidity}
+    data: dict[str, Any] = {
+        "mailbox": result.mailbox,
+        "account": result.account,
+        "uidvalidity": result.uidvalidity,
+    }
     data.update(result.totals())
     data["resynced"] = result.resynced
     if as_json:
@@ -173,7 +180,7 @@ def poll_task(app: Any, now: Any) -> str:
     """Poll every configured mailbox once (the ``poll:email`` task of ``scrm worker``)."""
     channel = app.channel("email")
     done = []
-    for box in channel.settings.mailboxes:
+    for box in channel.mailboxes():
         with connect(box) as client:
             result = poll_mailbox(app, box, client, batch=channel.settings.fetch_batch)
         done.append(f"{box.key}: {result.totals()}")
