@@ -20,9 +20,9 @@ A poller reports each stream it read as a :class:`StreamResult` in a :class:`Pol
 
 A channel configured with several accounts (``[channels.<name>.accounts.<label>]``) polls
 each with its own settings and cursors (:meth:`~scrm.plugin.Channel.state_key`):
-:func:`poll_accounts` runs them one after the other, so that an account whose credentials
-fail is reported and the others are still read, and :func:`stream_name` names a stream
-``<label>: <stream>`` in the report.
+:func:`poll_accounts` (and :func:`watch_accounts`) run one poller per account, so that an
+account whose credentials fail is reported and the others are still read, and
+:func:`stream_name` names a stream ``<label>: <stream>`` in the report.
 
 Importing this module is cheap: httpx is loaded when a request is sent.
 """
@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_HEADER_WAIT",
+    "AccountPoller",
     "ApiClient",
     "ApiError",
     "AuthError",
@@ -63,6 +64,7 @@ __all__ = [
     "reset_time",
     "retry_after",
     "stream_name",
+    "watch_accounts",
 ]
 
 #: Longest wait a header may ask for (a week): a broken or hostile server cannot park a poller.
@@ -484,24 +486,56 @@ def stream_name(channel: Channel, name: str) -> str:
     return name if label == DEFAULT_ACCOUNT else f"{label}: {name}"
 
 
+class AccountPoller(Protocol):
+    """What :func:`poll_accounts` and :func:`watch_accounts` need of one account's poller."""
+
+    channel: Channel
+    sleep: Callable[[float], None]
+
+    def poll_once(self) -> PollReport: ...
+
+    def next_interval(self) -> float: ...
+
+
 def poll_accounts(
-    accounts: Sequence[Channel],
-    poll: Callable[[Channel], PollReport],
-    errors: tuple[type[Exception], ...] = (ApiError,),
+    pollers: Sequence[AccountPoller],
+    errors: tuple[type[Exception], ...] = (AuthError,),
     result: type[StreamResult] = StreamResult,
 ) -> PollReport:
-    """Poll every account with ``poll``; one whose polling raises one of ``errors`` (its
-    credentials are refused, say) becomes a failed ``<label>: account`` stream and the others
-    are still read.  With a single account the error is raised, as polling it alone would.
+    """Run one cycle of every account's poller; an account whose cycle raises one of
+    ``errors`` (its credentials are refused, say) becomes a failed ``<label>: account``
+    stream and the others are still read.  With a single account the error is raised, as
+    polling it alone would.
 
-    :param result: the class of the failed account's row (the poller's stream results').
+    :param result: the class of the failed account's row (the pollers' stream results').
     """
     report = PollReport()
-    for account in accounts:
+    for poller in pollers:
         try:
-            report.streams.extend(poll(account).streams)
+            report.streams.extend(poller.poll_once().streams)
         except errors as exc:
-            if len(accounts) == 1:
+            if len(pollers) == 1:
                 raise
-            report.streams.append(result(stream_name(account, "account"), error=str(exc)))
+            name = stream_name(poller.channel, "account")
+            report.streams.append(result(name, error=str(exc)))
     return report
+
+
+def watch_accounts(
+    pollers: Sequence[AccountPoller],
+    cycles: int | None = None,
+    on_cycle: Callable[[PollReport, float], None] | None = None,
+    errors: tuple[type[Exception], ...] = (AuthError,),
+    result: type[StreamResult] = StreamResult,
+) -> None:
+    """Poll the accounts forever (or ``cycles`` times), pausing between cycles the shortest
+    :meth:`~AccountPoller.next_interval` of them; ``on_cycle`` gets each report and pause."""
+    done = 0
+    while cycles is None or done < cycles:
+        report = poll_accounts(pollers, errors, result)
+        done += 1
+        pause = min(p.next_interval() for p in pollers)
+        if on_cycle is not None:
+            on_cycle(report, pause)
+        if cycles is None or done < cycles:
+            pollers[0].sleep(pause)

@@ -175,7 +175,7 @@ class TwitterChannel(Channel):
         """Yield the interactions of a v2 page, a v2 DM events page or an AAA delivery.
 
         The payload is read from the point of view of the account it names (an Account
-        Activity delivery's ``for_user_id``, the ``account`` a poller adds to its pages),
+        Activity delivery's ``for_user_id``, the ``for_account`` a poller adds to its pages),
         else of this one.
         """
         account = self.for_account(payload_account(payload))

@@ -32,14 +32,14 @@ from scrm_twitter._fields import (
     _v11_time,
 )
 
-__all__ = ["ACCOUNT", "Mapper", "dm_conversation_id", "payload_account", "split_payload"]
+__all__ = ["FOR_ACCOUNT", "Mapper", "dm_conversation_id", "payload_account", "split_payload"]
 
 CHANNEL = "twitter"
 AAA_TWEETS = "tweet_create_events"
 AAA_DMS = "direct_message_events"
 #: The key a polled v2 page gets for the brand user id whose account read it (the poller
 #: adds it; an Account Activity delivery names its account in ``for_user_id``).
-ACCOUNT = "account"
+FOR_ACCOUNT = "for_account"
 
 Item = InboundInteraction | ParseError
 
@@ -54,7 +54,7 @@ def payload_account(payload: Any) -> str | None:
     """Return the brand user id a payload names as its account, if any."""
     if not isinstance(payload, dict):
         return None
-    value = payload.get("for_user_id", payload.get(ACCOUNT))
+    value = payload.get("for_user_id", payload.get(FOR_ACCOUNT))
     return str(value) if isinstance(value, str | int) and str(value).isdigit() else None
 
 
@@ -103,7 +103,7 @@ def split_payload(payload: Any) -> Iterator[Any]:
         yield payload
         return
     users = (payload.get("includes") or {}).get("users") or []
-    tag = {ACCOUNT: payload[ACCOUNT]} if ACCOUNT in payload else {}
+    tag = {FOR_ACCOUNT: payload[FOR_ACCOUNT]} if FOR_ACCOUNT in payload else {}
     for item in _data_items(payload):
         named = _users_of(item)
         expanded = [u for u in users if isinstance(u, dict) and u.get("id") in named]
@@ -159,7 +159,7 @@ class Mapper:
                 "delivery (no for_user_id)"
             )
         users = _index_users(payload)
-        tag = {ACCOUNT: payload[ACCOUNT]} if ACCOUNT in payload else {}
+        tag = {FOR_ACCOUNT: payload[FOR_ACCOUNT]} if FOR_ACCOUNT in payload else {}
         for n, item in enumerate(_data_items(payload)):
             path = f"data[{n}]"
             try:

@@ -26,10 +26,11 @@ from scrm.plugin.polling import (
     TransientError,
     poll_accounts,
     stream_name,
+    watch_accounts,
 )
 from scrm_twitter.budget import PLUGIN, STATE_KEY, Budget
 from scrm_twitter.client import XClient
-from scrm_twitter.mapping import ACCOUNT
+from scrm_twitter.mapping import FOR_ACCOUNT
 
 if TYPE_CHECKING:
     from scrm.plugin import Scrm
@@ -224,7 +225,7 @@ class Poller:
     def _ingest(self, body: dict[str, Any], st: Stream, result: StreamResult) -> None:
         ids = self.channel.account_ids()
         if ids:  # the page says which account read it: its items are that account's
-            body = {**body, ACCOUNT: ids[0]}
+            body = {**body, FOR_ACCOUNT: ids[0]}
         result.count(
             self.app.ingest_native("twitter", self.channel.split(body), source=f"twitter:{st.key}")
         )
@@ -268,15 +269,8 @@ def pollers(app: Scrm, channel: TwitterChannel, **kw: Any) -> list[Poller]:
 
 
 def poll_all(found: list[Poller]) -> PollReport:
-    """Run one cycle of every account's poller; an account whose credentials are refused
-    is reported as failed and the others are still read (alone, it raises)."""
-    by_channel = {id(p.channel): p for p in found}
-    return poll_accounts(
-        [p.channel for p in found],
-        lambda ch: by_channel[id(ch)].poll_once(),
-        (AuthError,),
-        StreamResult,
-    )
+    """Run one cycle of every account's poller (:func:`scrm.plugin.polling.poll_accounts`)."""
+    return poll_accounts(found, (AuthError,), StreamResult)
 
 
 def watch(
@@ -286,15 +280,7 @@ def watch(
 ) -> None:
     """Poll the accounts forever (or ``cycles`` times), pausing between cycles the shortest
     :meth:`Poller.next_interval` of them."""
-    done = 0
-    while cycles is None or done < cycles:
-        report = poll_all(found)
-        done += 1
-        pause = min(p.next_interval() for p in found)
-        if on_cycle is not None:
-            on_cycle(report, pause)
-        if cycles is None or done < cycles:
-            found[0].sleep(pause)
+    watch_accounts(found, cycles, on_cycle, (AuthError,), StreamResult)
 
 
 def poll_task(app: Any, now: Any) -> str:
