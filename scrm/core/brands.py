@@ -134,7 +134,7 @@ class BrandDirectory:
                     f"brand its own [channels.{name}.accounts.<label>]"
                 )
             listed = [i for i in ids if self.accounts.get((name, i)) == brand]
-            return ch, (listed or list(ids) or [None])[0]
+            return ch, listed[0] if listed else (ids[0] if ids else None)
         key = self.key_of(brand) or str(brand)
         raise PermanentSendError(
             f"brand {key!r} has no {name} account to reply from: configure it under "

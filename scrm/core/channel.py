@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self, cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -55,7 +55,9 @@ def account_sections(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     if tables is None:
         return {DEFAULT_ACCOUNT: shared}
     if not isinstance(tables, Mapping) or not tables:
-        raise ValueError(f"{ACCOUNTS_KEY}: expected one table per account, [{ACCOUNTS_KEY}.<label>]")
+        raise ValueError(
+            f"{ACCOUNTS_KEY}: expected one table per account, [{ACCOUNTS_KEY}.<label>]"
+        )
     found: dict[str, dict[str, Any]] = {}
     for label, table in tables.items():
         if not isinstance(label, str) or not _LABEL.match(label):
@@ -131,7 +133,7 @@ class Channel:
         else:
             self._pending = []
         self.settings = settings
-        self._family: dict[str, Channel] = {self.account_label: self}
+        self._family: dict[str, Self] = {self.account_label: cast("Self", self)}
 
     @classmethod
     def handles(cls) -> tuple[str, ...]:
@@ -149,7 +151,7 @@ class Channel:
         """
         return ()
 
-    def accounts(self) -> list[Channel]:
+    def accounts(self) -> list[Self]:
         """Return one instance per configured account, this one (the first) first.
 
         Each has its own settings (and so its own credentials, clients and cursors); they
@@ -163,7 +165,7 @@ class Channel:
         self._pending = []
         return list(self._family.values())
 
-    def for_account(self, account: str | None) -> Channel | None:
+    def for_account(self, account: str | None) -> Self | None:
         """Return the instance that speaks for ``account`` (one of its :meth:`account_ids`)."""
         if account is None:
             return None

@@ -468,10 +468,7 @@ class PollReport:
         return [s for s in self.streams if s.failed]
 
     def __str__(self) -> str:
-        return (
-            f"{len(self.streams)} streams read, {self.stored} stored, "
-            f"{len(self.failed)} failed"
-        )
+        return f"{len(self.streams)} streams read, {self.stored} stored, {len(self.failed)} failed"
 
 
 # -- several accounts ------------------------------------------------------------------------
@@ -489,8 +486,11 @@ def stream_name(channel: Channel, name: str) -> str:
 class AccountPoller(Protocol):
     """What :func:`poll_accounts` and :func:`watch_accounts` need of one account's poller."""
 
-    channel: Channel
-    sleep: Callable[[float], None]
+    @property
+    def channel(self) -> Channel: ...
+
+    @property
+    def sleep(self) -> Callable[[float], None]: ...
 
     def poll_once(self) -> PollReport: ...
 

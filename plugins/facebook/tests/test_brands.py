@@ -29,7 +29,11 @@ def scrm_config(scrm_database_url: str, graph: FakeGraph) -> Config:
     graph.other_tokens.add(GLOBEX_TOKEN)
     accounts = {
         "acme": {"page_id": PAGE_ID, "page_name": "Acme Türkiye", "page_access_token": TOKEN},
-        "globex": {"page_id": GLOBEX_PAGE, "page_name": "Globex", "page_access_token": GLOBEX_TOKEN},
+        "globex": {
+            "page_id": GLOBEX_PAGE,
+            "page_name": "Globex",
+            "page_access_token": GLOBEX_TOKEN,
+        },
     }
     shared = {"graph_url": graph.url, "app_secret": APP_SECRET, "verify_token": VERIFY_TOKEN}
     return Config(
@@ -121,7 +125,9 @@ def test_polling_reads_each_page_into_its_brand_with_its_own_cursor(
     }
     # the page's own posts are each brand's outbound messages
     for brand in ("acme", "globex"):
-        outbound = [i for i in app.for_brand(brand).interactions(limit=10) if i.direction == "outbound"]
+        outbound = [
+            i for i in app.for_brand(brand).interactions(limit=10) if i.direction == "outbound"
+        ]
         assert [i.text for i in outbound] == ["Yeni kampanya"]
 
 

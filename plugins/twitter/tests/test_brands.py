@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import BRAND, SECRETS, tweet, user
+from conftest import BRAND, tweet, user
 from fake_x import UNAUTHORIZED, FakeX
 
 from scrm.core.app import Scrm
@@ -47,9 +47,7 @@ def texts(app: Scrm, brand: str) -> set[str]:
     return {i.text for i in app.for_brand(brand).interactions(limit=100)}
 
 
-def test_polled_tweets_land_in_the_brand_of_their_account(
-    app: Scrm, cli: Any, fake: FakeX
-) -> None:
+def test_polled_tweets_land_in_the_brand_of_their_account(app: Scrm, cli: Any, fake: FakeX) -> None:
     fake.add_tweet(tweet("1850000000000000101", CUSTOMER, "@AcmeDestek faturam iki kez kesildi"))
     fake.add_tweet(tweet("1850000000000000102", CUSTOMER, "@GlobexYardim modemim bozuldu"))
     fake.add_tweet(tweet("1850000000000000103", "1402983311", "globex internet yine gitti"))
@@ -65,9 +63,7 @@ def test_polled_tweets_land_in_the_brand_of_their_account(
     assert app.load_state("twitter", "globex/budget")["used"]["search"] == 1
 
 
-def test_replies_leave_from_the_account_of_the_case_brand(
-    app: Scrm, cli: Any, fake: FakeX
-) -> None:
+def test_replies_leave_from_the_account_of_the_case_brand(app: Scrm, cli: Any, fake: FakeX) -> None:
     fake.add_tweet(tweet("1850000000000000201", CUSTOMER, "@AcmeDestek kargom nerede"))
     fake.add_tweet(tweet("1850000000000000202", CUSTOMER, "@GlobexYardim hattım kesildi"))
     cli("twitter", "poll", "--once")
@@ -76,7 +72,10 @@ def test_replies_leave_from_the_account_of_the_case_brand(
         cli("reply", str(case.id), "--text", f"Merhaba, {brand} olarak bakıyoruz.")
     assert cli("outbox", "deliver").stdout.startswith("sent 2,")
     posted = {t["text"]: t for t in fake.tweets.values() if "bakıyoruz" in t["text"]}
-    acme, globex = posted["Merhaba, acme olarak bakıyoruz."], posted["Merhaba, globex olarak bakıyoruz."]
+    acme, globex = (
+        posted["Merhaba, acme olarak bakıyoruz."],
+        posted["Merhaba, globex olarak bakıyoruz."],
+    )
     assert acme["author_id"] == BRAND["id"] and globex["author_id"] == GLOBEX["id"]
     assert acme["referenced_tweets"] == [{"type": "replied_to", "id": "1850000000000000201"}]
     assert globex["referenced_tweets"] == [{"type": "replied_to", "id": "1850000000000000202"}]
@@ -85,8 +84,12 @@ def test_replies_leave_from_the_account_of_the_case_brand(
     # the next poll sees both replies as each brand's own messages, on their cases
     cli("twitter", "poll", "--once")
     for brand in ("acme", "globex"):
-        ours = [i for i in app.for_brand(brand).interactions(limit=100) if i.direction == "outbound"]
-        assert len(ours) == 1 and app.for_brand(brand).case(ours[0].case_id).status == "acknowledged"
+        ours = [
+            i for i in app.for_brand(brand).interactions(limit=100) if i.direction == "outbound"
+        ]
+        assert (
+            len(ours) == 1 and app.for_brand(brand).case(ours[0].case_id).status == "acknowledged"
+        )
 
 
 def test_a_brand_without_an_x_account_is_never_answered_from_another(

@@ -143,9 +143,7 @@ class EmailChannel(Channel):
             if isinstance(reader, EmailChannel)
             else frozenset(a for ch in self.accounts() for a in ch.account_ids())
         )
-        yield parse_message(
-            raw, own_addresses=own, meta=meta, sink=self._sink(), account=account
-        )
+        yield parse_message(raw, own_addresses=own, meta=meta, sink=self._sink(), account=account)
 
     def _sink(self) -> AttachmentSink | None:
         if self.settings.attachments is not AttachmentMode.DIRECTORY:

@@ -48,7 +48,9 @@ def _show(obj: CliContext, result: PollResult, as_json: bool, several: bool) -> 
     if result.error is not None:
         if as_json:
             emit({**page, "error": result.error})
-        obj.err.print(f"{result.account} (page {result.page}): facebook poll failed: {result.error}")
+        obj.err.print(
+            f"{result.account} (page {result.page}): facebook poll failed: {result.error}"
+        )
         return
     if as_json:
         emit(

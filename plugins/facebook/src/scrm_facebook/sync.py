@@ -158,9 +158,7 @@ def poll_pages(app: Scrm, *, now: datetime | None = None) -> list[PollResult]:
     A page whose polling fails (an expired token, Graph failing) gets its ``error`` and the
     others are still read; a single page's failure is raised, as :func:`poll`'s.
     """
-    pages = [
-        ch for ch in _channel(app).accounts() if ch.settings.page_access_token is not None
-    ]
+    pages = [ch for ch in _channel(app).accounts() if ch.settings.page_access_token is not None]
     results = []
     for ch in pages:
         assert isinstance(ch, FacebookChannel)

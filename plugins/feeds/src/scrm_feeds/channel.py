@@ -133,11 +133,13 @@ class FeedsChannel(Channel):
 
         :raises ValueError: when two accounts have a source of the same name (one cursor).
         """
-        found = [(src, ch.settings) for ch in self.accounts() for src in ch.settings.sources]  # type: ignore[attr-defined]
+        found = [(src, ch.settings) for ch in self.accounts() for src in ch.settings.sources]
         names = [src.name for src, _ in found]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ValueError(f"two accounts have feed source {dupes[0]!r}; give them distinct names")
+            raise ValueError(
+                f"two accounts have feed source {dupes[0]!r}; give them distinct names"
+            )
         return found
 
     def parse(self, payload: Any) -> Iterator[InboundInteraction]:

@@ -72,9 +72,7 @@ def poll(
     and the others are read all the same.  Exits 1 when a source failed.
     """
     poller = _poller(obj)
-    if not any(
-        s.terms or src.match_all or src.terms for src, s in poller.channel.sources()  # type: ignore[attr-defined]
-    ):
+    if not any(s.terms or src.match_all or src.terms for src, s in poller.channel.sources()):
         raise click.ClickException(
             "no terms to match: set channels.feeds.terms (the brand's names), or match_all "
             "on a source that is about the brand"

@@ -209,7 +209,9 @@ class MastodonChannel(Channel):
                 headers={"idempotency-key": key}, wait=False, retries=0,
             )  # fmt: skip
         except TransientError as exc:
-            raise TransientSendError(str(exc), retry_after=exc.retry_after(client.clock())) from None
+            raise TransientSendError(
+                str(exc), retry_after=exc.retry_after(client.clock())
+            ) from None
         except ApiError as exc:  # AuthError, 404 (the status is gone), 422 (refused)
             raise PermanentSendError(str(exc)) from None
         sid = r.body.get("id") if isinstance(r.body, dict) else None

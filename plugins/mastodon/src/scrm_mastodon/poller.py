@@ -225,9 +225,10 @@ class Poller:
             return
         result.count(
             self.app.ingest_native(
-                "mastodon", tagged(split_payload(items), self.s.brand_acct),
+                "mastodon",
+                tagged(split_payload(items), self.s.brand_acct),
                 source=f"mastodon:{st.key}",
-            )  # fmt: skip
+            )
         )
 
     def _threads(self, notifications: list[Any], result: StreamResult) -> None:
@@ -297,7 +298,7 @@ def pollers(app: Scrm, channel: MastodonChannel, **kw: Any) -> list[Poller]:
     :param kw: passed to each (``sleep``, ``clock``).
     """
     found = [
-        Poller(app, account, **kw)  # type: ignore[arg-type]
+        Poller(app, account, **kw)
         for account in channel.accounts()
         if account.settings.instance_url and account.settings.access_token is not None
     ]

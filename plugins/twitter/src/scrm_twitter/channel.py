@@ -210,7 +210,9 @@ class TwitterChannel(Channel):
                 return self._post_thread(client, message)
             return self._send_dm(client, message)
         except TransientError as exc:
-            raise TransientSendError(str(exc), retry_after=exc.retry_after(client.clock())) from None
+            raise TransientSendError(
+                str(exc), retry_after=exc.retry_after(client.clock())
+            ) from None
         except ApiError as exc:  # AuthError included: fixing credentials needs a person
             raise PermanentSendError(str(exc)) from None
 

@@ -72,8 +72,9 @@ def _show(obj: CliContext, report: PollReport, pause: float | None) -> None:
 
 @twitter.command("check")
 @click.option(
-    "--account", "label", help="The account to check ([channels.twitter.accounts.<label>]); "
-    "default: the first."
+    "--account",
+    "label",
+    help="The account to check ([channels.twitter.accounts.<label>]); default: the first.",
 )
 @click.pass_obj
 def check(obj: CliContext, label: str | None) -> None:
@@ -85,7 +86,7 @@ def check(obj: CliContext, label: str | None) -> None:
             raise click.ClickException(
                 f"no twitter account {label!r}; accounts: {', '.join(sorted(known))}"
             )
-        channel = known[label]  # type: ignore[assignment]
+        channel = known[label]
     s = channel.settings
     client = XClient(channel)
     try:

@@ -264,7 +264,7 @@ def pollers(app: Scrm, channel: TwitterChannel, **kw: Any) -> list[Poller]:
 
     :param kw: passed to each (``sleep``, ``clock``).
     """
-    found = [Poller(app, account, **kw) for account in channel.accounts()]  # type: ignore[arg-type]
+    found = [Poller(app, account, **kw) for account in channel.accounts()]
     return [p for p in found if p.streams()]
 
 
