@@ -104,6 +104,19 @@ class BrandDirectory:
     def key_of(self, brand_id: int | None) -> str | None:
         return next((k for k, v in self.ids.items() if v == brand_id), None)
 
+    def owners(self, account: Channel) -> set[int]:
+        """The brands that list one of ``account``'s :meth:`~Channel.account_ids`."""
+        name = account.name
+        return {
+            self.accounts[(name, i)] for i in account.account_ids() if (name, i) in self.accounts
+        }
+
+    def readable(self, account: Channel, brand: int | None) -> bool:
+        """Whether a caller of ``brand`` (None: across brands) reads ``account``: any
+        account, but another brand's (one that only other brands list)."""
+        owners = self.owners(account)
+        return brand is None or not owners or brand in owners
+
     def sender(self, channel: Channel, brand: int) -> tuple[Channel, str | None]:
         """Choose the account a reply of ``brand`` goes out from on ``channel``.
 
@@ -123,8 +136,7 @@ class BrandDirectory:
         name = channel.name
         for ch in family:
             ids = ch.account_ids()
-            owners = {self.accounts[(name, i)] for i in ids if (name, i) in self.accounts}
-            owners = owners or {DEFAULT_BRAND_ID}
+            owners = self.owners(ch) or {DEFAULT_BRAND_ID}
             if brand not in owners:
                 continue
             if len(owners) > 1:

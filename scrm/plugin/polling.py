@@ -35,13 +35,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     import httpx
 
+    from scrm.core.app import Scrm
     from scrm.core.channel import Channel
     from scrm.core.pipeline import IngestReport
 
@@ -61,11 +62,14 @@ __all__ = [
     "TransientError",
     "backoff",
     "poll_accounts",
+    "readable_accounts",
     "reset_time",
     "retry_after",
     "stream_name",
     "watch_accounts",
 ]
+
+C = TypeVar("C", bound="Channel")
 
 #: Longest wait a header may ask for (a week): a broken or hostile server cannot park a poller.
 MAX_HEADER_WAIT = 7 * 86_400
@@ -472,6 +476,13 @@ class PollReport:
 
 
 # -- several accounts ------------------------------------------------------------------------
+
+
+def readable_accounts(app: Scrm, channel: C) -> list[C]:
+    """The accounts of ``channel`` that ``app`` polls: every one, for an application across
+    brands; for a brand's (``scrm --brand KEY``), those no other brand lists in
+    ``[brands.<key>] accounts``."""
+    return [a for a in channel.accounts() if app.brands.readable(a, app.brand_id)]
 
 
 def stream_name(channel: Channel, name: str) -> str:

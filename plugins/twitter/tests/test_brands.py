@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import BRAND, tweet, user
+from conftest import BRAND, SECRETS, tweet, user
 from fake_x import UNAUTHORIZED, FakeX
 
 from scrm.core.app import Scrm
@@ -136,3 +136,37 @@ def test_the_single_account_belongs_to_the_brand_listing_it(
     (post,) = [c for c in fake.seen("/2/tweets") if c.method == "POST"]
     assert post.headers["authorization"].startswith("OAuth ")
     assert app.load_state("twitter", "mentions") is not None  # the single account's cursors
+
+
+def test_a_brand_polls_its_own_accounts_only(app: Scrm, cli: Any, fake: FakeX) -> None:
+    fake.add_tweet(tweet("1850000000000000601", CUSTOMER, "@AcmeDestek paketim kayıp"))
+    fake.add_tweet(tweet("1850000000000000602", CUSTOMER, "@GlobexYardim fatura yüksek"))
+    out = cli("--brand", "globex", "twitter", "poll", "--once", env=WIDE).stdout
+    assert "globex: mentions" in out and "acme" not in out
+    assert fake.seen(f"/2/users/{BRAND['id']}/mentions") == []
+    assert texts(app, "globex") == {"@GlobexYardim fatura yüksek"}
+    assert app.load_state("twitter", "acme/mentions") is None
+    assert json.loads(cli("rejects", "list", "--json").stdout) == []
+
+
+def test_account_activity_deliveries_are_read_by_the_account_they_are_for(app: Scrm) -> None:
+    from scrm_twitter.webhooks import receive, sign
+
+    def delivery(for_user: str, tid: str, author: dict[str, Any], text: str) -> dict[str, Any]:
+        return {"for_user_id": for_user, "tweet_create_events": [{
+            "created_at": "Wed Feb 05 08:39:31 +0000 2020", "id_str": tid, "text": text,
+            "user": {"id_str": author["id"], "screen_name": author["username"],
+                     "name": author["name"], "followers_count": 10},
+        }]}  # fmt: skip
+
+    customer = user(CUSTOMER, "aysylmz")
+    for body in (
+        delivery(GLOBEX["id"], "1850000000000000701", customer, "@GlobexYardim iade?"),
+        delivery(GLOBEX["id"], "1850000000000000702", GLOBEX, "Merhaba, DM atar mısınız?"),
+        delivery(BRAND["id"], "1850000000000000703", customer, "@AcmeDestek kargo?"),
+    ):
+        raw = json.dumps(body).encode()
+        receive(app, {"x-twitter-webhooks-signature": sign(SECRETS["consumer_secret"], raw)}, raw)
+    globex = {i.text: i.direction for i in app.for_brand("globex").interactions(limit=10)}
+    assert globex == {"@GlobexYardim iade?": "inbound", "Merhaba, DM atar mısınız?": "outbound"}
+    assert texts(app, "acme") == {"@AcmeDestek kargo?"}

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -113,12 +113,13 @@ class EmailChannel(Channel):
         found += s.addresses + ([s.smtp.from_address] if s.smtp is not None else [])
         return tuple(dict.fromkeys(found))
 
-    def mailboxes(self) -> list[MailboxSettings]:
-        """Every account's mailboxes, in the order of the accounts.
+    def mailboxes(self, accounts: Sequence[EmailChannel] | None = None) -> list[MailboxSettings]:
+        """Every account's mailboxes (of ``accounts``, default all), in their order.
 
         :raises ValueError: when two accounts have a mailbox of the same name (one cursor).
         """
-        boxes = [box for account in self.accounts() for box in account.settings.mailboxes]
+        accounts = self.accounts() if accounts is None else accounts
+        boxes = [box for account in accounts for box in account.settings.mailboxes]
         keys = [box.key for box in boxes]
         dupes = sorted({k for k in keys if keys.count(k) > 1})
         if dupes:

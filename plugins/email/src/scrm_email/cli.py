@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from scrm.plugin.cli import placement_options
+from scrm.plugin.polling import readable_accounts
 from scrm_email.imap import PollResult, connect, poll_mailbox, watch_mailbox
 from scrm_email.sources import iter_payloads
 
@@ -70,9 +71,9 @@ def import_(
     report_summary(obj, total, as_json)
 
 
-def _selected(channel: EmailChannel, names: tuple[str, ...]) -> list[MailboxSettings]:
+def _selected(app: Any, channel: EmailChannel, names: tuple[str, ...]) -> list[MailboxSettings]:
     try:
-        boxes = channel.mailboxes()
+        boxes = channel.mailboxes(readable_accounts(app, channel))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     if not boxes:
@@ -128,7 +129,7 @@ def poll(obj: CliContext, mode: str, names: tuple[str, ...], as_json: bool) -> N
     channel = _channel(obj)
     app = obj.app()
     settings = channel.settings
-    boxes = _selected(channel, names)
+    boxes = _selected(app, channel, names)
     if mode == "once":
         failed = []
         for box in boxes:
@@ -180,7 +181,7 @@ def poll_task(app: Any, now: Any) -> str:
     """Poll every configured mailbox once (the ``poll:email`` task of ``scrm worker``)."""
     channel = app.channel("email")
     done = []
-    for box in channel.mailboxes():
+    for box in channel.mailboxes(readable_accounts(app, channel)):
         with connect(box) as client:
             result = poll_mailbox(app, box, client, batch=channel.settings.fetch_batch)
         done.append(f"{box.key}: {result.totals()}")

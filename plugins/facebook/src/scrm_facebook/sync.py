@@ -24,6 +24,7 @@ from scrm.plugin import (
     InboundInteraction,
     loggable,
 )
+from scrm.plugin.polling import readable_accounts
 from scrm_facebook.channel import FacebookChannel
 from scrm_facebook.threads import Conversations, Place
 
@@ -153,12 +154,17 @@ class PollResult:
 
 
 def poll_pages(app: Scrm, *, now: datetime | None = None) -> list[PollResult]:
-    """Poll every configured page (``[channels.facebook.accounts.<label>]``) that has a token.
+    """Poll every configured page (``[channels.facebook.accounts.<label>]``) that has a token
+    (a brand's application: not the pages of other brands).
 
     A page whose polling fails (an expired token, Graph failing) gets its ``error`` and the
     others are still read; a single page's failure is raised, as :func:`poll`'s.
     """
-    pages = [ch for ch in _channel(app).accounts() if ch.settings.page_access_token is not None]
+    pages = [
+        ch
+        for ch in readable_accounts(app, _channel(app))
+        if ch.settings.page_access_token is not None
+    ]
     results = []
     for ch in pages:
         assert isinstance(ch, FacebookChannel)

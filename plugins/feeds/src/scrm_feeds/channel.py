@@ -13,7 +13,7 @@ terms of their own are ``[channels.feeds.accounts.<label>]`` tables, each with i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -128,12 +128,16 @@ class FeedsChannel(Channel):
         """The names of this account's sources: what their items carry in ``account``."""
         return tuple(s.name for s in self.settings.sources)
 
-    def sources(self) -> list[tuple[FeedSource, FeedsChannel.Settings]]:
-        """Every account's sources, each with its account's settings (terms, limits).
+    def sources(
+        self, accounts: Sequence[FeedsChannel] | None = None
+    ) -> list[tuple[FeedSource, FeedsChannel.Settings]]:
+        """Every account's sources (of ``accounts``, default all), each with its account's
+        settings (terms, limits).
 
         :raises ValueError: when two accounts have a source of the same name (one cursor).
         """
-        found = [(src, ch.settings) for ch in self.accounts() for src in ch.settings.sources]
+        accounts = self.accounts() if accounts is None else accounts
+        found = [(src, ch.settings) for ch in accounts for src in ch.settings.sources]
         names = [src.name for src, _ in found]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:

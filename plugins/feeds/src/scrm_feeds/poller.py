@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from scrm.plugin import polling
-from scrm.plugin.polling import backoff
+from scrm.plugin.polling import backoff, readable_accounts
 from scrm_feeds.fetch import Fetched, FetchError, fetch_file, fetch_http
 from scrm_feeds.mapping import CHANNEL, record_for
 from scrm_feeds.match import Matcher
@@ -95,7 +95,8 @@ class Poller:
     ) -> None:
         self.app, self.channel, self.s = app, channel, channel.settings
         #: Every account's sources by name, with their account's settings.
-        self._sources = {src.name: (src, s) for src, s in channel.sources()}
+        accounts = readable_accounts(app, channel)  # a brand's: not other brands' sources
+        self._sources = {src.name: (src, s) for src, s in channel.sources(accounts)}
         self.clock = clock
         self._own_client = client is None
         self.client = client or httpx.Client(

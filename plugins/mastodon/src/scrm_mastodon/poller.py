@@ -32,6 +32,7 @@ from scrm.plugin.polling import (
     PollReport,
     TransientError,
     poll_accounts,
+    readable_accounts,
     stream_name,
     watch_accounts,
 )
@@ -299,7 +300,7 @@ def pollers(app: Scrm, channel: MastodonChannel, **kw: Any) -> list[Poller]:
     """
     found = [
         Poller(app, account, **kw)
-        for account in channel.accounts()
+        for account in readable_accounts(app, channel)
         if account.settings.instance_url and account.settings.access_token is not None
     ]
     return [p for p in found if p.streams()]

@@ -25,6 +25,7 @@ from scrm.plugin.polling import (
     PollReport,
     TransientError,
     poll_accounts,
+    readable_accounts,
     stream_name,
     watch_accounts,
 )
@@ -260,11 +261,12 @@ def _newer_than(body: dict[str, Any], since: str) -> tuple[dict[str, Any], bool]
 
 
 def pollers(app: Scrm, channel: TwitterChannel, **kw: Any) -> list[Poller]:
-    """Return a :class:`Poller` per account of ``channel`` that has something to poll.
+    """Return a :class:`Poller` per account of ``channel`` that has something to poll (a
+    brand's application: not the accounts of other brands).
 
     :param kw: passed to each (``sleep``, ``clock``).
     """
-    found = [Poller(app, account, **kw) for account in channel.accounts()]
+    found = [Poller(app, account, **kw) for account in readable_accounts(app, channel)]
     return [p for p in found if p.streams()]
 
 
