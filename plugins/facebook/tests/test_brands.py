@@ -141,3 +141,15 @@ def test_a_page_whose_token_expired_does_not_stop_the_other(
     assert "acme (page 112233445566778): facebook poll failed" in result.stderr
     assert "globex (page 998800776655443): read 1 posts and 1 comments" in result.stdout
     assert texts(app, "globex") == {"Yeni kampanya", "Modem arızalı"}
+
+
+def test_check_takes_the_page_of_one_account(cli: Any, graph: FakeGraph) -> None:
+    graph.on("GET", GLOBEX_PAGE, Reply({"id": GLOBEX_PAGE, "name": "Globex"}))
+    graph.on("GET", f"{GLOBEX_PAGE}/subscribed_apps",
+             Reply({"data": [{"subscribed_fields": ["feed", "messages", "message_echoes"]}]}))  # fmt: skip
+    out = json.loads(cli("facebook", "check", "--account", "globex", "--json").stdout)
+    assert out["page"] == {"id": GLOBEX_PAGE, "name": "Globex"} and out["problems"] == []
+    seen = [s for s in graph.seen if s.path.startswith(GLOBEX_PAGE)]
+    assert {s.headers["authorization"] for s in seen} == {f"Bearer {GLOBEX_TOKEN}"}
+    result = cli("facebook", "check", "--account", "initech", expect=1)
+    assert "no facebook account 'initech'; accounts: acme, globex" in result.stderr

@@ -76,12 +76,24 @@ def _show(obj: CliContext, result: PollResult, as_json: bool, several: bool) -> 
 
 
 @facebook.command()
+@click.option(
+    "--account",
+    "label",
+    help="The page to check ([channels.facebook.accounts.<label>]); default: the first.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_obj
-def check(obj: CliContext, as_json: bool) -> None:
+def check(obj: CliContext, label: str | None, as_json: bool) -> None:
     """Check the settings, the page token and the page's webhook subscription."""
     ch = obj.app(check_schema=False).channel("facebook")
     assert isinstance(ch, FacebookChannel)
+    if label is not None:
+        pages = {a.account_label: a for a in ch.accounts()}
+        if label not in pages:
+            raise click.ClickException(
+                f"no facebook account {label!r}; accounts: {', '.join(sorted(pages))}"
+            )
+        ch = pages[label]
     s = ch.settings
     problems = [
         f"channels.facebook.{name} is not set"
