@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
+from scrm.core.channel import Channel, PermanentSendError
 from scrm.core.db import utcnow
 from scrm.core.errors import N_, NotFound
 from scrm.core.models import Brand, Case, Customer
@@ -104,6 +105,55 @@ class BrandDirectory:
 
     def key_of(self, brand_id: int | None) -> str | None:
         return next((k for k, v in self.ids.items() if v == brand_id), None)
+
+    def owners(self, account: Channel) -> set[int]:
+        """The brands that list one of ``account``'s :meth:`~Channel.account_ids`."""
+        name = account.name
+        return {
+            self.accounts[(name, i)] for i in account.account_ids() if (name, i) in self.accounts
+        }
+
+    def readable(self, account: Channel, brand: int | None) -> bool:
+        """Whether a caller of ``brand`` (None: across brands) reads ``account``: any
+        account, but another brand's (one that only other brands list)."""
+        owners = self.owners(account)
+        return brand is None or not owners or brand in owners
+
+    def sender(self, channel: Channel, brand: int) -> tuple[Channel, str | None]:
+        """Choose the account a reply of ``brand`` goes out from on ``channel``.
+
+        It is the channel's account that ``brand`` lists (``[brands.<key>] accounts``); an
+        account no brand lists is the default brand's.  A channel without accounts of its
+        own (:meth:`Channel.account_ids` empty for all) sends as it always did.
+
+        :param channel: the configured channel (its first account).
+        :returns: the account's instance and the account (None: no accounts of its own).
+        :raises PermanentSendError: when ``brand`` owns none of the channel's accounts, or the
+            one it owns speaks for another brand too: a reply never leaves from another
+            brand's account.
+        """
+        family = channel.accounts()
+        if not any(ch.account_ids() for ch in family):
+            return channel, None
+        name = channel.name
+        for ch in family:
+            ids = ch.account_ids()
+            owners = self.owners(ch) or {DEFAULT_BRAND_ID}
+            if brand not in owners:
+                continue
+            if len(owners) > 1:
+                keys = ", ".join(sorted(str(self.key_of(b) or b) for b in owners))
+                raise PermanentSendError(
+                    f"{name} account {ch.account_label!r} speaks for brands {keys}: give each "
+                    f"brand its own [channels.{name}.accounts.<label>]"
+                )
+            listed = [i for i in ids if self.accounts.get((name, i)) == brand]
+            return ch, listed[0] if listed else (ids[0] if ids else None)
+        key = self.key_of(brand) or str(brand)
+        raise PermanentSendError(
+            f"brand {key!r} has no {name} account to reply from: configure it under "
+            f"[channels.{name}.accounts.<label>] and list it in [brands.{key}] accounts"
+        )
 
     def split(
         self, session: Session, batch: Sequence[Record], brand: int | None

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
+from scrm.core.channel import DEFAULT_ACCOUNT, account_sections
 from scrm.core.config import Config, ConfigError, describe_errors
 
 if TYPE_CHECKING:
@@ -80,7 +81,13 @@ def check_config(
                 f"unknown section [channels.{name}] in {where}: no installed plugin provides "
                 f"channel {name!r}; channels: {known}. Fix the name or remove the section"
             )
-        _validate(cls.Settings, section, f"channels.{name}", where)
+        try:
+            sections = account_sections(section)
+        except ValueError as exc:
+            raise ConfigError(f"invalid configuration in {where}: channels.{name}.{exc}") from None
+        for label, account in sections.items():
+            prefix = f"channels.{name}" + ("" if label == DEFAULT_ACCOUNT else f".accounts.{label}")
+            _validate(cls.Settings, account, prefix, where)
     loaded = {n: p for n, p in pm.list_name_plugin() if p is not None}
     existing: set[str] | None = None  # read when a section's plugin is not loaded
     for name in config.plugins:

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from scrm.core import cases as case_ops
 from scrm.core import outbox
-from scrm.core.channel import PermanentSendError, TransientSendError
+from scrm.core.channel import Channel, PermanentSendError, TransientSendError
 from scrm.core.db import utcnow
 from scrm.core.dispatch import transaction
 from scrm.core.events import ReplyDelivered
@@ -122,7 +122,8 @@ class Delivery:
                 if not claimed:
                     break
                 row_id, message = claimed[0].id, outbox.to_message(claimed[0])
-            accepted = self._send(row_id, message, now, report)
+                brand = claimed[0].brand_id
+            accepted = self._send(row_id, message, brand, now, report)
             if accepted is None:
                 continue
             if not waiting:
@@ -143,12 +144,25 @@ class Delivery:
             assert row is not None
             return settle(s, row)
 
+    def _sender(self, message: OutboundMessage, brand: int) -> tuple[Channel, OutboundMessage]:
+        """The account of ``message``'s channel that its case's brand owns, and the message
+        naming it (:meth:`~scrm.core.brands.BrandDirectory.sender`)."""
+        channel, account = self.app.brands.sender(self.app.channel(message.channel), brand)
+        return channel, message.model_copy(update={"account": account})
+
     def _send(
-        self, row_id: int, message: OutboundMessage, now: datetime, report: DeliveryReport
+        self,
+        row_id: int,
+        message: OutboundMessage,
+        brand: int,
+        now: datetime,
+        report: DeliveryReport,
     ) -> _Accepted | None:
-        """Send one claimed reply and settle it: accepted, retrying or failed."""
+        """Send one claimed reply from its brand's account and settle it: accepted, retrying
+        or failed."""
         try:
-            result = self.app.channel(message.channel).send(message)
+            channel, message = self._sender(message, brand)
+            result = channel.send(message)
         except TransientSendError as exc:
             error, retry_after = str(exc), exc.retry_after
 
@@ -207,9 +221,10 @@ class Delivery:
             if row.status != "sending" or row.lease_until is None or row.lease_until >= now:
                 return None  # another worker settled it meanwhile
             row.lease_until = now + outbox.LEASE  # ours while we ask
-            message = outbox.to_message(row)
+            message, brand = outbox.to_message(row), row.brand_id
         try:
-            result = self.app.channel(message.channel).reconcile(message)
+            channel, message = self._sender(message, brand)
+            result = channel.reconcile(message)
         except NotImplementedError:
             self._fail(row_id, _CANNOT_TELL, now, report)
             return None

@@ -509,6 +509,12 @@ class OutboundMessage(_Frozen):
     subject: str | None = None
     idempotency_key: str
     case_id: int | None = None
+    account: str | None = Field(
+        default=None,
+        description="The brand's own account to send from, as the channel's messages carry it "
+        "in `account` (delivery picks the account the case's brand owns on the channel); "
+        "None: the channel has no accounts of its own.",
+    )
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 

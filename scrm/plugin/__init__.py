@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrm.core.bounds import Count32, Instant, RowId
 from scrm.core.channel import (
+    DEFAULT_ACCOUNT,
     Channel,
     ChannelError,
     ParseError,
@@ -96,6 +97,7 @@ if TYPE_CHECKING:
     from scrm.core.pipeline import IngestReport
 
 __all__ = [
+    "DEFAULT_ACCOUNT",
     "MAX_TEXT_LENGTH",
     "N_",
     "REDACTED",

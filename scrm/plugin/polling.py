@@ -18,6 +18,12 @@ A poller reports each stream it read as a :class:`StreamResult` in a :class:`Pol
 :func:`scrm.plugin.cli.show_poll_report` prints it (a table, or ``--json``) and
 :func:`scrm.plugin.cli.exit_if_failed` ends the command with exit status 1 when a stream failed.
 
+A channel configured with several accounts (``[channels.<name>.accounts.<label>]``) polls
+each with its own settings and cursors (:meth:`~scrm.plugin.Channel.state_key`):
+:func:`poll_accounts` (and :func:`watch_accounts`) run one poller per account, so that an
+account whose credentials fail is reported and the others are still read, and
+:func:`stream_name` names a stream ``<label>: <stream>`` in the report.
+
 Importing this module is cheap: httpx is loaded when a request is sent.
 """
 
@@ -29,15 +35,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import httpx
 
+    from scrm.core.app import Scrm
+    from scrm.core.channel import Channel
     from scrm.core.pipeline import IngestReport
 
 __all__ = [
     "MAX_HEADER_WAIT",
+    "AccountPoller",
     "ApiClient",
     "ApiError",
     "AuthError",
@@ -50,9 +61,15 @@ __all__ = [
     "StreamResult",
     "TransientError",
     "backoff",
+    "poll_accounts",
+    "readable_accounts",
     "reset_time",
     "retry_after",
+    "stream_name",
+    "watch_accounts",
 ]
+
+C = TypeVar("C", bound="Channel")
 
 #: Longest wait a header may ask for (a week): a broken or hostile server cannot park a poller.
 MAX_HEADER_WAIT = 7 * 86_400
@@ -455,7 +472,81 @@ class PollReport:
         return [s for s in self.streams if s.failed]
 
     def __str__(self) -> str:
-        return (
-            f"{len(self.streams)} streams read, {self.stored} stored, "
-            f"{len(self.failed)} failed"
-        )
+        return f"{len(self.streams)} streams read, {self.stored} stored, {len(self.failed)} failed"
+
+
+# -- several accounts ------------------------------------------------------------------------
+
+
+def readable_accounts(app: Scrm, channel: C) -> list[C]:
+    """The accounts of ``channel`` that ``app`` polls: every one, for an application across
+    brands; for a brand's (``scrm --brand KEY``), those no other brand lists in
+    ``[brands.<key>] accounts``."""
+    return [a for a in channel.accounts() if app.brands.readable(a, app.brand_id)]
+
+
+def stream_name(channel: Channel, name: str) -> str:
+    """Name stream ``name`` of ``channel``'s account in a report: ``<label>: <name>``; the
+    streams of a single ``[channels.<name>]`` account keep their names."""
+    from scrm.core.channel import DEFAULT_ACCOUNT
+
+    label = channel.account_label
+    return name if label == DEFAULT_ACCOUNT else f"{label}: {name}"
+
+
+class AccountPoller(Protocol):
+    """What :func:`poll_accounts` and :func:`watch_accounts` need of one account's poller."""
+
+    @property
+    def channel(self) -> Channel: ...
+
+    @property
+    def sleep(self) -> Callable[[float], None]: ...
+
+    def poll_once(self) -> PollReport: ...
+
+    def next_interval(self) -> float: ...
+
+
+def poll_accounts(
+    pollers: Sequence[AccountPoller],
+    errors: tuple[type[Exception], ...] = (AuthError,),
+    result: type[StreamResult] = StreamResult,
+) -> PollReport:
+    """Run one cycle of every account's poller; an account whose cycle raises one of
+    ``errors`` (its credentials are refused, say) becomes a failed ``<label>: account``
+    stream and the others are still read.  With a single account the error is raised, as
+    polling it alone would.
+
+    :param result: the class of the failed account's row (the pollers' stream results').
+    """
+    report = PollReport()
+    for poller in pollers:
+        try:
+            report.streams.extend(poller.poll_once().streams)
+        except errors as exc:
+            if len(pollers) == 1:
+                raise
+            name = stream_name(poller.channel, "account")
+            report.streams.append(result(name, error=str(exc)))
+    return report
+
+
+def watch_accounts(
+    pollers: Sequence[AccountPoller],
+    cycles: int | None = None,
+    on_cycle: Callable[[PollReport, float], None] | None = None,
+    errors: tuple[type[Exception], ...] = (AuthError,),
+    result: type[StreamResult] = StreamResult,
+) -> None:
+    """Poll the accounts forever (or ``cycles`` times), pausing between cycles the shortest
+    :meth:`~AccountPoller.next_interval` of them; ``on_cycle`` gets each report and pause."""
+    done = 0
+    while cycles is None or done < cycles:
+        report = poll_accounts(pollers, errors, result)
+        done += 1
+        pause = min(p.next_interval() for p in pollers)
+        if on_cycle is not None:
+            on_cycle(report, pause)
+        if cycles is None or done < cycles:
+            pollers[0].sleep(pause)

@@ -73,6 +73,8 @@ class FakeGraph:
         self.routes: dict[tuple[str, str], list[Reply] | Route] = {}
         self.seen: list[Seen] = []
         self.token = TOKEN
+        #: Page tokens of more pages (one app serving several brands' pages).
+        self.other_tokens: set[str] = set()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
@@ -92,7 +94,7 @@ class FakeGraph:
 
     def answer(self, seen: Seen) -> Reply:
         auth = seen.headers.get("authorization", "")
-        if auth != f"Bearer {self.token}":
+        if auth.removeprefix("Bearer ") not in {self.token, *self.other_tokens}:
             return Reply(
                 graph_error(
                     190,

@@ -101,6 +101,10 @@ class FakeX:
         self.dm_events: list[dict[str, Any]] = []
         self.invisible: set[str] = set()
         self.bearer, self.user_token, self.oauth = bearer, user_token, oauth
+        #: OAuth 2.0 user tokens of more brand accounts, to their user ids (add_account).
+        self.user_tokens: dict[str, str] = {user_token: brand["id"]}
+        #: The user whose user-context credentials signed the request being handled.
+        self.acting = brand["id"]
         self.faults: list[Fault] = []
         self.requests: list[Seen] = []
         self.limits = {"mentions": 450, "search": 450, "dm_events": 300, "post": 200, "dm_post": 200,
@@ -116,6 +120,11 @@ class FakeX:
 
     def add_user(self, user: dict[str, Any]) -> None:
         self.users[user["id"]] = user
+
+    def add_account(self, user: dict[str, Any], token: str) -> None:
+        """Add another brand account whose OAuth 2.0 user token is ``token``."""
+        self.add_user(user)
+        self.user_tokens[token] = user["id"]
 
     def add_tweet(self, tweet: dict[str, Any]) -> None:
         self.tweets[tweet["id"]] = {"edit_history_tweet_ids": [tweet["id"]], **tweet}
@@ -192,7 +201,8 @@ class FakeX:
         value = headers.get("authorization", "")
         if value == f"Bearer {self.bearer}":
             return "app"
-        if value == f"Bearer {self.user_token}":
+        if value.startswith("Bearer ") and value[7:] in self.user_tokens:
+            self.acting = self.user_tokens[value[7:]]
             return "user"
         if value.startswith("OAuth "):
             given = {k: unquote(v.strip('"')) for k, v in
@@ -203,6 +213,7 @@ class FakeX:
             signed = {k: v for k, v in given.items() if k != "oauth_signature"}
             base = oauth1.signature_base(method, self.url + path, {**query, **signed})
             if oauth1.signature(base, cs, ts) == given.get("oauth_signature"):
+                self.acting = self.brand["id"]
                 return "user"
         return None
 
@@ -226,7 +237,7 @@ class FakeX:
         if method == "GET" and path == "/2/users/me":
             if ctx == "app":
                 return 403, {}, APP_ONLY_FORBIDDEN
-            return 200, {}, {"data": _pick(self.brand, USER_DEFAULT)}
+            return 200, {}, {"data": _pick(self.users[self.acting], USER_DEFAULT)}
         if method == "GET" and len(seg) == 3 and seg[1] == "users" and seg[2] in self.users:
             return 200, {}, {"data": _pick(self.users[seg[2]], USER_DEFAULT)}
         if method == "POST" and path == "/2/tweets":
@@ -323,7 +334,7 @@ class FakeX:
             return 403, {}, REPLY_INVISIBLE
         tid = self.new_id()
         conv = self.tweets[parent].get("conversation_id", parent) if parent else tid
-        tweet = {"id": tid, "text": text, "author_id": self.brand["id"], "conversation_id": conv,
+        tweet = {"id": tid, "text": text, "author_id": self.acting, "conversation_id": conv,
                  "created_at": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())}  # fmt: skip
         if parent:
             tweet["referenced_tweets"] = [{"type": "replied_to", "id": parent}]
@@ -341,10 +352,10 @@ class FakeX:
         if to not in self.users:
             return 400, {}, invalid_request(f"{to} is not a valid participant", participant_id=[to])
         eid = self.new_id()
-        conv = "-".join(sorted((self.brand["id"], to), key=lambda v: (len(v), v)))
+        conv = "-".join(sorted((self.acting, to), key=lambda v: (len(v), v)))
         self.dm_events.append({"id": eid, "event_type": "MessageCreate", "text": body["text"],
-                               "dm_conversation_id": conv, "sender_id": self.brand["id"],
-                               "participant_ids": [self.brand["id"], to],
+                               "dm_conversation_id": conv, "sender_id": self.acting,
+                               "participant_ids": [self.acting, to],
                                "created_at": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())})  # fmt: skip
         return (
             201,

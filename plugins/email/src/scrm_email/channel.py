@@ -15,13 +15,19 @@ Configure it under ``[channels.email]``::
     password_env = "SCRM_SMTP_PASSWORD"
     from_address = "destek@acme.com.tr"
     from_name = "Acme Müşteri Hizmetleri"
+
+A message's ``account`` is the brand's address it was delivered to: the polled mailbox's
+``address`` (default its username), else the first of the brand's addresses among
+Delivered-To, X-Original-To, To and Cc.  Brands with mailboxes of their own are
+``[channels.email.accounts.<label>]`` tables, each with its ``mailboxes``, ``addresses`` and
+``smtp``: a reply goes out through the SMTP settings of the account its case's brand owns.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -96,21 +102,49 @@ class EmailChannel(Channel):
     settings: Settings
 
     def own_addresses(self) -> frozenset[str]:
-        """Return the brand's addresses: ``addresses`` plus the SMTP sender."""
-        found = set(self.settings.addresses)
-        if self.settings.smtp is not None:
-            found.add(self.settings.smtp.from_address)
-        return frozenset(found)
+        """Return the brand's addresses: ``addresses``, the mailboxes' and the SMTP sender."""
+        return frozenset(self.account_ids())
+
+    def account_ids(self) -> tuple[str, ...]:
+        """The addresses of this account (its mailboxes', ``addresses``, the SMTP sender):
+        what its messages carry in ``account`` and ``[brands.<key>] accounts`` lists."""
+        s = self.settings
+        found = [m.account for m in s.mailboxes if m.account]
+        found += s.addresses + ([s.smtp.from_address] if s.smtp is not None else [])
+        return tuple(dict.fromkeys(found))
+
+    def mailboxes(self, accounts: Sequence[EmailChannel] | None = None) -> list[MailboxSettings]:
+        """Every account's mailboxes (of ``accounts``, default all), in their order.
+
+        :raises ValueError: when two accounts have a mailbox of the same name (one cursor).
+        """
+        accounts = self.accounts() if accounts is None else accounts
+        boxes = [box for account in accounts for box in account.settings.mailboxes]
+        keys = [box.key for box in boxes]
+        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        if dupes:
+            raise ValueError(f"two accounts have mailbox {dupes[0]!r}; give them distinct names")
+        return boxes
 
     def parse(self, payload: Any) -> Iterator[InboundInteraction]:
         """Yield the interaction of one message: ``{"raw_base64": ...}`` or raw bytes.
+
+        A polled message is read by the account whose mailbox received it; an imported one
+        with every account's addresses as the brand's.
 
         :raises ParseError: when the payload or the message is unusable, naming the field.
         """
         from scrm_email.parse import parse_message, raw_from_payload
 
         raw, meta = raw_from_payload(payload)
-        yield parse_message(raw, own_addresses=self.own_addresses(), meta=meta, sink=self._sink())
+        account = meta.account if meta is not None else None
+        reader = self.for_account(account)
+        own = (
+            reader.own_addresses()
+            if isinstance(reader, EmailChannel)
+            else frozenset(a for ch in self.accounts() for a in ch.account_ids())
+        )
+        yield parse_message(raw, own_addresses=own, meta=meta, sink=self._sink(), account=account)
 
     def _sink(self) -> AttachmentSink | None:
         if self.settings.attachments is not AttachmentMode.DIRECTORY:

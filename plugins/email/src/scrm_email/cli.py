@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from scrm.plugin.cli import placement_options
+from scrm.plugin.polling import readable_accounts
 from scrm_email.imap import PollResult, connect, poll_mailbox, watch_mailbox
 from scrm_email.sources import iter_payloads
 
@@ -70,8 +71,11 @@ def import_(
     report_summary(obj, total, as_json)
 
 
-def _selected(channel: EmailChannel, names: tuple[str, ...]) -> list[MailboxSettings]:
-    boxes = channel.settings.mailboxes
+def _selected(app: Any, channel: EmailChannel, names: tuple[str, ...]) -> list[MailboxSettings]:
+    try:
+        boxes = channel.mailboxes(readable_accounts(app, channel))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     if not boxes:
         raise click.ClickException(
             "no mailbox is configured: add [[channels.email.mailboxes]] to scrm.toml"
@@ -90,7 +94,11 @@ def _selected(channel: EmailChannel, names: tuple[str, ...]) -> list[MailboxSett
 def _print(obj: CliContext, result: PollResult, as_json: bool) -> None:
     from scrm.plugin.cli import emit
 
-    data: dict[str, Any] = {"mailbox": result.mailbox, "uidvalidity": result.uidvalidity}
+    data: dict[str, Any] = {
+        "mailbox": result.mailbox,
+        "account": result.account,
+        "uidvalidity": result.uidvalidity,
+    }
     data.update(result.totals())
     data["resynced"] = result.resynced
     if as_json:
@@ -121,7 +129,7 @@ def poll(obj: CliContext, mode: str, names: tuple[str, ...], as_json: bool) -> N
     channel = _channel(obj)
     app = obj.app()
     settings = channel.settings
-    boxes = _selected(channel, names)
+    boxes = _selected(app, channel, names)
     if mode == "once":
         failed = []
         for box in boxes:
@@ -173,7 +181,7 @@ def poll_task(app: Any, now: Any) -> str:
     """Poll every configured mailbox once (the ``poll:email`` task of ``scrm worker``)."""
     channel = app.channel("email")
     done = []
-    for box in channel.settings.mailboxes:
+    for box in channel.mailboxes(readable_accounts(app, channel)):
         with connect(box) as client:
             result = poll_mailbox(app, box, client, batch=channel.settings.fetch_batch)
         done.append(f"{box.key}: {result.totals()}")

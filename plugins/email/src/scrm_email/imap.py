@@ -42,6 +42,8 @@ class PollResult:
 
     mailbox: str
     uidvalidity: int
+    account: str | None = None
+    """The brand's address the mailbox receives (its messages' account)."""
     fetched: int = 0
     resynced: bool = False
     reports: list[IngestReport] = field(default_factory=list)
@@ -96,7 +98,7 @@ def poll_mailbox(
     validity = _select(client, mailbox.folder)
     state = app.load_state(STATE_PLUGIN, key) or {}
     last = int(state.get("last_uid", 0))
-    result = PollResult(mailbox=key, uidvalidity=validity)
+    result = PollResult(mailbox=key, uidvalidity=validity, account=mailbox.account)
     if state and state.get("uidvalidity") != validity:
         log.warning(
             "mailbox %s: UIDVALIDITY changed from %s to %s; reading the folder again "
@@ -121,6 +123,7 @@ def poll_mailbox(
                     bytes(data[b"BODY[]"]),
                     source=f"imap:{key}#{uid}",
                     mailbox=key,
+                    account=mailbox.account,
                     uid=uid,
                     uidvalidity=validity,
                     received_at=_iso(data.get(b"INTERNALDATE")),

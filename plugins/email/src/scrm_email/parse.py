@@ -78,6 +78,11 @@ class EmailPayload(BaseModel):
         default=None, description="File, mbox entry or mailbox it came from."
     )
     mailbox: str | None = Field(default=None, description="IMAP mailbox key, when polled.")
+    account: str | None = Field(
+        default=None,
+        max_length=255,
+        description="The brand's address the mailbox receives (the interaction's account).",
+    )
     uid: int | None = Field(default=None, ge=1, description="IMAP UID in that mailbox.")
     uidvalidity: int | None = Field(default=None, ge=0, description="The mailbox's UIDVALIDITY.")
     received_at: AwareDatetime | None = Field(
@@ -169,10 +174,14 @@ def parse_message(
     meta: EmailPayload | None = None,
     sink: AttachmentSink | None = None,
     channel: str = "email",
+    account: str | None = None,
 ) -> InboundInteraction:
     """Parse the RFC 5322 message ``raw``.
 
     :param own_addresses: the brand's addresses; a message from one of them is outbound.
+    :param account: the brand's address it was delivered to (the polled mailbox's); by
+        default the first of the brand's addresses among ``Delivered-To``, ``X-Original-To``,
+        ``To`` and ``Cc``, or the sender of the brand's own mail.
     :param meta: where the message came from (kept in ``raw``).
     :param sink: stores attachment content when configured.
     :raises ParseError: when the message has no usable sender.
@@ -215,6 +224,14 @@ def parse_message(
     ]
     author = _person(display, sender)
     recipient = _person(*recipients[0]) if outbound and recipients else None
+    if account is None:
+        delivered = [
+            a
+            for h in ("Delivered-To", "X-Original-To", "To", "Cc")
+            for _, a in address_list(msg, h)
+            if a in own_addresses
+        ]
+        account = sender if outbound else next(iter(delivered), None)
 
     attachments = tuple(
         Attachment(
@@ -256,6 +273,7 @@ def parse_message(
     text = split.new or full
     return InboundInteraction(
         channel=channel,
+        account=account,
         external_id=external_id,
         text=text[:MAX_TEXT],
         created_at=_date(msg, meta),

@@ -70,14 +70,36 @@ class MailboxSettings(_Credentials):
     tls: TlsMode = Field(default=TlsMode.SSL, description="ssl, starttls, or plain (tests only).")
     username: str = Field(description="Login name.")
     folder: str = Field(default="INBOX", description="Folder to read.")
+    address: str | None = Field(
+        default=None,
+        description="The brand's address mail in this folder was delivered to: its messages' "
+        "account (what [brands.<key>] accounts lists); default the username when it is an "
+        "address.",
+    )
     idle: bool = Field(
         default=True, description="Use IMAP IDLE in `scrm email poll --watch` when offered."
     )
     timeout: float = Field(default=60.0, gt=0, description="Network timeout in seconds.")
 
+    @model_validator(mode="after")
+    def _normalise(self) -> MailboxSettings:
+        if self.address:
+            self.address = normalize_email(self.address)
+        return self
+
     @property
     def key(self) -> str:
         return self.name or f"{self.username}@{self.host}/{self.folder}"
+
+    @property
+    def account(self) -> str | None:
+        """The address this folder receives: ``address``, else the username if it is one."""
+        if self.address:
+            return self.address
+        try:
+            return normalize_email(self.username)
+        except ValueError:  # a login name that is not an address
+            return None
 
     @property
     def effective_port(self) -> int:

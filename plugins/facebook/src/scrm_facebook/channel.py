@@ -4,6 +4,12 @@ Webhooks are the main way Facebook delivers (:meth:`FacebookChannel.verify_subsc
 the GET handshake, :meth:`~FacebookChannel.verify` for the POST signature,
 :meth:`~FacebookChannel.parse` for the body); :mod:`scrm_facebook.poll` catches up after
 downtime; :meth:`~FacebookChannel.send` replies through the Graph API.
+
+Several pages (one per brand, say) are ``[channels.facebook.accounts.<label>]`` tables, each
+with its ``page_id`` and ``page_access_token``, over the shared keys (the app's
+``app_secret`` and ``verify_token``).  A message's ``account`` is the id of the page it
+arrived on (a webhook entry's ``id``), and a reply goes out with the token of the page its
+case's brand owns.
 """
 
 from __future__ import annotations
@@ -18,7 +24,13 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from scrm.plugin import Channel, InboundInteraction, OutboundMessage, PermanentSendError, SendResult
 from scrm_facebook.graph import GraphClient
-from scrm_facebook.webhook import FeedMapper, check_subscription, signature_ok, split_payload
+from scrm_facebook.webhook import (
+    FeedMapper,
+    SubscriptionError,
+    check_subscription,
+    signature_ok,
+    split_payload,
+)
 
 __all__ = ["MESSAGING_WINDOW", "FacebookChannel"]
 
@@ -93,28 +105,50 @@ class FacebookChannel(Channel):
         s = self.settings
         self.mapper = FeedMapper(s.page_id, s.page_name, s.emails_from_messages)
 
+    def account_ids(self) -> tuple[str, ...]:
+        """The page id: what this page's messages carry in ``account``."""
+        return (self.settings.page_id,)
+
     # -- webhooks -----------------------------------------------------------------------
+
+    def _secrets(self, name: str) -> list[str | None]:
+        """The distinct values of secret setting ``name`` over the accounts (one app: one)."""
+        found: list[str | None] = []
+        for account in self.accounts():
+            secret = getattr(account.settings, name)
+            value = secret.get_secret_value() if secret else None
+            if value not in found:
+                found.append(value)
+        return found
 
     def verify_subscription(self, params: Mapping[str, str]) -> str:
         """Return ``hub.challenge`` for a valid GET handshake (answer it as text/plain, 200).
 
         :raises scrm_facebook.webhook.SubscriptionError: otherwise (answer 403).
         """
-        token = self.settings.verify_token
-        return check_subscription(params, token.get_secret_value() if token else None)
+        tokens = self._secrets("verify_token")
+        for token in tokens[:-1]:
+            try:
+                return check_subscription(params, token)
+            except SubscriptionError:
+                continue
+        return check_subscription(params, tokens[-1])
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> bool:
-        """Return True if ``X-Hub-Signature-256`` signs the raw ``body`` with the app secret."""
-        secret = self.settings.app_secret
-        return signature_ok(headers, body, secret.get_secret_value() if secret else None)
+        """Return True if ``X-Hub-Signature-256`` signs the raw ``body`` with the app secret
+        (of any of the accounts, when pages of several apps share the route)."""
+        return any(signature_ok(headers, body, secret) for secret in self._secrets("app_secret"))
 
     def parse(self, payload: Any) -> Iterator[InboundInteraction]:
         """Yield the interactions of one webhook body ``{"object": "page", "entry": [...]}``.
 
+        The body is read by the account of the page its first entry is for.
+
         :raises ParseError: naming the first bad event (the core calls :meth:`split` first,
             so that a bad event does not hold up the good ones).
         """
-        return self.mapper.parse(payload)
+        account = self.for_account(_page_of(payload))
+        return (account if isinstance(account, FacebookChannel) else self).mapper.parse(payload)
 
     def split(self, payload: Any) -> Iterator[Any]:
         """Yield one webhook body per event of ``payload`` (see :func:`split_payload`).
@@ -218,6 +252,14 @@ class FacebookChannel(Channel):
                 f"outside Messenger's 24-hour window: the customer last wrote {hours:.0f} hours "
                 "ago; answer with a public reply, another channel, or a message tag"
             )
+
+
+def _page_of(payload: Any) -> str | None:
+    """The id of the page a webhook body's first entry is for."""
+    entries = payload.get("entry") if isinstance(payload, dict) else None
+    first = entries[0] if isinstance(entries, list) and entries else None
+    page = first.get("id") if isinstance(first, dict) else None
+    return str(page) if isinstance(page, str | int) else None
 
 
 def _original(external_id: str | None) -> str | None:

@@ -7,7 +7,7 @@ import click
 from scrm.plugin import ChannelError
 from scrm.plugin.cli import CliContext, emit
 from scrm_facebook.channel import FacebookChannel
-from scrm_facebook.sync import poll as poll_page
+from scrm_facebook.sync import PollResult, poll_pages
 
 __all__ = ["REQUIRED_FIELDS", "facebook"]
 
@@ -24,16 +24,38 @@ def facebook() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_obj
 def poll(obj: CliContext, as_json: bool) -> None:
-    """Read the page's posts and comments since the last poll (catch-up after downtime)."""
+    """Read the pages' posts and comments since the last poll (catch-up after downtime).
+
+    Every configured page is read ([channels.facebook.accounts.<label>]); with several,
+    each result names its account and page (one JSON object a line), a page that fails is
+    reported and the others are still read, and the command then exits with status 1.
+    """
     app = obj.app()
     try:
-        result = poll_page(app)
+        results = poll_pages(app)
     except ChannelError as exc:
         raise click.ClickException(f"facebook poll failed: {exc}") from None
+    several = len(results) > 1
+    for result in results:
+        _show(obj, result, as_json, several)
+    if any(r.error for r in results):
+        raise SystemExit(1)
+
+
+def _show(obj: CliContext, result: PollResult, as_json: bool, several: bool) -> None:
     report = result.report.as_dict() if result.report else {}
+    page = {"account": result.account, "page": result.page} if several else {}
+    if result.error is not None:
+        if as_json:
+            emit({**page, "error": result.error})
+        obj.err.print(
+            f"{result.account} (page {result.page}): facebook poll failed: {result.error}"
+        )
+        return
     if as_json:
         emit(
             {
+                **page,
                 "since": result.since.isoformat(),
                 "until": result.until.isoformat() if result.until else None,
                 "posts": result.posts,
@@ -43,8 +65,9 @@ def poll(obj: CliContext, as_json: bool) -> None:
             }
         )
     else:
+        where = f"{result.account} (page {result.page}): " if several else ""
         obj.console.print(
-            f"read {result.posts} posts and {result.comments} comments since "
+            f"{where}read {result.posts} posts and {result.comments} comments since "
             f"{obj.time(result.since, offset=True)}; stored {report.get('stored', 0)}, "
             f"duplicates {report.get('duplicates', 0)}, updated {report.get('updated', 0)}"
         )
@@ -53,12 +76,24 @@ def poll(obj: CliContext, as_json: bool) -> None:
 
 
 @facebook.command()
+@click.option(
+    "--account",
+    "label",
+    help="The page to check ([channels.facebook.accounts.<label>]); default: the first.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_obj
-def check(obj: CliContext, as_json: bool) -> None:
+def check(obj: CliContext, label: str | None, as_json: bool) -> None:
     """Check the settings, the page token and the page's webhook subscription."""
     ch = obj.app(check_schema=False).channel("facebook")
     assert isinstance(ch, FacebookChannel)
+    if label is not None:
+        pages = {a.account_label: a for a in ch.accounts()}
+        if label not in pages:
+            raise click.ClickException(
+                f"no facebook account {label!r}; accounts: {', '.join(sorted(pages))}"
+            )
+        ch = pages[label]
     s = ch.settings
     problems = [
         f"channels.facebook.{name} is not set"

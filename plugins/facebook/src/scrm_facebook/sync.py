@@ -2,8 +2,9 @@
 
 :func:`receive` is what the HTTP server's ``POST /webhooks/facebook`` route calls: it checks
 the signature over the raw bytes, splits the body into one record per event (so a bad event
-becomes its own reject) and ingests.  :func:`poll` reads the page's posts and their
-comments since the last poll, for what was missed while the service was down.
+becomes its own reject) and ingests.  :func:`poll` reads a page's posts and their
+comments since the last poll, for what was missed while the service was down;
+:func:`poll_pages` polls every configured page, one failing page not stopping the others.
 """
 
 from __future__ import annotations
@@ -15,14 +16,30 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from scrm.plugin import Author, Direction, Engagement, InboundInteraction, loggable
+from scrm.plugin import (
+    Author,
+    ChannelError,
+    Direction,
+    Engagement,
+    InboundInteraction,
+    loggable,
+)
+from scrm.plugin.polling import readable_accounts
 from scrm_facebook.channel import FacebookChannel
 from scrm_facebook.threads import Conversations, Place
 
 if TYPE_CHECKING:
     from scrm.plugin import IngestReport, Scrm
 
-__all__ = ["POST_FIELDS", "PollResult", "SignatureError", "comment_interaction", "poll", "receive"]
+__all__ = [
+    "POST_FIELDS",
+    "PollResult",
+    "SignatureError",
+    "comment_interaction",
+    "poll",
+    "poll_pages",
+    "receive",
+]
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +100,7 @@ def comment_interaction(
     place = place or Conversations(post_id, ch.settings.page_id, [obj]).place(obj)
     return InboundInteraction(
         channel="facebook",
+        account=ch.settings.page_id,
         external_id=str(obj["id"]),
         text=str(obj.get("message") or ""),
         created_at=_time(obj.get("created_time")),
@@ -105,6 +123,7 @@ def _post_interaction(ch: FacebookChannel, obj: Mapping[str, Any]) -> InboundInt
     own = str(sender["id"]) == ch.settings.page_id
     return InboundInteraction(
         channel="facebook",
+        account=ch.settings.page_id,
         external_id=str(obj["id"]),
         text=str(obj["message"]),
         created_at=_time(obj.get("created_time")),
@@ -118,31 +137,71 @@ def _post_interaction(ch: FacebookChannel, obj: Mapping[str, Any]) -> InboundInt
 
 @dataclass
 class PollResult:
-    """What one poll read and stored."""
+    """What one poll of one page read and stored."""
 
     since: datetime
+    page: str = ""
+    account: str = ""
+    """The page's account label (``default``: the single ``[channels.facebook]`` page)."""
     until: datetime | None = None
     posts: int = 0
     comments: int = 0
     skipped: int = 0
     report: IngestReport | None = None
     notes: list[str] = field(default_factory=list)
+    error: str | None = None
+    """Why the page could not be read (its token was refused, say); None when it was."""
 
 
-def poll(app: Scrm, *, now: datetime | None = None) -> PollResult:
+def poll_pages(app: Scrm, *, now: datetime | None = None) -> list[PollResult]:
+    """Poll every configured page (``[channels.facebook.accounts.<label>]``) that has a token
+    (a brand's application: not the pages of other brands).
+
+    A page whose polling fails (an expired token, Graph failing) gets its ``error`` and the
+    others are still read; a single page's failure is raised, as :func:`poll`'s.
+    """
+    pages = [
+        ch
+        for ch in readable_accounts(app, _channel(app))
+        if ch.settings.page_access_token is not None
+    ]
+    results = []
+    for ch in pages:
+        assert isinstance(ch, FacebookChannel)
+        try:
+            results.append(poll(app, now=now, channel=ch))
+        except ChannelError as exc:
+            if len(pages) == 1:
+                raise
+            results.append(
+                PollResult(
+                    since=now or datetime.now(UTC),
+                    page=ch.settings.page_id,
+                    account=ch.account_label,
+                    error=str(exc),
+                )
+            )
+    return results
+
+
+def poll(
+    app: Scrm, *, now: datetime | None = None, channel: FacebookChannel | None = None
+) -> PollResult:
     """Read new posts and comments since the last poll, ingest them, advance the cursor.
+
+    :param channel: the page's account (default: the first configured page).
 
     The cursor (the newest ``created_time`` seen, under ``("facebook", "feed:<page id>")``)
     is saved after the ingest commits: a crash re-reads, and duplicates are stored once.
     Posts older than ``poll_lookback_days`` before the cursor are not scanned for comments.
     """
-    ch = _channel(app)
+    ch = channel or _channel(app)
     key = f"feed:{ch.settings.page_id}"
     now = now or datetime.now(UTC)
     state = app.load_state(STATE_PLUGIN, key) or {}
     lookback = timedelta(days=ch.settings.poll_lookback_days)
     since = datetime.fromtimestamp(state["since"], UTC) if "since" in state else now - lookback
-    result = PollResult(since=since)
+    result = PollResult(since=since, page=ch.settings.page_id, account=ch.account_label)
 
     def items() -> Iterator[InboundInteraction]:
         client = ch.client()
@@ -207,8 +266,11 @@ def poll(app: Scrm, *, now: datetime | None = None) -> PollResult:
 
 
 def poll_task(app: Scrm, now: datetime) -> str:
-    """The ``poll:facebook`` task of ``scrm worker``: skip quietly until a page token is set."""
-    settings = app.config.channel_settings("facebook")
-    if not settings.get("page_id") or not settings.get("page_access_token"):
+    """The ``poll:facebook`` task of ``scrm worker``: every page with a token; skip quietly
+    until one is set."""
+    if "facebook" not in app.config.channels:
         return "not configured (channels.facebook.page_id and page_access_token)"
-    return str(poll(app, now=now))
+    results = poll_pages(app, now=now)
+    if not results:
+        return "not configured (channels.facebook.page_id and page_access_token)"
+    return "; ".join(str(r) for r in results)

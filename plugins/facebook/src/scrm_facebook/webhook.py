@@ -123,6 +123,8 @@ def _str(obj: Mapping[str, Any], key: str, where: str) -> str:
 class FeedMapper:
     """Turn webhook bodies of one page into interactions.
 
+    Each interaction's ``account`` is the page its entry is for (the entry's ``id``).
+
     :param page_id: the page's id: its own comments and echoes are outbound.
     :param page_name: shown as the page's display name (webhooks do not always carry it).
     :param emails_from_messages: take an e-mail address a customer typed into a Messenger
@@ -153,15 +155,19 @@ class FeedMapper:
             where = f"entry[{i}]"
             if not isinstance(entry, dict):
                 raise ParseError("not an object", where)
+            page = str(entry.get("id") or self.page_id)
+            if not (page.isdigit() and len(page) <= 64):
+                raise ParseError("not a page id", f"{where}.id")
+            account = page
             for j, change in enumerate(entry.get("changes") or []):
                 it = self.change(change, entry, f"{where}.changes[{j}]")
                 if it is not None:
-                    out.append(it)
+                    out.append(it.model_copy(update={"account": account}))
             for key in ("messaging", "standby"):
                 for j, event in enumerate(entry.get(key) or []):
                     it = self.messaging(event, f"{where}.{key}[{j}]")
                     if it is not None:
-                        out.append(it)
+                        out.append(it.model_copy(update={"account": account}))
         yield from out
 
     # -- page feed -------------------------------------------------------------------------

@@ -4,11 +4,16 @@ Settings live under ``[channels.feeds]`` in ``scrm.toml``, one ``[[channels.feed
 table per feed.  Feed items are public posts that scrm cannot answer: each interaction
 carries its page as ``answer_url``, ``scrm reply`` is refused naming it, and the agent
 records the answer given there with ``scrm case answered``.
+
+A feed item's ``account`` is the name of the source it was read from: ``[brands.<key>]
+accounts = {feeds = ["sikayet-blog"]}`` puts a source's items in that brand.  Brands with
+terms of their own are ``[channels.feeds.accounts.<label>]`` tables, each with its
+``terms`` and ``sources`` (source names unique over all of them).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -118,6 +123,28 @@ class FeedsChannel(Channel):
             return self
 
     settings: Settings
+
+    def account_ids(self) -> tuple[str, ...]:
+        """The names of this account's sources: what their items carry in ``account``."""
+        return tuple(s.name for s in self.settings.sources)
+
+    def sources(
+        self, accounts: Sequence[FeedsChannel] | None = None
+    ) -> list[tuple[FeedSource, FeedsChannel.Settings]]:
+        """Every account's sources (of ``accounts``, default all), each with its account's
+        settings (terms, limits).
+
+        :raises ValueError: when two accounts have a source of the same name (one cursor).
+        """
+        accounts = self.accounts() if accounts is None else accounts
+        found = [(src, ch.settings) for ch in accounts for src in ch.settings.sources]
+        names = [src.name for src, _ in found]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(
+                f"two accounts have feed source {dupes[0]!r}; give them distinct names"
+            )
+        return found
 
     def parse(self, payload: Any) -> Iterator[InboundInteraction]:
         """Yield the interaction of one item record (see :mod:`scrm_feeds.mapping`)."""

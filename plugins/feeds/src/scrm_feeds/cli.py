@@ -29,7 +29,11 @@ def _poller(obj: CliContext) -> Poller:
     channel = obj.app().channel("feeds")
     if not isinstance(channel, FeedsChannel):  # another plugin took the name
         raise click.ClickException(f"channel 'feeds' is provided by {type(channel).__name__}")
-    if not channel.settings.sources:
+    try:
+        sources = channel.sources()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not sources:
         raise click.ClickException(
             "no feeds configured: add [[channels.feeds.sources]] tables (name, url or path)"
         )
@@ -68,8 +72,7 @@ def poll(
     and the others are read all the same.  Exits 1 when a source failed.
     """
     poller = _poller(obj)
-    s = poller.channel.settings
-    if not s.terms and not any(src.match_all or src.terms for src in s.sources):
+    if not any(s.terms or src.match_all or src.terms for src, s in poller.channel.sources()):
         raise click.ClickException(
             "no terms to match: set channels.feeds.terms (the brand's names), or match_all "
             "on a source that is about the brand"

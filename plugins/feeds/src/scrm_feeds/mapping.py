@@ -119,6 +119,7 @@ class FeedRecord(BaseModel):
         lang = (self.language or "").split("-")[0].lower()[:16] or None
         return InboundInteraction(
             channel=CHANNEL,
+            account=self.source,
             external_id=_fit(self.id),
             text=body,
             created_at=self.created_at(),

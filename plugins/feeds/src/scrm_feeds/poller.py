@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from scrm.plugin import polling
-from scrm.plugin.polling import backoff
+from scrm.plugin.polling import backoff, readable_accounts
 from scrm_feeds.fetch import Fetched, FetchError, fetch_file, fetch_http
 from scrm_feeds.mapping import CHANNEL, record_for
 from scrm_feeds.match import Matcher
@@ -27,7 +27,7 @@ from scrm_feeds.parse import FeedError, parse_feed
 
 if TYPE_CHECKING:
     from scrm.plugin import Scrm
-    from scrm_feeds.channel import FeedsChannel, FeedSource
+    from scrm_feeds.channel import FeedsChannel, FeedSource, FeedsSettings
 
 __all__ = ["PLUGIN", "PollReport", "Poller", "SourceResult", "poll_task"]
 
@@ -94,6 +94,9 @@ class Poller:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.app, self.channel, self.s = app, channel, channel.settings
+        #: Every account's sources by name, with their account's settings.
+        accounts = readable_accounts(app, channel)  # a brand's: not other brands' sources
+        self._sources = {src.name: (src, s) for src, s in channel.sources(accounts)}
         self.clock = clock
         self._own_client = client is None
         self.client = client or httpx.Client(
@@ -113,11 +116,15 @@ class Poller:
         :raises KeyError: naming the unknown source.
         """
         wanted = list(names)
-        known = {s.name: s for s in self.s.sources}
+        known = {name: src for name, (src, _) in self._sources.items()}
         for n in wanted:
             if n not in known:
                 raise KeyError(f"no feed source {n!r}; configured: {', '.join(known) or 'none'}")
-        return [known[n] for n in wanted] if wanted else list(self.s.sources)
+        return [known[n] for n in wanted] if wanted else list(known.values())
+
+    def settings_of(self, source: FeedSource) -> FeedsSettings:
+        """The settings of the account ``source`` belongs to (its terms and limits)."""
+        return self._sources[source.name][1]
 
     def state(self, source: FeedSource) -> dict[str, Any]:
         return self.app.load_state(PLUGIN, f"source:{source.name}") or {}
@@ -158,9 +165,9 @@ class Poller:
                 result.status = "not modified"
         except (FetchError, FeedError) as exc:
             failures = int(state.get("failures", 0)) + 1
-            pause = backoff(source.interval, failures, self.s.max_backoff)
+            pause = backoff(source.interval, failures, self.settings_of(source).max_backoff)
             retry_after = getattr(exc, "retry_after", None)
-            pause = max(pause, min(retry_after or 0.0, self.s.max_backoff))
+            pause = max(pause, min(retry_after or 0.0, self.settings_of(source).max_backoff))
             result.status, result.error = "error", str(exc)
             result.next_due = now + pause
             self._save(source, {**state, "failures": failures, "last_error": str(exc),
@@ -174,9 +181,11 @@ class Poller:
 
     def _fetch(self, source: FeedSource, validators: dict[str, Any]) -> Fetched:
         if source.path:
-            return fetch_file(source.path, validators, max_bytes=self.s.max_bytes)
+            return fetch_file(source.path, validators, max_bytes=self.settings_of(source).max_bytes)
         assert source.url is not None
-        return fetch_http(self.client, source.url, validators, max_bytes=self.s.max_bytes)
+        return fetch_http(
+            self.client, source.url, validators, max_bytes=self.settings_of(source).max_bytes
+        )
 
     def _ingest(
         self,
@@ -187,9 +196,10 @@ class Poller:
         placement: Any = None,
     ) -> None:
         assert fetched.body is not None
-        feed = parse_feed(fetched.body, fetched.content_type, max_items=self.s.max_items)
+        s = self.settings_of(source)
+        feed = parse_feed(fetched.body, fetched.content_type, max_items=s.max_items)
         result.warning = feed.warning
-        matcher = Matcher([*self.s.terms, *source.terms])
+        matcher = Matcher([*s.terms, *source.terms])
         fetched_at = datetime.fromtimestamp(now, UTC)
         records = []
         for item in feed.items:
@@ -214,7 +224,7 @@ class Poller:
 def poll_task(app: Any, now: Any) -> str:
     """The ``poll:feeds`` task of ``scrm worker``: read the sources that are due."""
     channel = app.channel(CHANNEL)
-    if not channel.settings.sources:
+    if not channel.sources():
         return "not configured (channels.feeds.sources)"
     poller = Poller(app, channel)
     try:

@@ -25,7 +25,7 @@ from scrm.plugin import (
 from scrm.plugin.polling import ApiError, TransientError
 from scrm_mastodon.client import MastodonClient
 from scrm_mastodon.content import MAX_HTML_LENGTH, html_to_text
-from scrm_mastodon.mapping import ID_PATTERN, Mapper, split_payload
+from scrm_mastodon.mapping import FOR_ACCOUNT, ID_PATTERN, Mapper, split_payload
 
 __all__ = ["MastodonChannel", "MastodonSettings", "status_length"]
 
@@ -63,6 +63,13 @@ class MastodonChannel(Channel):
             pattern=ID_PATTERN,
             description="The brand account's id on the instance: its notifications are polled "
             "and its statuses are outbound (`scrm mastodon check` prints it).",
+        )
+        brand_acct: str | None = Field(
+            default=None,
+            pattern=r"^[A-Za-z0-9_]{1,30}@[A-Za-z0-9.-]{1,253}$",
+            description="The brand account's address, user@instance (acmedestek@mastodon.social): "
+            "what its messages carry in `account` and [brands.<key>] accounts lists "
+            "(`scrm mastodon check` prints it); unset: messages name no account.",
         )
         other_brand_account_ids: list[Annotated[str, Field(pattern=ID_PATTERN)]] = Field(
             default_factory=list,
@@ -140,7 +147,11 @@ class MastodonChannel(Channel):
 
     @property
     def mapper(self) -> Mapper:
-        return Mapper(self.settings.brand_ids())
+        return Mapper(self.settings.brand_ids(), self.settings.brand_acct)
+
+    def account_ids(self) -> tuple[str, ...]:
+        """The brand account's address (``brand_acct``), if configured."""
+        return (self.settings.brand_acct,) if self.settings.brand_acct else ()
 
     def client(self) -> MastodonClient:
         """Return the channel's HTTP client (made on first use)."""
@@ -151,8 +162,14 @@ class MastodonChannel(Channel):
     # -- inbound ---------------------------------------------------------------------------
 
     def parse(self, payload: Any) -> Iterator[InboundInteraction]:
-        """Yield the interactions of a status, a page, a notification, a search or a context."""
-        return self.mapper.parse(payload)
+        """Yield the interactions of a status, a page, a notification, a search or a context.
+
+        A status a poller read names its account in ``for_account``: it is read from that
+        account's point of view.
+        """
+        named = payload.get(FOR_ACCOUNT) if isinstance(payload, dict) else None
+        account = self.for_account(named if isinstance(named, str) else None)
+        return (account if isinstance(account, MastodonChannel) else self).mapper.parse(payload)
 
     def split(self, payload: Any) -> Iterator[Any]:
         """Yield one status per message, so a bad status is rejected on its own."""
@@ -192,7 +209,9 @@ class MastodonChannel(Channel):
                 headers={"idempotency-key": key}, wait=False, retries=0,
             )  # fmt: skip
         except TransientError as exc:
-            raise TransientSendError(str(exc), retry_after=exc.retry_after(client.clock())) from None
+            raise TransientSendError(
+                str(exc), retry_after=exc.retry_after(client.clock())
+            ) from None
         except ApiError as exc:  # AuthError, 404 (the status is gone), 422 (refused)
             raise PermanentSendError(str(exc)) from None
         sid = r.body.get("id") if isinstance(r.body, dict) else None

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import click
 from rich.markup import escape
 
 from scrm.plugin.cli import CliContext, show_poll_report, table
-from scrm.plugin.polling import ApiError
+from scrm.plugin.polling import ApiError, AuthError, watch_accounts
 from scrm_mastodon.channel import MastodonChannel
 from scrm_mastodon.client import MastodonClient
 from scrm_mastodon.mapping import ID_PATTERN
-from scrm_mastodon.poller import Poller
+from scrm_mastodon.poller import Poller, StreamResult, poll_all, pollers
 
 __all__ = ["mastodon"]
 
@@ -44,25 +45,32 @@ def mastodon() -> None:
 def poll(obj: CliContext, mode: str, cycles: int | None) -> None:
     """Fetch new mentions, own statuses and search results and ingest them.
 
-    Cursors are kept in the database, so a restart continues where the last run stopped.
+    Every configured account is read (``[channels.mastodon.accounts.<label>]``), each with
+    its own cursors; an account whose token is refused is reported and the others are still
+    read.  Cursors are kept in the database, so a restart continues where the last run
+    stopped.
     """
-    poller = Poller(obj.app(), _channel(obj))
-    if not poller.streams():
+    found = pollers(obj.app(), _channel(obj))
+    if not found:
         raise click.ClickException(
             "nothing to poll: set channels.mastodon.poll_mentions, brand_account_id or "
             "search_queries"
         )
     try:
         if mode == "once":
-            show_poll_report(obj, poller.poll_once())
+            show_poll_report(obj, poll_all(found))
         else:
-            poller.watch(cycles, lambda report: show_poll_report(obj, report))
+            watch_accounts(
+                found, cycles, lambda report, _: show_poll_report(obj, report), (AuthError,),
+                StreamResult,
+            )  # fmt: skip
     except ApiError as exc:
         raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:
         obj.err.print("stopped")
     finally:
-        poller.client.close()
+        for poller in found:
+            poller.client.close()
 
 
 @mastodon.command("stream")
@@ -136,6 +144,12 @@ def check(obj: CliContext) -> None:
     # What the server sent is printed as text, never as rich markup.
     acct, aid = escape(str(me.get("acct"))[:100]), escape(str(me.get("id"))[:64])
     obj.console.print(f"token OK: @{acct} (id {aid}) on {s.instance_url}")
+    address = f"{acct}@{urlsplit(s.instance_url or '').hostname}" if "@" not in acct else acct
+    if s.brand_acct != address:
+        obj.console.print(
+            f"its address is {address}: set channels.mastodon.brand_acct = {address!r} so that "
+            "its messages name their account (several brands: list it in [brands.<key>] accounts)"
+        )
     if not s.brand_account_id:
         obj.console.print(
             f"set channels.mastodon.brand_account_id = {aid!r} to record its statuses"

@@ -16,7 +16,7 @@ its case as one sent through scrm does.  ``direct`` visibility is a private mess
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -33,7 +33,7 @@ from scrm.plugin import (
 )
 from scrm_mastodon.content import MAX_HTML_LENGTH, html_to_text
 
-__all__ = ["ID_PATTERN", "Mapper", "split_payload"]
+__all__ = ["FOR_ACCOUNT", "ID_PATTERN", "Mapper", "split_payload", "tagged"]
 
 CHANNEL = "mastodon"
 #: Mastodon ids are decimal strings; Pleroma and Akkoma use base62 flake ids.
@@ -44,6 +44,8 @@ _MEDIA = {"image": "image/*", "video": "video/*", "gifv": "video/*", "audio": "a
 #: Attachments read per status (Mastodon allows 4); more is a hostile payload, cut.
 _MAX_ATTACHMENTS = 16
 _MAX_MENTIONS = 500
+#: The key a poller adds to a status for the brand account that read it.
+FOR_ACCOUNT = "for_account"
 
 Item = InboundInteraction | ParseError
 
@@ -77,15 +79,25 @@ def split_payload(payload: Any) -> Iterator[Any]:
     yield payload
 
 
+def tagged(parts: Iterable[Any], account: str | None) -> Iterator[Any]:
+    """Yield ``parts`` (statuses) each naming, as ``for_account``, the brand account that
+    read it, so that the channel reads it from that account's point of view."""
+    for part in parts:
+        yield {**part, FOR_ACCOUNT: account} if account and isinstance(part, dict) else part
+
+
 class Mapper:
     """Turn statuses into interactions from the point of view of the brand's accounts.
 
     :param brand_account_ids: the brand's account ids on the instance; their statuses are
         outbound.
+    :param account: the brand account's address (``user@instance``), every interaction's
+        ``account``; None: not configured.
     """
 
-    def __init__(self, brand_account_ids: Collection[str]) -> None:
+    def __init__(self, brand_account_ids: Collection[str], account: str | None = None) -> None:
         self.brands = frozenset(brand_account_ids)
+        self.account = account
 
     def parse(self, payload: Any) -> Iterator[InboundInteraction]:
         """Yield the interactions of ``payload``.
@@ -172,6 +184,7 @@ class Mapper:
                 quotes=_count(st, "quotes_count", path),
             ),
             attachments=_attachments(st, path),
+            account=self.account,
             raw=st,
         )
 

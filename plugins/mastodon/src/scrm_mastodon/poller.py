@@ -1,6 +1,9 @@
 """Poll mentions, the brand's own statuses and searches incrementally.
 
-Each stream keeps a cursor in plugin state under ``mastodon/<stream>``: ``since_id`` (the
+A :class:`Poller` reads one account; :func:`pollers` makes one per configured account
+(``[channels.mastodon.accounts.<label>]``) and :func:`poll_all` runs them.  Each stream keeps
+a cursor in plugin state under ``mastodon/<stream>`` (an account's under
+``mastodon/<label>/<stream>``): ``since_id`` (the
 newest id already read) and, while a walk back over several pages is under way, ``max_id``
 (where the walk goes on) and the ``newest_id`` that becomes the next ``since_id`` once the
 walk ends.  The cursor is saved after each page's interactions are committed, so a restart
@@ -23,15 +26,24 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from scrm.plugin import polling
-from scrm.plugin.polling import ApiError, AuthError, PollReport, TransientError
+from scrm.plugin.polling import (
+    ApiError,
+    AuthError,
+    PollReport,
+    TransientError,
+    poll_accounts,
+    readable_accounts,
+    stream_name,
+    watch_accounts,
+)
 from scrm_mastodon.client import MastodonClient, next_max_id
-from scrm_mastodon.mapping import ID_PATTERN, split_payload
+from scrm_mastodon.mapping import ID_PATTERN, split_payload, tagged
 
 if TYPE_CHECKING:
     from scrm.plugin import Scrm
     from scrm_mastodon.channel import MastodonChannel
 
-__all__ = ["PLUGIN", "Poller", "Stream", "StreamResult", "poll_task"]
+__all__ = ["PLUGIN", "Poller", "Stream", "StreamResult", "poll_all", "poll_task", "pollers"]
 
 PLUGIN = "mastodon"
 _ID = re.compile(ID_PATTERN)
@@ -102,33 +114,40 @@ class Poller:
 
     def streams(self) -> list[Stream]:
         """Return the streams the settings ask for."""
-        s, found = self.s, []
+        s, key, name, found = self.s, self.channel.state_key, self._name, []
         limit = {"limit": str(s.page_size)}
         if s.poll_mentions:
             found.append(
                 Stream(
-                    "mentions", "/api/v1/notifications", "GET /api/v1/notifications",
-                    {"types[]": "mention", **limit}, "mentions",
+                    key("mentions"), "/api/v1/notifications", "GET /api/v1/notifications",
+                    {"types[]": "mention", **limit}, name("mentions"),
                 )
             )  # fmt: skip
         for n, aid in enumerate(s.brand_ids() if s.poll_own_statuses else []):
             found.append(
                 Stream(
-                    "own" if n == 0 else f"own:{aid}", f"/api/v1/accounts/{aid}/statuses",
+                    key("own" if n == 0 else f"own:{aid}"), f"/api/v1/accounts/{aid}/statuses",
                     "GET /api/v1/accounts/:id/statuses", {"exclude_reblogs": "true", **limit},
-                    "own statuses" if n == 0 else f"statuses of {aid}",
+                    name("own statuses" if n == 0 else f"statuses of {aid}"),
                 )
             )  # fmt: skip
         for q in s.search_queries:
             digest = hashlib.sha256(q.encode()).hexdigest()[:16]
             found.append(
                 Stream(
-                    f"search:{digest}", "/api/v2/search", "GET /api/v2/search",
+                    key(f"search:{digest}"), "/api/v2/search", "GET /api/v2/search",
                     {"q": q, "type": "statuses", "resolve": "false", **limit},
-                    f"search {q!r}", search=True,
+                    name(f"search {q!r}"), search=True,
                 )
             )  # fmt: skip
         return found
+
+    def _name(self, stream: str) -> str:
+        return stream_name(self.channel, stream)
+
+    def next_interval(self) -> float:
+        """Return the seconds between two cycles (``poll_interval``)."""
+        return self.s.poll_interval
 
     def poll_once(self) -> PollReport:
         """Run one cycle over every stream.
@@ -141,14 +160,9 @@ class Poller:
         self, cycles: int | None = None, on_cycle: Callable[[PollReport], None] | None = None
     ) -> None:
         """Poll forever (or ``cycles`` times), pausing ``poll_interval`` between cycles."""
-        done = 0
-        while cycles is None or done < cycles:
-            report = self.poll_once()
-            done += 1
-            if on_cycle is not None:
-                on_cycle(report)
-            if cycles is None or done < cycles:
-                self.sleep(self.s.poll_interval)
+        watch_accounts(
+            [self], cycles, None if on_cycle is None else lambda report, _: on_cycle(report)
+        )
 
     # -- one stream ------------------------------------------------------------------------
 
@@ -211,7 +225,11 @@ class Poller:
         if not items:
             return
         result.count(
-            self.app.ingest_native("mastodon", split_payload(items), source=f"mastodon:{st.key}")
+            self.app.ingest_native(
+                "mastodon",
+                tagged(split_payload(items), self.s.brand_acct),
+                source=f"mastodon:{st.key}",
+            )
         )
 
     def _threads(self, notifications: list[Any], result: StreamResult) -> None:
@@ -256,7 +274,9 @@ class Poller:
             and d["account"].get("id") in brands
         ]  # fmt: skip
         return self.app.ingest_native(
-            "mastodon", split_payload([*ancestors, *own]), source=f"mastodon:context:{status_id}"
+            "mastodon",
+            tagged(split_payload([*ancestors, *own]), self.s.brand_acct),
+            source=f"mastodon:context:{status_id}",
         )
 
 
@@ -272,13 +292,33 @@ def _newer(a: str | None, b: str | None) -> str | None:
     return max(ids, key=_key) if ids else None
 
 
+def pollers(app: Scrm, channel: MastodonChannel, **kw: Any) -> list[Poller]:
+    """Return a :class:`Poller` per account of ``channel`` with an instance, a token and
+    something to poll (``[channels.mastodon.accounts.<label>]``).
+
+    :param kw: passed to each (``sleep``, ``clock``).
+    """
+    found = [
+        Poller(app, account, **kw)
+        for account in readable_accounts(app, channel)
+        if account.settings.instance_url and account.settings.access_token is not None
+    ]
+    return [p for p in found if p.streams()]
+
+
+def poll_all(found: list[Poller]) -> PollReport:
+    """Run one cycle of every account's poller (:func:`scrm.plugin.polling.poll_accounts`)."""
+    return poll_accounts(found, (AuthError,), StreamResult)
+
+
 def poll_task(app: Any, now: Any) -> str:
-    """The ``poll:mastodon`` task of ``scrm worker``: one polling cycle, if configured."""
-    channel = app.channel("mastodon")
-    if not channel.settings.instance_url or channel.settings.access_token is None:
+    """The ``poll:mastodon`` task of ``scrm worker``: one polling cycle of every account, if
+    configured."""
+    found = pollers(app, app.channel("mastodon"))
+    if not found:
         return "not configured (channels.mastodon.instance_url and access_token)"
-    poller = Poller(app, channel)
     try:
-        return str(poller.poll_once())
+        return str(poll_all(found))
     finally:
-        poller.client.close()
+        for poller in found:
+            poller.client.close()

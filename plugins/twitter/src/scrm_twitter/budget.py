@@ -24,15 +24,24 @@ STATE_KEY = "budget"
 
 
 class Budget:
-    """Count requests per UTC day in ``app``'s plugin state (key ``twitter/budget``)."""
+    """Count requests per UTC day in ``app``'s plugin state (key ``twitter/budget``; an
+    account of ``[channels.twitter.accounts]`` keeps its own, ``twitter/<label>/budget``).
+
+    :param key: the state key (default :data:`STATE_KEY`, the single account's).
+    """
 
     def __init__(
-        self, app: Scrm, settings: TwitterSettings, clock: Callable[[], float] = time.time
+        self,
+        app: Scrm,
+        settings: TwitterSettings,
+        clock: Callable[[], float] = time.time,
+        key: str = STATE_KEY,
     ) -> None:
         self.app = app
         self.s = settings
         self.clock = clock
-        self.state: dict[str, Any] = app.load_state(PLUGIN, STATE_KEY) or {}
+        self.key = key
+        self.state: dict[str, Any] = app.load_state(PLUGIN, key) or {}
         self._roll()
 
     def _today(self) -> str:
@@ -66,7 +75,7 @@ class Budget:
     def spend(self, key: str, rates: dict[str, RateState] | None = None) -> None:
         """Count one request on ``key`` and persist the count (and the last rate-limit state)."""
         # Re-read first: other pollers may have spent some of the day's budget meanwhile.
-        self.state = self.app.load_state(PLUGIN, STATE_KEY) or {}
+        self.state = self.app.load_state(PLUGIN, self.key) or {}
         self._roll()
         self.state["used"][key] = self.state["used"].get(key, 0) + 1
         self.save(rates)
@@ -77,7 +86,7 @@ class Budget:
                 ep: {"limit": r.limit, "remaining": r.remaining, "reset": r.reset}
                 for ep, r in rates.items()
             }
-        self.app.save_state(PLUGIN, STATE_KEY, self.state)
+        self.app.save_state(PLUGIN, self.key, self.state)
 
     def seconds_to_reset(self) -> float:
         """Return the seconds until the budget renews (the next UTC midnight)."""

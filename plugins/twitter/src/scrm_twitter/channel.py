@@ -1,7 +1,10 @@
 """The Twitter/X channel: parse X payloads, verify webhooks, deliver replies.
 
 Settings live under ``[channels.twitter]`` in ``scrm.toml`` or in the environment
-(``SCRM_CHANNELS__TWITTER__BEARER_TOKEN=...``).  Credentials are ``SecretStr``: they print
+(``SCRM_CHANNELS__TWITTER__BEARER_TOKEN=...``); with several brand accounts, each has its
+``[channels.twitter.accounts.<label>]`` table (``brand_user_id``, its user credentials, its
+searches) over the shared keys.  A message's ``account`` is the brand user id it arrived on
+or was sent from (see :class:`~scrm_twitter.mapping.Mapper`).  Credentials are ``SecretStr``: they print
 as ``**********`` and never reach a log line, an error message or a stored payload.
 """
 
@@ -22,7 +25,7 @@ from scrm.plugin import (
 )
 from scrm.plugin.polling import ApiError, TransientError
 from scrm_twitter.client import XClient
-from scrm_twitter.mapping import Mapper, split_payload
+from scrm_twitter.mapping import Mapper, payload_account, split_payload
 from scrm_twitter.text import split_thread, tweet_length
 from scrm_twitter.webhooks import crc_response, verify_signature
 
@@ -155,6 +158,11 @@ class TwitterChannel(Channel):
     def mapper(self) -> Mapper:
         return Mapper(self.settings.brand_ids())
 
+    def account_ids(self) -> tuple[str, ...]:
+        """The brand user ids of this account (``brand_user_id`` first): what its messages
+        carry in ``account`` and ``[brands.<key>] accounts = {twitter = [...]}`` lists."""
+        return tuple(self.settings.brand_ids())
+
     def client(self) -> XClient:
         """Return the channel's HTTP client (made on first use)."""
         if self._client is None:
@@ -164,8 +172,14 @@ class TwitterChannel(Channel):
     # -- inbound ---------------------------------------------------------------------------
 
     def parse(self, payload: Any) -> Iterator[InboundInteraction]:
-        """Yield the interactions of a v2 page, a v2 DM events page or an AAA delivery."""
-        return self.mapper.parse(payload)
+        """Yield the interactions of a v2 page, a v2 DM events page or an AAA delivery.
+
+        The payload is read from the point of view of the account it names (an Account
+        Activity delivery's ``for_user_id``, the ``for_account`` a poller adds to its pages),
+        else of this one.
+        """
+        account = self.for_account(payload_account(payload))
+        return (account if isinstance(account, TwitterChannel) else self).mapper.parse(payload)
 
     def split(self, payload: Any) -> Iterator[Any]:
         """Yield one self-contained payload per item, so a bad item is rejected on its own."""
@@ -196,7 +210,9 @@ class TwitterChannel(Channel):
                 return self._post_thread(client, message)
             return self._send_dm(client, message)
         except TransientError as exc:
-            raise TransientSendError(str(exc), retry_after=exc.retry_after(client.clock())) from None
+            raise TransientSendError(
+                str(exc), retry_after=exc.retry_after(client.clock())
+            ) from None
         except ApiError as exc:  # AuthError included: fixing credentials needs a person
             raise PermanentSendError(str(exc)) from None
 

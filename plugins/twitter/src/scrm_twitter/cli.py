@@ -12,7 +12,7 @@ from scrm.plugin.polling import ApiError, PollReport
 from scrm_twitter.budget import PLUGIN, STATE_KEY, Budget
 from scrm_twitter.channel import ENDPOINTS, TwitterChannel
 from scrm_twitter.client import XClient
-from scrm_twitter.poller import Poller
+from scrm_twitter.poller import poll_all, pollers, watch
 
 __all__ = ["twitter"]
 
@@ -37,27 +37,31 @@ def twitter() -> None:
 def poll(obj: CliContext, mode: str, cycles: int | None) -> None:
     """Fetch new mentions, search results and DMs and ingest them.
 
-    Cursors are kept in the database, so a restart continues where the last run stopped.
-    With --watch the pause between cycles stretches to make the daily budget last.
+    Every configured account is read (``[channels.twitter.accounts.<label>]``), each with
+    its own cursors and budget; an account whose credentials fail is reported and the others
+    are still read.  Cursors are kept in the database, so a restart continues where the last
+    run stopped.  With --watch the pause between cycles stretches to make the daily budget
+    last.
     """
     channel = _channel(obj)
-    poller = Poller(obj.app(), channel)
-    if not poller.streams():
+    found = pollers(obj.app(), channel)
+    if not found:
         raise click.ClickException(
             "nothing to poll: set channels.twitter.brand_user_id (mentions), search_queries "
             "or poll_direct_messages"
         )
     try:
         if mode == "once":
-            _show(obj, poller.poll_once(), None)
+            _show(obj, poll_all(found), None)
         else:
-            poller.watch(cycles, lambda report, pause: _show(obj, report, pause))
+            watch(found, cycles, lambda report, pause: _show(obj, report, pause))
     except ApiError as exc:
         raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:
         obj.err.print("stopped")
     finally:
-        poller.client.close()
+        for poller in found:
+            poller.client.close()
 
 
 def _show(obj: CliContext, report: PollReport, pause: float | None) -> None:
@@ -67,10 +71,22 @@ def _show(obj: CliContext, report: PollReport, pause: float | None) -> None:
 
 
 @twitter.command("check")
+@click.option(
+    "--account",
+    "label",
+    help="The account to check ([channels.twitter.accounts.<label>]); default: the first.",
+)
 @click.pass_obj
-def check(obj: CliContext) -> None:
+def check(obj: CliContext, label: str | None) -> None:
     """Verify the credentials (GET /2/users/me) and show rate limits and the budget left."""
     channel = _channel(obj)
+    if label is not None:
+        known = {a.account_label: a for a in channel.accounts()}
+        if label not in known:
+            raise click.ClickException(
+                f"no twitter account {label!r}; accounts: {', '.join(sorted(known))}"
+            )
+        channel = known[label]
     s = channel.settings
     client = XClient(channel)
     try:
@@ -97,8 +113,8 @@ def check(obj: CliContext) -> None:
             f"{me['id']}: replies would be posted from another account"
         )
     app = obj.app()
-    budget = Budget(app, s)
-    stored = (app.load_state(PLUGIN, STATE_KEY) or {}).get("rates", {})
+    budget = Budget(app, s, key=channel.state_key(STATE_KEY))
+    stored = (app.load_state(PLUGIN, budget.key) or {}).get("rates", {})
     rates = {**stored, **{ep: vars(rt) for ep, rt in client.rates.items()}}
     rows = [
         (ep, r.get("limit"), r.get("remaining"), _when(obj, r.get("reset")))

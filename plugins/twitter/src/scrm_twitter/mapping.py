@@ -32,11 +32,14 @@ from scrm_twitter._fields import (
     _v11_time,
 )
 
-__all__ = ["Mapper", "dm_conversation_id", "split_payload"]
+__all__ = ["FOR_ACCOUNT", "Mapper", "dm_conversation_id", "payload_account", "split_payload"]
 
 CHANNEL = "twitter"
 AAA_TWEETS = "tweet_create_events"
 AAA_DMS = "direct_message_events"
+#: The key a polled v2 page gets for the brand user id whose account read it (the poller
+#: adds it; an Account Activity delivery names its account in ``for_user_id``).
+FOR_ACCOUNT = "for_account"
 
 Item = InboundInteraction | ParseError
 
@@ -45,6 +48,14 @@ def dm_conversation_id(a: str, b: str) -> str:
     """Return X's id of the one-to-one conversation between users ``a`` and ``b``."""
     lo, hi = sorted((a, b), key=lambda v: (len(v), v))
     return f"{lo}-{hi}"
+
+
+def payload_account(payload: Any) -> str | None:
+    """Return the brand user id a payload names as its account, if any."""
+    if not isinstance(payload, dict):
+        return None
+    value = payload.get("for_user_id", payload.get(FOR_ACCOUNT))
+    return str(value) if isinstance(value, str | int) and str(value).isdigit() else None
 
 
 def _is_aaa(payload: Mapping[str, Any]) -> bool:
@@ -92,20 +103,32 @@ def split_payload(payload: Any) -> Iterator[Any]:
         yield payload
         return
     users = (payload.get("includes") or {}).get("users") or []
+    tag = {FOR_ACCOUNT: payload[FOR_ACCOUNT]} if FOR_ACCOUNT in payload else {}
     for item in _data_items(payload):
         named = _users_of(item)
         expanded = [u for u in users if isinstance(u, dict) and u.get("id") in named]
-        yield {"data": [item], "includes": {"users": expanded}}
+        yield {"data": [item], "includes": {"users": expanded}, **tag}
 
 
 class Mapper:
     """Turn payloads into interactions from the point of view of the brand's account.
 
-    :param brand_user_ids: the brand's X user ids; their tweets and DMs become outbound.
+    Every interaction's ``account`` is the brand's user id it arrived on or was sent from:
+    the subscribed user of an Account Activity delivery; else the brand user who wrote it,
+    whom it answers, who is mentioned in it, or who is in the DM; else (a search result) the
+    first of ``brand_user_ids``.
+
+    :param brand_user_ids: the brand's X user ids, the primary one first; their tweets and
+        DMs become outbound.
     """
 
     def __init__(self, brand_user_ids: Collection[str]) -> None:
         self.brands = frozenset(brand_user_ids)
+        self.primary = next(iter(brand_user_ids), None)
+
+    def _account(self, *candidates: Any) -> str | None:
+        """The first candidate that is one of the brand's users, else the primary one."""
+        return next((c for c in candidates if c in self.brands), self.primary)
 
     def parse(self, payload: Any) -> Iterator[InboundInteraction]:
         """Yield the interactions of ``payload``.
@@ -136,6 +159,7 @@ class Mapper:
                 "delivery (no for_user_id)"
             )
         users = _index_users(payload)
+        tag = {FOR_ACCOUNT: payload[FOR_ACCOUNT]} if FOR_ACCOUNT in payload else {}
         for n, item in enumerate(_data_items(payload)):
             path = f"data[{n}]"
             try:
@@ -143,9 +167,9 @@ class Mapper:
                     raise ParseError("expected an object", path)
                 if "event_type" in item or "dm_conversation_id" in item:
                     if item.get("event_type", "MessageCreate") == "MessageCreate":
-                        yield self._dm(item, path, users)
+                        yield self._dm(item, path, users, tag)
                 else:
-                    yield self._tweet(item, path, users)
+                    yield self._tweet(item, path, users, tag)
             except ParseError as exc:
                 yield exc
             except ValidationError as exc:
@@ -154,7 +178,11 @@ class Mapper:
     # -- v2 --------------------------------------------------------------------------------
 
     def _tweet(
-        self, tw: dict[str, Any], path: str, users: dict[str, tuple[str, dict[str, Any]]]
+        self,
+        tw: dict[str, Any],
+        path: str,
+        users: dict[str, tuple[str, dict[str, Any]]],
+        tag: dict[str, Any],
     ) -> InboundInteraction:
         tid = _id(tw, "id", path)
         author_id = _id(tw, "author_id", path)
@@ -169,7 +197,13 @@ class Mapper:
         if outbound and to_user and to_user not in self.brands:
             recipient = _v2_author(to_user, users)
         raw_users = [users[u][1] for u in (author_id, to_user) if u and u in users]
+        mentioned = [
+            m.get("id")
+            for m in ((tw.get("entities") or {}).get("mentions") or [])
+            if isinstance(m, dict)
+        ]
         return InboundInteraction(
+            account=self._account(author_id, to_user, *mentioned),
             channel=CHANNEL,
             external_id=tid,
             text=_str(tw, "text", path),
@@ -182,11 +216,15 @@ class Mapper:
             language=_language(tw.get("lang")),
             recipient=recipient,
             engagement=_engagement(tw.get("public_metrics"), path),
-            raw={"data": [tw], "includes": {"users": raw_users}},
+            raw={"data": [tw], "includes": {"users": raw_users}, **tag},
         )
 
     def _dm(
-        self, ev: dict[str, Any], path: str, users: dict[str, tuple[str, dict[str, Any]]]
+        self,
+        ev: dict[str, Any],
+        path: str,
+        users: dict[str, tuple[str, dict[str, Any]]],
+        tag: dict[str, Any],
     ) -> InboundInteraction:
         eid = _id(ev, "id", path)
         sender = _id(ev, "sender_id", path)
@@ -198,6 +236,7 @@ class Mapper:
         recipient = _v2_author(others[0], users) if outbound and others else None
         raw_users = [users[u][1] for u in (sender, *others) if u in users]
         return InboundInteraction(
+            account=self._account(sender, *others),
             channel=CHANNEL,
             external_id=eid,
             text=_str(ev, "text", path),
@@ -207,7 +246,7 @@ class Mapper:
             public=False,
             thread_key=f"dm:{conv}",
             recipient=recipient,
-            raw={"data": [ev], "includes": {"users": raw_users}},
+            raw={"data": [ev], "includes": {"users": raw_users}, **tag},
         )
 
     # -- Account Activity (v1.1 objects) ---------------------------------------------------
@@ -254,6 +293,7 @@ class Mapper:
             recipient = Author(external_id=to_user, handle=tw.get("in_reply_to_screen_name"))
         parent = _opt_str(tw, "in_reply_to_status_id_str", path)
         return InboundInteraction(
+            account=str(for_user) if for_user is not None else self._account(author.external_id),
             channel=CHANNEL,
             external_id=tid,
             text=text or _str(tw, "text", path),
@@ -302,6 +342,7 @@ class Mapper:
 
         outbound = sender in brands
         return InboundInteraction(
+            account=str(for_user) if for_user is not None else self._account(sender, recipient_id),
             channel=CHANNEL,
             external_id=_id(ev, "id", path),
             text=_str(data, "text", f"{mpath}.message_data"),

@@ -1,7 +1,10 @@
 """Poll mentions, recent search and DM events incrementally, within the request budget.
 
-Each stream (mentions, one per search query, DMs) keeps a cursor in plugin state under
-``twitter/<stream>``: ``since_id`` (the newest tweet already read), and while a walk over
+A :class:`Poller` reads one account; :func:`pollers` makes one per configured account
+(``[channels.twitter.accounts.<label>]``) and :func:`poll_all` runs them, so that an account
+whose credentials fail does not stop the others.  Each stream (mentions, one per search
+query, DMs) keeps a cursor in plugin state under ``twitter/<stream>`` (an account's under
+``twitter/<label>/<stream>``, with its own budget): ``since_id`` (the newest tweet already read), and while a walk over
 several pages is under way, ``next_token`` and the ``newest_id`` that becomes the next
 ``since_id`` once the walk ends.  The cursor is saved after each page's interactions are
 committed, so a restart neither misses nor re-reads a page.
@@ -16,15 +19,25 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from scrm.plugin import polling
-from scrm.plugin.polling import ApiError, AuthError, PollReport, TransientError
-from scrm_twitter.budget import PLUGIN, Budget
+from scrm.plugin.polling import (
+    ApiError,
+    AuthError,
+    PollReport,
+    TransientError,
+    poll_accounts,
+    readable_accounts,
+    stream_name,
+    watch_accounts,
+)
+from scrm_twitter.budget import PLUGIN, STATE_KEY, Budget
 from scrm_twitter.client import XClient
+from scrm_twitter.mapping import FOR_ACCOUNT
 
 if TYPE_CHECKING:
     from scrm.plugin import Scrm
     from scrm_twitter.channel import TwitterChannel
 
-__all__ = ["TWEET_PARAMS", "Poller", "Stream", "StreamResult"]
+__all__ = ["TWEET_PARAMS", "Poller", "Stream", "StreamResult", "poll_all", "pollers", "watch"]
 
 TWEET_PARAMS = {
     "tweet.fields": "created_at,author_id,conversation_id,in_reply_to_user_id,"
@@ -73,7 +86,7 @@ class StreamResult(polling.StreamResult):
 
 
 class Poller:
-    """Poll the configured streams of a :class:`TwitterChannel` into ``app``.
+    """Poll the configured streams of one account of a :class:`TwitterChannel` into ``app``.
 
     :param sleep: how to wait (rate limits, backoff, intervals); tests pass a recorder.
     :param clock: the current Unix time.
@@ -93,38 +106,42 @@ class Poller:
         self.s = channel.settings
         self.sleep = sleep
         self.client = client or XClient(channel, sleep=sleep, clock=clock)
-        self.budget = Budget(app, self.s, clock)
+        self.budget = Budget(app, self.s, clock, key=channel.state_key(STATE_KEY))
 
     def streams(self) -> list[Stream]:
         """Return the streams the settings ask for."""
-        s, found = self.s, []
+        s, key, name, found = self.s, self.channel.state_key, self._name, []
         page = {"max_results": str(s.max_results)}
         for n, uid in enumerate(s.brand_ids() if s.poll_mentions else []):
             found.append(
                 Stream(
-                    "mentions" if n == 0 else f"mentions:{uid}", "mentions",
+                    key("mentions" if n == 0 else f"mentions:{uid}"), "mentions",
                     f"/2/users/{uid}/mentions", "GET /2/users/:id/mentions",
                     {**TWEET_PARAMS, **page}, "pagination_token",
-                    label="mentions" if n == 0 else f"mentions of {uid}",
+                    label=name("mentions" if n == 0 else f"mentions of {uid}"),
                 )
             )  # fmt: skip
         for q in s.search_queries:
             digest = hashlib.sha256(q.encode()).hexdigest()[:16]
             found.append(
                 Stream(
-                    f"search:{digest}", "search", "/2/tweets/search/recent",
+                    key(f"search:{digest}"), "search", "/2/tweets/search/recent",
                     "GET /2/tweets/search/recent", {**TWEET_PARAMS, **page, "query": q},
-                    "next_token", label=f"search {q!r}",
+                    "next_token", label=name(f"search {q!r}"),
                 )
             )  # fmt: skip
         if s.poll_direct_messages:
             found.append(
                 Stream(
-                    "dm_events", "dm_events", "/2/dm_events", "GET /2/dm_events",
-                    {**DM_PARAMS, **page}, "pagination_token", auth="user", label="direct messages",
+                    key("dm_events"), "dm_events", "/2/dm_events", "GET /2/dm_events",
+                    {**DM_PARAMS, **page}, "pagination_token", auth="user",
+                    label=name("direct messages"),
                 )
             )  # fmt: skip
         return found
+
+    def _name(self, stream: str) -> str:
+        return stream_name(self.channel, stream)
 
     def poll_once(self) -> PollReport:
         """Run one cycle over every stream.
@@ -144,15 +161,7 @@ class Poller:
         self, cycles: int | None = None, on_cycle: Callable[[PollReport, float], None] | None = None
     ) -> None:
         """Poll forever (or ``cycles`` times), pausing :meth:`next_interval` between cycles."""
-        done = 0
-        while cycles is None or done < cycles:
-            report = self.poll_once()
-            done += 1
-            pause = self.next_interval()
-            if on_cycle is not None:
-                on_cycle(report, pause)
-            if cycles is None or done < cycles:
-                self.sleep(pause)
+        watch([self], cycles, on_cycle)
 
     # -- one stream ------------------------------------------------------------------------
 
@@ -215,6 +224,9 @@ class Poller:
         return result
 
     def _ingest(self, body: dict[str, Any], st: Stream, result: StreamResult) -> None:
+        ids = self.channel.account_ids()
+        if ids:  # the page says which account read it: its items are that account's
+            body = {**body, FOR_ACCOUNT: ids[0]}
         result.count(
             self.app.ingest_native("twitter", self.channel.split(body), source=f"twitter:{st.key}")
         )
@@ -248,9 +260,35 @@ def _newer_than(body: dict[str, Any], since: str) -> tuple[dict[str, Any], bool]
     return {**body, "data": keep}, len(keep) < len(data)
 
 
+def pollers(app: Scrm, channel: TwitterChannel, **kw: Any) -> list[Poller]:
+    """Return a :class:`Poller` per account of ``channel`` that has something to poll (a
+    brand's application: not the accounts of other brands).
+
+    :param kw: passed to each (``sleep``, ``clock``).
+    """
+    found = [Poller(app, account, **kw) for account in readable_accounts(app, channel)]
+    return [p for p in found if p.streams()]
+
+
+def poll_all(found: list[Poller]) -> PollReport:
+    """Run one cycle of every account's poller (:func:`scrm.plugin.polling.poll_accounts`)."""
+    return poll_accounts(found, (AuthError,), StreamResult)
+
+
+def watch(
+    found: list[Poller],
+    cycles: int | None = None,
+    on_cycle: Callable[[PollReport, float], None] | None = None,
+) -> None:
+    """Poll the accounts forever (or ``cycles`` times), pausing between cycles the shortest
+    :meth:`Poller.next_interval` of them."""
+    watch_accounts(found, cycles, on_cycle, (AuthError,), StreamResult)
+
+
 def poll_task(app: Any, now: Any) -> str:
-    """The ``poll:twitter`` task of ``scrm worker``: one polling cycle, if anything is configured."""
-    poller = Poller(app, app.channel("twitter"))
-    if not poller.streams():
+    """The ``poll:twitter`` task of ``scrm worker``: one polling cycle of every account, if
+    anything is configured."""
+    found = pollers(app, app.channel("twitter"))
+    if not found:
         return "not configured (channels.twitter.brand_user_id or search_queries)"
-    return str(poller.poll_once())
+    return str(poll_all(found))
