@@ -11,18 +11,31 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 from consolekit import client, sign_in
+from helpers import message
 from hypothesis import given
 from hypothesis import strategies as st
-from serverkit import make_key, scrm_config  # noqa: F401
+from serverkit import SERVER_KEY, make_key
 
 from scrm.core import worklists
 from scrm.core.app import Scrm
+from scrm.core.config import Config
 from scrm.core.errors import InvalidInput
 from scrm.core.models import Case
 from scrm.core.services import cases as case_service
 
+#: Two brands beside the default one (the pages of each are its cases only).
+BRANDS = {
+    "acme": {"name": "Acme", "accounts": {"twitter": ["acme_tr"]}},
+    "globex": {"name": "Globex", "accounts": {"twitter": ["globex"]}},
+}
+
 #: Deadlines of cases 1..8 in hours from now (None: no deadline): ties, and two without.
 DUE_HOURS = [5, None, 1, 5, -2, None, 5, 1]
+
+
+@pytest.fixture
+def scrm_config(scrm_database_url: str) -> Config:
+    return Config(database_url=scrm_database_url, server={"secret_key": SERVER_KEY}, brands=BRANDS)
 
 
 @pytest.fixture
@@ -134,3 +147,22 @@ def test_any_other_token_is_refused_as_invalid_input(token: str) -> None:
     except InvalidInput:
         return
     assert worklists.Position.parse(at.token()) == at
+
+
+def test_a_brand_pages_and_counts_its_own_cases_only(desk: Scrm) -> None:
+    desk.ingest([message(f"a{n}", account="acme_tr", author=f"a{n}") for n in range(3)]
+                + [message(f"g{n}", account="globex", author=f"g{n}") for n in range(2)])  # fmt: skip
+    seen = {}
+    for brand in ("acme", "globex"):
+        with desk.for_brand(brand).session() as s:
+            found = worklists.page(s, "department", size=2)
+            rest = worklists.page(s, "department", size=2, after=found.next) if found.next else None
+            ids = [r.id for r in found.rows] + ([r.id for r in rest.rows] if rest else [])
+            count = worklists.counts(s)
+        with desk.session() as s:
+            owners = set(s.scalars(sa.select(Case.brand_id).where(Case.id.in_(ids))))
+        assert owners == {desk.brands.id_of(brand)}
+        seen[brand] = (len(ids), count["department"], count["unassigned"])
+    assert seen == {"acme": (3, 3, 3), "globex": (2, 2, 2)}
+    with desk.session() as s:  # across brands: the agency's view
+        assert worklists.counts(s)["department"] == len(DUE_HOURS) + 5
