@@ -18,9 +18,10 @@ from serverkit import SERVER_KEY, make_key
 
 from scrm.core import worklists
 from scrm.core.app import Scrm
+from scrm.core.cases import OPEN_STATUSES
 from scrm.core.config import Config
 from scrm.core.errors import InvalidInput
-from scrm.core.models import Case
+from scrm.core.models import OPEN_CASES, Case
 from scrm.core.services import cases as case_service
 
 #: Two brands beside the default one (the pages of each are its cases only).
@@ -166,3 +167,9 @@ def test_a_brand_pages_and_counts_its_own_cases_only(desk: Scrm) -> None:
     assert seen == {"acme": (3, 3, 3), "globex": (2, 2, 2)}
     with desk.session() as s:  # across brands: the agency's view
         assert worklists.counts(s)["department"] == len(DUE_HOURS) + 5
+
+
+def test_the_partial_indexes_name_the_open_statuses_in_their_order() -> None:
+    """The worklists name OPEN_STATUSES as literals, in order; an index condition naming
+    others would never be used (PostgreSQL and SQLite must see the query implies it)."""
+    assert tuple(re.findall(r"'([a-z_]+)'", OPEN_CASES)) == OPEN_STATUSES

@@ -59,6 +59,7 @@ MAX_SEARCH = 100
 PAGE_SIZE = 50
 _MAX_ID = 2**31 - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -106,9 +107,6 @@ class Position:
             return cls(_EPOCH + int(due) * _MICROSECOND, int(ident))
         except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
             raise InvalidInput("not a worklist position this console gave out") from None
-
-
-_MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,7 +392,8 @@ def counts(
 
     One pass over the open cases in scope, each view a filtered count (``count(*) FILTER
     (WHERE ...)``, the cheapest conditional count on PostgreSQL and SQLite alike); without a
-    filter or search that pass reads ``ix_cases_open_inbox`` alone, never the table.
+    filter or search, that pass can read ``ix_cases_open_inbox`` alone, not the table (SQLite
+    does once the database has statistics: ``ANALYZE``).
     """
     now = now or utcnow()
     wanted: dict[str, Any] = {}
