@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -61,34 +62,45 @@ def expected_order() -> list[int]:
     return [i for _, i in dated] + [i for i, h in enumerate(DUE_HOURS, start=1) if h is None]
 
 
-def test_pages_follow_one_another_forward_and_back_in_the_worklist_order(desk: Scrm) -> None:
+@pytest.mark.parametrize("total", [None, len(DUE_HOURS)], ids=["walked", "read in one pass"])
+def test_pages_follow_one_another_forward_and_back_in_the_worklist_order(
+    desk: Scrm, total: int | None
+) -> None:
     order = expected_order()
     assert order == [5, 3, 8, 1, 4, 7, 2, 6], "ties by id; no deadline last"
     with desk.session() as s:
         assert [r.id for r in worklists.worklist(s, "department")] == order
         for size in (1, 2, 3, 5, 8, 9):
-            pages = [worklists.page(s, "department", size=size)]
+
+            def page(size: int = size, **at: Any) -> worklists.WorklistPage:
+                return worklists.page(s, "department", size=size, total=total, **at)
+
+            pages = [page()]
             assert pages[0].previous is None
             while pages[-1].next is not None:
-                pages.append(worklists.page(s, "department", size=size, after=pages[-1].next))
+                pages.append(page(after=pages[-1].next))
             assert [r.id for p in pages for r in p.rows] == order, size
             assert all(len(p.rows) == size for p in pages[:-1]) and pages[-1].rows
             # Back from the last page, page by page, to the first.
             back = [pages[-1]]
             while back[-1].previous is not None:
-                back.append(worklists.page(s, "department", size=size, before=back[-1].previous))
+                back.append(page(before=back[-1].previous))
             assert [[r.id for r in p.rows] for p in reversed(back)] == [
                 [r.id for r in p.rows] for p in pages
             ], size
 
 
-def test_going_back_near_the_start_shows_the_whole_first_page(desk: Scrm) -> None:
+@pytest.mark.parametrize("total", [None, len(DUE_HOURS)], ids=["walked", "read in one pass"])
+def test_going_back_near_the_start_shows_the_whole_first_page(
+    desk: Scrm, total: int | None
+) -> None:
     with desk.session() as s:
-        after_one = worklists.page(s, "department", size=1)
-        second = worklists.page(s, "department", size=3, after=after_one.next)
+        after_one = worklists.page(s, "department", size=1, total=total)
+        second = worklists.page(s, "department", size=3, after=after_one.next, total=total)
         assert [r.id for r in second.rows] == [3, 8, 1]
-        first = worklists.page(s, "department", size=3, before=second.previous)
+        first = worklists.page(s, "department", size=3, before=second.previous, total=total)
         assert [r.id for r in first.rows] == [5, 3, 8] and first.previous is None
+        assert worklists.page(s, "department", total=0) == worklists.WorklistPage([], None, None)
 
 
 def test_a_later_page_starts_after_the_last_case_seen_whatever_closed_meanwhile(

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,6 +41,7 @@ from scrm.core.models import Agent, Case, Customer, Department
 from scrm.core.queries import undelivered_replies
 
 __all__ = [
+    "FEW",
     "PAGE_SIZE",
     "TRIAGE",
     "VIEWS",
@@ -57,6 +59,9 @@ TRIAGE = "triage"
 MAX_SEARCH = 100
 #: Rows on one page of a worklist (Zendesk shows 30 a page, Chatwoot 25).
 PAGE_SIZE = 50
+#: A view of at most this many pages is read in one pass, not along the deadline index (a
+#: walk fetches every case it passes; for a rare match that is every open case).
+FEW = 5
 _MAX_ID = 2**31 - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -294,6 +299,41 @@ def _walk(
     return rows
 
 
+def _order(at: Position) -> tuple[bool, datetime, int]:
+    """The worklist order as a sort key: deadlines first, soonest first, then by id."""
+    return (at.next_due is None, at.next_due or _EPOCH, at.id)
+
+
+def _scan(
+    session: Session,
+    conds: list[Any],
+    limit: int,
+    after: Position | None,
+    before: Position | None,
+) -> list[Any]:
+    """What :func:`_walk` returns, for a view that holds few cases: their positions read in
+    one pass (as the counts read them), ordered here, and the page's rows fetched by id.
+
+    Walking the deadline index for a rare case (a search, a filter) would fetch every open
+    case on the way; reading the few matching positions costs one pass whatever they are.
+    """
+    keys = sorted(
+        (Position(due, ident) for due, ident in session.execute(
+            sa.select(Case.next_due, Case.id).where(*conds))),
+        key=_order,
+    )  # fmt: skip
+    order = [_order(k) for k in keys]
+    if before is not None:
+        end = bisect.bisect_left(order, _order(before))
+        window = keys[max(0, end - limit) : end]
+    else:
+        start = 0 if after is None else bisect.bisect_right(order, _order(after))
+        window = keys[start : start + limit]
+    ids = [k.id for k in window]
+    found = {r.id: r for r in session.execute(_select_rows().where(Case.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]
+
+
 def _finish(session: Session, rows: list[Any], now: datetime) -> list[WorklistRow]:
     """Rows as the inbox shows them, with their replies still undelivered (one query)."""
     replies = undelivered_replies(session, [r.id for r in rows])
@@ -355,19 +395,25 @@ def page(
     after: Position | None = None,
     before: Position | None = None,
     now: datetime | None = None,
+    total: int | None = None,
 ) -> WorklistPage:
     """Return one page of ``view``: the first, the one after ``after``, or the one before
     ``before`` (the first page when fewer than ``size`` cases come before it).
 
-    Parameters as :func:`worklist`.
+    :param total: how many cases the view holds, if known (:func:`counts`): a view of no
+        more than :data:`FEW` pages is read in one pass rather than along the deadline index.
+    Other parameters as :func:`worklist`.
     """
     now = now or utcnow()
+    if total == 0:
+        return WorklistPage([], None, None)
     conds = _conds(session, view, agent, departments, filters, now)
-    rows = _walk(session, conds, size + 1, after, before)  # one more: is there a page beyond?
+    read = _scan if total is not None and total <= FEW * size else _walk
+    rows = read(session, conds, size + 1, after, before)  # one more: is there a page beyond?
     if before is not None:
         if len(rows) <= size:  # back at the start
             return page(session, view, agent=agent, departments=departments, filters=filters,
-                        size=size, now=now)  # fmt: skip
+                        size=size, now=now, total=total)  # fmt: skip
         rows = rows[1:]
         found = _finish(session, rows, now)
         return WorklistPage(found, found[-1].position, found[0].position)

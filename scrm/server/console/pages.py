@@ -295,9 +295,10 @@ def inbox(
     except InvalidInput as exc:
         raise ConsoleError(422, str(exc)) from None
     with ctx.app.session(read_only=True) as s:
-        found = worklists.page(s, view, agent=who.agent, departments=scope, filters=filters,
-                               size=worklists.PAGE_SIZE, after=start, before=end)  # fmt: skip
         counts = worklists.counts(s, agent=who.agent, departments=scope, filters=filters)
+        found = worklists.page(s, view, agent=who.agent, departments=scope, filters=filters,
+                               size=worklists.PAGE_SIZE, after=start, before=end,
+                               total=counts[view])  # fmt: skip
     query = {k: v for k, v in {**picked, "q": q}.items() if v}
     values: dict[str, Any] = {
         "view": view,
