@@ -154,10 +154,11 @@ def generate(n: int, departments: list[int], seed: int = 42) -> dict[str, list[d
 
 
 def _fill(table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
-    """Give every NOT NULL column the generator did not set its model default."""
+    """Give every NOT NULL column the generator did not set its model default; a column the
+    database fills itself (a server default, such as ``brand_id``) is left out for it to."""
     out = dict(row)
     for col in table.columns:
-        if col.name in out or col.nullable or col.primary_key:
+        if col.name in out or col.nullable or col.primary_key or col.server_default is not None:
             continue
         default = col.default
         if default is not None and getattr(default, "is_scalar", False):
@@ -167,7 +168,7 @@ def _fill(table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
         else:
             out[col.name] = NOW
     for col in table.columns:  # columns the generator leaves out and that may be NULL
-        if not col.primary_key:
+        if not col.primary_key and col.server_default is None:
             out.setdefault(col.name, None)
     return out
 

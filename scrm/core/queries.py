@@ -60,6 +60,7 @@ __all__ = [
     "list_interactions",
     "list_rejects",
     "list_replies",
+    "undelivered_replies",
 ]
 
 
@@ -413,7 +414,7 @@ def list_cases(
 
 def case_rows(session: Session, cases: Sequence[Case], now: datetime) -> list[CaseOut]:
     """Turn loaded cases (department, assignee and customer loaded) into board rows."""
-    replies = _undelivered(session, [c.id for c in cases])
+    replies = undelivered_replies(session, [c.id for c in cases])
     return [_case_out(c, now, **replies.get(c.id, {})) for c in cases]
 
 
@@ -493,7 +494,7 @@ def _case_order(sort: str) -> list[Any]:
     return [Case.id]
 
 
-def _undelivered(session: Session, case_ids: list[int]) -> dict[int, dict[str, Any]]:
+def undelivered_replies(session: Session, case_ids: list[int]) -> dict[int, dict[str, Any]]:
     """Per case: how many of its replies wait, retry or failed, and the newest reason."""
     out: dict[int, dict[str, Any]] = {}
     if not case_ids:
@@ -539,7 +540,7 @@ def get_case(session: Session, case_id: int, now: datetime | None = None) -> Cas
         case,
         now or utcnow(),
         CaseDetail,
-        **_undelivered(session, [case_id]).get(case_id, {}),
+        **undelivered_replies(session, [case_id]).get(case_id, {}),
         replies=[ReplyOut.model_validate(r) for r in replies],
         follow_ups=[FollowUpOut.model_validate(f) for f in follow_ups],
         interactions=[InteractionOut.model_validate(i) for i in interactions],

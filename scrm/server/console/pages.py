@@ -80,6 +80,7 @@ class ConsoleState:
         for lang in i18n.LANGUAGES:
             env = jinja2.Environment(
                 loader=jinja2.FileSystemLoader(templates),
+                auto_reload=False,  # the templates ship with the package: compiled once
                 autoescape=True,
                 undefined=jinja2.StrictUndefined,
                 trim_blocks=True,
@@ -315,6 +316,8 @@ def inbox(
     category: Annotated[str | None, Query(max_length=64)] = None,
     language: Annotated[str | None, Query(max_length=16)] = None,
     q: Annotated[str | None, Query(max_length=worklists.MAX_SEARCH)] = None,
+    after: Annotated[str | None, Query(max_length=64)] = None,
+    before: Annotated[str | None, Query(max_length=64)] = None,
     partial: bool = False,
 ) -> Response:
     ctx.allow(ALL_ROLES)
@@ -326,15 +329,24 @@ def inbox(
               "language": language}  # fmt: skip
     filters = worklists.WorklistFilter(search=q or None, **{k: v or None for k, v in picked.items()})
     scope = list(who.departments) if who.role == "agent" else None
+    try:
+        start = worklists.Position.parse(after) if after else None
+        end = worklists.Position.parse(before) if before and not start else None
+    except InvalidInput as exc:
+        raise ConsoleError(422, str(exc)) from None
     with ctx.app.session(read_only=True) as s:
-        cases = worklists.worklist(s, view, agent=who.agent, departments=scope, filters=filters)
         counts = worklists.counts(s, agent=who.agent, departments=scope, filters=filters)
+        found = worklists.page(s, view, agent=who.agent, departments=scope, filters=filters,
+                               size=worklists.PAGE_SIZE, after=start, before=end,
+                               total=counts[view])  # fmt: skip
     query = {k: v for k, v in {**picked, "q": q}.items() if v}
     values: dict[str, Any] = {
         "view": view,
         "views": worklists.VIEWS,
         "counts": counts,
-        "cases": cases,
+        "cases": found.rows,
+        "paged": found,
+        "first": start is None and end is None,
         "filters": filters,
         "query": query,
         "poll": POLL_SECONDS,
