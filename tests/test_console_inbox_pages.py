@@ -6,6 +6,7 @@ cases is bench/console_inbox.py's."""
 from __future__ import annotations
 
 import re
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -185,3 +186,27 @@ def test_the_partial_indexes_name_the_open_statuses_in_their_order() -> None:
     """The worklists name OPEN_STATUSES as literals, in order; an index condition naming
     others would never be used (PostgreSQL and SQLite must see the query implies it)."""
     assert tuple(re.findall(r"'([a-z_]+)'", OPEN_CASES)) == OPEN_STATUSES
+
+
+def test_sqlite_gathers_the_statistics_the_inbox_counts_need(
+    desk: Scrm, scrm_database_url: str
+) -> None:
+    """Nothing runs ANALYZE for a SQLite user, and without statistics SQLite counts the inbox
+    through the wrong index: a closing connection analyses what its queries used."""
+    if not scrm_database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's autovacuum gathers its statistics")
+    path = scrm_database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as con:  # the template database may hold some already
+        if _has_stat1(con):
+            con.execute("DELETE FROM sqlite_stat1")
+    c = client(desk)
+    sign_in(c, make_key(desk, "admin"))
+    assert c.get("/app/inbox?view=department").status_code == 200
+    desk.close()  # the pool's connections close, as at the end of a command or a server
+    with sqlite3.connect(path) as con:
+        analysed = {idx for (idx,) in con.execute("SELECT idx FROM sqlite_stat1 WHERE tbl = 'cases'")}
+    assert "ix_cases_open_inbox" in analysed
+
+
+def _has_stat1(con: sqlite3.Connection) -> bool:
+    return con.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone() is not None
