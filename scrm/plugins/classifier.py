@@ -201,6 +201,10 @@ _FLIP = -0.75
 _MIXED = 0.6
 #: The third time something failed ("3. kez ertelendi", "4 defa"): a repeated failure.
 _NTH_TIME = re.compile(r"(?<!\d)\d{1,4}[^\S\n]{0,3}\.?[^\S\n]{0,3}(?:kez|kere|defa)\b", re.IGNORECASE)
+#: What an English negation that finds nothing to negate says: something expected did not
+#: happen or is not there ("not boarding", "no gate agent", "they would not rebook us"), which
+#: to a brand is a complaint (tuned on the even half of the real airline tweets).
+_DENIAL = (-0.75, 1.0)
 #: Negation does not turn these into praise ("I've never seen such terrible service").
 _STRONG_NEGATIVE = -2.5
 #: Distinct tokens whose lexicon lookups are remembered (a cache each, about 10 MB when
@@ -413,8 +417,13 @@ class RuleClassifier:
         report_ttl = 0  # a third party's words ("a guy threatened to sue"), in units
         flags: list[tuple[str, int]] = []  # (flag, unit) raised so far
         boost, boost_ttl = 1.0, 0
+        denial = -1  # len(contribs) when an English negator that carries no cue opened its scope
         n, i, unit = len(tokens), 0, 0
         while i < n:
+            if denial >= 0 and not neg_ttl:
+                if len(contribs) == denial:
+                    contribs.append(list(_DENIAL))  # "not boarding", "no gate agent"
+                denial = -1
             tok = tokens[i]
             size, feats = self._lex.match(tokens, i)
             i += size
@@ -449,9 +458,14 @@ class RuleClassifier:
                     last_at = unit
                 continue
             if size == 1 and tok in self._neg_before and (feats is None or "s" not in feats):
+                if denial >= 0 and len(contribs) == denial:
+                    contribs.append(list(_DENIAL))
                 neg_ttl, flag_neg = 4, 0 if tok in _WEAK_NEGATORS else 3
                 if feats is not None and feats.get("problem"):
                     contribs.append([0.0, feats["problem"]])  # "nobody", "can't"
+                    denial = -1
+                else:
+                    denial = len(contribs)
                 continue
             if feats is None:
                 if neg_ttl and tok in self._service:
@@ -489,6 +503,8 @@ class RuleClassifier:
                 last_at = unit
             neg_ttl = max(neg_ttl - 1, 0)
             boost_ttl = max(boost_ttl - 1, 0)
+        if denial >= 0 and len(contribs) == denial:
+            contribs.append(list(_DENIAL))
         for key, _ in flags:
             f[key] = 1.0
         for s, p in contribs:
