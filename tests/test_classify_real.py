@@ -452,6 +452,58 @@ def test_a_turkish_review_weighing_good_against_bad_is_a_neutral_complaint(
     assert clf.classify("Kutusu ezik geldi").sentiment == "negative"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # An English negation with nothing to negate: something expected did not happen.
+        "@airline they would not rebook us",
+        "@airline no gate agent at B18",
+        # Sarcasm: praise words with a complaint context.
+        "thanks for the 3 hour delay",
+        "great, lost my bag again",
+        "harika, yine kargo gecikti",
+        # Agents' notes read like the customer's post.
+        "Customer called, says the router drops the connection every evening",
+        "Müşteri aradı, internet hızının akşamları düştüğünü söyledi",
+        "Müşteri aradı, faturasının yanlış geldiğini söyledi",
+        # "değil" denies the praise word before the noun it qualifies.
+        "kullanışlı bir ürün değil",
+    ],
+)
+def test_denials_sarcasm_and_notes_read_as_complaints(clf: RuleClassifier, text: str) -> None:
+    result = clf.classify(text)
+    assert (result.kind, result.sentiment) == (Kind.COMPLAINT, "negative")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Credit for a problem handled is praise, not sarcasm.
+        "@airline thank you for fixing my 5 hour delay!",
+        "@airline props to Diane at the gate for getting us home after the delay",
+        # A review that praises four times as much as it quibbles.
+        "Çok memnunum, harika çekiyor, tavsiye ederim. Kargo biraz geç geldi",
+    ],
+)
+def test_praise_around_a_handled_or_minor_problem_is_praise(
+    clf: RuleClassifier, text: str
+) -> None:
+    result = clf.classify(text)
+    assert (result.kind, result.sentiment) == (Kind.PRAISE, "positive")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sipariş no 4411, teslimat adresi Kadıköy",  # "no" is "numara"
+        "we offer a no-commitment plan for 549 TL",
+        "Do you fly to Hawaii?",
+    ],
+)
+def test_a_no_that_denies_nothing_is_no_complaint(clf: RuleClassifier, text: str) -> None:
+    assert clf.classify(text).kind is not Kind.COMPLAINT
+
+
 # --------------------------------------------------------------------------- promise kinds
 
 
