@@ -202,6 +202,12 @@ _MIXED = 0.6
 #: A Turkish review whose praise weighs this many times its blame is praise with a quibble
 #: ("çok memnunum, kargo biraz geç geldi"), tuned on the even half of the store reviews.
 _OUTWEIGH = 4.0
+#: A message that ends asking, with at most this much problem and no sentiment below this, is
+#: a question about a possible problem, not a report of one ("is flt 1202 delayed?", "who do I
+#: contact about a missing credit?"); tuned on the even half of the real airline tweets.
+_ASKED = (0.5, -0.5)
+#: The last sentence is a question (what follows the "?" is no word: links are gone already).
+_ENDS_ASKING = re.compile(r"\?[\s\W]*$")
 #: The third time something failed ("3. kez ertelendi", "4 defa"): a repeated failure.
 _NTH_TIME = re.compile(r"(?<!\d)\d{1,4}[^\S\n]{0,3}\.?[^\S\n]{0,3}(?:kez|kere|defa)\b", re.IGNORECASE)
 #: What an English negation that finds nothing to negate says: something expected did not
@@ -547,6 +553,14 @@ class RuleClassifier:
             return Kind.IDEA
         if f["lead"] >= 1.0 and problem < 1.0 and score > -0.3:
             return Kind.LEAD
+        if (
+            question
+            and problem <= _ASKED[0]
+            and score > _ASKED[1]
+            and _ENDS_ASKING.search(text)
+            and not _EXASPERATED.search(text)  # "Siparişim nerede?!" reports, it does not ask
+        ):
+            return Kind.QUESTION
         if problem >= 1.0 or score <= -0.2:
             return Kind.COMPLAINT
         if question:
