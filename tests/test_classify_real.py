@@ -485,6 +485,9 @@ def test_denials_sarcasm_and_notes_read_as_complaints(clf: RuleClassifier, text:
         "@airline props to Diane at the gate for getting us home after the delay",
         # A review that praises four times as much as it quibbles.
         "Çok memnunum, harika çekiyor, tavsiye ederim. Kargo biraz geç geldi",
+        # A verdict on the price paid or an opinion is praise, not a lead or an idea.
+        "Gayet kaliteli, fiyatı da çok uygun, tavsiye ederim",
+        "Bence gayet kullanışlı ve kaliteli bir ürün",
     ],
 )
 def test_praise_around_a_handled_or_minor_problem_is_praise(
