@@ -211,6 +211,10 @@ _ASKED = (0.5, -0.5)
 _VERDICT = 0.6
 #: The last sentence is a question (what follows the "?" is no word: links are gone already).
 _ENDS_ASKING = re.compile(r"\?[\s\W]*$")
+#: Praise this strong (the sum of the positive words) around a problem is weighed against it,
+#: in English too, not read as sarcasm ("the crew was brilliant, Rita was hilarious; I've been
+#: down on you before, but this was a great flight"); tuned on the even half of the airline tweets.
+_STRONG_PRAISE = 4.0
 #: The third time something failed ("3. kez ertelendi", "4 defa"): a repeated failure.
 _NTH_TIME = re.compile(r"(?<!\d)\d{1,4}[^\S\n]{0,3}\.?[^\S\n]{0,3}(?:kez|kere|defa)\b", re.IGNORECASE)
 #: What an English negation that finds nothing to negate says: something expected did not
@@ -369,9 +373,10 @@ class RuleClassifier:
         # ironic: applause, a failure told as repeated or long-standing ("harika, kargom 3. kez
         # ertelendi 👏", "harika hizmet, 3 saattir internet yok").  Measured on real Turkish store
         # reviews; English tweets to a brand are not so ("thanks, but my bag is lost" is a
-        # complaint), so English keeps the sarcasm reading (bench/README.md).
+        # complaint), so English keeps the sarcasm reading unless the praise is strong
+        # (_STRONG_PRAISE; bench/README.md).
         mixed = (
-            turkish
+            (turkish or f["pos"] >= _STRONG_PRAISE)
             and f["pos"] > 0
             and not f["sarcasm"]
             and not (f["ironic"] or _NTH_TIME.search(text))
