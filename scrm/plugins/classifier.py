@@ -209,8 +209,7 @@ _ASKED = (0.5, -0.5)
 #: Praise at least this strong (sentiment score) is a verdict, not a lead or an idea (tuned on
 #: the even halves of the real store reviews and airline tweets).
 _VERDICT = 0.6
-#: The last sentence is a question (what follows the "?" is no word: links are gone already).
-_ENDS_ASKING = re.compile(r"\?[\s\W]*$")
+_WORD_CHAR = re.compile(r"\w")
 #: Praise this strong (the sum of the positive words) around a problem is weighed against it,
 #: in English too, not read as sarcasm ("the crew was brilliant, Rita was hilarious; I've been
 #: down on you before, but this was a great flight"); tuned on the even half of the airline tweets.
@@ -234,6 +233,13 @@ _WEAK_NEGATORS = frozenset(("can't", "cant", "cannot", "couldn't", "couldnt", "u
 # Negated verbs that deny a bad experience ("sorun yaşamadım", "problem çıkmadı", "olmadı",
 # "sorunla karşılaşmadım", "hataya rastlamadım").
 _TR_EXPERIENCE = ("yasa", "ol", "cik", "gor", "kal", "et", "var", "karsilas", "rastla")
+
+
+def _ends_asking(text: str) -> bool:
+    """Return whether the last sentence of ``text`` is a question: no word after its last "?"
+    (a link or a mention after it counts as a word; the words are what is asked)."""
+    at = text.rfind("?")
+    return at >= 0 and _WORD_CHAR.search(text, at + 1) is None
 
 
 class RuleClassifier:
@@ -568,7 +574,7 @@ class RuleClassifier:
             question
             and problem <= _ASKED[0]
             and score > _ASKED[1]
-            and _ENDS_ASKING.search(text)
+            and _ends_asking(text)
             and not _EXASPERATED.search(text)  # "Siparişim nerede?!" reports, it does not ask
         ):
             return Kind.QUESTION
