@@ -65,7 +65,7 @@ lint: $(STAMP)
 ## console-messages: extract the console's words, update each language's catalogue, compile it
 CONSOLE = scrm/server/console
 console-messages: $(STAMP)
-	cd $(CONSOLE) && ../../../$(BIN)/pybabel -q extract -F babel.cfg -k N_ -k t --omit-header --no-location --sort-output -o locale/console.pot .
+	cd scrm && ../$(BIN)/pybabel -q extract -F server/console/babel.cfg -k N_ -k t --omit-header --no-location --sort-output -o server/console/locale/console.pot .
 	$(BIN)/pybabel -q update --no-fuzzy-matching --ignore-pot-creation-date -i $(CONSOLE)/locale/console.pot -d $(CONSOLE)/locale -D console
 	$(BIN)/pybabel -q compile --use-fuzzy -d $(CONSOLE)/locale -D console
 

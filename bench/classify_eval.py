@@ -56,7 +56,7 @@ from scrm.plugins.classifier import RuleClassifier, with_subject  # noqa: E402
 from scrm.plugins.taxonomy import configured_taxonomy  # noqa: E402
 
 EVAL = ROOT / "tests" / "data" / "classify_eval.jsonl"
-FLAGS = ("churn", "legal", "safety", "public")
+FLAGS = ("churn", "legal", "safety", "public", "suspected_spam")
 
 
 def macro_f1(gold: Sequence[str], pred: Sequence[str]) -> float:

@@ -4,10 +4,13 @@ Run ``python bench/promises_eval.py [path/to/promises_eval.jsonl] [--errors] [--
 for the dev and heldout splits separately and per language: precision/recall/F1 of
 ``promise`` true/false and of each kind, exact-match accuracy of ``due``, then throughput.
 
-``--real`` adds the brands' real replies found by ``tests/realdata.py`` (IBM's customer-care
-agents, ``../shared/data`` or ``SCRM_REAL_DATA``), per half (even positions ``tune``, odd
-``held``): the same table on the hand-labelled replies (``tests/data/
-ibm_agent_promise_labels.jsonl``, ids and kinds only) and the kinds found on all of them.
+``--real`` adds the brands' real replies found by ``tests/realdata.py`` (``../shared/data`` or
+``SCRM_REAL_DATA``), per source and half (even positions ``tune``, odd ``held``): the same
+table on the hand-labelled replies and the kinds found on all of them.  The sources: IBM's
+customer-care agents (English; ``tests/data/ibm_agent_promise_labels.jsonl``, ids and kinds)
+and the banks' replies to Şikayetvar complaints (Turkish; ``tests/data/
+sikayetvar_bank_promise_labels.jsonl``, a kind per reply template, keyed by
+``realdata.reply_template``).
 """
 
 from __future__ import annotations
@@ -15,15 +18,16 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from scrm.core.promises import PromiseKind, detect_promise
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from realdata import held_out, load_ibm_agent_replies
+from realdata import Record, held_out, load_ibm_agent_replies, load_sikayetvar_bank_replies
 
-__all__ = ["evaluate", "main", "prf"]
+__all__ = ["REAL_SOURCES", "evaluate", "main", "prf", "real_halves"]
 
 DEFAULT = Path(__file__).resolve().parent.parent / "tests" / "data" / "promises_eval.jsonl"
 
@@ -72,25 +76,45 @@ def _report(title: str, rows: list[dict]) -> None:
     print(f"  kind accuracy {m['kind_accuracy']:.3f}   due exact-match {m['due_accuracy']:.3f}")
 
 
+#: The real sources of brand replies: (name, loader, language).
+REAL_SOURCES = (
+    ("ibm-agents", load_ibm_agent_replies, "en"),
+    ("tr-bank-replies", load_sikayetvar_bank_replies, "tr"),
+)
+
+
+def real_halves() -> Iterator[tuple[str, str, list[Record], list[dict]]]:
+    """Yield (source, half, its brand replies, its hand-labelled rows) for each real source found.
+
+    A reply labelled ``not_brand`` (the complainant's own words in a reply column) is left
+    out of both; a reply without a label is among the replies but not the labelled rows.
+    """
+    for name, load, lang in REAL_SOURCES:
+        recs = [r for r in load() if r.labels.get("kind") != "not_brand"]
+        if not recs:
+            continue
+        for half, keep in (("tune", False), ("held", True)):
+            sub = [r for r in recs if held_out(r.n) is keep]
+            labelled = [
+                {"text": r.text, "kind": r.labels["kind"], "promise": r.labels["promise"] == "True",
+                 "due": None, "lang": lang}
+                for r in sub if "kind" in r.labels
+            ]  # fmt: skip
+            yield name, half, sub, labelled
+
+
 def _report_real() -> None:
-    """Print the figures on the brands' real replies, per half."""
-    recs = load_ibm_agent_replies()
-    if not recs:
-        print("\n== real ibm-agents: corpus not found (../shared/data or SCRM_REAL_DATA)")
-        return
-    for half, keep in (("tune", False), ("held", True)):
-        sub = [r for r in recs if held_out(r.n) is keep]
-        labelled = [
-            {"text": r.text, "kind": r.labels["kind"], "promise": r.labels["promise"] == "True",
-             "due": None, "lang": "en"}
-            for r in sub if r.labels
-        ]  # fmt: skip
-        _report(f"real ibm-agents/{half} (hand-labelled)", labelled)
-        kinds: dict[str, int] = {}
-        for r in sub:
-            kind = detect_promise(r.text).kind.value
-            kinds[kind] = kinds.get(kind, 0) + 1
-        print(f"  all {len(sub)} replies: {dict(sorted(kinds.items()))}")
+    """Print the figures on the brands' real replies, per source and half."""
+    found = set()
+    for name, half, sub, labelled in real_halves():
+        found.add(name)
+        _report(f"real {name}/{half} (hand-labelled)", labelled)
+        kinds = Counter(detect_promise(r.text).kind.value for r in sub)
+        print(f"  all {len(sub)} replies: {dict(sorted(kinds.items()))}"
+              f"{f', {len(sub) - len(labelled)} unlabelled' if len(sub) > len(labelled) else ''}")  # fmt: skip
+    for name, _, _ in REAL_SOURCES:
+        if name not in found:
+            print(f"\n== real {name}: corpus not found (../shared/data or SCRM_REAL_DATA)")
 
 
 def main(argv: list[str]) -> None:

@@ -7,6 +7,9 @@ cases that no team would have left open:
 - the coordinated burst (eight fake "3 gündür internet yok ... herkes Rakip'e geçsin" tweets
   from days-old accounts, flagged by `scrm review`): linked to one incident and closed the
   next morning, after the review;
+- the suspected spam (a fake "Kesinti mağduru ... hediye çeki" giveaway posted on the brand's
+  Facebook page: complaint words in a scam, so it reached triage, not the bin): looked at
+  the next morning and closed, nobody to answer;
 - the feed items (a blog question, a blog post and a video about a failure, a forum post):
   answered as the brand on their pages a couple of hours after they appeared, recorded as
   `scrm case answered` records them, and closed, the conversation being on the page.
@@ -27,6 +30,7 @@ from scrm.core.app import Scrm
 from scrm.core.services import cases as case_service
 from scrm.core.services import outbox
 from scrm.plugin.db import Case
+from scrm.plugins.classifier import SUSPECTED_SPAM
 from scrm.plugins.tables.coordinated import CaseFlag
 
 AGENT = "zeynep"
@@ -76,6 +80,22 @@ def close_the_burst(app: Scrm) -> list[int]:
     return ids
 
 
+SPAM_NOTE = "reviewed: a fake giveaway page, not a customer; reported to Facebook"
+
+
+def review_the_suspected_spam(app: Scrm) -> list[int]:
+    """Close the open triage cases opened by a message flagged ``suspected_spam``."""
+    done = []
+    for case in app.cases(department="triage", status="open", limit=100):
+        first = app.interactions(case=case.id, limit=1)
+        if not first or SUSPECTED_SPAM not in first[0].urgency:
+            continue
+        at = min(_aware(case.opened_at) + timedelta(hours=15), datetime.now(UTC))
+        case_service.transition(app, case.id, "closed", actor=AGENT, note=SPAM_NOTE, now=at)
+        done.append(case.id)
+    return done
+
+
 def answer_the_feed_items(app: Scrm) -> list[int]:
     """Record the brand's answer given on each feed item's page, and close its case."""
     done = []
@@ -101,10 +121,12 @@ def _aware(value: datetime) -> datetime:
 def main() -> None:
     app = scrm.open()
     burst = close_the_burst(app)
+    spam = review_the_suspected_spam(app)
     feeds = answer_the_feed_items(app)
     print(
         f"the sample's agents closed {len(burst)} cases of the bot burst (incident "
-        f"{INCIDENT!r}) and answered {len(feeds)} feed items on their pages"
+        f"{INCIDENT!r}), {len(spam)} reviewed as spam, and answered {len(feeds)} feed items "
+        "on their pages"
     )
 
 

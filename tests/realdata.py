@@ -25,6 +25,10 @@ Corpora (folder name, file, what is read):
     Şikayetvar, with the title, the text and the bank's public reply
     (BetulAlbayrak1999/Analyzing-Banks-Reviews-Sikayetvar-ML-Text-Mining, ``data/raw``, MIT).
     Every one is a complaint a person wrote, so none may be spam and each should be a complaint.
+    The reply column holds VakıfBank's templated replies (and three of Pazarama's); for İş
+    Bankası it mostly holds the complainant's own follow-up, which the scrape took for the
+    bank's reply (labelled ``not_brand`` in the promise labels, see
+    :func:`load_sikayetvar_bank_replies`).
 
 ``load_kind_mix()`` derives a kind label from the sources' own labels (never from the rules):
 complaint = a Şikayetvar bank complaint (tr) or an airline tweet with a named problem (en);
@@ -38,15 +42,18 @@ odd positions.  Rules are tuned on even positions only and reported on both.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
     "AGENT_LABELS",
+    "BANK_REPLY_LABELS",
     "Record",
     "find_corpus",
     "held_out",
@@ -54,13 +61,20 @@ __all__ = [
     "load_ibm_agent_replies",
     "load_ibm_customers",
     "load_kind_mix",
+    "load_sikayetvar_bank_replies",
     "load_sikayetvar_banks",
     "load_turkish_store_reviews",
+    "reply_template",
 ]
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 #: Hand labels of promise kinds for IBM agent replies, by tweet id (labels only, no text).
 AGENT_LABELS = Path(__file__).resolve().parent / "data" / "ibm_agent_promise_labels.jsonl"
+#: Hand labels of promise kinds for the banks' Şikayetvar replies, by reply template
+#: (:func:`reply_template`; keys and labels only, no text).
+BANK_REPLY_LABELS = (
+    Path(__file__).resolve().parent / "data" / "sikayetvar_bank_promise_labels.jsonl"
+)
 
 
 @dataclass(frozen=True)
@@ -233,4 +247,48 @@ def load_kind_mix() -> list[Record]:
         if kind is not None:
             out.append(Record(rec.n, f"air-{rec.id}", rec.text, rec.source,
                               {"kind": kind, "lang": "en"}))  # fmt: skip
+    return out
+
+
+#: The site's "read more" link, kept at the end of some scraped replies.
+_READ_MORE = re.compile(r"\s*devamını gör\s*$")
+
+
+def reply_template(text: str) -> str:
+    """Return the key of the template a reply was written from: a hash of its words, folded
+    (case, diacritics), with every number the same, so replies differing only in an amount, a
+    date or a phone number share a key.  Stable across releases: it uses the standard library
+    only, so the labels keyed by it do not move when scrm's own text folding changes."""
+    folded = unicodedata.normalize("NFKD", _READ_MORE.sub("", text).casefold())
+    folded = "".join(c for c in folded if not unicodedata.combining(c))
+    words = re.findall(r"[^\W\d_]+|\d+", folded)
+    shape = " ".join("#" if w[0].isdigit() else w for w in words)
+    return hashlib.sha1(shape.encode("utf-8")).hexdigest()[:12]
+
+
+def load_sikayetvar_bank_replies() -> list[Record]:
+    """Return every non-empty reply of the Şikayetvar bank complaints (empty when absent), by
+    the complaint's id, numbered among the replies (for :func:`held_out`).
+
+    Labels: ``template`` (:func:`reply_template`), ``bank``, and from
+    :data:`BANK_REPLY_LABELS` the ``kind`` of its template, with ``promise`` "True"/"False".
+    ``kind`` "not_brand" marks a reply column holding the complainant's own follow-up (the
+    scrape took it for İş Bankası's reply): not the brand speaking, so not scored.
+    """
+    labels: dict[str, str] = {}
+    if BANK_REPLY_LABELS.exists():
+        for line in BANK_REPLY_LABELS.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                labels[row["template"]] = row["kind"]
+    out: list[Record] = []
+    for rec in load_sikayetvar_banks():
+        text = _READ_MORE.sub("", rec.labels["reply"]).strip()
+        if not text:
+            continue
+        key = reply_template(text)
+        found = {"template": key, "bank": rec.labels["bank"]}
+        if key in labels:
+            found |= {"kind": labels[key], "promise": str(labels[key] not in ("none", "not_brand"))}
+        out.append(Record(len(out), rec.id, text, "tr-bank-replies", found))
     return out

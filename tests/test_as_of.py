@@ -148,6 +148,8 @@ def test_the_demo_board_looks_like_a_working_support_team(
     cli("ingest", "--channel", "phone", str(sample_dir / "phone.jsonl"), *place)
     assert len(demo_agents().close_the_burst(app)) == 8
     assert json.loads(cli("review", "--json").stdout)  # still listed, as closed
+    # The fake giveaway reached triage (complaint words in a scam), not the bin; reviewed.
+    assert len(demo_agents().review_the_suspected_spam(app)) == 1
     cases = json.loads(cli("cases", "list", "--limit", "1000", "--json").stdout)
     now = datetime.now(UTC)
     board = [c for c in cases if c["status"] not in ("resolved", "closed")]

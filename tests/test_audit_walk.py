@@ -300,6 +300,7 @@ EXEMPT_ROUTES = {
     ("POST", "/app/signout"): "clears the session cookie",
     ("POST", "/app/signin/password"): "a signed session cookie, as /app/signin",
     ("POST", "/app/language"): "the interface language, kept in the session cookie",
+    ("POST", "/app/brand"): "the brand an agency-level person views, kept in the session cookie",
 }
 
 #: State-changing routes: the path, its JSON or form body, and the action audited.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from serverkit import auth, make_key, scrm_config, seed_cases  # noqa: F401
 
+import scrm
 from scrm.core import passwords, worklists
 from scrm.core.agents import ensure_departments
 from scrm.core.app import Scrm
@@ -53,6 +55,7 @@ CONSOLE_ROUTES = {
     ("GET", "/app/reports/view"),
     ("GET", "/app/settings"),
     ("POST", "/app/settings/timezone"),
+    ("POST", "/app/brand"),
 }
 OPEN_TO_ALL = {("GET", "/app"), ("GET", "/app/signin"), ("POST", "/app/signin"), ("POST", "/app/signout"),
                ("POST", "/app/signin/password"), ("POST", "/app/language")}  # fmt: skip
@@ -808,20 +811,20 @@ def test_the_services_refusals_are_shown_in_the_interface_language(app: Scrm, cl
     assert flash_of(r.text) == ["a case cannot be merged into itself"]
 
 
-def test_a_refusal_is_recognised_by_its_pattern_and_its_values_kept() -> None:
-    from scrm.server.console import i18n, refusals
+def test_a_refusal_is_translated_from_its_template_and_its_values_put_in() -> None:
+    from scrm.core.errors import N_, NotFound
+    from scrm.core.replies import AnswerElsewhere
+    from scrm.server.console import i18n
 
-    tr = i18n.translations("tr").gettext
-    assert refusals.translate("no case 12", tr) == "12 numaralı vaka yok"
-    assert refusals.translate("case 4 came from a feeds item that scrm cannot answer: reply on "
-                              "the page itself, https://x.example/p, then record it with "
-                              "`scrm case answered 4 --text ...`", tr).startswith("vaka 4, ")  # fmt: skip
-    assert refusals.translate("case 4 came from a feeds item that scrm cannot answer: reply on "
-                              "the page itself, https://x.example/p, then record it with "
-                              "`scrm case answered 5 --text ...`", tr).startswith("case 4"), \
-        "a value named twice must be the same both times"  # fmt: skip
-    assert refusals.translate("a brand new refusal", tr) == "a brand new refusal"
-    assert refusals.translate("no case 12", str) == "no case 12"
+    def shown(exc: Any, lang: str) -> str:
+        return i18n.translations(lang).gettext(exc.message) % exc.params
+
+    assert shown(NotFound(N_("no case %(id)s"), id=12), "tr") == "12 numaralı vaka yok"
+    elsewhere = AnswerElsewhere(4, "feeds", "https://x.example/p")
+    assert shown(elsewhere, "tr").startswith("vaka 4, ") and "https://x.example/p" in shown(elsewhere, "tr")
+    assert shown(elsewhere, "en") == str(elsewhere)
+    unknown = NotFound(N_("a refusal added after the catalogue %(id)s"), id=3)
+    assert shown(unknown, "tr") == "a refusal added after the catalogue 3" == str(unknown)
 
 
 def test_the_turkish_catalogue_translates_every_word_of_the_templates() -> None:
@@ -833,11 +836,13 @@ def test_the_turkish_catalogue_translates_every_word_of_the_templates() -> None:
 
     from scrm.server.console import i18n
 
-    here = i18n.locale_dir().parent
-    method_map = [("**.py", "python"), ("templates/**.html", "jinja2")]
-    options = {"templates/**.html": {"extensions": "jinja2.ext.i18n", "trim_blocks": "true",
-                                     "lstrip_blocks": "true"}}  # fmt: skip
-    found = {m[2] for m in extract_from_dir(str(here), method_map, options, keywords={"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "t": None})}  # fmt: skip
+    # As `make console-messages` extracts: the whole package, so that the message templates of
+    # the errors the services raise (marked N_ where raised) are in the catalogue too.
+    package = Path(scrm.__file__).parent
+    method_map = [("**.py", "python"), ("server/console/templates/**.html", "jinja2")]
+    options = {"server/console/templates/**.html": {"extensions": "jinja2.ext.i18n",
+               "trim_blocks": "true", "lstrip_blocks": "true"}}  # fmt: skip
+    found = {m[2] for m in extract_from_dir(str(package), method_map, options, keywords={"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "t": None})}  # fmt: skip
     found = {m if isinstance(m, str) else tuple(m) for m in found}
     base = i18n.locale_dir() / "tr" / "LC_MESSAGES"
     with open(base / "console.po", "rb") as f:
@@ -848,6 +853,8 @@ def test_the_turkish_catalogue_translates_every_word_of_the_templates() -> None:
     assert found == ids, "run make console-messages"
     untranslated = [m.id for m in po if m.id and not (all(m.string) if isinstance(m.string, tuple) else m.string)]  # fmt: skip
     assert untranslated == []
+    # A translation keeps its template's parts: the values go in whatever the language.
+    assert [(m.id, [str(e) for e in errors]) for m, errors in po.check()] == []
     def pairs(catalog: Any) -> dict[Any, Any]:
         flat = lambda v: tuple(v) if isinstance(v, (list, tuple)) else v  # noqa: E731
         return {flat(m.id): flat(m.string) for m in catalog if m.id}

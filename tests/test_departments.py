@@ -111,6 +111,22 @@ def test_a_spike_fires_once_and_steady_volume_never(app: Scrm, recorder: Recorde
     assert spikes[0]["count"] >= 12 and spikes[0]["p"] <= 0.001
 
 
+def test_history_imported_after_live_messages_counts_as_history(
+    app: Scrm, recorder: Recorder
+) -> None:
+    """An archive backfilled after the first live message gives the baseline a burst needs."""
+    question = "Merhaba, faturamı nereden görebilirim?"
+    app.ingest([message("live", question, author="l", minutes=48 * 60)])
+    app.ingest([
+        message(f"s{h}-{k}", question, author=f"a{h % 7}", minutes=h * 60 + 5 + 20 * k)
+        for h in range(48) for k in range(2)
+    ])  # fmt: skip
+    app.ingest([message(f"b{k}", question, author=f"b{k}", minutes=48 * 60 + 2 * k + 1)
+                for k in range(15)])  # fmt: skip
+    spikes = [s for s in recorder.named("spike_detected") if s["metric"] == "mentions"]
+    assert [(s["hour"], s["count"]) for s in spikes] == [(T0 + timedelta(hours=48), 16)]
+
+
 def test_a_viral_thread_escalates_once(app: Scrm, recorder: Recorder) -> None:
     with app.session() as s:
         support = s.scalar(sa.select(Department.id).where(Department.code == "support"))

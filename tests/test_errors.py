@@ -28,6 +28,7 @@ TRIPLES = {
     "scrm.core.errors.InvalidInput": ("invalid", 1, 422),
     "scrm.core.errors.Refused": ("refused", 1, 409),
     "scrm.core.errors.NotFound": ("not_found", 1, 404),
+    "scrm.core.errors.Forbidden": ("forbidden", 1, 403),
     "scrm.core.cases.Conflict": ("version_conflict", 1, 409),
     "scrm.core.cases.TransitionError": ("invalid_transition", 1, 409),
     "scrm.core.customers.MergeError": ("refused", 1, 409),
@@ -174,3 +175,38 @@ def test_a_stale_version_answers_409_with_the_current_case(app, register_plugin)
     assert r.json()["error"]["field"] == "version"
     assert r.json()["current"]["id"] == case_id
     assert r.headers["ETag"] == f'"{app.case(case_id).version}"'
+
+
+def test_a_message_is_a_template_with_named_values() -> None:
+    from scrm.core.errors import N_, InvalidInput, Refused
+
+    err = Refused(N_("case %(id)s is already merged into case %(into)s"), id=4, into=2)
+    assert str(err) == "case 4 is already merged into case 2" and err.args == (str(err),)
+    assert (err.message, err.params) == ("case %(id)s is already merged into case %(into)s", {"id": 4, "into": 2})  # fmt: skip
+    named = InvalidInput(N_("no agent %(name)r"), "agent", name="ece")
+    assert (str(named), named.field) == ("no agent 'ece'", "agent")
+    # Without values a message is not a template: a % in it, a user's text, stays as it is.
+    assert str(InvalidInput("100% of %(x)s")) == "100% of %(x)s"
+
+
+def test_every_refusal_written_in_the_code_is_a_marked_template() -> None:
+    """An error a person can see (HTTP status below 500) is raised with its message marked
+    ``N_``, so `make console-messages` extracts it and the catalogue test asks for its
+    translation: a new or reworded refusal cannot stay in English in the console unnoticed.
+    A message passed on from elsewhere (a variable, ``str(exc)``) is not checked."""
+    import ast
+    from pathlib import Path
+
+    shown = {name.rsplit(".", 1)[1] for name, cls in _error_classes().items() if cls.http_status < 500}
+    unmarked = []
+    for path in sorted(Path(scrm.__file__).parent.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+                continue
+            if node.func.id in shown and node.args:
+                first = node.args[0]
+                if isinstance(first, ast.JoinedStr | ast.BinOp) or (
+                    isinstance(first, ast.Constant) and isinstance(first.value, str)
+                ):
+                    unmarked.append(f"{path.name}:{node.lineno}: {ast.unparse(first)[:60]}")
+    assert unmarked == [], "raise it as Error(N_('... %(name)s ...'), name=value)"

@@ -96,6 +96,8 @@ def test_a_channel_that_cannot_tell_gets_a_person_not_a_guess(app, cli):
     assert (
         failed[0]["id"] == row.id and "cannot tell whether it went out" in failed[0]["last_error"]
     )
+    [same] = app.replies(status="failed")  # the Python API reads what the CLI prints
+    assert (same.id, same.case_id, same.last_error) == (row.id, case_id, failed[0]["last_error"])
     cli("outbox", "retry", str(row.id))
     assert outbox_service.deliver(app, now=now + outbox.LEASE + timedelta(seconds=2)).sent == 1
 

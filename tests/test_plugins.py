@@ -17,7 +17,7 @@ from scrm.core import plugins as plugins_mod
 from scrm.core.app import open_app
 from scrm.core.channel import Channel
 from scrm.core.config import Config
-from scrm.core.plugins import PluginError, configured_hooks, get_plugin_manager
+from scrm.core.plugins import PluginError, get_plugin_manager, plugin_context
 from scrm.core.schemas import Priority, RouteDecision
 from scrm.plugin import hookspec
 
@@ -55,7 +55,7 @@ def test_a_channel_name_registered_twice_names_both_plugins():
 
     pm = get_plugin_manager(load_entrypoints=False, extra=[Other()])
     with pytest.raises(PluginError, match="channel 'phone' is registered by both"):
-        configured_hooks(Config(), pm)
+        plugin_context(Config(), pm)
 
 
 def test_register_commands_adds_a_subcommand(app, register_plugin, cli):

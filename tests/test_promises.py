@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from helpers import T0, message
 from hypothesis import given
 from hypothesis import strategies as st
+from realdata import load_sikayetvar_bank_replies
 
+from scrm.core.app import Scrm
 from scrm.core.promises import (
     Promise,
     PromiseKind,
@@ -65,6 +71,27 @@ CR, CB, INV, NONE = (
         ),
         ("We're looking into this.", INV),
         ("This has been escalated to our team.", INV),
+        # as banks and brands write them (issue 20)
+        ("Başvurunuz inceleme ekiplerimize iletilmiştir.", INV),
+        ("Şikayetiniz incelenmek üzere ilgili departmana yönlendirilmiştir.", INV),
+        ("Hemen incelemeye başlıyoruz, en kısa sürede size bilgi vereceğiz.", INV),
+        ("This was forwarded to our review team.", INV),
+        ("Your complaint has been sent to our review team.", INV),
+        ("We've shared this with the team for review.", INV),
+        ("Join us in a DM so we can help.", CR),
+        ("Please send a DM to us.", CR),
+        ("Head to DM and we'll sort it.", CR),
+        ("Özelden yazarsanız yardımcı olalım.", CR),
+        ("DM üzerinden yazarsanız hemen ilgilenelim.", CR),
+        ("DM'den yazın.", CR),
+        ("Please reply to the email we sent you.", CR),
+        ("Şikayetiniz için bize DM'den yazar mısınız?", CR),
+        ("Yetkili arkadaşlarımız sizinle görüşecektir.", CB),
+        ("En kısa sürede sizinle iletişime geçilecektir.", CB),
+        ("Sonuç hakkında e-posta ile bilgilendirileceksiniz.", CB),
+        ("Sonuç e-posta adresinize gönderilecektir.", CB),
+        ("An email will be sent to you shortly.", CB),
+        ("You'll be emailed by the team tomorrow.", CB),
         # none
         ("Teşekkür ederiz 😊", NONE),
         ("Siparişiniz bugün teslim edilmiştir.", NONE),
@@ -81,6 +108,17 @@ CR, CB, INV, NONE = (
         ("Thanks! We've passed your feedback on to our product team.", NONE),
         ("Kindly do not share your order number here.", NONE),
         ("If we need anything else, we'll contact you.", NONE),
+        # a standing offer of channels for any later message is no request
+        (
+            "Şikayet, öneri ve taleplerinizi Bize Yazın bölümünden ve Şubelerimizden de "
+            "iletebilirsiniz.",
+            NONE,
+        ),
+        ("Tüm öneri ve taleplerinizi Bize Ulaşın bölümünden iletebilirsiniz.", NONE),
+        ("Şikayet ve önerileriniz için bize DM'den yazabilirsiniz.", NONE),
+        ("Sorun devam ederse DM'den yazabilirsiniz.", NONE),
+        ("You never replied to our email.", NONE),
+        ("Dün size e-posta gönderdik.", NONE),
         ("", NONE),
     ],
 )
@@ -291,3 +329,98 @@ def test_real_agent_replies() -> None:
     # These conversations end in a help-article link; a fifth to a third of the agent
     # turns ask the customer to DM, e-mail or open a ticket.
     assert 0.1 <= share <= 0.4, share
+
+
+# --------------------------------------------------------------------------- real replies
+
+
+@functools.cache
+def _real() -> tuple[dict[tuple[str, str], tuple[list[Any], list[dict]]], Any]:
+    """The real brand replies per (source, half) as bench/promises_eval.py --real reads them,
+    and that module (its ``evaluate`` scores them)."""
+    path = Path(__file__).resolve().parent.parent / "bench" / "promises_eval.py"
+    spec = importlib.util.spec_from_file_location("promises_eval", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return {(name, half): (sub, rows) for name, half, sub, rows in bench.real_halves()}, bench
+
+
+# Issue 20: promise detection F1 and kind accuracy of at least 0.80 on every real source, on
+# the half the rules were tuned on and on the held-out half. The corpora are third-party data
+# (tests/realdata.py): a source that is not here skips, naming where it was looked for.
+@pytest.mark.parametrize("half", ["tune", "held"])
+@pytest.mark.parametrize("source", ["ibm-agents", "tr-bank-replies"])
+def test_real_replies_promise_f1_and_kind_accuracy(source: str, half: str) -> None:
+    found, bench = _real()
+    if (source, half) not in found:
+        pytest.skip(f"real corpus for {source} not found in ../shared/data or SCRM_REAL_DATA")
+    _, rows = found[(source, half)]
+    assert len(rows) >= 150
+    scores = bench.evaluate(rows)
+    assert scores["promise_True_f1"] >= 0.80, scores
+    assert scores["kind_accuracy"] >= 0.80, scores
+
+
+def test_every_real_bank_reply_template_is_labelled() -> None:
+    """A new scrape brings new templates: label them (tests/data/
+    sikayetvar_bank_promise_labels.jsonl) before the figures mean anything."""
+    replies = load_sikayetvar_bank_replies()
+    if not replies:
+        pytest.skip("real corpus sikayetvar_banks not found in ../shared/data or SCRM_REAL_DATA")
+    missing = {r.labels["template"] for r in replies if "kind" not in r.labels}
+    assert not missing, f"{len(missing)} reply templates without a label"
+
+
+# --------------------------------------------------------------------------- the clocks
+
+
+def _complaint_then_reply(app: Scrm, who: str, reply: str) -> tuple[int, datetime]:
+    """A bank complaint and, ten minutes later, the bank's public reply; the case id and its
+    resolution deadline as the complaint set it."""
+    said = message(f"{who}-c", "Kartımdan iznim dışında 2.450 TL çekildi, iade edilmedi.",
+                   author=who, thread_key=who)  # fmt: skip
+    assert app.ingest([said]).rejected == 0
+    [case] = app.cases()
+    before = app.case(case.id).resolution_due
+    assert before is not None
+    answer = message(f"{who}-b", reply, author="bank", minutes=10, thread_key=who,
+                     in_reply_to=f"{who}-c", direction="outbound", public=True,
+                     recipient={"external_id": who})  # fmt: skip
+    assert app.ingest([answer]).rejected == 0
+    return case.id, before
+
+
+def test_forwarded_to_the_review_team_keeps_the_resolution_clock_running(app: Scrm) -> None:
+    """The bank's standard reply (forwarded to the review team, with the channels it can also
+    be reached on) is an investigation: the bank owes the result, the clock runs on."""
+    case_id, due = _complaint_then_reply(
+        app, "u1",
+        "Sayın Müşterimiz, ilettiğiniz başvurunuz Bankamızın inceleme ekiplerine iletilmiştir. "
+        "Bankamız ürün ve hizmetleri ile ilgili şikayet, öneri ve taleplerinizi Bize Yazın "
+        "bölümünden ve Şubelerimizden de iletebilirsiniz. Saygılarımızla.",
+    )  # fmt: skip
+    case = app.case(case_id)
+    assert [f.kind for f in case.follow_ups] == ["investigating"]
+    assert case.waiting_since is None
+    assert case.resolution_due == due
+
+
+def test_a_request_for_details_pauses_the_resolution_clock_until_the_answer(app: Scrm) -> None:
+    case_id, due = _complaint_then_reply(
+        app, "u2",
+        "Sayın Müşterimiz, başvurunuzda T.C. Kimlik Numarası gibi bilgiler paylaşılmadığından "
+        "bilgilerinize ulaşılamamıştır. Bilgilerinizi güncellemeniz halinde başvurunuz "
+        "incelemeye alınacaktır.",
+    )  # fmt: skip
+    case = app.case(case_id)
+    assert [f.kind for f in case.follow_ups] == ["contact_request"]
+    assert case.waiting_since == T0 + timedelta(minutes=10)
+    assert case.resolution_due is None  # paused: the case waits on the customer
+    # The customer answers two hours later: the clock restarts with the time it had left.
+    answer = message("u2-a", "Bilgilerimi güncelledim, T.C. kimlik numaram sistemde kayıtlı.",
+                     author="u2", minutes=130, thread_key="u2", in_reply_to="u2-b")  # fmt: skip
+    assert app.ingest([answer]).rejected == 0
+    after = app.case(case_id)
+    assert after.waiting_since is None
+    assert after.resolution_due == due + timedelta(hours=2)

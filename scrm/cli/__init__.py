@@ -6,7 +6,6 @@ imported when one of its commands runs (see :mod:`scrm.cli.lazy`): start-up stay
 
 from __future__ import annotations
 
-import os
 import sys
 import warnings
 
@@ -15,7 +14,7 @@ import click
 from scrm.cli.context import NO_CONFIG_COMMANDS, CliContext
 from scrm.cli.errors import ExitCode
 from scrm.cli.lazy import LazyRootGroup
-from scrm.core.config import Config, ConfigError, load_config
+from scrm.core.config import Config, ConfigError
 from scrm.core.plugins import PluginManager, get_plugin_manager
 
 __all__ = ["ExitCode", "build_cli", "main"]
@@ -85,36 +84,11 @@ def build_cli(
     return cli
 
 
-def _early_option(argv: list[str], name: str) -> str | None:
-    """Read a root option before click parses the line: plugins are built from the configuration."""
-    for i, arg in enumerate(argv):
-        if arg == name and i + 1 < len(argv):
-            return argv[i + 1]
-        if arg.startswith(name + "="):
-            return arg.split("=", 1)[1]
-        if not arg.startswith("-"):
-            break  # options after the subcommand belong to it
-    return None
-
-
 def main() -> None:
     warnings.formatwarning = lambda message, *_args, **_kw: f"warning: {message}\n"
-    argv = sys.argv[1:]
-    config_file = _early_option(argv, "--config") or os.environ.get("SCRM_CONFIG")
-    url = _early_option(argv, "--database-url") or os.environ.get("SCRM_DATABASE_URL")
-    debug = "--debug" in argv[: argv.index("--")] if "--" in argv else "--debug" in argv
-    config: Config | None
-    config_error: ConfigError | None = None
-    try:
-        config = load_config(config_file, **({"database_url": url} if url else {}))
-        pm = get_plugin_manager(strict=False)
-    except ConfigError as exc:
-        if debug:
-            raise
-        # Reported by every command but `scrm init`; `scrm --help` still works.
-        config, config_error = None, exc
-        pm = get_plugin_manager(strict=False)
+    # Plugins do not depend on the configuration: the command that runs reads it
+    # (CliContext.config), so `scrm --help` and `scrm init` work with a broken one.
+    pm = get_plugin_manager(strict=False)
     for error in pm.load_errors:
         click.echo(f"warning: {error}", err=True)
-    cli = build_cli(pm, config, config_error)
-    sys.exit(cli.main(standalone_mode=True))
+    sys.exit(build_cli(pm).main(standalone_mode=True))

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from scrm.core.app import Scrm
-    from scrm.core.plugins import PluginManager
+    from scrm.core.context import PluginContext
+    from scrm.core.plugins import Hooks, PluginManager
     from scrm.core.timeshift import Placement
 
 # The application (and with it SQLAlchemy) and rich are imported when a command uses them,
@@ -174,11 +175,30 @@ class CliContext:
 
     def check_config(self) -> None:
         """Raise :class:`ConfigError` unless the configuration and every plugin section are valid."""
-        config = self.config
         if self.pm is not None:
-            from scrm.core.plugins import check_plugin_config
+            self.plugin_context  # noqa: B018 - validates, once; the application reuses it
 
-            check_plugin_config(config, self.pm)
+    @cached_property
+    def plugin_context(self) -> PluginContext:
+        """The configuration with every plugin's settings validated, once per command."""
+        from scrm.core.plugins import plugin_context
+
+        return plugin_context(self.config, self.plugins)
+
+    @cached_property
+    def plugins(self) -> PluginManager:
+        """The plugin manager the command line was built with (else the installed plugins)."""
+        from scrm.core.plugins import get_plugin_manager
+
+        return self.pm if self.pm is not None else get_plugin_manager()
+
+    @cached_property
+    def hooks(self) -> Hooks:
+        """The plugins' typed hooks with their settings, for commands that need no database
+        (``scrm classify``, ``scrm eval``)."""
+        from scrm.core.plugins import Hooks
+
+        return Hooks(self.plugins, self.plugin_context)
 
     def database_url_and_source(self) -> tuple[str | None, str]:
         """The database URL in use (None before the configuration loaded) and where it was set."""
@@ -208,9 +228,9 @@ class CliContext:
                 )
             if check_schema:
                 _refuse_missing_sqlite(config.database_url, self.database_url_and_source()[1])
-            from scrm.core.app import open_app
+            from scrm.core.app import Scrm
 
-            self._app = open_app(config=config, pm=self.pm)
+            self._app = Scrm(config, self.plugins, context=self.plugin_context)
             click.get_current_context().call_on_close(self._app.close)
         if check_schema:
             self._app.check_schema()

@@ -17,7 +17,6 @@ from scrm.core.bounds import INT32_MAX
 from scrm.core.config import plain_message
 from scrm.core.labels import least_certain
 from scrm.core.models import Interaction, LabelCorrection
-from scrm.core.plugins import configured_hooks
 from scrm.core.schemas import Author, InboundInteraction
 from scrm.plugins.learned import (
     FIELDS,
@@ -284,11 +283,7 @@ def _rules(obj: CliContext) -> RulesFn:
 @click.pass_obj
 def eval_cmd(obj: CliContext, file: IO[str], as_json: bool) -> None:
     """Score the installed classifier on a labelled JSONL FILE: accuracy, per-label precision/recall, macro-F1."""
-    hooks = (
-        configured_hooks(obj.config, obj.pm)
-        if obj.pm is not None
-        else obj.app(check_schema=False).hooks
-    )
+    hooks = obj.hooks
     gold: dict[str, list[tuple[str, str]]] = {f: [] for f in FIELDS}
     complaint: list[tuple[str, str]] = []
     now = datetime.now(UTC)

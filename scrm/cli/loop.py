@@ -258,32 +258,25 @@ def outbox_list(
     obj: CliContext, failed: bool, status: str | None, limit: int, as_json: bool
 ) -> None:
     """List outbox messages, newest first."""
-    import sqlalchemy as sa
-
-    from scrm.core.models import OutboxMessage
-
-    with obj.app().session() as s:
-        q = sa.select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
-        if failed or status:
-            q = q.where(OutboxMessage.status == ("failed" if failed else status))
-        rows: list[dict[str, Any]] = [
-            {
-                "id": r.id,
-                "case_id": r.case_id,
-                "channel": r.channel,
-                "public": r.public,
-                "status": r.status,
-                "attempts": r.attempts,
-                "template": r.template,
-                "playbook_version": r.playbook_version,
-                "created_at": r.created_at.isoformat(),
-                "sent_at": r.sent_at.isoformat() if r.sent_at else None,
-                "external_id": r.external_id,
-                "last_error": r.last_error,
-                "text": r.text,
-            }
-            for r in s.scalars(q)
-        ]
+    replies = obj.app().replies(status="failed" if failed else status, limit=limit)
+    rows: list[dict[str, Any]] = [
+        {
+            "id": r.id,
+            "case_id": r.case_id,
+            "channel": r.channel,
+            "public": r.public,
+            "status": r.status,
+            "attempts": r.attempts,
+            "template": r.template,
+            "playbook_version": r.playbook_version,
+            "created_at": r.created_at.isoformat(),
+            "sent_at": r.sent_at.isoformat() if r.sent_at else None,
+            "external_id": r.external_id,
+            "last_error": r.last_error,
+            "text": r.text,
+        }
+        for r in replies
+    ]
     if as_json:
         emit(rows)
         return

@@ -13,7 +13,6 @@ from typing import IO, Any
 import click
 
 from scrm.cli.context import CliContext
-from scrm.core.plugins import configured_hooks, get_plugin_manager
 from scrm.core.promises import run_detect
 from scrm.plugins.classifier import run_classify
 
@@ -41,8 +40,7 @@ def classify(obj: CliContext, file: IO[str]) -> None:
     Uses the installed classifier plugins (the built-in rules unless a plugin replaces them).
     Needs no database.
     """
-    hooks = configured_hooks(obj.config, obj.pm if obj.pm is not None else get_plugin_manager())
-    _write(run_classify(_lines(file), hooks.classify_or_none))
+    _write(run_classify(_lines(file), obj.hooks.classify_or_none))
 
 
 @click.group()

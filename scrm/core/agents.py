@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from scrm.core import audit
 from scrm.core.db import utcnow
-from scrm.core.errors import InvalidInput, NotFound
+from scrm.core.errors import N_, InvalidInput, NotFound
 from scrm.core.models import Agent, Department
 from scrm.core.tenancy import BrandScopeError
 from scrm.core.timefmt import get_zone
@@ -81,7 +81,11 @@ def save_agent(session: Session, data: AgentIn, *, actor: str) -> AgentOut:
         dep_id = session.scalar(sa.select(Department.id).where(Department.code == data.department))
         if dep_id is None:
             codes = ", ".join(session.scalars(sa.select(Department.code).order_by(Department.code)))
-            raise InvalidInput(f"no department {data.department!r}; departments: {codes}")
+            raise InvalidInput(
+                N_("no department %(code)r; departments: %(known)s"),
+                code=data.department,
+                known=codes,
+            )
     agent = session.scalar(sa.select(Agent).where(Agent.username == data.username))
     fields = data.model_dump(exclude={"department"})
     if agent is None:
@@ -93,7 +97,7 @@ def save_agent(session: Session, data: AgentIn, *, actor: str) -> AgentOut:
             # Usernames are unique across brands (people sign in by them): taken by an
             # agent that this caller, limited to one brand, cannot see.
             raise BrandScopeError(
-                f"the username {data.username!r} is taken outside this brand"
+                N_("the username %(username)r is taken outside this brand"), username=data.username
             ) from None
     else:
         for k, v in fields.items():
@@ -150,11 +154,11 @@ def set_timezone(session: Session, username: str, zone: str | None, *, actor: st
     if zone is not None:
         try:
             _zone(zone)
-        except ValueError as exc:
-            raise InvalidInput(str(exc), field="timezone") from None
+        except InvalidInput as exc:
+            raise InvalidInput(exc.message, field="timezone", **exc.params) from None
     agent = session.scalar(sa.select(Agent).where(Agent.username == username))
     if agent is None:
-        raise NotFound(f"no agent {username!r}")
+        raise NotFound(N_("no agent %(name)r"), name=username)
     before, agent.timezone = agent.timezone, zone
     audit.record(
         session,

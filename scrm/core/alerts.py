@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from scrm.core import audit
 from scrm.core.db import utcnow
-from scrm.core.errors import Refused
+from scrm.core.errors import N_, Refused
 from scrm.core.events import (
     EVENT_TYPES,
     CoordinatedDetected,
@@ -190,16 +190,16 @@ def check_alert(session: Session, event_id: int, departments: Sequence[str] | No
     any alert), as a case of another department answers 404."""
     row = session.execute(_query(False, event_id - 1, event_id + 1)).first()
     if row is None:
-        raise NotFound(f"no alert {event_id}")
+        raise NotFound(N_("no alert %(id)s"), id=event_id)
     if brand_scope(session) is not None:
         _, cases, _ = _summary(EVENT_TYPES[row[1]].model_validate_json(row[2]))
         if not _sees(session, cases):
-            raise NotFound(f"no alert {event_id}")
+            raise NotFound(N_("no alert %(id)s"), id=event_id)
     if departments is not None:
         _, cases, _ = _summary(EVENT_TYPES[row[1]].model_validate_json(row[2]))
         codes = _departments_of(session, set(cases))
         if cases and not any(codes.get(c, "") in departments for c in cases):
-            raise NotFound(f"no alert {event_id}")
+            raise NotFound(N_("no alert %(id)s"), id=event_id)
 
 
 def acknowledge(session: Session, event_id: int, *, actor: str, note: str | None = None) -> AlertAck:
@@ -213,20 +213,24 @@ def acknowledge(session: Session, event_id: int, *, actor: str, note: str | None
     ).first()
     kind = found[0] if found is not None else None
     if found is None or kind not in ALERT_TYPES:
-        raise NotFound(f"no alert {event_id}")
+        raise NotFound(N_("no alert %(id)s"), id=event_id)
     if brand_scope(session) is not None:
         _, cases, _ = _summary(EVENT_TYPES[kind].model_validate_json(found[1]))
         if not _sees(session, cases):
-            raise NotFound(f"no alert {event_id}")
+            raise NotFound(N_("no alert %(id)s"), id=event_id)
     done = session.get(AlertAck, event_id)
     if done is not None:
-        raise AlreadyAcknowledged(f"alert {event_id} was already acknowledged by {done.actor}")
+        raise AlreadyAcknowledged(
+            N_("alert %(id)s was already acknowledged by %(actor)s"), id=event_id, actor=done.actor
+        )
     ack = AlertAck(event_id=event_id, actor=actor[:64], at=utcnow(), note=note)
     try:
         with session.begin_nested():  # two agents at the same moment: one wins
             session.add(ack)
     except IntegrityError:
-        raise AlreadyAcknowledged(f"alert {event_id} was already acknowledged") from None
+        raise AlreadyAcknowledged(
+            N_("alert %(id)s was already acknowledged"), id=event_id
+        ) from None
     audit.record(
         session,
         actor=actor,

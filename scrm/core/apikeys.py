@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from scrm.core import audit
 from scrm.core.db import utcnow
-from scrm.core.errors import InvalidInput
+from scrm.core.errors import N_, InvalidInput
 from scrm.core.models import Agent, ApiKey, Department
 from scrm.core.queries import NotFound
 
@@ -116,22 +116,28 @@ def create_key(
     :raises NotFound: for an unknown department or agent.
     """
     if role not in ROLES:
-        raise InvalidInput(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        raise InvalidInput(
+            N_("role must be one of %(roles)s, not %(role)r"), roles=", ".join(ROLES), role=role
+        )
     if role == "agent" and not departments:
-        raise InvalidInput("an agent key needs at least one department (--department)")
+        raise InvalidInput(N_("an agent key needs at least one department (--department)"))
     if role != "agent" and departments:
-        raise InvalidInput("only agent keys are limited to departments")
+        raise InvalidInput(N_("only agent keys are limited to departments"))
     known = set(session.scalars(sa.select(Department.code)))
     for code in departments:
         if code not in known:
-            raise NotFound(f"no department {code!r}; departments: {', '.join(sorted(known))}")
+            raise NotFound(
+                N_("no department %(code)r; departments: %(known)s"),
+                code=code,
+                known=", ".join(sorted(known)),
+            )
     agent_id = brand_id = None
     if agent is not None:
         found = session.execute(
             sa.select(Agent.id, Agent.brand_id).where(Agent.username == agent)
         ).first()
         if found is None:
-            raise NotFound(f"no agent {agent!r}; add one with `scrm agents add`")
+            raise NotFound(N_("no agent %(name)r; add one with `scrm agents add`"), name=agent)
         agent_id, brand_id = found  # a brand's agent's key is limited to the brand
 
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -179,7 +185,7 @@ def revoke_key(session: Session, key_id: int, *, actor: str) -> ApiKeyOut:
     """Revoke a key at once; it can never be used again.  :raises NotFound:"""
     key = session.get(ApiKey, key_id)
     if key is None:
-        raise NotFound(f"no API key {key_id}")
+        raise NotFound(N_("no API key %(id)s"), id=key_id)
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         audit.record(

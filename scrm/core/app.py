@@ -31,16 +31,16 @@ from scrm.core.channel import Channel
 from scrm.core.config import Config, load_config
 from scrm.core.context import PluginContext
 from scrm.core.dispatch import Dispatcher
-from scrm.core.errors import ExitCode, NotFound, ScrmError
+from scrm.core.errors import N_, ExitCode, NotFound, ScrmError
 from scrm.core.logsafe import set_log_content
 from scrm.core.models import Department, LabelCorrection, Reject
 from scrm.core.plugins import (
     Hooks,
     PluginManager,
-    check_plugin_config,
     get_plugin_manager,
     migration_locations,
     migrations,
+    plugin_context,
 )
 from scrm.core.schemas import InboundInteraction
 from scrm.core.state import get_state, set_state
@@ -73,12 +73,23 @@ class UnknownChannel(ScrmError, LookupError):
 class Scrm:
     """An scrm application bound to one database and one set of plugins."""
 
-    def __init__(self, config: Config, pm: PluginManager | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        pm: PluginManager | None = None,
+        *,
+        context: PluginContext | None = None,
+    ) -> None:
+        """:param context: ``config`` with the plugins' settings validated already
+        (:func:`~scrm.core.plugins.plugin_context`, as the command line does before it
+        opens the application); by default they are validated here."""
         self.config = config
         set_log_content(config.log_content)
         self.pm = pm if pm is not None else get_plugin_manager()
-        #: The configuration and every plugin's validated settings (validated here, once).
-        self.context = PluginContext(config, check_plugin_config(config, self.pm))
+        if context is not None and context.config is not config:
+            raise ValueError("context was validated for another configuration")
+        #: The configuration and every plugin's validated settings (validated once).
+        self.context = context if context is not None else plugin_context(config, self.pm)
         self.hooks = Hooks(self.pm, self.context)
         self.engine = db.make_engine(config.database_url)
         self.Session = db.make_sessionmaker(self.engine)
@@ -113,7 +124,7 @@ class Scrm:
             return self
         if self.brand_id is not None:  # a brand's view never widens to another brand
             if brand not in (self.brand_id, self.brands.key_of(self.brand_id)):
-                raise NotFound(f"no brand {brand!r}")
+                raise NotFound(N_("no brand %(brand)r"), brand=brand)
             return self
         brand_id = self.brands.id_of(brand) if isinstance(brand, str) else brand
         if brand_id not in self._brand_views:
@@ -237,7 +248,9 @@ class Scrm:
             if cls is None:
                 known = ", ".join(sorted(self.hooks.channels)) or "none"
                 raise UnknownChannel(
-                    f"no plugin provides channel {name!r}; installed channels: {known}"
+                    N_("no plugin provides channel %(name)r; installed channels: %(known)s"),
+                    name=name,
+                    known=known,
                 )
             try:
                 self._channels[name] = cls(self.config.channel_settings(name))
@@ -246,7 +259,10 @@ class Scrm:
 
                 reason, fld = describe_validation_error(exc)
                 raise UnknownChannel(
-                    f"invalid settings for channel {name!r}: channels.{name}.{fld}: {reason}"
+                    N_("invalid settings for channel %(name)r: %(setting)s: %(reason)s"),
+                    name=name,
+                    setting=f"channels.{name}.{fld}",
+                    reason=reason,
                 ) from None
         return self._channels[name]
 
@@ -342,7 +358,9 @@ class Scrm:
         ch = self.channel(channel) if fmt == "native" and channel else None
         if fmt == "native" and ch is None:
             raise UnknownChannel(
-                "native input needs --channel; use --format interactions for the interchange format"
+                N_(
+                    "native input needs --channel; use --format interactions for the interchange format"
+                )
             )
         return self.ingest_records(
             read_jsonl(lines, source=source, fmt=fmt, channel=ch, channel_name=channel),
@@ -456,6 +474,11 @@ class Scrm:
     def rejects(self, **filters: Any) -> list[queries.RejectOut]:
         with self.session(read_only=True) as s:
             return queries.list_rejects(s, **filters)
+
+    def replies(self, **filters: Any) -> list[queries.ReplyOut]:
+        """Replies in the outbox, newest first: ``status``, ``limit=50``, ``before`` (an id)."""
+        with self.session(read_only=True) as s:
+            return queries.list_replies(s, **filters)
 
 
 def open_app(

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
 from scrm.core.db import utcnow
-from scrm.core.errors import NotFound
+from scrm.core.errors import N_, NotFound
 from scrm.core.models import Brand, Case, Customer
 from scrm.core.tenancy import DEFAULT_BRAND_ID, brand_scope
 
@@ -98,7 +98,9 @@ class BrandDirectory:
             return self.ids[key]
         except KeyError:
             known = ", ".join(sorted(self.ids))
-            raise NotFound(f"no brand {key!r}; brands: {known}") from None
+            raise NotFound(
+                N_("no brand %(key)r; brands: %(known)s"), key=key, known=known
+            ) from None
 
     def key_of(self, brand_id: int | None) -> str | None:
         return next((k for k, v in self.ids.items() if v == brand_id), None)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from scrm.core import sla
 from scrm.core.db import utcnow
-from scrm.core.errors import NotFound, Refused, ScrmError
+from scrm.core.errors import N_, NotFound, Refused, ScrmError
 from scrm.core.events import CaseTransitioned
 from scrm.core.models import Case, CaseEvent
 from scrm.core.schemas import CaseInfo, CaseStatus, Kind, Priority, SlaPolicy
@@ -75,7 +75,10 @@ class Conflict(ScrmError):
 
     def __init__(self, case_id: int, expected: int, current: int) -> None:
         super().__init__(
-            f"case {case_id} is at version {current}, not {expected}: reload it and try again"
+            N_("case %(id)s is at version %(current)s, not %(expected)s: reload it and try again"),
+            id=case_id,
+            current=current,
+            expected=expected,
         )
         self.case_id, self.expected, self.current = case_id, expected, current
 
@@ -132,7 +135,7 @@ def lock_case(session: Session, case_id: int, expected_version: int | None = Non
     locking = session.get_bind().dialect.name == "postgresql"
     case = session.get(Case, case_id, with_for_update=locking)
     if case is None:
-        raise NotFound(f"no case {case_id}")
+        raise NotFound(N_("no case %(id)s"), id=case_id)
     if expected_version is not None and case.version != expected_version:
         raise Conflict(case_id, expected_version, case.version)
     return case
@@ -160,7 +163,11 @@ def transition(
     if to not in TRANSITIONS[current]:
         allowed = ", ".join(s.value for s in TRANSITIONS[current]) or "nothing"
         raise TransitionError(
-            f"case {case.id} is {current.value}: it cannot go to {to.value}; allowed: {allowed}"
+            N_("case %(id)s is %(status)s: it cannot go to %(to)s; allowed: %(allowed)s"),
+            id=case.id,
+            status=current.value,
+            to=to.value,
+            allowed=allowed,
         )
     at = at or utcnow()
     # A status is not a response: ``first_response_at`` is set when a brand message is

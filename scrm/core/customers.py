@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from scrm.core import audit, text
 from scrm.core.db import chunks, group_by_channel, insert_rows, utcnow
-from scrm.core.errors import NotFound, Refused
+from scrm.core.errors import N_, NotFound, Refused
 from scrm.core.logsafe import loggable
 from scrm.core.models import Case, CaseEvent, Customer, CustomerMerge, Identity, Interaction
 
@@ -302,14 +302,18 @@ def merge(
     source = session.get(Customer, source_id)
     target = session.get(Customer, target_id)
     if source is None or target is None:
-        raise NotFound(f"no customer {source_id if source is None else target_id}")
+        raise NotFound(N_("no customer %(id)s"), id=source_id if source is None else target_id)
     if source.merged_into_id is not None:
         raise MergeError(
-            f"customer {source_id} is already merged into {source.merged_into_id}; unmerge it first"
+            N_("customer %(id)s is already merged into %(into)s; unmerge it first"),
+            id=source_id,
+            into=source.merged_into_id,
         )
     root = root_ids(session, [target_id])[target_id]
     if root == source_id:
-        raise MergeError(f"customers {source_id} and {target_id} are already one record")
+        raise MergeError(
+            N_("customers %(a)s and %(b)s are already one record"), a=source_id, b=target_id
+        )
     source.merged_into_id = root
     record = CustomerMerge(
         source_id=source_id,
@@ -343,14 +347,14 @@ def unmerge(session: Session, customer_id: int, *, actor: str) -> CustomerMerge:
     """
     source = session.get(Customer, customer_id)
     if source is None:
-        raise NotFound(f"no customer {customer_id}")
+        raise NotFound(N_("no customer %(id)s"), id=customer_id)
     record = session.scalars(
         sa.select(CustomerMerge)
         .where(CustomerMerge.source_id == customer_id, CustomerMerge.unmerged_at.is_(None))
         .order_by(CustomerMerge.id.desc())
     ).first()
     if source.merged_into_id is None or record is None:
-        raise MergeError(f"customer {customer_id} is not merged into another record")
+        raise MergeError(N_("customer %(id)s is not merged into another record"), id=customer_id)
     own = set(family_ids(session, customer_id))
     own_identities = sa.select(Identity.id).where(Identity.customer_id.in_(own))
     # Messages stored on the surviving record while merged go back to their author's record.

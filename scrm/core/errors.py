@@ -6,6 +6,16 @@ each map :class:`ScrmError` once, from these class attributes, so that a new err
 new handler.  Anything that is not an :class:`ScrmError` is a bug: the CLI says "unexpected",
 the API answers 500 and logs the traceback.
 
+An error's message is a template with named parameters, marked for translation with
+:func:`N_` (as Django's ``ValidationError(message, code, params)``)::
+
+    raise Refused(N_("case %(case)s is already merged into case %(into)s"), case=4, into=2)
+
+``str(err)`` is the English sentence (``message % params``), what the CLI and the REST API
+show; an interface in another language translates :attr:`ScrmError.message` through its
+catalogue and then puts in :attr:`ScrmError.params`.  The values are data (ids, statuses,
+names), never translated.
+
 This module imports nothing heavy: ``scrm --help`` and ``import scrm.plugin`` load it.
 """
 
@@ -14,7 +24,13 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import ClassVar
 
-__all__ = ["ExitCode", "InvalidInput", "NotFound", "Refused", "ScrmError"]
+__all__ = ["N_", "ExitCode", "Forbidden", "InvalidInput", "NotFound", "Refused", "ScrmError"]
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for the translation catalogue where it is written; it is translated
+    where it is shown (``make console-messages`` extracts the marked messages)."""
+    return message
 
 
 class ExitCode(IntEnum):
@@ -41,6 +57,11 @@ class ScrmError(Exception):
 
     Subclasses set the class attributes; an instance may name the input at fault in
     ``field`` (a dotted path, shown in the REST error body).
+
+    :param message: the English sentence, or with ``params`` its template, whose
+        ``%(name)s`` (or ``%(name)r``) parts stand for the values.  Without ``params`` it is
+        not formatted: a ``%`` in it is a ``%``.
+    :param params: the values of the template's parts.
     """
 
     #: Stable machine-readable code, the ``error.code`` of a REST error body.
@@ -55,16 +76,20 @@ class ScrmError(Exception):
 
     field: str | None = None
 
+    def __init__(self, message: str, field: str | None = None, **params: object) -> None:
+        super().__init__(message % params if params else message)
+        #: The template (the English sentence when there are no ``params``).
+        self.message = message
+        self.params = params
+        if field is not None:
+            self.field = field
+
 
 class InvalidInput(ScrmError, ValueError):
     """A value the caller gave cannot be used (a ``ValueError`` too, for older callers)."""
 
     code = "invalid"
     http_status = 422
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 class Refused(ScrmError, ValueError):
@@ -79,3 +104,10 @@ class NotFound(ScrmError, LookupError):
 
     code = "not_found"
     http_status = 404
+
+
+class Forbidden(ScrmError):
+    """The caller's role or brand does not allow this; the message says which."""
+
+    code = "forbidden"
+    http_status = 403

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from scrm.core.customers import family_ids, root_ids
 from scrm.core.db import utcnow
+from scrm.core.errors import N_
 from scrm.core.models import (
     Case,
     CaseEvent,
@@ -64,7 +65,7 @@ def export_customer(session: Session, customer_id: int) -> dict[str, Any]:
     :raises NotFound: when there is no such customer.
     """
     if session.get(Customer, customer_id) is None:
-        raise NotFound(f"no customer {customer_id}")
+        raise NotFound(N_("no customer %(id)s"), id=customer_id)
     root = root_ids(session, [customer_id])[customer_id]
     family = sorted(family_ids(session, root))
     customers = list(session.scalars(sa.select(Customer).where(Customer.id.in_(family))))

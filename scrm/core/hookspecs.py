@@ -208,7 +208,8 @@ def resolve_identity(interaction: InboundInteraction) -> list[tuple[str, str]] |
 
     Called for each interaction whose author is not yet known, inside the transaction.  If one
     of the named identities exists, the new identity joins its customer instead of creating one.
-    Same e-mail address and manual links (``customer_id``) are handled by the core already.
+    The same e-mail address or phone number, and manual links (``customer_id``), are handled
+    by the core already.
 
     :param interaction: the validated interaction.
     :returns: ``(channel, external_id)`` pairs, or ``None`` when the plugin knows nothing.

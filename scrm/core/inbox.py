@@ -39,7 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from scrm.core import audit
 from scrm.core.bounds import clean_text
 from scrm.core.db import utcnow
-from scrm.core.errors import Refused
+from scrm.core.errors import N_, Refused
 from scrm.core.models import InboxPayload
 from scrm.core.outbox import backoff
 from scrm.core.pipeline import IngestReport, Origin, Rejected
@@ -308,11 +308,14 @@ def retry(app: Scrm, ids: Iterable[int] | None = None, *, actor: str) -> list[in
             found = {r.id: r for r in s.scalars(q.where(InboxPayload.id.in_(wanted)))}
             for inbox_id in wanted:
                 if inbox_id not in found:
-                    raise NotFound(f"no inbox row {inbox_id}")
+                    raise NotFound(N_("no inbox row %(id)s"), id=inbox_id)
                 if found[inbox_id].status != "dead":
                     raise Refused(
-                        f"inbox row {inbox_id} is {found[inbox_id].status}, not dead: "
-                        "only parked rows are retried"
+                        N_(
+                            "inbox row %(id)s is %(status)s, not dead: only parked rows are retried"
+                        ),
+                        id=inbox_id,
+                        status=found[inbox_id].status,
                     )
             rows = [found[i] for i in wanted]
         for row in rows:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 
 from scrm.core import audit
+from scrm.core.errors import N_
 from scrm.core.models import Interaction, LabelCorrection
 from scrm.core.queries import NotFound
 from scrm.core.schemas import Kind
@@ -61,7 +62,7 @@ def correct_label(
     fix = LabelFix.model_validate(fields)
     it = session.get(Interaction, interaction_id)
     if it is None:
-        raise NotFound(f"no interaction {interaction_id}")
+        raise NotFound(N_("no interaction %(id)s"), id=interaction_id)
     changes = {
         f: (v.value if isinstance(v, Kind) else v)
         for f in LABEL_FIELDS

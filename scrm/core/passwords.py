@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from scrm.core import audit
 from scrm.core.apikeys import Principal
-from scrm.core.errors import InvalidInput
+from scrm.core.errors import N_, InvalidInput
 from scrm.core.models import Agent
 from scrm.core.queries import NotFound
 
@@ -45,8 +45,8 @@ _SALT_BYTES, _HASH_BYTES = 16, 32
 class PasswordError(InvalidInput):
     """A password that cannot be set: too short, too long, or with NUL."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, field="password")
+    def __init__(self, message: str, **params: object) -> None:
+        super().__init__(message, field="password", **params)
 
 
 def _b64(raw: bytes) -> str:
@@ -63,9 +63,11 @@ def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
 def hash_password(password: str) -> str:
     """The stored form of ``password``, with a new random salt."""
     if not MIN_LENGTH <= len(password) <= MAX_LENGTH:
-        raise PasswordError(f"a password has {MIN_LENGTH} to {MAX_LENGTH} characters")
+        raise PasswordError(
+            N_("a password has %(min)s to %(max)s characters"), min=MIN_LENGTH, max=MAX_LENGTH
+        )
     if "\x00" in password:
-        raise PasswordError("a password must not contain NUL")
+        raise PasswordError(N_("a password must not contain NUL"))
     salt = secrets.token_bytes(_SALT_BYTES)
     return f"scrypt${N}${R}${P}${_b64(salt)}${_b64(_scrypt(password, salt, N, R, P))}"
 
@@ -101,7 +103,7 @@ def set_agent_password(session: Session, username: str, password: str, *, actor:
     """
     agent = session.scalar(sa.select(Agent).where(Agent.username == username))
     if agent is None:
-        raise NotFound(f"no agent {username!r}")
+        raise NotFound(N_("no agent %(name)r"), name=username)
     agent.password_hash = hash_password(password)
     audit.record(
         session, actor=actor, action="agent.password", target_type="agent", target_id=username

@@ -36,7 +36,7 @@ from pydantic import (
 )
 
 from scrm.core.config import plain_message
-from scrm.core.errors import InvalidInput
+from scrm.core.errors import N_, InvalidInput
 
 __all__ = [
     "PLACEHOLDERS",
@@ -184,7 +184,10 @@ class Playbook(BaseModel):
         if not by_lang:
             have = ", ".join(sorted(self.templates)) or "none"
             raise PlaybookError(
-                f"playbook {self.category!r} has no template {template!r}; it has: {have}"
+                N_("playbook %(category)r has no template %(template)r; it has: %(have)s"),
+                category=self.category,
+                template=template,
+                have=have,
             )
         lang = language if language in by_lang else "en" if "en" in by_lang else next(iter(by_lang))
         filled = {k: "" if values.get(k) is None else str(values[k]) for k in PLACEHOLDERS}
@@ -239,20 +242,20 @@ def load_playbook(path: Path) -> Playbook:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise PlaybookError(f"{path}: cannot read: {exc}") from None
+        raise PlaybookError(N_("%(path)s: cannot read: %(reason)s"), path=path, reason=exc) from None
     except tomllib.TOMLDecodeError as exc:
-        raise PlaybookError(f"{path}: not valid TOML: {exc}") from None
+        raise PlaybookError(N_("%(path)s: not valid TOML: %(reason)s"), path=path, reason=exc) from None
     try:
         book = Playbook.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {plain_message(e)}" for e in exc.errors()
         )
-        raise PlaybookError(f"{path}: {problems}") from None
+        raise PlaybookError(N_("%(path)s: %(problems)s"), path=path, problems=problems) from None
     if book.category != path.stem:
         raise PlaybookError(
-            f"{path}: category {book.category!r} does not match the file name {path.stem!r}"
-        )
+            N_("%(path)s: category %(category)r does not match the file name %(stem)r")
+        , path=path, category=book.category, stem=path.stem)
     return book
 
 
@@ -263,7 +266,7 @@ def load_playbooks(folder: str | Path | None = None) -> PlaybookSet:
     else:
         root = Path(folder)
         if not root.is_dir():
-            raise PlaybookError(f"playbook folder {root} does not exist")
+            raise PlaybookError(N_("playbook folder %(root)s does not exist"), root=root)
     paths = sorted(root.glob("*.toml"))
     # The router and the SLA plugin both load the playbooks when they are built, at every
     # start-up: read and validate the files once while they are unchanged (a Playbook is

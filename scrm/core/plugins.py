@@ -41,11 +41,11 @@ __all__ = [
     "PluginError",
     "PluginManager",
     "check_plugin_config",
-    "configured_hooks",
     "get_plugin_manager",
     "migration_locations",
     "migrations",
     "only",
+    "plugin_context",
     "plugin_info",
 ]
 
@@ -80,9 +80,6 @@ class PluginManager(pluggy.PluginManager):
         super().__init__(hookspecs.PROJECT)
         self.distributions: dict[str, tuple[str, str]] = {}
         self.load_errors: list[str] = []
-        #: The configuration :func:`check_plugin_config` accepted last, with the plugins
-        #: then and the settings it validated (the command line checks before opening).
-        self.checked: tuple[Config, tuple[str, ...], dict[str, BaseModel]] | None = None
 
 
 def _env_list(name: str) -> set[str]:
@@ -185,26 +182,20 @@ def check_plugin_config(config: Config, pm: PluginManager) -> dict[str, BaseMode
     :returns: each plugin's validated ``Settings``, by plugin name (those that declare one).
     :raises ConfigError: naming the section or key, where it was set, and the fix.
     """
-    plugins = tuple(sorted(name for name, _ in pm.list_name_plugin()))
-    if pm.checked is not None and pm.checked[0] is config and pm.checked[1] == plugins:
-        return pm.checked[2]  # the command line checked it before opening the application
-    settings = check_config(
+    return check_config(
         config,
         pm,
         collect_channels(pm),
         known_plugins=_known_plugin_names(),
         builtin=[name for name, _ in DEFAULT_PLUGINS],
     )
-    pm.checked = (config, plugins, settings)
-    return settings
 
 
-def configured_hooks(config: Config, pm: PluginManager) -> Hooks:
-    """The typed hooks with ``config``'s plugin settings, without an application (``scrm
-    classify`` needs no database)."""
+def plugin_context(config: Config, pm: PluginManager) -> PluginContext:
+    """``config`` with every plugin's settings validated (:func:`check_plugin_config`)."""
     from scrm.core.context import PluginContext
 
-    return Hooks(pm, PluginContext(config, check_plugin_config(config, pm)))
+    return PluginContext(config, check_plugin_config(config, pm))
 
 
 def migrations(pm: PluginManager) -> list[tuple[str, str | None]]:

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from scrm.core import audit
 from scrm.core.customers import family_ids, root_ids
 from scrm.core.db import utcnow
+from scrm.core.errors import N_
 from scrm.core.export import export_customer
 from scrm.core.logsafe import loggable, set_log_content
 from scrm.core.models import (
@@ -198,7 +199,7 @@ def erase_customer(session: Session, customer_id: int, actor: str, hooks: Hooks)
     :raises NotFound: when there is no such customer.
     """
     if session.get(Customer, customer_id) is None:
-        raise NotFound(f"no customer {customer_id}")
+        raise NotFound(N_("no customer %(id)s"), id=customer_id)
     root = root_ids(session, [customer_id])[customer_id]
     family = sorted(family_ids(session, root))
     report = ErasureReport(root, family)

@@ -24,8 +24,9 @@ and will get back to you" is an investigation whose follow-up is the *result*, s
 
 Not promises: thanks, answers that solve or inform, apologies, marketing, past tense
 ("we called you yesterday"), negated forms ("we cannot call you"), offers conditional on the
-answer failing ("if the issue persists, DM us") and passed-on *feedback* ("we've shared your
-suggestion with the team").
+answer failing ("if the issue persists, DM us"), standing offers of the channels for any later
+message ("şikayet, öneri ve taleplerinizi ... şubelerimizden de iletebilirsiniz") and
+passed-on *feedback* ("we've shared your suggestion with the team").
 
 ``due`` is the shortest explicit duration in a sentence that carries a promise: "within 24
 hours" → 24 h, "2 iş günü içinde" → 2 days (business days are counted as calendar days; the

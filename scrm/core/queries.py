@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from scrm.core.cases import OPEN_STATUSES
 from scrm.core.customers import family_ids
 from scrm.core.db import utcnow
-from scrm.core.errors import InvalidInput, NotFound
+from scrm.core.errors import N_, InvalidInput, NotFound
 from scrm.core.models import (
     Agent,
     Case,
@@ -59,6 +59,7 @@ __all__ = [
     "list_customers",
     "list_interactions",
     "list_rejects",
+    "list_replies",
 ]
 
 
@@ -188,12 +189,14 @@ class ReplyOut(_Out):
     """A reply queued through the outbox, delivered or not."""
 
     id: int
+    case_id: int | None = None
     channel: str
     public: bool
     status: str
     attempts: int
     text: str
     template: str | None
+    playbook_version: str | None = None
     actor: str
     created_at: datetime
     next_attempt_at: datetime
@@ -249,7 +252,7 @@ def _case_out(case: Case, now: datetime, cls: type[CaseOut] = CaseOut, **extra: 
 def get_customer(session: Session, customer_id: int) -> CustomerOut:
     customer = session.get(Customer, customer_id, options=[selectinload(Customer.identities)])
     if customer is None:
-        raise NotFound(f"no customer {customer_id}")
+        raise NotFound(N_("no customer %(id)s"), id=customer_id)
     family = family_ids(session, customer_id)
     identities = session.scalars(
         sa.select(Customer)
@@ -312,7 +315,7 @@ def list_customers(
 def get_interaction(session: Session, interaction_id: int) -> InteractionOut:
     it = session.get(Interaction, interaction_id)
     if it is None:
-        raise NotFound(f"no interaction {interaction_id}")
+        raise NotFound(N_("no interaction %(id)s"), id=interaction_id)
     return InteractionOut.model_validate(it)
 
 
@@ -376,7 +379,9 @@ def list_cases(
     sorts by deadline.
     """
     if sort not in CASE_SORTS:
-        raise InvalidInput(f"unknown sort {sort!r}; sorts: {', '.join(CASE_SORTS)}")
+        raise InvalidInput(
+            N_("unknown sort %(sort)r; sorts: %(sorts)s"), sort=sort, sorts=", ".join(CASE_SORTS)
+        )
     now = now or utcnow()
     q = sa.select(Case).options(
         selectinload(Case.department), selectinload(Case.assignee), selectinload(Case.customer)
@@ -511,7 +516,7 @@ def get_case(session: Session, case_id: int, now: datetime | None = None) -> Cas
     """Return a case with its timeline: every interaction and every event, oldest first."""
     case = session.get(Case, case_id)
     if case is None:
-        raise NotFound(f"no case {case_id}")
+        raise NotFound(N_("no case %(id)s"), id=case_id)
     interactions = session.scalars(
         sa.select(Interaction)
         .where(Interaction.case_id == case_id)
@@ -557,7 +562,7 @@ def get_incident(session: Session, incident_id: int) -> IncidentOut:
     """Return an incident with its cases."""
     incident = session.get(Incident, incident_id)
     if incident is None:
-        raise NotFound(f"no incident {incident_id}")
+        raise NotFound(N_("no incident %(id)s"), id=incident_id)
     rows = session.execute(
         sa.select(Case.id, Case.status).where(Case.incident_id == incident_id).order_by(Case.id)
     ).all()
@@ -568,6 +573,18 @@ def get_incident(session: Session, incident_id: int) -> IncidentOut:
         case_ids=[r.id for r in rows],
         open_case_ids=[r.id for r in rows if r.status in OPEN_STATUSES],
     )
+
+
+def list_replies(
+    session: Session, *, status: str | None = None, limit: int = 50, before: int | None = None
+) -> list[ReplyOut]:
+    """Replies in the outbox, newest first (``before``: ids below it, for paging back)."""
+    q = sa.select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+    if status:
+        q = q.where(OutboxMessage.status == status)
+    if before is not None:
+        q = q.where(OutboxMessage.id < before)
+    return [ReplyOut.model_validate(r) for r in session.scalars(q)]
 
 
 def list_rejects(

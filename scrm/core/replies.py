@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from scrm.core import outbox
 from scrm.core.customers import family_ids, root_ids
-from scrm.core.errors import InvalidInput, Refused
+from scrm.core.errors import N_, InvalidInput, Refused
 from scrm.core.models import Agent, Case, Identity, Interaction, OutboxMessage
 from scrm.core.playbooks import PlaybookError, PlaybookSet
 from scrm.core.schemas import CaseStatus, Direction
@@ -49,8 +49,13 @@ class AnswerElsewhere(Refused):
 
     def __init__(self, case_id: int, channel: str, url: str) -> None:
         super().__init__(
-            f"case {case_id} came from a {channel} item that scrm cannot answer: reply on the "
-            f"page itself, {url}, then record it with `scrm case answered {case_id} --text ...`"
+            N_(
+                "case %(id)s came from a %(channel)s item that scrm cannot answer: reply on the "
+                "page itself, %(url)s, then record it with `scrm case answered %(id)s --text ...`"
+            ),
+            id=case_id,
+            channel=channel,
+            url=url,
         )
         self.case_id, self.channel, self.url = case_id, channel, url
 
@@ -90,7 +95,10 @@ def render_template(
     """
     book = playbooks.for_category(case.category)
     if book is None:
-        raise PlaybookError(f"no playbook for category {case.category!r} and no 'other' playbook")
+        raise PlaybookError(
+            N_("no playbook for category %(category)r and no 'other' playbook"),
+            category=case.category,
+        )
     agent = session.get(Agent, case.assignee_id) if case.assignee_id else None
     text, _ = book.render(
         template,
@@ -129,7 +137,7 @@ def queue_reply(
     """
     last = last_customer_message(session, case)
     if last is None:
-        raise Refused(f"case {case.id} has no customer message to answer")
+        raise Refused(N_("case %(id)s has no customer message to answer"), id=case.id)
     if last.answer_url and channel is None:
         raise AnswerElsewhere(case.id, last.channel, last.answer_url)
     recipient = session.get(Identity, last.identity_id) if last.identity_id else None
@@ -146,7 +154,7 @@ def queue_reply(
             channel=channel,
         )
     if not text:
-        raise InvalidInput("a reply needs --text or --template")
+        raise InvalidInput(N_("a reply needs --text or --template"))
     key = idempotency_key or f"reply:{case.id}:{uuid.uuid4().hex}"
     meta: dict[str, Any] = {"last_inbound_at": last.created_at.isoformat()}
     if last.subject:

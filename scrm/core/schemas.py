@@ -359,7 +359,11 @@ class Classification(_Frozen):
     sentiment_score: float = Field(default=0.0, ge=-1.0, le=1.0)
     kind: Kind = Kind.OTHER
     category: str = "other"
-    urgency: tuple[str, ...] = Field(default=(), description="Flags: churn, legal, safety, public.")
+    urgency: tuple[str, ...] = Field(
+        default=(),
+        description="Flags: churn, legal, safety, public; suspected_spam (complaint cues in what "
+        "reads as a scam or a promotion: routed to triage, for a person to decide).",
+    )
     reach: float = Field(
         default=0.0, ge=0.0, description="Author audience and engagement as a score (log scale)."
     )

@@ -26,7 +26,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, with_loader_criteria
 from sqlalchemy.sql.util import find_tables
 
-from scrm.core.errors import ScrmError
+from scrm.core.errors import N_, Forbidden
 
 __all__ = [
     "ALL_BRANDS",
@@ -51,11 +51,8 @@ SCOPE = "scrm.brand"
 ALL_BRANDS = "scrm_all_brands"
 
 
-class BrandScopeError(ScrmError):
+class BrandScopeError(Forbidden):
     """A caller limited to one brand tried to change a row of another brand or of the agency."""
-
-    code = "forbidden"
-    http_status = 403
 
 
 class _HasBrand:
@@ -165,8 +162,11 @@ def _refuse_unscoped(statement: Any) -> None:
     touched = {str(getattr(t, "name", "")) for t in find_tables(statement, include_aliases=True)}
     if owned & touched:
         raise BrandScopeError(
-            f"a brand-scoped session cannot run a statement on {sorted(owned & touched)} "
-            "that names no model: select_from() the model"
+            N_(
+                "a brand-scoped session cannot run a statement on %(tables)s that names no "
+                "model: select_from() the model"
+            ),
+            tables=sorted(owned & touched),
         )
 
 
@@ -195,8 +195,10 @@ def _stamp_new_rows(session: Session, _context: Any, _instances: Any) -> None:
         for obj in (*session.dirty, *session.deleted):
             if isinstance(obj, _HasBrand) and obj.brand_id != brand:
                 raise BrandScopeError(
-                    f"a caller of one brand may not change this {type(obj).__name__.lower()}: "
-                    "it belongs to the agency"
+                    N_(
+                        "a caller of one brand may not change this %(row)s: it belongs to the agency"
+                    ),
+                    row=type(obj).__name__.lower(),
                 )
     for obj in session.new:
         if not isinstance(obj, _HasBrand):
@@ -206,8 +208,10 @@ def _stamp_new_rows(session: Session, _context: Any, _instances: Any) -> None:
                 obj.brand_id = brand
             elif obj.brand_id != brand:
                 raise BrandScopeError(
-                    f"a session of brand {brand} may not write a {type(obj).__name__} "
-                    f"of brand {obj.brand_id}"
+                    N_("a session of brand %(brand)s may not write a %(row)s of brand %(given)s"),
+                    brand=brand,
+                    row=type(obj).__name__,
+                    given=obj.brand_id,
                 )
         elif obj.brand_id is None and isinstance(obj, BrandOwned):
             obj.brand_id = _parent_brand(session, obj) or DEFAULT_BRAND_ID
@@ -241,5 +245,8 @@ def stamp_rows(session: Session, model: type[Any], rows: list[dict[str, Any]]) -
         given = row.setdefault("brand_id", brand)
         if given != brand:
             raise BrandScopeError(
-                f"a session of brand {brand} may not write a {model.__name__} of brand {given}"
+                N_("a session of brand %(brand)s may not write a %(row)s of brand %(given)s"),
+                brand=brand,
+                row=model.__name__,
+                given=given,
             )

@@ -14,6 +14,8 @@ import re
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from scrm.core.errors import N_, InvalidInput
+
 __all__ = ["format_time", "get_zone", "localize_text", "zone_label"]
 
 #: An instant with an offset: ISO 8601 as ``datetime.isoformat()`` writes it, ``Z``, or the
@@ -26,15 +28,16 @@ _ISO_INSTANT = re.compile(
 def get_zone(name: str | None) -> tzinfo:
     """Return the zone called ``name`` (an IANA name such as ``Europe/Istanbul``; None is UTC).
 
-    :raises ValueError: no such zone.
+    :raises InvalidInput: no such zone (a ``ValueError``).
     """
     if not name or name.upper() == "UTC":
         return UTC
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {name!r}: use an IANA name such as 'Europe/Istanbul' or 'UTC'"
+        raise InvalidInput(
+            N_("unknown time zone %(name)r: use an IANA name such as 'Europe/Istanbul' or 'UTC'"),
+            name=name,
         ) from None
 
 

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from scrm.core import audit
 from scrm.core.config import ServerConfig
 from scrm.core.db import chunks, utcnow
-from scrm.core.errors import InvalidInput
+from scrm.core.errors import N_, InvalidInput
 from scrm.core.models import Case, WebhookDelivery, WebhookSubscription
 from scrm.core.outbox import MAX_ATTEMPTS, backoff
 from scrm.core.queries import NotFound
@@ -161,7 +161,7 @@ def _server_key(config: ServerConfig) -> str:
     key = config.secret_key.get_secret_value() if config.secret_key else ""
     if not key:
         raise WebhookError(
-            "no server key: set server.secret_key (SCRM_SERVER__SECRET_KEY) to sign webhooks"
+            N_("no server key: set server.secret_key (SCRM_SERVER__SECRET_KEY) to sign webhooks")
         )
     return key
 
@@ -185,11 +185,13 @@ def add_subscription(
     key = _server_key(config)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise WebhookError(f"a webhook URL is http:// or https://, not {url!r}")
+        raise WebhookError(N_("a webhook URL is http:// or https://, not %(url)r"), url=url)
     unknown = sorted(set(event_types) - set(EVENT_TYPES))
     if unknown:
         raise WebhookError(
-            f"unknown event type {', '.join(unknown)}; known: {', '.join(EVENT_TYPES)}"
+            N_("unknown event type %(types)s; known: %(known)s"),
+            types=", ".join(unknown),
+            known=", ".join(EVENT_TYPES),
         )
     sub = WebhookSubscription(
         url=url,
@@ -216,7 +218,7 @@ def remove_subscription(session: Session, subscription_id: int, *, actor: str) -
     """Deactivate a subscription and cancel its pending deliveries (history is kept)."""
     sub = session.get(WebhookSubscription, subscription_id)
     if sub is None:
-        raise NotFound(f"no webhook subscription {subscription_id}")
+        raise NotFound(N_("no webhook subscription %(id)s"), id=subscription_id)
     sub.active = False
     generation[0] += 1
     session.execute(

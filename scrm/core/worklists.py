@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from scrm.core.cases import OPEN_STATUSES
 from scrm.core.db import utcnow
-from scrm.core.errors import InvalidInput
+from scrm.core.errors import N_, InvalidInput
 from scrm.core.models import Agent, Case, Customer, Department
 from scrm.core.queries import CaseOut, case_rows
 
@@ -120,7 +120,7 @@ def _view(session: Session, view: str, *, agent: str | None, now: datetime) -> A
     if view == "triage":
         triage = session.scalar(sa.select(Department.id).where(Department.code == TRIAGE))
         return sa.false() if triage is None else Case.department_id == triage
-    raise InvalidInput(f"no view {view!r}; views: {', '.join(VIEWS)}")
+    raise InvalidInput(N_("no view %(name)r; views: %(views)s"), name=view, views=", ".join(VIEWS))
 
 
 def worklist(

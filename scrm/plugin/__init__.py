@@ -40,7 +40,7 @@ from scrm.core.channel import (
 )
 from scrm.core.config import Config, ConfigError, EscalationStep, plain_message
 from scrm.core.context import PluginContext
-from scrm.core.errors import InvalidInput, NotFound, Refused, ScrmError
+from scrm.core.errors import N_, InvalidInput, NotFound, Refused, ScrmError
 from scrm.core.events import (
     BatchCommitted,
     CaseEscalated,
@@ -97,6 +97,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_TEXT_LENGTH",
+    "N_",
     "REDACTED",
     "Attachment",
     "Author",

@@ -53,6 +53,7 @@ from scrm.plugins.taxonomy import (
 )
 
 __all__ = [
+    "SUSPECTED_SPAM",
     "Classifier",
     "ClassifierPlugin",
     "ClassifierSettings",
@@ -190,6 +191,9 @@ _TR_NEG_VERB = re.compile(
     r"^[a-z]{2,}?(?:m[ae]d[iu]|m[iu]yor|m[ae]m[iu]s|m[ae]y[ae]c[ae]k|m[ae]y[ae]n|m[ae]y[iu]n"
     r"|m[ae]z(?:$|s|l|d))"
 )
+#: A negated verb in the conditional is a supposition, not a failure ("almak istemiyorsanız
+#: 0'a basın", "gelmezse", "çalışmadıysa").
+_TR_NEG_CONDITIONAL = re.compile(r"(?:yor|m[ae]z|d[iu]y)s[ae](?:m|n|k|n[iu]z|l[ae]r)?$")
 _TR_LETTERS = re.compile(r"[çğışöüÇĞİŞÖÜ]")
 _WORD_START = re.compile(r"[^\W\d_]")
 _ELONGATED = re.compile(r"([^\W\d_])\1{2,}")
@@ -226,6 +230,10 @@ _STRONG_NEGATIVE = -2.5
 #: full; order numbers and names make the vocabulary of a stream endless).
 TOKEN_MEMORY = 50_000
 _FLAGS = ("u:churn", "u:legal", "u:safety", "u:public")
+#: The flag of a complaint that also carries overwhelming spam evidence (twice what makes a
+#: message without complaint cues spam): it is kept and routed to a person, never dropped.
+SUSPECTED_SPAM = "suspected_spam"
+_REVIEW_SPAM = 4.0
 #: Flags that are someone else's when reported ("he said he'd sue"); a danger stays one.
 _REPORTABLE = ("u:churn", "u:legal")
 #: Negators that say something failed, not that it did not happen ("can't cancel my account").
@@ -302,6 +310,11 @@ class RuleClassifier:
             self._lex.add(term, "stop", 1.0)
         for term in urgency.pop("reporters", ()):
             self._lex.add(term, "report", 1.0)
+        # Every object followed by every verb ("kartımı" x "kapatacağım"), written once each.
+        for pairs in urgency.pop("pairs", ()):
+            for obj in pairs["objects"]:
+                for verb in pairs["verbs"]:
+                    self._lex.add(f"{obj} {verb}", "u:" + pairs["flag"], 1.0)
         for flag, terms in urgency.items():
             for term in terms:
                 self._lex.add(term, "u:" + flag, 1.0)
@@ -330,7 +343,10 @@ class RuleClassifier:
         if info is None:
             en_stop = self._stop["en"]
             neg_verb = (
-                bool(_TR_NEG_VERB.match(tok)) and tok not in en_stop and tok not in self._not_negated
+                bool(_TR_NEG_VERB.match(tok))
+                and tok not in en_stop
+                and tok not in self._not_negated
+                and not _TR_NEG_CONDITIONAL.search(tok)
             )
             tr = en = 0.0
             if neg_verb or tok in self._stop["tr"]:
@@ -373,7 +389,7 @@ class RuleClassifier:
             s -= 1.0
             f["problem"] += 0.5
         problem = f["problem"] - 1.5 * f["resolved"]
-        problem += f["u:churn"] + f["u:legal"] + f["u:safety"] + f["u:public"]
+        problem += f["u:churn"] + f["u:legal"] + f["u:safety"] + f["u:public"] + f["victim"]
         # A Turkish review weighs good against bad ("güzel ama küçük", "kargo hızlı, kutu
         # ezik"): praise around a problem is mixed, not sarcasm, unless something says it is
         # ironic: applause, a failure told as repeated or long-standing ("harika, kargom 3. kez
@@ -392,8 +408,9 @@ class RuleClassifier:
                 1.5 * f["pos"]
             )  # positive words around a problem are sarcasm ("harika, yine iptal 👏")
         score = s / math.sqrt(s * s + 6.0)
-        urls = find_urls(text) if ("." in text) else []
-        kind = self._kind(text, tokens, f, problem, score, bool(urls))
+        # A link is weak evidence: real customers link screenshots and news ("total win!! <link>").
+        spam = f["spam"] + (0.5 if "." in text and find_urls(text) else 0.0)
+        kind = self._kind(text, tokens, f, problem, score, spam)
         blame = f["pos"] - f["s"]
         if kind is Kind.COMPLAINT and mixed and f["pos"] >= _OUTWEIGH * max(blame, problem):
             kind, score = Kind.PRAISE, max(score, 0.25)  # "harika, kargo biraz geç geldi"
@@ -416,6 +433,11 @@ class RuleClassifier:
         flags = [flag for flag in ("churn", "legal", "safety") if f["u:" + flag]]
         if f["u:public"] or (public and sentiment == "negative"):
             flags.append("public")
+        if kind is Kind.COMPLAINT and spam >= _REVIEW_SPAM and not f["victim"]:
+            # A scam borrowing a complaint word ("Kesinti mağduru ilk 100 aboneye hediye çeki!
+            # ... linke tıklayın"), or a complaint quoting one: a person decides (the router
+            # sends it to triage), nothing is dropped.  A victim's own report is no suspect.
+            flags.append(SUSPECTED_SPAM)
         evidence = f["hits"] + (1 if kind is not Kind.OTHER else 0)
         return Classification(
             language=lang,
@@ -433,7 +455,7 @@ class RuleClassifier:
         """Walk the tokens once: sentiment with negation and intensifiers, cue counts."""
         f: dict[str, float] = dict.fromkeys(
             ("s", "pos", "problem", "resolved", "question", "lead", "idea", "spam", "praise",
-             "sarcasm", "ironic", "hits", "u:churn", "u:legal", "u:safety", "u:public"),
+             "sarcasm", "ironic", "victim", "hits", "u:churn", "u:legal", "u:safety", "u:public"),
             0.0,
         )  # fmt: skip
         contribs: list[list[float]] = []  # [sentiment, problem] per sentiment-bearing unit
@@ -442,6 +464,7 @@ class RuleClassifier:
         flag_neg = 0  # a denial of an urgency cue two units on ("no injuries"; not "can't")
         report_ttl = 0  # a third party's words ("a guy threatened to sue"), in units
         flags: list[tuple[str, int]] = []  # (flag, unit) raised so far
+        spam_said: set[str] = set()  # the spam words counted so far
         boost, boost_ttl = 1.0, 0
         denial = -1  # len(contribs) when an English negator that carries no cue opened its scope
         n, i, unit = len(tokens), 0, 0
@@ -504,10 +527,15 @@ class RuleClassifier:
                 boost_ttl = max(boost_ttl - 1, 0)
                 continue
             f["hits"] += 1
-            for key in ("question", "lead", "idea", "spam", "praise", "sarcasm", "ironic",
-                        "resolved"):
+            for key in ("question", "lead", "idea", "praise", "sarcasm", "ironic", "resolved",
+                        "victim"):
                 if key in feats:
                     f[key] += feats[key]
+            if "spam" in feats and (said := " ".join(tokens[i - size : i])) not in spam_said:
+                # Each spam word counts once: a complaint about an investment account that says
+                # "yatırım" seven times is no more promotional than one that says it once.
+                spam_said.add(said)
+                f["spam"] += feats["spam"]
             if "int" in feats and "s" not in feats:
                 boost, boost_ttl = feats["int"], 3
                 continue
@@ -550,17 +578,12 @@ class RuleClassifier:
         f: dict[str, float],
         problem: float,
         score: float,
-        url: bool,
+        spam: float,
     ) -> Kind:
-        # Spam only on strong evidence: a message with any complaint cue is a complaint, whatever
-        # else it mentions ("yatırım hesabımdan izinsiz bonus kesildi").
-        # A link is weak evidence: real customers link screenshots and news ("total win!! <link>").
-        spam = f["spam"] + (0.5 if url else 0.0)
+        # Spam only on strong evidence, and never with a complaint cue: a message with any is a
+        # complaint, whatever else it mentions ("yatırım hesabımdan izinsiz bonus kesildi");
+        # with overwhelming spam evidence as well it is flagged SUSPECTED_SPAM for a person.
         if spam >= 2.0 and problem < 1.0 and score > -0.2:
-            return Kind.SPAM
-        # Overwhelming evidence outweighs one complaint word that a scam borrows to look
-        # relevant ("Kesinti mağduru ilk 100 aboneye hediye çeki! ... linke tıklayın").
-        if spam >= 4.0 and problem <= 1.0:
             return Kind.SPAM
         question = "?" in text or f["question"] > 0
         # A review that praises what it paid ("fiyatı da çok uygun, tavsiye ederim") or says

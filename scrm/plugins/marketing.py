@@ -120,10 +120,10 @@ class MarketingPlugin(DepartmentPlugin):
         for c in self.settings.campaigns:
             if c.name == name:
                 return c
-        from scrm.plugin import NotFound  # loads the database layer
+        from scrm.plugin import N_, NotFound  # loads the database layer
 
         known = ", ".join(c.name for c in self.settings.campaigns) or "none configured"
-        raise NotFound(f"no campaign {name!r}; campaigns: {known}")
+        raise NotFound(N_("no campaign %(name)r; campaigns: %(known)s"), name=name, known=known)
 
     def match(self, text: str, at: datetime) -> list[tuple[str, str]]:
         """Return ``(campaign, matched term)`` for each campaign the text names at ``at``."""

@@ -76,18 +76,28 @@ def _history_start(
     scope: str,
     metric: str,
     history_start: dict[tuple[str, str], datetime] | None,
+    needed: datetime,
 ) -> datetime | None:
-    """The time of the scope's first message for the metric (remembered: it never moves later)."""
+    """The time of the scope's first message for the metric, if it is at or before ``needed``.
+
+    Remembered per application once it is early enough: the start never moves later, so it
+    stays early enough for every later hour.  A start that is not is read again each time,
+    since a backfill (an archive imported after live messages, by this process or another)
+    moves it earlier.
+    """
     import sqlalchemy as sa
 
     key = (scope, metric)
     first = history_start.get(key) if history_start is not None else None
-    if first is None:
-        q = _scope_query(scope, metric)
-        first = session.scalar(sa.select(sa.func.min(q.subquery().c.created_at)))
-        if first is not None and history_start is not None:
-            history_start[key] = _aware(first)  # history only grows: the start never moves later
-    return None if first is None else _aware(first)
+    if first is not None and first <= needed:
+        return first
+    q = _scope_query(scope, metric)
+    found = session.scalar(sa.select(sa.func.min(q.subquery().c.created_at)))
+    if found is None or _aware(found) > needed:
+        return None
+    if history_start is not None:
+        history_start[key] = _aware(found)
+    return _aware(found)
 
 
 def _record(
@@ -193,8 +203,7 @@ def judge_hours(
     """
     judged: list[tuple[str, str, datetime]] = []
     for scope, metric, hour in checks:
-        first = _history_start(session, scope, metric, history_start)
-        if first is None or first > hour - window_hours * HOUR:
+        if _history_start(session, scope, metric, history_start, hour - window_hours * HOUR) is None:
             continue  # not enough history to know what is normal
         judged.append((scope, metric, hour))
     if not judged:

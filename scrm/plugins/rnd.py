@@ -164,13 +164,13 @@ def _idea_rows(s: Any, start: datetime, end: datetime, limit: int) -> list[dict[
 def _idea_out(s: Any, idea_id: int) -> dict[str, Any]:
     import sqlalchemy as sa
 
-    from scrm.plugin import NotFound
+    from scrm.plugin import N_, NotFound
     from scrm.plugin.db import Interaction
     from scrm.plugins.tables.rnd import Idea, IdeaSource
 
     idea = s.get(Idea, idea_id)
     if idea is None:
-        raise NotFound(f"no idea {idea_id}")
+        raise NotFound(N_("no idea %(id)s"), id=idea_id)
     sources = s.execute(
         sa.select(IdeaSource, Interaction.channel, Interaction.language, Interaction.text)
         .join(Interaction, Interaction.id == IdeaSource.interaction_id)

@@ -5,7 +5,9 @@ hold decides what it sets (department, priority, pool) and the defaults decide t
 Defaults: complaints and questions go to support, leads to sales, ideas to R&D, praise to
 marketing; spam opens no case (it is kept and auditable, never deleted).  Messages of kind
 "other" open a support case when written to the brand privately (someone is waiting for
-an answer) and no case when they are public chatter.
+an answer) and no case when they are public chatter.  A complaint flagged ``suspected_spam``
+(complaint cues in what reads as a scam or a promotion) goes to triage, where a person
+decides.
 
 Priority is one standard for every channel: it comes from what was said, who said it and
 how far it can reach, never from the channel alone, so the same complaint by phone, e-mail,
@@ -49,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
 
 from scrm.plugin import (
+    N_,
     Author,
     Classification,
     CustomerInfo,
@@ -62,6 +65,7 @@ from scrm.plugin import (
     hookimpl,
     normalize,
 )
+from scrm.plugins.classifier import SUSPECTED_SPAM
 from scrm.plugins.taxonomy import Taxonomy, configured_topics, load_taxonomy, playbook_for
 
 if TYPE_CHECKING:
@@ -318,10 +322,14 @@ class DefaultRouter:
         else:
             department = self.kind_department.get(c.kind, "support")
             why = f"kind {c.kind.value}"
+        if SUSPECTED_SPAM in c.urgency:
+            # Complaint cues in a message that reads as a scam or a promotion: a person decides,
+            # in triage, whether a customer wrote it; nothing is dropped (a rule can send it on).
+            department, why = "triage", f"kind {c.kind.value}; {SUSPECTED_SPAM}"
         priority, pwhy = priority_for(
             c, followers=it.author.followers, customer=customer, settings=self.settings.priority
         )
-        if c.kind in (Kind.COMPLAINT, Kind.QUESTION):
+        if c.kind in (Kind.COMPLAINT, Kind.QUESTION) and SUSPECTED_SPAM not in c.urgency:
             # The category's written guide names its owner and the least priority it deserves;
             # a category of a sector pack without a playbook of its own name says them itself.
             book = playbook_for(c.category, self.taxonomy, self.playbooks)
@@ -371,7 +379,7 @@ def stored_interaction(
     with app.session() as s:
         row = s.get(Interaction, interaction_id)
         if row is None:
-            raise NotFound(f"no interaction {interaction_id}")
+            raise NotFound(N_("no interaction %(id)s"), id=interaction_id)
         ident = s.get(Identity, row.identity_id) if row.identity_id else None
         cust = s.get(Customer, row.customer_id) if row.customer_id else None
         author = Author(

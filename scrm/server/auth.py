@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from scrm.core.apikeys import Principal, authenticate
 from scrm.core.app import Scrm
+from scrm.core.errors import N_, Forbidden
 from scrm.core.models import Case, Department, Interaction
 from scrm.core.queries import NotFound
 from scrm.server.errors import ApiError
@@ -101,7 +102,7 @@ def check_role(principal: Principal, roles: tuple[str, ...]) -> Principal:
     The one role check of the REST API (through :func:`require`) and the console.
     """
     if principal.role not in roles:
-        raise ApiError(403, "forbidden", f"a key with role {principal.role} may not do this")
+        raise Forbidden(N_("a key with role %(role)s may not do this"), role=principal.role)
     return principal
 
 
@@ -119,7 +120,7 @@ def check_case(app: Scrm, who: Principal, case_id: int) -> None:
             .where(Case.id == case_id)
         ).first()
     if row is None or not who.sees_department(row[1]):
-        raise NotFound(f"no case {case_id}")
+        raise NotFound(N_("no case %(id)s"), id=case_id)
 
 
 def check_interaction(app: Scrm, who: Principal, interaction_id: int) -> None:
@@ -132,7 +133,7 @@ def check_interaction(app: Scrm, who: Principal, interaction_id: int) -> None:
             .where(Interaction.id == interaction_id)
         ).first()
     if row is None or not who.sees_department(row[1]):
-        raise NotFound(f"no interaction {interaction_id}")
+        raise NotFound(N_("no interaction %(id)s"), id=interaction_id)
 
 
 #: Who may work cases: move them, assign them, reply, promise, correct labels.

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from scrm.core.bounds import check_instant
-from scrm.core.errors import InvalidInput
+from scrm.core.errors import N_, InvalidInput
 from scrm.core.metrics.compute import TOTAL, CalendarFor, Query, channel_sides, compute
 from scrm.core.metrics.model import GroupMetrics, ParityRow, Report
 from scrm.core.metrics.sql import DIMENSIONS, Dimension
@@ -290,12 +290,14 @@ def _instant(text: str, zone: ZoneInfo, *, end: bool, name: str) -> datetime:
             t = t if t.tzinfo else t.replace(tzinfo=zone)
     except ValueError:
         raise PeriodError(
-            f"{shown} is not a date (2024-10-31) or a time (2024-10-31T18:00+03:00)", name
+            N_("%(shown)s is not a date (2024-10-31) or a time (2024-10-31T18:00+03:00)"),
+            name,
+            shown=shown,
         ) from None
     try:
         return check_instant(t)
     except ValueError as exc:
-        raise PeriodError(f"{shown} {exc}", name) from None
+        raise PeriodError(N_("%(shown)s %(reason)s"), name, shown=shown, reason=exc) from None
 
 
 def parse_period(
@@ -316,7 +318,7 @@ def parse_period(
     stop = _instant(end, zone, end=True, name="to") if end else now
     if start:
         if since:
-            raise PeriodError("give either --since or --from, not both", "since")
+            raise PeriodError(N_("give either --since or --from, not both"), "since")
         begin = _instant(start, zone, end=False, name="from")
     else:
         try:
@@ -325,8 +327,10 @@ def parse_period(
             raise PeriodError(str(exc), "since") from None
     if begin >= stop:
         raise PeriodError(
-            f"the period is empty: {begin.isoformat()} is not before {stop.isoformat()}",
+            N_("the period is empty: %(begin)s is not before %(end)s"),
             "from" if start else "since",
+            begin=begin.isoformat(),
+            end=stop.isoformat(),
         )
     return begin.astimezone(UTC), stop.astimezone(UTC)
 

@@ -21,7 +21,7 @@ from scrm.core import cases as case_ops
 from scrm.core.cases import lock_case
 from scrm.core.db import utcnow
 from scrm.core.dispatch import transaction
-from scrm.core.errors import InvalidInput, NotFound, Refused
+from scrm.core.errors import N_, InvalidInput, NotFound, Refused
 from scrm.core.events import CaseOpened, CaseTransitioned, Event
 from scrm.core.models import Agent, Case, Department, FollowUp, Incident, Interaction
 from scrm.core.promises import PromiseKind
@@ -191,7 +191,7 @@ def assign(
         case = lock_case(s, case_id, expected_version)
         target = s.scalar(sa.select(Agent).where(Agent.username == agent))
         if target is None:
-            raise NotFound(f"no agent {agent!r}; add one with `scrm agents add`")
+            raise NotFound(N_("no agent %(name)r; add one with `scrm agents add`"), name=agent)
         old = case.assignee.username if case.assignee else None
         case.assignee_id, case.assignee = target.id, target
         case.version += 1
@@ -217,9 +217,14 @@ def promise(
     :raises NotFound: when there is no such case.
     """
     if kind not in PROMISE_KINDS:
-        raise InvalidInput(f"a promise is one of {', '.join(PROMISE_KINDS)}, not {kind!r}", "kind")
+        raise InvalidInput(
+            N_("a promise is one of %(kinds)s, not %(kind)r"),
+            "kind",
+            kinds=", ".join(PROMISE_KINDS),
+            kind=kind,
+        )
     if not timedelta(0) < due <= MAX_PROMISE:
-        raise InvalidInput("a promise is due within a year from now", "due")
+        raise InvalidInput(N_("a promise is due within a year from now"), "due")
     now = now or utcnow()
     with transaction(app) as (s, _events):
         case = lock_case(s, case_id)
@@ -244,7 +249,10 @@ def rate(
     csat = config.csat
     if not csat.scale_min <= score <= csat.scale_max:
         raise InvalidInput(
-            f"a rating is between {csat.scale_min} and {csat.scale_max}, not {score}"
+            N_("a rating is between %(scale_min)s and %(scale_max)s, not %(score)s"),
+            scale_min=csat.scale_min,
+            scale_max=csat.scale_max,
+            score=score,
         )
     with transaction(app) as (s, events):
         case = lock_case(s, case_id)
@@ -299,11 +307,15 @@ def merge(app: Scrm, source_id: int, target_id: int, *, actor: str) -> CaseInfo:
     """
     now = utcnow()
     if source_id == target_id:
-        raise InvalidInput("a case cannot be merged into itself")
+        raise InvalidInput(N_("a case cannot be merged into itself"))
     with transaction(app) as (s, events):
         source, target = lock_case(s, source_id), lock_case(s, target_id)
         if source.merged_into_id is not None:
-            raise Refused(f"case {source_id} is already merged into case {source.merged_into_id}")
+            raise Refused(
+                N_("case %(id)s is already merged into case %(into)s"),
+                id=source_id,
+                into=source.merged_into_id,
+            )
         moved = list(s.scalars(sa.select(Interaction.id).where(Interaction.case_id == source_id)))
         s.execute(
             sa.update(Interaction).where(Interaction.case_id == source_id).values(case_id=target_id)
@@ -365,16 +377,22 @@ def move_message(app: Scrm, interaction_id: int, to_case: int | None, *, actor: 
     with transaction(app) as (s, events):
         it = s.get(Interaction, interaction_id)
         if it is None:
-            raise NotFound(f"no interaction {interaction_id}")
+            raise NotFound(N_("no interaction %(id)s"), id=interaction_id)
         source = lock_case(s, it.case_id) if it.case_id is not None else None
         if to_case is None:
             if it.customer_id is None:
-                raise Refused(f"interaction {interaction_id} has no customer to open a case for")
+                raise Refused(
+                    N_("interaction %(id)s has no customer to open a case for"), id=interaction_id
+                )
             target = _split_case(app, s, it, source)
         else:
             target = lock_case(s, to_case)
             if source is not None and source.id == target.id:
-                raise Refused(f"interaction {interaction_id} is already on case {to_case}")
+                raise Refused(
+                    N_("interaction %(id)s is already on case %(to)s"),
+                    id=interaction_id,
+                    to=to_case,
+                )
         it.case_id = target.id
         s.flush()
         for case, note in (

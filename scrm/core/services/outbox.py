@@ -24,7 +24,7 @@ from scrm.core.cases import lock_case
 from scrm.core.db import utcnow
 from scrm.core.delivery import Delivery, DeliveryReport
 from scrm.core.dispatch import transaction
-from scrm.core.errors import InvalidInput, NotFound, Refused
+from scrm.core.errors import N_, InvalidInput, NotFound, Refused
 from scrm.core.events import Event
 from scrm.core.models import Case, Identity, Incident, OutboxMessage
 from scrm.core.replies import (
@@ -76,7 +76,7 @@ class ReplyPreviews:
 
 def _one_of(text: str | None, template: str | None) -> None:
     if (text is None) == (template is None):
-        raise InvalidInput("choose a template or write a text")
+        raise InvalidInput(N_("choose a template or write a text"))
 
 
 def reply(
@@ -187,7 +187,7 @@ def reply_incident(
     with transaction(app) as (s, events):
         inc = s.scalar(sa.select(Incident).where(Incident.name == incident))
         if inc is None:
-            raise NotFound(f"no incident {incident!r}")
+            raise NotFound(N_("no incident %(name)r"), name=incident)
         rows = []
         for case in s.scalars(
             sa.select(Case).where(
@@ -234,7 +234,7 @@ def previews(app: Scrm, case_id: int, *, actor: str) -> ReplyPreviews:
     with app.session(read_only=True) as s:
         case = s.get(Case, case_id)
         if case is None:
-            raise NotFound(f"no case {case_id}")
+            raise NotFound(N_("no case %(id)s"), id=case_id)
         last = last_customer_message(s, case)
         book = app.playbooks.for_category(case.category)
         if last is None or book is None:
@@ -271,13 +271,13 @@ def record_answer(
     :raises AnswerNotRecorded: when ingest rejects the answer (the message says why).
     """
     if not text.strip():
-        raise InvalidInput("say what was answered: the text of the answer given there")
+        raise InvalidInput(N_("say what was answered: the text of the answer given there"))
     at = at or utcnow()
     with app.session(read_only=True) as s:
         case = lock_case(s, case_id)
         last = last_customer_message(s, case)
         if last is None:
-            raise Refused(f"case {case_id} has no customer message to answer")
+            raise Refused(N_("case %(id)s has no customer message to answer"), id=case_id)
         person = s.get(Identity, last.identity_id) if last.identity_id else None
         where = url or last.answer_url
         digest = hashlib.sha256(f"{case_id}\0{text}\0{where}".encode()).hexdigest()[:24]
@@ -301,7 +301,9 @@ def record_answer(
         )
     report = app.ingest([it], source=f"answered:{actor}")
     if report.rejected:
-        raise AnswerNotRecorded(f"the answer was not recorded: {report.rejects[0].reason}")
+        raise AnswerNotRecorded(
+            N_("the answer was not recorded: %(reason)s"), reason=report.rejects[0].reason
+        )
     return report
 
 
@@ -320,9 +322,13 @@ def retry(app: Scrm, outbox_id: int, *, actor: str) -> None:
     with transaction(app) as (s, _events):
         row = s.get(OutboxMessage, outbox_id)
         if row is None:
-            raise NotFound(f"no outbox message {outbox_id}")
+            raise NotFound(N_("no outbox message %(id)s"), id=outbox_id)
         if row.status != "failed":
-            raise Refused(f"outbox message {outbox_id} is {row.status}, not failed")
+            raise Refused(
+                N_("outbox message %(id)s is %(status)s, not failed"),
+                id=outbox_id,
+                status=row.status,
+            )
         row.status, row.next_attempt_at, row.attempts, row.last_error = "pending", now, 0, None
         case = s.get(Case, row.case_id) if row.case_id is not None else None
         if case is not None:

@@ -11,9 +11,7 @@ from typing import Any
 import click
 import sqlalchemy as sa
 
-from scrm.plugin import (
-    NotFound,
-)
+from scrm.plugin import N_, NotFound
 from scrm.plugin.cli import CliContext, emit, table
 from scrm.plugins.sales import LEAD_STATUSES, _lead_out
 from scrm.plugins.tables.sales import Lead
@@ -75,7 +73,7 @@ def show(obj: CliContext, lead_id: int, as_json: bool) -> None:
     with obj.app().session() as s:
         lead = s.get(Lead, lead_id)
         if lead is None:
-            raise NotFound(f"no lead {lead_id}")
+            raise NotFound(N_("no lead %(id)s"), id=lead_id)
         out = _lead_out(s, lead)
     if as_json:
         emit(out)
@@ -118,7 +116,7 @@ def update(
     with obj.app().session() as s:
         lead = s.get(Lead, lead_id)
         if lead is None:
-            raise NotFound(f"no lead {lead_id}")
+            raise NotFound(N_("no lead %(id)s"), id=lead_id)
         entry: dict[str, Any] = {"at": utcnow().isoformat(), "event": "update", "actor": actor}
         changes = []
         if status and status != lead.status:

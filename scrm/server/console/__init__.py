@@ -11,8 +11,8 @@ and audit entries.  See docs/console.md.
 The pages by module: :mod:`.signin` (signing in and out, the language), :mod:`.pages` (the
 request context, the inbox, a case), :mod:`.casework` (case merges, moving and splitting
 messages, incidents and their replies), :mod:`.customers`, :mod:`.alerts`, :mod:`.reports`,
-:mod:`.settings` (the agent's time zone); :mod:`.i18n` holds the languages and catalogues,
-:mod:`.refusals` the services' refusals to translate, :mod:`.session` the cookie,
+:mod:`.settings` (the agent's time zone); :mod:`.i18n` holds the languages and catalogues
+(the services' refusals are templates in the same catalogue), :mod:`.session` the cookie,
 :mod:`.timeline` what a case page shows.
 """
 

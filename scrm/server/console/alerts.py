@@ -58,7 +58,7 @@ def acknowledge(
         try:
             alerts.check_alert(s, alert_id, scope(ctx.principal))
         except NotFound as exc:
-            raise ConsoleError(404, str(exc)) from None
+            raise ConsoleError.of(exc) from None
     with _action(ctx, done), ctx.app.session() as s:
         alerts.acknowledge(s, alert_id, actor=ctx.principal.actor, note=text)
     return ctx.redirect("/alerts")

@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form
 from fastapi.responses import Response
 
+from scrm.core.errors import N_
 from scrm.core.queries import NotFound, get_incident
 from scrm.core.services import cases, outbox
 from scrm.server.auth import WORKER_ROLES, check_case, check_interaction
@@ -48,7 +49,7 @@ def link_incident(
     ctx.work_on(case_id, csrf)
     name = _text(incident, "incident")
     if name is None:
-        raise ConsoleError(422, ctx.t("name the incident"))
+        raise ConsoleError(422, N_("name the incident"))
     with _action(ctx, ctx.t("Case %(id)s linked to incident %(name)s.", id=case_id, name=name)):
         cases.link(ctx.app, [case_id], name, actor=ctx.principal.actor)
     return ctx.redirect(f"/cases/{case_id}")
@@ -67,7 +68,7 @@ def reply_incident(
     ctx.work_on(case_id, csrf)
     incident_id = ctx.app.case(case_id).incident_id
     if incident_id is None:
-        raise ConsoleError(409, ctx.t("case %(id)s is part of no incident", id=case_id))
+        raise ConsoleError(409, N_("case %(id)s is part of no incident"), id=case_id)
     with ctx.app.session(read_only=True) as s:
         incident = get_incident(s, incident_id)
     hidden = 0
@@ -77,9 +78,9 @@ def reply_incident(
         except NotFound:
             hidden += 1
     if hidden:
-        raise ConsoleError(403, ctx.t(
+        raise ConsoleError(403, N_(
             "incident %(name)s has %(count)s open cases outside your departments; "
-            "an administrator answers it", name=incident.name, count=hidden))  # fmt: skip
+            "an administrator answers it"), name=incident.name, count=hidden)  # fmt: skip
     body, name, public = form.values()
     queued = 0
     with _action(ctx, ""):
@@ -106,7 +107,7 @@ def move_message(
     try:
         check_interaction(ctx.app, ctx.principal, interaction_id)
     except NotFound as exc:
-        raise ConsoleError(404, str(exc)) from None
+        raise ConsoleError.of(exc) from None
     if to is not None:
         ctx.see_case(to)
     landed: int | None = ctx.app.interaction(interaction_id).case_id

@@ -32,7 +32,7 @@ def _customer(ctx: Ctx, customer_id: int) -> queries.CustomerOut:
     try:
         return ctx.app.customer(customer_id)
     except NotFound as exc:
-        raise ConsoleError(404, str(exc)) from None
+        raise ConsoleError.of(exc) from None
 
 
 @router.get("/customers/{customer_id}")

@@ -5,9 +5,10 @@ extension: ``_("...")`` and ``{% trans %}``), and the pages' Python their messag
 ``N_``); ``locale/<lang>/LC_MESSAGES/console.po`` holds
 a language's translations and ``console.mo`` its compiled form, shipped in the wheel.  After
 changing a template's words, run ``make console-messages`` (extract, update, compile) and
-translate what it adds.  The services' refusals are translated through the patterns of
-:mod:`.refusals`; data (statuses, kinds, channels) is not: it is what the CLI and the REST
-API show.
+translate what it adds.  The services' refusals are templates marked with ``N_`` where they
+are raised (:mod:`scrm.core.errors`), extracted into the same catalogue and translated before
+their values are put in; data (statuses, kinds, channels) is not: it is what the CLI and the
+REST API show.
 """
 
 from __future__ import annotations
@@ -19,16 +20,13 @@ from pathlib import Path
 
 from babel.support import Translations
 
+from scrm.core.errors import N_
+
 __all__ = ["DOMAIN", "LANGUAGES", "N_", "locale_dir", "negotiate", "translations"]
 
 #: The interface languages, each named in itself.
 LANGUAGES = {"en": "English", "tr": "Türkçe"}
 DOMAIN = "console"
-
-
-def N_(message: str) -> str:
-    """Mark ``message`` for the catalogue where it is defined; it is translated where shown."""
-    return message
 
 
 def locale_dir() -> Path:

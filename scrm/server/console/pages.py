@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import jinja2
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -27,7 +28,7 @@ from scrm.core.app import Scrm
 from scrm.core.bounds import clean_text
 from scrm.core.cases import allowed_from
 from scrm.core.config import Config, plain_message
-from scrm.core.errors import InvalidInput, ScrmError
+from scrm.core.errors import N_, Forbidden, InvalidInput, ScrmError
 from scrm.core.passwords import agent_principal
 from scrm.core.queries import NotFound
 from scrm.core.schemas import Kind, Priority
@@ -41,10 +42,9 @@ from scrm.server.auth import (
     check_role,
     server_app,
 )
-from scrm.server.console import i18n, refusals
+from scrm.server.console import i18n
 from scrm.server.console.session import ConsoleSession, Signer, csrf_ok
 from scrm.server.console.timeline import Times, clocks, timeline
-from scrm.server.errors import ApiError
 from scrm.server.pagination import MAX_ID, IdPath
 
 __all__ = ["ConsoleError", "ConsoleState", "refused", "router"]
@@ -91,11 +91,20 @@ class ConsoleState:
 
 
 class ConsoleError(Exception):
-    """A refusal shown as a page: 401 sends to the sign-in page, others explain."""
+    """A refusal shown as a page: 401 sends to the sign-in page, others explain.
 
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
+    ``message`` is an English template marked with ``N_``, translated when shown, with
+    ``params`` put in (as a :class:`~scrm.core.errors.ScrmError`'s).
+    """
+
+    def __init__(self, status: int, message: str, **params: object) -> None:
+        super().__init__(message % params if params else message)
+        self.status, self.message, self.params = status, message, params
+
+    @classmethod
+    def of(cls, exc: ScrmError) -> ConsoleError:
+        """A service's refusal as a page, with its HTTP status."""
+        return cls(exc.http_status, exc.message, **exc.params)
 
 
 @dataclass
@@ -124,14 +133,34 @@ class Ctx:
             self.request.headers.get("accept-language", "")
         )
 
+    @property
+    def brand(self) -> int | None:
+        """The brand the pages are limited to: the caller's own, else the one an agency-level
+        caller picked (a brand that no longer exists: none), else None, every brand."""
+        if self.principal.brand_id is not None:
+            return self.principal.brand_id
+        picked = self.session.brand
+        return picked if picked in self.app.brands.ids.values() else None
+
+    def brand_menu(self) -> tuple[list[tuple[str, str]], str | None] | None:
+        """The header's brand switcher, (key and name of each brand, the key picked), for a
+        signed-in caller of no brand when there are several brands; else None."""
+        if self.who is None or self.who.brand_id is not None or len(self.app.brands.ids) < 2:
+            return None
+        named = self.app.config.brands
+        choices = [
+            (key, named[key].name if key in named else key) for key in sorted(self.app.brands.ids)
+        ]
+        return choices, self.app.brands.key_of(self.brand)
+
     def t(self, message: str, **values: object) -> str:
         """``message`` in the interface language, with ``values`` put in (``%(name)s``)."""
         text = i18n.translations(self.lang).gettext(message)
         return text % values if values else text
 
-    def refusal(self, message: str) -> str:
-        """A service's refusal in the interface language (:mod:`.refusals`)."""
-        return refusals.translate(message, i18n.translations(self.lang).gettext)
+    def refusal(self, exc: ScrmError | ConsoleError) -> str:
+        """A refusal in the interface language: its template translated, its values put in."""
+        return self.t(exc.message, **exc.params)
 
     def times(self) -> Times:
         """Times as this person reads them: in their own zone, else the configured one."""
@@ -148,9 +177,17 @@ class Ctx:
             times=self.times(),
             prefix=PREFIX,
             can_work=self.who is not None and self.who.role in WORKER_ROLES,
+            brand_menu=self.brand_menu(),
             **values,
         )
         return self._finish(HTMLResponse(html, status_code=code))
+
+    def back(self) -> str:
+        """The console page the request came from (its ``Referer``), else the inbox."""
+        came = urlsplit(self.request.headers.get("referer", ""))
+        if came.netloc != self.request.url.netloc or not came.path.startswith(PREFIX + "/"):
+            return "/inbox"
+        return came.path.removeprefix(PREFIX) + (f"?{came.query}" if came.query else "")
 
     def redirect(self, path: str) -> RedirectResponse:
         return self._finish(RedirectResponse(PREFIX + path, status_code=303))
@@ -163,13 +200,13 @@ class Ctx:
 
     def check_csrf(self, token: str | None) -> None:
         if not csrf_ok(self.session, token):
-            raise ConsoleError(403, "the form has expired or did not come from this console")
+            raise ConsoleError(403, N_("the form has expired or did not come from this console"))
 
     def allow(self, roles: tuple[str, ...]) -> None:
         try:
             check_role(self.principal, roles)
-        except ApiError as exc:
-            raise ConsoleError(exc.status, exc.message) from None
+        except Forbidden as exc:
+            raise ConsoleError.of(exc) from None
 
     def work_on(self, case_id: int, csrf: str | None) -> None:
         """Check a form that changes case ``case_id``: its token, the role, the scope."""
@@ -181,7 +218,7 @@ class Ctx:
         try:
             check_case(self.app, self.principal, case_id)
         except NotFound as exc:
-            raise ConsoleError(404, str(exc)) from None
+            raise ConsoleError.of(exc) from None
 
 
 def _anonymous(request: Request) -> Ctx:
@@ -212,9 +249,10 @@ def _signed_in(request: Request) -> Ctx:
     ctx = _anonymous(request)
     ctx.who = _who(ctx)
     if ctx.who is None:
-        raise ConsoleError(401, "sign in first")
-    # Everything a signed-in page reads or changes is limited to the caller's brand.
-    ctx.app = ctx.app.for_brand(ctx.who.brand_id)
+        raise ConsoleError(401, N_("sign in first"))
+    # Everything a signed-in page reads or changes is limited to the caller's brand, or for
+    # the agency's people to the brand they picked in the header (:mod:`.settings`).
+    ctx.app = ctx.app.for_brand(ctx.brand)
     ctx.zone = _zone(ctx)
     return ctx
 
@@ -232,7 +270,7 @@ def refused(request: Request, exc: ConsoleError) -> Response:
         return ctx.redirect("/signin")
     ctx.who = _who(ctx)
     ctx.zone = _zone(ctx)
-    message = ctx.refusal(exc.message)
+    message = ctx.refusal(exc)
     return ctx.render("error.html", exc.status, status=exc.status, message=message)
 
 
@@ -241,7 +279,7 @@ def _text(value: str | None, name: str) -> str | None:
     if value is None or not value.strip():
         return None
     if clean_text(value)[1]:
-        raise ConsoleError(422, f"{name} must not contain NUL or invalid text")
+        raise ConsoleError(422, N_("%(field)s must not contain NUL or invalid text"), field=name)
     return value.strip()
 
 
@@ -252,11 +290,13 @@ def _action(ctx: Ctx, done: str) -> Iterator[None]:
     try:
         yield
     except ValidationError as exc:
-        ctx.session.say(ctx.refusal(plain_message(exc.errors()[0])))
+        first = exc.errors()[0]
+        cause = first.get("ctx", {}).get("error")  # a validator's own error, if it is ours
+        ctx.session.say(ctx.refusal(cause) if isinstance(cause, ScrmError) else plain_message(first))
     except ScrmError as exc:
         if exc.http_status >= 500:
             raise
-        ctx.session.say(ctx.refusal(str(exc).splitlines()[0]))
+        ctx.session.say(ctx.refusal(exc).splitlines()[0])
     else:
         if done:  # empty: the block said what happened itself
             ctx.session.say(done)
@@ -281,7 +321,7 @@ def inbox(
     who = ctx.principal
     view = view or ("mine" if who.agent else "department")
     if view not in worklists.VIEWS:
-        raise ConsoleError(404, f"no view {view!r}")
+        raise ConsoleError(404, N_("no view %(name)r"), name=view)
     picked = {"channel": channel, "kind": kind, "priority": priority, "category": category,
               "language": language}  # fmt: skip
     filters = worklists.WorklistFilter(search=q or None, **{k: v or None for k, v in picked.items()})
@@ -446,7 +486,7 @@ def relabel(
     try:
         check_interaction(ctx.app, ctx.principal, interaction_id)
     except NotFound as exc:
-        raise ConsoleError(404, str(exc)) from None
+        raise ConsoleError.of(exc) from None
     before = ctx.app.interaction(interaction_id)
     given = {
         "kind": _text(kind, "kind"),
@@ -458,7 +498,7 @@ def relabel(
     with _action(ctx, f"Message {interaction_id} relabelled: "
                  + ", ".join(f"{k}={v}" for k, v in fix.items())):  # fmt: skip
         if not fix:
-            raise InvalidInput("nothing to correct: the labels are as given")
+            raise InvalidInput(N_("nothing to correct: the labels are as given"))
         ctx.app.relabel(interaction_id, ctx.principal.actor, **fix)
     case_id = ctx.app.interaction(interaction_id).case_id or before.case_id
     return ctx.redirect(f"/cases/{case_id}" if case_id else "/inbox")

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
+from scrm.core.errors import N_
 from scrm.core.metrics import PeriodError, generate_report, parse_period, report_dimensions
 from scrm.core.metrics.html import render_html
 from scrm.server.console.pages import ConsoleError, Ctx, SignedIn
@@ -47,13 +48,13 @@ def _period(ctx: Ctx, since: str | None, start: str | None, end: str | None) -> 
             now=datetime.now(UTC),
         )
     except PeriodError as exc:
-        raise ConsoleError(422, str(exc)) from None
+        raise ConsoleError.of(exc) from None
 
 
 def _by(ctx: Ctx, by: str) -> str:
     dimensions = report_dimensions(ctx.app.pm)
     if by not in dimensions:
-        raise ConsoleError(422, f"by must be one of {', '.join(dimensions)}")
+        raise ConsoleError(422, N_("by must be one of %(names)s"), names=", ".join(dimensions))
     return by
 
 

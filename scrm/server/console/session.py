@@ -46,6 +46,9 @@ class ConsoleSession:
     password: str | None = None
     language: str | None = None
     """The interface language the person picked (``tr``, ``en``); None: the browser's."""
+    brand: int | None = None
+    """The brand an agency-level person limits the pages to; None: every brand.  Read only
+    for a caller of no brand (a brand's own people always see their brand)."""
     flash: list[str] = field(default_factory=list)
     changed: bool = False
 
@@ -84,7 +87,7 @@ class Signer:
                 data = None
             if isinstance(data, dict) and isinstance(data.get("c"), str):
                 key_id, agent_id, password = data.get("k"), data.get("a"), data.get("p")
-                language = data.get("l")
+                language, brand = data.get("l"), data.get("b")
                 flash = data.get("f")
                 return ConsoleSession(
                     csrf=data["c"],
@@ -92,6 +95,7 @@ class Signer:
                     agent_id=agent_id if isinstance(agent_id, int) else None,
                     password=password if isinstance(password, str) else None,
                     language=language if isinstance(language, str) else None,
+                    brand=brand if isinstance(brand, int) else None,
                     flash=[str(m) for m in flash][:_MAX_FLASH] if isinstance(flash, list) else [],
                 )
         return ConsoleSession(changed=True)
@@ -100,7 +104,8 @@ class Signer:
         """Write the session onto ``response``."""
         value = self._serializer.dumps(
             {"c": session.csrf, "k": session.key_id, "a": session.agent_id,
-             "p": session.password, "l": session.language, "f": session.flash}
+             "p": session.password, "l": session.language, "b": session.brand,
+             "f": session.flash}
         )  # fmt: skip
         response.set_cookie(
             COOKIE,

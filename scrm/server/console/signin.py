@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 from datetime import datetime
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
@@ -16,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from scrm.core import passwords, signin_limit
 from scrm.core.apikeys import authenticate
 from scrm.core.db import utcnow
+from scrm.core.errors import N_
 from scrm.server.console import i18n
 from scrm.server.console.pages import HEADERS, PREFIX, Anonymous, ConsoleError, Csrf, Ctx
 from scrm.server.console.session import ConsoleSession
@@ -121,9 +121,7 @@ def language(
     """Switch the interface language for this session, and go back to the page."""
     ctx.check_csrf(csrf)
     if lang not in i18n.LANGUAGES:
-        raise ConsoleError(422, f"the console speaks {', '.join(i18n.LANGUAGES)}")
+        raise ConsoleError(422, N_("the console speaks %(languages)s"), languages=", ".join(i18n.LANGUAGES))
     ctx.session.language = lang
     ctx.session.changed = True
-    back = urlsplit(ctx.request.headers.get("referer", ""))
-    same = back.netloc == ctx.request.url.netloc and back.path.startswith(PREFIX + "/")
-    return ctx.redirect(back.path.removeprefix(PREFIX) + (f"?{back.query}" if back.query else "") if same else "/inbox")
+    return ctx.redirect(ctx.back())
