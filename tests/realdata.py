@@ -30,6 +30,11 @@ Corpora (folder name, file, what is read):
     bank's reply (labelled ``not_brand`` in the promise labels, see
     :func:`load_sikayetvar_bank_replies`).
 
+``load_kind_mix()`` derives a kind label from the sources' own labels (never from the rules):
+complaint = a Şikayetvar bank complaint (tr) or an airline tweet with a named problem (en);
+praise = a store review labelled ``Olumlu`` (tr) or an airline tweet labelled positive (en);
+question = an airline tweet labelled neutral that ends in a question mark (en).
+
 Every record carries a stable ``n`` (its position in the corpus); ``held_out(n)`` is true for
 odd positions.  Rules are tuned on even positions only and reported on both.
 """
@@ -55,6 +60,7 @@ __all__ = [
     "load_airline",
     "load_ibm_agent_replies",
     "load_ibm_customers",
+    "load_kind_mix",
     "load_sikayetvar_bank_replies",
     "load_sikayetvar_banks",
     "load_turkish_store_reviews",
@@ -194,6 +200,53 @@ def load_sikayetvar_banks() -> list[Record]:
                 labels = {"title": row.get("title") or "", "bank": row.get("operator") or "",
                           "reply": row.get("company_reply") or "", "complaint": "yes"}  # fmt: skip
                 out.append(Record(len(out), row["id"], body, "tr-banks", labels))
+    return out
+
+
+#: Airline complaint reasons that name a problem ("Can't Tell" does not).
+AIRLINE_PROBLEMS = frozenset(("Customer Service Issue", "Late Flight", "Cancelled Flight",
+    "Lost Luggage", "Bad Flight", "Flight Booking Problems", "Flight Attendant Complaints",
+    "longlines", "Damaged Luggage"))  # fmt: skip
+#: What may follow a tweet's last sentence: links, mentions, hashtags, space.
+_TRAILER = re.compile(r"(?:https?://\S+|[@#]\w+|\s)+$")
+
+
+def _airline_kind(rec: Record) -> str | None:
+    label = rec.labels["sentiment"]
+    if label == "negative" and rec.labels["reason"] in AIRLINE_PROBLEMS:
+        return "complaint"
+    if label == "positive":
+        return "praise"
+    if label == "neutral" and _TRAILER.sub("", rec.text).endswith("?"):
+        return "question"
+    return None
+
+
+def load_kind_mix() -> list[Record]:
+    """Return real Turkish and English messages with a ``kind`` derived from their source's
+    labels, and ``lang`` (empty when no source is found).
+
+    complaint: every Şikayetvar bank complaint (read with its ``title``) and every airline
+    tweet labelled negative with a named problem; praise: every store review labelled
+    ``Olumlu`` and every airline tweet labelled positive; question: every airline tweet labelled
+    neutral (the annotators saw no complaint) whose last sentence ends in "?".  Each record
+    keeps its source's ``n``, so ``held_out`` splits the mix as it splits the sources.  Left
+    out: negative tweets without a named problem, neutral statements, negative and neutral
+    reviews (their kind is not in the label).  Turkish has no question source.
+    """
+    out: list[Record] = []
+    for rec in load_sikayetvar_banks():
+        out.append(Record(rec.n, f"bank-{rec.id}", rec.text, rec.source,
+                          {"kind": "complaint", "lang": "tr", "title": rec.labels["title"]}))  # fmt: skip
+    for rec in load_turkish_store_reviews():
+        if rec.labels["sentiment"] == "positive":
+            out.append(Record(rec.n, f"store-{rec.id}", rec.text, rec.source,
+                              {"kind": "praise", "lang": "tr"}))  # fmt: skip
+    for rec in load_airline():
+        kind = _airline_kind(rec)
+        if kind is not None:
+            out.append(Record(rec.n, f"air-{rec.id}", rec.text, rec.source,
+                              {"kind": kind, "lang": "en"}))  # fmt: skip
     return out
 
 
