@@ -190,6 +190,21 @@ def test_a_brand_view_lists_its_own_playbooks_and_categories(app: Scrm, cli: Any
     assert "payment" in listed and "billing" not in listed
 
 
+def test_scrm_classify_reads_a_brands_taxonomy(cli: Any) -> None:
+    line = json.dumps({"id": "x", "text": TEXT}, ensure_ascii=False) + "\n"
+
+    def category(*brand: str) -> str:
+        out = cli(*brand, "classify", "-", input=line).stdout
+        return str(json.loads(out)["category"])
+
+    assert (category(), category("--brand", "bank"), category("--brand", "shop")) == (
+        "billing",
+        "card",
+        "payment",
+    )
+    assert "no brand 'nosuch'" in cli("--brand", "nosuch", "classify", "-", input=line, expect=2).stderr
+
+
 def test_a_single_brand_configuration_decides_as_before(scrm_database_url: str) -> None:
     with open_app(scrm_database_url, migrate=True) as app:
         app.ingest([message(1, TEXT)])
