@@ -188,6 +188,26 @@ def test_a_brand_view_lists_its_own_playbooks_and_categories(app: Scrm, cli: Any
     assert app.plugin_config("classifier").sectors == []
     listed = cli("--brand", "shop", "playbook", "list").stdout
     assert "payment" in listed and "billing" not in listed
+    # The agency's console offers every brand's categories; a brand's, its own.
+    assert {"card", "payment", "billing"} <= set(app.categories)
+    assert "card" not in shop.categories
+
+
+def test_the_automatic_acknowledgment_is_the_brands(
+    scrm_database_url: str, shop_playbooks: Path
+) -> None:
+    config = Config(
+        database_url=scrm_database_url,
+        brands=brands(shop_playbooks),
+        cases={"auto_acknowledge": True},
+    )
+    with open_app(config=config, migrate=True) as app:
+        app.ingest([message(1, TEXT, account="shop_tr"), message(2, TEXT, account="bank_tr")])
+        shop, bank = (app.for_brand(k).cases()[0] for k in ("shop", "bank"))
+        [shop_ack] = app.case(shop.id).replies
+        [bank_ack] = app.case(bank.id).replies
+    assert "Shop kasa ekibi" in shop_ack.text
+    assert "Shop" not in bank_ack.text
 
 
 def test_scrm_classify_reads_a_brands_taxonomy(cli: Any) -> None:
@@ -239,3 +259,25 @@ def test_a_bad_brand_setting_is_one_line_naming_it(
     assert error in message_ and "\n" not in message_
     if "sector" in error:
         assert "brands.b.plugins.classifier" in message_
+
+
+def test_the_console_case_page_offers_the_cases_brand_templates_and_categories(
+    app: Scrm,
+) -> None:
+    from consolekit import client, sign_in
+    from serverkit import make_key
+
+    app.ingest([message(1, TEXT, account="shop_tr"), message(2, TEXT, account="bank_tr")])
+    shop, bank = (app.for_brand(k).cases()[0] for k in ("shop", "bank"))
+    c = client(app)
+    sign_in(c, make_key(app, "admin"))  # the agency's: every brand's cases
+    shop_page, bank_page = (c.get(f"/app/cases/{case.id}").text for case in (shop, bank))
+    assert "Shop kasa ekibi" in shop_page and "Shop kasa ekibi" not in bank_page
+    # The relabel list: the banking pack's categories for the bank, the retail pack's for the shop.
+    assert "<option>fees</option>" in bank_page and "<option>fees</option>" not in shop_page
+    assert "<option>stock</option>" in shop_page and "<option>stock</option>" not in bank_page
+
+
+def test_a_brands_plugin_settings_stay_out_of_a_repr() -> None:
+    config = Config(brands={"a": {"name": "A", "plugins": {"x": {"api_token": "s3cr3t-v4lue"}}}})
+    assert "s3cr3t-v4lue" not in repr(config) and "api_token" in repr(config)

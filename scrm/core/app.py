@@ -160,6 +160,14 @@ class Scrm:
         """The playbooks brand ``brand`` (a key: a case's ``brand``) answers with."""
         return self.hooks.for_brand(brand).playbooks
 
+    @property
+    def categories(self) -> list[str]:
+        """The categories an agent may meet: this brand's; across brands, every brand's."""
+        if self.brand_id is not None:
+            return self.playbooks.categories
+        keys = [None, *self.config.brands]
+        return sorted({c for k in keys for c in self.hooks.for_brand(k).playbooks.categories})
+
     def plugin_config(self, name: str) -> Any:
         """The validated ``Settings`` of plugin ``name``, or ``None`` (see
         :class:`~scrm.core.context.PluginContext`)."""

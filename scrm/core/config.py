@@ -322,6 +322,13 @@ class BrandConfig(BaseModel):
         "[plugins.<name>] key by key (a list replaces): [brands.<key>.plugins.sla], say.",
     )
 
+    def __repr_args__(self) -> Any:
+        # Plugin sections may hold credentials: a repr shows their keys only (as Config's).
+        for key, value in super().__repr_args__():
+            if key == "plugins" and isinstance(value, dict):
+                value = {k: sorted(v) if isinstance(v, dict) else "..." for k, v in value.items()}
+            yield key, value
+
     @property
     def has_policy(self) -> bool:
         """Whether the brand decides anything differently from the deployment."""

@@ -348,7 +348,7 @@ def inbox(
         channels=sorted(ctx.app.hooks.channels),
         kinds=[k.value for k in Kind],
         priorities=[p.value for p in Priority],
-        categories=ctx.app.playbooks.categories,
+        categories=ctx.app.categories,
         languages=LANGUAGES,
         **values,
     )
