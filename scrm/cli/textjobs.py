@@ -14,7 +14,6 @@ import click
 
 from scrm.cli.context import CliContext
 from scrm.core.promises import run_detect
-from scrm.core.tenancy import DEFAULT_BRAND_KEY
 from scrm.plugins.classifier import run_classify
 
 __all__ = ["register"]
@@ -42,13 +41,7 @@ def classify(obj: CliContext, file: IO[str]) -> None:
     with the settings of `scrm --brand KEY` ([brands.KEY.plugins.classifier]) when given.
     Needs no database.
     """
-    hooks = obj.hooks
-    if obj.brand is not None:
-        if obj.brand != DEFAULT_BRAND_KEY and obj.brand not in obj.config.brands:
-            known = ", ".join(sorted({DEFAULT_BRAND_KEY, *obj.config.brands}))
-            raise click.UsageError(f"no brand {obj.brand!r}; brands: {known}")
-        hooks = hooks.for_brand(obj.brand)
-    _write(run_classify(_lines(file), hooks.classify_or_none))
+    _write(run_classify(_lines(file), obj.hooks.classify_or_none))
 
 
 @click.group()
