@@ -194,11 +194,21 @@ class CliContext:
 
     @cached_property
     def hooks(self) -> Hooks:
-        """The plugins' typed hooks with their settings, for commands that need no database
-        (``scrm classify``, ``scrm eval``)."""
+        """The plugins' typed hooks with their settings, those of ``--brand`` when given
+        (``[brands.<key>]``, read from the configuration alone), for commands that need no
+        database (``scrm classify``, ``scrm eval``).
+
+        :raises click.UsageError: for a brand the configuration does not name.
+        """
         from scrm.core.plugins import Hooks
 
-        return Hooks(self.plugins, self.plugin_context)
+        hooks = Hooks(self.plugins, self.plugin_context)
+        if self.brand is None:
+            return hooks
+        known = {"default", *self.config.brands}
+        if self.brand not in known:
+            raise click.UsageError(f"no brand {self.brand!r}; brands: {', '.join(sorted(known))}")
+        return hooks.for_brand(self.brand)
 
     def database_url_and_source(self) -> tuple[str | None, str]:
         """The database URL in use (None before the configuration loaded) and where it was set."""

@@ -284,7 +284,10 @@ def _rules(obj: CliContext) -> RulesFn:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def eval_cmd(obj: CliContext, file: IO[str], as_json: bool) -> None:
-    """Score the installed classifier on a labelled JSONL FILE: accuracy, per-label precision/recall, macro-F1."""
+    """Score the installed classifier on a labelled JSONL FILE: accuracy, per-label precision/recall, macro-F1.
+
+    With `scrm --brand KEY`, the classifier with that brand's settings.
+    """
     hooks = obj.hooks
     gold: dict[str, list[tuple[str, str]]] = {f: [] for f in FIELDS}
     complaint: list[tuple[str, str]] = []

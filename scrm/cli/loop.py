@@ -484,7 +484,10 @@ def playbook_group() -> None:
 
 
 def _books(obj: CliContext, folder: str | None) -> PlaybookSet:
-    return load_playbooks(folder or obj.config.cases.playbooks)
+    """The playbooks in ``folder``, else those of ``--brand`` (``[brands.<key>] playbooks``),
+    else the configured ones."""
+    config = obj.config.for_brand(obj.brand) if obj.brand else obj.config
+    return load_playbooks(folder or config.cases.playbooks)
 
 
 @playbook_group.command("list")

@@ -37,7 +37,8 @@ def classify(obj: CliContext, file: IO[str]) -> None:
 
     Writes one line per input line, in order: {"id", "language", "sentiment",
     "sentiment_score", "kind", "category", "urgency"}; a bad line gives {"id", "error", "line"}.
-    Uses the installed classifier plugins (the built-in rules unless a plugin replaces them).
+    Uses the installed classifier plugins (the built-in rules unless a plugin replaces them),
+    with the settings of `scrm --brand KEY` ([brands.KEY.plugins.classifier]) when given.
     Needs no database.
     """
     _write(run_classify(_lines(file), obj.hooks.classify_or_none))

@@ -88,7 +88,8 @@ class Scrm:
         self.pm = pm if pm is not None else get_plugin_manager()
         if context is not None and context.config is not config:
             raise ValueError("context was validated for another configuration")
-        #: The configuration and every plugin's validated settings (validated once).
+        #: The configuration and every plugin's validated settings (validated once); a
+        #: brand's view (:meth:`for_brand`) has the brand's.
         self.context = context if context is not None else plugin_context(config, self.pm)
         self.hooks = Hooks(self.pm, self.context)
         self.engine = db.make_engine(config.database_url)
@@ -135,6 +136,8 @@ class Scrm:
                 self.engine.execution_options(**{db.READ_ONLY: True}), info=scoped(brand_id)
             )
             view._brand_views = {}
+            view.hooks = self.hooks.for_brand(self.brands.key_of(brand_id))
+            view.context = view.hooks.ctx
             self._brand_views[brand_id] = view
         return self._brand_views[brand_id]
 
@@ -146,13 +149,24 @@ class Scrm:
         brand = self.config.brands.get(key) if key is not None else None
         return (brand.timezone if brand is not None else None) or self.config.timezone
 
-    @cached_property
+    @property
     def playbooks(self) -> PlaybookSet:
-        """The playbooks of ``cases.playbooks`` (loaded on first use: reading needs none),
-        knowing which playbook each category the plugins register follows."""
-        from scrm.core.playbooks import load_playbooks
+        """The playbooks of this brand (``[brands.<key>] playbooks``), else of ``cases.playbooks``
+        (loaded on first use: reading needs none), knowing which playbook each category the
+        plugins register follows.  A case's are :meth:`playbooks_of` its brand."""
+        return self.hooks.playbooks
 
-        return load_playbooks(self.config.cases.playbooks).with_follows(self.hooks.categories)
+    def playbooks_of(self, brand: str) -> PlaybookSet:
+        """The playbooks brand ``brand`` (a key: a case's ``brand``) answers with."""
+        return self.hooks.for_brand(brand).playbooks
+
+    @property
+    def categories(self) -> list[str]:
+        """The categories an agent may meet: this brand's; across brands, every brand's."""
+        if self.brand_id is not None:
+            return self.playbooks.categories
+        keys = [None, *self.config.brands]
+        return sorted({c for k in keys for c in self.hooks.for_brand(k).playbooks.categories})
 
     def plugin_config(self, name: str) -> Any:
         """The validated ``Settings`` of plugin ``name``, or ``None`` (see

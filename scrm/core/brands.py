@@ -29,15 +29,13 @@ from scrm.core.channel import Channel, PermanentSendError
 from scrm.core.db import utcnow
 from scrm.core.errors import N_, NotFound
 from scrm.core.models import Brand, Case, Customer
-from scrm.core.tenancy import DEFAULT_BRAND_ID, brand_scope
+from scrm.core.tenancy import DEFAULT_BRAND_ID, DEFAULT_BRAND_KEY, brand_scope
 
 if TYPE_CHECKING:
     from scrm.core.config import Config
     from scrm.core.pipeline import Record
 
 __all__ = ["DEFAULT_BRAND_KEY", "BrandDirectory", "BrandOut", "list_brands", "sync_brands"]
-
-DEFAULT_BRAND_KEY = "default"
 
 
 class BrandOut(BaseModel):

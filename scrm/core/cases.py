@@ -14,14 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from scrm.core import sla
 from scrm.core.db import utcnow
 from scrm.core.errors import N_, NotFound, Refused, ScrmError
 from scrm.core.events import CaseTransitioned
-from scrm.core.models import Case, CaseEvent
+from scrm.core.models import Brand, Case, CaseEvent
 from scrm.core.schemas import CaseInfo, CaseStatus, Kind, Priority, SlaPolicy
+from scrm.core.tenancy import DEFAULT_BRAND_ID, DEFAULT_BRAND_KEY, brand_scope
 
 __all__ = [
     "OPEN_STATUSES",
@@ -31,6 +32,7 @@ __all__ = [
     "TransitionError",
     "add_event",
     "apply_sla",
+    "brand_key",
     "case_info",
     "lock_case",
     "transition",
@@ -207,10 +209,31 @@ def apply_sla(case: Case, policy: SlaPolicy | None) -> None:
     case.next_due = sla.next_due(case)
 
 
-def case_info(case: Case, department_code: str | None = None) -> CaseInfo:
-    """Return the frozen view of ``case`` that hooks receive."""
+def brand_key(case: Case) -> str:
+    """The key of ``case``'s brand (of its session's brand while it is not yet flushed)."""
+    session = object_session(case)
+    brand_id = case.brand_id
+    if brand_id is None and session is not None:
+        brand_id = brand_scope(session)
+    if brand_id is None or brand_id == DEFAULT_BRAND_ID or session is None:
+        return DEFAULT_BRAND_KEY
+    with session.no_autoflush:
+        row = session.get(Brand, brand_id)
+    return row.key if row is not None else DEFAULT_BRAND_KEY
+
+
+def case_info(
+    case: Case, department_code: str | None = None, brand: str | None = None
+) -> CaseInfo:
+    """Return the frozen view of ``case`` that hooks receive.
+
+    :param department_code: the code of its department (default: read from the case).
+    :param brand: the key of its brand (default: read from the case).
+    """
     if department_code is None and case.department is not None:
         department_code = case.department.code
+    if brand is None:
+        brand = brand_key(case)
     return CaseInfo(
         id=case.id,
         customer_id=case.customer_id,
@@ -222,4 +245,5 @@ def case_info(case: Case, department_code: str | None = None) -> CaseInfo:
         status=CaseStatus(case.status),
         language=case.language,
         opened_at=case.opened_at,
+        brand=brand,
     )

@@ -35,6 +35,7 @@ from scrm.core.schemas import BusinessCalendar
 from scrm.core.timefmt import get_zone
 
 __all__ = [
+    "TRIAGE",
     "BrandConfig",
     "CasesConfig",
     "Config",
@@ -273,12 +274,16 @@ class ReportConfig(BaseModel):
     )
 
 
+#: The department of the cases no rule claimed (a person wrote, someone must look); every
+#: brand has it.
+TRIAGE = "triage"
+
 DEFAULT_DEPARTMENTS = [
     DepartmentConfig(code="support", name="Customer support"),
     DepartmentConfig(code="sales", name="Sales"),
     DepartmentConfig(code="marketing", name="Marketing and communication"),
     DepartmentConfig(code="rnd", name="Research and development"),
-    DepartmentConfig(code="triage", name="Triage (no rule claimed it)"),
+    DepartmentConfig(code=TRIAGE, name="Triage (no rule claimed it)"),
 ]
 
 
@@ -301,6 +306,33 @@ class BrandConfig(BaseModel):
         description="The brand's own accounts per channel (a page id, a mailbox, a user id): "
         "a message that arrived on one of them belongs to this brand.",
     )
+    playbooks: Path | None = Field(
+        default=None,
+        description="Folder of the brand's playbook TOML files; default: the deployment's "
+        "([cases] playbooks).",
+    )
+    departments: list[str] | None = Field(
+        default=None,
+        description="Codes of the deployment's departments this brand's cases go to (triage "
+        "always); a decision for another goes to triage. Default: every department.",
+    )
+    plugins: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Plugin settings of this brand, merged over the deployment's "
+        "[plugins.<name>] key by key (a list replaces): [brands.<key>.plugins.sla], say.",
+    )
+
+    def __repr_args__(self) -> Any:
+        # Plugin sections may hold credentials: a repr shows their keys only (as Config's).
+        for key, value in super().__repr_args__():
+            if key == "plugins" and isinstance(value, dict):
+                value = {k: sorted(v) if isinstance(v, dict) else "..." for k, v in value.items()}
+            yield key, value
+
+    @property
+    def has_policy(self) -> bool:
+        """Whether the brand decides anything differently from the deployment."""
+        return bool(self.plugins) or self.playbooks is not None or self.departments is not None
 
     @field_validator("timezone")
     @classmethod
@@ -399,6 +431,27 @@ class Config(BaseModel):
 
     def __init__(self, **values: Any) -> None:
         super().__init__(**gather_settings(type(self), values))
+
+    def for_brand(self, key: str) -> Config:
+        """The configuration brand ``key`` decides with: its ``[brands.<key>]`` playbooks,
+        departments and plugin settings over the deployment's (this one when it sets none).
+
+        Plugin sections merge key by key (``[brands.acme.plugins.sla.policies.high]`` changes
+        one policy of ``[plugins.sla]``); a list or any other value replaces the deployment's.
+        The brand's ``departments`` keep the deployment's departments of those codes, and
+        ``triage``.  The result is not validated again: :func:`scrm.core.plugins.brand_contexts`
+        validates its plugin sections, naming ``brands.<key>.plugins.<name>``.
+        """
+        brand = self.brands.get(key)
+        if brand is None or not brand.has_policy:
+            return self
+        update: dict[str, Any] = {"plugins": _merged(self.plugins, brand.plugins)}
+        if brand.playbooks is not None:
+            update["cases"] = self.cases.model_copy(update={"playbooks": brand.playbooks})
+        if brand.departments is not None:
+            keep = {*brand.departments, TRIAGE}
+            update["departments"] = [d for d in self.departments if d.code in keep]
+        return self.model_copy(update=update)
 
     def plugin_settings(self, name: str) -> dict[str, Any]:
         """Return the raw ``[plugins.<name>]`` section; a plugin reads its validated

@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from scrm.core.channel import DEFAULT_ACCOUNT, account_sections
-from scrm.core.config import Config, ConfigError, describe_errors
+from scrm.core.config import TRIAGE, Config, ConfigError, describe_errors
 
 if TYPE_CHECKING:
     from scrm.core.channel import Channel
     from scrm.core.plugins import PluginManager
 
-__all__ = ["check_config", "masked", "settings_model", "source_of"]
+__all__ = ["check_brands", "check_config", "masked", "settings_model", "source_of"]
 
 #: Keys whose values are never shown (``scrm config check`` prints "***" instead).
 SECRET_WORDS = ("token", "password", "passwd", "secret", "key", "credential")
@@ -89,9 +89,72 @@ def check_config(
             prefix = f"channels.{name}" + ("" if label == DEFAULT_ACCOUNT else f".accounts.{label}")
             _validate(cls.Settings, account, prefix, where)
     loaded = {n: p for n, p in pm.list_name_plugin() if p is not None}
+    _check_sections(config, ("plugins",), config.plugins, pm, loaded, known_plugins)
+    return _validate_plugins(config, ("plugins",), loaded, set(builtin))
+
+
+def check_brands(
+    config: Config,
+    pm: PluginManager,
+    settings: Mapping[str, BaseModel],
+    known_plugins: Iterable[str] = (),
+    builtin: Iterable[str] = (),
+) -> dict[str, dict[str, BaseModel]]:
+    """Validate what each ``[brands.<key>]`` decides differently: its departments, its
+    playbooks and its ``[brands.<key>.plugins.<name>]`` sections, each merged over the
+    deployment's (:meth:`Config.for_brand`).
+
+    :param settings: the deployment's validated settings (:func:`check_config`); a brand that
+        overrides no plugin setting and no playbooks shares them.
+    :returns: each plugin's validated ``Settings`` per brand key, for the brands that decide
+        anything differently.
+    :raises ConfigError: one line naming ``brands.<key>.<path>``.
+    """
+    from scrm.core.playbooks import PlaybookError, load_playbooks
+
+    loaded = {n: p for n, p in pm.list_name_plugin() if p is not None}
+    codes = [d.code for d in config.departments]
+    out: dict[str, dict[str, BaseModel]] = {}
+    for key, brand in config.brands.items():
+        if not brand.has_policy:
+            continue
+        where = source_of(config, ("brands", key))
+        for i, code in enumerate(brand.departments or ()):
+            if code not in codes and code != TRIAGE:
+                raise ConfigError(
+                    f"invalid configuration in {where}: brands.{key}.departments.{i}: no "
+                    f"department {code!r}; departments: {', '.join(codes)} (fix the code or add "
+                    "the department to [[departments]])"
+                )
+        if brand.playbooks is not None:
+            try:
+                load_playbooks(brand.playbooks)
+            except PlaybookError as exc:
+                raise ConfigError(
+                    f"invalid configuration in {where}: brands.{key}.playbooks: {exc}"
+                ) from None
+        if not brand.plugins and brand.playbooks is None:
+            out[key] = dict(settings)
+            continue
+        path = ("brands", key, "plugins")
+        _check_sections(config, path, brand.plugins, pm, loaded, known_plugins)
+        out[key] = _validate_plugins(config.for_brand(key), path, loaded, set(builtin), config)
+    return out
+
+
+def _check_sections(
+    config: Config,
+    path: tuple[str, ...],
+    sections: Mapping[str, Any],
+    pm: PluginManager,
+    loaded: Mapping[str, object],
+    known_plugins: Iterable[str],
+) -> None:
+    """Refuse a plugin section (under ``path``) that no loaded plugin with settings owns."""
     existing: set[str] | None = None  # read when a section's plugin is not loaded
-    for name in config.plugins:
-        where = source_of(config, ("plugins", name))
+    for name in sections:
+        where = source_of(config, (*path, name))
+        table = ".".join((*path, name))
         plugin = loaded.get(name)
         if plugin is None:
             existing = set(known_plugins) if existing is None else existing
@@ -99,28 +162,42 @@ def check_config(
                 continue
             names = ", ".join(sorted(loaded))
             raise ConfigError(
-                f"unknown section [plugins.{name}] in {where}: no plugin is called {name!r}; "
+                f"unknown section [{table}] in {where}: no plugin is called {name!r}; "
                 f"plugins: {names}. Fix the name or remove the section"
             )
         if settings_model(plugin) is None:
             raise ConfigError(
-                f"unknown section [plugins.{name}] in {where}: plugin {name!r} takes no "
+                f"unknown section [{table}] in {where}: plugin {name!r} takes no "
                 "settings. Remove the section"
             )
-    core = set(builtin)
+
+
+def _validate_plugins(
+    config: Config,
+    path: tuple[str, ...],
+    loaded: Mapping[str, object],
+    core: set[str],
+    sources: Config | None = None,
+) -> dict[str, BaseModel]:
+    """Every loaded plugin's settings from ``config``'s sections, errors named under ``path``.
+
+    :param sources: the configuration that says where a setting was given (default:
+        ``config``; a brand's merged configuration is not read from anywhere itself).
+    """
     validated: dict[str, BaseModel] = {}
     for name, plugin in loaded.items():
         model = settings_model(plugin)
         if model is None:
             continue
-        where = source_of(config, ("plugins", name))
+        where = source_of(sources or config, (*path, name))
         section = config.plugins.get(name, {})
         suffix = (
             f"; scrm does not run without its built-in plugin {name!r} (its settings: {DOCS})"
             if name in core
             else ""
         )
-        validated[name] = _validate(model, section, f"plugins.{name}", where, config, suffix)
+        prefix = ".".join((*path, name))
+        validated[name] = _validate(model, section, prefix, where, config, suffix)
     return validated
 
 

@@ -112,6 +112,7 @@ class EventContext(PluginContext):
 
     def __init__(self, app: Scrm, session: Session, consumer: str) -> None:
         super().__init__(app.config, app.context.settings)
+        self._root = app.context.for_brand(None)  # brands' contexts are the application's
         self.app = app
         self.consumer = consumer
         self._session = session

@@ -29,7 +29,7 @@ from scrm.core import cases as case_ops
 from scrm.core.config import CasesConfig, EscalationStep
 from scrm.core.db import UTCDateTime, chunks, insert_rows
 from scrm.core.events import CaseEscalated, Event, SlaBreached, SlaWarning
-from scrm.core.models import Agent, Case, CaseEvent, Department, FollowUp, SlaAlert
+from scrm.core.models import Agent, Brand, Case, CaseEvent, Department, FollowUp, SlaAlert
 from scrm.core.schemas import CaseInfo, Priority, SlaPolicy, SweptAlerts
 
 __all__ = ["Alert", "Alerts", "Sweep", "check_deadlines", "escalate", "overdue", "swept_alerts"]
@@ -542,11 +542,12 @@ def _warn(
     rows = session.execute(
         sa.select(due, *_CASE_COLUMNS)
         .join(Case, Case.id == due.c.case_id)
+        .join(Brand, Brand.id == Case.brand_id)
         .outerjoin(Department, Department.id == Case.department_id)
     )
     alerts, events = [], []
     for r in rows:
-        policy = policy_for(case_ops.case_info(cast(Any, r), r.department))
+        policy = policy_for(case_ops.case_info(cast(Any, r), r.department, r.brand))
         warn = policy.warn_before if policy else None
         if warn and r.due_at - warn <= now:
             key = {"case_id": r.case_id, "clock": r.clock, "round": r.round, "due_at": r.due_at}
@@ -567,6 +568,7 @@ def _warn(
 
 
 _CASE_COLUMNS = (
+    Brand.key.label("brand"),
     Case.id,
     Case.customer_id,
     Case.channel,
@@ -658,9 +660,10 @@ def swept_alerts(
     for part in chunks(rows, size):
         ids = {r.case_id for r in part}
         cases = {
-            r.id: case_ops.case_info(cast(Any, r), r.department)
+            r.id: case_ops.case_info(cast(Any, r), r.department, r.brand)
             for r in conn.execute(
                 sa.select(*_CASE_COLUMNS)
+                .join(Brand, Brand.id == Case.brand_id)
                 .outerjoin(Department, Department.id == Case.department_id)
                 .where(Case.id.in_(ids))
             )

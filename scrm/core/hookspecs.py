@@ -5,6 +5,9 @@ case lifecycle, after commit, errors.  Each spec is the contract; implementation
 accept fewer arguments than the spec declares (pluggy passes only what they name), so
 new arguments can be added later without breaking anyone.  Runtime hooks get ``ctx``: a
 plugin reads its validated settings there (``ctx.plugin_config(name)``) and keeps none.
+Decision hooks get the context of the message's or the case's brand (``ctx.brand``): the
+same call returns the brand's settings, ``[brands.<key>.plugins.<name>]`` merged over the
+deployment's.
 
 Implement hooks with ``from scrm import hookimpl``.  Decision hooks are ``firstresult``:
 the first non-``None`` answer wins and the built-in answer is registered ``trylast``, so a
@@ -88,15 +91,16 @@ def register_channels(register: Callable[[type[Channel]], None]) -> None:
 def register_categories(register: Callable[[str, str | None], None], ctx: PluginContext) -> None:
     """Name the message categories the plugin's classifier gives, and the playbook each follows.
 
-    Called once when the application is built.  The case service renders a case's reply
+    Called once per brand, when its categories are first needed.  The case service renders a case's reply
     templates from the playbook of its category's name, else from the one registered here for
     it, else from ``other``; the console offers the categories registered here, with the
     playbooks', when an agent relabels a message.
 
     :param register: call ``register(category, playbook)`` for each category; ``playbook`` is
         the playbook it follows when there is none of its own name (``None``: ``other``).
-    :param ctx: the application's :class:`~scrm.core.context.PluginContext`: the categories
-        may depend on the plugin's settings (``[plugins.classifier] sectors``).
+    :param ctx: the :class:`~scrm.core.context.PluginContext` of the deployment or of one
+        brand (``ctx.brand``; called once for each): the categories may depend on the
+        plugin's settings (``[plugins.classifier] sectors``, a brand's own).
     :returns: ``None``.
     """
 
@@ -226,8 +230,10 @@ def classify_interaction(interaction: InboundInteraction, ctx: PluginContext) ->
 
     :param interaction: the validated interaction (``interaction.author.followers`` and
         ``interaction.engagement`` feed the reach score).
-    :param ctx: the application's :class:`~scrm.core.context.PluginContext`: read the
-        plugin's validated settings with ``ctx.plugin_config(name)``.
+    :param ctx: the :class:`~scrm.core.context.PluginContext` of the message's brand
+        (``ctx.brand``): read the plugin's validated settings, the brand's, with
+        ``ctx.plugin_config(name)``.  ``scrm classify`` passes the deployment's (brand
+        ``None``), or that of ``--brand``.
     :returns: a :class:`~scrm.core.schemas.Classification`, or ``None`` to defer.
     """
 
@@ -248,7 +254,9 @@ def route_interaction(
     :param classification: the result of ``classify_interaction``.
     :param customer: the customer it belongs to (attributes such as a tier), or ``None``
         when it could not be resolved.
-    :param ctx: the application's :class:`~scrm.core.context.PluginContext` (settings).
+    :param ctx: the :class:`~scrm.core.context.PluginContext` of the message's brand
+        (``ctx.brand``, its settings).  A department the brand does not use
+        (``[brands.<key>] departments``) becomes triage.
     :returns: a :class:`~scrm.core.schemas.RouteDecision` (``department=None`` opens no case),
         or ``None`` to defer.
     """
@@ -262,8 +270,10 @@ def choose_sla(case: CaseInfo, ctx: PluginContext) -> SlaPolicy | None:
     the transaction.  Stops at first non-None result; the built-in policy table answers last.
     The same policies apply to phone, letter and e-mail as to social channels.
 
-    :param case: the case as it will be stored.
-    :param ctx: the application's :class:`~scrm.core.context.PluginContext` (settings).
+    :param case: the case as it will be stored (``case.brand``: its brand's key).
+    :param ctx: the :class:`~scrm.core.context.PluginContext` of the case's brand
+        (``ctx.brand == case.brand``, its settings), wherever the policy is asked for: at
+        ingest, in the SLA sweep, in reports.
     :returns: a :class:`~scrm.core.schemas.SlaPolicy`, or ``None`` to defer.
     """
 

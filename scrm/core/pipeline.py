@@ -82,7 +82,7 @@ from scrm.core.schemas import (
     SlaPolicy,
     StoredInteraction,
 )
-from scrm.core.tenancy import brand_scope, scoped
+from scrm.core.tenancy import DEFAULT_BRAND_KEY, brand_scope, scoped
 
 __all__ = ["IngestReport", "Origin", "Pipeline", "Rejected", "one_line"]
 
@@ -249,7 +249,10 @@ class Pipeline:
         """
         with self.session_factory() as session, session.begin():
             row = correct_label(session, interaction_id, actor, **fields)
-            outcome = _BatchWriter(self, session).place_relabelled(interaction_id)
+            brand = session.scalar(
+                sa.select(Interaction.brand_id).where(Interaction.id == interaction_id)
+            )
+            outcome = _BatchWriter(self, session, brand).place_relabelled(interaction_id)
             outcome.record(session)
         self._announce(outcome)
         return row
@@ -293,7 +296,8 @@ class Pipeline:
         for attempt in range(3):
             try:
                 with self.session_factory(info=info) as session, session.begin():
-                    outcome = _BatchWriter(self, session).write(_check_cases(session, batch))
+                    writer = _BatchWriter(self, session, brand)
+                    outcome = writer.write(_check_cases(session, batch))
                     outcome.record(session)
                     return outcome
             except (IntegrityError, OperationalError) as exc:
@@ -415,10 +419,14 @@ class _Persisted:
 class _BatchWriter:
     """Everything one batch does inside its transaction."""
 
-    def __init__(self, pipeline: Pipeline, session: Session) -> None:
+    def __init__(self, pipeline: Pipeline, session: Session, brand: int | None) -> None:
+        """:param brand: the id of the brand whose messages and cases the batch holds."""
         self.p = pipeline
         self.session = session
-        self.hooks = pipeline.hooks
+        key = pipeline.brands.key_of(brand) if pipeline.brands is not None else None
+        self.brand = key or DEFAULT_BRAND_KEY
+        self.hooks = pipeline.hooks.for_brand(self.brand)
+        """The decision hooks, with the brand's settings (``ctx.brand``)."""
         self.out = _Outcome()
         self.failures: list[tuple[Origin, str, str | None, InboundInteraction | None]] = []
         self.departments: dict[str, int] = {
@@ -512,7 +520,9 @@ class _BatchWriter:
         s.flush()
         it.case_id = case.id
         assignment.assign_new(s, [(case, None)], strategy_for=self._strategy, at=utcnow())
-        self.out.opened.append(case_ops.case_info(case, self._code(case.department_id)))
+        self.out.opened.append(
+            case_ops.case_info(case, self._code(case.department_id), self.brand)
+        )
         self.out.events.extend(rules.events())
         self.out.report.cases_opened += 1
         return self.out
@@ -704,7 +714,9 @@ class _BatchWriter:
                 strategy_for=self._strategy,
                 at=utcnow(),
             )
-        opened = [case_ops.case_info(c, self._code(c.department_id)) for c in ctx.new_cases]
+        opened = [
+            case_ops.case_info(c, self._code(c.department_id), self.brand) for c in ctx.new_cases
+        ]
         for p in placement.placed:
             if p.origin.reject_id is not None:
                 self._mark_replayed(p.origin.reject_id)
@@ -786,7 +798,8 @@ class _BatchWriter:
             ctx.touched.add(case)
 
     def _policy(self, case: Case) -> SlaPolicy | None:
-        return self.hooks.choose_sla(case_ops.case_info(case, self._code(case.department_id)))
+        info = case_ops.case_info(case, self._code(case.department_id), self.brand)
+        return self.hooks.choose_sla(info)
 
     def _row(self, placed: _Placed) -> dict[str, Any]:
         it, ra, decision = placed.it, placed.author, placed.decision
@@ -876,6 +889,7 @@ class _BatchWriter:
             status=CaseStatus.NEW,
             language=spec.language,
             opened_at=spec.at,
+            brand=self.brand,
         )
         case_ops.apply_sla(case, self.hooks.choose_sla(info))
         self.session.add(case)

@@ -24,7 +24,7 @@ from typing import Any
 
 from scrm.core import cases as case_ops
 from scrm.core import conversation
-from scrm.core.config import CasesConfig
+from scrm.core.config import TRIAGE, CasesConfig
 from scrm.core.conversation import Message
 from scrm.core.models import Case
 from scrm.core.schemas import (
@@ -50,9 +50,6 @@ __all__ = [
     "place_inbound",
     "place_outbound",
 ]
-
-TRIAGE = "triage"
-"""The department of cases that no rule claimed: a person wrote, someone must look."""
 
 Key = tuple[str, str]
 """(channel, external id) of a message, or (channel, thread key) of a thread."""

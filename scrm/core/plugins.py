@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from scrm.core import hookspecs
-from scrm.core.config import Config
-from scrm.core.configcheck import check_config
+from scrm.core.config import TRIAGE, Config
+from scrm.core.configcheck import check_brands, check_config
 from scrm.core.errors import ScrmError
 from scrm.core.schemas import Classification, RouteDecision
 
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from scrm.core.channel import Channel
     from scrm.core.context import PluginContext
+    from scrm.core.playbooks import PlaybookSet
     from scrm.core.schemas import CaseInfo, CustomerInfo, InboundInteraction, SlaPolicy
 
 __all__ = [
@@ -177,25 +178,28 @@ def get_plugin_manager(
 
 
 def check_plugin_config(config: Config, pm: PluginManager) -> dict[str, BaseModel]:
-    """Validate the ``[channels.*]`` and ``[plugins.*]`` settings against the loaded plugins.
+    """Validate the ``[channels.*]``, ``[plugins.*]`` and ``[brands.<key>.plugins.*]``
+    settings against the loaded plugins.
 
     :returns: each plugin's validated ``Settings``, by plugin name (those that declare one).
     :raises ConfigError: naming the section or key, where it was set, and the fix.
     """
-    return check_config(
-        config,
-        pm,
-        collect_channels(pm),
-        known_plugins=_known_plugin_names(),
-        builtin=[name for name, _ in DEFAULT_PLUGINS],
-    )
+    return plugin_context(config, pm).settings
 
 
 def plugin_context(config: Config, pm: PluginManager) -> PluginContext:
-    """``config`` with every plugin's settings validated (:func:`check_plugin_config`)."""
+    """``config`` with every plugin's settings validated: the deployment's, and those of
+    each brand that sets its own (:func:`~scrm.core.configcheck.check_brands`)."""
     from scrm.core.context import PluginContext
 
-    return PluginContext(config, check_plugin_config(config, pm))
+    builtin = [name for name, _ in DEFAULT_PLUGINS]
+    settings = check_config(
+        config, pm, collect_channels(pm), known_plugins=_known_plugin_names(), builtin=builtin
+    )
+    brands = check_brands(
+        config, pm, settings, known_plugins=_known_plugin_names(), builtin=builtin
+    )
+    return PluginContext(config, settings, brands=brands)
 
 
 def migrations(pm: PluginManager) -> list[tuple[str, str | None]]:
@@ -255,12 +259,28 @@ def collect_channels(pm: PluginManager) -> dict[str, type[Channel]]:
 
 
 class Hooks:
-    """Typed calls of the hooks the core uses, with the built-in fallbacks applied."""
+    """Typed calls of the hooks the core uses, with the built-in fallbacks applied.
 
-    def __init__(self, pm: PluginManager, ctx: PluginContext) -> None:
+    The decision hooks get ``ctx``: the deployment's, or a brand's (:meth:`for_brand`); an
+    SLA policy is always chosen with the context of the case's brand.
+    """
+
+    def __init__(
+        self, pm: PluginManager, ctx: PluginContext, channels: dict[str, type[Channel]] | None = None
+    ) -> None:
         self.pm = pm
         self.ctx = ctx
-        self.channels = collect_channels(pm)
+        self.channels = channels if channels is not None else collect_channels(pm)
+        self._brands: dict[str | None, Hooks] = {ctx.brand: self}
+
+    def for_brand(self, key: str | None) -> Hooks:
+        """The hooks deciding for brand ``key`` (None: the deployment's)."""
+        found = self._brands.get(key)
+        if found is None:
+            found = Hooks(self.pm, self.ctx.for_brand(key), self.channels)
+            found._brands = self._brands
+            self._brands[key] = found
+        return found
 
     @cached_property
     def categories(self) -> dict[str, str | None]:
@@ -273,6 +293,14 @@ class Hooks:
 
         self.pm.hook.register_categories(register=register, ctx=self.ctx)
         return found
+
+    @cached_property
+    def playbooks(self) -> PlaybookSet:
+        """The playbooks of ``cases.playbooks`` (the brand's, ``[brands.<key>] playbooks``),
+        knowing which playbook each category the plugins register follows."""
+        from scrm.core.playbooks import load_playbooks
+
+        return load_playbooks(self.ctx.config.cases.playbooks).with_follows(self.categories)
 
     def resolve_identity(self, interaction: InboundInteraction) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
@@ -303,13 +331,30 @@ class Hooks:
             ctx=self.ctx,
         )
         if result is None:
-            return RouteDecision(
+            result = RouteDecision(
                 department="support", rule="no-router", reason="no router plugin answered"
             )
-        return result
+        return self.within_departments(result)
+
+    def within_departments(self, decision: RouteDecision) -> RouteDecision:
+        """``decision``, or triage when it names a department the brand does not use
+        (``[brands.<key>] departments``)."""
+        brand = self.ctx.config.brands.get(self.ctx.brand or "")
+        own = brand.departments if brand is not None else None
+        if own is None or decision.department in (None, TRIAGE, *own):
+            return decision
+        return decision.model_copy(
+            update={
+                "department": TRIAGE,
+                "reason": f"{decision.reason}; brand {self.ctx.brand} has no department "
+                f"{decision.department} -> {TRIAGE}",
+            }
+        )
 
     def choose_sla(self, case: CaseInfo) -> SlaPolicy | None:
-        return self.pm.hook.choose_sla(case=case, ctx=self.ctx)
+        """The policy of ``case``, chosen with the context of its brand."""
+        ctx = self.ctx if case.brand == self.ctx.brand else self.ctx.for_brand(case.brand)
+        return self.pm.hook.choose_sla(case=case, ctx=ctx)
 
     def notify(self, hook_name: str, **kwargs: Any) -> None:
         """Call a hook that records nothing (``parity_gap``) plugin by plugin, through pluggy

@@ -21,6 +21,7 @@ from scrm.core.db import utcnow
 from scrm.core.errors import N_, InvalidInput, NotFound
 from scrm.core.models import (
     Agent,
+    Brand,
     Case,
     CaseEvent,
     Customer,
@@ -49,6 +50,7 @@ __all__ = [
     "NotFound",
     "RejectOut",
     "ReplyOut",
+    "case_brand",
     "case_rows",
     "count_cases",
     "get_case",
@@ -511,6 +513,20 @@ def undelivered_replies(session: Session, case_ids: list[int]) -> dict[int, dict
         if error:
             acc["reply_error"] = error
     return out
+
+
+def case_brand(session: Session, case_id: int) -> str:
+    """The key of the brand of case ``case_id`` (whose playbooks and categories it follows).
+
+    :raises NotFound: no such case (in the session's brand).
+    """
+    key = session.scalar(
+        sa.select(Brand.key).select_from(Case).join(Brand, Brand.id == Case.brand_id)
+        .where(Case.id == case_id)
+    )  # fmt: skip
+    if key is None:
+        raise NotFound(N_("no case %(id)s"), id=case_id)
+    return key
 
 
 def get_case(session: Session, case_id: int, now: datetime | None = None) -> CaseDetail:

@@ -406,6 +406,10 @@ class CaseInfo(_Frozen):
     status: CaseStatus
     language: str | None = None
     opened_at: datetime
+    brand: str = Field(
+        default="default",
+        description="The key of the case's brand (``default`` in a single-brand installation).",
+    )
 
 
 class SweptAlerts(_Frozen):

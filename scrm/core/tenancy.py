@@ -31,6 +31,7 @@ from scrm.core.errors import N_, Forbidden
 __all__ = [
     "ALL_BRANDS",
     "DEFAULT_BRAND_ID",
+    "DEFAULT_BRAND_KEY",
     "SCOPE",
     "BrandLinked",
     "BrandOptional",
@@ -44,6 +45,8 @@ __all__ = [
 
 #: The implicit brand every database has, and that single-brand installations use.
 DEFAULT_BRAND_ID = 1
+#: Its key.
+DEFAULT_BRAND_KEY = "default"
 #: ``Session.info`` key of a session's brand.
 SCOPE = "scrm.brand"
 #: Execution option of the few statements that must see every brand's rows whatever the

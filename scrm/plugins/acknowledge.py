@@ -37,7 +37,7 @@ def case_opened(case: CaseInfo, ctx: EventContext) -> None:
         _, new = queue_reply(
             s,
             row,
-            playbooks=ctx.app.playbooks,
+            playbooks=ctx.app.playbooks_of(case.brand),
             now=utcnow(),
             actor="auto-ack",
             template="acknowledge",

@@ -372,14 +372,18 @@ class DefaultRouter:
 
 def stored_interaction(
     app: Any, interaction_id: int
-) -> tuple[InboundInteraction, CustomerInfo | None]:
-    """Rebuild a stored interaction as the router saw it."""
+) -> tuple[InboundInteraction, CustomerInfo | None, str]:
+    """Rebuild a stored interaction as the router saw it.
+
+    :returns: the interaction, its customer, and the key of its brand.
+    """
     from scrm.plugin.db import Customer, Identity, Interaction
 
     with app.session() as s:
         row = s.get(Interaction, interaction_id)
         if row is None:
             raise NotFound(N_("no interaction %(id)s"), id=interaction_id)
+        brand_id = row.brand_id
         ident = s.get(Identity, row.identity_id) if row.identity_id else None
         cust = s.get(Customer, row.customer_id) if row.customer_id else None
         author = Author(
@@ -406,21 +410,20 @@ def stored_interaction(
             if cust
             else None
         )
-        return it, info
+    return it, info, app.brands.key_of(brand_id) or "default"
 
 
 def _first_answer(
-    app: Any, it: InboundInteraction, c: Classification, customer: CustomerInfo | None
+    hooks: Any, it: InboundInteraction, c: Classification, customer: CustomerInfo | None
 ) -> tuple[str, RouteDecision]:
-    """Call route_interaction implementations in pluggy's order; return who answered first."""
-    args = {"interaction": it, "classification": c, "customer": customer, "ctx": app.context}
-    for impl in reversed(app.pm.hook.route_interaction.get_hookimpls()):
+    """Call route_interaction implementations in pluggy's order; return who answered first
+    (kept to the brand's departments, as the pipeline keeps it)."""
+    args = {"interaction": it, "classification": c, "customer": customer, "ctx": hooks.ctx}
+    for impl in reversed(hooks.pm.hook.route_interaction.get_hookimpls()):
         result = impl.function(**{k: args[k] for k in impl.argnames})
         if result is not None:
-            return impl.plugin_name, result
-    return "none", RouteDecision(
-        department="support", rule="no-router", reason="no router plugin answered"
-    )
+            return impl.plugin_name, hooks.within_departments(result)
+    return "none", hooks.route(it, c, customer)
 
 
 class RouterPlugin:
@@ -460,10 +463,11 @@ class RouterPlugin:
                 raise CommandError(
                     f"interaction {interaction_id} is the brand's own message: it is not routed"
                 )
-            it, customer = stored_interaction(app, interaction_id)
-            classification = app.hooks.classify(it)
-            answered_by, decision = _first_answer(app, it, classification, customer)
-            router = app.plugin_config("router").router
+            it, customer, brand = stored_interaction(app, interaction_id)
+            hooks = app.hooks.for_brand(brand)  # the brand's taxonomy, rules and departments
+            classification = hooks.classify(it)
+            answered_by, decision = _first_answer(hooks, it, classification, customer)
+            router = hooks.ctx.plugin_config("router").router
             _, checks = router.explain(it, classification, customer)
             if as_json:
                 click.echo(

@@ -31,6 +31,7 @@ from scrm.core.metrics.compute import TOTAL, CalendarFor, Query, channel_sides, 
 from scrm.core.metrics.model import GroupMetrics, ParityRow, Report
 from scrm.core.metrics.sql import DIMENSIONS, Dimension
 from scrm.core.schemas import BusinessCalendar, CaseInfo, CaseStatus, Kind, Priority
+from scrm.core.tenancy import DEFAULT_BRAND_KEY
 
 if TYPE_CHECKING:
     from scrm.core.app import Scrm
@@ -166,7 +167,7 @@ def _calendar_for(app: Scrm, start: datetime) -> CalendarFor:
         if fixed is not None:
             return fixed
         if combo not in cache:
-            channel, department, kind, category, priority, language = combo
+            channel, department, kind, category, priority, language, brand = combo
             try:
                 info = CaseInfo(
                     id=None,
@@ -179,6 +180,7 @@ def _calendar_for(app: Scrm, start: datetime) -> CalendarFor:
                     status=CaseStatus.NEW,
                     language=language,
                     opened_at=start,
+                    brand=brand or DEFAULT_BRAND_KEY,
                 )
             except ValueError:
                 cache[combo] = None

@@ -26,7 +26,7 @@ from sqlalchemy.sql.selectable import FromClause
 
 from scrm.core import sla
 from scrm.core.metrics.sql import Groupings, percentiles
-from scrm.core.models import Case, Department
+from scrm.core.models import Brand, Case, Department
 from scrm.core.schemas import BusinessCalendar
 
 __all__ = ["BATCH", "business_percentiles"]
@@ -59,7 +59,10 @@ def business_percentiles(
         case of the period has a business calendar.
     """
     dept = aliased(Department)
-    frm = cases_from.outerjoin(dept, dept.id == Case.department_id)
+    brand = aliased(Brand)
+    frm = cases_from.outerjoin(dept, dept.id == Case.department_id).outerjoin(
+        brand, brand.id == Case.brand_id
+    )
     combo_cols = (
         Case.channel,
         dept.code,
@@ -67,6 +70,7 @@ def business_percentiles(
         Case.category,
         Case.priority,
         Case.language,
+        brand.key,
     )
     combos = session.execute(sa.select(*combo_cols).select_from(frm).where(cohort).distinct())
     calendars = {tuple(row): calendar_for(tuple(row)) for row in combos}

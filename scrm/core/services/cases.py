@@ -165,7 +165,7 @@ def _ask_rating(
         queue_reply(
             s,
             case,
-            playbooks=app.playbooks,
+            playbooks=app.playbooks_of(case_ops.brand_key(case)),
             now=now,
             actor=actor,
             text=text,

@@ -140,7 +140,7 @@ def _reply(
     row, new = queue_reply(
         s,
         case,
-        playbooks=app.playbooks,
+        playbooks=app.playbooks_of(case_ops.brand_key(case)),
         now=now,
         actor=actor,
         text=text,
@@ -236,15 +236,15 @@ def previews(app: Scrm, case_id: int, *, actor: str) -> ReplyPreviews:
         if case is None:
             raise NotFound(N_("no case %(id)s"), id=case_id)
         last = last_customer_message(s, case)
-        book = app.playbooks.for_category(case.category)
+        playbooks = app.playbooks_of(case_ops.brand_key(case))
+        book = playbooks.for_category(case.category)
         if last is None or book is None:
             return ReplyPreviews(channel=None, public=None, texts={})
-        texts = {
-            name: render_template(
-                s, case, last, playbooks=app.playbooks, template=name, actor=actor
-            )[0]
-            for name in book.templates
-        }
+        texts = {}
+        for name in book.templates:
+            texts[name], _ = render_template(
+                s, case, last, playbooks=playbooks, template=name, actor=actor
+            )
         return ReplyPreviews(channel=last.channel, public=last.public, texts=texts)
 
 

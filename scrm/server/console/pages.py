@@ -360,7 +360,7 @@ def inbox(
         channels=sorted(ctx.app.hooks.channels),
         kinds=[k.value for k in Kind],
         priorities=[p.value for p in Priority],
-        categories=ctx.app.playbooks.categories,
+        categories=ctx.app.categories,
         languages=LANGUAGES,
         **values,
     )
@@ -379,6 +379,7 @@ def case_page(ctx: SignedIn, case_id: IdPath) -> Response:
     with ctx.app.session(read_only=True) as s:
         agents = list_agents(s)
         incident = queries.get_incident(s, case.incident_id) if case.incident_id else None
+        brand = queries.case_brand(s, case_id)
     return ctx.render(
         "case.html",
         incident=incident,
@@ -391,7 +392,7 @@ def case_page(ctx: SignedIn, case_id: IdPath) -> Response:
         agents=agents,
         kinds=[k.value for k in Kind],
         sentiments=SENTIMENTS,
-        categories=ctx.app.playbooks.categories,
+        categories=ctx.app.playbooks_of(brand).categories,
     )
 
 
