@@ -111,7 +111,7 @@ class Position:
                 raise ValueError(raw)
             return cls(_EPOCH + int(due) * _MICROSECOND, int(ident))
         except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
-            raise InvalidInput("not a worklist position this console gave out") from None
+            raise InvalidInput(N_("not a worklist position this console gave out")) from None
 
 
 @dataclass(frozen=True, slots=True)
