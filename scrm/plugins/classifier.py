@@ -503,7 +503,7 @@ class RuleClassifier:
                 and flags[-1][0] == "u:safety"
                 and tok.startswith("normal")
                 and tok != "normalde"  # "normally"
-                and unit - flags[-1][1] <= 3
+                and unit - flags[-1][1] <= 6  # a clause on
                 and tokens[i - size - 1] not in self._neg_before  # "isn't normal"
                 and not (i < n and self._info(tokens[i])[3])  # "normal değil"
             ):
@@ -511,7 +511,8 @@ class RuleClassifier:
             if (
                 feats is not None
                 and not (turkish and neg_verb)
-                and not flag_neg
+                # A cue that is itself a negation ("never again") is not denied by the one before.
+                and (not flag_neg or tok in self._neg_before)
                 # What may happen has not: "ilk kullanımda duman çıkarabilir".
                 and not tokens[i - 1].endswith(_TR_MAY)
                 and not (i < n and tokens[i].endswith(_TR_MAY))  # "yangın çıkabilir"
