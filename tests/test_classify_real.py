@@ -623,6 +623,9 @@ def test_a_no_that_denies_nothing_is_no_complaint(clf: RuleClassifier, text: str
         "@airline where are our suitcases?",
         "@airline did my bag make it onto the connecting flight?",
         "@airline when will my refund come through?",
+        # A failure thanked for, or missed as a wish.
+        "@airline thanks for losing my suitcase, again",
+        "@airline a hotel voucher would have been nice",
     ],
 )
 def test_a_failure_told_as_a_fact_or_asked_about_is_a_complaint(
