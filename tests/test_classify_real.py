@@ -626,6 +626,9 @@ def test_a_no_that_denies_nothing_is_no_complaint(clf: RuleClassifier, text: str
         # A failure thanked for, or missed as a wish.
         "@airline thanks for losing my suitcase, again",
         "@airline a hotel voucher would have been nice",
+        # A question asked to reproach, not to learn.
+        "@airline the app logged me out during check-in. Seriously?",
+        "@airline your agent says the flight is on time, it left an hour ago. How is that allowed?",
     ],
 )
 def test_a_failure_told_as_a_fact_or_asked_about_is_a_complaint(

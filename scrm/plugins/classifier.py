@@ -198,7 +198,10 @@ _TR_LETTERS = re.compile(r"[çğışöüÇĞİŞÖÜ]")
 _WORD_START = re.compile(r"[^\W\d_]")
 _ELONGATED = re.compile(r"([^\W\d_])\1{2,}")
 #: "?!", "!?" and "??": a question asked in exasperation ("where is my bag??", "neden?!").
-_EXASPERATED = re.compile(r"\?\s*[!?]|!\s*\?")
+_EXASPERATED = re.compile(
+    r"\?\s*[!?]|!\s*\?|\b(?:seriously|really|wth|wtf)\s*\?",  # "?!", "Seriously?"
+    re.IGNORECASE,
+)
 # A hashtag that names a failure, run into other words as hashtags are ("#unitedfail",
 # "#neveragain", "#epicfail"): the words inside are not tokens of their own.
 _FAILURE_TAG = re.compile(
