@@ -14,7 +14,13 @@ Corpora (folder name, file, what is read):
 ``twitter_us_airline_sentiment/Tweets.csv``
     The "Twitter US Airline Sentiment" set (Crowdflower's Data for Everyone, CC BY-NC-SA 4.0):
     14,640 tweets to six US airlines with a human sentiment label and, for negative ones, the
-    reason (late flight, lost luggage, customer service...).
+    reason (late flight, lost luggage, customer service...).  The published text was edited
+    by its makers: every "cancel", "late" and "booking", even inside a word, was replaced by a
+    reason label ("Cancelled Flightled" for "cancelled", "Late Flightr" for "later",
+    "reFlight Booking Problems" for "rebooking").  :func:`load_airline` undoes those three
+    replacements (:func:`unedit_airline`) so the classifier reads what the customer wrote, and
+    the labels' words ("problems") do not leak into the text; the classifier never sees or
+    corrects the artefact itself.
 ``turkish_store_reviews/magaza_yorumlari_duygu_analizi.csv``
     11,426 Turkish reviews of products bought in online stores (UTF-16), each labelled
     ``Olumlu`` (positive), ``Olumsuz`` (negative) or ``Tarafsız`` (neutral): the Kaggle set
@@ -151,6 +157,17 @@ def load_ibm_agent_replies() -> list[Record]:
     return out
 
 
+#: The airline set's replacements of a customer's word by a label, undone (longest first).
+_AIRLINE_EDITS = re.compile(r"Flight Booking Problems|Cancelled Flight|Late Flight")
+_AIRLINE_WORDS = {"Flight Booking Problems": "booking", "Cancelled Flight": "cancel",
+                  "Late Flight": "late"}  # fmt: skip
+
+
+def unedit_airline(text: str) -> str:
+    """Return an airline tweet as written: "Cancelled Flightled" -> "cancelled"."""
+    return _AIRLINE_EDITS.sub(lambda m: _AIRLINE_WORDS[m.group()], text)
+
+
 def load_airline() -> list[Record]:
     """Return the airline tweets with ``sentiment`` and ``reason`` labels (empty when absent)."""
     root = find_corpus("twitter_us_airline_sentiment")
@@ -161,7 +178,8 @@ def load_airline() -> list[Record]:
         for row in csv.DictReader(fh):
             labels = {"sentiment": row["airline_sentiment"], "reason": row["negativereason"]}
             # The published CSV rounds tweet_id (5.70306E+17): the row number is the id.
-            out.append(Record(len(out), f"row{len(out) + 2}", row["text"], "airline", labels))
+            text = unedit_airline(row["text"])
+            out.append(Record(len(out), f"row{len(out) + 2}", text, "airline", labels))
     return out
 
 

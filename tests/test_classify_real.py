@@ -607,6 +607,79 @@ def test_a_no_that_denies_nothing_is_no_complaint(clf: RuleClassifier, text: str
     assert clf.classify(text).kind is not Kind.COMPLAINT
 
 
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A failure told as a plain fact to the brand, with no bad word.
+        "@airline you keep hanging up on me",
+        "@airline hour 3 at the gate in Denver.",
+        "@airline they charged an extra $40 for my carry-on",
+        "@airline one agent at the desk and a line out the door",
+        "@airline second day without my luggage",
+        "@airline 45 minutes on the runway #airlinefail",
+        # A question about the state of one's own failed service.
+        "@airline are my bags here yet?",
+        "@airline where are our suitcases?",
+        "@airline did my bag make it onto the connecting flight?",
+        "@airline when will my refund come through?",
+        # A failure thanked for, or missed as a wish.
+        "@airline thanks for losing my suitcase, again",
+        "@airline a hotel voucher would have been nice",
+        # A question asked to reproach, not to learn.
+        "@airline the app logged me out during check-in. Seriously?",
+        "@airline your agent says the flight is on time, it left an hour ago. How is that allowed?",
+    ],
+)
+def test_a_failure_told_as_a_fact_or_asked_about_is_a_complaint(
+    clf: RuleClassifier, text: str
+) -> None:
+    assert clf.classify(text).kind is Kind.COMPLAINT
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "@airline is the lounge in terminal B open on Sundays?",
+        "@airline when will my flight start boarding?",
+        "@airline what a crew #neverfailtosmile",
+    ],
+)
+def test_questions_and_tags_without_a_failure_are_no_complaint(
+    clf: RuleClassifier, text: str
+) -> None:
+    assert clf.classify(text).kind is not Kind.COMPLAINT
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "@airline I'm not going to sue anyone, I just want my bag back",
+        "Kullanım kılavuzuna göre ilk kullanımda hafif duman çıkabilir",
+        "ilk çalıştırmada biraz duman çıkması normalmiş, sonra geçti",
+        "some smoke from a new heater is normal",
+        "so you are telling everyone else to wait as well?",
+    ],
+)
+def test_a_danger_denied_warned_of_or_called_normal_raises_no_flag(
+    clf: RuleClassifier, text: str
+) -> None:
+    assert clf.classify(text).urgency == ()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "smoke from the charger, and that isn't normal",
+        "şarj aletinden duman çıktı, bu normal değil",
+        "@airline I am going to sue you over my lost bag",
+        "@airline I will be telling everyone about this",
+    ],
+)
+def test_a_danger_or_threat_said_outright_is_still_flagged(clf: RuleClassifier, text: str) -> None:
+    assert clf.classify(text).urgency
+
+
 # --------------------------------------------------------------------------- promise kinds
 
 

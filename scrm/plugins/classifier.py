@@ -198,7 +198,17 @@ _TR_LETTERS = re.compile(r"[çğışöüÇĞİŞÖÜ]")
 _WORD_START = re.compile(r"[^\W\d_]")
 _ELONGATED = re.compile(r"([^\W\d_])\1{2,}")
 #: "?!", "!?" and "??": a question asked in exasperation ("where is my bag??", "neden?!").
-_EXASPERATED = re.compile(r"\?\s*[!?]|!\s*\?")
+_EXASPERATED = re.compile(
+    r"\?\s*[!?]|!\s*\?|\b(?:seriously|really|wth|wtf)\s*\?",  # "?!", "Seriously?"
+    re.IGNORECASE,
+)
+# A hashtag that names a failure, run into other words as hashtags are ("#unitedfail",
+# "#neveragain", "#epicfail"): the words inside are not tokens of their own.
+_FAILURE_TAG = re.compile(
+    r"#\w*?(?:fail|fails|failure|sucks|worst|neveragain|fiasco|debacle|nightmare|disappointed"
+    r"|frustrated|noanswer|nohelp|unacceptable|ripoff)\b",
+    re.IGNORECASE,
+)
 _FLIP = -0.75
 #: A Turkish complaint whose praise weighs at least this share of its blame reads neutral
 #: (tuned on the even half of the real store reviews: 0.5 to 1.0 give 0.578 to 0.603).
@@ -236,6 +246,8 @@ SUSPECTED_SPAM = "suspected_spam"
 _REVIEW_SPAM = 4.0
 #: Flags that are someone else's when reported ("he said he'd sue"); a danger stays one.
 _REPORTABLE = ("u:churn", "u:legal")
+#: Turkish "may" (-Abilir): a danger a manual warns of, not one that happened.
+_TR_MAY = ("abilir", "ebilir", "abilirler", "ebilirler")
 #: Negators that say something failed, not that it did not happen ("can't cancel my account").
 _WEAK_NEGATORS = frozenset(("can't", "cant", "cannot", "couldn't", "couldnt", "unable"))
 # Negated verbs that deny a bad experience ("sorun yaşamadım", "problem çıkmadı", "olmadı",
@@ -380,6 +392,9 @@ class RuleClassifier:
         lang = language if language in ("tr", "en") else detected
         turkish = lang == "tr" or (detected == "other" and bool(_TR_LETTERS.search(text)))
         f = self._score(tokens, turkish or "tr" in (lang, detected))
+        if "#" in text and _FAILURE_TAG.search(text):
+            f["s"] -= 1.5
+            f["problem"] += 1.0
         s = f["s"]
         if s:
             s *= 1.0 + 0.08 * min(text.count("!"), 4)
@@ -461,7 +476,7 @@ class RuleClassifier:
         contribs: list[list[float]] = []  # [sentiment, problem] per sentiment-bearing unit
         last_at = -10  # unit index of the last contribution (Turkish negation looks back)
         neg_ttl = 0  # English negation scope still open, in units
-        flag_neg = 0  # a denial of an urgency cue two units on ("no injuries"; not "can't")
+        flag_neg = 0  # a denial of an urgency cue three units on ("not going to sue"; not "can't")
         report_ttl = 0  # a third party's words ("a guy threatened to sue"), in units
         flags: list[tuple[str, int]] = []  # (flag, unit) raised so far
         spam_said: set[str] = set()  # the spam words counted so far
@@ -486,7 +501,25 @@ class RuleClassifier:
                 flags = [fl for fl in flags if fl[1] != unit - 1]  # "kaza yok", "yangın çıkmadı"
             if feats is not None and "stop" in feats:
                 continue
-            if feats is not None and not (turkish and neg_verb) and not flag_neg:
+            if (
+                flags
+                and flags[-1][0] == "u:safety"
+                and tok.startswith("normal")
+                and tok != "normalde"  # "normally"
+                and unit - flags[-1][1] <= 6  # a clause on
+                and tokens[i - size - 1] not in self._neg_before  # "isn't normal"
+                and not (i < n and self._info(tokens[i])[3])  # "normal değil"
+            ):
+                flags.pop()  # a danger said to be normal ("smoke at first use is normal")
+            if (
+                feats is not None
+                and not (turkish and neg_verb)
+                # A cue that is itself a negation ("never again") is not denied by the one before.
+                and (not flag_neg or tok in self._neg_before)
+                # What may happen has not: "ilk kullanımda duman çıkarabilir".
+                and not tokens[i - 1].endswith(_TR_MAY)
+                and not (i < n and tokens[i].endswith(_TR_MAY))  # "yangın çıkabilir"
+            ):
                 for key in _FLAGS:
                     if key in feats and not (report_ttl and key in _REPORTABLE):
                         flags.append((key, unit))
@@ -510,7 +543,7 @@ class RuleClassifier:
             if size == 1 and tok in self._neg_before and (feats is None or "s" not in feats):
                 if denial >= 0 and len(contribs) == denial:
                     contribs.append(list(_DENIAL))
-                neg_ttl, flag_neg = 4, 0 if tok in _WEAK_NEGATORS else 3
+                neg_ttl, flag_neg = 4, 0 if tok in _WEAK_NEGATORS else 4
                 if feats is not None and feats.get("problem"):
                     contribs.append([0.0, feats["problem"]])  # "nobody", "can't"
                     denial = -1
