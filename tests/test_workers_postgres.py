@@ -1,5 +1,7 @@
 """Several worker processes on one PostgreSQL: duplicate streams, a worker killed with SIGKILL
-mid-delivery, and still every message stored once, every reply sent once, every breach once.
+mid-delivery, and still every message stored once, every reply sent once, and every breach
+announced (at least once: a breach the killed worker announced before recording it is
+announced again by a survivor's ``events`` task, which hands out what it left undispatched).
 
 The workers run scrm's tasks as procrastinate jobs; the killed worker's job is retried by
 another once its heartbeat is overdue, and the replies it may have sent are reconciled with
@@ -122,12 +124,15 @@ def test_workers_share_the_work_and_survive_a_kill(pg_url, tmp_path):
         breaches = s.scalar(
             sa.select(sa.func.count()).select_from(SlaAlert).where(SlaAlert.kind == "breach")
         )
-    hooks = Counter(
-        (r["case"], r["clock"], r["due"]) for r in map(json.loads, hooklog.read_text().splitlines())
-    )
-    assert len(hooks) == breaches and max(hooks.values()) == 1, (
-        "every breach announced exactly once"
-    )
+    # The hook appends to a file, an effect outside the database: at least once. A breach is
+    # announced twice only when the killed worker announced it and died before recording
+    # that; a surviving worker's events task then hands the batch out again.
+    announced: dict[tuple[int, str, str], list[int]] = {}
+    for r in map(json.loads, hooklog.read_text().splitlines()):
+        announced.setdefault((r["case"], r["clock"], r["due"]), []).append(r["pid"])
+    assert len(announced) == breaches, "every breach announced"
+    again = [p for p in announced.values() if len(p) > 1]
+    assert all(len(p) == 2 and first.pid in p for p in again), again
     assert breaches >= 60
     with app.engine.connect() as conn:  # procrastinate counts finished attempts
         retried = conn.execute(

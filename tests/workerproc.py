@@ -24,7 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 from scrm import hookimpl
-from scrm.core import outbox
+from scrm.core import dispatch, outbox
 from scrm.core.app import Scrm
 from scrm.core.channel import Channel
 from scrm.core.config import Config
@@ -144,12 +144,18 @@ def main() -> None:
     if command == "deliver":
         print(json.dumps(vars(outbox_service.deliver(app, limit=1000))))
         return
-    sla = next(t for t in builtin_tasks() if t.name == "sla")
+    tasks = {t.name: t for t in builtin_tasks()}
+    sla, events = tasks["sla"], tasks["events"]
     sla.interval = 2.0
+    # A worker killed between a sweep's commit and its dispatch leaves the batch recorded;
+    # the events task of a surviving worker hands it out, as in a real deployment (after a
+    # grace of seconds here, not the 30 s that leave a live process time to dispatch its own).
+    events.interval = 1.0
+    dispatch.GRACE = timedelta(seconds=3)
     stalled_after = float(os.environ.get("SCRM_STALLED_AFTER", "3"))
     worker = Worker(
         app,
-        [outbox_task(batch=5), sla],
+        [outbox_task(batch=5), sla, events],
         Settings(
             concurrency=int(os.environ.get("SCRM_CONCURRENCY", "2")),
             heartbeat=stalled_after / 6,
