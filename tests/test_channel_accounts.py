@@ -96,6 +96,9 @@ def test_the_configured_channel_is_the_first_account_and_finds_the_others(app: S
     assert labels == [("acme", "de"), ("globex", "uk"), ("spare", "de")]
     assert line.for_account("222") is line.accounts()[1] and line.for_account("9") is None
     assert line.accounts()[1].state_key("cursor") == "globex/cursor"
+    assert line.by_label("globex") is line.accounts()[1]
+    with pytest.raises(LookupError, match="no line account 'nope'; accounts: acme, globex, spare"):
+        line.by_label("nope")
     assert LineChannel({"number": "5"}).state_key("cursor") == "cursor"  # a single account
 
 

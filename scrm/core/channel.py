@@ -165,6 +165,18 @@ class Channel:
         self._pending = []
         return list(self._family.values())
 
+    def by_label(self, label: str) -> Self:
+        """Return the account configured as ``[channels.<name>.accounts.<label>]``.
+
+        :raises LookupError: naming the accounts there are.
+        """
+        known = {ch.account_label: ch for ch in self.accounts()}
+        if label not in known:
+            raise LookupError(
+                f"no {self.name} account {label!r}; accounts: {', '.join(sorted(known))}"
+            )
+        return known[label]
+
     def for_account(self, account: str | None) -> Self | None:
         """Return the instance that speaks for ``account`` (one of its :meth:`account_ids`)."""
         if account is None:

@@ -88,12 +88,10 @@ def check(obj: CliContext, label: str | None, as_json: bool) -> None:
     ch = obj.app(check_schema=False).channel("facebook")
     assert isinstance(ch, FacebookChannel)
     if label is not None:
-        pages = {a.account_label: a for a in ch.accounts()}
-        if label not in pages:
-            raise click.ClickException(
-                f"no facebook account {label!r}; accounts: {', '.join(sorted(pages))}"
-            )
-        ch = pages[label]
+        try:
+            ch = ch.by_label(label)
+        except LookupError as exc:
+            raise click.ClickException(str(exc)) from None
     s = ch.settings
     problems = [
         f"channels.facebook.{name} is not set"

@@ -81,12 +81,10 @@ def check(obj: CliContext, label: str | None) -> None:
     """Verify the credentials (GET /2/users/me) and show rate limits and the budget left."""
     channel = _channel(obj)
     if label is not None:
-        known = {a.account_label: a for a in channel.accounts()}
-        if label not in known:
-            raise click.ClickException(
-                f"no twitter account {label!r}; accounts: {', '.join(sorted(known))}"
-            )
-        channel = known[label]
+        try:
+            channel = channel.by_label(label)
+        except LookupError as exc:
+            raise click.ClickException(str(exc)) from None
     s = channel.settings
     client = XClient(channel)
     try:
