@@ -143,6 +143,61 @@ def test_denied_or_reported_cues_raise_no_flag(clf: RuleClassifier, text: str) -
     assert clf.classify(text).urgency == ()
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # What the bank told the customer to do is not the customer's step.
+        "Şubede bana yardımcı olamayacaklarını, savcılığa gitmem gerektiğini söylediler",
+        "İade yapılmayacağı, istersem tüketici mahkemesine gitmem gerektiği söylendi",
+        "Hiçbir kayıt açılmadı, sadece savcılığa yönlendirildim",
+        "Temsilci “mahkemeye başvurun” denildi ve telefonu kapattı",
+        # A step not taken: the bank collects "without going to court".
+        "Banka alacağını hukuki yollara başvurmadan maaşımdan kesiyor",
+        # A lawyer who files the papers of a debt already paid makes no threat.
+        "Borcumu ödedim, avukatım icra dairesine iki kez yazı gönderdi ama bloke kalkmadı",
+        # A supposition is no threat: the customer says they stay.
+        "Maaş müşterisi olmasam bu yüzden hesabımı kapatmayı düşünürdüm",
+        "Vize başvurusu olmasaydı tüm birikimimi başka bir bankaya taşıyacaktım",
+        # The employer moved the salary; the customer did not leave.
+        "Maaş anlaşmam kurumum tarafından başka bir bankaya taşınmış olsa da sizinle çalışıyorum",
+        "Maaşım başka bankaya geçti diye limitim düşürüldü",
+        # "alışveriş yapmam" as "my shopping", not "I won't shop".
+        "Aidatın silinmesi için 100.000 TL alışveriş yapmam gerektiği söylendi",
+        # A card closed to stop an unauthorised transaction is blocked, not a customer lost.
+        "Kartımdan izinsiz bir işlem yapıldı, hemen arayıp kartımın iptal edilmesini talep ettim",
+        "Bilgim dışında yapılan harcamayı görünce kartımın kapatılmasını istedim",
+        "Şüpheli işlem üzerine tüm hesaplarımı kapattırdım ve yeni kart aldım",
+    ],
+)
+def test_advice_suppositions_and_blocked_cards_raise_no_flag(
+    clf: RuleClassifier, text: str
+) -> None:
+    assert clf.classify(text).urgency == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "flag"),
+    [
+        # The customer's own clause comes before what they were told.
+        ("Savcılığa başvurdum, beklememi söylediler", "legal"),
+        ("Tüketici hakem heyetine başvuracağım, iade edilmeyeceği söylendi", "legal"),
+        # "before going to court" is a threat.
+        ("Yasal yollara başvurmadan önce size son kez yazıyorum", "legal"),
+        ("Gelişmeleri avukatım aracılığıyla takip edeceğim", "legal"),
+        ("Konuyu avukatımla görüşeceğim", "legal"),
+        # A request to close with no fraud told, and a threat to leave after a fraud, are churn.
+        ("Aidat iade edilmezse kartımın iptal edilmesini talep ediyorum", "churn"),
+        ("Kartımdan izinsiz işlem yapıldı; iade olmazsa tüm kartlarımı kapatacağım", "churn"),
+        ("Bu kesintiden sonra bir daha bu siteden alışveriş yapmam", "churn"),
+        ("Maaşımı başka bir bankaya taşımak istiyorum ama bloke var", "churn"),
+    ],
+)
+def test_own_steps_around_advice_and_fraud_stay_urgent(
+    clf: RuleClassifier, text: str, flag: str
+) -> None:
+    assert flag in clf.classify(text).urgency
+
+
 def test_the_stop_list_is_configurable() -> None:
     text = "the Acme Flames heater arrived without its manual"
     assert RuleClassifier().classify(text).urgency == ("safety",)  # "flames"

@@ -176,6 +176,17 @@ def _resolve(tok: str, single: list[tuple[int, dict[str, Any]]]) -> dict[str, An
     return merged
 
 
+def _phrase_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
+    """Return a pattern that finds any of ``terms`` (lexicon phrases, ``stem*`` words) in
+    tokens joined by single spaces, or ``None`` when there are none."""
+    alts = []
+    for term in terms:
+        words = [_norm_term(w) for w in term.split()]
+        alts.append(" ".join(re.escape(w[:-1]) + r"\S*" if w.endswith("*") else re.escape(w)
+                             for w in words))  # fmt: skip
+    return re.compile(r"(?<!\S)(?:" + "|".join(alts) + r")(?!\S)") if alts else None
+
+
 def _norm_term(word: str) -> str:
     star = word.endswith("*") and len(word) > 1
     core = word[:-1] if star else word
@@ -239,15 +250,28 @@ _STRONG_NEGATIVE = -2.5
 #: Distinct tokens whose lexicon lookups are remembered (a cache each, about 10 MB when
 #: full; order numbers and names make the vocabulary of a stream endless).
 TOKEN_MEMORY = 50_000
-_FLAGS = ("u:churn", "u:legal", "u:safety", "u:public")
+#: ``u:close`` is a request to close one's card or account ("kartımın iptalini talep ettim"):
+#: churn, unless the message tells of an unauthorised transaction (a blocked card).
+_FLAGS = ("u:churn", "u:close", "u:legal", "u:safety", "u:public")
 #: The flag of a complaint that also carries overwhelming spam evidence (twice what makes a
 #: message without complaint cues spam): it is kept and routed to a person, never dropped.
 SUSPECTED_SPAM = "suspected_spam"
 _REVIEW_SPAM = 4.0
 #: Flags that are someone else's when reported ("he said he'd sue"); a danger stays one.
-_REPORTABLE = ("u:churn", "u:legal")
+_REPORTABLE = ("u:churn", "u:close", "u:legal")
+#: Words after a cue that make it what the customer was told ("savcılığa gitmem gerektiği
+#: söylendi", "hakem heyetine yönlendirildim") reach back this many units.
+_TOLD_REACH = 3
+#: A Turkish verb in the first person, past, future or present ("başvurdum", "edeceğim",
+#: "istiyorum"): the customer's own clause, which no later "söylendi" makes advice.
+_TR_OWN_VERB = re.compile(r"(?:[dt][iu]m|[cg][ae]gim|yorum)$")
+#: Words that only set a context for the cues around them; otherwise they are ordinary words.
+_CONTEXT_ONLY = frozenset(("told", "suppose"))
 #: Turkish "may" (-Abilir): a danger a manual warns of, not one that happened.
 _TR_MAY = ("abilir", "ebilir", "abilirler", "ebilirler")
+#: Turkish "without" (-mAdAn): "hukuki yollara başvurmadan" is a step not taken; "-mAdAn
+#: önce" (before) is a threat all the same.
+_TR_WITHOUT = ("madan", "meden")
 #: Negators that say something failed, not that it did not happen ("can't cancel my account").
 _WEAK_NEGATORS = frozenset(("can't", "cant", "cannot", "couldn't", "couldnt", "unable"))
 # Negated verbs that deny a bad experience ("sorun yaşamadım", "problem çıkmadı", "olmadı",
@@ -284,8 +308,10 @@ class RuleClassifier:
         self._token_info: dict[str, tuple[float, float, bool, bool]] = {}
         self._service: set[str] = set()
         self._not_negated: set[str] = set()
+        self._fraud_terms: list[str] = []
         for name in ("lexicon_common.toml", "lexicon_tr.toml", "lexicon_en.toml"):
             self._load_lexicon(name, tomllib.loads(data_text(name)))
+        self._fraud = _phrase_pattern(self._fraud_terms)
         for term in (*self.taxonomy.urgency_stop, *urgency_stop):
             self._lex.add(term, "stop", 1.0)
         for cat_name, cat in self.taxonomy.categories.items():
@@ -322,6 +348,13 @@ class RuleClassifier:
             self._lex.add(term, "stop", 1.0)
         for term in urgency.pop("reporters", ()):
             self._lex.add(term, "report", 1.0)
+        for term in urgency.pop("suppositions", ()):
+            self._lex.add(term, "suppose", 1.0)
+        for term in urgency.pop("told", ()):
+            self._lex.add(term, "told", 1.0)
+        # Read as a pattern over the tokens, not matched as cues: a phrase would hide the
+        # sentiment of its words ("izinsiz").
+        self._fraud_terms.extend(urgency.pop("fraud", ()))
         # Every object followed by every verb ("kartımı" x "kapatacağım"), written once each.
         for pairs in urgency.pop("pairs", ()):
             for obj in pairs["objects"]:
@@ -404,7 +437,8 @@ class RuleClassifier:
             s -= 1.0
             f["problem"] += 0.5
         problem = f["problem"] - 1.5 * f["resolved"]
-        problem += f["u:churn"] + f["u:legal"] + f["u:safety"] + f["u:public"] + f["victim"]
+        problem += max(f["u:churn"], f["u:close"]) + f["u:legal"] + f["u:safety"] + f["u:public"]
+        problem += f["victim"]
         # A Turkish review weighs good against bad ("güzel ama küçük", "kargo hızlı, kutu
         # ezik"): praise around a problem is mixed, not sarcasm, unless something says it is
         # ironic: applause, a failure told as repeated or long-standing ("harika, kargom 3. kez
@@ -445,6 +479,8 @@ class RuleClassifier:
         )
         # Leads go to sales and spam nowhere: their topic words ("fiyat") are not an issue type.
         category = "other" if kind in (Kind.SPAM, Kind.LEAD) else self._category(tokens)
+        if f["u:close"] and not f["u:churn"] and not self._blocked(tokens):
+            f["u:churn"] = 1.0  # a request to close, and no fraud that would explain it
         flags = [flag for flag in ("churn", "legal", "safety") if f["u:" + flag]]
         if f["u:public"] or (public and sentiment == "negative"):
             flags.append("public")
@@ -466,11 +502,17 @@ class RuleClassifier:
             source=self.source,
         )
 
+    def _blocked(self, tokens: list[str]) -> bool:
+        """Return whether the message tells of an unauthorised transaction ("kartımdan izinsiz
+        işlem yapıldı"), after which a card or an account is closed to stop it, not to leave."""
+        return self._fraud is not None and self._fraud.search(" ".join(tokens)) is not None
+
     def _score(self, tokens: list[str], turkish: bool) -> dict[str, float]:
         """Walk the tokens once: sentiment with negation and intensifiers, cue counts."""
         f: dict[str, float] = dict.fromkeys(
             ("s", "pos", "problem", "resolved", "question", "lead", "idea", "spam", "praise",
-             "sarcasm", "ironic", "victim", "hits", "u:churn", "u:legal", "u:safety", "u:public"),
+             "sarcasm", "ironic", "victim", "hits", "u:churn", "u:close", "u:legal", "u:safety",
+             "u:public"),
             0.0,
         )  # fmt: skip
         contribs: list[list[float]] = []  # [sentiment, problem] per sentiment-bearing unit
@@ -492,8 +534,24 @@ class RuleClassifier:
             size, feats = self._lex.match(tokens, i)
             i += size
             unit += 1
-            report = feats is not None and "report" in feats
+            # A third party's words or a supposition ("maaş müşterisi olmasam hesabımı
+            # kapatırdım") holds the next few units; advice told to the customer ("savcılığa
+            # gitmem gerektiği söylendi") takes back the cues just before it.
+            report = feats is not None and ("report" in feats or "suppose" in feats)
             report_ttl = 10 if report else max(report_ttl - 1, 0)
+            if (
+                feats is not None
+                and "told" in feats
+                # "savcılığa başvurdum, beklememi söylediler": the customer's own verb came first.
+                and not any(
+                    _TR_OWN_VERB.search(t)
+                    for t in tokens[max(0, i - size - _TOLD_REACH) : i - size]
+                )
+            ):
+                flags = [fl for fl in flags
+                         if fl[0] not in _REPORTABLE or unit - fl[1] > _TOLD_REACH]  # fmt: skip
+            if feats is not None and feats.keys() <= _CONTEXT_ONLY:
+                feats = None
             flag_neg = max(flag_neg - 1, 0)
             _, _, neg_verb, neg_after = self._info(tok)
             neg = True if neg_after else None
@@ -519,6 +577,8 @@ class RuleClassifier:
                 # What may happen has not: "ilk kullanımda duman çıkarabilir".
                 and not tokens[i - 1].endswith(_TR_MAY)
                 and not (i < n and tokens[i].endswith(_TR_MAY))  # "yangın çıkabilir"
+                # A step not taken: "hukuki yollara başvurmadan" (but "başvurmadan önce").
+                and not (tokens[i - 1].endswith(_TR_WITHOUT) and (i >= n or tokens[i] != "once"))
             ):
                 for key in _FLAGS:
                     if key in feats and not (report_ttl and key in _REPORTABLE):
