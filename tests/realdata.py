@@ -61,6 +61,7 @@ __all__ = [
     "AGENT_LABELS",
     "BANK_REPLY_LABELS",
     "Record",
+    "airline_kind",
     "find_corpus",
     "held_out",
     "load_airline",
@@ -229,7 +230,8 @@ AIRLINE_PROBLEMS = frozenset(("Customer Service Issue", "Late Flight", "Cancelle
 _TRAILER = re.compile(r"(?:https?://\S+|[@#]\w+|\s)+$")
 
 
-def _airline_kind(rec: Record) -> str | None:
+def airline_kind(rec: Record) -> str | None:
+    """Return the kind an airline tweet's labels give it (``load_kind_mix``), or ``None``."""
     label = rec.labels["sentiment"]
     if label == "negative" and rec.labels["reason"] in AIRLINE_PROBLEMS:
         return "complaint"
@@ -261,7 +263,7 @@ def load_kind_mix() -> list[Record]:
             out.append(Record(rec.n, f"store-{rec.id}", rec.text, rec.source,
                               {"kind": "praise", "lang": "tr"}))  # fmt: skip
     for rec in load_airline():
-        kind = _airline_kind(rec)
+        kind = airline_kind(rec)
         if kind is not None:
             out.append(Record(rec.n, f"air-{rec.id}", rec.text, rec.source,
                               {"kind": kind, "lang": "en"}))  # fmt: skip

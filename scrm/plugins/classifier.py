@@ -679,9 +679,10 @@ class ClassifierPlugin:
 
     :param taxonomy: the categories (:func:`~scrm.plugins.taxonomy.configured_taxonomy`);
         ``None`` uses the shipped generic default.
-    :param model_path: a model trained with ``scrm train``; when the file exists, each of
-        kind, sentiment and category takes the model's answer where the model is at least
-        ``model_confidence`` sure, and the rules' answer otherwise.
+    :param model_path: a model trained with ``scrm train``; when the file exists, each field
+        the model is trusted for (kind, sentiment, category) takes the model's answer where the
+        model is at least as sure as ``model_confidence``, or, when that is ``None``, as the
+        confidence ``scrm train`` chose for the field; the rules' answer otherwise.
     :param urgency_stop: phrases that never raise an urgency flag (a company's product names).
     """
 
@@ -689,7 +690,7 @@ class ClassifierPlugin:
         self,
         taxonomy: Taxonomy | None = None,
         model_path: str | None = None,
-        model_confidence: float = 0.6,
+        model_confidence: float | None = None,
         urgency_stop: Iterable[str] = (),
     ) -> None:
         # plugin() has loaded and checked the taxonomy: a bad file stops every command.
@@ -737,7 +738,10 @@ class ClassifierPlugin:
             return result
         update: dict[str, Any] = {}
         for field, (label, proba) in model.predict(text).items():
-            if proba >= self.model_confidence and label != getattr(result, field):
+            level = self.model_confidence
+            if level is None:
+                level = model.confidence(field)
+            if proba >= level and label != getattr(result, field):
                 update[field] = Kind(label) if field == "kind" else label
         if "sentiment" in update:
             sign = {"negative": -1.0, "neutral": 0.0, "positive": 1.0}[update["sentiment"]]
@@ -860,8 +864,14 @@ class ClassifierSettings(BaseModel):
         default_factory=list, description='Shipped sector packs, e.g. ["banking"].'
     )
     model: str | None = Field(default=None, description="Where `scrm train` saves the model.")
-    model_confidence: float = Field(
-        default=0.6, ge=0, le=1, description="How sure the model must be to overrule the rules."
+    model_confidence: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description=(
+            "How sure the model must be to overrule the rules, for every field; by default the"
+            " confidence `scrm train` chose per field on held-out labels."
+        ),
     )
     urgency_stop: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]] = (
         Field(
