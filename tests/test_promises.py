@@ -92,6 +92,21 @@ CR, CB, INV, NONE = (
         ("Sonuç e-posta adresinize gönderilecektir.", CB),
         ("An email will be sent to you shortly.", CB),
         ("You'll be emailed by the team tomorrow.", CB),
+        # a converb, active or passive, is an investigation before a future or present verb;
+        # before a past one it reports work done (other brands' Şikayetvar replies, issue 20)
+        ("Talebiniz ilgili ekiplerce değerlendirilip size bilgi verilecektir.", INV),
+        ("Başvurunuz araştırılıp sonucu tarafınıza iletilecektir.", INV),
+        ("Konu kontrol edilerek en kısa sürede dönüş sağlanacaktır.", INV),
+        ("Bildiriminiz incelenerek gerekli işlemler yapılmaktadır.", INV),
+        ("Şikayetiniz uzmanlarımızca incelenip size geri dönülecektir.", INV),
+        ("Hattınızı kontrol edip düzelttik.", NONE),
+        ("Şikayetiniz incelenip çözülmüştür.", NONE),
+        ("Talebiniz değerlendirilip sonuçlandırıldı.", NONE),
+        # received is no investigation: "we will inform you" is a callback
+        (
+            "Bildiriminiz bize ulaşmıştır, kayıtlı iletişim bilgileriniz üzerinden size bilgi verilecektir.",
+            CB,
+        ),
         # none
         ("Teşekkür ederiz 😊", NONE),
         ("Siparişiniz bugün teslim edilmiştir.", NONE),
@@ -115,6 +130,10 @@ CR, CB, INV, NONE = (
             NONE,
         ),
         ("Tüm öneri ve taleplerinizi Bize Ulaşın bölümünden iletebilirsiniz.", NONE),
+        (
+            "Ürünlerimizle ilgili tüm öneri ve isteklerinizi iletişim formundan iletebilirsiniz.",
+            NONE,
+        ),
         ("Şikayet ve önerileriniz için bize DM'den yazabilirsiniz.", NONE),
         ("Sorun devam ederse DM'den yazabilirsiniz.", NONE),
         ("You never replied to our email.", NONE),
