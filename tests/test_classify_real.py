@@ -133,6 +133,11 @@ def test_phrases_that_are_urgent(clf: RuleClassifier, text: str, flag: str) -> N
         "I'm not switching to @Delta, just fix my booking",
         "a guy on my flight threatened to sue you over his bag",
         "some guy at the gate says he is going to sue you over his bag",
+        # Someone else's outburst, reported ("ranting that he's going to sue").
+        "a passenger was ranting at the gate that he's going to sue you",
+        "a man at the counter yelling that he would sue everyone",
+        # A call to share good news is no threat to go public.
+        "help us spread the word about our charity run this weekend",
         "Neyse ki kimse yaralanmadı ama koltuk kırık",
         "yan koltuktaki yolcu dava açacağım diye bağırdı, ben sadece bagajımı istiyorum",
         "can I switch to an earlier flight?",
@@ -609,6 +614,10 @@ def test_a_turkish_review_weighing_good_against_bad_is_a_neutral_complaint(
         "Müşteri aradı, faturasının yanlış geldiğini söyledi",
         # "değil" denies the praise word before the noun it qualifies.
         "kullanışlı bir ürün değil",
+        # What follows "but" is the verdict: politeness before it is no praise.
+        "I appreciate the quick reply, but the constant schedule changes are frustrating",
+        # A negation reaches three words, as in VADER: "not alone" leaves "frustration" alone.
+        "good to know I'm not alone in my frustration with your support",
     ],
 )
 def test_denials_sarcasm_and_notes_read_as_complaints(clf: RuleClassifier, text: str) -> None:
