@@ -540,24 +540,22 @@ class RuleClassifier:
             size, feats = self._lex.match(tokens, i)
             i += size
             unit += 1
-            # A third party's words or a supposition ("maaş müşterisi olmasam hesabımı
-            # kapatırdım") holds the next few units; advice told to the customer ("savcılığa
-            # gitmem gerektiği söylendi") takes back the cues just before it.
-            report = feats is not None and ("report" in feats or "suppose" in feats)
+            report = feats is not None and "report" in feats
             report_ttl = 10 if report else max(report_ttl - 1, 0)
-            if (
-                feats is not None
-                and "told" in feats
-                # "savcılığa başvurdum, beklememi söylediler": the customer's own verb came first.
-                and not any(
+            if feats is not None and ("suppose" in feats or "told" in feats):
+                if "suppose" in feats:  # "maaş müşterisi olmasam hesabımı kapatırdım"
+                    report_ttl = 10
+                if "told" in feats and not any(
+                    # "savcılığa başvurdum, beklememi söylediler": the customer's own verb first
                     _TR_OWN_VERB.search(t)
                     for t in tokens[max(0, i - size - _TOLD_REACH) : i - size]
-                )
-            ):
-                flags = [fl for fl in flags
-                         if fl[0] not in _REPORTABLE or unit - fl[1] > _TOLD_REACH]  # fmt: skip
-            if feats is not None and feats.keys() <= _CONTEXT_ONLY:
-                feats = None
+                ):
+                    # Advice told to the customer ("savcılığa gitmem gerektiği söylendi")
+                    # takes back the cues just before it.
+                    flags = [fl for fl in flags
+                             if fl[0] not in _REPORTABLE or unit - fl[1] > _TOLD_REACH]  # fmt: skip
+                if feats.keys() <= _CONTEXT_ONLY:
+                    feats = None  # otherwise an ordinary word
             flag_neg = max(flag_neg - 1, 0)
             _, _, neg_verb, neg_after = self._info(tok)
             neg = True if neg_after else None
