@@ -491,6 +491,11 @@ def test_sarcasm_and_agent_notes_read_negative(clf: RuleClassifier, text: str) -
         "yay for a glitchy tracking system",
         "Finally got through after another hour on hold",
         "Any outages? My internet has been down for 3 hours and nobody answers",
+        # Everyday words of anger and contempt.
+        "the service at your Leeds store was lousy",
+        "Utterly infuriating experience with your app today",
+        "Your billing is deceptive and the agents are dismissive",
+        "I am livid about the shoddy repair",
     ],
 )
 def test_complaint_phrasings_read_negative(clf: RuleClassifier, text: str) -> None:
@@ -507,6 +512,8 @@ def test_complaint_phrasings_read_negative(clf: RuleClassifier, text: str) -> No
         "The staff were so courteous and professional",
         "Kabin ekibi çok nazikti",
         "Personel güler yüzlü, bayıldım",
+        "Flawless setup, the new router just works",
+        "Really thankful for the quick fix",
     ],
 )
 def test_praise_words_read_positive(clf: RuleClassifier, text: str) -> None:
