@@ -6,7 +6,9 @@ entities/Status, Account, Notification, Context; api/rate-limits): string ids, n
 ``next`` (``max_id``) and ``prev`` (``min_id``) pages when a page is full, the
 ``X-RateLimit-Limit/Remaining/Reset`` headers (the reset an ISO 8601 time) on every
 response, ``{"error": ...}`` bodies for 401, 404, 422 and 429, ``Idempotency-Key`` honoured
-on posting, and ``types[]`` filtering of notifications.  Authentication is a bearer token.
+on posting, and ``types[]`` filtering of notifications.  Authentication is a bearer token:
+the brand's, or another account's (:meth:`FakeMastodon.add_user`), which has a streaming
+queue of its own; the other endpoints answer from the brand's point of view.
 """
 
 from __future__ import annotations
@@ -113,6 +115,8 @@ class FakeMastodon:
         self.idempotency: dict[str, dict[str, Any]] = {}
         #: Raw server-sent event streams, one per connection to /api/v1/streaming/user.
         self.streams: list[bytes] = []
+        #: Each token's account and streams (the brand's: :attr:`streams`).
+        self.users: dict[str, tuple[dict[str, Any], list[bytes]]] = {token: (brand, self.streams)}
         self.rate_limit = 300
         self.used = 0
         self.window_reset = time.time() + 300
@@ -126,6 +130,13 @@ class FakeMastodon:
     def add_account(self, acc: dict[str, Any]) -> dict[str, Any]:
         self.accounts[acc["id"]] = acc
         return acc
+
+    def add_user(self, acc: dict[str, Any], token: str) -> list[bytes]:
+        """Another account (another brand's, say) signing in with ``token``; return its
+        streams, one per connection to /api/v1/streaming/user with that token."""
+        self.add_account(acc)
+        self.users[token] = (acc, [])
+        return self.users[token][1]
 
     def add_status(self, st: dict[str, Any]) -> dict[str, Any]:
         """Store a status, and a mention notification when it names the brand."""
@@ -187,23 +198,25 @@ class FakeMastodon:
                 ):
                     fault.times -= 1
                     return fault.status, {**self.rate_headers(), **fault.headers}, fault.body
-            if headers.get("authorization") != f"Bearer {self.token}":
+            scheme, _, token = headers.get("authorization", "").partition(" ")
+            if scheme != "Bearer" or token not in self.users:
                 return 401, {}, INVALID_TOKEN
             self.used += 1
             if self.used > self.rate_limit:
                 return 429, self.rate_headers(), TOO_MANY
-            status, extra, out = self._route(method, path, query, payload, headers)
+            status, extra, out = self._route(method, path, query, payload, headers, token)
             return status, {**self.rate_headers(), **extra}, out
 
     def _route(self, method: str, path: str, q: dict[str, list[str]], body: Any,
-               headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:  # fmt: skip
+               headers: dict[str, str], token: str) -> tuple[int, dict[str, str], Any]:  # fmt: skip
         seg = path.strip("/").split("/")
         if method == "GET" and path == "/api/v1/notifications":
             types = set(q.get("types[]", []))
             items = [n for n in self.notifications if not types or n["type"] in types]
             return self._page(path, q, items, "notifications")
         if method == "GET" and path == "/api/v1/accounts/verify_credentials":
-            return 200, {}, {**self.brand, "source": {"privacy": "public", "language": "tr"}}
+            me = self.users[token][0]
+            return 200, {}, {**me, "source": {"privacy": "public", "language": "tr"}}
         if method == "GET" and seg[:3] == ["api", "v1", "accounts"] and len(seg) in (4, 5):
             acc = self.accounts.get(seg[3])
             if acc is None:
@@ -228,7 +241,8 @@ class FakeMastodon:
                 return 200, {}, self._context(st)
             return 404, {}, NOT_FOUND
         if method == "GET" and path == "/api/v1/streaming/user":
-            body = self.streams.pop(0) if self.streams else b":)\n"
+            streams = self.users[token][1]
+            body = streams.pop(0) if streams else b":)\n"
             return 200, {"content-type": "text/event-stream", "stream": "1"}, body
         if method == "POST" and path == "/api/v1/statuses":
             return self._post(body or {}, headers.get("idempotency-key"))
@@ -321,6 +335,12 @@ class FakeMastodon:
         if key:
             self.idempotency[key] = st
         return 200, {}, st
+
+
+def notification(st: dict[str, Any], kind: str = "mention") -> dict[str, Any]:
+    """A Notification of ``kind`` about ``st``, as the streaming API sends it."""
+    return {"id": "35000001", "type": kind, "created_at": st["created_at"],
+            "account": st["account"], "status": st}  # fmt: skip
 
 
 def sse(*events: tuple[str, Any]) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 import pytest
-from fake_mastodon import FakeMastodon, sse, status
+from fake_mastodon import FakeMastodon, notification, sse, status
 from mastodon_data import AYSE, BRAND, MEHMET, at, snowflake
 from scrm_mastodon.channel import MastodonChannel
 from scrm_mastodon.stream import EventTooLong, Streamer, sse_events
@@ -14,11 +14,6 @@ from scrm.core.app import Scrm
 from scrm.plugin.polling import AuthError, ServerError
 
 HELLO = '<p><span class="h-card"><a href="https://mastodon.example/@acmedestek" class="u-url mention">@<span>acmedestek</span></a></span> {}</p>'
-
-
-def notification(st: dict[str, Any], kind: str = "mention") -> dict[str, Any]:
-    return {"id": "35000001", "type": kind, "created_at": st["created_at"],
-            "account": st["account"], "status": st}  # fmt: skip
 
 
 def streamer(app: Scrm, sleeps: list[float]) -> Streamer:

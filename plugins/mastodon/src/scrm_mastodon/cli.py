@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -10,7 +11,7 @@ import click
 from rich.markup import escape
 
 from scrm.plugin.cli import CliContext, show_poll_report, table
-from scrm.plugin.polling import ApiError, AuthError, watch_accounts
+from scrm.plugin.polling import ApiError, AuthError, stream_name, watch_accounts
 from scrm_mastodon.channel import MastodonChannel
 from scrm_mastodon.client import MastodonClient
 from scrm_mastodon.mapping import ID_PATTERN
@@ -75,31 +76,61 @@ def poll(obj: CliContext, mode: str, cycles: int | None) -> None:
 
 @mastodon.command("stream")
 @click.option(
-    "--max-events", type=click.IntRange(min=1), help="Stop after N events (default: never)."
+    "--max-events",
+    type=click.IntRange(min=1),
+    help="Stop after N events on each account (default: never).",
+)
+@click.option(
+    "--account",
+    "label",
+    help="Listen on this account only ([channels.mastodon.accounts.<label>]); default: all.",
 )
 @click.pass_obj
-def stream(obj: CliContext, max_events: int | None) -> None:
+def stream(obj: CliContext, max_events: int | None, label: str | None) -> None:
     """Listen to the streaming API: store mentions and the brand's statuses as they come.
 
-    A dropped connection is opened again with a growing pause; run `scrm mastodon poll` now
-    and then to read what was said while nobody listened.
+    Every configured account with an instance and a token is listened on, each over its own
+    connection; an account whose token is refused, or whose instance stays unreachable, is
+    reported and the others go on (exit status 1 at the end).  A dropped connection is
+    opened again with a growing pause; run `scrm mastodon poll` now and then to read what
+    was said while nobody listened.
     """
-    from scrm_mastodon.stream import Streamer
+    from scrm_mastodon.stream import Listener, Streamer, streamed_accounts
 
-    streamer = Streamer(obj.app(), _channel(obj))
+    app = obj.app()
     try:
-        report = streamer.run(max_events)
-    except ApiError as exc:
+        accounts = streamed_accounts(app, _channel(obj), label)
+    except LookupError as exc:
         raise click.ClickException(str(exc)) from None
+    if not accounts:
+        raise click.ClickException("no mastodon account of this brand to listen on")
+    listener = Listener(app, accounts)
+    several = len(accounts) > 1
+
+    def stopped(streamer: Streamer, exc: Exception) -> None:
+        if several:  # said at once: the others may listen for days
+            obj.err.print(escape(stream_name(streamer.channel, f"stopped: {exc}")), soft_wrap=True)
+
+    previous = signal.signal(signal.SIGTERM, lambda *_: listener.stop())
+    try:
+        reports = listener.run(max_events, stopped)
     except KeyboardInterrupt:
         obj.err.print("stopped")
         return
     finally:
-        streamer.close()
-    obj.console.print(
-        f"{report.events} events: {report.stored} stored, {report.duplicates} already known, "
-        f"{report.rejected} rejected, {report.reconnects} reconnections"
-    )
+        signal.signal(signal.SIGTERM, previous)
+        listener.close()
+    if not several and reports[0].error:
+        raise click.ClickException(reports[0].error)
+    failed = []
+    for streamer, report in zip(listener.streamers, reports, strict=True):
+        obj.console.print(escape(stream_name(streamer.channel, str(report))), soft_wrap=True)
+        if report.error:
+            failed.append(streamer.channel.account_label)
+    if failed:
+        raise click.ClickException(
+            f"{len(failed)} of {len(reports)} accounts stopped: {', '.join(failed)}"
+        )
 
 
 @mastodon.command("thread")
