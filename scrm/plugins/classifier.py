@@ -98,7 +98,8 @@ class _Matcher:
     has no term of its own means the stem's opposite ("sıkıntısız" of "sıkıntı*").
     """
 
-    def __init__(self) -> None:
+    def __init__(self, negation: bool = False) -> None:
+        self._negation = negation
         self._exact: dict[str, list[_Entry]] = {}
         self._stems: dict[str, list[_Entry]] = {}
         self._terms: dict[str, dict[str, Any]] = {}
@@ -135,7 +136,9 @@ class _Matcher:
                     for rest, feats in self._stems.get(tok[:length], ()):
                         (found.append((rest, feats)) if rest else single.append((length, feats)))
             if single:
-                found.append(((), _resolve(tok, sorted(single, key=lambda e: -e[0]))))
+                found.append(
+                    ((), _resolve(tok, sorted(single, key=lambda e: -e[0]), self._negation))
+                )
             if len(self._cache) > TOKEN_MEMORY:
                 self._cache.clear()
             self._cache[tok] = found
@@ -153,6 +156,10 @@ class _Matcher:
                 if not (tok.startswith(pat[:-1]) if pat.endswith("*") else tok == pat):
                     break
             else:
+                last = rest[-1] if rest and self._negation else ""
+                if last.endswith("*") and (neg := _TR_NEG_VERB.match(tokens[i + size - 1])):
+                    if neg.start(1) >= len(last) - 1:  # "tavsiye ed*" on "tavsiye edemiyorum"
+                        feats = {**feats, "negated": 1.0}
                 if size == best_len and best is not None:
                     best = {**feats, **best}  # two phrases of one length: both count
                 else:
@@ -160,14 +167,19 @@ class _Matcher:
         return (best_len or 1), best
 
 
-def _resolve(tok: str, single: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
+def _resolve(
+    tok: str, single: list[tuple[int, dict[str, Any]]], negation: bool = False
+) -> dict[str, Any]:
     """Return the features of ``tok`` from the one-word terms it matches, most specific first."""
     spec, top = single[0]
-    if spec < len(tok) - 2 and tok.endswith(_PRIVATIVE) and top.get("s"):
+    if spec < len(tok) - 2 and tok.startswith(_PRIVATIVE, spec) and top.get("s"):
         # "sorunsuz", "sıkıntısız": the stem's opposite, nothing wrong; "saygısız" has its own
         # term, and so would any word whose "-sız" does not simply negate its stem.
         return {"s": _FLIP * top["s"]} if top["s"] < 0 else {"s": _FLIP * top["s"], "problem": 0.5}
     merged = dict(top)
+    neg = _TR_NEG_VERB.match(tok) if negation else None
+    if neg and spec > neg.start(1):
+        merged["spelled"] = 1.0  # "ilgilenmiyor*": the term is the negated word, as written
     for _, feats in single[1:]:
         s_top, s_new = merged.get("s", 0.0), feats.get("s", 0.0)
         if s_top * s_new < 0 or (s_top > 0 and feats.get("problem")):
@@ -188,7 +200,7 @@ def _norm_term(word: str) -> str:
 # Turkish -mA- negation and -(y)AmA- inability on a verb, after diacritics are folded; the
 # imperative "almayın", "gelmeyin" too.
 _TR_NEG_VERB = re.compile(
-    r"^[a-z]{2,}?(?:m[ae]d[iu]|m[iu]yor|m[ae]m[iu]s|m[ae]y[ae]c[ae]k|m[ae]y[ae]n|m[ae]y[iu]n"
+    r"^[a-z]{2,}?(m[ae]d[iu]|m[iu]yo|m[ae]m[iu]s|m[ae]y[ae]c[ae]k|m[ae]y[ae]n|m[ae]y[iu]n"
     r"|m[ae]z(?:$|s|l|d))"
 )
 #: A negated verb in the conditional is a supposition, not a failure ("almak istemiyorsanız
@@ -223,6 +235,10 @@ _ASKED = (0.5, -0.5)
 #: Praise at least this strong (sentiment score) is a verdict, not a lead or an idea (tuned on
 #: the even halves of the real store reviews and airline tweets).
 _VERDICT = 0.6
+#: A Turkish review whose verdict is lukewarm ("idare eder", "orta", "çok şey beklemeyin") reads
+#: neutral unless its other words weigh this much either way (two strong words: a lukewarm
+#: verdict often comes with a fault or a compliment); tuned on the even half of the store reviews.
+_LUKEWARM = 6.0
 _WORD_CHAR = re.compile(r"\w")
 #: Praise this strong (the sum of the positive words) around a problem is weighed against it,
 #: in English too, not read as sarcasm ("the crew was brilliant, Rita was hilarious; I've been
@@ -275,7 +291,7 @@ class RuleClassifier:
 
     def __init__(self, taxonomy: Taxonomy | None = None, urgency_stop: Iterable[str] = ()) -> None:
         self.taxonomy = taxonomy if taxonomy is not None else load_taxonomy()
-        self._lex = _Matcher()
+        self._lex = _Matcher(negation=True)
         self._cat = _Matcher()
         self._stop: dict[str, set[str]] = {}
         self._suffixes: dict[str, tuple[str, ...]] = {}
@@ -284,6 +300,7 @@ class RuleClassifier:
         self._token_info: dict[str, tuple[float, float, bool, bool]] = {}
         self._service: set[str] = set()
         self._not_negated: set[str] = set()
+        self._contrast: set[str] = set()
         for name in ("lexicon_common.toml", "lexicon_tr.toml", "lexicon_en.toml"):
             self._load_lexicon(name, tomllib.loads(data_text(name)))
         for term in (*self.taxonomy.urgency_stop, *urgency_stop):
@@ -305,6 +322,7 @@ class RuleClassifier:
         self._neg_before.update(normalize(w) for w in data.get("negators_before", ()))
         self._service.update(normalize(w) for w in data.get("service_verbs", ()))
         self._not_negated.update(normalize(w) for w in data.get("not_negated", ()))
+        self._contrast.update(normalize(w) for w in data.get("contrast", ()))
         self._neg_after_words.update(
             normalize(w.rstrip("*")) for w in data.get("negators_after", ())
         )
@@ -433,6 +451,8 @@ class RuleClassifier:
             score = 0.0  # a complaint told with nearly as much praise: neutral
         elif kind is Kind.COMPLAINT:
             score = min(score, -0.25)
+        elif kind is Kind.PRAISE and f["reserved"]:
+            score = 0.0  # "güzel ama ...": praise, then a reservation the rules cannot read
         elif kind is Kind.PRAISE:
             score = max(score, 0.25)
         elif kind is Kind.SPAM or (
@@ -440,6 +460,8 @@ class RuleClassifier:
             kind in (Kind.QUESTION, Kind.LEAD, Kind.IDEA) and -0.5 < score < 0.6
         ):
             score = 0.0
+        if turkish and f["lukewarm"] and abs(s) < _LUKEWARM:
+            score = 0.0  # "idare eder", "fena değil ama biraz ağır": a lukewarm verdict
         sentiment: Literal["negative", "neutral", "positive"] = (
             "negative" if score <= -0.2 else "positive" if score >= 0.2 else "neutral"
         )
@@ -470,7 +492,7 @@ class RuleClassifier:
         """Walk the tokens once: sentiment with negation and intensifiers, cue counts."""
         f: dict[str, float] = dict.fromkeys(
             ("s", "pos", "problem", "resolved", "question", "lead", "idea", "spam", "praise",
-             "sarcasm", "ironic", "victim", "hits", "u:churn", "u:legal", "u:safety", "u:public"),
+             "sarcasm", "ironic", "victim", "lukewarm", "reserved", "hits", "u:churn", "u:legal", "u:safety", "u:public"),
             0.0,
         )  # fmt: skip
         contribs: list[list[float]] = []  # [sentiment, problem] per sentiment-bearing unit
@@ -482,6 +504,7 @@ class RuleClassifier:
         spam_said: set[str] = set()  # the spam words counted so far
         boost, boost_ttl = 1.0, 0
         denial = -1  # len(contribs) when an English negator that carries no cue opened its scope
+        contrast_at = -1  # len(contribs) at the last Turkish "ama", "fakat", "ancak"
         n, i, unit = len(tokens), 0, 0
         while i < n:
             if denial >= 0 and not neg_ttl:
@@ -523,10 +546,15 @@ class RuleClassifier:
                 for key in _FLAGS:
                     if key in feats and not (report_ttl and key in _REPORTABLE):
                         flags.append((key, unit))
+            if turkish and feats is not None:
+                if size > 1:
+                    neg_verb = "negated" in feats
+                elif "spelled" in feats:
+                    neg_verb = False
             if neg or (turkish and neg_verb and (feats is None or "s" in feats)):
                 if feats is not None and "s" in feats and neg is None:
                     contribs.append([_FLIP * feats["s"], 1.0 if feats["s"] > 0 else 0.0])
-                    last_at = unit
+                    last_at = -10  # "beğenmedim, bana göre değil": not negated twice
                 elif (
                     # "değil" reaches back over a noun: "kullanışlı bir ürün değil"
                     (unit - last_at == 1 or (unit - last_at <= 3 and tok.startswith("degil")))
@@ -552,6 +580,8 @@ class RuleClassifier:
                 else:
                     denial = len(contribs)
                 continue
+            if turkish and size == 1 and tok in self._contrast:
+                contrast_at = len(contribs)
             if feats is None:
                 if neg_ttl and tok in self._service:
                     contribs.append([-1.5, 1.0])  # "doesn't work", "can't log in"
@@ -561,7 +591,7 @@ class RuleClassifier:
                 continue
             f["hits"] += 1
             for key in ("question", "lead", "idea", "praise", "sarcasm", "ironic", "resolved",
-                        "victim"):
+                        "victim", "lukewarm"):
                 if key in feats:
                     f[key] += feats[key]
             if "spam" in feats and (said := " ".join(tokens[i - size : i])) not in spam_said:
@@ -597,6 +627,10 @@ class RuleClassifier:
             contribs.append(list(_DENIAL))
         for key, _ in flags:
             f[key] = 1.0
+        if 0 < contrast_at == len(contribs) and all(s > 0 for s, _ in contribs):
+            # Praise, then "ama" and nothing the rules can read ("güzel ama biraz büyük"): the
+            # clause after the contrast is a reservation all the same.
+            f["reserved"] = 1.0
         for s, p in contribs:
             f["s"] += s
             f["problem"] += p
