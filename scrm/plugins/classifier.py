@@ -157,9 +157,12 @@ class _Matcher:
                     break
             else:
                 last = rest[-1] if rest and self._negation else ""
-                if last.endswith("*") and (neg := _TR_NEG_VERB.match(tokens[i + size - 1])):
-                    if neg.start(1) >= len(last) - 1:  # "tavsiye ed*" on "tavsiye edemiyorum"
-                        feats = {**feats, "negated": 1.0}
+                if (
+                    last.endswith("*")
+                    and (neg := _TR_NEG_VERB.match(tokens[i + size - 1]))
+                    and neg.start(1) >= len(last) - 1
+                ):
+                    feats = {**feats, "negated": 1.0}  # "tavsiye ed*" on "tavsiye edemiyorum"
                 if size == best_len and best is not None:
                     best = {**feats, **best}  # two phrases of one length: both count
                 else:
@@ -429,13 +432,13 @@ class RuleClassifier:
         # ertelendi 👏", "harika hizmet, 3 saattir internet yok").  Measured on real Turkish store
         # reviews; English tweets to a brand are not so ("thanks, but my bag is lost" is a
         # complaint), so English keeps the sarcasm reading unless the praise is strong
-        # (_STRONG_PRAISE; bench/README.md).
-        mixed = (
-            (turkish or f["pos"] >= _STRONG_PRAISE)
-            and f["pos"] > 0
-            and not f["sarcasm"]
-            and not (f["ironic"] or _NTH_TIME.search(text))
-        )
+        # (_STRONG_PRAISE; bench/README.md).  Strong praise in a Turkish review outweighs the
+        # ironic cues too: there they mostly tell the story of use ("tekrar alırım", "hala
+        # kullanıyor", "yine aldım", "2 kez düşürdüm, hiçbir şey olmadı"), not a failure.
+        strong = f["pos"] >= _STRONG_PRAISE
+        repeated = f["repeated"] or _NTH_TIME.search(text)
+        ironic = f["ironic"] or (repeated and not (turkish and strong))
+        mixed = (turkish or strong) and f["pos"] > 0 and not f["sarcasm"] and not ironic
         if (problem >= 1.0 or f["sarcasm"]) and f["pos"] > 0 and not mixed:
             s -= (
                 1.5 * f["pos"]
@@ -492,7 +495,7 @@ class RuleClassifier:
         """Walk the tokens once: sentiment with negation and intensifiers, cue counts."""
         f: dict[str, float] = dict.fromkeys(
             ("s", "pos", "problem", "resolved", "question", "lead", "idea", "spam", "praise",
-             "sarcasm", "ironic", "victim", "lukewarm", "reserved", "hits", "u:churn", "u:legal", "u:safety", "u:public"),
+             "sarcasm", "ironic", "repeated", "victim", "lukewarm", "reserved", "hits", "u:churn", "u:legal", "u:safety", "u:public"),
             0.0,
         )  # fmt: skip
         contribs: list[list[float]] = []  # [sentiment, problem] per sentiment-bearing unit
@@ -590,8 +593,8 @@ class RuleClassifier:
                 boost_ttl = max(boost_ttl - 1, 0)
                 continue
             f["hits"] += 1
-            for key in ("question", "lead", "idea", "praise", "sarcasm", "ironic", "resolved",
-                        "victim", "lukewarm"):
+            for key in ("question", "lead", "idea", "praise", "sarcasm", "ironic", "repeated",
+                        "resolved", "victim", "lukewarm"):
                 if key in feats:
                     f[key] += feats[key]
             if "spam" in feats and (said := " ".join(tokens[i - size : i])) not in spam_said:
