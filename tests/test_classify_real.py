@@ -902,7 +902,8 @@ def test_real_turkish_store_reviews_floor(clf: RuleClassifier) -> None:
     for label in ("negative", "neutral", "positive"):
         tp = sum(g == p == label for g, p in zip(gold, got, strict=True))
         f1.append(2 * tp / (gold.count(label) + got.count(label)))
-    assert sum(f1) / 3 >= 0.55  # 0.600 on the whole held-out half; 0.508 before issue 20's work
+    # 0.623 on this quarter, 0.632 on the whole held-out half; 0.508 before issue 20's work.
+    assert sum(f1) / 3 >= 0.60
 
 
 def test_real_kind_mix_floor(clf: RuleClassifier) -> None:
