@@ -7,10 +7,11 @@ for the dev and heldout splits separately and per language: precision/recall/F1 
 ``--real`` adds the brands' real replies found by ``tests/realdata.py`` (``../shared/data`` or
 ``SCRM_REAL_DATA``), per source and half (even positions ``tune``, odd ``held``): the same
 table on the hand-labelled replies and the kinds found on all of them.  The sources: IBM's
-customer-care agents (English; ``tests/data/ibm_agent_promise_labels.jsonl``, ids and kinds)
-and the banks' replies to Şikayetvar complaints (Turkish; ``tests/data/
+customer-care agents (English; ``tests/data/ibm_agent_promise_labels.jsonl``, ids and kinds),
+the banks' replies to Şikayetvar complaints (Turkish; ``tests/data/
 sikayetvar_bank_promise_labels.jsonl``, a kind per reply template, keyed by
-``realdata.reply_template``).
+``realdata.reply_template``) and, independent of those, other brands' replies there (Ziraat
+Bankası, Setur; ``tests/data/sikayetvar_brand_promise_labels.jsonl``), also by brand.
 """
 
 from __future__ import annotations
@@ -25,7 +26,13 @@ from pathlib import Path
 from scrm.core.promises import PromiseKind, detect_promise
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from realdata import Record, held_out, load_ibm_agent_replies, load_sikayetvar_bank_replies
+from realdata import (
+    Record,
+    held_out,
+    load_ibm_agent_replies,
+    load_sikayetvar_bank_replies,
+    load_sikayetvar_brand_replies,
+)
 
 __all__ = ["REAL_SOURCES", "evaluate", "main", "prf", "real_halves"]
 
@@ -80,6 +87,7 @@ def _report(title: str, rows: list[dict]) -> None:
 REAL_SOURCES = (
     ("ibm-agents", load_ibm_agent_replies, "en"),
     ("tr-bank-replies", load_sikayetvar_bank_replies, "tr"),
+    ("tr-brand-replies", load_sikayetvar_brand_replies, "tr"),
 )
 
 
@@ -112,6 +120,11 @@ def _report_real() -> None:
         kinds = Counter(detect_promise(r.text).kind.value for r in sub)
         print(f"  all {len(sub)} replies: {dict(sorted(kinds.items()))}"
               f"{f', {len(sub) - len(labelled)} unlabelled' if len(sub) > len(labelled) else ''}")  # fmt: skip
+        brands = sorted({r.labels.get("brand", "") for r in sub})
+        for brand in brands if len(brands) > 1 else ():
+            mine = [r for r in sub if r.labels.get("brand") == brand and "kind" in r.labels]
+            hits = sum(detect_promise(r.text).kind.value == r.labels["kind"] for r in mine)
+            print(f"  {brand}: kind accuracy {hits / len(mine):.3f} ({hits} of {len(mine)})")
     for name, _, _ in REAL_SOURCES:
         if name not in found:
             print(f"\n== real {name}: corpus not found (../shared/data or SCRM_REAL_DATA)")

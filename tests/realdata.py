@@ -35,6 +35,14 @@ Corpora (folder name, file, what is read):
     Bankası it mostly holds the complainant's own follow-up, which the scrape took for the
     bank's reply (labelled ``not_brand`` in the promise labels, see
     :func:`load_sikayetvar_bank_replies`).
+``sikayetvar_ziraat/*.csv`` and ``sikayetvar_setur/*.json``
+    Replies of two other brands to Şikayetvar complaints, read only for promise detection
+    (:func:`load_sikayetvar_brand_replies`): Ziraat Bankası, by the same scraper and in the
+    same columns as ``sikayetvar_banks`` (the same repository's ``output/`` folder, MIT), and
+    Setur, a travel agency (shbkukuk/turkish-bert-sentiment-analyzer, its
+    ``complaint_answer_container`` field; no licence is stated with it, so it is only read,
+    never redistributed).  Both reply fields also hold complainants' follow-ups
+    (``not_brand``).
 
 ``load_kind_mix()`` derives a kind label from the sources' own labels (never from the rules):
 complaint = a Şikayetvar bank complaint (tr) or an airline tweet with a named problem (en);
@@ -49,6 +57,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -60,7 +69,9 @@ from pathlib import Path
 __all__ = [
     "AGENT_LABELS",
     "BANK_REPLY_LABELS",
+    "BRAND_REPLY_LABELS",
     "Record",
+    "airline_kind",
     "find_corpus",
     "held_out",
     "load_airline",
@@ -69,6 +80,7 @@ __all__ = [
     "load_kind_mix",
     "load_sikayetvar_bank_replies",
     "load_sikayetvar_banks",
+    "load_sikayetvar_brand_replies",
     "load_turkish_store_reviews",
     "reply_template",
 ]
@@ -80,6 +92,10 @@ AGENT_LABELS = Path(__file__).resolve().parent / "data" / "ibm_agent_promise_lab
 #: (:func:`reply_template`; keys and labels only, no text).
 BANK_REPLY_LABELS = (
     Path(__file__).resolve().parent / "data" / "sikayetvar_bank_promise_labels.jsonl"
+)
+#: The same for the other brands' Şikayetvar replies (Ziraat Bankası, Setur).
+BRAND_REPLY_LABELS = (
+    Path(__file__).resolve().parent / "data" / "sikayetvar_brand_promise_labels.jsonl"
 )
 
 
@@ -201,23 +217,29 @@ def load_turkish_store_reviews() -> list[Record]:
     return out
 
 
+def _sikayetvar_csv_rows(folder: str) -> Iterator[dict[str, str]]:
+    """Yield the rows of every CSV in ``folder`` written by the Şikayetvar bank scraper (its
+    columns: ``id``, ``operator``, ``title``, ``full_text``, ``company_reply``...)."""
+    root = find_corpus(folder)
+    if root is None:
+        return
+    for path in sorted(root.glob("*.csv")):
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            yield from csv.DictReader(fh)
+
+
 def load_sikayetvar_banks() -> list[Record]:
     """Return the Turkish bank complaints (empty when absent): the text, and as labels the
     ``title`` (classified with the text, as an e-mail subject is), the ``bank``, its ``reply``
     and ``complaint`` "yes" (every one is a complaint)."""
-    root = find_corpus("sikayetvar_banks")
-    if root is None:
-        return []
     out: list[Record] = []
-    for path in sorted(root.glob("*.csv")):
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            for row in csv.DictReader(fh):
-                body = (row.get("full_text") or "").strip()
-                if not body:
-                    continue  # the scrape kept some complaints without their text
-                labels = {"title": row.get("title") or "", "bank": row.get("operator") or "",
-                          "reply": row.get("company_reply") or "", "complaint": "yes"}  # fmt: skip
-                out.append(Record(len(out), row["id"], body, "tr-banks", labels))
+    for row in _sikayetvar_csv_rows("sikayetvar_banks"):
+        body = (row.get("full_text") or "").strip()
+        if not body:
+            continue  # the scrape kept some complaints without their text
+        labels = {"title": row.get("title") or "", "bank": row.get("operator") or "",
+                  "reply": row.get("company_reply") or "", "complaint": "yes"}  # fmt: skip
+        out.append(Record(len(out), row["id"], body, "tr-banks", labels))
     return out
 
 
@@ -229,7 +251,8 @@ AIRLINE_PROBLEMS = frozenset(("Customer Service Issue", "Late Flight", "Cancelle
 _TRAILER = re.compile(r"(?:https?://\S+|[@#]\w+|\s)+$")
 
 
-def _airline_kind(rec: Record) -> str | None:
+def airline_kind(rec: Record) -> str | None:
+    """Return the kind an airline tweet's labels give it (``load_kind_mix``), or ``None``."""
     label = rec.labels["sentiment"]
     if label == "negative" and rec.labels["reason"] in AIRLINE_PROBLEMS:
         return "complaint"
@@ -261,7 +284,7 @@ def load_kind_mix() -> list[Record]:
             out.append(Record(rec.n, f"store-{rec.id}", rec.text, rec.source,
                               {"kind": "praise", "lang": "tr"}))  # fmt: skip
     for rec in load_airline():
-        kind = _airline_kind(rec)
+        kind = airline_kind(rec)
         if kind is not None:
             out.append(Record(rec.n, f"air-{rec.id}", rec.text, rec.source,
                               {"kind": kind, "lang": "en"}))  # fmt: skip
@@ -284,29 +307,63 @@ def reply_template(text: str) -> str:
     return hashlib.sha1(shape.encode("utf-8")).hexdigest()[:12]
 
 
+def _template_kinds(path: Path) -> dict[str, str]:
+    """Return the hand-given kind of each reply template in ``path`` (JSON lines)."""
+    if not path.exists():
+        return {}
+    lines = path.read_text(encoding="utf-8").splitlines()
+    rows = (json.loads(line) for line in lines if line.strip())
+    return {row["template"]: row["kind"] for row in rows}
+
+
+def _templated_replies(
+    replies: Iterator[tuple[str, str, str]], kinds: dict[str, str], source: str
+) -> list[Record]:
+    """Number (``id``, ``brand``, reply text) triples among themselves, labelled by template:
+    ``template`` (:func:`reply_template`), ``brand``, and where the template has a hand label
+    its ``kind`` with ``promise`` "True"/"False".  Empty replies are skipped."""
+    out: list[Record] = []
+    for rid, brand, reply in replies:
+        text = _READ_MORE.sub("", reply).strip()
+        if not text:
+            continue
+        key = reply_template(text)
+        found = {"template": key, "brand": brand}
+        if key in kinds:
+            found |= {"kind": kinds[key], "promise": str(kinds[key] not in ("none", "not_brand"))}
+        out.append(Record(len(out), rid, text, source, found))
+    return out
+
+
 def load_sikayetvar_bank_replies() -> list[Record]:
     """Return every non-empty reply of the Şikayetvar bank complaints (empty when absent), by
     the complaint's id, numbered among the replies (for :func:`held_out`).
 
-    Labels: ``template`` (:func:`reply_template`), ``bank``, and from
+    Labels: ``template`` (:func:`reply_template`), ``brand`` (the bank), and from
     :data:`BANK_REPLY_LABELS` the ``kind`` of its template, with ``promise`` "True"/"False".
     ``kind`` "not_brand" marks a reply column holding the complainant's own follow-up (the
     scrape took it for İş Bankası's reply): not the brand speaking, so not scored.
     """
-    labels: dict[str, str] = {}
-    if BANK_REPLY_LABELS.exists():
-        for line in BANK_REPLY_LABELS.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                labels[row["template"]] = row["kind"]
-    out: list[Record] = []
-    for rec in load_sikayetvar_banks():
-        text = _READ_MORE.sub("", rec.labels["reply"]).strip()
-        if not text:
-            continue
-        key = reply_template(text)
-        found = {"template": key, "bank": rec.labels["bank"]}
-        if key in labels:
-            found |= {"kind": labels[key], "promise": str(labels[key] not in ("none", "not_brand"))}
-        out.append(Record(len(out), rec.id, text, "tr-bank-replies", found))
-    return out
+    replies = ((r.id, r.labels["bank"], r.labels["reply"]) for r in load_sikayetvar_banks())
+    return _templated_replies(replies, _template_kinds(BANK_REPLY_LABELS), "tr-bank-replies")
+
+
+def _setur_replies() -> Iterator[tuple[str, str, str]]:
+    root = find_corpus("sikayetvar_setur")
+    if root is None:
+        return
+    for path in sorted(root.glob("*.json")):
+        for row in json.loads(path.read_text(encoding="utf-8")):
+            yield row["id"], "Setur", row.get("complaint_answer_container") or ""
+
+
+def load_sikayetvar_brand_replies() -> list[Record]:
+    """Return the other brands' replies to Şikayetvar complaints (empty when absent): Ziraat
+    Bankası's (``sikayetvar_ziraat``), then Setur's (``sikayetvar_setur``), numbered among
+    themselves, labelled as :func:`load_sikayetvar_bank_replies` labels the banks' (kinds
+    from :data:`BRAND_REPLY_LABELS`).  These brands' templates were not seen when the
+    promise rules were written for the banks' replies."""
+    ziraat = ((row["id"], row.get("operator") or "", row.get("company_reply") or "")
+              for row in _sikayetvar_csv_rows("sikayetvar_ziraat"))  # fmt: skip
+    replies = itertools.chain(ziraat, _setur_replies())
+    return _templated_replies(replies, _template_kinds(BRAND_REPLY_LABELS), "tr-brand-replies")

@@ -133,6 +133,11 @@ def test_phrases_that_are_urgent(clf: RuleClassifier, text: str, flag: str) -> N
         "I'm not switching to @Delta, just fix my booking",
         "a guy on my flight threatened to sue you over his bag",
         "some guy at the gate says he is going to sue you over his bag",
+        # Someone else's outburst, reported ("ranting that he's going to sue").
+        "a passenger was ranting at the gate that he's going to sue you",
+        "a man at the counter yelling that he would sue everyone",
+        # A call to share good news is no threat to go public.
+        "help us spread the word about our charity run this weekend",
         "Neyse ki kimse yaralanmadı ama koltuk kırık",
         "yan koltuktaki yolcu dava açacağım diye bağırdı, ben sadece bagajımı istiyorum",
         "can I switch to an earlier flight?",
@@ -431,6 +436,11 @@ def test_sarcasm_and_agent_notes_read_negative(clf: RuleClassifier, text: str) -
         "yay for a glitchy tracking system",
         "Finally got through after another hour on hold",
         "Any outages? My internet has been down for 3 hours and nobody answers",
+        # Everyday words of anger and contempt.
+        "the service at your Leeds store was lousy",
+        "Utterly infuriating experience with your app today",
+        "Your billing is deceptive and the agents are dismissive",
+        "I am livid about the shoddy repair",
     ],
 )
 def test_complaint_phrasings_read_negative(clf: RuleClassifier, text: str) -> None:
@@ -447,6 +457,8 @@ def test_complaint_phrasings_read_negative(clf: RuleClassifier, text: str) -> No
         "The staff were so courteous and professional",
         "Kabin ekibi çok nazikti",
         "Personel güler yüzlü, bayıldım",
+        "Flawless setup, the new router just works",
+        "Really thankful for the quick fix",
     ],
 )
 def test_praise_words_read_positive(clf: RuleClassifier, text: str) -> None:
@@ -641,6 +653,10 @@ def test_what_one_expected_is_no_wait(clf: RuleClassifier) -> None:
         "Müşteri aradı, faturasının yanlış geldiğini söyledi",
         # "değil" denies the praise word before the noun it qualifies.
         "kullanışlı bir ürün değil",
+        # What follows "but" is the verdict: politeness before it is no praise.
+        "I appreciate the quick reply, but the constant schedule changes are frustrating",
+        # A negation reaches three words, as in VADER: "not alone" leaves "frustration" alone.
+        "good to know I'm not alone in my frustration with your support",
     ],
 )
 def test_denials_sarcasm_and_notes_read_as_complaints(clf: RuleClassifier, text: str) -> None:

@@ -188,3 +188,68 @@ def test_eval_compares_the_rules_the_model_and_the_installed_classifier(app, cli
     assert compare["sentiment"]["installed"] == compare["sentiment"]["rules"]
     table = CliInvoker(app)("eval", str(gold)).stdout
     assert "installed" in table and "rules" in table
+
+
+def test_the_guard_chooses_how_sure_the_model_must_be_per_field(tmp_path):
+    pytest.importorskip("sklearn", reason="the learned classifier is the optional scrm[ml] extra")
+    from scrm.plugins.learned import CONFIDENCES, read_labelled, train_guarded
+
+    with labelled(tmp_path).open(encoding="utf-8") as fh:
+        samples = list(read_labelled(fh, "labelled.jsonl"))
+
+    def rules(text: str) -> dict[str, str]:
+        # Rules that call every wish a complaint: the model knows better wherever it answers.
+        return {"kind": "complaint", "sentiment": "negative", "category": "other"}
+
+    chosen = {f.field: f for f in train_guarded(samples, rules).figures}
+    assert chosen["kind"].confidence in CONFIDENCES and chosen["kind"].trusted
+    for level in CONFIDENCES:
+        fixed = {f.field: f for f in train_guarded(samples, rules, confidence=level).figures}
+        assert fixed["kind"].confidence == level
+        # The chosen confidence scores at least as well as any other on the held-out labels.
+        assert fixed["kind"].model_macro_f1 <= chosen["kind"].model_macro_f1
+
+
+class _Sure:
+    """A stand-in estimator that answers "idea" with probability 0.55."""
+
+    classes_ = ("complaint", "idea")
+
+    def predict_proba(self, docs):
+        return [_Row([0.45, 0.55]) for _ in docs]
+
+
+class _Row(list):
+    def argmax(self) -> int:
+        return max(range(len(self)), key=self.__getitem__)
+
+
+def test_the_classifier_overrules_at_the_chosen_confidence_unless_one_is_configured():
+    from scrm.core.schemas import InboundInteraction
+    from scrm.plugins.classifier import ClassifierPlugin
+    from scrm.plugins.learned import FieldFigures, LearnedModel
+
+    figures = [FieldFigures("kind", 20, 5, 0.4, 0.9, True, "beats the rules", 0.5)]
+    model = LearnedModel({"kind": _Sure()}, {"kind": 25}, ["kind"], figures)
+    interaction = InboundInteraction.model_validate(message(1, "kargom gelmedi rezalet"))
+    chosen = ClassifierPlugin()
+    chosen._current_model = lambda: model  # type: ignore[method-assign]
+    assert chosen.classify_interaction(interaction).kind == Kind.IDEA  # 0.55 >= 0.5
+    configured = ClassifierPlugin(model_confidence=0.6)
+    configured._current_model = lambda: model  # type: ignore[method-assign]
+    assert configured.classify_interaction(interaction).kind == Kind.COMPLAINT
+
+
+def test_a_model_saved_before_the_guard_chose_a_confidence_overrules_at_0_6(tmp_path):
+    import pickle
+
+    from scrm.plugins.learned import DEFAULT_CONFIDENCE, LearnedModel
+
+    path = tmp_path / "old.pkl"
+    figure = {"field": "kind", "trained_on": 20, "held_out": 5, "rules_macro_f1": 0.4,
+              "model_macro_f1": 0.9, "trusted": True, "why": "beats the rules"}  # fmt: skip
+    data = {"format": 2, "models": {"kind": _Sure()}, "counts": {"kind": 25},
+            "trusted": ["kind"], "figures": [figure]}  # fmt: skip
+    path.write_bytes(pickle.dumps(data))
+    loaded = LearnedModel.load(path)
+    assert loaded.confidence("kind") == DEFAULT_CONFIDENCE == 0.6

@@ -223,7 +223,7 @@ def train_cmd(
             _rules(obj),
             min_per_field=min_examples,
             held_out_share=held_out,
-            confidence=float(settings.get("model_confidence", 0.6)),
+            confidence=settings.get("model_confidence"),
         )
     except (RuntimeError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -240,7 +240,7 @@ def train_cmd(
     obj.console.print(
         table(
             f"held out: {held_out:.0%} of the examples; macro-F1 of the rules and of the model",
-            ["field", "trained on", "held out", "rules", "model", "used", "why"],
+            ["field", "trained on", "held out", "rules", "model", "used", "overrules at", "why"],
             [
                 (
                     f.field,
@@ -249,6 +249,7 @@ def train_cmd(
                     _f1(f.rules_macro_f1),
                     _f1(f.model_macro_f1),
                     "yes" if f.trusted else "no",
+                    "-" if f.confidence is None else f"{f.confidence:.1f}",
                     f.why,
                 )
                 for f in model.figures
