@@ -608,6 +608,93 @@ def test_a_turkish_review_weighing_good_against_bad_is_a_neutral_complaint(
 @pytest.mark.parametrize(
     "text",
     [
+        "İdare eder",
+        "Kalitesi orta, iş görür",
+        "Çok şey beklemeyin, iş görür",
+        "Biraz daha büyük olabilirdi",
+    ],
+)
+def test_a_lukewarm_verdict_reads_neutral(clf: RuleClassifier, text: str) -> None:
+    assert clf.classify(text).sentiment == "neutral"
+
+
+def test_a_lukewarm_verdict_gives_way_to_strong_words_and_not_bad_is_mild_praise(
+    clf: RuleClassifier,
+) -> None:
+    assert clf.classify("İdare eder diye aldım ama berbat, rezalet").sentiment == "negative"
+    assert clf.classify("Fena değil, beklediğimden iyiydi").sentiment == "positive"
+    assert clf.classify("Fena değil").sentiment == "positive"
+
+
+def test_praise_before_a_but_the_rules_cannot_read_is_a_reservation(clf: RuleClassifier) -> None:
+    reserved = clf.classify("Ürün güzel ama biraz büyük")
+    assert (reserved.kind, reserved.sentiment) == (Kind.PRAISE, "neutral")
+    # The verdict after the contrast counts as before; one before it stays praise.
+    assert clf.classify("Biraz büyük ama çok güzel").sentiment == "positive"
+    assert clf.classify("Ürün güzel, biraz büyük").sentiment == "positive"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A negated word the lexicon writes out is taken as written, not negated again.
+        "Müşteri hizmetleri hiç ilgilenmiyor",
+        "Kesinlikle almayın",
+        # A phrase whose last word is negated is denied ("tavsiye ed*" on "edemiyorum").
+        "Bu ürünü tavsiye edemiyorum",
+        "Kimseye tavsiye etmiyorum",
+        # A negation is not undone by a "değil" further on.
+        "Beğenmedim, bana göre değil",
+        # The spoken "-mıyo" for "-mıyor".
+        "Ürün çalışmıyo",
+        "Beklentimin altında kaldı",
+        "Malesef defolu geldi",
+    ],
+)
+def test_turkish_negations_and_review_words_read_negative(
+    clf: RuleClassifier, text: str
+) -> None:
+    result = clf.classify(text)
+    assert (result.kind, result.sentiment) == (Kind.COMPLAINT, "negative")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Pişman olmazsınız",
+        "İade etmek istemiyorum, çok güzel",
+        # "-sIz" before a copula: "sıkıntısız-dı".
+        "Kargo sıkıntısızdı",
+        "Beklediğimden iyi çıktı",
+        "Severek kullanıyoruz, gayet tatmin edici",
+        "Anlatıldığı gibi geldi",
+    ],
+)
+def test_turkish_denied_problems_and_review_praise_read_positive(
+    clf: RuleClassifier, text: str
+) -> None:
+    result = clf.classify(text)
+    assert (result.kind, result.sentiment) == (Kind.PRAISE, "positive")
+
+
+def test_a_reviews_story_of_use_is_no_repeated_failure(clf: RuleClassifier) -> None:
+    # How long it has been used, and strong praise around "tekrar" (again), are no sarcasm...
+    assert clf.classify("3 aydır kullanıyorum, gayet iyi ama biraz sesli").sentiment == "neutral"
+    review = clf.classify("Çok memnunum, harika, tekrar alırım ama kutusu ezik geldi")
+    assert review.sentiment == "positive"
+    # ...while a short compliment around a failure told as repeated still is.
+    assert clf.classify("Harika hizmet, 3 saattir internet yok").sentiment == "negative"
+    assert clf.classify("Süper, siparişim yine gelmedi").sentiment == "negative"
+
+
+def test_what_one_expected_is_no_wait(clf: RuleClassifier) -> None:
+    assert clf.classify("Ürün beklediğim gibi geldi").sentiment == "neutral"
+    assert clf.classify("3 gündür kargomu bekliyorum").sentiment == "negative"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
         # An English negation with nothing to negate: something expected did not happen.
         "@airline they would not rebook us",
         "@airline no gate agent at B18",
@@ -886,7 +973,8 @@ def test_real_turkish_store_reviews_floor(clf: RuleClassifier) -> None:
     for label in ("negative", "neutral", "positive"):
         tp = sum(g == p == label for g, p in zip(gold, got, strict=True))
         f1.append(2 * tp / (gold.count(label) + got.count(label)))
-    assert sum(f1) / 3 >= 0.55  # 0.600 on the whole held-out half; 0.508 before issue 20's work
+    # 0.623 on this quarter, 0.632 on the whole held-out half; 0.508 before issue 20's work.
+    assert sum(f1) / 3 >= 0.60
 
 
 def test_real_kind_mix_floor(clf: RuleClassifier) -> None:
