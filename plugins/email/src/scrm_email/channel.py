@@ -20,7 +20,9 @@ A message's ``account`` is the brand's address it was delivered to: the polled m
 ``address`` (default its username), else the first of the brand's addresses among
 Delivered-To, X-Original-To, To and Cc.  Brands with mailboxes of their own are
 ``[channels.email.accounts.<label>]`` tables, each with its ``mailboxes``, ``addresses`` and
-``smtp``: a reply goes out through the SMTP settings of the account its case's brand owns.
+``smtp``: a reply goes out through the SMTP settings of the account the customer wrote to
+(when its case's brand owns it; else the brand's account), From the address the customer
+wrote to when it is one of that account's addresses, else From ``smtp.from_address``.
 """
 
 from __future__ import annotations
@@ -173,8 +175,15 @@ class EmailChannel(Channel):
         :raises TransientSendError: on SMTP 4xx, timeouts and dropped connections.
         :raises PermanentSendError: on SMTP 5xx (with the server's message) or bad settings.
         """
-        if self.settings.smtp is None:
+        smtp = self.settings.smtp
+        if smtp is None:
             raise PermanentSendError("channels.email.smtp is not configured")
         from scrm_email import smtp as smtp_ops
 
-        return smtp_ops.send(message, self.settings.smtp)
+        if message.account not in (None, smtp.from_address) and (
+            message.account in self.account_ids()
+        ):
+            # The customer wrote to another of this account's addresses (billing@ beside
+            # support@, both delivered to one mailbox): the reply comes from that one.
+            smtp = smtp.model_copy(update={"from_address": message.account})
+        return smtp_ops.send(message, smtp)
