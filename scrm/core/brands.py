@@ -123,14 +123,15 @@ class BrandDirectory:
         """Choose the account a reply of ``brand`` goes out from on ``channel``.
 
         It is ``account``, the one the customer's message arrived at, when it is one of the
-        channel's accounts and ``brand``'s; else the channel's account that ``brand`` lists
-        (``[brands.<key>] accounts``), the first of them.  An account no brand lists is the
-        default brand's.  A channel without accounts of its own (:meth:`Channel.account_ids`
-        empty for all) sends as it always did.
+        channel's accounts and ``brand``'s; else the channel's first account that ``brand``
+        lists (``[brands.<key>] accounts``).  An account no brand lists is the default
+        brand's.  A channel without accounts of its own (:meth:`Channel.account_ids` empty
+        for all) sends as it always did.
 
         :param channel: the configured channel (its first account).
         :param account: the brand's account the customer wrote to (None: not known).
-        :returns: the account's instance and the account (None: no accounts of its own).
+        :returns: the account's instance and the account the reply leaves from
+            (:meth:`Channel.reply_account`; None: no accounts of its own).
         :raises PermanentSendError: when ``account`` belongs to another brand, when ``brand``
             owns none of the channel's accounts, or when the one it owns speaks for another
             brand too: a reply never leaves from another brand's account.
@@ -141,13 +142,11 @@ class BrandDirectory:
         if account is not None:
             arrival = self._arrival(channel, brand, account)
             if arrival is not None:
-                return arrival, account
+                return arrival, arrival.reply_account(account)
         name = channel.name
         for ch in family:
             if self._speaks_for(ch, brand):
-                ids = ch.account_ids()
-                listed = [i for i in ids if self.accounts.get((name, i)) == brand]
-                return ch, listed[0] if listed else (ids[0] if ids else None)
+                return ch, ch.reply_account(None)
         key = self.key_of(brand) or str(brand)
         raise PermanentSendError(
             f"brand {key!r} has no {name} account to reply from: configure it under "

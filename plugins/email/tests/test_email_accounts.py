@@ -74,3 +74,10 @@ def test_a_reply_leaves_from_the_address_the_customer_wrote_to(
     # each reply is recorded as the brand's message from the address it left from
     ours = {i.in_reply_to: i.account for i in app.interactions() if i.direction == "outbound"}
     assert ours == arrived
+
+
+def test_an_address_of_another_account_or_none_gets_the_smtp_sender(app: Scrm) -> None:
+    support = app.channel("email").by_label("support")
+    assert support.reply_account(RETURNS) == RETURNS
+    assert support.reply_account(BILLING) == SUPPORT  # billing's: not this account's to use
+    assert support.reply_account(None) == SUPPORT  # a message stored before accounts were kept

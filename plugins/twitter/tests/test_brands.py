@@ -231,3 +231,11 @@ def test_the_latest_message_of_the_case_decides_the_account(
     (reply,) = replies_by_parent(fake).values()
     assert reply["author_id"] == HELP["id"]
     assert reply["referenced_tweets"] == [{"type": "replied_to", "id": "1850000000000000812"}]
+
+
+def test_a_mention_of_a_further_id_is_answered_with_the_tables_credentials() -> None:
+    from scrm_twitter.channel import TwitterChannel
+
+    x = TwitterChannel({"brand_user_id": BRAND["id"], "other_brand_user_ids": [HELP["id"]]})
+    assert x.account_ids() == (BRAND["id"], HELP["id"])
+    assert x.reply_account(HELP["id"]) == x.reply_account(None) == BRAND["id"]

@@ -180,10 +180,16 @@ class EmailChannel(Channel):
             raise PermanentSendError("channels.email.smtp is not configured")
         from scrm_email import smtp as smtp_ops
 
-        if message.account not in (None, smtp.from_address) and (
-            message.account in self.account_ids()
-        ):
-            # The customer wrote to another of this account's addresses (billing@ beside
-            # support@, both delivered to one mailbox): the reply comes from that one.
-            smtp = smtp.model_copy(update={"from_address": message.account})
+        sender = self.reply_account(message.account)
+        if sender is not None and sender != smtp.from_address:
+            smtp = smtp.model_copy(update={"from_address": sender})
         return smtp_ops.send(message, smtp)
+
+    def reply_account(self, account: str | None) -> str | None:
+        """The address a reply comes from: the one the customer wrote to when it is one of
+        this account's (iade@ beside destek@, in a folder of its own), else the SMTP
+        ``from_address``."""
+        if account is not None and account in self.account_ids():
+            return account
+        smtp = self.settings.smtp
+        return smtp.from_address if smtp is not None else super().reply_account(None)
