@@ -314,3 +314,19 @@ def test_the_api_and_the_console_show_the_account(scrm_database_url: str) -> Non
         sign_in(console, key)
         page = console.get(f"/app/cases/{case_id}").text
         assert page.count('<span class="account" title="112">acme_help</span>') == 2
+
+
+def test_the_stored_message_hooks_get_the_account(scrm_database_url: str) -> None:
+    from scrm.plugin import EventContext, StoredInteraction
+
+    seen: list[tuple[str, str | None]] = []
+
+    class Listener:
+        @hookimpl
+        def interaction_stored(self, interaction: StoredInteraction, ctx: EventContext) -> None:
+            seen.append((interaction.external_id, interaction.account))
+
+    config = Config(database_url=scrm_database_url, channels={"line": TWO_LINES}, brands=TWO_BRANDS)
+    with open_app(config=config, plugins=[LinePlugin(), Listener()], migrate=True) as app:
+        app.ingest([message(8, "112"), message(9, None)])
+    assert sorted(seen) == [("m8", "112"), ("m9", None)]

@@ -747,6 +747,7 @@ class _BatchWriter:
                     case_id=p.case.id if p.case is not None else None,
                     created_at=p.it.created_at,
                     classification=p.decision.cls if p.decision is not None else None,
+                    account=p.it.account,
                 )
             )
         self.out.report.stored += len(persisted.ids)

@@ -539,6 +539,11 @@ class StoredInteraction(_Frozen):
     case_id: int | None
     created_at: datetime
     classification: Classification | None = None
+    account: str | None = Field(
+        default=None,
+        description="The brand's own account it arrived at or was sent from (see "
+        "`InboundInteraction.account`); None: the channel named none.",
+    )
 
 
 class RejectInfo(_Frozen):
