@@ -123,10 +123,10 @@ class BrandDirectory:
         """Choose the account a reply of ``brand`` goes out from on ``channel``.
 
         It is ``account``, the one the customer's message arrived at, when it is one of the
-        channel's accounts and ``brand``'s; else the channel's first account that ``brand``
-        lists (``[brands.<key>] accounts``).  An account no brand lists is the default
-        brand's.  A channel without accounts of its own (:meth:`Channel.account_ids` empty
-        for all) sends as it always did.
+        channel's accounts and ``brand``'s; else the first of the channel's accounts that
+        ``brand`` lists (``[brands.<key>] accounts``), as that account sends by default.  An
+        account no brand lists is the default brand's.  A channel without accounts of its
+        own (:meth:`Channel.account_ids` empty for all) sends as it always did.
 
         :param channel: the configured channel (its first account).
         :param account: the brand's account the customer wrote to (None: not known).
