@@ -9,9 +9,9 @@ out while ``sending``), then takes due replies one by one:
    case's brand owns it, else from the brand's account on the channel
    (:meth:`~scrm.core.brands.BrandDirectory.sender`);
 3. *accept* it at once, in its own short transaction: the row becomes ``accepted`` with the
-   channel's id, the delivery time and the account it left from, and a ``reply_delivered`` event goes on its case's
-   timeline.  This transaction touches neither the case row nor anything a sweep locks, so
-   it never waits;
+   channel's id, the delivery time and the account it left from, and a ``reply_delivered``
+   event goes on its case's timeline.  This transaction touches neither the case row nor
+   anything a sweep locks, so it never waits;
 4. *record* it: accepted replies are ingested as the brand's outbound messages on their cases
    (first response, promises, the loop) in small batches (:data:`RECORD_BATCH` replies or
    :data:`RECORD_EVERY` seconds, whichever comes first, and at the end of the round), then
