@@ -180,3 +180,23 @@ def test_a_module_switched_off_keeps_its_tables_and_the_database_stays_usable(ap
             off.upgrade()
     finally:
         off.close()
+
+
+def test_messages_and_replies_stored_before_0018_keep_their_rows_and_know_no_account(app):
+    """0018 adds ``account`` to interactions and the outbox: older rows stay, with none."""
+    from scrm.core.models import OutboxMessage
+    from scrm.core.services import outbox
+
+    app.ingest([message(1, account="acme_tr")])
+    [case] = app.cases()
+    outbox.reply(app, case.id, actor="ece", text="Bakıyoruz.")
+    db.downgrade(app.engine, "0017", app.migration_locations())
+    columns = {t: {c["name"] for c in sa.inspect(app.engine).get_columns(t)} for t in ("interactions", "outbox")}
+    assert not {"account"} & (columns["interactions"] | columns["outbox"])
+    app.upgrade()
+    assert app.schema_diff() == []
+    with app.session() as s:
+        assert s.scalars(sa.select(Interaction.account)).all() == [None]
+        assert s.scalars(sa.select(OutboxMessage.account)).all() == [None]
+    app.ingest([message(2, account="acme_tr", minutes=5)])
+    assert [i.account for i in app.interactions(case=case.id)] == [None, "acme_tr"]

@@ -167,7 +167,8 @@ def render_case(obj: CliContext, c: CaseDetail) -> None:
         (
             i.created_at,
             "message",
-            f"{i.channel} {i.direction}{' public' if i.public else ''}",
+            f"{i.channel}{f' ({i.account})' if i.account else ''} {i.direction}"
+            + (" public" if i.public else ""),
             f"{i.text[:200]}" + (f"  [{i.kind}/{i.sentiment}]" if i.kind else ""),
         )
         for i in c.interactions

@@ -264,6 +264,7 @@ def outbox_list(
             "id": r.id,
             "case_id": r.case_id,
             "channel": r.channel,
+            "account": r.account,
             "public": r.public,
             "status": r.status,
             "attempts": r.attempts,

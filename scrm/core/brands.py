@@ -117,41 +117,80 @@ class BrandDirectory:
         owners = self.owners(account)
         return brand is None or not owners or brand in owners
 
-    def sender(self, channel: Channel, brand: int) -> tuple[Channel, str | None]:
+    def sender(
+        self, channel: Channel, brand: int, account: str | None = None
+    ) -> tuple[Channel, str | None]:
         """Choose the account a reply of ``brand`` goes out from on ``channel``.
 
-        It is the channel's account that ``brand`` lists (``[brands.<key>] accounts``); an
+        It is ``account``, the one the customer's message arrived at, when it is one of the
+        channel's accounts and ``brand``'s; else the first of the channel's accounts that
+        ``brand`` lists (``[brands.<key>] accounts``), as that account sends by default.  An
         account no brand lists is the default brand's.  A channel without accounts of its
         own (:meth:`Channel.account_ids` empty for all) sends as it always did.
 
         :param channel: the configured channel (its first account).
-        :returns: the account's instance and the account (None: no accounts of its own).
-        :raises PermanentSendError: when ``brand`` owns none of the channel's accounts, or the
-            one it owns speaks for another brand too: a reply never leaves from another
-            brand's account.
+        :param account: the brand's account the customer wrote to (None: not known).
+        :returns: the account's instance and the account the reply leaves from
+            (:meth:`Channel.reply_account`; None: no accounts of its own).
+        :raises PermanentSendError: when ``account`` belongs to another brand, when ``brand``
+            owns none of the channel's accounts, or when the one it owns speaks for another
+            brand too: a reply never leaves from another brand's account.
         """
         family = channel.accounts()
         if not any(ch.account_ids() for ch in family):
             return channel, None
+        if account is not None:
+            arrival = self._arrival(channel, brand, account)
+            if arrival is not None:
+                return arrival, arrival.reply_account(account)
         name = channel.name
         for ch in family:
-            ids = ch.account_ids()
-            owners = self.owners(ch) or {DEFAULT_BRAND_ID}
-            if brand not in owners:
-                continue
-            if len(owners) > 1:
-                keys = ", ".join(sorted(str(self.key_of(b) or b) for b in owners))
-                raise PermanentSendError(
-                    f"{name} account {ch.account_label!r} speaks for brands {keys}: give each "
-                    f"brand its own [channels.{name}.accounts.<label>]"
-                )
-            listed = [i for i in ids if self.accounts.get((name, i)) == brand]
-            return ch, listed[0] if listed else (ids[0] if ids else None)
+            if self._speaks_for(ch, brand):
+                return ch, ch.reply_account(None)
         key = self.key_of(brand) or str(brand)
         raise PermanentSendError(
             f"brand {key!r} has no {name} account to reply from: configure it under "
             f"[channels.{name}.accounts.<label>] and list it in [brands.{key}] accounts"
         )
+
+    def _arrival(self, channel: Channel, brand: int, account: str) -> Channel | None:
+        """The instance of ``channel`` that speaks for ``account`` when it is ``brand``'s;
+        None when no instance speaks for it or it is the default brand's by the implicit
+        rule (the caller falls back on the brand's own account).
+
+        :raises PermanentSendError: when ``account`` (or its instance) is another brand's.
+        """
+        ch = channel.for_account(account)
+        listed = self.accounts.get((channel.name, account))
+        owners = {listed} if listed is not None else self.owners(ch) if ch is not None else set()
+        if owners and brand not in owners:
+            other = ", ".join(sorted(repr(self.key_of(b) or str(b)) for b in owners))
+            key = self.key_of(brand) or str(brand)
+            raise PermanentSendError(
+                f"the customer wrote to {channel.name} account {account!r} of brand {other}, "
+                f"not of the case's brand {key!r}: a reply never leaves from another brand's "
+                "account"
+            )
+        if ch is None or not self._speaks_for(ch, brand):
+            return None
+        return ch
+
+    def _speaks_for(self, ch: Channel, brand: int) -> bool:
+        """Whether the account instance ``ch`` is ``brand``'s (one no brand lists is the
+        default brand's).
+
+        :raises PermanentSendError: when it is ``brand``'s and another brand's too.
+        """
+        owners = self.owners(ch) or {DEFAULT_BRAND_ID}
+        if brand not in owners:
+            return False
+        if len(owners) > 1:
+            keys = ", ".join(sorted(str(self.key_of(b) or b) for b in owners))
+            raise PermanentSendError(
+                f"{ch.name} account {ch.account_label!r} speaks for brands {keys}: give each "
+                f"brand its own [channels.{ch.name}.accounts.<label>]"
+            )
+        return True
 
     def split(
         self, session: Session, batch: Sequence[Record], brand: int | None

@@ -183,6 +183,17 @@ class Channel:
             return None
         return next((ch for ch in self.accounts() if account in ch.account_ids()), None)
 
+    def reply_account(self, account: str | None) -> str | None:
+        """Return the account a reply on this instance leaves from, when the customer wrote to
+        ``account`` (one of :meth:`account_ids`; None: not known).
+
+        The default is ``account`` itself, else the first of :meth:`account_ids`.  A channel
+        whose credentials send as one of its accounts only returns that one (X: its
+        ``brand_user_id``); one with a sender of its own returns it for None (e-mail: the
+        SMTP ``from_address``).  Delivery names the result in ``OutboundMessage.account``.
+        """
+        return account if account is not None else next(iter(self.account_ids()), None)
+
     def state_key(self, key: str) -> str:
         """Return ``key`` made this account's: ``<label>/<key>``, and ``key`` itself for the
         ``default`` account (so a single account's cursors stay where they always were)."""

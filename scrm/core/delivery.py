@@ -5,11 +5,13 @@ round left (replies accepted but not yet recorded on their cases, replies whose 
 out while ``sending``), then takes due replies one by one:
 
 1. *claim* one row (a short transaction; ``FOR UPDATE SKIP LOCKED`` on PostgreSQL);
-2. *send* it through its channel;
+2. *send* it through its channel, from the brand's account the customer wrote to when the
+   case's brand owns it, else from the brand's account on the channel
+   (:meth:`~scrm.core.brands.BrandDirectory.sender`);
 3. *accept* it at once, in its own short transaction: the row becomes ``accepted`` with the
-   channel's id and the delivery time, and a ``reply_delivered`` event goes on its case's
-   timeline.  This transaction touches neither the case row nor anything a sweep locks, so
-   it never waits;
+   channel's id, the delivery time and the account it left from, and a ``reply_delivered``
+   event goes on its case's timeline.  This transaction touches neither the case row nor
+   anything a sweep locks, so it never waits;
 4. *record* it: accepted replies are ingested as the brand's outbound messages on their cases
    (first response, promises, the loop) in small batches (:data:`RECORD_BATCH` replies or
    :data:`RECORD_EVERY` seconds, whichever comes first, and at the end of the round), then
@@ -145,9 +147,12 @@ class Delivery:
             return settle(s, row)
 
     def _sender(self, message: OutboundMessage, brand: int) -> tuple[Channel, OutboundMessage]:
-        """The account of ``message``'s channel that its case's brand owns, and the message
-        naming it (:meth:`~scrm.core.brands.BrandDirectory.sender`)."""
-        channel, account = self.app.brands.sender(self.app.channel(message.channel), brand)
+        """The account of ``message``'s channel to send from (the one the customer wrote to,
+        when its case's brand owns it, else the brand's), and the message naming it
+        (:meth:`~scrm.core.brands.BrandDirectory.sender`)."""
+        channel, account = self.app.brands.sender(
+            self.app.channel(message.channel), brand, message.account
+        )
         return channel, message.model_copy(update={"account": account})
 
     def _send(
@@ -184,13 +189,16 @@ class Delivery:
             self._fail(row_id, reason, now, report)
             return None
         report.sent += 1
-        return self._accept(row_id, result, utcnow())
+        return self._accept(row_id, result, utcnow(), message.account)
 
-    def _accept(self, row_id: int, result: SendResult, at: datetime) -> _Accepted:
-        """Record the channel's acceptance on the row and on the case's timeline, at once."""
+    def _accept(
+        self, row_id: int, result: SendResult, at: datetime, account: str | None
+    ) -> _Accepted:
+        """Record the channel's acceptance (of a reply sent from ``account``) on the row and on
+        the case's timeline, at once."""
 
         def accept(s: Session, row: OutboxMessage) -> _Accepted:
-            outbox.settle_accepted(row, result.external_id, at)
+            outbox.settle_accepted(row, result.external_id, at, account)
             case = s.get(Case, row.case_id) if row.case_id is not None else None
             if case is not None:
                 case_ops.add_event(
@@ -240,7 +248,7 @@ class Delivery:
             self._settle(row_id, requeue)
             return None
         report.reconciled += 1
-        return self._accept(row_id, result, now)
+        return self._accept(row_id, result, now, message.account)
 
     # -- recording on the cases ------------------------------------------------------------
 
@@ -263,6 +271,7 @@ class Delivery:
                     subject=a.message.subject,
                     recipient=Author(external_id=a.message.to) if a.message.to else None,
                     case_id=a.message.case_id,
+                    account=a.message.account,
                     raw=a.raw,
                 )
                 for a in accepted

@@ -330,6 +330,9 @@ class Interaction(BrandOwned, Base):
     raw: Mapped[dict[str, Any] | None]
     answer_url: Mapped[str | None] = mapped_column(sa.String(2048))
     """Where a reply must be given when scrm cannot post there (a blog post's URL)."""
+    account: Mapped[str | None] = mapped_column(sa.String(255))
+    """The brand's own account the message arrived at or was sent from, as its channel
+    writes it (an X user id, a page id, a mailbox address); a reply goes out from it."""
 
 
 class Incident(BrandOwned, Base):
@@ -429,6 +432,9 @@ class OutboxMessage(BrandOwned, Base):
     external_id: Mapped[str | None] = mapped_column(sa.String(255))
     created_at: Mapped[created_ts]
     sent_at: Mapped[datetime | None]
+    account: Mapped[str | None] = mapped_column(sa.String(255))
+    """The brand's account the reply goes out from: when queued, the one the customer's
+    message arrived at (None: not known); once the channel accepted it, the one it left from."""
 
 
 class LabelCorrection(Base):

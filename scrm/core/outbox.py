@@ -132,17 +132,21 @@ def unrecorded(session: Session, *, now: datetime, limit: int = 100) -> list[Out
     return rows
 
 
-def settle_accepted(row: OutboxMessage, external_id: str, now: datetime) -> None:
-    """The channel accepted the reply as ``external_id`` at ``now`` (its delivery time).
+def settle_accepted(
+    row: OutboxMessage, external_id: str, now: datetime, account: str | None = None
+) -> None:
+    """The channel accepted the reply as ``external_id`` at ``now`` (its delivery time), sent
+    from the brand's ``account`` (None: the channel has no accounts of its own).
 
     The worker keeps a lease on the row until it has recorded it on its case.
     """
-    row.status, row.external_id, row.sent_at, row.lease_until, row.last_error = (
+    row.status, row.external_id, row.sent_at, row.lease_until, row.last_error, row.account = (
         "accepted",
         external_id,
         now,
         now + LEASE,
         None,
+        account,
     )
 
 
@@ -200,5 +204,6 @@ def to_message(row: OutboxMessage) -> OutboundMessage:
         subject=row.subject,
         idempotency_key=row.idempotency_key,
         case_id=row.case_id,
+        account=row.account,
         metadata=dict(row.meta),
     )

@@ -495,6 +495,7 @@ class _BatchWriter:
             subject=it.subject,
             created_at=it.created_at,
             public=it.public,
+            account=it.account,
             author=Author(
                 external_id=author.external_id if author else f"customer:{it.customer_id}",
                 handle=author.handle if author else None,
@@ -746,6 +747,7 @@ class _BatchWriter:
                     case_id=p.case.id if p.case is not None else None,
                     created_at=p.it.created_at,
                     classification=p.decision.cls if p.decision is not None else None,
+                    account=p.it.account,
                 )
             )
         self.out.report.stored += len(persisted.ids)
@@ -841,6 +843,7 @@ class _BatchWriter:
             "attachments": [a.model_dump() for a in it.attachments],
             "raw": it.raw,
             "answer_url": it.answer_url,
+            "account": it.account,
         }
 
     def _plugin_failed(self, it: InboundInteraction, origin: Origin, exc: Exception) -> None:

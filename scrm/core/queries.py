@@ -124,6 +124,9 @@ class InteractionOut(_Out):
     engagement: dict[str, Any] | None
     answer_url: str | None = None
     """Where a reply must be given when scrm cannot post there (`scrm case answered`)."""
+    account: str | None = None
+    """The brand's own account the message arrived at or was sent from, as its channel
+    writes it (an X user id, a Facebook page id, a mailbox address); None: not known."""
 
 
 class EventOut(_Out):
@@ -206,6 +209,10 @@ class ReplyOut(_Out):
     sent_at: datetime | None
     external_id: str | None
     last_error: str | None
+    account: str | None = None
+    """The brand's account the reply goes out from (the one the customer wrote to, until
+    delivery settles it), then the one it left from; None: not known, or the channel has no
+    accounts of its own."""
 
 
 class CaseDetail(CaseOut):

@@ -1,10 +1,11 @@
 """What a reply on a case says and whom it answers: playbook templates and the outbox row.
 
 A reply goes to the customer's latest message on the case (same channel and thread, public
-when that message was public), filled from the case's playbook or given as free text, and is
-queued in the outbox (:mod:`scrm.core.outbox`) in the caller's transaction.  The replies
-service (:mod:`scrm.core.services.outbox`) and the auto-acknowledgment plugin call these;
-functions here take a session and never commit.
+when that message was public, from the brand's account that message arrived at), filled from
+the case's playbook or given as free text, and is queued in the outbox
+(:mod:`scrm.core.outbox`) in the caller's transaction.  The replies service
+(:mod:`scrm.core.services.outbox`) and the auto-acknowledgment plugin call these; functions
+here take a session and never commit.
 """
 
 from __future__ import annotations
@@ -60,8 +61,11 @@ class AnswerElsewhere(Refused):
         self.case_id, self.channel, self.url = case_id, channel, url
 
 
-def last_customer_message(session: Session, case: Case) -> Interaction | None:
-    """The latest message on ``case`` of its customer (or of a customer merged with them).
+def last_customer_message(
+    session: Session, case: Case, channel: str | None = None
+) -> Interaction | None:
+    """The latest message on ``case`` (on ``channel`` only, when given) of its customer (or
+    of a customer merged with them).
 
     A case can hold another person's message too (a reply under the customer's comment);
     a reply must still go to the customer it greets.  Anyone's latest is the fallback.
@@ -71,6 +75,8 @@ def last_customer_message(session: Session, case: Case) -> Interaction | None:
         .where(Interaction.case_id == case.id, Interaction.direction == Direction.INBOUND.value)
         .order_by(Interaction.created_at.desc(), Interaction.id.desc())
     )
+    if channel is not None:
+        latest = latest.where(Interaction.channel == channel)
     root = root_ids(session, [case.customer_id])[case.customer_id]
     family = family_ids(session, root)
     own = session.scalars(latest.where(Interaction.customer_id.in_(family))).first()
@@ -128,7 +134,9 @@ def queue_reply(
     """Queue a reply on ``case`` (free text or a playbook template) in the caller's transaction.
 
     The reply goes to the customer's latest message: same channel and thread, public when
-    that message was public unless ``public`` says otherwise.
+    that message was public unless ``public`` says otherwise.  It names the brand's account
+    the customer's latest message on the reply's channel arrived at: delivery sends from it
+    when the case's brand owns it (:meth:`~scrm.core.brands.BrandDirectory.sender`).
 
     :returns: the outbox row and whether it is new (False: ``idempotency_key`` was used).
     :raises PlaybookError: for an unknown template.
@@ -155,6 +163,8 @@ def queue_reply(
         )
     if not text:
         raise InvalidInput(N_("a reply needs --text or --template"))
+    on = channel or last.channel
+    arrival = last if on == last.channel else last_customer_message(session, case, on)
     key = idempotency_key or f"reply:{case.id}:{uuid.uuid4().hex}"
     meta: dict[str, Any] = {"last_inbound_at": last.created_at.isoformat()}
     if last.subject:
@@ -164,7 +174,8 @@ def queue_reply(
         idempotency_key=key,
         now=now,
         case_id=case.id,
-        channel=channel or last.channel,
+        channel=on,
+        account=arrival.account if arrival is not None else None,
         recipient=recipient.external_id if recipient else None,
         public=last.public if public is None else public,
         text=text,

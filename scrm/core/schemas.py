@@ -516,8 +516,9 @@ class OutboundMessage(_Frozen):
     account: str | None = Field(
         default=None,
         description="The brand's own account to send from, as the channel's messages carry it "
-        "in `account` (delivery picks the account the case's brand owns on the channel); "
-        "None: the channel has no accounts of its own.",
+        "in `account`: delivery picks the account the customer's latest message arrived at "
+        "when the case's brand owns it, else the brand's account on the channel "
+        "(`Channel.reply_account`); None: the channel has no accounts of its own.",
     )
     metadata: dict[str, Any] = Field(default_factory=dict)
 
@@ -538,6 +539,11 @@ class StoredInteraction(_Frozen):
     case_id: int | None
     created_at: datetime
     classification: Classification | None = None
+    account: str | None = Field(
+        default=None,
+        description="The brand's own account it arrived at or was sent from (see "
+        "`InboundInteraction.account`); None: the channel named none.",
+    )
 
 
 class RejectInfo(_Frozen):

@@ -403,6 +403,7 @@ def stored_interaction(
             subject=row.subject,
             thread_key=row.thread_key,
             in_reply_to=row.in_reply_to,
+            account=row.account,
             engagement=Engagement.model_validate(row.engagement) if row.engagement else None,
         )
         info = (

@@ -1,4 +1,6 @@
-"""Two brands with an X account each: polled tweets land in their brand, replies leave from it."""
+"""Two brands with X accounts (Acme two: @AcmeDestek and @AcmeYardim, Globex one): polled
+tweets land in the brand of their account, and a reply leaves from the account the customer
+wrote to, never from another brand's."""
 
 from __future__ import annotations
 
@@ -17,9 +19,11 @@ from scrm.testing import CliInvoker
 CUSTOMER = "2086537338"
 GLOBEX = user("7770001112", "GlobexYardim", 5200)
 GLOBEX_TOKEN = "fake-oauth2-user-token-globex"
+HELP = user("5839201481", "AcmeYardim", 9100)
+HELP_TOKEN = "fake-oauth2-user-token-acme-yardim"
 WIDE = {"COLUMNS": "250"}
 BRANDS = {
-    "acme": {"name": "Acme", "accounts": {"twitter": [BRAND["id"]]}},
+    "acme": {"name": "Acme", "accounts": {"twitter": [BRAND["id"], HELP["id"]]}},
     "globex": {"name": "Globex", "accounts": {"twitter": [GLOBEX["id"]]}},
 }
 
@@ -28,11 +32,13 @@ BRANDS = {
 def scrm_config(scrm_database_url: str, fake: FakeX, twitter_settings: dict[str, Any]) -> Config:
     """The shared app credentials in [channels.twitter], one table per brand account."""
     fake.add_account(GLOBEX, GLOBEX_TOKEN)
+    fake.add_account(HELP, HELP_TOKEN)
     shared = {k: twitter_settings[k] for k in ("base_url", "bearer_token", "consumer_key",
                                                "consumer_secret", "max_results", "backoff")}  # fmt: skip
     acme = {k: twitter_settings[k] for k in ("access_token", "access_token_secret")}
     accounts = {
         "acme": {**acme, "brand_user_id": BRAND["id"]},
+        "acme_help": {"user_access_token": HELP_TOKEN, "brand_user_id": HELP["id"]},
         "globex": {"user_access_token": GLOBEX_TOKEN, "brand_user_id": GLOBEX["id"],
                    "search_queries": ["globex"]},
     }  # fmt: skip
@@ -170,3 +176,66 @@ def test_account_activity_deliveries_are_read_by_the_account_they_are_for(app: S
     globex = {i.text: i.direction for i in app.for_brand("globex").interactions(limit=10)}
     assert globex == {"@GlobexYardim iade?": "inbound", "Merhaba, DM atar mısınız?": "outbound"}
     assert texts(app, "acme") == {"@AcmeDestek kargo?"}
+
+
+def replies_by_parent(fake: FakeX) -> dict[str, dict[str, Any]]:
+    """The brand's posted replies, by the tweet each answers."""
+    return {
+        t["referenced_tweets"][0]["id"]: t
+        for t in fake.tweets.values()
+        if t["author_id"] in (BRAND["id"], HELP["id"], GLOBEX["id"]) and "referenced_tweets" in t
+    }
+
+
+def test_a_reply_leaves_from_the_account_the_customer_wrote_to(
+    app: Scrm, cli: Any, fake: FakeX
+) -> None:
+    fake.add_tweet(tweet("1850000000000000801", CUSTOMER, "@AcmeDestek faturam yanlış geldi"))
+    fake.add_tweet(tweet("1850000000000000802", "1402983311", "@AcmeYardim modemim yanmıyor"))
+    cli("twitter", "poll", "--once")
+    stored = json.loads(cli("interactions", "list", "--json").stdout)
+    assert {i["external_id"]: i["account"] for i in stored} == {
+        "1850000000000000801": BRAND["id"],
+        "1850000000000000802": HELP["id"],
+    }
+    for case in app.for_brand("acme").cases():
+        cli("reply", str(case.id), "--text", f"Merhaba, {case.id} numaralı kaydınıza bakıyoruz.")
+    queued = {r["case_id"]: r["account"] for r in json.loads(cli("outbox", "list", "--json").stdout)}
+    assert sorted(queued.values()) == sorted([BRAND["id"], HELP["id"]])
+    assert cli("outbox", "deliver").stdout.startswith("sent 2,")
+    posted = replies_by_parent(fake)
+    assert posted["1850000000000000801"]["author_id"] == BRAND["id"]
+    assert posted["1850000000000000802"]["author_id"] == HELP["id"]
+    helped = [c for c in fake.seen("/2/tweets") if c.method == "POST" and HELP_TOKEN in
+              c.headers["authorization"]]  # fmt: skip
+    assert len(helped) == 1
+    # the replies are recorded as sent from those accounts
+    ours = [i for i in app.for_brand("acme").interactions(limit=100) if i.direction == "outbound"]
+    assert sorted(str(i.account) for i in ours) == sorted([BRAND["id"], HELP["id"]])
+    sent = {r["case_id"]: r["account"] for r in json.loads(cli("outbox", "list", "--json").stdout)}
+    assert sent == queued
+
+
+def test_the_latest_message_of_the_case_decides_the_account(
+    app: Scrm, cli: Any, fake: FakeX
+) -> None:
+    first = tweet("1850000000000000811", CUSTOMER, "@AcmeDestek kargom nerede?")
+    fake.add_tweet(first)
+    fake.add_tweet(tweet("1850000000000000812", CUSTOMER, "@AcmeYardim hâlâ cevap yok",
+                         reply_to=first))  # fmt: skip
+    cli("twitter", "poll", "--once")
+    (case,) = app.for_brand("acme").cases()
+    assert [i.account for i in app.interactions(case=case.id)] == [BRAND["id"], HELP["id"]]
+    cli("reply", str(case.id), "--text", "Kargonuzu hemen soruyoruz.")
+    assert cli("outbox", "deliver").stdout.startswith("sent 1,")
+    (reply,) = replies_by_parent(fake).values()
+    assert reply["author_id"] == HELP["id"]
+    assert reply["referenced_tweets"] == [{"type": "replied_to", "id": "1850000000000000812"}]
+
+
+def test_a_mention_of_a_further_id_is_answered_with_the_tables_credentials() -> None:
+    from scrm_twitter.channel import TwitterChannel
+
+    x = TwitterChannel({"brand_user_id": BRAND["id"], "other_brand_user_ids": [HELP["id"]]})
+    assert x.account_ids() == (BRAND["id"], HELP["id"])
+    assert x.reply_account(HELP["id"]) == x.reply_account(None) == BRAND["id"]

@@ -27,6 +27,7 @@ from scrm.core.apikeys import Principal, principal_for
 from scrm.core.app import Scrm
 from scrm.core.bounds import clean_text
 from scrm.core.cases import allowed_from
+from scrm.core.channel import DEFAULT_ACCOUNT
 from scrm.core.config import Config, plain_message
 from scrm.core.errors import N_, Forbidden, InvalidInput, ScrmError
 from scrm.core.passwords import agent_principal
@@ -393,7 +394,25 @@ def case_page(ctx: SignedIn, case_id: IdPath) -> Response:
         kinds=[k.value for k in Kind],
         sentiments=SENTIMENTS,
         categories=ctx.app.playbooks_of(brand).categories,
+        accounts=_account_labels(ctx.app, case),
     )
+
+
+def _account_labels(app: Scrm, case: queries.CaseDetail) -> dict[tuple[str, str], str]:
+    """The label each brand account of the case's messages and replies is configured under
+    (``[channels.<name>.accounts.<label>]``), by channel and account; an account of a
+    single-account section, or one no channel configures now, is shown as it is written."""
+    labels: dict[tuple[str, str], str] = {}
+    used = {(i.channel, i.account) for i in case.interactions if i.account is not None}
+    used |= {(r.channel, r.account) for r in case.replies if r.account is not None}
+    for channel, account in used:
+        try:
+            speaker = app.channel(channel).for_account(account)
+        except ScrmError:  # a channel no plugin provides any more
+            continue
+        if speaker is not None and speaker.account_label != DEFAULT_ACCOUNT:
+            labels[(channel, account)] = speaker.account_label
+    return labels
 
 
 @dataclass

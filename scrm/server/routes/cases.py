@@ -82,6 +82,11 @@ class ReplyOut(BaseModel):
     outbox_id: int
     status: str = Field(description="Outbox status: pending until delivered.")
     channel: str
+    account: str | None = Field(
+        default=None,
+        description="The brand's account the customer wrote to, which the reply goes out from "
+        "when the case's brand owns it; None: not known.",
+    )
     public: bool
     text: str
     case: CaseDetail
@@ -227,6 +232,7 @@ def reply(
         outbox_id=row.id,
         status=row.status,
         channel=row.channel,
+        account=row.account,
         public=row.public,
         text=row.text,
         case=detail,

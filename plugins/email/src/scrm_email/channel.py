@@ -20,7 +20,9 @@ A message's ``account`` is the brand's address it was delivered to: the polled m
 ``address`` (default its username), else the first of the brand's addresses among
 Delivered-To, X-Original-To, To and Cc.  Brands with mailboxes of their own are
 ``[channels.email.accounts.<label>]`` tables, each with its ``mailboxes``, ``addresses`` and
-``smtp``: a reply goes out through the SMTP settings of the account its case's brand owns.
+``smtp``: a reply goes out through the SMTP settings of the account the customer wrote to
+(when its case's brand owns it; else the brand's account), From the address the customer
+wrote to when it is one of that account's addresses, else From ``smtp.from_address``.
 """
 
 from __future__ import annotations
@@ -173,8 +175,21 @@ class EmailChannel(Channel):
         :raises TransientSendError: on SMTP 4xx, timeouts and dropped connections.
         :raises PermanentSendError: on SMTP 5xx (with the server's message) or bad settings.
         """
-        if self.settings.smtp is None:
+        smtp = self.settings.smtp
+        if smtp is None:
             raise PermanentSendError("channels.email.smtp is not configured")
         from scrm_email import smtp as smtp_ops
 
-        return smtp_ops.send(message, self.settings.smtp)
+        sender = self.reply_account(message.account)
+        if sender is not None and sender != smtp.from_address:
+            smtp = smtp.model_copy(update={"from_address": sender})
+        return smtp_ops.send(message, smtp)
+
+    def reply_account(self, account: str | None) -> str | None:
+        """The address a reply comes from: the one the customer wrote to when it is one of
+        this account's (iade@ beside destek@, in a folder of its own), else the SMTP
+        ``from_address``."""
+        if account is not None and account in self.account_ids():
+            return account
+        smtp = self.settings.smtp
+        return smtp.from_address if smtp is not None else super().reply_account(None)

@@ -163,6 +163,11 @@ class TwitterChannel(Channel):
         carry in ``account`` and ``[brands.<key>] accounts = {twitter = [...]}`` lists."""
         return tuple(self.settings.brand_ids())
 
+    def reply_account(self, account: str | None) -> str | None:
+        """The account this table's credentials post as (``brand_user_id``): a mention of one
+        of ``other_brand_user_ids`` is answered from it too."""
+        return super().reply_account(None)
+
     def client(self) -> XClient:
         """Return the channel's HTTP client (made on first use)."""
         if self._client is None:
