@@ -281,3 +281,76 @@ def test_the_console_case_page_offers_the_cases_brand_templates_and_categories(
 def test_a_brands_plugin_settings_stay_out_of_a_repr() -> None:
     config = Config(brands={"a": {"name": "A", "plugins": {"x": {"api_token": "s3cr3t-v4lue"}}}})
     assert "s3cr3t-v4lue" not in repr(config) and "api_token" in repr(config)
+
+
+LEAD = "Fiber internet paketi almak istiyorum, fiyat teklifi alabilir miyim?"
+BURST = [
+    "@destek 3 gündür internet yok, müşteri hizmetleri de açmıyor. Rezalet, herkes Rakip'e geçsin! #Rezalet",
+    "@destek 3 gündür internetim yok, müşteri hizmetleri açmıyor. Tam rezalet, herkes Rakip'e geçsin #Rezalet",
+    "3 gündür internet yok!! @destek müşteri hizmetleri de açmıyor, rezalet herkes Rakip'e geçsin #Rezalet",
+]  # fmt: skip
+
+
+def test_the_department_modules_handle_each_brands_messages_with_its_settings(
+    scrm_database_url: str,
+) -> None:
+    """After commit too: the sales module names each brand's lead owner, and the coordinated
+    check counts a burst by each brand's own threshold (the deployment's five accounts, the
+    shop's two)."""
+    import sqlalchemy as sa
+
+    from scrm.core.models import Interaction
+    from scrm.plugins.tables.coordinated import CaseFlag
+    from scrm.plugins.tables.sales import Lead
+
+    config = Config(
+        database_url=scrm_database_url,
+        plugins={"sales": {"default_owner": "bank.sales"}},
+        brands={
+            "bank": {"name": "Bank", "accounts": {"twitter": ["bank_tr"]}},
+            "shop": {
+                "name": "Shop",
+                "accounts": {"twitter": ["shop_tr"]},
+                "plugins": {
+                    "sales": {"default_owner": "shop.sales"},
+                    "coordinated": {"min_accounts": 2},
+                },
+            },
+        },
+    )
+
+    def burst(prefix: str, account: str) -> list[dict[str, Any]]:
+        return [
+            message(f"{prefix}{k}", text, account=account, author=f"{prefix}-new{k}",
+                    minutes=10 + k, public=True,
+                    author_obj={"external_id": f"{prefix}-new{k}", "handle": f"{prefix}new{k}",
+                                "followers": 3, "account_created_at": (T0 - timedelta(days=2)).isoformat()})
+            for k, text in enumerate(BURST)
+        ]  # fmt: skip
+
+    with open_app(config=config, migrate=True) as app:
+        app.ingest(
+            [
+                message("l1", LEAD, account="bank_tr", author="b1"),
+                message("l2", LEAD, account="shop_tr", author="s1"),
+                *burst("b", "bank_tr"),
+                *burst("s", "shop_tr"),
+            ]
+        )
+        with app.session() as s:
+            owners = dict(
+                s.execute(
+                    sa.select(Interaction.external_id, Lead.owner).join(
+                        Interaction, Interaction.id == Lead.interaction_id
+                    )
+                ).all()
+            )
+            flagged = set(
+                s.scalars(
+                    sa.select(Interaction.external_id)
+                    .join(CaseFlag, CaseFlag.case_id == Interaction.case_id)
+                    .where(Interaction.external_id.in_([f"{p}{k}" for p in "bs" for k in range(3)]))
+                )
+            )
+    assert owners == {"l1": "bank.sales", "l2": "shop.sales"}
+    assert flagged == {"s0", "s1", "s2"}  # three accounts: a burst for the shop, not the bank

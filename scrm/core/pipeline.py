@@ -748,6 +748,7 @@ class _BatchWriter:
                     created_at=p.it.created_at,
                     classification=p.decision.cls if p.decision is not None else None,
                     account=p.it.account,
+                    brand=self.brand,
                 )
             )
         self.out.report.stored += len(persisted.ids)

@@ -544,6 +544,11 @@ class StoredInteraction(_Frozen):
         description="The brand's own account it arrived at or was sent from (see "
         "`InboundInteraction.account`); None: the channel named none.",
     )
+    brand: str | None = Field(
+        default=None,
+        description="The key of the brand it belongs to (`[brands.<key>]`, `default` for the "
+        "deployment's own): `ctx.for_brand(brand)` gives that brand's settings.",
+    )
 
 
 class RejectInfo(_Frozen):

@@ -27,6 +27,7 @@ from scrm.core.db import (
 )
 from scrm.core.escalation import escalate, swept_alerts
 from scrm.core.models import (
+    Brand,
     Case,
     Customer,
     Department,
@@ -49,6 +50,7 @@ __all__ = [
     "OPEN_STATUSES",
     "AnswerElsewhere",
     "Base",
+    "Brand",
     "BrandLinked",
     "Case",
     "Customer",

@@ -132,20 +132,19 @@ class CoordinatedPlugin(DepartmentPlugin):
         complaints they are compared with are read in a constant number of queries; the
         complaints are then checked one by one, in ingest order, as if each were alone.
         """
-        plugin = self.configured(ctx)
-        complaints = [
-            i.id
-            for i in interactions
-            if i.classification is not None
-            and i.classification.kind is Kind.COMPLAINT
-            and i.case_id is not None
-        ]
-        if not complaints:
-            return
         found = []
-        with plugin.session(ctx) as s:
-            for fired in _Batch(self, s, complaints).run():
-                found.append(fired)
+        for plugin, group in self.by_brand(ctx, interactions):
+            complaints = [
+                i.id
+                for i in group
+                if i.classification is not None
+                and i.classification.kind is Kind.COMPLAINT
+                and i.case_id is not None
+            ]
+            if not complaints:
+                continue
+            with plugin.session(ctx) as s:
+                found.extend(_Batch(plugin, s, complaints).run())
         for case_ids, evidence in found:
             ctx.emit(CoordinatedDetected(case_ids=case_ids, evidence=evidence))
 
@@ -295,6 +294,8 @@ class _Batch:
     """One batch's check: what it reads from the database, read once."""
 
     def __init__(self, plugin: CoordinatedPlugin, s: Session, ids: list[int]) -> None:
+        import sqlalchemy as sa
+
         from scrm.plugin.db import Interaction, chunks
 
         self.p = plugin
@@ -304,6 +305,13 @@ class _Batch:
         for part in chunks(ids):
             for row in s.execute(_msg_query().where(Interaction.id.in_(part))):
                 found[row.id] = _Msg(*row)
+        # A batch is one brand's (the pipeline writes each brand's messages apart): a burst
+        # against this brand is looked for among its own complaints only.
+        self.brand_id: int | None = (
+            s.scalar(sa.select(Interaction.brand_id).where(Interaction.id == ids[0]))
+            if ids
+            else None
+        )
         self.complaints = [found[i] for i in dict.fromkeys(ids) if i in found]
         self.complaints = [m for m in self.complaints if m.case_id is not None]
         self.flagged_times: list[datetime] = []
@@ -354,7 +362,11 @@ class _Batch:
             q = (
                 sa.select(Interaction.created_at)
                 .join(CaseFlag, CaseFlag.case_id == Interaction.case_id)
-                .where(CaseFlag.flag == FLAG, _within(Interaction.created_at, part))
+                .where(
+                    CaseFlag.flag == FLAG,
+                    Interaction.brand_id == self.brand_id,
+                    _within(Interaction.created_at, part),
+                )
             )
             if cases is not None:
                 q = q.where(CaseFlag.case_id.in_(cases))
@@ -373,6 +385,7 @@ class _Batch:
             return
         for part in chunks(missing, 100):
             q = _msg_query().where(
+                Interaction.brand_id == self.brand_id,
                 Interaction.direction == "inbound",
                 Interaction.kind == Kind.COMPLAINT.value,
                 Interaction.case_id.is_not(None),

@@ -220,7 +220,11 @@ class CrisisPlugin(DepartmentPlugin):
         Set-based: a constant number of queries per batch (IN-lists in chunks) however many
         cases it touched; a case whose score cannot reach the threshold is not scored fully.
         """
-        plugin = self.configured(ctx)
+        for plugin, group in self.by_brand(ctx, interactions):
+            plugin._score_cases(group, ctx)
+
+    def _score_cases(self, interactions: list[StoredInteraction], ctx: EventContext) -> None:
+        """Observe and score one brand's messages, with the brand's settings and SLA policies."""
         import sqlalchemy as sa
 
         from scrm.plugin.db import Interaction, chunks
@@ -231,8 +235,8 @@ class CrisisPlugin(DepartmentPlugin):
         ]
         if not inbound:
             return
-        with plugin.session(ctx) as s:
-            now = plugin.clock()
+        with self.session(ctx) as s:
+            now = self.clock()
             observations = []
             for part in chunks([i.id for i in inbound]):
                 for interaction_id, engagement in s.execute(
@@ -245,9 +249,10 @@ class CrisisPlugin(DepartmentPlugin):
             if observations:
                 s.execute(sa.insert(EngagementObservation), observations)
             case_ids = [c for c in dict.fromkeys(i.case_id for i in inbound) if c is not None]
-            results = plugin._evaluate(s, case_ids, ctx.app.hooks.choose_sla)
+            hooks = ctx.app.hooks.for_brand(inbound[0].brand)
+            results = self._evaluate(s, case_ids, hooks.choose_sla)
             for result in results:
-                plugin._announce(s, ctx, result)
+                self._announce(s, ctx, result)
 
     @hookimpl
     def engagement_updated(
@@ -255,16 +260,23 @@ class CrisisPlugin(DepartmentPlugin):
     ) -> None:
         import sqlalchemy as sa
 
-        from scrm.plugin.db import Interaction
+        from scrm.plugin.db import Brand, Interaction
 
         with self.session(ctx) as s:
-            self._observe(s, interaction_id, engagement.model_dump())
-            case_id = s.scalar(
-                sa.select(Interaction.case_id).where(Interaction.id == interaction_id)
-            )
-            results = self._evaluate(s, [case_id], ctx.app.hooks.choose_sla) if case_id else []
-            for result in results:
-                self._announce(s, ctx, result)
+            row = s.execute(
+                sa.select(Interaction.case_id, Brand.key)
+                .outerjoin(Brand, Brand.id == Interaction.brand_id)
+                .where(Interaction.id == interaction_id)
+            ).first()
+            # The message's brand's settings and SLA policies, as for a new message.
+            brand = row.key if row is not None else None
+            plugin = self.configured(ctx.for_brand(brand))
+            plugin._observe(s, interaction_id, engagement.model_dump())
+            if row is None or row.case_id is None:
+                return
+            hooks = ctx.app.hooks.for_brand(brand)
+            for result in plugin._evaluate(s, [row.case_id], hooks.choose_sla):
+                plugin._announce(s, ctx, result)
 
     @hookimpl
     def register_migrations(self, register: Callable[..., None]) -> None:

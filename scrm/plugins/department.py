@@ -9,12 +9,16 @@ consumer of the domain events, in the transaction the dispatcher hands it (``ctx
 which commits with the record that it handled them; what it detects it raises as events of
 its own (``ctx.emit``).  Everything it records is idempotent (unique keys) as well, so an
 alert or an escalation happens once however often a message is seen.
+
+A brand's ``[brands.<key>.plugins.<name>]`` settings hold for that brand's messages: an
+after-commit hook handles a batch's messages per brand (:meth:`DepartmentPlugin.by_brand`),
+each group with the plugin configured for its brand, as the decision hooks are.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
@@ -25,7 +29,7 @@ from pydantic import BaseModel
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from scrm.plugin import EventContext, PluginContext
+    from scrm.plugin import EventContext, PluginContext, StoredInteraction
 
 __all__ = ["DepartmentPlugin", "reference_time"]
 
@@ -88,6 +92,20 @@ class DepartmentPlugin:
             self._bound.pop(next(iter(self._bound)))
         self._bound[id(settings)] = bound
         return bound
+
+    def by_brand(
+        self: P, ctx: EventContext, interactions: Iterable[StoredInteraction]
+    ) -> Iterator[tuple[P, list[StoredInteraction]]]:
+        """Yield each brand's messages of ``interactions`` (in their order) with this plugin
+        configured for that brand (``[brands.<key>.plugins.<name>]`` over ``[plugins.<name>]``).
+
+        A message stored before messages named their brand counts as the deployment's.
+        """
+        groups: dict[str | None, list[StoredInteraction]] = {}
+        for i in interactions:
+            groups.setdefault(i.brand, []).append(i)
+        for brand, group in groups.items():
+            yield self.configured(ctx.for_brand(brand)), group
 
     @contextmanager
     def session(self, ctx: EventContext) -> Iterator[Session]:

@@ -55,7 +55,7 @@ class RndPlugin(DepartmentPlugin):
 
     @hookimpl
     def interaction_stored(self, interaction: StoredInteraction, ctx: EventContext) -> None:
-        plugin = self.configured(ctx)
+        plugin = self.configured(ctx.for_brand(interaction.brand))
         import sqlalchemy as sa
 
         from scrm.plugin.db import Interaction

@@ -120,7 +120,11 @@ class SalesPlugin(DepartmentPlugin):
         Set-based: the messages, the customers' active leads and their open complaints are
         read in a constant number of queries per batch (IN-lists in chunks).
         """
-        plugin = self.configured(ctx)
+        for plugin, group in self.by_brand(ctx, interactions):
+            plugin._leads(group, ctx)
+
+    def _leads(self, interactions: list[StoredInteraction], ctx: EventContext) -> None:
+        """Create or count the leads of one brand's messages, with the brand's settings."""
         import sqlalchemy as sa
 
         from scrm.plugin.db import OPEN_STATUSES, Case, Interaction, chunks
@@ -135,7 +139,7 @@ class SalesPlugin(DepartmentPlugin):
         ]
         if not found:
             return
-        with plugin.session(ctx) as s:
+        with self.session(ctx) as s:
             texts: dict[int, tuple[str, datetime]] = {}
             for part in chunks([i.id for i in found]):
                 for iid, text, created_at in s.execute(
@@ -168,7 +172,7 @@ class SalesPlugin(DepartmentPlugin):
                 if i.id not in texts or i.customer_id is None:
                     continue
                 text, created_at = texts[i.id]
-                plugin._lead(s, i, plugin.interest(text), created_at, active, complaints)
+                self._lead(s, i, self.interest(text), created_at, active, complaints)
 
     def _lead(
         self,
