@@ -1092,7 +1092,7 @@ def test_the_cfpb_loader_reads_the_official_export_and_samples(tmp_path, monkeyp
     folder.mkdir()
     (folder / "a_complaints.csv").write_text(
         "Date received,Product,Sub-product,Issue,Consumer complaint narrative,Complaint ID\n"
-        '2024-01-02,Debt collection,Medical debt,Attempts to collect debt not owed,'
+        "2024-01-02,Debt collection,Medical debt,Attempts to collect debt not owed,"
         '"They keep calling about a XXXX bill\nthat I paid on XX/XX/XXXX.",1001\n'
         "2024-01-03,Mortgage,FHA mortgage,Escrow account,,1002\n",
         encoding="utf-8-sig",
@@ -1106,7 +1106,8 @@ def test_the_cfpb_loader_reads_the_official_export_and_samples(tmp_path, monkeyp
     monkeypatch.setenv("SCRM_REAL_DATA", str(tmp_path))
     recs = load_cfpb_complaints()
     assert [(r.n, r.id, r.source) for r in recs] == [
-        (0, "1001", "cfpb"), (1, "b_sample:row2", "cfpb")
+        (0, "1001", "cfpb"),
+        (1, "b_sample:row2", "cfpb"),
     ]
     assert recs[0].text.startswith("They keep calling about a XXXX bill\nthat")
     assert recs[0].labels == {"product": "Debt collection",
