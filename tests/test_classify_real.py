@@ -886,6 +886,9 @@ def test_thanks_in_advance_is_courtesy_not_praise(clf: RuleClassifier) -> None:
         # Injury in its financial sense, or one long healed.
         "Their reporting caused me financial injury.",
         "I missed the payment because of a work injury.",
+        # A hospital stay says where the customer was, not what hurt them.
+        "I missed two payments while I was in the hospital.",
+        "My mother was hospitalized, so I asked the bank to pause the loan.",
     ],
 )
 def test_the_other_sides_lawyers_and_old_injuries_raise_no_flag(
