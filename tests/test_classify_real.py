@@ -889,6 +889,8 @@ def test_thanks_in_advance_is_courtesy_not_praise(clf: RuleClassifier) -> None:
         # A hospital stay says where the customer was, not what hurt them.
         "I missed two payments while I was in the hospital.",
         "My mother was hospitalized, so I asked the bank to pause the loan.",
+        # A pay schedule switched is nobody leaving.
+        "My employer decided to switch to biweekly pay, so my autopay date no longer works.",
     ],
 )
 def test_the_other_sides_lawyers_and_old_injuries_raise_no_flag(
