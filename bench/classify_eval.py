@@ -11,7 +11,8 @@ even (``tune``: the only half rules are written against) and odd (``held``).  Re
 the labels their source has: sentiment for the airline tweets and the Turkish store reviews;
 for every source, no message may be spam and every message a person wrote about a problem
 should be a complaint (the airline tweets with a named reason, every Turkish bank complaint,
-read with its title as ``scrm`` reads a complaint site's title).  Kind macro-F1 is measured on
+read with its title as ``scrm`` reads a complaint site's title, every CFPB consumer complaint
+narrative).  Kind macro-F1 is measured on
 a Turkish/English mix whose kinds come from the sources' own labels (``load_kind_mix`` in
 ``tests/realdata.py``: complaint, praise and, in English, question), with the throughput on
 those real texts in CPU time.
@@ -46,6 +47,7 @@ from realdata import (  # noqa: E402
     Record,
     held_out,
     load_airline,
+    load_cfpb_complaints,
     load_ibm_customers,
     load_kind_mix,
     load_sikayetvar_banks,
@@ -292,6 +294,7 @@ def main() -> None:
             ("ibm-customers", load_ibm_customers),
             ("tr-store-reviews", load_turkish_store_reviews),
             ("tr-bank-complaints", load_sikayetvar_banks),
+            ("us-cfpb-complaints", load_cfpb_complaints),
         ):
             recs = loader()
             if not recs:

@@ -44,6 +44,15 @@ Corpora (folder name, file, what is read):
     never redistributed).  Both reply fields also hold complainants' follow-ups
     (``not_brand``).
 
+``cfpb_complaints/*.csv``
+    US consumer complaints about financial products from the CFPB Consumer Complaint
+    Database (a US government work, public domain), in the columns of the CFPB's own CSV
+    export (``Consumer complaint narrative``, ``Product``, ``Issue``, ``Complaint ID``; a
+    sample holding only some of them is read too).  Only complaints with a narrative are
+    read; the CFPB's redactions ("XXXX", "XX/XX/XXXX") are kept as published.  Every one is a
+    complaint a person filed, so none may be spam and each should be a complaint.  An operator
+    can drop the CFPB's full download (``complaints.csv``) into the folder.
+
 ``load_kind_mix()`` derives a kind label from the sources' own labels (never from the rules):
 complaint = a Şikayetvar bank complaint (tr) or an airline tweet with a named problem (en);
 praise = a store review labelled ``Olumlu`` (tr) or an airline tweet labelled positive (en);
@@ -75,6 +84,7 @@ __all__ = [
     "find_corpus",
     "held_out",
     "load_airline",
+    "load_cfpb_complaints",
     "load_ibm_agent_replies",
     "load_ibm_customers",
     "load_kind_mix",
@@ -240,6 +250,44 @@ def load_sikayetvar_banks() -> list[Record]:
         labels = {"title": row.get("title") or "", "bank": row.get("operator") or "",
                   "reply": row.get("company_reply") or "", "complaint": "yes"}  # fmt: skip
         out.append(Record(len(out), row["id"], body, "tr-banks", labels))
+    return out
+
+
+#: How a CFPB column is named in one copy or another ("Consumer complaint narrative",
+#: "Consumer_complaint_narrative", "consumer complaint narrative"): folded to one key.
+_COLUMN_SPACE = re.compile(r"[\s_]+")
+
+
+def _cfpb_rows(path: Path) -> Iterator[dict[str, str]]:
+    """Yield the rows of one CFPB CSV with the column names folded (case, ``_`` for space)."""
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        for row in csv.DictReader(fh):
+            yield {_COLUMN_SPACE.sub(" ", k.strip()).casefold(): v or ""
+                   for k, v in row.items() if k is not None}  # fmt: skip
+
+
+def load_cfpb_complaints() -> list[Record]:
+    """Return the CFPB consumer complaints that have a narrative (empty when absent): the
+    narrative as text, and as labels the ``product``, the ``issue`` and ``complaint`` "yes"
+    (every one is a complaint).  Files are read in name order; a narrative already read (a
+    consumer filing the same text twice, or a sample holding a complaint another sample
+    holds) is read once.  The id is the ``Complaint ID``, or the file and row where a sample
+    dropped that column."""
+    root = find_corpus("cfpb_complaints")
+    if root is None:
+        return []
+    out: list[Record] = []
+    seen: set[str] = set()
+    for path in sorted(root.glob("*.csv")):
+        for number, row in enumerate(_cfpb_rows(path), 1):
+            text = row.get("consumer complaint narrative", "").strip()
+            if not text or text in seen:
+                continue
+            seen.add(text)
+            rid = row.get("complaint id") or f"{path.stem}:row{number}"
+            labels = {"product": row.get("product", ""), "issue": row.get("issue", ""),
+                      "complaint": "yes"}  # fmt: skip
+            out.append(Record(len(out), rid, text, "cfpb", labels))
     return out
 
 

@@ -12,6 +12,7 @@ from realdata import (
     find_corpus,
     held_out,
     load_airline,
+    load_cfpb_complaints,
     load_ibm_agent_replies,
     load_ibm_customers,
     load_kind_mix,
@@ -838,6 +839,83 @@ def test_a_danger_or_threat_said_outright_is_still_flagged(clf: RuleClassifier, 
     assert clf.classify(text).urgency
 
 
+# ------------------------------------------------------------- formal consumer complaints
+# The US consumer complaints (CFPB, bench/README.md) are letters, not tweets: a wrong is named in
+# the words of a dispute, and the courtesy that closes a letter is no praise.  Sentences here
+# are written for the tests, not taken from the data.
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I am writing to dispute a collection account that appears on my report.",
+        "This debt is not mine and I have never had an account with this company.",
+        "Someone opened a credit card in my name; I am a victim of identity theft.",
+        "There are two unauthorized inquiries on my credit file.",
+        "The bureau keeps listing my payment history inaccurately.",
+        "I mailed the documents in March and the servicer has yet to answer.",
+        "The collector calls my workplace every day, which is harassment.",
+        "Reporting a debt that was discharged in bankruptcy is illegal.",
+        "The lender pulled my credit without my consent.",
+        "Thank you in advance for deleting this erroneous late payment.",
+    ],
+)
+def test_a_formal_complaint_names_a_wrong(clf: RuleClassifier, text: str) -> None:
+    result = clf.classify(text)
+    assert result.kind is Kind.COMPLAINT
+    assert result.sentiment == "negative"
+
+
+def test_thanks_in_advance_is_courtesy_not_praise(clf: RuleClassifier) -> None:
+    asked = clf.classify("Could you tell me when the branch opens on Saturday? Thanks in advance")
+    assert asked.kind is Kind.QUESTION
+    assert clf.classify("Thanks in advance!").kind is not Kind.PRAISE
+    assert clf.classify("Thank you so much for fixing my card!").kind is Kind.PRAISE
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The other side's lawyers and suits are no threat by the customer.
+        "They are suing me for a balance I already paid.",
+        "The closing attorney told me a refund check would be mailed.",
+        "The loan was sold while the foreclosure lawsuit was pending.",
+        # The report every identity theft victim files, and a regulator's rules cited.
+        "I attached my FTC identity theft report and a police report.",
+        "The caller ignored CFPB guidelines on debt validation.",
+        # Injury in its financial sense, or one long healed.
+        "Their reporting caused me financial injury.",
+        "I missed the payment because of a work injury.",
+        # A hospital stay says where the customer was, not what hurt them.
+        "I missed two payments while I was in the hospital.",
+        "My mother was hospitalized, so I asked the bank to pause the loan.",
+        # A pay schedule switched is nobody leaving.
+        "My employer decided to switch to biweekly pay, so my autopay date no longer works.",
+    ],
+)
+def test_the_other_sides_lawyers_and_old_injuries_raise_no_flag(
+    clf: RuleClassifier, text: str
+) -> None:
+    assert clf.classify(text).urgency == ()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Correct my report within 30 days or I will sue.",
+        "I have forwarded this letter to my attorney.",
+        "I am prepared to file a lawsuit in small claims court.",
+        "I intend to pursue all legal remedies available to me.",
+        "I have reported this to the state attorney general.",
+        "Worst customer service ever. Too bad for you I'm a lawyer.",
+    ],
+)
+def test_the_customers_own_lawyer_suit_or_regulator_is_legal(
+    clf: RuleClassifier, text: str
+) -> None:
+    assert "legal" in clf.classify(text).urgency
+
+
 # --------------------------------------------------------------------------- promise kinds
 
 
@@ -1007,5 +1085,50 @@ def test_real_turkish_bank_complaints_are_complaints_and_never_spam() -> None:
         )
         for r in recs
     ]  # fmt: skip
+    assert not [r for r in results if r.kind is Kind.SPAM]
+    assert sum(r.kind is Kind.COMPLAINT for r in results) / len(results) >= 0.95
+
+
+def test_the_cfpb_loader_reads_the_official_export_and_samples(tmp_path, monkeypatch) -> None:
+    """The CFPB's own CSV (its column names), and a sample that kept fewer columns under other
+    spellings; complaints without a narrative are skipped, a narrative filed twice read once,
+    the redactions kept."""
+    folder = tmp_path / "cfpb_complaints"
+    folder.mkdir()
+    (folder / "a_complaints.csv").write_text(
+        "Date received,Product,Sub-product,Issue,Consumer complaint narrative,Complaint ID\n"
+        "2024-01-02,Debt collection,Medical debt,Attempts to collect debt not owed,"
+        '"They keep calling about a XXXX bill\nthat I paid on XX/XX/XXXX.",1001\n'
+        "2024-01-03,Mortgage,FHA mortgage,Escrow account,,1002\n",
+        encoding="utf-8-sig",
+    )
+    (folder / "b_sample.csv").write_text(
+        "Product,Consumer_complaint_narrative\n"
+        'Mortgage,"They keep calling about a XXXX bill\nthat I paid on XX/XX/XXXX."\n'
+        "Credit card,These charges are not mine.\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("SCRM_REAL_DATA", str(tmp_path))
+    recs = load_cfpb_complaints()
+    assert [(r.n, r.id, r.source) for r in recs] == [
+        (0, "1001", "cfpb"),
+        (1, "b_sample:row2", "cfpb"),
+    ]
+    assert recs[0].text.startswith("They keep calling about a XXXX bill\nthat")
+    assert recs[0].labels == {"product": "Debt collection",
+                              "issue": "Attempts to collect debt not owed", "complaint": "yes"}  # fmt: skip
+    assert recs[1].labels["issue"] == ""
+
+
+@pytest.mark.skipif(
+    find_corpus("cfpb_complaints") is None,
+    reason="the CFPB consumer complaints are not in ../shared/data (set SCRM_REAL_DATA)",
+)
+def test_real_us_consumer_complaints_are_complaints_and_never_spam(clf: RuleClassifier) -> None:
+    """Every CFPB narrative is a complaint a person filed (issue 20: recall at least 0.95, none
+    called spam); 0.983 on this half of the held-out half (0.977 on all of it, 0.955 before
+    the formal-complaint cues)."""
+    recs = [r for r in load_cfpb_complaints() if held_out(r.n)][::2]
+    results = [clf.classify(r.text) for r in recs]
     assert not [r for r in results if r.kind is Kind.SPAM]
     assert sum(r.kind is Kind.COMPLAINT for r in results) / len(results) >= 0.95
