@@ -1132,3 +1132,16 @@ def test_real_us_consumer_complaints_are_complaints_and_never_spam(clf: RuleClas
     results = [clf.classify(r.text) for r in recs]
     assert not [r for r in results if r.kind is Kind.SPAM]
     assert sum(r.kind is Kind.COMPLAINT for r in results) / len(results) >= 0.95
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # "... olursa çok iyi olur": the intensified wish is still a wish, not a neutral remark.
+        "Mobil bankacılığa karanlık tema eklenirse çok iyi olur",
+        "Kargo takibinde harita görünse çok güzel olur",
+        "Faturayı e-posta ile de gönderseniz iyi olurdu",
+    ],
+)
+def test_a_wish_said_to_be_nice_is_an_idea(clf: RuleClassifier, text: str) -> None:
+    assert clf.classify(text).kind is Kind.IDEA
