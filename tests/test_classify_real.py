@@ -497,6 +497,9 @@ def test_sarcasm_and_agent_notes_read_negative(clf: RuleClassifier, text: str) -
         "Utterly infuriating experience with your app today",
         "Your billing is deceptive and the agents are dismissive",
         "I am livid about the shoddy repair",
+        "Haftalardır oyalıyorlar, usandım artık",
+        "Resmen kazıklandık, herkes bu firmadan kaçının",
+        "Kutudan çakma ve lekeli bir ürün çıktı",
     ],
 )
 def test_complaint_phrasings_read_negative(clf: RuleClassifier, text: str) -> None:
@@ -515,6 +518,7 @@ def test_complaint_phrasings_read_negative(clf: RuleClassifier, text: str) -> No
         "Personel güler yüzlü, bayıldım",
         "Flawless setup, the new router just works",
         "Really thankful for the quick fix",
+        "Çözüm odaklı bir ekip, beklentimi karşıladı",
     ],
 )
 def test_praise_words_read_positive(clf: RuleClassifier, text: str) -> None:
