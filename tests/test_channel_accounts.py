@@ -330,3 +330,27 @@ def test_the_stored_message_hooks_get_the_account(scrm_database_url: str) -> Non
     with open_app(config=config, plugins=[LinePlugin(), Listener()], migrate=True) as app:
         app.ingest([message(8, "112"), message(9, None)])
     assert sorted(seen) == [("m8", "112"), ("m9", None)]
+
+
+def test_the_console_says_which_account_a_reply_leaves_from_or_why_none_can(
+    scrm_database_url: str,
+) -> None:
+    from consolekit import client, sign_in
+    from serverkit import make_key
+
+    with two_accounts(scrm_database_url) as app:
+        app.ingest([message(8, "112")])
+        case_id = case_of(app, "m8")
+        console = client(app)
+        sign_in(console, make_key(app, "admin"))
+        page = console.get(f"/app/cases/{case_id}").text
+        assert "on line from acme_help, private by default" in page
+        assert "A reply cannot leave from here" not in page
+    moved = {"acme": {"name": "Acme", "accounts": {"line": ["111"]}},
+             "globex": {"name": "Globex", "accounts": {"line": ["222", "112"]}}}  # fmt: skip
+    with two_accounts(scrm_database_url, brands=moved) as app:
+        console = client(app)
+        sign_in(console, make_key(app, "admin"))
+        page = console.get(f"/app/cases/{case_id}").text
+        assert "A reply cannot leave from here: the customer wrote to line account" in page
+        assert "on line from" not in page

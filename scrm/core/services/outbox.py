@@ -72,6 +72,12 @@ class ReplyPreviews:
     """Whether that message was public: the default of a reply."""
     texts: dict[str, str]
     """Template name to its filled text."""
+    account: str | None = None
+    """The brand's account a reply would leave from: its ``[channels.<name>.accounts.<label>]``
+    label, else the account itself (None: the channel has no accounts of its own)."""
+    refusal: str | None = None
+    """Why a reply could not leave now (the brand owns no account there, or the customer
+    wrote to another brand's): what delivery would fail with."""
 
 
 def _one_of(text: str | None, template: str | None) -> None:
@@ -245,7 +251,28 @@ def previews(app: Scrm, case_id: int, *, actor: str) -> ReplyPreviews:
             texts[name], _ = render_template(
                 s, case, last, playbooks=playbooks, template=name, actor=actor
             )
-        return ReplyPreviews(channel=last.channel, public=last.public, texts=texts)
+        account, refusal = _sender(app, last.channel, case.brand_id, last.account)
+        return ReplyPreviews(last.channel, last.public, texts, account, refusal)
+
+
+def _sender(
+    app: Scrm, channel: str, brand: int, account: str | None
+) -> tuple[str | None, str | None]:
+    """The account a reply on ``channel`` would leave from, as delivery chooses it
+    (:meth:`~scrm.core.brands.BrandDirectory.sender`), and why it could not (None: it can)."""
+    from scrm.core.channel import DEFAULT_ACCOUNT, PermanentSendError
+    from scrm.core.errors import ScrmError
+
+    try:
+        speaker, sender = app.brands.sender(app.channel(channel), brand, account)
+    except PermanentSendError as exc:
+        return None, str(exc)
+    except ScrmError:  # a channel no plugin provides any more: nothing to say
+        return None, None
+    if sender is None:
+        return None, None
+    label = speaker.account_label
+    return (sender if label == DEFAULT_ACCOUNT else label), None
 
 
 def record_answer(
