@@ -24,7 +24,7 @@ from scrm.core.cases import lock_case
 from scrm.core.db import utcnow
 from scrm.core.delivery import Delivery, DeliveryReport
 from scrm.core.dispatch import transaction
-from scrm.core.errors import N_, InvalidInput, NotFound, Refused
+from scrm.core.errors import N_, InvalidInput, NotFound, Refused, ScrmError
 from scrm.core.events import Event
 from scrm.core.models import Case, Identity, Incident, OutboxMessage
 from scrm.core.replies import (
@@ -73,8 +73,8 @@ class ReplyPreviews:
     texts: dict[str, str]
     """Template name to its filled text."""
     account: str | None = None
-    """The brand's account a reply would leave from: its ``[channels.<name>.accounts.<label>]``
-    label, else the account itself (None: the channel has no accounts of its own)."""
+    """The brand's account a reply would leave from (None: the channel has no accounts of its
+    own, or none can send: see ``refusal``)."""
     refusal: str | None = None
     """Why a reply could not leave now (the brand owns no account there, or the customer
     wrote to another brand's): what delivery would fail with."""
@@ -260,19 +260,15 @@ def _sender(
 ) -> tuple[str | None, str | None]:
     """The account a reply on ``channel`` would leave from, as delivery chooses it
     (:meth:`~scrm.core.brands.BrandDirectory.sender`), and why it could not (None: it can)."""
-    from scrm.core.channel import DEFAULT_ACCOUNT, PermanentSendError
-    from scrm.core.errors import ScrmError
+    from scrm.core.channel import PermanentSendError
 
     try:
-        speaker, sender = app.brands.sender(app.channel(channel), brand, account)
+        _, sender = app.brands.sender(app.channel(channel), brand, account)
     except PermanentSendError as exc:
         return None, str(exc)
     except ScrmError:  # a channel no plugin provides any more: nothing to say
         return None, None
-    if sender is None:
-        return None, None
-    label = speaker.account_label
-    return (sender if label == DEFAULT_ACCOUNT else label), None
+    return sender, None
 
 
 def record_answer(

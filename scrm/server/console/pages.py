@@ -381,6 +381,7 @@ def case_page(ctx: SignedIn, case_id: IdPath) -> Response:
         agents = list_agents(s)
         incident = queries.get_incident(s, case.incident_id) if case.incident_id else None
         brand = queries.case_brand(s, case_id)
+    previews = outbox.previews(ctx.app, case_id, actor=who.actor)
     return ctx.render(
         "case.html",
         incident=incident,
@@ -388,23 +389,28 @@ def case_page(ctx: SignedIn, case_id: IdPath) -> Response:
         customer=ctx.app.customer(case.customer_id),
         entries=timeline(case),
         clocks=clocks(case, times),
-        previews=outbox.previews(ctx.app, case_id, actor=who.actor),
+        previews=previews,
         transitions=[s.value for s in allowed_from(case.status)],
         agents=agents,
         kinds=[k.value for k in Kind],
         sentiments=SENTIMENTS,
         categories=ctx.app.playbooks_of(brand).categories,
-        accounts=_account_labels(ctx.app, case),
+        accounts=_account_labels(ctx.app, case, previews),
     )
 
 
-def _account_labels(app: Scrm, case: queries.CaseDetail) -> dict[tuple[str, str], str]:
-    """The label each brand account of the case's messages and replies is configured under
-    (``[channels.<name>.accounts.<label>]``), by channel and account; an account of a
-    single-account section, or one no channel configures now, is shown as it is written."""
+def _account_labels(
+    app: Scrm, case: queries.CaseDetail, previews: outbox.ReplyPreviews
+) -> dict[tuple[str, str], str]:
+    """The label each brand account of the case's messages and replies, and the one a reply
+    would leave from, is configured under (``[channels.<name>.accounts.<label>]``), by channel
+    and account; an account of a single-account section, or one no channel configures now,
+    is shown as it is written."""
     labels: dict[tuple[str, str], str] = {}
     used = {(i.channel, i.account) for i in case.interactions if i.account is not None}
     used |= {(r.channel, r.account) for r in case.replies if r.account is not None}
+    if previews.channel is not None and previews.account is not None:
+        used.add((previews.channel, previews.account))
     for channel, account in used:
         try:
             speaker = app.channel(channel).for_account(account)
