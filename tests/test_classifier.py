@@ -46,6 +46,9 @@ def clf() -> RuleClassifier:
         ("😡😡", "negative", Kind.COMPLAINT),
         ("Mağazanız pazar günü açık mı?", "neutral", Kind.QUESTION),
         ("How do I reset my password?", "neutral", Kind.QUESTION),
+        # A negation ends with its sentence: the next one is read as written.
+        ("No lounge? Very inconvenient.", "negative", Kind.COMPLAINT),
+        ("The seat was not comfortable", "negative", Kind.COMPLAINT),
     ],
 )
 def test_sentiment_and_kind(clf: RuleClassifier, text: str, sentiment: str, kind: Kind) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from scrm.core.text import (
+    BOUNDARY,
     casefold_tr,
     find_urls,
     fold_diacritics,
@@ -72,6 +75,22 @@ def test_tokenize_emoji_and_emoticons() -> None:
 def test_tokenize_apostrophes() -> None:
     assert tokenize("BTK'ya şikayet") == ["btk", "sikayet"]
     assert tokenize("I can't log in") == ["i", "can't", "log", "in"]
+
+
+def test_tokenize_sentence_boundaries() -> None:
+    text = "No lounge? Very inconvenient... 3. kez, 4.5 puan!! :) ok; bitti."
+    assert tokenize(text, boundaries=True) == [
+        "no", "lounge", BOUNDARY, "very", "inconvenient", BOUNDARY, "3", "kez", "4", "5",
+        "puan", BOUNDARY, ":)", "ok", BOUNDARY, "bitti", BOUNDARY,
+    ]  # fmt: skip
+    assert BOUNDARY not in tokenize(text)  # only when asked for
+
+
+@given(st.text())
+def test_tokenize_boundaries_only_add_boundaries(s: str) -> None:
+    with_stops = tokenize(s, boundaries=True)
+    assert [t for t in with_stops if t != BOUNDARY] == tokenize(s)
+    assert all(a != BOUNDARY or b != BOUNDARY for a, b in pairwise(with_stops))
 
 
 def test_name_similarity() -> None:

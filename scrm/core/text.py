@@ -72,7 +72,11 @@ _TOKEN_RE = re.compile(
     r"|(?P<mention>@\w+)"
     r"|(?P<word>[^\W_]+(?:'[^\W_]+)*)"
     rf"|(?P<emoji>[{_EMOJI}])"
+    # The end of a sentence or a clause, but not the point of a number ("3. kez", "4.5").
+    r"|(?P<stop>[!?;]+|(?<!\d)\.[.!?]*)"
 )
+#: The token :func:`tokenize` gives for the end of a sentence when asked for boundaries.
+BOUNDARY = "."
 _CAMEL_RE = re.compile(r"[A-ZÇĞİÖŞÜ]+(?![a-zçğıöşü])|[A-ZÇĞİÖŞÜ]?[a-zçğıöşü]+|\d+")
 # English contractions stay one token ("can't"); other apostrophes are Turkish case endings
 # after a proper noun ("BTK'ya", "order'ım") and are cut off.
@@ -119,12 +123,15 @@ def _split_hashtag(tag: str) -> list[str]:
     return [normalize(tag)]
 
 
-def tokenize(s: str) -> list[str]:
+def tokenize(s: str, *, boundaries: bool = False) -> list[str]:
     """Split ``s`` into normalised tokens.
 
     Words are normalised with :func:`normalize`; hashtags are split on camel case
     (``#KargoRezaleti`` → ``kargo``, ``rezaleti``); mentions stay whole (``@acme``); emoji
     (``😡``) and emoticons (``:)``, ``:(``, ``:/``) are tokens of their own; URLs are dropped.
+    With ``boundaries``, the end of each sentence or clause (``.``, ``!``, ``?``, ``;``) is
+    the token :data:`BOUNDARY`, so that what reads words in order (a negation's reach, a
+    phrase) can stop there.
     """
     if not s:
         return []
@@ -153,6 +160,9 @@ def tokenize(s: str) -> list[str]:
             append(normalize(text))
         elif kind == "emoticon":
             append(_EMOTICON_CANON.get(text, text))
+        elif kind == "stop":
+            if boundaries and out and out[-1] != BOUNDARY:
+                append(BOUNDARY)
         else:
             append(text)
     return out

@@ -89,7 +89,7 @@ from scrm.core.schemas import (
     normalize_email,
     normalize_phone,
 )
-from scrm.core.text import find_urls, normalize, tokenize
+from scrm.core.text import BOUNDARY, find_urls, normalize, tokenize
 
 if TYPE_CHECKING:
     from scrm.core.app import Scrm, UnknownChannel
@@ -97,6 +97,7 @@ if TYPE_CHECKING:
     from scrm.core.pipeline import IngestReport
 
 __all__ = [
+    "BOUNDARY",
     "DEFAULT_ACCOUNT",
     "MAX_TEXT_LENGTH",
     "N_",

@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from scrm.plugin import (
+    BOUNDARY,
     Author,
     Classification,
     Engagement,
@@ -446,7 +447,7 @@ class RuleClassifier:
         public: bool = False,
     ) -> Classification:
         """Classify one message; never raises on any string."""
-        tokens = tokenize(text)
+        tokens = tokenize(text, boundaries=True)
         detected = self.detect_language(text, tokens)
         lang = language if language in ("tr", "en") else detected
         turkish = lang == "tr" or (detected == "other" and bool(_TR_LETTERS.search(text)))
@@ -563,6 +564,14 @@ class RuleClassifier:
                     contribs.append(list(_DENIAL))  # "not boarding", "no gate agent"
                 denial = -1
             tok = tokens[i]
+            if tok == BOUNDARY:
+                # A sentence ends: a negation, an intensifier or a denial does not reach into
+                # the next one ("No lounge? Very inconvenient.").
+                if denial >= 0 and len(contribs) == denial:
+                    contribs.append(list(_DENIAL))
+                denial, neg_ttl, flag_neg, boost_ttl, last_at = -1, 0, 0, 0, -10
+                i += 1
+                continue
             size, feats = self._lex.match(tokens, i)
             i += size
             unit += 1
