@@ -806,12 +806,59 @@ def test_a_failure_told_as_a_fact_or_asked_about_is_a_complaint(
         "@airline is the lounge in terminal B open on Sundays?",
         "@airline when will my flight start boarding?",
         "@airline what a crew #neverfailtosmile",
+        "@airline great crew on the way home #friendlyskies",
+        "@airline is the flight on time? #excited",
     ],
 )
 def test_questions_and_tags_without_a_failure_are_no_complaint(
     clf: RuleClassifier, text: str
 ) -> None:
     assert clf.classify(text).kind is not Kind.COMPLAINT
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Hashtags run together are read word by word: English, in one case.
+        "@airline four hours at the gate #horriblecustomerservice",
+        "@airline your phone line #nothelpful",
+        "@airline #rudestaff #incompetentmanagers",
+        # Everyday ways of telling a service let one down, without a bad word.
+        "@airline I was bounced around between three agents",
+        "@airline the flight got pushed back again",
+        "@airline please stop cancelling flights out of Boston",
+        "@airline every agent gives different answers",
+        "@airline I have to wait until tomorrow for the next flight",
+        "@airline 40 minutes now and nobody at the desk",
+        "@airline severely under staffed at the airport",
+        "@airline this is making me miss my meeting",
+        "@airline the seat covers are coming apart",
+        "@airline waited an hour for our bags",
+        "@airline how does that make sense?",
+        "@airline zero communication from the crew",
+    ],
+)
+def test_hashtags_run_together_and_everyday_failures_are_complaints(
+    clf: RuleClassifier, text: str
+) -> None:
+    assert clf.classify(text).kind is Kind.COMPLAINT, text
+
+
+def test_a_hashtag_the_lexicons_know_is_not_split() -> None:
+    clf = RuleClassifier()
+    assert clf.classify("#rezalet").kind is Kind.COMPLAINT  # not "reza", "let"
+    assert "churn" in clf.classify("@airline #neveragain").urgency
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "@airline Never. Flying. You. Again.",  # one word a sentence: emphasis
+        "@airline still waiting #brokenpromises #notnice #neveragain",  # a tag is its own clause
+    ],
+)
+def test_emphasis_and_hashtags_keep_a_churn_cue(clf: RuleClassifier, text: str) -> None:
+    assert "churn" in clf.classify(text).urgency
 
 
 @pytest.mark.parametrize(

@@ -78,12 +78,27 @@ def test_tokenize_apostrophes() -> None:
 
 
 def test_tokenize_sentence_boundaries() -> None:
-    text = "No lounge? Very inconvenient... 3. kez, 4.5 puan!! :) ok; bitti."
+    text = "No lounge? Very inconvenient... 3. kez 4.5 puan!! :) so slow; bitti. #NotHappy #fail"
     assert tokenize(text, boundaries=True) == [
         "no", "lounge", BOUNDARY, "very", "inconvenient", BOUNDARY, "3", "kez", "4", "5",
-        "puan", BOUNDARY, ":)", "ok", BOUNDARY, "bitti", BOUNDARY,
+        "puan", BOUNDARY, ":)", "so", "slow", BOUNDARY, "bitti", "not", "happy", BOUNDARY,
+        "fail",
     ]  # fmt: skip
     assert BOUNDARY not in tokenize(text)  # only when asked for
+    # One word stopped is emphasis, not a sentence.
+    assert tokenize("Never. Flying. You. Again.", boundaries=True) == [
+        "never", "flying", "you", "again"
+    ]
+
+
+def test_tokenize_splits_hashtags_run_together_when_asked() -> None:
+    def halves(tag: str) -> list[str]:
+        return [tag[: len(tag) // 2], tag[len(tag) // 2 :]]
+
+    assert tokenize("#nothelpful #NotHappy", split_words=halves) == [
+        "nothe", "lpful", "not", "happy"
+    ]  # fmt: skip
+    assert tokenize("#nothelpful") == ["nothelpful"]
 
 
 @given(st.text())

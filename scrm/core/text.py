@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from difflib import SequenceMatcher
 
 __all__ = [
@@ -116,14 +117,18 @@ def find_urls(s: str) -> list[str]:
     return _URL_RE.findall(s)
 
 
-def _split_hashtag(tag: str) -> list[str]:
+def _split_hashtag(tag: str, split_words: Callable[[str], list[str]] | None) -> list[str]:
     parts = _CAMEL_RE.findall(tag)
     if len(parts) > 1:
         return [normalize(p) for p in parts]
+    if split_words is not None:
+        return [normalize(p) for p in split_words(tag)]
     return [normalize(tag)]
 
 
-def tokenize(s: str, *, boundaries: bool = False) -> list[str]:
+def tokenize(
+    s: str, *, boundaries: bool = False, split_words: Callable[[str], list[str]] | None = None
+) -> list[str]:
     """Split ``s`` into normalised tokens.
 
     Words are normalised with :func:`normalize`; hashtags are split on camel case
@@ -131,13 +136,16 @@ def tokenize(s: str, *, boundaries: bool = False) -> list[str]:
     (``😡``) and emoticons (``:)``, ``:(``, ``:/``) are tokens of their own; URLs are dropped.
     With ``boundaries``, the end of each sentence or clause (``.``, ``!``, ``?``, ``;``) is
     the token :data:`BOUNDARY`, so that what reads words in order (a negation's reach, a
-    phrase) can stop there.
+    phrase) can stop there; so is the end of a hashtag of several words (``#NotHappy``).  A
+    one-word sentence is emphasis ("Never. Flying. You. Again."), not a boundary.  ``split_words`` splits a hashtag written in one case into its
+    words (``#nothelpful``); it gets the hashtag without ``#`` and returns its words.
     """
     if not s:
         return []
     s = _URL_RE.sub(" ", s).translate(_FOLD_QUOTES)
     out: list[str] = []
     append = out.append
+    start = 0  # len(out) at the last end of a sentence
     for m in _TOKEN_RE.finditer(s):
         kind = m.lastgroup
         text = m.group()
@@ -155,14 +163,22 @@ def tokenize(s: str, *, boundaries: bool = False) -> list[str]:
                 _WORD_CACHE[text] = word
             append(word)
         elif kind == "hashtag":
-            out.extend(_split_hashtag(text[1:]))
+            words = _split_hashtag(text[1:], split_words)
+            out.extend(words)
+            if boundaries and len(words) > 1:
+                append(BOUNDARY)  # "#NotHappy #NeverAgain": each tag says its own thing
+                start = len(out)
         elif kind == "mention":
             append(normalize(text))
+            if len(out) - start == 1:
+                start = len(out)  # "@acme Never." is one word stopped, not a sentence
         elif kind == "emoticon":
             append(_EMOTICON_CANON.get(text, text))
         elif kind == "stop":
-            if boundaries and out and out[-1] != BOUNDARY:
+            # One word stopped is emphasis, not a sentence ("Never. Flying. You. Again.").
+            if boundaries and len(out) - start > 1:
                 append(BOUNDARY)
+            start = len(out)
         else:
             append(text)
     return out

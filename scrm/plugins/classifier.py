@@ -15,7 +15,7 @@ import re
 import tomllib
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -145,6 +145,10 @@ class _Matcher:
             self._cache[tok] = found
         return found
 
+    def knows(self, tok: str) -> bool:
+        """Return whether ``tok`` is a term of its own (a word, not only a phrase's first)."""
+        return any(not rest for rest, _ in self._candidates(tok))
+
     def match(self, tokens: list[str], i: int) -> tuple[int, dict[str, Any] | None]:
         """Return (number of tokens, features) of the longest term starting at ``tokens[i]``."""
         best_len, best = 0, None
@@ -229,13 +233,26 @@ _EXASPERATED = re.compile(
     r"\?\s*[!?]|!\s*\?|\b(?:seriously|really|wth|wtf)\s*\?",  # "?!", "Seriously?"
     re.IGNORECASE,
 )
-# A hashtag that names a failure, run into other words as hashtags are ("#unitedfail",
-# "#neveragain", "#epicfail"): the words inside are not tokens of their own.
-_FAILURE_TAG = re.compile(
-    r"#\w*?(?:fail|fails|failure|sucks|worst|neveragain|fiasco|debacle|nightmare|disappointed"
-    r"|frustrated|noanswer|nohelp|unacceptable|ripoff)\b",
-    re.IGNORECASE,
-)
+#: A hashtag in one case and long enough to be several words run together ("#nothelpful").
+_RUN_TOGETHER_TAG = re.compile(r"#(?:[a-z0-9]{6,}|[A-Z0-9]{6,})\b")
+
+
+@lru_cache(maxsize=4096)
+def _english_words(tag: str) -> list[str]:
+    """Return the English words of a hashtag run together ("nothelpful" -> "not", "helpful"),
+    or the hashtag alone when it does not split into words (a name, a Turkish word).
+
+    The split is the most probable by English word frequencies (``wordninja``); a piece of one
+    letter means the tag is no English phrase ("fleek" -> "flee", "k").
+    """
+    import wordninja  # loads its word list on first use
+
+    parts = wordninja.split(tag)
+    if len(parts) < 2 or any(len(p) < 2 and not p.isdigit() for p in parts):
+        return [tag]
+    return parts
+
+
 _FLIP = -0.75
 #: Sentiment weights before and after the first contrast ("but"): Hutto and Gilbert's VADER
 #: (2014) measured 0.5 and 1.5 on English; the lexicons name the contrast words.  Not in
@@ -451,10 +468,9 @@ class RuleClassifier:
         detected = self.detect_language(text, tokens)
         lang = language if language in ("tr", "en") else detected
         turkish = lang == "tr" or (detected == "other" and bool(_TR_LETTERS.search(text)))
+        if not turkish and "#" in text and _RUN_TOGETHER_TAG.search(text):
+            tokens = tokenize(text, boundaries=True, split_words=self._hashtag_words)
         f = self._score(tokens, turkish or "tr" in (lang, detected))
-        if "#" in text and _FAILURE_TAG.search(text):
-            f["s"] -= 1.5
-            f["problem"] += 1.0
         s = f["s"]
         if s:
             s *= 1.0 + 0.08 * min(text.count("!"), 4)
@@ -532,6 +548,11 @@ class RuleClassifier:
             confidence=round(min(0.95, 0.35 + 0.1 * evidence), 2),
             source=self.source,
         )
+
+    def _hashtag_words(self, tag: str) -> list[str]:
+        """Return the words of an English hashtag run together ("#nothelpful"); a word the
+        lexicons know stays whole ("#neveragain", "#rezalet")."""
+        return [tag] if self._lex.knows(normalize(tag)) else _english_words(tag)
 
     def _blocked(self, tokens: list[str]) -> bool:
         """Return whether the message tells of an unauthorised transaction ("kartımdan izinsiz
