@@ -519,6 +519,9 @@ def test_complaint_phrasings_read_negative(clf: RuleClassifier, text: str) -> No
         "Flawless setup, the new router just works",
         "Really thankful for the quick fix",
         "Çözüm odaklı bir ekip, beklentimi karşıladı",
+        "@airline so excited for our trip next week!",
+        "@airline can't wait to fly with you again",
+        "@airline your crew is the friendliest, you guys rock",
     ],
 )
 def test_praise_words_read_positive(clf: RuleClassifier, text: str) -> None:
