@@ -970,6 +970,106 @@ def test_the_customers_own_lawyer_suit_or_regulator_is_legal(
     assert "legal" in clf.classify(text).urgency
 
 
+# A regulator is a step when the customer takes a complaint to it; a lawyer is the customer's
+# when they hire, call or consult one; a class action when they join or bring one.  Measured
+# on every CFPB legal flag, both halves (bench/README.md).
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I filed a complaint with the FTC about these calls.",
+        "Your prices are a scam. EVERYONE - make complaint to FTC.",
+        "I will be reporting them to the Consumer Financial Protection Bureau.",
+        "If this is not fixed by Friday I will hire an attorney.",
+        "I spoke with a lawyer about these charges yesterday.",
+        "I plan to join a class action against this bank.",
+        # The customer calls on the regulator to act: an escalation, not a rule cited.
+        "This company should be fined by the CFPB for what it did to me.",
+        # "they" in the customer's own condition; the customer's own subject is "I".
+        "If they do not remove the account, I will sue.",
+    ],
+)
+def test_a_step_the_customer_takes_is_legal(clf: RuleClassifier, text: str) -> None:
+    assert "legal" in clf.classify(text).urgency
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The FTC report every identity theft victim files, and what the FTC does.
+        "I reached out to the FTC and my local police about the accounts that are not mine.",
+        "All of these accounts are being investigated by the FTC.",
+        # A regulator's own rules, orders and findings.
+        "Under the CFPB final rule, medical bills may not appear on my report.",
+        "The lender signed a consent order with the CFPB two years ago.",
+        # A lawyer the other side names or sends, or one the customer cannot pay for.
+        "The caller said he is an attorney and that I would be arrested.",
+        "They referred my account to an attorney without telling me.",
+        "I cannot afford an attorney, so I am writing to you instead.",
+        # The other side's suit and threats, and advice given to the customer.
+        "The agent threatened me with a lawsuit if I did not pay today.",
+        "The collector filed a lawsuit against me in another county.",
+        "Their website says they will sue anybody who falls behind.",
+        "The rep told me to get a lawyer if I wanted the records.",
+        "He suggested we contact an attorney about the escrow.",
+        # Someone else's class action, reported as news.
+        "The bank paid millions after a class action over the same fees.",
+    ],
+)
+def test_the_other_sides_lawyer_suit_or_a_regulators_rule_is_no_legal_flag(
+    clf: RuleClassifier, text: str
+) -> None:
+    assert "legal" not in clf.classify(text).urgency
+
+
+@pytest.mark.parametrize(
+    ("text", "urgent"),
+    [
+        ("The bank decided to close my account without any warning.", False),
+        ("They will close my account if the balance stays negative.", False),
+        ("Please close my account as paid in full and release the lien.", False),
+        ("I asked that they close my account and refund the balance.", True),
+        ("I will be closing my account with them once my refund arrives.", True),
+    ],
+)
+def test_churn_is_the_customer_leaving_not_the_bank_closing(
+    clf: RuleClassifier, text: str, urgent: bool
+) -> None:
+    assert ("churn" in clf.classify(text).urgency) is urgent
+
+
+_LETTER = (
+    "I am writing about the mortgage on my home, which the servicer transferred twice last "
+    "year without telling me. My payments were sent on time every month by automatic "
+    "transfer, yet the new servicer reported me thirty days late in March and again in May. "
+    "I have sent bank statements, the confirmation numbers and a letter from my employer. "
+    "{} Nobody has answered my letters, and the late payments keep me from refinancing. "
+    "Please correct the payment history with all three bureaus."
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "urgent"),
+    [
+        # An injury that caused a debt or a missed payment, and a legal sense of the word.
+        ("I was injured in a car accident in 2014 and fell behind on the loan.", False),
+        ("Due to my injury I could not work for three months.", False),
+        ("The false late payments did injury to my credit.", False),
+        # A danger word alone is the topic of a short message, a passing word in a letter.
+        ("My son got injured on your escalator this morning.", True),
+        ("This heater is dangerous, it sparks when I plug it in.", True),
+        (_LETTER.format("I was injured at the time and the neighbourhood was dangerous."), False),
+        # A phrase of harm counts however long the letter.
+        (_LETTER.format("Then the charger you sent me caught fire on my desk."), True),
+    ],
+)
+def test_safety_is_a_danger_from_the_product_now(
+    clf: RuleClassifier, text: str, urgent: bool
+) -> None:
+    assert ("safety" in clf.classify(text).urgency) is urgent
+
+
 # --------------------------------------------------------------------------- promise kinds
 
 

@@ -294,7 +294,12 @@ _STRONG_NEGATIVE = -2.5
 TOKEN_MEMORY = 50_000
 #: ``u:close`` is a request to close one's card or account ("kartımın iptalini talep ettim"):
 #: churn, unless the message tells of an unauthorised transaction (a blocked card).
-_FLAGS = ("u:churn", "u:close", "u:legal", "u:safety", "u:public")
+#: ``u:hazard`` is a danger word alone ("dangerous", "injured"): ``safety`` in a message of
+#: at most ``_HAZARD_WORDS`` words, where it is the topic ("my son got injured on your
+#: escalator"); in a longer letter it is a passing word (an old injury told as why a payment
+#: was missed, "a dangerous neighbourhood"), and only a phrase of harm ("caught fire") counts.
+_FLAGS = ("u:churn", "u:close", "u:legal", "u:safety", "u:hazard", "u:public")
+_HAZARD_WORDS = 80
 #: The flag of a complaint that also carries overwhelming spam evidence (twice what makes a
 #: message without complaint cues spam): it is kept and routed to a person, never dropped.
 SUSPECTED_SPAM = "suspected_spam"
@@ -307,6 +312,22 @@ _TOLD_REACH = 3
 #: A Turkish verb in the first person, past, future or present ("başvurdum", "edeceğim",
 #: "istiyorum"): the customer's own clause, which no later "söylendi" makes advice.
 _TR_OWN_VERB = re.compile(r"(?:[dt][iu]m|[cg][ae]gim|yorum)$")
+#: A cue whose subject is "they" or the bank is a third party's step ("they will sue anybody
+#: who does not pay", "by the time they get a lawyer", "the bank decided to close my
+#: account"): the subject is read back past auxiliaries and verbs of intent ...
+_AUXILIARIES = frozenset(("will", "would", "could", "can", "may", "might", "should", "shall",
+    "must", "be", "been", "is", "are", "was", "were", "have", "has", "had", "going", "to",
+    "gonna", "also", "then", "just", "even", "already", "still", "now", "decided", "decide",
+    "decides", "chose", "choose", "tried", "try", "attempted", "wanted", "want", "wants",
+    "planned", "plan", "plans", "threatened", "threaten", "threatening", "started", "began"))  # fmt: skip
+_THEY = frozenset(("they", "they'll", "they're", "they've", "they'd", "theyll", "theyre",
+    "theyve", "bank", "lender", "servicer", "creditor", "collector", "company"))  # fmt: skip
+#: ... unless the customer asked for it ("I requested they close my account").
+_REQUESTS = frozenset(("ask", "asked", "asking", "request", "requested", "requesting", "demand",
+    "demanded", "demanding", "want", "wanted", "insist", "insisted"))  # fmt: skip
+#: A cue about his, her or their account is an agent's note of the customer ("they want to
+#: close their account"): there "they" is the customer.
+_THIRD_OWNERS = frozenset(("his", "her", "their", "him", "them"))
 #: Words that only set a context for the cues around them; otherwise they are ordinary words.
 _CONTEXT_ONLY = frozenset(("told", "suppose"))
 #: Turkish "may" (-Abilir): a danger a manual warns of, not one that happened.
@@ -319,6 +340,18 @@ _WEAK_NEGATORS = frozenset(("can't", "cant", "cannot", "couldn't", "couldnt", "u
 # Negated verbs that deny a bad experience ("sorun yaşamadım", "problem çıkmadı", "olmadı",
 # "sorunla karşılaşmadım", "hataya rastlamadım").
 _TR_EXPERIENCE = ("yasa", "ol", "cik", "gor", "kal", "et", "var", "karsilas", "rastla")
+
+
+def _their_step(tokens: list[str], start: int, end: int) -> bool:
+    """Return whether the cue ``tokens[start:end]`` has a third party for its subject: "they"
+    or the bank just before it, past auxiliaries, and not asked for by the customer."""
+    k = start - 1
+    while k >= 0 and start - k <= 4 and tokens[k] in _AUXILIARIES:
+        k -= 1
+    if k < 0 or tokens[k] not in _THEY or not _THIRD_OWNERS.isdisjoint(tokens[start:end]):
+        return False
+    asked = k - 2 if k > 1 and tokens[k - 1] == "that" else k - 1  # "asked (that) they"
+    return not (asked >= 0 and tokens[asked] in _REQUESTS)
 
 
 def _ends_asking(text: str) -> bool:
@@ -400,10 +433,12 @@ class RuleClassifier:
         # sentiment of its words ("izinsiz").
         self._fraud_terms.extend(urgency.pop("fraud", ()))
         # Every object followed by every verb ("kartımı" x "kapatacağım"), written once each.
+        # A table whose flag is "stop" writes stop phrases ("consent order with" x "the CFPB").
         for pairs in urgency.pop("pairs", ()):
+            feature = "stop" if pairs["flag"] == "stop" else "u:" + pairs["flag"]
             for obj in pairs["objects"]:
                 for verb in pairs["verbs"]:
-                    self._lex.add(f"{obj} {verb}", "u:" + pairs["flag"], 1.0)
+                    self._lex.add(f"{obj} {verb}", feature, 1.0)
         for flag, terms in urgency.items():
             for term in terms:
                 self._lex.add(term, "u:" + flag, 1.0)
@@ -480,7 +515,8 @@ class RuleClassifier:
             s -= 1.0
             f["problem"] += 0.5
         problem = f["problem"] - 1.5 * f["resolved"]
-        problem += max(f["u:churn"], f["u:close"]) + f["u:legal"] + f["u:safety"] + f["u:public"]
+        problem += max(f["u:churn"], f["u:close"]) + f["u:legal"] + f["u:public"]
+        problem += max(f["u:safety"], f["u:hazard"])
         problem += f["victim"]
         # A Turkish review weighs good against bad ("güzel ama küçük", "kargo hızlı, kutu
         # ezik"): praise around a problem is mixed, not sarcasm, unless something says it is
@@ -528,6 +564,8 @@ class RuleClassifier:
         category = "other" if kind in (Kind.SPAM, Kind.LEAD) else self._category(tokens)
         if f["u:close"] and not f["u:churn"] and not self._blocked(tokens):
             f["u:churn"] = 1.0  # a request to close, and no fraud that would explain it
+        if f["u:hazard"] and len(tokens) <= _HAZARD_WORDS:
+            f["u:safety"] = 1.0
         flags = [flag for flag in ("churn", "legal", "safety") if f["u:" + flag]]
         if f["u:public"] or (public and sentiment == "negative"):
             flags.append("public")
@@ -564,7 +602,7 @@ class RuleClassifier:
         f: dict[str, float] = dict.fromkeys(
             ("s", "pos", "problem", "resolved", "question", "lead", "idea", "spam", "praise",
              "sarcasm", "ironic", "repeated", "victim", "lukewarm", "reserved", "hits", "u:churn",
-             "u:close", "u:legal", "u:safety", "u:public"),
+             "u:close", "u:legal", "u:safety", "u:hazard", "u:public"),
             0.0,
         )  # fmt: skip
         contribs: list[list[float]] = []  # [sentiment, problem] per sentiment-bearing unit
@@ -629,7 +667,7 @@ class RuleClassifier:
                 continue
             if (
                 flags
-                and flags[-1][0] == "u:safety"
+                and flags[-1][0] in ("u:safety", "u:hazard")
                 and tok.startswith("normal")
                 and tok != "normalde"  # "normally"
                 and unit - flags[-1][1] <= 6  # a clause on
@@ -648,8 +686,14 @@ class RuleClassifier:
                 # A step not taken: "hukuki yollara başvurmadan" (but "başvurmadan önce").
                 and not (tokens[i - 1].endswith(_TR_WITHOUT) and (i >= n or tokens[i] != "once"))
             ):
+                theirs = None  # whether a third party is the subject, read when needed
                 for key in _FLAGS:
                     if key in feats and not (report_ttl and key in _REPORTABLE):
+                        if key in _REPORTABLE:
+                            if theirs is None:
+                                theirs = _their_step(tokens, i - size, i)
+                            if theirs:
+                                continue
                         flags.append((key, unit))
             if turkish and feats is not None:
                 if size > 1:
