@@ -1031,6 +1031,8 @@ def test_the_other_sides_lawyer_suit_or_a_regulators_rule_is_no_legal_flag(
         ("Please close my account as paid in full and release the lien.", False),
         ("I asked that they close my account and refund the balance.", True),
         ("I will be closing my account with them once my refund arrives.", True),
+        # In an agent's note "they" is the customer, closing their own account.
+        ("Customer called: they want to close their account today.", True),
     ],
 )
 def test_churn_is_the_customer_leaving_not_the_bank_closing(
