@@ -564,7 +564,7 @@ class RuleClassifier:
         category = "other" if kind in (Kind.SPAM, Kind.LEAD) else self._category(tokens)
         if f["u:close"] and not f["u:churn"] and not self._blocked(tokens):
             f["u:churn"] = 1.0  # a request to close, and no fraud that would explain it
-        if f["u:hazard"] and len(tokens) <= _HAZARD_WORDS:
+        if f["u:hazard"] and len(tokens) - tokens.count(BOUNDARY) <= _HAZARD_WORDS:
             f["u:safety"] = 1.0
         flags = [flag for flag in ("churn", "legal", "safety") if f["u:" + flag]]
         if f["u:public"] or (public and sentiment == "negative"):
