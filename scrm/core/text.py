@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from difflib import SequenceMatcher
 
 __all__ = [
@@ -117,7 +117,7 @@ def find_urls(s: str) -> list[str]:
     return _URL_RE.findall(s)
 
 
-def _split_hashtag(tag: str, split_words: Callable[[str], list[str]] | None) -> list[str]:
+def _split_hashtag(tag: str, split_words: Callable[[str], Sequence[str]] | None) -> list[str]:
     parts = _CAMEL_RE.findall(tag)
     if len(parts) > 1:
         return [normalize(p) for p in parts]
@@ -127,7 +127,7 @@ def _split_hashtag(tag: str, split_words: Callable[[str], list[str]] | None) -> 
 
 
 def tokenize(
-    s: str, *, boundaries: bool = False, split_words: Callable[[str], list[str]] | None = None
+    s: str, *, boundaries: bool = False, split_words: Callable[[str], Sequence[str]] | None = None
 ) -> list[str]:
     """Split ``s`` into normalised tokens.
 
@@ -137,8 +137,9 @@ def tokenize(
     With ``boundaries``, the end of each sentence or clause (``.``, ``!``, ``?``, ``;``) is
     the token :data:`BOUNDARY`, so that what reads words in order (a negation's reach, a
     phrase) can stop there; so is the end of a hashtag of several words (``#NotHappy``).  A
-    one-word sentence is emphasis ("Never. Flying. You. Again."), not a boundary.  ``split_words`` splits a hashtag written in one case into its
-    words (``#nothelpful``); it gets the hashtag without ``#`` and returns its words.
+    one-word sentence is emphasis ("Never. Flying. You. Again."), not a boundary.
+    ``split_words`` splits a hashtag written in one case into its words (``#nothelpful``):
+    it gets the hashtag without ``#`` and returns its words.
     """
     if not s:
         return []

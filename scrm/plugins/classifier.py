@@ -238,7 +238,7 @@ _RUN_TOGETHER_TAG = re.compile(r"#(?:[a-z0-9]{6,}|[A-Z0-9]{6,})\b")
 
 
 @lru_cache(maxsize=4096)
-def _english_words(tag: str) -> list[str]:
+def _english_words(tag: str) -> tuple[str, ...]:
     """Return the English words of a hashtag run together ("nothelpful" -> "not", "helpful"),
     or the hashtag alone when it does not split into words (a name, a Turkish word).
 
@@ -247,9 +247,9 @@ def _english_words(tag: str) -> list[str]:
     """
     import wordninja  # loads its word list on first use
 
-    parts = wordninja.split(tag)
+    parts = tuple(wordninja.split(tag))
     if len(parts) < 2 or any(len(p) < 2 and not p.isdigit() for p in parts):
-        return [tag]
+        return (tag,)
     return parts
 
 
@@ -587,10 +587,10 @@ class RuleClassifier:
             source=self.source,
         )
 
-    def _hashtag_words(self, tag: str) -> list[str]:
+    def _hashtag_words(self, tag: str) -> tuple[str, ...]:
         """Return the words of an English hashtag run together ("#nothelpful"); a word the
         lexicons know stays whole ("#neveragain", "#rezalet")."""
-        return [tag] if self._lex.knows(normalize(tag)) else _english_words(tag)
+        return (tag,) if self._lex.knows(normalize(tag)) else _english_words(tag)
 
     def _blocked(self, tokens: list[str]) -> bool:
         """Return whether the message tells of an unauthorised transaction ("kartımdan izinsiz
