@@ -839,6 +839,8 @@ def test_questions_and_tags_without_a_failure_are_no_complaint(
         "@airline waited an hour for our bags",
         "@airline how does that make sense?",
         "@airline zero communication from the crew",
+        "@acme my left earbud disconnects randomly",
+        "@acme the new app is so buggy",
     ],
 )
 def test_hashtags_run_together_and_everyday_failures_are_complaints(
