@@ -853,6 +853,8 @@ def test_a_hashtag_the_lexicons_know_is_not_split() -> None:
     clf = RuleClassifier()
     assert clf.classify("#rezalet").kind is Kind.COMPLAINT  # not "reza", "let"
     assert "churn" in clf.classify("@airline #neveragain").urgency
+    # A tag too long to be a phrase is one word, not searched for one (hostile input).
+    assert clf.classify("@acme #" + "nothelpful" * 10).kind is not Kind.COMPLAINT
 
 
 @pytest.mark.parametrize(

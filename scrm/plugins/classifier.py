@@ -233,8 +233,10 @@ _EXASPERATED = re.compile(
     r"\?\s*[!?]|!\s*\?|\b(?:seriously|really|wth|wtf)\s*\?",  # "?!", "Seriously?"
     re.IGNORECASE,
 )
-#: A hashtag in one case and long enough to be several words run together ("#nothelpful").
+#: A hashtag in one case and long enough to be several words run together ("#nothelpful");
+#: one longer than ``_LONGEST_TAG`` is no phrase, and is not split (nor remembered).
 _RUN_TOGETHER_TAG = re.compile(r"#(?:[a-z0-9]{6,}|[A-Z0-9]{6,})\b")
+_LONGEST_TAG = 60
 
 
 @lru_cache(maxsize=4096)
@@ -590,7 +592,9 @@ class RuleClassifier:
     def _hashtag_words(self, tag: str) -> tuple[str, ...]:
         """Return the words of an English hashtag run together ("#nothelpful"); a word the
         lexicons know stays whole ("#neveragain", "#rezalet")."""
-        return (tag,) if self._lex.knows(normalize(tag)) else _english_words(tag)
+        if len(tag) > _LONGEST_TAG or self._lex.knows(normalize(tag)):
+            return (tag,)
+        return _english_words(tag)
 
     def _blocked(self, tokens: list[str]) -> bool:
         """Return whether the message tells of an unauthorised transaction ("kartımdan izinsiz
