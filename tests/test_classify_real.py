@@ -855,6 +855,10 @@ def test_a_hashtag_the_lexicons_know_is_not_split() -> None:
     assert "churn" in clf.classify("@airline #neveragain").urgency
     # A tag too long to be a phrase is one word, not searched for one (hostile input).
     assert clf.classify("@acme #" + "nothelpful" * 10).kind is not Kind.COMPLAINT
+    # Only a message's first 20 tags are split: hundreds of tags are no sentence.
+    tags = " ".join(f"#bostontrip{chr(97 + n)}" for n in range(20))
+    assert clf.classify(f"@acme {tags} #nothelpful").kind is not Kind.COMPLAINT
+    assert clf.classify(f"@acme #nothelpful {tags}").kind is Kind.COMPLAINT
 
 
 @pytest.mark.parametrize(

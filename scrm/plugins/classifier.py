@@ -237,6 +237,7 @@ _EXASPERATED = re.compile(
 #: one longer than ``_LONGEST_TAG`` is no phrase, and is not split (nor remembered).
 _RUN_TOGETHER_TAG = re.compile(r"#(?:[a-z0-9]{6,}|[A-Z0-9]{6,})\b")
 _LONGEST_TAG = 60
+_MAX_TAGS_SPLIT = 20
 
 
 @lru_cache(maxsize=4096)
@@ -506,7 +507,7 @@ class RuleClassifier:
         lang = language if language in ("tr", "en") else detected
         turkish = lang == "tr" or (detected == "other" and bool(_TR_LETTERS.search(text)))
         if not turkish and "#" in text and _RUN_TOGETHER_TAG.search(text):
-            tokens = tokenize(text, boundaries=True, split_words=self._hashtag_words)
+            tokens = tokenize(text, boundaries=True, split_words=self._hashtag_splitter())
         f = self._score(tokens, turkish or "tr" in (lang, detected))
         s = f["s"]
         if s:
@@ -589,12 +590,21 @@ class RuleClassifier:
             source=self.source,
         )
 
-    def _hashtag_words(self, tag: str) -> tuple[str, ...]:
-        """Return the words of an English hashtag run together ("#nothelpful"); a word the
-        lexicons know stays whole ("#neveragain", "#rezalet")."""
-        if len(tag) > _LONGEST_TAG or self._lex.knows(normalize(tag)):
-            return (tag,)
-        return _english_words(tag)
+    def _hashtag_splitter(self) -> Callable[[str], tuple[str, ...]]:
+        """Return what splits one message's English hashtags run together into words
+        ("#nothelpful"); a word the lexicons know stays whole ("#neveragain", "#rezalet").
+        Only the first ``_MAX_TAGS_SPLIT`` of a message are split: a message of hundreds of
+        tags is no sentence, and splitting each costs as much as reading 40 words."""
+        budget = _MAX_TAGS_SPLIT
+
+        def split(tag: str) -> tuple[str, ...]:
+            nonlocal budget
+            if budget <= 0 or len(tag) > _LONGEST_TAG or self._lex.knows(normalize(tag)):
+                return (tag,)
+            budget -= 1
+            return _english_words(tag)
+
+        return split
 
     def _blocked(self, tokens: list[str]) -> bool:
         """Return whether the message tells of an unauthorised transaction ("kartımdan izinsiz
