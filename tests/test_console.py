@@ -341,6 +341,28 @@ def test_the_inbox_page_lists_views_filters_and_refreshes(board: Scrm, cli: Any)
     assert filtered.count("<tr class=") == 1 and "priority=low&amp;q=merhaba&amp;view=mine" in filtered
 
 
+def test_the_inbox_search_finds_a_customer_by_handle_email_or_phone(board: Scrm) -> None:
+    board.ingest([{"channel": "email", "external_id": "<m1@example.com>", "text": "Faturam yanlış",
+                   "created_at": datetime.now(UTC).isoformat(),
+                   "author": {"external_id": "deniz.kaya@example.com",
+                              "email": "Deniz.Kaya@Example.com"}}])  # fmt: skip
+    c = client(board)
+    sign_in(c, make_key(board, "admin"))
+
+    def found(typed: str) -> set[str]:
+        page = c.get("/app/inbox", params={"view": "department", "q": typed}).text
+        return set(re.findall(r'href="/app/cases/(\d+)"', page))
+
+    by_phone = found("+90 532 111 22 40")
+    assert len(by_phone) == 1
+    assert found("0532 111 22 40") == found("(532) 111-2240") == by_phone  # however written
+    by_handle = found("@zeyno")
+    assert len(by_handle) == 1 and found("Zeyno") == by_handle and by_handle != by_phone
+    by_email = found("deniz.kaya@EXAMPLE.com")
+    assert len(by_email) == 1 and not by_email & (by_phone | by_handle)
+    assert found("@nobody") == found("0000000") == found("x@nowhere.example") == set()
+
+
 def test_the_timeline_shows_a_delivered_reply_once_with_its_state_and_promises(
     app: Scrm, cli: Any
 ) -> None:
