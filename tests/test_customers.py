@@ -53,6 +53,19 @@ def test_same_email_on_two_channels_is_one_customer(app):
     assert {i.linked_by for i in ayse.identities} == {"new", "email"}
 
 
+def test_a_customer_is_found_by_handle_email_or_phone_however_written(app):
+    app.ingest([
+        message(1, author_obj={"external_id": "tw1", "handle": "Ayse_Y"}),
+        message("CALL-1", "aradı", channel="phone",
+                author_obj={"external_id": "+905321112233", "phone": "0532 111 22 33"}),
+    ])  # fmt: skip
+    ayse = {c.id for c in app.customers(search="@ayse_y")}
+    caller = {c.id for c in app.customers(search="+90 (532) 111-22-33")}
+    assert len(ayse) == 1 and len(caller) == 1 and ayse != caller
+    assert {c.id for c in app.customers(search="05321112233")} == caller
+    assert app.customers(search="0532 999 99 99") == []
+
+
 def test_two_new_identities_of_one_person_in_one_batch_share_a_customer(app):
     app.ingest(
         [

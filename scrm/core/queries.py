@@ -6,6 +6,8 @@ the core is the same for the CLI's ``--json``, HTTP responses and the Python API
 
 from __future__ import annotations
 
+import contextlib
+import re
 from base64 import b64encode
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -34,7 +36,7 @@ from scrm.core.models import (
     Reject,
 )
 from scrm.core.outbox import UNDELIVERED
-from scrm.core.schemas import Priority
+from scrm.core.schemas import Priority, normalize_email, normalize_phone
 
 __all__ = [
     "CASE_SORTS",
@@ -278,6 +280,29 @@ def get_customer(session: Session, customer_id: int) -> CustomerOut:
     )
 
 
+_HANDLE = re.compile(r"@?(\w{1,64})", re.ASCII)
+_PHONE = re.compile(r"\+?[\d\s().-]{7,32}", re.ASCII)
+
+
+def identity_match(typed: str) -> Any:
+    """The condition on identities of what an agent types to find a customer: a handle
+    ("@AysYlmz" in any case: handles are case-insensitive on X and Mastodon), an e-mail
+    address or a phone number in any writing ("0532 714 66 08" is "+905327146608"); ``None``
+    when it can be none of them.  The address and the number are equalities on indexed
+    columns; the handle is compared lower-cased, a pass over the identities as the name
+    search is over the customers."""
+    found: list[Any] = []
+    if handle := _HANDLE.fullmatch(typed):
+        found.append(sa.func.lower(Identity.handle) == handle[1].lower())
+    if "@" in typed[1:]:
+        with contextlib.suppress(ValueError):
+            found.append(Identity.email == normalize_email(typed))
+    if _PHONE.fullmatch(typed):
+        with contextlib.suppress(ValueError):
+            found.append(Identity.phone == normalize_phone(typed))
+    return sa.or_(*found) if found else None
+
+
 def list_customers(
     session: Session,
     *,
@@ -312,13 +337,10 @@ def list_customers(
                 has(Identity.phone),
             )
         )
-        q = q.where(
-            sa.or_(
-                has(Customer.display_name),
-                has(Customer.email),
-                Customer.id.in_(by_identity),
-            )
-        )
+        found = [has(Customer.display_name), has(Customer.email), Customer.id.in_(by_identity)]
+        if (identity := identity_match(search.strip())) is not None:
+            found.append(Customer.id.in_(sa.select(Identity.customer_id).where(identity)))
+        q = q.where(sa.or_(*found))
     return [CustomerOut.model_validate(c) for c in session.scalars(q)]
 
 

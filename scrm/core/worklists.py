@@ -27,8 +27,6 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
-import contextlib
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,8 +39,7 @@ from scrm.core.cases import OPEN_STATUSES
 from scrm.core.db import utcnow
 from scrm.core.errors import N_, InvalidInput
 from scrm.core.models import Agent, Case, Customer, Department, Identity
-from scrm.core.queries import undelivered_replies
-from scrm.core.schemas import normalize_email, normalize_phone
+from scrm.core.queries import identity_match, undelivered_replies
 
 __all__ = [
     "FEW",
@@ -205,31 +202,11 @@ def _base(
         # ASCII digits only ("²" is a digit to Python, not to int()); ids are 32-bit.
         if number.isascii() and number.isdigit() and int(number) <= _MAX_ID:
             found.append(Case.id == int(number))
-        if (identity := _identity_match(typed)) is not None:
+        if (identity := identity_match(typed)) is not None:
             found.append(Case.customer_id.in_(sa.select(Identity.customer_id).where(identity)))
         conds.append(sa.or_(*found))
     return conds
 
-
-_HANDLE = re.compile(r"@?(\w{1,64})", re.ASCII)
-_PHONE = re.compile(r"\+?[\d\s().-]{7,32}", re.ASCII)
-
-
-def _identity_match(typed: str) -> Any:
-    """The condition on identities of what an agent types to find a customer: a handle
-    ("@aysylmz", as stored or in lower case), an e-mail address or a phone number in any
-    writing ("0532 714 66 08" is "+905327146608"); ``None`` when it can be none of them.
-    Each is an equality on an indexed column."""
-    found: list[Any] = []
-    if handle := _HANDLE.fullmatch(typed):
-        found.append(Identity.handle.in_({handle[1], handle[1].lower()}))
-    if "@" in typed[1:]:
-        with contextlib.suppress(ValueError):
-            found.append(Identity.email == normalize_email(typed))
-    if _PHONE.fullmatch(typed):
-        with contextlib.suppress(ValueError):
-            found.append(Identity.phone == normalize_phone(typed))
-    return sa.or_(*found) if found else None
 
 
 def _view(session: Session, view: str, *, agent: str | None, now: datetime) -> Any:
