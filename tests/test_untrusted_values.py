@@ -14,6 +14,7 @@ from serverkit import SyncClient, auth, make_key
 from scrm.core.app import Scrm
 from scrm.core.bounds import INT64_MAX
 from scrm.core.models import Interaction
+from scrm.core.queries import identity_match
 from scrm.plugins.crisis import MAX_COUNT, weighted
 from scrm.plugins.tables.crisis import EngagementObservation
 from scrm.server import create_app
@@ -132,3 +133,10 @@ def test_search_finds_exactly_the_names_containing_the_term(app: Scrm, term: str
     expected: set[Any] = {p for p in PEOPLE if term.lower() in p.lower()}
     # Handles (h_<id>) are searched too; none of the names' identities has one here.
     assert got == expected, term
+
+
+@given(st.text(max_size=120))
+def test_any_search_text_gives_an_identity_condition_or_none(typed: str) -> None:
+    condition = identity_match(typed)
+    # A clause SQLAlchemy can compile, whatever was typed (no ValueError escapes).
+    assert condition is None or str(condition.compile(compile_kwargs={"literal_binds": True}))
