@@ -191,6 +191,12 @@ def report_real(name: str, recs: list[Record], show_flags: bool = False) -> None
             print(
                 f"  complaint recall on labelled problems {hit / len(problems):.3f} ({len(problems)})"
             )
+            # The other side of recall: praise the annotators saw, read as a complaint.
+            praised = [p for r, p in zip(sub, preds, strict=True)
+                       if r.labels.get("sentiment") == "positive"]  # fmt: skip
+            if praised:
+                wrong = sum(p.kind == "complaint" for p in praised)
+                print(f"  positive messages read as complaints {wrong} of {len(praised)}")
         spam = sum(p.kind == "spam" for p in preds)
         kinds: dict[str, int] = {}
         for p in preds:
