@@ -28,7 +28,6 @@ import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -104,7 +103,6 @@ class MarketingPlugin(DepartmentPlugin):
     settings: MarketingSettings
 
     def __init__(self, settings: MarketingSettings | None = None) -> None:
-        self.zone = ZoneInfo("UTC")
         # A brand's plugin with the deployment's campaigns and its own (for_brand), by the
         # id of the brand's settings.
         self._merged: dict[int, MarketingPlugin] = {}
@@ -118,20 +116,6 @@ class MarketingPlugin(DepartmentPlugin):
         #: others are the deployment's.
         self.own: frozenset[str] = frozenset()
         self._of: MarketingSettings | None = None
-
-    def configured(self, ctx: PluginContext) -> MarketingPlugin:
-        bound = super().configured(ctx)
-        bound.zone = ZoneInfo(ctx.config.timezone)  # campaign reports are in local days
-        return bound
-
-    def campaign(self, name: str) -> Campaign:
-        for c in self.settings.campaigns:
-            if c.name == name:
-                return c
-        from scrm.plugin import N_, NotFound  # loads the database layer
-
-        known = ", ".join(c.name for c in self.settings.campaigns) or "none configured"
-        raise NotFound(N_("no campaign %(name)r; campaigns: %(known)s"), name=name, known=known)
 
     def match(self, text: str, at: datetime) -> list[tuple[str, str]]:
         """Return ``(campaign, matched term)`` for each campaign the text names at ``at``."""
@@ -164,8 +148,8 @@ class MarketingPlugin(DepartmentPlugin):
             )
             bound = copy.copy(mine)
             bound.settings, bound._bound, bound._of = settings, {}, mine.settings
-            bound.own = frozenset(c.name for c in own)
             bound.prepare()
+            bound.own = frozenset(c.name for c in own)
             if len(self._merged) >= 8:
                 self._merged.pop(next(iter(self._merged)))
             self._merged[id(mine.settings)] = bound

@@ -319,19 +319,27 @@ def campaign_report(
     window: tuple[datetime | None, datetime | None],
     competitors: dict[str, list[str]],
     top: int = 5,
+    brand: int | None = None,
 ) -> dict[str, Any]:
-    """Volume and sentiment per bucket, top complaints, advocates and share of voice."""
+    """Volume and sentiment per bucket, top complaints, advocates and share of voice.
+
+    :param brand: count only this brand's messages (a brand's own campaign); None: every
+        brand the session sees.
+    """
     import sqlalchemy as sa
 
     from scrm.plugin.db import Interaction
     from scrm.plugins.tables.marketing import CampaignLink
 
-    rows = session.execute(
+    q = (
         sa.select(Interaction)
         .join(CampaignLink, CampaignLink.interaction_id == Interaction.id)
         .where(CampaignLink.campaign == name)
         .order_by(Interaction.created_at)
-    ).scalars()
+    )
+    if brand is not None:
+        q = q.where(Interaction.brand_id == brand)
+    rows = session.execute(q).scalars()
     items = list(rows)
     buckets: dict[str, Counter[str]] = defaultdict(Counter)
     scores: dict[str, list[float]] = defaultdict(list)
@@ -387,7 +395,7 @@ def campaign_report(
         "volume": volume,
         "top_complaints": top_complaints,
         "top_advocates": advocates_,
-        "share_of_voice": share_of_voice(session, start, end, competitors),
+        "share_of_voice": share_of_voice(session, start, end, competitors, brand=brand),
     }
 
 
@@ -396,23 +404,21 @@ def share_of_voice(
     start: datetime | None,
     end: datetime | None,
     competitors: dict[str, list[str]],
+    *,
+    brand: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Mentions of the brand (every inbound non-spam message) and of each competitor (messages
-    naming it) between ``start`` and ``end``, with each one's share of the total."""
-    import sqlalchemy as sa
+    """Mentions of the brand (every inbound non-spam message; ``brand``'s only, if given) and
+    of each competitor (those of them naming it) between ``start`` and ``end``, with each
+    one's share of the total."""
 
     from scrm.plugin.db import Interaction
 
     if start is None or end is None:
         return []
-    texts = session.scalars(
-        sa.select(Interaction.text).where(
-            Interaction.direction == "inbound",
-            sa.or_(Interaction.kind.is_(None), Interaction.kind != "spam"),
-            Interaction.created_at >= start,
-            Interaction.created_at < end,
-        )
-    ).all()
+    q = _scope_query((brand, "brand"), "mentions").where(
+        Interaction.created_at >= start, Interaction.created_at < end
+    )
+    texts = session.scalars(q.with_only_columns(Interaction.text)).all()
     counts = {"brand": len(texts)}
     norm = [f" {normalize(t)} " for t in texts]
     for comp, terms in competitors.items():
@@ -425,13 +431,19 @@ def share_of_voice(
 def advocates(
     session: Session, since: datetime, until: datetime, *, min_praise: int, limit: int
 ) -> list[dict[str, Any]]:
-    """Customers with repeated praise: ``score = praise × (1 + log10(1 + followers))``."""
+    """Customers with repeated praise: ``score = praise × (1 + log10(1 + followers))``, each
+    with the id of the brand it is a customer of (``brand_id``)."""
     import sqlalchemy as sa
 
     from scrm.plugin.db import Interaction
 
     rows = session.execute(
-        sa.select(Interaction.customer_id, sa.func.count(), sa.func.max(Interaction.created_at))
+        sa.select(
+            Interaction.customer_id,
+            sa.func.count(),
+            sa.func.max(Interaction.created_at),
+            Interaction.brand_id,
+        )
         .where(
             Interaction.direction == "inbound",
             Interaction.customer_id.is_not(None),
@@ -439,11 +451,11 @@ def advocates(
             Interaction.created_at >= since,
             Interaction.created_at <= until,
         )
-        .group_by(Interaction.customer_id)
+        .group_by(Interaction.customer_id, Interaction.brand_id)  # a customer is one brand's
         .having(sa.func.count() >= min_praise)
     ).all()
-    rows_: list[tuple[int, int, datetime]] = [tuple(r) for r in rows]  # type: ignore[misc]
-    ids = {cid for cid, _, _ in rows_}
+    rows_: list[tuple[int, int, datetime, int]] = [tuple(r) for r in rows]  # type: ignore[misc]
+    ids = {cid for cid, _, _, _ in rows_}
     followers = _followers(session, ids)
     names = _names(session, ids)
     out: list[dict[str, Any]] = [
@@ -454,8 +466,9 @@ def advocates(
             "followers": followers[cid],
             "last": _aware(last),
             "score": round(n * (1 + math.log10(1 + followers[cid])), 2),
+            "brand_id": brand,
         }
-        for cid, n, last in rows_
+        for cid, n, last, brand in rows_
     ]
     out.sort(key=_rank)
     return out[:limit]

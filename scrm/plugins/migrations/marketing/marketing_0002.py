@@ -66,5 +66,7 @@ def downgrade() -> None:
             ["scope", "metric", "started_at"],
         )
         batch_op.drop_index(batch_op.f("ix_spike_episodes_brand_id"))
-        batch_op.drop_constraint(batch_op.f("fk_spike_episodes_brand_id_brands"), type_="foreignkey")
+        batch_op.drop_constraint(
+            batch_op.f("fk_spike_episodes_brand_id_brands"), type_="foreignkey"
+        )
         batch_op.drop_column("brand_id")
