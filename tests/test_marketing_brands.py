@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from helpers import T0, message
 
 from scrm import hookimpl
+from scrm.core.alerts import list_alerts
 from scrm.core.app import Scrm
 from scrm.core.config import Config, ConfigError
 from scrm.core.plugins import get_plugin_manager
@@ -134,6 +135,10 @@ def test_a_burst_at_one_brand_alerts_that_brand_alone(
     table = cli("campaigns", "spikes", env={"COLUMNS": "200"}).stdout
     header = next(line for line in table.splitlines() if "scope" in line)
     assert header.split()[:3] == ["┃", "brand", "┃"] and "globex" in table
+    # The alerts feed: the spike is globex's, and the agency's to see.
+    for key, expected in ((None, ["globex"]), ("globex", ["globex"]), ("acme", [])):
+        with app.for_brand(key).session() as s:
+            assert [a.details["brand"] for a in list_alerts(s) if a.kind == "spike"] == expected
 
 
 def test_each_brand_is_judged_by_its_own_spike_rule(

@@ -185,9 +185,7 @@ def campaigns_group(plugin: MarketingPlugin) -> click.Group:
         brands = app.brands  # read before the session: it may write the brands' rows
         with app.session() as s:
             eps = s.scalars(
-                sa.select(SpikeEpisode).order_by(
-                    SpikeEpisode.started_at.desc(), SpikeEpisode.id.desc()
-                )
+                sa.select(SpikeEpisode).order_by(SpikeEpisode.started_at.desc(), SpikeEpisode.id)
             )
             out = [
                 {
