@@ -20,7 +20,6 @@ from scrm import hookimpl
 from scrm.core.alerts import list_alerts
 from scrm.core.app import Scrm
 from scrm.core.config import Config, ConfigError
-from scrm.core.plugins import get_plugin_manager
 from scrm.plugins import marketing_stats as stats
 from scrm.plugins.marketing import SpikeSettings
 from scrm.testing import CliInvoker
@@ -141,9 +140,7 @@ def test_a_burst_at_one_brand_alerts_that_brand_alone(
             assert [a.details["brand"] for a in list_alerts(s) if a.kind == "spike"] == expected
 
 
-def test_each_brand_is_judged_by_its_own_spike_rule(
-    app: Scrm, recorder: Spikes
-) -> None:
+def test_each_brand_is_judged_by_its_own_spike_rule(app: Scrm, recorder: Spikes) -> None:
     """Acme asks for at least 30 messages an hour (``[brands.acme.plugins.marketing.spikes]``):
     its burst of 20 is no spike for it, though it is by the deployment's rule; globex's 7,
     by the deployment's rule, are."""
@@ -155,7 +152,7 @@ def test_each_brand_is_judged_by_its_own_spike_rule(
                    minutes=HOURS * 60 + 5 + 7 * k) for k in range(7)]
     )  # fmt: skip
     deployment = SpikeSettings()
-    assert 20 >= deployment.min_count and stats.poisson_tail(20, 6.0) <= deployment.alpha
+    assert deployment.min_count <= 20 and stats.poisson_tail(20, 6.0) <= deployment.alpha
     assert recorder.of() == [("globex", "brand", BURST, 7)]
 
 
@@ -286,7 +283,9 @@ def test_hour_counts_give_each_brand_its_own_and_the_deployment_the_sum(app: Scr
     with app.session() as s:
         counts = stats._hour_counts(s, scopes, [(T0, T0 + timedelta(hours=3))])
         negative = {k: v for k, v in counts.items() if k[1] == "negative" and v}
-    mentions = {(scope, h - h0): n for (scope, metric, h), n in counts.items() if metric == "mentions"}
+    mentions = {
+        (scope, h - h0): n for (scope, metric, h), n in counts.items() if metric == "mentions"
+    }
     assert mentions == {
         ((acme, "brand"), 0): 1,
         ((acme, "brand"), 1): 1,

@@ -18,7 +18,12 @@ Configuration (``[plugins.marketing]``)::
 Every inbound message that names a campaign's hashtag or keyword (any language's list; the
 text is compared in :func:`~scrm.core.text.normalize` form) inside its time window is linked
 to it.  After each stored message the hour it falls in is judged by the rule in
-:mod:`scrm.plugins.marketing_stats`, for the brand and for each campaign it belongs to.
+:mod:`scrm.plugins.marketing_stats`, for its brand and for each campaign it belongs to.
+
+Several brands (``[brands.<key>]``): each brand's messages are judged apart, with its own
+``[brands.<key>.plugins.marketing]`` settings merged over these; the campaigns listed there
+are the brand's own and count only its messages, while the campaigns above count every
+brand's (:meth:`MarketingPlugin.for_brand`).
 """
 
 from __future__ import annotations

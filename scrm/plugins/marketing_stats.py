@@ -1,7 +1,8 @@
 """Marketing figures: the spike rule, campaign reports, share of voice, brand advocates.
 
-The spike rule (also in ``docs/departments.md``): for a scope (the brand, or one campaign)
-and a metric (``mentions``: inbound messages that are not spam; ``negative``: those with a
+The spike rule (also in ``docs/departments.md``): for a scope (a brand's messages, or one
+campaign's: a brand's own campaign counts that brand's, a deployment's every brand's) and a
+metric (``mentions``: inbound messages that are not spam; ``negative``: those with a
 negative sentiment), let ``c`` be the count in hour ``H`` and ``λ`` the mean hourly count over
 the ``window_hours`` hours before ``H`` (at least ``min_baseline``).  Hour ``H`` is anomalous
 when ``c >= min_count`` and the Poisson upper tail ``P(X >= c | λ) <= alpha``.  Consecutive

@@ -28,7 +28,7 @@ from scrm.plugins.marketing import Campaign, MarketingPlugin, _utc
 from scrm.plugins.tables.marketing import CampaignLink, SpikeEpisode
 
 if TYPE_CHECKING:
-    from scrm.core.app import Scrm
+    from scrm.plugin import Scrm
 
 __all__ = ["advocates_command", "campaigns_group"]
 
