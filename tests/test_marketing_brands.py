@@ -326,3 +326,28 @@ def test_judging_many_brands_takes_the_queries_of_one(app: Scrm) -> None:
         return sum("GROUP BY" in st for st in statements)
 
     assert grouped(ids) == grouped(ids[:1]) == 2
+
+
+def test_a_spike_is_recorded_once_per_brand_and_once_for_every_brand(app: Scrm) -> None:
+    """The unique keys behind "another worker recorded it first": a brand's spike and one of
+    every brand (no brand: NULL, which a plain unique constraint lets repeat)."""
+    from scrm.plugins.tables.marketing import SpikeEpisode
+
+    ids = app.brands.ids
+    scopes = [
+        (ids["globex"], "campaign:fiber"),
+        (ids["acme"], "campaign:fiber"),
+        (None, "campaign:fiber"),
+    ]
+    with app.session() as s:
+        for scope in scopes:  # one of each: a spike starts
+            assert stats._record(s, scope, "mentions", BURST, 9, 1.0, 1e-6) is not None
+        for scope in scopes:  # the next hour continues it
+            assert stats._record(s, scope, "mentions", BURST + stats.HOUR, 9, 1.0, 1e-6) is None
+        s.commit()
+    for brand, _ in scopes:
+        with app.session() as s, pytest.raises(sa.exc.IntegrityError):
+            s.add(SpikeEpisode(brand_id=brand, scope="campaign:fiber", metric="mentions",
+                               started_at=BURST, last_hour=BURST, peak_count=9, baseline=1.0,
+                               p_value=1e-6))  # fmt: skip
+            s.flush()

@@ -205,3 +205,36 @@ def test_messages_and_replies_stored_before_0018_keep_their_rows_and_know_no_acc
         assert s.scalars(sa.select(OutboxMessage.account)).all() == [None]
     app.ingest([message(2, account="acme_tr", minutes=5)])
     assert [i.account for i in app.interactions(case=case.id)] == [None, "acme_tr"]
+
+
+def test_spikes_recorded_before_marketing_0002_belong_to_the_one_brand_or_to_none(app):
+    """marketing_0002 gives spike episodes a brand: a database of one brand's are that
+    brand's; a database of several had counted every brand together: no brand's."""
+    now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    row = {"metric": "mentions", "started_at": now, "last_hour": now, "peak_count": 9,
+           "baseline": 1.5, "p_value": 0.001, "fired_at": now}  # fmt: skip
+    locations = app.migration_locations()
+    found = {}
+    for brands in (1, 2):
+        db.downgrade(app.engine, "marketing_0001", locations)
+        with app.engine.begin() as conn:
+            if brands == 2:
+                conn.execute(sa.text(
+                    "INSERT INTO brands (key, name, created_at) VALUES ('globex', 'Globex', :now)"
+                ), {"now": now})  # fmt: skip
+            conn.execute(sa.text("DELETE FROM spike_episodes"))
+            meta = sa.MetaData()
+            meta.reflect(conn, only=["spike_episodes"])
+            conn.execute(sa.insert(meta.tables["spike_episodes"]), [
+                {**row, "scope": "brand"}, {**row, "scope": "campaign:fiber"}
+            ])  # fmt: skip
+        app.upgrade()
+        assert app.schema_diff() == []
+        with app.engine.connect() as conn:
+            found[brands] = sorted(conn.execute(sa.text(
+                "SELECT scope, brand_id FROM spike_episodes"
+            )).all())  # fmt: skip
+    assert found == {
+        1: [("brand", 1), ("campaign:fiber", None)],
+        2: [("brand", None), ("campaign:fiber", None)],
+    }

@@ -42,7 +42,7 @@ from scrm.plugins.department import DepartmentPlugin
 if TYPE_CHECKING:
     import click
 
-    from scrm.plugin import EventContext, PluginContext
+    from scrm.plugin import EventContext, PluginContext, Scrm
     from scrm.plugin.db import Dimension
 
 __all__ = ["Campaign", "MarketingPlugin", "MarketingSettings", "plugin"]
@@ -161,7 +161,7 @@ class MarketingPlugin(DepartmentPlugin):
         return bound
 
     @hookimpl
-    def app_started(self, app: Any) -> None:
+    def app_started(self, app: Scrm) -> None:
         """Refuse a brand's campaign named like one of the deployment's (a campaign's name
         is its scope in the links and the spikes): one line naming it."""
         from scrm.plugin import ConfigError
