@@ -69,11 +69,15 @@ def test_heads_read_from_the_files_agree_with_alembic(tmp_path):
     _revision(tmp_path, "p2a", 'revision: str = "p2a"\ndown_revision: str | None = "p1"')
     _revision(tmp_path, "p2b", 'revision = "p2b"\ndown_revision = "p1"')
     _revision(tmp_path, "p3", 'revision = "p3"\ndown_revision = ("p2a", "p2b")')
+    # A revision that needs another branch's (as marketing_0002 needs core's 0016) does not
+    # make it its parent: that branch keeps its head.
+    _revision(tmp_path, "o1", 'revision = "o1"\ndown_revision = None\nbranch_labels = ("o",)')
+    _revision(tmp_path, "p4", 'revision = "p4"\ndown_revision = "p3"\ndepends_on = "o1"')
     (tmp_path / "__init__.py").write_text("")
     (tmp_path / "notes.txt").write_text("not a revision")
     locations = [str(tmp_path)]
     assert db._declared_heads(["scrm:migrations/versions", *locations]) is not None
-    assert db.head_revision(locations) == _alembic_heads(locations) == {*db.head_revision(), "p3"}
+    assert db.head_revision(locations) == _alembic_heads(locations) == {*db.head_revision(), "p4", "o1"}
 
 
 def test_heads_fall_back_to_alembic_when_a_file_is_not_literal(tmp_path):
