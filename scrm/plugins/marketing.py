@@ -164,6 +164,8 @@ class MarketingPlugin(DepartmentPlugin):
     def app_started(self, app: Scrm) -> None:
         """Refuse a brand's campaign named like one of the deployment's (a campaign's name
         is its scope in the links and the spikes): one line naming it."""
+        if not app.config.brands:
+            return
         from scrm.plugin import ConfigError
 
         deployment = self.configured(app.context.for_brand(None)).settings
