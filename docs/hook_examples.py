@@ -314,10 +314,17 @@ def engagement_updated(interaction_id: int, engagement: Engagement, ctx: EventCo
 
 @hookimpl
 def spike_detected(
-    scope: str, metric: str, hour: datetime, count: int, baseline: float, p_value: float
+    scope: str,
+    metric: str,
+    hour: datetime,
+    count: int,
+    baseline: float,
+    p_value: float,
+    brand: str | None,
 ) -> None:
     log.warning(
-        "%s %s: %d in the hour from %s, %.1f expected (p=%.2g)",
+        "%s %s %s: %d in the hour from %s, %.1f expected (p=%.2g)",
+        brand or "every brand",
         scope,
         metric,
         count,

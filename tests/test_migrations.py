@@ -69,11 +69,15 @@ def test_heads_read_from_the_files_agree_with_alembic(tmp_path):
     _revision(tmp_path, "p2a", 'revision: str = "p2a"\ndown_revision: str | None = "p1"')
     _revision(tmp_path, "p2b", 'revision = "p2b"\ndown_revision = "p1"')
     _revision(tmp_path, "p3", 'revision = "p3"\ndown_revision = ("p2a", "p2b")')
+    # A revision that needs another branch's (as marketing_0002 needs core's 0016) does not
+    # make it its parent: that branch keeps its head.
+    _revision(tmp_path, "o1", 'revision = "o1"\ndown_revision = None\nbranch_labels = ("o",)')
+    _revision(tmp_path, "p4", 'revision = "p4"\ndown_revision = "p3"\ndepends_on = "o1"')
     (tmp_path / "__init__.py").write_text("")
     (tmp_path / "notes.txt").write_text("not a revision")
     locations = [str(tmp_path)]
     assert db._declared_heads(["scrm:migrations/versions", *locations]) is not None
-    assert db.head_revision(locations) == _alembic_heads(locations) == {*db.head_revision(), "p3"}
+    assert db.head_revision(locations) == _alembic_heads(locations) == {*db.head_revision(), "p4", "o1"}
 
 
 def test_heads_fall_back_to_alembic_when_a_file_is_not_literal(tmp_path):
@@ -97,7 +101,9 @@ def test_heads_fall_back_to_alembic_when_a_file_sets_one_after_its_functions(tmp
 
 def _old_layout(app) -> None:
     """Turn the migrated database into one made before the department modules had branches:
-    the same tables, and alembic_version naming core's revision only."""
+    the same tables, as their first revisions made them, and alembic_version naming core's
+    revision only."""
+    db.downgrade(app.engine, "marketing_0001", app.migration_locations())
     with app.engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM alembic_version WHERE version_num LIKE '%\\_0001' ESCAPE '\\'"))
     assert db.current_revision(app.engine) == db.head_revision()
@@ -149,7 +155,10 @@ def test_a_database_of_the_old_layout_upgrades_in_place_with_its_rows(app):
         meta = sa.MetaData()
         meta.reflect(conn, only=ALL_DEPARTMENT_TABLES)
         for name in ALL_DEPARTMENT_TABLES:
-            assert conn.execute(sa.select(meta.tables[name])).all() == before[name], name
+            kept = sa.select(*(meta.tables[name].c[c] for c in before[name][0]._fields))
+            assert conn.execute(kept).all() == before[name], name
+        # marketing_0002: the spikes of a database of one brand are that brand's.
+        assert conn.execute(sa.select(meta.tables["spike_episodes"].c.brand_id)).all() == [(1,)]
 
 
 def test_a_new_database_gets_the_department_tables_from_the_modules_branches(app):
@@ -172,11 +181,11 @@ def test_a_module_switched_off_keeps_its_tables_and_the_database_stays_usable(ap
     monkeypatch.setenv("SCRM_DISABLE_PLUGINS", "marketing")
     off = Scrm(app.config, get_plugin_manager())
     try:
-        assert "marketing_0001" in db.current_revision(off.engine)
+        assert "marketing_0002" in db.current_revision(off.engine)
         off.check_schema()
         assert {"campaign_links", "spike_episodes"} <= set(sa.inspect(off.engine).get_table_names())
         assert off.schema_diff() == []
-        with pytest.raises(SchemaError, match=r"not loaded \(marketing_0001\)"):
+        with pytest.raises(SchemaError, match=r"not loaded \(marketing_0002\)"):
             off.upgrade()
     finally:
         off.close()
@@ -200,3 +209,36 @@ def test_messages_and_replies_stored_before_0018_keep_their_rows_and_know_no_acc
         assert s.scalars(sa.select(OutboxMessage.account)).all() == [None]
     app.ingest([message(2, account="acme_tr", minutes=5)])
     assert [i.account for i in app.interactions(case=case.id)] == [None, "acme_tr"]
+
+
+def test_spikes_recorded_before_marketing_0002_belong_to_the_one_brand_or_to_none(app):
+    """marketing_0002 gives spike episodes a brand: a database of one brand's are that
+    brand's; a database of several had counted every brand together: no brand's."""
+    now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    row = {"metric": "mentions", "started_at": now, "last_hour": now, "peak_count": 9,
+           "baseline": 1.5, "p_value": 0.001, "fired_at": now}  # fmt: skip
+    locations = app.migration_locations()
+    found = {}
+    for brands in (1, 2):
+        db.downgrade(app.engine, "marketing_0001", locations)
+        with app.engine.begin() as conn:
+            if brands == 2:
+                conn.execute(sa.text(
+                    "INSERT INTO brands (key, name, created_at) VALUES ('globex', 'Globex', :now)"
+                ), {"now": now})  # fmt: skip
+            conn.execute(sa.text("DELETE FROM spike_episodes"))
+            meta = sa.MetaData()
+            meta.reflect(conn, only=["spike_episodes"])
+            conn.execute(sa.insert(meta.tables["spike_episodes"]), [
+                {**row, "scope": "brand"}, {**row, "scope": "campaign:fiber"}
+            ])  # fmt: skip
+        app.upgrade()
+        assert app.schema_diff() == []
+        with app.engine.connect() as conn:
+            found[brands] = sorted(conn.execute(sa.text(
+                "SELECT scope, brand_id FROM spike_episodes"
+            )).all())  # fmt: skip
+    assert found == {
+        1: [("brand", 1), ("campaign:fiber", None)],
+        2: [("brand", None), ("campaign:fiber", None)],
+    }

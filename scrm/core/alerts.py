@@ -5,7 +5,8 @@ coordinated complaints (``coordinated_detected``) are stored like every domain e
 (:mod:`scrm.core.dispatch`); this module reads them back as a feed, newest first, and records
 an agent's acknowledgement (an ``alert_acks`` row and an ``alert.acknowledge`` audit entry, in
 the caller's transaction).  An agent limited to departments sees only the alerts about
-their cases (a spike, about no case, concerns everyone).  Nothing here detects anything: the plugins that emit the events
+their cases (a spike, about no case, concerns everyone).  A caller limited to a brand sees
+the alerts about its cases and the spikes of its messages.  Nothing here detects anything: the plugins that emit the events
 decide what an alert is.
 """
 
@@ -30,7 +31,7 @@ from scrm.core.events import (
     Event,
     SpikeDetected,
 )
-from scrm.core.models import AlertAck, Case, Department, EventBatch, StoredEvent
+from scrm.core.models import AlertAck, Brand, Case, Department, EventBatch, StoredEvent
 from scrm.core.queries import NotFound
 from scrm.core.tenancy import brand_scope
 
@@ -80,11 +81,18 @@ def _summary(event: Event) -> tuple[str, tuple[int, ...], dict[str, Any]]:
             event.evidence,
         )
     assert isinstance(event, SpikeDetected)
+    details: dict[str, Any] = {
+        "hour": event.hour.isoformat(),
+        "count": event.count,
+        "baseline": event.baseline,
+    }
+    if event.brand is not None:
+        details["brand"] = event.brand
     return (
         f"Spike of {event.metric} in {event.scope}: {event.count} in an hour "
         f"(baseline {event.baseline:.1f}, p={event.p_value:.2g})",
         (),
-        {"hour": event.hour.isoformat(), "count": event.count, "baseline": event.baseline},
+        details,
     )
 
 
@@ -149,12 +157,13 @@ def list_alerts(
         rows = session.execute(_query(open_only, since_id, before).limit(page)).all()
         found = []
         for event_id, kind, payload, at, actor, acked_at in rows:
-            summary, cases, details = _summary(EVENT_TYPES[kind].model_validate_json(payload))
+            event = EVENT_TYPES[kind].model_validate_json(payload)
+            if scoped and not _sees(session, event):
+                continue  # alerts of other brands are skipped: read on past them
+            summary, cases, details = _summary(event)
             found.append(
                 AlertOut(event_id, ALERT_TYPES[kind], at, summary, cases, details, actor, acked_at)
             )
-        if scoped:  # alerts of other brands are skipped: read on past them
-            found = [a for a in found if _sees(session, a.case_ids)]
         out += found if departments is None else _for_departments(session, found, departments)
         if len(rows) < page:
             break
@@ -162,10 +171,14 @@ def list_alerts(
     return out[:limit]
 
 
-def _sees(session: Session, case_ids: tuple[int, ...]) -> bool:
-    """Whether a brand-scoped session sees an alert about ``case_ids``: an alert belongs to
-    its cases' brand; one about no case (a spike in all mentions) is the agency's."""
-    wanted = set(case_ids)
+def _sees(session: Session, event: Event) -> bool:
+    """Whether a brand-scoped session sees an alert: an alert belongs to its cases' brand, a
+    spike to the brand whose messages were counted; one about no case and no brand (a spike
+    of a deployment's campaign, over every brand) is the agency's."""
+    if isinstance(event, SpikeDetected):
+        own = sa.select(Brand.key).where(Brand.id == brand_scope(session))
+        return event.brand is not None and session.scalar(own) == event.brand
+    wanted = set(_summary(event)[1])
     if not wanted:
         return False
     found = session.scalar(sa.select(sa.func.count(Case.id)).where(Case.id.in_(wanted)))
@@ -191,10 +204,9 @@ def check_alert(session: Session, event_id: int, departments: Sequence[str] | No
     row = session.execute(_query(False, event_id - 1, event_id + 1)).first()
     if row is None:
         raise NotFound(N_("no alert %(id)s"), id=event_id)
-    if brand_scope(session) is not None:
-        _, cases, _ = _summary(EVENT_TYPES[row[1]].model_validate_json(row[2]))
-        if not _sees(session, cases):
-            raise NotFound(N_("no alert %(id)s"), id=event_id)
+    scoped = brand_scope(session) is not None
+    if scoped and not _sees(session, EVENT_TYPES[row[1]].model_validate_json(row[2])):
+        raise NotFound(N_("no alert %(id)s"), id=event_id)
     if departments is not None:
         _, cases, _ = _summary(EVENT_TYPES[row[1]].model_validate_json(row[2]))
         codes = _departments_of(session, set(cases))
@@ -214,10 +226,9 @@ def acknowledge(session: Session, event_id: int, *, actor: str, note: str | None
     kind = found[0] if found is not None else None
     if found is None or kind not in ALERT_TYPES:
         raise NotFound(N_("no alert %(id)s"), id=event_id)
-    if brand_scope(session) is not None:
-        _, cases, _ = _summary(EVENT_TYPES[kind].model_validate_json(found[1]))
-        if not _sees(session, cases):
-            raise NotFound(N_("no alert %(id)s"), id=event_id)
+    scoped = brand_scope(session) is not None
+    if scoped and not _sees(session, EVENT_TYPES[kind].model_validate_json(found[1])):
+        raise NotFound(N_("no alert %(id)s"), id=event_id)
     done = session.get(AlertAck, event_id)
     if done is not None:
         raise AlreadyAcknowledged(

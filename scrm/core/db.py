@@ -334,7 +334,9 @@ def _declared_heads(locations: Iterable[str]) -> set[str] | None:
 
     Every command checks the schema first, and Alembic imports every revision to find the
     heads (a tenth of a second or more); the files state both as literals.  ``None`` when a
-    location or a file is not that simple (a computed value, ``depends_on``): ask Alembic.
+    location or a file is not that simple (a computed value): ask Alembic.  A ``depends_on``
+    (a plugin's revision that needs one of core's, say) orders the upgrade but makes no
+    parent: it leaves the heads as they are.
     """
     down = _declared(locations)
     if down is None:
@@ -357,8 +359,6 @@ def _declared(locations: Iterable[str]) -> dict[str, object] | None:
                 continue
             values = _module_literals(path, ("revision", "down_revision", "depends_on"))
             if values is None or not isinstance(values.get("revision"), str):
-                return None
-            if values.get("depends_on") is not None:
                 return None
             down[str(values["revision"])] = values.get("down_revision")
     return down

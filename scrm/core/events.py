@@ -171,6 +171,7 @@ class SpikeDetected(Event):
     count: int
     baseline: float
     p_value: float
+    brand: str | None = None
 
 
 class CrisisDetected(Event):

@@ -475,20 +475,24 @@ def spike_detected(
     count: int,
     baseline: float,
     p_value: float,
+    brand: str | None,
     ctx: EventContext,
 ) -> None:
     """React to mentions rising far above their recent baseline (alert marketing).
 
     Called after commit by the marketing module, once per spike: the first anomalous hour
     of a run of consecutive anomalous hours.  The statistical rule is documented in
-    ``docs/departments.md``.
+    ``docs/departments.md``.  Each brand's messages are counted apart, with its own rule.
 
-    :param scope: ``brand`` or ``campaign:<name>``.
+    :param scope: ``brand`` (the brand's mentions) or ``campaign:<name>``.
     :param metric: ``mentions`` (all inbound messages) or ``negative`` (negative ones).
     :param hour: start of the anomalous hour (UTC).
     :param count: messages in that hour.
     :param baseline: expected messages per hour (mean of the rolling window).
     :param p_value: Poisson upper-tail probability of ``count`` or more under the baseline.
+    :param brand: the key of the brand whose messages were counted (``default`` in a
+        single-brand installation); None: a campaign of the deployment, counted over every
+        brand's messages.
     :param ctx: this dispatch's :class:`~scrm.core.dispatch.EventContext` (see "After commit").
     :returns: ``None``.
     """

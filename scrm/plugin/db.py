@@ -36,7 +36,7 @@ from scrm.core.models import (
     WebhookSubscription,
 )
 from scrm.core.replies import AnswerElsewhere, queue_reply
-from scrm.core.tenancy import BrandLinked
+from scrm.core.tenancy import BrandLinked, BrandOptional
 from scrm.core.webhooks import enqueue_event, enqueue_events
 from scrm.core.webhooks import generation as webhook_generation
 
@@ -52,6 +52,7 @@ __all__ = [
     "Base",
     "Brand",
     "BrandLinked",
+    "BrandOptional",
     "Case",
     "Customer",
     "Department",

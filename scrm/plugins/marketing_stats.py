@@ -1,7 +1,8 @@
 """Marketing figures: the spike rule, campaign reports, share of voice, brand advocates.
 
-The spike rule (also in ``docs/departments.md``): for a scope (the brand, or one campaign)
-and a metric (``mentions``: inbound messages that are not spam; ``negative``: those with a
+The spike rule (also in ``docs/departments.md``): for a scope (a brand's messages, or one
+campaign's: a brand's own campaign counts that brand's, a deployment's every brand's) and a
+metric (``mentions``: inbound messages that are not spam; ``negative``: those with a
 negative sentiment), let ``c`` be the count in hour ``H`` and ``λ`` the mean hourly count over
 the ``window_hours`` hours before ``H`` (at least ``min_baseline``).  Hour ``H`` is anomalous
 when ``c >= min_count`` and the Poisson upper tail ``P(X >= c | λ) <= alpha``.  Consecutive
@@ -13,9 +14,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from scrm.plugin import normalize
@@ -25,7 +27,15 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
     from sqlalchemy.orm import Session
 
-__all__ = ["Spike", "advocates", "campaign_report", "judge_hours", "poisson_tail"]
+__all__ = [
+    "Scope",
+    "Spike",
+    "SpikeRule",
+    "advocates",
+    "campaign_report",
+    "judge_hours",
+    "poisson_tail",
+]
 
 HOUR = timedelta(hours=1)
 
@@ -42,6 +52,12 @@ def poisson_tail(count: int, lam: float) -> float:
     return max(0.0, 1.0 - below)
 
 
+Scope = tuple[int | None, str]
+"""A scope of the spike rule: ``(brand id, name)``.  The name is ``brand`` (the brand's
+mentions) or ``campaign:<name>``; the brand id is the brand whose messages count, or None for
+every brand's (a campaign of the deployment)."""
+
+
 @dataclass(frozen=True)
 class Spike:
     scope: str
@@ -50,21 +66,35 @@ class Spike:
     count: int
     baseline: float
     p_value: float
+    brand: int | None = None
+    """The brand whose messages were counted; None: every brand's."""
 
 
-def _scope_query(scope: str, metric: str) -> sa.Select[Any]:
+class SpikeRule(Protocol):
+    """The settings of the rule (``[plugins.marketing.spikes]``, a brand's own)."""
+
+    window_hours: int
+    alpha: float
+    min_count: int
+    min_baseline: float
+
+
+def _scope_query(scope: Scope, metric: str) -> sa.Select[Any]:
     import sqlalchemy as sa
 
     from scrm.plugin.db import Interaction
     from scrm.plugins.tables.marketing import CampaignLink
 
+    brand, name = scope
     q = sa.select(Interaction.created_at).where(
         Interaction.direction == "inbound",
         sa.or_(Interaction.kind.is_(None), Interaction.kind != "spam"),
     )
-    if scope.startswith("campaign:"):
+    if brand is not None:
+        q = q.where(Interaction.brand_id == brand)
+    if name.startswith("campaign:"):
         q = q.join(CampaignLink, CampaignLink.interaction_id == Interaction.id).where(
-            CampaignLink.campaign == scope.removeprefix("campaign:")
+            CampaignLink.campaign == name.removeprefix("campaign:")
         )
     if metric == "negative":
         q = q.where(Interaction.sentiment == "negative")
@@ -73,9 +103,9 @@ def _scope_query(scope: str, metric: str) -> sa.Select[Any]:
 
 def _history_start(
     session: Session,
-    scope: str,
+    scope: Scope,
     metric: str,
-    history_start: dict[tuple[str, str], datetime] | None,
+    history_start: dict[tuple[Scope, str], datetime] | None,
     needed: datetime,
 ) -> datetime | None:
     """The time of the scope's first message for the metric, if it is at or before ``needed``.
@@ -101,17 +131,19 @@ def _history_start(
 
 
 def _record(
-    session: Session, scope: str, metric: str, hour: datetime, count: int, lam: float, p: float
+    session: Session, scope: Scope, metric: str, hour: datetime, count: int, lam: float, p: float
 ) -> Spike | None:
     """Record an anomalous hour: extend the spike it continues, or start one and return it."""
     import sqlalchemy as sa
 
     from scrm.plugins.tables.marketing import SpikeEpisode
 
+    brand, name = scope
     episode = session.scalars(
         sa.select(SpikeEpisode)
         .where(
-            SpikeEpisode.scope == scope,
+            SpikeEpisode.brand_id.is_(None) if brand is None else SpikeEpisode.brand_id == brand,
+            SpikeEpisode.scope == name,
             SpikeEpisode.metric == metric,
             SpikeEpisode.started_at <= hour,
             SpikeEpisode.last_hour >= hour - HOUR,
@@ -125,7 +157,8 @@ def _record(
     with session.begin_nested():
         session.add(
             SpikeEpisode(
-                scope=scope,
+                brand_id=brand,
+                scope=name,
                 metric=metric,
                 started_at=hour,
                 last_hour=hour,
@@ -138,88 +171,91 @@ def _record(
             session.flush()
         except sa.exc.IntegrityError:  # another worker recorded it first
             return None
-    return Spike(scope, metric, hour, count, round(lam, 3), p)
+    return Spike(name, metric, hour, count, round(lam, 3), p, brand)
 
 
 def _hour_counts(
-    session: Session, scopes: set[str], spans: list[tuple[datetime, datetime]]
-) -> dict[tuple[str, str, int], int]:
+    session: Session, scopes: set[Scope], spans: list[tuple[datetime, datetime]]
+) -> dict[tuple[Scope, str, int], int]:
     """Messages per ``(scope, metric, hour)`` within ``spans``, for every metric, in one
-    grouped query per kind of scope (the brand; the campaigns), IN-lists in chunks.
+    grouped query per kind of scope (the brands; the campaigns), IN-lists in chunks.
 
-    An hour is its number since the epoch (``epoch // 3600``), the same on both databases.
+    Both queries group by brand as well: a brand's scope takes its own group, a scope of
+    every brand (a deployment's campaign) the sum of the groups.  An hour is its number since
+    the epoch (``epoch // 3600``), the same on both databases.
     """
     import sqlalchemy as sa
 
     from scrm.plugin.db import Interaction, chunks, epoch
     from scrm.plugins.tables.marketing import CampaignLink
 
-    out: dict[tuple[str, str, int], int] = defaultdict(int)
+    out: dict[tuple[Scope, str, int], int] = defaultdict(int)
     hour_no = (epoch(session, Interaction.created_at) // 3600).label("hour")
     negative = sa.func.sum(sa.case((Interaction.sentiment == "negative", 1), else_=0))
-    campaigns = sorted(s.removeprefix("campaign:") for s in scopes if s.startswith("campaign:"))
+    names = {name for _, name in scopes}
+    campaigns = sorted(n.removeprefix("campaign:") for n in names if n.startswith("campaign:"))
     for part in chunks(spans, 100):
         within = sa.or_(
             *(sa.and_(Interaction.created_at >= lo, Interaction.created_at < hi) for lo, hi in part)
         )
-        base = _scope_query("brand", "mentions").with_only_columns(
-            hour_no, sa.func.count(), negative
+        base = _scope_query((None, "brand"), "mentions").with_only_columns(
+            hour_no, sa.func.count(), negative, Interaction.brand_id
         )
-        queries: list[tuple[Any, str | None]] = []
-        if "brand" in scopes:
-            queries.append((base.where(within).group_by(hour_no), None))
-        for names in chunks(campaigns):
-            q = (
+        queries = []
+        if "brand" in names:
+            queries.append(base.where(within).group_by(Interaction.brand_id, hour_no))
+        for chunk in chunks(campaigns):
+            queries.append(
                 base.add_columns(CampaignLink.campaign)
                 .join(CampaignLink, CampaignLink.interaction_id == Interaction.id)
-                .where(within, CampaignLink.campaign.in_(names))
-                .group_by(CampaignLink.campaign, hour_no)
+                .where(within, CampaignLink.campaign.in_(chunk))
+                .group_by(Interaction.brand_id, CampaignLink.campaign, hour_no)
             )
-            queries.append((q, "campaign"))
-        for q, kind in queries:
+        for q in queries:
             for row in session.execute(q):
-                scope = "brand" if kind is None else f"campaign:{row[3]}"
-                h = int(row[0])
-                out[(scope, "mentions", h)] += int(row[1])
-                out[(scope, "negative", h)] += int(row[2] or 0)
+                name = f"campaign:{row[4]}" if len(row) > 4 else "brand"
+                h, brand = int(row[0]), row[3]
+                for scope in ((brand, name), (None, name)):
+                    if scope in scopes:
+                        out[(scope, "mentions", h)] += int(row[1])
+                        out[(scope, "negative", h)] += int(row[2] or 0)
     return out
 
 
 def judge_hours(
     session: Session,
-    checks: list[tuple[str, str, datetime]],
+    checks: list[tuple[Scope, str, datetime]],
+    rules: Mapping[int | None, SpikeRule],
     *,
-    window_hours: int,
-    alpha: float,
-    min_count: int,
-    min_baseline: float,
-    history_start: dict[tuple[str, str], datetime] | None = None,
+    history_start: dict[tuple[Scope, str], datetime] | None = None,
 ) -> list[Spike]:
-    """Judge each ``(scope, metric, hour)`` in order (the rule in the module docstring);
-    record the anomalous hours; return the spikes that start.
+    """Judge each ``(scope, metric, hour)`` in order (the rule in the module docstring), each
+    with the rule of its scope's brand (``rules[brand id]``; None: the deployment's); record
+    the anomalous hours; return the spikes that start.
 
-    Set-based: the counts of every hour the checks need come from one grouped query per
-    kind of scope over the union of their windows, instead of one query per check.
+    Set-based: the counts of every hour the checks need, every brand's, come from one grouped
+    query per kind of scope over the union of their windows, instead of one query per check
+    or per brand.
     """
-    judged: list[tuple[str, str, datetime]] = []
+    judged: list[tuple[Scope, str, datetime, SpikeRule]] = []
     for scope, metric, hour in checks:
-        if _history_start(session, scope, metric, history_start, hour - window_hours * HOUR) is None:
+        rule = rules[scope[0]]
+        window = rule.window_hours * HOUR
+        if _history_start(session, scope, metric, history_start, hour - window) is None:
             continue  # not enough history to know what is normal
-        judged.append((scope, metric, hour))
+        judged.append((scope, metric, hour, rule))
     if not judged:
         return []
-    spans = merge_spans([(h - window_hours * HOUR, h + HOUR) for _, _, h in judged])
-    counts = _hour_counts(session, {scope for scope, _, _ in judged}, spans)
+    spans = merge_spans([(h - r.window_hours * HOUR, h + HOUR) for _, _, h, r in judged])
+    counts = _hour_counts(session, {scope for scope, _, _, _ in judged}, spans)
     out = []
-    for scope, metric, hour in judged:
+    for scope, metric, hour, rule in judged:
         n = int(hour.timestamp()) // 3600
         count = counts.get((scope, metric, n), 0)
-        total = count + sum(
-            counts.get((scope, metric, n - k), 0) for k in range(1, window_hours + 1)
-        )
-        lam = max(min_baseline, (total - count) / window_hours)
+        before = sum(counts.get((scope, metric, n - k), 0) for k in range(1, rule.window_hours + 1))
+        lam = max(rule.min_baseline, before / rule.window_hours)
         p = poisson_tail(count, lam)
-        if count < min_count or p > alpha:
+        if count < rule.min_count or p > rule.alpha:
             continue
         spike = _record(session, scope, metric, hour, count, lam, p)
         if spike is not None:
@@ -284,19 +320,27 @@ def campaign_report(
     window: tuple[datetime | None, datetime | None],
     competitors: dict[str, list[str]],
     top: int = 5,
+    brand: int | None = None,
 ) -> dict[str, Any]:
-    """Volume and sentiment per bucket, top complaints, advocates and share of voice."""
+    """Volume and sentiment per bucket, top complaints, advocates and share of voice.
+
+    :param brand: count only this brand's messages (a brand's own campaign); None: every
+        brand the session sees.
+    """
     import sqlalchemy as sa
 
     from scrm.plugin.db import Interaction
     from scrm.plugins.tables.marketing import CampaignLink
 
-    rows = session.execute(
+    q = (
         sa.select(Interaction)
         .join(CampaignLink, CampaignLink.interaction_id == Interaction.id)
         .where(CampaignLink.campaign == name)
         .order_by(Interaction.created_at)
-    ).scalars()
+    )
+    if brand is not None:
+        q = q.where(Interaction.brand_id == brand)
+    rows = session.execute(q).scalars()
     items = list(rows)
     buckets: dict[str, Counter[str]] = defaultdict(Counter)
     scores: dict[str, list[float]] = defaultdict(list)
@@ -352,7 +396,7 @@ def campaign_report(
         "volume": volume,
         "top_complaints": top_complaints,
         "top_advocates": advocates_,
-        "share_of_voice": share_of_voice(session, start, end, competitors),
+        "share_of_voice": share_of_voice(session, start, end, competitors, brand=brand),
     }
 
 
@@ -361,23 +405,21 @@ def share_of_voice(
     start: datetime | None,
     end: datetime | None,
     competitors: dict[str, list[str]],
+    *,
+    brand: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Mentions of the brand (every inbound non-spam message) and of each competitor (messages
-    naming it) between ``start`` and ``end``, with each one's share of the total."""
-    import sqlalchemy as sa
+    """Mentions of the brand (every inbound non-spam message; ``brand``'s only, if given) and
+    of each competitor (those of them naming it) between ``start`` and ``end``, with each
+    one's share of the total."""
 
     from scrm.plugin.db import Interaction
 
     if start is None or end is None:
         return []
-    texts = session.scalars(
-        sa.select(Interaction.text).where(
-            Interaction.direction == "inbound",
-            sa.or_(Interaction.kind.is_(None), Interaction.kind != "spam"),
-            Interaction.created_at >= start,
-            Interaction.created_at < end,
-        )
-    ).all()
+    q = _scope_query((brand, "brand"), "mentions").where(
+        Interaction.created_at >= start, Interaction.created_at < end
+    )
+    texts = session.scalars(q.with_only_columns(Interaction.text)).all()
     counts = {"brand": len(texts)}
     norm = [f" {normalize(t)} " for t in texts]
     for comp, terms in competitors.items():
@@ -390,13 +432,19 @@ def share_of_voice(
 def advocates(
     session: Session, since: datetime, until: datetime, *, min_praise: int, limit: int
 ) -> list[dict[str, Any]]:
-    """Customers with repeated praise: ``score = praise × (1 + log10(1 + followers))``."""
+    """Customers with repeated praise: ``score = praise × (1 + log10(1 + followers))``, each
+    with the id of the brand it is a customer of (``brand_id``)."""
     import sqlalchemy as sa
 
     from scrm.plugin.db import Interaction
 
     rows = session.execute(
-        sa.select(Interaction.customer_id, sa.func.count(), sa.func.max(Interaction.created_at))
+        sa.select(
+            Interaction.customer_id,
+            sa.func.count(),
+            sa.func.max(Interaction.created_at),
+            Interaction.brand_id,
+        )
         .where(
             Interaction.direction == "inbound",
             Interaction.customer_id.is_not(None),
@@ -404,11 +452,11 @@ def advocates(
             Interaction.created_at >= since,
             Interaction.created_at <= until,
         )
-        .group_by(Interaction.customer_id)
+        .group_by(Interaction.customer_id, Interaction.brand_id)  # a customer is one brand's
         .having(sa.func.count() >= min_praise)
     ).all()
-    rows_: list[tuple[int, int, datetime]] = [tuple(r) for r in rows]  # type: ignore[misc]
-    ids = {cid for cid, _, _ in rows_}
+    rows_: list[tuple[int, int, datetime, int]] = [tuple(r) for r in rows]  # type: ignore[misc]
+    ids = {cid for cid, _, _, _ in rows_}
     followers = _followers(session, ids)
     names = _names(session, ids)
     out: list[dict[str, Any]] = [
@@ -419,8 +467,9 @@ def advocates(
             "followers": followers[cid],
             "last": _aware(last),
             "score": round(n * (1 + math.log10(1 + followers[cid])), 2),
+            "brand_id": brand,
         }
-        for cid, n, last in rows_
+        for cid, n, last, brand in rows_
     ]
     out.sort(key=_rank)
     return out[:limit]

@@ -11,7 +11,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from scrm.plugin.db import Base, BrandLinked, created_ts, intpk
+from scrm.plugin.db import Base, BrandLinked, BrandOptional, created_ts, intpk
 
 __all__ = ["CampaignLink", "SpikeEpisode"]
 
@@ -30,11 +30,27 @@ class CampaignLink(BrandLinked, Base):
     created_at: Mapped[created_ts]
 
 
-class SpikeEpisode(Base):
-    """A run of consecutive anomalous hours for one scope and metric; alerted once, at its start."""
+class SpikeEpisode(BrandOptional, Base):
+    """A run of consecutive anomalous hours for one scope and metric; alerted once, at its start.
+
+    It is its brand's (a brand's mentions, a brand's campaign), or of no brand: a campaign of
+    the deployment, counted over every brand's messages, which the agency sees.
+    """
 
     __tablename__ = "spike_episodes"
-    __table_args__ = (sa.UniqueConstraint("scope", "metric", "started_at"),)
+    __table_args__ = (
+        sa.UniqueConstraint("brand_id", "scope", "metric", "started_at"),
+        # NULLs are distinct in a unique constraint: the deployment's own need an index.
+        sa.Index(
+            "uq_spike_episodes_deployment",
+            "scope",
+            "metric",
+            "started_at",
+            unique=True,
+            postgresql_where=sa.text("brand_id IS NULL"),
+            sqlite_where=sa.text("brand_id IS NULL"),
+        ),
+    )
 
     id: Mapped[intpk]
     scope: Mapped[str] = mapped_column(sa.String(160))
