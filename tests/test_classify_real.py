@@ -522,6 +522,10 @@ def test_complaint_phrasings_read_negative(clf: RuleClassifier, text: str) -> No
         "@airline so excited for our trip next week!",
         "@airline can't wait to fly with you again",
         "@airline your crew is the friendliest, you guys rock",
+        # Phrases that hold a word of complaint and mean none.
+        "I can't thank you enough",
+        "The crew waited for us at the gate, thank you!",
+        "Your new ad stole the show",
     ],
 )
 def test_praise_words_read_positive(clf: RuleClassifier, text: str) -> None:
