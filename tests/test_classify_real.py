@@ -526,6 +526,13 @@ def test_complaint_phrasings_read_negative(clf: RuleClassifier, text: str) -> No
         "I can't thank you enough",
         "The crew waited for us at the gate, thank you!",
         "Your new ad stole the show",
+        # Praise said with a negation.
+        "Honestly I can't complain",
+        "I couldn't be happier with the service",
+        "Couldn't have asked for a better crew",
+        "I can't recommend you enough",
+        "cannot fault the service",
+        "wouldn't fly with anyone else",
     ],
 )
 def test_praise_words_read_positive(clf: RuleClassifier, text: str) -> None:
