@@ -587,6 +587,12 @@ def test_agent_notes_of_a_problem_are_complaints(clf: RuleClassifier, text: str)
         "Hiç bir sorunla karşılaşmadım, çok memnun kaldım",
         # Negated verbs that are no failure.
         "Henüz kullanmadım ama yer kaplamıyor, pişman olmazsınız",
+        # Praise said with a negation.
+        "Daha iyisi olamazdı",
+        "Hiçbir kusur bulamadım",
+        "Eleştirecek bir şey yok",
+        "Şikayet edecek bir şey bulamadım",
+        "Memnun kalmamak elde değil",
     ],
 )
 def test_turkish_reviews_without_a_problem_read_positive(clf: RuleClassifier, text: str) -> None:
