@@ -533,6 +533,9 @@ def test_complaint_phrasings_read_negative(clf: RuleClassifier, text: str) -> No
         "I can't recommend you enough",
         "cannot fault the service",
         "wouldn't fly with anyone else",
+        "you can't go wrong with them",
+        "everything went without a hitch",
+        "hassle-free return, second to none",
     ],
 )
 def test_praise_words_read_positive(clf: RuleClassifier, text: str) -> None:
