@@ -649,7 +649,7 @@ class RuleClassifier:
             i += size
             unit += 1
             report = feats is not None and "report" in feats
-            report_ttl = 10 if report else max(report_ttl - 1, 0)
+            report_ttl = 10 if report else (report_ttl - 1 if report_ttl else 0)
             if feats is not None and ("suppose" in feats or "told" in feats):
                 if "suppose" in feats:  # "maaş müşterisi olmasam hesabımı kapatırdım"
                     report_ttl = 10
@@ -664,7 +664,7 @@ class RuleClassifier:
                              if fl[0] not in _REPORTABLE or unit - fl[1] > _TOLD_REACH]  # fmt: skip
                 if feats.keys() <= _CONTEXT_ONLY:
                     feats = None  # otherwise an ordinary word
-            flag_neg = max(flag_neg - 1, 0)
+            flag_neg = flag_neg - 1 if flag_neg else 0
             _, _, neg_verb, neg_after = self._info(tok)
             neg = True if neg_after else None
             if (neg or (turkish and neg_verb)) and flags and flags[-1][1] == unit - 1:
@@ -747,8 +747,8 @@ class RuleClassifier:
                 if neg_ttl and tok in self._service:
                     contribs.append([-1.5, 1.0])  # "doesn't work", "can't log in"
                     neg_ttl = 0
-                neg_ttl = max(neg_ttl - 1, 0)
-                boost_ttl = max(boost_ttl - 1, 0)
+                neg_ttl = neg_ttl - 1 if neg_ttl else 0
+                boost_ttl = boost_ttl - 1 if boost_ttl else 0
                 continue
             f["hits"] += 1
             for key in ("question", "lead", "idea", "praise", "sarcasm", "ironic", "repeated",
@@ -782,8 +782,8 @@ class RuleClassifier:
             if s or p:
                 contribs.append([s, p])
                 last_at = unit
-            neg_ttl = max(neg_ttl - 1, 0)
-            boost_ttl = max(boost_ttl - 1, 0)
+            neg_ttl = neg_ttl - 1 if neg_ttl else 0
+            boost_ttl = boost_ttl - 1 if boost_ttl else 0
         if denial >= 0 and len(contribs) == denial:
             contribs.append(list(_DENIAL))
         for key, _ in flags:
