@@ -15,13 +15,17 @@ Fixtures:
     Run ``scrm`` commands against ``app``'s database: ``cli("cases", "list", "--json")``.
 ``sample_dir``
     The bundled sample data.
+
+And :class:`LoopbackHTTPServer`, the HTTP server a test's fake of a remote API runs on.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterator, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -35,9 +39,31 @@ from scrm.core.app import Scrm
 from scrm.core.config import Config
 from scrm.core.plugins import Hooks, get_plugin_manager, migration_locations
 
-__all__ = ["CliInvoker"]
+__all__ = ["CliInvoker", "LoopbackHTTPServer"]
 
 POSTGRES_ENV = "SCRM_TEST_POSTGRES_URL"
+
+
+class LoopbackHTTPServer(ThreadingHTTPServer):
+    """An HTTP server on 127.0.0.1, on a free port, for a test's fake of a remote API (the
+    tests reach no network).  Serve it from a thread: ``serve_forever``, then ``shutdown``.
+
+    A client that hangs up on it (a stream the channel closes, a timeout the test provokes)
+    is what a fake sees every day, not an error worth a traceback in the test's output.
+    """
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(("127.0.0.1", 0), handler)
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>``."""
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):  # reset, aborted, broken pipe
+            return
+        super().handle_error(request, client_address)
 
 
 def _postgres_url() -> str | None:

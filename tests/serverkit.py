@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import httpx
@@ -25,6 +25,7 @@ from scrm.core.apikeys import create_key
 from scrm.core.app import Scrm
 from scrm.core.config import Config
 from scrm.server import create_app
+from scrm.testing import LoopbackHTTPServer
 
 SERVER_KEY = "server-key-for-tests-0123456789"
 TW_SECRET = "tw-consumer-secret-for-tests"
@@ -196,8 +197,8 @@ def receiver() -> Iterator[Receiver]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    rec.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    server = LoopbackHTTPServer(Handler)
+    rec.url = server.url + "/hook"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

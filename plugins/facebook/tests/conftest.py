@@ -12,7 +12,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -20,6 +20,7 @@ import pytest
 from scrm_facebook.channel import FacebookChannel
 
 from scrm.core.config import Config
+from scrm.testing import LoopbackHTTPServer
 
 PAGE_ID = "112233445566778"
 TOKEN = "EAAG-page-token-never-shown"
@@ -75,15 +76,14 @@ class FakeGraph:
         self.token = TOKEN
         #: Page tokens of more pages (one app serving several brands' pages).
         self.other_tokens: set[str] = set()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = LoopbackHTTPServer(self._handler())
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/{VERSION}"
+        return f"{self._server.url}/{VERSION}"
 
     def on(self, method: str, path: str, *replies: Reply | Route) -> None:
         """Answer ``method path`` with ``replies`` in turn (the last one repeats), or a function."""

@@ -12,8 +12,10 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from scrm.testing import LoopbackHTTPServer
 
 
 @dataclass
@@ -108,9 +110,8 @@ class FeedServer:
                 if status != 304:
                     self.wfile.write(body)
 
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+        httpd = LoopbackHTTPServer(Handler)
+        self.url = httpd.url
         thread = threading.Thread(target=httpd.serve_forever, daemon=True)
         thread.start()
         try:

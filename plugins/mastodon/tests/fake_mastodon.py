@@ -19,9 +19,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from scrm.testing import LoopbackHTTPServer
 
 INVALID_TOKEN = {"error": "The access token is invalid"}
 NOT_FOUND = {"error": "Record not found"}
@@ -168,8 +170,8 @@ class FakeMastodon:
     # -- server ----------------------------------------------------------------------------
 
     def start(self) -> Iterator[FakeMastodon]:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.url = f"http://127.0.0.1:{server.server_address[1]}"
+        server = LoopbackHTTPServer(_handler(self))
+        self.url = server.url
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:

@@ -16,11 +16,13 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from scrm_twitter import oauth1
+
+from scrm.testing import LoopbackHTTPServer
 
 TWEET_DEFAULT = ("id", "text", "edit_history_tweet_ids")
 USER_DEFAULT = ("id", "name", "username")
@@ -144,8 +146,8 @@ class FakeX:
     # -- server ----------------------------------------------------------------------------
 
     def start(self) -> Iterator[FakeX]:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.url = f"http://127.0.0.1:{server.server_address[1]}"
+        server = LoopbackHTTPServer(_handler(self))
+        self.url = server.url
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:
