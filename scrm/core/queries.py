@@ -59,6 +59,7 @@ __all__ = [
     "get_customer",
     "get_incident",
     "get_interaction",
+    "identity_match",
     "list_cases",
     "list_customers",
     "list_interactions",

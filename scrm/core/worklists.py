@@ -208,7 +208,6 @@ def _base(
     return conds
 
 
-
 def _view(session: Session, view: str, *, agent: str | None, now: datetime) -> Any:
     """The condition of one view (ids looked up first: a plain comparison per row is what
     keeps counting every open case cheap)."""
