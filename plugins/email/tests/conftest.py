@@ -175,6 +175,7 @@ def smtp_server() -> Iterator[SmtpServer]:
         recorder,
         hostname=HOST,
         port=port,
+        server_hostname="smtp.test",  # not socket.getfqdn(), a DNS lookup per connection
         authenticator=recorder.authenticate,
         auth_required=True,
         auth_require_tls=False,
@@ -185,7 +186,11 @@ def smtp_server() -> Iterator[SmtpServer]:
 
 
 @pytest.fixture
-def imap_server() -> Iterator[ImapServer]:
+def imap_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ImapServer]:
+    # pymap's greeting names the host: without FQDN it asks socket.getfqdn(), a DNS lookup on
+    # every connection, made in its event loop; a slow resolver then holds the greeting past
+    # the client's timeout (a test timed out reading it).  No test asks the network anything.
+    monkeypatch.setenv("FQDN", "imap.test")
     server = ImapServer(free_port()).start()
     yield server
     server.stop()
